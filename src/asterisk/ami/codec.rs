@@ -1,0 +1,573 @@
+//! The AMI byte codec: a pure `Decoder`/`Encoder` with no I/O.
+//!
+//! Wire format, as Asterisk speaks it:
+//! - one banner line on connect, `Asterisk Call Manager/X.Y.Z\r\n`, with no blank line after it;
+//! - then messages of `Key: Value` lines, each message ended by an empty line (`\r\n\r\n`);
+//!   `\n`-only line endings are accepted;
+//! - command output: Asterisk ≥ 14 sends `Output: ` lines in a normal message; older versions
+//!   answer `Response: Follows` followed by raw text (blank lines included) up to a line ending in
+//!   `--END COMMAND--`. Both decode to the same shape: one `Output` field per line.
+//!
+//! A line without `:` inside a message is kept as an `Output` value. Bytes that are not UTF-8 are
+//! decoded lossily (U+FFFD), never an error. A message larger than the configured maximum is an
+//! error ([`CodecError::MessageTooLarge`]) instead of unbounded buffering.
+
+use bytes::{Buf, BufMut, BytesMut};
+use tokio_util::codec::{Decoder, Encoder};
+
+use super::message::AmiMessage;
+
+/// Default upper bound for one message (banner and command output included): 1 MiB.
+pub const DEFAULT_MAX_MESSAGE: usize = 1024 * 1024;
+
+/// The terminator of old-style (`Response: Follows`) command output.
+const END_COMMAND: &str = "--END COMMAND--";
+
+/// Header keys that may precede the raw body of an old-style `Response: Follows`.
+const FOLLOWS_HEADERS: &[&str] = &["Privilege", "ActionID", "Message"];
+
+/// One decoded unit of the AMI stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AmiFrame {
+    /// The first line of the session, e.g. `Asterisk Call Manager/9.0.0`.
+    Banner(String),
+    /// A response, an event, or (seen from a server) an action.
+    Message(AmiMessage),
+}
+
+impl AmiFrame {
+    /// For a banner, the protocol version after the last `/` (e.g. `9.0.0`).
+    pub fn banner_version(&self) -> Option<&str> {
+        match self {
+            AmiFrame::Banner(line) => line.rsplit_once('/').map(|(_, v)| v.trim()),
+            AmiFrame::Message(_) => None,
+        }
+    }
+}
+
+/// Errors of the codec.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    /// The underlying stream failed.
+    #[error("AMI stream I/O error")]
+    Io(#[from] std::io::Error),
+    /// A message grew past the configured limit without being terminated.
+    #[error("AMI message exceeds the {limit}-byte limit")]
+    MessageTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// Refused to encode a key or value containing CR, LF or NUL, or a key containing `:`.
+    #[error("refusing to encode AMI field `{key}`: it contains CR, LF, NUL or a bad key")]
+    InvalidField {
+        /// The offending key (values are not echoed: they may be secret).
+        key: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Before the banner line.
+    Banner,
+    /// Ordinary `Key: Value` lines.
+    Fields,
+    /// After `Response: Follows`, still reading its header lines.
+    FollowsHeaders,
+    /// Raw command output up to `--END COMMAND--`.
+    FollowsBody,
+}
+
+/// The AMI codec. One instance per connection (it remembers whether the banner was read).
+#[derive(Debug)]
+pub struct AmiCodec {
+    max_message: usize,
+    mode: Mode,
+    current: AmiMessage,
+    /// Bytes consumed into `current` so far.
+    current_size: usize,
+}
+
+impl Default for AmiCodec {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AmiCodec {
+    /// A codec expecting the banner first, with the default 1 MiB message limit.
+    pub fn new() -> Self {
+        Self::with_max_message(DEFAULT_MAX_MESSAGE)
+    }
+
+    /// A codec expecting the banner first, with a custom message limit in bytes.
+    pub fn with_max_message(max_message: usize) -> Self {
+        Self {
+            max_message,
+            mode: Mode::Banner,
+            current: AmiMessage::new(),
+            current_size: 0,
+        }
+    }
+
+    /// A codec that expects no banner (the server side of a connection, or tests).
+    pub fn without_banner(mut self) -> Self {
+        if self.mode == Mode::Banner {
+            self.mode = Mode::Fields;
+        }
+        self
+    }
+
+    fn finish(&mut self) -> AmiFrame {
+        self.mode = Mode::Fields;
+        self.current_size = 0;
+        AmiFrame::Message(std::mem::take(&mut self.current))
+    }
+
+    fn too_large(&mut self) -> CodecError {
+        // Reset so a caller that keeps decoding starts clean; the stream is normally dropped.
+        self.current = AmiMessage::new();
+        self.current_size = 0;
+        if self.mode != Mode::Banner {
+            self.mode = Mode::Fields;
+        }
+        CodecError::MessageTooLarge {
+            limit: self.max_message,
+        }
+    }
+
+    /// Feeds one complete line (without its line ending); returns a frame when one completes.
+    fn push_line(&mut self, line: String) -> Option<AmiFrame> {
+        match self.mode {
+            Mode::Banner => {
+                self.mode = Mode::Fields;
+                self.current_size = 0;
+                Some(AmiFrame::Banner(line))
+            }
+            Mode::Fields => {
+                if line.is_empty() {
+                    if self.current.is_empty() {
+                        // Blank lines between messages (e.g. after `--END COMMAND--`).
+                        self.current_size = 0;
+                        return None;
+                    }
+                    return Some(self.finish());
+                }
+                let (key, value) = split_field(&line);
+                let follows = self.current.is_empty()
+                    && key.eq_ignore_ascii_case("Response")
+                    && value.eq_ignore_ascii_case("Follows");
+                self.current.push(key, value);
+                if follows {
+                    self.mode = Mode::FollowsHeaders;
+                }
+                None
+            }
+            Mode::FollowsHeaders => {
+                if line.is_empty() {
+                    // A `Follows` response with no body and no terminator.
+                    return Some(self.finish());
+                }
+                if let Some(frame) = self.end_command(&line) {
+                    return Some(frame);
+                }
+                if let Some((key, value)) = line.split_once(':') {
+                    let key = key.trim();
+                    if FOLLOWS_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(key)) {
+                        self.current.push(key, strip_one_space(value));
+                        return None;
+                    }
+                }
+                self.mode = Mode::FollowsBody;
+                self.current.push("Output", line);
+                None
+            }
+            Mode::FollowsBody => {
+                if let Some(frame) = self.end_command(&line) {
+                    return Some(frame);
+                }
+                self.current.push("Output", line);
+                None
+            }
+        }
+    }
+
+    /// If `line` ends old-style command output, finishes the message.
+    fn end_command(&mut self, line: &str) -> Option<AmiFrame> {
+        let prefix = line.strip_suffix(END_COMMAND)?;
+        if !prefix.is_empty() {
+            // Output without a trailing newline runs straight into the terminator.
+            self.current.push("Output", prefix);
+        }
+        Some(self.finish())
+    }
+}
+
+/// Splits `Key: Value`; a line without `:` becomes an `Output` value.
+fn split_field(line: &str) -> (String, String) {
+    match line.split_once(':') {
+        Some((key, value)) => (key.trim().to_owned(), strip_one_space(value).to_owned()),
+        None => ("Output".to_owned(), line.to_owned()),
+    }
+}
+
+/// Removes the single space Asterisk writes after `:`; further spaces are part of the value
+/// (command output is often indented).
+fn strip_one_space(value: &str) -> &str {
+    value.strip_prefix(' ').unwrap_or(value)
+}
+
+impl Decoder for AmiCodec {
+    type Item = AmiFrame;
+    type Error = CodecError;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<AmiFrame>, CodecError> {
+        loop {
+            let Some(newline) = buf.iter().position(|&b| b == b'\n') else {
+                if self.current_size + buf.len() > self.max_message {
+                    buf.clear();
+                    return Err(self.too_large());
+                }
+                return Ok(None);
+            };
+            self.current_size += newline + 1;
+            if self.current_size > self.max_message {
+                buf.advance(newline + 1);
+                return Err(self.too_large());
+            }
+            let mut end = newline;
+            if end > 0 && buf[end - 1] == b'\r' {
+                end -= 1;
+            }
+            let line = String::from_utf8_lossy(&buf[..end]).into_owned();
+            buf.advance(newline + 1);
+            if let Some(frame) = self.push_line(line) {
+                return Ok(Some(frame));
+            }
+        }
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<AmiFrame>, CodecError> {
+        match self.decode(buf)? {
+            Some(frame) => Ok(Some(frame)),
+            None => {
+                // The peer closed mid-message: the partial message is dropped.
+                buf.clear();
+                self.current = AmiMessage::new();
+                self.current_size = 0;
+                Ok(None)
+            }
+        }
+    }
+}
+
+fn valid_key(key: &str) -> bool {
+    !key.is_empty() && !key.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0 | b':'))
+}
+
+fn valid_value(value: &str) -> bool {
+    !value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0))
+}
+
+/// Checks that every key and value of `msg` can be written as one AMI line (no CR, LF or NUL;
+/// keys non-empty and without `:`). The encoder runs this before writing anything.
+pub fn check_message(msg: &AmiMessage) -> Result<(), CodecError> {
+    for (key, value) in msg.fields() {
+        if !valid_key(key) || !valid_value(value) {
+            return Err(CodecError::InvalidField {
+                key: key.escape_debug().to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Encoder<&AmiMessage> for AmiCodec {
+    type Error = CodecError;
+
+    fn encode(&mut self, msg: &AmiMessage, dst: &mut BytesMut) -> Result<(), CodecError> {
+        // Validate everything first so a refused message writes nothing.
+        check_message(msg)?;
+        for (key, value) in msg.fields() {
+            dst.reserve(key.len() + value.len() + 4);
+            dst.put_slice(key.as_bytes());
+            dst.put_slice(b": ");
+            dst.put_slice(value.as_bytes());
+            dst.put_slice(b"\r\n");
+        }
+        dst.put_slice(b"\r\n");
+        Ok(())
+    }
+}
+
+impl Encoder<AmiMessage> for AmiCodec {
+    type Error = CodecError;
+
+    fn encode(&mut self, msg: AmiMessage, dst: &mut BytesMut) -> Result<(), CodecError> {
+        self.encode(&msg, dst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Fields<'a> = &'a [(&'a str, &'a str)];
+
+    fn msg(fields: Fields<'_>) -> AmiFrame {
+        let mut m = AmiMessage::new();
+        for (k, v) in fields {
+            m.push(*k, *v);
+        }
+        AmiFrame::Message(m)
+    }
+
+    /// Decodes `input` in one buffer and, independently, byte by byte; both must give `expect`.
+    fn check(input: &[u8], banner: bool, expect: &[AmiFrame]) {
+        let new_codec = || {
+            let c = AmiCodec::new();
+            if banner {
+                c
+            } else {
+                c.without_banner()
+            }
+        };
+
+        let mut codec = new_codec();
+        let mut buf = BytesMut::from(input);
+        let mut whole = Vec::new();
+        while let Some(frame) = codec.decode(&mut buf).expect("decode") {
+            whole.push(frame);
+        }
+        assert_eq!(
+            whole,
+            expect,
+            "whole-buffer decode of {:?}",
+            String::from_utf8_lossy(input)
+        );
+
+        let mut codec = new_codec();
+        let mut buf = BytesMut::new();
+        let mut split = Vec::new();
+        for &b in input {
+            buf.put_u8(b);
+            while let Some(frame) = codec.decode(&mut buf).expect("decode") {
+                split.push(frame);
+            }
+        }
+        assert_eq!(split, expect, "byte-by-byte decode");
+    }
+
+    #[test]
+    fn banner_then_messages() {
+        check(
+            b"Asterisk Call Manager/9.0.0\r\nResponse: Success\r\nActionID: 1\r\nMessage: Authentication accepted\r\n\r\n",
+            true,
+            &[
+                AmiFrame::Banner("Asterisk Call Manager/9.0.0".into()),
+                msg(&[
+                    ("Response", "Success"),
+                    ("ActionID", "1"),
+                    ("Message", "Authentication accepted"),
+                ]),
+            ],
+        );
+        let banner = AmiFrame::Banner("Asterisk Call Manager/9.0.0".into());
+        assert_eq!(banner.banner_version(), Some("9.0.0"));
+    }
+
+    #[test]
+    fn data_driven_messages() {
+        let cases: &[(&str, &[u8], &[Fields<'_>])] = &[
+            (
+                "event",
+                b"Event: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n",
+                &[&[
+                    ("Event", "FullyBooted"),
+                    ("Privilege", "system,all"),
+                    ("Status", "Fully Booted"),
+                ]],
+            ),
+            (
+                "repeated keys kept in order",
+                b"Event: VarSet\r\nVariable: A=1\r\nVariable: B=2\r\n\r\n",
+                &[&[("Event", "VarSet"), ("Variable", "A=1"), ("Variable", "B=2")]],
+            ),
+            (
+                "\\n-only endings and blank lines between messages",
+                b"Response: Success\nActionID: 2\n\n\n\nEvent: X\n\n",
+                &[&[("Response", "Success"), ("ActionID", "2")], &[("Event", "X")]],
+            ),
+            (
+                "value with colons and extra spaces",
+                b"Event: X\r\nTime:  12:00:01\r\nEmpty:\r\n\r\n",
+                &[&[("Event", "X"), ("Time", " 12:00:01"), ("Empty", "")]],
+            ),
+            (
+                "line without colon kept as Output",
+                b"Response: Success\r\nsome stray text\r\n\r\n",
+                &[&[("Response", "Success"), ("Output", "some stray text")]],
+            ),
+            (
+                "Asterisk 14+ command output",
+                b"Response: Success\r\nActionID: 3\r\nMessage: Command output follows\r\nOutput: Name/username\r\nOutput:    1001/1001   OK\r\n\r\n",
+                &[&[
+                    ("Response", "Success"),
+                    ("ActionID", "3"),
+                    ("Message", "Command output follows"),
+                    ("Output", "Name/username"),
+                    ("Output", "   1001/1001   OK"),
+                ]],
+            ),
+            (
+                "old-style Follows with blank lines and colons in the body",
+                b"Response: Follows\r\nPrivilege: Command\r\nActionID: 4\r\nUptime: 1 hour\n\nChannel: none\n--END COMMAND--\r\n\r\nEvent: After\r\n\r\n",
+                &[
+                    &[
+                        ("Response", "Follows"),
+                        ("Privilege", "Command"),
+                        ("ActionID", "4"),
+                        ("Output", "Uptime: 1 hour"),
+                        ("Output", ""),
+                        ("Output", "Channel: none"),
+                    ],
+                    &[("Event", "After")],
+                ],
+            ),
+            (
+                "old-style Follows, output without final newline",
+                b"Response: Follows\r\nPrivilege: Command\r\nActionID: 5\r\nNo such command--END COMMAND--\r\n\r\n",
+                &[&[
+                    ("Response", "Follows"),
+                    ("Privilege", "Command"),
+                    ("ActionID", "5"),
+                    ("Output", "No such command"),
+                ]],
+            ),
+            (
+                "old-style Follows with empty output",
+                b"Response: Follows\r\nPrivilege: Command\r\n--END COMMAND--\r\n\r\n",
+                &[&[("Response", "Follows"), ("Privilege", "Command")]],
+            ),
+        ];
+        for (name, input, expect) in cases {
+            let expect: Vec<AmiFrame> = expect.iter().map(|f| msg(f)).collect();
+            eprintln!("case: {name}");
+            check(input, false, &expect);
+        }
+    }
+
+    #[test]
+    fn non_utf8_is_lossy_not_fatal() {
+        check(
+            b"Event: Newchannel\r\nCallerIDName: Jos\xe9\r\n\xff\xfe: x\r\n\r\nEvent: Next\r\n\r\n",
+            false,
+            &[
+                msg(&[
+                    ("Event", "Newchannel"),
+                    ("CallerIDName", "Jos\u{FFFD}"),
+                    ("\u{FFFD}\u{FFFD}", "x"),
+                ]),
+                msg(&[("Event", "Next")]),
+            ],
+        );
+    }
+
+    #[test]
+    fn partial_message_waits_for_more() {
+        let mut codec = AmiCodec::new().without_banner();
+        let mut buf = BytesMut::from(&b"Event: X\r\nA: 1\r\n"[..]);
+        assert_eq!(codec.decode(&mut buf).unwrap(), None);
+        buf.put_slice(b"\r\n");
+        assert_eq!(
+            codec.decode(&mut buf).unwrap(),
+            Some(msg(&[("Event", "X"), ("A", "1")]))
+        );
+    }
+
+    #[test]
+    fn oversize_message_is_an_error() {
+        // Many short lines: the limit is on the message, not the line.
+        let mut codec = AmiCodec::with_max_message(64).without_banner();
+        let mut buf = BytesMut::new();
+        buf.put_slice(b"Event: Big\r\n");
+        for _ in 0..10 {
+            buf.put_slice(b"Key: 0123456789\r\n");
+        }
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(CodecError::MessageTooLarge { limit: 64 })
+        ));
+
+        // One endless line without a newline must not buffer forever either.
+        let mut codec = AmiCodec::with_max_message(64);
+        let mut buf = BytesMut::from(&[b'x'; 65][..]);
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(CodecError::MessageTooLarge { .. })
+        ));
+
+        // Exactly at the limit is fine.
+        let mut codec = AmiCodec::with_max_message(12).without_banner();
+        let mut buf = BytesMut::from(&b"Event: X\r\n\r\n"[..]);
+        assert_eq!(
+            codec.decode(&mut buf).unwrap(),
+            Some(msg(&[("Event", "X")]))
+        );
+    }
+
+    #[test]
+    fn decode_eof_drops_partial_message() {
+        let mut codec = AmiCodec::new().without_banner();
+        let mut buf = BytesMut::from(&b"Event: X\r\nA: 1"[..]);
+        assert_eq!(codec.decode_eof(&mut buf).unwrap(), None);
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn encoder_writes_lines_and_blank_line() {
+        let m = AmiMessage::new()
+            .with("Action", "Originate")
+            .with("Variable", "A=1")
+            .with("Variable", "B=2,3");
+        let mut out = BytesMut::new();
+        AmiCodec::new().encode(&m, &mut out).unwrap();
+        assert_eq!(
+            &out[..],
+            b"Action: Originate\r\nVariable: A=1\r\nVariable: B=2,3\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn encoder_refuses_injection() {
+        for (k, v) in [
+            ("Action", "Ping\r\nAction: Logoff"),
+            ("Action", "Ping\nX: y"),
+            ("Action", "Ping\0"),
+            ("Bad:Key", "v"),
+            ("", "v"),
+        ] {
+            let m = AmiMessage::new().with(k, v);
+            let mut out = BytesMut::new();
+            assert!(
+                matches!(
+                    AmiCodec::new().encode(&m, &mut out),
+                    Err(CodecError::InvalidField { .. })
+                ),
+                "{k:?}: {v:?}"
+            );
+            assert!(out.is_empty(), "nothing written for a refused message");
+        }
+    }
+
+    #[test]
+    fn encode_then_decode_round_trips() {
+        let m = AmiMessage::new()
+            .with("Action", "Setvar")
+            .with("Variable", "X")
+            .with("Value", "  spaced: value ");
+        let mut buf = BytesMut::new();
+        let mut codec = AmiCodec::new().without_banner();
+        codec.encode(&m, &mut buf).unwrap();
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(AmiFrame::Message(m)));
+    }
+}

@@ -1,0 +1,191 @@
+//! `AmiMessage`: one AMI packet (action, response or event) as an ordered list of key/value
+//! pairs.
+//!
+//! Order and repeated keys are kept (`Variable:` on an `Originate`, `Output:` lines of a command);
+//! lookups ignore ASCII case, as Asterisk does.
+
+use std::fmt;
+
+/// Keys whose values are replaced by `***` in `Debug` output.
+const REDACTED_KEYS: &[&str] = &["Secret", "Key"];
+
+/// One AMI message: ordered `(key, value)` pairs.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct AmiMessage {
+    fields: Vec<(String, String)>,
+}
+
+impl AmiMessage {
+    /// An empty message.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a field, keeping any earlier field with the same key.
+    pub fn push(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.fields.push((key.into(), value.into()));
+    }
+
+    /// Builder form of [`AmiMessage::push`].
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.push(key, value);
+        self
+    }
+
+    /// Inserts a field at `index` (clamped to the end).
+    pub fn insert(&mut self, index: usize, key: impl Into<String>, value: impl Into<String>) {
+        let index = index.min(self.fields.len());
+        self.fields.insert(index, (key.into(), value.into()));
+    }
+
+    /// Removes every field with this key (ASCII case-insensitive).
+    pub fn remove(&mut self, key: &str) {
+        self.fields.retain(|(k, _)| !k.eq_ignore_ascii_case(key));
+    }
+
+    /// The first value for `key` (ASCII case-insensitive).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value for `key`, in order (ASCII case-insensitive).
+    pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.fields
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// All fields, in order.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether the message has no field.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// Whether this is an event (has an `Event` key).
+    pub fn is_event(&self) -> bool {
+        self.get("Event").is_some()
+    }
+
+    /// The event name, if this is an event.
+    pub fn event_name(&self) -> Option<&str> {
+        self.get("Event")
+    }
+
+    /// Whether this is a response to an action (has a `Response` key and no `Event` key).
+    pub fn is_response(&self) -> bool {
+        !self.is_event() && self.get("Response").is_some()
+    }
+
+    /// The `Response` value (`Success`, `Error`, `Follows`, `Goodbye`).
+    pub fn response(&self) -> Option<&str> {
+        self.get("Response")
+    }
+
+    /// Whether this response reports success (`Success`, `Follows` or `Goodbye`).
+    pub fn is_success(&self) -> bool {
+        matches!(self.response(), Some(r) if ["Success", "Follows", "Goodbye"]
+            .iter()
+            .any(|ok| r.eq_ignore_ascii_case(ok)))
+    }
+
+    /// The `ActionID` value.
+    pub fn action_id(&self) -> Option<&str> {
+        self.get("ActionID")
+    }
+
+    /// The `Action` value, for an action.
+    pub fn action_name(&self) -> Option<&str> {
+        self.get("Action")
+    }
+
+    /// The `Message` value (human-readable text of a response).
+    pub fn message(&self) -> Option<&str> {
+        self.get("Message")
+    }
+}
+
+impl fmt::Debug for AmiMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        for (k, v) in &self.fields {
+            if REDACTED_KEYS.iter().any(|r| k.eq_ignore_ascii_case(r)) {
+                list.entry(&(k, "***"));
+            } else {
+                list.entry(&(k, v));
+            }
+        }
+        list.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> AmiMessage {
+        AmiMessage::new()
+            .with("Event", "VarSet")
+            .with("ActionID", "7")
+            .with("Variable", "A=1")
+            .with("variable", "B=2")
+    }
+
+    #[test]
+    fn lookup_is_case_insensitive_and_keeps_repeats() {
+        let m = sample();
+        assert_eq!(m.get("EVENT"), Some("VarSet"));
+        assert_eq!(m.get_all("Variable").collect::<Vec<_>>(), ["A=1", "B=2"]);
+        assert_eq!(m.get("Missing"), None);
+        assert_eq!(m.len(), 4);
+    }
+
+    #[test]
+    fn kind_helpers() {
+        let ev = sample();
+        assert!(ev.is_event());
+        assert!(!ev.is_response());
+        assert_eq!(ev.event_name(), Some("VarSet"));
+        assert_eq!(ev.action_id(), Some("7"));
+
+        let ok = AmiMessage::new().with("Response", "Success");
+        assert!(ok.is_response() && ok.is_success());
+        let err = AmiMessage::new().with("Response", "Error");
+        assert!(err.is_response() && !err.is_success());
+    }
+
+    #[test]
+    fn debug_redacts_secret() {
+        let m = AmiMessage::new()
+            .with("Action", "Login")
+            .with("Secret", "hunter2");
+        let dbg = format!("{m:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        assert!(dbg.contains("Login"));
+    }
+
+    #[test]
+    fn insert_and_remove() {
+        let mut m = AmiMessage::new().with("Action", "Ping");
+        m.insert(1, "ActionID", "9");
+        m.insert(99, "X", "y");
+        assert_eq!(
+            m.fields().collect::<Vec<_>>(),
+            [("Action", "Ping"), ("ActionID", "9"), ("X", "y")]
+        );
+        m.remove("actionid");
+        assert_eq!(m.action_id(), None);
+    }
+}

@@ -1,0 +1,10 @@
+//! `centralita`: a telephony engine between a live Asterisk PBX and the call-center client APIs
+//! already in use.
+//!
+//! Layers (dependency arrows point inward): `asterisk` (adapter: AMI today) → `core` (domain
+//! identifiers and types) ← `config` (the operator's TOML file). See `README.md` for the map and
+//! the invariants.
+
+pub mod asterisk;
+pub mod config;
+pub mod core;

@@ -1,0 +1,1 @@
+//! Live tier: tests against the real Asterisk lab (see vm/README.md).

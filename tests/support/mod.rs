@@ -1,0 +1,3 @@
+//! Shared helpers for the in-process integration tests.
+
+pub mod fake_ami;

@@ -4,7 +4,7 @@
 //!
 //! What it proves: the engine's AMI user logs in; an originate to a phone that answers is bridged
 //! to a carrier number that answers; busy, no-answer, congestion and rejected numbers give their
-//! outcomes; a `vm/lab call-in` call enters a queue and is answered by a logged-in member (and the
+//! outcomes; a supervisor listens in on a live call; ARI answers the engine's user; a `vm/lab call-in` call enters a queue and is answered by a logged-in member (and the
 //! agent can hang up first); every one of these calls leaves a CDR row in the store Asterisk writes
 //! for the engine, queue calls leave `queue_log` records, and recordings are not silent.
 //!
@@ -259,12 +259,40 @@ async fn ami_login_accepts_the_engine_and_refuses_a_wrong_secret() {
 }
 
 #[tokio::test]
+async fn ari_answers_the_engine_user_only() {
+    let url = format!(
+        "{}/asterisk/info",
+        env_or("LAB_ARI_URL", "http://127.0.0.1:8088/ari")
+    );
+    let user = env_or("LAB_ARI_USER", "centralita");
+    let secret = env_or("LAB_ARI_SECRET", "centralita-lab-ari");
+    let get = |auth: String| {
+        let out = Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}", "-u", &auth, &url])
+            .output()
+            .expect("curl runs");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let ok = get(format!("{user}:{secret}"));
+    assert!(ok.ends_with("\n200"), "ARI with the engine's user: {ok}");
+    assert!(
+        ok.contains("\"version\":\"22."),
+        "ARI reports Asterisk 22: {ok}"
+    );
+    let refused = get(format!("{user}:wrong"));
+    assert!(
+        refused.ends_with("\n401"),
+        "ARI refuses a wrong password: {refused}"
+    );
+}
+
+#[tokio::test]
 async fn originate_to_answering_phone_is_bridged_to_answering_carrier_number() {
     let client = connect().await;
     let mut events = client.subscribe();
     let id = fresh_id("answer");
-    // 5551004: the carrier answers and hangs up after 4 s of talk.
-    originate(&client, "1001", "5551004", &id).await;
+    // 5551006: the carrier answers and hangs up after 6 s of talk.
+    originate(&client, "1001", "5551006", &id).await;
     let uid = id.as_str();
 
     let resp = wait_event(
@@ -307,6 +335,27 @@ async fn originate_to_answering_phone_is_bridged_to_answering_carrier_number() {
     )
     .await;
 
+    // the supervisor (1100) listens in: *222 + extension in the supervisor context
+    let spy_id = fresh_id("spy");
+    let spy = Originate::new(
+        "PJSIP/1100",
+        OriginateTarget::extension("supervisor", "*2221001", 1).unwrap(),
+    )
+    .unwrap()
+    .with_timeout(Duration::from_secs(10))
+    .with_channel_id(&spy_id)
+    .unwrap();
+    client.send(&spy).await.expect("spy originate queued");
+    let spy_start = wait_event(&mut events, Duration::from_secs(10), "ChanSpyStart", |e| {
+        is(e, "ChanSpyStart") && field(e, "SpyerUniqueid") == spy_id.as_str()
+    })
+    .await;
+    assert_eq!(
+        field(&spy_start, "SpyeeUniqueid"),
+        uid,
+        "the supervisor listens to the agent's call"
+    );
+
     // the carrier hangs up after its talk time: normal clearing
     let hangup = wait_event(&mut events, Duration::from_secs(20), "Hangup", |e| {
         is(e, "Hangup") && field(e, "Uniqueid") == uid
@@ -314,15 +363,18 @@ async fn originate_to_answering_phone_is_bridged_to_answering_carrier_number() {
     .await;
     assert_eq!(field(&hangup, "Cause"), "16", "normal clearing");
 
-    let rows = cdr_rows(uid, |r| r.iter().any(|r| r.dst == "5551004"));
+    let rows = cdr_rows(uid, |r| r.iter().any(|r| r.dst == "5551006"));
     let row = rows
         .iter()
-        .find(|r| r.dst == "5551004")
+        .find(|r| r.dst == "5551006")
         .unwrap_or_else(|| panic!("a CDR row for the call, got {rows:?}"));
     assert_eq!(row.disposition, "ANSWERED");
     assert_eq!(row.src, "1001");
     assert!(row.dstchannel.starts_with("PJSIP/carrier-"), "{row:?}");
-    assert!((3..=8).contains(&row.billsec), "about 4 s of talk: {row:?}");
+    assert!(
+        (5..=10).contains(&row.billsec),
+        "about 6 s of talk: {row:?}"
+    );
     assert_eq!(row.calldata, "test=smoke", "call data reaches the CDR");
     assert!(
         row.recordingfile.ends_with(&format!("/{uid}.wav")),

@@ -9,13 +9,23 @@
 //! port = 5038            # optional, default 5038
 //! username = "centralita" # required: manager.conf user
 //! secret = "..."         # required: manager.conf secret
+//!
+//! [store]                # optional section
+//! path = "centralita.db" # the engine's SQLite file (relative: to the working directory)
+//!
+//! [asterisk]                                   # optional section: what Asterisk writes
+//! cdr_db = "/var/log/asterisk/master.db"       # CDRs (cdr_sqlite3_custom), read-only
+//! queue_log = "/var/log/asterisk/queue_log"    # queue activity
+//! poll_interval_ms = 500                       # how often both are ingested (10-60000)
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
 use crate::asterisk::ami::AmiSettings;
+use crate::asterisk::ingest::IngestSettings;
 use crate::core::Secret;
 
 /// Asterisk's default AMI port.
@@ -27,6 +37,82 @@ pub const DEFAULT_AMI_PORT: u16 = 5038;
 pub struct Config {
     /// How to reach Asterisk's manager interface.
     pub ami: AmiConfig,
+    /// The engine's own store. Optional; every field has a default.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Where Asterisk writes its history (CDRs, queue_log). Optional; every field has a default.
+    #[serde(default)]
+    pub asterisk: AsteriskConfig,
+}
+
+/// The `[store]` section.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The SQLite file holding the journal. Default `centralita.db` (relative paths are relative
+    /// to the working directory). Created and migrated on start.
+    #[serde(default = "default_store_path")]
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            path: default_store_path(),
+        }
+    }
+}
+
+/// The `[asterisk]` section: the files Asterisk writes that the engine ingests.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AsteriskConfig {
+    /// Asterisk's CDR database (`cdr_sqlite3_custom`), opened read-only. Default
+    /// `/var/log/asterisk/master.db`.
+    #[serde(default = "default_cdr_db")]
+    pub cdr_db: PathBuf,
+    /// Asterisk's queue log. Default `/var/log/asterisk/queue_log`.
+    #[serde(default = "default_queue_log")]
+    pub queue_log: PathBuf,
+    /// Milliseconds between ingestion polls (an AMI `Cdr` event also triggers one). Default 500;
+    /// 10 to 60000.
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+}
+
+impl Default for AsteriskConfig {
+    fn default() -> Self {
+        Self {
+            cdr_db: default_cdr_db(),
+            queue_log: default_queue_log(),
+            poll_interval_ms: default_poll_interval_ms(),
+        }
+    }
+}
+
+impl AsteriskConfig {
+    /// Ingestion settings with this section's values and the ingestor's other defaults.
+    pub fn ingest_settings(&self) -> IngestSettings {
+        let mut s = IngestSettings::new(&self.cdr_db, &self.queue_log);
+        s.poll_interval = Duration::from_millis(self.poll_interval_ms);
+        s
+    }
+}
+
+fn default_store_path() -> PathBuf {
+    PathBuf::from("centralita.db")
+}
+
+fn default_cdr_db() -> PathBuf {
+    PathBuf::from("/var/log/asterisk/master.db")
+}
+
+fn default_queue_log() -> PathBuf {
+    PathBuf::from("/var/log/asterisk/queue_log")
+}
+
+fn default_poll_interval_ms() -> u64 {
+    500
 }
 
 /// The `[ami]` section.
@@ -123,6 +209,31 @@ impl Config {
                 reason: "must be one non-empty line",
             });
         }
+        let no_path = |p: &Path| p.as_os_str().is_empty();
+        if no_path(&self.store.path) {
+            return Err(ConfigError::Invalid {
+                field: "store.path",
+                reason: "must not be empty",
+            });
+        }
+        if no_path(&self.asterisk.cdr_db) {
+            return Err(ConfigError::Invalid {
+                field: "asterisk.cdr_db",
+                reason: "must not be empty",
+            });
+        }
+        if no_path(&self.asterisk.queue_log) {
+            return Err(ConfigError::Invalid {
+                field: "asterisk.queue_log",
+                reason: "must not be empty",
+            });
+        }
+        if !(10..=60_000).contains(&self.asterisk.poll_interval_ms) {
+            return Err(ConfigError::Invalid {
+                field: "asterisk.poll_interval_ms",
+                reason: "must be 10-60000",
+            });
+        }
         Ok(())
     }
 }
@@ -152,6 +263,67 @@ mod tests {
         assert_eq!(c.ami.port, 5038);
         assert_eq!(c.ami.secret.expose(), "hunter2");
         assert!(!format!("{c:?}").contains("hunter2"));
+        assert_eq!(c.store.path, Path::new("centralita.db"));
+        assert_eq!(c.asterisk.cdr_db, Path::new("/var/log/asterisk/master.db"));
+        assert_eq!(
+            c.asterisk.queue_log,
+            Path::new("/var/log/asterisk/queue_log")
+        );
+        assert_eq!(
+            c.asterisk.ingest_settings().poll_interval,
+            Duration::from_millis(500)
+        );
+    }
+
+    const AMI: &str = "[ami]\nhost = \"h\"\nusername = \"u\"\nsecret = \"s\"\n";
+
+    #[test]
+    fn parses_store_and_asterisk_sections() {
+        let c = Config::from_toml(&format!(
+            "{AMI}[store]\npath = \"/tmp/j.db\"\n[asterisk]\ncdr_db = \"/lab/master.db\"\n\
+             queue_log = \"/lab/queue_log\"\npoll_interval_ms = 200\n"
+        ))
+        .unwrap();
+        assert_eq!(c.store.path, Path::new("/tmp/j.db"));
+        let s = c.asterisk.ingest_settings();
+        assert_eq!(s.cdr_db, Path::new("/lab/master.db"));
+        assert_eq!(s.queue_log, Path::new("/lab/queue_log"));
+        assert_eq!(s.poll_interval, Duration::from_millis(200));
+        // A section with only some keys keeps the other defaults.
+        let c = Config::from_toml(&format!("{AMI}[asterisk]\npoll_interval_ms = 50\n")).unwrap();
+        assert_eq!(c.asterisk.cdr_db, Path::new("/var/log/asterisk/master.db"));
+    }
+
+    #[test]
+    fn rejects_bad_store_and_asterisk_values() {
+        let typo = format!("{AMI}[asterisk]\nqueuelog = \"/x\"\n");
+        assert!(matches!(
+            Config::from_toml(&typo),
+            Err(ConfigError::Parse(_))
+        ));
+        let typo = format!("{AMI}[store]\nfile = \"/x\"\n");
+        assert!(matches!(
+            Config::from_toml(&typo),
+            Err(ConfigError::Parse(_))
+        ));
+        for (text, field) in [
+            ("[store]\npath = \"\"\n", "store.path"),
+            ("[asterisk]\ncdr_db = \"\"\n", "asterisk.cdr_db"),
+            ("[asterisk]\nqueue_log = \"\"\n", "asterisk.queue_log"),
+            (
+                "[asterisk]\npoll_interval_ms = 0\n",
+                "asterisk.poll_interval_ms",
+            ),
+            (
+                "[asterisk]\npoll_interval_ms = 600000\n",
+                "asterisk.poll_interval_ms",
+            ),
+        ] {
+            match Config::from_toml(&format!("{AMI}{text}")) {
+                Err(ConfigError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
     }
 
     #[test]

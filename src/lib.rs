@@ -1,10 +1,14 @@
 //! `centralita`: a telephony engine between a live Asterisk PBX and the call-center client APIs
 //! already in use.
 //!
-//! Layers (dependency arrows point inward): `asterisk` (adapter: AMI today) → `core` (domain
-//! identifiers and types) ← `config` (the operator's TOML file). See `README.md` for the map and
-//! the invariants.
+//! Layers (dependency arrows point inward): `asterisk` (adapter: AMI, CDR and queue_log
+//! ingestion) → `core` (domain identifiers, the journal and its port) ← `store` (SQLite) ←
+//! `config` (the operator's TOML file). See `README.md` for the map and the invariants.
 
 pub mod asterisk;
 pub mod config;
 pub mod core;
+pub mod store;
+
+#[cfg(test)]
+pub(crate) mod test_support;

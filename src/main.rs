@@ -2,12 +2,17 @@
 //! No protocol or business logic lives here.
 
 use std::error::Error;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use centralita::asterisk::ami::action::CoreSettings;
-use centralita::asterisk::ami::{AmiClient, ConnectionState};
+use centralita::asterisk::ami::{AmiClient, AmiError, AmiSettings, ConnectionState};
+use centralita::asterisk::ingest::IngestHandle;
 use centralita::config::Config;
+use centralita::store::SqliteJournal;
 use clap::{Parser, Subcommand};
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{debug, error, info, warn};
@@ -22,7 +27,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Connect to Asterisk and run until Ctrl-C or SIGTERM.
+    /// Connect to Asterisk, ingest its CDRs and queue_log into the store, and run until Ctrl-C
+    /// or SIGTERM.
     Serve {
         /// Path to the TOML configuration file.
         #[arg(long, value_name = "PATH")]
@@ -52,24 +58,53 @@ async fn main() -> ExitCode {
 
 async fn serve(config_path: PathBuf) -> Result<(), Box<dyn Error>> {
     let config = Config::load(&config_path)?;
-    let client = AmiClient::connect(config.ami.settings()).await?;
-    let mut events = client.subscribe();
-    let mut state = client.connection_events();
-    let settings = client.send(&CoreSettings).await?;
-    info!(
-        "connected to Asterisk {}",
-        settings
-            .get("AsteriskVersion")
-            .unwrap_or("(unknown version)")
-    );
+    // History first: ingestion runs whether or not AMI is up.
+    let store = SqliteJournal::open(&config.store.path)?;
+    info!(path = %config.store.path.display(), "store open");
+    let ingest = IngestHandle::spawn(store, config.asterisk.ingest_settings())?;
 
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
+    let result = run_ami(&config, &ingest, &mut shutdown).await;
+    info!("shutting down");
+    ingest.shutdown().await;
+    result
+}
+
+/// Connects to AMI (retrying while Asterisk is unreachable) and follows its events until
+/// shutdown. An AMI `Cdr` event wakes the ingestor.
+async fn run_ami(
+    config: &Config,
+    ingest: &IngestHandle,
+    shutdown: &mut Pin<&mut impl Future<Output = ()>>,
+) -> Result<(), Box<dyn Error>> {
+    let client = tokio::select! {
+        client = connect_until_up(config.ami.settings()) => client?,
+        _ = shutdown.as_mut() => return Ok(()),
+    };
+    let mut events = client.subscribe();
+    let mut state = client.connection_events();
+    match client.send(&CoreSettings).await {
+        Ok(settings) => info!(
+            "connected to Asterisk {}",
+            settings
+                .get("AsteriskVersion")
+                .unwrap_or("(unknown version)")
+        ),
+        Err(e) => warn!(error = %e, "CoreSettings failed"),
+    }
+
     loop {
         tokio::select! {
-            _ = &mut shutdown => break,
+            _ = shutdown.as_mut() => break,
             event = events.recv() => match event {
-                Ok(event) => debug!(event = event.event_name().unwrap_or("?"), "AMI event"),
+                Ok(event) => {
+                    let name = event.event_name().unwrap_or("?");
+                    if name == "Cdr" {
+                        ingest.wake();
+                    }
+                    debug!(event = name, "AMI event");
+                }
                 Err(RecvError::Lagged(n)) => warn!(missed = n, "event subscriber lagged"),
                 Err(RecvError::Closed) => break,
             },
@@ -85,9 +120,25 @@ async fn serve(config_path: PathBuf) -> Result<(), Box<dyn Error>> {
             }
         }
     }
-    info!("shutting down");
     client.logoff().await?;
     Ok(())
+}
+
+/// The first AMI connection, retried with backoff while Asterisk is unreachable (the client
+/// reconnects by itself after that). Refused credentials are a configuration error: fatal.
+async fn connect_until_up(settings: AmiSettings) -> Result<AmiClient, AmiError> {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match AmiClient::connect(settings.clone()).await {
+            Ok(client) => return Ok(client),
+            Err(e @ AmiError::LoginFailed { .. }) => return Err(e),
+            Err(e) => {
+                warn!(error = %error_chain(&e), retry_in = ?delay, "AMI not reachable");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
 }
 
 /// Resolves on Ctrl-C, or SIGTERM on Unix.

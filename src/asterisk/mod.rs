@@ -1,6 +1,14 @@
-//! The Asterisk adapter: everything that speaks to Asterisk. Today the AMI client; later ARI,
-//! CDR and queue_log ingestion.
+//! The Asterisk adapter: everything that speaks to Asterisk or reads what it writes.
 //!
-//! **Architecture Invariant:** only this module writes AMI; it depends on `core`, never the reverse.
+//! - [`ami`]: the AMI client.
+//! - [`cdr_source`]: reads CDRs from Asterisk's `master.db` (read-only) after a cursor.
+//! - [`queue_log`]: parses and follows Asterisk's `queue_log` file across rotations.
+//! - [`ingest`]: drains both into the journal through the core's `JournalStore` port.
+//!
+//! **Architecture Invariant:** only this module writes AMI and reads Asterisk's files; it depends
+//! on `core`, never the reverse.
 
 pub mod ami;
+pub mod cdr_source;
+pub mod ingest;
+pub mod queue_log;

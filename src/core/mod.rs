@@ -1,9 +1,16 @@
-//! The domain layer: identifiers as newtypes and small value types shared by every other layer.
+//! The domain layer: identifiers as newtypes, small value types shared by every other layer, and
+//! the journal of what happened (CDRs, queue activity) with its storage port.
 //!
-//! **Architecture Invariant:** nothing here knows a wire format (no serde, no AMI, no HTTP).
+//! **Architecture Invariant:** nothing here knows a wire format (no serde, no AMI, no HTTP) nor a
+//! storage engine (no rusqlite): adapters implement the ports declared here.
 
 pub mod ids;
+pub mod journal;
 pub mod secret;
 
 pub use ids::{ActionId, ChannelName, UniqueId};
+pub use journal::{
+    AppendOutcome, CdrRecord, Disposition, FileId, JournalStore, LogPosition, QueueEvent,
+    QueueLogRecord, SourceCursor, SourceId, TimeRange, UnixTime,
+};
 pub use secret::Secret;

@@ -1,0 +1,83 @@
+//! The store's schema as an ordered list of migrations. `PRAGMA user_version` holds how many have
+//! been applied; each one runs in its own transaction together with the version bump, so a crash
+//! mid-migration leaves the previous version intact. Never edit a released migration: append one.
+//!
+//! Times are UTC epoch seconds (`INTEGER`); durations are whole seconds. `file_dev`, `file_ino`,
+//! `file_created_ns` (the file's birth time, 0 if unknown) and `byte_offset` are unsigned values
+//! stored bit-for-bit in SQLite's signed 64-bit integers.
+
+/// The migrations, in order; entry `i` produces schema version `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the journal of CDRs and queue_log records, and the cursors of their sources.
+    r#"
+CREATE TABLE source_cursor (
+    source             TEXT PRIMARY KEY,
+    kind               TEXT NOT NULL CHECK (kind IN ('rowid', 'file')),
+    last_rowid         INTEGER,
+    file_dev           INTEGER,
+    file_ino           INTEGER,
+    file_created_ns    INTEGER,
+    byte_offset        INTEGER,
+    duplicates_ignored INTEGER NOT NULL DEFAULT 0,
+    updated_at         INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE cdr (
+    id            INTEGER PRIMARY KEY,
+    source        TEXT NOT NULL,
+    source_rowid  INTEGER NOT NULL,
+    start_epoch   INTEGER NOT NULL,
+    answer_epoch  INTEGER,
+    end_epoch     INTEGER NOT NULL,
+    clid          TEXT NOT NULL,
+    src           TEXT NOT NULL,
+    dst           TEXT NOT NULL,
+    dcontext      TEXT NOT NULL,
+    channel       TEXT NOT NULL,
+    dstchannel    TEXT,
+    lastapp       TEXT NOT NULL,
+    lastdata      TEXT NOT NULL,
+    duration      INTEGER NOT NULL,
+    billsec       INTEGER NOT NULL,
+    disposition   TEXT NOT NULL,
+    amaflags      TEXT NOT NULL,
+    accountcode   TEXT NOT NULL,
+    uniqueid      TEXT NOT NULL,
+    linkedid      TEXT NOT NULL,
+    sequence      INTEGER NOT NULL,
+    peeraccount   TEXT NOT NULL,
+    userfield     TEXT NOT NULL,
+    recordingfile TEXT NOT NULL,
+    calldata      TEXT NOT NULL,
+    UNIQUE (source, source_rowid)
+) STRICT;
+CREATE INDEX cdr_start ON cdr (start_epoch);
+CREATE INDEX cdr_uniqueid ON cdr (uniqueid);
+CREATE INDEX cdr_linkedid ON cdr (linkedid);
+
+CREATE TABLE queue_log (
+    id          INTEGER PRIMARY KEY,
+    source      TEXT NOT NULL,
+    file_dev        INTEGER NOT NULL,
+    file_ino        INTEGER NOT NULL,
+    file_created_ns INTEGER NOT NULL,
+    byte_offset     INTEGER NOT NULL,
+    time_epoch  INTEGER NOT NULL,
+    callid      TEXT NOT NULL,
+    queue       TEXT NOT NULL,
+    agent       TEXT NOT NULL,
+    event       TEXT NOT NULL,
+    -- the data fields joined with '|'; NULL when the line has none
+    data        TEXT,
+    UNIQUE (source, file_dev, file_ino, file_created_ns, byte_offset)
+) STRICT;
+CREATE INDEX queue_log_time ON queue_log (time_epoch);
+CREATE INDEX queue_log_callid ON queue_log (callid);
+CREATE INDEX queue_log_queue_time ON queue_log (queue, time_epoch);
+"#,
+];
+
+/// The schema version this engine writes.
+pub fn latest_version() -> u32 {
+    u32::try_from(MIGRATIONS.len()).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,17 @@
+//! The store: the SQLite implementation of the core's storage ports (today the journal,
+//! [`crate::core::JournalStore`]).
+//!
+//! - [`sqlite`]: [`SqliteJournal`], one connection to one SQLite file in WAL mode with
+//!   `synchronous=FULL` (a committed batch survives a power cut).
+//! - [`migrations`]: the schema, as an ordered list of migrations keyed on `PRAGMA user_version`.
+//! - [`error`]: [`StoreError`], the error of this boundary.
+//!
+//! **Architecture Invariant:** only this module knows SQL and rusqlite's types for the engine's
+//! own data; it converts to and from core types at its edge.
+
+pub mod error;
+pub mod migrations;
+pub mod sqlite;
+
+pub use error::StoreError;
+pub use sqlite::SqliteJournal;

@@ -1,0 +1,718 @@
+//! [`SqliteJournal`]: the journal port on one SQLite file.
+//!
+//! Durability: WAL mode with `synchronous=FULL`, so a committed append survives a crash of the
+//! engine, of the OS or a power cut. Each append is one `BEGIN IMMEDIATE` transaction holding the
+//! records and the source's new cursor; a crash before `COMMIT` leaves neither.
+//!
+//! Defence in depth: `cdr(source, source_rowid)` and `queue_log(source, file_dev, file_ino,
+//! file_created_ns, byte_offset)` are UNIQUE and inserts use `INSERT OR IGNORE`, so re-reading a source row can
+//! never store it twice; each ignored row is counted in `source_cursor.duplicates_ignored` (in the
+//! same transaction) so that it is visible, since it means a cursor was not honoured.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+
+use crate::core::{
+    AppendOutcome, CdrRecord, ChannelName, Disposition, FileId, JournalStore, LogPosition,
+    QueueEvent, QueueLogRecord, SourceCursor, SourceId, TimeRange, UniqueId, UnixTime,
+};
+
+use super::error::StoreError;
+use super::migrations::{latest_version, MIGRATIONS};
+
+/// How long a statement waits for another connection's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The journal in one SQLite file. Not `Sync`: one owner (the ingestor) appends; readers (reports,
+/// health) open their own connection, which WAL lets run beside the writer.
+#[derive(Debug)]
+pub struct SqliteJournal {
+    conn: Connection,
+}
+
+impl SqliteJournal {
+    /// Opens (creating if needed) the store at `path`, switches it to WAL with
+    /// `synchronous=FULL` and applies pending migrations. Re-opening is idempotent.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(open_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::NotWal(mode));
+        }
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(open_err)?;
+        let mut store = Self { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens an existing store for reading only (reports, tests, health checks); appends fail.
+    /// Fails with [`StoreError::SchemaTooNew`] if the file is newer than this engine.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        let store = Self { conn };
+        let found = store.schema_version()?;
+        if found > latest_version() {
+            return Err(StoreError::SchemaTooNew {
+                found,
+                known: latest_version(),
+            });
+        }
+        Ok(store)
+    }
+
+    /// The file's schema version (`PRAGMA user_version`).
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        let v: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("user_version {v}")))
+    }
+
+    /// Applies the migrations the file lacks, each in its own transaction with its version bump.
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let found = self.schema_version()?;
+        let known = latest_version();
+        if found > known {
+            return Err(StoreError::SchemaTooNew { found, known });
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let version = u32::try_from(index + 1).unwrap_or(u32::MAX);
+            let mut apply = || -> Result<(), rusqlite::Error> {
+                let tx = self
+                    .conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
+                // Another process may have migrated between our read and our lock.
+                let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                if now < i64::from(version) {
+                    tx.execute_batch(sql)?;
+                    tx.execute_batch(&format!("PRAGMA user_version = {version}"))?;
+                }
+                tx.commit()
+            };
+            apply().map_err(|source| StoreError::Migration { version, source })?;
+            tracing::info!(version, "store migrated");
+        }
+        Ok(())
+    }
+
+    fn write_cursor(
+        tx: &rusqlite::Transaction<'_>,
+        source: &SourceId,
+        cursor: SourceCursor,
+        duplicates: u64,
+    ) -> Result<(), rusqlite::Error> {
+        let (kind, rowid, dev, ino, created, offset) = match cursor {
+            SourceCursor::Rowid(r) => ("rowid", Some(r), None, None, None, None),
+            SourceCursor::File(p) => (
+                "file",
+                None,
+                Some(to_sql_u64(p.file.dev)),
+                Some(to_sql_u64(p.file.ino)),
+                Some(to_sql_u64(p.file.created_ns)),
+                Some(to_sql_u64(p.offset)),
+            ),
+        };
+        tx.execute(
+            "INSERT INTO source_cursor \
+               (source, kind, last_rowid, file_dev, file_ino, file_created_ns, byte_offset, \
+                duplicates_ignored, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+             ON CONFLICT (source) DO UPDATE SET kind = excluded.kind, \
+               last_rowid = excluded.last_rowid, file_dev = excluded.file_dev, \
+               file_ino = excluded.file_ino, file_created_ns = excluded.file_created_ns, \
+               byte_offset = excluded.byte_offset, \
+               duplicates_ignored = duplicates_ignored + excluded.duplicates_ignored, \
+               updated_at = excluded.updated_at",
+            params![
+                source.as_str(),
+                kind,
+                rowid,
+                dev,
+                ino,
+                created,
+                offset,
+                to_sql_u64(duplicates),
+                UnixTime::now().seconds(),
+            ],
+        )?;
+        Ok(())
+    }
+}
+
+impl JournalStore for SqliteJournal {
+    type Error = StoreError;
+
+    fn append_cdrs(
+        &mut self,
+        source: &SourceId,
+        records: &[CdrRecord],
+        cursor: SourceCursor,
+    ) -> Result<AppendOutcome, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut outcome = AppendOutcome::default();
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO cdr (source, source_rowid, start_epoch, answer_epoch, \
+                   end_epoch, clid, src, dst, dcontext, channel, dstchannel, lastapp, lastdata, \
+                   duration, billsec, disposition, amaflags, accountcode, uniqueid, linkedid, \
+                   sequence, peeraccount, userfield, recordingfile, calldata) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+                   ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+            )?;
+            for r in records {
+                let n = insert.execute(params![
+                    source.as_str(),
+                    r.source_rowid,
+                    r.start.seconds(),
+                    r.answer.map(UnixTime::seconds),
+                    r.end.seconds(),
+                    r.clid,
+                    r.src,
+                    r.dst,
+                    r.dcontext,
+                    r.channel.as_str(),
+                    r.dstchannel.as_ref().map(ChannelName::as_str),
+                    r.lastapp,
+                    r.lastdata,
+                    to_sql_u64(r.duration.as_secs()),
+                    to_sql_u64(r.billsec.as_secs()),
+                    r.disposition.as_str(),
+                    r.amaflags,
+                    r.accountcode,
+                    r.uniqueid.as_str(),
+                    r.linkedid.as_str(),
+                    r.sequence,
+                    r.peeraccount,
+                    r.userfield,
+                    r.recordingfile,
+                    r.calldata,
+                ])?;
+                count(&mut outcome, n);
+            }
+        }
+        Self::write_cursor(&tx, source, cursor, outcome.duplicates)?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn append_queue_log(
+        &mut self,
+        source: &SourceId,
+        records: &[QueueLogRecord],
+        cursor: SourceCursor,
+    ) -> Result<AppendOutcome, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut outcome = AppendOutcome::default();
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO queue_log (source, file_dev, file_ino, file_created_ns, \
+                   byte_offset, time_epoch, callid, queue, agent, event, data) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            for r in records {
+                let data = (!r.data.is_empty()).then(|| r.data.join("|"));
+                let n = insert.execute(params![
+                    source.as_str(),
+                    to_sql_u64(r.position.file.dev),
+                    to_sql_u64(r.position.file.ino),
+                    to_sql_u64(r.position.file.created_ns),
+                    to_sql_u64(r.position.offset),
+                    r.time.seconds(),
+                    r.callid,
+                    r.queue,
+                    r.agent,
+                    r.event.as_str(),
+                    data,
+                ])?;
+                count(&mut outcome, n);
+            }
+        }
+        Self::write_cursor(&tx, source, cursor, outcome.duplicates)?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn cursor(&self, source: &SourceId) -> Result<Option<SourceCursor>, StoreError> {
+        type Raw = (
+            String,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+        );
+        let raw: Option<Raw> = self
+            .conn
+            .query_row(
+                "SELECT kind, last_rowid, file_dev, file_ino, file_created_ns, byte_offset \
+                 FROM source_cursor WHERE source = ?1",
+                [source.as_str()],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        match raw {
+            None => Ok(None),
+            Some((kind, Some(rowid), ..)) if kind == "rowid" => {
+                Ok(Some(SourceCursor::Rowid(rowid)))
+            }
+            Some((kind, _, Some(dev), Some(ino), Some(created), Some(offset)))
+                if kind == "file" =>
+            {
+                Ok(Some(SourceCursor::File(LogPosition {
+                    file: FileId {
+                        dev: from_sql_u64(dev),
+                        ino: from_sql_u64(ino),
+                        created_ns: from_sql_u64(created),
+                    },
+                    offset: from_sql_u64(offset),
+                })))
+            }
+            Some((kind, ..)) => Err(StoreError::Corrupt(format!(
+                "cursor of source `{source}` has kind `{kind}` without its values"
+            ))),
+        }
+    }
+
+    fn duplicates_ignored(&self, source: &SourceId) -> Result<u64, StoreError> {
+        let n: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT duplicates_ignored FROM source_cursor WHERE source = ?1",
+                [source.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(n.map_or(0, from_sql_u64))
+    }
+
+    fn count_cdrs(&self, range: TimeRange) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM cdr WHERE start_epoch >= ?1 AND start_epoch < ?2",
+            [range.from.seconds(), range.to.seconds()],
+            |r| r.get(0),
+        )?;
+        Ok(from_sql_u64(n))
+    }
+
+    fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT source_rowid, clid, src, dst, dcontext, channel, dstchannel, lastapp, \
+               lastdata, duration, billsec, disposition, amaflags, accountcode, uniqueid, \
+               linkedid, sequence, peeraccount, userfield, start_epoch, answer_epoch, end_epoch, \
+               recordingfile, calldata \
+             FROM cdr WHERE start_epoch >= ?1 AND start_epoch < ?2 \
+             ORDER BY start_epoch, source, source_rowid",
+        )?;
+        let rows = stmt.query_map([range.from.seconds(), range.to.seconds()], cdr_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn count_queue_log(&self, range: TimeRange) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM queue_log WHERE time_epoch >= ?1 AND time_epoch < ?2",
+            [range.from.seconds(), range.to.seconds()],
+            |r| r.get(0),
+        )?;
+        Ok(from_sql_u64(n))
+    }
+
+    fn queue_log(&self, range: TimeRange) -> Result<Vec<QueueLogRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT file_dev, file_ino, file_created_ns, byte_offset, time_epoch, callid, queue, \
+               agent, event, data FROM queue_log WHERE time_epoch >= ?1 AND time_epoch < ?2 ORDER BY time_epoch, id",
+        )?;
+        let rows = stmt.query_map([range.from.seconds(), range.to.seconds()], |r| {
+            let data: Option<String> = r.get(9)?;
+            Ok(QueueLogRecord {
+                position: LogPosition {
+                    file: FileId {
+                        dev: from_sql_u64(r.get(0)?),
+                        ino: from_sql_u64(r.get(1)?),
+                        created_ns: from_sql_u64(r.get(2)?),
+                    },
+                    offset: from_sql_u64(r.get(3)?),
+                },
+                time: UnixTime(r.get(4)?),
+                callid: r.get(5)?,
+                queue: r.get(6)?,
+                agent: r.get(7)?,
+                event: QueueEvent::parse(&r.get::<_, String>(8)?),
+                data: data.map_or_else(Vec::new, |d| d.split('|').map(str::to_owned).collect()),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn cdr_from_row(r: &Row<'_>) -> rusqlite::Result<CdrRecord> {
+    let dstchannel: Option<String> = r.get(6)?;
+    let answer: Option<i64> = r.get(20)?;
+    Ok(CdrRecord {
+        source_rowid: r.get(0)?,
+        clid: r.get(1)?,
+        src: r.get(2)?,
+        dst: r.get(3)?,
+        dcontext: r.get(4)?,
+        channel: ChannelName::new(r.get::<_, String>(5)?),
+        dstchannel: dstchannel.map(ChannelName::new),
+        lastapp: r.get(7)?,
+        lastdata: r.get(8)?,
+        duration: Duration::from_secs(from_sql_u64(r.get(9)?)),
+        billsec: Duration::from_secs(from_sql_u64(r.get(10)?)),
+        disposition: Disposition::parse(&r.get::<_, String>(11)?),
+        amaflags: r.get(12)?,
+        accountcode: r.get(13)?,
+        uniqueid: UniqueId::new(r.get::<_, String>(14)?),
+        linkedid: UniqueId::new(r.get::<_, String>(15)?),
+        sequence: r.get(16)?,
+        peeraccount: r.get(17)?,
+        userfield: r.get(18)?,
+        start: UnixTime(r.get(19)?),
+        answer: answer.map(UnixTime),
+        end: UnixTime(r.get(21)?),
+        recordingfile: r.get(22)?,
+        calldata: r.get(23)?,
+    })
+}
+
+fn count(outcome: &mut AppendOutcome, changed: usize) {
+    if changed == 0 {
+        outcome.duplicates += 1;
+    } else {
+        outcome.inserted += 1;
+    }
+}
+
+/// Stores an unsigned value bit-for-bit in SQLite's signed integer.
+fn to_sql_u64(v: u64) -> i64 {
+    i64::from_ne_bytes(v.to_ne_bytes())
+}
+
+/// The inverse of [`to_sql_u64`].
+fn from_sql_u64(v: i64) -> u64 {
+    u64::from_ne_bytes(v.to_ne_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::TempDir;
+
+    pub(crate) fn cdr(rowid: i64, start: i64) -> CdrRecord {
+        CdrRecord {
+            source_rowid: rowid,
+            clid: "\"Agente 1\" <1001>".into(),
+            src: "1001".into(),
+            dst: "5551000".into(),
+            dcontext: "outbound".into(),
+            channel: ChannelName::new(format!("PJSIP/1001-{rowid:08x}")),
+            dstchannel: (rowid % 2 == 0).then(|| ChannelName::new("PJSIP/carrier-1")),
+            lastapp: "Dial".into(),
+            lastdata: "PJSIP/5551000@carrier,30".into(),
+            duration: Duration::from_secs(12),
+            billsec: Duration::from_secs(10),
+            disposition: if rowid % 3 == 0 {
+                Disposition::Other("WEIRD".into())
+            } else {
+                Disposition::Answered
+            },
+            amaflags: "DOCUMENTATION".into(),
+            accountcode: String::new(),
+            uniqueid: UniqueId::new(format!("pbx1-{start}.{rowid}")),
+            linkedid: UniqueId::new(format!("pbx1-{start}.{rowid}")),
+            sequence: rowid + 100,
+            peeraccount: String::new(),
+            userfield: String::new(),
+            start: UnixTime(start),
+            answer: (rowid % 2 == 0).then_some(UnixTime(start + 2)),
+            end: UnixTime(start + 12),
+            recordingfile: format!("20261122/{rowid}.wav"),
+            calldata: "k=v".into(),
+        }
+    }
+
+    fn qlog(offset: u64, time: i64, data: &[&str]) -> QueueLogRecord {
+        QueueLogRecord {
+            position: LogPosition {
+                file: FileId {
+                    dev: u64::MAX - 1,
+                    ino: 42,
+                    created_ns: 1_795_312_000_123_456_789,
+                },
+                offset,
+            },
+            time: UnixTime(time),
+            callid: "pbx1-1.1".into(),
+            queue: "q_ventas".into(),
+            agent: "1004".into(),
+            event: QueueEvent::Connect,
+            data: data.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn cdr_source() -> SourceId {
+        SourceId::new("cdr")
+    }
+
+    #[test]
+    fn migrates_an_empty_file_and_reopens_idempotently() {
+        let dir = TempDir::new("store-migrate");
+        let path = dir.path().join("j.db");
+        {
+            let s = SqliteJournal::open(&path).unwrap();
+            assert_eq!(s.schema_version().unwrap(), latest_version());
+            let mode: String = s
+                .conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(mode, "wal");
+            let sync: i64 = s
+                .conn
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(sync, 2, "synchronous=FULL");
+        }
+        let mut s = SqliteJournal::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), latest_version());
+        s.append_cdrs(&cdr_source(), &[cdr(1, 100)], SourceCursor::Rowid(1))
+            .unwrap();
+        drop(s);
+        let s = SqliteJournal::open(&path).unwrap();
+        assert_eq!(s.count_cdrs(TimeRange::all()).unwrap(), 1);
+        let indexes: Vec<String> = s
+            .conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            indexes,
+            [
+                "cdr_linkedid",
+                "cdr_start",
+                "cdr_uniqueid",
+                "queue_log_callid",
+                "queue_log_queue_time",
+                "queue_log_time"
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = TempDir::new("store-newer");
+        let path = dir.path().join("j.db");
+        drop(SqliteJournal::open(&path).unwrap());
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch("PRAGMA user_version = 99").unwrap();
+        drop(c);
+        assert!(matches!(
+            SqliteJournal::open(&path),
+            Err(StoreError::SchemaTooNew { found: 99, .. })
+        ));
+        assert!(matches!(
+            SqliteJournal::open_read_only(&path),
+            Err(StoreError::SchemaTooNew { found: 99, .. })
+        ));
+    }
+
+    #[test]
+    fn records_round_trip_and_range_queries_filter_by_time() {
+        let dir = TempDir::new("store-roundtrip");
+        let mut s = SqliteJournal::open(&dir.path().join("j.db")).unwrap();
+        let cdrs: Vec<_> = (1..=6).map(|i| cdr(i, 1000 + i * 10)).collect();
+        let out = s
+            .append_cdrs(&cdr_source(), &cdrs, SourceCursor::Rowid(6))
+            .unwrap();
+        assert_eq!(
+            out,
+            AppendOutcome {
+                inserted: 6,
+                duplicates: 0
+            }
+        );
+        assert_eq!(s.cdrs(TimeRange::all()).unwrap(), cdrs);
+        let r = TimeRange::new(UnixTime(1020), UnixTime(1050));
+        assert_eq!(s.count_cdrs(r).unwrap(), 3);
+        let got: Vec<i64> = s.cdrs(r).unwrap().iter().map(|c| c.source_rowid).collect();
+        assert_eq!(got, [2, 3, 4]);
+
+        let src = SourceId::new("queue_log");
+        let q = vec![
+            qlog(0, 500, &[]),
+            qlog(40, 501, &[""]),
+            qlog(80, 502, &["1", "pbx1-1.2", "1"]),
+        ];
+        let pos = LogPosition {
+            file: q[0].position.file,
+            offset: 120,
+        };
+        s.append_queue_log(&src, &q, SourceCursor::File(pos))
+            .unwrap();
+        assert_eq!(s.queue_log(TimeRange::all()).unwrap(), q);
+        assert_eq!(
+            s.count_queue_log(TimeRange::new(UnixTime(501), UnixTime(600)))
+                .unwrap(),
+            2
+        );
+        assert_eq!(s.cursor(&src).unwrap(), Some(SourceCursor::File(pos)));
+        assert_eq!(s.cursor(&SourceId::new("nope")).unwrap(), None);
+    }
+
+    #[test]
+    fn a_batch_and_its_cursor_commit_together_or_not_at_all() {
+        let dir = TempDir::new("store-atomic");
+        let path = dir.path().join("j.db");
+        let src = cdr_source();
+        let all: Vec<_> = (1..=10).map(|i| cdr(i, 2000 + i)).collect();
+
+        let mut s = SqliteJournal::open(&path).unwrap();
+        s.append_cdrs(&src, &all[..4], SourceCursor::Rowid(4))
+            .unwrap();
+        // A crash in the middle of the next batch: take an image of the files (database and
+        // WAL) while its transaction is open, as a power cut would leave them.
+        let crashed = dir.path().join("crashed.db");
+        {
+            let tx = s
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .unwrap();
+            for r in &all[4..7] {
+                tx.execute(
+                    "INSERT INTO cdr (source, source_rowid, start_epoch, end_epoch, clid, src, \
+                     dst, dcontext, channel, lastapp, lastdata, duration, billsec, disposition, \
+                     amaflags, accountcode, uniqueid, linkedid, sequence, peeraccount, userfield, \
+                     recordingfile, calldata) VALUES ('cdr', ?1, 0, 0, '', '', '', '', '', '', \
+                     '', 0, 0, '', '', '', '', '', 0, '', '', '', '')",
+                    [r.source_rowid],
+                )
+                .unwrap();
+            }
+            tx.execute(
+                "UPDATE source_cursor SET last_rowid = 7 WHERE source = 'cdr'",
+                [],
+            )
+            .unwrap();
+            tx.cache_flush().unwrap(); // push the uncommitted pages into the WAL file
+            std::fs::copy(&path, &crashed).unwrap();
+            std::fs::copy(
+                dir.path().join("j.db-wal"),
+                dir.path().join("crashed.db-wal"),
+            )
+            .unwrap();
+        }
+        drop(s);
+        let path = crashed;
+
+        // Restart: resume from the committed cursor.
+        let mut s = SqliteJournal::open(&path).unwrap();
+        let cursor = s.cursor(&src).unwrap();
+        assert_eq!(cursor, Some(SourceCursor::Rowid(4)));
+        let Some(SourceCursor::Rowid(last)) = cursor else {
+            unreachable!()
+        };
+        let rest: Vec<_> = all
+            .iter()
+            .filter(|c| c.source_rowid > last)
+            .cloned()
+            .collect();
+        let out = s.append_cdrs(&src, &rest, SourceCursor::Rowid(10)).unwrap();
+        assert_eq!(out.inserted, 6);
+        assert_eq!(
+            s.cdrs(TimeRange::all()).unwrap(),
+            all,
+            "no loss, no duplicate"
+        );
+        assert_eq!(s.duplicates_ignored(&src).unwrap(), 0);
+
+        // Defence in depth: replaying a batch stores nothing and is counted.
+        let out = s
+            .append_cdrs(&src, &all[2..5], SourceCursor::Rowid(10))
+            .unwrap();
+        assert_eq!(
+            out,
+            AppendOutcome {
+                inserted: 0,
+                duplicates: 3
+            }
+        );
+        assert_eq!(s.count_cdrs(TimeRange::all()).unwrap(), 10);
+        assert_eq!(s.duplicates_ignored(&src).unwrap(), 3);
+    }
+
+    #[test]
+    fn a_failed_append_leaves_the_cursor_where_it_was() {
+        let dir = TempDir::new("store-fail");
+        let path = dir.path().join("j.db");
+        let src = cdr_source();
+        let mut s = SqliteJournal::open(&path).unwrap();
+        s.append_cdrs(&src, &[cdr(1, 10)], SourceCursor::Rowid(1))
+            .unwrap();
+        // Make the insert fail halfway through the batch.
+        s.conn
+            .execute_batch(
+                "CREATE TRIGGER boom BEFORE INSERT ON cdr WHEN NEW.source_rowid = 3 \
+                 BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
+            )
+            .unwrap();
+        let err = s.append_cdrs(&src, &[cdr(2, 20), cdr(3, 30)], SourceCursor::Rowid(3));
+        assert!(err.is_err());
+        assert_eq!(s.cursor(&src).unwrap(), Some(SourceCursor::Rowid(1)));
+        assert_eq!(
+            s.count_cdrs(TimeRange::all()).unwrap(),
+            1,
+            "row 2 rolled back"
+        );
+    }
+
+    #[test]
+    fn read_only_handle_reads_beside_the_writer() {
+        let dir = TempDir::new("store-ro");
+        let path = dir.path().join("j.db");
+        let mut w = SqliteJournal::open(&path).unwrap();
+        w.append_cdrs(&cdr_source(), &[cdr(1, 10)], SourceCursor::Rowid(1))
+            .unwrap();
+        let mut r = SqliteJournal::open_read_only(&path).unwrap();
+        assert_eq!(r.count_cdrs(TimeRange::all()).unwrap(), 1);
+        w.append_cdrs(&cdr_source(), &[cdr(2, 20)], SourceCursor::Rowid(2))
+            .unwrap();
+        assert_eq!(r.count_cdrs(TimeRange::all()).unwrap(), 2);
+        assert!(r
+            .append_cdrs(&cdr_source(), &[cdr(3, 30)], SourceCursor::Rowid(3))
+            .is_err());
+    }
+}

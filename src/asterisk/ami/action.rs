@@ -371,11 +371,14 @@ impl Originate {
         Ok(self)
     }
 
-    /// A channel variable, sent as its own `Variable: NAME=value` line (so commas are fine).
-    /// NAME is `[A-Za-z0-9_]` (leading `_`/`__` for inheritance).
+    /// A channel variable, sent as its own `Variable: NAME=value` line. NAME is
+    /// `[A-Za-z0-9_]` (leading `_`/`__` for inheritance). The value arrives in the channel
+    /// exactly as given: Asterisk splits a `Variable:` value on `,` (honouring quotes, brackets,
+    /// parentheses and backslashes), so each of `\ , " ( ) [ ]` is escaped with a backslash;
+    /// without that, a comma in a caller's value would set a variable of the caller's choosing.
     pub fn with_variable(mut self, name: &str, value: &str) -> Result<Self, ActionError> {
         let name = token("Variable", name, &IDENT)?;
-        let value = text("Variable", value)?;
+        let value = escape_variable_value(&text("Variable", value)?);
         self.variables.push((name, value));
         Ok(self)
     }
@@ -828,6 +831,18 @@ impl Action for RawAction {
 }
 impl ListAction for RawAction {}
 
+/// A `Variable:` value as Asterisk's manager must receive it to set exactly this value.
+fn escape_variable_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if matches!(c, '\\' | ',' | '"' | '(' | ')' | '[' | ']') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -878,7 +893,7 @@ mod tests {
              ChannelId: job-42.1\r\n\
              OtherChannelId: job-42.2\r\n\
              Variable: JOB=42\r\n\
-             Variable: __LIST=a,b,c\r\n\
+             Variable: __LIST=a\\,b\\,c\r\n\
              \r\n"
         );
     }

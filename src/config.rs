@@ -17,6 +17,16 @@
 //! cdr_db = "/var/log/asterisk/master.db"       # CDRs (cdr_sqlite3_custom), read-only
 //! queue_log = "/var/log/asterisk/queue_log"    # queue activity
 //! poll_interval_ms = 500                       # how often both are ingested (10-60000)
+//!
+//! [originate]                           # optional section: originate jobs
+//! retention_seconds = 86400             # finished jobs stay answerable this long (60-31536000)
+//! default_ring_timeout_seconds = 30     # ring timeout of a request that sets none (1-600)
+//! context = "centralita-originate"      # dialplan context originated calls enter
+//!
+//! [http]                                # optional section: the HTTP server
+//! bind = "127.0.0.1:8080"               # listen address
+//! body_limit_bytes = 1048576            # larger request bodies get 413 (1024-67108864)
+//! max_ingest_lag_seconds = 10           # /healthz says "degraded" past this ingestion lag
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -43,6 +53,52 @@ pub struct Config {
     /// Where Asterisk writes its history (CDRs, queue_log). Optional; every field has a default.
     #[serde(default)]
     pub asterisk: AsteriskConfig,
+    /// Originate jobs. Optional; every field has a default.
+    #[serde(default)]
+    pub originate: OriginateConfig,
+    /// The HTTP server (health today, the facades later). Optional; every field has a default.
+    #[serde(default)]
+    pub http: HttpConfig,
+}
+
+/// The `[http]` section.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address and port to listen on. Default `127.0.0.1:8080` (loopback: put a TLS proxy in
+    /// front of any other address).
+    #[serde(default = "default_http_bind")]
+    pub bind: std::net::SocketAddr,
+    /// Largest request body accepted, in bytes; larger ones get 413. Default 1048576 (1 MiB);
+    /// 1024 to 67108864.
+    #[serde(default = "default_body_limit")]
+    pub body_limit_bytes: usize,
+    /// `/healthz` reports "degraded" when ingestion has not drained its sources for longer
+    /// than this. Default 10 seconds.
+    #[serde(default = "default_max_ingest_lag")]
+    pub max_ingest_lag_seconds: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            bind: default_http_bind(),
+            body_limit_bytes: default_body_limit(),
+            max_ingest_lag_seconds: default_max_ingest_lag(),
+        }
+    }
+}
+
+fn default_http_bind() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_body_limit() -> usize {
+    1 << 20
+}
+
+fn default_max_ingest_lag() -> u64 {
+    10
 }
 
 /// The `[store]` section.
@@ -109,6 +165,56 @@ fn default_cdr_db() -> PathBuf {
 
 fn default_queue_log() -> PathBuf {
     PathBuf::from("/var/log/asterisk/queue_log")
+}
+
+/// The `[originate]` section: originate jobs.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OriginateConfig {
+    /// Seconds a finished job stays answerable before it is purged. Default 86400 (24 h);
+    /// 60 to 31536000.
+    #[serde(default = "default_retention_seconds")]
+    pub retention_seconds: u64,
+    /// Ring timeout of a request that sets none, in seconds. Default 30; 1 to 600.
+    #[serde(default = "default_ring_timeout_seconds")]
+    pub default_ring_timeout_seconds: u64,
+    /// The dialplan context originated calls enter (`[A-Za-z0-9_-]`). Default
+    /// `centralita-originate` (see `asterisk-config/extensions.conf`).
+    #[serde(default = "default_originate_context")]
+    pub context: String,
+}
+
+impl Default for OriginateConfig {
+    fn default() -> Self {
+        Self {
+            retention_seconds: default_retention_seconds(),
+            default_ring_timeout_seconds: default_ring_timeout_seconds(),
+            context: default_originate_context(),
+        }
+    }
+}
+
+impl OriginateConfig {
+    /// Service settings with this section's values and the service's other defaults.
+    pub fn service_settings(&self) -> crate::core::originate_service::OriginateSettings {
+        crate::core::originate_service::OriginateSettings {
+            retention: Duration::from_secs(self.retention_seconds),
+            default_ring_timeout: Duration::from_secs(self.default_ring_timeout_seconds),
+            ..Default::default()
+        }
+    }
+}
+
+fn default_retention_seconds() -> u64 {
+    86_400
+}
+
+fn default_ring_timeout_seconds() -> u64 {
+    30
+}
+
+fn default_originate_context() -> String {
+    crate::asterisk::call_control::DEFAULT_CONTEXT.to_owned()
 }
 
 fn default_poll_interval_ms() -> u64 {
@@ -209,6 +315,18 @@ impl Config {
                 reason: "must be one non-empty line",
             });
         }
+        if !(1024..=64 << 20).contains(&self.http.body_limit_bytes) {
+            return Err(ConfigError::Invalid {
+                field: "http.body_limit_bytes",
+                reason: "must be 1024-67108864",
+            });
+        }
+        if self.http.max_ingest_lag_seconds == 0 {
+            return Err(ConfigError::Invalid {
+                field: "http.max_ingest_lag_seconds",
+                reason: "must be at least 1",
+            });
+        }
         let no_path = |p: &Path| p.as_os_str().is_empty();
         if no_path(&self.store.path) {
             return Err(ConfigError::Invalid {
@@ -226,6 +344,31 @@ impl Config {
             return Err(ConfigError::Invalid {
                 field: "asterisk.queue_log",
                 reason: "must not be empty",
+            });
+        }
+        let o = &self.originate;
+        if !(60..=31_536_000).contains(&o.retention_seconds) {
+            return Err(ConfigError::Invalid {
+                field: "originate.retention_seconds",
+                reason: "must be 60-31536000",
+            });
+        }
+        if !(1..=600).contains(&o.default_ring_timeout_seconds) {
+            return Err(ConfigError::Invalid {
+                field: "originate.default_ring_timeout_seconds",
+                reason: "must be 1-600",
+            });
+        }
+        if o.context.is_empty()
+            || o.context.len() > 80
+            || !o
+                .context
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ConfigError::Invalid {
+                field: "originate.context",
+                reason: "must be 1-80 of [A-Za-z0-9_-]",
             });
         }
         if !(10..=60_000).contains(&self.asterisk.poll_interval_ms) {
@@ -320,6 +463,46 @@ mod tests {
             ),
         ] {
             match Config::from_toml(&format!("{AMI}{text}")) {
+                Err(ConfigError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn originate_section_defaults_values_and_limits() {
+        let c = Config::from_toml(AMI).unwrap();
+        assert_eq!(c.originate.retention_seconds, 86_400);
+        assert_eq!(c.originate.default_ring_timeout_seconds, 30);
+        assert_eq!(c.originate.context, "centralita-originate");
+        let s = c.originate.service_settings();
+        assert_eq!(s.retention, Duration::from_secs(86_400));
+        assert_eq!(s.default_ring_timeout, Duration::from_secs(30));
+        let c = Config::from_toml(&format!(
+            "{AMI}[originate]\nretention_seconds = 60\ndefault_ring_timeout_seconds = 5\n\
+             context = \"my-ctx\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.originate.retention_seconds, 60);
+        assert_eq!(c.originate.context, "my-ctx");
+        assert!(matches!(
+            Config::from_toml(&format!("{AMI}[originate]\nretention = 5\n")),
+            Err(ConfigError::Parse(_))
+        ));
+        for (text, field) in [
+            ("retention_seconds = 59", "originate.retention_seconds"),
+            (
+                "default_ring_timeout_seconds = 0",
+                "originate.default_ring_timeout_seconds",
+            ),
+            (
+                "default_ring_timeout_seconds = 601",
+                "originate.default_ring_timeout_seconds",
+            ),
+            ("context = \"a,b\"", "originate.context"),
+            ("context = \"\"", "originate.context"),
+        ] {
+            match Config::from_toml(&format!("{AMI}[originate]\n{text}\n")) {
                 Err(ConfigError::Invalid { field: f, .. }) => assert_eq!(f, field),
                 other => panic!("{text}: {other:?}"),
             }

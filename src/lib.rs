@@ -5,9 +5,12 @@
 //! ingestion) → `core` (domain identifiers, the journal and its port) ← `store` (SQLite) ←
 //! `config` (the operator's TOML file). See `README.md` for the map and the invariants.
 
+pub mod admin;
+pub mod app;
 pub mod asterisk;
 pub mod config;
 pub mod core;
+pub mod http;
 pub mod store;
 
 #[cfg(test)]

@@ -6,7 +6,16 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
+
+use centralita::app::EngineHealth;
+use centralita::asterisk::call_control::spawn_originate_service;
+use centralita::asterisk::live_follower::LiveFollower;
+use centralita::asterisk::queue_control::AmiQueueControl;
+use centralita::core::live::LiveState;
+use centralita::http::{self, HttpLimits};
+use centralita::store::originate_jobs::SqliteOriginateStore;
 
 use centralita::asterisk::ami::action::CoreSettings;
 use centralita::asterisk::ami::{AmiClient, AmiError, AmiSettings, ConnectionState};
@@ -27,12 +36,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Connect to Asterisk, ingest its CDRs and queue_log into the store, and run until Ctrl-C
-    /// or SIGTERM.
+    /// Connect to Asterisk, ingest its CDRs and queue_log into the store, follow live state, run
+    /// originate jobs and serve HTTP (`/healthz`) until Ctrl-C or SIGTERM.
     Serve {
         /// Path to the TOML configuration file.
         #[arg(long, value_name = "PATH")]
         config: PathBuf,
+    },
+    /// Provision the directory: agents, pause reasons, API credentials (see `admin --help`).
+    Admin {
+        /// Path to the TOML configuration file (its `[store]` path is used).
+        #[arg(long, value_name = "PATH")]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: centralita::admin::AdminCommand,
     },
 }
 
@@ -46,6 +63,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { config } => serve(config).await,
+        Command::Admin { config, command } => admin(config, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -56,6 +74,21 @@ async fn main() -> ExitCode {
     }
 }
 
+fn admin(
+    config_path: PathBuf,
+    command: centralita::admin::AdminCommand,
+) -> Result<(), Box<dyn Error>> {
+    let config = Config::load(&config_path)?;
+    let stdin = std::io::stdin();
+    centralita::admin::run(
+        &config.store.path,
+        command,
+        &mut stdin.lock(),
+        &mut std::io::stdout(),
+    )?;
+    Ok(())
+}
+
 async fn serve(config_path: PathBuf) -> Result<(), Box<dyn Error>> {
     let config = Config::load(&config_path)?;
     // History first: ingestion runs whether or not AMI is up.
@@ -63,10 +96,31 @@ async fn serve(config_path: PathBuf) -> Result<(), Box<dyn Error>> {
     info!(path = %config.store.path.display(), "store open");
     let ingest = IngestHandle::spawn(store, config.asterisk.ingest_settings())?;
 
+    let health = EngineHealth::new(
+        ingest.progress(),
+        Duration::from_secs(config.http.max_ingest_lag_seconds),
+    );
+    let listener = tokio::net::TcpListener::bind(config.http.bind).await?;
+    info!(addr = %listener.local_addr()?, "HTTP listening");
+    let router = http::router(
+        Arc::new(health.clone()),
+        HttpLimits {
+            body_limit: config.http.body_limit_bytes,
+        },
+    );
+    let (http_stop, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http_task = tokio::spawn(http::run(listener, router, async {
+        let _ = http_stopped.await;
+    }));
+
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
-    let result = run_ami(&config, &ingest, &mut shutdown).await;
+    let result = run_ami(&config, &ingest, &health, &mut shutdown).await;
     info!("shutting down");
+    let _ = http_stop.send(());
+    if let Ok(Err(e)) = http_task.await {
+        warn!(error = %e, "HTTP server ended with an error");
+    }
     ingest.shutdown().await;
     result
 }
@@ -76,14 +130,32 @@ async fn serve(config_path: PathBuf) -> Result<(), Box<dyn Error>> {
 async fn run_ami(
     config: &Config,
     ingest: &IngestHandle,
+    health: &EngineHealth,
     shutdown: &mut Pin<&mut impl Future<Output = ()>>,
 ) -> Result<(), Box<dyn Error>> {
     let client = tokio::select! {
         client = connect_until_up(config.ami.settings()) => client?,
         _ = shutdown.as_mut() => return Ok(()),
     };
+    health.attach_ami(client.connection_events());
     let mut events = client.subscribe();
     let mut state = client.connection_events();
+
+    // Live state (agents, queues, extensions), rebuilt from snapshots on every reconnect.
+    let live = Arc::new(RwLock::new(LiveState::default()));
+    let follower = LiveFollower::spawn(
+        client.clone(),
+        AmiQueueControl::new(client.clone()),
+        live.clone(),
+    );
+    // Originate jobs: stored before they are sent, followed through Asterisk's events.
+    let originate = spawn_originate_service(
+        client.clone(),
+        Arc::new(SqliteOriginateStore::open(&config.store.path)?),
+        &config.originate.context,
+        config.originate.service_settings(),
+    )
+    .await?;
     match client.send(&CoreSettings).await {
         Ok(settings) => info!(
             "connected to Asterisk {}",
@@ -120,6 +192,8 @@ async fn run_ami(
             }
         }
     }
+    originate.shutdown();
+    follower.stop();
     client.logoff().await?;
     Ok(())
 }

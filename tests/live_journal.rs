@@ -213,7 +213,8 @@ fn write_config(dir: &Path) -> PathBuf {
     let text = format!(
         "[ami]\nhost = {:?}\nport = {}\nusername = {:?}\nsecret = {:?}\n\n\
          [store]\npath = {:?}\n\n\
-         [asterisk]\ncdr_db = {:?}\nqueue_log = {:?}\npoll_interval_ms = 200\n",
+         [asterisk]\ncdr_db = {:?}\nqueue_log = {:?}\npoll_interval_ms = 200\n\n\
+         [http]\nbind = \"127.0.0.1:0\"\n",
         ami_host(),
         ami_port(),
         ami_user(),
@@ -237,6 +238,51 @@ fn start_engine(dir: &Path, config: &Path, run: &str) -> Child {
         .stderr(log)
         .spawn()
         .expect("the engine starts")
+}
+
+/// `GET /healthz` of the engine of run `run`: its address is the one its log says it listens on.
+fn healthz(dir: &Path, run: &str) -> (String, String) {
+    let log = std::fs::read_to_string(dir.join(format!("engine-{run}.log"))).unwrap_or_default();
+    let plain: String = strip_ansi(&log);
+    let addr = plain
+        .lines()
+        .find_map(|l| l.split("HTTP listening addr=").nth(1))
+        .map(|a| a.split_whitespace().next().unwrap_or("").to_string())
+        .unwrap_or_else(|| {
+            panic!(
+                "the engine logs its HTTP address (logs in {})",
+                dir.display()
+            )
+        });
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            &format!("http://{addr}/healthz"),
+        ])
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or((&text, ""));
+    (code.to_string(), body.to_string())
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Polls the engine's store (read-only, beside the running engine) until `done` holds.
@@ -376,6 +422,12 @@ async fn killed_mid_traffic_the_engine_ends_with_exactly_asterisks_cdrs_and_queu
         "the engine to catch up",
         |s| caught_up(s, after_acct, log_file, after_size),
     );
+
+    // The restarted engine reports itself healthy: AMI connected, ingestion caught up.
+    let (code, body) = healthz(&dir, "2");
+    assert_eq!(code, "200", "/healthz after catching up: {body}");
+    assert!(body.contains("\"status\":\"ok\""), "{body}");
+    assert!(body.contains("\"ami_connected\":true"), "{body}");
 
     // Graceful stop: SIGTERM ends the engine with success.
     let term = Command::new("kill")

@@ -9,6 +9,9 @@
 //! on `core`, never the reverse.
 
 pub mod ami;
+pub mod call_control;
 pub mod cdr_source;
 pub mod ingest;
+pub mod live_follower;
+pub mod queue_control;
 pub mod queue_log;

@@ -4,8 +4,13 @@
 //! **Architecture Invariant:** nothing here knows a wire format (no serde, no AMI, no HTTP) nor a
 //! storage engine (no rusqlite): adapters implement the ports declared here.
 
+pub mod agents;
+pub mod directory;
 pub mod ids;
 pub mod journal;
+pub mod live;
+pub mod originate;
+pub mod originate_service;
 pub mod secret;
 
 pub use ids::{ActionId, ChannelName, UniqueId};

@@ -75,6 +75,76 @@ CREATE INDEX queue_log_time ON queue_log (time_epoch);
 CREATE INDEX queue_log_callid ON queue_log (callid);
 CREATE INDEX queue_log_queue_time ON queue_log (queue, time_epoch);
 "#,
+    // The directory: agents with their queues, pause reasons with theirs, API credentials
+    // (hashed, revocable).
+    r#"
+CREATE TABLE agent (
+    number            TEXT PRIMARY KEY,
+    username          TEXT NOT NULL UNIQUE,
+    full_name         TEXT NOT NULL,
+    email             TEXT,
+    profile           TEXT NOT NULL,
+    supervisor        INTEGER NOT NULL CHECK (supervisor IN (0, 1)),
+    password_hash     TEXT,
+    default_extension TEXT
+) STRICT;
+
+CREATE TABLE agent_queue (
+    agent    TEXT NOT NULL REFERENCES agent (number) ON DELETE CASCADE,
+    queue    TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (agent, queue)
+) STRICT;
+
+CREATE TABLE pause_reason (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    max_seconds INTEGER
+) STRICT;
+
+CREATE TABLE pause_reason_queue (
+    reason TEXT NOT NULL REFERENCES pause_reason (id) ON DELETE CASCADE,
+    queue  TEXT NOT NULL,
+    PRIMARY KEY (reason, queue)
+) STRICT;
+
+CREATE TABLE api_credential (
+    id          TEXT PRIMARY KEY,
+    system      TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+) STRICT;
+"#,
+    // Originate jobs: stored before their call is sent; finished ones purged after retention.
+    r#"
+CREATE TABLE originate_job (
+    id                 TEXT PRIMARY KEY,
+    mode               TEXT NOT NULL CHECK (mode IN ('click_to_call', 'direct')),
+    source             TEXT,
+    context            TEXT,
+    exten              TEXT,
+    destination        TEXT NOT NULL,
+    src_cid_name       TEXT,
+    src_cid_number     TEXT,
+    dst_cid_name       TEXT,
+    dst_cid_number     TEXT,
+    ring_timeout_s     INTEGER NOT NULL,
+    -- rendered k=v,k=v
+    call_data          TEXT NOT NULL,
+    state              TEXT NOT NULL,
+    progress           TEXT NOT NULL,
+    dial_failure       TEXT,
+    hangup_cause       INTEGER,
+    -- channel names separated by spaces
+    channels           TEXT NOT NULL,
+    created_at         INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL,
+    source_answered_at INTEGER,
+    answered_at        INTEGER,
+    ended_at           INTEGER
+) STRICT;
+"#,
 ];
 
 /// The schema version this engine writes.

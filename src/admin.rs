@@ -1,0 +1,706 @@
+//! `centralita admin`: provisions the directory (agents, pause reasons, API credentials) from
+//! commands or from a TOML file, and lists it. `main.rs` parses the arguments and calls [`run`].
+//!
+//! Clear passwords are read from standard input (never from the command line, which other users
+//! can see) or from the import file, and hashed before they reach the store. A credential's key
+//! is printed once, on creation.
+//!
+//! Import file (`admin import FILE.toml`; unknown keys are errors):
+//!
+//! ```toml
+//! [[agent]]
+//! number = "2005"              # required
+//! full_name = "Ana López"      # required
+//! username = "ana"             # default: the number
+//! email = "ana@example.com"    # optional
+//! profile = "agent"            # default "agent"
+//! supervisor = false           # default false
+//! password = "..."             # optional, hashed on import; absent: keep the stored one
+//! queues = ["q_ventas"]        # default []
+//! extension = "1005"           # optional default extension
+//!
+//! [[pause_reason]]
+//! id = "almuerzo"              # required
+//! name = "Almuerzo"            # required
+//! max_seconds = 1800           # optional
+//! queues = []                  # default []: every queue
+//! ```
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use serde::Deserialize;
+
+use crate::core::directory::{
+    Agent, AgentNumber, CredentialId, DirectoryStore, Extension, HashError, IdError, PasswordHash,
+    PauseReason, PauseReasonId, QueueName,
+};
+use crate::core::Secret;
+use crate::store::{SqliteDirectory, StoreError};
+
+/// `centralita admin --config FILE <what>`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Agents.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Pause reasons.
+    #[command(subcommand, name = "pause-reason")]
+    PauseReason(PauseReasonCommand),
+    /// API credentials of client systems.
+    #[command(subcommand)]
+    Credential(CredentialCommand),
+    /// Creates or updates the agents and pause reasons of a TOML file.
+    Import {
+        /// The TOML file.
+        file: PathBuf,
+    },
+}
+
+/// `admin agent ...`.
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Creates or replaces an agent.
+    Add {
+        /// The agent's number (its identity and queue member name).
+        number: String,
+        /// Full name.
+        #[arg(long)]
+        name: String,
+        /// Login name (default: the number).
+        #[arg(long)]
+        username: Option<String>,
+        /// E-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Profile label.
+        #[arg(long, default_value = "agent")]
+        profile: String,
+        /// May supervise.
+        #[arg(long)]
+        supervisor: bool,
+        /// A queue the agent belongs to (repeat for several).
+        #[arg(long = "queue")]
+        queues: Vec<String>,
+        /// Default extension.
+        #[arg(long)]
+        extension: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Lists agents.
+    List,
+    /// Removes an agent.
+    Remove {
+        /// The agent's number.
+        number: String,
+    },
+}
+
+/// `admin pause-reason ...`.
+#[derive(Debug, Subcommand)]
+pub enum PauseReasonCommand {
+    /// Creates or replaces a pause reason.
+    Add {
+        /// Its id (what Asterisk records as the reason).
+        id: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Longest allowed pause in seconds.
+        #[arg(long)]
+        max_seconds: Option<u32>,
+        /// A queue it may be used in (repeat; none: every queue).
+        #[arg(long = "queue")]
+        queues: Vec<String>,
+    },
+    /// Lists pause reasons.
+    List,
+    /// Removes a pause reason.
+    Remove {
+        /// Its id.
+        id: String,
+    },
+}
+
+/// `admin credential ...`.
+#[derive(Debug, Subcommand)]
+pub enum CredentialCommand {
+    /// Issues a key for a client system; prints it once.
+    Create {
+        /// Which system it is for.
+        #[arg(long)]
+        system: String,
+    },
+    /// Lists credentials (never their keys).
+    List,
+    /// Revokes a credential.
+    Revoke {
+        /// Its id (the part of the key before the dot).
+        id: String,
+    },
+}
+
+/// Why an admin command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// A value is not a valid identifier.
+    #[error(transparent)]
+    Id(#[from] IdError),
+    /// The store failed.
+    #[error("store")]
+    Store(#[from] StoreError),
+    /// Hashing failed.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    /// Reading input or the import file failed.
+    #[error("cannot read {what}")]
+    Read {
+        /// What.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing output failed.
+    #[error("cannot write output")]
+    Write(#[source] std::io::Error),
+    /// The import file is malformed.
+    #[error("invalid import file")]
+    Parse(#[from] toml::de::Error),
+    /// Something to remove or revoke does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A value is unusable.
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+/// The import file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportFile {
+    /// Agents.
+    #[serde(default)]
+    pub agent: Vec<AgentEntry>,
+    /// Pause reasons.
+    #[serde(default)]
+    pub pause_reason: Vec<PauseReasonEntry>,
+}
+
+/// One `[[agent]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentEntry {
+    number: String,
+    full_name: String,
+    username: Option<String>,
+    email: Option<String>,
+    #[serde(default = "default_profile")]
+    profile: String,
+    #[serde(default)]
+    supervisor: bool,
+    password: Option<String>,
+    #[serde(default)]
+    queues: Vec<String>,
+    extension: Option<String>,
+}
+
+/// One `[[pause_reason]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PauseReasonEntry {
+    id: String,
+    name: String,
+    max_seconds: Option<u32>,
+    #[serde(default)]
+    queues: Vec<String>,
+}
+
+fn default_profile() -> String {
+    "agent".to_owned()
+}
+
+fn queues(names: &[String]) -> Result<Vec<QueueName>, IdError> {
+    names.iter().map(|q| QueueName::new(q.as_str())).collect()
+}
+
+fn one_line(field: &'static str, value: &str) -> Result<(), AdminError> {
+    if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+        return Err(AdminError::Invalid {
+            field,
+            reason: "must be one line",
+        });
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_agent(
+    store: &SqliteDirectory,
+    number: &str,
+    full_name: &str,
+    username: Option<&str>,
+    email: Option<&str>,
+    profile: &str,
+    supervisor: bool,
+    password: Option<Secret>,
+    queue_names: &[String],
+    extension: Option<&str>,
+) -> Result<Agent, AdminError> {
+    let number = AgentNumber::new(number)?;
+    for (field, v) in [("full_name", full_name), ("profile", profile)] {
+        one_line(field, v)?;
+    }
+    let mut agent = Agent::new(number.clone());
+    agent.full_name = full_name.to_owned();
+    if let Some(u) = username {
+        one_line("username", u)?;
+        agent.username = u.to_owned();
+    }
+    if let Some(e) = email {
+        one_line("email", e)?;
+    }
+    agent.email = email.map(str::to_owned);
+    agent.profile = profile.to_owned();
+    agent.supervisor = supervisor;
+    agent.queues = queues(queue_names)?;
+    agent.default_extension = extension.map(Extension::new).transpose()?;
+    agent.password_hash = match password {
+        Some(p) if p.is_empty() => {
+            return Err(AdminError::Invalid {
+                field: "password",
+                reason: "must not be empty",
+            })
+        }
+        Some(p) => Some(PasswordHash::hash(&p)?),
+        None => store.agent(&number)?.and_then(|a| a.password_hash),
+    };
+    Ok(agent)
+}
+
+/// Imports a TOML file; returns how many agents and pause reasons were written.
+pub fn import(store: &SqliteDirectory, path: &Path) -> Result<(usize, usize), AdminError> {
+    let text = std::fs::read_to_string(path).map_err(|source| AdminError::Read {
+        what: path.display().to_string(),
+        source,
+    })?;
+    import_str(store, &text)
+}
+
+/// Imports TOML text (validated whole before anything is written).
+pub fn import_str(store: &SqliteDirectory, text: &str) -> Result<(usize, usize), AdminError> {
+    let file: ImportFile = toml::from_str(text)?;
+    let mut agents = Vec::new();
+    for a in &file.agent {
+        agents.push(build_agent(
+            store,
+            &a.number,
+            &a.full_name,
+            a.username.as_deref(),
+            a.email.as_deref(),
+            &a.profile,
+            a.supervisor,
+            a.password.clone().map(Secret::new),
+            &a.queues,
+            a.extension.as_deref(),
+        )?);
+    }
+    let mut reasons = Vec::new();
+    for r in &file.pause_reason {
+        one_line("name", &r.name)?;
+        reasons.push(PauseReason {
+            id: PauseReasonId::new(r.id.as_str())?,
+            name: r.name.clone(),
+            max_seconds: r.max_seconds,
+            queues: queues(&r.queues)?,
+        });
+    }
+    for a in &agents {
+        store.upsert_agent(a)?;
+    }
+    for r in &reasons {
+        store.upsert_pause_reason(r)?;
+    }
+    Ok((agents.len(), reasons.len()))
+}
+
+fn join(queues: &[QueueName]) -> String {
+    queues
+        .iter()
+        .map(QueueName::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Runs one admin command against the store at `store_path`, reading a password from `input`
+/// when asked to and writing human-readable results to `out`.
+pub fn run(
+    store_path: &Path,
+    command: AdminCommand,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> Result<(), AdminError> {
+    let store = SqliteDirectory::open(store_path)?;
+    let w = |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(AdminError::Write);
+    match command {
+        AdminCommand::Agent(AgentCommand::Add {
+            number,
+            name,
+            username,
+            email,
+            profile,
+            supervisor,
+            queues,
+            extension,
+            password_stdin,
+        }) => {
+            let password = if password_stdin {
+                let mut line = String::new();
+                input
+                    .read_line(&mut line)
+                    .map_err(|source| AdminError::Read {
+                        what: "the password from standard input".into(),
+                        source,
+                    })?;
+                Some(Secret::new(line.trim_end_matches(['\r', '\n'])))
+            } else {
+                None
+            };
+            let agent = build_agent(
+                &store,
+                &number,
+                &name,
+                username.as_deref(),
+                email.as_deref(),
+                &profile,
+                supervisor,
+                password,
+                &queues,
+                extension.as_deref(),
+            )?;
+            store.upsert_agent(&agent)?;
+            w(out, format!("agent {} saved", agent.number))
+        }
+        AdminCommand::Agent(AgentCommand::List) => {
+            w(out, "number\tusername\tfull_name\temail\tprofile\tsupervisor\tpassword\tqueues\textension".into())?;
+            for a in store.agents()? {
+                w(
+                    out,
+                    format!(
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        a.number,
+                        a.username,
+                        a.full_name,
+                        a.email.as_deref().unwrap_or("-"),
+                        a.profile,
+                        if a.supervisor { "yes" } else { "no" },
+                        if a.password_hash.is_some() {
+                            "set"
+                        } else {
+                            "-"
+                        },
+                        join(&a.queues),
+                        a.default_extension.as_ref().map_or("-", Extension::as_str),
+                    ),
+                )?;
+            }
+            Ok(())
+        }
+        AdminCommand::Agent(AgentCommand::Remove { number }) => {
+            let number = AgentNumber::new(number)?;
+            if !store.remove_agent(&number)? {
+                return Err(AdminError::NotFound(format!("agent {number}")));
+            }
+            w(out, format!("agent {number} removed"))
+        }
+        AdminCommand::PauseReason(PauseReasonCommand::Add {
+            id,
+            name,
+            max_seconds,
+            queues: q,
+        }) => {
+            one_line("name", &name)?;
+            let reason = PauseReason {
+                id: PauseReasonId::new(id)?,
+                name,
+                max_seconds,
+                queues: queues(&q)?,
+            };
+            store.upsert_pause_reason(&reason)?;
+            w(out, format!("pause reason {} saved", reason.id))
+        }
+        AdminCommand::PauseReason(PauseReasonCommand::List) => {
+            w(out, "id\tname\tmax_seconds\tqueues".into())?;
+            for r in store.pause_reasons()? {
+                w(
+                    out,
+                    format!(
+                        "{}\t{}\t{}\t{}",
+                        r.id,
+                        r.name,
+                        r.max_seconds.map_or("-".into(), |s| s.to_string()),
+                        if r.queues.is_empty() {
+                            "*".into()
+                        } else {
+                            join(&r.queues)
+                        }
+                    ),
+                )?;
+            }
+            Ok(())
+        }
+        AdminCommand::PauseReason(PauseReasonCommand::Remove { id }) => {
+            let id = PauseReasonId::new(id)?;
+            if !store.remove_pause_reason(&id)? {
+                return Err(AdminError::NotFound(format!("pause reason {id}")));
+            }
+            w(out, format!("pause reason {id} removed"))
+        }
+        AdminCommand::Credential(CredentialCommand::Create { system }) => {
+            one_line("system", &system)?;
+            let issued = store.create_credential(&system)?;
+            w(
+                out,
+                format!("credential {} created for {system:?}", issued.credential.id),
+            )?;
+            w(out, "key (shown only now; store it safely):".into())?;
+            w(out, issued.key.expose().to_owned())
+        }
+        AdminCommand::Credential(CredentialCommand::List) => {
+            w(out, "id\tsystem\tcreated_at\trevoked_at".into())?;
+            for c in store.credentials()? {
+                w(
+                    out,
+                    format!(
+                        "{}\t{}\t{}\t{}",
+                        c.id,
+                        c.system,
+                        c.created_at.seconds(),
+                        c.revoked_at.map_or("-".into(), |t| t.seconds().to_string())
+                    ),
+                )?;
+            }
+            Ok(())
+        }
+        AdminCommand::Credential(CredentialCommand::Revoke { id }) => {
+            let id = CredentialId::new(id)?;
+            if !store.revoke_credential(&id)? {
+                return Err(AdminError::NotFound(format!("live credential {id}")));
+            }
+            w(out, format!("credential {id} revoked"))
+        }
+        AdminCommand::Import { file } => {
+            let (agents, reasons) = import(&store, &file)?;
+            w(
+                out,
+                format!("imported {agents} agents and {reasons} pause reasons"),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::TempDir;
+
+    const SAMPLE: &str = r#"
+[[agent]]
+number = "2005"
+full_name = "Ana López"
+username = "ana"
+email = "ana@example.com"
+supervisor = true
+password = "pw-2005"
+queues = ["q_ventas", "q_soporte"]
+extension = "1005"
+
+[[agent]]
+number = "2006"
+full_name = "Beto"
+queues = ["q_soporte"]
+
+[[pause_reason]]
+id = "almuerzo"
+name = "Almuerzo"
+max_seconds = 1800
+
+[[pause_reason]]
+id = "capacitacion"
+name = "Capacitación"
+queues = ["q_ventas"]
+"#;
+
+    fn run_str(path: &Path, cmd: AdminCommand, input: &str) -> Result<String, AdminError> {
+        let mut out = Vec::new();
+        run(path, cmd, &mut input.as_bytes(), &mut out)?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn import_sample_toml() {
+        let dir = TempDir::new("admin-import");
+        let path = dir.path().join("s.db");
+        let file = dir.path().join("dir.toml");
+        std::fs::write(&file, SAMPLE).unwrap();
+        let out = run_str(&path, AdminCommand::Import { file: file.clone() }, "").unwrap();
+        assert_eq!(out, "imported 2 agents and 2 pause reasons\n");
+
+        let store = SqliteDirectory::open(&path).unwrap();
+        let ana = store
+            .agent(&AgentNumber::new("2005").unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(ana.username, "ana");
+        assert!(ana.supervisor);
+        assert_eq!(ana.queues.len(), 2);
+        assert!(ana
+            .password_hash
+            .as_ref()
+            .unwrap()
+            .verify(&Secret::new("pw-2005")));
+        let beto = store
+            .agent(&AgentNumber::new("2006").unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (beto.username.as_str(), beto.profile.as_str()),
+            ("2006", "agent")
+        );
+        assert!(beto.password_hash.is_none());
+        let reasons = store.pause_reasons().unwrap();
+        assert_eq!(reasons.len(), 2);
+        assert_eq!(reasons[0].max_seconds, Some(1800));
+        drop(store);
+
+        // Re-import without the password keeps the stored hash.
+        std::fs::write(&file, SAMPLE.replace("password = \"pw-2005\"\n", "")).unwrap();
+        run_str(&path, AdminCommand::Import { file: file.clone() }, "").unwrap();
+        let store = SqliteDirectory::open(&path).unwrap();
+        let ana = store
+            .agent(&AgentNumber::new("2005").unwrap())
+            .unwrap()
+            .unwrap();
+        assert!(ana.password_hash.unwrap().verify(&Secret::new("pw-2005")));
+
+        let listed = run_str(&path, AdminCommand::Agent(AgentCommand::List), "").unwrap();
+        assert!(
+            listed.contains(
+                "2005\tana\tAna López\tana@example.com\tagent\tyes\tset\tq_ventas,q_soporte\t1005"
+            ),
+            "{listed}"
+        );
+        assert!(!listed.contains("pw-2005"));
+    }
+
+    #[test]
+    fn import_refuses_unknown_keys_and_bad_ids_without_writing() {
+        let dir = TempDir::new("admin-import-bad");
+        let store = SqliteDirectory::open(&dir.path().join("s.db")).unwrap();
+        for bad in [
+            "[[agent]]\nnumber = \"1\"\nfull_name = \"x\"\nqueue = [\"q\"]\n",
+            "[[agents]]\nnumber = \"1\"\n",
+            "[[agent]]\nnumber = \"1\"\nfull_name = \"x\"\nqueues = [\"q bad\"]\n",
+            "[[pause_reason]]\nid = \"a,b\"\nname = \"x\"\n",
+        ] {
+            assert!(import_str(&store, bad).is_err(), "{bad}");
+        }
+        // A valid agent before an invalid one is not written either.
+        let mixed = "[[agent]]\nnumber = \"1\"\nfull_name = \"x\"\n\
+                     [[agent]]\nnumber = \"bad id\"\nfull_name = \"y\"\n";
+        assert!(import_str(&store, mixed).is_err());
+        assert!(store.agents().unwrap().is_empty());
+    }
+
+    #[test]
+    fn commands_add_list_remove_and_credentials() {
+        let dir = TempDir::new("admin-cmds");
+        let path = dir.path().join("s.db");
+        let add = AdminCommand::Agent(AgentCommand::Add {
+            number: "2007".into(),
+            name: "Carla".into(),
+            username: None,
+            email: None,
+            profile: "agent".into(),
+            supervisor: false,
+            queues: vec!["q_ventas".into()],
+            extension: Some("1007".into()),
+            password_stdin: true,
+        });
+        assert_eq!(run_str(&path, add, "pw\n").unwrap(), "agent 2007 saved\n");
+        let store = SqliteDirectory::open(&path).unwrap();
+        let carla = store
+            .agent(&AgentNumber::new("2007").unwrap())
+            .unwrap()
+            .unwrap();
+        assert!(carla.password_hash.unwrap().verify(&Secret::new("pw")));
+
+        let add_reason = AdminCommand::PauseReason(PauseReasonCommand::Add {
+            id: "bano".into(),
+            name: "Baño".into(),
+            max_seconds: Some(300),
+            queues: vec![],
+        });
+        run_str(&path, add_reason, "").unwrap();
+        let listed = run_str(
+            &path,
+            AdminCommand::PauseReason(PauseReasonCommand::List),
+            "",
+        )
+        .unwrap();
+        assert!(listed.contains("bano\tBaño\t300\t*"), "{listed}");
+
+        let created = run_str(
+            &path,
+            AdminCommand::Credential(CredentialCommand::Create {
+                system: "CRM".into(),
+            }),
+            "",
+        )
+        .unwrap();
+        let key = created.lines().last().unwrap().to_owned();
+        assert!(store
+            .verify_credential(&Secret::new(key.clone()))
+            .unwrap()
+            .is_some());
+        let id = key.split('.').next().unwrap().to_owned();
+        let listed = run_str(&path, AdminCommand::Credential(CredentialCommand::List), "").unwrap();
+        assert!(listed.contains(&id) && !listed.contains(&key), "{listed}");
+        run_str(
+            &path,
+            AdminCommand::Credential(CredentialCommand::Revoke { id: id.clone() }),
+            "",
+        )
+        .unwrap();
+        assert!(store
+            .verify_credential(&Secret::new(key))
+            .unwrap()
+            .is_none());
+        assert!(matches!(
+            run_str(
+                &path,
+                AdminCommand::Credential(CredentialCommand::Revoke { id }),
+                ""
+            ),
+            Err(AdminError::NotFound(_))
+        ));
+
+        run_str(
+            &path,
+            AdminCommand::Agent(AgentCommand::Remove {
+                number: "2007".into(),
+            }),
+            "",
+        )
+        .unwrap();
+        assert!(store.agents().unwrap().is_empty());
+    }
+}

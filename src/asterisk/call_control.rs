@@ -1,0 +1,751 @@
+//! [`AmiCallControl`]: the core's [`CallControl`] port over AMI, and the event follower that
+//! turns Asterisk's events about originate jobs into [`PbxFact`]s.
+//!
+//! Every job channel gets a pre-assigned uniqueid derived from the job id, so no early event can
+//! be missed and no lookup table is needed to recognise a job's events:
+//!
+//! | mode | channel | uniqueid |
+//! |---|---|---|
+//! | click-to-call | `PJSIP/<source>` (rings first, then runs `Dial` in the dialplan) | `<id>-src` |
+//! | direct | `Local/<destination>@<context>` half `;1` (goes to the target once answered) | `<id>-dst` |
+//! | direct | its half `;2` (runs `Dial` in the dialplan) | `<id>-dial` |
+//!
+//! Click-to-call sends `Originate` with `Channel: PJSIP/<source>`, `Context: <context>` (default
+//! `centralita-originate`), `Exten: <destination>`, so the destination is dialed by the dialplan
+//! (recording, trunk choice, CDR `calldata`, `sub-dial-outcome`). Direct mode uses a `Local`
+//! channel into the same context rather than `PJSIP/<number>@<trunk>`: the trunk, number
+//! checks, recording and CDR call data stay in the dialplan, exactly as for click-to-call, and the
+//! engine never builds a dial string. Channel variables: `DIAL_TIMEOUT` (seconds),
+//! `CALLDATA` (`k=v,k=v`) and, when set, `DEST_CALLERID` (`"name" <number>`, for the dialplan to
+//! present to the destination).
+//!
+//! Event mapping (uniqueid role → fact):
+//! - `Newchannel` (any role) → `ChannelCreated(name)`
+//! - `Newstate` 5 Ringing / 6 Up of the originated channel → source (or, direct, destination)
+//!   ringing / answered
+//! - `DialBegin` / `DialEnd` whose caller is the dialing channel → destination ringing /
+//!   answered / `DialEnded(status)`
+//! - `DialEnd` whose callee is the originated channel → source answered / failed (direct:
+//!   destination)
+//! - `OriginateResponse` (by uniqueid, else by `ActionID`): `Success` → answered; `Failure` with
+//!   `Reason` 0 failed, 1 hung up, 3 no answer, 5 busy, 8 congestion → failed
+//! - `Hangup` of the originated channel → `HungUp { cause }`
+//! - `DeviceStateChange` keeps a map of device states; a click-to-call whose source is `INUSE`,
+//!   `BUSY`, `ONHOLD` or `RINGINUSE` is not placed ("source in use").
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, mpsc};
+use tracing::{debug, warn};
+
+use crate::core::originate::{
+    BoxFuture, CallControl, CallControlError, CallerId, Extension, Failure, OriginateId,
+    OriginateJob, OriginateMode, OriginateStore, PbxFact, PbxUpdate,
+};
+use crate::core::originate_service::{OriginateService, OriginateSettings};
+use crate::core::{ChannelName, UniqueId};
+
+use super::ami::action::{CoreShowChannels, DeviceStateList, Hangup, Originate, OriginateTarget};
+use super::ami::{ActionError, AmiClient, AmiError, AmiMessage, ConnectionState};
+
+/// The dialplan context originated calls go through unless configured otherwise.
+pub const DEFAULT_CONTEXT: &str = "centralita-originate";
+
+/// How long an `OriginateResponse` that matched no job yet is kept (its `ActionID` may be
+/// registered a moment later).
+const ORPHAN_TTL: Duration = Duration::from_secs(30);
+
+/// Device states in which a source phone must not be rung.
+const IN_USE: &[&str] = &["INUSE", "BUSY", "ONHOLD", "RINGINUSE"];
+
+/// Which channel of a job a uniqueid names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Click-to-call: the source phone's channel (also the one that dials the destination).
+    Source,
+    /// Direct: the originated half of the Local channel.
+    DirectOriginated,
+    /// Direct: the half of the Local channel that dials the destination.
+    DirectDialing,
+}
+
+impl Role {
+    fn suffix(self) -> &'static str {
+        match self {
+            Role::Source => "src",
+            Role::DirectOriginated => "dst",
+            Role::DirectDialing => "dial",
+        }
+    }
+}
+
+/// The uniqueid of a job's channel.
+pub fn channel_uniqueid(id: &OriginateId, role: Role) -> UniqueId {
+    UniqueId::new(format!("{id}-{}", role.suffix()))
+}
+
+/// The job and role a uniqueid names, if it is one of ours.
+pub fn parse_uniqueid(uniqueid: &str) -> Option<(OriginateId, Role)> {
+    let (id, suffix) = uniqueid.rsplit_once('-')?;
+    let role = match suffix {
+        "src" => Role::Source,
+        "dst" => Role::DirectOriginated,
+        "dial" => Role::DirectDialing,
+        _ => return None,
+    };
+    Some((OriginateId::parse(id).ok()?, role))
+}
+
+/// `"name" <number>`, `"name"` or `<number>`.
+pub fn render_caller_id(cid: &CallerId) -> String {
+    match (cid.name(), cid.number()) {
+        (Some(name), Some(number)) => format!("\"{name}\" <{number}>"),
+        (Some(name), None) => format!("\"{name}\""),
+        (None, Some(number)) => format!("<{number}>"),
+        (None, None) => String::new(),
+    }
+}
+
+/// The `Originate` action of a job.
+pub fn originate_action(job: &OriginateJob, context: &str) -> Result<Originate, ActionError> {
+    let req = &job.request;
+    let dial_timeout = job.ring_timeout.as_secs().max(1);
+    let mut action = match &req.mode {
+        OriginateMode::ClickToCall { source } => Originate::new(
+            &format!("PJSIP/{source}"),
+            OriginateTarget::extension(context, req.destination.as_str(), 1)?,
+        )?
+        .with_timeout(job.ring_timeout)
+        .with_channel_id(&channel_uniqueid(&job.id, Role::Source))?,
+        OriginateMode::Direct { target } => Originate::new(
+            &format!("Local/{}@{context}", req.destination),
+            OriginateTarget::extension(target.context(), target.exten(), 1)?,
+        )?
+        // The dialplan's Dial times out first, so its precise outcome wins.
+        .with_timeout(job.ring_timeout + Duration::from_secs(5))
+        .with_channel_id(&channel_uniqueid(&job.id, Role::DirectOriginated))?
+        .with_other_channel_id(&channel_uniqueid(&job.id, Role::DirectDialing))?,
+    };
+    if let Some(cid) = &req.source_caller_id {
+        action = action.with_caller_id(&render_caller_id(cid))?;
+    }
+    action = action
+        .with_variable("DIAL_TIMEOUT", &dial_timeout.to_string())?
+        .with_variable("CALLDATA", &req.call_data.render())?
+        .with_variable("ORIGINATE_ID", job.id.as_str())?;
+    if let Some(cid) = &req.destination_caller_id {
+        action = action.with_variable("DEST_CALLERID", &render_caller_id(cid))?;
+    }
+    Ok(action)
+}
+
+fn dial_failure(status: &str) -> Option<Failure> {
+    Some(match status {
+        "BUSY" => Failure::Busy,
+        "NOANSWER" | "CANCEL" => Failure::NoAnswer,
+        "CONGESTION" => Failure::Congestion,
+        "CHANUNAVAIL" | "DONTCALL" | "TORTURE" | "INVALIDARGS" => Failure::Unavailable,
+        _ => return None,
+    })
+}
+
+fn reason_failure(reason: &str) -> Failure {
+    match reason {
+        "1" | "3" => Failure::NoAnswer,
+        "5" => Failure::Busy,
+        "8" => Failure::Congestion,
+        _ => Failure::Unavailable,
+    }
+}
+
+/// The fact an `OriginateResponse` gives for the job's originated channel.
+fn originate_response_fact(ev: &AmiMessage, role: Role) -> Option<PbxFact> {
+    let success = ev.get("Response")?.eq_ignore_ascii_case("Success");
+    let failure = || reason_failure(ev.get("Reason").unwrap_or("0"));
+    match (role, success) {
+        (Role::Source, true) => Some(PbxFact::SourceAnswered),
+        (Role::Source, false) => Some(PbxFact::SourceFailed(failure())),
+        (Role::DirectOriginated, true) => Some(PbxFact::DestinationAnswered),
+        (Role::DirectOriginated, false) => Some(PbxFact::DestinationFailed(failure())),
+        (Role::DirectDialing, _) => None,
+    }
+}
+
+/// The facts one AMI event gives about originate jobs (pure). `OriginateResponse` events are
+/// matched here by uniqueid only; see the follower for the `ActionID` fallback.
+pub fn map_event(ev: &AmiMessage) -> Vec<(OriginateId, PbxFact)> {
+    let Some(name) = ev.event_name() else {
+        return vec![];
+    };
+    let own = |key: &str| ev.get(key).and_then(parse_uniqueid);
+    let mut out = Vec::new();
+    match name {
+        "Newchannel" => {
+            if let (Some((id, _)), Some(channel)) = (own("Uniqueid"), ev.get("Channel")) {
+                out.push((id, PbxFact::ChannelCreated(ChannelName::new(channel))));
+            }
+        }
+        "Newstate" => {
+            if let Some((id, role)) = own("Uniqueid") {
+                let fact = match (role, ev.get("ChannelState")) {
+                    (Role::Source, Some("5")) => Some(PbxFact::SourceRinging),
+                    (Role::Source, Some("6")) => Some(PbxFact::SourceAnswered),
+                    (Role::DirectOriginated, Some("5")) => Some(PbxFact::DestinationRinging),
+                    (Role::DirectOriginated, Some("6")) => Some(PbxFact::DestinationAnswered),
+                    _ => None,
+                };
+                out.extend(fact.map(|f| (id, f)));
+            }
+        }
+        "DialBegin" => {
+            if let Some((id, Role::Source | Role::DirectDialing)) = own("Uniqueid") {
+                out.push((id, PbxFact::DestinationRinging));
+            }
+        }
+        "DialEnd" => {
+            let status = ev.get("DialStatus").unwrap_or("");
+            if let Some((id, Role::Source | Role::DirectDialing)) = own("Uniqueid") {
+                if status == "ANSWER" {
+                    out.push((id, PbxFact::DestinationAnswered));
+                } else if let Some(f) = dial_failure(status) {
+                    out.push((id, PbxFact::DialEnded(f)));
+                }
+            } else if let Some((id, role)) = own("DestUniqueid") {
+                // The originate's own dial of its channel (no caller).
+                let fact = match (role, status, dial_failure(status)) {
+                    (Role::Source, "ANSWER", _) => Some(PbxFact::SourceAnswered),
+                    (Role::Source, _, Some(f)) => Some(PbxFact::SourceFailed(f)),
+                    (Role::DirectOriginated, "ANSWER", _) => Some(PbxFact::DestinationAnswered),
+                    (Role::DirectOriginated, _, Some(f)) => Some(PbxFact::DestinationFailed(f)),
+                    _ => None,
+                };
+                out.extend(fact.map(|f| (id, f)));
+            }
+        }
+        "Hangup" => {
+            if let Some((id, Role::Source | Role::DirectOriginated)) = own("Uniqueid") {
+                let cause = ev.get("Cause").and_then(|c| c.parse().ok()).unwrap_or(0);
+                out.push((id, PbxFact::HungUp { cause }));
+            }
+        }
+        "OriginateResponse" => {
+            if let Some((id, role)) = own("Uniqueid") {
+                out.extend(originate_response_fact(ev, role).map(|f| (id, f)));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+#[derive(Default)]
+struct Correlation {
+    /// `ActionID` of a sent `Originate` → its job and originated channel's role.
+    by_action: HashMap<String, (OriginateId, Role)>,
+    /// `OriginateResponse` events that matched nothing yet.
+    orphans: VecDeque<(Instant, AmiMessage)>,
+}
+
+/// The state the adapter shares between the port and its follower task.
+struct Shared {
+    /// Device (`PJSIP/1001`) → state (`NOT_INUSE`, `INUSE`, ...).
+    devices: Mutex<HashMap<String, String>>,
+    correlation: Mutex<Correlation>,
+    updates: mpsc::UnboundedSender<PbxUpdate>,
+}
+
+impl Shared {
+    fn emit(&self, job: OriginateId, fact: PbxFact) -> bool {
+        self.updates.send(PbxUpdate::Fact { job, fact }).is_ok()
+    }
+
+    /// An `OriginateResponse` that did not carry one of our uniqueids: match it by `ActionID`.
+    fn on_unmatched_response(&self, ev: AmiMessage) {
+        let Ok(mut c) = self.correlation.lock() else {
+            return;
+        };
+        let found = ev.action_id().and_then(|a| c.by_action.remove(a));
+        match found {
+            Some((id, role)) => {
+                drop(c);
+                if let Some(fact) = originate_response_fact(&ev, role) {
+                    self.emit(id, fact);
+                }
+            }
+            None => {
+                let now = Instant::now();
+                while c
+                    .orphans
+                    .front()
+                    .is_some_and(|(t, _)| now.duration_since(*t) > ORPHAN_TTL)
+                {
+                    c.orphans.pop_front();
+                }
+                if c.orphans.len() < 1024 {
+                    c.orphans.push_back((now, ev));
+                }
+            }
+        }
+    }
+
+    /// Remembers an `Originate`'s `ActionID`, or settles an early response that used it.
+    fn register_action(&self, action_id: &str, id: OriginateId, role: Role) {
+        let Ok(mut c) = self.correlation.lock() else {
+            return;
+        };
+        if let Some(pos) = c
+            .orphans
+            .iter()
+            .position(|(_, ev)| ev.action_id() == Some(action_id))
+        {
+            if let Some((_, ev)) = c.orphans.remove(pos) {
+                drop(c);
+                if let Some(fact) = originate_response_fact(&ev, role) {
+                    self.emit(id, fact);
+                }
+            }
+            return;
+        }
+        // Bounded: entries are removed when their response arrives; drop stale ones wholesale.
+        if c.by_action.len() > 10_000 {
+            c.by_action.clear();
+        }
+        c.by_action.insert(action_id.to_owned(), (id, role));
+    }
+
+    fn set_device(&self, ev: &AmiMessage) {
+        if let (Some(device), Some(state)) = (ev.get("Device"), ev.get("State")) {
+            if let Ok(mut d) = self.devices.lock() {
+                d.insert(device.to_owned(), state.to_owned());
+            }
+        }
+    }
+}
+
+/// The [`CallControl`] port over an [`AmiClient`].
+pub struct AmiCallControl {
+    client: AmiClient,
+    context: String,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for AmiCallControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmiCallControl")
+            .field("context", &self.context)
+            .finish_non_exhaustive()
+    }
+}
+
+fn control_error(e: AmiError) -> CallControlError {
+    match e {
+        AmiError::ActionFailed { action, message } => {
+            CallControlError::Refused(format!("{action}: {message}"))
+        }
+        AmiError::InvalidAction(e) => CallControlError::Refused(e.to_string()),
+        other => CallControlError::Unreachable(Box::new(other)),
+    }
+}
+
+impl AmiCallControl {
+    /// Subscribes to the client's events, loads the device states, and spawns the follower that
+    /// reports facts on the returned receiver. `context` is where originated calls enter the
+    /// dialplan (`[A-Za-z0-9_-]`).
+    pub async fn spawn(
+        client: AmiClient,
+        context: &str,
+    ) -> Result<(Arc<Self>, mpsc::UnboundedReceiver<PbxUpdate>), ActionError> {
+        OriginateTarget::extension(context, "s", 1)?;
+        let events = client.subscribe();
+        let conn = client.connection_events();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            devices: Mutex::new(HashMap::new()),
+            correlation: Mutex::new(Correlation::default()),
+            updates: tx,
+        });
+        load_devices(&client, &shared).await;
+        tokio::spawn(follow(client.clone(), shared.clone(), events, conn));
+        let control = Arc::new(Self {
+            client,
+            context: context.to_owned(),
+            shared,
+        });
+        Ok((control, rx))
+    }
+}
+
+async fn load_devices(client: &AmiClient, shared: &Shared) {
+    match client.send_list(&DeviceStateList).await {
+        Ok((_, events)) => {
+            for ev in &events {
+                shared.set_device(ev);
+            }
+            debug!(devices = events.len(), "device states loaded");
+        }
+        Err(error) => warn!(%error, "DeviceStateList failed; source-in-use checks rely on events"),
+    }
+}
+
+/// The follower: maps every event to facts until the service or the client goes away.
+async fn follow(
+    client: AmiClient,
+    shared: Arc<Shared>,
+    mut events: broadcast::Receiver<AmiMessage>,
+    mut conn: tokio::sync::watch::Receiver<ConnectionState>,
+) {
+    let mut generation = match *conn.borrow() {
+        ConnectionState::Connected { generation } => generation,
+        _ => 0,
+    };
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(ev) => {
+                    match ev.event_name() {
+                        Some("DeviceStateChange") => shared.set_device(&ev),
+                        Some("OriginateResponse")
+                            if ev.get("Uniqueid").and_then(parse_uniqueid).is_none() =>
+                        {
+                            shared.on_unmatched_response(ev);
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    for (job, fact) in map_event(&ev) {
+                        if !shared.emit(job, fact) {
+                            return;
+                        }
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    warn!(missed = n, "originate follower lagged; resync");
+                    if shared.updates.send(PbxUpdate::Resync).is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            changed = conn.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let state = *conn.borrow_and_update();
+                match state {
+                    ConnectionState::Connected { generation: g } if g != generation => {
+                        generation = g;
+                        load_devices(&client, &shared).await;
+                        if shared.updates.send(PbxUpdate::Resync).is_err() {
+                            return;
+                        }
+                    }
+                    ConnectionState::Closed => return,
+                    _ => {}
+                }
+            }
+        }
+        if shared.updates.is_closed() {
+            return;
+        }
+    }
+}
+
+impl CallControl for AmiCallControl {
+    fn source_in_use<'a>(
+        &'a self,
+        source: &'a Extension,
+    ) -> BoxFuture<'a, Result<bool, CallControlError>> {
+        Box::pin(async move {
+            let device = format!("PJSIP/{source}");
+            let state = self
+                .shared
+                .devices
+                .lock()
+                .ok()
+                .and_then(|d| d.get(&device).cloned());
+            Ok(state.is_some_and(|s| IN_USE.contains(&s.as_str())))
+        })
+    }
+
+    fn originate<'a>(
+        &'a self,
+        job: &'a OriginateJob,
+    ) -> BoxFuture<'a, Result<(), CallControlError>> {
+        Box::pin(async move {
+            let action = originate_action(job, &self.context)
+                .map_err(|e| CallControlError::Refused(e.to_string()))?;
+            let response = self.client.send(&action).await.map_err(control_error)?;
+            let role = match job.request.mode {
+                OriginateMode::ClickToCall { .. } => Role::Source,
+                OriginateMode::Direct { .. } => Role::DirectOriginated,
+            };
+            if let Some(action_id) = response.action_id() {
+                self.shared.register_action(action_id, job.id.clone(), role);
+            }
+            Ok(())
+        })
+    }
+
+    fn hangup<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<(), CallControlError>> {
+        Box::pin(async move {
+            let action = Hangup::new(channel)
+                .map_err(|e| CallControlError::Refused(e.to_string()))?
+                .with_cause(16);
+            match self.client.send(&action).await {
+                Ok(_) => Ok(()),
+                Err(AmiError::ActionFailed { message, .. })
+                    if message.to_ascii_lowercase().contains("no such channel") =>
+                {
+                    Ok(())
+                }
+                Err(e) => Err(control_error(e)),
+            }
+        })
+    }
+
+    fn live_jobs<'a>(
+        &'a self,
+        jobs: &'a [OriginateId],
+    ) -> BoxFuture<'a, Result<Vec<OriginateId>, CallControlError>> {
+        Box::pin(async move {
+            let (_, channels) = self
+                .client
+                .send_list(&CoreShowChannels)
+                .await
+                .map_err(control_error)?;
+            let live: HashSet<OriginateId> = channels
+                .iter()
+                .filter_map(|c| c.get("Uniqueid").and_then(parse_uniqueid))
+                .map(|(id, _)| id)
+                .collect();
+            Ok(jobs.iter().filter(|j| live.contains(*j)).cloned().collect())
+        })
+    }
+}
+
+/// Wires the originate service to Asterisk: an [`AmiCallControl`] on `client` (entering the
+/// dialplan at `context`) and an [`OriginateService`] on `store`.
+pub async fn spawn_originate_service(
+    client: AmiClient,
+    store: Arc<dyn OriginateStore>,
+    context: &str,
+    settings: OriginateSettings,
+) -> Result<OriginateService, ActionError> {
+    let (control, updates) = AmiCallControl::spawn(client, context).await?;
+    Ok(OriginateService::start(control, updates, store, settings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::originate::{CallData, DirectTarget, OriginateRequest, PhoneNumber};
+    use crate::core::UnixTime;
+
+    fn ev(fields: &[(&str, &str)]) -> AmiMessage {
+        let mut m = AmiMessage::new();
+        for (k, v) in fields {
+            m.push(*k, *v);
+        }
+        m
+    }
+
+    fn id() -> OriginateId {
+        OriginateId::parse("18f-abc").unwrap()
+    }
+
+    #[test]
+    fn uniqueids_round_trip() {
+        for role in [Role::Source, Role::DirectOriginated, Role::DirectDialing] {
+            let uid = channel_uniqueid(&id(), role);
+            assert_eq!(parse_uniqueid(uid.as_str()), Some((id(), role)));
+        }
+        assert_eq!(parse_uniqueid("1700000000.42"), None);
+        assert_eq!(parse_uniqueid("a.b-src"), None);
+        assert_eq!(parse_uniqueid("-src"), None);
+    }
+
+    #[test]
+    fn events_map_to_facts() {
+        let src = "18f-abc-src";
+        let cases: Vec<(AmiMessage, Vec<PbxFact>)> = vec![
+            (
+                ev(&[
+                    ("Event", "Newchannel"),
+                    ("Channel", "PJSIP/1001-00000001"),
+                    ("Uniqueid", src),
+                ]),
+                vec![PbxFact::ChannelCreated(ChannelName::new(
+                    "PJSIP/1001-00000001",
+                ))],
+            ),
+            (
+                ev(&[
+                    ("Event", "Newstate"),
+                    ("ChannelState", "5"),
+                    ("Uniqueid", src),
+                ]),
+                vec![PbxFact::SourceRinging],
+            ),
+            (
+                ev(&[
+                    ("Event", "Newstate"),
+                    ("ChannelState", "6"),
+                    ("Uniqueid", src),
+                ]),
+                vec![PbxFact::SourceAnswered],
+            ),
+            (
+                ev(&[
+                    ("Event", "DialBegin"),
+                    ("Uniqueid", src),
+                    ("DestUniqueid", "17.5"),
+                ]),
+                vec![PbxFact::DestinationRinging],
+            ),
+            (
+                ev(&[
+                    ("Event", "DialEnd"),
+                    ("Uniqueid", src),
+                    ("DialStatus", "ANSWER"),
+                ]),
+                vec![PbxFact::DestinationAnswered],
+            ),
+            (
+                ev(&[
+                    ("Event", "DialEnd"),
+                    ("Uniqueid", src),
+                    ("DialStatus", "BUSY"),
+                ]),
+                vec![PbxFact::DialEnded(Failure::Busy)],
+            ),
+            (
+                ev(&[
+                    ("Event", "DialEnd"),
+                    ("DestUniqueid", src),
+                    ("DialStatus", "BUSY"),
+                ]),
+                vec![PbxFact::SourceFailed(Failure::Busy)],
+            ),
+            (
+                ev(&[("Event", "Hangup"), ("Uniqueid", src), ("Cause", "17")]),
+                vec![PbxFact::HungUp { cause: 17 }],
+            ),
+            (
+                ev(&[
+                    ("Event", "Hangup"),
+                    ("Uniqueid", "18f-abc-dial"),
+                    ("Cause", "17"),
+                ]),
+                vec![],
+            ),
+            (
+                ev(&[
+                    ("Event", "OriginateResponse"),
+                    ("Response", "Failure"),
+                    ("Reason", "5"),
+                    ("Uniqueid", src),
+                ]),
+                vec![PbxFact::SourceFailed(Failure::Busy)],
+            ),
+            (
+                ev(&[
+                    ("Event", "OriginateResponse"),
+                    ("Response", "Failure"),
+                    ("Reason", "3"),
+                    ("Uniqueid", "18f-abc-dst"),
+                ]),
+                vec![PbxFact::DestinationFailed(Failure::NoAnswer)],
+            ),
+            (
+                ev(&[
+                    ("Event", "OriginateResponse"),
+                    ("Response", "Success"),
+                    ("Reason", "4"),
+                    ("Uniqueid", src),
+                ]),
+                vec![PbxFact::SourceAnswered],
+            ),
+            (
+                ev(&[
+                    ("Event", "DialEnd"),
+                    ("Uniqueid", "18f-abc-dial"),
+                    ("DialStatus", "CONGESTION"),
+                ]),
+                vec![PbxFact::DialEnded(Failure::Congestion)],
+            ),
+            (
+                ev(&[
+                    ("Event", "Hangup"),
+                    ("Uniqueid", "1700000000.1"),
+                    ("Cause", "16"),
+                ]),
+                vec![],
+            ),
+        ];
+        for (event, want) in cases {
+            let got: Vec<PbxFact> = map_event(&event)
+                .into_iter()
+                .map(|(j, f)| {
+                    assert_eq!(j, id());
+                    f
+                })
+                .collect();
+            assert_eq!(got, want, "{event:?}");
+        }
+    }
+
+    #[test]
+    fn actions_for_both_modes() {
+        let req = OriginateRequest::click_to_call(
+            Extension::parse("1001").unwrap(),
+            PhoneNumber::parse("5551004").unwrap(),
+        )
+        .with_caller_ids(
+            Some(CallerId::new(Some("Juan Perez"), None).unwrap()),
+            Some(CallerId::new(Some("Netgate"), Some("26001000")).unwrap()),
+        )
+        .with_call_data(CallData::new(&[("info", "01-43-1"), ("x", "(y)")]).unwrap());
+        let job = OriginateJob::new(id(), req, Duration::from_secs(20), UnixTime(1));
+        let m = originate_action(&job, DEFAULT_CONTEXT)
+            .unwrap()
+            .to_message();
+        use crate::asterisk::ami::Action;
+        let fields: Vec<(&str, &str)> = m.fields().collect();
+        for want in [
+            ("Channel", "PJSIP/1001"),
+            ("Context", "centralita-originate"),
+            ("Exten", "5551004"),
+            ("Priority", "1"),
+            ("Timeout", "20000"),
+            ("CallerID", "\"Juan Perez\""),
+            ("ChannelId", "18f-abc-src"),
+            ("Variable", "DIAL_TIMEOUT=20"),
+            ("Variable", "CALLDATA=info=01-43-1\\,x=\\(y\\)"),
+            ("Variable", "DEST_CALLERID=\\\"Netgate\\\" <26001000>"),
+        ] {
+            assert!(fields.contains(&want), "{want:?} in {fields:?}");
+        }
+        assert!(m.get("OtherChannelId").is_none());
+
+        let req = OriginateRequest::direct(
+            PhoneNumber::parse("5551004").unwrap(),
+            DirectTarget::new("internal", "1001").unwrap(),
+        );
+        let job = OriginateJob::new(id(), req, Duration::from_secs(10), UnixTime(1));
+        let m = originate_action(&job, DEFAULT_CONTEXT)
+            .unwrap()
+            .to_message();
+        assert_eq!(m.get("Channel"), Some("Local/5551004@centralita-originate"));
+        assert_eq!(m.get("Context"), Some("internal"));
+        assert_eq!(m.get("Exten"), Some("1001"));
+        assert_eq!(m.get("Timeout"), Some("15000"));
+        assert_eq!(m.get("ChannelId"), Some("18f-abc-dst"));
+        assert_eq!(m.get("OtherChannelId"), Some("18f-abc-dial"));
+        assert!(originate_action(&job, "bad,ctx").is_err());
+    }
+}

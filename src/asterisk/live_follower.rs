@@ -1,0 +1,453 @@
+//! The live follower: a task that keeps a shared [`LiveState`] equal to what Asterisk reports.
+//!
+//! It subscribes to the AMI events, maps the few it needs to core [`LiveFact`]s (see
+//! [`facts_from_event`]; every other event is dropped after one name comparison) and folds them
+//! into the state. On start, on every new connection generation and whenever its subscription
+//! lagged, it rebuilds the state from a snapshot ([`QueueControl::snapshot`]), so changes made
+//! while it was not listening (a reconnect, a burst) are never lost.
+//!
+//! Events queued while a snapshot is read are applied after it; most facts are idempotent, but
+//! a call completed exactly during the snapshot may be counted twice in that queue's counters.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use crate::core::agents::QueueControl;
+use crate::core::directory::QueueName;
+use crate::core::live::{CallLive, LiveFact, LiveState, WaitingCaller};
+use crate::core::{ChannelName, UniqueId, UnixTime};
+
+use super::ami::{AmiClient, AmiMessage, ConnectionState};
+use super::queue_control::{
+    device_state, member_from, member_status, peer_of, pjsip_endpoint, uri_host,
+};
+
+/// The events the follower reads; anything else is dropped.
+pub const FOLLOWED_EVENTS: &[&str] = &[
+    "QueueMemberAdded",
+    "QueueMemberRemoved",
+    "QueueMemberPause",
+    "QueueMemberStatus",
+    "QueueCallerJoin",
+    "QueueCallerLeave",
+    "QueueCallerAbandon",
+    "AgentCalled",
+    "AgentConnect",
+    "AgentComplete",
+    "AgentRingNoAnswer",
+    "DeviceStateChange",
+    "ContactStatus",
+    "Newchannel",
+    "Hangup",
+];
+
+fn field<'a>(m: &'a AmiMessage, key: &str) -> &'a str {
+    m.get(key).unwrap_or("")
+}
+
+/// The core facts one AMI event stands for (none for events the follower ignores). `now` is
+/// the time the event was received.
+pub fn facts_from_event(e: &AmiMessage, now: UnixTime) -> Vec<LiveFact> {
+    let Some(name) = e.event_name() else {
+        return vec![];
+    };
+    if !FOLLOWED_EVENTS.contains(&name) {
+        return vec![];
+    }
+    let queue = || QueueName::new(field(e, "Queue")).ok();
+    let interface = || field(e, "Interface").to_owned();
+    let uniqueid = || UniqueId::new(field(e, "Uniqueid"));
+    let fact = match name {
+        "QueueMemberAdded" => queue().and_then(|queue| {
+            member_from(e, now).map(|member| LiveFact::MemberAdded { queue, member })
+        }),
+        "QueueMemberRemoved" => queue().map(|queue| LiveFact::MemberRemoved {
+            queue,
+            interface: interface(),
+        }),
+        "QueueMemberPause" => queue().map(|queue| {
+            if field(e, "Paused") == "1" {
+                LiveFact::MemberPaused {
+                    queue,
+                    interface: interface(),
+                    reason: e
+                        .get("PausedReason")
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned),
+                    at: field(e, "LastPause")
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|t| *t > 0)
+                        .map_or(now, UnixTime),
+                }
+            } else {
+                LiveFact::MemberUnpaused {
+                    queue,
+                    interface: interface(),
+                }
+            }
+        }),
+        "QueueMemberStatus" => queue().map(|queue| LiveFact::MemberStatus {
+            queue,
+            interface: interface(),
+            status: member_status(field(e, "Status")),
+            at: now,
+        }),
+        "QueueCallerJoin" => queue().map(|queue| LiveFact::CallerJoined {
+            queue,
+            caller: WaitingCaller {
+                uniqueid: uniqueid(),
+                channel: ChannelName::new(field(e, "Channel")),
+                caller_id: field(e, "CallerIDNum").to_owned(),
+                position: field(e, "Position").parse().unwrap_or(0),
+                joined_at: now,
+            },
+        }),
+        "QueueCallerLeave" => queue().map(|queue| LiveFact::CallerLeft {
+            queue,
+            uniqueid: uniqueid(),
+        }),
+        "QueueCallerAbandon" => queue().map(|queue| LiveFact::CallerAbandoned {
+            queue,
+            uniqueid: uniqueid(),
+        }),
+        "AgentCalled" => queue().map(|queue| LiveFact::AgentCalled {
+            queue,
+            interface: interface(),
+            caller: uniqueid(),
+            at: now,
+        }),
+        "AgentRingNoAnswer" => queue().map(|queue| LiveFact::AgentRingNoAnswer {
+            queue,
+            interface: interface(),
+            at: now,
+        }),
+        "AgentConnect" => queue().map(|queue| LiveFact::AgentConnected {
+            queue,
+            interface: interface(),
+            caller: uniqueid(),
+            at: now,
+        }),
+        "AgentComplete" => queue().map(|queue| LiveFact::AgentCompleted {
+            queue,
+            interface: interface(),
+            caller: uniqueid(),
+            hold_secs: field(e, "HoldTime").parse().unwrap_or(0),
+            at: now,
+        }),
+        "DeviceStateChange" => {
+            pjsip_endpoint(field(e, "Device")).map(|endpoint| LiveFact::DeviceState {
+                endpoint: endpoint.to_owned(),
+                status: device_state(field(e, "State")),
+            })
+        }
+        "ContactStatus" => {
+            let endpoint = e
+                .get("EndpointName")
+                .filter(|s| !s.is_empty())
+                .or_else(|| e.get("AOR"))
+                .unwrap_or("");
+            (!endpoint.is_empty()).then(|| LiveFact::ContactStatus {
+                endpoint: endpoint.to_owned(),
+                status: field(e, "ContactStatus").to_owned(),
+                ip: uri_host(field(e, "URI")),
+            })
+        }
+        "Newchannel" => {
+            let channel = field(e, "Channel");
+            pjsip_endpoint(channel).map(|endpoint| LiveFact::ChannelCreated {
+                endpoint: endpoint.to_owned(),
+                uniqueid: uniqueid(),
+                call: CallLive {
+                    channel: ChannelName::new(channel),
+                    peer: peer_of(e),
+                    since: now,
+                },
+            })
+        }
+        "Hangup" => pjsip_endpoint(field(e, "Channel")).map(|endpoint| LiveFact::ChannelHungUp {
+            endpoint: endpoint.to_owned(),
+            uniqueid: uniqueid(),
+        }),
+        _ => None,
+    };
+    fact.into_iter().collect()
+}
+
+/// The handle of a running follower.
+#[derive(Debug)]
+pub struct LiveFollower {
+    live: Arc<RwLock<LiveState>>,
+    resyncs: watch::Receiver<u64>,
+    task: JoinHandle<()>,
+}
+
+impl LiveFollower {
+    /// Starts following `client`'s events into `live`, resyncing through `queues`.
+    pub fn spawn<Q>(client: AmiClient, queues: Q, live: Arc<RwLock<LiveState>>) -> Self
+    where
+        Q: QueueControl + 'static,
+    {
+        let (resync_tx, resyncs) = watch::channel(0);
+        let task = tokio::spawn(run(client, queues, live.clone(), resync_tx));
+        Self {
+            live,
+            resyncs,
+            task,
+        }
+    }
+
+    /// The state it keeps.
+    pub fn live(&self) -> Arc<RwLock<LiveState>> {
+        self.live.clone()
+    }
+
+    /// A copy of the current state.
+    pub fn state(&self) -> LiveState {
+        self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Counts completed resyncs (from snapshots); changes after each one.
+    pub fn resyncs(&self) -> watch::Receiver<u64> {
+        self.resyncs.clone()
+    }
+
+    /// Waits until at least `n` resyncs completed, up to `within`; `false` on timeout.
+    pub async fn wait_resyncs(&self, n: u64, within: Duration) -> bool {
+        let mut rx = self.resyncs.clone();
+        tokio::time::timeout(within, rx.wait_for(|v| *v >= n))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Stops the task.
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for LiveFollower {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn resync<Q: QueueControl>(
+    queues: &Q,
+    live: &RwLock<LiveState>,
+    resyncs: &watch::Sender<u64>,
+) -> bool {
+    match queues.snapshot().await {
+        Ok(snapshot) => {
+            live.write()
+                .unwrap_or_else(|e| e.into_inner())
+                .reset_from_snapshot(&snapshot);
+            resyncs.send_modify(|n| *n += 1);
+            info!("live state rebuilt from snapshot");
+            true
+        }
+        Err(e) => {
+            warn!(error = %e, "live state snapshot failed");
+            false
+        }
+    }
+}
+
+async fn run<Q: QueueControl>(
+    client: AmiClient,
+    queues: Q,
+    live: Arc<RwLock<LiveState>>,
+    resyncs: watch::Sender<u64>,
+) {
+    let mut events = client.subscribe();
+    let mut state = client.connection_events();
+    let mut synced_generation = None;
+    let mut need_resync = true;
+    loop {
+        if need_resync {
+            let current = *state.borrow_and_update();
+            if let ConnectionState::Connected { generation } = current {
+                if resync(&queues, &live, &resyncs).await {
+                    synced_generation = Some(generation);
+                    need_resync = false;
+                }
+            }
+        }
+        let retry = tokio::time::sleep(Duration::from_secs(1));
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => {
+                    let facts = facts_from_event(&event, UnixTime::now());
+                    if !facts.is_empty() {
+                        let mut s = live.write().unwrap_or_else(|e| e.into_inner());
+                        for fact in facts {
+                            debug!(?fact, "live fact");
+                            s.apply(fact);
+                        }
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    warn!(missed = n, "live follower lagged; resyncing");
+                    need_resync = true;
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            changed = state.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                match *state.borrow() {
+                    ConnectionState::Connected { generation }
+                        if Some(generation) != synced_generation => need_resync = true,
+                    ConnectionState::Closed => break,
+                    _ => {}
+                }
+            }
+            _ = retry, if need_resync => {}
+        }
+    }
+    debug!("live follower ended");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::live::DeviceStatus;
+
+    fn ev(name: &str, fields: &[(&str, &str)]) -> AmiMessage {
+        let mut m = AmiMessage::new().with("Event", name);
+        for (k, v) in fields {
+            m.push(*k, *v);
+        }
+        m
+    }
+
+    #[test]
+    fn events_map_to_facts() {
+        let now = UnixTime(500);
+        let q = || QueueName::new("q_soporte").unwrap();
+        let cases: Vec<(AmiMessage, Vec<LiveFact>)> = vec![
+            (
+                ev("Newexten", &[("Channel", "PJSIP/1005-00000001")]),
+                vec![],
+            ),
+            (
+                ev(
+                    "QueueMemberPause",
+                    &[
+                        ("Queue", "q_soporte"),
+                        ("Interface", "PJSIP/1006"),
+                        ("Paused", "1"),
+                        ("PausedReason", "cli"),
+                        ("LastPause", "490"),
+                    ],
+                ),
+                vec![LiveFact::MemberPaused {
+                    queue: q(),
+                    interface: "PJSIP/1006".into(),
+                    reason: Some("cli".into()),
+                    at: UnixTime(490),
+                }],
+            ),
+            (
+                ev(
+                    "QueueMemberPause",
+                    &[
+                        ("Queue", "q_soporte"),
+                        ("Interface", "PJSIP/1006"),
+                        ("Paused", "0"),
+                    ],
+                ),
+                vec![LiveFact::MemberUnpaused {
+                    queue: q(),
+                    interface: "PJSIP/1006".into(),
+                }],
+            ),
+            (
+                ev(
+                    "QueueMemberStatus",
+                    &[
+                        ("Queue", "q_soporte"),
+                        ("Interface", "PJSIP/1006"),
+                        ("Status", "6"),
+                    ],
+                ),
+                vec![LiveFact::MemberStatus {
+                    queue: q(),
+                    interface: "PJSIP/1006".into(),
+                    status: DeviceStatus::Ringing,
+                    at: now,
+                }],
+            ),
+            (
+                ev(
+                    "AgentComplete",
+                    &[
+                        ("Queue", "q_soporte"),
+                        ("Interface", "PJSIP/1006"),
+                        ("Uniqueid", "c1"),
+                        ("HoldTime", "4"),
+                    ],
+                ),
+                vec![LiveFact::AgentCompleted {
+                    queue: q(),
+                    interface: "PJSIP/1006".into(),
+                    caller: UniqueId::new("c1"),
+                    hold_secs: 4,
+                    at: now,
+                }],
+            ),
+            (
+                ev(
+                    "DeviceStateChange",
+                    &[("Device", "PJSIP/1006"), ("State", "RINGING")],
+                ),
+                vec![LiveFact::DeviceState {
+                    endpoint: "1006".into(),
+                    status: DeviceStatus::Ringing,
+                }],
+            ),
+            (
+                ev(
+                    "DeviceStateChange",
+                    &[("Device", "Queue:q_soporte_avail"), ("State", "INUSE")],
+                ),
+                vec![],
+            ),
+            (
+                ev(
+                    "ContactStatus",
+                    &[
+                        ("URI", "sip:1006@127.0.1.6:5060"),
+                        ("ContactStatus", "Reachable"),
+                        ("AOR", "1006"),
+                        ("EndpointName", "1006"),
+                    ],
+                ),
+                vec![LiveFact::ContactStatus {
+                    endpoint: "1006".into(),
+                    status: "Reachable".into(),
+                    ip: Some("127.0.1.6".into()),
+                }],
+            ),
+            (
+                ev(
+                    "Hangup",
+                    &[("Channel", "PJSIP/1006-0000000b"), ("Uniqueid", "u7")],
+                ),
+                vec![LiveFact::ChannelHungUp {
+                    endpoint: "1006".into(),
+                    uniqueid: UniqueId::new("u7"),
+                }],
+            ),
+            (ev("Hangup", &[("Channel", "Local/x@y-00000001;1")]), vec![]),
+        ];
+        for (i, (event, facts)) in cases.into_iter().enumerate() {
+            assert_eq!(facts_from_event(&event, now), facts, "case {i}");
+        }
+    }
+}

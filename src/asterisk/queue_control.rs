@@ -1,0 +1,589 @@
+//! [`AmiQueueControl`]: the core's [`QueueControl`] port over AMI (`QueueAdd`, `QueueRemove`,
+//! `QueuePause`), and the live-state snapshot read with list actions (`QueueStatus`,
+//! `DeviceStateList`, `PJSIPShowEndpoints`, `PJSIPShowContacts`, `CoreShowChannels`).
+//!
+//! Also the pure mapping of Asterisk's member fields, status numbers, device state names and
+//! contact URIs into core terms, shared with the live follower.
+
+use std::collections::HashMap;
+
+use crate::core::agents::{QueueControl, QueueControlError};
+use crate::core::directory::{AgentNumber, Extension, PauseReasonId, QueueName};
+use crate::core::live::{
+    CallLive, DeviceStatus, EndpointSnapshot, LiveSnapshot, Pause, QueueMember, QueueSnapshot,
+    WaitingCaller,
+};
+use crate::core::{ChannelName, UniqueId, UnixTime};
+
+use super::ami::action::{
+    CoreShowChannels, DeviceStateList, PJSIPShowContacts, PJSIPShowEndpoints, QueueAdd, QueuePause,
+    QueueRemove, QueueStatus,
+};
+use super::ami::{ActionError, AmiClient, AmiError, AmiMessage};
+
+/// The queue port over one AMI client.
+#[derive(Clone, Debug)]
+pub struct AmiQueueControl {
+    client: AmiClient,
+}
+
+impl AmiQueueControl {
+    /// Sends through `client`.
+    pub fn new(client: AmiClient) -> Self {
+        Self { client }
+    }
+}
+
+fn refused(e: ActionError) -> QueueControlError {
+    QueueControlError::Refused(e.to_string())
+}
+
+/// Maps an AMI failure of a queue action to the port's error.
+fn map_error(e: AmiError) -> QueueControlError {
+    match e {
+        AmiError::ActionFailed { message, .. } => {
+            let m = message.to_ascii_lowercase();
+            if m.contains("already there") {
+                QueueControlError::AlreadyMember
+            } else if m.contains("not there") || m.contains("interface not found") {
+                QueueControlError::NotMember
+            } else if m.contains("no such queue") {
+                QueueControlError::NoSuchQueue
+            } else {
+                QueueControlError::Refused(message)
+            }
+        }
+        other => QueueControlError::Unavailable(Box::new(other)),
+    }
+}
+
+impl QueueControl for AmiQueueControl {
+    async fn add_member(
+        &self,
+        queue: &QueueName,
+        extension: &Extension,
+        agent: &AgentNumber,
+    ) -> Result<(), QueueControlError> {
+        let iface = extension.interface();
+        let action = QueueAdd::new(queue.as_str(), &iface)
+            .and_then(|a| a.with_member_name(agent.as_str()))
+            .and_then(|a| a.with_state_interface(&iface))
+            .map_err(refused)?;
+        self.client.send(&action).await.map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn remove_member(
+        &self,
+        queue: &QueueName,
+        extension: &Extension,
+    ) -> Result<(), QueueControlError> {
+        let action = QueueRemove::new(queue.as_str(), &extension.interface()).map_err(refused)?;
+        self.client.send(&action).await.map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn set_paused(
+        &self,
+        queue: Option<&QueueName>,
+        extension: &Extension,
+        paused: bool,
+        reason: Option<&PauseReasonId>,
+    ) -> Result<(), QueueControlError> {
+        let action = QueuePause::new(
+            queue.map(QueueName::as_str),
+            &extension.interface(),
+            paused,
+            reason.map(PauseReasonId::as_str),
+        )
+        .map_err(refused)?;
+        self.client.send(&action).await.map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn snapshot(&self) -> Result<LiveSnapshot, QueueControlError> {
+        let now = UnixTime::now();
+        let status = QueueStatus::new(None, None).map_err(refused)?;
+        let (_, queue_events) = self.client.send_list(&status).await.map_err(map_error)?;
+        let (_, devices) = self
+            .client
+            .send_list(&DeviceStateList)
+            .await
+            .map_err(map_error)?;
+        let (_, endpoints) = self
+            .client
+            .send_list(&PJSIPShowEndpoints)
+            .await
+            .map_err(map_error)?;
+        // With no dynamic contact, Asterisk answers "No Contacts found" (an error).
+        let contacts = match self.client.send_list(&PJSIPShowContacts).await {
+            Ok((_, contacts)) => contacts,
+            Err(AmiError::ActionFailed { message, .. }) if message.contains("found") => vec![],
+            Err(e) => return Err(map_error(e)),
+        };
+        let (_, channels) = self
+            .client
+            .send_list(&CoreShowChannels)
+            .await
+            .map_err(map_error)?;
+        Ok(build_snapshot(
+            &queue_events,
+            &devices,
+            &endpoints,
+            &contacts,
+            &channels,
+            now,
+        ))
+    }
+}
+
+// ------------------------------------------------------------------------------ pure mapping
+
+/// Asterisk's queue member `Status` number.
+pub fn member_status(code: &str) -> DeviceStatus {
+    match code.trim() {
+        "1" => DeviceStatus::NotInUse,
+        "2" => DeviceStatus::InUse,
+        "3" => DeviceStatus::Busy,
+        "4" => DeviceStatus::Invalid,
+        "5" => DeviceStatus::Unavailable,
+        "6" => DeviceStatus::Ringing,
+        "7" => DeviceStatus::RingInUse,
+        "8" => DeviceStatus::OnHold,
+        _ => DeviceStatus::Unknown,
+    }
+}
+
+/// A device state name as `DeviceStateChange` (`NOT_INUSE`) or `EndpointList` (`Not in use`)
+/// spell it.
+pub fn device_state(name: &str) -> DeviceStatus {
+    let n: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    match n.as_str() {
+        "NOTINUSE" => DeviceStatus::NotInUse,
+        "INUSE" => DeviceStatus::InUse,
+        "BUSY" => DeviceStatus::Busy,
+        "INVALID" => DeviceStatus::Invalid,
+        "UNAVAILABLE" => DeviceStatus::Unavailable,
+        "RINGING" => DeviceStatus::Ringing,
+        "RINGINUSE" => DeviceStatus::RingInUse,
+        "ONHOLD" => DeviceStatus::OnHold,
+        _ => DeviceStatus::Unknown,
+    }
+}
+
+/// The host of a SIP URI (`sip:1005@127.0.1.5:5060;ob` → `127.0.1.5`).
+pub fn uri_host(uri: &str) -> Option<String> {
+    let rest = uri
+        .strip_prefix("sips:")
+        .or_else(|| uri.strip_prefix("sip:"))
+        .unwrap_or(uri);
+    let rest = rest.split(';').next().unwrap_or(rest);
+    let host_port = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or(v6)
+    } else {
+        host_port.split(':').next().unwrap_or(host_port)
+    };
+    (!host.is_empty()).then(|| host.to_owned())
+}
+
+/// The endpoint of a PJSIP device or channel (`PJSIP/1005`, `PJSIP/1005-0000001a` → `1005`).
+pub fn pjsip_endpoint(device_or_channel: &str) -> Option<&str> {
+    let rest = device_or_channel.strip_prefix("PJSIP/")?;
+    // A channel name ends in `-<8 hex digits>`; a device has no such suffix.
+    match rest.rsplit_once('-') {
+        Some((ep, suffix))
+            if suffix.len() == 8 && suffix.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            Some(ep)
+        }
+        _ => Some(rest),
+    }
+}
+
+fn field<'a>(m: &'a AmiMessage, key: &str) -> &'a str {
+    m.get(key).unwrap_or("")
+}
+
+fn epoch(m: &AmiMessage, key: &str) -> Option<UnixTime> {
+    m.get(key)
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|v| *v > 0)
+        .map(UnixTime)
+}
+
+/// A member as a `QueueMember` list event or a `QueueMember*` event reports it. `now` stands in
+/// for a pause start Asterisk did not report.
+pub fn member_from(m: &AmiMessage, now: UnixTime) -> Option<QueueMember> {
+    let interface = m
+        .get("Interface")
+        .or_else(|| m.get("Location"))
+        .filter(|s| !s.is_empty())?
+        .to_owned();
+    let paused = field(m, "Paused") == "1";
+    let reason = m
+        .get("PausedReason")
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    Some(QueueMember {
+        name: m
+            .get("MemberName")
+            .filter(|s| !s.is_empty())
+            .unwrap_or(&interface)
+            .to_owned(),
+        state_interface: m
+            .get("StateInterface")
+            .filter(|s| !s.is_empty())
+            .unwrap_or(&interface)
+            .to_owned(),
+        status: member_status(field(m, "Status")),
+        pause: paused.then(|| Pause {
+            reason,
+            since: epoch(m, "LastPause").unwrap_or(now),
+        }),
+        calls_taken: field(m, "CallsTaken").parse().unwrap_or(0),
+        logged_in_since: epoch(m, "LoginTime"),
+        interface,
+    })
+}
+
+/// `HH:MM:SS` (CoreShowChannel's `Duration`) in seconds.
+fn hms(s: &str) -> i64 {
+    s.split(':')
+        .map(|p| p.trim().parse::<i64>().unwrap_or(0))
+        .fold(0, |acc, v| acc * 60 + v)
+}
+
+/// The other party of a channel: its connected line, else the extension it dialed.
+pub fn peer_of(m: &AmiMessage) -> String {
+    let connected = field(m, "ConnectedLineNum");
+    if !connected.is_empty() && connected != "<unknown>" {
+        connected.to_owned()
+    } else {
+        field(m, "Exten").to_owned()
+    }
+}
+
+/// Builds the core snapshot from the list actions' events.
+pub fn build_snapshot(
+    queue_events: &[AmiMessage],
+    devices: &[AmiMessage],
+    endpoints: &[AmiMessage],
+    contacts: &[AmiMessage],
+    channels: &[AmiMessage],
+    now: UnixTime,
+) -> LiveSnapshot {
+    let mut queues: Vec<QueueSnapshot> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for e in queue_events {
+        let Ok(name) = QueueName::new(field(e, "Queue")) else {
+            continue;
+        };
+        let i = *index.entry(name.to_string()).or_insert_with(|| {
+            queues.push(QueueSnapshot {
+                name: name.clone(),
+                members: vec![],
+                waiting: vec![],
+                completed: 0,
+                abandoned: 0,
+                service_level_secs: 0,
+                service_level_perf: 0.0,
+            });
+            queues.len() - 1
+        });
+        let q = &mut queues[i];
+        match e.event_name() {
+            Some("QueueParams") => {
+                q.completed = field(e, "Completed").parse().unwrap_or(0);
+                q.abandoned = field(e, "Abandoned").parse().unwrap_or(0);
+                q.service_level_secs = field(e, "ServiceLevel").parse().unwrap_or(0);
+                q.service_level_perf = field(e, "ServicelevelPerf").parse().unwrap_or(0.0);
+            }
+            Some("QueueMember") => q.members.extend(member_from(e, now)),
+            Some("QueueEntry") => {
+                let wait: i64 = field(e, "Wait").parse().unwrap_or(0);
+                q.waiting.push(WaitingCaller {
+                    uniqueid: UniqueId::new(field(e, "Uniqueid")),
+                    channel: ChannelName::new(field(e, "Channel")),
+                    caller_id: field(e, "CallerIDNum").to_owned(),
+                    position: field(e, "Position").parse().unwrap_or(0),
+                    joined_at: UnixTime(now.seconds() - wait),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    let mut eps: Vec<EndpointSnapshot> = endpoints
+        .iter()
+        .filter(|e| e.event_name() == Some("EndpointList"))
+        .filter_map(|e| {
+            let name = e.get("ObjectName").filter(|s| !s.is_empty())?;
+            // `Contacts: 1005/sip:1005@127.0.1.5:5060,` (static and registered contacts).
+            let contact_ip = field(e, "Contacts")
+                .split(',')
+                .filter_map(|c| c.split_once('/').map(|(_, uri)| uri))
+                .find_map(uri_host);
+            Some(EndpointSnapshot {
+                name: name.to_owned(),
+                device_state: device_state(field(e, "DeviceState")),
+                contact_ip,
+                contact_status: None,
+            })
+        })
+        .collect();
+    let mut by_name: HashMap<String, usize> = eps
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.name.clone(), i))
+        .collect();
+    let mut ep_index = |name: &str, eps: &mut Vec<EndpointSnapshot>| -> usize {
+        *by_name.entry(name.to_owned()).or_insert_with(|| {
+            eps.push(EndpointSnapshot {
+                name: name.to_owned(),
+                device_state: DeviceStatus::Unknown,
+                contact_ip: None,
+                contact_status: None,
+            });
+            eps.len() - 1
+        })
+    };
+    // DeviceStateList is the fresher device state.
+    for d in devices {
+        if let Some(ep) = pjsip_endpoint(field(d, "Device")) {
+            let i = ep_index(ep, &mut eps);
+            eps[i].device_state = device_state(field(d, "State"));
+        }
+    }
+    for c in contacts
+        .iter()
+        .filter(|c| c.event_name() == Some("ContactList"))
+    {
+        let name = c
+            .get("Endpoint")
+            .filter(|s| !s.is_empty())
+            .or_else(|| c.get("Aor"))
+            .unwrap_or("");
+        if name.is_empty() {
+            continue;
+        }
+        let i = ep_index(name, &mut eps);
+        eps[i].contact_ip = uri_host(field(c, "Uri"));
+        eps[i].contact_status = c.get("Status").filter(|s| !s.is_empty()).map(str::to_owned);
+    }
+    eps.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let channels = channels
+        .iter()
+        .filter(|c| c.event_name() == Some("CoreShowChannel"))
+        .filter_map(|c| {
+            let channel = field(c, "Channel");
+            let ep = pjsip_endpoint(channel)?;
+            Some((
+                ep.to_owned(),
+                UniqueId::new(field(c, "Uniqueid")),
+                CallLive {
+                    channel: ChannelName::new(channel),
+                    peer: peer_of(c),
+                    since: UnixTime(now.seconds() - hms(field(c, "Duration"))),
+                },
+            ))
+        })
+        .collect();
+
+    LiveSnapshot {
+        queues,
+        endpoints: eps,
+        channels,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(name: &str, fields: &[(&str, &str)]) -> AmiMessage {
+        let mut m = AmiMessage::new().with("Event", name);
+        for (k, v) in fields {
+            m.push(*k, *v);
+        }
+        m
+    }
+
+    #[test]
+    fn names_and_numbers_map() {
+        for (code, s) in [
+            ("1", DeviceStatus::NotInUse),
+            ("2", DeviceStatus::InUse),
+            ("6", DeviceStatus::Ringing),
+            ("x", DeviceStatus::Unknown),
+        ] {
+            assert_eq!(member_status(code), s);
+        }
+        for (name, s) in [
+            ("NOT_INUSE", DeviceStatus::NotInUse),
+            ("Not in use", DeviceStatus::NotInUse),
+            ("Ring+Inuse", DeviceStatus::RingInUse),
+            ("UNAVAILABLE", DeviceStatus::Unavailable),
+            ("On Hold", DeviceStatus::OnHold),
+        ] {
+            assert_eq!(device_state(name), s, "{name}");
+        }
+        for (uri, host) in [
+            ("sip:1005@127.0.1.5:5060", Some("127.0.1.5")),
+            ("sip:127.0.0.2:5060", Some("127.0.0.2")),
+            ("sip:1005@[::1]:5060;ob", Some("::1")),
+            ("", None),
+        ] {
+            assert_eq!(uri_host(uri).as_deref(), host, "{uri}");
+        }
+        assert_eq!(pjsip_endpoint("PJSIP/1005"), Some("1005"));
+        assert_eq!(pjsip_endpoint("PJSIP/1005-0000001a"), Some("1005"));
+        assert_eq!(pjsip_endpoint("PJSIP/my-trunk"), Some("my-trunk"));
+        assert_eq!(pjsip_endpoint("Local/1@x-0000001a;1"), None);
+    }
+
+    #[test]
+    fn ami_errors_map_to_port_errors() {
+        let failed = |m: &str| AmiError::ActionFailed {
+            action: "X".into(),
+            message: m.into(),
+        };
+        assert!(matches!(
+            map_error(failed("Unable to add interface: Already there")),
+            QueueControlError::AlreadyMember
+        ));
+        assert!(matches!(
+            map_error(failed("Unable to remove interface: Not there")),
+            QueueControlError::NotMember
+        ));
+        assert!(matches!(
+            map_error(failed("Interface not found")),
+            QueueControlError::NotMember
+        ));
+        assert!(matches!(
+            map_error(failed("Unable to add interface to queue: No such queue")),
+            QueueControlError::NoSuchQueue
+        ));
+        assert!(matches!(
+            map_error(AmiError::Disconnected),
+            QueueControlError::Unavailable(_)
+        ));
+    }
+
+    #[test]
+    fn snapshot_from_list_events() {
+        let queue = [
+            ev(
+                "QueueParams",
+                &[
+                    ("Queue", "q_soporte"),
+                    ("Completed", "4"),
+                    ("Abandoned", "1"),
+                    ("ServiceLevel", "30"),
+                    ("ServicelevelPerf", "75.0"),
+                ],
+            ),
+            ev(
+                "QueueMember",
+                &[
+                    ("Queue", "q_soporte"),
+                    ("Name", "2005"),
+                    ("MemberName", "2005"),
+                    ("Location", "PJSIP/1005"),
+                    ("StateInterface", "PJSIP/1005"),
+                    ("CallsTaken", "2"),
+                    ("LastPause", "1700000000"),
+                    ("LoginTime", "1699999000"),
+                    ("Status", "1"),
+                    ("Paused", "1"),
+                    ("PausedReason", "almuerzo"),
+                ],
+            ),
+            ev(
+                "QueueEntry",
+                &[
+                    ("Queue", "q_soporte"),
+                    ("Position", "1"),
+                    ("Channel", "PJSIP/carrier-00000001"),
+                    ("Uniqueid", "1700000100.5"),
+                    ("CallerIDNum", "099123456"),
+                    ("Wait", "7"),
+                ],
+            ),
+        ];
+        let devices = [
+            ev(
+                "DeviceStateChange",
+                &[("Device", "PJSIP/1005"), ("State", "INUSE")],
+            ),
+            ev(
+                "DeviceStateChange",
+                &[("Device", "Queue:q_soporte_avail"), ("State", "INUSE")],
+            ),
+        ];
+        let endpoints = [
+            ev(
+                "EndpointList",
+                &[
+                    ("ObjectName", "1005"),
+                    ("DeviceState", "Not in use"),
+                    ("Contacts", "1005/sip:1005@127.0.1.5:5060,"),
+                ],
+            ),
+            ev(
+                "EndpointList",
+                &[("ObjectName", "carrier"), ("DeviceState", "Not in use")],
+            ),
+        ];
+        let contacts = [ev(
+            "ContactList",
+            &[
+                ("Aor", "1005"),
+                ("Endpoint", "1005"),
+                ("Uri", "sip:1005@127.0.1.5:5060"),
+                ("Status", "Reachable"),
+            ],
+        )];
+        let channels = [ev(
+            "CoreShowChannel",
+            &[
+                ("Channel", "PJSIP/1005-0000000a"),
+                ("Uniqueid", "1700000100.6"),
+                ("ConnectedLineNum", "099123456"),
+                ("Exten", "s"),
+                ("Duration", "00:01:05"),
+            ],
+        )];
+        let now = UnixTime(1_700_000_200);
+        let s = build_snapshot(&queue, &devices, &endpoints, &contacts, &channels, now);
+        let q = &s.queues[0];
+        assert_eq!((q.completed, q.abandoned, q.service_level_secs), (4, 1, 30));
+        let m = &q.members[0];
+        assert_eq!(m.interface, "PJSIP/1005");
+        assert_eq!(m.name, "2005");
+        assert_eq!(
+            m.pause,
+            Some(Pause {
+                reason: Some("almuerzo".into()),
+                since: UnixTime(1_700_000_000)
+            })
+        );
+        assert_eq!(m.logged_in_since, Some(UnixTime(1_699_999_000)));
+        assert_eq!(q.waiting[0].joined_at, UnixTime(1_700_000_193));
+        assert_eq!(s.endpoints.len(), 2);
+        let e = &s.endpoints[0];
+        assert_eq!(e.name, "1005");
+        assert_eq!(e.device_state, DeviceStatus::InUse, "DeviceStateList wins");
+        assert_eq!(e.contact_ip.as_deref(), Some("127.0.1.5"));
+        assert_eq!(e.contact_status.as_deref(), Some("Reachable"));
+        let (ep, _, call) = &s.channels[0];
+        assert_eq!(ep, "1005");
+        assert_eq!(call.peer, "099123456");
+        assert_eq!(call.since, UnixTime(1_700_000_135));
+    }
+}

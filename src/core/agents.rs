@@ -1,0 +1,545 @@
+//! Agent login, logout, pause and unpause: the rules (is the agent known, are these its queues,
+//! may this reason be used there) decided here, the side effects sent through the
+//! [`QueueControl`] port (implemented over AMI in `asterisk::queue_control`).
+//!
+//! The outcome is not recorded here: Asterisk reports it as events, which the live follower folds
+//! into [`LiveState`], so a pause made by the engine and one made by a phone's feature code look
+//! the same.
+
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+
+use super::directory::{AgentNumber, DirectoryStore, Extension, PauseReasonId, QueueName};
+use super::live::{LiveSnapshot, LiveState};
+
+/// Why Asterisk (or the way to it) refused a queue action.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueControlError {
+    /// The interface is already a member of the queue.
+    #[error("already a member of the queue")]
+    AlreadyMember,
+    /// The interface is not a member of the queue (or of any queue).
+    #[error("not a member of the queue")]
+    NotMember,
+    /// The queue does not exist.
+    #[error("no such queue")]
+    NoSuchQueue,
+    /// Asterisk refused for another reason.
+    #[error("Asterisk refused: {0}")]
+    Refused(String),
+    /// Asterisk could not be reached (disconnected, timed out).
+    #[error("Asterisk unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The port to Asterisk's queues.
+pub trait QueueControl: Send + Sync {
+    /// Adds `extension`'s phone to `queue` as member named `agent`, its state following the
+    /// phone's device state.
+    fn add_member(
+        &self,
+        queue: &QueueName,
+        extension: &Extension,
+        agent: &AgentNumber,
+    ) -> impl Future<Output = Result<(), QueueControlError>> + Send;
+
+    /// Removes `extension`'s phone from `queue`.
+    fn remove_member(
+        &self,
+        queue: &QueueName,
+        extension: &Extension,
+    ) -> impl Future<Output = Result<(), QueueControlError>> + Send;
+
+    /// Pauses (`paused`) or unpauses the phone in `queue`, or in every queue when `None`.
+    fn set_paused(
+        &self,
+        queue: Option<&QueueName>,
+        extension: &Extension,
+        paused: bool,
+        reason: Option<&PauseReasonId>,
+    ) -> impl Future<Output = Result<(), QueueControlError>> + Send;
+
+    /// Reads everything live state is made of.
+    fn snapshot(&self) -> impl Future<Output = Result<LiveSnapshot, QueueControlError>> + Send;
+}
+
+/// Why an agent operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// No agent with that number.
+    #[error("unknown agent {0}")]
+    UnknownAgent(AgentNumber),
+    /// The login named no extension and the agent has no default one.
+    #[error("agent {0} has no default extension; name one")]
+    NoExtension(AgentNumber),
+    /// The agent belongs to no queue.
+    #[error("agent {0} belongs to no queue")]
+    NoQueues(AgentNumber),
+    /// A queue named in the request is not one of the agent's.
+    #[error("queue {queue} is not one of agent {agent}'s queues")]
+    NotAgentsQueue {
+        /// The agent.
+        agent: AgentNumber,
+        /// The queue.
+        queue: QueueName,
+    },
+    /// No such pause reason.
+    #[error("unknown pause reason {0}")]
+    UnknownPauseReason(PauseReasonId),
+    /// The pause reason may not be used in this queue.
+    #[error("pause reason {reason} is not allowed in queue {queue}")]
+    ReasonNotAllowed {
+        /// The reason.
+        reason: PauseReasonId,
+        /// The queue.
+        queue: QueueName,
+    },
+    /// The agent is not logged in (Asterisk knows no such member).
+    #[error("agent {0} is not logged in")]
+    NotLoggedIn(AgentNumber),
+    /// The directory could not be read.
+    #[error("directory unavailable")]
+    Directory(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Asterisk refused or could not be reached.
+    #[error("queue action failed")]
+    Pbx(#[source] QueueControlError),
+}
+
+/// What a login did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginOutcome {
+    /// The phone the agent is logged in from.
+    pub extension: Extension,
+    /// The queues it was added to (or already was in).
+    pub queues: Vec<QueueName>,
+}
+
+/// The agent service: rules in front of [`QueueControl`].
+pub struct AgentService<D, Q> {
+    directory: Arc<D>,
+    queues: Arc<Q>,
+    live: Arc<RwLock<LiveState>>,
+}
+
+impl<D, Q> Clone for AgentService<D, Q> {
+    fn clone(&self) -> Self {
+        Self {
+            directory: self.directory.clone(),
+            queues: self.queues.clone(),
+            live: self.live.clone(),
+        }
+    }
+}
+
+impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
+    /// A service over a directory, the queue port and the shared live state (read to find the
+    /// phone an agent is logged in from).
+    pub fn new(directory: Arc<D>, queues: Arc<Q>, live: Arc<RwLock<LiveState>>) -> Self {
+        Self {
+            directory,
+            queues,
+            live,
+        }
+    }
+
+    fn agent(&self, number: &AgentNumber) -> Result<super::directory::Agent, AgentError> {
+        self.directory
+            .agent(number)
+            .map_err(|e| AgentError::Directory(Box::new(e)))?
+            .ok_or_else(|| AgentError::UnknownAgent(number.clone()))
+    }
+
+    /// The phone the agent is logged in from: the live state's, else its default extension.
+    fn current_extension(
+        &self,
+        agent: &super::directory::Agent,
+    ) -> Result<(Extension, Vec<QueueName>), AgentError> {
+        let view = self
+            .live
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .agent_by_name(agent.number.as_str());
+        if let Some(view) = view {
+            if let Some(ext) = Extension::from_interface(&view.interface) {
+                return Ok((ext, view.queues.keys().cloned().collect()));
+            }
+        }
+        let ext = agent
+            .default_extension
+            .clone()
+            .ok_or_else(|| AgentError::NoExtension(agent.number.clone()))?;
+        Ok((ext, Vec::new()))
+    }
+
+    /// Logs the agent in to all its queues from `extension` (default: its default extension).
+    /// Already being a member of a queue is fine.
+    pub async fn login(
+        &self,
+        number: &AgentNumber,
+        extension: Option<&Extension>,
+    ) -> Result<LoginOutcome, AgentError> {
+        let agent = self.agent(number)?;
+        let extension = extension
+            .or(agent.default_extension.as_ref())
+            .cloned()
+            .ok_or_else(|| AgentError::NoExtension(number.clone()))?;
+        if agent.queues.is_empty() {
+            return Err(AgentError::NoQueues(number.clone()));
+        }
+        for queue in &agent.queues {
+            match self.queues.add_member(queue, &extension, number).await {
+                Ok(()) | Err(QueueControlError::AlreadyMember) => {}
+                Err(e) => return Err(AgentError::Pbx(e)),
+            }
+        }
+        Ok(LoginOutcome {
+            extension,
+            queues: agent.queues,
+        })
+    }
+
+    /// Logs the agent out of its queues (and of any other queue the live state shows it in).
+    /// Not being a member of a queue is fine.
+    pub async fn logout(&self, number: &AgentNumber) -> Result<(), AgentError> {
+        let agent = self.agent(number)?;
+        let (extension, mut queues) = self.current_extension(&agent)?;
+        for q in &agent.queues {
+            if !queues.contains(q) {
+                queues.push(q.clone());
+            }
+        }
+        for queue in &queues {
+            match self.queues.remove_member(queue, &extension).await {
+                Ok(()) | Err(QueueControlError::NotMember) => {}
+                Err(e) => return Err(AgentError::Pbx(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Pauses the agent with `reason` in `queues` (`None`: every queue). The queues must be the
+    /// agent's and the reason allowed in each of them (in each of the agent's queues when
+    /// `None`).
+    pub async fn pause(
+        &self,
+        number: &AgentNumber,
+        reason: &PauseReasonId,
+        queues: Option<&[QueueName]>,
+    ) -> Result<(), AgentError> {
+        let agent = self.agent(number)?;
+        let pause_reason = self
+            .directory
+            .pause_reason(reason)
+            .map_err(|e| AgentError::Directory(Box::new(e)))?
+            .ok_or_else(|| AgentError::UnknownPauseReason(reason.clone()))?;
+        self.check_queues(&agent, queues)?;
+        for queue in queues.unwrap_or(&agent.queues) {
+            if !pause_reason.allowed_in(queue) {
+                return Err(AgentError::ReasonNotAllowed {
+                    reason: reason.clone(),
+                    queue: queue.clone(),
+                });
+            }
+        }
+        self.set_paused(&agent, queues, true, Some(reason)).await
+    }
+
+    /// Unpauses the agent in `queues` (`None`: every queue).
+    pub async fn unpause(
+        &self,
+        number: &AgentNumber,
+        queues: Option<&[QueueName]>,
+    ) -> Result<(), AgentError> {
+        let agent = self.agent(number)?;
+        self.check_queues(&agent, queues)?;
+        self.set_paused(&agent, queues, false, None).await
+    }
+
+    fn check_queues(
+        &self,
+        agent: &super::directory::Agent,
+        queues: Option<&[QueueName]>,
+    ) -> Result<(), AgentError> {
+        for queue in queues.unwrap_or_default() {
+            if !agent.in_queue(queue) {
+                return Err(AgentError::NotAgentsQueue {
+                    agent: agent.number.clone(),
+                    queue: queue.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_paused(
+        &self,
+        agent: &super::directory::Agent,
+        queues: Option<&[QueueName]>,
+        paused: bool,
+        reason: Option<&PauseReasonId>,
+    ) -> Result<(), AgentError> {
+        let (extension, _) = self.current_extension(agent)?;
+        let map = |e| match e {
+            QueueControlError::NotMember => AgentError::NotLoggedIn(agent.number.clone()),
+            e => AgentError::Pbx(e),
+        };
+        match queues {
+            None => self
+                .queues
+                .set_paused(None, &extension, paused, reason)
+                .await
+                .map_err(map),
+            Some(queues) => {
+                for queue in queues {
+                    self.queues
+                        .set_paused(Some(queue), &extension, paused, reason)
+                        .await
+                        .map_err(map)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::directory::{
+        Agent, ApiCredential, CredentialId, IssuedCredential, PauseReason,
+    };
+    use crate::core::Secret;
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct FakeDirectory {
+        agents: BTreeMap<String, Agent>,
+        reasons: BTreeMap<String, PauseReason>,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("fake")]
+    struct FakeError;
+
+    impl DirectoryStore for FakeDirectory {
+        type Error = FakeError;
+        fn upsert_agent(&self, _: &Agent) -> Result<(), FakeError> {
+            Err(FakeError)
+        }
+        fn agent(&self, n: &AgentNumber) -> Result<Option<Agent>, FakeError> {
+            Ok(self.agents.get(n.as_str()).cloned())
+        }
+        fn agents(&self) -> Result<Vec<Agent>, FakeError> {
+            Ok(self.agents.values().cloned().collect())
+        }
+        fn remove_agent(&self, _: &AgentNumber) -> Result<bool, FakeError> {
+            Err(FakeError)
+        }
+        fn upsert_pause_reason(&self, _: &PauseReason) -> Result<(), FakeError> {
+            Err(FakeError)
+        }
+        fn pause_reason(&self, id: &PauseReasonId) -> Result<Option<PauseReason>, FakeError> {
+            Ok(self.reasons.get(id.as_str()).cloned())
+        }
+        fn pause_reasons(&self) -> Result<Vec<PauseReason>, FakeError> {
+            Ok(self.reasons.values().cloned().collect())
+        }
+        fn remove_pause_reason(&self, _: &PauseReasonId) -> Result<bool, FakeError> {
+            Err(FakeError)
+        }
+        fn create_credential(&self, _: &str) -> Result<IssuedCredential, FakeError> {
+            Err(FakeError)
+        }
+        fn verify_credential(&self, _: &Secret) -> Result<Option<ApiCredential>, FakeError> {
+            Err(FakeError)
+        }
+        fn revoke_credential(&self, _: &CredentialId) -> Result<bool, FakeError> {
+            Err(FakeError)
+        }
+        fn credentials(&self) -> Result<Vec<ApiCredential>, FakeError> {
+            Err(FakeError)
+        }
+    }
+
+    /// Records the actions it is asked for; members it "has" decide AlreadyMember/NotMember.
+    #[derive(Default)]
+    struct FakeQueues {
+        log: Mutex<Vec<String>>,
+        members: Mutex<Vec<(String, String)>>,
+    }
+
+    impl QueueControl for FakeQueues {
+        async fn add_member(
+            &self,
+            q: &QueueName,
+            e: &Extension,
+            a: &AgentNumber,
+        ) -> Result<(), QueueControlError> {
+            self.log.lock().unwrap().push(format!("add {q} {e} {a}"));
+            let mut m = self.members.lock().unwrap();
+            let key = (q.to_string(), e.to_string());
+            if m.contains(&key) {
+                return Err(QueueControlError::AlreadyMember);
+            }
+            m.push(key);
+            Ok(())
+        }
+        async fn remove_member(
+            &self,
+            q: &QueueName,
+            e: &Extension,
+        ) -> Result<(), QueueControlError> {
+            self.log.lock().unwrap().push(format!("remove {q} {e}"));
+            let mut m = self.members.lock().unwrap();
+            let key = (q.to_string(), e.to_string());
+            let before = m.len();
+            m.retain(|k| *k != key);
+            if m.len() == before {
+                return Err(QueueControlError::NotMember);
+            }
+            Ok(())
+        }
+        async fn set_paused(
+            &self,
+            q: Option<&QueueName>,
+            e: &Extension,
+            paused: bool,
+            r: Option<&PauseReasonId>,
+        ) -> Result<(), QueueControlError> {
+            self.log.lock().unwrap().push(format!(
+                "{} {} {e} {}",
+                if paused { "pause" } else { "unpause" },
+                q.map_or("*", QueueName::as_str),
+                r.map_or("-", PauseReasonId::as_str)
+            ));
+            if !self
+                .members
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(_, x)| x == e.as_str())
+            {
+                return Err(QueueControlError::NotMember);
+            }
+            Ok(())
+        }
+        async fn snapshot(&self) -> Result<LiveSnapshot, QueueControlError> {
+            Ok(LiveSnapshot::default())
+        }
+    }
+
+    fn q(s: &str) -> QueueName {
+        QueueName::new(s).unwrap()
+    }
+
+    fn service() -> (AgentService<FakeDirectory, FakeQueues>, Arc<FakeQueues>) {
+        let mut dir = FakeDirectory::default();
+        let mut a = Agent::new(AgentNumber::new("2005").unwrap());
+        a.queues = vec![q("q_ventas"), q("q_soporte")];
+        a.default_extension = Some(Extension::new("1005").unwrap());
+        dir.agents.insert("2005".into(), a);
+        let mut b = Agent::new(AgentNumber::new("2009").unwrap());
+        b.queues = vec![q("q_ventas")];
+        dir.agents.insert("2009".into(), b);
+        for (id, queues) in [("almuerzo", vec![]), ("ventas_only", vec![q("q_ventas")])] {
+            dir.reasons.insert(
+                id.into(),
+                PauseReason {
+                    id: PauseReasonId::new(id).unwrap(),
+                    name: id.into(),
+                    max_seconds: None,
+                    queues,
+                },
+            );
+        }
+        let queues = Arc::new(FakeQueues::default());
+        let svc = AgentService::new(
+            Arc::new(dir),
+            queues.clone(),
+            Arc::new(RwLock::new(LiveState::new())),
+        );
+        (svc, queues)
+    }
+
+    fn n(s: &str) -> AgentNumber {
+        AgentNumber::new(s).unwrap()
+    }
+
+    fn r(s: &str) -> PauseReasonId {
+        PauseReasonId::new(s).unwrap()
+    }
+
+    #[tokio::test]
+    async fn login_pause_unpause_logout_send_the_right_actions() {
+        let (svc, fake) = service();
+        let out = svc.login(&n("2005"), None).await.unwrap();
+        assert_eq!(out.extension.as_str(), "1005");
+        // A second login is fine (already a member).
+        svc.login(&n("2005"), None).await.unwrap();
+        svc.pause(&n("2005"), &r("almuerzo"), None).await.unwrap();
+        svc.pause(&n("2005"), &r("ventas_only"), Some(&[q("q_ventas")]))
+            .await
+            .unwrap();
+        svc.unpause(&n("2005"), None).await.unwrap();
+        svc.logout(&n("2005")).await.unwrap();
+        assert_eq!(
+            *fake.log.lock().unwrap(),
+            vec![
+                "add q_ventas 1005 2005",
+                "add q_soporte 1005 2005",
+                "add q_ventas 1005 2005",
+                "add q_soporte 1005 2005",
+                "pause * 1005 almuerzo",
+                "pause q_ventas 1005 ventas_only",
+                "unpause * 1005 -",
+                "remove q_ventas 1005",
+                "remove q_soporte 1005",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn rules_refuse_before_any_action() {
+        let (svc, fake) = service();
+        let cases: Vec<(Result<(), AgentError>, &str)> = vec![
+            (
+                svc.login(&n("9999"), None).await.map(drop),
+                "unknown agent 9999",
+            ),
+            (
+                svc.login(&n("2009"), None).await.map(drop),
+                "agent 2009 has no default extension; name one",
+            ),
+            (
+                svc.pause(&n("2005"), &r("nope"), None).await,
+                "unknown pause reason nope",
+            ),
+            (
+                svc.pause(&n("2005"), &r("almuerzo"), Some(&[q("q_otro")]))
+                    .await,
+                "queue q_otro is not one of agent 2005's queues",
+            ),
+            (
+                svc.pause(&n("2005"), &r("ventas_only"), None).await,
+                "pause reason ventas_only is not allowed in queue q_soporte",
+            ),
+            (
+                svc.unpause(&n("2005"), Some(&[q("q_otro")])).await,
+                "queue q_otro is not one of agent 2005's queues",
+            ),
+        ];
+        for (result, expected) in cases {
+            assert_eq!(result.unwrap_err().to_string(), expected);
+        }
+        assert!(fake.log.lock().unwrap().is_empty(), "no action was sent");
+        // Asterisk saying "not a member" means not logged in.
+        let err = svc
+            .pause(&n("2005"), &r("almuerzo"), None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AgentError::NotLoggedIn(_)), "{err}");
+        // Logging out when not logged in is fine.
+        svc.logout(&n("2005")).await.unwrap();
+    }
+}

@@ -1,0 +1,1279 @@
+//! Originate jobs: a request to place a call, stored before anything is sent to the PBX, and its
+//! state as the PBX reports it.
+//!
+//! - [`OriginateRequest`]: what to call, validated when built ([`Extension`], [`PhoneNumber`],
+//!   [`CallerId`], [`CallData`], [`DirectTarget`]).
+//! - [`OriginateJob`] and [`JobState`]: the job and its state, whose values map 1:1 onto eXpand's
+//!   `originateCallStatus` codes (see each variant).
+//! - [`PbxFact`] and [`apply`]: the pure state machine; the adapter turns Asterisk events into
+//!   facts, the service applies them.
+//! - The ports: [`CallControl`] (the PBX side) and [`OriginateStore`] (persistence).
+//!
+//! **Architecture Invariant:** a job is written to the store before its call is sent, so its
+//! status can be answered at any time, also after an engine restart. Nothing here knows AMI or
+//! SQL.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::ids::ChannelName;
+use super::journal::UnixTime;
+
+/// A boxed, sendable future (the ports are used as `Arc<dyn ...>`).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+// ---------------------------------------------------------------------------------------------
+// Values
+
+/// A value refused when building a request.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// The value is empty or too long.
+    #[error("`{field}` must be {min}-{max} characters long")]
+    Length {
+        /// The request field.
+        field: &'static str,
+        /// Shortest allowed length.
+        min: usize,
+        /// Longest allowed length.
+        max: usize,
+    },
+    /// The value holds a character outside the field's alphabet.
+    #[error("`{field}` contains {found:?}; allowed: {allowed}")]
+    Forbidden {
+        /// The request field.
+        field: &'static str,
+        /// The first refused character.
+        found: char,
+        /// The allowed alphabet.
+        allowed: &'static str,
+    },
+    /// A numeric or structural constraint failed.
+    #[error("`{field}` is invalid: {reason}")]
+    Invalid {
+        /// The request field.
+        field: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+fn check(
+    field: &'static str,
+    value: &str,
+    min: usize,
+    max: usize,
+    allowed: &'static str,
+    ok: impl Fn(char) -> bool,
+) -> Result<(), RequestError> {
+    let len = value.chars().count();
+    if len < min || len > max {
+        return Err(RequestError::Length { field, min, max });
+    }
+    if let Some(found) = value.chars().find(|c| !ok(*c)) {
+        return Err(RequestError::Forbidden {
+            field,
+            found,
+            allowed,
+        });
+    }
+    Ok(())
+}
+
+macro_rules! validated_string {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The value.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+validated_string!(
+    /// The id of an originate job, chosen by the engine and handed to the caller at once:
+    /// 1-64 characters of `[A-Za-z0-9-]` (e.g. `19a2b3c4d5e-5f0e1d2c`).
+    OriginateId
+);
+
+impl OriginateId {
+    /// Validates an id a client sent back.
+    pub fn parse(value: &str) -> Result<Self, RequestError> {
+        check("originate id", value, 1, 64, "letters, digits and -", |c| {
+            c.is_ascii_alphanumeric() || c == '-'
+        })?;
+        Ok(Self(value.to_owned()))
+    }
+
+    /// A fresh id: the creation time in milliseconds and 32 random bits, both in hex. Unique
+    /// across restarts and engine replicas (the store's primary key refuses the rare clash).
+    pub fn generate() -> Self {
+        use std::collections::hash_map::RandomState;
+        use std::hash::{BuildHasher, Hasher};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        // RandomState is seeded from the OS once per process and varied per instance.
+        let mut h = RandomState::new().build_hasher();
+        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+        h.write_u128(now.as_nanos());
+        h.write_u32(std::process::id());
+        let random = h.finish() as u32;
+        Self(format!("{:x}-{random:08x}", now.as_millis()))
+    }
+}
+
+validated_string!(
+    /// A phone extension that can be the source of a click-to-call: 2-10 digits.
+    Extension
+);
+
+impl Extension {
+    /// Validates an extension (digits only, 2-10).
+    pub fn parse(value: &str) -> Result<Self, RequestError> {
+        check("extension", value, 2, 10, "digits", |c| c.is_ascii_digit())?;
+        Ok(Self(value.to_owned()))
+    }
+}
+
+validated_string!(
+    /// A number to dial: an extension or a public number, 2-32 digits with an optional leading
+    /// `+`. Dialed through the dialplan (and the trunk it chooses), never as a raw dial string.
+    PhoneNumber
+);
+
+impl PhoneNumber {
+    /// Validates a number (`+` only first; no `,`, `&`, spaces or control characters).
+    pub fn parse(value: &str) -> Result<Self, RequestError> {
+        let digits = value.strip_prefix('+').unwrap_or(value);
+        check("number", digits, 2, 32, "digits, and + first", |c| {
+            c.is_ascii_digit()
+        })?;
+        Ok(Self(value.to_owned()))
+    }
+}
+
+/// Where a direct-mode call is connected once the destination answers: a dialplan
+/// context (`[A-Za-z0-9_-]`, 1-80) and extension (`[A-Za-z0-9*#+_.-]`, 1-80).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectTarget {
+    context: String,
+    exten: String,
+}
+
+impl DirectTarget {
+    /// Validates both parts.
+    pub fn new(context: &str, exten: &str) -> Result<Self, RequestError> {
+        check("context", context, 1, 80, "letters, digits, _ and -", |c| {
+            c.is_ascii_alphanumeric() || "_-".contains(c)
+        })?;
+        check(
+            "exten",
+            exten,
+            1,
+            80,
+            "letters, digits and * # + _ . -",
+            |c| c.is_ascii_alphanumeric() || "*#+_.-".contains(c),
+        )?;
+        Ok(Self {
+            context: context.to_owned(),
+            exten: exten.to_owned(),
+        })
+    }
+
+    /// The dialplan context.
+    pub fn context(&self) -> &str {
+        &self.context
+    }
+
+    /// The dialplan extension.
+    pub fn exten(&self) -> &str {
+        &self.exten
+    }
+}
+
+/// A caller id shown to one party: an optional name (1-64 characters, no control characters and
+/// none of `" < > \`) and an optional number (1-32 of `[0-9+*#]`); at least one of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallerId {
+    name: Option<String>,
+    number: Option<String>,
+}
+
+impl CallerId {
+    /// Validates a caller id.
+    pub fn new(name: Option<&str>, number: Option<&str>) -> Result<Self, RequestError> {
+        if name.is_none() && number.is_none() {
+            return Err(RequestError::Invalid {
+                field: "caller id",
+                reason: "needs a name or a number",
+            });
+        }
+        if let Some(name) = name {
+            check(
+                "caller id name",
+                name,
+                1,
+                64,
+                "printable characters except \" < > \\",
+                |c| !c.is_control() && !"\"<>\\".contains(c),
+            )?;
+        }
+        if let Some(number) = number {
+            check("caller id number", number, 1, 32, "digits and + * #", |c| {
+                c.is_ascii_digit() || "+*#".contains(c)
+            })?;
+        }
+        Ok(Self {
+            name: name.map(str::to_owned),
+            number: number.map(str::to_owned),
+        })
+    }
+
+    /// The name, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The number, if any.
+    pub fn number(&self) -> Option<&str> {
+        self.number.as_deref()
+    }
+}
+
+/// Free `key=value` data attached to the call and its CDR (eXpand's `callinfo`). Keys are
+/// `[A-Za-z0-9_.-]` (1-64); values are up to 256 characters without control characters, `,` or
+/// `=`; at most 32 pairs and 1024 bytes in the rendered `k=v,k=v` form.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallData(Vec<(String, String)>);
+
+impl CallData {
+    /// Most pairs.
+    pub const MAX_PAIRS: usize = 32;
+    /// Most bytes of the rendered form.
+    pub const MAX_BYTES: usize = 1024;
+
+    /// Validates the pairs (order kept; a repeated key is refused).
+    pub fn new<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Result<Self, RequestError> {
+        if pairs.len() > Self::MAX_PAIRS {
+            return Err(RequestError::Invalid {
+                field: "call data",
+                reason: "at most 32 pairs",
+            });
+        }
+        let mut out: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            let (k, v) = (k.as_ref(), v.as_ref());
+            check(
+                "call data key",
+                k,
+                1,
+                64,
+                "letters, digits and _ . -",
+                |c| c.is_ascii_alphanumeric() || "_.-".contains(c),
+            )?;
+            check(
+                "call data value",
+                v,
+                0,
+                256,
+                "printable characters except , and =",
+                |c| !c.is_control() && c != ',' && c != '=',
+            )?;
+            if out.iter().any(|(seen, _)| seen == k) {
+                return Err(RequestError::Invalid {
+                    field: "call data key",
+                    reason: "repeated key",
+                });
+            }
+            out.push((k.to_owned(), v.to_owned()));
+        }
+        let data = Self(out);
+        if data.render().len() > Self::MAX_BYTES {
+            return Err(RequestError::Invalid {
+                field: "call data",
+                reason: "longer than 1024 bytes",
+            });
+        }
+        Ok(data)
+    }
+
+    /// Parses the rendered form `k=v,k=v` (eXpand's `callinfo`); empty text is no data.
+    pub fn parse(text: &str) -> Result<Self, RequestError> {
+        if text.is_empty() {
+            return Ok(Self::default());
+        }
+        let mut pairs = Vec::new();
+        for item in text.split(',') {
+            let (k, v) = item.split_once('=').ok_or(RequestError::Invalid {
+                field: "call data",
+                reason: "each item must be key=value",
+            })?;
+            pairs.push((k, v));
+        }
+        Self::new(&pairs)
+    }
+
+    /// The pairs, in order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
+    /// Whether there is no pair.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `k=v,k=v` (what the CDR's `calldata` field holds).
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(k);
+            s.push('=');
+            s.push_str(v);
+        }
+        s
+    }
+}
+
+/// How the call is placed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OriginateMode {
+    /// Ring the source extension first; when it answers, dial the destination through the
+    /// dialplan (and the trunk it chooses) and connect both.
+    ClickToCall {
+        /// The phone that rings first.
+        source: Extension,
+    },
+    /// Dial the destination; when it answers, connect it to a dialplan context/extension
+    /// (an IVR, a queue, an agent's extension).
+    Direct {
+        /// Where the answered destination goes.
+        target: DirectTarget,
+    },
+}
+
+/// Longest accepted ring timeout.
+pub const MAX_RING_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A request to place a call. Every part is validated when built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OriginateRequest {
+    /// Click-to-call or direct.
+    pub mode: OriginateMode,
+    /// The number dialed.
+    pub destination: PhoneNumber,
+    /// Caller id shown on the source side (the source phone in click-to-call, the connected
+    /// context in direct mode). `None`: the PBX's default.
+    pub source_caller_id: Option<CallerId>,
+    /// Caller id presented to the destination. `None`: the PBX's default.
+    pub destination_caller_id: Option<CallerId>,
+    /// How long each party may ring; `None`: the service's default. 1 s to 600 s.
+    pub ring_timeout: Option<Duration>,
+    /// Data attached to the call and its CDR.
+    pub call_data: CallData,
+}
+
+impl OriginateRequest {
+    /// A click-to-call from `source` to `destination`, with no caller ids, default timeout and
+    /// no call data.
+    pub fn click_to_call(source: Extension, destination: PhoneNumber) -> Self {
+        Self {
+            mode: OriginateMode::ClickToCall { source },
+            destination,
+            source_caller_id: None,
+            destination_caller_id: None,
+            ring_timeout: None,
+            call_data: CallData::default(),
+        }
+    }
+
+    /// A direct call to `destination`, connected to `target` once answered.
+    pub fn direct(destination: PhoneNumber, target: DirectTarget) -> Self {
+        Self {
+            mode: OriginateMode::Direct { target },
+            destination,
+            source_caller_id: None,
+            destination_caller_id: None,
+            ring_timeout: None,
+            call_data: CallData::default(),
+        }
+    }
+
+    /// Sets the ring timeout (1 s to 600 s, whole seconds).
+    pub fn with_ring_timeout(mut self, timeout: Duration) -> Result<Self, RequestError> {
+        if timeout < Duration::from_secs(1) || timeout > MAX_RING_TIMEOUT {
+            return Err(RequestError::Invalid {
+                field: "ring timeout",
+                reason: "must be 1-600 seconds",
+            });
+        }
+        self.ring_timeout = Some(Duration::from_secs(timeout.as_secs()));
+        Ok(self)
+    }
+
+    /// Sets the call data.
+    pub fn with_call_data(mut self, data: CallData) -> Self {
+        self.call_data = data;
+        self
+    }
+
+    /// Sets the caller ids of each party.
+    pub fn with_caller_ids(mut self, source: Option<CallerId>, dest: Option<CallerId>) -> Self {
+        self.source_caller_id = source;
+        self.destination_caller_id = dest;
+        self
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The job and its state machine
+
+/// The state of a job. Each value is one of eXpand's `originateCallStatus` codes (its code 0,
+/// "unknown job", is a lookup that finds nothing; `-1` is an authentication failure).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JobState {
+    /// eXpand **1 RINGING**: the call is being placed (stored, sent, the source or the destination
+    /// ringing, the source answered and the destination being dialed).
+    Ringing,
+    /// eXpand **2 ANSWER**: the destination answered; the call is up.
+    Answered,
+    /// eXpand **3 HUNGUP**: the answered call ended normally. Final.
+    HungUp,
+    /// eXpand **4 BUSY**: the destination was busy. Final.
+    Busy,
+    /// eXpand **5 NO ANSWER**: nobody answered within the ring timeout (source or destination).
+    /// Final.
+    NoAnswer,
+    /// eXpand **6 CONGESTION / NOTAVAILABLE**: the call could not be placed (congestion, channel
+    /// unavailable, number rejected, the PBX refused or never got the request). Final.
+    Unavailable,
+    /// eXpand **7 OFFHOOK**: the source extension was in use (off hook, busy). Final.
+    SourceOffHook,
+    /// Cancelled by the client while ringing or up. eXpand has no code of its own for it (its
+    /// `originateCallCancel` answers 1 OK); the closest status is **3 HUNGUP**. Final.
+    Cancelled,
+}
+
+impl JobState {
+    /// Every state.
+    pub const ALL: [JobState; 8] = [
+        JobState::Ringing,
+        JobState::Answered,
+        JobState::HungUp,
+        JobState::Busy,
+        JobState::NoAnswer,
+        JobState::Unavailable,
+        JobState::SourceOffHook,
+        JobState::Cancelled,
+    ];
+
+    /// Whether the job is over (nothing changes its state any more).
+    pub fn is_final(self) -> bool {
+        !matches!(self, JobState::Ringing | JobState::Answered)
+    }
+
+    /// A stable lower-case name (for storage and logs).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Ringing => "ringing",
+            JobState::Answered => "answered",
+            JobState::HungUp => "hungup",
+            JobState::Busy => "busy",
+            JobState::NoAnswer => "noanswer",
+            JobState::Unavailable => "unavailable",
+            JobState::SourceOffHook => "source_offhook",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    /// The inverse of [`JobState::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How far a ringing job got (detail under [`JobState::Ringing`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Progress {
+    /// Stored; the call is being sent.
+    Created,
+    /// The source phone rings (click-to-call).
+    SourceRinging,
+    /// The source answered; the destination is about to be dialed (click-to-call).
+    SourceAnswered,
+    /// The destination is being dialed.
+    DestinationRinging,
+}
+
+impl Progress {
+    /// A stable name (for storage).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Progress::Created => "created",
+            Progress::SourceRinging => "source_ringing",
+            Progress::SourceAnswered => "source_answered",
+            Progress::DestinationRinging => "destination_ringing",
+        }
+    }
+
+    /// The inverse of [`Progress::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Progress::Created,
+            Progress::SourceRinging,
+            Progress::SourceAnswered,
+            Progress::DestinationRinging,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+}
+
+/// Why a leg was not answered, in PBX-neutral terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Failure {
+    /// The party was busy.
+    Busy,
+    /// The party did not answer in time (or hung up / cancelled before answering).
+    NoAnswer,
+    /// The party refused the call.
+    Rejected,
+    /// The network or the trunk could not carry the call.
+    Congestion,
+    /// The channel could not be created (unknown, unreachable or unregistered endpoint).
+    Unavailable,
+}
+
+impl Failure {
+    /// A stable name (for storage).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Failure::Busy => "busy",
+            Failure::NoAnswer => "noanswer",
+            Failure::Rejected => "rejected",
+            Failure::Congestion => "congestion",
+            Failure::Unavailable => "unavailable",
+        }
+    }
+
+    /// The inverse of [`Failure::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Failure::Busy,
+            Failure::NoAnswer,
+            Failure::Rejected,
+            Failure::Congestion,
+            Failure::Unavailable,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
+    }
+
+    /// The failure a Q.850 hangup cause stands for, if it stands for one.
+    pub fn from_cause(cause: u16) -> Option<Self> {
+        Some(match cause {
+            17 => Failure::Busy,
+            18 | 19 => Failure::NoAnswer,
+            21 => Failure::Rejected,
+            34 | 38 | 41 | 42 | 44 | 47 => Failure::Congestion,
+            1 | 2 | 3 | 20 | 22 | 27 | 28 | 29 | 31 | 58 | 66 | 88 | 102 | 111 | 127 => {
+                Failure::Unavailable
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// Something the PBX reported about one job (the adapter maps Asterisk's events onto these).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PbxFact {
+    /// A channel of the job exists under this name (kept so the job can be cancelled).
+    ChannelCreated(ChannelName),
+    /// The source phone rings (click-to-call).
+    SourceRinging,
+    /// The source phone answered (click-to-call).
+    SourceAnswered,
+    /// The source phone was not answered (click-to-call; final).
+    SourceFailed(Failure),
+    /// The source device is in use, so the call was not placed (final).
+    SourceInUse,
+    /// The destination is being dialed.
+    DestinationRinging,
+    /// The destination answered.
+    DestinationAnswered,
+    /// The dial towards the destination ended unanswered. Not final by itself: the hangup
+    /// cause that follows is more precise (e.g. rejected vs not answered).
+    DialEnded(Failure),
+    /// The PBX gave up on the destination (direct mode: the originate failed; final).
+    DestinationFailed(Failure),
+    /// The job's main channel hung up with this Q.850 cause.
+    HungUp {
+        /// Q.850 cause (16 normal clearing, 17 busy, 19 no answer, 21 rejected, 34 congestion).
+        cause: u16,
+    },
+    /// The call could not be sent, or the PBX refused it (final).
+    NotSent,
+    /// After a restart or reconnect the job's channels are gone and how it ended is unknown.
+    Vanished,
+    /// The client cancelled the job (final).
+    Cancelled,
+}
+
+/// One originate job: the request, its state and when things happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OriginateJob {
+    /// The job's id.
+    pub id: OriginateId,
+    /// What was asked.
+    pub request: OriginateRequest,
+    /// The ring timeout actually used (the request's, or the service default).
+    pub ring_timeout: Duration,
+    /// The state (eXpand's status).
+    pub state: JobState,
+    /// How far a ringing job got.
+    pub progress: Progress,
+    /// What the dial towards the destination reported, until the hangup settles it.
+    pub dial_failure: Option<Failure>,
+    /// The Q.850 cause of the main channel's hangup, once known.
+    pub hangup_cause: Option<u16>,
+    /// The names of the job's channels in the PBX (to cancel it).
+    pub channels: Vec<ChannelName>,
+    /// When the job was stored.
+    pub created_at: UnixTime,
+    /// Last state change.
+    pub updated_at: UnixTime,
+    /// When the source answered (click-to-call).
+    pub source_answered_at: Option<UnixTime>,
+    /// When the destination answered.
+    pub answered_at: Option<UnixTime>,
+    /// When the job reached a final state.
+    pub ended_at: Option<UnixTime>,
+}
+
+impl OriginateJob {
+    /// A new job, ringing, created `at`; the request's ring timeout is set to `ring_timeout`.
+    pub fn new(
+        id: OriginateId,
+        request: OriginateRequest,
+        ring_timeout: Duration,
+        at: UnixTime,
+    ) -> Self {
+        let mut request = request;
+        request.ring_timeout = Some(ring_timeout);
+        Self {
+            id,
+            request,
+            ring_timeout,
+            state: JobState::Ringing,
+            progress: Progress::Created,
+            dial_failure: None,
+            hangup_cause: None,
+            channels: Vec::new(),
+            created_at: at,
+            updated_at: at,
+            source_answered_at: None,
+            answered_at: None,
+            ended_at: None,
+        }
+    }
+
+    /// Whether the source is still to answer (click-to-call before the source answered).
+    fn in_source_phase(&self) -> bool {
+        matches!(self.request.mode, OriginateMode::ClickToCall { .. })
+            && self.source_answered_at.is_none()
+    }
+
+    fn finish(mut self, state: JobState, at: UnixTime) -> Self {
+        self.state = state;
+        self.updated_at = at;
+        self.ended_at = Some(at);
+        self
+    }
+
+    fn advance(mut self, progress: Progress, at: UnixTime) -> Self {
+        if self.state == JobState::Ringing && progress > self.progress {
+            self.progress = progress;
+            self.updated_at = at;
+        }
+        self
+    }
+}
+
+/// The final state a source-leg failure gives (click-to-call, before the source answered).
+fn source_failure_state(f: Failure) -> JobState {
+    match f {
+        Failure::Busy => JobState::SourceOffHook,
+        Failure::NoAnswer | Failure::Rejected => JobState::NoAnswer,
+        Failure::Congestion | Failure::Unavailable => JobState::Unavailable,
+    }
+}
+
+/// The final state a destination failure gives. eXpand counts a rejected call as 6.
+fn destination_failure_state(f: Failure) -> JobState {
+    match f {
+        Failure::Busy => JobState::Busy,
+        Failure::NoAnswer => JobState::NoAnswer,
+        Failure::Rejected | Failure::Congestion | Failure::Unavailable => JobState::Unavailable,
+    }
+}
+
+/// The state machine: the job after `fact`, observed `at`. Pure. A final job only keeps learning
+/// channel names; its state never changes again.
+pub fn apply(job: OriginateJob, fact: &PbxFact, at: UnixTime) -> OriginateJob {
+    if let PbxFact::ChannelCreated(name) = fact {
+        let mut job = job;
+        if !job.channels.contains(name) {
+            job.channels.push(name.clone());
+        }
+        return job;
+    }
+    if job.state.is_final() {
+        return job;
+    }
+    match fact {
+        PbxFact::ChannelCreated(_) => job,
+        PbxFact::SourceRinging => job.advance(Progress::SourceRinging, at),
+        PbxFact::SourceAnswered => {
+            if !job.in_source_phase() || job.state != JobState::Ringing {
+                return job;
+            }
+            let mut job = job.advance(Progress::SourceAnswered, at);
+            job.source_answered_at = Some(at);
+            job.updated_at = at;
+            job
+        }
+        PbxFact::SourceFailed(f) => {
+            if job.in_source_phase() {
+                job.finish(source_failure_state(*f), at)
+            } else {
+                job
+            }
+        }
+        PbxFact::SourceInUse => {
+            if job.in_source_phase() {
+                job.finish(JobState::SourceOffHook, at)
+            } else {
+                job
+            }
+        }
+        PbxFact::DestinationRinging => job.advance(Progress::DestinationRinging, at),
+        PbxFact::DestinationAnswered => {
+            if job.state != JobState::Ringing {
+                return job;
+            }
+            let mut job = job.advance(Progress::DestinationRinging, at);
+            job.state = JobState::Answered;
+            job.answered_at = Some(at);
+            job.updated_at = at;
+            job
+        }
+        PbxFact::DialEnded(f) => {
+            if job.state != JobState::Ringing || job.dial_failure == Some(*f) {
+                return job;
+            }
+            let mut job = job;
+            job.dial_failure = Some(*f);
+            job.updated_at = at;
+            job
+        }
+        PbxFact::DestinationFailed(f) => {
+            if job.state == JobState::Ringing && !job.in_source_phase() {
+                job.finish(destination_failure_state(*f), at)
+            } else {
+                job
+            }
+        }
+        PbxFact::HungUp { cause } => {
+            let mut job = job;
+            job.hangup_cause = Some(*cause);
+            let state = match job.state {
+                JobState::Answered => JobState::HungUp,
+                _ if job.in_source_phase() => {
+                    source_failure_state(Failure::from_cause(*cause).unwrap_or(Failure::NoAnswer))
+                }
+                _ => destination_failure_state(
+                    Failure::from_cause(*cause)
+                        .or(job.dial_failure)
+                        .unwrap_or(Failure::NoAnswer),
+                ),
+            };
+            job.finish(state, at)
+        }
+        PbxFact::NotSent => job.finish(JobState::Unavailable, at),
+        PbxFact::Vanished => {
+            let state = if job.state == JobState::Answered {
+                JobState::HungUp
+            } else {
+                JobState::Unavailable
+            };
+            job.finish(state, at)
+        }
+        PbxFact::Cancelled => job.finish(JobState::Cancelled, at),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ports
+
+/// A failure of the PBX side.
+#[derive(Debug, thiserror::Error)]
+pub enum CallControlError {
+    /// The PBX refused the request (e.g. an invalid channel, a failed action).
+    #[error("the PBX refused the request: {0}")]
+    Refused(String),
+    /// The PBX could not be reached (connection lost, timeout).
+    #[error("the PBX is unreachable")]
+    Unreachable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The PBX side of originate jobs. Implemented by the Asterisk adapter; what the PBX then reports
+/// arrives as [`PbxUpdate`]s on the channel the adapter hands to the service.
+pub trait CallControl: Send + Sync {
+    /// Whether the source extension's device is in use (so a click-to-call must not ring it).
+    fn source_in_use<'a>(
+        &'a self,
+        source: &'a Extension,
+    ) -> BoxFuture<'a, Result<bool, CallControlError>>;
+
+    /// Sends the call of a stored job. Returns once the PBX accepted it; progress follows as
+    /// facts.
+    fn originate<'a>(
+        &'a self,
+        job: &'a OriginateJob,
+    ) -> BoxFuture<'a, Result<(), CallControlError>>;
+
+    /// Hangs up one channel of a job. A channel that is already gone is not an error.
+    fn hangup<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<(), CallControlError>>;
+
+    /// Of `jobs`, those that still have a channel in the PBX (resync after a restart or a
+    /// reconnect).
+    fn live_jobs<'a>(
+        &'a self,
+        jobs: &'a [OriginateId],
+    ) -> BoxFuture<'a, Result<Vec<OriginateId>, CallControlError>>;
+}
+
+/// What the adapter reports to the service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PbxUpdate {
+    /// A fact about one job.
+    Fact {
+        /// The job.
+        job: OriginateId,
+        /// What happened.
+        fact: PbxFact,
+    },
+    /// Events may have been missed (reconnect, lag): check the open jobs against the PBX.
+    Resync,
+}
+
+/// A failure of the originate store.
+#[derive(Debug, thiserror::Error)]
+#[error("originate store failed")]
+pub struct OriginateStoreError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+/// Persistence of originate jobs. Blocking (the service calls it off the async threads).
+pub trait OriginateStore: Send + Sync {
+    /// Stores a new job; fails if its id exists.
+    fn insert(&self, job: &OriginateJob) -> Result<(), OriginateStoreError>;
+    /// Stores the job's current state, progress, channels and timestamps.
+    fn update(&self, job: &OriginateJob) -> Result<(), OriginateStoreError>;
+    /// The job, if stored (and not purged).
+    fn get(&self, id: &OriginateId) -> Result<Option<OriginateJob>, OriginateStoreError>;
+    /// Jobs not in a final state (to resync after a restart).
+    fn open_jobs(&self) -> Result<Vec<OriginateJob>, OriginateStoreError>;
+    /// Deletes final jobs that ended before `before`; returns how many.
+    fn purge_finished(&self, before: UnixTime) -> Result<u64, OriginateStoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use JobState::{Answered, Busy, NoAnswer, Ringing, SourceOffHook, Unavailable};
+    use PbxFact::*;
+    const HUNG_UP: JobState = JobState::HungUp;
+    const CANCELLED: JobState = JobState::Cancelled;
+
+    fn c2c() -> OriginateJob {
+        let req = OriginateRequest::click_to_call(
+            Extension::parse("1001").unwrap(),
+            PhoneNumber::parse("5551004").unwrap(),
+        );
+        OriginateJob::new(
+            OriginateId::parse("t-1").unwrap(),
+            req,
+            Duration::from_secs(30),
+            UnixTime(100),
+        )
+    }
+
+    fn direct() -> OriginateJob {
+        let req = OriginateRequest::direct(
+            PhoneNumber::parse("5551004").unwrap(),
+            DirectTarget::new("agents", "1001").unwrap(),
+        );
+        OriginateJob::new(
+            OriginateId::parse("t-2").unwrap(),
+            req,
+            Duration::from_secs(30),
+            UnixTime(100),
+        )
+    }
+
+    /// Applies `facts` one per second and returns the state after each.
+    fn run(job: OriginateJob, facts: &[PbxFact]) -> (OriginateJob, Vec<JobState>) {
+        let mut job = job;
+        let mut states = Vec::new();
+        for (i, f) in facts.iter().enumerate() {
+            job = apply(job, f, UnixTime(101 + i as i64));
+            states.push(job.state);
+        }
+        (job, states)
+    }
+
+    #[test]
+    fn click_to_call_paths() {
+        let name = || ChannelCreated(ChannelName::new("PJSIP/1001-00000001"));
+        let cases: &[(&str, Vec<PbxFact>, Vec<JobState>)] = &[
+            (
+                "answered then hung up normally",
+                vec![
+                    name(),
+                    SourceRinging,
+                    SourceAnswered,
+                    DestinationRinging,
+                    DestinationAnswered,
+                    HungUp { cause: 16 },
+                ],
+                vec![Ringing, Ringing, Ringing, Ringing, Answered, HUNG_UP],
+            ),
+            (
+                "destination busy (dial status, then cause 17)",
+                vec![
+                    SourceAnswered,
+                    DestinationRinging,
+                    DialEnded(Failure::Busy),
+                    HungUp { cause: 17 },
+                ],
+                vec![Ringing, Ringing, Ringing, Busy],
+            ),
+            (
+                "destination no answer",
+                vec![
+                    SourceAnswered,
+                    DestinationRinging,
+                    DialEnded(Failure::NoAnswer),
+                    HungUp { cause: 19 },
+                ],
+                vec![Ringing, Ringing, Ringing, NoAnswer],
+            ),
+            (
+                "destination congestion",
+                vec![
+                    SourceAnswered,
+                    DialEnded(Failure::Congestion),
+                    HungUp { cause: 34 },
+                ],
+                vec![Ringing, Ringing, Unavailable],
+            ),
+            (
+                "destination rejected: NOANSWER dial status, cause 21 wins",
+                vec![
+                    SourceAnswered,
+                    DialEnded(Failure::NoAnswer),
+                    HungUp { cause: 21 },
+                ],
+                vec![Ringing, Ringing, Unavailable],
+            ),
+            (
+                "uninformative cause falls back to the dial status",
+                vec![
+                    SourceAnswered,
+                    DialEnded(Failure::Busy),
+                    HungUp { cause: 16 },
+                ],
+                vec![Ringing, Ringing, Busy],
+            ),
+            (
+                "source does not answer",
+                vec![SourceRinging, SourceFailed(Failure::NoAnswer)],
+                vec![Ringing, NoAnswer],
+            ),
+            (
+                "source busy is off-hook",
+                vec![SourceFailed(Failure::Busy)],
+                vec![SourceOffHook],
+            ),
+            (
+                "source in use (device state)",
+                vec![SourceInUse, SourceRinging, HungUp { cause: 16 }],
+                vec![SourceOffHook, SourceOffHook, SourceOffHook],
+            ),
+            (
+                "source hangs up while ringing: cause decides",
+                vec![SourceRinging, HungUp { cause: 17 }],
+                vec![Ringing, SourceOffHook],
+            ),
+            (
+                "source unreachable",
+                vec![SourceFailed(Failure::Unavailable)],
+                vec![Unavailable],
+            ),
+            (
+                "cancel while ringing, later facts ignored",
+                vec![
+                    SourceRinging,
+                    Cancelled,
+                    SourceAnswered,
+                    HungUp { cause: 16 },
+                ],
+                vec![Ringing, CANCELLED, CANCELLED, CANCELLED],
+            ),
+            (
+                "cancel while up",
+                vec![
+                    SourceAnswered,
+                    DestinationAnswered,
+                    Cancelled,
+                    HungUp { cause: 16 },
+                ],
+                vec![Ringing, Answered, CANCELLED, CANCELLED],
+            ),
+            (
+                "not sent",
+                vec![NotSent, SourceAnswered],
+                vec![Unavailable, Unavailable],
+            ),
+            (
+                "vanished while up / ringing",
+                vec![SourceAnswered, DestinationAnswered, Vanished],
+                vec![Ringing, Answered, HUNG_UP],
+            ),
+            ("vanished while ringing", vec![Vanished], vec![Unavailable]),
+            (
+                "a late source failure after the source answered is ignored",
+                vec![
+                    SourceAnswered,
+                    SourceFailed(Failure::Busy),
+                    DestinationAnswered,
+                ],
+                vec![Ringing, Ringing, Answered],
+            ),
+        ];
+        for (what, facts, want) in cases {
+            let (_, got) = run(c2c(), facts);
+            assert_eq!(&got, want, "{what}");
+        }
+    }
+
+    #[test]
+    fn direct_paths() {
+        let cases: &[(&str, Vec<PbxFact>, Vec<JobState>)] = &[
+            (
+                "answered, hung up",
+                vec![
+                    DestinationRinging,
+                    DestinationAnswered,
+                    HungUp { cause: 16 },
+                ],
+                vec![Ringing, Answered, HUNG_UP],
+            ),
+            (
+                "busy from the originate",
+                vec![DestinationRinging, DestinationFailed(Failure::Busy)],
+                vec![Ringing, Busy],
+            ),
+            (
+                "no answer",
+                vec![DestinationFailed(Failure::NoAnswer)],
+                vec![NoAnswer],
+            ),
+            (
+                "congestion",
+                vec![DestinationFailed(Failure::Congestion)],
+                vec![Unavailable],
+            ),
+            (
+                "hangup cause while ringing",
+                vec![DialEnded(Failure::Busy), HungUp { cause: 17 }],
+                vec![Ringing, Busy],
+            ),
+            (
+                "source facts do not apply to a direct job",
+                vec![
+                    SourceInUse,
+                    SourceFailed(Failure::Busy),
+                    DestinationAnswered,
+                ],
+                vec![Ringing, Ringing, Answered],
+            ),
+        ];
+        for (what, facts, want) in cases {
+            let (_, got) = run(direct(), facts);
+            assert_eq!(&got, want, "{what}");
+        }
+    }
+
+    #[test]
+    fn timestamps_progress_and_channels() {
+        let (job, _) = run(
+            c2c(),
+            &[
+                ChannelCreated(ChannelName::new("PJSIP/1001-1")),
+                SourceRinging,
+                SourceAnswered,
+                DestinationRinging,
+                DestinationAnswered,
+                HungUp { cause: 16 },
+                ChannelCreated(ChannelName::new("PJSIP/1001-1")),
+                ChannelCreated(ChannelName::new("PJSIP/x-2")),
+            ],
+        );
+        assert_eq!(job.source_answered_at, Some(UnixTime(103)));
+        assert_eq!(job.answered_at, Some(UnixTime(105)));
+        assert_eq!(job.ended_at, Some(UnixTime(106)));
+        assert_eq!(job.updated_at, UnixTime(106));
+        assert_eq!(job.hangup_cause, Some(16));
+        assert_eq!(job.progress, Progress::DestinationRinging);
+        assert_eq!(
+            job.channels,
+            [
+                ChannelName::new("PJSIP/1001-1"),
+                ChannelName::new("PJSIP/x-2")
+            ]
+        );
+        // A repeated fact changes nothing (so nothing is written).
+        let j = apply(c2c(), &SourceRinging, UnixTime(101));
+        assert_eq!(apply(j.clone(), &SourceRinging, UnixTime(150)), j);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in JobState::ALL {
+            assert_eq!(JobState::parse(s.as_str()), Some(s));
+        }
+        assert!(JobState::Cancelled.is_final() && !JobState::Answered.is_final());
+        assert_eq!(
+            Progress::parse("source_answered"),
+            Some(Progress::SourceAnswered)
+        );
+        assert_eq!(Failure::parse("rejected"), Some(Failure::Rejected));
+        assert_eq!(Failure::from_cause(16), None);
+    }
+
+    #[test]
+    fn validation_refuses_injection() {
+        for bad in [
+            "1001\r\n",
+            "10&01",
+            "10,01",
+            "10 01",
+            "1",
+            "12345678901",
+            "10a1",
+        ] {
+            assert!(Extension::parse(bad).is_err(), "extension {bad:?}");
+        }
+        assert!(Extension::parse("1001").is_ok());
+        for bad in [
+            "555\r\n1", "555&1", "555,1", "+", "55+51", "5", "555 1", "${X}",
+        ] {
+            assert!(PhoneNumber::parse(bad).is_err(), "number {bad:?}");
+        }
+        assert!(PhoneNumber::parse("+59899123456").is_ok());
+        for (k, v) in [
+            ("a\r\nb", "v"),
+            ("a,b", "v"),
+            ("a&b", "v"),
+            ("a=b", "v"),
+            ("", "v"),
+            ("k", "x,y"),
+            ("k", "x\ny"),
+            ("k", "a=b"),
+        ] {
+            assert!(CallData::new(&[(k, v)]).is_err(), "call data {k:?}={v:?}");
+        }
+        assert!(CallData::new(&[("a", "1"), ("a", "2")]).is_err());
+        let data =
+            CallData::new(&[("campaign", "7"), ("lead.id", "01-43-1"), ("note", "")]).unwrap();
+        assert_eq!(data.render(), "campaign=7,lead.id=01-43-1,note=");
+        assert_eq!(CallData::parse(&data.render()).unwrap(), data);
+        assert!(CallData::parse("novalue").is_err());
+        assert!(CallData::new(
+            &vec![("k", "v"); 33]
+                .iter()
+                .enumerate()
+                .map(|(i, _)| (format!("k{i}"), "v"))
+                .collect::<Vec<_>>()
+        )
+        .is_err());
+        for (name, number) in [
+            (Some("a\"b"), None),
+            (Some("<x>"), None),
+            (Some("a\rb"), None),
+            (None, Some("12,3")),
+            (None, Some("12a")),
+            (None, None),
+        ] {
+            assert!(CallerId::new(name, number).is_err(), "{name:?} {number:?}");
+        }
+        assert!(CallerId::new(Some("Juan Pérez"), Some("+5982")).is_ok());
+        assert!(DirectTarget::new("ctx,1", "s").is_err());
+        assert!(DirectTarget::new("ctx", "s\n").is_err());
+        assert!(OriginateId::parse("abc-123").is_ok());
+        for bad in ["", "a/b", "a.b", "a b", &"x".repeat(65)] {
+            assert!(OriginateId::parse(bad).is_err(), "{bad:?}");
+        }
+        let req = OriginateRequest::click_to_call(
+            Extension::parse("1001").unwrap(),
+            PhoneNumber::parse("5551004").unwrap(),
+        );
+        assert!(req.clone().with_ring_timeout(Duration::ZERO).is_err());
+        assert!(req
+            .clone()
+            .with_ring_timeout(Duration::from_secs(601))
+            .is_err());
+        assert_eq!(
+            req.with_ring_timeout(Duration::from_millis(5500))
+                .unwrap()
+                .ring_timeout,
+            Some(Duration::from_secs(5))
+        );
+    }
+
+    #[test]
+    fn generated_ids_are_valid_and_distinct() {
+        let a = OriginateId::generate();
+        let b = OriginateId::generate();
+        assert_ne!(a, b);
+        assert_eq!(OriginateId::parse(a.as_str()).unwrap(), a);
+    }
+}

@@ -1,0 +1,452 @@
+//! [`OriginateService`]: starts originate jobs, answers their status, cancels them, and keeps
+//! their state in step with what the PBX reports.
+//!
+//! The rule is in [`super::originate::apply`]; this service is the loop around it: it stores a
+//! job before asking [`CallControl`] to place the call, applies every [`PbxUpdate`] the adapter
+//! sends, writes each change to the [`OriginateStore`] and announces it on a broadcast channel,
+//! resyncs open jobs with the PBX after a restart or reconnect, and purges finished jobs after
+//! the retention period.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, Mutex};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use super::ids::ChannelName;
+use super::journal::UnixTime;
+use super::originate::{
+    apply, CallControl, CallControlError, JobState, OriginateId, OriginateJob, OriginateMode,
+    OriginateRequest, OriginateStore, OriginateStoreError, PbxFact, PbxUpdate,
+};
+
+/// How the service runs.
+#[derive(Clone, Debug)]
+pub struct OriginateSettings {
+    /// How long a finished job stays answerable. Default 24 h.
+    pub retention: Duration,
+    /// Ring timeout of a request that sets none. Default 30 s.
+    pub default_ring_timeout: Duration,
+    /// How often finished jobs past retention are purged. Default 60 s (at most the retention).
+    pub purge_interval: Duration,
+    /// A ringing job without a channel in the PBX is declared gone by a resync only when it is
+    /// older than this (its call may still be on the way). Default 10 s.
+    pub resync_grace: Duration,
+}
+
+impl Default for OriginateSettings {
+    fn default() -> Self {
+        Self {
+            retention: Duration::from_secs(86_400),
+            default_ring_timeout: Duration::from_secs(30),
+            purge_interval: Duration::from_secs(60),
+            resync_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A change of a job's state, as announced by [`OriginateService::changes`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobChange {
+    /// The job.
+    pub id: OriginateId,
+    /// Its new state.
+    pub state: JobState,
+    /// When.
+    pub at: UnixTime,
+}
+
+/// Why a job could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The job could not be stored, so nothing was sent.
+    #[error("cannot store the originate job")]
+    Store(#[source] OriginateStoreError),
+}
+
+/// Why a job's status could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    /// No such job (never existed, or purged after the retention period).
+    #[error("no originate job {0}")]
+    NotFound(OriginateId),
+    /// The store failed.
+    #[error("cannot read the originate job")]
+    Store(#[source] OriginateStoreError),
+}
+
+/// Why a job could not be cancelled.
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    /// No such job.
+    #[error("no originate job {0}")]
+    NotFound(OriginateId),
+    /// The job already ended.
+    #[error("originate job {id} already ended ({state})")]
+    Finished {
+        /// The job.
+        id: OriginateId,
+        /// Its final state.
+        state: JobState,
+    },
+    /// The store failed (nothing was hung up).
+    #[error("cannot update the originate job")]
+    Store(#[source] OriginateStoreError),
+    /// The job is marked cancelled but hanging up one of its channels failed.
+    #[error("originate job cancelled, but hanging up its call failed")]
+    Control(#[source] CallControlError),
+}
+
+/// The originate service: a cheap, cloneable handle. Its background tasks stop once every handle
+/// is dropped (or at [`OriginateService::shutdown`]).
+#[derive(Clone)]
+pub struct OriginateService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    control: Arc<dyn CallControl>,
+    store: Arc<dyn OriginateStore>,
+    settings: OriginateSettings,
+    /// Open jobs of this instance (a cache: the store is the truth). The lock also serialises
+    /// every read-modify-write of a job.
+    open: Mutex<HashMap<OriginateId, OriginateJob>>,
+    changes: broadcast::Sender<JobChange>,
+    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for OriginateService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OriginateService")
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OriginateService {
+    /// Starts the service: applies `updates` from the adapter, purges old jobs, and resyncs the
+    /// store's open jobs with the PBX (a previous engine may have left some).
+    pub fn start(
+        control: Arc<dyn CallControl>,
+        updates: mpsc::UnboundedReceiver<PbxUpdate>,
+        store: Arc<dyn OriginateStore>,
+        settings: OriginateSettings,
+    ) -> Self {
+        let (changes, _) = broadcast::channel(1024);
+        let inner = Arc::new(Inner {
+            control,
+            store,
+            settings,
+            open: Mutex::new(HashMap::new()),
+            changes,
+            tasks: std::sync::Mutex::new(Vec::new()),
+        });
+        let follow = tokio::spawn(follow(Arc::downgrade(&inner), updates));
+        let purge = tokio::spawn(purge(Arc::downgrade(&inner)));
+        let resync = {
+            let inner = inner.clone();
+            tokio::spawn(async move { inner.resync().await })
+        };
+        if let Ok(mut tasks) = inner.tasks.lock() {
+            tasks.extend([follow, purge, resync]);
+        }
+        Self { inner }
+    }
+
+    /// Stores a new job, then places its call in the background; returns the job's id at once.
+    /// Everything after the store (source in use, the PBX refusing) shows in the job's state.
+    pub async fn start_job(&self, request: OriginateRequest) -> Result<OriginateId, StartError> {
+        let ring = request
+            .ring_timeout
+            .unwrap_or(self.inner.settings.default_ring_timeout);
+        let now = UnixTime::now();
+        let job = {
+            let mut open = self.inner.open.lock().await;
+            let mut attempt = 0;
+            let job = loop {
+                let job = OriginateJob::new(OriginateId::generate(), request.clone(), ring, now);
+                let copy = job.clone();
+                match self.inner.blocking(move |s| s.insert(&copy)).await {
+                    Ok(()) => break job,
+                    // One retry with a new id covers the (astronomically rare) id clash.
+                    Err(_) if attempt == 0 => attempt += 1,
+                    Err(e) => return Err(StartError::Store(e)),
+                }
+            };
+            open.insert(job.id.clone(), job.clone());
+            job
+        };
+        let id = job.id.clone();
+        debug!(job = %id, "originate job stored");
+        let _ = self.inner.changes.send(JobChange {
+            id: id.clone(),
+            state: job.state,
+            at: now,
+        });
+        let inner = self.inner.clone();
+        tokio::spawn(async move { inner.dispatch(job).await });
+        Ok(id)
+    }
+
+    /// The job as it stands (also after a restart, until purged).
+    pub async fn status(&self, id: &OriginateId) -> Result<OriginateJob, StatusError> {
+        if let Some(job) = self.inner.open.lock().await.get(id) {
+            return Ok(job.clone());
+        }
+        let id2 = id.clone();
+        self.inner
+            .blocking(move |s| s.get(&id2))
+            .await
+            .map_err(StatusError::Store)?
+            .ok_or_else(|| StatusError::NotFound(id.clone()))
+    }
+
+    /// Cancels a ringing or answered job: marks it cancelled, then hangs up its channels (a
+    /// channel that appears later is hung up as soon as the PBX reports it).
+    pub async fn cancel(&self, id: &OriginateId) -> Result<OriginateJob, CancelError> {
+        let job = {
+            let mut open = self.inner.open.lock().await;
+            let job = match self
+                .inner
+                .load(&open, id)
+                .await
+                .map_err(CancelError::Store)?
+            {
+                Some(job) => job,
+                None => return Err(CancelError::NotFound(id.clone())),
+            };
+            if job.state.is_final() {
+                return Err(CancelError::Finished {
+                    id: id.clone(),
+                    state: job.state,
+                });
+            }
+            let next = apply(job, &PbxFact::Cancelled, UnixTime::now());
+            self.inner
+                .save(&mut open, &next)
+                .await
+                .map_err(CancelError::Store)?;
+            next
+        };
+        self.inner.announce(&job);
+        info!(job = %id, channels = job.channels.len(), "originate job cancelled");
+        for channel in &job.channels {
+            self.inner
+                .control
+                .hangup(channel)
+                .await
+                .map_err(CancelError::Control)?;
+        }
+        Ok(job)
+    }
+
+    /// Every state change from now on (bounded: a slow receiver lags).
+    pub fn changes(&self) -> broadcast::Receiver<JobChange> {
+        self.inner.changes.subscribe()
+    }
+
+    /// Purges finished jobs past retention now; returns how many.
+    pub async fn purge_now(&self) -> Result<u64, OriginateStoreError> {
+        self.inner.purge_once().await
+    }
+
+    /// Checks open jobs against the PBX now (what a reconnect triggers).
+    pub async fn resync(&self) {
+        self.inner.resync().await;
+    }
+
+    /// Stops the background tasks (facts are no longer applied). Jobs stay in the store.
+    pub fn shutdown(&self) {
+        if let Ok(mut tasks) = self.inner.tasks.lock() {
+            for task in tasks.drain(..) {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// Runs a store call off the async threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn OriginateStore) -> Result<T, OriginateStoreError> + Send + 'static,
+    ) -> Result<T, OriginateStoreError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&*store))
+            .await
+            .map_err(|e| OriginateStoreError(Box::new(e)))?
+    }
+
+    /// The job from the cache of open jobs, or the store.
+    async fn load(
+        &self,
+        open: &HashMap<OriginateId, OriginateJob>,
+        id: &OriginateId,
+    ) -> Result<Option<OriginateJob>, OriginateStoreError> {
+        if let Some(job) = open.get(id) {
+            return Ok(Some(job.clone()));
+        }
+        let id = id.clone();
+        self.blocking(move |s| s.get(&id)).await
+    }
+
+    /// Writes the job and refreshes the cache.
+    async fn save(
+        &self,
+        open: &mut HashMap<OriginateId, OriginateJob>,
+        job: &OriginateJob,
+    ) -> Result<(), OriginateStoreError> {
+        let copy = job.clone();
+        self.blocking(move |s| s.update(&copy)).await?;
+        if job.state.is_final() {
+            open.remove(&job.id);
+        } else {
+            open.insert(job.id.clone(), job.clone());
+        }
+        Ok(())
+    }
+
+    fn announce(&self, job: &OriginateJob) {
+        let _ = self.changes.send(JobChange {
+            id: job.id.clone(),
+            state: job.state,
+            at: job.updated_at,
+        });
+    }
+
+    /// Applies one fact; unknown jobs (another engine's, or purged) are ignored.
+    async fn on_fact(self: &Arc<Self>, id: &OriginateId, fact: PbxFact) {
+        let (before, after) = {
+            let mut open = self.open.lock().await;
+            let job = match self.load(&open, id).await {
+                Ok(Some(job)) => job,
+                Ok(None) => return,
+                Err(error) => {
+                    warn!(job = %id, %error, "originate job unreadable; fact dropped");
+                    return;
+                }
+            };
+            let next = apply(job.clone(), &fact, UnixTime::now());
+            if next == job {
+                return;
+            }
+            if let Err(error) = self.save(&mut open, &next).await {
+                warn!(job = %id, %error, "originate job state not stored");
+                return;
+            }
+            (job, next)
+        };
+        debug!(job = %id, ?fact, state = %after.state, "originate fact");
+        if after.state != before.state {
+            self.announce(&after);
+        }
+        // A channel reported after the job was cancelled: hang it up too.
+        if let (JobState::Cancelled, PbxFact::ChannelCreated(name)) = (after.state, &fact) {
+            self.hangup_quietly(name).await;
+        }
+    }
+
+    async fn hangup_quietly(&self, channel: &ChannelName) {
+        if let Err(error) = self.control.hangup(channel).await {
+            warn!(%channel, %error, "hangup of a cancelled job's channel failed");
+        }
+    }
+
+    /// Places the call of a stored job.
+    async fn dispatch(self: Arc<Self>, job: OriginateJob) {
+        if let OriginateMode::ClickToCall { source } = &job.request.mode {
+            match self.control.source_in_use(source).await {
+                Ok(true) => {
+                    info!(job = %job.id, %source, "originate source in use");
+                    self.on_fact(&job.id, PbxFact::SourceInUse).await;
+                    return;
+                }
+                Ok(false) => {}
+                Err(error) => warn!(job = %job.id, %error, "source device state unknown"),
+            }
+        }
+        // Cancelled before it was sent: send nothing.
+        if !self.open.lock().await.contains_key(&job.id) {
+            return;
+        }
+        if let Err(error) = self.control.originate(&job).await {
+            warn!(job = %job.id, %error, "originate not sent");
+            self.on_fact(&job.id, PbxFact::NotSent).await;
+        }
+    }
+
+    /// Open jobs without a channel in the PBX ended while nobody watched.
+    async fn resync(self: &Arc<Self>) {
+        let grace = i64::try_from(self.settings.resync_grace.as_secs()).unwrap_or(i64::MAX);
+        let cutoff = UnixTime(UnixTime::now().seconds().saturating_sub(grace));
+        // Younger jobs may still be on their way to the PBX: they are left alone.
+        let open: Vec<OriginateJob> = match self.blocking(|s| s.open_jobs()).await {
+            Ok(jobs) => jobs.into_iter().filter(|j| j.created_at < cutoff).collect(),
+            Err(error) => {
+                warn!(%error, "originate resync: open jobs unreadable");
+                return;
+            }
+        };
+        if open.is_empty() {
+            return;
+        }
+        let ids: Vec<OriginateId> = open.iter().map(|j| j.id.clone()).collect();
+        let live = match self.control.live_jobs(&ids).await {
+            Ok(live) => live,
+            Err(error) => {
+                warn!(%error, "originate resync: PBX channels unknown");
+                return;
+            }
+        };
+        let mut vanished = 0;
+        for job in open {
+            // A live job is left alone (it is read from the store when its events come).
+            if !live.contains(&job.id) {
+                vanished += 1;
+                self.on_fact(&job.id, PbxFact::Vanished).await;
+            }
+        }
+        info!(vanished, "originate jobs resynced");
+    }
+
+    async fn purge_once(&self) -> Result<u64, OriginateStoreError> {
+        let keep = i64::try_from(self.settings.retention.as_secs()).unwrap_or(i64::MAX);
+        let before = UnixTime(UnixTime::now().seconds().saturating_sub(keep));
+        let purged = self.blocking(move |s| s.purge_finished(before)).await?;
+        if purged > 0 {
+            info!(purged, "finished originate jobs purged");
+        }
+        Ok(purged)
+    }
+}
+
+async fn follow(inner: Weak<Inner>, mut updates: mpsc::UnboundedReceiver<PbxUpdate>) {
+    while let Some(update) = updates.recv().await {
+        let Some(inner) = inner.upgrade() else { break };
+        match update {
+            PbxUpdate::Fact { job, fact } => inner.on_fact(&job, fact).await,
+            PbxUpdate::Resync => inner.resync().await,
+        }
+    }
+}
+
+async fn purge(inner: Weak<Inner>) {
+    let period = match inner.upgrade() {
+        Some(i) => i
+            .settings
+            .purge_interval
+            .min(i.settings.retention)
+            .max(Duration::from_secs(1)),
+        None => return,
+    };
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { break };
+        if let Err(error) = inner.purge_once().await {
+            warn!(%error, "purge of finished originate jobs failed");
+        }
+    }
+}

@@ -1,0 +1,442 @@
+//! [`SqliteDirectory`]: the directory port ([`DirectoryStore`]) on the engine's SQLite file.
+//!
+//! It has its own connection (WAL lets it run beside the journal's writer) behind a mutex, so one
+//! value can be shared (`Arc`) by the HTTP facades, the agent service and the admin command.
+//! Passwords and API secrets arrive already hashed from the core; the clear values never reach
+//! this module, except a presented key in [`DirectoryStore::verify_credential`], which is only
+//! compared against its hash.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+
+use crate::core::directory::{
+    split_key, Agent, AgentNumber, ApiCredential, CredentialId, DirectoryStore, Extension,
+    IssuedCredential, PasswordHash, PauseReason, PauseReasonId, QueueName,
+};
+use crate::core::{Secret, UnixTime};
+
+use super::error::StoreError;
+use super::sqlite::SqliteJournal;
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The directory in the engine's SQLite file.
+#[derive(Debug)]
+pub struct SqliteDirectory {
+    conn: Mutex<Connection>,
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+impl SqliteDirectory {
+    /// Opens (creating and migrating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        // The journal's opener owns WAL setup and migrations; run it once, then keep our own
+        // connection.
+        drop(SqliteJournal::open(path)?);
+        let open_err = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(open_err)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn queues_of(conn: &Connection, sql: &str, key: &str) -> Result<Vec<QueueName>, StoreError> {
+        let mut stmt = conn.prepare_cached(sql)?;
+        let names = stmt
+            .query_map([key], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        names
+            .into_iter()
+            .map(|q| QueueName::new(q).map_err(|e| corrupt("queue", e)))
+            .collect()
+    }
+
+    fn agent_from_row(conn: &Connection, r: &Row<'_>) -> Result<Agent, StoreError> {
+        let number: String = r.get(0)?;
+        let hash: Option<String> = r.get(6)?;
+        let ext: Option<String> = r.get(7)?;
+        let queues = Self::queues_of(
+            conn,
+            "SELECT queue FROM agent_queue WHERE agent = ?1 ORDER BY position",
+            &number,
+        )?;
+        Ok(Agent {
+            number: AgentNumber::new(number).map_err(|e| corrupt("agent", e))?,
+            username: r.get(1)?,
+            full_name: r.get(2)?,
+            email: r.get(3)?,
+            profile: r.get(4)?,
+            supervisor: r.get::<_, i64>(5)? != 0,
+            password_hash: hash
+                .map(PasswordHash::from_phc)
+                .transpose()
+                .map_err(|e| corrupt("password hash", e))?,
+            queues,
+            default_extension: ext
+                .map(Extension::new)
+                .transpose()
+                .map_err(|e| corrupt("extension", e))?,
+        })
+    }
+
+    fn select_agents(&self, one: Option<&AgentNumber>) -> Result<Vec<Agent>, StoreError> {
+        let conn = self.conn();
+        let sql = "SELECT number, username, full_name, email, profile, supervisor, \
+                   password_hash, default_extension FROM agent \
+                   WHERE ?1 IS NULL OR number = ?1 ORDER BY number";
+        let mut stmt = conn.prepare_cached(sql)?;
+        let mut rows = stmt.query([one.map(AgentNumber::as_str)])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(Self::agent_from_row(&conn, r)?);
+        }
+        Ok(out)
+    }
+
+    fn select_reasons(&self, one: Option<&PauseReasonId>) -> Result<Vec<PauseReason>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, name, max_seconds FROM pause_reason WHERE ?1 IS NULL OR id = ?1 \
+             ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([one.map(PauseReasonId::as_str)], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(id, name, max)| {
+                let queues = Self::queues_of(
+                    &conn,
+                    "SELECT queue FROM pause_reason_queue WHERE reason = ?1 ORDER BY queue",
+                    &id,
+                )?;
+                Ok(PauseReason {
+                    id: PauseReasonId::new(id).map_err(|e| corrupt("pause reason", e))?,
+                    name,
+                    max_seconds: max
+                        .map(u32::try_from)
+                        .transpose()
+                        .map_err(|e| corrupt("max_seconds", e))?,
+                    queues,
+                })
+            })
+            .collect()
+    }
+}
+
+fn credential_from_row(r: &Row<'_>) -> rusqlite::Result<(String, String, i64, Option<i64>)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+fn credential(
+    (id, system, created, revoked): (String, String, i64, Option<i64>),
+) -> Result<ApiCredential, StoreError> {
+    Ok(ApiCredential {
+        id: CredentialId::new(id).map_err(|e| corrupt("credential id", e))?,
+        system,
+        created_at: UnixTime(created),
+        revoked_at: revoked.map(UnixTime),
+    })
+}
+
+impl DirectoryStore for SqliteDirectory {
+    type Error = StoreError;
+
+    fn upsert_agent(&self, agent: &Agent) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO agent (number, username, full_name, email, profile, supervisor, \
+             password_hash, default_extension) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (number) DO UPDATE SET username = excluded.username, \
+             full_name = excluded.full_name, email = excluded.email, profile = excluded.profile, \
+             supervisor = excluded.supervisor, password_hash = excluded.password_hash, \
+             default_extension = excluded.default_extension",
+            params![
+                agent.number.as_str(),
+                agent.username,
+                agent.full_name,
+                agent.email,
+                agent.profile,
+                i64::from(agent.supervisor),
+                agent.password_hash.as_ref().map(PasswordHash::as_phc),
+                agent.default_extension.as_ref().map(Extension::as_str),
+            ],
+        )?;
+        tx.execute(
+            "DELETE FROM agent_queue WHERE agent = ?1",
+            [agent.number.as_str()],
+        )?;
+        for (i, q) in agent.queues.iter().enumerate() {
+            tx.execute(
+                "INSERT OR IGNORE INTO agent_queue (agent, queue, position) VALUES (?1, ?2, ?3)",
+                params![agent.number.as_str(), q.as_str(), i as i64],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn agent(&self, number: &AgentNumber) -> Result<Option<Agent>, StoreError> {
+        Ok(self.select_agents(Some(number))?.into_iter().next())
+    }
+
+    fn agents(&self) -> Result<Vec<Agent>, StoreError> {
+        self.select_agents(None)
+    }
+
+    fn remove_agent(&self, number: &AgentNumber) -> Result<bool, StoreError> {
+        let n = self
+            .conn()
+            .execute("DELETE FROM agent WHERE number = ?1", [number.as_str()])?;
+        Ok(n > 0)
+    }
+
+    fn upsert_pause_reason(&self, reason: &PauseReason) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO pause_reason (id, name, max_seconds) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+             max_seconds = excluded.max_seconds",
+            params![reason.id.as_str(), reason.name, reason.max_seconds],
+        )?;
+        tx.execute(
+            "DELETE FROM pause_reason_queue WHERE reason = ?1",
+            [reason.id.as_str()],
+        )?;
+        for q in &reason.queues {
+            tx.execute(
+                "INSERT OR IGNORE INTO pause_reason_queue (reason, queue) VALUES (?1, ?2)",
+                params![reason.id.as_str(), q.as_str()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn pause_reason(&self, id: &PauseReasonId) -> Result<Option<PauseReason>, StoreError> {
+        Ok(self.select_reasons(Some(id))?.into_iter().next())
+    }
+
+    fn pause_reasons(&self) -> Result<Vec<PauseReason>, StoreError> {
+        self.select_reasons(None)
+    }
+
+    fn remove_pause_reason(&self, id: &PauseReasonId) -> Result<bool, StoreError> {
+        let n = self
+            .conn()
+            .execute("DELETE FROM pause_reason WHERE id = ?1", [id.as_str()])?;
+        Ok(n > 0)
+    }
+
+    fn create_credential(&self, system: &str) -> Result<IssuedCredential, StoreError> {
+        let issued = IssuedCredential::issue(system, UnixTime::now())
+            .map_err(|e| corrupt("credential", e))?;
+        let c = &issued.credential;
+        self.conn().execute(
+            "INSERT INTO api_credential (id, system, secret_hash, created_at) \
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                c.id.as_str(),
+                c.system,
+                issued.hash.as_phc(),
+                c.created_at.seconds()
+            ],
+        )?;
+        Ok(issued)
+    }
+
+    fn verify_credential(&self, key: &Secret) -> Result<Option<ApiCredential>, StoreError> {
+        let Some((id, secret)) = split_key(key) else {
+            return Ok(None);
+        };
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT id, system, created_at, revoked_at, secret_hash FROM api_credential \
+                 WHERE id = ?1 AND revoked_at IS NULL",
+                [id.as_str()],
+                |r| Ok((credential_from_row(r)?, r.get::<_, String>(4)?)),
+            )
+            .optional()?;
+        let Some((row, hash)) = row else {
+            return Ok(None);
+        };
+        let hash = PasswordHash::from_phc(hash).map_err(|e| corrupt("credential hash", e))?;
+        if hash.verify(&secret) {
+            credential(row).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn revoke_credential(&self, id: &CredentialId) -> Result<bool, StoreError> {
+        let n = self.conn().execute(
+            "UPDATE api_credential SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id.as_str(), UnixTime::now().seconds()],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn credentials(&self) -> Result<Vec<ApiCredential>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, system, created_at, revoked_at FROM api_credential \
+             ORDER BY created_at, id",
+        )?;
+        let rows = stmt
+            .query_map([], credential_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(credential).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::TempDir;
+
+    fn q(s: &str) -> QueueName {
+        QueueName::new(s).unwrap()
+    }
+
+    fn sample_agent() -> Agent {
+        let mut a = Agent::new(AgentNumber::new("2005").unwrap());
+        a.username = "ana".into();
+        a.full_name = "Ana López".into();
+        a.email = Some("ana@example.com".into());
+        a.supervisor = true;
+        a.password_hash = Some(PasswordHash::hash(&Secret::new("s3cret-pw")).unwrap());
+        a.queues = vec![q("q_ventas"), q("q_soporte")];
+        a.default_extension = Some(Extension::new("1005").unwrap());
+        a
+    }
+
+    #[test]
+    fn agents_round_trip_and_password_is_stored_hashed() {
+        let dir = TempDir::new("directory-agents");
+        let path = dir.path().join("store.db");
+        let store = SqliteDirectory::open(&path).unwrap();
+        let a = sample_agent();
+        store.upsert_agent(&a).unwrap();
+        assert_eq!(store.agent(&a.number).unwrap(), Some(a.clone()));
+        let got = store.agent(&a.number).unwrap().unwrap();
+        assert!(got.password_hash.unwrap().verify(&Secret::new("s3cret-pw")));
+
+        // Update replaces the queues, keeps one row.
+        let mut b = a.clone();
+        b.queues = vec![q("q_soporte")];
+        b.email = None;
+        store.upsert_agent(&b).unwrap();
+        assert_eq!(store.agents().unwrap(), vec![b.clone()]);
+
+        // The clear password is nowhere in the file.
+        drop(store);
+        let bytes = std::fs::read(&path).unwrap();
+        let wal = std::fs::read(path.with_extension("db-wal")).unwrap_or_default();
+        let hay = [bytes, wal].concat();
+        assert!(!hay.windows(9).any(|w| w == b"s3cret-pw"));
+
+        let store = SqliteDirectory::open(&path).unwrap();
+        assert!(store.remove_agent(&b.number).unwrap());
+        assert!(!store.remove_agent(&b.number).unwrap());
+        assert!(store.agents().unwrap().is_empty());
+    }
+
+    #[test]
+    fn pause_reasons_round_trip() {
+        let dir = TempDir::new("directory-reasons");
+        let store = SqliteDirectory::open(&dir.path().join("s.db")).unwrap();
+        let r = PauseReason {
+            id: PauseReasonId::new("almuerzo").unwrap(),
+            name: "Almuerzo".into(),
+            max_seconds: Some(1800),
+            queues: vec![q("q_soporte"), q("q_ventas")],
+        };
+        let s = PauseReason {
+            id: PauseReasonId::new("bano").unwrap(),
+            name: "Baño".into(),
+            max_seconds: None,
+            queues: vec![],
+        };
+        store.upsert_pause_reason(&r).unwrap();
+        store.upsert_pause_reason(&s).unwrap();
+        assert_eq!(store.pause_reasons().unwrap(), vec![r.clone(), s.clone()]);
+        assert_eq!(store.pause_reason(&r.id).unwrap(), Some(r.clone()));
+        assert!(store.remove_pause_reason(&r.id).unwrap());
+        assert_eq!(store.pause_reason(&r.id).unwrap(), None);
+    }
+
+    #[test]
+    fn credentials_verify_list_and_revoke() {
+        let dir = TempDir::new("directory-creds");
+        let path = dir.path().join("s.db");
+        let store = SqliteDirectory::open(&path).unwrap();
+        let issued = store.create_credential("CRM Ventas").unwrap();
+        let other = store.create_credential("Dialer").unwrap();
+        let id = issued.credential.id.clone();
+
+        assert_eq!(
+            store.verify_credential(&issued.key).unwrap(),
+            Some(issued.credential.clone())
+        );
+        // Wrong secret with the right id, garbage, the other key's secret under this id.
+        let (_, other_secret) = split_key(&other.key).unwrap();
+        for bad in [
+            format!("{id}.deadbeef"),
+            "garbage".to_owned(),
+            format!("{id}.{}", other_secret.expose()),
+        ] {
+            assert_eq!(store.verify_credential(&Secret::new(bad)).unwrap(), None);
+        }
+        let listed = store.credentials().unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(listed.iter().all(|c| c.revoked_at.is_none()));
+
+        // The secret is stored only hashed.
+        let (_, secret) = split_key(&issued.key).unwrap();
+        drop(store);
+        let hay = [
+            std::fs::read(&path).unwrap(),
+            std::fs::read(path.with_extension("db-wal")).unwrap_or_default(),
+        ]
+        .concat();
+        let s = secret.expose().as_bytes();
+        assert!(!hay.windows(s.len()).any(|w| w == s));
+
+        let store = SqliteDirectory::open(&path).unwrap();
+        assert!(store.revoke_credential(&id).unwrap());
+        assert!(!store.revoke_credential(&id).unwrap());
+        assert_eq!(store.verify_credential(&issued.key).unwrap(), None);
+        assert!(store.verify_credential(&other.key).unwrap().is_some());
+        let revoked = store
+            .credentials()
+            .unwrap()
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap();
+        assert!(revoked.revoked_at.is_some());
+    }
+}

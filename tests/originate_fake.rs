@@ -1,0 +1,237 @@
+//! Fast tier: the originate service and its AMI adapter against the scripted fake AMI
+//! (`tests/support/fake_ami.rs`): the job is in the store before `Originate` reaches the wire,
+//! events with the pre-assigned uniqueid drive its state, a source in use is never rung, and an
+//! `OriginateResponse` that overtakes the action's response is still matched by `ActionID`.
+
+mod support;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use centralita::asterisk::ami::{AmiClient, AmiSettings};
+use centralita::asterisk::call_control::spawn_originate_service;
+use centralita::core::originate::{
+    CallData, Extension, JobState, OriginateId, OriginateRequest, OriginateStore, PhoneNumber,
+};
+use centralita::core::originate_service::{JobChange, OriginateService, OriginateSettings};
+use centralita::core::Secret;
+use centralita::store::originate_jobs::SqliteOriginateStore;
+use support::fake_ami::{FakeAmi, Incoming, SECRET, USERNAME};
+use tokio::sync::broadcast;
+
+fn store_path(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "centralita-originate-fake-{}-{tag}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("store.db")
+}
+
+/// Connects, starts the service and answers its `DeviceStateList` (1001 and 1002 idle).
+async fn setup(fake: &mut FakeAmi, path: &std::path::Path) -> OriginateService {
+    let mut s = AmiSettings::new("127.0.0.1", fake.addr.port(), USERNAME, Secret::new(SECRET));
+    s.action_timeout = Duration::from_secs(2);
+    s.keepalive = Duration::ZERO;
+    let client = AmiClient::connect(s).await.unwrap();
+    let store = Arc::new(SqliteOriginateStore::open(path).unwrap());
+    let answer = async {
+        let list = fake.next_action().await;
+        assert_eq!(list.action(), "DeviceStateList");
+        list.respond("Success", &[("EventList", "start")]);
+        for dev in ["PJSIP/1001", "PJSIP/1002", "PJSIP/1003"] {
+            list.out.message(&[
+                ("Event", "DeviceStateChange"),
+                ("ActionID", list.action_id()),
+                ("Device", dev),
+                ("State", "NOT_INUSE"),
+            ]);
+        }
+        list.out.message(&[
+            ("Event", "DeviceStateListComplete"),
+            ("ActionID", list.action_id()),
+            ("EventList", "Complete"),
+        ]);
+    };
+    let (svc, ()) = tokio::join!(
+        spawn_originate_service(
+            client,
+            store,
+            "centralita-originate",
+            OriginateSettings::default()
+        ),
+        answer
+    );
+    svc.unwrap()
+}
+
+fn event(o: &Incoming, fields: &[(&str, &str)]) {
+    o.out.message(fields);
+}
+
+async fn final_states(
+    changes: &mut broadcast::Receiver<JobChange>,
+    id: &OriginateId,
+) -> Vec<JobState> {
+    let mut seen = Vec::new();
+    loop {
+        let c = tokio::time::timeout(Duration::from_secs(5), changes.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no final state; saw {seen:?}"))
+            .unwrap();
+        if &c.id == id {
+            seen.push(c.state);
+            if c.state.is_final() {
+                return seen;
+            }
+        }
+    }
+}
+
+fn c2c(source: &str) -> OriginateRequest {
+    OriginateRequest::click_to_call(
+        Extension::parse(source).unwrap(),
+        PhoneNumber::parse("5551004").unwrap(),
+    )
+    .with_call_data(CallData::new(&[("lead", "42"), ("camp", "7")]).unwrap())
+}
+
+#[tokio::test]
+async fn job_is_stored_before_originate_and_events_drive_its_state() {
+    let mut fake = FakeAmi::start().await;
+    let path = store_path("events");
+    let svc = setup(&mut fake, &path).await;
+    let mut changes = svc.changes();
+    let reader = SqliteOriginateStore::open(&path).unwrap();
+
+    let id = svc.start_job(c2c("1001")).await.unwrap();
+    let o = fake.next_action().await;
+    // The job is in the store while the Originate is still unanswered on the wire.
+    let stored = reader
+        .get(&id)
+        .unwrap()
+        .expect("stored before the action was sent");
+    assert_eq!(stored.state, JobState::Ringing);
+    assert_eq!(o.action(), "Originate");
+    assert_eq!(o.get("Channel"), Some("PJSIP/1001"));
+    assert_eq!(o.get("Context"), Some("centralita-originate"));
+    assert_eq!(o.get("Exten"), Some("5551004"));
+    assert_eq!(o.get("Timeout"), Some("30000"), "the default ring timeout");
+    let uid = format!("{id}-src");
+    assert_eq!(o.get("ChannelId"), Some(uid.as_str()));
+    let vars: Vec<&str> = o
+        .fields
+        .iter()
+        .filter(|(k, _)| k == "Variable")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert!(vars.contains(&"CALLDATA=lead=42\\,camp=7"), "{vars:?}");
+    assert!(vars.contains(&"DIAL_TIMEOUT=30"), "{vars:?}");
+    o.respond("Success", &[("Message", "Originate successfully queued")]);
+
+    let chan = "PJSIP/1001-00000007";
+    for fields in [
+        vec![
+            ("Event", "Newchannel"),
+            ("Channel", chan),
+            ("Uniqueid", &uid),
+        ],
+        vec![
+            ("Event", "Newstate"),
+            ("ChannelState", "5"),
+            ("Uniqueid", &uid),
+        ],
+        vec![
+            ("Event", "Newstate"),
+            ("ChannelState", "6"),
+            ("Uniqueid", &uid),
+        ],
+        vec![
+            ("Event", "OriginateResponse"),
+            ("ActionID", o.action_id()),
+            ("Response", "Success"),
+            ("Reason", "4"),
+            ("Uniqueid", &uid),
+        ],
+        vec![
+            ("Event", "DialBegin"),
+            ("Uniqueid", &uid),
+            ("DestUniqueid", "99.1"),
+        ],
+        vec![
+            ("Event", "DialEnd"),
+            ("Uniqueid", &uid),
+            ("DestUniqueid", "99.1"),
+            ("DialStatus", "ANSWER"),
+        ],
+        vec![("Event", "Hangup"), ("Uniqueid", &uid), ("Cause", "16")],
+    ] {
+        event(&o, &fields);
+    }
+    assert_eq!(
+        final_states(&mut changes, &id).await,
+        [JobState::Ringing, JobState::Answered, JobState::HungUp]
+    );
+    let job = reader.get(&id).unwrap().unwrap();
+    assert_eq!(job.state, JobState::HungUp);
+    assert_eq!(job.hangup_cause, Some(16));
+    assert_eq!(job.channels[0].as_str(), chan);
+    assert!(
+        svc.cancel(&id).await.is_err(),
+        "a finished job cannot be cancelled"
+    );
+}
+
+#[tokio::test]
+async fn source_in_use_is_not_rung_and_an_early_response_is_matched_by_action_id() {
+    let mut fake = FakeAmi::start().await;
+    let path = store_path("inuse");
+    let svc = setup(&mut fake, &path).await;
+    let mut changes = svc.changes();
+
+    // Make 1002 busy through an event, as Asterisk reports a phone on a call.
+    let first = svc.start_job(c2c("1001")).await.unwrap();
+    let o = fake.next_action().await;
+    event(
+        &o,
+        &[
+            ("Event", "DeviceStateChange"),
+            ("Device", "PJSIP/1002"),
+            ("State", "INUSE"),
+        ],
+    );
+    // The OriginateResponse overtakes the action's response and carries no uniqueid of ours.
+    event(
+        &o,
+        &[
+            ("Event", "OriginateResponse"),
+            ("ActionID", o.action_id()),
+            ("Response", "Failure"),
+            ("Reason", "5"),
+            ("Uniqueid", "<null>"),
+        ],
+    );
+    o.respond("Success", &[("Message", "Originate successfully queued")]);
+    assert_eq!(
+        final_states(&mut changes, &first).await,
+        [JobState::Ringing, JobState::SourceOffHook],
+        "source busy is eXpand's OFFHOOK"
+    );
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let second = svc.start_job(c2c("1002")).await.unwrap();
+    assert_eq!(
+        final_states(&mut changes, &second).await,
+        [JobState::Ringing, JobState::SourceOffHook]
+    );
+    if let Some(a) = fake.try_next_action(Duration::from_millis(300)).await {
+        panic!("no action expected for a source in use, got {:?}", a.fields);
+    }
+    // Unknown ids are eXpand's 0.
+    assert!(svc
+        .status(&OriginateId::parse("nope").unwrap())
+        .await
+        .is_err());
+}

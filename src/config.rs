@@ -1,32 +1,45 @@
 //! The engine's configuration file (TOML): parsing, defaults and validation.
 //!
 //! Unknown keys are errors (`deny_unknown_fields`), so a typo never silently falls back to a
-//! default. Secrets are held in [`Secret`] and never printed.
+//! default. Secrets are held in [`Secret`] and never printed (`Debug` shows `***`).
+//!
+//! Asterisk-side settings live per node (`[[node]]`): today exactly one node is accepted; the list
+//! shape lets a second one be added later without reshaping the file.
 //!
 //! ```toml
-//! [ami]
-//! host = "127.0.0.1"     # required: Asterisk host
-//! port = 5038            # optional, default 5038
-//! username = "centralita" # required: manager.conf user
-//! secret = "..."         # required: manager.conf secret
+//! [engine]
+//! timezone = "America/Montevideo"     # required: the call center's IANA time zone
 //!
-//! [store]                # optional section
-//! path = "centralita.db" # the engine's SQLite file (relative: to the working directory)
+//! [store]                             # optional section
+//! path = "centralita.db"              # default: the engine's SQLite file (relative: to the cwd)
 //!
-//! [asterisk]                                   # optional section: what Asterisk writes
-//! cdr_db = "/var/log/asterisk/master.db"       # CDRs (cdr_sqlite3_custom), read-only
-//! queue_log = "/var/log/asterisk/queue_log"    # queue activity
-//! poll_interval_ms = 500                       # how often both are ingested (10-60000)
+//! [[node]]                            # exactly one, today
+//! name = "pbx1"                       # required: [A-Za-z0-9_-], 1-32
+//! cdr_db = "/var/log/asterisk/master.db"          # default; CDRs (cdr_sqlite3_custom), read-only
+//! queue_log = "/var/log/asterisk/queue_log"       # default; queue activity
+//! recordings_dir = "/var/spool/asterisk/monitor"  # default; where MixMonitor writes
+//! poll_interval_ms = 500                          # default; ingestion period (10-60000)
 //!
-//! [originate]                           # optional section: originate jobs
-//! retention_seconds = 86400             # finished jobs stay answerable this long (60-31536000)
-//! default_ring_timeout_seconds = 30     # ring timeout of a request that sets none (1-600)
-//! context = "centralita-originate"      # dialplan context originated calls enter
+//! [node.ami]
+//! host = "127.0.0.1"                  # required
+//! port = 5038                         # default 5038
+//! username = "centralita"             # required: manager.conf user
+//! secret = "..."                      # required: manager.conf secret; never logged
 //!
-//! [http]                                # optional section: the HTTP server
-//! bind = "127.0.0.1:8080"               # listen address
-//! body_limit_bytes = 1048576            # larger request bodies get 413 (1024-67108864)
-//! max_ingest_lag_seconds = 10           # /healthz says "degraded" past this ingestion lag
+//! [node.ari]                          # optional (not used by the engine yet)
+//! url = "http://127.0.0.1:8088/ari"   # required in the section: http(s) base URL of ARI
+//! username = "centralita"             # required: ari.conf user
+//! secret = "..."                      # required: ari.conf password; never logged
+//!
+//! [originate]                         # optional section: originate jobs
+//! retention_seconds = 86400           # default; finished jobs stay answerable (60-31536000)
+//! default_ring_timeout_seconds = 30   # default; ring timeout of a request that sets none (1-600)
+//! context = "centralita-originate"    # default; dialplan context originated calls enter
+//!
+//! [http]                              # optional section: the HTTP server
+//! bind = "127.0.0.1:8080"             # default; listen address
+//! body_limit_bytes = 1048576          # default; larger request bodies get 413 (1024-67108864)
+//! max_ingest_lag_seconds = 10         # default; /healthz says "degraded" past this lag
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -45,20 +58,72 @@ pub const DEFAULT_AMI_PORT: u16 = 5038;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// How to reach Asterisk's manager interface.
-    pub ami: AmiConfig,
+    /// Engine-wide settings (the call center's time zone). Required.
+    pub engine: EngineConfig,
     /// The engine's own store. Optional; every field has a default.
     #[serde(default)]
     pub store: StoreConfig,
-    /// Where Asterisk writes its history (CDRs, queue_log). Optional; every field has a default.
+    /// The Asterisk nodes the engine drives (`[[node]]`). Exactly one today.
     #[serde(default)]
-    pub asterisk: AsteriskConfig,
+    pub node: Vec<NodeConfig>,
     /// Originate jobs. Optional; every field has a default.
     #[serde(default)]
     pub originate: OriginateConfig,
     /// The HTTP server (health today, the facades later). Optional; every field has a default.
     #[serde(default)]
     pub http: HttpConfig,
+}
+
+/// The `[engine]` section.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// The call center's time zone, an IANA name (`America/Montevideo`). Required: the vendor
+    /// APIs render times in it. Checked against the system's time zone database.
+    pub timezone: String,
+}
+
+impl EngineConfig {
+    /// The configured time zone (validated at load; UTC only if the database lost it since).
+    pub fn time_zone(&self) -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get(&self.timezone).unwrap_or(jiff::tz::TimeZone::UTC)
+    }
+}
+
+/// One `[[node]]`: an Asterisk server and the files it writes.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// The node's name (`[A-Za-z0-9_-]`, 1-32), e.g. `pbx1`. Required.
+    pub name: String,
+    /// How to reach its manager interface. Required.
+    pub ami: AmiConfig,
+    /// How to reach its REST interface. Optional (the engine does not use ARI yet).
+    #[serde(default)]
+    pub ari: Option<AriConfig>,
+    /// Its CDR database (`cdr_sqlite3_custom`), opened read-only. Default
+    /// `/var/log/asterisk/master.db`.
+    #[serde(default = "default_cdr_db")]
+    pub cdr_db: PathBuf,
+    /// Its queue log. Default `/var/log/asterisk/queue_log`.
+    #[serde(default = "default_queue_log")]
+    pub queue_log: PathBuf,
+    /// Where its recordings are written (MixMonitor). Default `/var/spool/asterisk/monitor`.
+    #[serde(default = "default_recordings_dir")]
+    pub recordings_dir: PathBuf,
+    /// Milliseconds between ingestion polls (an AMI `Cdr` event also triggers one). Default 500;
+    /// 10 to 60000.
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+}
+
+impl NodeConfig {
+    /// Ingestion settings with this node's values and the ingestor's other defaults.
+    pub fn ingest_settings(&self) -> IngestSettings {
+        let mut s = IngestSettings::new(&self.cdr_db, &self.queue_log);
+        s.poll_interval = Duration::from_millis(self.poll_interval_ms);
+        s
+    }
 }
 
 /// The `[http]` section.
@@ -119,42 +184,6 @@ impl Default for StoreConfig {
     }
 }
 
-/// The `[asterisk]` section: the files Asterisk writes that the engine ingests.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AsteriskConfig {
-    /// Asterisk's CDR database (`cdr_sqlite3_custom`), opened read-only. Default
-    /// `/var/log/asterisk/master.db`.
-    #[serde(default = "default_cdr_db")]
-    pub cdr_db: PathBuf,
-    /// Asterisk's queue log. Default `/var/log/asterisk/queue_log`.
-    #[serde(default = "default_queue_log")]
-    pub queue_log: PathBuf,
-    /// Milliseconds between ingestion polls (an AMI `Cdr` event also triggers one). Default 500;
-    /// 10 to 60000.
-    #[serde(default = "default_poll_interval_ms")]
-    pub poll_interval_ms: u64,
-}
-
-impl Default for AsteriskConfig {
-    fn default() -> Self {
-        Self {
-            cdr_db: default_cdr_db(),
-            queue_log: default_queue_log(),
-            poll_interval_ms: default_poll_interval_ms(),
-        }
-    }
-}
-
-impl AsteriskConfig {
-    /// Ingestion settings with this section's values and the ingestor's other defaults.
-    pub fn ingest_settings(&self) -> IngestSettings {
-        let mut s = IngestSettings::new(&self.cdr_db, &self.queue_log);
-        s.poll_interval = Duration::from_millis(self.poll_interval_ms);
-        s
-    }
-}
-
 fn default_store_path() -> PathBuf {
     PathBuf::from("centralita.db")
 }
@@ -165,6 +194,10 @@ fn default_cdr_db() -> PathBuf {
 
 fn default_queue_log() -> PathBuf {
     PathBuf::from("/var/log/asterisk/queue_log")
+}
+
+fn default_recordings_dir() -> PathBuf {
+    PathBuf::from("/var/spool/asterisk/monitor")
 }
 
 /// The `[originate]` section: originate jobs.
@@ -221,7 +254,7 @@ fn default_poll_interval_ms() -> u64 {
     500
 }
 
-/// The `[ami]` section.
+/// A node's `[node.ami]` section.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AmiConfig {
@@ -233,6 +266,19 @@ pub struct AmiConfig {
     /// `manager.conf` user. Required.
     pub username: String,
     /// `manager.conf` secret. Required; never logged.
+    #[serde(deserialize_with = "deserialize_secret")]
+    pub secret: Secret,
+}
+
+/// A node's `[node.ari]` section.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AriConfig {
+    /// ARI's base URL, `http://` or `https://` (e.g. `http://127.0.0.1:8088/ari`). Required.
+    pub url: String,
+    /// `ari.conf` user. Required.
+    pub username: String,
+    /// `ari.conf` password. Required; never logged.
     #[serde(deserialize_with = "deserialize_secret")]
     pub secret: Secret,
 }
@@ -263,11 +309,37 @@ pub enum ConfigError {
     /// A value is present but unusable.
     #[error("invalid config value `{field}`: {reason}")]
     Invalid {
-        /// The dotted key, e.g. `ami.host`.
+        /// The dotted key, e.g. `node.ami.host`.
         field: &'static str,
         /// Why.
         reason: &'static str,
     },
+}
+
+fn invalid(field: &'static str, reason: &'static str) -> Result<(), ConfigError> {
+    Err(ConfigError::Invalid { field, reason })
+}
+
+/// One non-empty line: no CR, LF or NUL (values that end up in AMI or HTTP headers).
+fn one_line(s: &str) -> bool {
+    !s.is_empty() && !s.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0))
+}
+
+/// Whether `name` is an IANA time zone name the system's database knows. Absolute paths,
+/// `..` and POSIX TZ strings are refused: only names.
+pub fn is_iana_zone(name: &str) -> bool {
+    let shaped = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('/')
+        && name.split('/').all(|part| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
+        });
+    shaped && jiff::tz::TimeZone::get(name).is_ok()
 }
 
 impl Config {
@@ -287,77 +359,41 @@ impl Config {
         Ok(config)
     }
 
+    /// The node the engine drives (validation guarantees exactly one).
+    pub fn primary_node(&self) -> &NodeConfig {
+        &self.node[0]
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
-        let ami = &self.ami;
-        let one_line =
-            |s: &str| !s.is_empty() && !s.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0));
-        if ami.host.trim().is_empty() {
-            return Err(ConfigError::Invalid {
-                field: "ami.host",
-                reason: "must not be empty",
-            });
+        if !is_iana_zone(&self.engine.timezone) {
+            return invalid(
+                "engine.timezone",
+                "must be an IANA time zone name known to the system (e.g. America/Montevideo)",
+            );
         }
-        if ami.port == 0 {
-            return Err(ConfigError::Invalid {
-                field: "ami.port",
-                reason: "must be 1-65535",
-            });
+        match self.node.len() {
+            0 => return invalid("node", "one [[node]] is required"),
+            1 => {}
+            _ => return invalid("node", "only one node is supported yet"),
         }
-        if !one_line(&ami.username) {
-            return Err(ConfigError::Invalid {
-                field: "ami.username",
-                reason: "must be one non-empty line",
-            });
-        }
-        if !one_line(ami.secret.expose()) {
-            return Err(ConfigError::Invalid {
-                field: "ami.secret",
-                reason: "must be one non-empty line",
-            });
+        for node in &self.node {
+            node.validate()?;
         }
         if !(1024..=64 << 20).contains(&self.http.body_limit_bytes) {
-            return Err(ConfigError::Invalid {
-                field: "http.body_limit_bytes",
-                reason: "must be 1024-67108864",
-            });
+            return invalid("http.body_limit_bytes", "must be 1024-67108864");
         }
         if self.http.max_ingest_lag_seconds == 0 {
-            return Err(ConfigError::Invalid {
-                field: "http.max_ingest_lag_seconds",
-                reason: "must be at least 1",
-            });
+            return invalid("http.max_ingest_lag_seconds", "must be at least 1");
         }
-        let no_path = |p: &Path| p.as_os_str().is_empty();
-        if no_path(&self.store.path) {
-            return Err(ConfigError::Invalid {
-                field: "store.path",
-                reason: "must not be empty",
-            });
-        }
-        if no_path(&self.asterisk.cdr_db) {
-            return Err(ConfigError::Invalid {
-                field: "asterisk.cdr_db",
-                reason: "must not be empty",
-            });
-        }
-        if no_path(&self.asterisk.queue_log) {
-            return Err(ConfigError::Invalid {
-                field: "asterisk.queue_log",
-                reason: "must not be empty",
-            });
+        if self.store.path.as_os_str().is_empty() {
+            return invalid("store.path", "must not be empty");
         }
         let o = &self.originate;
         if !(60..=31_536_000).contains(&o.retention_seconds) {
-            return Err(ConfigError::Invalid {
-                field: "originate.retention_seconds",
-                reason: "must be 60-31536000",
-            });
+            return invalid("originate.retention_seconds", "must be 60-31536000");
         }
         if !(1..=600).contains(&o.default_ring_timeout_seconds) {
-            return Err(ConfigError::Invalid {
-                field: "originate.default_ring_timeout_seconds",
-                reason: "must be 1-600",
-            });
+            return invalid("originate.default_ring_timeout_seconds", "must be 1-600");
         }
         if o.context.is_empty()
             || o.context.len() > 80
@@ -366,16 +402,70 @@ impl Config {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
-            return Err(ConfigError::Invalid {
-                field: "originate.context",
-                reason: "must be 1-80 of [A-Za-z0-9_-]",
-            });
+            return invalid("originate.context", "must be 1-80 of [A-Za-z0-9_-]");
         }
-        if !(10..=60_000).contains(&self.asterisk.poll_interval_ms) {
-            return Err(ConfigError::Invalid {
-                field: "asterisk.poll_interval_ms",
-                reason: "must be 10-60000",
-            });
+        Ok(())
+    }
+}
+
+impl NodeConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.name.is_empty()
+            || self.name.len() > 32
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return invalid("node.name", "must be 1-32 of [A-Za-z0-9_-]");
+        }
+        let ami = &self.ami;
+        if ami.host.trim().is_empty() || !one_line(&ami.host) {
+            return invalid("node.ami.host", "must not be empty");
+        }
+        if ami.port == 0 {
+            return invalid("node.ami.port", "must be 1-65535");
+        }
+        if !one_line(&ami.username) {
+            return invalid("node.ami.username", "must be one non-empty line");
+        }
+        if !one_line(ami.secret.expose()) {
+            return invalid("node.ami.secret", "must be one non-empty line");
+        }
+        if let Some(ari) = &self.ari {
+            let scheme_ok = ari.url.starts_with("http://") || ari.url.starts_with("https://");
+            let host_ok = ari
+                .url
+                .split_once("://")
+                .is_some_and(|(_, rest)| !rest.is_empty() && !rest.starts_with('/'));
+            if !scheme_ok
+                || !host_ok
+                || ari.url.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return invalid("node.ari.url", "must be an http:// or https:// URL");
+            }
+            if !one_line(&ari.username) || ari.username.contains(':') {
+                return invalid(
+                    "node.ari.username",
+                    "must be one non-empty line without ':'",
+                );
+            }
+            if !one_line(ari.secret.expose()) {
+                return invalid("node.ari.secret", "must be one non-empty line");
+            }
+        }
+        let no_path = |p: &Path| p.as_os_str().is_empty();
+        if no_path(&self.cdr_db) {
+            return invalid("node.cdr_db", "must not be empty");
+        }
+        if no_path(&self.queue_log) {
+            return invalid("node.queue_log", "must not be empty");
+        }
+        if no_path(&self.recordings_dir) {
+            return invalid("node.recordings_dir", "must not be empty");
+        }
+        if !(10..=60_000).contains(&self.poll_interval_ms) {
+            return invalid("node.poll_interval_ms", "must be 10-60000");
         }
         Ok(())
     }
@@ -397,145 +487,285 @@ impl AmiConfig {
 mod tests {
     use super::*;
 
-    #[test]
-    fn parses_with_default_port() {
-        let c = Config::from_toml(
-            "[ami]\nhost = \"10.0.0.5\"\nusername = \"centralita\"\nsecret = \"hunter2\"\n",
+    /// A minimal valid file: `node_keys` go into the `[[node]]` table, `rest` after it.
+    fn text(node_keys: &str, rest: &str) -> String {
+        format!(
+            "[engine]\ntimezone = \"America/Montevideo\"\n\n[[node]]\nname = \"pbx1\"\n{node_keys}\n\
+             [node.ami]\nhost = \"10.0.0.5\"\nusername = \"centralita\"\nsecret = \"hunter2\"\n\n{rest}"
         )
-        .unwrap();
-        assert_eq!(c.ami.port, 5038);
-        assert_eq!(c.ami.secret.expose(), "hunter2");
-        assert!(!format!("{c:?}").contains("hunter2"));
-        assert_eq!(c.store.path, Path::new("centralita.db"));
-        assert_eq!(c.asterisk.cdr_db, Path::new("/var/log/asterisk/master.db"));
-        assert_eq!(
-            c.asterisk.queue_log,
-            Path::new("/var/log/asterisk/queue_log")
-        );
-        assert_eq!(
-            c.asterisk.ingest_settings().poll_interval,
-            Duration::from_millis(500)
-        );
     }
 
-    const AMI: &str = "[ami]\nhost = \"h\"\nusername = \"u\"\nsecret = \"s\"\n";
-
-    #[test]
-    fn parses_store_and_asterisk_sections() {
-        let c = Config::from_toml(&format!(
-            "{AMI}[store]\npath = \"/tmp/j.db\"\n[asterisk]\ncdr_db = \"/lab/master.db\"\n\
-             queue_log = \"/lab/queue_log\"\npoll_interval_ms = 200\n"
-        ))
-        .unwrap();
-        assert_eq!(c.store.path, Path::new("/tmp/j.db"));
-        let s = c.asterisk.ingest_settings();
-        assert_eq!(s.cdr_db, Path::new("/lab/master.db"));
-        assert_eq!(s.queue_log, Path::new("/lab/queue_log"));
-        assert_eq!(s.poll_interval, Duration::from_millis(200));
-        // A section with only some keys keeps the other defaults.
-        let c = Config::from_toml(&format!("{AMI}[asterisk]\npoll_interval_ms = 50\n")).unwrap();
-        assert_eq!(c.asterisk.cdr_db, Path::new("/var/log/asterisk/master.db"));
+    fn parse(node_keys: &str, rest: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(&text(node_keys, rest))
     }
 
-    #[test]
-    fn rejects_bad_store_and_asterisk_values() {
-        let typo = format!("{AMI}[asterisk]\nqueuelog = \"/x\"\n");
-        assert!(matches!(
-            Config::from_toml(&typo),
-            Err(ConfigError::Parse(_))
-        ));
-        let typo = format!("{AMI}[store]\nfile = \"/x\"\n");
-        assert!(matches!(
-            Config::from_toml(&typo),
-            Err(ConfigError::Parse(_))
-        ));
-        for (text, field) in [
-            ("[store]\npath = \"\"\n", "store.path"),
-            ("[asterisk]\ncdr_db = \"\"\n", "asterisk.cdr_db"),
-            ("[asterisk]\nqueue_log = \"\"\n", "asterisk.queue_log"),
-            (
-                "[asterisk]\npoll_interval_ms = 0\n",
-                "asterisk.poll_interval_ms",
-            ),
-            (
-                "[asterisk]\npoll_interval_ms = 600000\n",
-                "asterisk.poll_interval_ms",
-            ),
-        ] {
-            match Config::from_toml(&format!("{AMI}{text}")) {
-                Err(ConfigError::Invalid { field: f, .. }) => assert_eq!(f, field),
-                other => panic!("{text}: {other:?}"),
-            }
+    fn invalid_field(result: Result<Config, ConfigError>) -> &'static str {
+        match result {
+            Err(ConfigError::Invalid { field, .. }) => field,
+            other => panic!("expected an invalid value, got {other:?}"),
         }
     }
 
     #[test]
-    fn originate_section_defaults_values_and_limits() {
-        let c = Config::from_toml(AMI).unwrap();
+    fn every_default() {
+        let c = parse("", "").unwrap();
+        assert_eq!(c.engine.timezone, "America/Montevideo");
+        assert_eq!(c.engine.time_zone().iana_name(), Some("America/Montevideo"));
+        assert_eq!(c.store.path, Path::new("centralita.db"));
+        let n = c.primary_node();
+        assert_eq!(n.name, "pbx1");
+        assert_eq!(n.ami.host, "10.0.0.5");
+        assert_eq!(n.ami.port, 5038);
+        assert_eq!(n.ami.username, "centralita");
+        assert_eq!(n.ami.secret.expose(), "hunter2");
+        assert!(n.ari.is_none());
+        assert_eq!(n.cdr_db, Path::new("/var/log/asterisk/master.db"));
+        assert_eq!(n.queue_log, Path::new("/var/log/asterisk/queue_log"));
+        assert_eq!(n.recordings_dir, Path::new("/var/spool/asterisk/monitor"));
+        assert_eq!(n.poll_interval_ms, 500);
+        assert_eq!(
+            n.ingest_settings().poll_interval,
+            Duration::from_millis(500)
+        );
         assert_eq!(c.originate.retention_seconds, 86_400);
         assert_eq!(c.originate.default_ring_timeout_seconds, 30);
         assert_eq!(c.originate.context, "centralita-originate");
         let s = c.originate.service_settings();
         assert_eq!(s.retention, Duration::from_secs(86_400));
         assert_eq!(s.default_ring_timeout, Duration::from_secs(30));
-        let c = Config::from_toml(&format!(
-            "{AMI}[originate]\nretention_seconds = 60\ndefault_ring_timeout_seconds = 5\n\
-             context = \"my-ctx\"\n"
-        ))
+        assert_eq!(c.http.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.http.body_limit_bytes, 1_048_576);
+        assert_eq!(c.http.max_ingest_lag_seconds, 10);
+        let ami = n.ami.settings();
+        assert_eq!((ami.host.as_str(), ami.port), ("10.0.0.5", 5038));
+    }
+
+    #[test]
+    fn every_value_is_read() {
+        let c = parse(
+            "cdr_db = \"/lab/master.db\"\nqueue_log = \"/lab/queue_log\"\n\
+             recordings_dir = \"/lab/monitor\"\npoll_interval_ms = 200\n",
+            "[node.ari]\nurl = \"http://127.0.0.1:8088/ari\"\nusername = \"centralita\"\n\
+             secret = \"ari-pw\"\n\n[store]\npath = \"/tmp/j.db\"\n\n\
+             [originate]\nretention_seconds = 60\ndefault_ring_timeout_seconds = 5\n\
+             context = \"my-ctx\"\n\n[http]\nbind = \"0.0.0.0:9000\"\nbody_limit_bytes = 2048\n\
+             max_ingest_lag_seconds = 3\n",
+        )
         .unwrap();
+        let n = c.primary_node();
+        let s = n.ingest_settings();
+        assert_eq!(s.cdr_db, Path::new("/lab/master.db"));
+        assert_eq!(s.queue_log, Path::new("/lab/queue_log"));
+        assert_eq!(s.poll_interval, Duration::from_millis(200));
+        assert_eq!(n.recordings_dir, Path::new("/lab/monitor"));
+        let ari = n.ari.as_ref().unwrap();
+        assert_eq!(ari.url, "http://127.0.0.1:8088/ari");
+        assert_eq!(ari.username, "centralita");
+        assert_eq!(ari.secret.expose(), "ari-pw");
+        assert_eq!(c.store.path, Path::new("/tmp/j.db"));
         assert_eq!(c.originate.retention_seconds, 60);
+        assert_eq!(c.originate.default_ring_timeout_seconds, 5);
         assert_eq!(c.originate.context, "my-ctx");
+        assert_eq!(c.http.bind.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.http.body_limit_bytes, 2048);
+        assert_eq!(c.http.max_ingest_lag_seconds, 3);
+    }
+
+    #[test]
+    fn secrets_never_in_debug_output() {
+        let c = parse(
+            "",
+            "[node.ari]\nurl = \"https://pbx/ari\"\nusername = \"u\"\nsecret = \"ari-s3cr3t\"\n",
+        )
+        .unwrap();
+        let debug = format!("{c:?} {:#?}", c.primary_node());
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(!debug.contains("ari-s3cr3t"), "{debug}");
+        assert!(debug.contains("***"));
+    }
+
+    #[test]
+    fn unknown_keys_and_sections_rejected() {
+        for (node_keys, rest) in [
+            ("queuelog = \"/x\"", ""),
+            ("", "[store]\nfile = \"/x\"\n"),
+            ("", "[originate]\nretention = 5\n"),
+            ("", "[http]\nlimit = 5\n"),
+            (
+                "",
+                "[node.ari]\nurl = \"http://h/ari\"\nusername = \"u\"\nsecret = \"s\"\nx = 1\n",
+            ),
+            ("", "[ami]\nhost = \"h\"\n"),
+            ("", "[asterisk]\ncdr_db = \"/x\"\n"),
+        ] {
+            assert!(
+                matches!(parse(node_keys, rest), Err(ConfigError::Parse(_))),
+                "{node_keys} {rest}"
+            );
+        }
+        let typo = text("", "").replace("secret = \"hunter2\"", "secret = \"s\"\nsecrte = \"x\"");
         assert!(matches!(
-            Config::from_toml(&format!("{AMI}[originate]\nretention = 5\n")),
+            Config::from_toml(&typo),
             Err(ConfigError::Parse(_))
         ));
-        for (text, field) in [
-            ("retention_seconds = 59", "originate.retention_seconds"),
-            (
-                "default_ring_timeout_seconds = 0",
-                "originate.default_ring_timeout_seconds",
-            ),
-            (
-                "default_ring_timeout_seconds = 601",
-                "originate.default_ring_timeout_seconds",
-            ),
-            ("context = \"a,b\"", "originate.context"),
-            ("context = \"\"", "originate.context"),
+        let typo = text("", "").replace("[engine]", "[engine]\ntz = \"UTC\"");
+        assert!(matches!(
+            Config::from_toml(&typo),
+            Err(ConfigError::Parse(_))
+        ));
+    }
+
+    #[test]
+    fn missing_required_keys_rejected() {
+        for key in [
+            "timezone = \"America/Montevideo\"\n",
+            "name = \"pbx1\"\n",
+            "host = \"10.0.0.5\"\n",
+            "username = \"centralita\"\n",
+            "secret = \"hunter2\"\n",
         ] {
-            match Config::from_toml(&format!("{AMI}[originate]\n{text}\n")) {
-                Err(ConfigError::Invalid { field: f, .. }) => assert_eq!(f, field),
-                other => panic!("{text}: {other:?}"),
-            }
+            let t = text("", "").replacen(key, "", 1);
+            assert!(
+                matches!(Config::from_toml(&t), Err(ConfigError::Parse(_))),
+                "{key}"
+            );
+        }
+        // An ARI section must be complete.
+        assert!(matches!(
+            parse("", "[node.ari]\nurl = \"http://h/ari\"\nusername = \"u\"\n"),
+            Err(ConfigError::Parse(_))
+        ));
+    }
+
+    #[test]
+    fn timezone_must_be_an_iana_name() {
+        for tz in [
+            "America/Montevideo",
+            "UTC",
+            "Europe/Madrid",
+            "America/Argentina/Buenos_Aires",
+        ] {
+            let t = text("", "").replace("America/Montevideo", tz);
+            assert_eq!(Config::from_toml(&t).unwrap().engine.timezone, tz);
+        }
+        for tz in [
+            "",
+            "Mars/Olympus_Mons",
+            "America/Montevideo ",
+            "/usr/share/zoneinfo/UTC",
+            "../../etc/passwd",
+            "EST5EDT,M3.2.0,M11.1.0",
+            "America/",
+        ] {
+            let t = text("", "").replace("America/Montevideo", tz);
+            assert_eq!(
+                invalid_field(Config::from_toml(&t)),
+                "engine.timezone",
+                "{tz:?}"
+            );
         }
     }
 
     #[test]
-    fn rejects_unknown_missing_and_invalid() {
-        let unknown = "[ami]\nhost = \"h\"\nusername = \"u\"\nsecret = \"s\"\nsecrte = \"x\"\n";
-        assert!(matches!(
-            Config::from_toml(unknown),
-            Err(ConfigError::Parse(_))
-        ));
-        let missing = "[ami]\nhost = \"h\"\nusername = \"u\"\n";
-        assert!(matches!(
-            Config::from_toml(missing),
-            Err(ConfigError::Parse(_))
-        ));
-        let bad = "[ami]\nhost = \"h\"\nusername = \"u\\r\\nAction: Logoff\"\nsecret = \"s\"\n";
-        assert!(matches!(
-            Config::from_toml(bad),
-            Err(ConfigError::Invalid {
-                field: "ami.username",
-                ..
-            })
-        ));
-        let empty_host = "[ami]\nhost = \" \"\nusername = \"u\"\nsecret = \"s\"\n";
-        assert!(matches!(
-            Config::from_toml(empty_host),
-            Err(ConfigError::Invalid {
-                field: "ami.host",
-                ..
-            })
-        ));
+    fn exactly_one_node() {
+        let base = text("", "");
+        let second = "\n[[node]]\nname = \"pbx2\"\n[node.ami]\nhost = \"h2\"\nusername = \"u\"\nsecret = \"s\"\n";
+        match Config::from_toml(&format!("{base}{second}")) {
+            Err(ConfigError::Invalid { field, reason }) => {
+                assert_eq!(field, "node");
+                assert_eq!(reason, "only one node is supported yet");
+            }
+            other => panic!("{other:?}"),
+        }
+        let none = "[engine]\ntimezone = \"UTC\"\n";
+        assert_eq!(invalid_field(Config::from_toml(none)), "node");
+    }
+
+    #[test]
+    fn bad_values_rejected() {
+        let node_cases = [
+            ("name = \"pbx 1\"", "node.name"),
+            ("cdr_db = \"\"", "node.cdr_db"),
+            ("queue_log = \"\"", "node.queue_log"),
+            ("recordings_dir = \"\"", "node.recordings_dir"),
+            ("poll_interval_ms = 0", "node.poll_interval_ms"),
+            ("poll_interval_ms = 600000", "node.poll_interval_ms"),
+        ];
+        for (keys, field) in node_cases {
+            // `name` is already set: replace it rather than repeating it.
+            let t = if keys.starts_with("name") {
+                text("", "").replace("name = \"pbx1\"", keys)
+            } else {
+                text(keys, "")
+            };
+            assert_eq!(invalid_field(Config::from_toml(&t)), field, "{keys}");
+        }
+        let rest_cases = [
+            ("[store]\npath = \"\"\n", "store.path"),
+            (
+                "[originate]\nretention_seconds = 59\n",
+                "originate.retention_seconds",
+            ),
+            (
+                "[originate]\ndefault_ring_timeout_seconds = 0\n",
+                "originate.default_ring_timeout_seconds",
+            ),
+            (
+                "[originate]\ndefault_ring_timeout_seconds = 601\n",
+                "originate.default_ring_timeout_seconds",
+            ),
+            ("[originate]\ncontext = \"a,b\"\n", "originate.context"),
+            ("[originate]\ncontext = \"\"\n", "originate.context"),
+            ("[http]\nbody_limit_bytes = 10\n", "http.body_limit_bytes"),
+            (
+                "[http]\nmax_ingest_lag_seconds = 0\n",
+                "http.max_ingest_lag_seconds",
+            ),
+            (
+                "[node.ari]\nurl = \"ftp://h/ari\"\nusername = \"u\"\nsecret = \"s\"\n",
+                "node.ari.url",
+            ),
+            (
+                "[node.ari]\nurl = \"http://\"\nusername = \"u\"\nsecret = \"s\"\n",
+                "node.ari.url",
+            ),
+            (
+                "[node.ari]\nurl = \"http://h/ari\"\nusername = \"a:b\"\nsecret = \"s\"\n",
+                "node.ari.username",
+            ),
+            (
+                "[node.ari]\nurl = \"http://h/ari\"\nusername = \"u\"\nsecret = \"\"\n",
+                "node.ari.secret",
+            ),
+        ];
+        for (rest, field) in rest_cases {
+            assert_eq!(invalid_field(parse("", rest)), field, "{rest}");
+        }
+        let ami_cases = [
+            ("host = \"10.0.0.5\"", "host = \" \"", "node.ami.host"),
+            (
+                "username = \"centralita\"",
+                "username = \"u\\r\\nAction: Logoff\"",
+                "node.ami.username",
+            ),
+            ("secret = \"hunter2\"", "secret = \"\"", "node.ami.secret"),
+        ];
+        for (from, to, field) in ami_cases {
+            let t = text("", "").replacen(from, to, 1);
+            assert_eq!(invalid_field(Config::from_toml(&t)), field, "{to}");
+        }
+        let t = text("", "").replace("host = \"10.0.0.5\"", "host = \"h\"\nport = 0");
+        assert_eq!(invalid_field(Config::from_toml(&t)), "node.ami.port");
+    }
+
+    #[test]
+    fn the_lab_file_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("vm/centralita.lab.toml");
+        let c = Config::load(&path).unwrap();
+        let n = c.primary_node();
+        assert_eq!(n.name, "pbx1");
+        assert_eq!(n.ami.port, 5038);
+        assert!(n.ari.is_some());
+        assert_eq!(c.engine.timezone, "America/Montevideo");
     }
 }

@@ -16,11 +16,14 @@ use centralita::asterisk::queue_control::AmiQueueControl;
 use centralita::core::live::LiveState;
 use centralita::http::{self, HttpLimits};
 use centralita::store::originate_jobs::SqliteOriginateStore;
+use centralita::store::SqliteActionJournal;
 
+use centralita::admin::{AdminCommand, AgentCommand, CredentialCommand, PauseReasonCommand};
 use centralita::asterisk::ami::action::CoreSettings;
 use centralita::asterisk::ami::{AmiClient, AmiError, AmiSettings, ConnectionState};
 use centralita::asterisk::ingest::IngestHandle;
 use centralita::config::Config;
+use centralita::core::audit::{ActionJournal, Actor, EngineAction};
 use centralita::store::SqliteJournal;
 use clap::{Parser, Subcommand};
 use tokio::sync::broadcast::error::RecvError;
@@ -45,7 +48,8 @@ enum Command {
     },
     /// Provision the directory: agents, pause reasons, API credentials (see `admin --help`).
     Admin {
-        /// Path to the TOML configuration file (its `[store]` path is used).
+        /// Path to the TOML configuration file (its `[store]` path is used; changes are
+        /// journaled there as the engine's own actions, api `admin`).
         #[arg(long, value_name = "PATH")]
         config: PathBuf,
         #[command(subcommand)]
@@ -80,21 +84,109 @@ fn admin(
 ) -> Result<(), Box<dyn Error>> {
     let config = Config::load(&config_path)?;
     let stdin = std::io::stdin();
-    centralita::admin::run(
+    let what = admin_action(&command);
+    let result = centralita::admin::run(
         &config.store.path,
         command,
         &mut stdin.lock(),
         &mut std::io::stdout(),
-    )?;
+    );
+    if let Some((action, target, params)) = what {
+        let actor = Actor::admin(os_user());
+        let outcome = centralita::core::audit::outcome_of(&result);
+        let entry = EngineAction::now(&actor, action, target, params, outcome);
+        match SqliteActionJournal::open(&config.store.path) {
+            Ok(journal) => {
+                if let Err(e) = journal.record(&entry) {
+                    warn!(error = %error_chain(&e), "admin action not journaled");
+                }
+            }
+            Err(e) => warn!(error = %error_chain(&e), "admin action not journaled"),
+        }
+    }
+    result?;
     Ok(())
+}
+
+/// Who runs the admin command line: the invoking user behind sudo, else the login user.
+fn os_user() -> String {
+    ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The journal entry (action, target, params) of an admin command that changes something;
+/// `None` for listings. Never a secret: a password read from stdin shows as `password=set`.
+fn admin_action(command: &AdminCommand) -> Option<(&'static str, String, String)> {
+    Some(match command {
+        AdminCommand::Agent(AgentCommand::Add {
+            number,
+            profile,
+            supervisor,
+            queues,
+            extension,
+            password_stdin,
+            ..
+        }) => (
+            "agent.add",
+            number.clone(),
+            format!(
+                "profile={profile} supervisor={supervisor} queues={} extension={}{}",
+                queues.join(","),
+                extension.as_deref().unwrap_or("-"),
+                if *password_stdin { " password=set" } else { "" }
+            ),
+        ),
+        AdminCommand::Agent(AgentCommand::Remove { number }) => {
+            ("agent.remove", number.clone(), String::new())
+        }
+        AdminCommand::PauseReason(PauseReasonCommand::Add {
+            id,
+            max_seconds,
+            queues,
+            ..
+        }) => (
+            "pause_reason.add",
+            id.clone(),
+            format!(
+                "max_seconds={} queues={}",
+                max_seconds.map_or("-".to_owned(), |s| s.to_string()),
+                queues.join(",")
+            ),
+        ),
+        AdminCommand::PauseReason(PauseReasonCommand::Remove { id }) => {
+            ("pause_reason.remove", id.clone(), String::new())
+        }
+        AdminCommand::Credential(CredentialCommand::Create { system }) => {
+            ("credential.create", system.clone(), String::new())
+        }
+        AdminCommand::Credential(CredentialCommand::Revoke { id }) => {
+            ("credential.revoke", id.clone(), String::new())
+        }
+        AdminCommand::Import { file } => ("import", file.display().to_string(), String::new()),
+        AdminCommand::Agent(AgentCommand::List)
+        | AdminCommand::PauseReason(PauseReasonCommand::List)
+        | AdminCommand::Credential(CredentialCommand::List) => return None,
+    })
 }
 
 async fn serve(config_path: PathBuf) -> Result<(), Box<dyn Error>> {
     let config = Config::load(&config_path)?;
+    let node = config.primary_node();
+    // Never the secrets: `Secret` has no Display and its Debug prints ***.
+    info!(
+        node = %node.name,
+        ami = %format!("{}:{}", node.ami.host, node.ami.port),
+        ami_user = %node.ami.username,
+        ari = node.ari.as_ref().map_or("(none)", |a| a.url.as_str()),
+        timezone = %config.engine.timezone,
+        "configuration loaded"
+    );
     // History first: ingestion runs whether or not AMI is up.
     let store = SqliteJournal::open(&config.store.path)?;
     info!(path = %config.store.path.display(), "store open");
-    let ingest = IngestHandle::spawn(store, config.asterisk.ingest_settings())?;
+    let ingest = IngestHandle::spawn(store, node.ingest_settings())?;
 
     let health = EngineHealth::new(
         ingest.progress(),
@@ -134,7 +226,7 @@ async fn run_ami(
     shutdown: &mut Pin<&mut impl Future<Output = ()>>,
 ) -> Result<(), Box<dyn Error>> {
     let client = tokio::select! {
-        client = connect_until_up(config.ami.settings()) => client?,
+        client = connect_until_up(config.primary_node().ami.settings()) => client?,
         _ = shutdown.as_mut() => return Ok(()),
     };
     health.attach_ami(client.connection_events());
@@ -155,7 +247,8 @@ async fn run_ami(
         &config.originate.context,
         config.originate.service_settings(),
     )
-    .await?;
+    .await?
+    .with_action_journal(Arc::new(SqliteActionJournal::open(&config.store.path)?));
     match client.send(&CoreSettings).await {
         Ok(settings) => info!(
             "connected to Asterisk {}",

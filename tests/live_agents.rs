@@ -23,6 +23,7 @@ use centralita::asterisk::ami::{AmiClient, AmiMessage, AmiSettings};
 use centralita::asterisk::live_follower::LiveFollower;
 use centralita::asterisk::queue_control::AmiQueueControl;
 use centralita::core::agents::AgentService;
+use centralita::core::audit::Actor;
 use centralita::core::directory::{
     Agent, AgentNumber, DirectoryStore, Extension, PauseReason, PauseReasonId, QueueName,
 };
@@ -235,7 +236,10 @@ async fn agents_queues_pauses_and_live_state_follow_asterisk() {
     eprintln!("[{:?}] follower synced", t0.elapsed());
 
     // ---- login
-    let out = service.login(&number, None).await.unwrap();
+    let out = service
+        .login(&Actor::engine(), &number, None)
+        .await
+        .unwrap();
     assert_eq!(out.extension.as_str(), "1005");
     for queue in ["q_ventas", "q_soporte"] {
         let ms = members(&client, queue).await;
@@ -264,7 +268,10 @@ async fn agents_queues_pauses_and_live_state_follow_asterisk() {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    service.pause(&number, &almuerzo, None).await.unwrap();
+    service
+        .pause(&Actor::engine(), &number, &almuerzo, None)
+        .await
+        .unwrap();
     for queue in ["q_ventas", "q_soporte"] {
         let ms = members(&client, queue).await;
         let m = ms.iter().find(|m| location(m) == "PJSIP/1005").unwrap();
@@ -285,7 +292,10 @@ async fn agents_queues_pauses_and_live_state_follow_asterisk() {
         pause.since
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
-    service.unpause(&number, None).await.unwrap();
+    service
+        .unpause(&Actor::engine(), &number, None)
+        .await
+        .unwrap();
     until(Duration::from_secs(5), "live: 2005 unpaused", || {
         read(&live)
             .agent_by_name("2005")
@@ -335,7 +345,7 @@ async fn agents_queues_pauses_and_live_state_follow_asterisk() {
     eprintln!("[{:?}] login/pause/unpause ok", t0.elapsed());
 
     // ---- logout
-    service.logout(&number).await.unwrap();
+    service.logout(&Actor::engine(), &number).await.unwrap();
     for queue in ["q_ventas", "q_soporte"] {
         assert!(
             !members(&client, queue)

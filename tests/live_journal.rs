@@ -211,17 +211,18 @@ impl Drop for Scratch {
 fn write_config(dir: &Path) -> PathBuf {
     let path = dir.join("centralita.toml");
     let text = format!(
-        "[ami]\nhost = {:?}\nport = {}\nusername = {:?}\nsecret = {:?}\n\n\
+        "[engine]\ntimezone = \"America/Montevideo\"\n\n\
          [store]\npath = {:?}\n\n\
-         [asterisk]\ncdr_db = {:?}\nqueue_log = {:?}\npoll_interval_ms = 200\n\n\
+         [[node]]\nname = \"pbx1\"\ncdr_db = {:?}\nqueue_log = {:?}\npoll_interval_ms = 200\n\n\
+         [node.ami]\nhost = {:?}\nport = {}\nusername = {:?}\nsecret = {:?}\n\n\
          [http]\nbind = \"127.0.0.1:0\"\n",
+        dir.join("journal.db"),
+        cdr_db(),
+        queue_log(),
         ami_host(),
         ami_port(),
         ami_user(),
         ami_secret(),
-        dir.join("journal.db"),
-        cdr_db(),
-        queue_log(),
     );
     std::fs::write(&path, text).unwrap();
     path

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use centralita::asterisk::ami::action::CoreShowChannels;
 use centralita::asterisk::ami::{AmiClient, AmiSettings};
 use centralita::asterisk::call_control::spawn_originate_service;
+use centralita::core::audit::Actor;
 use centralita::core::originate::{
     CallData, CallerId, Extension, JobState, OriginateId, OriginateRequest, PhoneNumber, Progress,
 };
@@ -208,7 +209,10 @@ async fn click_to_call_rings_answers_and_hangs_up_normally_with_call_data_in_the
         )
         .with_call_data(CallData::new(&[("lead", "42"), ("info", "01-43-1")]).unwrap());
     let started = Instant::now();
-    let id = svc.start_job(request).await.expect("job stored");
+    let id = svc
+        .start_job(&Actor::engine(), request)
+        .await
+        .expect("job stored");
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "id returned at once"
@@ -253,7 +257,7 @@ async fn check_outcome(source: &str, dest: &str, ring: Option<u64>, want: JobSta
         request = request.with_ring_timeout(Duration::from_secs(s)).unwrap();
     }
     let started = Instant::now();
-    let id = svc.start_job(request).await.unwrap();
+    let id = svc.start_job(&Actor::engine(), request).await.unwrap();
     let states = states_until(&mut changes, &id, Duration::from_secs(40), |_| false).await;
     assert_eq!(states.last(), Some(&want), "{source} → {dest}: {states:?}");
     assert!(!states.contains(&JobState::Answered), "{states:?}");
@@ -288,7 +292,10 @@ async fn source_on_a_call_gives_source_off_hook_and_a_cancel_ends_the_call() {
     let client = connect().await;
     let svc = service_on(client.clone(), &store_path("inuse")).await;
     let mut changes = svc.changes();
-    let long = svc.start_job(c2c("1001", "5551000")).await.unwrap();
+    let long = svc
+        .start_job(&Actor::engine(), c2c("1001", "5551000"))
+        .await
+        .unwrap();
     let states = states_until(&mut changes, &long, Duration::from_secs(20), |s| {
         s == JobState::Answered
     })
@@ -297,7 +304,10 @@ async fn source_on_a_call_gives_source_off_hook_and_a_cancel_ends_the_call() {
     // Device state changes reach AMI asynchronously.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let second = svc.start_job(c2c("1001", "5551001")).await.unwrap();
+    let second = svc
+        .start_job(&Actor::engine(), c2c("1001", "5551001"))
+        .await
+        .unwrap();
     let states = states_until(&mut changes, &second, Duration::from_secs(20), |_| false).await;
     assert_eq!(states.last(), Some(&JobState::SourceOffHook), "{states:?}");
     assert!(
@@ -306,12 +316,15 @@ async fn source_on_a_call_gives_source_off_hook_and_a_cancel_ends_the_call() {
     );
 
     // Cancel while up.
-    let job = svc.cancel(&long).await.expect("cancel an answered job");
+    let job = svc
+        .cancel(&Actor::engine(), &long)
+        .await
+        .expect("cancel an answered job");
     assert_eq!(job.state, JobState::Cancelled);
     wait_no_channels(&client, &long).await;
     assert_eq!(svc.status(&long).await.unwrap().state, JobState::Cancelled);
     assert!(
-        svc.cancel(&long).await.is_err(),
+        svc.cancel(&Actor::engine(), &long).await.is_err(),
         "a finished job cannot be cancelled"
     );
     svc.shutdown();
@@ -322,13 +335,19 @@ async fn cancel_while_ringing_leaves_no_channel() {
     let _p = phone("1002").await;
     let client = connect().await;
     let svc = service_on(client.clone(), &store_path("cancel")).await;
-    let id = svc.start_job(c2c("1002", "5553000")).await.unwrap();
+    let id = svc
+        .start_job(&Actor::engine(), c2c("1002", "5553000"))
+        .await
+        .unwrap();
     wait_job(&svc, &id, Duration::from_secs(15), |j| {
         j.progress == Progress::DestinationRinging
     })
     .await;
     assert_eq!(job_channels(&client, &id).await, [format!("{id}-src")]);
-    let job = svc.cancel(&id).await.expect("cancel while ringing");
+    let job = svc
+        .cancel(&Actor::engine(), &id)
+        .await
+        .expect("cancel while ringing");
     assert_eq!(job.state, JobState::Cancelled);
     wait_no_channels(&client, &id).await;
     // Later events (the hangup) do not change the state.
@@ -343,7 +362,10 @@ async fn a_job_outlives_the_service_instance_that_started_it() {
     let path = store_path("restart");
     let first = service_on(connect().await, &path).await;
     let mut changes = first.changes();
-    let id = first.start_job(c2c("1003", "5551000")).await.unwrap();
+    let id = first
+        .start_job(&Actor::engine(), c2c("1003", "5551000"))
+        .await
+        .unwrap();
     states_until(&mut changes, &id, Duration::from_secs(20), |s| {
         s == JobState::Answered
     })
@@ -358,7 +380,10 @@ async fn a_job_outlives_the_service_instance_that_started_it() {
     let job = second.status(&id).await.expect("status after restart");
     assert_eq!(job.state, JobState::Answered, "{job:?}");
     // ... and can be cancelled: its channel names were stored.
-    second.cancel(&id).await.expect("cancel after restart");
+    second
+        .cancel(&Actor::engine(), &id)
+        .await
+        .expect("cancel after restart");
     wait_no_channels(&client, &id).await;
     assert_eq!(second.status(&id).await.unwrap().state, JobState::Cancelled);
     second.shutdown();

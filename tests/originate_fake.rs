@@ -11,12 +11,15 @@ use std::time::Duration;
 
 use centralita::asterisk::ami::{AmiClient, AmiSettings};
 use centralita::asterisk::call_control::spawn_originate_service;
+use centralita::core::audit::{ActionFilter, ActionJournal, Actor};
 use centralita::core::originate::{
     CallData, Extension, JobState, OriginateId, OriginateRequest, OriginateStore, PhoneNumber,
 };
 use centralita::core::originate_service::{JobChange, OriginateService, OriginateSettings};
 use centralita::core::Secret;
+use centralita::core::TimeRange;
 use centralita::store::originate_jobs::SqliteOriginateStore;
+use centralita::store::SqliteActionJournal;
 use support::fake_ami::{FakeAmi, Incoming, SECRET, USERNAME};
 use tokio::sync::broadcast;
 
@@ -102,11 +105,15 @@ fn c2c(source: &str) -> OriginateRequest {
 async fn job_is_stored_before_originate_and_events_drive_its_state() {
     let mut fake = FakeAmi::start().await;
     let path = store_path("events");
-    let svc = setup(&mut fake, &path).await;
+    let journal = Arc::new(SqliteActionJournal::open(&path).unwrap());
+    let svc = setup(&mut fake, &path)
+        .await
+        .with_action_journal(journal.clone());
     let mut changes = svc.changes();
     let reader = SqliteOriginateStore::open(&path).unwrap();
 
-    let id = svc.start_job(c2c("1001")).await.unwrap();
+    let crm = Actor::new("expand", "crm-7");
+    let id = svc.start_job(&crm, c2c("1001")).await.unwrap();
     let o = fake.next_action().await;
     // The job is in the store while the Originate is still unanswered on the wire.
     let stored = reader
@@ -179,9 +186,34 @@ async fn job_is_stored_before_originate_and_events_drive_its_state() {
     assert_eq!(job.hangup_cause, Some(16));
     assert_eq!(job.channels[0].as_str(), chan);
     assert!(
-        svc.cancel(&id).await.is_err(),
+        svc.cancel(&Actor::engine(), &id).await.is_err(),
         "a finished job cannot be cancelled"
     );
+    // Both requests are in the journal of the engine's actions: who, what, outcome; no call data.
+    let entries = journal
+        .list(TimeRange::all(), &ActionFilter::default())
+        .unwrap();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let (start, cancel) = (&entries[0], &entries[1]);
+    assert_eq!(
+        (
+            start.api.as_str(),
+            start.principal.as_str(),
+            start.action.as_str()
+        ),
+        ("expand", "crm-7", "originate.start")
+    );
+    assert_eq!(start.target, id.to_string());
+    assert_eq!(
+        start.params,
+        "mode=click_to_call source=1001 destination=5551004"
+    );
+    assert_eq!(start.outcome, "ok");
+    assert_eq!(
+        (cancel.api.as_str(), cancel.action.as_str()),
+        ("engine", "originate.cancel")
+    );
+    assert!(cancel.outcome.starts_with("error: "), "{}", cancel.outcome);
 }
 
 #[tokio::test]
@@ -192,7 +224,7 @@ async fn source_in_use_is_not_rung_and_an_early_response_is_matched_by_action_id
     let mut changes = svc.changes();
 
     // Make 1002 busy through an event, as Asterisk reports a phone on a call.
-    let first = svc.start_job(c2c("1001")).await.unwrap();
+    let first = svc.start_job(&Actor::engine(), c2c("1001")).await.unwrap();
     let o = fake.next_action().await;
     event(
         &o,
@@ -221,7 +253,7 @@ async fn source_in_use_is_not_rung_and_an_early_response_is_matched_by_action_id
     );
 
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let second = svc.start_job(c2c("1002")).await.unwrap();
+    let second = svc.start_job(&Actor::engine(), c2c("1002")).await.unwrap();
     assert_eq!(
         final_states(&mut changes, &second).await,
         [JobState::Ringing, JobState::SourceOffHook]

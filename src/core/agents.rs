@@ -9,6 +9,7 @@
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
+use super::audit::{outcome_of, record_quietly, ActionJournal, Actor, EngineAction};
 use super::directory::{AgentNumber, DirectoryStore, Extension, PauseReasonId, QueueName};
 use super::live::{LiveSnapshot, LiveState};
 
@@ -119,6 +120,7 @@ pub struct AgentService<D, Q> {
     directory: Arc<D>,
     queues: Arc<Q>,
     live: Arc<RwLock<LiveState>>,
+    actions: Option<Arc<dyn ActionJournal>>,
 }
 
 impl<D, Q> Clone for AgentService<D, Q> {
@@ -127,6 +129,7 @@ impl<D, Q> Clone for AgentService<D, Q> {
             directory: self.directory.clone(),
             queues: self.queues.clone(),
             live: self.live.clone(),
+            actions: self.actions.clone(),
         }
     }
 }
@@ -139,7 +142,27 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
             directory,
             queues,
             live,
+            actions: None,
         }
+    }
+
+    /// Journals every login, logout, pause and unpause in `journal` (who asked, what, the
+    /// outcome).
+    pub fn with_action_journal(mut self, journal: Arc<dyn ActionJournal>) -> Self {
+        self.actions = Some(journal);
+        self
+    }
+
+    async fn journal<T>(
+        &self,
+        actor: &Actor,
+        action: &str,
+        agent: &AgentNumber,
+        params: String,
+        result: &Result<T, AgentError>,
+    ) {
+        let entry = EngineAction::now(actor, action, agent.as_str(), params, outcome_of(result));
+        record_quietly(self.actions.as_ref(), entry).await;
     }
 
     fn agent(&self, number: &AgentNumber) -> Result<super::directory::Agent, AgentError> {
@@ -171,9 +194,26 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
         Ok((ext, Vec::new()))
     }
 
-    /// Logs the agent in to all its queues from `extension` (default: its default extension).
-    /// Already being a member of a queue is fine.
+    /// Logs the agent in to all its queues from `extension` (default: its default extension),
+    /// for `actor` (journaled). Already being a member of a queue is fine.
     pub async fn login(
+        &self,
+        actor: &Actor,
+        number: &AgentNumber,
+        extension: Option<&Extension>,
+    ) -> Result<LoginOutcome, AgentError> {
+        let result = self.login_inner(number, extension).await;
+        let params = match (&result, extension) {
+            (Ok(out), _) => format!("extension={}", out.extension),
+            (Err(_), Some(ext)) => format!("extension={ext}"),
+            (Err(_), None) => String::new(),
+        };
+        self.journal(actor, "agent.login", number, params, &result)
+            .await;
+        result
+    }
+
+    async fn login_inner(
         &self,
         number: &AgentNumber,
         extension: Option<&Extension>,
@@ -198,9 +238,16 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
         })
     }
 
-    /// Logs the agent out of its queues (and of any other queue the live state shows it in).
-    /// Not being a member of a queue is fine.
-    pub async fn logout(&self, number: &AgentNumber) -> Result<(), AgentError> {
+    /// Logs the agent out of its queues (and of any other queue the live state shows it in),
+    /// for `actor` (journaled). Not being a member of a queue is fine.
+    pub async fn logout(&self, actor: &Actor, number: &AgentNumber) -> Result<(), AgentError> {
+        let result = self.logout_inner(number).await;
+        self.journal(actor, "agent.logout", number, String::new(), &result)
+            .await;
+        result
+    }
+
+    async fn logout_inner(&self, number: &AgentNumber) -> Result<(), AgentError> {
         let agent = self.agent(number)?;
         let (extension, mut queues) = self.current_extension(&agent)?;
         for q in &agent.queues {
@@ -219,8 +266,22 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
 
     /// Pauses the agent with `reason` in `queues` (`None`: every queue). The queues must be the
     /// agent's and the reason allowed in each of them (in each of the agent's queues when
-    /// `None`).
+    /// `None`). Journaled for `actor`.
     pub async fn pause(
+        &self,
+        actor: &Actor,
+        number: &AgentNumber,
+        reason: &PauseReasonId,
+        queues: Option<&[QueueName]>,
+    ) -> Result<(), AgentError> {
+        let result = self.pause_inner(number, reason, queues).await;
+        let params = format!("reason={reason} queues={}", queues_param(queues));
+        self.journal(actor, "agent.pause", number, params, &result)
+            .await;
+        result
+    }
+
+    async fn pause_inner(
         &self,
         number: &AgentNumber,
         reason: &PauseReasonId,
@@ -244,8 +305,21 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
         self.set_paused(&agent, queues, true, Some(reason)).await
     }
 
-    /// Unpauses the agent in `queues` (`None`: every queue).
+    /// Unpauses the agent in `queues` (`None`: every queue), for `actor` (journaled).
     pub async fn unpause(
+        &self,
+        actor: &Actor,
+        number: &AgentNumber,
+        queues: Option<&[QueueName]>,
+    ) -> Result<(), AgentError> {
+        let result = self.unpause_inner(number, queues).await;
+        let params = format!("queues={}", queues_param(queues));
+        self.journal(actor, "agent.unpause", number, params, &result)
+            .await;
+        result
+    }
+
+    async fn unpause_inner(
         &self,
         number: &AgentNumber,
         queues: Option<&[QueueName]>,
@@ -299,6 +373,18 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
                 Ok(())
             }
         }
+    }
+}
+
+/// `*` for every queue, else the names joined with `,`.
+fn queues_param(queues: Option<&[QueueName]>) -> String {
+    match queues {
+        None => "*".to_owned(),
+        Some(qs) => qs
+            .iter()
+            .map(QueueName::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
     }
 }
 
@@ -462,6 +548,10 @@ mod tests {
         (svc, queues)
     }
 
+    fn a() -> Actor {
+        Actor::new("expand", "crm1")
+    }
+
     fn n(s: &str) -> AgentNumber {
         AgentNumber::new(s).unwrap()
     }
@@ -473,16 +563,18 @@ mod tests {
     #[tokio::test]
     async fn login_pause_unpause_logout_send_the_right_actions() {
         let (svc, fake) = service();
-        let out = svc.login(&n("2005"), None).await.unwrap();
+        let out = svc.login(&a(), &n("2005"), None).await.unwrap();
         assert_eq!(out.extension.as_str(), "1005");
         // A second login is fine (already a member).
-        svc.login(&n("2005"), None).await.unwrap();
-        svc.pause(&n("2005"), &r("almuerzo"), None).await.unwrap();
-        svc.pause(&n("2005"), &r("ventas_only"), Some(&[q("q_ventas")]))
+        svc.login(&a(), &n("2005"), None).await.unwrap();
+        svc.pause(&a(), &n("2005"), &r("almuerzo"), None)
             .await
             .unwrap();
-        svc.unpause(&n("2005"), None).await.unwrap();
-        svc.logout(&n("2005")).await.unwrap();
+        svc.pause(&a(), &n("2005"), &r("ventas_only"), Some(&[q("q_ventas")]))
+            .await
+            .unwrap();
+        svc.unpause(&a(), &n("2005"), None).await.unwrap();
+        svc.logout(&a(), &n("2005")).await.unwrap();
         assert_eq!(
             *fake.log.lock().unwrap(),
             vec![
@@ -504,28 +596,28 @@ mod tests {
         let (svc, fake) = service();
         let cases: Vec<(Result<(), AgentError>, &str)> = vec![
             (
-                svc.login(&n("9999"), None).await.map(drop),
+                svc.login(&a(), &n("9999"), None).await.map(drop),
                 "unknown agent 9999",
             ),
             (
-                svc.login(&n("2009"), None).await.map(drop),
+                svc.login(&a(), &n("2009"), None).await.map(drop),
                 "agent 2009 has no default extension; name one",
             ),
             (
-                svc.pause(&n("2005"), &r("nope"), None).await,
+                svc.pause(&a(), &n("2005"), &r("nope"), None).await,
                 "unknown pause reason nope",
             ),
             (
-                svc.pause(&n("2005"), &r("almuerzo"), Some(&[q("q_otro")]))
+                svc.pause(&a(), &n("2005"), &r("almuerzo"), Some(&[q("q_otro")]))
                     .await,
                 "queue q_otro is not one of agent 2005's queues",
             ),
             (
-                svc.pause(&n("2005"), &r("ventas_only"), None).await,
+                svc.pause(&a(), &n("2005"), &r("ventas_only"), None).await,
                 "pause reason ventas_only is not allowed in queue q_soporte",
             ),
             (
-                svc.unpause(&n("2005"), Some(&[q("q_otro")])).await,
+                svc.unpause(&a(), &n("2005"), Some(&[q("q_otro")])).await,
                 "queue q_otro is not one of agent 2005's queues",
             ),
         ];
@@ -535,11 +627,68 @@ mod tests {
         assert!(fake.log.lock().unwrap().is_empty(), "no action was sent");
         // Asterisk saying "not a member" means not logged in.
         let err = svc
-            .pause(&n("2005"), &r("almuerzo"), None)
+            .pause(&a(), &n("2005"), &r("almuerzo"), None)
             .await
             .unwrap_err();
         assert!(matches!(err, AgentError::NotLoggedIn(_)), "{err}");
         // Logging out when not logged in is fine.
-        svc.logout(&n("2005")).await.unwrap();
+        svc.logout(&a(), &n("2005")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn every_operation_is_journaled_with_actor_and_outcome() {
+        use crate::core::audit::{ActionFilter, ActionJournal, MemoryActionJournal};
+        use crate::core::TimeRange;
+        let (svc, _) = service();
+        let journal = Arc::new(MemoryActionJournal::default());
+        let svc = svc.with_action_journal(journal.clone());
+        let crm = Actor::new("uscall", "key-1");
+        svc.login(&crm, &n("2005"), None).await.unwrap();
+        svc.pause(&crm, &n("2005"), &r("ventas_only"), Some(&[q("q_ventas")]))
+            .await
+            .unwrap();
+        svc.unpause(&crm, &n("2005"), None).await.unwrap();
+        svc.pause(&crm, &n("2005"), &r("nope"), None)
+            .await
+            .unwrap_err();
+        svc.logout(&Actor::engine(), &n("2005")).await.unwrap();
+        let got: Vec<(String, String, String, String, String, String)> = journal
+            .list(TimeRange::all(), &ActionFilter::default())
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.api, e.principal, e.action, e.target, e.params, e.outcome))
+            .collect();
+        let row = |api: &str, who: &str, action: &str, params: &str, outcome: &str| {
+            (
+                api.to_owned(),
+                who.to_owned(),
+                action.to_owned(),
+                "2005".to_owned(),
+                params.to_owned(),
+                outcome.to_owned(),
+            )
+        };
+        assert_eq!(
+            got,
+            vec![
+                row("uscall", "key-1", "agent.login", "extension=1005", "ok"),
+                row(
+                    "uscall",
+                    "key-1",
+                    "agent.pause",
+                    "reason=ventas_only queues=q_ventas",
+                    "ok"
+                ),
+                row("uscall", "key-1", "agent.unpause", "queues=*", "ok"),
+                row(
+                    "uscall",
+                    "key-1",
+                    "agent.pause",
+                    "reason=nope queues=*",
+                    "error: unknown pause reason nope"
+                ),
+                row("engine", "engine", "agent.logout", "", "ok"),
+            ]
+        );
     }
 }

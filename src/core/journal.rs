@@ -413,6 +413,28 @@ pub trait JournalStore {
 
     /// `queue_log` records whose time lies in `range`, in the order they were written.
     fn queue_log(&self, range: TimeRange) -> Result<Vec<QueueLogRecord>, Self::Error>;
+
+    /// `queue_log` records whose time lies in `range`, in the order they were written, of the
+    /// given queues and agent fields (an empty list means all). Global lines (queue `NONE`, e.g.
+    /// `QUEUESTART`) pass the queue list and lines naming no agent (agent `NONE`, e.g.
+    /// `ENTERQUEUE`) pass the agent list, so reports over the result see restarts and callers.
+    /// Agent fields are matched verbatim: pass interfaces too where lines may carry them.
+    fn queue_log_matching(
+        &self,
+        range: TimeRange,
+        queues: &[String],
+        agents: &[String],
+    ) -> Result<Vec<QueueLogRecord>, Self::Error> {
+        let mut records = self.queue_log(range)?;
+        records.retain(|r| queue_log_matches(r, queues, agents));
+        Ok(records)
+    }
+}
+
+/// The filter of [`JournalStore::queue_log_matching`].
+pub fn queue_log_matches(r: &QueueLogRecord, queues: &[String], agents: &[String]) -> bool {
+    (queues.is_empty() || r.queue == "NONE" || queues.contains(&r.queue))
+        && (agents.is_empty() || r.agent == "NONE" || agents.contains(&r.agent))
 }
 
 #[cfg(test)]

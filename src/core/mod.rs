@@ -5,12 +5,14 @@
 //! storage engine (no rusqlite): adapters implement the ports declared here.
 
 pub mod agents;
+pub mod audit;
 pub mod directory;
 pub mod ids;
 pub mod journal;
 pub mod live;
 pub mod originate;
 pub mod originate_service;
+pub mod reports;
 pub mod secret;
 
 pub use ids::{ActionId, ChannelName, UniqueId};

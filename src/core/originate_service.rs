@@ -15,6 +15,7 @@ use tokio::sync::{broadcast, mpsc, Mutex};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
+use super::audit::{outcome_of, record_quietly, ActionJournal, Actor, EngineAction};
 use super::ids::ChannelName;
 use super::journal::UnixTime;
 use super::originate::{
@@ -115,6 +116,8 @@ struct Inner {
     open: Mutex<HashMap<OriginateId, OriginateJob>>,
     changes: broadcast::Sender<JobChange>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
+    /// Where starts and cancels are journaled (none: not journaled).
+    actions: std::sync::OnceLock<Arc<dyn ActionJournal>>,
 }
 
 impl std::fmt::Debug for OriginateService {
@@ -142,6 +145,7 @@ impl OriginateService {
             open: Mutex::new(HashMap::new()),
             changes,
             tasks: std::sync::Mutex::new(Vec::new()),
+            actions: std::sync::OnceLock::new(),
         });
         let follow = tokio::spawn(follow(Arc::downgrade(&inner), updates));
         let purge = tokio::spawn(purge(Arc::downgrade(&inner)));
@@ -155,9 +159,36 @@ impl OriginateService {
         Self { inner }
     }
 
-    /// Stores a new job, then places its call in the background; returns the job's id at once.
-    /// Everything after the store (source in use, the PBX refusing) shows in the job's state.
-    pub async fn start_job(&self, request: OriginateRequest) -> Result<OriginateId, StartError> {
+    /// Journals every start and cancel from now on in `journal` (who asked, what, the outcome).
+    /// Only the first journal given is kept.
+    pub fn with_action_journal(self, journal: Arc<dyn ActionJournal>) -> Self {
+        let _ = self.inner.actions.set(journal);
+        self
+    }
+
+    /// Stores a new job for `actor`, then places its call in the background; returns the job's
+    /// id at once. Everything after the store (source in use, the PBX refusing) shows in the
+    /// job's state. The start is journaled (target: the job id).
+    pub async fn start_job(
+        &self,
+        actor: &Actor,
+        request: OriginateRequest,
+    ) -> Result<OriginateId, StartError> {
+        let params = request_params(&request);
+        let result = self.start_job_inner(request).await;
+        let target = result.as_ref().map_or(String::new(), ToString::to_string);
+        let entry = EngineAction::now(
+            actor,
+            "originate.start",
+            target,
+            params,
+            outcome_of(&result),
+        );
+        record_quietly(self.inner.actions.get(), entry).await;
+        result
+    }
+
+    async fn start_job_inner(&self, request: OriginateRequest) -> Result<OriginateId, StartError> {
         let ring = request
             .ring_timeout
             .unwrap_or(self.inner.settings.default_ring_timeout);
@@ -203,9 +234,27 @@ impl OriginateService {
             .ok_or_else(|| StatusError::NotFound(id.clone()))
     }
 
-    /// Cancels a ringing or answered job: marks it cancelled, then hangs up its channels (a
-    /// channel that appears later is hung up as soon as the PBX reports it).
-    pub async fn cancel(&self, id: &OriginateId) -> Result<OriginateJob, CancelError> {
+    /// Cancels a ringing or answered job for `actor`: marks it cancelled, then hangs up its
+    /// channels (a channel that appears later is hung up as soon as the PBX reports it). The
+    /// cancel is journaled, refused or not.
+    pub async fn cancel(
+        &self,
+        actor: &Actor,
+        id: &OriginateId,
+    ) -> Result<OriginateJob, CancelError> {
+        let result = self.cancel_inner(id).await;
+        let entry = EngineAction::now(
+            actor,
+            "originate.cancel",
+            id.to_string(),
+            "",
+            outcome_of(&result),
+        );
+        record_quietly(self.inner.actions.get(), entry).await;
+        result
+    }
+
+    async fn cancel_inner(&self, id: &OriginateId) -> Result<OriginateJob, CancelError> {
         let job = {
             let mut open = self.inner.open.lock().await;
             let job = match self
@@ -265,6 +314,24 @@ impl OriginateService {
             }
         }
     }
+}
+
+/// The journal's parameters of a request: mode, parties and timeout; call data and caller ids
+/// are left out (they may carry customer data).
+fn request_params(request: &OriginateRequest) -> String {
+    let mode = match &request.mode {
+        OriginateMode::ClickToCall { source } => format!("mode=click_to_call source={source}"),
+        OriginateMode::Direct { target } => format!(
+            "mode=direct context={} exten={}",
+            target.context(),
+            target.exten()
+        ),
+    };
+    let mut params = format!("{mode} destination={}", request.destination);
+    if let Some(ring) = request.ring_timeout {
+        params.push_str(&format!(" ring_timeout_s={}", ring.as_secs()));
+    }
+    params
 }
 
 impl Inner {

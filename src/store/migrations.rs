@@ -145,6 +145,21 @@ CREATE TABLE originate_job (
     ended_at           INTEGER
 ) STRICT;
 "#,
+    // The journal of the engine's own actions: who asked for what through which API.
+    r#"
+CREATE TABLE engine_action (
+    id        INTEGER PRIMARY KEY,
+    at        INTEGER NOT NULL,
+    api       TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    target    TEXT NOT NULL,
+    -- never a secret
+    params    TEXT NOT NULL,
+    outcome   TEXT NOT NULL
+) STRICT;
+CREATE INDEX engine_action_at ON engine_action (at);
+"#,
 ];
 
 /// The schema version this engine writes.

@@ -9,12 +9,14 @@
 //! **Architecture Invariant:** only this module knows SQL and rusqlite's types for the engine's
 //! own data; it converts to and from core types at its edge.
 
+pub mod audit;
 pub mod directory;
 pub mod error;
 pub mod migrations;
 pub mod originate_jobs;
 pub mod sqlite;
 
+pub use audit::SqliteActionJournal;
 pub use directory::SqliteDirectory;
 pub use error::StoreError;
 pub use sqlite::SqliteJournal;

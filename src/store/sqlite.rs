@@ -349,31 +349,66 @@ impl JournalStore for SqliteJournal {
     }
 
     fn queue_log(&self, range: TimeRange) -> Result<Vec<QueueLogRecord>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.queue_log_matching(range, &[], &[])
+    }
+
+    fn queue_log_matching(
+        &self,
+        range: TimeRange,
+        queues: &[String],
+        agents: &[String],
+    ) -> Result<Vec<QueueLogRecord>, StoreError> {
+        // Placeholders ?3.. for the queues, then the agents; global lines always pass.
+        let list = |first: usize, n: usize| -> String {
+            (first..first + n)
+                .map(|i| format!("?{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut sql = String::from(
             "SELECT file_dev, file_ino, file_created_ns, byte_offset, time_epoch, callid, queue, \
-               agent, event, data FROM queue_log WHERE time_epoch >= ?1 AND time_epoch < ?2 ORDER BY time_epoch, id",
-        )?;
-        let rows = stmt.query_map([range.from.seconds(), range.to.seconds()], |r| {
-            let data: Option<String> = r.get(9)?;
-            Ok(QueueLogRecord {
-                position: LogPosition {
-                    file: FileId {
-                        dev: from_sql_u64(r.get(0)?),
-                        ino: from_sql_u64(r.get(1)?),
-                        created_ns: from_sql_u64(r.get(2)?),
-                    },
-                    offset: from_sql_u64(r.get(3)?),
-                },
-                time: UnixTime(r.get(4)?),
-                callid: r.get(5)?,
-                queue: r.get(6)?,
-                agent: r.get(7)?,
-                event: QueueEvent::parse(&r.get::<_, String>(8)?),
-                data: data.map_or_else(Vec::new, |d| d.split('|').map(str::to_owned).collect()),
-            })
-        })?;
+               agent, event, data FROM queue_log WHERE time_epoch >= ?1 AND time_epoch < ?2",
+        );
+        if !queues.is_empty() {
+            sql += &format!(
+                " AND (queue = 'NONE' OR queue IN ({}))",
+                list(3, queues.len())
+            );
+        }
+        if !agents.is_empty() {
+            sql += &format!(
+                " AND (agent = 'NONE' OR agent IN ({}))",
+                list(3 + queues.len(), agents.len())
+            );
+        }
+        sql += " ORDER BY time_epoch, id";
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut args: Vec<rusqlite::types::Value> =
+            vec![range.from.seconds().into(), range.to.seconds().into()];
+        args.extend(queues.iter().chain(agents).map(|v| v.clone().into()));
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), qlog_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+fn qlog_from_row(r: &Row<'_>) -> rusqlite::Result<QueueLogRecord> {
+    let data: Option<String> = r.get(9)?;
+    Ok(QueueLogRecord {
+        position: LogPosition {
+            file: FileId {
+                dev: from_sql_u64(r.get(0)?),
+                ino: from_sql_u64(r.get(1)?),
+                created_ns: from_sql_u64(r.get(2)?),
+            },
+            offset: from_sql_u64(r.get(3)?),
+        },
+        time: UnixTime(r.get(4)?),
+        callid: r.get(5)?,
+        queue: r.get(6)?,
+        agent: r.get(7)?,
+        event: QueueEvent::parse(&r.get::<_, String>(8)?),
+        data: data.map_or_else(Vec::new, |d| d.split('|').map(str::to_owned).collect()),
+    })
 }
 
 fn cdr_from_row(r: &Row<'_>) -> rusqlite::Result<CdrRecord> {
@@ -525,6 +560,7 @@ mod tests {
                 "cdr_linkedid",
                 "cdr_start",
                 "cdr_uniqueid",
+                "engine_action_at",
                 "queue_log_callid",
                 "queue_log_queue_time",
                 "queue_log_time"
@@ -591,6 +627,54 @@ mod tests {
         );
         assert_eq!(s.cursor(&src).unwrap(), Some(SourceCursor::File(pos)));
         assert_eq!(s.cursor(&SourceId::new("nope")).unwrap(), None);
+    }
+
+    #[test]
+    fn queue_log_matching_filters_queues_and_agents_and_keeps_global_lines() {
+        let dir = TempDir::new("store-qlog-matching");
+        let mut s = SqliteJournal::open(&dir.path().join("j.db")).unwrap();
+        let line = |offset: u64, time: i64, queue: &str, agent: &str| QueueLogRecord {
+            queue: queue.into(),
+            agent: agent.into(),
+            ..qlog(offset, time, &[])
+        };
+        let q = vec![
+            line(0, 100, "NONE", "NONE"),
+            line(10, 101, "q_ventas", "2005"),
+            line(20, 102, "q_soporte", "2005"),
+            line(30, 103, "q_ventas", "NONE"),
+            line(40, 104, "q_ventas", "PJSIP/1006"),
+            line(50, 105, "q_ventas", "2007"),
+        ];
+        let pos = LogPosition {
+            file: q[0].position.file,
+            offset: 60,
+        };
+        s.append_queue_log(&SourceId::new("queue_log"), &q, SourceCursor::File(pos))
+            .unwrap();
+        let offsets = |queues: &[&str], agents: &[&str], range: TimeRange| -> Vec<u64> {
+            let queues: Vec<String> = queues.iter().map(|x| (*x).to_owned()).collect();
+            let agents: Vec<String> = agents.iter().map(|x| (*x).to_owned()).collect();
+            let got = s.queue_log_matching(range, &queues, &agents).unwrap();
+            // The port's default (in-memory) filter agrees with the SQL.
+            let mut want = s.queue_log(range).unwrap();
+            want.retain(|r| crate::core::journal::queue_log_matches(r, &queues, &agents));
+            assert_eq!(got, want);
+            got.iter().map(|r| r.position.offset).collect()
+        };
+        let all = TimeRange::all();
+        assert_eq!(offsets(&[], &[], all), [0, 10, 20, 30, 40, 50]);
+        assert_eq!(offsets(&["q_ventas"], &[], all), [0, 10, 30, 40, 50]);
+        assert_eq!(
+            offsets(&[], &["2005", "PJSIP/1006"], all),
+            [0, 10, 20, 30, 40]
+        );
+        assert_eq!(offsets(&["q_ventas"], &["2005"], all), [0, 10, 30]);
+        let late = TimeRange::new(UnixTime(101), UnixTime(104));
+        assert_eq!(
+            offsets(&["q_ventas", "q_soporte"], &["2005"], late),
+            [10, 20, 30]
+        );
     }
 
     #[test]

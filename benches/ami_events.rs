@@ -1,0 +1,462 @@
+//! Bench `ami_events`: event throughput of the AMI stack, and memory under an event storm.
+//!
+//! The bench re-executes itself as a second process (`CENTRALITA_BENCH_ROLE=fake-ami`) that acts
+//! as a fake Asterisk: it greets, accepts any login, and on each `storm N` line on its stdin writes
+//! N pre-encoded, realistic events (Newchannel, Newstate, DialBegin, DialEnd, Hangup,
+//! QueueMemberStatus; 17-25 fields each) as fast as the socket takes them, then prints `done`.
+//!
+//! Measured in this process:
+//! 1. memory: `VmHWM`/`VmRSS` before and after two 200k-event storms while a subscriber that never
+//!    reads holds its receiver (the broadcast channel is bounded, so memory must stay flat);
+//! 2. baseline: the pure [`AmiCodec`] decoding the same bytes from memory (64 KiB chunks, as a
+//!    socket would deliver them), no I/O;
+//! 3. the real path: socket → client task (codec, dispatch) → broadcast → one subscriber that
+//!    drains; events/s, reported as a ratio of the codec's.
+//!
+//! `cargo bench --bench ami_events` (env `AMI_EVENTS_N`, default 200000; `AMI_EVENTS_RUNS`,
+//! default 3).
+
+mod support;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use centralita::asterisk::ami::action::Ping;
+use centralita::asterisk::ami::{AmiClient, AmiCodec, AmiFrame, AmiSettings};
+use centralita::core::Secret;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::codec::Decoder;
+
+const ROLE_VAR: &str = "CENTRALITA_BENCH_ROLE";
+const ROLE_FAKE_AMI: &str = "fake-ami";
+/// Events per pre-encoded block (the storm repeats the block).
+const BLOCK_EVENTS: usize = 12_000;
+/// Events of each memory storm.
+const STORM_EVENTS: u64 = 200_000;
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+fn channel_fields(out: &mut Vec<(String, String)>, prefix: &str, call: usize, ext: &str) {
+    let state = if prefix.is_empty() { "6" } else { "5" };
+    let desc = if prefix.is_empty() { "Up" } else { "Ringing" };
+    let pairs = [
+        ("Channel", format!("PJSIP/{ext}-{call:08x}")),
+        ("ChannelState", state.to_string()),
+        ("ChannelStateDesc", desc.to_string()),
+        ("CallerIDNum", ext.to_string()),
+        ("CallerIDName", format!("Agente {ext}")),
+        ("ConnectedLineNum", "099123456".to_string()),
+        ("ConnectedLineName", "<unknown>".to_string()),
+        ("Language", "es".to_string()),
+        ("AccountCode", String::new()),
+        ("Context", "centralita-originate".to_string()),
+        ("Exten", "5551001".to_string()),
+        ("Priority", "1".to_string()),
+        ("Uniqueid", format!("1700000000.{call}")),
+        ("Linkedid", format!("1700000000.{}", call - call % 2)),
+    ];
+    for (k, v) in pairs {
+        out.push((format!("{prefix}{k}"), v));
+    }
+}
+
+/// The fields of event `i` of a storm: six kinds in turn, each call (six events) its own ids.
+fn event_fields(i: usize) -> Vec<(String, String)> {
+    let call = i / 6 + 1;
+    let ext = format!("{}", 1001 + call % 8);
+    let mut f: Vec<(String, String)> = Vec::with_capacity(32);
+    fn push(f: &mut Vec<(String, String)>, k: &str, v: &str) {
+        f.push((k.to_string(), v.to_string()));
+    }
+    match i % 6 {
+        0 | 1 | 4 => {
+            let name = ["Newchannel", "Newstate", "", "", "Hangup"][i % 6];
+            push(&mut f, "Event", name);
+            push(&mut f, "Privilege", "call,all");
+            push(&mut f, "SystemName", "lab");
+            channel_fields(&mut f, "", call, &ext);
+            if i % 6 == 4 {
+                push(&mut f, "Cause", "16");
+                push(&mut f, "Cause-txt", "Normal Clearing");
+            }
+        }
+        2 | 3 => {
+            push(
+                &mut f,
+                "Event",
+                if i % 6 == 2 { "DialBegin" } else { "DialEnd" },
+            );
+            push(&mut f, "Privilege", "call,all");
+            channel_fields(&mut f, "", call, &ext);
+            channel_fields(&mut f, "Dest", call + 1, "carrier");
+            if i % 6 == 2 {
+                push(&mut f, "DialString", "5551001@carrier");
+            } else {
+                push(&mut f, "DialStatus", "ANSWER");
+            }
+        }
+        _ => {
+            let calls = (call % 50).to_string();
+            let interface = format!("PJSIP/{ext}");
+            for (k, v) in [
+                ("Event", "QueueMemberStatus"),
+                ("Privilege", "agent,all"),
+                ("Queue", "q_ventas"),
+                ("MemberName", "Agente"),
+                ("Interface", interface.as_str()),
+                ("StateInterface", interface.as_str()),
+                ("Membership", "dynamic"),
+                ("Penalty", "0"),
+                ("CallsTaken", calls.as_str()),
+                ("LastCall", "1700000123"),
+                ("LastPause", "0"),
+                ("LoginTime", "1700000000"),
+                ("InCall", "1"),
+                ("Status", "2"),
+                ("Paused", "0"),
+                ("PausedReason", ""),
+                ("Ringinuse", "0"),
+                ("Wrapuptime", "0"),
+            ] {
+                push(&mut f, k, v);
+            }
+        }
+    }
+    f
+}
+
+fn encode_event(i: usize, out: &mut Vec<u8>) {
+    for (k, v) in event_fields(i) {
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `BLOCK_EVENTS` events, encoded, with the byte offset where each one starts (plus the end).
+fn encode_block() -> (Vec<u8>, Vec<usize>) {
+    let mut bytes = Vec::new();
+    let mut offsets = Vec::with_capacity(BLOCK_EVENTS + 1);
+    for i in 0..BLOCK_EVENTS {
+        offsets.push(bytes.len());
+        encode_event(i, &mut bytes);
+    }
+    offsets.push(bytes.len());
+    (bytes, offsets)
+}
+
+/// The bytes of an `n`-event storm: the block repeated, then the first events of the block.
+fn storm_chunks<'a>(
+    block: &'a [u8],
+    offsets: &[usize],
+    n: u64,
+) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let full = n / BLOCK_EVENTS as u64;
+    let rest = (n % BLOCK_EVENTS as u64) as usize;
+    let tail = &block[..offsets[rest]];
+    (0..full).map(move |_| block).chain(std::iter::once(tail))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fake AMI (second process)
+
+fn fake_ami() {
+    use std::io::{BufRead, BufReader as StdBufReader};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    let (block, offsets) = encode_block();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    println!("PORT {port}");
+    std::io::stdout().flush().expect("stdout");
+    let (sock, _) = listener.accept().expect("accept");
+    let _ = sock.set_nodelay(true);
+    let writer = Arc::new(Mutex::new(sock.try_clone().expect("clone")));
+    writer
+        .lock()
+        .expect("lock")
+        .write_all(b"Asterisk Call Manager/11.0.0\r\n")
+        .expect("banner");
+
+    // Answers every action: Success (Goodbye for Logoff), with its ActionID.
+    let answers = writer.clone();
+    std::thread::spawn(move || {
+        let mut reader = StdBufReader::new(sock);
+        let mut fields: Vec<(String, String)> = Vec::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => std::process::exit(0),
+                Ok(_) => {}
+            }
+            let l = line.trim_end();
+            if !l.is_empty() {
+                if let Some((k, v)) = l.split_once(':') {
+                    fields.push((k.trim().to_string(), v.trim().to_string()));
+                }
+                continue;
+            }
+            if fields.is_empty() {
+                continue;
+            }
+            let get = |key: &str| {
+                fields
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            let logoff = get("Action").eq_ignore_ascii_case("Logoff");
+            let response = if logoff { "Goodbye" } else { "Success" };
+            let reply = format!(
+                "Response: {response}\r\nActionID: {}\r\nMessage: ok\r\n\r\n",
+                get("ActionID")
+            );
+            fields.clear();
+            if let Ok(mut w) = answers.lock() {
+                let _ = w.write_all(reply.as_bytes());
+            }
+            if logoff {
+                std::process::exit(0);
+            }
+        }
+    });
+
+    for line in std::io::stdin().lines() {
+        let Ok(line) = line else { break };
+        let mut words = line.split_whitespace();
+        match (
+            words.next(),
+            words.next().and_then(|n| n.parse::<u64>().ok()),
+        ) {
+            (Some("storm"), Some(n)) => {
+                let mut w = writer.lock().expect("lock");
+                for chunk in storm_chunks(&block, &offsets, n) {
+                    if w.write_all(chunk).is_err() {
+                        std::process::exit(0);
+                    }
+                }
+                drop(w);
+                println!("done");
+                std::io::stdout().flush().expect("stdout");
+            }
+            _ => break,
+        }
+    }
+    std::process::exit(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bench (this process)
+
+struct FakeAmiProcess {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    port: u16,
+}
+
+impl FakeAmiProcess {
+    async fn spawn() -> Self {
+        let exe = std::env::current_exe().expect("own path");
+        let mut child = tokio::process::Command::new(exe)
+            .env(ROLE_VAR, ROLE_FAKE_AMI)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the fake AMI process starts");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = stdout.next_line().await.expect("read").expect("a line");
+        let port = first
+            .strip_prefix("PORT ")
+            .and_then(|p| p.parse().ok())
+            .expect("PORT n");
+        Self {
+            child,
+            stdin,
+            stdout,
+            port,
+        }
+    }
+
+    /// Asks for an `n`-event storm (returns at once).
+    async fn storm(&mut self, n: u64) {
+        self.stdin
+            .write_all(format!("storm {n}\n").as_bytes())
+            .await
+            .expect("command");
+        self.stdin.flush().await.expect("flush");
+    }
+
+    /// Waits until the fake has written the whole storm.
+    async fn written(&mut self) {
+        let line = self.stdout.next_line().await.expect("read");
+        assert_eq!(line.as_deref(), Some("done"), "fake AMI: {line:?}");
+    }
+}
+
+/// Decodes `n` events' bytes with the pure codec, fed 64 KiB at a time; returns (events, time).
+fn codec_run(block: &[u8], offsets: &[usize], n: u64) -> (u64, Duration) {
+    const CHUNK: usize = 64 * 1024;
+    let mut codec = AmiCodec::new().without_banner();
+    let mut buf = BytesMut::with_capacity(2 * CHUNK);
+    let mut events = 0u64;
+    let mut fields = 0usize;
+    let started = Instant::now();
+    for bytes in storm_chunks(block, offsets, n) {
+        for chunk in bytes.chunks(CHUNK) {
+            buf.extend_from_slice(chunk);
+            while let Some(frame) = codec.decode(&mut buf).expect("decode") {
+                if let AmiFrame::Message(m) = frame {
+                    events += 1;
+                    fields += m.fields().count();
+                }
+            }
+        }
+    }
+    let took = started.elapsed();
+    std::hint::black_box(fields);
+    (events, took)
+}
+
+fn mb(kb: u64) -> f64 {
+    (kb as f64 / 1024.0 * 10.0).round() / 10.0
+}
+
+#[tokio::main]
+async fn main() {
+    if std::env::var(ROLE_VAR).as_deref() == Ok(ROLE_FAKE_AMI) {
+        fake_ami();
+        return;
+    }
+    let n = support::env_num("AMI_EVENTS_N", 200_000);
+    let runs = support::env_num("AMI_EVENTS_RUNS", 3).max(1);
+
+    let mut fake = FakeAmiProcess::spawn().await;
+    let mut settings = AmiSettings::new("127.0.0.1", fake.port, "bench", Secret::new("bench"));
+    settings.keepalive = Duration::ZERO;
+    settings.action_timeout = Duration::from_secs(60);
+    let event_capacity = settings.event_capacity;
+    let client = AmiClient::connect(settings)
+        .await
+        .expect("login to the fake AMI");
+
+    // 1. Memory: a subscriber that never reads, two storms.
+    let (rss0, hwm0) = support::memory_kb(None).unwrap_or_default();
+    let idle = client.subscribe();
+    let storms = support::env_num("AMI_EVENTS_STORMS", 3).max(1);
+    let mut after = Vec::new();
+    for _ in 0..storms {
+        fake.storm(STORM_EVENTS).await;
+        fake.written().await;
+        // The answer to a Ping comes after every event written before it: all are processed.
+        client.send(&Ping).await.expect("Ping after the storm");
+        after.push(support::memory_kb(None).unwrap_or_default());
+    }
+    drop(idle);
+
+    // 2. Baseline: the pure codec on the same bytes, from memory.
+    let (block, offsets) = encode_block();
+    let bytes_per_event = block.len() as f64 / BLOCK_EVENTS as f64;
+    let mut codec_eps = Vec::new();
+    for _ in 0..runs {
+        let (events, took) = codec_run(&block, &offsets, n);
+        assert_eq!(events, n, "the codec decodes every event");
+        codec_eps.push(events as f64 / took.as_secs_f64());
+    }
+
+    // 3. The client: socket → task → broadcast → one draining subscriber.
+    let mut client_eps = Vec::new();
+    let mut lagged_total = 0u64;
+    for _ in 0..runs {
+        let mut sub = client.subscribe();
+        let started = Instant::now();
+        fake.storm(n).await;
+        let (mut got, mut lagged) = (0u64, 0u64);
+        while got + lagged < n {
+            match sub.recv().await {
+                Ok(ev) => {
+                    std::hint::black_box(&ev);
+                    got += 1;
+                }
+                Err(RecvError::Lagged(k)) => lagged += k,
+                Err(RecvError::Closed) => panic!("client closed after {got} events"),
+            }
+        }
+        let took = started.elapsed();
+        fake.written().await;
+        lagged_total += lagged;
+        client_eps.push(n as f64 / took.as_secs_f64());
+    }
+    let _ = client.logoff().await;
+    let _ = fake.child.wait().await;
+
+    let codec = support::median(&codec_eps);
+    let through = support::median(&client_eps);
+    let ratio = through / codec;
+    let hwm_first = after[0].1 as i64 - hwm0 as i64;
+    let hwm_rest = after[after.len() - 1].1 as i64 - after[0].1 as i64;
+    println!(
+        "ami_events: {n} events per run, {runs} runs (median), {bytes_per_event:.0} bytes/event"
+    );
+    println!("{:<44} {:>14} {:>8}", "path", "events/s", "ratio");
+    println!(
+        "{:<44} {:>14.0} {:>8.3}",
+        "codec from memory (baseline)", codec, 1.0
+    );
+    println!(
+        "{:<44} {:>14.0} {:>8.3}",
+        "socket → AmiClient → 1 draining subscriber", through, ratio
+    );
+    println!("subscriber lagged (events skipped), all runs: {lagged_total}");
+    println!();
+    println!(
+        "memory, non-reading subscriber (channel capacity {event_capacity}), {STORM_EVENTS} events per storm:"
+    );
+    println!("{:<24} {:>10} {:>10}", "", "VmRSS MB", "VmHWM MB");
+    println!("{:<24} {:>10} {:>10}", "before", mb(rss0), mb(hwm0));
+    for (i, (rss, hwm)) in after.iter().enumerate() {
+        let label = format!("after storm {}", i + 1);
+        println!("{label:<24} {:>10} {:>10}", mb(*rss), mb(*hwm));
+    }
+    println!(
+        "VmHWM delta: storm 1 {:+.1} MB; storms 2..{} together {:+.1} MB",
+        hwm_first as f64 / 1024.0,
+        after.len(),
+        hwm_rest as f64 / 1024.0
+    );
+
+    support::write_json(
+        "ami_events",
+        &serde_json::json!({
+            "bench": "ami_events",
+            "events_per_run": n,
+            "runs": runs,
+            "bytes_per_event": bytes_per_event.round(),
+            "codec_events_per_s": codec.round(),
+            "client_events_per_s": through.round(),
+            "client_to_codec_ratio": (ratio * 1000.0).round() / 1000.0,
+            "codec_runs": codec_eps.iter().map(|v| v.round()).collect::<Vec<_>>(),
+            "client_runs": client_eps.iter().map(|v| v.round()).collect::<Vec<_>>(),
+            "subscriber_lagged_events": lagged_total,
+            "storm_events": STORM_EVENTS,
+            "event_capacity": event_capacity,
+            "storms": storms,
+            "vm_rss_kb_before_and_after_each_storm":
+                std::iter::once(rss0).chain(after.iter().map(|m| m.0)).collect::<Vec<_>>(),
+            "vm_hwm_kb_before_and_after_each_storm":
+                std::iter::once(hwm0).chain(after.iter().map(|m| m.1)).collect::<Vec<_>>(),
+            "vm_hwm_delta_first_storm_kb": hwm_first,
+            "vm_hwm_delta_later_storms_kb": hwm_rest,
+        }),
+    );
+}

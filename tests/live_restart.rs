@@ -1,0 +1,131 @@
+//! Live tier: Asterisk restarts under a running engine. The engine notices AMI drop, reconnects
+//! (new connection generation), rebuilds live state from snapshots, reports itself healthy
+//! again, and the CDRs of a call made after the restart reach its store exactly once.
+
+mod live_support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use centralita::core::{JournalStore, TimeRange};
+use live_support::*;
+
+const QUEUE: &str = "q_ventas";
+const MEMBER: &str = "PJSIP/1008";
+
+fn generation(body: &str) -> u64 {
+    body.split("\"ami_generation\":")
+        .nth(1)
+        .and_then(|rest| {
+            rest.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn asterisk_restart_is_survived_with_state_resynced_and_nothing_lost() {
+    let scratch = Scratch::new("live-restart");
+    let client = connect().await;
+    let previous = queue_members(&client, QUEUE).await;
+    set_queue_members(&client, QUEUE, &[MEMBER.to_string()]).await;
+    client.logoff().await.unwrap();
+    let before_acct = asterisk_max_acct_id();
+
+    let engine = Engine::start(scratch.path(), "1");
+    wait_health(
+        &engine,
+        Duration::from_secs(20),
+        "a healthy engine",
+        |code, body| code == "200" && generation(body) == 1,
+    );
+
+    // Asterisk goes away and comes back (phones and carrier stay up).
+    let out = lab(&["restart-asterisk"]);
+    assert!(
+        out.status.success(),
+        "vm/lab restart-asterisk: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, body) = wait_health(
+        &engine,
+        Duration::from_secs(60),
+        "the engine back on a new AMI connection",
+        |code, body| code == "200" && generation(body) >= 2,
+    );
+    assert!(body.contains("\"ami_connected\":true"), "{body}");
+    let log = engine.log_text();
+    assert!(
+        log.contains("Disconnected"),
+        "the engine saw AMI drop (log {})",
+        engine.log.display()
+    );
+    assert!(
+        log.matches("live state rebuilt from snapshot").count() >= 2,
+        "live state was rebuilt after the reconnect (log {})",
+        engine.log.display()
+    );
+
+    // The persistent member survived; a call after the restart is answered by it and its
+    // CDRs reach the engine's store exactly once.
+    let client = connect().await;
+    assert!(
+        queue_members(&client, QUEUE)
+            .await
+            .contains(&MEMBER.to_string()),
+        "the queue member survives Asterisk's restart"
+    );
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        % 1_000_000;
+    let caller = format!("0966{stamp:06}");
+    let out = lab(&[
+        "call-in", "--did", "26001000", "--from", &caller, "--talk", "2", "--wait",
+    ]);
+    assert!(
+        out.status.success(),
+        "call-in after the restart: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Asterisk writes the CDR rows as the legs end.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut after_acct = asterisk_max_acct_id();
+    while after_acct == before_acct && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        after_acct = asterisk_max_acct_id();
+    }
+    let expected: BTreeSet<(String, i64)> = asterisk_cdrs(before_acct, after_acct)
+        .into_iter()
+        .map(|(_, uid, seq)| (uid, seq))
+        .collect();
+    assert!(!expected.is_empty(), "Asterisk wrote CDRs for the call");
+
+    let rows_in_window = |s: &centralita::store::SqliteJournal| {
+        s.cdrs(TimeRange::all())
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.source_rowid > before_acct && c.source_rowid <= after_acct)
+            .map(|c| (c.uniqueid.as_str().to_string(), c.sequence))
+            .collect::<Vec<_>>()
+    };
+    wait_store(
+        &scratch.store(),
+        Duration::from_secs(30),
+        "the call's CDRs",
+        |s| rows_in_window(s).len() >= expected.len(),
+    );
+    let store = centralita::store::SqliteJournal::open_read_only(&scratch.store()).unwrap();
+    let got = rows_in_window(&store);
+    let got_set: BTreeSet<(String, i64)> = got.iter().cloned().collect();
+    assert_eq!(got.len(), got_set.len(), "no CDR stored twice");
+    assert_eq!(got_set, expected, "the store holds exactly Asterisk's CDRs");
+
+    set_queue_members(&client, QUEUE, &previous).await;
+    client.logoff().await.unwrap();
+    drop(engine);
+}

@@ -1,0 +1,367 @@
+//! Shared by the live tests that run the real `centralita serve` against the lab: the lab's
+//! facts (from `vm/lab env`, with the lab's defaults), AMI helpers, a scratch folder, and the
+//! engine as a child process with its own config, store and log.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use centralita::asterisk::ami::action::{QueueAdd, QueueRemove, QueueStatus};
+use centralita::asterisk::ami::{AmiClient, AmiError, AmiSettings};
+use centralita::store::SqliteJournal;
+
+// ------------------------------------------------------------------ lab facts
+
+pub fn env_or(key: &str, default: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| default.to_string())
+}
+
+pub fn lab_root() -> PathBuf {
+    PathBuf::from(env_or("LAB_ROOT", "/var/cache/centralita/lab-root"))
+}
+
+pub fn cdr_db() -> PathBuf {
+    lab_root().join("var/log/asterisk/master.db")
+}
+
+pub fn queue_log() -> PathBuf {
+    lab_root().join("var/log/asterisk/queue_log")
+}
+
+pub fn recordings() -> PathBuf {
+    lab_root().join("var/spool/asterisk/monitor")
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn ami_host() -> String {
+    env_or("LAB_AMI_HOST", "127.0.0.1")
+}
+
+pub fn ami_port() -> u16 {
+    env_or("LAB_AMI_PORT", "5038")
+        .parse()
+        .expect("LAB_AMI_PORT")
+}
+
+pub fn ami_user() -> String {
+    env_or("LAB_AMI_USER", "centralita")
+}
+
+pub fn ami_secret() -> String {
+    env_or("LAB_AMI_SECRET", "centralita-lab-ami")
+}
+
+pub async fn connect() -> AmiClient {
+    let settings = AmiSettings::new(
+        ami_host(),
+        ami_port(),
+        ami_user(),
+        centralita::core::Secret::new(ami_secret()),
+    );
+    AmiClient::connect(settings)
+        .await
+        .expect("the lab's AMI must accept the engine's user: is the lab up? (vm/lab up)")
+}
+
+/// Runs `vm/lab ARGS...` and returns its output.
+pub fn lab(args: &[&str]) -> std::process::Output {
+    Command::new(repo().join("vm/lab"))
+        .args(args)
+        .output()
+        .expect("vm/lab runs")
+}
+
+// ------------------------------------------------------------------ queues
+
+/// The queue's member interfaces (`PJSIP/...`).
+pub async fn queue_members(client: &AmiClient, queue: &str) -> Vec<String> {
+    let (_, list) = client
+        .send_list(&QueueStatus::new(Some(queue), None).unwrap())
+        .await
+        .unwrap();
+    list.iter()
+        .filter(|e| e.event_name() == Some("QueueMember"))
+        .map(|m| {
+            let iface = m.get("StateInterface").unwrap_or("");
+            if iface.is_empty() {
+                m.get("Location").unwrap_or("").to_owned()
+            } else {
+                iface.to_owned()
+            }
+        })
+        .collect()
+}
+
+/// Makes `members` (interfaces) exactly the queue's members; member name = the extension.
+pub async fn set_queue_members(client: &AmiClient, queue: &str, members: &[String]) {
+    for iface in queue_members(client, queue).await {
+        if !members.contains(&iface) {
+            client
+                .send(&QueueRemove::new(queue, &iface).unwrap())
+                .await
+                .unwrap();
+        }
+    }
+    for iface in members {
+        let name = iface.rsplit('/').next().unwrap_or(iface);
+        let add = QueueAdd::new(queue, iface)
+            .unwrap()
+            .with_member_name(name)
+            .unwrap()
+            .with_state_interface(iface)
+            .unwrap();
+        match client.send(&add).await {
+            Ok(_) => {}
+            Err(AmiError::ActionFailed { message, .. }) if message.contains("Already") => {}
+            Err(e) => panic!("QueueAdd {iface}: {e}"),
+        }
+    }
+}
+
+// ------------------------------------------------------------------ Asterisk's CDR file
+
+/// The highest `AcctId` in Asterisk's CDR file (0 when empty or absent).
+pub fn asterisk_max_acct_id() -> i64 {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(cdr_db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return 0;
+    };
+    conn.busy_timeout(Duration::from_secs(2)).unwrap();
+    conn.query_row("SELECT COALESCE(MAX(AcctId), 0) FROM cdr", [], |r| r.get(0))
+        .unwrap_or(0)
+}
+
+/// `(AcctId, uniqueid, sequence)` of Asterisk's CDR rows with `AcctId` in `(after, upto]`.
+pub fn asterisk_cdrs(after: i64, upto: i64) -> Vec<(i64, String, i64)> {
+    let conn =
+        rusqlite::Connection::open_with_flags(cdr_db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("master.db opens");
+    conn.busy_timeout(Duration::from_secs(2)).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT AcctId, uniqueid, CAST(sequence AS INTEGER) FROM cdr \
+             WHERE AcctId > ?1 AND AcctId <= ?2 ORDER BY AcctId",
+        )
+        .unwrap();
+    stmt.query_map([after, upto], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .filter_map(Result::ok)
+        .collect()
+}
+
+// ------------------------------------------------------------------ the engine
+
+/// A scratch folder for one test's config, store and logs; kept when the test fails.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Self {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let dir = std::env::temp_dir().join(format!(
+            "centralita-{tag}-{}-{}",
+            std::process::id(),
+            now.as_micros()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The engine's store in this folder.
+    pub fn store(&self) -> PathBuf {
+        self.0.join("journal.db")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("engine logs and store kept in {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Writes the engine's config for the lab into `dir` (store in `dir`, HTTP on a free port).
+pub fn write_config(dir: &Path) -> PathBuf {
+    let path = dir.join("centralita.toml");
+    let text = format!(
+        "[engine]\ntimezone = \"America/Montevideo\"\n\n\
+         [store]\npath = {:?}\n\n\
+         [[node]]\nname = \"pbx1\"\ncdr_db = {:?}\nqueue_log = {:?}\nrecordings_dir = {:?}\n\
+         poll_interval_ms = 200\n\n\
+         [node.ami]\nhost = {:?}\nport = {}\nusername = {:?}\nsecret = {:?}\n\n\
+         [http]\nbind = \"127.0.0.1:0\"\n",
+        dir.join("journal.db"),
+        cdr_db(),
+        queue_log(),
+        recordings(),
+        ami_host(),
+        ami_port(),
+        ami_user(),
+        ami_secret(),
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `centralita serve` as a child process, logging to `engine-<run>.log`; stopped with SIGTERM
+/// (then SIGKILL) when dropped.
+pub struct Engine {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Engine {
+    pub fn start(dir: &Path, run: &str) -> Self {
+        let config = write_config(dir);
+        let log = dir.join(format!("engine-{run}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_centralita"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "info,centralita=debug")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .expect("the engine starts");
+        Self { child, log }
+    }
+
+    /// The engine's log without terminal colours.
+    pub fn log_text(&self) -> String {
+        strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
+    }
+
+    /// SIGKILL: the engine gets no chance to clean up.
+    pub fn kill9(&mut self) -> ExitStatus {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().unwrap()
+    }
+
+    /// SIGTERM, waiting up to 10 s for the exit.
+    pub fn terminate(&mut self) -> Option<ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// `GET /healthz` on the address the engine logged: `(status code, body)`.
+    pub fn healthz(&self) -> (String, String) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let addr = loop {
+            let found = self
+                .log_text()
+                .lines()
+                .find_map(|l| l.split("HTTP listening addr=").nth(1))
+                .map(|a| a.split_whitespace().next().unwrap_or("").to_string());
+            match found {
+                Some(a) => break a,
+                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+                None => panic!("the engine logs its HTTP address ({})", self.log.display()),
+            }
+        };
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-w",
+                "\n%{http_code}",
+                &format!("http://{addr}/healthz"),
+            ])
+            .output()
+            .expect("curl runs");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap_or((&text, ""));
+        (code.to_string(), body.to_string())
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if self.terminate().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Polls the engine's store (read-only, beside the running engine) until `done` holds;
+/// returns how long it took.
+pub fn wait_store(
+    store: &Path,
+    within: Duration,
+    what: &str,
+    done: impl Fn(&SqliteJournal) -> bool,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        if let Ok(s) = SqliteJournal::open_read_only(store) {
+            if done(&s) {
+                return started.elapsed();
+            }
+        }
+        if started.elapsed() > within {
+            panic!(
+                "timed out after {within:?} waiting for {what} (store {})",
+                store.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits until `pred` holds for `/healthz` of `engine`; returns the last `(code, body)`.
+pub fn wait_health(
+    engine: &Engine,
+    within: Duration,
+    what: &str,
+    pred: impl Fn(&str, &str) -> bool,
+) -> (String, String) {
+    let started = Instant::now();
+    loop {
+        let (code, body) = engine.healthz();
+        if pred(&code, &body) {
+            return (code, body);
+        }
+        if started.elapsed() > within {
+            panic!("timed out after {within:?} waiting for {what}: last /healthz {code} {body}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -9,153 +9,24 @@
 //! It uses phone 1006 only, as the sole member of q_ventas for the duration of the test (the
 //! queue's previous members are put back at the end).
 
+mod live_support;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use centralita::asterisk::ami::action::{QueueAdd, QueueRemove, QueueStatus};
-use centralita::asterisk::ami::{AmiClient, AmiError, AmiSettings};
 use centralita::asterisk::queue_log::file_id;
 use centralita::core::{
     FileId, JournalStore, QueueEvent, SourceCursor, SourceId, TimeRange, UnixTime,
 };
 use centralita::store::SqliteJournal;
+use live_support::*;
 
 const QUEUE: &str = "q_ventas";
 const DID: &str = "26001000";
 const PHONE: &str = "1006";
 const CALLS: u32 = 3;
 
-// ------------------------------------------------------------------ lab facts
-
-fn env_or(key: &str, default: &str) -> String {
-    std::env::var(key).unwrap_or_else(|_| default.to_string())
-}
-
-fn lab_root() -> PathBuf {
-    PathBuf::from(env_or("LAB_ROOT", "/var/cache/centralita/lab-root"))
-}
-
-fn cdr_db() -> PathBuf {
-    lab_root().join("var/log/asterisk/master.db")
-}
-
-fn queue_log() -> PathBuf {
-    lab_root().join("var/log/asterisk/queue_log")
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn ami_host() -> String {
-    env_or("LAB_AMI_HOST", "127.0.0.1")
-}
-
-fn ami_port() -> u16 {
-    env_or("LAB_AMI_PORT", "5038")
-        .parse()
-        .expect("LAB_AMI_PORT")
-}
-
-fn ami_user() -> String {
-    env_or("LAB_AMI_USER", "centralita")
-}
-
-fn ami_secret() -> String {
-    env_or("LAB_AMI_SECRET", "centralita-lab-ami")
-}
-
-async fn connect() -> AmiClient {
-    let settings = AmiSettings::new(
-        ami_host(),
-        ami_port(),
-        ami_user(),
-        centralita::core::Secret::new(ami_secret()),
-    );
-    AmiClient::connect(settings)
-        .await
-        .expect("the lab's AMI must accept the engine's user: is the lab up? (vm/lab up)")
-}
-
-/// The queue's member interfaces (`PJSIP/...`).
-async fn queue_members(client: &AmiClient, queue: &str) -> Vec<String> {
-    let (_, list) = client
-        .send_list(&QueueStatus::new(Some(queue), None).unwrap())
-        .await
-        .unwrap();
-    list.iter()
-        .filter(|e| e.event_name() == Some("QueueMember"))
-        .map(|m| {
-            let iface = m.get("StateInterface").unwrap_or("");
-            if iface.is_empty() {
-                m.get("Location").unwrap_or("").to_owned()
-            } else {
-                iface.to_owned()
-            }
-        })
-        .collect()
-}
-
-/// Makes `members` (interfaces) exactly the queue's members.
-async fn set_queue_members(client: &AmiClient, queue: &str, members: &[String]) {
-    for iface in queue_members(client, queue).await {
-        if !members.contains(&iface) {
-            client
-                .send(&QueueRemove::new(queue, &iface).unwrap())
-                .await
-                .unwrap();
-        }
-    }
-    for iface in members {
-        let name = iface.rsplit('/').next().unwrap_or(iface);
-        let add = QueueAdd::new(queue, iface)
-            .unwrap()
-            .with_member_name(name)
-            .unwrap()
-            .with_state_interface(iface)
-            .unwrap();
-        match client.send(&add).await {
-            Ok(_) => {}
-            Err(AmiError::ActionFailed { message, .. }) if message.contains("Already") => {}
-            Err(e) => panic!("QueueAdd {iface}: {e}"),
-        }
-    }
-}
-
 // ------------------------------------------------------------------ Asterisk's side
-
-/// `(AcctId, uniqueid, sequence)` of Asterisk's CDR rows with `AcctId` in `(after, upto]`.
-fn asterisk_cdrs(after: i64, upto: i64) -> Vec<(i64, String, i64)> {
-    let conn =
-        rusqlite::Connection::open_with_flags(cdr_db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("master.db opens");
-    conn.busy_timeout(Duration::from_secs(2)).unwrap();
-    let mut stmt = conn
-        .prepare(
-            "SELECT AcctId, uniqueid, CAST(sequence AS INTEGER) FROM cdr \
-             WHERE AcctId > ?1 AND AcctId <= ?2 ORDER BY AcctId",
-        )
-        .unwrap();
-    stmt.query_map([after, upto], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
-
-fn asterisk_max_acct_id() -> i64 {
-    let conn = match rusqlite::Connection::open_with_flags(
-        cdr_db(),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    ) {
-        Ok(c) => c,
-        Err(_) => return 0,
-    };
-    conn.busy_timeout(Duration::from_secs(2)).unwrap();
-    conn.query_row("SELECT coalesce(max(AcctId), 0) FROM cdr", [], |r| r.get(0))
-        .unwrap_or(0)
-}
 
 fn queue_log_state() -> (FileId, u64) {
     let m = std::fs::metadata(queue_log()).expect("the lab's queue_log exists");
@@ -180,135 +51,7 @@ fn queue_log_lines(from: u64, to: u64) -> Vec<(u64, String)> {
     out
 }
 
-// ------------------------------------------------------------------ the engine
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-        let dir = std::env::temp_dir().join(format!(
-            "centralita-live-journal-{}-{}",
-            std::process::id(),
-            now.as_micros()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        // Keep the engine's logs and store when the test failed.
-        if std::thread::panicking() {
-            eprintln!("engine logs and store kept in {}", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn write_config(dir: &Path) -> PathBuf {
-    let path = dir.join("centralita.toml");
-    let text = format!(
-        "[engine]\ntimezone = \"America/Montevideo\"\n\n\
-         [store]\npath = {:?}\n\n\
-         [[node]]\nname = \"pbx1\"\ncdr_db = {:?}\nqueue_log = {:?}\npoll_interval_ms = 200\n\n\
-         [node.ami]\nhost = {:?}\nport = {}\nusername = {:?}\nsecret = {:?}\n\n\
-         [http]\nbind = \"127.0.0.1:0\"\n",
-        dir.join("journal.db"),
-        cdr_db(),
-        queue_log(),
-        ami_host(),
-        ami_port(),
-        ami_user(),
-        ami_secret(),
-    );
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn start_engine(dir: &Path, config: &Path, run: &str) -> Child {
-    let log = std::fs::File::create(dir.join(format!("engine-{run}.log"))).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_centralita"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "info,centralita=debug")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("the engine starts")
-}
-
-/// `GET /healthz` of the engine of run `run`: its address is the one its log says it listens on.
-fn healthz(dir: &Path, run: &str) -> (String, String) {
-    let log = std::fs::read_to_string(dir.join(format!("engine-{run}.log"))).unwrap_or_default();
-    let plain: String = strip_ansi(&log);
-    let addr = plain
-        .lines()
-        .find_map(|l| l.split("HTTP listening addr=").nth(1))
-        .map(|a| a.split_whitespace().next().unwrap_or("").to_string())
-        .unwrap_or_else(|| {
-            panic!(
-                "the engine logs its HTTP address (logs in {})",
-                dir.display()
-            )
-        });
-    let out = Command::new("curl")
-        .args([
-            "-s",
-            "-w",
-            "\n%{http_code}",
-            &format!("http://{addr}/healthz"),
-        ])
-        .output()
-        .expect("curl runs");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or((&text, ""));
-    (code.to_string(), body.to_string())
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Polls the engine's store (read-only, beside the running engine) until `done` holds.
-fn wait_store(
-    dir: &Path,
-    within: Duration,
-    what: &str,
-    done: impl Fn(&SqliteJournal) -> bool,
-) -> Duration {
-    let started = Instant::now();
-    loop {
-        if let Ok(store) = SqliteJournal::open_read_only(&dir.join("journal.db")) {
-            if done(&store) {
-                return started.elapsed();
-            }
-        }
-        if started.elapsed() > within {
-            panic!(
-                "timed out after {within:?} waiting for {what} (logs in {})",
-                dir.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
+// ------------------------------------------------------------------ the engine's store
 
 /// Whether the store's cursors have reached `acct_id` and `(file, offset)`.
 fn caught_up(s: &SqliteJournal, acct_id: i64, file: FileId, offset: u64) -> bool {
@@ -334,8 +77,7 @@ fn qlog() -> SourceId {
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_mid_traffic_the_engine_ends_with_exactly_asterisks_cdrs_and_queue_log() {
     let t0 = Instant::now();
-    let scratch = Scratch::new();
-    let dir = scratch.0.clone();
+    let scratch = Scratch::new("live-journal");
     let started_at = UnixTime::now();
 
     let client = connect().await;
@@ -345,12 +87,14 @@ async fn killed_mid_traffic_the_engine_ends_with_exactly_asterisks_cdrs_and_queu
     let before_acct = asterisk_max_acct_id();
     let (log_file, before_size) = queue_log_state();
 
-    let config = write_config(&dir);
-    let mut engine = start_engine(&dir, &config, "1");
+    let mut engine = Engine::start(scratch.path(), "1");
     // The first run catches up with the whole history so far.
-    let backlog = wait_store(&dir, Duration::from_secs(30), "the backlog", |s| {
-        caught_up(s, before_acct, log_file, before_size)
-    });
+    let backlog = wait_store(
+        &scratch.store(),
+        Duration::from_secs(30),
+        "the backlog",
+        |s| caught_up(s, before_acct, log_file, before_size),
+    );
 
     // Inbound traffic: CALLS simultaneous calls, answered one after the other by the only member.
     let nanos = SystemTime::now()
@@ -363,32 +107,43 @@ async fn killed_mid_traffic_the_engine_ends_with_exactly_asterisks_cdrs_and_queu
         .collect();
     let from = callers[0].clone();
     let traffic = std::thread::spawn(move || {
-        Command::new(repo().join("vm/lab"))
-            .args(["call-in", "--did", DID, "--from", &from, "--talk", "2"])
-            .args(["--count", &CALLS.to_string(), "--wait"])
-            .output()
-            .expect("vm/lab call-in runs")
+        lab(&[
+            "call-in",
+            "--did",
+            DID,
+            "--from",
+            &from,
+            "--talk",
+            "2",
+            "--count",
+            &CALLS.to_string(),
+            "--wait",
+        ])
     });
 
     // Kill -9 once the engine has stored the first call's entry into the queue.
     let first_caller = callers[0].clone();
-    wait_store(&dir, Duration::from_secs(30), "the first ENTERQUEUE", |s| {
-        s.queue_log(TimeRange::new(started_at, UnixTime::MAX))
-            .unwrap_or_default()
-            .iter()
-            .any(|r| r.event == QueueEvent::EnterQueue && r.data.get(1) == Some(&first_caller))
-    });
+    wait_store(
+        &scratch.store(),
+        Duration::from_secs(30),
+        "the first ENTERQUEUE",
+        |s| {
+            s.queue_log(TimeRange::new(started_at, UnixTime::MAX))
+                .unwrap_or_default()
+                .iter()
+                .any(|r| r.event == QueueEvent::EnterQueue && r.data.get(1) == Some(&first_caller))
+        },
+    );
     assert!(
         !traffic.is_finished(),
         "the calls must still be in progress when the engine is killed"
     );
-    engine.kill().expect("SIGKILL");
-    let status = engine.wait().unwrap();
+    let status = engine.kill9();
     assert!(!status.success(), "killed, not exited: {status:?}");
     let killed_at = t0.elapsed();
 
     std::thread::sleep(Duration::from_millis(1500));
-    let mut engine = start_engine(&dir, &config, "2");
+    let mut engine = Engine::start(scratch.path(), "2");
 
     let out = traffic.join().unwrap();
     assert!(
@@ -418,37 +173,27 @@ async fn killed_mid_traffic_the_engine_ends_with_exactly_asterisks_cdrs_and_queu
         std::thread::sleep(Duration::from_millis(250));
     };
     let catch_up = wait_store(
-        &dir,
+        &scratch.store(),
         Duration::from_secs(30),
         "the engine to catch up",
         |s| caught_up(s, after_acct, log_file, after_size),
     );
 
     // The restarted engine reports itself healthy: AMI connected, ingestion caught up.
-    let (code, body) = healthz(&dir, "2");
+    let (code, body) = engine.healthz();
     assert_eq!(code, "200", "/healthz after catching up: {body}");
     assert!(body.contains("\"status\":\"ok\""), "{body}");
     assert!(body.contains("\"ami_connected\":true"), "{body}");
 
     // Graceful stop: SIGTERM ends the engine with success.
-    let term = Command::new("kill")
-        .args(["-TERM", &engine.id().to_string()])
-        .status()
-        .unwrap();
+    let term = engine.sigterm().unwrap();
     assert!(term.success());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = engine.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = engine.kill();
-            panic!(
-                "the engine did not stop on SIGTERM (logs in {})",
-                dir.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    let Some(status) = engine.wait_exit(Duration::from_secs(15)) else {
+        let _ = engine.child.kill();
+        panic!(
+            "the engine did not stop on SIGTERM (logs in {})",
+            scratch.path().display()
+        );
     };
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
 
@@ -456,7 +201,7 @@ async fn killed_mid_traffic_the_engine_ends_with_exactly_asterisks_cdrs_and_queu
     client.logoff().await.unwrap();
 
     // ---- CDRs: exactly Asterisk's rows in (before_acct, after_acct], once each.
-    let store = SqliteJournal::open_read_only(&dir.join("journal.db")).unwrap();
+    let store = SqliteJournal::open_read_only(&scratch.store()).unwrap();
     let all = store.cdrs(TimeRange::all()).unwrap();
     assert_eq!(
         store.count_cdrs(TimeRange::all()).unwrap(),

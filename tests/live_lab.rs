@@ -10,7 +10,9 @@
 //!
 //! Each test uses its own phones, so the tests run in parallel like real traffic.
 
-use std::path::{Path, PathBuf};
+mod live_support;
+
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -20,51 +22,21 @@ use centralita::asterisk::ami::action::{
 };
 use centralita::asterisk::ami::{AmiClient, AmiError, AmiMessage, AmiSettings};
 use centralita::core::{Secret, UniqueId};
+use live_support::{
+    ami_host, ami_port, ami_secret, ami_user, cdr_db, env_or, lab, queue_log, recordings,
+};
 use tokio::sync::broadcast;
 
 // ------------------------------------------------------------------ lab facts
 
-fn env_or(key: &str, default: &str) -> String {
-    std::env::var(key).unwrap_or_else(|_| default.to_string())
-}
-
-fn lab_root() -> PathBuf {
-    PathBuf::from(env_or("LAB_ROOT", "/var/cache/centralita/lab-root"))
-}
-
-fn cdr_db() -> PathBuf {
-    lab_root().join("var/log/asterisk/master.db")
-}
-
-fn queue_log() -> PathBuf {
-    lab_root().join("var/log/asterisk/queue_log")
-}
-
-fn recordings() -> PathBuf {
-    lab_root().join("var/spool/asterisk/monitor")
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn settings(secret: &str) -> AmiSettings {
-    let port = env_or("LAB_AMI_PORT", "5038")
-        .parse()
-        .expect("LAB_AMI_PORT");
-    let mut s = AmiSettings::new(
-        env_or("LAB_AMI_HOST", "127.0.0.1"),
-        port,
-        env_or("LAB_AMI_USER", "centralita"),
-        Secret::new(secret),
-    );
+    let mut s = AmiSettings::new(ami_host(), ami_port(), ami_user(), Secret::new(secret));
     s.action_timeout = Duration::from_secs(10);
     s
 }
 
 async fn connect() -> AmiClient {
-    let secret = env_or("LAB_AMI_SECRET", "centralita-lab-ami");
-    AmiClient::connect(settings(&secret))
+    AmiClient::connect(settings(&ami_secret()))
         .await
         .expect("the lab's AMI must accept the engine's user: is the lab up? (vm/lab up)")
 }
@@ -480,19 +452,20 @@ async fn set_queue_members(client: &AmiClient, queue: &str, members: &[&str]) {
 }
 
 fn call_in(did: &str, from: &str, talk: u32, hangup: &str) -> std::process::Output {
-    Command::new(repo().join("vm/lab"))
-        .args([
-            "call-in",
-            "--did",
-            did,
-            "--from",
-            from,
-            "--talk",
-            &talk.to_string(),
-        ])
-        .args(["--hangup", hangup, "--count", "1", "--wait"])
-        .output()
-        .expect("vm/lab call-in runs")
+    lab(&[
+        "call-in",
+        "--did",
+        did,
+        "--from",
+        from,
+        "--talk",
+        &talk.to_string(),
+        "--hangup",
+        hangup,
+        "--count",
+        "1",
+        "--wait",
+    ])
 }
 
 /// One inbound call through `vm/lab call-in` into q_soporte; returns the caller's uniqueid.

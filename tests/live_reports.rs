@@ -12,18 +12,18 @@
 //! It uses phone 1007 and queue q_soporte only; PJSIP/1007 is removed from q_soporte at the end
 //! (also when the test fails) unless it was a member before.
 
+mod live_support;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use centralita::asterisk::ami::action::{QueueAdd, QueuePause, QueueRemove, QueueStatus};
-use centralita::asterisk::ami::{AmiClient, AmiSettings};
+use centralita::asterisk::ami::action::{QueueAdd, QueuePause, QueueRemove};
 use centralita::core::reports::{
     agent_report, queue_activity, queue_report, ReportContext, ReportFilter,
 };
 use centralita::core::{JournalStore, QueueEvent, TimeRange, UnixTime};
 use centralita::store::SqliteJournal;
+use live_support::*;
 
 const QUEUE: &str = "q_soporte";
 const DID: &str = "26002000";
@@ -31,67 +31,6 @@ const IFACE: &str = "PJSIP/1007";
 const AGENT: &str = "2007";
 const PAUSE_SECS: u64 = 3;
 const TALK_SECS: i64 = 4;
-
-fn env_or(key: &str, default: &str) -> String {
-    std::env::var(key).unwrap_or_else(|_| default.to_string())
-}
-
-fn lab_root() -> PathBuf {
-    PathBuf::from(env_or("LAB_ROOT", "/var/cache/centralita/lab-root"))
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn ami_host() -> String {
-    env_or("LAB_AMI_HOST", "127.0.0.1")
-}
-
-fn ami_port() -> u16 {
-    env_or("LAB_AMI_PORT", "5038")
-        .parse()
-        .expect("LAB_AMI_PORT")
-}
-
-fn ami_user() -> String {
-    env_or("LAB_AMI_USER", "centralita")
-}
-
-fn ami_secret() -> String {
-    env_or("LAB_AMI_SECRET", "centralita-lab-ami")
-}
-
-async fn connect() -> AmiClient {
-    let settings = AmiSettings::new(
-        ami_host(),
-        ami_port(),
-        ami_user(),
-        centralita::core::Secret::new(ami_secret()),
-    );
-    AmiClient::connect(settings)
-        .await
-        .expect("the lab's AMI must accept the engine's user: is the lab up? (vm/lab up)")
-}
-
-/// The queue's member interfaces (`PJSIP/...`).
-async fn queue_members(client: &AmiClient, queue: &str) -> Vec<String> {
-    let (_, list) = client
-        .send_list(&QueueStatus::new(Some(queue), None).unwrap())
-        .await
-        .unwrap();
-    list.iter()
-        .filter(|e| e.event_name() == Some("QueueMember"))
-        .map(|m| {
-            let iface = m.get("StateInterface").unwrap_or("");
-            if iface.is_empty() {
-                m.get("Location").unwrap_or("").to_owned()
-            } else {
-                iface.to_owned()
-            }
-        })
-        .collect()
-}
 
 /// Removes PJSIP/1007 from q_soporte when dropped, if the test added it.
 struct Cleanup {
@@ -116,106 +55,6 @@ impl Drop for Cleanup {
     }
 }
 
-// ------------------------------------------------------------------ the engine
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-        let dir = std::env::temp_dir().join(format!(
-            "centralita-live-reports-{}-{}",
-            std::process::id(),
-            now.as_micros()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("engine logs and store kept in {}", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-/// The engine, stopped (SIGTERM, then SIGKILL) when dropped.
-struct Engine(Child);
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_engine(dir: &Path) -> Engine {
-    let config = dir.join("centralita.toml");
-    let text = format!(
-        "[engine]\ntimezone = \"America/Montevideo\"\n\n\
-         [store]\npath = {:?}\n\n\
-         [[node]]\nname = \"pbx1\"\ncdr_db = {:?}\nqueue_log = {:?}\npoll_interval_ms = 200\n\n\
-         [node.ami]\nhost = {:?}\nport = {}\nusername = {:?}\nsecret = {:?}\n\n\
-         [http]\nbind = \"127.0.0.1:0\"\n",
-        dir.join("journal.db"),
-        lab_root().join("var/log/asterisk/master.db"),
-        lab_root().join("var/log/asterisk/queue_log"),
-        ami_host(),
-        ami_port(),
-        ami_user(),
-        ami_secret(),
-    );
-    std::fs::write(&config, text).unwrap();
-    let log = std::fs::File::create(dir.join("engine.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_centralita"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "info,centralita=debug")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("the engine starts");
-    Engine(child)
-}
-
-/// Polls the engine's store (read-only, beside the running engine) until `done` holds.
-async fn wait_store(
-    dir: &Path,
-    within: Duration,
-    what: &str,
-    done: impl Fn(&SqliteJournal) -> bool,
-) -> Duration {
-    let started = Instant::now();
-    loop {
-        if let Ok(store) = SqliteJournal::open_read_only(&dir.join("journal.db")) {
-            if done(&store) {
-                return started.elapsed();
-            }
-        }
-        assert!(
-            started.elapsed() < within,
-            "timed out after {within:?} waiting for {what} (logs in {})",
-            dir.display()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 fn near(actual: f64, expected: f64, tolerance: f64, what: &str) {
     assert!(
         (actual - expected).abs() <= tolerance,
@@ -228,8 +67,7 @@ fn near(actual: f64, expected: f64, tolerance: f64, what: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_short_shift_is_reported_as_it_happened() {
     let t0 = Instant::now();
-    let scratch = Scratch::new();
-    let dir = scratch.0.clone();
+    let scratch = Scratch::new("live-reports");
 
     let client = connect().await;
     let before = queue_members(&client, QUEUE).await;
@@ -237,7 +75,7 @@ async fn a_short_shift_is_reported_as_it_happened() {
         !before.iter().any(|m| m == IFACE),
         "{IFACE} must not be in {QUEUE} before the test (members: {before:?})"
     );
-    let _engine = start_engine(&dir);
+    let _engine = Engine::start(scratch.path(), "1");
     // A little before the shift: Asterisk stamps lines in whole seconds, truncated.
     let from = UnixTime(UnixTime::now().0 - 2);
 
@@ -269,11 +107,18 @@ async fn a_short_shift_is_reported_as_it_happened() {
     let out = tokio::task::spawn_blocking({
         let caller = caller.clone();
         move || {
-            Command::new(repo().join("vm/lab"))
-                .args(["call-in", "--did", DID, "--from", &caller])
-                .args(["--talk", &TALK_SECS.to_string(), "--count", "1", "--wait"])
-                .output()
-                .expect("vm/lab call-in runs")
+            lab(&[
+                "call-in",
+                "--did",
+                DID,
+                "--from",
+                &caller,
+                "--talk",
+                &TALK_SECS.to_string(),
+                "--count",
+                "1",
+                "--wait",
+            ])
         }
     })
     .await
@@ -294,24 +139,27 @@ async fn a_short_shift_is_reported_as_it_happened() {
     client.logoff().await.unwrap();
 
     // The engine has it all once it stored the REMOVEMEMBER and the call's CDR.
-    let ingest = wait_store(&dir, Duration::from_secs(30), "the shift's records", |s| {
-        let range = TimeRange::new(from, UnixTime::MAX);
-        let removed =
-            s.queue_log(range).unwrap_or_default().iter().any(|r| {
+    let ingest = wait_store(
+        &scratch.store(),
+        Duration::from_secs(30),
+        "the shift's records",
+        |s| {
+            let range = TimeRange::new(from, UnixTime::MAX);
+            let removed = s.queue_log(range).unwrap_or_default().iter().any(|r| {
                 r.event == QueueEvent::RemoveMember && r.queue == QUEUE && r.agent == AGENT
             });
-        let cdr = s
-            .cdrs(range)
-            .unwrap_or_default()
-            .iter()
-            .any(|c| c.src == caller && c.dst == DID);
-        removed && cdr
-    })
-    .await;
+            let cdr = s
+                .cdrs(range)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.src == caller && c.dst == DID);
+            removed && cdr
+        },
+    );
 
     let to = UnixTime(UnixTime::now().0 + 1);
     let range = TimeRange::new(from, to);
-    let store = SqliteJournal::open_read_only(&dir.join("journal.db")).unwrap();
+    let store = SqliteJournal::open_read_only(&scratch.store()).unwrap();
     let filter = ReportFilter {
         agents: vec![AGENT.into()],
         queues: vec![QUEUE.into()],

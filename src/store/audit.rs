@@ -4,17 +4,14 @@
 
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use rusqlite::{params_from_iter, types::Value, Connection};
 
 use crate::core::audit::{ActionFilter, ActionJournal, ActionJournalError, EngineAction};
 use crate::core::{TimeRange, UnixTime};
 
+use super::connection::{open_connection, OpenMode};
 use super::error::StoreError;
-use super::sqlite::SqliteJournal;
-
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The journal of actions in the engine's SQLite file. `Sync`: one connection behind a mutex.
 #[derive(Debug)]
@@ -29,15 +26,12 @@ fn port(e: StoreError) -> ActionJournalError {
 impl SqliteActionJournal {
     /// Opens (creating and migrating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        drop(SqliteJournal::open(path)?);
-        let open_err = |source| StoreError::Open {
-            path: path.to_owned(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        conn.execute_batch("PRAGMA synchronous = FULL;")
-            .map_err(open_err)?;
+        let conn = open_connection(
+            path,
+            OpenMode::Beside {
+                foreign_keys: false,
+            },
+        )?;
         Ok(Self {
             conn: Mutex::new(conn),
         })

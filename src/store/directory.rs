@@ -8,7 +8,6 @@
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
@@ -18,10 +17,8 @@ use crate::core::directory::{
 };
 use crate::core::{Secret, UnixTime};
 
+use super::connection::{open_connection, OpenMode};
 use super::error::StoreError;
-use super::sqlite::SqliteJournal;
-
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The directory in the engine's SQLite file.
 #[derive(Debug)]
@@ -36,17 +33,7 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 impl SqliteDirectory {
     /// Opens (creating and migrating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        // The journal's opener owns WAL setup and migrations; run it once, then keep our own
-        // connection.
-        drop(SqliteJournal::open(path)?);
-        let open_err = |source| StoreError::Open {
-            path: path.to_owned(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-            .map_err(open_err)?;
+        let conn = open_connection(path, OpenMode::Beside { foreign_keys: true })?;
         Ok(Self {
             conn: Mutex::new(conn),
         })

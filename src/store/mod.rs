@@ -4,12 +4,15 @@
 //! - [`sqlite`]: [`SqliteJournal`], one connection to one SQLite file in WAL mode with
 //!   `synchronous=FULL` (a committed batch survives a power cut).
 //! - [`migrations`]: the schema, as an ordered list of migrations keyed on `PRAGMA user_version`.
+//! - `connection`: how every store opens its connection (busy timeout, pragmas, migrations,
+//!   schema version check).
 //! - [`error`]: [`StoreError`], the error of this boundary.
 //!
 //! **Architecture Invariant:** only this module knows SQL and rusqlite's types for the engine's
 //! own data; it converts to and from core types at its edge.
 
 pub mod audit;
+mod connection;
 pub mod directory;
 pub mod error;
 pub mod migrations;

@@ -18,10 +18,8 @@ use crate::core::originate::{
 };
 use crate::core::{ChannelName, UnixTime};
 
+use super::connection::{open_connection, OpenMode};
 use super::error::StoreError;
-use super::sqlite::SqliteJournal;
-
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Originate jobs in the engine's SQLite file. `Sync`: one connection behind a mutex.
 #[derive(Debug)]
@@ -32,16 +30,12 @@ pub struct SqliteOriginateStore {
 impl SqliteOriginateStore {
     /// Opens (creating and migrating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        // Creates the file, sets WAL and applies every migration.
-        drop(SqliteJournal::open(path)?);
-        let open_err = |source| StoreError::Open {
-            path: path.to_owned(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        conn.execute_batch("PRAGMA synchronous = FULL;")
-            .map_err(open_err)?;
+        let conn = open_connection(
+            path,
+            OpenMode::Beside {
+                foreign_keys: false,
+            },
+        )?;
         Ok(Self {
             conn: Mutex::new(conn),
         })

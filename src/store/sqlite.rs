@@ -12,18 +12,15 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use crate::core::{
     AppendOutcome, CdrRecord, ChannelName, Disposition, FileId, JournalStore, LogPosition,
     QueueEvent, QueueLogRecord, SourceCursor, SourceId, TimeRange, UniqueId, UnixTime,
 };
 
+use super::connection::{open_connection, schema_version, OpenMode};
 use super::error::StoreError;
-use super::migrations::{latest_version, MIGRATIONS};
-
-/// How long a statement waits for another connection's write lock before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The journal in one SQLite file. Not `Sync`: one owner (the ingestor) appends; readers (reports,
 /// health) open their own connection, which WAL lets run beside the writer.
@@ -36,82 +33,20 @@ impl SqliteJournal {
     /// Opens (creating if needed) the store at `path`, switches it to WAL with
     /// `synchronous=FULL` and applies pending migrations. Re-opening is idempotent.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let open_err = |source| StoreError::Open {
-            path: path.to_owned(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(open_err)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::NotWal(mode));
-        }
-        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-            .map_err(open_err)?;
-        let mut store = Self { conn };
-        store.migrate()?;
-        Ok(store)
+        let conn = open_connection(path, OpenMode::Migrate)?;
+        Ok(Self { conn })
     }
 
     /// Opens an existing store for reading only (reports, tests, health checks); appends fail.
     /// Fails with [`StoreError::SchemaTooNew`] if the file is newer than this engine.
     pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
-        let open_err = |source| StoreError::Open {
-            path: path.to_owned(),
-            source,
-        };
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(open_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        let store = Self { conn };
-        let found = store.schema_version()?;
-        if found > latest_version() {
-            return Err(StoreError::SchemaTooNew {
-                found,
-                known: latest_version(),
-            });
-        }
-        Ok(store)
+        let conn = open_connection(path, OpenMode::ReadOnly)?;
+        Ok(Self { conn })
     }
 
     /// The file's schema version (`PRAGMA user_version`).
     pub fn schema_version(&self) -> Result<u32, StoreError> {
-        let v: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("user_version {v}")))
-    }
-
-    /// Applies the migrations the file lacks, each in its own transaction with its version bump.
-    fn migrate(&mut self) -> Result<(), StoreError> {
-        let found = self.schema_version()?;
-        let known = latest_version();
-        if found > known {
-            return Err(StoreError::SchemaTooNew { found, known });
-        }
-        for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-            let version = u32::try_from(index + 1).unwrap_or(u32::MAX);
-            let mut apply = || -> Result<(), rusqlite::Error> {
-                let tx = self
-                    .conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
-                // Another process may have migrated between our read and our lock.
-                let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-                if now < i64::from(version) {
-                    tx.execute_batch(sql)?;
-                    tx.execute_batch(&format!("PRAGMA user_version = {version}"))?;
-                }
-                tx.commit()
-            };
-            apply().map_err(|source| StoreError::Migration { version, source })?;
-            tracing::info!(version, "store migrated");
-        }
-        Ok(())
+        schema_version(&self.conn)
     }
 
     fn write_cursor(
@@ -463,6 +398,7 @@ fn from_sql_u64(v: i64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::migrations::latest_version;
     use crate::test_support::TempDir;
 
     pub(crate) fn cdr(rowid: i64, start: i64) -> CdrRecord {

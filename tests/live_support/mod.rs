@@ -137,7 +137,8 @@ pub fn asterisk_max_acct_id() -> i64 {
         .unwrap_or(0)
 }
 
-/// `(AcctId, uniqueid, sequence)` of Asterisk's CDR rows with `AcctId` in `(after, upto]`.
+/// `(AcctId, uniqueid, sequence)` of Asterisk's CDR rows with `AcctId` in `(after, upto]`;
+/// panics on a row it cannot read.
 pub fn asterisk_cdrs(after: i64, upto: i64) -> Vec<(i64, String, i64)> {
     let conn =
         rusqlite::Connection::open_with_flags(cdr_db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -151,7 +152,7 @@ pub fn asterisk_cdrs(after: i64, upto: i64) -> Vec<(i64, String, i64)> {
         .unwrap();
     stmt.query_map([after, upto], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap()
-        .filter_map(Result::ok)
+        .map(Result::unwrap)
         .collect()
 }
 
@@ -250,12 +251,25 @@ impl Engine {
         self.child.wait().unwrap()
     }
 
-    /// SIGTERM, waiting up to 10 s for the exit.
+    /// SIGTERM, waiting up to 10 s for the exit (none sent if the engine has already exited).
     pub fn terminate(&mut self) -> Option<ExitStatus> {
-        let _ = Command::new("kill")
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Some(status);
+        }
+        let _ = self.sigterm();
+        self.wait_exit(Duration::from_secs(10))
+    }
+
+    /// Sends SIGTERM with `kill`; returns `kill`'s own status.
+    pub fn sigterm(&self) -> std::io::Result<ExitStatus> {
+        Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
+            .status()
+    }
+
+    /// Waits up to `within` for the engine to exit.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Some(status);

@@ -130,6 +130,9 @@ impl Drop for Cleanup {
     }
 }
 
+/// The tests of this file compare whole live states: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn q(s: &str) -> QueueName {
     QueueName::new(s).unwrap()
 }
@@ -160,6 +163,7 @@ fn normalize(s: &LiveState) -> (LiveState, Vec<(String, String)>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_queues_pauses_and_live_state_follow_asterisk() {
+    let _serial = SERIAL.lock().await;
     let t0 = Instant::now();
     let client = connect().await;
     let ventas = q("q_ventas");
@@ -475,4 +479,102 @@ async fn agents_queues_pauses_and_live_state_follow_asterisk() {
     follower.stop();
     client.logoff().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Dials a feature code from phone `ext`: Asterisk rings the phone, it answers, and the code
+/// runs on the phone's own channel in the `phones` context — the same dialplan path as the
+/// phone dialing it.
+async fn dial_feature_code(client: &AmiClient, ext: &str, code: &str) {
+    use centralita::asterisk::ami::action::{Originate, OriginateTarget};
+    let action = Originate::new(
+        &format!("PJSIP/{ext}"),
+        OriginateTarget::extension("phones", code, 1).unwrap(),
+    )
+    .unwrap()
+    .with_timeout(Duration::from_secs(10));
+    client
+        .send(&action)
+        .await
+        .expect("feature code call queued");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feature_codes_dialed_on_a_phone_show_in_the_live_state() {
+    let _serial = SERIAL.lock().await;
+    const EXT: &str = "1008";
+    const IFACE: &str = "PJSIP/1008";
+    let client = connect().await;
+    let _cleanup = Cleanup {
+        added: vec![("q_ventas", IFACE), ("q_soporte", IFACE)],
+    };
+    let live = Arc::new(RwLock::new(LiveState::new()));
+    let follower = LiveFollower::spawn(
+        client.clone(),
+        AmiQueueControl::new(client.clone()),
+        live.clone(),
+    );
+    assert!(
+        follower.wait_resyncs(1, Duration::from_secs(10)).await,
+        "first snapshot"
+    );
+
+    // *45: log in to every queue
+    dial_feature_code(&client, EXT, "*45").await;
+    let view = until(Duration::from_secs(15), "*45 logs 1008 in", || {
+        read(&live).agent_by_interface(IFACE).filter(|a| {
+            a.queues.contains_key(&q("q_ventas")) && a.queues.contains_key(&q("q_soporte"))
+        })
+    })
+    .await;
+    assert!(
+        view.queues.values().all(Option::is_none),
+        "not paused: {view:?}"
+    );
+
+    // *47: pause with the code's reason, in every queue
+    dial_feature_code(&client, EXT, "*47").await;
+    let view = until(Duration::from_secs(15), "*47 pauses 1008", || {
+        read(&live)
+            .agent_by_interface(IFACE)
+            .filter(|a| a.queues.values().all(Option::is_some))
+    })
+    .await;
+    for (queue, pause) in &view.queues {
+        assert_eq!(
+            pause.as_ref().and_then(|p| p.reason.as_deref()),
+            Some("telefono"),
+            "{queue}: {view:?}"
+        );
+    }
+
+    // *48: unpause; *46: log out
+    dial_feature_code(&client, EXT, "*48").await;
+    until(Duration::from_secs(15), "*48 unpauses 1008", || {
+        read(&live)
+            .agent_by_interface(IFACE)
+            .filter(|a| a.queues.values().all(Option::is_none))
+    })
+    .await;
+    dial_feature_code(&client, EXT, "*46").await;
+    until(Duration::from_secs(15), "*46 logs 1008 out", || {
+        let state = read(&live);
+        match state.agent_by_interface(IFACE) {
+            None => Some(()),
+            Some(a) if a.queues.is_empty() => Some(()),
+            Some(_) => None,
+        }
+    })
+    .await;
+    // Asterisk agrees: 1008 is in no queue.
+    for queue in ["q_ventas", "q_soporte"] {
+        assert!(
+            !members(&client, queue)
+                .await
+                .iter()
+                .any(|m| location(m) == IFACE),
+            "{queue} has no member {IFACE}"
+        );
+    }
+    follower.stop();
+    client.logoff().await.unwrap();
 }

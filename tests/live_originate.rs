@@ -19,7 +19,8 @@ use centralita::asterisk::ami::{AmiClient, AmiSettings};
 use centralita::asterisk::call_control::spawn_originate_service;
 use centralita::core::audit::Actor;
 use centralita::core::originate::{
-    CallData, CallerId, Extension, JobState, OriginateId, OriginateRequest, PhoneNumber, Progress,
+    CallData, CallerId, DirectTarget, Extension, JobState, OriginateId, OriginateRequest,
+    PhoneNumber, Progress,
 };
 use centralita::core::originate_service::{OriginateService, OriginateSettings};
 use centralita::core::Secret;
@@ -244,6 +245,62 @@ async fn click_to_call_rings_answers_and_hangs_up_normally_with_call_data_in_the
     assert_eq!(row.0, uniqueid, "the pre-assigned uniqueid is the CDR's");
     assert_eq!(row.2, "ANSWERED");
     assert_eq!(row.3, "lead=42,info=01-43-1", "call data in the CDR");
+    svc.shutdown();
+}
+
+#[tokio::test]
+async fn direct_mode_dials_the_number_first_then_connects_it_to_an_extension() {
+    // Callback: the carrier number answers first, then the dialplan target (phone 1001) rings.
+    let _p = phone("1001").await;
+    let client = connect().await;
+    let svc = service_on(client.clone(), &store_path("direct")).await;
+    let mut changes = svc.changes();
+    let mut events = client.subscribe();
+    let request = OriginateRequest::direct(
+        PhoneNumber::parse("5551004").unwrap(),
+        DirectTarget::new("internal", "1001").unwrap(),
+    )
+    .with_ring_timeout(Duration::from_secs(20))
+    .unwrap()
+    .with_call_data(CallData::new(&[("mode", "callback")]).unwrap());
+    let id = svc
+        .start_job(&Actor::engine(), request)
+        .await
+        .expect("job stored");
+    let states = states_until(&mut changes, &id, Duration::from_secs(30), |_| false).await;
+    assert_eq!(
+        states,
+        [JobState::Ringing, JobState::Answered, JobState::HungUp],
+        "direct job {id}"
+    );
+    // The extension was really connected: phone 1001's channel entered a bridge.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut bridged_phone = false;
+    while Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_millis(200), events.recv()).await {
+            Ok(Ok(e))
+                if e.event_name() == Some("BridgeEnter")
+                    && e.get("Channel").unwrap_or("").starts_with("PJSIP/1001-") =>
+            {
+                bridged_phone = true;
+                break;
+            }
+            Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+            _ => {}
+        }
+    }
+    // BridgeEnter may have passed before the subscription caught it; the CDR says it too.
+    let rows = cdr_rows(&format!("{id}-dst"), "5551004");
+    assert!(
+        bridged_phone || !rows.is_empty(),
+        "the number was dialed and the extension bridged: {rows:?}"
+    );
+    let row = rows
+        .iter()
+        .find(|r| r.1 == "5551004")
+        .unwrap_or_else(|| panic!("a CDR row for the dialed number: {rows:?}"));
+    assert_eq!(row.2, "ANSWERED");
+    assert_eq!(row.3, "mode=callback", "call data in the CDR");
     svc.shutdown();
 }
 

@@ -1,6 +1,7 @@
 //! Explicit wiring of the running engine's parts that more than one task reads: today the health
 //! probe over the AMI connection state and the ingestor's progress.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -17,6 +18,8 @@ pub struct EngineHealth {
     ami: Arc<Mutex<Option<watch::Receiver<ConnectionState>>>>,
     ingest: watch::Receiver<IngestProgress>,
     max_lag: Duration,
+    /// Lag of the last processed AMI event in microseconds; -1 before the first.
+    event_lag_us: Arc<AtomicI64>,
 }
 
 impl EngineHealth {
@@ -26,6 +29,18 @@ impl EngineHealth {
             ami: Arc::new(Mutex::new(None)),
             ingest,
             max_lag,
+            event_lag_us: Arc::new(AtomicI64::new(-1)),
+        }
+    }
+
+    /// Notes that an AMI event with this `Timestamp` header (epoch seconds with microseconds,
+    /// `timestampevents = yes` in manager.conf) was processed now.
+    pub fn note_event(&self, timestamp: Option<&str>) {
+        if let Some(lag) = timestamp.and_then(|t| event_lag(t, SystemTime::now())) {
+            self.event_lag_us.store(
+                lag.as_micros().min(i64::MAX as u128) as i64,
+                Ordering::Relaxed,
+            );
         }
     }
 
@@ -60,10 +75,51 @@ impl HealthProbe for EngineHealth {
             ami_generation,
             ingest_lag_seconds,
             ingest_error: progress.last_error.clone(),
+            event_lag_seconds: match self.event_lag_us.load(Ordering::Relaxed) {
+                us if us < 0 => None,
+                us => Some(us as f64 / 1e6),
+            },
         }
     }
 
     fn max_lag(&self) -> Duration {
         self.max_lag
+    }
+}
+
+/// `now` minus an AMI `Timestamp` value; a timestamp from the future counts as no lag.
+fn event_lag(timestamp: &str, now: SystemTime) -> Option<Duration> {
+    let secs: f64 = timestamp.trim().parse().ok()?;
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    let at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs_f64(secs))?;
+    Some(now.duration_since(at).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_lag_from_ami_timestamps() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_312_520);
+        let cases = [
+            ("1795312517.500000", Some(Duration::from_millis(2500))),
+            ("1795312520.000000", Some(Duration::ZERO)),
+            ("1795312530.000000", Some(Duration::ZERO)),
+            ("not a time", None),
+            ("-5", None),
+            ("", None),
+        ];
+        for (ts, want) in cases {
+            let got = event_lag(ts, now);
+            match (got, want) {
+                (Some(g), Some(w)) => {
+                    assert!(g.abs_diff(w) < Duration::from_millis(1), "{ts}: {g:?}")
+                }
+                (g, w) => assert_eq!(g, w, "{ts}"),
+            }
+        }
     }
 }

@@ -264,6 +264,7 @@ async fn run_ami(
             _ = shutdown.as_mut() => break,
             event = events.recv() => match event {
                 Ok(event) => {
+                    health.note_event(event.get("Timestamp"));
                     let name = event.event_name().unwrap_or("?");
                     if name == "Cdr" {
                         ingest.wake();

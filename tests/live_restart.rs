@@ -125,6 +125,17 @@ async fn asterisk_restart_is_survived_with_state_resynced_and_nothing_lost() {
     assert_eq!(got.len(), got_set.len(), "no CDR stored twice");
     assert_eq!(got_set, expected, "the store holds exactly Asterisk's CDRs");
 
+    // Event processing keeps up: the last AMI event was handled within a second of its time.
+    let (code, body) = engine.healthz();
+    assert_eq!(code, "200", "{body}");
+    let lag: f64 = body
+        .split("\"event_lag_seconds\":")
+        .nth(1)
+        .and_then(|rest| rest.split([',', '}']).next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("/healthz reports the event lag: {body}"));
+    assert!(lag < 1.0, "event lag {lag} s: {body}");
+
     set_queue_members(&client, QUEUE, &previous).await;
     client.logoff().await.unwrap();
     drop(engine);

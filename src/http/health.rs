@@ -25,6 +25,9 @@ pub struct HealthReport {
     pub ingest_lag_seconds: Option<f64>,
     /// The ingestion's last error, if its last poll failed.
     pub ingest_error: Option<String>,
+    /// How late the last AMI event was processed (now minus its `Timestamp`), in seconds;
+    /// `None` before the first event.
+    pub event_lag_seconds: Option<f64>,
 }
 
 /// The source of health reports (the wiring in `main` implements it over the AMI client's
@@ -63,6 +66,9 @@ async fn healthz(State(probe): State<Arc<dyn HealthProbe>>) -> Response {
     }
     if report.ingest_error.is_some() {
         problems.push("ingest_error");
+    }
+    if matches!(report.event_lag_seconds, Some(lag) if lag > probe.max_lag().as_secs_f64()) {
+        problems.push("events_lagging");
     }
     let (code, status) = if problems.is_empty() {
         (StatusCode::OK, "ok")
@@ -104,6 +110,7 @@ mod tests {
             ami_generation: 1,
             ingest_lag_seconds: Some(0.4),
             ingest_error: None,
+            event_lag_seconds: Some(0.01),
         }
     }
 

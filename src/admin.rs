@@ -56,6 +56,31 @@ pub enum AdminCommand {
         /// The TOML file.
         file: PathBuf,
     },
+    /// Recordings: import a legacy folder, sweep the catalogue.
+    #[command(subcommand)]
+    Recordings(RecordingsCommand),
+}
+
+/// `admin recordings ...` (needs the whole configuration: see [`run_recordings`]).
+#[derive(Debug, Subcommand)]
+pub enum RecordingsCommand {
+    /// Brings a legacy PBX's recordings folder (flat or `YYYYMMDD/` day folders; .wav, .gsm,
+    /// .mp3) into the recordings directory and the catalogue, matched to CDRs by uniqueid.
+    /// Re-running skips what an earlier run imported.
+    Import {
+        /// The legacy folder.
+        dir: PathBuf,
+        /// Report what would be imported; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Reports recordings without a call, answered calls without a recording, catalogued
+    /// files that are gone and files nothing catalogues, for calls of the last DAYS days.
+    Sweep {
+        /// How many days back.
+        #[arg(long, default_value_t = 1)]
+        days: u32,
+    },
 }
 
 /// `admin agent ...`.
@@ -173,6 +198,9 @@ pub enum AdminError {
     /// Something to remove or revoke does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// A recordings command failed.
+    #[error("recordings")]
+    Recordings(#[source] Box<crate::core::recordings::RecordingError>),
     /// A value is unusable.
     #[error("invalid {field}: {reason}")]
     Invalid {
@@ -497,12 +525,133 @@ pub fn run(
             }
             w(out, format!("credential {id} revoked"))
         }
+        AdminCommand::Recordings(_) => Err(AdminError::Invalid {
+            field: "command",
+            reason: "recordings commands run through run_recordings (they need the node's paths)",
+        }),
         AdminCommand::Import { file } => {
             let (agents, reasons) = import(&store, &file)?;
             w(
                 out,
                 format!("imported {agents} agents and {reasons} pause reasons"),
             )
+        }
+    }
+}
+
+/// Runs `admin recordings ...` with the configuration's store, recordings directory and cache:
+/// results on `out`, the import's progress bar on `progress` (a terminal's stderr).
+pub fn run_recordings(
+    config: &crate::config::Config,
+    command: RecordingsCommand,
+    out: &mut dyn Write,
+    progress: &mut dyn Write,
+) -> Result<(), AdminError> {
+    use std::sync::Arc;
+
+    use crate::core::recordings::RecordingsService;
+    use crate::core::{TimeRange, UnixTime};
+
+    let node = config.primary_node();
+    let store = Arc::new(crate::store::SqliteRecordings::open(&config.store.path)?);
+    let service = RecordingsService::new(
+        store,
+        Arc::new(crate::recording_media::MediaCodecs),
+        &node.recordings_dir,
+        config.recordings.cache_dir_for(&node.recordings_dir),
+    );
+    let w = |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(AdminError::Write);
+    let recording_err =
+        |e: crate::core::recordings::RecordingError| AdminError::Recordings(Box::new(e));
+    match command {
+        RecordingsCommand::Import { dir, dry_run } => {
+            let mut bar = ProgressBar::new(progress);
+            let summary = service
+                .import_dir(&dir, dry_run, &mut |done, total| bar.show(done, total))
+                .map_err(recording_err)?;
+            bar.finish();
+            let verb = if dry_run { "would import" } else { "imported" };
+            w(
+                out,
+                format!(
+                    "{} files: {verb} {} ({} matched to a CDR, {} unmatched), {} already \
+                     imported, {} skipped",
+                    summary.files,
+                    summary.imported,
+                    summary.matched,
+                    summary.unmatched,
+                    summary.already,
+                    summary.skipped.len()
+                ),
+            )?;
+            for s in &summary.skipped {
+                w(out, format!("skipped {}: {}", s.file, s.reason))?;
+            }
+        }
+        RecordingsCommand::Sweep { days } => {
+            let now = UnixTime::now().seconds();
+            let range = TimeRange::new(UnixTime(now - i64::from(days) * 86_400), UnixTime(now + 1));
+            let r = service.sweep(range).map_err(recording_err)?;
+            for id in &r.recordings_without_call {
+                w(out, format!("recording without a call: {id}"))?;
+            }
+            for call in &r.answered_calls_without_recording {
+                w(out, format!("answered call without a recording: {call}"))?;
+            }
+            for id in &r.missing_files {
+                w(out, format!("catalogued file missing: {id}"))?;
+            }
+            for f in &r.files_not_catalogued {
+                w(out, format!("file not catalogued: {f}"))?;
+            }
+            if r.is_clean() {
+                w(out, "nothing to report".into())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A one-line progress bar (`\r[#####     ] 523/1000 files`), redrawn at most every 100 ms.
+struct ProgressBar<'a> {
+    out: &'a mut dyn Write,
+    last: Option<std::time::Instant>,
+    drawn: bool,
+}
+
+impl<'a> ProgressBar<'a> {
+    const WIDTH: u64 = 30;
+
+    fn new(out: &'a mut dyn Write) -> Self {
+        Self {
+            out,
+            last: None,
+            drawn: false,
+        }
+    }
+
+    fn show(&mut self, done: u64, total: u64) {
+        let due = self
+            .last
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_millis(100));
+        if !due && done < total {
+            return;
+        }
+        self.last = Some(std::time::Instant::now());
+        let filled = (done * Self::WIDTH)
+            .checked_div(total)
+            .unwrap_or(Self::WIDTH);
+        let bar: String = (0..Self::WIDTH)
+            .map(|i| if i < filled { '#' } else { ' ' })
+            .collect();
+        let _ = write!(self.out, "\r[{bar}] {done}/{total} files");
+        let _ = self.out.flush();
+        self.drawn = true;
+    }
+
+    fn finish(&mut self) {
+        if self.drawn {
+            let _ = writeln!(self.out);
         }
     }
 }

@@ -36,6 +36,11 @@
 //! default_ring_timeout_seconds = 30   # default; ring timeout of a request that sets none (1-600)
 //! context = "centralita-originate"    # default; dialplan context originated calls enter
 //!
+//! [recordings]                        # optional section: recordings
+//! policy = "always"                   # default; "always" | "per_queue" | "per_job"
+//! queues = []                         # default; per_queue: the queues whose calls are recorded
+//! cache_dir = "<recordings_dir>/.cache"   # default; transcoded copies (MP3, Ogg, WAV 8 kHz)
+//!
 //! [http]                              # optional section: the HTTP server
 //! bind = "127.0.0.1:8080"             # default; listen address
 //! body_limit_bytes = 1048576          # default; larger request bodies get 413 (1024-67108864)
@@ -72,6 +77,56 @@ pub struct Config {
     /// The HTTP server (health today, the facades later). Optional; every field has a default.
     #[serde(default)]
     pub http: HttpConfig,
+    /// Recordings: which calls are recorded, where transcodings are cached. Optional.
+    #[serde(default)]
+    pub recordings: RecordingsConfig,
+}
+
+/// Which calls are recorded (see `asterisk-config/README.md`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingPolicyName {
+    /// Every outbound (also originated) and queue call.
+    #[default]
+    Always,
+    /// Calls of the listed queues; outbound calls only when their originate job asks.
+    PerQueue,
+    /// Only calls whose originate job asks.
+    PerJob,
+}
+
+/// The `[recordings]` section.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingsConfig {
+    /// Default `always`.
+    #[serde(default)]
+    pub policy: RecordingPolicyName,
+    /// For `per_queue`: the queues whose calls are recorded (`[A-Za-z0-9_-]`). Default none.
+    #[serde(default)]
+    pub queues: Vec<String>,
+    /// Where transcoded copies are cached. Default `<recordings_dir>/.cache`.
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl RecordingsConfig {
+    /// The policy as the core knows it.
+    pub fn policy(&self) -> crate::core::recordings::RecordingPolicy {
+        use crate::core::recordings::RecordingPolicy;
+        match self.policy {
+            RecordingPolicyName::Always => RecordingPolicy::Always,
+            RecordingPolicyName::PerQueue => RecordingPolicy::PerQueue(self.queues.clone()),
+            RecordingPolicyName::PerJob => RecordingPolicy::PerJob,
+        }
+    }
+
+    /// The transcoding cache of a node whose recordings are in `recordings_dir`.
+    pub fn cache_dir_for(&self, recordings_dir: &Path) -> PathBuf {
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(|| recordings_dir.join(".cache"))
+    }
 }
 
 /// The `[engine]` section.
@@ -404,6 +459,25 @@ impl Config {
         {
             return invalid("originate.context", "must be 1-80 of [A-Za-z0-9_-]");
         }
+        let r = &self.recordings;
+        if r.queues.iter().any(|q| {
+            q.is_empty()
+                || q.len() > 80
+                || !q
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        }) {
+            return invalid("recordings.queues", "each must be 1-80 of [A-Za-z0-9_-]");
+        }
+        if !r.queues.is_empty() && r.policy != RecordingPolicyName::PerQueue {
+            return invalid("recordings.queues", "only with policy = \"per_queue\"");
+        }
+        if r.cache_dir
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return invalid("recordings.cache_dir", "must not be empty");
+        }
         Ok(())
     }
 }
@@ -538,6 +612,50 @@ mod tests {
         assert_eq!(c.http.max_ingest_lag_seconds, 10);
         let ami = n.ami.settings();
         assert_eq!((ami.host.as_str(), ami.port), ("10.0.0.5", 5038));
+        assert_eq!(c.recordings.policy, RecordingPolicyName::Always);
+        assert!(c.recordings.queues.is_empty());
+        assert_eq!(
+            c.recordings.cache_dir_for(&n.recordings_dir),
+            Path::new("/var/spool/asterisk/monitor/.cache")
+        );
+    }
+
+    #[test]
+    fn recordings_section() {
+        let c = parse(
+            "",
+            "[recordings]\npolicy = \"per_queue\"\nqueues = [\"q_ventas\"]\n\
+             cache_dir = \"/srv/cache\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.recordings.policy(),
+            crate::core::recordings::RecordingPolicy::PerQueue(vec!["q_ventas".into()])
+        );
+        assert_eq!(
+            c.recordings.cache_dir_for(Path::new("/x")),
+            Path::new("/srv/cache")
+        );
+        let c = parse("", "[recordings]\npolicy = \"per_job\"\n").unwrap();
+        assert_eq!(c.recordings.policy, RecordingPolicyName::PerJob);
+        assert!(matches!(
+            parse("", "[recordings]\npolicy = \"sometimes\"\n"),
+            Err(ConfigError::Parse(_))
+        ));
+        for rest in [
+            "[recordings]\nqueues = [\"q_ventas\"]\n",
+            "[recordings]\npolicy = \"per_queue\"\nqueues = [\"a,b\"]\n",
+        ] {
+            assert_eq!(
+                invalid_field(parse("", rest)),
+                "recordings.queues",
+                "{rest}"
+            );
+        }
+        assert_eq!(
+            invalid_field(parse("", "[recordings]\ncache_dir = \"\"\n")),
+            "recordings.cache_dir"
+        );
     }
 
     #[test]

@@ -11,6 +11,8 @@ pub mod asterisk;
 pub mod config;
 pub mod core;
 pub mod http;
+pub mod media;
+pub mod recording_media;
 pub mod store;
 
 #[cfg(test)]

@@ -18,13 +18,19 @@ use centralita::http::{self, HttpLimits};
 use centralita::store::originate_jobs::SqliteOriginateStore;
 use centralita::store::SqliteActionJournal;
 
-use centralita::admin::{AdminCommand, AgentCommand, CredentialCommand, PauseReasonCommand};
+use centralita::admin::{
+    AdminCommand, AgentCommand, CredentialCommand, PauseReasonCommand, RecordingsCommand,
+};
 use centralita::asterisk::ami::action::CoreSettings;
 use centralita::asterisk::ami::{AmiClient, AmiError, AmiSettings, ConnectionState};
-use centralita::asterisk::ingest::IngestHandle;
+use centralita::asterisk::ingest::{AfterPoll, IngestHandle};
+use centralita::asterisk::recording_policy::spawn_publisher as spawn_policy_publisher;
 use centralita::config::Config;
 use centralita::core::audit::{ActionJournal, Actor, EngineAction};
+use centralita::core::recordings::Cataloguer;
+use centralita::recording_media::MediaCodecs;
 use centralita::store::SqliteJournal;
+use centralita::store::SqliteRecordings;
 use clap::{Parser, Subcommand};
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{debug, error, info, warn};
@@ -85,12 +91,20 @@ fn admin(
     let config = Config::load(&config_path)?;
     let stdin = std::io::stdin();
     let what = admin_action(&command);
-    let result = centralita::admin::run(
-        &config.store.path,
-        command,
-        &mut stdin.lock(),
-        &mut std::io::stdout(),
-    );
+    let result = match command {
+        AdminCommand::Recordings(cmd) => centralita::admin::run_recordings(
+            &config,
+            cmd,
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        ),
+        command => centralita::admin::run(
+            &config.store.path,
+            command,
+            &mut stdin.lock(),
+            &mut std::io::stdout(),
+        ),
+    };
     if let Some((action, target, params)) = what {
         let actor = Actor::admin(os_user());
         let outcome = centralita::core::audit::outcome_of(&result);
@@ -165,6 +179,17 @@ fn admin_action(command: &AdminCommand) -> Option<(&'static str, String, String)
             ("credential.revoke", id.clone(), String::new())
         }
         AdminCommand::Import { file } => ("import", file.display().to_string(), String::new()),
+        AdminCommand::Recordings(RecordingsCommand::Import {
+            dir,
+            dry_run: false,
+        }) => (
+            "recordings.import",
+            dir.display().to_string(),
+            String::new(),
+        ),
+        AdminCommand::Recordings(
+            RecordingsCommand::Import { dry_run: true, .. } | RecordingsCommand::Sweep { .. },
+        ) => return None,
         AdminCommand::Agent(AgentCommand::List)
         | AdminCommand::PauseReason(PauseReasonCommand::List)
         | AdminCommand::Credential(CredentialCommand::List) => return None,
@@ -186,7 +211,15 @@ async fn serve(config_path: PathBuf) -> Result<(), Box<dyn Error>> {
     // History first: ingestion runs whether or not AMI is up.
     let store = SqliteJournal::open(&config.store.path)?;
     info!(path = %config.store.path.display(), "store open");
-    let ingest = IngestHandle::spawn(store, node.ingest_settings())?;
+    // The recordings catalogue follows the journal on the ingestion thread.
+    let cataloguer = Cataloguer::new(
+        Arc::new(SqliteRecordings::open(&config.store.path)?),
+        Arc::new(MediaCodecs),
+        &node.recordings_dir,
+    );
+    let catalogue: AfterPoll =
+        Box::new(move || cataloguer.run_once().map(drop).map_err(|e| error_chain(&e)));
+    let ingest = IngestHandle::spawn_with_hook(store, node.ingest_settings(), Some(catalogue))?;
 
     let health = EngineHealth::new(
         ingest.progress(),
@@ -230,6 +263,7 @@ async fn run_ami(
         _ = shutdown.as_mut() => return Ok(()),
     };
     health.attach_ami(client.connection_events());
+    let policy = spawn_policy_publisher(client.clone(), config.recordings.policy());
     let mut events = client.subscribe();
     let mut state = client.connection_events();
 
@@ -288,6 +322,7 @@ async fn run_ami(
     }
     originate.shutdown();
     follower.stop();
+    policy.abort();
     client.logoff().await?;
     Ok(())
 }

@@ -138,6 +138,9 @@ pub fn originate_action(job: &OriginateJob, context: &str) -> Result<Originate, 
     if let Some(cid) = &req.destination_caller_id {
         action = action.with_variable("DEST_CALLERID", &render_caller_id(cid))?;
     }
+    if let Some(record) = req.record {
+        action = action.with_variable("RECORD", if record { "yes" } else { "no" })?;
+    }
     Ok(action)
 }
 

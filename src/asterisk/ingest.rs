@@ -317,6 +317,9 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// Work run on the ingestion thread after every poll; `Err` carries a loggable text.
+pub type AfterPoll = Box<dyn FnMut() -> Result<(), String> + Send>;
+
 /// The running ingestion thread. Dropping the handle asks the thread to stop without waiting.
 #[derive(Debug)]
 pub struct IngestHandle {
@@ -332,6 +335,20 @@ impl IngestHandle {
     where
         S: JournalStore + Send + 'static,
     {
+        Self::spawn_with_hook(store, settings, None)
+    }
+
+    /// As [`IngestHandle::spawn`], running `after_poll` on the ingestion thread after every poll
+    /// (e.g. the recordings cataloguer, which follows the journal with its own durable cursor).
+    /// Its errors are logged once per distinct text and retried on the next poll.
+    pub fn spawn_with_hook<S>(
+        store: S,
+        settings: IngestSettings,
+        mut after_poll: Option<AfterPoll>,
+    ) -> Result<Self, IngestError>
+    where
+        S: JournalStore + Send + 'static,
+    {
         let mut ingestor = Ingestor::new(store, settings)?;
         let (wake_tx, wake_rx) = mpsc::channel::<()>();
         let stop = Arc::new(AtomicBool::new(false));
@@ -342,6 +359,7 @@ impl IngestHandle {
             .spawn(move || {
                 let interval = ingestor.settings.poll_interval;
                 let mut last_error: Option<String> = None;
+                let mut hook_error: Option<String> = None;
                 while !thread_stop.load(Ordering::Relaxed) {
                     match ingestor.poll(&thread_stop) {
                         Ok(()) => {
@@ -356,6 +374,17 @@ impl IngestHandle {
                                 warn!(error = %text, "ingestion failed; retrying every poll");
                             }
                             last_error = Some(text);
+                        }
+                    }
+                    if let Some(hook) = after_poll.as_mut() {
+                        match hook() {
+                            Ok(()) => hook_error = None,
+                            Err(text) => {
+                                if hook_error.as_deref() != Some(text.as_str()) {
+                                    warn!(error = %text, "after-poll hook failed; retrying every poll");
+                                }
+                                hook_error = Some(text);
+                            }
                         }
                     }
                     progress_tx.send_replace(ingestor.progress().clone());

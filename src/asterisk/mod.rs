@@ -15,3 +15,4 @@ pub mod ingest;
 pub mod live_follower;
 pub mod queue_control;
 pub mod queue_log;
+pub mod recording_policy;

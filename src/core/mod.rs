@@ -12,6 +12,8 @@ pub mod journal;
 pub mod live;
 pub mod originate;
 pub mod originate_service;
+pub mod recordings;
+pub mod recordings_import;
 pub mod reports;
 pub mod secret;
 

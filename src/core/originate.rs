@@ -390,6 +390,9 @@ pub struct OriginateRequest {
     pub ring_timeout: Option<Duration>,
     /// Data attached to the call and its CDR.
     pub call_data: CallData,
+    /// Whether to record the call (`RECORD=yes|no` for the dialplan's `sub-record`); `None`:
+    /// the configured recording policy decides alone.
+    pub record: Option<bool>,
 }
 
 impl OriginateRequest {
@@ -403,6 +406,7 @@ impl OriginateRequest {
             destination_caller_id: None,
             ring_timeout: None,
             call_data: CallData::default(),
+            record: None,
         }
     }
 
@@ -415,6 +419,7 @@ impl OriginateRequest {
             destination_caller_id: None,
             ring_timeout: None,
             call_data: CallData::default(),
+            record: None,
         }
     }
 
@@ -433,6 +438,12 @@ impl OriginateRequest {
     /// Sets the call data.
     pub fn with_call_data(mut self, data: CallData) -> Self {
         self.call_data = data;
+        self
+    }
+
+    /// Asks for the call to be recorded (or not), within the recording policy.
+    pub fn with_record(mut self, record: bool) -> Self {
+        self.record = Some(record);
         self
     }
 

@@ -160,6 +160,38 @@ CREATE TABLE engine_action (
 ) STRICT;
 CREATE INDEX engine_action_at ON engine_action (at);
 "#,
+    // The recordings catalogue: each recording tied to its call, with free text tags. The
+    // cataloguer's cursor over the journal's `cdr.id` lives in source_cursor ('recordings').
+    r#"
+CREATE TABLE recording (
+    id            TEXT PRIMARY KEY,
+    relative_path TEXT NOT NULL UNIQUE,
+    uniqueid      TEXT,
+    linkedid      TEXT,
+    guid          TEXT NOT NULL,
+    idcti         TEXT,
+    cdr_rowid     INTEGER,
+    answered      INTEGER NOT NULL CHECK (answered IN (0, 1)),
+    agent         TEXT,
+    queue         TEXT,
+    duration_ms   INTEGER NOT NULL,
+    format        TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    created       INTEGER NOT NULL,
+    imported_from TEXT UNIQUE
+) STRICT;
+CREATE INDEX recording_uniqueid ON recording (uniqueid);
+CREATE INDEX recording_linkedid ON recording (linkedid);
+CREATE INDEX recording_guid ON recording (guid);
+CREATE INDEX recording_idcti ON recording (idcti);
+CREATE INDEX recording_created ON recording (created);
+
+CREATE TABLE recording_tag (
+    recording TEXT NOT NULL REFERENCES recording (id) ON DELETE CASCADE,
+    tag       TEXT NOT NULL,
+    PRIMARY KEY (recording, tag)
+) STRICT;
+"#,
 ];
 
 /// The schema version this engine writes.

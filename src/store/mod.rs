@@ -17,9 +17,11 @@ pub mod directory;
 pub mod error;
 pub mod migrations;
 pub mod originate_jobs;
+pub mod recordings;
 pub mod sqlite;
 
 pub use audit::SqliteActionJournal;
 pub use directory::SqliteDirectory;
 pub use error::StoreError;
+pub use recordings::SqliteRecordings;
 pub use sqlite::SqliteJournal;

@@ -125,6 +125,8 @@ fn row_to_job(r: &Row<'_>) -> Result<Result<OriginateJob, StoreError>, rusqlite:
             destination_caller_id: caller_id(dn, dnum)?,
             ring_timeout: Some(Duration::from_secs(ring.unsigned_abs())),
             call_data: CallData::parse(&call_data).map_err(|_| bad("call_data", &call_data))?,
+            // Only read when the Originate is sent, before any restart: not stored.
+            record: None,
         };
         let [created, updated, src_ans, ans, ended] = times;
         Ok(OriginateJob {

@@ -346,7 +346,7 @@ fn qlog_from_row(r: &Row<'_>) -> rusqlite::Result<QueueLogRecord> {
     })
 }
 
-fn cdr_from_row(r: &Row<'_>) -> rusqlite::Result<CdrRecord> {
+pub(crate) fn cdr_from_row(r: &Row<'_>) -> rusqlite::Result<CdrRecord> {
     let dstchannel: Option<String> = r.get(6)?;
     let answer: Option<i64> = r.get(20)?;
     Ok(CdrRecord {
@@ -499,7 +499,12 @@ mod tests {
                 "engine_action_at",
                 "queue_log_callid",
                 "queue_log_queue_time",
-                "queue_log_time"
+                "queue_log_time",
+                "recording_created",
+                "recording_guid",
+                "recording_idcti",
+                "recording_linkedid",
+                "recording_uniqueid"
             ]
         );
     }

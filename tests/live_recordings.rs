@@ -1,0 +1,258 @@
+//! Live tier: recordings. The real `centralita serve` ingests and catalogues while a
+//! click-to-call from phone 1001 to a carrier number that talks (the carrier sends a tone, the
+//! phone talks back) is recorded by the lab's dialplan; then, through the library's
+//! [`RecordingsService`] on the engine's store: the recording is catalogued, found by each of its
+//! ids (id, uniqueid, linkedid, guid, idcti, path), served as MP3, Ogg and WAV 8 kHz that `lame`,
+//! `ogginfo` and a header check accept and whose audio is not silent (`sox stat` RMS); traversal
+//! attempts find nothing; the sweep reports nothing missing for that call.
+
+mod live_support;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use centralita::asterisk::ami::action::Getvar;
+use centralita::asterisk::call_control::spawn_originate_service;
+use centralita::core::audit::Actor;
+use centralita::core::originate::{CallData, Extension, JobState, OriginateRequest, PhoneNumber};
+use centralita::core::originate_service::OriginateSettings;
+use centralita::core::recordings::{
+    Recording, RecordingError, RecordingKey, RecordingsService, ServeFormat,
+};
+use centralita::core::{TimeRange, UnixTime};
+use centralita::recording_media::MediaCodecs;
+use centralita::store::originate_jobs::SqliteOriginateStore;
+use centralita::store::SqliteRecordings;
+use live_support::{connect, Engine, Scratch};
+
+fn service(scratch: &Scratch) -> RecordingsService {
+    RecordingsService::new(
+        Arc::new(SqliteRecordings::open(&scratch.store()).expect("the engine's store opens")),
+        Arc::new(MediaCodecs),
+        live_support::recordings(),
+        scratch.path().join("cache"),
+    )
+}
+
+fn wait_catalogued(svc: &RecordingsService, key: &RecordingKey, within: Duration) -> Recording {
+    let started = Instant::now();
+    loop {
+        match svc.find(key) {
+            Ok(r) if r.answered && r.size > 0 => return r,
+            Ok(_) | Err(RecordingError::NotFound) => {}
+            Err(e) => panic!("find: {e:?}"),
+        }
+        assert!(
+            started.elapsed() < within,
+            "no catalogued recording for {key:?} within {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// `sox FILE -n stat`'s "RMS amplitude".
+fn rms(path: &Path) -> f64 {
+    let out = Command::new("sox")
+        .arg(path)
+        .args(["-n", "stat"])
+        .output()
+        .expect("sox runs");
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    text.lines()
+        .find(|l| l.starts_with("RMS     amplitude"))
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("sox stat of {}: {text}", path.display()))
+}
+
+fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recorded_call_is_catalogued_found_by_each_id_and_served_in_every_format() {
+    let scratch = Scratch::new("live-recordings");
+    let _engine = Engine::start(scratch.path(), "1");
+    let started_at = UnixTime::now();
+
+    // A click-to-call 1001 -> 5551006 (the carrier answers, talks 6 s, hangs up), asking to be
+    // recorded, with USCall's idcti in its call data.
+    let idcti = format!("ABC123-{}", std::process::id());
+    let client = connect().await;
+    // The engine published its (default) recording policy as dialplan globals.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let policy = client
+            .send(&Getvar::new(None, "RECORD_POLICY").unwrap())
+            .await
+            .expect("Getvar");
+        if policy.get("Value") == Some("always") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "RECORD_POLICY never published: {policy:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let originate = spawn_originate_service(
+        client.clone(),
+        Arc::new(SqliteOriginateStore::open(&scratch.path().join("jobs.db")).unwrap()),
+        "centralita-originate",
+        OriginateSettings::default(),
+    )
+    .await
+    .expect("originate service starts");
+    let request = OriginateRequest::click_to_call(
+        Extension::parse("1001").unwrap(),
+        PhoneNumber::parse("5551006").unwrap(),
+    )
+    .with_ring_timeout(Duration::from_secs(20))
+    .unwrap()
+    .with_call_data(CallData::new(&[("idcti", idcti.as_str())]).unwrap())
+    .with_record(true);
+    let id = originate
+        .start_job(&Actor::engine(), request)
+        .await
+        .expect("job stored");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let job = loop {
+        let job = originate.status(&id).await.unwrap();
+        if job.state.is_final() {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "the call never ended: {job:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(job.state, JobState::HungUp, "{job:?}");
+    originate.shutdown();
+
+    // Catalogued by the engine from the CDR, within a few polls.
+    let svc = service(&scratch);
+    let by_idcti = RecordingKey::IdCti(idcti.clone());
+    let blocking = svc.clone();
+    let rec = tokio::task::spawn_blocking(move || {
+        wait_catalogued(&blocking, &by_idcti, Duration::from_secs(30))
+    })
+    .await
+    .unwrap();
+    let uniqueid = format!("{id}-src");
+    assert_eq!(rec.id.as_str(), uniqueid);
+    assert_eq!(
+        rec.uniqueid.as_ref().map(|u| u.as_str()),
+        Some(uniqueid.as_str())
+    );
+    let linkedid = rec.linkedid.clone().expect("linkedid").as_str().to_owned();
+    assert!(rec.relative_path.day_folder().is_some(), "{rec:?}");
+    assert_eq!(rec.idcti.as_deref(), Some(idcti.as_str()));
+    assert!(rec.cdr_rowid.is_some());
+    assert!(
+        rec.duration >= Duration::from_secs(3),
+        "about 6 s of talk: {rec:?}"
+    );
+
+    tokio::task::spawn_blocking(move || {
+        for key in [
+            RecordingKey::Id(uniqueid.clone()),
+            RecordingKey::UniqueId(uniqueid.clone()),
+            RecordingKey::LinkedId(linkedid.clone()),
+            RecordingKey::Guid(rec.guid.as_str().to_owned()),
+            RecordingKey::Guid(rec.guid.as_str().to_uppercase()),
+            RecordingKey::IdCti(idcti.clone()),
+            RecordingKey::Path(rec.relative_path.as_str().to_owned()),
+        ] {
+            assert_eq!(svc.find(&key).expect("found").id, rec.id, "{key:?}");
+        }
+
+        // Served in each format.
+        let key = RecordingKey::Guid(rec.guid.as_str().to_owned());
+        let mp3 = svc.open_as(&key, ServeFormat::Mp3).expect("mp3");
+        assert_eq!(mp3.mime, "audio/mpeg");
+        let decoded = scratch.path().join("decoded.wav");
+        let lame = Command::new("lame")
+            .args(["--quiet", "--decode"])
+            .arg(&mp3.path)
+            .arg(&decoded)
+            .status()
+            .expect("lame runs");
+        assert!(lame.success(), "lame --decode {}", mp3.path.display());
+        assert!(rms(&decoded) > 0.02, "decoded MP3 not silent");
+
+        let ogg = svc.open_as(&key, ServeFormat::Ogg).expect("ogg");
+        assert_eq!(ogg.mime, "audio/ogg");
+        let ogginfo = Command::new("ogginfo")
+            .arg(&ogg.path)
+            .output()
+            .expect("ogginfo runs");
+        assert!(
+            ogginfo.status.success(),
+            "ogginfo: {}",
+            String::from_utf8_lossy(&ogginfo.stdout)
+        );
+
+        let wav = svc.open_as(&key, ServeFormat::Wav8k).expect("wav");
+        assert_eq!(wav.mime, "audio/wav");
+        let bytes = std::fs::read(&wav.path).unwrap();
+        assert_eq!(&bytes[0..4], b"RIFF");
+        assert_eq!(&bytes[8..12], b"WAVE");
+        assert_eq!(&bytes[12..16], b"fmt ");
+        assert_eq!(le16(&bytes, 20), 1, "PCM");
+        assert_eq!(le16(&bytes, 22), 1, "mono");
+        assert_eq!(le32(&bytes, 24), 8000, "8000 Hz");
+        assert_eq!(le16(&bytes, 34), 16, "16-bit");
+        let level = rms(&wav.path);
+        assert!(level > 0.02, "recording is silent: RMS {level}");
+        // Cached: a second request answers the same file without transcoding again.
+        let again = svc.open_as(&key, ServeFormat::Wav8k).unwrap();
+        assert_eq!(again.path, wav.path);
+        assert!(wav.path.starts_with(scratch.path().join("cache")));
+
+        // Bad ids and traversal attempts find nothing.
+        let rel = rec.relative_path.as_str().to_owned();
+        for key in [
+            RecordingKey::Id("../../etc/passwd".into()),
+            RecordingKey::Id("/etc/passwd".into()),
+            RecordingKey::Id(format!("{}/{}", &rel[..8], rec.id)),
+            RecordingKey::Path("../../../../etc/passwd".into()),
+            RecordingKey::Path("/etc/passwd".into()),
+            RecordingKey::Path(format!("{}/../../../../etc/passwd", &rel[..8])),
+            RecordingKey::Path("%2e%2e/%2e%2e/etc/passwd".into()),
+            RecordingKey::Guid("00000000-0000-0000-0000-000000000000".into()),
+            RecordingKey::UniqueId("nope".into()),
+        ] {
+            for format in [ServeFormat::Mp3, ServeFormat::Wav8k] {
+                assert!(
+                    matches!(svc.open_as(&key, format), Err(RecordingError::NotFound)),
+                    "{key:?}"
+                );
+            }
+        }
+
+        // The sweep finds nothing missing for this call.
+        let range = TimeRange::new(
+            UnixTime(started_at.seconds() - 5),
+            UnixTime(UnixTime::now().seconds() + 5),
+        );
+        let report = svc.sweep(range).expect("sweep");
+        assert!(!report.missing_files.contains(&rec.id), "{report:?}");
+        assert!(
+            !report.recordings_without_call.contains(&rec.id),
+            "{report:?}"
+        );
+        assert!(
+            !report
+                .answered_calls_without_recording
+                .contains(&rec.linkedid.as_ref().unwrap().as_str().to_owned()),
+            "{report:?}"
+        );
+        assert!(!report.files_not_catalogued.contains(&rel), "{report:?}");
+    })
+    .await
+    .unwrap();
+}

@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use centralita::asterisk::ami::action::Getvar;
+use centralita::asterisk::ami::action::Setvar;
+use centralita::asterisk::ami::AmiClient;
 use centralita::asterisk::call_control::spawn_originate_service;
 use centralita::core::audit::Actor;
 use centralita::core::originate::{CallData, Extension, JobState, OriginateRequest, PhoneNumber};
@@ -25,7 +27,29 @@ use centralita::core::{TimeRange, UnixTime};
 use centralita::recording_media::MediaCodecs;
 use centralita::store::originate_jobs::SqliteOriginateStore;
 use centralita::store::SqliteRecordings;
-use live_support::{connect, Engine, Scratch};
+use live_support::{connect, lab, set_queue_members, Engine, Scratch};
+
+/// The tests of this file change the lab's recording policy: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Waits until the engine has published `policy` as the dialplan's RECORD_POLICY.
+async fn wait_policy(client: &AmiClient, policy: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = client
+            .send(&Getvar::new(None, "RECORD_POLICY").unwrap())
+            .await
+            .expect("Getvar");
+        if got.get("Value") == Some(policy) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "RECORD_POLICY never became {policy}: {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
 
 fn service(scratch: &Scratch) -> RecordingsService {
     RecordingsService::new(
@@ -77,6 +101,7 @@ fn le32(b: &[u8], at: usize) -> u32 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_recorded_call_is_catalogued_found_by_each_id_and_served_in_every_format() {
+    let _serial = SERIAL.lock().await;
     let scratch = Scratch::new("live-recordings");
     let _engine = Engine::start(scratch.path(), "1");
     let started_at = UnixTime::now();
@@ -255,4 +280,159 @@ async fn a_recorded_call_is_catalogued_found_by_each_id_and_served_in_every_form
     })
     .await
     .unwrap();
+}
+
+/// Puts the lab's default recording policy back when dropped (dialplan globals outlive the
+/// engine that set them).
+struct RestorePolicy;
+
+impl Drop for RestorePolicy {
+    fn drop(&mut self) {
+        std::thread::spawn(|| {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                let client = connect().await;
+                for (name, value) in [("RECORD_POLICY", "always"), ("RECORD_QUEUES", "")] {
+                    let _ = client.send(&Setvar::new(None, name, value).unwrap()).await;
+                }
+                let _ = client.logoff().await;
+            });
+        })
+        .join()
+        .ok();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn per_queue_policy_records_listed_queues_with_queue_and_agent_and_skips_unasked_jobs() {
+    let _serial = SERIAL.lock().await;
+    let _restore = RestorePolicy;
+    let scratch = Scratch::new("live-recordings-policy");
+    let _engine = Engine::start_with(
+        scratch.path(),
+        "1",
+        "[recordings]\npolicy = \"per_queue\"\nqueues = [\"q_soporte\"]\n",
+    );
+    let client = connect().await;
+    wait_policy(&client, "per_queue").await;
+    set_queue_members(&client, "q_soporte", &["PJSIP/1007".to_string()]).await;
+
+    // A queue call into q_soporte (listed): recorded, catalogued with its queue and agent.
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        % 1_000_000;
+    let caller = format!("0955{stamp:06}");
+    let out = lab(&[
+        "call-in", "--did", "26002000", "--from", &caller, "--talk", "3", "--wait",
+    ]);
+    assert!(
+        out.status.success(),
+        "call-in: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let svc = service(&scratch);
+    let found = {
+        let svc = svc.clone();
+        let caller = caller.clone();
+        tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let recent = svc
+                    .list(
+                        TimeRange::new(
+                            UnixTime(UnixTime::now().0 - 120),
+                            UnixTime(UnixTime::now().0 + 60),
+                        ),
+                        1000,
+                    )
+                    .unwrap_or_default();
+                if let Some(r) = recent
+                    .into_iter()
+                    .find(|r| r.queue.as_deref() == Some("q_soporte") && r.answered && r.size > 0)
+                {
+                    return r;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "no catalogued q_soporte recording for caller {caller}"
+                );
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(found.agent.as_deref(), Some("1007"), "{found:?}");
+
+    // A click-to-call that did not ask to be recorded: under per_queue, no recording.
+    let originate = spawn_originate_service(
+        client.clone(),
+        Arc::new(SqliteOriginateStore::open(&scratch.path().join("jobs.db")).unwrap()),
+        "centralita-originate",
+        OriginateSettings::default(),
+    )
+    .await
+    .expect("originate service starts");
+    let request = OriginateRequest::click_to_call(
+        Extension::parse("1002").unwrap(),
+        PhoneNumber::parse("5551003").unwrap(),
+    )
+    .with_ring_timeout(Duration::from_secs(20))
+    .unwrap();
+    let id = originate
+        .start_job(&Actor::engine(), request)
+        .await
+        .expect("job stored");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let job = originate.status(&id).await.unwrap();
+        if job.state.is_final() {
+            assert_eq!(job.state, JobState::HungUp, "{job:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the call never ended: {job:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    originate.shutdown();
+    let uniqueid = format!("{id}-src");
+    // Its CDR is ingested (the call happened) but names no recording, and none is catalogued.
+    let cdr_rows = {
+        let store = scratch.store();
+        let uid = uniqueid.clone();
+        tokio::task::spawn_blocking(move || {
+            use centralita::core::JournalStore;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let rows: Vec<_> = centralita::store::SqliteJournal::open_read_only(&store)
+                    .ok()
+                    .and_then(|s| s.cdrs(TimeRange::all()).ok())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|c| c.uniqueid.as_str() == uid)
+                    .collect();
+                if rows.iter().any(|c| c.dst == "5551003") {
+                    return rows;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the job's CDR was never ingested"
+                );
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        })
+        .await
+        .unwrap()
+    };
+    assert!(
+        cdr_rows.iter().all(|c| c.recordingfile.is_empty()),
+        "not recorded under per_queue without RECORD=yes: {cdr_rows:?}"
+    );
+    assert!(matches!(
+        svc.find(&RecordingKey::UniqueId(uniqueid)),
+        Err(RecordingError::NotFound)
+    ));
+
+    set_queue_members(&client, "q_soporte", &[]).await;
+    client.logoff().await.unwrap();
 }

@@ -195,6 +195,11 @@ impl Drop for Scratch {
 
 /// Writes the engine's config for the lab into `dir` (store in `dir`, HTTP on a free port).
 pub fn write_config(dir: &Path) -> PathBuf {
+    write_config_with(dir, "")
+}
+
+/// [`write_config`] plus `extra` TOML sections appended.
+pub fn write_config_with(dir: &Path, extra: &str) -> PathBuf {
     let path = dir.join("centralita.toml");
     let text = format!(
         "[engine]\ntimezone = \"America/Montevideo\"\n\n\
@@ -202,7 +207,7 @@ pub fn write_config(dir: &Path) -> PathBuf {
          [[node]]\nname = \"pbx1\"\ncdr_db = {:?}\nqueue_log = {:?}\nrecordings_dir = {:?}\n\
          poll_interval_ms = 200\n\n\
          [node.ami]\nhost = {:?}\nport = {}\nusername = {:?}\nsecret = {:?}\n\n\
-         [http]\nbind = \"127.0.0.1:0\"\n",
+         [http]\nbind = \"127.0.0.1:0\"\n\n{}",
         dir.join("journal.db"),
         cdr_db(),
         queue_log(),
@@ -211,6 +216,7 @@ pub fn write_config(dir: &Path) -> PathBuf {
         ami_port(),
         ami_user(),
         ami_secret(),
+        extra,
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -225,7 +231,12 @@ pub struct Engine {
 
 impl Engine {
     pub fn start(dir: &Path, run: &str) -> Self {
-        let config = write_config(dir);
+        Self::start_with(dir, run, "")
+    }
+
+    /// [`Engine::start`] with `extra` TOML sections in its config.
+    pub fn start_with(dir: &Path, run: &str, extra: &str) -> Self {
+        let config = write_config_with(dir, extra);
         let log = dir.join(format!("engine-{run}.log"));
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_centralita"))

@@ -283,7 +283,7 @@ async fn a_recorded_call_is_catalogued_found_by_each_id_and_served_in_every_form
 }
 
 /// Puts the lab's default recording policy back when dropped (dialplan globals outlive the
-/// engine that set them).
+/// engine that set them) and takes the test's member out of q_soporte, even if the test failed.
 struct RestorePolicy;
 
 impl Drop for RestorePolicy {
@@ -294,6 +294,15 @@ impl Drop for RestorePolicy {
                 for (name, value) in [("RECORD_POLICY", "always"), ("RECORD_QUEUES", "")] {
                     let _ = client.send(&Setvar::new(None, name, value).unwrap()).await;
                 }
+                let _ = client
+                    .send(
+                        &centralita::asterisk::ami::action::QueueRemove::new(
+                            "q_soporte",
+                            "PJSIP/1007",
+                        )
+                        .unwrap(),
+                    )
+                    .await;
                 let _ = client.logoff().await;
             });
         })
@@ -332,30 +341,26 @@ async fn per_queue_policy_records_listed_queues_with_queue_and_agent_and_skips_u
         String::from_utf8_lossy(&out.stderr)
     );
     let svc = service(&scratch);
-    let found = {
-        let svc = svc.clone();
+    // The caller's answered CDR names the recording's uniqueid.
+    let call_uid = {
+        let store = scratch.store();
         let caller = caller.clone();
         tokio::task::spawn_blocking(move || {
+            use centralita::core::JournalStore;
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
-                let recent = svc
-                    .list(
-                        TimeRange::new(
-                            UnixTime(UnixTime::now().0 - 120),
-                            UnixTime(UnixTime::now().0 + 60),
-                        ),
-                        1000,
-                    )
-                    .unwrap_or_default();
-                if let Some(r) = recent
+                let hit = centralita::store::SqliteJournal::open_read_only(&store)
+                    .ok()
+                    .and_then(|s| s.cdrs(TimeRange::all()).ok())
+                    .unwrap_or_default()
                     .into_iter()
-                    .find(|r| r.queue.as_deref() == Some("q_soporte") && r.answered && r.size > 0)
-                {
-                    return r;
+                    .find(|c| c.src == caller && !c.recordingfile.is_empty());
+                if let Some(c) = hit {
+                    return c.uniqueid.as_str().to_owned();
                 }
                 assert!(
                     Instant::now() < deadline,
-                    "no catalogued q_soporte recording for caller {caller}"
+                    "no recorded CDR for caller {caller}"
                 );
                 std::thread::sleep(Duration::from_millis(300));
             }
@@ -363,6 +368,28 @@ async fn per_queue_policy_records_listed_queues_with_queue_and_agent_and_skips_u
         .await
         .unwrap()
     };
+    let found = {
+        let svc = svc.clone();
+        let key = RecordingKey::UniqueId(call_uid.clone());
+        tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let rec = wait_catalogued(&svc, &key, Duration::from_secs(30));
+                // queue and agent come from queue_log, which may be ingested a poll later
+                if rec.queue.is_some() && rec.agent.is_some() {
+                    return rec;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "queue/agent never filled: {rec:?}"
+                );
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(found.queue.as_deref(), Some("q_soporte"), "{found:?}");
     assert_eq!(found.agent.as_deref(), Some("1007"), "{found:?}");
 
     // A click-to-call that did not ask to be recorded: under per_queue, no recording.

@@ -32,6 +32,39 @@ use live_support::{connect, lab, set_queue_members, Engine, Scratch};
 /// The tests of this file change the lab's recording policy: one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// Runs one originate job through the library's service (its own job store in `scratch`) and
+/// returns its id once it reached a final state, which must be "hung up normally".
+async fn run_job(
+    client: &AmiClient,
+    scratch: &Scratch,
+    request: OriginateRequest,
+) -> centralita::core::originate::OriginateId {
+    let originate = spawn_originate_service(
+        client.clone(),
+        Arc::new(SqliteOriginateStore::open(&scratch.path().join("jobs.db")).unwrap()),
+        "centralita-originate",
+        OriginateSettings::default(),
+    )
+    .await
+    .expect("originate service starts");
+    let id = originate
+        .start_job(&Actor::engine(), request)
+        .await
+        .expect("job stored");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let job = originate.status(&id).await.unwrap();
+        if job.state.is_final() {
+            assert_eq!(job.state, JobState::HungUp, "{job:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the call never ended: {job:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    originate.shutdown();
+    id
+}
+
 /// Waits until the engine has published `policy` as the dialplan's RECORD_POLICY.
 async fn wait_policy(client: &AmiClient, policy: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -126,14 +159,6 @@ async fn a_recorded_call_is_catalogued_found_by_each_id_and_served_in_every_form
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let originate = spawn_originate_service(
-        client.clone(),
-        Arc::new(SqliteOriginateStore::open(&scratch.path().join("jobs.db")).unwrap()),
-        "centralita-originate",
-        OriginateSettings::default(),
-    )
-    .await
-    .expect("originate service starts");
     let request = OriginateRequest::click_to_call(
         Extension::parse("1001").unwrap(),
         PhoneNumber::parse("5551006").unwrap(),
@@ -142,21 +167,7 @@ async fn a_recorded_call_is_catalogued_found_by_each_id_and_served_in_every_form
     .unwrap()
     .with_call_data(CallData::new(&[("idcti", idcti.as_str())]).unwrap())
     .with_record(true);
-    let id = originate
-        .start_job(&Actor::engine(), request)
-        .await
-        .expect("job stored");
-    let deadline = Instant::now() + Duration::from_secs(40);
-    let job = loop {
-        let job = originate.status(&id).await.unwrap();
-        if job.state.is_final() {
-            break job;
-        }
-        assert!(Instant::now() < deadline, "the call never ended: {job:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    assert_eq!(job.state, JobState::HungUp, "{job:?}");
-    originate.shutdown();
+    let id = run_job(&client, &scratch, request).await;
 
     // Catalogued by the engine from the CDR, within a few polls.
     let svc = service(&scratch);
@@ -393,35 +404,13 @@ async fn per_queue_policy_records_listed_queues_with_queue_and_agent_and_skips_u
     assert_eq!(found.agent.as_deref(), Some("1007"), "{found:?}");
 
     // A click-to-call that did not ask to be recorded: under per_queue, no recording.
-    let originate = spawn_originate_service(
-        client.clone(),
-        Arc::new(SqliteOriginateStore::open(&scratch.path().join("jobs.db")).unwrap()),
-        "centralita-originate",
-        OriginateSettings::default(),
-    )
-    .await
-    .expect("originate service starts");
     let request = OriginateRequest::click_to_call(
         Extension::parse("1002").unwrap(),
         PhoneNumber::parse("5551003").unwrap(),
     )
     .with_ring_timeout(Duration::from_secs(20))
     .unwrap();
-    let id = originate
-        .start_job(&Actor::engine(), request)
-        .await
-        .expect("job stored");
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        let job = originate.status(&id).await.unwrap();
-        if job.state.is_final() {
-            assert_eq!(job.state, JobState::HungUp, "{job:?}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "the call never ended: {job:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    originate.shutdown();
+    let id = run_job(&client, &scratch, request).await;
     let uniqueid = format!("{id}-src");
     // Its CDR is ingested (the call happened) but names no recording, and none is catalogued.
     let cdr_rows = {

@@ -3,20 +3,19 @@
 //! [`super::SqliteJournal`] (WAL lets both work side by side), applying pending migrations first.
 
 use std::path::Path;
-use std::sync::Mutex;
 
 use rusqlite::{params_from_iter, types::Value, Connection};
 
 use crate::core::audit::{ActionFilter, ActionJournal, ActionJournalError, EngineAction};
 use crate::core::{TimeRange, UnixTime};
 
-use super::connection::{open_connection, OpenMode};
+use super::connection::SharedConnection;
 use super::error::StoreError;
 
 /// The journal of actions in the engine's SQLite file. `Sync`: one connection behind a mutex.
 #[derive(Debug)]
 pub struct SqliteActionJournal {
-    conn: Mutex<Connection>,
+    conn: SharedConnection,
 }
 
 fn port(e: StoreError) -> ActionJournalError {
@@ -26,14 +25,8 @@ fn port(e: StoreError) -> ActionJournalError {
 impl SqliteActionJournal {
     /// Opens (creating and migrating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = open_connection(
-            path,
-            OpenMode::Beside {
-                foreign_keys: false,
-            },
-        )?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            conn: SharedConnection::open_beside(path, false)?,
         })
     }
 
@@ -41,11 +34,7 @@ impl SqliteActionJournal {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>,
     ) -> Result<T, ActionJournalError> {
-        let conn = self
-            .conn
-            .lock()
-            .map_err(|_| port(StoreError::Corrupt("action journal lock poisoned".into())))?;
-        f(&conn).map_err(|e| port(StoreError::Sqlite(e)))
+        f(&self.conn.lock()).map_err(|e| port(StoreError::Sqlite(e)))
     }
 }
 
@@ -182,7 +171,7 @@ mod tests {
         };
         assert!(j.list(TimeRange::all(), &f).unwrap().is_empty());
         // The time index is there.
-        let conn = j.conn.lock().unwrap();
+        let conn = j.conn.lock();
         let plan: String = conn
             .query_row(
                 "EXPLAIN QUERY PLAN SELECT * FROM engine_action WHERE at >= 1 AND at < 2",

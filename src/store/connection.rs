@@ -2,6 +2,7 @@
 //! SQLite file — busy timeout, pragmas, migrations and the schema version check, in one place.
 
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
@@ -29,6 +30,26 @@ pub(crate) enum OpenMode {
     /// An existing file, for reading only; fails with [`StoreError::SchemaTooNew`] if the file is
     /// newer than this engine.
     ReadOnly,
+}
+
+/// A store's own connection beside the journal's, shared by the threads that call its port.
+#[derive(Debug)]
+pub(crate) struct SharedConnection(Mutex<Connection>);
+
+impl SharedConnection {
+    /// Opens the store at `path` (creating and migrating it if needed) as
+    /// [`OpenMode::Beside`].
+    pub(crate) fn open_beside(path: &Path, foreign_keys: bool) -> Result<Self, StoreError> {
+        open_connection(path, OpenMode::Beside { foreign_keys }).map(|c| Self(Mutex::new(c)))
+    }
+
+    /// The connection. A panic in another caller cannot leave it mid-transaction (an open
+    /// transaction rolls back when dropped), so a poisoned lock is taken over.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// Opens a connection to the store at `path` as `mode` says.

@@ -7,7 +7,7 @@
 //! compared against its hash.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
@@ -17,13 +17,13 @@ use crate::core::directory::{
 };
 use crate::core::{Secret, UnixTime};
 
-use super::connection::{open_connection, OpenMode};
+use super::connection::SharedConnection;
 use super::error::StoreError;
 
 /// The directory in the engine's SQLite file.
 #[derive(Debug)]
 pub struct SqliteDirectory {
-    conn: Mutex<Connection>,
+    conn: SharedConnection,
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -33,14 +33,13 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 impl SqliteDirectory {
     /// Opens (creating and migrating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = open_connection(path, OpenMode::Beside { foreign_keys: true })?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            conn: SharedConnection::open_beside(path, true)?,
         })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        self.conn.lock()
     }
 
     fn queues_of(conn: &Connection, sql: &str, key: &str) -> Result<Vec<QueueName>, StoreError> {

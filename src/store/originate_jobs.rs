@@ -7,7 +7,6 @@
 //! a crash; every update is one statement.
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -18,26 +17,20 @@ use crate::core::originate::{
 };
 use crate::core::{ChannelName, UnixTime};
 
-use super::connection::{open_connection, OpenMode};
+use super::connection::SharedConnection;
 use super::error::StoreError;
 
 /// Originate jobs in the engine's SQLite file. `Sync`: one connection behind a mutex.
 #[derive(Debug)]
 pub struct SqliteOriginateStore {
-    conn: Mutex<Connection>,
+    conn: SharedConnection,
 }
 
 impl SqliteOriginateStore {
     /// Opens (creating and migrating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = open_connection(
-            path,
-            OpenMode::Beside {
-                foreign_keys: false,
-            },
-        )?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            conn: SharedConnection::open_beside(path, false)?,
         })
     }
 
@@ -45,11 +38,7 @@ impl SqliteOriginateStore {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, OriginateStoreError> {
-        let conn = self
-            .conn
-            .lock()
-            .map_err(|_| port(StoreError::Corrupt("originate store lock poisoned".into())))?;
-        f(&conn).map_err(port)
+        f(&self.conn.lock()).map_err(port)
     }
 }
 

@@ -6,7 +6,7 @@
 //! it produced.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 use std::time::Duration;
 
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, TransactionBehavior};
@@ -17,7 +17,7 @@ use crate::core::recordings::{
 };
 use crate::core::{CdrRecord, TimeRange, UniqueId, UnixTime};
 
-use super::connection::{open_connection, OpenMode};
+use super::connection::SharedConnection;
 use super::error::StoreError;
 use super::sqlite::cdr_from_row;
 
@@ -34,20 +34,19 @@ const CDR_COLUMNS: &str = "source_rowid, clid, src, dst, dcontext, channel, dstc
 /// The catalogue on one SQLite connection (behind a mutex: the port is shared).
 #[derive(Debug)]
 pub struct SqliteRecordings {
-    conn: Mutex<Connection>,
+    conn: SharedConnection,
 }
 
 impl SqliteRecordings {
     /// Opens (creating and migrating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = open_connection(path, OpenMode::Beside { foreign_keys: true })?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            conn: SharedConnection::open_beside(path, true)?,
         })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        self.conn.lock()
     }
 
     fn tags(conn: &Connection, r: &mut Recording) -> rusqlite::Result<()> {

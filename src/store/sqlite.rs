@@ -91,6 +91,27 @@ impl SqliteJournal {
         )?;
         Ok(())
     }
+
+    /// Runs `insert_all` and records `cursor` for `source` in one immediate transaction: the
+    /// batch and the position it reached are committed together or not at all.
+    fn append_with_cursor(
+        &mut self,
+        source: &SourceId,
+        cursor: SourceCursor,
+        insert_all: impl FnOnce(
+            &rusqlite::Transaction<'_>,
+            &mut AppendOutcome,
+        ) -> Result<(), StoreError>,
+    ) -> Result<AppendOutcome, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut outcome = AppendOutcome::default();
+        insert_all(&tx, &mut outcome)?;
+        Self::write_cursor(&tx, source, cursor, outcome.duplicates)?;
+        tx.commit()?;
+        Ok(outcome)
+    }
 }
 
 impl JournalStore for SqliteJournal {
@@ -102,11 +123,7 @@ impl JournalStore for SqliteJournal {
         records: &[CdrRecord],
         cursor: SourceCursor,
     ) -> Result<AppendOutcome, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut outcome = AppendOutcome::default();
-        {
+        self.append_with_cursor(source, cursor, |tx, outcome| {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO cdr (source, source_rowid, start_epoch, answer_epoch, \
                    end_epoch, clid, src, dst, dcontext, channel, dstchannel, lastapp, lastdata, \
@@ -143,12 +160,10 @@ impl JournalStore for SqliteJournal {
                     r.recordingfile,
                     r.calldata,
                 ])?;
-                count(&mut outcome, n);
+                count(outcome, n);
             }
-        }
-        Self::write_cursor(&tx, source, cursor, outcome.duplicates)?;
-        tx.commit()?;
-        Ok(outcome)
+            Ok(())
+        })
     }
 
     fn append_queue_log(
@@ -157,11 +172,7 @@ impl JournalStore for SqliteJournal {
         records: &[QueueLogRecord],
         cursor: SourceCursor,
     ) -> Result<AppendOutcome, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut outcome = AppendOutcome::default();
-        {
+        self.append_with_cursor(source, cursor, |tx, outcome| {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO queue_log (source, file_dev, file_ino, file_created_ns, \
                    byte_offset, time_epoch, callid, queue, agent, event, data) \
@@ -182,12 +193,10 @@ impl JournalStore for SqliteJournal {
                     r.event.as_str(),
                     data,
                 ])?;
-                count(&mut outcome, n);
+                count(outcome, n);
             }
-        }
-        Self::write_cursor(&tx, source, cursor, outcome.duplicates)?;
-        tx.commit()?;
-        Ok(outcome)
+            Ok(())
+        })
     }
 
     fn cursor(&self, source: &SourceId) -> Result<Option<SourceCursor>, StoreError> {

@@ -35,3 +35,26 @@ install_packages() {
     apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
+
+# The real third-party clients the facade tests drive the engine with: PHP SoapClient, and a
+# Python virtualenv with zeep, suds and requests (CENTRALITA_PY is its interpreter).
+CLIENTS_VENV=/var/cache/centralita/clients-venv
+export CENTRALITA_PY="$CLIENTS_VENV/bin/python"
+ensure_facade_clients() {
+    local missing=()
+    command -v php >/dev/null || missing+=(php8.2-cli)
+    { command -v php >/dev/null && php -m 2>/dev/null | grep -qi '^soap$'; } || missing+=(php8.2-soap)
+    command -v xmllint >/dev/null || missing+=(libxml2-utils)
+    python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
+    command -v curl >/dev/null || missing+=(curl)
+    if [ ${#missing[@]} -gt 0 ]; then
+        install_packages "${missing[@]}"
+    fi
+    if ! "$CENTRALITA_PY" -c 'import zeep, suds, requests' 2>/dev/null; then
+        echo "[centralita] creating the clients' virtualenv in $CLIENTS_VENV" >&2
+        mkdir -p "$(dirname "$CLIENTS_VENV")"
+        python3 -m venv "$CLIENTS_VENV"
+        "$CLIENTS_VENV/bin/pip" install -q --disable-pip-version-check \
+            'zeep==4.3.1' 'suds-community==1.2.0' 'requests==2.32.3'
+    fi
+}

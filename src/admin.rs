@@ -33,8 +33,8 @@ use clap::Subcommand;
 use serde::Deserialize;
 
 use crate::core::directory::{
-    Agent, AgentNumber, CredentialId, DirectoryStore, Extension, HashError, IdError, PasswordHash,
-    PauseReason, PauseReasonId, QueueName,
+    Agent, AgentNumber, CredentialApi, CredentialId, DirectoryStore, Extension, HashError, IdError,
+    PasswordHash, PauseReason, PauseReasonId, QueueName,
 };
 use crate::core::Secret;
 use crate::store::{SqliteDirectory, StoreError};
@@ -158,6 +158,9 @@ pub enum CredentialCommand {
         /// Which system it is for.
         #[arg(long)]
         system: String,
+        /// The API it opens: `expand`, `uscall`, `ucontact` or `any`.
+        #[arg(long, value_parser = parse_api)]
+        api: CredentialApi,
     },
     /// Lists credentials (never their keys).
     List,
@@ -258,6 +261,10 @@ fn default_profile() -> String {
 
 fn queues(names: &[String]) -> Result<Vec<QueueName>, IdError> {
     names.iter().map(|q| QueueName::new(q.as_str())).collect()
+}
+
+fn parse_api(s: &str) -> Result<CredentialApi, String> {
+    CredentialApi::parse(s).ok_or_else(|| "expected expand, uscall, ucontact or any".to_owned())
 }
 
 fn one_line(field: &'static str, value: &str) -> Result<(), AdminError> {
@@ -492,24 +499,29 @@ pub fn run(
             }
             w(out, format!("pause reason {id} removed"))
         }
-        AdminCommand::Credential(CredentialCommand::Create { system }) => {
+        AdminCommand::Credential(CredentialCommand::Create { system, api }) => {
             one_line("system", &system)?;
-            let issued = store.create_credential(&system)?;
+            let issued = store.create_credential(&system, api)?;
             w(
                 out,
-                format!("credential {} created for {system:?}", issued.credential.id),
+                format!(
+                    "credential {} created for {system:?} on the {} API",
+                    issued.credential.id,
+                    api.as_str()
+                ),
             )?;
             w(out, "key (shown only now; store it safely):".into())?;
             w(out, issued.key.expose().to_owned())
         }
         AdminCommand::Credential(CredentialCommand::List) => {
-            w(out, "id\tsystem\tcreated_at\trevoked_at".into())?;
+            w(out, "id\tapi\tsystem\tcreated_at\trevoked_at".into())?;
             for c in store.credentials()? {
                 w(
                     out,
                     format!(
-                        "{}\t{}\t{}\t{}",
+                        "{}\t{}\t{}\t{}\t{}",
                         c.id,
+                        c.api.as_str(),
                         c.system,
                         c.created_at.seconds(),
                         c.revoked_at.map_or("-".into(), |t| t.seconds().to_string())
@@ -811,6 +823,7 @@ queues = ["q_ventas"]
             &path,
             AdminCommand::Credential(CredentialCommand::Create {
                 system: "CRM".into(),
+                api: CredentialApi::Expand,
             }),
             "",
         )

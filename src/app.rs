@@ -1,15 +1,28 @@
-//! Explicit wiring of the running engine's parts that more than one task reads: today the health
-//! probe over the AMI connection state and the ingestor's progress.
+//! Explicit wiring of the running engine's parts that more than one task reads: the health
+//! probe over the AMI connection state and the ingestor's progress, and [`Services`], what the
+//! facades reach the core through.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 
 use crate::asterisk::ami::ConnectionState;
 use crate::asterisk::ingest::IngestProgress;
+use crate::asterisk::queue_control::AmiQueueControl;
+use crate::config::Config;
+use crate::core::agents::AgentService;
+use crate::core::audit::ActionJournal;
+use crate::core::call_commands::CallCommands;
+use crate::core::live::LiveState;
+use crate::core::originate_service::OriginateService;
+use crate::core::recordings::RecordingsService;
 use crate::http::{HealthProbe, HealthReport};
+use crate::recording_media::MediaCodecs;
+use crate::store::{
+    SqliteActionJournal, SqliteDirectory, SqliteJournal, SqliteRecordings, StoreError,
+};
 
 /// [`HealthProbe`] over the live parts of the engine. The AMI side is attached once the first
 /// connection exists (until then AMI counts as disconnected).
@@ -95,6 +108,75 @@ fn event_lag(timestamp: &str, now: SystemTime) -> Option<Duration> {
     }
     let at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs_f64(secs))?;
     Some(now.duration_since(at).unwrap_or_default())
+}
+
+/// The directory the facades read (agents, pause reasons, credentials).
+pub type Directory = SqliteDirectory;
+
+/// The agent service over the SQLite directory and AMI queue control.
+pub type Agents = AgentService<SqliteDirectory, AmiQueueControl>;
+
+/// The services that need the PBX; they exist once AMI has connected for the first time (the
+/// client reconnects by itself after that).
+#[derive(Clone)]
+pub struct PbxServices {
+    /// Originate jobs.
+    pub originate: OriginateService,
+    /// Agent login, logout, pause, unpause.
+    pub agents: Agents,
+    /// Live state (agents, queues, endpoints), rebuilt after every reconnect.
+    pub live: Arc<RwLock<LiveState>>,
+    /// Hang up, spy, send messages.
+    pub commands: Arc<dyn CallCommands>,
+}
+
+/// What the facades reach the core through. Built at start from the configuration; the PBX
+/// part is attached once AMI is up ([`Services::pbx`] is `None` until then, and the facades
+/// answer their vendor's "not available" code).
+pub struct Services {
+    /// The configuration the engine runs with.
+    pub config: Arc<Config>,
+    /// Agents, pause reasons, API credentials.
+    pub directory: Arc<SqliteDirectory>,
+    /// The journal of CDRs and queue activity (a reader beside the ingestor).
+    pub journal: Arc<Mutex<SqliteJournal>>,
+    /// The recordings catalogue and its media.
+    pub recordings: RecordingsService,
+    /// The journal of the engine's own actions.
+    pub actions: Arc<dyn ActionJournal>,
+    pbx: OnceLock<PbxServices>,
+}
+
+impl Services {
+    /// Opens the stores named by `config`.
+    pub fn open(config: Arc<Config>) -> Result<Self, StoreError> {
+        let path = &config.store.path;
+        let node = config.primary_node();
+        let recordings = RecordingsService::new(
+            Arc::new(SqliteRecordings::open(path)?),
+            Arc::new(MediaCodecs),
+            &node.recordings_dir,
+            config.recordings.cache_dir_for(&node.recordings_dir),
+        );
+        Ok(Self {
+            directory: Arc::new(SqliteDirectory::open(path)?),
+            journal: Arc::new(Mutex::new(SqliteJournal::open(path)?)),
+            recordings,
+            actions: Arc::new(SqliteActionJournal::open(path)?),
+            pbx: OnceLock::new(),
+            config,
+        })
+    }
+
+    /// Attaches the PBX services (once; later calls are ignored).
+    pub fn attach_pbx(&self, pbx: PbxServices) {
+        let _ = self.pbx.set(pbx);
+    }
+
+    /// The PBX services, once AMI has connected.
+    pub fn pbx(&self) -> Option<&PbxServices> {
+        self.pbx.get()
+    }
 }
 
 #[cfg(test)]

@@ -80,6 +80,15 @@ pub struct Config {
     /// Recordings: which calls are recorded, where transcodings are cached. Optional.
     #[serde(default)]
     pub recordings: RecordingsConfig,
+    /// The eXpand SOAP facade. Optional.
+    #[serde(default)]
+    pub expand: crate::facades::expand::config::ExpandConfig,
+    /// The USCall SOAP facade. Optional.
+    #[serde(default)]
+    pub uscall: crate::facades::uscall::config::UscallConfig,
+    /// The uContact REST facade. Optional.
+    #[serde(default)]
+    pub ucontact: crate::facades::ucontact::config::UcontactConfig,
 }
 
 /// Which calls are recorded (see `asterisk-config/README.md`).

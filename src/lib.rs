@@ -10,6 +10,7 @@ pub mod app;
 pub mod asterisk;
 pub mod config;
 pub mod core;
+pub mod facades;
 pub mod http;
 pub mod media;
 pub mod recording_media;

@@ -9,11 +9,14 @@ use std::process::ExitCode;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use centralita::app::EngineHealth;
+use centralita::app::{EngineHealth, PbxServices, Services};
+use centralita::asterisk::call_commands::AmiCallCommands;
 use centralita::asterisk::call_control::spawn_originate_service;
 use centralita::asterisk::live_follower::LiveFollower;
 use centralita::asterisk::queue_control::AmiQueueControl;
+use centralita::core::agents::AgentService;
 use centralita::core::live::LiveState;
+use centralita::facades;
 use centralita::http::{self, HttpLimits};
 use centralita::store::originate_jobs::SqliteOriginateStore;
 use centralita::store::SqliteActionJournal;
@@ -172,9 +175,11 @@ fn admin_action(command: &AdminCommand) -> Option<(&'static str, String, String)
         AdminCommand::PauseReason(PauseReasonCommand::Remove { id }) => {
             ("pause_reason.remove", id.clone(), String::new())
         }
-        AdminCommand::Credential(CredentialCommand::Create { system }) => {
-            ("credential.create", system.clone(), String::new())
-        }
+        AdminCommand::Credential(CredentialCommand::Create { system, api }) => (
+            "credential.create",
+            system.clone(),
+            format!("api={}", api.as_str()),
+        ),
         AdminCommand::Credential(CredentialCommand::Revoke { id }) => {
             ("credential.revoke", id.clone(), String::new())
         }
@@ -197,7 +202,7 @@ fn admin_action(command: &AdminCommand) -> Option<(&'static str, String, String)
 }
 
 async fn serve(config_path: PathBuf) -> Result<(), Box<dyn Error>> {
-    let config = Config::load(&config_path)?;
+    let config = Arc::new(Config::load(&config_path)?);
     let node = config.primary_node();
     // Never the secrets: `Secret` has no Display and its Debug prints ***.
     info!(
@@ -225,10 +230,13 @@ async fn serve(config_path: PathBuf) -> Result<(), Box<dyn Error>> {
         ingest.progress(),
         Duration::from_secs(config.http.max_ingest_lag_seconds),
     );
+    // The facades' view of the core; the PBX part is attached once AMI is up.
+    let services = Arc::new(Services::open(config.clone())?);
     let listener = tokio::net::TcpListener::bind(config.http.bind).await?;
     info!(addr = %listener.local_addr()?, "HTTP listening");
     let router = http::router(
         Arc::new(health.clone()),
+        facades::router(services.clone()),
         HttpLimits {
             body_limit: config.http.body_limit_bytes,
         },
@@ -240,7 +248,7 @@ async fn serve(config_path: PathBuf) -> Result<(), Box<dyn Error>> {
 
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
-    let result = run_ami(&config, &ingest, &health, &mut shutdown).await;
+    let result = run_ami(&config, &ingest, &health, &services, &mut shutdown).await;
     info!("shutting down");
     let _ = http_stop.send(());
     if let Ok(Err(e)) = http_task.await {
@@ -256,6 +264,7 @@ async fn run_ami(
     config: &Config,
     ingest: &IngestHandle,
     health: &EngineHealth,
+    services: &Services,
     shutdown: &mut Pin<&mut impl Future<Output = ()>>,
 ) -> Result<(), Box<dyn Error>> {
     let client = tokio::select! {
@@ -283,6 +292,18 @@ async fn run_ami(
     )
     .await?
     .with_action_journal(Arc::new(SqliteActionJournal::open(&config.store.path)?));
+    let agents = AgentService::new(
+        services.directory.clone(),
+        Arc::new(AmiQueueControl::new(client.clone())),
+        live.clone(),
+    )
+    .with_action_journal(services.actions.clone());
+    services.attach_pbx(PbxServices {
+        originate: originate.clone(),
+        agents,
+        live: live.clone(),
+        commands: Arc::new(AmiCallCommands::new(client.clone())),
+    });
     match client.send(&CoreSettings).await {
         Ok(settings) => info!(
             "connected to Asterisk {}",

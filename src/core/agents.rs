@@ -434,7 +434,14 @@ mod tests {
         fn remove_pause_reason(&self, _: &PauseReasonId) -> Result<bool, FakeError> {
             Err(FakeError)
         }
-        fn create_credential(&self, _: &str) -> Result<IssuedCredential, FakeError> {
+        fn create_credential(
+            &self,
+            _: &str,
+            _: crate::core::directory::CredentialApi,
+        ) -> Result<IssuedCredential, FakeError> {
+            Err(FakeError)
+        }
+        fn credential_live(&self, _: &CredentialId) -> Result<bool, FakeError> {
             Err(FakeError)
         }
         fn verify_credential(&self, _: &Secret) -> Result<Option<ApiCredential>, FakeError> {

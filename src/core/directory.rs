@@ -280,6 +280,43 @@ impl PauseReason {
     }
 }
 
+/// Which client API a credential opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CredentialApi {
+    /// The eXpand SOAP webservice (`authorizedKey`).
+    Expand,
+    /// The USCall SOAP webservice (`token`).
+    Uscall,
+    /// The uContact Integra REST API (`Authorization: Bearer`).
+    Ucontact,
+    /// Every API (keys issued before credentials were scoped).
+    Any,
+}
+
+impl CredentialApi {
+    /// The name stored and shown (`expand`, `uscall`, `ucontact`, `any`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Expand => "expand",
+            Self::Uscall => "uscall",
+            Self::Ucontact => "ucontact",
+            Self::Any => "any",
+        }
+    }
+
+    /// The API with this name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Expand, Self::Uscall, Self::Ucontact, Self::Any]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
+
+    /// Whether a credential of this scope opens `api`.
+    pub fn opens(self, api: CredentialApi) -> bool {
+        self == Self::Any || self == api
+    }
+}
+
 /// An API credential as listed: never its secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiCredential {
@@ -287,6 +324,8 @@ pub struct ApiCredential {
     pub id: CredentialId,
     /// Which client system it was issued to (description).
     pub system: String,
+    /// The API it opens.
+    pub api: CredentialApi,
     /// When it was issued.
     pub created_at: UnixTime,
     /// When it was revoked, if it was.
@@ -311,8 +350,9 @@ fn random_hex(bytes: usize) -> String {
 }
 
 impl IssuedCredential {
-    /// Issues a new credential for `system`: a random id and a 256-bit random secret, hashed.
-    pub fn issue(system: &str, now: UnixTime) -> Result<Self, HashError> {
+    /// Issues a new credential for `system` on `api`: a random id and a 256-bit random secret,
+    /// hashed.
+    pub fn issue(system: &str, api: CredentialApi, now: UnixTime) -> Result<Self, HashError> {
         let id = CredentialId::new(random_hex(8)).map_err(|e| HashError::Hashing(e.to_string()))?;
         let secret = Secret::new(random_hex(32));
         let hash = PasswordHash::hash(&secret)?;
@@ -321,6 +361,7 @@ impl IssuedCredential {
             credential: ApiCredential {
                 id,
                 system: system.to_owned(),
+                api,
                 created_at: now,
                 revoked_at: None,
             },
@@ -362,8 +403,15 @@ pub trait DirectoryStore {
     /// Removes a pause reason; `false` if there was none.
     fn remove_pause_reason(&self, id: &PauseReasonId) -> Result<bool, Self::Error>;
 
-    /// Issues and stores (hashed) a credential for `system`; the returned key is the only copy.
-    fn create_credential(&self, system: &str) -> Result<IssuedCredential, Self::Error>;
+    /// Issues and stores (hashed) a credential for `system` on `api`; the returned key is the
+    /// only copy.
+    fn create_credential(
+        &self,
+        system: &str,
+        api: CredentialApi,
+    ) -> Result<IssuedCredential, Self::Error>;
+    /// Whether the credential with this id exists and is not revoked (cheap: no hashing).
+    fn credential_live(&self, id: &CredentialId) -> Result<bool, Self::Error>;
     /// The live (not revoked) credential that `key` authenticates, if any.
     fn verify_credential(&self, key: &Secret) -> Result<Option<ApiCredential>, Self::Error>;
     /// Revokes a credential; `false` if there was no such live credential.
@@ -427,7 +475,7 @@ mod tests {
 
     #[test]
     fn issued_key_splits_into_id_and_secret() {
-        let issued = IssuedCredential::issue("crm", UnixTime(1)).unwrap();
+        let issued = IssuedCredential::issue("crm", CredentialApi::Expand, UnixTime(1)).unwrap();
         let (id, secret) = split_key(&issued.key).unwrap();
         assert_eq!(id, issued.credential.id);
         assert!(issued.hash.verify(&secret));

@@ -115,7 +115,11 @@ mod tests {
     }
 
     async fn get_healthz(report: HealthReport) -> (StatusCode, serde_json::Value) {
-        let app = router(Arc::new(Fixed(report)), HttpLimits { body_limit: 1024 });
+        let app = router(
+            Arc::new(Fixed(report)),
+            Router::new(),
+            HttpLimits { body_limit: 1024 },
+        );
         let resp = app
             .oneshot(Request::get("/healthz").body(AxumBody::empty()).unwrap())
             .await
@@ -183,7 +187,11 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_path_is_404_and_wrong_method_is_405() {
-        let app = router(Arc::new(Fixed(healthy())), HttpLimits { body_limit: 16 });
+        let app = router(
+            Arc::new(Fixed(healthy())),
+            Router::new(),
+            HttpLimits { body_limit: 16 },
+        );
         let resp = app
             .clone()
             .oneshot(Request::get("/nope").body(AxumBody::empty()).unwrap())

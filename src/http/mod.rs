@@ -1,7 +1,8 @@
 //! The HTTP server: router assembly, limits, request tracing and health. Facades plug their
 //! routers in here; no business rule lives in this module.
 //!
-//! - [`router`]: the engine's router (today `/healthz`), with the request body limit and tracing.
+//! - [`router`]: the engine's router (`/healthz` and the facades), with the request body limit
+//!   and tracing.
 //! - [`run`]: serves a router on a bound listener until the shutdown future resolves.
 //! - [`health`]: the `/healthz` report and the probe that feeds it.
 
@@ -25,10 +26,11 @@ pub struct HttpLimits {
     pub body_limit: usize,
 }
 
-/// The engine's router: `/healthz` plus whatever the facades add later.
-pub fn router(probe: Arc<dyn HealthProbe>, limits: HttpLimits) -> Router {
+/// The engine's router: `/healthz` plus the facades' routes.
+pub fn router(probe: Arc<dyn HealthProbe>, facades: Router, limits: HttpLimits) -> Router {
     Router::new()
         .merge(health::routes(probe))
+        .merge(facades)
         .layer(DefaultBodyLimit::max(limits.body_limit))
         .layer(TraceLayer::new_for_http())
 }
@@ -39,7 +41,10 @@ pub async fn run(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -12,8 +12,8 @@ use std::sync::MutexGuard;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use crate::core::directory::{
-    split_key, Agent, AgentNumber, ApiCredential, CredentialId, DirectoryStore, Extension,
-    IssuedCredential, PasswordHash, PauseReason, PauseReasonId, QueueName,
+    split_key, Agent, AgentNumber, ApiCredential, CredentialApi, CredentialId, DirectoryStore,
+    Extension, IssuedCredential, PasswordHash, PauseReason, PauseReasonId, QueueName,
 };
 use crate::core::{Secret, UnixTime};
 
@@ -131,16 +131,19 @@ impl SqliteDirectory {
     }
 }
 
-fn credential_from_row(r: &Row<'_>) -> rusqlite::Result<(String, String, i64, Option<i64>)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+type CredentialRow = (String, String, i64, Option<i64>, String);
+
+fn credential_from_row(r: &Row<'_>) -> rusqlite::Result<CredentialRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
 fn credential(
-    (id, system, created, revoked): (String, String, i64, Option<i64>),
+    (id, system, created, revoked, api): CredentialRow,
 ) -> Result<ApiCredential, StoreError> {
     Ok(ApiCredential {
         id: CredentialId::new(id).map_err(|e| corrupt("credential id", e))?,
         system,
+        api: CredentialApi::parse(&api).ok_or_else(|| corrupt("credential api", api))?,
         created_at: UnixTime(created),
         revoked_at: revoked.map(UnixTime),
     })
@@ -237,21 +240,38 @@ impl DirectoryStore for SqliteDirectory {
         Ok(n > 0)
     }
 
-    fn create_credential(&self, system: &str) -> Result<IssuedCredential, StoreError> {
-        let issued = IssuedCredential::issue(system, UnixTime::now())
+    fn create_credential(
+        &self,
+        system: &str,
+        api: CredentialApi,
+    ) -> Result<IssuedCredential, StoreError> {
+        let issued = IssuedCredential::issue(system, api, UnixTime::now())
             .map_err(|e| corrupt("credential", e))?;
         let c = &issued.credential;
         self.conn().execute(
-            "INSERT INTO api_credential (id, system, secret_hash, created_at) \
-             VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO api_credential (id, system, secret_hash, created_at, api) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 c.id.as_str(),
                 c.system,
                 issued.hash.as_phc(),
-                c.created_at.seconds()
+                c.created_at.seconds(),
+                c.api.as_str()
             ],
         )?;
         Ok(issued)
+    }
+
+    fn credential_live(&self, id: &CredentialId) -> Result<bool, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT 1 FROM api_credential WHERE id = ?1 AND revoked_at IS NULL",
+                [id.as_str()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
     }
 
     fn verify_credential(&self, key: &Secret) -> Result<Option<ApiCredential>, StoreError> {
@@ -261,10 +281,10 @@ impl DirectoryStore for SqliteDirectory {
         let row = self
             .conn()
             .query_row(
-                "SELECT id, system, created_at, revoked_at, secret_hash FROM api_credential \
+                "SELECT id, system, created_at, revoked_at, api, secret_hash FROM api_credential \
                  WHERE id = ?1 AND revoked_at IS NULL",
                 [id.as_str()],
-                |r| Ok((credential_from_row(r)?, r.get::<_, String>(4)?)),
+                |r| Ok((credential_from_row(r)?, r.get::<_, String>(5)?)),
             )
             .optional()?;
         let Some((row, hash)) = row else {
@@ -289,7 +309,7 @@ impl DirectoryStore for SqliteDirectory {
     fn credentials(&self) -> Result<Vec<ApiCredential>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT id, system, created_at, revoked_at FROM api_credential \
+            "SELECT id, system, created_at, revoked_at, api FROM api_credential \
              ORDER BY created_at, id",
         )?;
         let rows = stmt
@@ -380,8 +400,12 @@ mod tests {
         let dir = TempDir::new("directory-creds");
         let path = dir.path().join("s.db");
         let store = SqliteDirectory::open(&path).unwrap();
-        let issued = store.create_credential("CRM Ventas").unwrap();
-        let other = store.create_credential("Dialer").unwrap();
+        let issued = store
+            .create_credential("CRM Ventas", CredentialApi::Expand)
+            .unwrap();
+        let other = store
+            .create_credential("Dialer", CredentialApi::Any)
+            .unwrap();
         let id = issued.credential.id.clone();
 
         assert_eq!(

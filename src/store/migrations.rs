@@ -192,6 +192,11 @@ CREATE TABLE recording_tag (
     PRIMARY KEY (recording, tag)
 ) STRICT;
 "#,
+    // API credentials are scoped to one client API (or `any`, the keys issued before).
+    r#"
+ALTER TABLE api_credential ADD COLUMN api TEXT NOT NULL DEFAULT 'any'
+    CHECK (api IN ('expand', 'uscall', 'ucontact', 'any'));
+"#,
 ];
 
 /// The schema version this engine writes.

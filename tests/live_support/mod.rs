@@ -227,6 +227,8 @@ pub fn write_config_with(dir: &Path, extra: &str) -> PathBuf {
 pub struct Engine {
     pub child: Child,
     pub log: PathBuf,
+    /// The config file it runs with (for `centralita admin --config`).
+    pub config: PathBuf,
 }
 
 impl Engine {
@@ -248,7 +250,48 @@ impl Engine {
             .stderr(file)
             .spawn()
             .expect("the engine starts");
-        Self { child, log }
+        Self { child, log, config }
+    }
+
+    /// `centralita admin --config <this engine's config> <args>`, with `stdin` fed; panics
+    /// unless it succeeds. Returns its stdout.
+    pub fn admin(&self, args: &[&str], stdin: &str) -> String {
+        admin(&self.config, args, stdin)
+    }
+
+    /// Issues an API key for `api` (`expand`, `uscall`, `ucontact`) and returns it.
+    pub fn api_key(&self, api: &str, system: &str) -> String {
+        let out = self.admin(
+            &["credential", "create", "--system", system, "--api", api],
+            "",
+        );
+        out.lines()
+            .last()
+            .expect("the key is printed")
+            .trim()
+            .to_owned()
+    }
+
+    /// The `host:port` the engine's HTTP server listens on (from its log).
+    pub fn addr(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = self
+                .log_text()
+                .lines()
+                .find_map(|l| l.split("HTTP listening addr=").nth(1))
+                .map(|a| a.split_whitespace().next().unwrap_or("").to_string());
+            match found {
+                Some(a) => return a,
+                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+                None => panic!("the engine logs its HTTP address ({})", self.log.display()),
+            }
+        }
+    }
+
+    /// `http://host:port` of the engine.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr())
     }
 
     /// The engine's log without terminal colours.
@@ -292,19 +335,7 @@ impl Engine {
 
     /// `GET /healthz` on the address the engine logged: `(status code, body)`.
     pub fn healthz(&self) -> (String, String) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let addr = loop {
-            let found = self
-                .log_text()
-                .lines()
-                .find_map(|l| l.split("HTTP listening addr=").nth(1))
-                .map(|a| a.split_whitespace().next().unwrap_or("").to_string());
-            match found {
-                Some(a) => break a,
-                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
-                None => panic!("the engine logs its HTTP address ({})", self.log.display()),
-            }
-        };
+        let addr = self.addr();
         let out = Command::new("curl")
             .args([
                 "-s",
@@ -389,4 +420,56 @@ pub fn wait_health(
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// `centralita admin --config <config> <args>` with `stdin` fed; panics unless it succeeds.
+/// Returns its stdout.
+pub fn admin(config: &Path, args: &[&str], stdin: &str) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_centralita"))
+        .args(["admin", "--config"])
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("centralita admin runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "admin {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The Python interpreter of the clients' virtualenv (zeep, suds, requests), set up by
+/// `scripts/common.sh` (`CENTRALITA_PY`).
+pub fn python() -> String {
+    env_or(
+        "CENTRALITA_PY",
+        "/var/cache/centralita/clients-venv/bin/python",
+    )
+}
+
+/// Runs a client script (`php` or [`python`]) with `args`; returns (exit success, stdout,
+/// stderr).
+pub fn run_client(program: &str, script: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(program)
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} runs: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -1,0 +1,30 @@
+//! The vendor APIs, one folder each with the same shape:
+//!
+//! - `mod.rs`: the routes and the operation dispatch;
+//! - `config.rs`: the facade's section of the configuration;
+//! - `wire.rs`: decoding requests and encoding answers in the vendor's formats;
+//! - `errors.rs`: the one mapping from core errors to the vendor's codes.
+//!
+//! [`soap`] holds what the SOAP facades share (envelope, faults, WSDL serving); [`auth`] the
+//! API-key check they all use. Facades translate wire ⇄ core and hold no business rules.
+
+pub mod auth;
+pub mod expand;
+pub mod soap;
+pub mod ucontact;
+pub mod uscall;
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::app::Services;
+
+/// Every facade's routes over `services`.
+pub fn router(services: Arc<Services>) -> Router {
+    let keys = Arc::new(auth::KeyVerifier::new(services.directory.clone()));
+    Router::new()
+        .merge(expand::routes(services.clone(), keys.clone()))
+        .merge(uscall::routes(services.clone(), keys.clone()))
+        .merge(ucontact::routes(services, keys))
+}

@@ -15,13 +15,15 @@ use crate::config::Config;
 use crate::core::agents::AgentService;
 use crate::core::audit::ActionJournal;
 use crate::core::call_commands::CallCommands;
+use crate::core::campaigns::CampaignStore;
 use crate::core::live::LiveState;
 use crate::core::originate_service::OriginateService;
 use crate::core::recordings::RecordingsService;
 use crate::http::{HealthProbe, HealthReport};
 use crate::recording_media::MediaCodecs;
 use crate::store::{
-    SqliteActionJournal, SqliteDirectory, SqliteJournal, SqliteRecordings, StoreError,
+    SqliteActionJournal, SqliteCampaigns, SqliteDirectory, SqliteJournal, SqliteRecordings,
+    StoreError,
 };
 
 /// [`HealthProbe`] over the live parts of the engine. The AMI side is attached once the first
@@ -144,6 +146,8 @@ pub struct Services {
     pub recordings: RecordingsService,
     /// The journal of the engine's own actions.
     pub actions: Arc<dyn ActionJournal>,
+    /// Campaign data: the blacklist, the calls placed for campaigns, dispositions.
+    pub campaigns: Arc<dyn CampaignStore>,
     pbx: OnceLock<PbxServices>,
 }
 
@@ -163,6 +167,7 @@ impl Services {
             journal: Arc::new(Mutex::new(SqliteJournal::open(path)?)),
             recordings,
             actions: Arc::new(SqliteActionJournal::open(path)?),
+            campaigns: Arc::new(SqliteCampaigns::open(path)?),
             pbx: OnceLock::new(),
             config,
         })

@@ -487,6 +487,9 @@ impl Config {
         {
             return invalid("recordings.cache_dir", "must not be empty");
         }
+        if let Err((field, reason)) = self.ucontact.validate() {
+            return invalid(field, reason);
+        }
         Ok(())
     }
 }

@@ -17,7 +17,8 @@
 //! checks, recording and CDR call data stay in the dialplan, exactly as for click-to-call, and the
 //! engine never builds a dial string. Channel variables: `DIAL_TIMEOUT` (seconds),
 //! `CALLDATA` (`k=v,k=v`) and, when set, `DEST_CALLERID` (`"name" <number>`, for the dialplan to
-//! present to the destination).
+//! present to the destination) and `TRUNK` (the trunk `outbound` dials through, shadowing the
+//! dialplan's global of that name).
 //!
 //! Event mapping (uniqueid role → fact):
 //! - `Newchannel` (any role) → `ChannelCreated(name)`
@@ -140,6 +141,9 @@ pub fn originate_action(job: &OriginateJob, context: &str) -> Result<Originate, 
     }
     if let Some(record) = req.record {
         action = action.with_variable("RECORD", if record { "yes" } else { "no" })?;
+    }
+    if let Some(trunk) = &req.trunk {
+        action = action.with_variable("TRUNK", trunk.as_str())?;
     }
     Ok(action)
 }
@@ -734,11 +738,15 @@ mod tests {
             assert!(fields.contains(&want), "{want:?} in {fields:?}");
         }
         assert!(m.get("OtherChannelId").is_none());
+        assert!(!fields
+            .iter()
+            .any(|(k, v)| *k == "Variable" && v.starts_with("TRUNK=")));
 
         let req = OriginateRequest::direct(
             PhoneNumber::parse("5551004").unwrap(),
             DirectTarget::new("internal", "1001").unwrap(),
-        );
+        )
+        .with_trunk(crate::core::directory::TrunkName::new("carrier2").unwrap());
         let job = OriginateJob::new(id(), req, Duration::from_secs(10), UnixTime(1));
         let m = originate_action(&job, DEFAULT_CONTEXT)
             .unwrap()
@@ -749,6 +757,9 @@ mod tests {
         assert_eq!(m.get("Timeout"), Some("15000"));
         assert_eq!(m.get("ChannelId"), Some("18f-abc-dst"));
         assert_eq!(m.get("OtherChannelId"), Some("18f-abc-dial"));
+        assert!(m
+            .fields()
+            .any(|(k, v)| k == "Variable" && v == "TRUNK=carrier2"));
         assert!(originate_action(&job, "bad,ctx").is_err());
     }
 }

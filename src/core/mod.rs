@@ -7,6 +7,7 @@
 pub mod agents;
 pub mod audit;
 pub mod call_commands;
+pub mod campaigns;
 pub mod directory;
 pub mod ids;
 pub mod journal;

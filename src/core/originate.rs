@@ -18,6 +18,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::directory::TrunkName;
 use super::ids::ChannelName;
 use super::journal::UnixTime;
 
@@ -393,6 +394,9 @@ pub struct OriginateRequest {
     /// Whether to record the call (`RECORD=yes|no` for the dialplan's `sub-record`); `None`:
     /// the configured recording policy decides alone.
     pub record: Option<bool>,
+    /// The trunk the destination is dialed through (`TRUNK` for the dialplan); `None`: the
+    /// dialplan's default. Like `record`, used when the call is sent and not kept in the store.
+    pub trunk: Option<TrunkName>,
 }
 
 impl OriginateRequest {
@@ -407,6 +411,7 @@ impl OriginateRequest {
             ring_timeout: None,
             call_data: CallData::default(),
             record: None,
+            trunk: None,
         }
     }
 
@@ -420,6 +425,7 @@ impl OriginateRequest {
             ring_timeout: None,
             call_data: CallData::default(),
             record: None,
+            trunk: None,
         }
     }
 
@@ -444,6 +450,12 @@ impl OriginateRequest {
     /// Asks for the call to be recorded (or not), within the recording policy.
     pub fn with_record(mut self, record: bool) -> Self {
         self.record = Some(record);
+        self
+    }
+
+    /// Dials the destination through `trunk` instead of the dialplan's default trunk.
+    pub fn with_trunk(mut self, trunk: TrunkName) -> Self {
+        self.trunk = Some(trunk);
         self
     }
 

@@ -197,6 +197,57 @@ CREATE TABLE recording_tag (
 ALTER TABLE api_credential ADD COLUMN api TEXT NOT NULL DEFAULT 'any'
     CHECK (api IN ('expand', 'uscall', 'ucontact', 'any'));
 "#,
+    // Campaigns: the blacklist (do-not-call list), the calls agents placed for a campaign (by
+    // guid) and the dispositions of calls. Days are `YYYY-MM-DD` in the call center's zone.
+    r#"
+CREATE TABLE blacklist (
+    phone       TEXT NOT NULL,
+    campaign    TEXT NOT NULL,
+    direction   TEXT NOT NULL CHECK (direction IN ('I', 'O', 'IO')),
+    expire_date TEXT,
+    username    TEXT NOT NULL,
+    company     TEXT NOT NULL,
+    job_title   TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    added_at    INTEGER NOT NULL,
+    PRIMARY KEY (phone, campaign, direction)
+) STRICT;
+
+CREATE TABLE campaign_call (
+    guid         TEXT PRIMARY KEY,
+    originate_id TEXT NOT NULL UNIQUE,
+    campaign     TEXT NOT NULL,
+    agent        TEXT NOT NULL,
+    phone        TEXT NOT NULL,
+    destination  TEXT NOT NULL,
+    data         TEXT NOT NULL,
+    form         TEXT NOT NULL,
+    created      INTEGER NOT NULL
+) STRICT;
+CREATE INDEX campaign_call_created ON campaign_call (created);
+
+CREATE TABLE call_disposition (
+    id               INTEGER PRIMARY KEY,
+    guid             TEXT NOT NULL,
+    campaign         TEXT NOT NULL,
+    agent            TEXT NOT NULL,
+    callerid         TEXT NOT NULL,
+    l1               TEXT NOT NULL,
+    l2               TEXT NOT NULL,
+    l3               TEXT NOT NULL,
+    d1               TEXT NOT NULL,
+    d2               TEXT NOT NULL,
+    comment          TEXT NOT NULL,
+    schedule         TEXT NOT NULL,
+    camptoreschedule TEXT NOT NULL,
+    tag              TEXT NOT NULL,
+    action           TEXT NOT NULL,
+    txtcode          TEXT NOT NULL,
+    pending_dialer   INTEGER NOT NULL CHECK (pending_dialer IN (0, 1)),
+    at               INTEGER NOT NULL
+) STRICT;
+CREATE INDEX call_disposition_guid ON call_disposition (guid);
+"#,
 ];
 
 /// The schema version this engine writes.

@@ -12,6 +12,7 @@
 //! own data; it converts to and from core types at its edge.
 
 pub mod audit;
+pub mod campaigns;
 mod connection;
 pub mod directory;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod recordings;
 pub mod sqlite;
 
 pub use audit::SqliteActionJournal;
+pub use campaigns::SqliteCampaigns;
 pub use directory::SqliteDirectory;
 pub use error::StoreError;
 pub use recordings::SqliteRecordings;

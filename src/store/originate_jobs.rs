@@ -116,6 +116,7 @@ fn row_to_job(r: &Row<'_>) -> Result<Result<OriginateJob, StoreError>, rusqlite:
             call_data: CallData::parse(&call_data).map_err(|_| bad("call_data", &call_data))?,
             // Only read when the Originate is sent, before any restart: not stored.
             record: None,
+            trunk: None,
         };
         let [created, updated, src_ans, ans, ended] = times;
         Ok(OriginateJob {

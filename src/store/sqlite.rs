@@ -502,6 +502,8 @@ mod tests {
         assert_eq!(
             indexes,
             [
+                "call_disposition_guid",
+                "campaign_call_created",
                 "cdr_linkedid",
                 "cdr_start",
                 "cdr_uniqueid",

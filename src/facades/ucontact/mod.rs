@@ -1,16 +1,752 @@
-//! The uContact Integra REST API (`/Integra/resources/...`).
+//! The uContact Integra REST API (`/Integra/resources/...`): form-urlencoded `POST`s answering
+//! plain text or JSON, and the recording files at `/records/<guid>.mp3` and
+//! `/records/<YYYYMMDD>/<guid>.mp3`.
+//!
+//! - `auth/getUserToken` / `auth/EndSession`: sessions of directory agents (username and Argon2
+//!   password, `centralita admin agent add --password-stdin`), see [`session`].
+//! - Every other call carries `Authorization: Basic <session token>` or `Authorization: Bearer
+//!   <API key>` (`centralita admin credential create --api ucontact`). Supervisor operations
+//!   (`Supervisor/*`, `admin/*`) need an agent with the supervisor flag, or an API key.
+//! - Calls, dispositions and the blacklist go through [`CampaignService`]; supervision reads
+//!   the live state and today's queue report; recordings come from the catalogue.
+//!
+//! Operation names are matched without regard to case (`Agents/HungupPhone` is accepted for
+//! `Agents/HangupPhone`, as the English documentation spells it).
 
 pub mod config;
+pub mod errors;
+pub mod session;
+pub mod wire;
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::Router;
+use jiff::tz::TimeZone;
+use serde_json::{json, Value};
 
 use crate::app::Services;
+use crate::core::audit::{api, record_quietly, Actor, EngineAction};
+use crate::core::campaigns::{
+    AgentCallRequest, CampaignCall, CampaignName, CampaignService, DispositionRequest,
+};
+use crate::core::directory::{CredentialApi, DirectoryStore};
+use crate::core::originate::{Extension, PhoneNumber};
+use crate::core::recordings::{Guid, RecordingKey, ServeFormat};
+use crate::core::reports::{queue_report, QueueReport, ReportContext, ReportFilter};
+use crate::core::{CdrRecord, JournalStore, Secret, TimeRange, UnixTime};
 use crate::facades::auth::KeyVerifier;
+
+use errors::Answer;
+use session::{Principal, Sessions};
+use wire::Form;
+
+/// The facade's state.
+struct Ucontact {
+    services: Arc<Services>,
+    keys: Arc<KeyVerifier>,
+    sessions: Sessions,
+    campaigns: CampaignService,
+    tz: TimeZone,
+}
 
 /// The facade's routes.
 pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Router {
-    let _ = (services, keys);
+    let cfg = &services.config.ucontact;
+    let state = Arc::new(Ucontact {
+        sessions: Sessions::new(Duration::from_secs(cfg.session_idle_seconds)),
+        campaigns: CampaignService::new(
+            services.campaigns.clone(),
+            cfg.campaigns(),
+            services.actions.clone(),
+        ),
+        tz: services.config.engine.time_zone(),
+        keys,
+        services,
+    });
     Router::new()
+        .route("/Integra/resources/{*op}", post(integra))
+        .route("/records/{file}", get(record_flat))
+        .route("/records/{day}/{file}", get(record_in_day))
+        .with_state(state)
 }
+
+fn actor(p: &Principal) -> Actor {
+    Actor::new(api::UCONTACT, p.name.clone())
+}
+
+impl Ucontact {
+    /// Who the `Authorization` header authenticates, if anyone.
+    async fn authenticate(&self, headers: &HeaderMap) -> Option<Principal> {
+        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+        let (scheme, credential) = value.split_once(' ')?;
+        let credential = credential.trim();
+        if scheme.eq_ignore_ascii_case("basic") {
+            self.sessions.check(credential)
+        } else if scheme.eq_ignore_ascii_case("bearer") {
+            let c = self
+                .keys
+                .verify(credential, CredentialApi::Ucontact)
+                .await
+                .ok()?;
+            Some(Principal {
+                name: c.id.as_str().to_owned(),
+                supervisor: true,
+            })
+        } else {
+            None
+        }
+    }
+
+    fn now_local(&self) -> (UnixTime, String, String) {
+        let now = UnixTime::now();
+        let received = wire::render_received(now, &self.tz);
+        (
+            now,
+            format!("{}_{}", now.seconds(), std::process::id()),
+            received,
+        )
+    }
+
+    async fn journal<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&crate::store::SqliteJournal) -> Result<T, crate::store::StoreError>
+            + Send
+            + 'static,
+    ) -> Option<T> {
+        let journal = self.services.journal.clone();
+        tokio::task::spawn_blocking(move || {
+            let j = journal.lock().ok()?;
+            f(&j).ok()
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+}
+
+async fn integra(
+    State(uc): State<Arc<Ucontact>>,
+    Path(op): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = Form::parse(&body);
+    let op = op.trim_matches('/').to_ascii_lowercase();
+    match op.as_str() {
+        "auth/getusertoken" => return get_user_token(&uc, &form).await.into_response(),
+        "auth/endsession" => return end_session(&uc, &form).into_response(),
+        _ => {}
+    }
+    let Some(who) = uc.authenticate(&headers).await else {
+        return Answer::unauthorized().into_response();
+    };
+    let supervisor_only =
+        (op.starts_with("supervisor/") && op != "supervisor/convert") || op.starts_with("admin/");
+    if supervisor_only && !who.supervisor {
+        return Answer::forbidden().into_response();
+    }
+    let answer = match op.as_str() {
+        "agents/agentcall" => agent_call(&uc, &who, &form, false).await,
+        "agents/agentcallwithdata" => agent_call(&uc, &who, &form, true).await,
+        "agents/hangupphone" | "agents/hunguphone" => hangup_phone(&uc, &who, &form).await,
+        "agents/tagrecord" => tag_record(&uc, &who, &form).await,
+        "api/dispositioncall" => disposition_call(&uc, &who, &form).await,
+        "admin/addblack" => blacklist(&uc, &who, &form, false, true).await,
+        "admin/addblackbulk" => blacklist(&uc, &who, &form, true, true).await,
+        "admin/deleteblack" => blacklist(&uc, &who, &form, false, false).await,
+        "admin/deleteblackbulk" => blacklist(&uc, &who, &form, true, false).await,
+        "cdr/getrecords" => get_records(&uc, &form).await,
+        "supervisor/convert" => convert(&uc, &form).await,
+        "supervisor/queuesummary" => queue_summary(&uc).await,
+        "supervisor/campaignstatus" => campaign_status(&uc, &form).await,
+        _ => Answer::not_found(),
+    };
+    answer.into_response()
+}
+
+// ------------------------------------------------------------------ auth
+
+async fn get_user_token(uc: &Ucontact, form: &Form) -> Answer {
+    let user = form.text("user");
+    let password = Secret::new(form.get("password").unwrap_or("").to_owned());
+    if user.is_empty() || password.expose().is_empty() || user.len() > 128 {
+        return Answer::zero();
+    }
+    let directory = uc.services.directory.clone();
+    let name = user.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        let agents = directory.agents().ok()?;
+        let agent = agents
+            .into_iter()
+            .find(|a| a.username == name || (a.username.is_empty() && a.number.as_str() == name))?;
+        let ok = agent
+            .password_hash
+            .as_ref()
+            .is_some_and(|h| h.verify(&password));
+        ok.then_some(agent)
+    })
+    .await
+    .ok()
+    .flatten();
+    let outcome = if found.is_some() {
+        "ok"
+    } else {
+        "error: refused"
+    };
+    let entry = EngineAction::now(
+        &Actor::new(api::UCONTACT, user.clone()),
+        "session.open",
+        user.clone(),
+        "",
+        outcome,
+    );
+    record_quietly(Some(&uc.services.actions), entry).await;
+    match found {
+        Some(agent) => {
+            let token = uc.sessions.open(&agent.username, agent.supervisor);
+            Answer::json(&json!([agent.username, token.expose()]))
+        }
+        None => Answer::zero(),
+    }
+}
+
+fn end_session(uc: &Ucontact, form: &Form) -> Answer {
+    if uc.sessions.end(&form.text("user"), &form.text("token")) {
+        Answer::one()
+    } else {
+        Answer::zero()
+    }
+}
+
+// ------------------------------------------------------------------ calls
+
+async fn agent_call(uc: &Ucontact, who: &Principal, form: &Form, with_data: bool) -> Answer {
+    let tech = form.text("tech");
+    if !(tech.is_empty() || tech.eq_ignore_ascii_case("SIP") || tech.eq_ignore_ascii_case("PJSIP"))
+    {
+        return Answer::zero();
+    }
+    let (Ok(phone), Ok(destination), Some(campaign)) = (
+        Extension::parse(&form.text("phone")),
+        PhoneNumber::parse(&form.text("destination")),
+        CampaignName::parse(&form.text("outqueue")),
+    ) else {
+        return Answer::zero();
+    };
+    let agent = form.text("agent");
+    let data = if with_data {
+        form.text("data")
+    } else {
+        String::new()
+    };
+    let form_name = if with_data {
+        form.text("form")
+    } else {
+        String::new()
+    };
+    if agent.chars().count() > 128
+        || data.len() > 8192
+        || form_name.len() > 2048
+        || agent.chars().any(char::is_control)
+        || form_name.chars().any(char::is_control)
+    {
+        return Answer::zero();
+    }
+    let Ok(variables) = wire::call_variables(&data) else {
+        return Answer::zero();
+    };
+    let callerid = form.text("callerid");
+    let req = AgentCallRequest {
+        campaign,
+        agent,
+        phone,
+        destination,
+        caller_id: (!callerid.is_empty()).then_some(callerid),
+        variables,
+        data,
+        form: form_name,
+    };
+    let Some(pbx) = uc.services.pbx() else {
+        return Answer::unavailable();
+    };
+    let today = wire::today(UnixTime::now(), &uc.tz);
+    match uc
+        .campaigns
+        .agent_call(&actor(who), &pbx.originate, req, &today)
+        .await
+    {
+        Ok(guid) => Answer::text(guid.to_string()),
+        Err(e) => errors::agent_call(&e),
+    }
+}
+
+async fn hangup_phone(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
+    let Ok(phone) = Extension::parse(&form.text("phone")) else {
+        return Answer::zero();
+    };
+    let Some(pbx) = uc.services.pbx() else {
+        return Answer::unavailable();
+    };
+    let channels: Vec<_> = match pbx.live.read() {
+        Ok(live) => live
+            .endpoints
+            .get(phone.as_str())
+            .map(|e| e.calls.values().map(|c| c.channel.clone()).collect())
+            .unwrap_or_default(),
+        Err(_) => return Answer::unavailable(),
+    };
+    let mut hung = 0;
+    for channel in &channels {
+        if pbx.commands.hangup(channel).await.is_ok() {
+            hung += 1;
+        }
+    }
+    let outcome = if hung > 0 { "ok" } else { "error: no call" };
+    let entry = EngineAction::now(
+        &actor(who),
+        "call.hangup",
+        phone.as_str(),
+        format!("channels={hung}"),
+        outcome,
+    );
+    record_quietly(Some(&uc.services.actions), entry).await;
+    if hung > 0 {
+        Answer::one()
+    } else {
+        Answer::zero()
+    }
+}
+
+// ------------------------------------------------------------------ dispositions, blacklist
+
+async fn disposition_call(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
+    let field = |n: &str| form.get(n).unwrap_or("").to_owned();
+    let req = DispositionRequest {
+        campaign: field("campaign"),
+        agent: field("agent"),
+        callerid: field("callerid"),
+        guid: field("guid"),
+        l1: field("l1"),
+        l2: field("l2"),
+        l3: field("l3"),
+        d1: field("d1"),
+        d2: field("d2"),
+        comment: field("comment"),
+        schedule: field("schedule"),
+        camptoreschedule: field("camptoreschedule"),
+        tag: field("tag"),
+    };
+    let tag = if req.tag.trim().is_empty() {
+        format!("{}|{}|{}", req.l1.trim(), req.l2.trim(), req.l3.trim())
+    } else {
+        req.tag.trim().to_owned()
+    };
+    let guid = req.guid.trim().to_owned();
+    match uc.campaigns.dispose(&actor(who), req).await {
+        Ok(done) => {
+            // The call's recording carries the disposition as a tag (when it is catalogued).
+            let recordings = uc.services.recordings.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                recordings.tag(&RecordingKey::Guid(guid), &tag)
+            })
+            .await;
+            Answer::json(&json!({"result": "ok", "txtcode": done.txtcode}))
+        }
+        Err(e) => errors::disposition(&e),
+    }
+}
+
+async fn blacklist(uc: &Ucontact, who: &Principal, form: &Form, bulk: bool, add: bool) -> Answer {
+    let text = form
+        .any(&["black", "blacklist", "blacks", "data"])
+        .or_else(|| form.single())
+        .unwrap_or("");
+    let result = if add {
+        match wire::json_list(text, bulk, wire::blacklist_entry) {
+            Ok(entries) => uc.campaigns.blacklist_add(&actor(who), entries).await,
+            Err(_) => return Answer::zero(),
+        }
+    } else {
+        match wire::json_list(text, bulk, wire::blacklist_key) {
+            Ok(keys) => uc
+                .campaigns
+                .blacklist_remove(&actor(who), keys)
+                .await
+                .map(|_| ()),
+            Err(_) => return Answer::zero(),
+        }
+    };
+    match result {
+        Ok(()) => Answer::one(),
+        Err(e) => errors::blacklist(&e),
+    }
+}
+
+// ------------------------------------------------------------------ recordings
+
+async fn tag_record(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
+    let guid = form.text("guid");
+    let data = form.text("data");
+    let recordings = uc.services.recordings.clone();
+    let key = RecordingKey::Guid(guid.clone());
+    let result = tokio::task::spawn_blocking(move || recordings.tag(&key, &data)).await;
+    let outcome = match &result {
+        Ok(Ok(_)) => "ok".to_owned(),
+        Ok(Err(e)) => format!("error: {e}"),
+        Err(_) => "error: task".to_owned(),
+    };
+    let entry = EngineAction::now(&actor(who), "recording.tag", guid, "", outcome);
+    record_quietly(Some(&uc.services.actions), entry).await;
+    // Documented as asynchronous with an empty answer.
+    Answer::text("")
+}
+
+async fn convert(uc: &Ucontact, form: &Form) -> Answer {
+    let guid = form.text("guid");
+    let folder = form.text("folder");
+    let recordings = uc.services.recordings.clone();
+    let tz = uc.tz.clone();
+    let ok = tokio::task::spawn_blocking(move || {
+        let key = RecordingKey::Guid(guid);
+        let r = recordings.find(&key).ok()?;
+        if !folder.is_empty() && !in_day(&r, &folder, &tz) {
+            return None;
+        }
+        recordings.open_as(&key, ServeFormat::Mp3).ok()
+    })
+    .await
+    .ok()
+    .flatten()
+    .is_some();
+    if ok {
+        Answer::one()
+    } else {
+        Answer::zero()
+    }
+}
+
+/// Whether `day` (`YYYYMMDD`) is the recording's day: its call date in the call center's zone,
+/// or the day folder it is stored in.
+fn in_day(r: &crate::core::recordings::Recording, day: &str, tz: &TimeZone) -> bool {
+    wire::render_day_folder(r.created, tz) == day || r.relative_path.day_folder() == Some(day)
+}
+
+async fn record_flat(
+    State(uc): State<Arc<Ucontact>>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    serve_record(&uc, &headers, None, &file).await
+}
+
+async fn record_in_day(
+    State(uc): State<Arc<Ucontact>>,
+    Path((day, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    serve_record(&uc, &headers, Some(day), &file).await
+}
+
+async fn serve_record(
+    uc: &Ucontact,
+    headers: &HeaderMap,
+    day: Option<String>,
+    file: &str,
+) -> Response {
+    if uc.authenticate(headers).await.is_none() {
+        return Answer::unauthorized().into_response();
+    }
+    let Some(guid) = file
+        .strip_suffix(".mp3")
+        .and_then(Guid::parse)
+        .filter(|_| day.as_deref().is_none_or(crate::core::recordings::is_day))
+    else {
+        return Answer::not_found().into_response();
+    };
+    let recordings = uc.services.recordings.clone();
+    let tz = uc.tz.clone();
+    let served = tokio::task::spawn_blocking(move || {
+        let key = RecordingKey::Guid(guid.to_string());
+        let r = recordings.find(&key).ok()?;
+        if day.as_deref().is_some_and(|d| !in_day(&r, d, &tz)) {
+            return None;
+        }
+        let served = recordings.open_as(&key, ServeFormat::Mp3).ok()?;
+        let bytes = std::fs::read(&served.path).ok()?;
+        Some((served.mime, bytes))
+    })
+    .await
+    .ok()
+    .flatten();
+    match served {
+        Some((mime, bytes)) => ([(header::CONTENT_TYPE, mime)], bytes).into_response(),
+        None => Answer::not_found().into_response(),
+    }
+}
+
+async fn get_records(uc: &Ucontact, form: &Form) -> Answer {
+    let Ok(filter) = wire::records_filter(form.get("filter").unwrap_or(""), &uc.tz) else {
+        return Answer::zero();
+    };
+    let lastrow: usize = match form.text("lastrow").as_str() {
+        "" => 0,
+        s => match s.parse() {
+            Ok(n) => n,
+            Err(_) => return Answer::zero(),
+        },
+    };
+    let max = uc.services.config.ucontact.max_search_limit;
+    let limit: usize = match form.text("searchLimit").as_str() {
+        "" => 50.min(max),
+        s => match s.parse::<usize>() {
+            Ok(n) if n >= 1 => n.min(max),
+            _ => return Answer::zero(),
+        },
+    };
+    let now = UnixTime::now();
+    let from = filter
+        .from
+        .unwrap_or_else(|| wire::start_of_day(now, &uc.tz));
+    let to = filter
+        .to
+        .map_or(UnixTime(now.seconds() + 1), |t| UnixTime(t.seconds() + 1));
+    if to <= from {
+        return Answer::json(&json!([]));
+    }
+    let range = TimeRange { from, to };
+    let Some(cdrs) = uc.journal(move |j| j.cdrs(range)).await else {
+        return Answer::unavailable();
+    };
+    let recorded: Vec<CdrRecord> = cdrs
+        .into_iter()
+        .filter(|c| !c.recordingfile.trim().is_empty())
+        .collect();
+    // What the campaign store and the catalogue know of these calls.
+    let ids: Vec<String> = recorded
+        .iter()
+        .map(|c| c.userfield.clone())
+        .filter(|u| !u.is_empty())
+        .collect();
+    let store = uc.services.campaigns.clone();
+    let calls: HashMap<String, CampaignCall> =
+        match tokio::task::spawn_blocking(move || store.calls_by_originate(&ids)).await {
+            Ok(Ok(calls)) => calls
+                .into_iter()
+                .map(|c| (c.originate_id.to_string(), c))
+                .collect(),
+            _ => return Answer::unavailable(),
+        };
+    let recordings = uc.services.recordings.clone();
+    let store = uc.services.campaigns.clone();
+    let campaign_of_queue: BTreeMap<String, String> = uc
+        .campaigns
+        .campaigns()
+        .iter()
+        .filter_map(|c| Some((c.queue.as_ref()?.to_string(), c.name.to_string())))
+        .collect();
+    let outbound_context = uc.services.config.originate.context.clone();
+    let tz = uc.tz.clone();
+    let rows = tokio::task::spawn_blocking(move || {
+        let mut rows = Vec::new();
+        let mut matched = 0usize;
+        for cdr in &recorded {
+            let call = calls.get(&cdr.userfield);
+            let rec = recordings
+                .find(&RecordingKey::UniqueId(cdr.uniqueid.as_str().to_owned()))
+                .ok();
+            let guid = rec
+                .as_ref()
+                .map(|r| r.guid.clone())
+                .unwrap_or_else(|| Guid::derive(cdr.linkedid.as_str()));
+            let queue = rec.as_ref().and_then(|r| r.queue.clone());
+            let campaign = call
+                .map(|c| c.campaign.to_string())
+                .or_else(|| {
+                    queue
+                        .as_ref()
+                        .map(|q| campaign_of_queue.get(q).cloned().unwrap_or(q.clone()))
+                })
+                .unwrap_or_default();
+            let agents: Vec<String> = [
+                call.map(|c| c.agent.clone()),
+                rec.as_ref().and_then(|r| r.agent.clone()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let tags = rec.as_ref().map(|r| r.tags.join(" ")).unwrap_or_default();
+            let f = &filter;
+            let keep = (f.agent.is_empty() || agents.iter().any(|a| a == &f.agent))
+                && (f.campaign.is_empty() || campaign == f.campaign)
+                && (f.source.is_empty() || cdr.src.contains(&f.source))
+                && (f.destination.is_empty() || cdr.dst.contains(&f.destination))
+                && (f.data.is_empty()
+                    || cdr.calldata.contains(&f.data)
+                    || tags.contains(&f.data)
+                    || call.is_some_and(|c| c.data.contains(&f.data)))
+                && f.mindur.is_none_or(|m| cdr.billsec.as_secs() >= m)
+                && (f.exclude.is_empty() || (cdr.src != f.exclude && cdr.dst != f.exclude));
+            if !keep {
+                continue;
+            }
+            matched += 1;
+            if matched <= lastrow {
+                continue;
+            }
+            if rows.len() >= limit {
+                break;
+            }
+            let direction =
+                if call.is_some() || cdr.dcontext == outbound_context || cdr.dcontext == "outbound"
+                {
+                    "outbound"
+                } else if queue.is_some() {
+                    "inbound"
+                } else {
+                    "internal"
+                };
+            let note = store
+                .dispositions_of(guid.as_str())
+                .ok()
+                .and_then(|d| d.last().map(|d| d.request.comment.clone()))
+                .filter(|c| !c.is_empty());
+            let extra = wire::RowExtra {
+                guid: guid.to_string(),
+                campaign,
+                direction: direction.to_owned(),
+                carrier: wire::carrier_of(cdr),
+                note,
+            };
+            rows.push(wire::record_row(cdr, &extra, &tz));
+        }
+        rows
+    })
+    .await;
+    match rows {
+        Ok(rows) => Answer::json(&Value::Array(rows)),
+        Err(_) => Answer::unavailable(),
+    }
+}
+
+// ------------------------------------------------------------------ supervision
+
+/// Today's queue report (for averages and totals), by queue.
+async fn todays_reports(uc: &Ucontact, now: UnixTime) -> BTreeMap<String, QueueReport> {
+    let from = wire::start_of_day(now, &uc.tz);
+    let range = TimeRange {
+        from,
+        to: UnixTime(now.seconds() + 1),
+    };
+    let records = uc
+        .journal(move |j| j.queue_log(range))
+        .await
+        .unwrap_or_default();
+    let ctx = ReportContext::new(UnixTime(now.seconds() + 1));
+    queue_report(&records, range, &ReportFilter::default(), &ctx)
+        .into_iter()
+        .map(|r| (r.queue.clone(), r))
+        .collect()
+}
+
+fn campaign_name_of(uc: &Ucontact, queue: &str) -> String {
+    uc.campaigns
+        .campaigns()
+        .iter()
+        .find(|c| c.queue.as_ref().is_some_and(|q| q.as_str() == queue))
+        .map_or_else(|| queue.to_owned(), |c| c.name.to_string())
+}
+
+async fn queue_summary(uc: &Ucontact) -> Answer {
+    let Some(pbx) = uc.services.pbx() else {
+        return Answer::unavailable();
+    };
+    let (now, action_id, received) = uc.now_local();
+    let reports = todays_reports(uc, now).await;
+    let Ok(live) = pbx.live.read() else {
+        return Answer::unavailable();
+    };
+    let mut out: Vec<Value> = live
+        .queues
+        .iter()
+        .map(|(name, q)| {
+            wire::queue_summary(
+                &campaign_name_of(uc, name.as_str()),
+                q,
+                &live.agents,
+                reports.get(name.as_str()),
+                now,
+                &action_id,
+                &received,
+            )
+        })
+        .collect();
+    out.push(json!({"internalActionId": action_id, "dateReceived": received}));
+    Answer::json(&Value::Array(out))
+}
+
+async fn campaign_status(uc: &Ucontact, form: &Form) -> Answer {
+    let Some(pbx) = uc.services.pbx() else {
+        return Answer::unavailable();
+    };
+    let wanted = form.text("queue");
+    let (now, action_id, received) = uc.now_local();
+    let reports = todays_reports(uc, now).await;
+    let directory = uc.services.directory.clone();
+    let names: BTreeMap<String, String> = tokio::task::spawn_blocking(move || {
+        directory
+            .agents()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| (a.number.to_string(), a.full_name))
+            .collect()
+    })
+    .await
+    .unwrap_or_default();
+    let Ok(live) = pbx.live.read() else {
+        return Answer::unavailable();
+    };
+    let mut out = serde_json::Map::new();
+    for (queue, q) in &live.queues {
+        let name = campaign_name_of(uc, queue.as_str());
+        if !wanted.is_empty() && wanted != name && wanted != queue.as_str() {
+            continue;
+        }
+        out.insert(
+            name.clone(),
+            wire::campaign_object(&name, q, &live.agents, reports.get(queue.as_str())),
+        );
+        if wanted.is_empty() {
+            continue;
+        }
+        for m in q.members.values() {
+            let display = names
+                .get(&m.name)
+                .filter(|n| !n.is_empty())
+                .cloned()
+                .unwrap_or_else(|| m.name.clone());
+            out.insert(
+                m.interface.clone(),
+                wire::agent_object(
+                    &name,
+                    m,
+                    live.agents.get(&m.interface),
+                    &display,
+                    now,
+                    &action_id,
+                    &received,
+                ),
+            );
+        }
+    }
+    Answer::json(&Value::Object(out))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,139 @@
+//! The one mapping from core outcomes to uContact's answers: HTTP status, content type and body.
+//!
+//! - Operations documented as `TEXT` / `1` / `0` answer `0` (HTTP 200) on any refusal, as the
+//!   vendor does.
+//! - `api/DispositionCall` answers HTTP 400 with the documented message, verbatim.
+//! - Missing or wrong credentials: HTTP 401 `Unauthorized`; a user without the supervisor flag on
+//!   a supervisor operation: HTTP 403 `Forbidden`; an unknown operation: HTTP 404.
+//! - The engine not connected to the PBX yet, or a store failing: HTTP 503 `0` (no internals).
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::core::campaigns::{AgentCallError, BlacklistError, DispositionError};
+
+/// An answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// Body.
+    pub body: String,
+}
+
+const TEXT: &str = "text/plain; charset=utf-8";
+const JSON: &str = "application/json; charset=utf-8";
+
+impl Answer {
+    /// 200, plain text.
+    pub fn text(body: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::OK,
+            content_type: TEXT,
+            body: body.into(),
+        }
+    }
+
+    /// 200, JSON.
+    pub fn json(value: &serde_json::Value) -> Self {
+        Self {
+            status: StatusCode::OK,
+            content_type: JSON,
+            body: value.to_string(),
+        }
+    }
+
+    /// 200 `1`.
+    pub fn one() -> Self {
+        Self::text("1")
+    }
+
+    /// 200 `0`: the documented error answer.
+    pub fn zero() -> Self {
+        Self::text("0")
+    }
+
+    /// 401: no or wrong session token or API key.
+    pub fn unauthorized() -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            content_type: TEXT,
+            body: "Unauthorized".into(),
+        }
+    }
+
+    /// 403: the user may not use this operation.
+    pub fn forbidden() -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            content_type: TEXT,
+            body: "Forbidden".into(),
+        }
+    }
+
+    /// 404: no such operation or file.
+    pub fn not_found() -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            content_type: TEXT,
+            body: "Not Found".into(),
+        }
+    }
+
+    /// 503 `0`: the PBX is not connected yet, or a store failed.
+    pub fn unavailable() -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            content_type: TEXT,
+            body: "0".into(),
+        }
+    }
+
+    /// 400 with a message (DispositionCall).
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            content_type: TEXT,
+            body: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            [(header::CONTENT_TYPE, self.content_type)],
+            self.body,
+        )
+            .into_response()
+    }
+}
+
+/// AgentCall's refusal: `0`; a store failure: 503.
+pub fn agent_call(e: &AgentCallError) -> Answer {
+    match e {
+        AgentCallError::Store(_) | AgentCallError::Start(_) => Answer::unavailable(),
+        AgentCallError::UnknownCampaign(_)
+        | AgentCallError::Blacklisted(_)
+        | AgentCallError::Request(_) => Answer::zero(),
+    }
+}
+
+/// DispositionCall's refusal: 400 with the documented message; a store failure: 503.
+pub fn disposition(e: &DispositionError) -> Answer {
+    match e {
+        DispositionError::Store => Answer::unavailable(),
+        other => Answer::bad_request(other.to_string()),
+    }
+}
+
+/// A blacklist change's refusal: `0`; a store failure: 503.
+pub fn blacklist(e: &BlacklistError) -> Answer {
+    match e {
+        BlacklistError::Invalid => Answer::zero(),
+        BlacklistError::Store(_) => Answer::unavailable(),
+    }
+}

@@ -1,0 +1,708 @@
+//! `Router::oneshot` tests of the facade where no PBX is needed: sessions, refusals, every
+//! documented DispositionCall message, the blacklist operations, recordings' authentication.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use tower::ServiceExt;
+
+use super::*;
+use crate::config::Config;
+use crate::core::campaigns::CampaignScope;
+use crate::core::directory::{Agent, AgentNumber, PasswordHash};
+use crate::test_support::TempDir;
+
+const CAMPAIGNS: &str = r#"
+[ucontact]
+[[ucontact.campaign]]
+name = "Cobranza->"
+queue = "q_cobranza"
+outbound = true
+trunk = "carrier"
+[[ucontact.campaign.disposition]]
+l1 = "Venta"
+txtcode = "V01"
+[[ucontact.campaign.disposition]]
+l1 = "No llamar"
+l2 = "Pidio"
+action = "BLACKLIST"
+txtcode = "NL"
+[[ucontact.campaign.disposition]]
+l1 = "Volver"
+action = "RESCHEDULE"
+txtcode = "RS"
+"#;
+
+struct Fixture {
+    _dir: TempDir,
+    services: Arc<Services>,
+    router: Router,
+}
+
+fn fixture() -> Fixture {
+    let dir = TempDir::new("ucontact");
+    let text = format!(
+        "[engine]\ntimezone = \"America/Montevideo\"\n[store]\npath = \"{}\"\n[[node]]\nname = \"pbx1\"\n\
+         recordings_dir = \"{}\"\n[node.ami]\nhost = \"127.0.0.1\"\nusername = \"u\"\nsecret = \"s\"\n{CAMPAIGNS}",
+        dir.path().join("s.db").display(),
+        dir.path().join("rec").display(),
+    );
+    let config = Arc::new(Config::from_toml(&text).unwrap());
+    let services = Arc::new(Services::open(config).unwrap());
+    for (number, user, supervisor) in [("2307", "ana", false), ("2308", "sup", true)] {
+        let mut a = Agent::new(AgentNumber::new(number).unwrap());
+        a.username = user.into();
+        a.full_name = user.to_uppercase();
+        a.supervisor = supervisor;
+        a.password_hash = Some(PasswordHash::hash(&Secret::new(format!("pw-{user}"))).unwrap());
+        services.directory.upsert_agent(&a).unwrap();
+    }
+    let keys = Arc::new(KeyVerifier::new(services.directory.clone()));
+    let router = routes(services.clone(), keys);
+    Fixture {
+        _dir: dir,
+        services,
+        router,
+    }
+}
+
+async fn post(router: &Router, op: &str, auth: Option<&str>, body: &str) -> (StatusCode, String) {
+    let mut req = Request::post(format!("/Integra/resources/{op}")).header(
+        "content-type",
+        "application/x-www-form-urlencoded; charset=UTF-8",
+    );
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let resp = router
+        .clone()
+        .oneshot(req.body(Body::from(body.to_owned())).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+async fn login(router: &Router, user: &str) -> String {
+    let (status, body) = post(
+        router,
+        "auth/getUserToken",
+        None,
+        &format!("user={user}&password=pw-{user}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let items = v.as_array().unwrap();
+    assert_eq!(items[0], user);
+    format!("Basic {}", items.last().unwrap().as_str().unwrap())
+}
+
+#[tokio::test]
+async fn sessions_open_authenticate_and_end() {
+    let f = fixture();
+    let r = &f.router;
+    for bad in [
+        "user=ana&password=wrong",
+        "user=nobody&password=pw-ana",
+        "user=ana",
+        "",
+    ] {
+        assert_eq!(
+            post(r, "auth/getUserToken", None, bad).await,
+            (StatusCode::OK, "0".into()),
+            "{bad}"
+        );
+    }
+    let auth = login(r, "ana").await;
+    let (status, body) = post(
+        r,
+        "Cdr/getrecords",
+        Some(&auth),
+        "lastrow=0&searchLimit=50&Random=1",
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "[]"));
+    let token = auth.strip_prefix("Basic ").unwrap();
+    // Another user cannot end it.
+    assert_eq!(
+        post(
+            r,
+            "auth/EndSession",
+            None,
+            &format!("user=sup&token={token}")
+        )
+        .await
+        .1,
+        "0"
+    );
+    assert_eq!(
+        post(
+            r,
+            "auth/EndSession",
+            None,
+            &format!("user=ana&token={token}")
+        )
+        .await
+        .1,
+        "1"
+    );
+    let (status, _) = post(r, "Cdr/getrecords", Some(&auth), "lastrow=0").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        post(
+            r,
+            "auth/EndSession",
+            None,
+            &format!("user=ana&token={token}")
+        )
+        .await
+        .1,
+        "0"
+    );
+}
+
+#[tokio::test]
+async fn calls_without_or_with_a_wrong_token_are_refused() {
+    let f = fixture();
+    let r = &f.router;
+    let expand_key = f
+        .services
+        .directory
+        .create_credential("CRM", CredentialApi::Expand)
+        .unwrap();
+    let ucontact_key = f
+        .services
+        .directory
+        .create_credential("CRM", CredentialApi::Ucontact)
+        .unwrap();
+    let expand_auth = format!("Bearer {}", expand_key.key.expose());
+    let wrong = [
+        None,
+        Some("Basic nope"),
+        Some("Basic "),
+        Some("Bearer nope.nope"),
+        Some(expand_auth.as_str()),
+        Some("Digest abc"),
+    ];
+    let ops = [
+        "Agents/AgentCall",
+        "Agents/AgentCallwithData",
+        "Agents/HangupPhone",
+        "Agents/TagRecord",
+        "api/DispositionCall",
+        "admin/addblack",
+        "admin/addblackbulk",
+        "admin/deleteblack",
+        "admin/deleteblackbulk",
+        "Cdr/getrecords",
+        "Supervisor/convert",
+        "Supervisor/queuesummary",
+        "Supervisor/campaignstatus",
+    ];
+    for op in ops {
+        for auth in wrong {
+            let (status, _) = post(r, op, auth, "phone=1007").await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{op} {auth:?}");
+        }
+    }
+    // An API key for uContact opens everything, supervisor operations included.
+    let key = format!("Bearer {}", ucontact_key.key.expose());
+    let (status, body) = post(r, "Supervisor/campaignstatus", Some(&key), "").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "0"),
+        "no PBX yet"
+    );
+    // An agent without the supervisor flag cannot use supervisor operations.
+    let ana = login(r, "ana").await;
+    for op in [
+        "Supervisor/campaignstatus",
+        "Supervisor/queuesummary",
+        "admin/addblack",
+    ] {
+        assert_eq!(
+            post(r, op, Some(&ana), "").await.0,
+            StatusCode::FORBIDDEN,
+            "{op}"
+        );
+    }
+    assert_eq!(
+        post(r, "Nope/nothing", Some(&ana), "").await.0,
+        StatusCode::NOT_FOUND
+    );
+    // Recording files.
+    for path in [
+        "/records/7e4e7db9-f080-494e-b04b-7c8e47711558.mp3",
+        "/records/20160118/7e4e7db9-f080-494e-b04b-7c8e47711558.mp3",
+    ] {
+        let get = |auth: Option<&str>| {
+            let mut req = Request::get(path);
+            if let Some(a) = auth {
+                req = req.header("authorization", a);
+            }
+            r.clone().oneshot(req.body(Body::empty()).unwrap())
+        };
+        assert_eq!(get(None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            get(Some("Basic x")).await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            get(Some(&ana)).await.unwrap().status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+    for path in [
+        "/records/..%2F..%2Fetc%2Fpasswd.mp3",
+        "/records/x/y.mp3",
+        "/records/abc.gsm",
+    ] {
+        let req = Request::get(path).header("authorization", &ana);
+        let resp = r
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn disposition_messages_are_the_documented_ones() {
+    let f = fixture();
+    let r = &f.router;
+    let auth = login(r, "ana").await;
+    let full = "campaign=Cobranza-%3E&agent=ana&callerid=5551234&guid=7e4e7db9-f080-494e-b04b-7c8e47711558&l1=Venta";
+    let cases = [
+        ("agent=ana&callerid=5551234&guid=g&l1=Venta", "Wrong parameters:  Empty campaign."),
+        ("campaign=Cobranza-%3E&agent=ana&guid=g&l1=Venta", "Wrong parameters: Empty callerid"),
+        ("campaign=Cobranza-%3E&agent=ana&callerid=1&l1=Venta", "Wrong parameters: Empty guid"),
+        ("campaign=Cobranza-%3E&callerid=1&guid=g&l1=Venta", "Wrong parameters: Empty agent"),
+        ("campaign=Cobranza-%3E&agent=ana&callerid=1&guid=g&l1=", "Wrong parameters: Empty value1"),
+        (
+            "campaign=Cobranza-%3E&agent=ana&callerid=1&guid=g&l1=Venta&l2=Mucha&l3=Plata",
+            "Disposition not found for level1: Venta, level2: Mucha level3: Plata",
+        ),
+        (
+            "campaign=Otra-%3E&agent=ana&callerid=1&guid=g&l1=Venta",
+            "Disposition not found for level1: Venta, level2:  level3: ",
+        ),
+        ("campaign=Cobranza-%3E&agent=ana&callerid=1&guid=g&l1=Volver", "Wrong parameters: Empty schedule date."),
+        (
+            "campaign=Cobranza-%3E&agent=ana&callerid=1&guid=g&l1=Volver&schedule=26%2F02%2F2019",
+            "The schedule date format is not well formed: El formato de la fecha tiene que ser yyyy-MM-dd HH:mm:ss",
+        ),
+    ];
+    for (body, message) in cases {
+        assert_eq!(
+            post(r, "api/DispositionCall", Some(&auth), body).await,
+            (StatusCode::BAD_REQUEST, message.to_owned()),
+            "{body}"
+        );
+    }
+    let (status, body) = post(r, "api/DispositionCall", Some(&auth), full).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"result": "ok", "txtcode": "V01"})
+    );
+    let (status, body) = post(
+        r,
+        "api/DispositionCall",
+        Some(&auth),
+        "campaign=Cobranza-%3E&agent=ana&callerid=1&guid=g&l1=Volver&schedule=2030-02-26+13%3A45%3A00&comment=luego",
+    )
+    .await;
+    assert_eq!((status, body.contains("\"RS\"")), (StatusCode::OK, true));
+    let stored = f.services.campaigns.dispositions_of("g").unwrap();
+    assert!(
+        stored.last().unwrap().pending_dialer,
+        "reschedule waits for the dialer"
+    );
+
+    // BLACKLIST blacklists the customer's number for the campaign.
+    let phone = PhoneNumber::parse("5559876").unwrap();
+    assert!(f
+        .services
+        .campaigns
+        .blacklist_for(&phone)
+        .unwrap()
+        .is_empty());
+    let (status, body) = post(
+        r,
+        "api/DispositionCall",
+        Some(&auth),
+        "campaign=Cobranza-%3E&agent=ana&callerid=5559876&guid=g2&l1=No+llamar&l2=Pidio",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let entries = f.services.campaigns.blacklist_for(&phone).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        entries[0].campaign,
+        CampaignScope::One(CampaignName::parse("Cobranza->").unwrap())
+    );
+    assert_eq!(entries[0].username, "ana");
+}
+
+#[tokio::test]
+async fn blacklist_operations() {
+    let f = fixture();
+    let r = &f.router;
+    let sup = login(r, "sup").await;
+    let store = f.services.campaigns.clone();
+    let count = |p: &str| {
+        store
+            .blacklist_for(&PhoneNumber::parse(p).unwrap())
+            .unwrap()
+            .len()
+    };
+    let enc = |json: &str| {
+        json.replace('%', "%25")
+            .replace('&', "%26")
+            .replace('+', "%2B")
+            .replace('=', "%3D")
+    };
+    let one = r#"{"phone":"5551111","campaign":"*","username":"sup","expire_date":"2030-01-01","direction":"O"}"#;
+    assert_eq!(
+        post(
+            r,
+            "admin/addblack",
+            Some(&sup),
+            &format!("black={}", enc(one))
+        )
+        .await
+        .1,
+        "1"
+    );
+    assert_eq!(count("5551111"), 1);
+    let bulk = r#"[{"phone":"5552221","campaign":"Cobranza->"},{"phone":"5552222","campaign":"Cobranza->","direction":"I/O"}]"#;
+    assert_eq!(
+        post(
+            r,
+            "admin/addblackbulk",
+            Some(&sup),
+            &format!("black={}", enc(bulk))
+        )
+        .await
+        .1,
+        "1"
+    );
+    assert_eq!((count("5552221"), count("5552222")), (1, 1));
+    // A bad item refuses the whole bulk.
+    let bad_bulk = r#"[{"phone":"5553331","campaign":"x"},{"phone":"12a","campaign":"x"}]"#;
+    assert_eq!(
+        post(
+            r,
+            "admin/addblackbulk",
+            Some(&sup),
+            &format!("black={}", enc(bad_bulk))
+        )
+        .await
+        .1,
+        "0"
+    );
+    assert_eq!(count("5553331"), 0);
+    for bad in [
+        "black=nope",
+        "black=%7B%7D",
+        "black=%7B%22phone%22%3A%221%22%7D",
+        "",
+        "black=%5B%5D",
+    ] {
+        assert_eq!(
+            post(r, "admin/addblack", Some(&sup), bad).await.1,
+            "0",
+            "{bad}"
+        );
+    }
+    // Bulk endpoints want an array; single ones an object.
+    assert_eq!(
+        post(
+            r,
+            "admin/addblackbulk",
+            Some(&sup),
+            &format!("black={}", enc(one))
+        )
+        .await
+        .1,
+        "0"
+    );
+    assert_eq!(
+        post(
+            r,
+            "admin/deleteblack",
+            Some(&sup),
+            &format!("black={}", enc(r#"{"phone":"5551111","campaign":"*"}"#))
+        )
+        .await
+        .1,
+        "1"
+    );
+    assert_eq!(count("5551111"), 0);
+    assert_eq!(
+        post(
+            r,
+            "admin/deleteblackbulk",
+            Some(&sup),
+            &format!("black={}", enc(bulk))
+        )
+        .await
+        .1,
+        "1"
+    );
+    assert_eq!((count("5552221"), count("5552222")), (0, 0));
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_documented_answer() {
+    let f = fixture();
+    let r = &f.router;
+    let ana = login(r, "ana").await;
+    for body in [
+        "phone=1007&destination=5551234&outqueue=Nope-%3E",
+        "phone=10%0D%0A07&destination=5551234&outqueue=Cobranza-%3E",
+        "phone=1007&destination=555%261234&outqueue=Cobranza-%3E",
+        "phone=1007&destination=5551234&outqueue=",
+        "phone=1007&destination=5551234&outqueue=Cobranza-%3E&tech=IAX2",
+    ] {
+        // Refused before the PBX is asked (the unknown campaign once it is).
+        let (status, answer) = post(r, "Agents/AgentCall", Some(&ana), body).await;
+        assert!(
+            (status, answer.as_str()) == (StatusCode::OK, "0")
+                || (status == StatusCode::SERVICE_UNAVAILABLE && body.contains("Nope")),
+            "{body}: {status} {answer}"
+        );
+    }
+    let (status, answer) = post(
+        r,
+        "Agents/AgentCallwithData",
+        Some(&ana),
+        "phone=1007&destination=5551234&outqueue=Cobranza-%3E&data=%7B%22a%22%3A%22x%2Cy%22%7D",
+    )
+    .await;
+    assert_eq!((status, answer.as_str()), (StatusCode::OK, "0"));
+    assert_eq!(
+        post(r, "Agents/HangupPhone", Some(&ana), "phone=abc")
+            .await
+            .1,
+        "0"
+    );
+    assert_eq!(
+        post(r, "Cdr/getrecords", Some(&ana), "filter=%7Bbroken")
+            .await
+            .1,
+        "0"
+    );
+    assert_eq!(
+        post(r, "Cdr/getrecords", Some(&ana), "searchLimit=x")
+            .await
+            .1,
+        "0"
+    );
+    assert_eq!(
+        post(r, "Supervisor/convert", Some(&ana), "guid=../../etc/passwd")
+            .await
+            .1,
+        "0"
+    );
+    assert_eq!(
+        post(r, "Agents/TagRecord", Some(&ana), "guid=nope&data=x").await,
+        (StatusCode::OK, String::new())
+    );
+}
+
+fn recorded_cdr(rowid: i64, start: i64, dst: &str, billsec: u64) -> CdrRecord {
+    use crate::core::{ChannelName, Disposition, UniqueId};
+    CdrRecord {
+        source_rowid: rowid,
+        clid: "\"\" <26003000>".into(),
+        src: "1007".into(),
+        dst: dst.into(),
+        dcontext: "outbound".into(),
+        channel: ChannelName::new(format!("PJSIP/1007-{rowid:08x}")),
+        dstchannel: Some(ChannelName::new(format!("PJSIP/carrier-{rowid:08x}"))),
+        lastapp: "Dial".into(),
+        lastdata: format!("PJSIP/{dst}@carrier,30"),
+        duration: Duration::from_secs(billsec + 2),
+        billsec: Duration::from_secs(billsec),
+        disposition: Disposition::Answered,
+        amaflags: "DOCUMENTATION".into(),
+        accountcode: String::new(),
+        uniqueid: UniqueId::new(format!("pbx1-{start}.{rowid}")),
+        linkedid: UniqueId::new(format!("pbx1-{start}.{rowid}")),
+        sequence: rowid,
+        peeraccount: String::new(),
+        userfield: String::new(),
+        start: UnixTime(start),
+        answer: Some(UnixTime(start + 2)),
+        end: UnixTime(start + 2 + billsec as i64),
+        recordingfile: format!("20261122/pbx1-{start}.{rowid}.wav"),
+        calldata: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn getrecords_pages_filters_and_shapes_rows() {
+    use crate::core::campaigns::{call_guid, CampaignCall};
+    use crate::core::originate::OriginateId;
+    use crate::core::{SourceCursor, SourceId, UniqueId};
+    let f = fixture();
+    let r = &f.router;
+    let ana = login(r, "ana").await;
+    let now = UnixTime::now().seconds();
+    let base = now - 600;
+    let mut cdrs: Vec<CdrRecord> = (1..=5)
+        .map(|i| recorded_cdr(i, base + i * 60, &format!("555100{i}"), i as u64 * 2))
+        .collect();
+    // Not recorded: never listed.
+    let mut plain = recorded_cdr(6, base + 30, "5559999", 9);
+    plain.recordingfile = String::new();
+    cdrs.push(plain);
+    // The third is a campaign call placed with AgentCallwithData.
+    let id = OriginateId::parse("19a2b3c4d5e-5f0e1d2c").unwrap();
+    cdrs[2].userfield = id.to_string();
+    cdrs[2].uniqueid = UniqueId::new(format!("{id}-src"));
+    cdrs[2].linkedid = UniqueId::new(format!("{id}-src"));
+    cdrs[2].calldata = "idcliente=9".into();
+    f.services
+        .journal
+        .lock()
+        .unwrap()
+        .append_cdrs(&SourceId::new("cdr"), &cdrs, SourceCursor::Rowid(6))
+        .unwrap();
+    let call = CampaignCall {
+        guid: call_guid(&id),
+        originate_id: id.clone(),
+        campaign: CampaignName::parse("Cobranza->").unwrap(),
+        agent: "ana".into(),
+        phone: Extension::parse("1007").unwrap(),
+        destination: PhoneNumber::parse("5551003").unwrap(),
+        data: "{\"idcliente\": 9}".into(),
+        form: String::new(),
+        created: UnixTime(base),
+    };
+    f.services.campaigns.call_insert(&call).unwrap();
+
+    let tz = TimeZone::get("America/Montevideo").unwrap();
+    let from = wire::render_time(UnixTime(base - 1), &tz);
+    let to = wire::render_time(UnixTime(now), &tz);
+    let query = |extra: &str, lastrow: usize, limit: usize| {
+        let filter =
+            format!(r#"{{"calldatei":"{from}","calldatef":"{to}","type":"record"{extra}}}"#);
+        let body = format!(
+            "lastrow={lastrow}&searchLimit={limit}&Random=1&filter={}",
+            filter
+                .replace('%', "%25")
+                .replace('&', "%26")
+                .replace('+', "%2B")
+                .replace('"', "%22")
+        );
+        let r = r.clone();
+        let ana = ana.clone();
+        async move {
+            let (status, body) = post(&r, "Cdr/getrecords", Some(&ana), &body).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let rows: Vec<Value> = serde_json::from_str(&body).unwrap();
+            rows.iter()
+                .map(|row| row["id"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(query("", 0, 50).await, [1, 2, 3, 4, 5]);
+    assert_eq!(query("", 0, 2).await, [1, 2]);
+    assert_eq!(query("", 2, 2).await, [3, 4]);
+    assert_eq!(query("", 4, 2).await, [5]);
+    assert_eq!(query("", 5, 2).await, Vec::<i64>::new());
+    assert_eq!(query(r#","campaign":"Cobranza->""#, 0, 50).await, [3]);
+    assert_eq!(query(r#","agent":"ana""#, 0, 50).await, [3]);
+    assert_eq!(query(r#","data":"idcliente=9""#, 0, 50).await, [3]);
+    assert_eq!(query(r#","mindur":"6""#, 0, 50).await, [3, 4, 5]);
+    assert_eq!(query(r#","destination":"5551004""#, 0, 50).await, [4]);
+    assert_eq!(query(r#","exclude":"5551001""#, 0, 50).await, [2, 3, 4, 5]);
+    assert_eq!(query(r#","source":"9999""#, 0, 50).await, Vec::<i64>::new());
+
+    // The campaign call's row: its guid is the one AgentCall answered.
+    let filter = format!(r#"{{"calldatei":"{from}","calldatef":"{to}","campaign":"Cobranza->"}}"#)
+        .replace('"', "%22")
+        .replace('&', "%26")
+        .replace('+', "%2B");
+    let (_, body) = post(r, "Cdr/getrecords", Some(&ana), &format!("filter={filter}")).await;
+    let rows: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let row = &rows[0];
+    assert_eq!(row["guid"], call.guid.as_str());
+    assert_eq!(row["campaign"], "Cobranza->");
+    assert_eq!(row["direction"], "outbound");
+    assert_eq!(row["carrier"], "carrier");
+    assert_eq!(row["type"], "record");
+    assert_eq!(row["amaflags"], 3);
+    assert_eq!(row["parandvalues"], "idcliente=9");
+    assert_eq!(
+        row["calldate"],
+        wire::render_time(UnixTime(base + 180), &tz)
+    );
+    assert_eq!(
+        row["finishtime"],
+        wire::render_time(UnixTime(base + 188), &tz)
+    );
+    for key in [
+        "id",
+        "calldate",
+        "clid",
+        "src",
+        "dst",
+        "dcontext",
+        "channel",
+        "dstchannel",
+        "lastapp",
+        "lastdata",
+        "duration",
+        "billsec",
+        "disposition",
+        "amaflags",
+        "accountcode",
+        "userfield",
+        "uniqueid",
+        "type",
+        "guid",
+        "causecode",
+        "campaign",
+        "direction",
+        "carrier",
+        "linkedid",
+        "peeraccount",
+        "sequence",
+        "charged_balance",
+        "real_balance",
+        "note",
+        "contact",
+        "finishtime",
+        "rating",
+        "dialerbase",
+        "parandvalues",
+        "alternatives",
+        "quality",
+    ] {
+        assert!(row.get(key).is_some(), "{key} in {row}");
+    }
+    // searchLimit is capped by the configuration; an empty range is an empty list.
+    let filter = format!(r#"{{"calldatei":"{to}","calldatef":"{from}"}}"#).replace('"', "%22");
+    assert_eq!(
+        post(r, "Cdr/getrecords", Some(&ana), &format!("filter={filter}"))
+            .await
+            .1,
+        "[]"
+    );
+    assert_eq!(
+        post(r, "Cdr/getrecords", Some(&ana), "searchLimit=0")
+            .await
+            .1,
+        "0"
+    );
+}

@@ -21,7 +21,8 @@ use crate::core::recordings::RecordingsService;
 use crate::http::{HealthProbe, HealthReport};
 use crate::recording_media::MediaCodecs;
 use crate::store::{
-    SqliteActionJournal, SqliteDirectory, SqliteJournal, SqliteRecordings, StoreError,
+    SqliteActionJournal, SqliteAgentDigests, SqliteDirectory, SqliteJournal, SqliteRecordings,
+    StoreError,
 };
 
 /// [`HealthProbe`] over the live parts of the engine. The AMI side is attached once the first
@@ -144,6 +145,8 @@ pub struct Services {
     pub recordings: RecordingsService,
     /// The journal of the engine's own actions.
     pub actions: Arc<dyn ActionJournal>,
+    /// Hashes of the MD5 digests of agents' passwords (USCall's agentLogin).
+    pub agent_digests: Arc<SqliteAgentDigests>,
     pbx: OnceLock<PbxServices>,
 }
 
@@ -163,6 +166,7 @@ impl Services {
             journal: Arc::new(Mutex::new(SqliteJournal::open(path)?)),
             recordings,
             actions: Arc::new(SqliteActionJournal::open(path)?),
+            agent_digests: Arc::new(SqliteAgentDigests::open(path)?),
             pbx: OnceLock::new(),
             config,
         })

@@ -487,6 +487,7 @@ impl Config {
         {
             return invalid("recordings.cache_dir", "must not be empty");
         }
+        self.uscall.validate()?;
         Ok(())
     }
 }

@@ -197,6 +197,14 @@ CREATE TABLE recording_tag (
 ALTER TABLE api_credential ADD COLUMN api TEXT NOT NULL DEFAULT 'any'
     CHECK (api IN ('expand', 'uscall', 'ucontact', 'any'));
 "#,
+    // USCall's agentLogin: an Argon2id hash of the MD5 hex digest of each agent's password
+    // (never the MD5 itself), set with the password.
+    r#"
+CREATE TABLE agent_password_digest (
+    agent TEXT PRIMARY KEY,
+    hash  TEXT NOT NULL
+) STRICT;
+"#,
 ];
 
 /// The schema version this engine writes.

@@ -11,6 +11,7 @@
 //! **Architecture Invariant:** only this module knows SQL and rusqlite's types for the engine's
 //! own data; it converts to and from core types at its edge.
 
+pub mod agent_digest;
 pub mod audit;
 mod connection;
 pub mod directory;
@@ -20,6 +21,7 @@ pub mod originate_jobs;
 pub mod recordings;
 pub mod sqlite;
 
+pub use agent_digest::SqliteAgentDigests;
 pub use audit::SqliteActionJournal;
 pub use directory::SqliteDirectory;
 pub use error::StoreError;

@@ -32,12 +32,13 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use serde::Deserialize;
 
+use crate::core::agent_digest::{digest_hash, AgentDigestStore};
 use crate::core::directory::{
     Agent, AgentNumber, CredentialApi, CredentialId, DirectoryStore, Extension, HashError, IdError,
     PasswordHash, PauseReason, PauseReasonId, QueueName,
 };
 use crate::core::Secret;
-use crate::store::{SqliteDirectory, StoreError};
+use crate::store::{SqliteAgentDigests, SqliteDirectory, StoreError};
 
 /// `centralita admin --config FILE <what>`.
 #[derive(Debug, Subcommand)]
@@ -367,6 +368,23 @@ pub fn import_str(store: &SqliteDirectory, text: &str) -> Result<(usize, usize),
     Ok((agents.len(), reasons.len()))
 }
 
+/// Sets the MD5 digest hash (USCall's `senhamd5`) of every agent of an import file that has a
+/// password.
+fn import_digests(digests: &SqliteAgentDigests, path: &Path) -> Result<(), AdminError> {
+    let text = std::fs::read_to_string(path).map_err(|source| AdminError::Read {
+        what: path.display().to_string(),
+        source,
+    })?;
+    let file: ImportFile = toml::from_str(&text)?;
+    for a in &file.agent {
+        if let Some(p) = a.password.as_deref().filter(|p| !p.is_empty()) {
+            let number = AgentNumber::new(a.number.as_str())?;
+            digests.set_digest(&number, &digest_hash(&Secret::new(p))?)?;
+        }
+    }
+    Ok(())
+}
+
 fn join(queues: &[QueueName]) -> String {
     queues
         .iter()
@@ -409,6 +427,10 @@ pub fn run(
             } else {
                 None
             };
+            let digest = match &password {
+                Some(p) if !p.is_empty() => Some(digest_hash(p)?),
+                _ => None,
+            };
             let agent = build_agent(
                 &store,
                 &number,
@@ -422,6 +444,9 @@ pub fn run(
                 extension.as_deref(),
             )?;
             store.upsert_agent(&agent)?;
+            if let Some(digest) = digest {
+                SqliteAgentDigests::open(store_path)?.set_digest(&agent.number, &digest)?;
+            }
             w(out, format!("agent {} saved", agent.number))
         }
         AdminCommand::Agent(AgentCommand::List) => {
@@ -454,6 +479,7 @@ pub fn run(
             if !store.remove_agent(&number)? {
                 return Err(AdminError::NotFound(format!("agent {number}")));
             }
+            SqliteAgentDigests::open(store_path)?.remove_digest(&number)?;
             w(out, format!("agent {number} removed"))
         }
         AdminCommand::PauseReason(PauseReasonCommand::Add {
@@ -543,6 +569,7 @@ pub fn run(
         }),
         AdminCommand::Import { file } => {
             let (agents, reasons) = import(&store, &file)?;
+            import_digests(&SqliteAgentDigests::open(store_path)?, &file)?;
             w(
                 out,
                 format!("imported {agents} agents and {reasons} pause reasons"),
@@ -803,6 +830,13 @@ queues = ["q_ventas"]
             .unwrap()
             .unwrap();
         assert!(carla.password_hash.unwrap().verify(&Secret::new("pw")));
+        // USCall's agentLogin digest is set with the password (MD5 itself is not stored).
+        let digests = SqliteAgentDigests::open(&path).unwrap();
+        let digest = digests.digest(&carla.number).unwrap().unwrap();
+        assert!(crate::core::agent_digest::verify_digest(
+            &digest,
+            &Secret::new(crate::core::md5::md5_hex(b"pw"))
+        ));
 
         let add_reason = AdminCommand::PauseReason(PauseReasonCommand::Add {
             id: "bano".into(),
@@ -864,5 +898,23 @@ queues = ["q_ventas"]
         )
         .unwrap();
         assert!(store.agents().unwrap().is_empty());
+        assert!(digests.digest(&carla.number).unwrap().is_none());
+
+        // An import with a password sets the digest too.
+        let file = dir.path().join("dir.toml");
+        std::fs::write(
+            &file,
+            "[[agent]]\nnumber = \"2008\"\nfull_name = \"D\"\npassword = \"pw8\"\n",
+        )
+        .unwrap();
+        run_str(&path, AdminCommand::Import { file }, "").unwrap();
+        let digest = digests
+            .digest(&AgentNumber::new("2008").unwrap())
+            .unwrap()
+            .unwrap();
+        assert!(crate::core::agent_digest::verify_digest(
+            &digest,
+            &Secret::new(crate::core::md5::md5_hex(b"pw8"))
+        ));
     }
 }

@@ -22,8 +22,8 @@ use crate::core::recordings::RecordingsService;
 use crate::http::{HealthProbe, HealthReport};
 use crate::recording_media::MediaCodecs;
 use crate::store::{
-    SqliteActionJournal, SqliteCampaigns, SqliteDirectory, SqliteJournal, SqliteRecordings,
-    StoreError,
+    SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDirectory, SqliteJournal,
+    SqliteRecordings, StoreError,
 };
 
 /// [`HealthProbe`] over the live parts of the engine. The AMI side is attached once the first
@@ -148,6 +148,8 @@ pub struct Services {
     pub actions: Arc<dyn ActionJournal>,
     /// Campaign data: the blacklist, the calls placed for campaigns, dispositions.
     pub campaigns: Arc<dyn CampaignStore>,
+    /// Hashes of the MD5 digests of agents' passwords (USCall's agentLogin).
+    pub agent_digests: Arc<SqliteAgentDigests>,
     pbx: OnceLock<PbxServices>,
 }
 
@@ -168,6 +170,7 @@ impl Services {
             recordings,
             actions: Arc::new(SqliteActionJournal::open(path)?),
             campaigns: Arc::new(SqliteCampaigns::open(path)?),
+            agent_digests: Arc::new(SqliteAgentDigests::open(path)?),
             pbx: OnceLock::new(),
             config,
         })

@@ -490,6 +490,7 @@ impl Config {
         if let Err((field, reason)) = self.ucontact.validate() {
             return invalid(field, reason);
         }
+        self.uscall.validate()?;
         Ok(())
     }
 }

@@ -42,6 +42,7 @@ pub const FOLLOWED_EVENTS: &[&str] = &[
     "DeviceStateChange",
     "ContactStatus",
     "Newchannel",
+    "NewConnectedLine",
     "Hangup",
 ];
 
@@ -168,6 +169,16 @@ pub fn facts_from_event(e: &AmiMessage, now: UnixTime) -> Vec<LiveFact> {
                     since: now,
                 },
             })
+        }
+        "NewConnectedLine" => {
+            let peer = field(e, "ConnectedLineNum");
+            pjsip_endpoint(field(e, "Channel"))
+                .filter(|_| !peer.is_empty() && peer != "<unknown>")
+                .map(|endpoint| LiveFact::ChannelPeer {
+                    endpoint: endpoint.to_owned(),
+                    uniqueid: uniqueid(),
+                    peer: peer.to_owned(),
+                })
         }
         "Hangup" => pjsip_endpoint(field(e, "Channel")).map(|endpoint| LiveFact::ChannelHungUp {
             endpoint: endpoint.to_owned(),
@@ -445,6 +456,32 @@ mod tests {
                 }],
             ),
             (ev("Hangup", &[("Channel", "Local/x@y-00000001;1")]), vec![]),
+            (
+                ev(
+                    "NewConnectedLine",
+                    &[
+                        ("Channel", "PJSIP/1006-00000078"),
+                        ("Uniqueid", "u8"),
+                        ("ConnectedLineNum", "5551004"),
+                    ],
+                ),
+                vec![LiveFact::ChannelPeer {
+                    endpoint: "1006".into(),
+                    uniqueid: UniqueId::new("u8"),
+                    peer: "5551004".into(),
+                }],
+            ),
+            (
+                ev(
+                    "NewConnectedLine",
+                    &[
+                        ("Channel", "PJSIP/1006-00000078"),
+                        ("Uniqueid", "u8"),
+                        ("ConnectedLineNum", "<unknown>"),
+                    ],
+                ),
+                vec![],
+            ),
         ];
         for (i, (event, facts)) in cases.into_iter().enumerate() {
             assert_eq!(facts_from_event(&event, now), facts, "case {i}");

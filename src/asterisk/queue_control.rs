@@ -230,9 +230,11 @@ pub fn member_from(m: &AmiMessage, now: UnixTime) -> Option<QueueMember> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
     Some(QueueMember {
+        // `QueueMemberAdded`/`QueueMemberStatus` say MemberName, QueueStatus's `QueueMember` Name.
         name: m
             .get("MemberName")
             .filter(|s| !s.is_empty())
+            .or_else(|| m.get("Name").filter(|s| !s.is_empty()))
             .unwrap_or(&interface)
             .to_owned(),
         state_interface: m
@@ -492,8 +494,8 @@ mod tests {
                 "QueueMember",
                 &[
                     ("Queue", "q_soporte"),
+                    // As Asterisk 22 sends it: Name, not MemberName.
                     ("Name", "2005"),
-                    ("MemberName", "2005"),
                     ("Location", "PJSIP/1005"),
                     ("StateInterface", "PJSIP/1005"),
                     ("CallsTaken", "2"),

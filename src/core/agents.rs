@@ -202,7 +202,19 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
         number: &AgentNumber,
         extension: Option<&Extension>,
     ) -> Result<LoginOutcome, AgentError> {
-        let result = self.login_inner(number, extension).await;
+        self.login_to(actor, number, extension, None).await
+    }
+
+    /// [`AgentService::login`] to `queues` only (`None`: all the agent's queues); each must be
+    /// one of the agent's.
+    pub async fn login_to(
+        &self,
+        actor: &Actor,
+        number: &AgentNumber,
+        extension: Option<&Extension>,
+        queues: Option<&[QueueName]>,
+    ) -> Result<LoginOutcome, AgentError> {
+        let result = self.login_inner(number, extension, queues).await;
         let params = match (&result, extension) {
             (Ok(out), _) => format!("extension={}", out.extension),
             (Err(_), Some(ext)) => format!("extension={ext}"),
@@ -217,6 +229,7 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
         &self,
         number: &AgentNumber,
         extension: Option<&Extension>,
+        only: Option<&[QueueName]>,
     ) -> Result<LoginOutcome, AgentError> {
         let agent = self.agent(number)?;
         let extension = extension
@@ -226,16 +239,15 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
         if agent.queues.is_empty() {
             return Err(AgentError::NoQueues(number.clone()));
         }
-        for queue in &agent.queues {
+        self.check_queues(&agent, only)?;
+        let queues = only.map_or_else(|| agent.queues.clone(), <[QueueName]>::to_vec);
+        for queue in &queues {
             match self.queues.add_member(queue, &extension, number).await {
                 Ok(()) | Err(QueueControlError::AlreadyMember) => {}
                 Err(e) => return Err(AgentError::Pbx(e)),
             }
         }
-        Ok(LoginOutcome {
-            extension,
-            queues: agent.queues,
-        })
+        Ok(LoginOutcome { extension, queues })
     }
 
     /// Logs the agent out of its queues (and of any other queue the live state shows it in),

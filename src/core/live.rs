@@ -377,6 +377,15 @@ pub enum LiveFact {
         /// The call.
         call: CallLive,
     },
+    /// The other party of a channel on an endpoint became known (connected line).
+    ChannelPeer {
+        /// The endpoint's name.
+        endpoint: String,
+        /// The channel's uniqueid.
+        uniqueid: UniqueId,
+        /// The other party's number.
+        peer: String,
+    },
     /// A channel on an endpoint hung up.
     ChannelHungUp {
         /// The endpoint's name.
@@ -775,6 +784,19 @@ impl LiveState {
             } => {
                 self.endpoint_mut(&endpoint).calls.insert(uniqueid, call);
             }
+            LiveFact::ChannelPeer {
+                endpoint,
+                uniqueid,
+                peer,
+            } => {
+                if let Some(call) = self
+                    .endpoints
+                    .get_mut(&endpoint)
+                    .and_then(|e| e.calls.get_mut(&uniqueid))
+                {
+                    call.peer = peer;
+                }
+            }
             LiveFact::ChannelHungUp { endpoint, uniqueid } => {
                 if let Some(e) = self.endpoints.get_mut(&endpoint) {
                     e.calls.remove(&uniqueid);
@@ -1160,8 +1182,20 @@ mod tests {
                 endpoint: "carrier".into(),
                 uniqueid: UniqueId::new("u2"),
             },
+            LiveFact::ChannelPeer {
+                endpoint: "1005".into(),
+                uniqueid: UniqueId::new("u1"),
+                peer: "5551020".into(),
+            },
+            // A peer for a channel that is gone changes nothing.
+            LiveFact::ChannelPeer {
+                endpoint: "carrier".into(),
+                uniqueid: UniqueId::new("u2"),
+                peer: "1005".into(),
+            },
         ]);
         let e = &s.endpoints["1005"];
+        assert_eq!(e.current_call().unwrap().peer, "5551020");
         assert_eq!(e.kind, EndpointKind::Extension);
         assert_eq!(e.device_state, DeviceStatus::InUse);
         assert_eq!(e.contact_ip.as_deref(), Some("127.0.1.5"));

@@ -4,16 +4,21 @@
 //! **Architecture Invariant:** nothing here knows a wire format (no serde, no AMI, no HTTP) nor a
 //! storage engine (no rusqlite): adapters implement the ports declared here.
 
+pub mod agent_digest;
 pub mod agents;
 pub mod audit;
 pub mod call_commands;
+pub mod call_summary;
 pub mod campaigns;
+pub mod dialing;
 pub mod directory;
 pub mod ids;
 pub mod journal;
 pub mod live;
+pub mod md5;
 pub mod originate;
 pub mod originate_service;
+pub mod presence;
 pub mod recordings;
 pub mod recordings_import;
 pub mod reports;

@@ -248,6 +248,14 @@ CREATE TABLE call_disposition (
 ) STRICT;
 CREATE INDEX call_disposition_guid ON call_disposition (guid);
 "#,
+    // USCall's agentLogin: an Argon2id hash of the MD5 hex digest of each agent's password
+    // (never the MD5 itself), set with the password.
+    r#"
+CREATE TABLE agent_password_digest (
+    agent TEXT PRIMARY KEY,
+    hash  TEXT NOT NULL
+) STRICT;
+"#,
 ];
 
 /// The schema version this engine writes.

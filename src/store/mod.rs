@@ -11,6 +11,7 @@
 //! **Architecture Invariant:** only this module knows SQL and rusqlite's types for the engine's
 //! own data; it converts to and from core types at its edge.
 
+pub mod agent_digest;
 pub mod audit;
 pub mod campaigns;
 mod connection;
@@ -21,6 +22,7 @@ pub mod originate_jobs;
 pub mod recordings;
 pub mod sqlite;
 
+pub use agent_digest::SqliteAgentDigests;
 pub use audit::SqliteActionJournal;
 pub use campaigns::SqliteCampaigns;
 pub use directory::SqliteDirectory;

@@ -1,0 +1,216 @@
+//! The one mapping from what can go wrong to USCall's error answers: [`UscallError`], each with
+//! a stable `codigo` and a Portuguese message (`retorno`). Messages never carry internals
+//! (store errors, AMI texts); those are logged instead.
+
+use crate::core::agents::{AgentError, QueueControlError};
+use crate::core::call_commands::CallCommandError;
+use crate::core::dialing::DialingError;
+use crate::core::recordings::RecordingError;
+
+use super::wire;
+
+/// Why an operation produced no result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UscallError {
+    /// The token is missing, unknown, revoked or for another API.
+    TokenInvalid,
+    /// A required parameter is absent or empty.
+    Missing(&'static str),
+    /// A parameter's value is unusable.
+    Invalid {
+        /// The parameter.
+        param: &'static str,
+        /// Why (Portuguese).
+        reason: String,
+    },
+    /// The thing named does not exist (agent, pause, queue, extension, call, recording).
+    NotFound(String),
+    /// The agent's password does not match.
+    WrongPassword,
+    /// The number breaks the categoria's rules.
+    DialRule(String),
+    /// The agent is not logged in.
+    NotLoggedIn(String),
+    /// The extension or agent has no call in progress.
+    NoCall(String),
+    /// The request is valid but not allowed (a pause reason outside its queues).
+    NotAllowed(String),
+    /// The PBX is not connected or refused.
+    PbxUnavailable,
+    /// The engine failed (store); details are logged.
+    Internal,
+}
+
+impl UscallError {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TokenInvalid => "token_invalido",
+            Self::Missing(_) => "parametro_obrigatorio",
+            Self::Invalid { .. } => "parametro_invalido",
+            Self::NotFound(_) => "nao_encontrado",
+            Self::WrongPassword => "senha_invalida",
+            Self::DialRule(_) => "regra_discagem",
+            Self::NotLoggedIn(_) => "agente_nao_logado",
+            Self::NoCall(_) => "sem_ligacao",
+            Self::NotAllowed(_) => "nao_permitido",
+            Self::PbxUnavailable => "pbx_indisponivel",
+            Self::Internal => "erro_interno",
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> String {
+        match self {
+            Self::TokenInvalid => "Token inválido".to_owned(),
+            Self::Missing(p) => format!("Parâmetro obrigatório não informado: {p}"),
+            Self::Invalid { param, reason } => format!("Parâmetro inválido: {param}: {reason}"),
+            Self::NotFound(what) => format!("{what} não encontrado"),
+            Self::WrongPassword => "Senha do agente inválida".to_owned(),
+            Self::DialRule(why) => format!("Número recusado pela categoria: {why}"),
+            Self::NotLoggedIn(a) => format!("Agente {a} não está logado"),
+            Self::NoCall(who) => format!("{who} não tem ligação em curso"),
+            Self::NotAllowed(why) => format!("Operação não permitida: {why}"),
+            Self::PbxUnavailable => "PBX indisponível no momento; tente novamente".to_owned(),
+            Self::Internal => "Erro interno; tente novamente".to_owned(),
+        }
+    }
+
+    /// The JSON answer.
+    pub fn to_json(&self) -> String {
+        wire::error(self.code(), &self.message())
+    }
+
+    /// `param` is invalid because `reason`.
+    pub fn invalid(param: &'static str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            param,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<DialingError> for UscallError {
+    fn from(e: DialingError) -> Self {
+        let why = match &e {
+            DialingError::NotANumber(n) => format!("{n:?} deve ter somente dígitos (e + inicial)"),
+            DialingError::NoRule { number, category } => {
+                format!("{number} não corresponde a nenhuma regra da categoria {category}")
+            }
+            DialingError::NotDialable(n) => {
+                format!("{n:?} não é discável após as regras (2 a 32 dígitos)")
+            }
+            DialingError::BadPattern { .. } | DialingError::BadPrefix(_) => {
+                return Self::Internal;
+            }
+        };
+        Self::DialRule(why)
+    }
+}
+
+impl From<AgentError> for UscallError {
+    fn from(e: AgentError) -> Self {
+        match e {
+            AgentError::UnknownAgent(a) => Self::NotFound(format!("Agente {a}")),
+            AgentError::NoExtension(_) => Self::Missing("ramal"),
+            AgentError::NoQueues(a) => Self::NotAllowed(format!("o agente {a} não tem filas")),
+            AgentError::NotAgentsQueue { agent, queue } => {
+                Self::NotAllowed(format!("a fila {queue} não é uma fila do agente {agent}"))
+            }
+            AgentError::UnknownPauseReason(p) => Self::NotFound(format!("Pausa {p}")),
+            AgentError::ReasonNotAllowed { reason, queue } => {
+                Self::NotAllowed(format!("a pausa {reason} não é permitida na fila {queue}"))
+            }
+            AgentError::NotLoggedIn(a) => Self::NotLoggedIn(a.to_string()),
+            AgentError::Pbx(QueueControlError::NotMember) => {
+                Self::NotAllowed("o agente não é membro da fila".to_owned())
+            }
+            AgentError::Pbx(QueueControlError::NoSuchQueue) => Self::NotFound("Fila".to_owned()),
+            AgentError::Pbx(e) => {
+                tracing::warn!(error = %e, "uscall: queue action failed");
+                Self::PbxUnavailable
+            }
+            AgentError::Directory(e) => {
+                tracing::warn!(error = %e, "uscall: directory unavailable");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<CallCommandError> for UscallError {
+    fn from(e: CallCommandError) -> Self {
+        match e {
+            CallCommandError::Invalid(what) => Self::invalid("ramal", what),
+            CallCommandError::Refused(why) => {
+                tracing::info!(%why, "uscall: the PBX refused a call command");
+                Self::NoCall("O ramal".to_owned())
+            }
+            CallCommandError::Unreachable(e) => {
+                tracing::warn!(error = %e, "uscall: PBX unreachable");
+                Self::PbxUnavailable
+            }
+        }
+    }
+}
+
+impl From<RecordingError> for UscallError {
+    fn from(e: RecordingError) -> Self {
+        match e {
+            RecordingError::NotFound => Self::NotFound("Gravação".to_owned()),
+            RecordingError::Unsupported(what) => {
+                Self::NotAllowed(format!("formato indisponível para esta gravação ({what})"))
+            }
+            other => {
+                tracing::warn!(error = %other, "uscall: recording unavailable");
+                Self::Internal
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::directory::AgentNumber;
+
+    #[test]
+    fn every_error_has_a_code_and_a_json_answer() {
+        let a = AgentNumber::new("2204").unwrap();
+        let cases = [
+            (UscallError::TokenInvalid, "token_invalido"),
+            (UscallError::Missing("agente"), "parametro_obrigatorio"),
+            (UscallError::invalid("tipo", "x"), "parametro_invalido"),
+            (
+                UscallError::from(AgentError::UnknownAgent(a.clone())),
+                "nao_encontrado",
+            ),
+            (UscallError::WrongPassword, "senha_invalida"),
+            (
+                UscallError::from(DialingError::NoRule {
+                    number: "1".into(),
+                    category: "c".into(),
+                }),
+                "regra_discagem",
+            ),
+            (
+                UscallError::from(AgentError::NotLoggedIn(a)),
+                "agente_nao_logado",
+            ),
+            (UscallError::NoCall("Ramal 1004".into()), "sem_ligacao"),
+            (UscallError::NotAllowed("x".into()), "nao_permitido"),
+            (UscallError::PbxUnavailable, "pbx_indisponivel"),
+            (
+                UscallError::from(RecordingError::InvalidTag),
+                "erro_interno",
+            ),
+        ];
+        for (e, code) in cases {
+            assert_eq!(e.code(), code);
+            let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+            assert_eq!(v["status"], "erro");
+            assert_eq!(v["codigo"], code);
+            assert!(!v["retorno"].as_str().unwrap().is_empty());
+        }
+    }
+}

@@ -1,0 +1,573 @@
+//! The webservice through its router, without a PBX: WSDL, tokens, Faults, and every
+//! documented parameter's missing or invalid case.
+
+use super::*;
+use crate::config::Config;
+use crate::core::agent_digest::digest_hash;
+use crate::core::md5::md5_hex;
+use axum::body::{to_bytes, Body};
+use axum::http::{Request, StatusCode};
+use tower::ServiceExt;
+
+struct Fixture {
+    _dir: crate::test_support::TempDir,
+    app: Router,
+    token: String,
+}
+
+fn fixture() -> Fixture {
+    let dir = crate::test_support::TempDir::new("uscall");
+    let text = format!(
+        "[engine]\ntimezone = \"America/Sao_Paulo\"\n[store]\npath = {:?}\n\
+         [[node]]\nname = \"pbx1\"\nrecordings_dir = {:?}\n\
+         [node.ami]\nhost = \"127.0.0.1\"\nusername = \"u\"\nsecret = \"s\"\n\
+         [uscall]\nddrs = [\"26002000\"]\n\
+         [[uscall.category]]\nid = \"1\"\n[[uscall.category.rule]]\npattern = \"5551XXX\"\n",
+        dir.path().join("s.db"),
+        dir.path().join("rec"),
+    );
+    let config = Arc::new(Config::from_toml(&text).unwrap());
+    let services = Arc::new(Services::open(config).unwrap());
+    let mut agent = Agent::new(AgentNumber::new("2204").unwrap());
+    agent.full_name = "Ana Souza".into();
+    agent.queues = vec![QueueName::new("q_soporte").unwrap()];
+    services.directory.upsert_agent(&agent).unwrap();
+    services
+        .agent_digests
+        .set_digest(
+            &agent.number,
+            &digest_hash(&Secret::new("segredo")).unwrap(),
+        )
+        .unwrap();
+    services
+        .directory
+        .upsert_pause_reason(&PauseReason {
+            id: PauseReasonId::new("almoco").unwrap(),
+            name: "Almoço".into(),
+            max_seconds: Some(3600),
+            queues: vec![],
+        })
+        .unwrap();
+    let token = services
+        .directory
+        .create_credential("CRM", CredentialApi::Uscall)
+        .unwrap()
+        .key
+        .expose()
+        .to_owned();
+    let keys = Arc::new(KeyVerifier::new(services.directory.clone()));
+    Fixture {
+        app: routes(services, keys),
+        token,
+        _dir: dir,
+    }
+}
+
+fn envelope(op: &str, parts: &[(&str, Option<&str>)]) -> String {
+    let body: String = parts
+        .iter()
+        .map(|(n, v)| match v {
+            Some(v) => format!("<{n} xsi:type=\"xsd:string\">{}</{n}>", soap::escape(v)),
+            None => format!("<{n} xsi:nil=\"true\"/>"),
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\"?><SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\" \
+         xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\">\
+         <SOAP-ENV:Body><ns1:{op} xmlns:ns1=\"urn:wsuscall\">{body}</ns1:{op}></SOAP-ENV:Body></SOAP-ENV:Envelope>"
+    )
+}
+
+async fn post(app: &Router, body: String) -> (StatusCode, String) {
+    let resp = app
+        .clone()
+        .oneshot(Request::post(PATH).body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = to_bytes(resp.into_body(), 1 << 24).await.unwrap();
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+/// Calls `op` with `args` by position after the token (`None`: nil); returns the JSON answer.
+async fn call(f: &Fixture, op: &str, args: &[Option<&str>]) -> Value {
+    let names = OPERATIONS.iter().find(|(o, _)| *o == op).unwrap().1;
+    let mut parts = vec![(names[0], Some(f.token.as_str()))];
+    for (i, a) in args.iter().enumerate() {
+        parts.push((names[i + 1], *a));
+    }
+    let (status, body) = post(&f.app, envelope(op, &parts)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let text = crate::facades::soap::parse_request(body.as_bytes())
+        .unwrap()
+        .params[0]
+        .1
+        .clone()
+        .unwrap_or_default();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[tokio::test]
+async fn the_wsdl_declares_every_operation_with_its_parts_in_order() {
+    let f = fixture();
+    let resp = f
+        .app
+        .clone()
+        .oneshot(
+            Request::get(format!("{PATH}?wsdl"))
+                .header("Host", "pbx.example")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let wsdl =
+        String::from_utf8(to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+    assert!(wsdl.contains(&format!("location=\"http://pbx.example{PATH}\"")));
+    for (op, parts) in OPERATIONS {
+        let start = wsdl
+            .find(&format!("<message name=\"{op}Request\">"))
+            .unwrap_or_else(|| panic!("{op}"));
+        let end = start + wsdl[start..].find("</message>").unwrap();
+        let declared: Vec<&str> = wsdl[start..end]
+            .split("<part name=\"")
+            .skip(1)
+            .map(|p| p.split('"').next().unwrap())
+            .collect();
+        assert_eq!(&declared, parts, "{op}");
+        assert!(wsdl.contains(&format!(
+            "<operation name=\"{op}\" parameterOrder=\"{}\">",
+            parts.join(" ")
+        )));
+    }
+    assert_eq!(wsdl.matches("<portType").count(), 1);
+}
+
+#[tokio::test]
+async fn tokens_are_checked_and_faults_are_for_envelopes_only() {
+    let f = fixture();
+    for token in [None, Some("nope"), Some("abc.def")] {
+        let (status, body) = post(&f.app, envelope("getPauses", &[("token", token)])).await;
+        assert_eq!(status, StatusCode::OK);
+        let text = crate::facades::soap::parse_request(body.as_bytes())
+            .unwrap()
+            .params[0]
+            .1
+            .clone()
+            .unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["codigo"], "token_invalido", "{token:?}");
+        assert_eq!(v["retorno"], "Token inválido");
+    }
+    let (status, body) = post(&f.app, envelope("listURA", &[("token", Some(&f.token))])).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(body.contains("Procedure 'listURA' not present"), "{body}");
+    let (status, body) = post(&f.app, "<not-soap/>".into()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(body.contains("SOAP-ENV:Client"));
+}
+
+#[tokio::test]
+async fn directory_operations_answer_without_a_pbx() {
+    let f = fixture();
+    let v = call(&f, "getAgent", &[]).await;
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["retorno"][0]["num"], "2204");
+    assert_eq!(v["retorno"][0]["nome"], "Ana Souza");
+    assert_eq!(v["retorno"][0]["filachave"], "q_soporte");
+    assert!(v["retorno"][0]["senha"].is_null());
+    let v = call(&f, "getPauses", &[]).await;
+    assert_eq!(
+        v["retorno"],
+        json!([{"id": "almoco", "pause": "Almoço", "tempo": 3600, "filas": "ALL"}])
+    );
+    let v = call(&f, "ccenterMetricsReports", &[]).await;
+    assert_eq!(
+        v["retorno"].as_array().unwrap().len(),
+        METRICS_REPORTS.len()
+    );
+    // No PBX yet: live operations say so.
+    for op in [
+        "agentStatus",
+        "getQueue",
+        "listTrunk",
+        "extenStatus",
+        "queueStatus",
+    ] {
+        let v = call(&f, op, &[]).await;
+        assert_eq!(v["codigo"], "pbx_indisponivel", "{op}");
+    }
+    // The journal is empty: no calls today.
+    let v = call(&f, "cdrSearch", &[]).await;
+    assert_eq!(v["retorno"], json!([]));
+    let v = call(&f, "cdrTariff", &[]).await;
+    assert_eq!(v["retorno"], json!([]));
+}
+
+#[tokio::test]
+async fn every_parameter_has_its_missing_and_invalid_answer() {
+    let f = fixture();
+    let md5 = md5_hex(b"segredo");
+    let wrong = md5_hex(b"errada");
+    let long = "9".repeat(129);
+    let cases: Vec<(&str, Vec<Option<&str>>, &str)> = vec![
+        // startCall(tipo, origem, destino, categoria, idcti)
+        (
+            "startCall",
+            vec![None, Some("1004"), Some("5551010"), Some("1")],
+            "parametro_obrigatorio",
+        ),
+        (
+            "startCall",
+            vec![Some("outbound"), None, Some("5551010"), Some("1")],
+            "parametro_obrigatorio",
+        ),
+        (
+            "startCall",
+            vec![Some("outbound"), Some("1004"), None, Some("1")],
+            "parametro_obrigatorio",
+        ),
+        (
+            "startCall",
+            vec![Some("outbound"), Some("1004"), Some("5551010"), None],
+            "parametro_obrigatorio",
+        ),
+        (
+            "startCall",
+            vec![Some("fax"), Some("1004"), Some("5551010"), Some("1")],
+            "parametro_invalido",
+        ),
+        (
+            "startCall",
+            vec![Some("outbound"), Some("1004"), Some("5551010"), Some("9")],
+            "nao_encontrado",
+        ),
+        (
+            "startCall",
+            vec![Some("outbound"), Some("10a4"), Some("5551010"), Some("1")],
+            "parametro_invalido",
+        ),
+        (
+            "startCall",
+            vec![Some("outbound"), Some("1004"), Some("5552010"), Some("1")],
+            "regra_discagem",
+        ),
+        (
+            "startCall",
+            vec![Some("outbound"), Some("1004"), Some("5551010&x"), Some("1")],
+            "regra_discagem",
+        ),
+        (
+            "startCall",
+            vec![Some("clicktocall"), Some("99"), Some("26002000"), Some("1")],
+            "regra_discagem",
+        ),
+        (
+            "startCall",
+            vec![
+                Some("clicktocall"),
+                Some("5551010"),
+                Some("26009999"),
+                Some("1"),
+            ],
+            "nao_encontrado",
+        ),
+        (
+            "startCall",
+            vec![
+                Some("clicktocall"),
+                Some("5551010"),
+                Some("2600x"),
+                Some("1"),
+            ],
+            "parametro_invalido",
+        ),
+        (
+            "startCall",
+            vec![
+                Some("outbound"),
+                Some("1004"),
+                Some("5551010"),
+                Some("1"),
+                Some("a,b=c"),
+            ],
+            "parametro_invalido",
+        ),
+        // cdrSearch(dataini, datafin, origem, destino, idunico)
+        ("cdrSearch", vec![Some("ontem")], "parametro_invalido"),
+        (
+            "cdrSearch",
+            vec![None, Some("2026-02-30 00:00:00")],
+            "parametro_invalido",
+        ),
+        (
+            "cdrSearch",
+            vec![Some("2026-11-22 10:00:00"), Some("2026-11-22 09:00:00")],
+            "parametro_invalido",
+        ),
+        (
+            "cdrSearch",
+            vec![None, None, None, None, Some(&long)],
+            "parametro_invalido",
+        ),
+        ("audioDownload", vec![Some(&long)], "parametro_invalido"),
+        (
+            "cdrSearch",
+            vec![None, None, Some(&long)],
+            "parametro_invalido",
+        ),
+        (
+            "cdrSearch",
+            vec![None, None, None, Some(&long)],
+            "parametro_invalido",
+        ),
+        (
+            "monitExten",
+            vec![Some("1100"), Some("10x4")],
+            "parametro_invalido",
+        ),
+        (
+            "monitExten",
+            vec![Some("1100"), Some("22 04"), Some("yes")],
+            "parametro_invalido",
+        ),
+        (
+            "hangupCall",
+            vec![Some("22/04"), Some("yes")],
+            "parametro_invalido",
+        ),
+        ("ccenterCdr", vec![Some("x")], "parametro_invalido"),
+        (
+            "ccenterCdr",
+            vec![None, None, Some("a b")],
+            "parametro_invalido",
+        ),
+        (
+            "ccenterCdr",
+            vec![None, None, None, Some("q x")],
+            "parametro_invalido",
+        ),
+        (
+            "ccenterAgents",
+            vec![None, None, None, Some("x")],
+            "parametro_invalido",
+        ),
+        (
+            "ccenterPauses",
+            vec![None, Some("a b")],
+            "parametro_invalido",
+        ),
+        (
+            "ccenterPauses",
+            vec![None, None, None, None, Some("x")],
+            "parametro_invalido",
+        ),
+        (
+            "ccenterSessions",
+            vec![None, None, Some("q x")],
+            "parametro_invalido",
+        ),
+        (
+            "ccenterMetrics",
+            vec![Some("filas"), Some("a b")],
+            "parametro_invalido",
+        ),
+        (
+            "ccenterMetrics",
+            vec![Some("filas"), None, None, Some("x")],
+            "parametro_invalido",
+        ),
+        // audioDownload(idunico, formato)
+        ("audioDownload", vec![None], "parametro_obrigatorio"),
+        (
+            "audioDownload",
+            vec![Some("x"), Some("flac")],
+            "parametro_invalido",
+        ),
+        ("audioDownload", vec![Some("nao-existe")], "nao_encontrado"),
+        // agentLogin(agente, ramal, senhamd5, filachave)
+        (
+            "agentLogin",
+            vec![None, Some("1004"), Some(&md5)],
+            "parametro_obrigatorio",
+        ),
+        (
+            "agentLogin",
+            vec![Some("2204"), None, Some(&md5)],
+            "parametro_obrigatorio",
+        ),
+        (
+            "agentLogin",
+            vec![Some("2204"), Some("1004"), None],
+            "parametro_obrigatorio",
+        ),
+        (
+            "agentLogin",
+            vec![Some("22 04"), Some("1004"), Some(&md5)],
+            "parametro_invalido",
+        ),
+        (
+            "agentLogin",
+            vec![Some("2204"), Some("ramal"), Some(&md5)],
+            "parametro_invalido",
+        ),
+        (
+            "agentLogin",
+            vec![Some("2204"), Some("1004"), Some("segredo")],
+            "parametro_invalido",
+        ),
+        (
+            "agentLogin",
+            vec![Some("2204"), Some("1004"), Some(&md5), Some("fila x")],
+            "parametro_invalido",
+        ),
+        (
+            "agentLogin",
+            vec![Some("2299"), Some("1004"), Some(&md5)],
+            "nao_encontrado",
+        ),
+        (
+            "agentLogin",
+            vec![Some("2204"), Some("1004"), Some(&wrong)],
+            "senha_invalida",
+        ),
+        // agentLogout(agente), agentStatus(agente)
+        ("agentLogout", vec![None], "parametro_obrigatorio"),
+        ("agentLogout", vec![Some("a/b")], "parametro_invalido"),
+        ("agentLogout", vec![Some("2299")], "nao_encontrado"),
+        ("agentStatus", vec![Some("a/b")], "parametro_invalido"),
+        ("agentStatus", vec![Some("2299")], "nao_encontrado"),
+        // startPause(agente, idpausa), endPause(agente)
+        (
+            "startPause",
+            vec![None, Some("almoco")],
+            "parametro_obrigatorio",
+        ),
+        (
+            "startPause",
+            vec![Some("2204"), None],
+            "parametro_obrigatorio",
+        ),
+        (
+            "startPause",
+            vec![Some("2204"), Some("al moco")],
+            "parametro_invalido",
+        ),
+        (
+            "startPause",
+            vec![Some("2204"), Some("cafe")],
+            "nao_encontrado",
+        ),
+        ("endPause", vec![None], "parametro_obrigatorio"),
+        ("endPause", vec![Some("2 2")], "parametro_invalido"),
+        // hangupCall(ramal, agente)
+        ("hangupCall", vec![None], "parametro_obrigatorio"),
+        (
+            "hangupCall",
+            vec![Some("1004"), Some("talvez")],
+            "parametro_invalido",
+        ),
+        ("hangupCall", vec![Some("PJSIP/1004")], "parametro_invalido"),
+        // monitExten(srcramal, dstramal, agente, tipo)
+        (
+            "monitExten",
+            vec![None, Some("1004")],
+            "parametro_obrigatorio",
+        ),
+        (
+            "monitExten",
+            vec![Some("1100"), None],
+            "parametro_obrigatorio",
+        ),
+        (
+            "monitExten",
+            vec![Some("1100"), Some("1004"), None, Some("grito")],
+            "parametro_invalido",
+        ),
+        (
+            "monitExten",
+            vec![Some("1100"), Some("1004"), Some("x")],
+            "parametro_invalido",
+        ),
+        (
+            "monitExten",
+            vec![Some("11;00"), Some("1004")],
+            "parametro_invalido",
+        ),
+        // getExtens(ramal), extenStatus(tipo, ramal), getQueue(fila), queueStatus(fila)
+        ("getExtens", vec![Some("1004'")], "parametro_invalido"),
+        ("extenStatus", vec![Some("fax")], "parametro_invalido"),
+        ("extenStatus", vec![None, Some("x")], "parametro_invalido"),
+        ("getQueue", vec![Some("q soporte")], "parametro_invalido"),
+        ("queueStatus", vec![Some("q;x")], "parametro_invalido"),
+        // cdrTariff(dataini, datafin)
+        (
+            "cdrTariff",
+            vec![Some("2026-11-22T00:00")],
+            "parametro_invalido",
+        ),
+        (
+            "cdrTariff",
+            vec![None, Some("amanhã")],
+            "parametro_invalido",
+        ),
+        // ccenter*
+        ("ccenterAgents", vec![Some("a b")], "parametro_invalido"),
+        (
+            "ccenterAgents",
+            vec![None, Some("q_soporte,q x")],
+            "parametro_invalido",
+        ),
+        (
+            "ccenterAgents",
+            vec![None, None, Some("x")],
+            "parametro_invalido",
+        ),
+        ("ccenterCdr", vec![None, Some("x")], "parametro_invalido"),
+        ("ccenterPauses", vec![Some("tudo")], "parametro_invalido"),
+        ("ccenterSessions", vec![Some("tudo")], "parametro_invalido"),
+        (
+            "ccenterSessions",
+            vec![None, None, None, Some("x")],
+            "parametro_invalido",
+        ),
+        ("ccenterMetrics", vec![None], "parametro_obrigatorio"),
+        ("ccenterMetrics", vec![Some("vendas")], "parametro_invalido"),
+    ];
+    for (op, args, code) in cases {
+        let v = call(&f, op, &args).await;
+        assert_eq!(v["status"], "erro", "{op} {args:?}: {v}");
+        assert_eq!(v["codigo"], code, "{op} {args:?}: {v}");
+        assert!(!v["retorno"].as_str().unwrap_or("").is_empty());
+    }
+}
+
+#[tokio::test]
+async fn reports_answer_from_the_journal() {
+    let f = fixture();
+    for (op, args) in [
+        ("ccenterAgents", vec![Some("2204"), Some("q_soporte")]),
+        ("ccenterCdr", vec![None, None, Some("2204")]),
+        ("ccenterPauses", vec![Some("detalhado")]),
+        ("ccenterSessions", vec![Some("resumo"), Some("2204")]),
+        (
+            "ccenterMetrics",
+            vec![Some("filas"), None, Some("q_soporte")],
+        ),
+        ("ccenterMetrics", vec![Some("atividade")]),
+    ] {
+        let v = call(&f, op, &args).await;
+        assert_eq!(v["status"], "ok", "{op}: {v}");
+        assert!(v["retorno"].is_array(), "{op}: {v}");
+    }
+    // A queue named in the filter is reported even without activity.
+    let v = call(
+        &f,
+        "ccenterMetrics",
+        &[Some("filas"), None, Some("q_soporte")],
+    )
+    .await;
+    assert_eq!(v["retorno"][0]["fila"], "q_soporte");
+    assert_eq!(v["retorno"][0]["oferecidas"], 0);
+}

@@ -25,7 +25,7 @@ use crate::core::call_summary::{outbound_legs, summarize, CallRules, CallSummary
 use crate::core::dialing::DialingCategory;
 use crate::core::directory::{
     Agent, AgentNumber, CredentialApi, DirectoryStore, Extension, PauseReason, PauseReasonId,
-    QueueName,
+    QueueName, TrunkName,
 };
 use crate::core::journal::{CdrRecord, JournalStore, QueueLogRecord, TimeRange, UnixTime};
 use crate::core::live::{EndpointKind, EndpointLive, LiveState};
@@ -739,6 +739,12 @@ impl UscallService {
             }
         }
         let mut request = request;
+        if let Some(trunk) = &category.trunk {
+            let trunk = TrunkName::new(trunk.as_str()).map_err(|_| {
+                UscallError::NotAllowed(format!("o tronco da categoria {categoria} é inválido"))
+            })?;
+            request = request.with_trunk(trunk);
+        }
         if tipo != "outbound" {
             // The DDR's side (the queue, the agent's phone) sees the number dialed as the caller.
             let shown = originate::CallerId::new(None, Some(request.destination.as_str()))

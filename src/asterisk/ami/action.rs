@@ -565,6 +565,153 @@ impl Action for Setvar {
     }
 }
 
+const DB_KEY: Alphabet = Alphabet {
+    extra: "_-.+*#/",
+    describe: "letters, digits and _ - . + * # /",
+};
+
+/// An AstDB family and key (`CF` / `1005`, `blacklist/q_ventas` / `5551234`): `[A-Za-z0-9_-.+*#/]`.
+fn db_path(family: &str, key: Option<&str>) -> Result<(String, Option<String>), ActionError> {
+    Ok((
+        token("Family", family, &DB_KEY)?,
+        opt(key, |k| token("Key", k, &DB_KEY))?,
+    ))
+}
+
+/// `DBGet`: reads one AstDB value (answered as a `DBGetResponse` event: a list action).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbGet {
+    family: String,
+    key: String,
+}
+
+impl DbGet {
+    /// The value at `family`/`key`.
+    pub fn new(family: &str, key: &str) -> Result<Self, ActionError> {
+        let (family, key) = db_path(family, Some(key))?;
+        Ok(Self {
+            family,
+            key: key.unwrap_or_default(),
+        })
+    }
+}
+
+impl Action for DbGet {
+    fn to_message(&self) -> AmiMessage {
+        action("DBGet")
+            .with("Family", &self.family)
+            .with("Key", &self.key)
+    }
+}
+impl ListAction for DbGet {}
+
+/// `DBGetTree`: reads every AstDB value under a family (or one key of it), as `DBGetTreeResponse`
+/// events (a list action).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbGetTree {
+    family: String,
+    key: Option<String>,
+}
+
+impl DbGetTree {
+    /// Everything under `family` (and `key`, if given).
+    pub fn new(family: &str, key: Option<&str>) -> Result<Self, ActionError> {
+        let (family, key) = db_path(family, key)?;
+        Ok(Self { family, key })
+    }
+}
+
+impl Action for DbGetTree {
+    fn to_message(&self) -> AmiMessage {
+        let mut m = action("DBGetTree").with("Family", &self.family);
+        if let Some(key) = &self.key {
+            m.push("Key", key);
+        }
+        m
+    }
+}
+impl ListAction for DbGetTree {}
+
+/// `DBPut`: stores one AstDB value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbPut {
+    family: String,
+    key: String,
+    value: String,
+}
+
+impl DbPut {
+    /// `value` is `[A-Za-z0-9_-.+*#/]` too: AstDB values are read back by the dialplan.
+    pub fn new(family: &str, key: &str, value: &str) -> Result<Self, ActionError> {
+        let (family, key) = db_path(family, Some(key))?;
+        Ok(Self {
+            family,
+            key: key.unwrap_or_default(),
+            value: token("Val", value, &DB_KEY)?,
+        })
+    }
+}
+
+impl Action for DbPut {
+    fn to_message(&self) -> AmiMessage {
+        action("DBPut")
+            .with("Family", &self.family)
+            .with("Key", &self.key)
+            .with("Val", &self.value)
+    }
+}
+
+/// `DBDel`: removes one AstDB value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbDel {
+    family: String,
+    key: String,
+}
+
+impl DbDel {
+    /// The value at `family`/`key`.
+    pub fn new(family: &str, key: &str) -> Result<Self, ActionError> {
+        let (family, key) = db_path(family, Some(key))?;
+        Ok(Self {
+            family,
+            key: key.unwrap_or_default(),
+        })
+    }
+}
+
+impl Action for DbDel {
+    fn to_message(&self) -> AmiMessage {
+        action("DBDel")
+            .with("Family", &self.family)
+            .with("Key", &self.key)
+    }
+}
+
+/// `DBDelTree`: removes every AstDB value under a family (or one key of it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbDelTree {
+    family: String,
+    key: Option<String>,
+}
+
+impl DbDelTree {
+    /// Everything under `family` (and `key`, if given).
+    pub fn new(family: &str, key: Option<&str>) -> Result<Self, ActionError> {
+        let (family, key) = db_path(family, key)?;
+        Ok(Self { family, key })
+    }
+}
+
+impl Action for DbDelTree {
+    fn to_message(&self) -> AmiMessage {
+        let mut m = action("DBDelTree").with("Family", &self.family);
+        if let Some(key) = &self.key {
+            m.push("Key", key);
+        }
+        m
+    }
+}
+
 /// `MessageSend`: sends an out-of-call text message (e.g. SIP MESSAGE).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageSend {
@@ -845,6 +992,25 @@ fn escape_variable_value(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn astdb_actions_keep_to_their_alphabet() {
+        let m = DbPut::new("CF", "1005", "5551234").unwrap().to_message();
+        assert_eq!(m.get("Action"), Some("DBPut"));
+        assert_eq!(m.get("Val"), Some("5551234"));
+        assert_eq!(
+            DbGetTree::new("blacklist/q_ventas", None)
+                .unwrap()
+                .to_message()
+                .get("Family"),
+            Some("blacklist/q_ventas")
+        );
+        for bad in ["a b", "x\r\nAction: Command", "", "a&b", "$(x)", "a,b"] {
+            assert!(DbPut::new("CF", "1005", bad).is_err(), "{bad:?}");
+            assert!(DbGet::new(bad, "k").is_err(), "{bad:?}");
+            assert!(DbDel::new("CF", bad).is_err(), "{bad:?}");
+        }
+    }
     use super::*;
     use crate::asterisk::ami::codec::AmiCodec;
     use bytes::BytesMut;

@@ -18,10 +18,11 @@ use crate::core::call_commands::CallCommands;
 use crate::core::live::LiveState;
 use crate::core::originate_service::OriginateService;
 use crate::core::recordings::RecordingsService;
+use crate::core::sms::SmsGateway;
 use crate::http::{HealthProbe, HealthReport};
 use crate::recording_media::MediaCodecs;
 use crate::store::{
-    SqliteActionJournal, SqliteDirectory, SqliteJournal, SqliteRecordings, StoreError,
+    SqliteActionJournal, SqliteDirectory, SqliteJournal, SqliteRecordings, SqliteSms, StoreError,
 };
 
 /// [`HealthProbe`] over the live parts of the engine. The AMI side is attached once the first
@@ -144,6 +145,10 @@ pub struct Services {
     pub recordings: RecordingsService,
     /// The journal of the engine's own actions.
     pub actions: Arc<dyn ActionJournal>,
+    /// Text messages (SMS) sent for API clients.
+    pub sms: Arc<SqliteSms>,
+    /// The HTTP SMS provider, when `[expand] sms_gateway_url` is set.
+    pub sms_http: Option<Arc<dyn SmsGateway>>,
     pbx: OnceLock<PbxServices>,
 }
 
@@ -163,6 +168,8 @@ impl Services {
             journal: Arc::new(Mutex::new(SqliteJournal::open(path)?)),
             recordings,
             actions: Arc::new(SqliteActionJournal::open(path)?),
+            sms: Arc::new(SqliteSms::open(path)?),
+            sms_http: config.expand.sms_http_gateway().map(|g| Arc::new(g) as _),
             pbx: OnceLock::new(),
             config,
         })

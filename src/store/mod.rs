@@ -18,10 +18,12 @@ pub mod error;
 pub mod migrations;
 pub mod originate_jobs;
 pub mod recordings;
+pub mod sms;
 pub mod sqlite;
 
 pub use audit::SqliteActionJournal;
 pub use directory::SqliteDirectory;
 pub use error::StoreError;
 pub use recordings::SqliteRecordings;
+pub use sms::SqliteSms;
 pub use sqlite::SqliteJournal;

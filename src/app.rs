@@ -19,11 +19,12 @@ use crate::core::campaigns::CampaignStore;
 use crate::core::live::LiveState;
 use crate::core::originate_service::OriginateService;
 use crate::core::recordings::RecordingsService;
+use crate::core::sms::SmsGateway;
 use crate::http::{HealthProbe, HealthReport};
 use crate::recording_media::MediaCodecs;
 use crate::store::{
     SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDirectory, SqliteJournal,
-    SqliteRecordings, StoreError,
+    SqliteRecordings, SqliteSms, StoreError,
 };
 
 /// [`HealthProbe`] over the live parts of the engine. The AMI side is attached once the first
@@ -150,6 +151,10 @@ pub struct Services {
     pub campaigns: Arc<dyn CampaignStore>,
     /// Hashes of the MD5 digests of agents' passwords (USCall's agentLogin).
     pub agent_digests: Arc<SqliteAgentDigests>,
+    /// Text messages (SMS) sent for API clients.
+    pub sms: Arc<SqliteSms>,
+    /// The HTTP SMS provider, when `[expand] sms_gateway_url` is set.
+    pub sms_http: Option<Arc<dyn SmsGateway>>,
     pbx: OnceLock<PbxServices>,
 }
 
@@ -171,6 +176,8 @@ impl Services {
             actions: Arc::new(SqliteActionJournal::open(path)?),
             campaigns: Arc::new(SqliteCampaigns::open(path)?),
             agent_digests: Arc::new(SqliteAgentDigests::open(path)?),
+            sms: Arc::new(SqliteSms::open(path)?),
+            sms_http: config.expand.sms_http_gateway().map(|g| Arc::new(g) as _),
             pbx: OnceLock::new(),
             config,
         })

@@ -449,6 +449,9 @@ impl Config {
         if self.http.max_ingest_lag_seconds == 0 {
             return invalid("http.max_ingest_lag_seconds", "must be at least 1");
         }
+        self.expand
+            .validate()
+            .map_err(|(field, reason)| ConfigError::Invalid { field, reason })?;
         if self.store.path.as_os_str().is_empty() {
             return invalid("store.path", "must not be empty");
         }

@@ -14,6 +14,7 @@ pub mod facades;
 pub mod http;
 pub mod media;
 pub mod recording_media;
+pub mod sms_http;
 pub mod store;
 
 #[cfg(test)]

@@ -317,6 +317,26 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
         self.set_paused(&agent, queues, true, Some(reason)).await
     }
 
+    /// Pauses the agent without a reason in `queues` (`None`: every queue); the queues must be
+    /// the agent's. Journaled for `actor`.
+    pub async fn pause_without_reason(
+        &self,
+        actor: &Actor,
+        number: &AgentNumber,
+        queues: Option<&[QueueName]>,
+    ) -> Result<(), AgentError> {
+        let result = async {
+            let agent = self.agent(number)?;
+            self.check_queues(&agent, queues)?;
+            self.set_paused(&agent, queues, true, None).await
+        }
+        .await;
+        let params = format!("reason= queues={}", queues_param(queues));
+        self.journal(actor, "agent.pause", number, params, &result)
+            .await;
+        result
+    }
+
     /// Unpauses the agent in `queues` (`None`: every queue), for `actor` (journaled).
     pub async fn unpause(
         &self,

@@ -408,6 +408,14 @@ pub trait JournalStore {
     /// CDRs whose start lies in `range`, by start time then source row.
     fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, Self::Error>;
 
+    /// The legs of one call: CDRs whose `uniqueid` or `linkedid` is `id`, by start time then
+    /// source row.
+    fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, Self::Error> {
+        let mut records = self.cdrs(TimeRange::all())?;
+        records.retain(|c| c.uniqueid.as_str() == id || c.linkedid.as_str() == id);
+        Ok(records)
+    }
+
     /// Number of `queue_log` records whose time lies in `range`.
     fn count_queue_log(&self, range: TimeRange) -> Result<u64, Self::Error>;
 

@@ -10,6 +10,8 @@
 //! - [`queue_report`] gives, per queue, calls offered / answered / abandoned / timed out, the
 //!   service level, average wait and average talk.
 //! - [`queue_activity`] lists the queue events of the interval in the order they were written.
+//! - [`outbound_calls`] lists the agents' outbound calls (the rule of **Outbound** below);
+//!   [`during_sessions`] keeps those placed while logged in (e.g. to one queue).
 //!
 //! # Input
 //!
@@ -300,6 +302,15 @@ pub struct AgentReport {
     pub outbound_answered: u64,
     /// Average handling time of answered queue calls, in seconds.
     pub aht_secs: Option<f64>,
+    /// Seconds talking on queue calls.
+    pub queue_talking_secs: i64,
+    /// Seconds talking on outbound calls.
+    pub outbound_talking_secs: i64,
+    /// Queue calls that ended in a transfer (`TRANSFER`, `BLINDTRANSFER`,
+    /// `ATTENDEDTRANSFER`) in the interval.
+    pub transferred: u64,
+    /// The handling time of each answered queue call the average is taken over, in order.
+    pub handled_secs: Vec<i64>,
 }
 
 /// An agent's outbound calls: placed, answered, and the answered legs' talk spans.
@@ -331,6 +342,7 @@ struct AgentState {
     presented: u64,
     answered: u64,
     missed: u64,
+    transferred: u64,
 }
 
 impl AgentState {
@@ -471,11 +483,15 @@ pub fn agent_report(
                     st.presented += 1;
                 }
             }
-            QueueEvent::CompleteAgent
-            | QueueEvent::CompleteCaller
-            | QueueEvent::Transfer
-            | QueueEvent::BlindTransfer
-            | QueueEvent::AttendedTransfer => st.end_call(&r.callid, r.time),
+            QueueEvent::CompleteAgent | QueueEvent::CompleteCaller => {
+                st.end_call(&r.callid, r.time)
+            }
+            QueueEvent::Transfer | QueueEvent::BlindTransfer | QueueEvent::AttendedTransfer => {
+                if inside {
+                    st.transferred += 1;
+                }
+                st.end_call(&r.callid, r.time)
+            }
             _ => {}
         }
         st.settle(r.time);
@@ -491,16 +507,7 @@ pub fn agent_report(
             if !filter.agent_ok(agent) {
                 continue;
             }
-            let prefix = format!("PJSIP/{ext}-");
-            let legs: Vec<&CdrRecord> = call
-                .legs
-                .iter()
-                .filter(|l| {
-                    l.channel.as_str().starts_with(&prefix)
-                        && (ctx.outbound_contexts.contains(&l.dcontext)
-                            || is_external_number(&l.dst))
-                })
-                .collect();
+            let legs = outbound_legs(&call, ext, ctx);
             if legs.is_empty() {
                 continue;
             }
@@ -583,12 +590,16 @@ fn build_agent(agent: String, st: AgentState, outbound: Outbound, w: Window) -> 
         }
     }
     let logged_spans: Vec<_> = sessions.iter().map(|s| (s.start, s.end)).collect();
-    let talk_spans: Vec<_> = st
+    let queue_talks: Vec<_> = st.talks.iter().filter_map(|t| w.clip(t.0, t.1)).collect();
+    let outbound_talks: Vec<_> = outbound
         .talks
         .iter()
-        .map(|t| (t.0, t.1))
-        .chain(outbound.talks)
-        .filter_map(|(s, e)| w.clip(s, e))
+        .filter_map(|(s, e)| w.clip(*s, *e))
+        .collect();
+    let talk_spans: Vec<_> = queue_talks
+        .iter()
+        .chain(outbound_talks.iter())
+        .copied()
         .collect();
     let logged = union(logged_spans);
     let busy = union(
@@ -618,7 +629,99 @@ fn build_agent(agent: String, st: AgentState, outbound: Outbound, w: Window) -> 
         outbound: outbound.placed,
         outbound_answered: outbound.answered,
         aht_secs: mean(&handled),
+        queue_talking_secs: measure(&union(queue_talks)),
+        outbound_talking_secs: measure(&union(outbound_talks)),
+        transferred: st.transferred,
+        handled_secs: handled,
     }
+}
+
+/// The legs of `call` that make it an outbound call from extension `ext` (the module's rule).
+fn outbound_legs<'a>(call: &'a Call, ext: &str, ctx: &ReportContext) -> Vec<&'a CdrRecord> {
+    let prefix = format!("PJSIP/{ext}-");
+    call.legs
+        .iter()
+        .filter(|l| {
+            l.channel.as_str().starts_with(&prefix)
+                && (ctx.outbound_contexts.contains(&l.dcontext) || is_external_number(&l.dst))
+        })
+        .collect()
+}
+
+/// One outbound call of an agent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboundCall {
+    /// The agent.
+    pub agent: String,
+    /// The call (`linkedid`).
+    pub linkedid: UniqueId,
+    /// The number dialed (the first outbound leg's `dst`).
+    pub dst: String,
+    /// The call's start.
+    pub start: UnixTime,
+    /// The call's end.
+    pub end: UnixTime,
+    /// Whether the far end answered.
+    pub answered: bool,
+    /// Talk seconds (answered legs, answer → end, whole).
+    pub talk_secs: i64,
+}
+
+/// The outbound calls (same rule as [`agent_report`]'s) started in `range` by the agents of
+/// `filter` with an extension in `ctx`, by start then agent.
+pub fn outbound_calls(
+    cdrs: &[CdrRecord],
+    range: TimeRange,
+    filter: &ReportFilter,
+    ctx: &ReportContext,
+) -> Vec<OutboundCall> {
+    let w = ctx.window(range);
+    let mut out = Vec::new();
+    for call in calls(cdrs) {
+        if !w.contains(call.start) {
+            continue;
+        }
+        for (agent, ext) in &ctx.extensions {
+            if !filter.agent_ok(agent) {
+                continue;
+            }
+            let legs = outbound_legs(&call, ext, ctx);
+            let Some(first) = legs.first() else {
+                continue;
+            };
+            let talks: Vec<Span> = legs
+                .iter()
+                .filter(|l| l.dstchannel.is_some() && l.disposition == Disposition::Answered)
+                .filter_map(|l| l.answer.map(|a| (a, l.end)))
+                .collect();
+            out.push(OutboundCall {
+                agent: agent.clone(),
+                linkedid: call.linkedid.clone(),
+                dst: first.dst.clone(),
+                start: call.start,
+                end: call.end,
+                answered: !talks.is_empty(),
+                talk_secs: measure(&union(talks)),
+            });
+        }
+    }
+    out
+}
+
+/// The calls placed while their agent was logged in: a session of the agent's report in
+/// `reports` (e.g. a report filtered to one queue) covers the call's start.
+pub fn during_sessions(calls: Vec<OutboundCall>, reports: &[AgentReport]) -> Vec<OutboundCall> {
+    calls
+        .into_iter()
+        .filter(|c| {
+            reports.iter().any(|r| {
+                r.agent == c.agent
+                    && r.sessions
+                        .iter()
+                        .any(|s| s.start <= c.start && c.start <= s.end)
+            })
+        })
+        .collect()
 }
 
 fn is_external_number(dst: &str) -> bool {

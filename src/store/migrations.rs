@@ -256,6 +256,23 @@ CREATE TABLE agent_password_digest (
     hash  TEXT NOT NULL
 ) STRICT;
 "#,
+    // Text messages (SMS) sent for API clients, one row per recipient.
+    r#"
+CREATE TABLE sms_job (
+    id         INTEGER PRIMARY KEY,
+    text       TEXT NOT NULL,
+    status     TEXT NOT NULL CHECK (status IN ('PENDING', 'SENT', 'ERROR', 'DRAFT')),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE sms_recipient (
+    job    INTEGER NOT NULL REFERENCES sms_job (id) ON DELETE CASCADE,
+    pos    INTEGER NOT NULL,
+    number TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('PENDING', 'SENT', 'ERROR')),
+    PRIMARY KEY (job, pos)
+) STRICT;
+"#,
 ];
 
 /// The schema version this engine writes.

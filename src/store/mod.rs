@@ -20,6 +20,7 @@ pub mod error;
 pub mod migrations;
 pub mod originate_jobs;
 pub mod recordings;
+pub mod sms;
 pub mod sqlite;
 
 pub use agent_digest::SqliteAgentDigests;
@@ -28,4 +29,5 @@ pub use campaigns::SqliteCampaigns;
 pub use directory::SqliteDirectory;
 pub use error::StoreError;
 pub use recordings::SqliteRecordings;
+pub use sms::SqliteSms;
 pub use sqlite::SqliteJournal;

@@ -283,6 +283,19 @@ impl JournalStore for SqliteJournal {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT source_rowid, clid, src, dst, dcontext, channel, dstchannel, lastapp, \
+               lastdata, duration, billsec, disposition, amaflags, accountcode, uniqueid, \
+               linkedid, sequence, peeraccount, userfield, start_epoch, answer_epoch, end_epoch, \
+               recordingfile, calldata \
+             FROM cdr WHERE uniqueid = ?1 OR linkedid = ?1 \
+             ORDER BY start_epoch, source, source_rowid",
+        )?;
+        let rows = stmt.query_map([id], cdr_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn count_queue_log(&self, range: TimeRange) -> Result<u64, StoreError> {
         let n: i64 = self.conn.query_row(
             "SELECT count(*) FROM queue_log WHERE time_epoch >= ?1 AND time_epoch < ?2",

@@ -244,6 +244,9 @@ fn a_day_of_two_agents() {
     );
     assert_eq!((a.outbound, a.outbound_answered), (1, 1));
     assert_eq!(a.aht_secs, Some(60.0));
+    assert_eq!((a.queue_talking_secs, a.outbound_talking_secs), (120, 20));
+    assert_eq!(a.handled_secs, [60, 60]);
+    assert_eq!(a.transferred, 0);
 
     let b = &reports[1];
     assert_eq!(spans(&b.sessions), [(100, 950, false)]);
@@ -253,6 +256,8 @@ fn a_day_of_two_agents() {
     assert_eq!((b.presented, b.answered, b.missed), (1, 1, 0));
     assert_eq!((b.outbound, b.outbound_answered), (1, 0));
     assert_eq!(b.aht_secs, Some(30.0));
+    assert_eq!((b.queue_talking_secs, b.outbound_talking_secs), (30, 0));
+    assert_eq!(b.handled_secs, [30]);
 }
 
 #[test]
@@ -573,4 +578,57 @@ fn span_arithmetic() {
     assert_eq!(overlap(&u, &[s(3, 6), s(11, 20)]), 1 + 1 + 1);
     assert!(is_external_number("5551020") && is_external_number("+59899123456"));
     assert!(!is_external_number("1006") && !is_external_number("*45") && !is_external_number(""));
+}
+
+#[test]
+fn transfers_end_the_call_and_are_counted() {
+    let records = qlog(
+        "
+    0|MANAGER|q_ventas|2005|ADDMEMBER|
+    10|c1|q_ventas|NONE|ENTERQUEUE||099|1
+    12|c1|q_ventas|2005|CONNECT|2|c1b|1
+    40|c1|q_ventas|2005|BLINDTRANSFER|1234|from-internal|2|28|1
+    50|MANAGER|q_ventas|2005|REMOVEMEMBER|
+",
+    );
+    let r = agent_report(&records, &[], range(0, 100), &all(), &ctx(200));
+    assert_eq!(r[0].transferred, 1);
+    assert_eq!(r[0].handled_secs, [28]);
+    assert_eq!(r[0].queue_talking_secs, 28);
+    // Outside the interval it is not counted.
+    let r = agent_report(&records, &[], range(45, 100), &all(), &ctx(200));
+    assert_eq!(r[0].transferred, 0);
+}
+
+#[test]
+fn outbound_calls_of_the_agents() {
+    let calls = outbound_calls(&day_cdrs(), range(0, 1000), &all(), &ctx(2000));
+    assert_eq!(
+        calls
+            .iter()
+            .map(|c| (
+                c.agent.as_str(),
+                c.linkedid.as_str(),
+                c.dst.as_str(),
+                c.start.0 - BASE,
+                c.end.0 - BASE,
+                c.answered,
+                c.talk_secs
+            ))
+            .collect::<Vec<_>>(),
+        [
+            ("2005", "o1", "5551020", 420, 445, true, 20),
+            ("2006", "o2", "5553000", 560, 580, false, 0),
+        ]
+    );
+    let only = outbound_calls(&day_cdrs(), range(0, 500), &agents(&["2006"]), &ctx(2000));
+    assert!(only.is_empty());
+    // 2005 was logged in 100-900, 2006 100-950: both calls were placed in a session; with the
+    // sessions of an interval that ends at 500, 2006's call (560) is not.
+    let reports = agent_report(&qlog(DAY), &[], range(0, 1000), &all(), &ctx(2000));
+    assert_eq!(during_sessions(calls.clone(), &reports).len(), 2);
+    let early = agent_report(&qlog(DAY), &[], range(0, 500), &all(), &ctx(2000));
+    let kept = during_sessions(calls, &early);
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].agent, "2005");
 }

@@ -1,16 +1,1300 @@
-//! The eXpand SOAP webservice (`/apiws/2/apiws.php`).
+//! The eXpand SOAP webservice: `/apiws/2/apiws.php` (and `?wsdl`), rpc/encoded as PHP's
+//! SoapServer serves it. Every operation of the vendor's document, parameters in its order,
+//! answers in its shapes (numbers, booleans, XML documents as strings), its error codes.
+//!
+//! - authentication: `authorizedKey`, a key issued with `centralita admin credential create
+//!   --api expand` ([`KeyVerifier`]); `queueData` and `agentData`, documented without a key, are
+//!   answered only to the configured client networks;
+//! - commands go to the core services (originate jobs, agents, SMS), reports come from
+//!   `core::reports`, live panels from the live state;
+//! - [`wire`] encodes the answers, [`errors`] maps failures to codes.
 
 pub mod config;
+pub mod errors;
+pub mod wire;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
+use base64::Engine as _;
 
 use crate::app::Services;
+use crate::core::audit::{api, Actor};
+use crate::core::directory::{
+    Agent, AgentNumber, CredentialApi, DirectoryStore, Extension as AgentExtension, PauseReasonId,
+    QueueName,
+};
+use crate::core::live::{Activity, AgentView, EndpointKind, LiveState};
+use crate::core::originate::{
+    CallData, CallerId, Extension, JobState, OriginateId, OriginateRequest, PhoneNumber,
+};
+use crate::core::originate_service::CancelError;
+use crate::core::recordings::{RecordingKey, ServeFormat};
+use crate::core::reports::{self, ReportContext, ReportFilter};
+use crate::core::sms::{PbxGateway, SmsGateway, SmsId, SmsService, SmsSettings};
+use crate::core::{CdrRecord, JournalStore, QueueEvent, QueueLogRecord, TimeRange, UnixTime};
 use crate::facades::auth::KeyVerifier;
+use crate::facades::soap::{self, RequestContext, SoapCall, SoapError, SoapService, SoapValue};
+
+use config::{ExpandConfig, Network};
+use errors::{answer, Failure, Op};
+
+/// Where the webservice answers.
+pub const PATH: &str = "/apiws/2/apiws.php";
+
+/// The namespace of the operations (the WSDL's `soap:body namespace`).
+pub const NAMESPACE: &str = "urn:apiws";
+
+/// Most extensions one `getAgentLogin` may ask for.
+pub const MAX_EXTENSIONS: usize = 200;
+
+/// The WSDL, with the endpoint placeholder.
+pub const WSDL: &str = include_str!("../../../wsdl/expand.wsdl");
 
 /// The facade's routes.
 pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Router {
-    let _ = (services, keys);
-    Router::new()
+    soap::routes(PATH, Arc::new(ExpandService::new(services, keys)))
 }
+
+/// The webservice: what every operation reaches.
+pub struct ExpandService {
+    services: Arc<Services>,
+    keys: Arc<KeyVerifier>,
+    sms: SmsService,
+    networks: Vec<Network>,
+}
+
+type Outcome = Result<SoapValue, Failure>;
+
+/// Every operation's parts, in the documented order (the WSDL's `parameterOrder`).
+pub const OPERATIONS: &[(&str, &[&str])] = &[
+    (
+        "originateCall",
+        &[
+            "authorizedKey",
+            "src",
+            "srcCallerID",
+            "dst",
+            "dstCallerID",
+            "timeout",
+            "callinfo",
+        ],
+    ),
+    ("originateCallStatus", &["authorizedKey", "originatedID"]),
+    ("originateCallCancel", &["authorizedKey", "originatedID"]),
+    ("extensionPbx", &["authorizedKey"]),
+    ("recordingPbx", &["authorizedKey", "uniqueId"]),
+    ("cdrData", &["authorizedKey", "uniqueid", "inicio", "fin"]),
+    ("cdrCustom", &["authorizedKey", "inicio", "fin"]),
+    ("statusQueues", &["authorizedKey"]),
+    ("queueData", &["Cola", "Agente", "FechaInicio", "FechaFin"]),
+    ("agentData", &["Cola", "FechaInicio", "FechaFin"]),
+    ("loginAgent", &["authorizedKey", "agent", "extension"]),
+    ("logoutAgent", &["authorizedKey", "agent"]),
+    (
+        "pauseAgent",
+        &["authorizedKey", "agent", "queues", "pauseDTMF"],
+    ),
+    ("unpauseAgent", &["authorizedKey", "agent", "queues"]),
+    ("getAgentLoggedInfo", &["authorizedKey", "username"]),
+    ("getUserByAgent", &["authorizedKey", "agent"]),
+    ("getUserInfo", &["authorizedKey", "username"]),
+    (
+        "getAgentTimes",
+        &["authorizedKey", "inicio", "fin", "agente", "cola"],
+    ),
+    (
+        "agentSessionDetail",
+        &["authorizedKey", "inicio", "fin", "userID", "cola"],
+    ),
+    ("getAgentLogin", &["authorizedKey", "extensions"]),
+    (
+        "sendSms",
+        &["authorizedKey", "msgId", "msgData", "msgRecip"],
+    ),
+    ("statusSms", &["authorizedKey", "idSMS"]),
+];
+
+/// Other spellings of part names found in the vendor's document.
+const ALIASES: &[(&str, &str)] = &[("autorizedkey", "authorizedKey")];
+
+fn canonical(name: &str) -> &str {
+    ALIASES
+        .iter()
+        .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+        .map_or(name, |(_, canon)| canon)
+}
+
+/// Argument `index` (named `name` in the WSDL) of the call. Clients that name their parts as
+/// the WSDL does (any case) are read by name, so an omitted part is absent; clients whose part
+/// names are all foreign (built from another copy of the vendor's WSDL, or without one) are
+/// read by position, in the documented order. `None` when absent, nil or empty (trimmed).
+fn arg<'a>(call: &'a SoapCall, index: usize, name: &str) -> Option<&'a str> {
+    let ours = OPERATIONS
+        .iter()
+        .find(|(op, _)| *op == call.operation)
+        .map_or(&[][..], |(_, parts)| *parts);
+    let is_ours = |n: &str| ours.iter().any(|o| o.eq_ignore_ascii_case(canonical(n)));
+    let v = match call
+        .params
+        .iter()
+        .find(|(n, _)| canonical(n).eq_ignore_ascii_case(name))
+    {
+        Some((_, v)) => v.as_deref(),
+        None if call.params.iter().any(|(n, _)| is_ours(n)) => None,
+        None => call.params.get(index).and_then(|(_, v)| v.as_deref()),
+    };
+    v.map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn config(services: &Services) -> &ExpandConfig {
+    &services.config.expand
+}
+
+impl ExpandService {
+    /// The service over `services`.
+    pub fn new(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Self {
+        let c = config(&services);
+        let sms = SmsService::new(
+            services.sms.clone(),
+            SmsSettings {
+                from: (!c.sms_from.is_empty()).then(|| c.sms_from.clone()),
+                max_per_second: c.sms_max_per_second,
+            },
+        )
+        .with_action_journal(services.actions.clone());
+        let networks = c.networks();
+        Self {
+            services,
+            keys,
+            sms,
+            networks,
+        }
+    }
+
+    fn tz(&self) -> jiff::tz::TimeZone {
+        self.services.config.engine.time_zone()
+    }
+
+    async fn auth(&self, key: Option<&str>) -> Result<Actor, Failure> {
+        let key = key.ok_or(Failure::BadKey)?;
+        match self.keys.verify(key, CredentialApi::Expand).await {
+            Ok(c) => Ok(Actor::new(api::EXPAND, c.id.as_str())),
+            Err(crate::facades::auth::KeyError::Refused) => Err(Failure::BadKey),
+            Err(crate::facades::auth::KeyError::Store) => Err(Failure::Unknown),
+        }
+    }
+
+    /// The keyless operations: the peer must lie in a client network.
+    fn network_allowed(&self, ctx: &RequestContext) -> Result<Actor, Failure> {
+        match ctx.peer {
+            Some(ip) if self.networks.iter().any(|n| n.contains(ip)) => {
+                Ok(Actor::new(api::EXPAND, format!("network:{ip}")))
+            }
+            // Without connection info (in-process tests) there is no peer to refuse.
+            None if self
+                .networks
+                .iter()
+                .any(|n| n.contains([127, 0, 0, 1].into())) =>
+            {
+                Ok(Actor::new(api::EXPAND, "network:local"))
+            }
+            _ => Err(Failure::BadKey),
+        }
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Services) -> Result<T, Failure> + Send + 'static,
+    ) -> Result<T, Failure> {
+        let services = self.services.clone();
+        tokio::task::spawn_blocking(move || f(&services))
+            .await
+            .map_err(|_| Failure::Unknown)?
+    }
+
+    async fn agents(&self) -> Result<Vec<Agent>, Failure> {
+        self.blocking(|s| s.directory.agents().map_err(|_| Failure::Unknown))
+            .await
+    }
+
+    /// The agent a client names: by user name, else by number.
+    async fn find_agent(&self, key: &str) -> Result<Option<Agent>, Failure> {
+        let agents = self.agents().await?;
+        Ok(agents
+            .iter()
+            .find(|a| a.username == key)
+            .or_else(|| agents.iter().find(|a| a.number.as_str() == key))
+            .cloned())
+    }
+
+    async fn pause_names(&self) -> Result<BTreeMap<String, String>, Failure> {
+        self.blocking(|s| {
+            s.directory
+                .pause_reasons()
+                .map(|rs| {
+                    rs.into_iter()
+                        .map(|r| (r.id.as_str().to_owned(), r.name))
+                        .collect()
+                })
+                .map_err(|_| Failure::Unknown)
+        })
+        .await
+    }
+
+    fn live(&self) -> Result<LiveState, Failure> {
+        let pbx = self.services.pbx().ok_or(Failure::Unknown)?;
+        let live = pbx.live.read().unwrap_or_else(|e| e.into_inner()).clone();
+        Ok(live)
+    }
+
+    /// Whether `queue` is known: to Asterisk, to an agent of the directory, or described in
+    /// the configuration.
+    async fn known_queue(&self, queue: &str) -> Result<bool, Failure> {
+        if QueueName::new(queue).is_err() {
+            return Ok(false);
+        }
+        if config(&self.services)
+            .queue_descriptions
+            .contains_key(queue)
+        {
+            return Ok(true);
+        }
+        if let Some(pbx) = self.services.pbx() {
+            let live = pbx.live.read().unwrap_or_else(|e| e.into_inner());
+            if live.queues.keys().any(|q| q.as_str() == queue) {
+                return Ok(true);
+            }
+        }
+        Ok(self
+            .agents()
+            .await?
+            .iter()
+            .any(|a| a.queues.iter().any(|q| q.as_str() == queue)))
+    }
+
+    /// `[from, to)` from the client's dates: codes for each way they can be wrong.
+    fn range(&self, from: Option<&str>, to: Option<&str>) -> Result<TimeRange, Failure> {
+        let tz = self.tz();
+        let from = from
+            .and_then(|f| wire::parse_date(f, &tz))
+            .ok_or(Failure::BadStart)?;
+        let to = to
+            .and_then(|t| wire::parse_date(t, &tz))
+            .ok_or(Failure::BadEnd)?;
+        let max = i64::from(config(&self.services).max_report_days) * 86_400;
+        if to <= from || to.0 - from.0 > max {
+            return Err(Failure::BadRange);
+        }
+        if from > UnixTime::now() {
+            return Err(Failure::FutureRange);
+        }
+        Ok(TimeRange::new(from, to))
+    }
+
+    /// queue_log records up to the range's end (from the beginning, so that sessions open at
+    /// its start are known) and the report context over the directory.
+    async fn report_input(
+        &self,
+        range: TimeRange,
+        queues: Vec<String>,
+        with_cdrs: bool,
+    ) -> Result<(Vec<QueueLogRecord>, Vec<CdrRecord>, ReportContext), Failure> {
+        let agents = self.agents().await?;
+        let (records, cdrs) = self
+            .blocking(move |s| {
+                let journal = s.journal.lock().map_err(|_| Failure::Unknown)?;
+                let upto = TimeRange::new(UnixTime::MIN, range.to);
+                let records = journal
+                    .queue_log_matching(upto, &queues, &[])
+                    .map_err(|_| Failure::Unknown)?;
+                let cdrs = if with_cdrs {
+                    journal.cdrs(range).map_err(|_| Failure::Unknown)?
+                } else {
+                    Vec::new()
+                };
+                Ok((records, cdrs))
+            })
+            .await?;
+        let mut ctx = ReportContext::new(UnixTime(UnixTime::now().0 + 1));
+        for a in &agents {
+            if let Some(ext) = &a.default_extension {
+                ctx.interfaces
+                    .insert(format!("PJSIP/{}", ext.as_str()), a.number.as_str().into());
+                ctx.extensions
+                    .insert(a.number.as_str().into(), ext.as_str().into());
+            }
+        }
+        Ok((records, cdrs, ctx))
+    }
+
+    // -------------------------------------------------------------- originate
+
+    async fn originate_call(&self, call: &SoapCall) -> Outcome {
+        let actor = self.auth(arg(call, 0, "authorizedKey")).await?;
+        let src =
+            Extension::parse(arg(call, 1, "src").unwrap_or("")).map_err(|_| Failure::BadParams)?;
+        let dst = PhoneNumber::parse(arg(call, 3, "dst").unwrap_or(""))
+            .map_err(|_| Failure::BadParams)?;
+        let caller = |i, n| {
+            arg(call, i, n)
+                .map(|name| CallerId::new(Some(name), None))
+                .transpose()
+                .map_err(|_| Failure::BadParams)
+        };
+        let src_cid = caller(2, "srcCallerID")?;
+        let dst_cid = caller(4, "dstCallerID")?;
+        let mut request = OriginateRequest::click_to_call(src, dst)
+            .with_caller_ids(src_cid, dst_cid)
+            .with_call_data(
+                CallData::parse(arg(call, 6, "callinfo").unwrap_or(""))
+                    .map_err(|_| Failure::BadParams)?,
+            );
+        if let Some(t) = arg(call, 5, "timeout") {
+            let secs: u64 = t.parse().map_err(|_| Failure::BadParams)?;
+            request = request
+                .with_ring_timeout(Duration::from_secs(secs))
+                .map_err(|_| Failure::BadParams)?;
+        }
+        let pbx = self.services.pbx().ok_or(Failure::Unknown)?;
+        let id = pbx
+            .originate
+            .start_job(&actor, request)
+            .await
+            .map_err(|_| Failure::Unknown)?;
+        Ok(SoapValue::Str(id.to_string()))
+    }
+
+    async fn originate_status(&self, call: &SoapCall) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey")).await?;
+        let id = OriginateId::parse(arg(call, 1, "originatedID").unwrap_or(""))
+            .map_err(|_| Failure::Refused)?;
+        let pbx = self.services.pbx().ok_or(Failure::Unknown)?;
+        let job = pbx
+            .originate
+            .status(&id)
+            .await
+            .map_err(|_| Failure::Refused)?;
+        Ok(SoapValue::Int(match job.state {
+            JobState::Ringing => 1,
+            JobState::Answered => 2,
+            JobState::HungUp | JobState::Cancelled => 3,
+            JobState::Busy => 4,
+            JobState::NoAnswer => 5,
+            JobState::Unavailable => 6,
+            JobState::SourceOffHook => 7,
+        }))
+    }
+
+    async fn originate_cancel(&self, call: &SoapCall) -> Outcome {
+        let actor = self.auth(arg(call, 0, "authorizedKey")).await?;
+        let id = OriginateId::parse(arg(call, 1, "originatedID").unwrap_or(""))
+            .map_err(|_| Failure::Refused)?;
+        let pbx = self.services.pbx().ok_or(Failure::Unknown)?;
+        match pbx.originate.cancel(&actor, &id).await {
+            Ok(_) => Ok(SoapValue::Int(1)),
+            // Marked cancelled, but a hangup failed: the channel is gone or going.
+            Err(CancelError::Control(_)) => Ok(SoapValue::Int(1)),
+            Err(_) => Err(Failure::Refused),
+        }
+    }
+
+    // -------------------------------------------------------------- PBX
+
+    async fn extension_pbx(&self, call: &SoapCall) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey")).await?;
+        let live = self.live()?;
+        let agents = self.agents().await?;
+        let list: Vec<wire::ExtensionInfo> = live
+            .endpoints
+            .iter()
+            .filter(|(_, e)| e.kind == EndpointKind::Extension)
+            .map(|(name, _)| {
+                let logged = live
+                    .agent_by_interface(&format!("PJSIP/{name}"))
+                    .and_then(|v| agents.iter().find(|a| a.number.as_str() == v.name));
+                let owner = agents.iter().find(|a| {
+                    a.default_extension
+                        .as_ref()
+                        .is_some_and(|e| e.as_str() == name)
+                });
+                wire::ExtensionInfo {
+                    extension: name.clone(),
+                    channel: format!("PJSIP/{name}"),
+                    callerid_name: logged
+                        .or(owner)
+                        .map_or_else(|| name.clone(), |a| a.full_name.clone()),
+                }
+            })
+            .collect();
+        Ok(SoapValue::Str(wire::extensions_xml(&list)))
+    }
+
+    async fn recording_pbx(&self, call: &SoapCall) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey")).await?;
+        let uniqueid = arg(call, 1, "uniqueId").unwrap_or("").to_owned();
+        let id = uniqueid.clone();
+        let found = self
+            .blocking(move |s| {
+                for key in [
+                    RecordingKey::UniqueId(id.clone()),
+                    RecordingKey::LinkedId(id.clone()),
+                ] {
+                    if let Ok(file) = s.recordings.open_as(&key, ServeFormat::Mp3) {
+                        let bytes = std::fs::read(&file.path).map_err(|_| Failure::Unknown)?;
+                        return Ok(Some(bytes));
+                    }
+                }
+                Ok(None)
+            })
+            .await?;
+        if let Some(mp3) = found {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(mp3);
+            return Ok(SoapValue::Str(wire::recording_xml(
+                1,
+                &uniqueid,
+                Some(&b64),
+            )));
+        }
+        let id = uniqueid.clone();
+        let known = !uniqueid.is_empty()
+            && self
+                .blocking(move |s| {
+                    let journal = s.journal.lock().map_err(|_| Failure::Unknown)?;
+                    journal
+                        .cdrs_of_call(&id)
+                        .map(|c| !c.is_empty())
+                        .map_err(|_| Failure::Unknown)
+                })
+                .await?;
+        let status = if known { 0 } else { -1 };
+        Ok(SoapValue::Str(wire::recording_xml(status, &uniqueid, None)))
+    }
+
+    async fn cdr_data(&self, call: &SoapCall) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey")).await?;
+        let cdrs = match arg(call, 1, "uniqueid") {
+            Some(id) => {
+                let id = id.to_owned();
+                self.blocking(move |s| {
+                    let journal = s.journal.lock().map_err(|_| Failure::Unknown)?;
+                    journal.cdrs_of_call(&id).map_err(|_| Failure::Unknown)
+                })
+                .await?
+            }
+            None => {
+                let range = self.range(arg(call, 2, "inicio"), arg(call, 3, "fin"))?;
+                self.cdrs(range).await?
+            }
+        };
+        Ok(SoapValue::Str(wire::cdr_xml(&cdrs, &self.tz())))
+    }
+
+    async fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, Failure> {
+        self.blocking(move |s| {
+            let journal = s.journal.lock().map_err(|_| Failure::Unknown)?;
+            journal.cdrs(range).map_err(|_| Failure::Unknown)
+        })
+        .await
+    }
+
+    async fn cdr_custom(&self, call: &SoapCall) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey")).await?;
+        let range = self.range(arg(call, 1, "inicio"), arg(call, 2, "fin"))?;
+        let cdrs = self.cdrs(range).await?;
+        let c = config(&self.services);
+        Ok(SoapValue::Str(wire::cdr_custom_xml(
+            &cdrs,
+            &self.tz(),
+            &c.cdr_custom_estado,
+            &c.cdr_custom_observaciones,
+        )))
+    }
+
+    // -------------------------------------------------------------- callcenter
+
+    async fn status_queues(&self, call: &SoapCall) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey")).await?;
+        let live = self.live()?;
+        let agents = self.agents().await?;
+        let names = self.pause_names().await?;
+        let reason_name = |r: &Option<String>| {
+            r.as_deref()
+                .map(|r| names.get(r).cloned().unwrap_or_else(|| r.to_owned()))
+                .unwrap_or_default()
+        };
+        let status_of = |a: &Activity| match a {
+            Activity::Idle => "waiting",
+            Activity::Ringing { .. } => "ringing",
+            Activity::Talking { .. } => "busy",
+            Activity::WrapUp { .. } => "wrapup",
+        };
+        // Agents: the directory's, then members the directory does not know.
+        let mut panel_agents = Vec::new();
+        let mut seen = BTreeSet::new();
+        let view_of = |number: &str| live.agent_by_name(number);
+        for a in &agents {
+            seen.insert(a.number.as_str().to_owned());
+            let view = view_of(a.number.as_str());
+            panel_agents.push(panel_agent(a.number.as_str(), &a.full_name, view.as_ref()));
+        }
+        for (interface, a) in &live.agents {
+            if seen.insert(a.name.clone()) {
+                let view = live.agent_by_interface(interface);
+                panel_agents.push(panel_agent(&a.name, &a.name, view.as_ref()));
+            }
+        }
+        let c = config(&self.services);
+        let mut queues = Vec::new();
+        for (qname, q) in &live.queues {
+            let mut members = Vec::new();
+            let mut calls = Vec::new();
+            let mut ongoing = 0;
+            for (interface, m) in &q.members {
+                let activity = live
+                    .agents
+                    .get(interface)
+                    .map(|a| (a.activity.clone(), a.since));
+                members.push(wire::PanelMember {
+                    agent: m.name.clone(),
+                    paused: m.pause.is_some(),
+                    status: activity
+                        .as_ref()
+                        .map_or("waiting", |(a, _)| status_of(a))
+                        .to_owned(),
+                    pause_type: reason_name(&m.pause.as_ref().and_then(|p| p.reason.clone())),
+                });
+                if let Some((
+                    Activity::Talking {
+                        queue: Some(tq),
+                        caller,
+                    },
+                    since,
+                )) = activity
+                {
+                    if &tq == qname {
+                        ongoing += 1;
+                        calls.push(wire::PanelCall {
+                            kind: "in".into(),
+                            callerid: String::new(),
+                            calleridname: String::new(),
+                            connecttime: since.map(|t| t.0.to_string()).unwrap_or_default(),
+                            intime: String::new(),
+                            uniqueid: caller.map(|c| c.as_str().to_owned()).unwrap_or_default(),
+                            agent: m.name.clone(),
+                        });
+                    }
+                }
+            }
+            for w in q.waiting.values() {
+                calls.push(wire::PanelCall {
+                    kind: "in".into(),
+                    callerid: w.caller_id.clone(),
+                    calleridname: String::new(),
+                    connecttime: String::new(),
+                    intime: w.joined_at.0.to_string(),
+                    uniqueid: w.uniqueid.as_str().to_owned(),
+                    agent: "0".into(),
+                });
+            }
+            queues.push(wire::PanelQueue {
+                qname: qname.as_str().to_owned(),
+                name: c.queue_description(qname.as_str()).to_owned(),
+                abandoned: q.abandoned,
+                completed: q.completed,
+                counterabn: q.abandoned,
+                counterans: q.completed_in_sl,
+                numongoing: ongoing,
+                numwaiting: q.waiting.len() as u64,
+                ratio: q.service_level(),
+                members,
+                calls,
+            });
+        }
+        let generated = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        Ok(SoapValue::Str(wire::panel_xml(
+            generated,
+            &panel_agents,
+            &queues,
+        )))
+    }
+
+    async fn queue_data(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+        self.network_allowed(ctx)?;
+        let queue = arg(call, 0, "Cola")
+            .ok_or(Failure::UnknownQueue)?
+            .to_owned();
+        if !self.known_queue(&queue).await? {
+            return Err(Failure::UnknownQueue);
+        }
+        let agent = arg(call, 1, "Agente").map(str::to_owned);
+        let range = self.range(arg(call, 2, "FechaInicio"), arg(call, 3, "FechaFin"))?;
+        let agent_number = match &agent {
+            Some(a) => Some(
+                self.find_agent(a)
+                    .await?
+                    .ok_or(Failure::UnknownAgent)?
+                    .number
+                    .as_str()
+                    .to_owned(),
+            ),
+            None => None,
+        };
+        let names = self.pause_names().await?;
+        let (records, cdrs, ctx) = self.report_input(range, vec![queue.clone()], true).await?;
+        let filter = ReportFilter {
+            agents: agent_number.into_iter().collect(),
+            queues: vec![queue.clone()],
+        };
+        let events = reports::queue_activity(&records, range, &filter, &ctx);
+        let mut list = Vec::new();
+        for e in events {
+            list.extend(activity_of(&e, &names));
+        }
+        // Outbound calls of agents logged in to this queue when they dialed.
+        let sessions = reports::agent_report(&records, &[], range, &filter, &ctx);
+        let agents_only = ReportFilter {
+            agents: filter.agents.clone(),
+            queues: Vec::new(),
+        };
+        let outbound = reports::outbound_calls(&cdrs, range, &agents_only, &ctx);
+        for call in reports::during_sessions(outbound, &sessions) {
+            list.extend(dial_out(&queue, &call));
+        }
+        list.sort_by_key(|a| a.time);
+        Ok(SoapValue::Str(wire::queue_activity_xml(&list, &self.tz())))
+    }
+
+    async fn agent_data(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+        self.network_allowed(ctx)?;
+        let queue = arg(call, 0, "Cola")
+            .ok_or(Failure::UnknownQueue)?
+            .to_owned();
+        if !self.known_queue(&queue).await? {
+            return Err(Failure::UnknownQueue);
+        }
+        let range = self.range(arg(call, 1, "FechaInicio"), arg(call, 2, "FechaFin"))?;
+        let agents = self.agents().await?;
+        let (records, cdrs, ctx) = self.report_input(range, vec![queue.clone()], true).await?;
+        let filter = ReportFilter {
+            agents: Vec::new(),
+            queues: vec![queue],
+        };
+        let short = i64::from(config(&self.services).short_call_seconds);
+        let in_queue = reports::agent_report(&records, &cdrs, range, &filter, &ctx);
+        // Outbound calls count for the queue when placed while logged in to it.
+        let outbound = reports::during_sessions(
+            reports::outbound_calls(&cdrs, range, &ReportFilter::default(), &ctx),
+            &in_queue,
+        );
+        let list: Vec<wire::AgentTotals> = in_queue
+            .into_iter()
+            .filter(|r| !r.sessions.is_empty() || r.presented > 0)
+            .map(|r| {
+                let name = agents
+                    .iter()
+                    .find(|a| a.number.as_str() == r.agent)
+                    .map_or_else(|| r.agent.clone(), |a| a.full_name.clone());
+                let mine: Vec<&reports::OutboundCall> =
+                    outbound.iter().filter(|c| c.agent == r.agent).collect();
+                let out_talk: i64 = mine.iter().map(|c| c.talk_secs).sum();
+                let out_answered = mine.iter().filter(|c| c.answered).count() as u64;
+                let calls = r.answered + out_answered;
+                wire::AgentTotals {
+                    agente: format!("({}) {}", r.agent, name),
+                    logged: r.logged_secs,
+                    paused: r.paused_secs,
+                    average: r.aht_secs.unwrap_or(0.0),
+                    talked: r.queue_talking_secs,
+                    talked_out: out_talk,
+                    available: r.available_secs,
+                    answered: r.answered,
+                    missed: r.missed,
+                    presented: r.presented,
+                    outbound: mine.len() as u64,
+                    inbound: r.answered,
+                    transferred: r.transferred,
+                    short: r.handled_secs.iter().filter(|s| **s < short).count() as u64,
+                    average_all: if calls == 0 {
+                        0.0
+                    } else {
+                        (r.queue_talking_secs + out_talk) as f64 / calls as f64
+                    },
+                }
+            })
+            .collect();
+        Ok(SoapValue::Str(wire::agent_totals_xml(&list)))
+    }
+
+    async fn agent_command(&self, call: &SoapCall, op: &str) -> Outcome {
+        let actor = self.auth(arg(call, 0, "authorizedKey")).await?;
+        let key = arg(call, 1, "agent").ok_or(Failure::BadParams)?;
+        let agent = self.find_agent(key).await?.ok_or(Failure::UnknownAgent)?;
+        let pbx = self.services.pbx().ok_or(Failure::Unknown)?;
+        let queues = |text: Option<&str>| -> Result<Option<Vec<QueueName>>, Failure> {
+            let list = wire::split_list(text.unwrap_or(""));
+            if list.is_empty() {
+                return Ok(None);
+            }
+            list.iter()
+                .map(|q| QueueName::new(q.as_str()).map_err(|_| Failure::BadParams))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some)
+        };
+        let n = &agent.number;
+        let result = match op {
+            "loginAgent" => {
+                let ext = match arg(call, 2, "extension") {
+                    Some(e) => Some(AgentExtension::new(e).map_err(|_| Failure::BadParams)?),
+                    None => None,
+                };
+                pbx.agents.login(&actor, n, ext.as_ref()).await.map(drop)
+            }
+            "logoutAgent" => pbx.agents.logout(&actor, n).await,
+            "pauseAgent" => {
+                let qs = queues(arg(call, 2, "queues"))?;
+                match arg(call, 3, "pauseDTMF") {
+                    Some(reason) => {
+                        let id = self.pause_reason_id(reason).await?;
+                        pbx.agents.pause(&actor, n, &id, qs.as_deref()).await
+                    }
+                    None => {
+                        pbx.agents
+                            .pause_without_reason(&actor, n, qs.as_deref())
+                            .await
+                    }
+                }
+            }
+            _ => {
+                let qs = queues(arg(call, 2, "queues"))?;
+                pbx.agents.unpause(&actor, n, qs.as_deref()).await
+            }
+        };
+        result.map_err(|e| errors::agent_failure(&e))?;
+        Ok(SoapValue::Bool(true))
+    }
+
+    /// The pause reason `pauseDTMF` names: its id, else its name (any case).
+    async fn pause_reason_id(&self, text: &str) -> Result<PauseReasonId, Failure> {
+        let reasons = self
+            .blocking(|s| s.directory.pause_reasons().map_err(|_| Failure::Unknown))
+            .await?;
+        reasons
+            .iter()
+            .find(|r| r.id.as_str() == text)
+            .or_else(|| reasons.iter().find(|r| r.name.eq_ignore_ascii_case(text)))
+            .map(|r| r.id.clone())
+            .ok_or(Failure::Refused)
+    }
+
+    async fn agent_logged_info(&self, call: &SoapCall) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey")).await?;
+        let user = arg(call, 1, "username").ok_or(Failure::BadParams)?;
+        let Some(agent) = self.find_agent(user).await? else {
+            return Ok(SoapValue::Str("0".into()));
+        };
+        let live = self.live()?;
+        match live.agent_by_name(agent.number.as_str()) {
+            Some(view) if view.logged_in() => {
+                let info = user_info(&agent, &view);
+                Ok(SoapValue::Str(wire::agent_logged_xml(&info)))
+            }
+            _ => Ok(SoapValue::Str("0".into())),
+        }
+    }
+
+    async fn user_by_agent(&self, call: &SoapCall) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey")).await?;
+        let number = arg(call, 1, "agent").ok_or(Failure::BadParams)?;
+        let number = AgentNumber::new(number).map_err(|_| Failure::BadParams)?;
+        let agent = self
+            .blocking(move |s| s.directory.agent(&number).map_err(|_| Failure::Unknown))
+            .await?;
+        Ok(SoapValue::Str(
+            agent.map(|a| a.username).unwrap_or_default(),
+        ))
+    }
+
+    async fn user_info(&self, call: &SoapCall) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey")).await?;
+        let user = arg(call, 1, "username").ok_or(Failure::BadParams)?;
+        let agents = self.agents().await?;
+        match agents.iter().find(|a| a.username == user) {
+            Some(a) => {
+                let info = wire::UserInfo {
+                    nombre: a.full_name.clone(),
+                    email: a.email.clone().unwrap_or_default(),
+                    perfil: a.profile.clone(),
+                    supervisor: a.supervisor,
+                    user: a.username.clone(),
+                    number: a.number.as_str().to_owned(),
+                    extension: String::new(),
+                };
+                Ok(SoapValue::Str(wire::user_info_xml(&info)))
+            }
+            None => Ok(SoapValue::Str(String::new())),
+        }
+    }
+
+    /// The agent and queue filters of a report: unknown ones are errors.
+    async fn report_filter(
+        &self,
+        agent: Option<&str>,
+        queue: Option<&str>,
+    ) -> Result<(Option<Agent>, Option<String>), Failure> {
+        let well_formed =
+            |s: &str| s.len() <= 64 && s.chars().all(|c| c.is_alphanumeric() || "_-.@".contains(c));
+        if agent.is_some_and(|a| !well_formed(a))
+            || queue.is_some_and(|q| QueueName::new(q).is_err())
+        {
+            return Err(Failure::BadParams);
+        }
+        let agent = match agent {
+            Some(a) => Some(self.find_agent(a).await?.ok_or(Failure::UnknownAgent)?),
+            None => None,
+        };
+        if let Some(q) = queue {
+            if !self.known_queue(q).await? {
+                return Err(Failure::UnknownQueue);
+            }
+        }
+        Ok((agent, queue.map(str::to_owned)))
+    }
+
+    async fn agent_times(&self, call: &SoapCall) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey")).await?;
+        let range = self.range(arg(call, 1, "inicio"), arg(call, 2, "fin"))?;
+        let (agent, queue) = self
+            .report_filter(arg(call, 3, "agente"), arg(call, 4, "cola"))
+            .await?;
+        let agents = self.agents().await?;
+        let (records, _, ctx) = self
+            .report_input(range, queue.iter().cloned().collect(), false)
+            .await?;
+        let filter = ReportFilter {
+            agents: agent.iter().map(|a| a.number.as_str().to_owned()).collect(),
+            queues: queue.iter().cloned().collect(),
+        };
+        let c = config(&self.services);
+        let list: Vec<wire::AgentTimes> =
+            reports::agent_report(&records, &[], range, &filter, &ctx)
+                .into_iter()
+                .filter(|r| !r.sessions.is_empty())
+                .map(|r| {
+                    let dir = agents.iter().find(|a| a.number.as_str() == r.agent);
+                    let mut qs: BTreeSet<String> = dir
+                        .map(|a| a.queues.iter().map(|q| q.as_str().to_owned()).collect())
+                        .unwrap_or_default();
+                    qs.extend(r.sessions.iter().flat_map(|s| s.queues.iter().cloned()));
+                    wire::AgentTimes {
+                        number: r.agent.clone(),
+                        user: dir.map_or_else(|| r.agent.clone(), |a| a.username.clone()),
+                        name: dir.map_or_else(|| r.agent.clone(), |a| a.full_name.clone()),
+                        logged: r.logged_secs,
+                        paused: r.paused_secs,
+                        queues: qs
+                            .into_iter()
+                            .map(|q| {
+                                let d = c.queue_description(&q).to_owned();
+                                (q, d)
+                            })
+                            .collect(),
+                    }
+                })
+                .collect();
+        if list.is_empty() {
+            return Err(Failure::NoRecords);
+        }
+        Ok(SoapValue::Str(wire::agent_times_xml(&list)))
+    }
+
+    async fn session_detail(&self, call: &SoapCall) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey")).await?;
+        let tz = self.tz();
+        // A bad range or one after now is a bad end date here (the vendor lists no code).
+        let range = self.range(arg(call, 1, "inicio"), arg(call, 2, "fin"))?;
+        let (agent, queue) = self
+            .report_filter(arg(call, 3, "userID"), arg(call, 4, "cola"))
+            .await?;
+        let agents = self.agents().await?;
+        let names = self.pause_names().await?;
+        let name_of = |r: &str| names.get(r).cloned().unwrap_or_else(|| r.to_owned());
+        let (records, _, ctx) = self
+            .report_input(range, queue.iter().cloned().collect(), false)
+            .await?;
+        let agent_filter: Vec<String> =
+            agent.iter().map(|a| a.number.as_str().to_owned()).collect();
+        let overall = reports::agent_report(
+            &records,
+            &[],
+            range,
+            &ReportFilter {
+                agents: agent_filter.clone(),
+                queues: queue.iter().cloned().collect(),
+            },
+            &ctx,
+        );
+        let mut list = Vec::new();
+        for r in overall.into_iter().filter(|r| !r.sessions.is_empty()) {
+            let queues: BTreeSet<String> = r
+                .sessions
+                .iter()
+                .flat_map(|s| s.queues.iter().cloned())
+                .filter(|q| queue.as_ref().is_none_or(|f| f == q))
+                .collect();
+            let mut details = Vec::new();
+            for q in queues {
+                let filter = ReportFilter {
+                    agents: vec![r.agent.clone()],
+                    queues: vec![q.clone()],
+                };
+                let Some(qr) = reports::agent_report(&records, &[], range, &filter, &ctx)
+                    .into_iter()
+                    .next()
+                else {
+                    continue;
+                };
+                let sessions = qr
+                    .sessions
+                    .iter()
+                    .map(|s| wire::QueueSession {
+                        start: s.start,
+                        end: s.end,
+                        pauses: qr
+                            .pauses
+                            .iter()
+                            .flat_map(|p| {
+                                p.periods
+                                    .iter()
+                                    .filter(|pp| pp.start >= s.start && pp.start <= s.end)
+                                    .map(|pp| wire::SessionPause {
+                                        kind: name_of(&p.reason),
+                                        start: pp.start,
+                                        end: pp.end,
+                                    })
+                            })
+                            .collect::<Vec<_>>(),
+                    })
+                    .map(|mut s| {
+                        s.pauses.sort_by_key(|p| p.start);
+                        s
+                    })
+                    .collect();
+                details.push(wire::QueueDetail {
+                    queue: q,
+                    logged: qr.logged_secs,
+                    paused: qr.paused_secs,
+                    pauses: qr
+                        .pauses
+                        .iter()
+                        .map(|p| (name_of(&p.reason), p.seconds))
+                        .collect(),
+                    sessions,
+                });
+            }
+            let user = agents
+                .iter()
+                .find(|a| a.number.as_str() == r.agent)
+                .map_or_else(|| r.agent.clone(), |a| a.username.clone());
+            list.push(wire::AgentDetail {
+                user,
+                number: r.agent,
+                queues: details,
+            });
+        }
+        Ok(SoapValue::Str(wire::session_detail_xml(&list, &tz)))
+    }
+
+    async fn agent_login(&self, call: &SoapCall) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey")).await?;
+        let list = wire::split_list(arg(call, 1, "extensions").ok_or(Failure::NoExtensions)?);
+        if list.is_empty() {
+            return Err(Failure::NoExtensions);
+        }
+        if list.len() > MAX_EXTENSIONS {
+            return Err(Failure::BadParams);
+        }
+        let live = self.live()?;
+        let agents = self.agents().await?;
+        let names = self.pause_names().await?;
+        let c = config(&self.services);
+        let mut out = Vec::new();
+        for ext in list {
+            let known = live
+                .endpoints
+                .get(&ext)
+                .is_some_and(|e| e.kind == EndpointKind::Extension);
+            if !known {
+                return Err(Failure::BadExtension);
+            }
+            let interface = format!("PJSIP/{ext}");
+            let view = live.agent_by_interface(&interface);
+            let agent = view.as_ref().map(|v| {
+                let dir = agents.iter().find(|a| a.number.as_str() == v.name);
+                (
+                    v.name.clone(),
+                    dir.map_or_else(|| v.name.clone(), |a| a.username.clone()),
+                    dir.map_or_else(|| v.name.clone(), |a| a.full_name.clone()),
+                )
+            });
+            let queues = view
+                .iter()
+                .flat_map(|v| v.queues.iter())
+                .map(|(q, pause)| {
+                    let member = live.queues.get(q).and_then(|ql| ql.members.get(&interface));
+                    wire::LoginQueue {
+                        name: q.as_str().to_owned(),
+                        description: c.queue_description(q.as_str()).to_owned(),
+                        logged_at: member.and_then(|m| m.logged_in_since),
+                        paused: pause.is_some(),
+                        pause_type: pause
+                            .as_ref()
+                            .and_then(|p| p.reason.as_deref())
+                            .map(|r| names.get(r).cloned().unwrap_or_else(|| r.to_owned()))
+                            .unwrap_or_default(),
+                    }
+                })
+                .collect();
+            out.push(wire::ExtensionLogin {
+                number: ext,
+                agent,
+                queues,
+            });
+        }
+        Ok(SoapValue::Str(wire::agent_login_xml(&out, &self.tz())))
+    }
+
+    // -------------------------------------------------------------- SMS
+
+    async fn send_sms(&self, call: &SoapCall) -> Outcome {
+        let actor = self.auth(arg(call, 0, "authorizedKey")).await?;
+        let draft = match arg(call, 1, "msgId").unwrap_or("0") {
+            "0" => None,
+            other => Some(SmsId::parse(other).ok_or(Failure::BadParams)?),
+        };
+        let id = self
+            .sms
+            .send(
+                &actor,
+                draft,
+                arg(call, 2, "msgData"),
+                arg(call, 3, "msgRecip").unwrap_or(""),
+                self.sms_gateway(),
+            )
+            .await
+            .map_err(|e| errors::sms_failure(&e))?;
+        Ok(SoapValue::Int(id.get()))
+    }
+
+    /// The configured way out: the HTTP gateway, else the PBX (once connected), else none.
+    fn sms_gateway(&self) -> Option<Arc<dyn SmsGateway>> {
+        if let Some(http) = &self.services.sms_http {
+            return Some(http.clone());
+        }
+        let template = &config(&self.services).sms_uri_template;
+        if template.is_empty() {
+            return None;
+        }
+        let pbx = self.services.pbx()?;
+        Some(Arc::new(PbxGateway::new(
+            pbx.commands.clone(),
+            template.clone(),
+        )))
+    }
+
+    async fn status_sms(&self, call: &SoapCall) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey")).await?;
+        let id = arg(call, 1, "idSMS")
+            .and_then(SmsId::parse)
+            .ok_or(Failure::Refused)?;
+        let job = self.sms.job(id).await.map_err(|_| Failure::Unknown)?;
+        Ok(SoapValue::Str(
+            job.map(|j| j.status.as_str().to_owned())
+                .unwrap_or_default(),
+        ))
+    }
+}
+
+fn panel_agent(number: &str, name: &str, view: Option<&AgentView>) -> wire::PanelAgent {
+    let status = match view {
+        Some(v) if v.logged_in() => {
+            if v.pause().is_some() {
+                "busyout"
+            } else {
+                match v.activity {
+                    Activity::Idle => "waiting",
+                    Activity::Ringing { .. } => "ringing",
+                    Activity::Talking { .. } => "busy",
+                    Activity::WrapUp { .. } => "wrapup",
+                }
+            }
+        }
+        _ => "offline",
+    };
+    wire::PanelAgent {
+        number: number.to_owned(),
+        name: name.to_owned(),
+        status: status.to_owned(),
+        last_change: view.and_then(|v| v.since).map_or(0, |t| t.0),
+    }
+}
+
+fn user_info(agent: &Agent, view: &AgentView) -> wire::UserInfo {
+    wire::UserInfo {
+        nombre: agent.full_name.clone(),
+        email: agent.email.clone().unwrap_or_default(),
+        perfil: agent.profile.clone(),
+        supervisor: agent.supervisor,
+        user: agent.username.clone(),
+        number: agent.number.as_str().to_owned(),
+        extension: AgentExtension::from_interface(&view.interface)
+            .map(|e| e.as_str().to_owned())
+            .unwrap_or_default(),
+    }
+}
+
+/// `DIALOUT` and `DIALOUTEND` of an agent's outbound call.
+fn dial_out(queue: &str, call: &reports::OutboundCall) -> [wire::Activity; 2] {
+    let base = wire::Activity {
+        time: call.start,
+        queue: queue.to_owned(),
+        uniqueid: call.linkedid.as_str().to_owned(),
+        action: "DIALOUT".into(),
+        callerid: String::new(),
+        agent: call.agent.clone(),
+        waitsec: String::new(),
+        talksec: String::new(),
+        dest: call.dst.clone(),
+        cause: String::new(),
+    };
+    let end = wire::Activity {
+        time: call.end,
+        action: "DIALOUTEND".into(),
+        talksec: call.talk_secs.to_string(),
+        dest: String::new(),
+        ..base.clone()
+    };
+    [base, end]
+}
+
+/// eXpand's activities for one queue_log event (none for events it does not document).
+/// `CONNECT` and `RINGNOANSWER` also yield the `RINGING` that preceded them (queue_log does
+/// not log ringing; their ring time says when it began).
+fn activity_of(
+    e: &reports::QueueActivityEvent,
+    pause_names: &BTreeMap<String, String>,
+) -> Vec<wire::Activity> {
+    let data = |i: usize| e.data.get(i).cloned().unwrap_or_default();
+    let base = wire::Activity {
+        time: e.time,
+        queue: e.queue.clone(),
+        uniqueid: match e.event {
+            QueueEvent::AddMember
+            | QueueEvent::RemoveMember
+            | QueueEvent::Pause
+            | QueueEvent::Unpause => "NONE".into(),
+            _ => e.callid.clone(),
+        },
+        action: String::new(),
+        callerid: String::new(),
+        agent: e.agent.clone().unwrap_or_default(),
+        waitsec: String::new(),
+        talksec: String::new(),
+        dest: String::new(),
+        cause: String::new(),
+    };
+    let ringing = |ring: i64| wire::Activity {
+        time: UnixTime(e.time.0 - ring.max(0)),
+        action: "RINGING".into(),
+        ..base.clone()
+    };
+    let one = |action: &str, f: &dyn Fn(&mut wire::Activity)| {
+        let mut a = wire::Activity {
+            action: action.into(),
+            ..base.clone()
+        };
+        f(&mut a);
+        a
+    };
+    match &e.event {
+        QueueEvent::EnterQueue => vec![one("ENTERQUEUE", &|a| a.callerid = data(1))],
+        QueueEvent::Connect => {
+            let ring = data(2).trim().parse::<i64>().unwrap_or(0);
+            vec![ringing(ring), one("CONNECT", &|a| a.waitsec = data(0))]
+        }
+        QueueEvent::RingNoAnswer => {
+            let ring_ms = data(0).trim().parse::<i64>().unwrap_or(0);
+            vec![ringing(ring_ms / 1000), one("NOANSWER", &|_| {})]
+        }
+        QueueEvent::CompleteCaller => vec![one("COMPLETECALLER", &|a| a.talksec = data(1))],
+        QueueEvent::CompleteAgent => vec![one("COMPLETEAGENT", &|a| a.talksec = data(1))],
+        QueueEvent::Transfer | QueueEvent::BlindTransfer => vec![one("COMPLETETRANSFER", &|a| {
+            a.dest = data(0);
+            a.talksec = data(3);
+        })],
+        QueueEvent::AttendedTransfer => vec![one("COMPLETETRANSFER", &|a| {
+            a.dest = data(1);
+            a.talksec = e.data.iter().rev().nth(1).cloned().unwrap_or_default();
+        })],
+        QueueEvent::Abandon => vec![one("ABANDON", &|a| a.waitsec = data(2))],
+        QueueEvent::AddMember => vec![one("LOGIN", &|_| {})],
+        QueueEvent::RemoveMember => vec![one("LOGOUT", &|_| {})],
+        QueueEvent::Pause => vec![one("PAUSE", &|a| {
+            let r = data(0);
+            a.cause = pause_names.get(&r).cloned().unwrap_or(r);
+        })],
+        QueueEvent::Unpause => vec![one("UNPAUSE", &|_| {})],
+        _ => Vec::new(),
+    }
+}
+
+impl SoapService for ExpandService {
+    fn namespace(&self) -> &str {
+        NAMESPACE
+    }
+
+    fn wsdl(&self) -> &str {
+        WSDL
+    }
+
+    async fn call(&self, call: SoapCall, ctx: RequestContext) -> Result<SoapValue, SoapError> {
+        let (op, outcome) = match call.operation.as_str() {
+            "originateCall" => (Op::OriginateCall, self.originate_call(&call).await),
+            "originateCallStatus" => (Op::OriginateInt, self.originate_status(&call).await),
+            "originateCallCancel" => (Op::OriginateInt, self.originate_cancel(&call).await),
+            "extensionPbx" => (Op::Report, self.extension_pbx(&call).await),
+            "recordingPbx" => (Op::Recording, self.recording_pbx(&call).await),
+            "cdrData" => (Op::Report, self.cdr_data(&call).await),
+            "cdrCustom" => (Op::Report, self.cdr_custom(&call).await),
+            "statusQueues" => (Op::Report, self.status_queues(&call).await),
+            "queueData" => (Op::Report, self.queue_data(&call, &ctx).await),
+            "agentData" => (Op::Report, self.agent_data(&call, &ctx).await),
+            op @ ("loginAgent" | "logoutAgent" | "pauseAgent" | "unpauseAgent") => {
+                (Op::AgentCommand, self.agent_command(&call, op).await)
+            }
+            "getAgentLoggedInfo" => (Op::AgentLoggedInfo, self.agent_logged_info(&call).await),
+            "getUserByAgent" => (Op::UserLookup, self.user_by_agent(&call).await),
+            "getUserInfo" => (Op::UserLookup, self.user_info(&call).await),
+            "getAgentTimes" => (Op::AgentTimes, self.agent_times(&call).await),
+            "agentSessionDetail" => (Op::SessionDetail, self.session_detail(&call).await),
+            "getAgentLogin" => (Op::AgentLogin, self.agent_login(&call).await),
+            "sendSms" => (Op::SendSms, self.send_sms(&call).await),
+            "statusSms" => (Op::StatusSms, self.status_sms(&call).await),
+            other => return Err(SoapError::UnknownOperation(other.to_owned())),
+        };
+        Ok(match outcome {
+            Ok(v) => v,
+            Err(f) => {
+                tracing::debug!(operation = %call.operation, failure = ?f, "eXpand answer code");
+                answer(op, f)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

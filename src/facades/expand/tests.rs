@@ -1,0 +1,715 @@
+//! Fast-tier tests of the eXpand webservice through its router (`Router::oneshot`), with a real
+//! store and no PBX: WSDL, authentication, keyless operations by network, parameter errors with
+//! the documented codes, faults.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
+use axum::http::{Request, StatusCode};
+use tower::ServiceExt;
+
+use super::*;
+use crate::config::Config;
+use crate::core::directory::{Agent, CredentialApi, DirectoryStore, QueueName};
+use crate::facades::soap::parse_request;
+use crate::test_support::TempDir;
+
+struct Fixture {
+    dir: TempDir,
+    router: Router,
+    key: String,
+}
+
+fn fixture() -> Fixture {
+    fixture_with("sms_uri_template = \"pjsip:carrier/sip:{number}@192.0.2.1\"")
+}
+
+/// A fixture whose `[expand]` section also holds `expand_lines`.
+fn fixture_with(expand_lines: &str) -> Fixture {
+    let dir = TempDir::new("expand-facade");
+    let p = dir.path();
+    let text = format!(
+        "[engine]\ntimezone = \"America/Montevideo\"\n[store]\npath = {:?}\n\
+         [[node]]\nname = \"pbx1\"\ncdr_db = {:?}\nqueue_log = {:?}\nrecordings_dir = {:?}\n\
+         [node.ami]\nhost = \"127.0.0.1\"\nusername = \"u\"\nsecret = \"s\"\n\
+         [expand]\nclient_networks = [\"127.0.0.0/8\"]\n{expand_lines}\n\
+         [expand.queue_descriptions]\nq_ventas = \"Ventas\"\n",
+        p.join("store.db"),
+        p.join("master.db"),
+        p.join("queue_log"),
+        p.join("monitor"),
+    );
+    let config = Arc::new(Config::from_toml(&text).unwrap());
+    let services = Arc::new(Services::open(config).unwrap());
+    let mut ana = Agent::new(AgentNumber::new("2101").unwrap());
+    ana.username = "ana".into();
+    ana.full_name = "Ana Pérez".into();
+    ana.email = Some("ana@example.com".into());
+    ana.profile = "operador".into();
+    ana.queues = vec![QueueName::new("q_ventas").unwrap()];
+    services.directory.upsert_agent(&ana).unwrap();
+    let key = services
+        .directory
+        .create_credential("CRM", CredentialApi::Expand)
+        .unwrap()
+        .key
+        .expose()
+        .to_owned();
+    let keys = Arc::new(KeyVerifier::new(services.directory.clone()));
+    let router = routes(services, keys).layer(DefaultBodyLimit::max(64 * 1024));
+    Fixture { dir, router, key }
+}
+
+fn envelope(op: &str, params: &[(&str, &str)]) -> String {
+    let parts: String = params
+        .iter()
+        .map(|(n, v)| format!("<{n} xsi:type=\"xsd:string\">{}</{n}>", soap::escape(v)))
+        .collect();
+    format!(
+        "<?xml version=\"1.0\"?><SOAP-ENV:Envelope \
+         xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\" \
+         xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
+         xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><SOAP-ENV:Body>\
+         <ns1:{op} xmlns:ns1=\"urn:apiws\">{parts}</ns1:{op}></SOAP-ENV:Body></SOAP-ENV:Envelope>"
+    )
+}
+
+impl Fixture {
+    async fn post_from(&self, body: String, peer: Option<&str>) -> (StatusCode, String) {
+        let mut req = Request::post(PATH).body(Body::from(body)).unwrap();
+        if let Some(peer) = peer {
+            let addr: SocketAddr = peer.parse().unwrap();
+            req.extensions_mut().insert(ConnectInfo(addr));
+        }
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let body = to_bytes(resp.into_body(), 1 << 22).await.unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    /// The `return` value of an operation called from loopback.
+    async fn call(&self, op: &str, params: &[(&str, &str)]) -> String {
+        self.call_from(op, params, "127.0.0.1:40000").await
+    }
+
+    async fn call_from(&self, op: &str, params: &[(&str, &str)], peer: &str) -> String {
+        let (status, body) = self.post_from(envelope(op, params), Some(peer)).await;
+        assert_eq!(status, StatusCode::OK, "{op}: {body}");
+        let answer = parse_request(body.as_bytes()).unwrap();
+        assert_eq!(answer.operation, format!("{op}Response"));
+        answer.params[0].1.clone().unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn serves_a_wsdl_with_every_documented_operation() {
+    let f = fixture();
+    let resp = f
+        .router
+        .clone()
+        .oneshot(
+            Request::get(format!("{PATH}?%20wsdl"))
+                .header("Host", "pbx.example")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body =
+        String::from_utf8(to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+    assert!(body.contains("location=\"http://pbx.example/apiws/2/apiws.php\""));
+    assert_eq!(OPERATIONS.len(), 22);
+    for (op, parts) in OPERATIONS {
+        assert!(
+            body.contains(&format!(
+                "<operation name=\"{op}\" parameterOrder=\"{}\">",
+                parts.join(" ")
+            )),
+            "{op}"
+        );
+        for part in *parts {
+            assert!(
+                body.contains(&format!("<message name=\"{op}Request\">"))
+                    && body.contains(&format!("<part name=\"{part}\"")),
+                "{op} {part}"
+            );
+        }
+    }
+    assert!(body.contains(
+        "parameterOrder=\"authorizedKey src srcCallerID dst dstCallerID timeout callinfo\""
+    ));
+}
+
+#[tokio::test]
+async fn a_wrong_key_answers_minus_one_in_each_shape() {
+    let f = fixture();
+    for key in ["", "nope", "abc.def"] {
+        let k = [("authorizedKey", key)];
+        assert_eq!(f.call("originateCall", &k).await, "-1");
+        assert_eq!(f.call("originateCallStatus", &k).await, "-1");
+        assert_eq!(f.call("originateCallCancel", &k).await, "-1");
+        assert_eq!(f.call("extensionPbx", &k).await, "-1");
+        assert_eq!(f.call("cdrData", &k).await, "-1");
+        assert_eq!(f.call("cdrCustom", &k).await, "-1");
+        assert_eq!(f.call("statusQueues", &k).await, "-1");
+        assert_eq!(f.call("getAgentLoggedInfo", &k).await, "-1");
+        assert_eq!(f.call("getUserByAgent", &k).await, "-1");
+        assert_eq!(f.call("getUserInfo", &k).await, "-1");
+        assert_eq!(f.call("getAgentTimes", &k).await, "-1");
+        assert_eq!(f.call("agentSessionDetail", &k).await, "-1");
+        assert_eq!(f.call("getAgentLogin", &k).await, "-1");
+        assert_eq!(f.call("sendSms", &k).await, "-1");
+        assert_eq!(f.call("statusSms", &k).await, "-1");
+        for op in ["loginAgent", "logoutAgent", "pauseAgent", "unpauseAgent"] {
+            assert_eq!(f.call(op, &k).await, "false", "{op}");
+        }
+        let rec = f.call("recordingPbx", &k).await;
+        assert!(rec.contains("<recording status=\"-1\""), "{rec}");
+    }
+}
+
+#[tokio::test]
+async fn keyless_reports_answer_only_to_client_networks() {
+    let f = fixture();
+    let args = [
+        ("Cola", "q_ventas"),
+        ("Agente", ""),
+        ("FechaInicio", "2026-01-01 00:00:00"),
+        ("FechaFin", "2026-01-02 00:00:00"),
+    ];
+    assert_eq!(
+        f.call_from("queueData", &args, "192.0.2.9:5000").await,
+        "-1"
+    );
+    let ok = f.call_from("queueData", &args, "127.0.0.1:5000").await;
+    assert!(ok.contains("<queue_activity>"), "{ok}");
+    let args = [
+        ("Cola", "q_ventas"),
+        ("FechaInicio", "2026-01-01 00:00:00"),
+        ("FechaFin", "2026-01-02 00:00:00"),
+    ];
+    assert_eq!(
+        f.call_from("agentData", &args, "[2001:db8::1]:5000").await,
+        "-1"
+    );
+    let ok = f.call("agentData", &args).await;
+    assert!(ok.contains("<agents>"), "{ok}");
+    let unknown = [
+        ("Cola", "q_nada"),
+        ("FechaInicio", "2026-01-01 00:00:00"),
+        ("FechaFin", "2026-01-02 00:00:00"),
+    ];
+    assert_eq!(f.call("agentData", &unknown).await, "-6");
+}
+
+#[tokio::test]
+async fn users_and_agents_are_looked_up() {
+    let f = fixture();
+    let k = f.key.as_str();
+    assert_eq!(
+        f.call("getUserByAgent", &[("authorizedKey", k), ("agent", "2101")])
+            .await,
+        "ana"
+    );
+    assert_eq!(
+        f.call("getUserByAgent", &[("authorizedKey", k), ("agent", "2999")])
+            .await,
+        ""
+    );
+    assert_eq!(
+        f.call("getUserByAgent", &[("authorizedKey", k), ("agent", "")])
+            .await,
+        "-2"
+    );
+    assert_eq!(
+        f.call("getUserByAgent", &[("authorizedKey", k), ("agent", "a b")])
+            .await,
+        "-2"
+    );
+    let info = f
+        .call("getUserInfo", &[("authorizedKey", k), ("username", "ana")])
+        .await;
+    assert!(
+        info.contains(
+            "<user nombre=\"Ana Pérez\" email=\"ana@example.com\" perfil=\"operador\" \
+             supervisor=\"0\" agente=\"1\" nroAgente=\"2101\"/>"
+        ),
+        "{info}"
+    );
+    assert_eq!(
+        f.call(
+            "getUserInfo",
+            &[("authorizedKey", k), ("username", "nadie")]
+        )
+        .await,
+        ""
+    );
+    assert_eq!(
+        f.call("getUserInfo", &[("authorizedKey", k), ("username", "")])
+            .await,
+        "-2"
+    );
+    assert_eq!(
+        f.call(
+            "getAgentLoggedInfo",
+            &[("authorizedKey", k), ("username", "")]
+        )
+        .await,
+        "-2"
+    );
+    assert_eq!(
+        f.call(
+            "getAgentLoggedInfo",
+            &[("authorizedKey", k), ("username", "nadie")]
+        )
+        .await,
+        "0"
+    );
+}
+
+#[tokio::test]
+async fn report_parameters_get_their_documented_codes() {
+    let f = fixture();
+    let k = f.key.as_str();
+    let times = |from: &'static str, to: &'static str, agent: &'static str, queue: &'static str| {
+        [
+            ("authorizedKey", k.to_owned()),
+            ("inicio", from.to_owned()),
+            ("fin", to.to_owned()),
+            ("agente", agent.to_owned()),
+            ("cola", queue.to_owned()),
+        ]
+    };
+    let call = |args: [(&'static str, String); 5]| {
+        let f = &f;
+        async move {
+            let a: Vec<(&str, &str)> = args.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            f.call("getAgentTimes", &a).await
+        }
+    };
+    let d1 = "2026-01-01 00:00:00";
+    let d2 = "2026-01-02 00:00:00";
+    assert_eq!(call(times("2026-01-01", d2, "", "")).await, "-4");
+    assert_eq!(call(times(d1, "mañana", "", "")).await, "-5");
+    assert_eq!(call(times(d1, "", "", "")).await, "-5");
+    assert_eq!(call(times(d2, d1, "", "")).await, "-8");
+    assert_eq!(
+        call(times(d1, "2026-06-01 00:00:00", "", "")).await,
+        "-8",
+        "longer than max_report_days"
+    );
+    assert_eq!(
+        call(times("2099-01-01 00:00:00", "2099-01-02 00:00:00", "", "")).await,
+        "-9"
+    );
+    assert_eq!(call(times(d1, d2, "", "q_nada")).await, "-6");
+    assert_eq!(call(times(d1, d2, "nadie", "")).await, "-7");
+    assert_eq!(call(times(d1, d2, "a<b", "")).await, "-2");
+    assert_eq!(call(times(d1, d2, "", "q ventas")).await, "-2");
+    assert_eq!(call(times(d1, d2, "ana", "q_ventas")).await, "-10");
+
+    let detail = |from: &str, to: &str, user: &str, queue: &str| {
+        [
+            ("authorizedKey", k.to_owned()),
+            ("inicio", from.to_owned()),
+            ("fin", to.to_owned()),
+            ("userID", user.to_owned()),
+            ("cola", queue.to_owned()),
+        ]
+    };
+    let dcall = |args: [(&'static str, String); 5]| {
+        let f = &f;
+        async move {
+            let a: Vec<(&str, &str)> = args.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            f.call("agentSessionDetail", &a).await
+        }
+    };
+    assert_eq!(dcall(detail("x", d2, "", "")).await, "-3");
+    assert_eq!(dcall(detail(d1, "x", "", "")).await, "-4");
+    assert_eq!(dcall(detail(d2, d1, "", "")).await, "-4");
+    assert_eq!(dcall(detail(d1, d2, "", "q_nada")).await, "-5");
+    assert_eq!(dcall(detail(d1, d2, "nadie", "")).await, "-6");
+    assert_eq!(dcall(detail(d1, d2, "a<b", "")).await, "-2");
+    let empty = dcall(detail(d1, d2, "ana", "")).await;
+    assert!(empty.contains("<agents>\n</agents>"), "{empty}");
+
+    assert_eq!(
+        f.call("getAgentLogin", &[("authorizedKey", k), ("extensions", "")])
+            .await,
+        "-4"
+    );
+    let many = vec!["1001"; MAX_EXTENSIONS + 1].join(",");
+    assert_eq!(
+        f.call(
+            "getAgentLogin",
+            &[("authorizedKey", k), ("extensions", &many)]
+        )
+        .await,
+        "-2"
+    );
+    // Without the PBX the live state is unknown: "error desconocido".
+    assert_eq!(
+        f.call(
+            "getAgentLogin",
+            &[("authorizedKey", k), ("extensions", "1001")]
+        )
+        .await,
+        "-3"
+    );
+    assert_eq!(
+        f.call(
+            "getAgentLoggedInfo",
+            &[("authorizedKey", k), ("username", "ana")]
+        )
+        .await,
+        "-3"
+    );
+    assert_eq!(
+        f.call(
+            "cdrCustom",
+            &[("authorizedKey", k), ("inicio", d1), ("fin", "x")]
+        )
+        .await,
+        "-5"
+    );
+    let none = f
+        .call(
+            "cdrData",
+            &[
+                ("authorizedKey", k),
+                ("uniqueid", ""),
+                ("inicio", d1),
+                ("fin", d2),
+            ],
+        )
+        .await;
+    assert!(none.contains("<cdr>\n</cdr>"), "{none}");
+}
+
+#[tokio::test]
+async fn sms_input_is_checked_before_anything_is_sent() {
+    let f = fixture();
+    let k = f.key.as_str();
+    let long = "x".repeat(161);
+    let send = |data: &str, recip: &str| {
+        vec![
+            ("authorizedKey", k.to_owned()),
+            ("msgId", "0".to_owned()),
+            ("msgData", data.to_owned()),
+            ("msgRecip", recip.to_owned()),
+        ]
+    };
+    for args in [
+        send(&long, "099123456"),
+        send("hola", "099&1"),
+        send("", "099123456"),
+    ] {
+        let a: Vec<(&str, &str)> = args.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        assert_eq!(f.call("sendSms", &a).await, "0");
+    }
+    // No PBX: nothing can be sent.
+    let a = send("hola", "099123456");
+    let a: Vec<(&str, &str)> = a.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    assert_eq!(f.call("sendSms", &a).await, "0");
+    // A draft needs no PBX.
+    let a = send("borrador", "");
+    let a: Vec<(&str, &str)> = a.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let id = f.call("sendSms", &a).await;
+    assert!(id.parse::<i64>().unwrap() > 0, "{id}");
+    assert_eq!(
+        f.call("statusSms", &[("authorizedKey", k), ("idSMS", &id)])
+            .await,
+        "DRAFT"
+    );
+    assert_eq!(
+        f.call("statusSms", &[("authorizedKey", k), ("idSMS", "999999")])
+            .await,
+        ""
+    );
+    assert_eq!(
+        f.call("statusSms", &[("authorizedKey", k), ("idSMS", "x")])
+            .await,
+        ""
+    );
+}
+
+#[tokio::test]
+async fn without_the_pbx_commands_fail_with_their_codes() {
+    let f = fixture();
+    let k = f.key.as_str();
+    assert_eq!(
+        f.call(
+            "originateCall",
+            &[
+                ("authorizedKey", k),
+                ("src", "1001"),
+                ("srcCallerID", "Ana"),
+                ("dst", "5551010"),
+                ("dstCallerID", "Cliente"),
+                ("timeout", "20"),
+                ("callinfo", "a=1"),
+            ]
+        )
+        .await,
+        "0"
+    );
+    // Malformed values are refused before the PBX is asked.
+    for (src, dst, info) in [
+        ("1001&x", "5551010", ""),
+        ("1001", "555;1010", ""),
+        ("1001", "5551010", "no-equals"),
+    ] {
+        assert_eq!(
+            f.call(
+                "originateCall",
+                &[
+                    ("authorizedKey", k),
+                    ("src", src),
+                    ("srcCallerID", ""),
+                    ("dst", dst),
+                    ("dstCallerID", ""),
+                    ("timeout", ""),
+                    ("callinfo", info),
+                ]
+            )
+            .await,
+            "0"
+        );
+    }
+    assert_eq!(
+        f.call(
+            "originateCallStatus",
+            &[("authorizedKey", k), ("originatedID", "x;y")]
+        )
+        .await,
+        "0"
+    );
+    assert_eq!(
+        f.call(
+            "loginAgent",
+            &[
+                ("authorizedKey", k),
+                ("agent", "nadie"),
+                ("extension", "1001")
+            ]
+        )
+        .await,
+        "false"
+    );
+}
+
+#[tokio::test]
+async fn malformed_envelopes_and_unknown_operations_are_faults() {
+    let f = fixture();
+    let (status, body) = f.post_from("<nope".into(), None).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        body.contains("<faultcode>SOAP-ENV:Client</faultcode>"),
+        "{body}"
+    );
+    let (status, body) = f.post_from(envelope("dropDatabase", &[]), None).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        body.contains("Procedure 'dropDatabase' not present"),
+        "{body}"
+    );
+    let (status, _) = f
+        .post_from(" ".repeat(128 * 1024), Some("127.0.0.1:1"))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn sms_go_out_through_the_http_gateway_when_configured() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // The provider takes every message but the one to 0990000000.
+    let provider = tokio::spawn(async move {
+        let mut bodies = Vec::new();
+        for _ in 0..3 {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 1024];
+            loop {
+                let text = String::from_utf8_lossy(&got).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("Content-Length: "))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        assert!(head.contains("Authorization: Bearer s3cret"), "{head}");
+                        bodies.push(body.to_owned());
+                        break;
+                    }
+                }
+                let n = s.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            let status = if bodies.last().is_some_and(|b| b.contains("0990000000")) {
+                "500 No"
+            } else {
+                "200 OK"
+            };
+            s.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n").as_bytes())
+                .await
+                .unwrap();
+        }
+        bodies
+    });
+    let f = fixture_with(&format!(
+        "sms_gateway_url = \"http://127.0.0.1:{port}/sms/send\"\nsms_gateway_token = \"s3cret\"\nsms_from = \"Centralita\""
+    ));
+    let k = f.key.as_str();
+    let id = f
+        .call(
+            "sendSms",
+            &[
+                ("authorizedKey", k),
+                ("msgId", "0"),
+                ("msgData", "Su turno: 10:30"),
+                ("msgRecip", "099111222 099333444"),
+            ],
+        )
+        .await;
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = f
+            .call("statusSms", &[("authorizedKey", k), ("idSMS", &id)])
+            .await;
+        if status != "PENDING" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, "SENT");
+    let failed = f
+        .call(
+            "sendSms",
+            &[
+                ("authorizedKey", k),
+                ("msgId", "0"),
+                ("msgData", "x"),
+                ("msgRecip", "0990000000"),
+            ],
+        )
+        .await;
+    for _ in 0..100 {
+        status = f
+            .call("statusSms", &[("authorizedKey", k), ("idSMS", &failed)])
+            .await;
+        if status != "PENDING" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, "ERROR");
+    let bodies = provider.await.unwrap();
+    assert_eq!(
+        bodies,
+        [
+            "to=099111222&text=Su%20turno%3A%2010%3A30&from=Centralita",
+            "to=099333444&text=Su%20turno%3A%2010%3A30&from=Centralita",
+            "to=0990000000&text=x&from=Centralita",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failing_store_is_an_unknown_error_without_internals() {
+    let f = fixture();
+    let k = f.key.clone();
+    let k = k.as_str();
+    // The directory's agents become unreadable (keys still verify).
+    let conn = rusqlite::Connection::open(f.dir.path().join("store.db")).unwrap();
+    conn.execute_batch("ALTER TABLE agent RENAME TO agent_gone")
+        .unwrap();
+    let d1 = "2026-01-01 00:00:00";
+    let d2 = "2026-01-02 00:00:00";
+    assert_eq!(
+        f.call("getUserByAgent", &[("authorizedKey", k), ("agent", "2101")])
+            .await,
+        "-3"
+    );
+    assert_eq!(
+        f.call("getUserInfo", &[("authorizedKey", k), ("username", "ana")])
+            .await,
+        "-3"
+    );
+    assert_eq!(
+        f.call(
+            "getAgentTimes",
+            &[
+                ("authorizedKey", k),
+                ("inicio", d1),
+                ("fin", d2),
+                ("agente", "ana"),
+                ("cola", "")
+            ]
+        )
+        .await,
+        "-3"
+    );
+    assert_eq!(
+        f.call(
+            "agentSessionDetail",
+            &[
+                ("authorizedKey", k),
+                ("inicio", d1),
+                ("fin", d2),
+                ("userID", "ana"),
+                ("cola", "")
+            ]
+        )
+        .await,
+        "-2"
+    );
+}
+
+#[test]
+fn arguments_by_name_or_by_position() {
+    let call = |op: &str, params: &[(&str, Option<&str>)]| SoapCall {
+        operation: op.into(),
+        params: params
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.map(str::to_owned)))
+            .collect(),
+    };
+    // Named as in the WSDL: an omitted part is absent, not its neighbour.
+    let c = call(
+        "queueData",
+        &[
+            ("Cola", Some("q_ventas")),
+            ("FechaInicio", Some("2026-01-01 00:00:00")),
+            ("FechaFin", Some("2026-01-02 00:00:00")),
+        ],
+    );
+    assert_eq!(arg(&c, 1, "Agente"), None);
+    assert_eq!(arg(&c, 2, "FechaInicio"), Some("2026-01-01 00:00:00"));
+    // Any case; the vendor's other spelling of the key.
+    let c = call(
+        "getAgentLoggedInfo",
+        &[("AUTORIZEDKEY", Some("k.s")), ("UserName", Some(" ana "))],
+    );
+    assert_eq!(arg(&c, 0, "authorizedKey"), Some("k.s"));
+    assert_eq!(arg(&c, 1, "username"), Some("ana"));
+    // Foreign names: by position.
+    let c = call(
+        "getUserByAgent",
+        &[("param0", Some("k.s")), ("numeroAgente", Some("2101"))],
+    );
+    assert_eq!(arg(&c, 1, "agent"), Some("2101"));
+    let c = call(
+        "getUserByAgent",
+        &[("key", Some("k.s")), ("agent", Some(""))],
+    );
+    assert_eq!(arg(&c, 1, "agent"), None);
+}

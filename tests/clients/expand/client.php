@@ -1,0 +1,28 @@
+<?php
+// eXpand webservice client over PHP's SoapClient, built from the served WSDL.
+// Usage: php client.php WSDL_URL
+// Reads one JSON request per line on stdin: {"op": "originateCall", "args": [...]} (the
+// arguments in the WSDL's order) and writes one JSON line per request on stdout:
+// {"ok": true, "value": <the return value as PHP got it>, "type": "<PHP type>"} or
+// {"ok": false, "fault": "<faultcode>", "error": "<faultstring>"}.
+ini_set('default_socket_timeout', 30);
+$wsdl = $argv[1];
+$client = new SoapClient($wsdl, ['cache_wsdl' => WSDL_CACHE_NONE, 'exceptions' => true, 'trace' => 0]);
+$functions = $client->__getFunctions();
+fwrite(STDOUT, json_encode(['ok' => true, 'value' => count($functions), 'type' => 'ready']) . "\n");
+fflush(STDOUT);
+while (($line = fgets(STDIN)) !== false) {
+    $line = trim($line);
+    if ($line === '') {
+        continue;
+    }
+    $req = json_decode($line, true);
+    try {
+        $value = $client->__soapCall($req['op'], $req['args']);
+        $out = ['ok' => true, 'value' => $value, 'type' => gettype($value)];
+    } catch (SoapFault $f) {
+        $out = ['ok' => false, 'fault' => $f->faultcode, 'error' => $f->getMessage()];
+    }
+    fwrite(STDOUT, json_encode($out, JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES) . "\n");
+    fflush(STDOUT);
+}

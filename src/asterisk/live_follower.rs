@@ -24,6 +24,7 @@ use crate::core::{ChannelName, UniqueId, UnixTime};
 use super::ami::{AmiClient, AmiMessage, ConnectionState};
 use super::queue_control::{
     device_state, member_from, member_status, peer_of, pjsip_endpoint, uri_host,
+    CHANNEL_STATE_RING, CHANNEL_STATE_UP,
 };
 
 /// The events the follower reads; anything else is dropped.
@@ -43,6 +44,9 @@ pub const FOLLOWED_EVENTS: &[&str] = &[
     "ContactStatus",
     "Newchannel",
     "NewConnectedLine",
+    "Newstate",
+    "DialBegin",
+    "DialEnd",
     "Hangup",
 ];
 
@@ -62,6 +66,25 @@ pub fn facts_from_event(e: &AmiMessage, now: UnixTime) -> Vec<LiveFact> {
     let queue = || QueueName::new(field(e, "Queue")).ok();
     let interface = || field(e, "Interface").to_owned();
     let uniqueid = || UniqueId::new(field(e, "Uniqueid"));
+    // The DID a queue caller came in on: the caller channel's extension in `to-queue`.
+    let did = || {
+        let exten = field(e, "Exten");
+        (!exten.is_empty() && exten.bytes().all(|b| b.is_ascii_digit())).then(|| {
+            LiveFact::CallerDid {
+                uniqueid: uniqueid(),
+                did: exten.to_owned(),
+            }
+        })
+    };
+    // `Channel` is the calling side of a Dial, or the channel whose state changed.
+    let dialing = |dialing: bool| {
+        pjsip_endpoint(field(e, "Channel")).map(|endpoint| LiveFact::ChannelDialing {
+            endpoint: endpoint.to_owned(),
+            uniqueid: uniqueid(),
+            dialing,
+        })
+    };
+    let mut extra = None;
     let fact = match name {
         "QueueMemberAdded" => queue().and_then(|queue| {
             member_from(e, now).map(|member| LiveFact::MemberAdded { queue, member })
@@ -98,15 +121,18 @@ pub fn facts_from_event(e: &AmiMessage, now: UnixTime) -> Vec<LiveFact> {
             status: member_status(field(e, "Status")),
             at: now,
         }),
-        "QueueCallerJoin" => queue().map(|queue| LiveFact::CallerJoined {
-            queue,
-            caller: WaitingCaller {
-                uniqueid: uniqueid(),
-                channel: ChannelName::new(field(e, "Channel")),
-                caller_id: field(e, "CallerIDNum").to_owned(),
-                position: field(e, "Position").parse().unwrap_or(0),
-                joined_at: now,
-            },
+        "QueueCallerJoin" => queue().map(|queue| {
+            extra = did();
+            LiveFact::CallerJoined {
+                queue,
+                caller: WaitingCaller {
+                    uniqueid: uniqueid(),
+                    channel: ChannelName::new(field(e, "Channel")),
+                    caller_id: field(e, "CallerIDNum").to_owned(),
+                    position: field(e, "Position").parse().unwrap_or(0),
+                    joined_at: now,
+                },
+            }
         }),
         "QueueCallerLeave" => queue().map(|queue| LiveFact::CallerLeft {
             queue,
@@ -127,11 +153,14 @@ pub fn facts_from_event(e: &AmiMessage, now: UnixTime) -> Vec<LiveFact> {
             interface: interface(),
             at: now,
         }),
-        "AgentConnect" => queue().map(|queue| LiveFact::AgentConnected {
-            queue,
-            interface: interface(),
-            caller: uniqueid(),
-            at: now,
+        "AgentConnect" => queue().map(|queue| {
+            extra = did();
+            LiveFact::AgentConnected {
+                queue,
+                interface: interface(),
+                caller: uniqueid(),
+                at: now,
+            }
         }),
         "AgentComplete" => queue().map(|queue| LiveFact::AgentCompleted {
             queue,
@@ -167,9 +196,18 @@ pub fn facts_from_event(e: &AmiMessage, now: UnixTime) -> Vec<LiveFact> {
                     channel: ChannelName::new(channel),
                     peer: peer_of(e),
                     since: now,
+                    dialing: field(e, "ChannelState") == CHANNEL_STATE_RING,
                 },
             })
         }
+        "Newstate" => match field(e, "ChannelState") {
+            CHANNEL_STATE_RING => dialing(true),
+            CHANNEL_STATE_UP => dialing(false),
+            _ => None,
+        },
+        // The calling side of a Dial (absent when Asterisk originates the dialed channel).
+        "DialBegin" => dialing(true),
+        "DialEnd" => dialing(false),
         "NewConnectedLine" => {
             let peer = field(e, "ConnectedLineNum");
             pjsip_endpoint(field(e, "Channel"))
@@ -180,13 +218,18 @@ pub fn facts_from_event(e: &AmiMessage, now: UnixTime) -> Vec<LiveFact> {
                     peer: peer.to_owned(),
                 })
         }
-        "Hangup" => pjsip_endpoint(field(e, "Channel")).map(|endpoint| LiveFact::ChannelHungUp {
-            endpoint: endpoint.to_owned(),
-            uniqueid: uniqueid(),
-        }),
+        "Hangup" => match pjsip_endpoint(field(e, "Channel")) {
+            Some(endpoint) => Some(LiveFact::ChannelHungUp {
+                endpoint: endpoint.to_owned(),
+                uniqueid: uniqueid(),
+            }),
+            None => (!field(e, "Uniqueid").is_empty()).then(|| LiveFact::OtherChannelHungUp {
+                uniqueid: uniqueid(),
+            }),
+        },
         _ => None,
     };
-    fact.into_iter().collect()
+    fact.into_iter().chain(extra).collect()
 }
 
 /// The handle of a running follower.
@@ -338,6 +381,78 @@ mod tests {
     }
 
     #[test]
+    fn dial_and_did_events_map_to_facts() {
+        let now = UnixTime(500);
+        let dialing = |d| LiveFact::ChannelDialing {
+            endpoint: "1004".into(),
+            uniqueid: UniqueId::new("u1"),
+            dialing: d,
+        };
+        let ch = [("Channel", "PJSIP/1004-00000001"), ("Uniqueid", "u1")];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut f = ch.to_vec();
+            f.extend_from_slice(extra);
+            f
+        };
+        let cases: Vec<(AmiMessage, Vec<LiveFact>)> = vec![
+            (
+                ev("Newstate", &with(&[("ChannelState", "4")])),
+                vec![dialing(true)],
+            ),
+            (
+                ev("Newstate", &with(&[("ChannelState", "6")])),
+                vec![dialing(false)],
+            ),
+            (ev("Newstate", &with(&[("ChannelState", "5")])), vec![]),
+            (
+                ev("DialBegin", &with(&[("DestChannel", "PJSIP/carrier-2")])),
+                vec![dialing(true)],
+            ),
+            (
+                ev("DialEnd", &with(&[("DialStatus", "ANSWER")])),
+                vec![dialing(false)],
+            ),
+            // Asterisk's own dial of an originated channel has no calling channel.
+            (ev("DialBegin", &[("DestChannel", "PJSIP/1004-3")]), vec![]),
+            (
+                ev(
+                    "AgentConnect",
+                    &[
+                        ("Queue", "q_soporte"),
+                        ("Interface", "PJSIP/1005"),
+                        ("Channel", "PJSIP/carrier-7"),
+                        ("Uniqueid", "c1"),
+                        ("Exten", "26002000"),
+                    ],
+                ),
+                vec![
+                    LiveFact::AgentConnected {
+                        queue: QueueName::new("q_soporte").unwrap(),
+                        interface: "PJSIP/1005".into(),
+                        caller: UniqueId::new("c1"),
+                        at: now,
+                    },
+                    LiveFact::CallerDid {
+                        uniqueid: UniqueId::new("c1"),
+                        did: "26002000".into(),
+                    },
+                ],
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(facts_from_event(&e, now), want, "{e:?}");
+        }
+        let newchannel = ev(
+            "Newchannel",
+            &with(&[("ChannelState", "4"), ("Exten", "5553")]),
+        );
+        match facts_from_event(&newchannel, now).as_slice() {
+            [LiveFact::ChannelCreated { call, .. }] => assert!(call.dialing),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn events_map_to_facts() {
         let now = UnixTime(500);
         let q = || QueueName::new("q_soporte").unwrap();
@@ -456,6 +571,15 @@ mod tests {
                 }],
             ),
             (ev("Hangup", &[("Channel", "Local/x@y-00000001;1")]), vec![]),
+            (
+                ev(
+                    "Hangup",
+                    &[("Channel", "Local/x@y-00000001;2"), ("Uniqueid", "u9")],
+                ),
+                vec![LiveFact::OtherChannelHungUp {
+                    uniqueid: UniqueId::new("u9"),
+                }],
+            ),
             (
                 ev(
                     "NewConnectedLine",

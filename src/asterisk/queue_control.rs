@@ -261,6 +261,12 @@ fn hms(s: &str) -> i64 {
 }
 
 /// The other party of a channel: its connected line, else the extension it dialed.
+/// `ChannelState` of a channel that is placing a call not answered yet (Asterisk's `Ring`).
+pub const CHANNEL_STATE_RING: &str = "4";
+
+/// `ChannelState` of an answered channel (`Up`).
+pub const CHANNEL_STATE_UP: &str = "6";
+
 pub fn peer_of(m: &AmiMessage) -> String {
     let connected = field(m, "ConnectedLineNum");
     if !connected.is_empty() && connected != "<unknown>" {
@@ -392,6 +398,7 @@ pub fn build_snapshot(
                     channel: ChannelName::new(channel),
                     peer: peer_of(c),
                     since: UnixTime(now.seconds() - hms(field(c, "Duration"))),
+                    dialing: field(c, "ChannelState") == CHANNEL_STATE_RING,
                 },
             ))
         })

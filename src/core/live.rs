@@ -207,6 +207,9 @@ pub struct CallLive {
     pub peer: String,
     /// When the channel appeared.
     pub since: UnixTime,
+    /// The channel is placing a call the far end has not answered yet: a phone's own call in
+    /// channel state Ring, or a `Dial` from it in progress (a click-to-call's source phone).
+    pub dialing: bool,
 }
 
 /// A PJSIP endpoint: an extension or a trunk.
@@ -238,6 +241,11 @@ impl EndpointLive {
     /// The current call: the most recent channel.
     pub fn current_call(&self) -> Option<&CallLive> {
         self.calls.values().max_by_key(|c| c.since)
+    }
+
+    /// Whether one of its channels is placing a call not answered yet.
+    pub fn dialing(&self) -> bool {
+        self.calls.values().any(|c| c.dialing)
     }
 }
 
@@ -386,6 +394,28 @@ pub enum LiveFact {
         /// The other party's number.
         peer: String,
     },
+    /// A channel on an endpoint started (`true`) or stopped (`false`) placing a call that is
+    /// not answered yet.
+    ChannelDialing {
+        /// The endpoint's name.
+        endpoint: String,
+        /// The channel's uniqueid.
+        uniqueid: UniqueId,
+        /// Whether it is dialing now.
+        dialing: bool,
+    },
+    /// The number a queue caller dialed (the DID it came in on).
+    CallerDid {
+        /// The caller channel's uniqueid.
+        uniqueid: UniqueId,
+        /// The DID.
+        did: String,
+    },
+    /// A channel that is not on a PJSIP endpoint (a Local channel) hung up.
+    OtherChannelHungUp {
+        /// The channel's uniqueid.
+        uniqueid: UniqueId,
+    },
     /// A channel on an endpoint hung up.
     ChannelHungUp {
         /// The endpoint's name.
@@ -447,6 +477,9 @@ pub struct LiveState {
     pub agents: BTreeMap<String, AgentLive>,
     /// PJSIP endpoints (extensions and trunks) by name.
     pub endpoints: BTreeMap<String, EndpointLive>,
+    /// The DID each queue caller (by channel uniqueid) came in on, while its channel lives.
+    /// Learnt from events only (empty after a snapshot).
+    pub caller_dids: BTreeMap<UniqueId, String>,
 }
 
 /// One agent as a client asks for it.
@@ -560,6 +593,12 @@ impl LiveState {
         for a in s.agents.values_mut() {
             a.since = None;
         }
+        for e in s.endpoints.values_mut() {
+            for c in e.calls.values_mut() {
+                c.dialing = false;
+            }
+        }
+        s.caller_dids.clear();
         for q in s.queues.values_mut() {
             for c in q.waiting.values_mut() {
                 c.joined_at = UnixTime(0);
@@ -797,10 +836,30 @@ impl LiveState {
                     call.peer = peer;
                 }
             }
+            LiveFact::ChannelDialing {
+                endpoint,
+                uniqueid,
+                dialing,
+            } => {
+                if let Some(call) = self
+                    .endpoints
+                    .get_mut(&endpoint)
+                    .and_then(|e| e.calls.get_mut(&uniqueid))
+                {
+                    call.dialing = dialing;
+                }
+            }
+            LiveFact::CallerDid { uniqueid, did } => {
+                self.caller_dids.insert(uniqueid, did);
+            }
+            LiveFact::OtherChannelHungUp { uniqueid } => {
+                self.caller_dids.remove(&uniqueid);
+            }
             LiveFact::ChannelHungUp { endpoint, uniqueid } => {
                 if let Some(e) = self.endpoints.get_mut(&endpoint) {
                     e.calls.remove(&uniqueid);
                 }
+                self.caller_dids.remove(&uniqueid);
             }
         }
     }
@@ -1152,11 +1211,62 @@ mod tests {
     }
 
     #[test]
+    fn dialing_follows_channel_state_and_dials() {
+        let u = || UniqueId::new("u1");
+        let created = |dialing| LiveFact::ChannelCreated {
+            endpoint: "1004".into(),
+            uniqueid: u(),
+            call: CallLive {
+                channel: ChannelName::new("PJSIP/1004-1"),
+                peer: "5553".into(),
+                since: UnixTime(1),
+                dialing,
+            },
+        };
+        let dialing = |d| LiveFact::ChannelDialing {
+            endpoint: "1004".into(),
+            uniqueid: u(),
+            dialing: d,
+        };
+        // A phone's own call: created in state Ring, answered by the far end.
+        let mut s = run(vec![created(true)]);
+        assert!(s.endpoints["1004"].dialing());
+        s.apply(dialing(false));
+        assert!(!s.endpoints["1004"].dialing());
+        // A click-to-call's source phone: answered first, then its Dial runs until answered.
+        let mut s = run(vec![created(false), dialing(true)]);
+        assert!(s.endpoints["1004"].dialing());
+        s.apply(LiveFact::ChannelHungUp {
+            endpoint: "1004".into(),
+            uniqueid: u(),
+        });
+        assert!(!s.endpoints["1004"].dialing());
+        // A dial fact for an unknown channel creates nothing.
+        let s = run(vec![dialing(true)]);
+        assert!(s.endpoints.is_empty());
+    }
+
+    #[test]
+    fn caller_dids_live_while_the_caller_channel_does() {
+        let mut s = run(vec![LiveFact::CallerDid {
+            uniqueid: UniqueId::new("c1"),
+            did: "26002000".into(),
+        }]);
+        assert_eq!(s.caller_dids[&UniqueId::new("c1")], "26002000");
+        s.apply(LiveFact::ChannelHungUp {
+            endpoint: "carrier".into(),
+            uniqueid: UniqueId::new("c1"),
+        });
+        assert!(s.caller_dids.is_empty());
+    }
+
+    #[test]
     fn extensions_and_trunks() {
         let call = |ch: &str, at| CallLive {
             channel: ChannelName::new(ch),
             peer: "5551006".into(),
             since: UnixTime(at),
+            dialing: false,
         };
         let s = run(vec![
             LiveFact::DeviceState {

@@ -11,8 +11,9 @@
 //! 6. idle (also during wrap-up) with the device idle → idle;
 //! 7. anything else (device state unknown) → unknown.
 //!
-//! Extension ([`extension_presence`]): ringing, busy (on a call or on hold), unavailable
-//! (unreachable, invalid or unknown), else available.
+//! Extension ([`extension_presence`]): dialing (one of its channels places a call the far end
+//! has not answered), ringing, busy (on a call or on hold), unavailable (unreachable, invalid
+//! or unknown), else available.
 
 use super::directory::Extension;
 use super::live::{Activity, AgentView, DeviceStatus, EndpointLive};
@@ -49,6 +50,8 @@ pub enum ExtensionPresence {
     Busy,
     /// Ringing.
     Ringing,
+    /// Placing a call the far end has not answered yet.
+    Dialing,
 }
 
 /// The presence of the agent `view` (`None`: not a member anywhere), whose phone's endpoint is
@@ -80,6 +83,9 @@ pub fn agent_presence(view: Option<&AgentView>, endpoint: Option<&EndpointLive>)
 
 /// The presence of an extension's endpoint.
 pub fn extension_presence(endpoint: &EndpointLive) -> ExtensionPresence {
+    if endpoint.dialing() {
+        return ExtensionPresence::Dialing;
+    }
     match endpoint.device_state {
         DeviceStatus::Ringing | DeviceStatus::RingInUse => ExtensionPresence::Ringing,
         d if d.is_busy() => ExtensionPresence::Busy,
@@ -228,5 +234,24 @@ mod tests {
         ] {
             assert_eq!(extension_presence(&endpoint(s)), want, "{s:?}");
         }
+    }
+
+    #[test]
+    fn a_dialing_channel_wins_over_the_device_state() {
+        use crate::core::ids::{ChannelName, UniqueId};
+        use crate::core::live::CallLive;
+        let mut e = endpoint(DeviceStatus::InUse);
+        let call = |dialing| CallLive {
+            channel: ChannelName::new("PJSIP/1004-1"),
+            peer: "5553".into(),
+            since: UnixTime(1),
+            dialing,
+        };
+        e.calls.insert(UniqueId::new("u1"), call(false));
+        assert_eq!(extension_presence(&e), ExtensionPresence::Busy);
+        e.calls.insert(UniqueId::new("u1"), call(true));
+        assert_eq!(extension_presence(&e), ExtensionPresence::Dialing);
+        e.device_state = DeviceStatus::RingInUse;
+        assert_eq!(extension_presence(&e), ExtensionPresence::Dialing);
     }
 }

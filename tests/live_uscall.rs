@@ -21,7 +21,14 @@
 //! - hangupCall ends a live call; queueStatus shows a caller waiting; extenStatus, getExtens,
 //!   getQueue, listTrunk, getPauses, getAgent answer from live state and the directory;
 //! - the report functions (ccenter*) answer from the journal with the session, pause and calls
-//!   that happened.
+//!   that happened; agentStatus gives the DDR of the agent's queue call;
+//! - call forwarding (`uscall_follow_me_and_dialing`): a phone sets its forward with the feature
+//!   code `*21<number>`, extenStatus shows it as `sigame`, a call to that extension (startCall
+//!   from another phone) goes to the carrier number instead (AMI events and the CDR say so, the
+//!   extension never rings), `*22` clears it; extenStatus says `discando` while a startCall's
+//!   phone dials a number that never answers.
+//!
+//! The two tests share the phones: they take `LAB` in turn.
 
 #![cfg(feature = "live-lab")]
 
@@ -31,12 +38,20 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use centralita::asterisk::ami::action::{CoreShowChannels, Hangup, QueueRemove};
+use centralita::asterisk::ami::action::{
+    CoreShowChannels, DbDel, DbGet, Hangup, Originate, OriginateTarget, QueueRemove,
+};
 use centralita::core::md5::md5_hex;
 use centralita::core::ChannelName;
 use serde_json::Value;
 
-use live_support::{connect, lab, python, queue_members, repo, wait_health, Engine, Scratch};
+use live_support::{
+    asterisk_max_acct_id, cdr_db, connect, lab, python, queue_members, repo, wait_health, Engine,
+    Scratch,
+};
+
+/// The tests of this file use the same phones: one at a time.
+static LAB: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const PATH: &str = "/aplicativos/webservice/wsuscall.php";
 const QUEUE: &str = "q_soporte";
@@ -255,10 +270,24 @@ id = "sem-tronco"
 trunk = "nao-existe"
 [[uscall.category.rule]]
 pattern = "X."
+
+[[uscall.category]]
+id = "ramais"
+name = "Ramais"
+[[uscall.category.rule]]
+pattern = "10XX"
+
+[[uscall.category]]
+id = "sem-resposta"
+name = "Nunca atende"
+trunk = "carrier"
+[[uscall.category.rule]]
+pattern = "5553"
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uscall_webservice_through_php_and_zeep() {
+    let _lab = LAB.lock().await;
     clean_up().await;
     let _guard = QueueGuard;
     // Reports below cover what happened from here on (the engine's zone is the lab config's).
@@ -742,6 +771,7 @@ async fn uscall_webservice_through_php_and_zeep() {
     )[0]
     .clone();
     assert_eq!(st["atendfila"], QUEUE);
+    assert_eq!(st["ddr"], "26002000", "the DDR the call came in on: {st}");
     assert!(st["idcall"].as_str().is_some_and(|i| !i.is_empty()), "{st}");
     let rows = ws.until(
         Zeep,
@@ -924,5 +954,233 @@ async fn uscall_webservice_through_php_and_zeep() {
     engine.admin(&["credential", "revoke", &id], "");
     let v = ws.call(Php, "getPauses", &[]);
     assert_eq!(v["codigo"], "token_invalido");
+    let _ = client.logoff().await;
+}
+
+/// Removes the forwards of the test's phones (AstDB `CF/<ext>`), at the start and when dropped.
+async fn clear_forwards() {
+    let client = connect().await;
+    for p in PHONES {
+        let _ = client.send(&DbDel::new("CF", p).unwrap()).await;
+    }
+    let _ = client.logoff().await;
+}
+
+struct ForwardGuard;
+
+impl Drop for ForwardGuard {
+    fn drop(&mut self) {
+        std::thread::spawn(|| {
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(clear_forwards());
+        })
+        .join()
+        .ok();
+    }
+}
+
+/// `phone` dials `code`: its channel (answered by the phone) runs the code in the phones'
+/// dialplan context, as when the user keys it in.
+async fn dial_code(client: &centralita::asterisk::ami::AmiClient, phone: &str, code: &str) {
+    let action = Originate::new(
+        &format!("PJSIP/{phone}"),
+        OriginateTarget::extension("phones", code, 1).unwrap(),
+    )
+    .unwrap()
+    .with_timeout(Duration::from_secs(15));
+    client.send(&action).await.unwrap();
+}
+
+/// `(channel, dstchannel, dst, disposition)` of Asterisk's CDR rows after `after`.
+fn cdr_rows_after(after: i64) -> Vec<(String, String, String, String)> {
+    let conn =
+        rusqlite::Connection::open_with_flags(cdr_db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    conn.busy_timeout(Duration::from_secs(2)).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT channel, dstchannel, dst, disposition FROM cdr WHERE AcctId > ?1 \
+             ORDER BY AcctId",
+        )
+        .unwrap();
+    stmt.query_map([after], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uscall_follow_me_and_dialing() {
+    let _lab = LAB.lock().await;
+    clean_up().await;
+    clear_forwards().await;
+    let _guard = QueueGuard;
+    let _forwards = ForwardGuard;
+    let scratch = Scratch::new("uscall-sigame");
+    let engine = Engine::start_with(scratch.path(), "1", CONFIG);
+    wait_health(&engine, Duration::from_secs(30), "the engine", |code, _| {
+        code == "200"
+    });
+    let ws = Ws {
+        wsdl: format!("{}{PATH}?wsdl", engine.base_url()),
+        token: engine.api_key("uscall", "PABX"),
+        scratch: scratch.path().to_path_buf(),
+    };
+    use Client::{Php, Zeep};
+    let client = connect().await;
+
+    // No forward yet.
+    for p in ["1005", "1006"] {
+        assert_eq!(ws.ok(Php, "extenStatus", &["all", p])[0]["sigame"], "");
+    }
+
+    // 1006 forwards itself to 5551005 with *21.
+    dial_code(&client, "1006", "*215551005").await;
+    let s = ws.until(
+        Zeep,
+        "extenStatus",
+        &["all", "1006"],
+        Duration::from_secs(20),
+        "1006 forwarded",
+        |r| r[0]["sigame"] == "5551005",
+    );
+    assert_eq!(s.as_array().unwrap().len(), 1);
+    let all = ws.ok(Php, "extenStatus", &[]);
+    for r in all.as_array().unwrap() {
+        if r["ramal"] == "1004" || r["ramal"] == "1005" {
+            assert_eq!(r["sigame"], "", "only 1006 is forwarded: {r}");
+        }
+    }
+    // The 1006 channel that ran the code is gone before the next call.
+    until_channels("1006 free", Duration::from_secs(15), |ch| {
+        !ch.iter().any(|(c, _)| c.starts_with("PJSIP/1006-"))
+    })
+    .await;
+
+    // 1005 calls 1006: the call goes out to 5551005 through the carrier; 1006 never rings.
+    let mut events = client.subscribe();
+    let before = asterisk_max_acct_id();
+    let idcti = format!("FWD-{}", std::process::id());
+    ws.ok(
+        Php,
+        "startCall",
+        &["outbound", "1005", "1006", "ramais", &idcti],
+    );
+    let started = Instant::now();
+    let mut dialed: Vec<(String, String, String)> = Vec::new();
+    while started.elapsed() < Duration::from_secs(40) {
+        let Ok(Ok(e)) = tokio::time::timeout(Duration::from_millis(500), events.recv()).await
+        else {
+            continue;
+        };
+        if e.event_name() == Some("DialBegin") {
+            dialed.push((
+                e.get("Channel").unwrap_or("").to_owned(),
+                e.get("DestChannel").unwrap_or("").to_owned(),
+                e.get("DialString").unwrap_or("").to_owned(),
+            ));
+        }
+        if dialed
+            .iter()
+            .any(|(_, d, s)| d.starts_with("PJSIP/carrier-") && s == "5551005@carrier")
+        {
+            break;
+        }
+    }
+    assert!(
+        dialed.iter().any(|(c, d, s)| c.starts_with("PJSIP/1005-")
+            && d.starts_with("PJSIP/carrier-")
+            && s == "5551005@carrier"),
+        "1005's call dialed the forward number through the carrier: {dialed:?}"
+    );
+    // The carrier talks 5 s and hangs up; then the CDR has the forwarded leg.
+    let rows = {
+        let started = Instant::now();
+        loop {
+            let rows = cdr_rows_after(before);
+            if rows
+                .iter()
+                .any(|(c, d, _, _)| c.starts_with("PJSIP/1005-") && d.starts_with("PJSIP/carrier-"))
+            {
+                break rows;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "no CDR of the forwarded call: {rows:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    };
+    let leg = rows
+        .iter()
+        .find(|(c, d, _, _)| c.starts_with("PJSIP/1005-") && d.starts_with("PJSIP/carrier-"))
+        .unwrap();
+    assert_eq!(
+        (leg.2.as_str(), leg.3.as_str()),
+        ("5551005", "ANSWERED"),
+        "{rows:?}"
+    );
+    assert!(
+        !dialed.iter().any(|(_, d, _)| d.starts_with("PJSIP/1006-"))
+            && !rows
+                .iter()
+                .any(|(c, d, _, _)| c.starts_with("PJSIP/1006-") || d.starts_with("PJSIP/1006-")),
+        "1006 rang: {dialed:?} {rows:?}"
+    );
+
+    // *22 clears the forward.
+    dial_code(&client, "1006", "*22").await;
+    ws.until(
+        Php,
+        "extenStatus",
+        &["all", "1006"],
+        Duration::from_secs(20),
+        "1006 not forwarded",
+        |r| r[0]["sigame"] == "",
+    );
+    assert!(
+        client
+            .send_list(&DbGet::new("CF", "1006").unwrap())
+            .await
+            .is_err(),
+        "CF/1006 is gone from AstDB"
+    );
+
+    // discando: 1005 answers a startCall and dials 5553, which never answers.
+    until_channels("1005 free", Duration::from_secs(20), |ch| {
+        !ch.iter().any(|(c, _)| c.starts_with("PJSIP/1005-"))
+    })
+    .await;
+    ws.ok(
+        Zeep,
+        "startCall",
+        &["outbound", "1005", "5553", "sem-resposta"],
+    );
+    until_channels("the carrier ringing 5553", Duration::from_secs(20), |ch| {
+        ch.iter()
+            .any(|(c, app)| c.starts_with("PJSIP/1005-") && app.starts_with("Dial("))
+            && ch.iter().any(|(c, _)| c.starts_with("PJSIP/carrier-"))
+    })
+    .await;
+    ws.until(
+        Php,
+        "extenStatus",
+        &["all", "1005"],
+        Duration::from_secs(10),
+        "1005 dialing",
+        status_is("discando"),
+    );
+    ws.ok(Php, "hangupCall", &["1005"]);
+    ws.until(
+        Zeep,
+        "extenStatus",
+        &["all", "1005"],
+        Duration::from_secs(15),
+        "1005 free",
+        status_is("disponível"),
+    );
     let _ = client.logoff().await;
 }

@@ -1,6 +1,6 @@
 //! [`CallCommands`] over AMI: `Hangup`, an `Originate` of the supervisor's phone into the
 //! dialplan's `supervisor` context (`*222`/`*223`/`*224` + extension run `ChanSpy` with `q s`,
-//! `q s w`, `q s B`), and `MessageSend`.
+//! `q s w`, `q s B`), and `MessageSend`; call forwards read from AstDB (family `CF`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -109,6 +109,14 @@ impl CallCommands for AmiCallCommands {
             let action = MessageSend::new(to, from, body).map_err(invalid)?;
             self.client.send(&action).await.map_err(ami_error)?;
             Ok(())
+        })
+    }
+
+    fn forwards(&self) -> CommandFuture<'_, std::collections::BTreeMap<String, String>> {
+        Box::pin(async move {
+            super::astdb::read_forwards(&self.client)
+                .await
+                .map_err(ami_error)
         })
     }
 }

@@ -1,9 +1,11 @@
 //! Commands on calls that are not originate jobs or queue membership: hang up a channel, put a
-//! supervisor on a call (listen, whisper, barge) and send an out-of-call text message.
+//! supervisor on a call (listen, whisper, barge) and send an out-of-call text message; and the
+//! extensions' call forwards as the PBX holds them.
 //!
 //! [`CallCommands`] is the port; `asterisk::call_commands` implements it over AMI. Every value
 //! crosses as a validated newtype or is validated again by the adapter's typed actions.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -62,4 +64,14 @@ pub trait CallCommands: Send + Sync {
         from: Option<&'a str>,
         body: &'a str,
     ) -> CommandFuture<'a, ()>;
+
+    /// The extensions whose calls the PBX forwards, with the number each goes to (extension →
+    /// number). A PBX adapter without call forwarding answers [`CallCommandError::Refused`].
+    fn forwards(&self) -> CommandFuture<'_, BTreeMap<String, String>> {
+        Box::pin(async {
+            Err(CallCommandError::Refused(
+                "call forwarding is not supported".into(),
+            ))
+        })
+    }
 }

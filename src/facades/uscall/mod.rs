@@ -652,8 +652,11 @@ impl UscallService {
                 "recebidas": r.map_or(0, |r| r.answered),
                 "efetuadas": r.map_or(0, |r| r.outbound),
                 "atendfila": atendfila,
-                "idcall": caller.map_or(String::new(), |c| c.as_str().to_owned()),
-                "ddr": "",
+                "idcall": caller.as_ref().map_or("", |c| c.as_str()),
+                "ddr": caller
+                    .as_ref()
+                    .and_then(|c| live.caller_dids.get(c))
+                    .map_or("", String::as_str),
             }));
         }
         Ok(Value::Array(out))
@@ -1090,6 +1093,10 @@ impl UscallService {
             .map(|r| extension("ramal", r))
             .transpose()?;
         let agents = self.agents().await?;
+        let forwards = self.pbx()?.commands.forwards().await.map_err(|e| {
+            tracing::warn!(error = %e, "uscall: call forwards not readable");
+            UscallError::PbxUnavailable
+        })?;
         let live = self.live()?;
         let cc = Self::callcenter_extensions(&live, &agents);
         let now = UnixTime::now();
@@ -1112,8 +1119,9 @@ impl UscallService {
                         ExtensionPresence::Unavailable => "indisponível",
                         ExtensionPresence::Busy => "ocupado",
                         ExtensionPresence::Ringing => "tocando",
+                        ExtensionPresence::Dialing => "discando",
                     },
-                    "sigame": "",
+                    "sigame": forwards.get(n.as_str()).map_or("", String::as_str),
                     "ip": endpoint_ip(e),
                     "numero": call.map_or(String::new(), |c| peer(&c.peer)),
                     "tempo": call.map_or(String::new(), |c| wire::hms(now.0 - c.since.0)),

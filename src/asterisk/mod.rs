@@ -9,6 +9,7 @@
 //! on `core`, never the reverse.
 
 pub mod ami;
+pub mod astdb;
 pub mod call_commands;
 pub mod call_control;
 pub mod cdr_source;

@@ -583,6 +583,38 @@ pub enum BlacklistError {
     Store(#[source] PortError),
 }
 
+// ------------------------------------------------------------------ inbound mirror
+
+/// The AstDB family of the inbound blacklist entries that cover every campaign.
+pub const MIRROR_ALL: &str = "blacklist/all";
+
+/// **The inbound blacklist as the PBX enforces it**: the `(family, number)` pairs the dialplan
+/// checks before a caller enters a queue (`blacklist/<queue>` for an entry of a campaign bound
+/// to a queue, [`MIRROR_ALL`] for `*`), from the entries that cover inbound calls and have not
+/// expired on `today`. An entry of a campaign without a queue (or of an unknown campaign) has
+/// no inbound call to refuse and is left out.
+pub fn inbound_mirror(
+    entries: &[BlacklistEntry],
+    campaigns: &[Campaign],
+    today: &Day,
+) -> std::collections::BTreeSet<(String, String)> {
+    entries
+        .iter()
+        .filter(|e| e.direction.covers(CallDirection::Inbound))
+        .filter(|e| e.expire_date.as_ref().is_none_or(|last| today <= last))
+        .filter_map(|e| {
+            let family = match &e.campaign {
+                CampaignScope::All => MIRROR_ALL.to_owned(),
+                CampaignScope::One(name) => {
+                    let queue = campaigns.iter().find(|c| &c.name == name)?.queue.as_ref()?;
+                    format!("blacklist/{}", queue.as_str())
+                }
+            };
+            Some((family, e.phone.as_str().to_owned()))
+        })
+        .collect()
+}
+
 // ------------------------------------------------------------------ port
 
 /// Storage of the blacklist, campaign calls and dispositions.
@@ -593,6 +625,8 @@ pub trait CampaignStore: Send + Sync {
     fn blacklist_remove(&self, keys: &[BlacklistKey]) -> Result<u64, PortError>;
     /// Every entry for `phone`.
     fn blacklist_for(&self, phone: &PhoneNumber) -> Result<Vec<BlacklistEntry>, PortError>;
+    /// Every entry that covers inbound calls (direction `I` or `IO`), expired ones included.
+    fn blacklist_inbound(&self) -> Result<Vec<BlacklistEntry>, PortError>;
     /// Stores a placed call.
     fn call_insert(&self, call: &CampaignCall) -> Result<(), PortError>;
     /// The call with this guid.
@@ -613,6 +647,7 @@ pub struct CampaignService {
     store: Arc<dyn CampaignStore>,
     campaigns: Arc<Vec<Campaign>>,
     actions: Arc<dyn ActionJournal>,
+    changes: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// A successful disposition.
@@ -645,6 +680,20 @@ impl CampaignService {
             store,
             campaigns: Arc::new(campaigns),
             actions,
+            changes: None,
+        }
+    }
+
+    /// Signals `changes` after every change of the blacklist (so that its copy in the PBX,
+    /// see [`inbound_mirror`], follows at once).
+    pub fn with_changes(mut self, changes: Arc<tokio::sync::Notify>) -> Self {
+        self.changes = Some(changes);
+        self
+    }
+
+    fn blacklist_changed(&self) {
+        if let Some(n) = &self.changes {
+            n.notify_one();
         }
     }
 
@@ -814,6 +863,7 @@ impl CampaignService {
             pending_dialer: record.pending_dialer,
         };
         let store = self.store.clone();
+        let blacklisted = blacklist.is_some();
         blocking(move || {
             if let Some(entry) = blacklist {
                 store.blacklist_add(&[entry], record.at)?;
@@ -822,6 +872,9 @@ impl CampaignService {
         })
         .await
         .map_err(|_| DispositionError::Store)?;
+        if blacklisted {
+            self.blacklist_changed();
+        }
         Ok(done)
     }
 
@@ -842,6 +895,9 @@ impl CampaignService {
         };
         let entry = EngineAction::now(actor, "blacklist.add", "", params, outcome_of(&result));
         record_quietly(Some(&self.actions), entry).await;
+        if result.is_ok() {
+            self.blacklist_changed();
+        }
         result
     }
 
@@ -858,6 +914,9 @@ impl CampaignService {
             .map_err(BlacklistError::Store);
         let entry = EngineAction::now(actor, "blacklist.remove", "", params, outcome_of(&result));
         record_quietly(Some(&self.actions), entry).await;
+        if result.is_ok() {
+            self.blacklist_changed();
+        }
         result
     }
 }
@@ -890,6 +949,64 @@ mod tests {
         let id = OriginateId::parse("19a2b3c4d5e-5f0e1d2c").unwrap();
         let linkedid = channel_uniqueid(&id, Role::Source);
         assert_eq!(call_guid(&id), Guid::derive(linkedid.as_str()));
+    }
+
+    #[test]
+    fn inbound_mirror_by_queue_direction_and_expiry() {
+        let camp = |name: &str, queue: Option<&str>| Campaign {
+            name: c(name),
+            queue: queue.map(|q| QueueName::new(q).unwrap()),
+            trunk: None,
+            caller_id: None,
+            outbound: true,
+            dispositions: Vec::new(),
+        };
+        let campaigns = vec![
+            camp("Cobranza->", Some("q_cobranza")),
+            camp("Sin cola", None),
+        ];
+        let entry = |phone: &str, scope: CampaignScope, dir: DirectionScope, exp: Option<&str>| {
+            let mut e = BlacklistEntry::new(n(phone), scope);
+            e.direction = dir;
+            e.expire_date = exp.map(|d| Day::parse(d).unwrap());
+            e
+        };
+        let one = |name: &str| CampaignScope::One(c(name));
+        let entries = vec![
+            entry("111", one("Cobranza->"), DirectionScope::Inbound, None),
+            entry(
+                "222",
+                one("Cobranza->"),
+                DirectionScope::Both,
+                Some("2026-11-22"),
+            ),
+            entry("333", one("Cobranza->"), DirectionScope::Outbound, None),
+            entry(
+                "444",
+                one("Cobranza->"),
+                DirectionScope::Inbound,
+                Some("2026-11-21"),
+            ),
+            entry("555", CampaignScope::All, DirectionScope::Both, None),
+            entry("666", one("Sin cola"), DirectionScope::Inbound, None),
+            entry("777", one("Desconocida"), DirectionScope::Inbound, None),
+        ];
+        let today = Day::parse("2026-11-22").unwrap();
+        let got: Vec<(String, String)> = inbound_mirror(&entries, &campaigns, &today)
+            .into_iter()
+            .collect();
+        let want: Vec<(String, String)> = [
+            ("blacklist/all", "555"),
+            ("blacklist/q_cobranza", "111"),
+            ("blacklist/q_cobranza", "222"),
+        ]
+        .iter()
+        .map(|(f, k)| (f.to_string(), k.to_string()))
+        .collect();
+        assert_eq!(got, want);
+        // The day after its last day, the expiring entry is gone.
+        let tomorrow = Day::parse("2026-11-23").unwrap();
+        assert_eq!(inbound_mirror(&entries, &campaigns, &tomorrow).len(), 2);
     }
 
     #[test]

@@ -156,6 +156,17 @@ impl CampaignStore for SqliteCampaigns {
         })
     }
 
+    fn blacklist_inbound(&self) -> Result<Vec<BlacklistEntry>, PortError> {
+        self.with(|conn| {
+            conn.prepare_cached(
+                "SELECT phone, campaign, direction, expire_date, username, company, job_title, \
+                 name FROM blacklist WHERE direction IN ('I', 'IO') ORDER BY phone, campaign",
+            )?
+            .query_map([], blacklist_row)?
+            .collect()
+        })
+    }
+
     fn call_insert(&self, c: &CampaignCall) -> Result<(), PortError> {
         self.with(|conn| {
             conn.prepare_cached(&format!(

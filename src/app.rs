@@ -24,7 +24,7 @@ use crate::http::{HealthProbe, HealthReport};
 use crate::recording_media::MediaCodecs;
 use crate::store::{
     SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDirectory, SqliteJournal,
-    SqliteRecordings, SqliteSms, StoreError,
+    SqliteRecordings, SqliteSessions, SqliteSms, StoreError,
 };
 
 /// [`HealthProbe`] over the live parts of the engine. The AMI side is attached once the first
@@ -155,6 +155,10 @@ pub struct Services {
     pub sms: Arc<SqliteSms>,
     /// The HTTP SMS provider, when `[expand] sms_gateway_url` is set.
     pub sms_http: Option<Arc<dyn SmsGateway>>,
+    /// Notified after every blacklist change (the PBX's inbound copy follows it).
+    pub blacklist_changes: Arc<tokio::sync::Notify>,
+    /// API sessions (uContact's getUserToken), by token hash.
+    pub sessions: Arc<SqliteSessions>,
     pbx: OnceLock<PbxServices>,
 }
 
@@ -178,6 +182,8 @@ impl Services {
             agent_digests: Arc::new(SqliteAgentDigests::open(path)?),
             sms: Arc::new(SqliteSms::open(path)?),
             sms_http: config.expand.sms_http_gateway().map(|g| Arc::new(g) as _),
+            blacklist_changes: Arc::new(tokio::sync::Notify::new()),
+            sessions: Arc::new(SqliteSessions::open(path)?),
             pbx: OnceLock::new(),
             config,
         })

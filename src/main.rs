@@ -298,6 +298,18 @@ async fn run_ami(
         live.clone(),
     )
     .with_action_journal(services.actions.clone());
+    // The inbound blacklist of the uContact campaigns, mirrored into AstDB where the dialplan
+    // refuses listed callers (only when campaigns are configured: they own the blacklist).
+    let campaigns = config.ucontact.campaigns();
+    let blacklist_mirror = (!campaigns.is_empty()).then(|| {
+        centralita::asterisk::astdb::spawn_blacklist_mirror(
+            client.clone(),
+            services.campaigns.clone(),
+            campaigns,
+            config.engine.time_zone(),
+            services.blacklist_changes.clone(),
+        )
+    });
     services.attach_pbx(PbxServices {
         originate: originate.clone(),
         agents,
@@ -344,6 +356,9 @@ async fn run_ami(
     originate.shutdown();
     follower.stop();
     policy.abort();
+    if let Some(mirror) = blacklist_mirror {
+        mirror.abort();
+    }
     client.logoff().await?;
     Ok(())
 }

@@ -8,6 +8,16 @@
 //! `records/<YYYYMMDD>/<guid>.mp3` decodes (`lame --decode`) and is not silent (`sox stat`);
 //! `EndSession` invalidates the token. And the blacklist operations through curl, with the
 //! direction rule.
+//!
+//! The inbound blacklist (curl, `inbound_blacklist.sh`): entries for inbound calls of the
+//! campaign and for every campaign appear in AstDB (`blacklist/q_cobranza`, `blacklist/all`),
+//! outbound-only and expired ones do not; a blacklisted caller of DID 26003000 (`vm/lab
+//! call-in`) is refused with cause 21 and never enters q_cobranza, another caller is answered;
+//! once the entries are deleted the keys leave AstDB and the same caller is answered.
+//!
+//! Then the engine restarts (`session.sh`): a session opened before is still valid on the new
+//! process, `EndSession` ends it there; the AstDB blacklist lost while the engine was down is
+//! rebuilt when it connects.
 
 #![cfg(feature = "live-lab")]
 
@@ -16,7 +26,8 @@ mod live_support;
 use std::process::Command;
 use std::time::Duration;
 
-use centralita::asterisk::ami::action::{QueueAdd, QueueRemove};
+use centralita::asterisk::ami::action::{DbDel, DbGetTree, QueueAdd, QueueRemove};
+use centralita::asterisk::ami::AmiClient;
 use live_support::*;
 
 const QUEUE: &str = "q_cobranza";
@@ -64,6 +75,85 @@ impl Drop for Member {
     }
 }
 
+/// The callers of the inbound blacklist part: listed for the campaign's inbound calls, listed
+/// for every campaign, listed for outbound calls only, listed until a past day.
+const P_QUEUE: &str = "0985550301";
+const P_ALL: &str = "0985550302";
+const P_OUT: &str = "0985550303";
+const P_EXPIRED: &str = "0985550304";
+
+/// Removes the AstDB blacklist keys the test's numbers may have left (the engine that wrote
+/// them is stopped first: this guard is declared before it).
+struct BlacklistKeys;
+
+impl Drop for BlacklistKeys {
+    fn drop(&mut self) {
+        std::thread::spawn(|| {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                let client = connect().await;
+                for family in ["blacklist/q_cobranza", "blacklist/all"] {
+                    for n in [P_QUEUE, P_ALL, P_OUT, P_EXPIRED, "5551006"] {
+                        let _ = client.send(&DbDel::new(family, n).unwrap()).await;
+                    }
+                }
+                let _ = client.logoff().await;
+            })
+        })
+        .join()
+        .ok();
+    }
+}
+
+/// The AstDB keys under `blacklist` (`/blacklist/<family>/<number>`).
+async fn blacklist_keys(ami: &AmiClient) -> Vec<String> {
+    let (_, events) = ami
+        .send_list(&DbGetTree::new("blacklist", None).unwrap())
+        .await
+        .unwrap();
+    events
+        .iter()
+        .filter_map(|e| e.get("Key").map(str::to_owned))
+        .collect()
+}
+
+/// Polls the AstDB blacklist until `pred` holds.
+async fn until_keys(ami: &AmiClient, what: &str, pred: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let started = std::time::Instant::now();
+    loop {
+        let keys = blacklist_keys(ami).await;
+        if pred(&keys) {
+            return keys;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "timed out waiting for {what}: {keys:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// One inbound call to q_cobranza's DID from `from`, waited for; whether every call completed.
+fn call_in(from: &str) -> bool {
+    let out = lab(&[
+        "call-in", "--did", "26003000", "--from", from, "--talk", "2",
+    ]);
+    eprintln!(
+        "call-in from {from}: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    out.status.success()
+}
+
+/// The queue_log lines of q_cobranza from byte `offset` on with `event` and `caller`.
+fn queue_log_has(offset: u64, event: &str, caller: &str) -> bool {
+    let text = std::fs::read(queue_log()).unwrap();
+    let tail = String::from_utf8_lossy(&text[offset as usize..]).into_owned();
+    tail.lines().any(|l| {
+        let f: Vec<&str> = l.split('|').collect();
+        f.len() > 6 && f[2] == QUEUE && f[4] == event && f[6] == caller
+    })
+}
+
 fn client(name: &str) -> std::path::PathBuf {
     repo().join("tests/clients/ucontact").join(name)
 }
@@ -86,8 +176,9 @@ fn is_guid(s: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_real_integration_through_python_requests_and_curl() {
+    let _keys = BlacklistKeys;
     let scratch = Scratch::new("live-ucontact");
-    let engine = Engine::start_with(scratch.path(), "ucontact", EXTRA);
+    let mut engine = Engine::start_with(scratch.path(), "ucontact", EXTRA);
     wait_health(
         &engine,
         Duration::from_secs(30),
@@ -298,5 +389,159 @@ async fn a_real_integration_through_python_requests_and_curl() {
 
     assert_eq!(s["end_session"], "1");
     assert_eq!(s["after_end_status"], 401);
+
+    // The inbound blacklist: the BLACKLIST disposition above (both directions, this campaign)
+    // is already in AstDB under the campaign's queue.
+    until_keys(&ami, "the disposition's number mirrored", |k| {
+        k.iter().any(|k| k == "/blacklist/q_cobranza/5551006")
+    })
+    .await;
+    let numbers = [P_QUEUE, P_ALL, P_OUT, P_EXPIRED];
+    let script = client("inbound_blacklist.sh");
+    let (ok, out, err) = run_client(
+        "sh",
+        &script,
+        &[
+            &[&base, "cobsup", "pw-cobsup", CAMPAIGN, "add"][..],
+            &numbers[..],
+        ]
+        .concat(),
+    );
+    eprintln!("inbound_blacklist.sh add:\n{out}{err}");
+    assert!(ok, "inbound_blacklist.sh add failed: {err}");
+    let got = lines(&out);
+    assert_eq!(
+        (got["addblack"].as_str(), got["addblackbulk"].as_str()),
+        ("1 200", "1 200")
+    );
+    let queue_key = format!("/blacklist/q_cobranza/{P_QUEUE}");
+    let all_key = format!("/blacklist/all/{P_ALL}");
+    let keys = until_keys(&ami, "the inbound entries mirrored", |k| {
+        k.contains(&queue_key) && k.contains(&all_key)
+    })
+    .await;
+    assert!(
+        !keys
+            .iter()
+            .any(|k| k.ends_with(P_OUT) || k.ends_with(P_EXPIRED)),
+        "outbound-only and expired entries refuse nobody: {keys:?}"
+    );
+
+    // Listed callers are refused (cause 21) before the queue; another caller is answered.
+    let log_start = std::fs::metadata(queue_log()).map_or(0, |m| m.len());
+    let mut events = ami.subscribe();
+    assert!(
+        !call_in(P_QUEUE),
+        "the caller listed for the campaign is refused"
+    );
+    assert!(
+        !call_in(P_ALL),
+        "the caller listed for every campaign is refused"
+    );
+    assert!(
+        call_in(P_OUT),
+        "a caller listed for outbound calls only is answered"
+    );
+    let mut causes = std::collections::BTreeMap::new();
+    while let Ok(e) = events.try_recv() {
+        if e.event_name() == Some("Hangup")
+            && e.get("Channel")
+                .is_some_and(|c| c.starts_with("PJSIP/carrier-"))
+        {
+            causes.insert(
+                e.get("CallerIDNum").unwrap_or("").to_owned(),
+                e.get("Cause").unwrap_or("").to_owned(),
+            );
+        }
+    }
+    assert_eq!(
+        (causes.get(P_QUEUE), causes.get(P_ALL)),
+        (Some(&"21".to_owned()), Some(&"21".to_owned())),
+        "{causes:?}"
+    );
+    assert!(!queue_log_has(log_start, "ENTERQUEUE", P_QUEUE));
+    assert!(!queue_log_has(log_start, "ENTERQUEUE", P_ALL));
+    assert!(queue_log_has(log_start, "ENTERQUEUE", P_OUT));
+
+    // Deleted entries leave AstDB at once; the caller is answered again.
+    let (ok, out, err) = run_client(
+        "sh",
+        &script,
+        &[
+            &[&base, "cobsup", "pw-cobsup", CAMPAIGN, "delete"][..],
+            &numbers[..],
+        ]
+        .concat(),
+    );
+    eprintln!("inbound_blacklist.sh delete:\n{out}{err}");
+    assert!(ok, "inbound_blacklist.sh delete failed: {err}");
+    let got = lines(&out);
+    assert_eq!(
+        (got["deleteblack"].as_str(), got["deleteblackbulk"].as_str()),
+        ("1 200", "1 200")
+    );
+    until_keys(&ami, "the deleted entries gone", |k| {
+        !k.iter().any(|k| numbers.iter().any(|n| k.ends_with(n)))
+    })
+    .await;
+    let log_start = std::fs::metadata(queue_log()).map_or(0, |m| m.len());
+    assert!(call_in(P_QUEUE), "no longer listed: answered");
+    assert!(queue_log_has(log_start, "ENTERQUEUE", P_QUEUE));
+
+    // A session survives a restart of the engine.
+    let session = client("session.sh");
+    let step = |base: &str, args: &[&str]| {
+        let (ok, out, err) = run_client("sh", &session, &[&[base][..], args].concat());
+        assert!(ok, "session.sh {args:?} failed: {err}");
+        lines(&out)
+    };
+    let token = step(&base, &["open", "cobsup", "pw-cobsup"])["token"].clone();
+    assert_eq!(token.len(), 64);
+    assert_eq!(step(&base, &["use", &token])["queuesummary"], "200");
+    assert!(
+        engine.terminate().is_some_and(|s| s.success()),
+        "the engine stops cleanly"
+    );
+    // While it is down, the PBX's copy of the blacklist loses a number.
+    ami.send(&DbDel::new("blacklist/q_cobranza", "5551006").unwrap())
+        .await
+        .unwrap();
+    let engine = Engine::start_with(scratch.path(), "ucontact-restarted", EXTRA);
+    wait_health(
+        &engine,
+        Duration::from_secs(30),
+        "the restarted engine healthy",
+        |code, _| code == "200",
+    );
+    let base = engine.base_url();
+    until_keys(&ami, "the mirror rebuilt at connect", |k| {
+        k.iter().any(|k| k == "/blacklist/q_cobranza/5551006")
+    })
+    .await;
+    assert_eq!(
+        step(&base, &["use", &token])["queuesummary"],
+        "200",
+        "the session opened before the restart"
+    );
+    assert_eq!(
+        step(&base, &["use", &"0".repeat(64)])["queuesummary"],
+        "401"
+    );
+    assert_eq!(step(&base, &["end", "cob7", &token])["endsession"], "0");
+    assert_eq!(step(&base, &["end", "cobsup", &token])["endsession"], "1");
+    assert_eq!(step(&base, &["use", &token])["queuesummary"], "401");
+    // The store holds the token's hash only.
+    let db = rusqlite::Connection::open(scratch.store()).unwrap();
+    let stored: Vec<String> = db
+        .prepare("SELECT token_hash || username FROM api_session")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        stored.iter().all(|s| !s.contains(&token)),
+        "no token stored in clear"
+    );
     let _ = ami.logoff().await;
 }

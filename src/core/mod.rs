@@ -23,6 +23,7 @@ pub mod recordings;
 pub mod recordings_import;
 pub mod reports;
 pub mod secret;
+pub mod sessions;
 pub mod sms;
 
 pub use ids::{ActionId, ChannelName, UniqueId};

@@ -273,6 +273,15 @@ CREATE TABLE sms_recipient (
     PRIMARY KEY (job, pos)
 ) STRICT;
 "#,
+    // API sessions (uContact getUserToken) by the hash of their token; never the token.
+    r#"
+CREATE TABLE api_session (
+    token_hash TEXT PRIMARY KEY,
+    username   TEXT NOT NULL,
+    supervisor INTEGER NOT NULL CHECK (supervisor IN (0, 1)),
+    last_used  INTEGER NOT NULL
+) STRICT;
+"#,
 ];
 
 /// The schema version this engine writes.

@@ -20,6 +20,7 @@ pub mod error;
 pub mod migrations;
 pub mod originate_jobs;
 pub mod recordings;
+pub mod sessions;
 pub mod sms;
 pub mod sqlite;
 
@@ -29,5 +30,6 @@ pub use campaigns::SqliteCampaigns;
 pub use directory::SqliteDirectory;
 pub use error::StoreError;
 pub use recordings::SqliteRecordings;
+pub use sessions::SqliteSessions;
 pub use sms::SqliteSms;
 pub use sqlite::SqliteJournal;

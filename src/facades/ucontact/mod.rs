@@ -60,12 +60,14 @@ struct Ucontact {
 pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Router {
     let cfg = &services.config.ucontact;
     let state = Arc::new(Ucontact {
-        sessions: Sessions::new(Duration::from_secs(cfg.session_idle_seconds)),
+        sessions: Sessions::new(Duration::from_secs(cfg.session_idle_seconds))
+            .with_store(services.sessions.clone()),
         campaigns: CampaignService::new(
             services.campaigns.clone(),
             cfg.campaigns(),
             services.actions.clone(),
-        ),
+        )
+        .with_changes(services.blacklist_changes.clone()),
         tz: services.config.engine.time_zone(),
         keys,
         services,
@@ -88,7 +90,7 @@ impl Ucontact {
         let (scheme, credential) = value.split_once(' ')?;
         let credential = credential.trim();
         if scheme.eq_ignore_ascii_case("basic") {
-            self.sessions.check(credential)
+            self.sessions.check(credential).await
         } else if scheme.eq_ignore_ascii_case("bearer") {
             let c = self
                 .keys
@@ -141,7 +143,7 @@ async fn integra(
     let op = op.trim_matches('/').to_ascii_lowercase();
     match op.as_str() {
         "auth/getusertoken" => return get_user_token(&uc, &form).await.into_response(),
-        "auth/endsession" => return end_session(&uc, &form).into_response(),
+        "auth/endsession" => return end_session(&uc, &form).await.into_response(),
         _ => {}
     }
     let Some(who) = uc.authenticate(&headers).await else {
@@ -210,15 +212,19 @@ async fn get_user_token(uc: &Ucontact, form: &Form) -> Answer {
     record_quietly(Some(&uc.services.actions), entry).await;
     match found {
         Some(agent) => {
-            let token = uc.sessions.open(&agent.username, agent.supervisor);
+            let token = uc.sessions.open(&agent.username, agent.supervisor).await;
             Answer::json(&json!([agent.username, token.expose()]))
         }
         None => Answer::zero(),
     }
 }
 
-fn end_session(uc: &Ucontact, form: &Form) -> Answer {
-    if uc.sessions.end(&form.text("user"), &form.text("token")) {
+async fn end_session(uc: &Ucontact, form: &Form) -> Answer {
+    if uc
+        .sessions
+        .end(&form.text("user"), &form.text("token"))
+        .await
+    {
         Answer::one()
     } else {
         Answer::zero()

@@ -484,12 +484,53 @@ async fn expand_webservice_against_the_lab() {
     assert_eq!(suds.call("getAgentLogin", json!([key, "1001,12ab"])), "-5");
     assert_eq!(suds.call("getAgentLogin", json!([key, ""])), "-4");
 
-    // Ana dials out while logged in: an outbound call of the queue's agent.
+    // Ana dials out while logged in: an outbound call of the queue's agent, on the panel as
+    // type="out" with the number while it is up, then in the reports.
+    let dialed_at = jiff::Timestamp::now().as_second();
     let out_job = suds.call(
         "originateCall",
-        json!([key, "1001", "Ana", "5551002", "", 20, "caso=saliente"]),
+        json!([key, "1001", "Ana", "5551012", "", 20, "caso=saliente"]),
     );
-    assert_eq!(follow_job(&mut suds, key, &out_job), [1, 2, 3]);
+    let panel = poll(
+        Duration::from_secs(30),
+        "ana's outbound call on the panel",
+        || {
+            let x = php.call("statusQueues", json!([key]));
+            x.contains("callerid=\"5551012\"").then_some(x)
+        },
+    );
+    let out_call = |x: &str, name: &str| attr_in(x, "call", "type=\"out\"", name);
+    assert_eq!(
+        out_call(&panel, "callerid").as_deref(),
+        Some("5551012"),
+        "{panel}"
+    );
+    assert!(panel.contains(">2101</call>"), "{panel}");
+    assert!(panel.contains("<numongoing>1</numongoing>"), "{panel}");
+    let connect: i64 = out_call(&panel, "connecttime").unwrap().parse().unwrap();
+    let now = jiff::Timestamp::now().as_second();
+    assert!(
+        (dialed_at - 1..=now).contains(&connect),
+        "connecttime {connect}, dialed at {dialed_at}, now {now}: {panel}"
+    );
+    // While up, its duration (now - connecttime) grows; zeep sees the same call.
+    std::thread::sleep(Duration::from_secs(2));
+    let later = zeep.call("statusQueues", json!([key]));
+    assert_eq!(
+        out_call(&later, "connecttime"),
+        Some(connect.to_string()),
+        "{later}"
+    );
+    assert!(jiff::Timestamp::now().as_second() - connect >= 2);
+    assert_eq!(follow_job(&mut suds, key, &out_job).last(), Some(&3));
+    poll(
+        Duration::from_secs(10),
+        "the outbound call off the panel",
+        || {
+            let x = php.call("statusQueues", json!([key]));
+            (!x.contains("type=\"out\"") && x.contains("<numongoing>0</numongoing>")).then_some(())
+        },
+    );
 
     // A pause with a reason, on the panel, then in the reports with its duration.
     let paused_at = Instant::now();
@@ -549,10 +590,43 @@ async fn expand_webservice_against_the_lab() {
     });
     assert!(panel.contains("<numongoing>1</numongoing>"), "{panel}");
     let queue_call = attr_in(&panel, "call", "type=\"in\"", "uniqueid").unwrap();
+    // The caller id of the connected call is kept.
+    assert_eq!(
+        attr_in(&panel, "call", "type=\"in\"", "callerid").as_deref(),
+        Some("099555111"),
+        "{panel}"
+    );
     poll(Duration::from_secs(30), "the call over", || {
         let x = zeep.call("statusQueues", json!([key]));
         x.contains("<numongoing>0</numongoing>").then_some(())
     });
+    // beto's queue call is answered (`atendidas`), not a direct inbound call (`entrantes`).
+    let before_direct = poll(
+        Duration::from_secs(30),
+        "beto's queue call in agentData",
+        || {
+            let x = php.call("agentData", json!([QUEUE, from, to]));
+            (attr_in(&x, "agent", "(2102) Beto Expand", "atendidas").as_deref() == Some("1"))
+                .then_some(x)
+        },
+    );
+    assert_eq!(
+        attr_in(&before_direct, "agent", "(2102) Beto Expand", "entrantes").as_deref(),
+        Some("0"),
+        "{before_direct}"
+    );
+    // A direct call to beto's extension while logged in (1003 dials 1002): not a queue call,
+    // counted in agentData's `entrantes`.
+    let direct = php.call(
+        "originateCall",
+        json!([key, "1003", "", "1002", "", 20, "caso=directa"]),
+    );
+    poll(Duration::from_secs(20), "the direct call answered", || {
+        (php.call("originateCallStatus", json!([key, direct])) == "2").then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(php.call("originateCallCancel", json!([key, direct])), "1");
+    assert!(follow_job(&mut php, key, &direct).last().unwrap() >= &3);
     assert_eq!(suds.call("logoutAgent", json!([key, "beto_x"])), "true");
 
     // Reports, once the queue_log lines are ingested.
@@ -671,14 +745,14 @@ async fn expand_webservice_against_the_lab() {
     });
     assert_eq!(
         attr_in(&dialout, "activity", "action=\"DIALOUT\"", "dest").as_deref(),
-        Some("5551002"),
+        Some("5551012"),
         "{dialout}"
     );
     let out_talk: i64 = attr_in(&dialout, "activity", "action=\"DIALOUTEND\"", "talksec")
         .unwrap()
         .parse()
         .unwrap();
-    assert!((1..=4).contains(&out_talk), "{dialout}");
+    assert!((10..=14).contains(&out_talk), "{dialout}");
     let only_ana = php.call("queueData", json!([QUEUE, "2101", from, to]));
     assert!(!only_ana.contains("agent=\"2102\""), "{only_ana}");
     assert_eq!(php.call("queueData", json!(["q_nada", "", from, to])), "-6");
@@ -687,6 +761,16 @@ async fn expand_webservice_against_the_lab() {
     let beto = |name: &str| attr_in(&totals, "agent", "(2102) Beto Expand", name).unwrap();
     assert_eq!(beto("atendidas"), "1", "{totals}");
     assert_eq!(beto("presentadas"), "1");
+    let direct_seen = poll(Duration::from_secs(30), "beto's direct call", || {
+        let x = php.call("agentData", json!([QUEUE, from, to]));
+        (attr_in(&x, "agent", "(2102) Beto Expand", "entrantes").as_deref() == Some("1"))
+            .then_some(x)
+    });
+    assert_eq!(
+        attr_in(&direct_seen, "agent", "(2101) Ana Expand", "entrantes").as_deref(),
+        Some("0"),
+        "{direct_seen}"
+    );
     let talked: i64 = beto("habladoSeg").parse().unwrap();
     assert!((5..=8).contains(&talked), "{totals}");
     let ana_paused: f64 = attr_in(&totals, "agent", "(2101) Ana Expand", "pausadoSeg")

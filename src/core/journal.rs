@@ -437,6 +437,16 @@ pub trait JournalStore {
         records.retain(|r| queue_log_matches(r, queues, agents));
         Ok(records)
     }
+
+    /// The `queue_log` lines before `before` that establish who is member, paused and talking
+    /// then ([`state_records`](super::reports::state_records) of every earlier line), in the
+    /// order they were written. Reports over `[from, to)` take these (with `before = from`) and
+    /// the records of the interval instead of the whole history. Implementations answer it
+    /// without reading the history.
+    fn queue_log_state(&self, before: UnixTime) -> Result<Vec<QueueLogRecord>, Self::Error> {
+        let earlier = self.queue_log(TimeRange::new(UnixTime::MIN, before))?;
+        Ok(super::reports::state_records(&earlier))
+    }
 }
 
 /// The filter of [`JournalStore::queue_log_matching`].

@@ -19,6 +19,9 @@
 //! [`JournalStore::queue_log`](super::JournalStore::queue_log) returns). They must start early
 //! enough to hold the `ADDMEMBER` (and last `PAUSE`) of every agent logged in at the interval's
 //! start: state is rebuilt by replaying them. Records at or after the effective end are ignored.
+//! The whole history is not needed: [`state_records`] of the lines before the interval's start
+//! ([`JournalStore::queue_log_state`](super::JournalStore::queue_log_state)), followed by the
+//! records of the interval, give the same agent report.
 //! `cdrs` only matter for outbound calls; pass those that started in the interval.
 //!
 //! # Rules
@@ -33,10 +36,11 @@
 //!   filter): `ADDMEMBER` opens membership of a queue, `REMOVEMEMBER` closes it. A session runs
 //!   from the first queue joined to the last queue left; its `queues` are every queue it held.
 //!   An agent logged in before the interval is logged in from the interval's start (sessions
-//!   and pauses are clipped to the interval). A member event (`PAUSE`, `UNPAUSE`, `CONNECT`,
-//!   `RINGNOANSWER`, `RINGCANCELED`) for a queue the agent is not known to be member of makes it
-//!   a member from then on (its `ADDMEMBER` predates the records), and the session is flagged
-//!   `inferred`.
+//!   and pauses are clipped to the interval; such a session's `queues` and `inferred` flag are
+//!   those of the membership held at the interval's start, then extended). A member event
+//!   (`PAUSE`, `UNPAUSE`, `CONNECT`, `RINGNOANSWER`, `RINGCANCELED`) for a queue the agent is
+//!   not known to be member of makes it a member from then on (its `ADDMEMBER` predates the
+//!   records), and the session is flagged `inferred`.
 //! - **Pauses.** Asterisk writes one `PAUSE`/`UNPAUSE` per queue (`PAUSEALL`/`UNPAUSEALL` are
 //!   summaries of those lines and are ignored so nothing counts twice). An agent is paused while
 //!   paused in *every* queue it is member of (in any single queue it is still available for the
@@ -63,6 +67,12 @@
 //!   leading `+`, at least [`EXTERNAL_NUMBER_MIN_DIGITS`] digits). It is answered when such a
 //!   leg dialled a peer and ended `ANSWERED`; its talk (that leg's answer → end) adds to the
 //!   agent's talking time.
+//! - **Direct inbound.** A call started in the interval that is not an outbound call of the
+//!   agent is a direct inbound call of the agent when one of its legs dialed the agent's
+//!   extension (`dstchannel` `PJSIP/<ext>-…`) from another channel with an application other
+//!   than `Queue` (a call to the extension, or transferred to it); answered when such a leg
+//!   ended `ANSWERED`. Counted when it started during one of the agent's sessions of the report
+//!   (so per queue with a queue filter), like the outbound calls of a queue's agents.
 //! - **Time budget.** `logged` is the time in sessions, `paused` the time in pauses, `talking`
 //!   the union of talk spans, and `available = logged − (logged ∩ (paused ∪ talking))`; all
 //!   clipped to the interval, in whole seconds.
@@ -311,6 +321,11 @@ pub struct AgentReport {
     pub transferred: u64,
     /// The handling time of each answered queue call the average is taken over, in order.
     pub handled_secs: Vec<i64>,
+    /// Direct inbound calls (the rule of **Direct inbound**) received during the report's
+    /// sessions.
+    pub direct_inbound: u64,
+    /// Of those, the ones the agent answered.
+    pub direct_inbound_answered: u64,
 }
 
 /// An agent's outbound calls: placed, answered, and the answered legs' talk spans.
@@ -339,6 +354,8 @@ struct AgentState {
     calls: BTreeMap<String, UnixTime>,
     /// `(connect, end, open)`.
     talks: Vec<(UnixTime, UnixTime, bool)>,
+    /// Direct inbound calls: `(start, answered)`.
+    direct: Vec<(UnixTime, bool)>,
     presented: u64,
     answered: u64,
     missed: u64,
@@ -385,6 +402,15 @@ impl AgentState {
         }
     }
 
+    /// At the interval's start: a session running then is described by the membership held
+    /// then (its queues and whether that membership was inferred), not by what it held before.
+    fn rebase(&mut self) {
+        if let Some(session) = self.session.as_mut() {
+            session.1 = self.queues.keys().cloned().collect();
+            session.2 = self.queues.values().any(|m| m.inferred);
+        }
+    }
+
     fn end_call(&mut self, callid: &str, t: UnixTime) {
         if let Some(start) = self.calls.remove(callid) {
             self.talks.push((start, t, false));
@@ -405,6 +431,80 @@ impl AgentState {
     }
 }
 
+// ------------------------------------------------------------------ state at an instant
+
+/// Events whose last line per member (agent field, queue) is part of the state at an instant.
+pub const STATE_EVENTS: [QueueEvent; 7] = [
+    QueueEvent::AddMember,
+    QueueEvent::RemoveMember,
+    QueueEvent::Pause,
+    QueueEvent::Unpause,
+    QueueEvent::RingNoAnswer,
+    QueueEvent::RingCanceled,
+    QueueEvent::QueueStart,
+];
+
+/// Events that end a connected queue call.
+pub const CALL_END_EVENTS: [QueueEvent; 5] = [
+    QueueEvent::CompleteAgent,
+    QueueEvent::CompleteCaller,
+    QueueEvent::Transfer,
+    QueueEvent::BlindTransfer,
+    QueueEvent::AttendedTransfer,
+];
+
+/// The lines of `before` (every record before an instant `t`, in the order they were written)
+/// that establish who is member, paused and talking at `t`: what [`agent_report`] needs before
+/// its interval's start, so that `state_records(lines before from)` followed by the records of
+/// `[from, to)` gives the same agent report over `[from, to)` as the whole history does.
+///
+/// Per member (agent field, queue): the last line of each of [`STATE_EVENTS`]; its last
+/// `CONNECT`, with the line that ended that call if one did (same callid, agent and queue,
+/// before `t`); while a selected `CONNECT` is still open and not before the last
+/// `QUEUESTART`, the member's previous `CONNECT` too (same rule). Returned in input order.
+///
+/// Exact for the logs Asterisk writes. Not carried: a call still open at `t` behind a later
+/// call of the same member in the same queue that already ended (overlapping calls of one
+/// member), and membership inferred from a member event followed by an `ADDMEMBER` with no
+/// `REMOVEMEMBER` between (a line sequence Asterisk does not write).
+pub fn state_records(before: &[QueueLogRecord]) -> Vec<QueueLogRecord> {
+    let mut last: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
+    let mut connects: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+    for (i, r) in before.iter().enumerate() {
+        if STATE_EVENTS.contains(&r.event) {
+            last.insert((&r.agent, &r.queue, r.event.as_str()), i);
+        } else if r.event == QueueEvent::Connect {
+            connects.entry((&r.agent, &r.queue)).or_default().push(i);
+        }
+    }
+    let last_start = last
+        .iter()
+        .filter(|((_, _, e), _)| *e == QueueEvent::QueueStart.as_str())
+        .map(|(_, i)| *i)
+        .max();
+    let mut keep: BTreeSet<usize> = last.values().copied().collect();
+    for list in connects.values() {
+        for &c in list.iter().rev() {
+            keep.insert(c);
+            let call = &before[c];
+            let end = before[c + 1..].iter().position(|r| {
+                CALL_END_EVENTS.contains(&r.event)
+                    && r.callid == call.callid
+                    && r.agent == call.agent
+                    && r.queue == call.queue
+            });
+            if let Some(e) = end {
+                keep.insert(c + 1 + e);
+                break;
+            }
+            if last_start.is_some_and(|q| c < q) {
+                break;
+            }
+        }
+    }
+    keep.into_iter().map(|i| before[i].clone()).collect()
+}
+
 /// Per agent, what it did in `range` (see the module's rules). Agents are those of the filter,
 /// or else every agent with activity in the interval, sorted by name.
 pub fn agent_report(
@@ -416,10 +516,15 @@ pub fn agent_report(
 ) -> Vec<AgentReport> {
     let w = ctx.window(range);
     let mut agents: BTreeMap<String, AgentState> = BTreeMap::new();
+    let mut rebased = false;
 
     for (i, r) in records.iter().enumerate() {
         if r.time >= w.end {
             continue;
+        }
+        if !rebased && r.time >= w.from {
+            rebased = true;
+            agents.values_mut().for_each(AgentState::rebase);
         }
         if r.event == QueueEvent::QueueStart {
             for st in agents.values_mut() {
@@ -497,6 +602,10 @@ pub fn agent_report(
         st.settle(r.time);
     }
 
+    if !rebased {
+        agents.values_mut().for_each(AgentState::rebase);
+    }
+
     // Outbound calls per agent, from the CDRs.
     let mut outbound: BTreeMap<String, Outbound> = BTreeMap::new();
     for call in calls(cdrs) {
@@ -522,6 +631,26 @@ pub fn agent_report(
                 entry.answered += 1;
             }
             entry.talks.extend(talked);
+        }
+    }
+
+    // Direct inbound calls per agent, from the CDRs.
+    for call in calls(cdrs) {
+        if !w.contains(call.start) {
+            continue;
+        }
+        for (agent, ext) in &ctx.extensions {
+            if !filter.agent_ok(agent) || !outbound_legs(&call, ext, ctx).is_empty() {
+                continue;
+            }
+            let legs = direct_inbound_legs(&call, ext);
+            if legs.is_empty() {
+                continue;
+            }
+            let answered = legs.iter().any(|l| l.disposition == Disposition::Answered);
+            if let Some(st) = agents.get_mut(agent) {
+                st.direct.push((call.start, answered));
+            }
         }
     }
 
@@ -615,8 +744,20 @@ fn build_agent(agent: String, st: AgentState, outbound: Outbound, w: Window) -> 
         .filter(|(s, _, open)| !open && w.contains(*s))
         .map(|(s, e, _)| e.0 - s.0)
         .collect();
+    let direct: Vec<bool> = st
+        .direct
+        .iter()
+        .filter(|(start, _)| {
+            sessions
+                .iter()
+                .any(|s| s.start <= *start && *start <= s.end)
+        })
+        .map(|(_, answered)| *answered)
+        .collect();
     AgentReport {
         agent,
+        direct_inbound: direct.len() as u64,
+        direct_inbound_answered: direct.iter().filter(|a| **a).count() as u64,
         logged_secs: measure(&logged),
         paused_secs: measure(&union(paused_spans)),
         available_secs: measure(&logged) - overlap(&logged, &busy),
@@ -644,6 +785,22 @@ fn outbound_legs<'a>(call: &'a Call, ext: &str, ctx: &ReportContext) -> Vec<&'a 
         .filter(|l| {
             l.channel.as_str().starts_with(&prefix)
                 && (ctx.outbound_contexts.contains(&l.dcontext) || is_external_number(&l.dst))
+        })
+        .collect()
+}
+
+/// The legs of `call` that rang extension `ext` directly: dialed to a channel of `ext`
+/// (`dstchannel` `PJSIP/<ext>-…`) by an application other than `Queue`, from another channel.
+fn direct_inbound_legs<'a>(call: &'a Call, ext: &str) -> Vec<&'a CdrRecord> {
+    let prefix = format!("PJSIP/{ext}-");
+    call.legs
+        .iter()
+        .filter(|l| {
+            l.dstchannel
+                .as_ref()
+                .is_some_and(|d| d.as_str().starts_with(&prefix))
+                && l.lastapp != "Queue"
+                && !l.channel.as_str().starts_with(&prefix)
         })
         .collect()
 }
@@ -724,7 +881,9 @@ pub fn during_sessions(calls: Vec<OutboundCall>, reports: &[AgentReport]) -> Vec
         .collect()
 }
 
-fn is_external_number(dst: &str) -> bool {
+/// Whether `dst` is an external (public) number: digits, optional leading `+`, at least
+/// [`EXTERNAL_NUMBER_MIN_DIGITS`] digits.
+pub fn is_external_number(dst: &str) -> bool {
     let digits = dst.strip_prefix('+').unwrap_or(dst);
     digits.len() >= EXTERNAL_NUMBER_MIN_DIGITS && digits.bytes().all(|b| b.is_ascii_digit())
 }

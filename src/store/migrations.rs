@@ -282,6 +282,11 @@ CREATE TABLE api_session (
     last_used  INTEGER NOT NULL
 ) STRICT;
 "#,
+    // The state of queue members at an instant (the last line of each kind per member), read
+    // by reports without the history before it.
+    r#"
+CREATE INDEX queue_log_member_event_time ON queue_log (agent, queue, event, time_epoch);
+"#,
 ];
 
 /// The schema version this engine writes.

@@ -19,6 +19,8 @@ use crate::core::{
     QueueEvent, QueueLogRecord, SourceCursor, SourceId, TimeRange, UniqueId, UnixTime,
 };
 
+use crate::core::reports;
+
 use super::connection::{open_connection, schema_version, OpenMode};
 use super::error::StoreError;
 
@@ -346,6 +348,114 @@ impl JournalStore for SqliteJournal {
         let rows = stmt.query_map(rusqlite::params_from_iter(args), qlog_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    /// The same lines as the port's definition, found with index seeks per member
+    /// (`queue_log_member_event_time`, `queue_log_callid`): the cost grows with the number of
+    /// members ever seen, not with the history.
+    fn queue_log_state(&self, before: UnixTime) -> Result<Vec<QueueLogRecord>, StoreError> {
+        let t = before.seconds();
+        // Every (agent, queue) pair, one index seek each.
+        let mut members: Vec<(String, String)> = Vec::new();
+        {
+            let mut first = self.conn.prepare_cached(
+                "SELECT agent, queue FROM queue_log ORDER BY agent, queue LIMIT 1",
+            )?;
+            // Two plain seeks (a row-value `>` would walk the agent's lines).
+            let mut next_queue = self.conn.prepare_cached(
+                "SELECT agent, queue FROM queue_log WHERE agent = ?1 AND queue > ?2 \
+                 ORDER BY agent, queue LIMIT 1",
+            )?;
+            let mut next_agent = self.conn.prepare_cached(
+                "SELECT agent, queue FROM queue_log WHERE agent > ?1 ORDER BY agent, queue LIMIT 1",
+            )?;
+            let pair = |r: &Row<'_>| Ok((r.get(0)?, r.get(1)?));
+            let mut key: Option<(String, String)> = first.query_row([], pair).optional()?;
+            while let Some(k) = key {
+                key = match next_queue.query_row(params![k.0, k.1], pair).optional()? {
+                    Some(n) => Some(n),
+                    None => next_agent.query_row([&k.0], pair).optional()?,
+                };
+                members.push(k);
+            }
+        }
+        type Pos = (i64, i64);
+        let mut last_line = self.conn.prepare_cached(
+            "SELECT time_epoch, id, callid FROM queue_log INDEXED BY queue_log_member_event_time \
+             WHERE agent = ?1 AND queue = ?2 AND event = ?3 AND (time_epoch, id) < (?4, ?5) \
+             ORDER BY time_epoch DESC, id DESC LIMIT 1",
+        )?;
+        let mut keep: Vec<Pos> = Vec::new();
+        let mut last_start: Option<Pos> = None;
+        for (agent, queue) in &members {
+            for event in &reports::STATE_EVENTS {
+                let found: Option<Pos> = last_line
+                    .query_row(params![agent, queue, event.as_str(), t, i64::MIN], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()?;
+                if let Some(p) = found {
+                    keep.push(p);
+                    if *event == QueueEvent::QueueStart {
+                        last_start = last_start.max(Some(p));
+                    }
+                }
+            }
+        }
+        let ends = reports::CALL_END_EVENTS
+            .iter()
+            .map(|e| format!("'{}'", e.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut end_of = self.conn.prepare_cached(&format!(
+            "SELECT time_epoch, id FROM queue_log INDEXED BY queue_log_callid \
+             WHERE callid = ?1 AND agent = ?2 AND queue = ?3 AND event IN ({ends}) \
+             AND (time_epoch, id) > (?4, ?5) AND time_epoch < ?6 \
+             ORDER BY time_epoch, id LIMIT 1"
+        ))?;
+        for (agent, queue) in &members {
+            let mut cursor: Pos = (t, i64::MIN);
+            loop {
+                let connect: Option<(i64, i64, String)> = last_line
+                    .query_row(
+                        params![
+                            agent,
+                            queue,
+                            QueueEvent::Connect.as_str(),
+                            cursor.0,
+                            cursor.1
+                        ],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()?;
+                let Some((time, id, callid)) = connect else {
+                    break;
+                };
+                keep.push((time, id));
+                let end: Option<Pos> = end_of
+                    .query_row(params![callid, agent, queue, time, id, t], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()?;
+                if let Some(e) = end {
+                    keep.push(e);
+                    break;
+                }
+                if last_start.is_some_and(|q| (time, id) < q) {
+                    break;
+                }
+                cursor = (time, id);
+            }
+        }
+        keep.sort_unstable();
+        keep.dedup();
+        let mut line = self.conn.prepare_cached(
+            "SELECT file_dev, file_ino, file_created_ns, byte_offset, time_epoch, callid, queue, \
+               agent, event, data FROM queue_log WHERE id = ?1",
+        )?;
+        keep.into_iter()
+            .map(|(_, id)| Ok(line.query_row([id], qlog_from_row)?))
+            .collect()
+    }
 }
 
 fn qlog_from_row(r: &Row<'_>) -> rusqlite::Result<QueueLogRecord> {
@@ -522,6 +632,7 @@ mod tests {
                 "cdr_uniqueid",
                 "engine_action_at",
                 "queue_log_callid",
+                "queue_log_member_event_time",
                 "queue_log_queue_time",
                 "queue_log_time",
                 "recording_created",
@@ -592,6 +703,79 @@ mod tests {
         );
         assert_eq!(s.cursor(&src).unwrap(), Some(SourceCursor::File(pos)));
         assert_eq!(s.cursor(&SourceId::new("nope")).unwrap(), None);
+    }
+
+    #[test]
+    fn queue_log_state_in_sql_equals_the_ports_definition() {
+        // A pseudo-random history: members joining, leaving, pausing, calls connected and
+        // ended (some never), restarts, several lines in the same second.
+        let dir = TempDir::new("store-qlog-state");
+        let mut s = SqliteJournal::open(&dir.path().join("j.db")).unwrap();
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let agents = ["2001", "2002", "2003", "PJSIP/1004"];
+        let queues = ["q_ventas", "q_soporte"];
+        let mut q = Vec::new();
+        let mut time = 1_000;
+        let mut open: Vec<(String, &str, &str)> = Vec::new();
+        for i in 0..3_000u64 {
+            time += i64::try_from(next(3)).unwrap();
+            let agent = agents[usize::try_from(next(4)).unwrap()];
+            let queue = queues[usize::try_from(next(2)).unwrap()];
+            let (callid, queue, agent, event) = match next(20) {
+                0 => ("NONE".to_owned(), "NONE", "NONE", QueueEvent::QueueStart),
+                1..=3 => ("MANAGER".to_owned(), queue, agent, QueueEvent::AddMember),
+                4..=5 => ("MANAGER".to_owned(), queue, agent, QueueEvent::RemoveMember),
+                6..=7 => ("NONE".to_owned(), queue, agent, QueueEvent::Pause),
+                8..=9 => ("NONE".to_owned(), queue, agent, QueueEvent::Unpause),
+                10 => ("NONE".to_owned(), queue, agent, QueueEvent::RingNoAnswer),
+                11..=13 => {
+                    let callid = format!("c{i}");
+                    open.push((callid.clone(), queue, agent));
+                    (callid, queue, agent, QueueEvent::Connect)
+                }
+                14..=17 if !open.is_empty() => {
+                    let k = usize::try_from(next(open.len() as u64)).unwrap();
+                    let (callid, queue, agent) = open.swap_remove(k);
+                    let event = [
+                        QueueEvent::CompleteAgent,
+                        QueueEvent::CompleteCaller,
+                        QueueEvent::BlindTransfer,
+                    ][usize::try_from(next(3)).unwrap()]
+                    .clone();
+                    (callid, queue, agent, event)
+                }
+                _ => (format!("c{i}"), queue, "NONE", QueueEvent::EnterQueue),
+            };
+            q.push(QueueLogRecord {
+                callid,
+                queue: queue.into(),
+                agent: agent.into(),
+                event,
+                ..qlog(i * 100, time, &["x"])
+            });
+        }
+        let pos = LogPosition {
+            file: q[0].position.file,
+            offset: 3_000 * 100,
+        };
+        s.append_queue_log(&SourceId::new("queue_log"), &q, SourceCursor::File(pos))
+            .unwrap();
+        let mut checked = 0;
+        for t in (900..time + 2).step_by(37) {
+            let sql = s.queue_log_state(UnixTime(t)).unwrap();
+            let earlier = s
+                .queue_log(TimeRange::new(UnixTime::MIN, UnixTime(t)))
+                .unwrap();
+            assert_eq!(sql, crate::core::reports::state_records(&earlier), "at {t}");
+            checked += usize::from(!sql.is_empty());
+        }
+        assert!(checked > 50, "{checked} instants with state");
     }
 
     #[test]

@@ -632,3 +632,289 @@ fn outbound_calls_of_the_agents() {
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].agent, "2005");
 }
+
+// ------------------------------------------------------------------ state at the start
+
+/// Agents in every situation at the interval's start: 2005 in two queues, paused with a reason
+/// change (feature-code lines carry its interface), on a queue call across an Asterisk restart;
+/// 2006 logged out early; 2007 a static member (no `ADDMEMBER`) paused for long; 2008 left one
+/// of its two queues; 2009 talking on a call that a restart cut; 2010 transferred a call; 2011
+/// logged in, then a static member of a second queue, then left and rejoined the first.
+const HISTORY: &str = "
+    0|NONE|NONE|NONE|QUEUESTART|
+    10|MANAGER|q_ventas|2005|ADDMEMBER|
+    12|MANAGER|q_soporte|2005|ADDMEMBER|
+    20|MANAGER|q_ventas|2006|ADDMEMBER|
+    25|MANAGER|q_ventas|2008|ADDMEMBER|
+    26|MANAGER|q_soporte|2008|ADDMEMBER|
+    30|MANAGER|q_ventas|2009|ADDMEMBER|
+    31|MANAGER|q_ventas|2010|ADDMEMBER|
+    33|MANAGER|q_ventas|2011|ADDMEMBER|
+    34|NONE|q_soporte|2011|PAUSE|
+    40|NONE|q_soporte|2007|PAUSE|reunion
+    50|c1|q_ventas|NONE|ENTERQUEUE||0981|1
+    52|c1|q_ventas|2005|CONNECT|2|c1b|1
+    60|c0|q_ventas|2009|CONNECT|1|c0b|1
+    80|c1|q_ventas|2005|COMPLETECALLER|2|28|1
+    90|MANAGER|q_ventas|2006|REMOVEMEMBER|
+    95|NONE|q_ventas|2008|RINGNOANSWER|2000
+    100|NONE|q_ventas|PJSIP/1005|PAUSE|almuerzo
+    100|NONE|q_soporte|PJSIP/1005|PAUSE|almuerzo
+    110|MANAGER|q_soporte|2008|REMOVEMEMBER|
+    130|NONE|q_ventas|2005|PAUSE|capacitacion
+    130|NONE|q_soporte|2005|PAUSE|capacitacion
+    140|MANAGER|q_ventas|2011|REMOVEMEMBER|
+    145|MANAGER|q_ventas|2011|ADDMEMBER|
+    150|NONE|NONE|NONE|QUEUESTART|
+    160|NONE|q_ventas|2005|UNPAUSE|
+    160|NONE|q_soporte|2005|UNPAUSE|
+    170|c2|q_ventas|NONE|ENTERQUEUE||0982|1
+    172|c2|q_ventas|2005|CONNECT|2|c2b|1
+    175|c3|q_ventas|NONE|ENTERQUEUE||0983|1
+    177|c3|q_ventas|2010|CONNECT|2|c3b|1
+    190|c3|q_ventas|2010|BLINDTRANSFER|2020|from-internal|2|13|1
+    200|c4|q_ventas|NONE|ENTERQUEUE||0984|1
+    203|c4|q_ventas|2008|CONNECT|3|c4b|1
+    250|c2|q_ventas|2005|COMPLETEAGENT|2|78|1
+    260|c4|q_ventas|2008|COMPLETECALLER|3|57|1
+    270|NONE|q_soporte|2007|UNPAUSE|
+    280|MANAGER|q_soporte|2005|REMOVEMEMBER|
+    300|MANAGER|q_ventas|2005|REMOVEMEMBER|
+    310|MANAGER|q_ventas|2006|ADDMEMBER|
+    320|NONE|q_ventas|2006|PAUSE|
+    330|MANAGER|q_ventas|2006|REMOVEMEMBER|
+";
+
+/// The report over `[from, to)` from [`state_records`] of the lines before `from` and the lines
+/// of the interval.
+fn report_from_state(
+    records: &[QueueLogRecord],
+    from: i64,
+    to: i64,
+    filter: &ReportFilter,
+    c: &ReportContext,
+) -> Vec<AgentReport> {
+    let (before, rest): (Vec<_>, Vec<_>) = records.iter().cloned().partition(|r| r.time < t(from));
+    let mut input = state_records(&before);
+    input.extend(rest.into_iter().filter(|r| r.time < t(to)));
+    agent_report(&input, &[], range(from, to), filter, c)
+}
+
+#[test]
+fn a_report_from_the_state_at_its_start_equals_the_report_over_the_whole_history() {
+    let records = qlog(HISTORY);
+    let filters = [
+        all(),
+        agents(&["2005"]),
+        ReportFilter {
+            agents: Vec::new(),
+            queues: vec!["q_soporte".into()],
+        },
+    ];
+    let mut compared = 0;
+    for persistent in [true, false] {
+        for now in [200, 400] {
+            let mut c = ctx(now);
+            c.persistent_members = persistent;
+            for filter in &filters {
+                for from in (0..=340).step_by(5) {
+                    for to in [from + 1, from + 40, 1000] {
+                        let whole = agent_report(&records, &[], range(from, to), filter, &c);
+                        let cut = report_from_state(&records, from, to, filter, &c);
+                        assert_eq!(
+                            cut, whole,
+                            "from {from} to {to} now {now} persistent {persistent} {filter:?}"
+                        );
+                        compared += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(compared, 2 * 2 * 3 * 69 * 3);
+}
+
+#[test]
+fn the_state_at_an_instant_is_a_few_lines_per_member() {
+    let records = qlog(HISTORY);
+    let before: Vec<_> = records
+        .iter()
+        .filter(|r| r.time < t(200))
+        .cloned()
+        .collect();
+    let state = state_records(&before);
+    let lines = |v: &[QueueLogRecord]| -> Vec<String> {
+        v.iter()
+            .map(|r| {
+                format!(
+                    "{}|{}|{}|{}",
+                    r.time.0 - BASE,
+                    r.queue,
+                    r.agent,
+                    r.event.as_str()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        lines(&state),
+        [
+            "10|q_ventas|2005|ADDMEMBER",
+            "12|q_soporte|2005|ADDMEMBER",
+            "20|q_ventas|2006|ADDMEMBER",
+            "25|q_ventas|2008|ADDMEMBER",
+            "26|q_soporte|2008|ADDMEMBER",
+            "30|q_ventas|2009|ADDMEMBER",
+            "31|q_ventas|2010|ADDMEMBER",
+            "34|q_soporte|2011|PAUSE",
+            "40|q_soporte|2007|PAUSE",
+            // 2005's c2 (172) is open at 200, so its previous call c1 is carried too, ended.
+            "52|q_ventas|2005|CONNECT",
+            // 2009's call c0 has no end line: carried; the restart at 150 ends it.
+            "60|q_ventas|2009|CONNECT",
+            "80|q_ventas|2005|COMPLETECALLER",
+            "90|q_ventas|2006|REMOVEMEMBER",
+            "95|q_ventas|2008|RINGNOANSWER",
+            "100|q_ventas|PJSIP/1005|PAUSE",
+            "100|q_soporte|PJSIP/1005|PAUSE",
+            "110|q_soporte|2008|REMOVEMEMBER",
+            "130|q_ventas|2005|PAUSE",
+            "130|q_soporte|2005|PAUSE",
+            "140|q_ventas|2011|REMOVEMEMBER",
+            "145|q_ventas|2011|ADDMEMBER",
+            "150|NONE|NONE|QUEUESTART",
+            "160|q_ventas|2005|UNPAUSE",
+            "160|q_soporte|2005|UNPAUSE",
+            // 2005 talks on c2 (open at 200); 2010's c3 was ended by a transfer.
+            "172|q_ventas|2005|CONNECT",
+            "177|q_ventas|2010|CONNECT",
+            "190|q_ventas|2010|BLINDTRANSFER",
+        ]
+    );
+}
+
+#[test]
+fn state_at_the_start_named_cases() {
+    let records = qlog(HISTORY);
+    let c = ctx(1000);
+    let report = report_from_state(&records, 200, 400, &all(), &c);
+    let find = |a: &str| report.iter().find(|r| r.agent == a);
+    // A session and a call spanning the start: counted from the start, the call's talk too
+    // (not presented again, not in the average).
+    let a = find("2005").unwrap();
+    assert_eq!(spans(&a.sessions), [(200, 300, false)]);
+    assert_eq!(a.sessions[0].queues, ["q_soporte", "q_ventas"]);
+    assert_eq!((a.presented, a.talking_secs, a.aht_secs), (0, 50, None));
+    // A pause spanning the start (static member, inferred).
+    let s = find("2007").unwrap();
+    assert_eq!(
+        pause_spans(s),
+        [("reunion".to_owned(), 1, 70, vec![(200, 270, false)])]
+    );
+    assert!(s.sessions[0].inferred);
+    // 2008 left q_soporte before the start: its session holds q_ventas only.
+    let e = find("2008").unwrap();
+    assert_eq!(e.sessions[0].queues, ["q_ventas"]);
+    assert_eq!((e.presented, e.answered, e.talking_secs), (1, 1, 57));
+    // 2009's call was cut by the restart before the start: logged in, not talking.
+    let n = find("2009").unwrap();
+    assert_eq!((n.logged_secs, n.talking_secs), (200, 0));
+    // 2006 logged out before the start and came back at 310.
+    let l = find("2006").unwrap();
+    assert_eq!(spans(&l.sessions), [(310, 330, false)]);
+}
+
+#[test]
+fn direct_inbound_calls_are_those_dialed_to_the_extension_outside_queues() {
+    let records = qlog(
+        "
+        0|MANAGER|q_ventas|2005|ADDMEMBER|
+        100|q1|q_ventas|NONE|ENTERQUEUE||0981|1
+        102|q1|q_ventas|2005|CONNECT|2|q1b|1
+        150|q1|q_ventas|2005|COMPLETECALLER|2|48|1
+        500|MANAGER|q_ventas|2005|REMOVEMEMBER|
+        ",
+    );
+    let cdrs = vec![
+        // A queue call: not direct.
+        CdrRecord {
+            lastapp: "Queue".into(),
+            ..leg(
+                1,
+                "q1",
+                1,
+                "PJSIP/carrier-1",
+                Some("PJSIP/1005-2"),
+                "to-queue",
+                "26001000",
+                (100, Some(102), 150),
+                Disposition::Answered,
+            )
+        },
+        // 1006 calls 1005: answered.
+        leg(
+            2,
+            "d1",
+            2,
+            "PJSIP/1006-3",
+            Some("PJSIP/1005-4"),
+            "phones",
+            "1005",
+            (200, Some(203), 230),
+            Disposition::Answered,
+        ),
+        // A caller from the carrier dialed to 1005 directly, not answered.
+        leg(
+            3,
+            "d2",
+            3,
+            "PJSIP/carrier-5",
+            Some("PJSIP/1005-6"),
+            "from-carrier",
+            "1005",
+            (300, None, 320),
+            Disposition::NoAnswer,
+        ),
+        // 1005 calls out: outbound, not inbound.
+        leg(
+            4,
+            "o1",
+            4,
+            "PJSIP/1005-7",
+            Some("PJSIP/carrier-8"),
+            "outbound",
+            "5551002",
+            (400, Some(405), 410),
+            Disposition::Answered,
+        ),
+        // After the logout: not counted for the session.
+        leg(
+            5,
+            "d3",
+            5,
+            "PJSIP/1006-9",
+            Some("PJSIP/1005-10"),
+            "phones",
+            "1005",
+            (600, Some(601), 610),
+            Disposition::Answered,
+        ),
+    ];
+    let a = &agent_report(
+        &records,
+        &cdrs,
+        range(0, 1000),
+        &agents(&["2005"]),
+        &ctx(1000),
+    )[0];
+    assert_eq!((a.presented, a.answered), (1, 1));
+    assert_eq!((a.direct_inbound, a.direct_inbound_answered), (2, 1));
+    assert_eq!((a.outbound, a.outbound_answered), (1, 1));
+    // Another queue's report has no session of 2005: nothing counted for it.
+    let other = ReportFilter {
+        agents: vec!["2005".into()],
+        queues: vec!["q_soporte".into()],
+    };
+    let b = &agent_report(&records, &cdrs, range(0, 1000), &other, &ctx(1000))[0];
+    assert_eq!(b.direct_inbound, 0);
+}

@@ -26,6 +26,7 @@ use crate::core::directory::{
     Agent, AgentNumber, CredentialApi, DirectoryStore, Extension as AgentExtension, PauseReasonId,
     QueueName,
 };
+use crate::core::journal::queue_log_matches;
 use crate::core::live::{Activity, AgentView, EndpointKind, LiveState};
 use crate::core::originate::{
     CallData, CallerId, Extension, JobState, OriginateId, OriginateRequest, PhoneNumber,
@@ -294,8 +295,8 @@ impl ExpandService {
         Ok(TimeRange::new(from, to))
     }
 
-    /// queue_log records up to the range's end (from the beginning, so that sessions open at
-    /// its start are known) and the report context over the directory.
+    /// The state lines at the range's start (who was logged in, paused or talking then) and the
+    /// range's queue_log records, of `queues`, and the report context over the directory.
     async fn report_input(
         &self,
         range: TimeRange,
@@ -306,10 +307,16 @@ impl ExpandService {
         let (records, cdrs) = self
             .blocking(move |s| {
                 let journal = s.journal.lock().map_err(|_| Failure::Unknown)?;
-                let upto = TimeRange::new(UnixTime::MIN, range.to);
-                let records = journal
-                    .queue_log_matching(upto, &queues, &[])
+                // Who was logged in, paused or talking at the start, then the interval.
+                let mut records = journal
+                    .queue_log_state(range.from)
                     .map_err(|_| Failure::Unknown)?;
+                records.retain(|r| queue_log_matches(r, &queues, &[]));
+                records.extend(
+                    journal
+                        .queue_log_matching(range, &queues, &[])
+                        .map_err(|_| Failure::Unknown)?,
+                );
                 let cdrs = if with_cdrs {
                     journal.cdrs(range).map_err(|_| Failure::Unknown)?
                 } else {
@@ -566,27 +573,9 @@ impl ExpandService {
                         .to_owned(),
                     pause_type: reason_name(&m.pause.as_ref().and_then(|p| p.reason.clone())),
                 });
-                if let Some((
-                    Activity::Talking {
-                        queue: Some(tq),
-                        caller,
-                    },
-                    since,
-                )) = activity
-                {
-                    if &tq == qname {
-                        ongoing += 1;
-                        calls.push(wire::PanelCall {
-                            kind: "in".into(),
-                            callerid: String::new(),
-                            calleridname: String::new(),
-                            connecttime: since.map(|t| t.0.to_string()).unwrap_or_default(),
-                            intime: String::new(),
-                            uniqueid: caller.map(|c| c.as_str().to_owned()).unwrap_or_default(),
-                            agent: m.name.clone(),
-                        });
-                    }
-                }
+                let mine = member_calls(qname, &m.name, interface, &live);
+                ongoing += mine.len() as u64;
+                calls.extend(mine);
             }
             for w in q.waiting.values() {
                 calls.push(wire::PanelCall {
@@ -716,7 +705,7 @@ impl ExpandService {
                     missed: r.missed,
                     presented: r.presented,
                     outbound: mine.len() as u64,
-                    inbound: r.answered,
+                    inbound: r.direct_inbound,
                     transferred: r.transferred,
                     short: r.handled_secs.iter().filter(|s| **s < short).count() as u64,
                     average_all: if calls == 0 {
@@ -1117,6 +1106,80 @@ impl ExpandService {
                 .unwrap_or_default(),
         ))
     }
+}
+
+/// The calls in progress of one queue member for `statusQueues`: its queue call in `queue`
+/// (`in`, with the caller's number from its phone's connected line), or else, when it is not
+/// ringing or talking for a queue, its phone's calls to external numbers (`out`).
+fn member_calls(
+    queue: &QueueName,
+    member: &str,
+    interface: &str,
+    live: &LiveState,
+) -> Vec<wire::PanelCall> {
+    let phone = interface
+        .strip_prefix("PJSIP/")
+        .and_then(|e| live.endpoints.get(e));
+    let activity = live
+        .agents
+        .get(interface)
+        .map(|a| (a.activity.clone(), a.since));
+    let call =
+        |kind: &str, callerid: String, connecttime: String, uniqueid: String| wire::PanelCall {
+            kind: kind.into(),
+            callerid,
+            calleridname: String::new(),
+            connecttime,
+            intime: String::new(),
+            uniqueid,
+            agent: member.to_owned(),
+        };
+    match activity {
+        Some((
+            Activity::Talking {
+                queue: Some(tq),
+                caller,
+            },
+            since,
+        )) => {
+            if &tq != queue {
+                return Vec::new();
+            }
+            vec![call(
+                "in",
+                phone
+                    .and_then(|p| p.current_call())
+                    .map(|c| c.peer.clone())
+                    .filter(|p| is_party_number(p))
+                    .unwrap_or_default(),
+                since.map(|t| t.0.to_string()).unwrap_or_default(),
+                caller.map(|c| c.as_str().to_owned()).unwrap_or_default(),
+            )]
+        }
+        // Ringing for a queue: its channel is that call, not an outbound one.
+        Some((Activity::Ringing { queue: Some(_), .. }, _)) => Vec::new(),
+        _ => phone
+            .map(|p| &p.calls)
+            .into_iter()
+            .flatten()
+            .filter(|(_, c)| reports::is_external_number(&c.peer))
+            .map(|(uniqueid, c)| {
+                call(
+                    "out",
+                    c.peer.clone(),
+                    c.since.0.to_string(),
+                    uniqueid.as_str().to_owned(),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// A channel's other party worth showing as a caller id: digits (an extension or a number),
+/// optionally with a leading `+`; not the dialplan's `s`.
+fn is_party_number(peer: &str) -> bool {
+    let digits = peer.strip_prefix('+').unwrap_or(peer);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn panel_agent(number: &str, name: &str, view: Option<&AgentView>) -> wire::PanelAgent {

@@ -713,3 +713,110 @@ fn arguments_by_name_or_by_position() {
     );
     assert_eq!(arg(&c, 1, "agent"), None);
 }
+
+mod panel_calls {
+    use super::*;
+    use crate::core::ids::{ChannelName, UniqueId};
+    use crate::core::live::{CallLive, DeviceStatus, LiveFact, QueueMember};
+
+    fn queue() -> QueueName {
+        QueueName::new("q_ventas").unwrap()
+    }
+
+    /// 2101 on PJSIP/1001, member of q_ventas.
+    fn state() -> LiveState {
+        let mut s = LiveState::new();
+        s.apply(LiveFact::MemberAdded {
+            queue: queue(),
+            member: QueueMember {
+                interface: "PJSIP/1001".into(),
+                name: "2101".into(),
+                state_interface: "PJSIP/1001".into(),
+                status: DeviceStatus::NotInUse,
+                pause: None,
+                calls_taken: 0,
+                logged_in_since: Some(UnixTime(100)),
+            },
+        });
+        s
+    }
+
+    fn channel(s: &mut LiveState, uniqueid: &str, peer: &str, since: i64) {
+        s.apply(LiveFact::ChannelCreated {
+            endpoint: "1001".into(),
+            uniqueid: UniqueId::new(uniqueid),
+            call: CallLive {
+                channel: ChannelName::new(format!("PJSIP/1001-{uniqueid}")),
+                peer: "s".into(),
+                since: UnixTime(since),
+                dialing: false,
+            },
+        });
+        s.apply(LiveFact::ChannelPeer {
+            endpoint: "1001".into(),
+            uniqueid: UniqueId::new(uniqueid),
+            peer: peer.into(),
+        });
+    }
+
+    fn view(calls: &[wire::PanelCall]) -> Vec<(String, String, String, String, String)> {
+        calls
+            .iter()
+            .map(|c| {
+                (
+                    c.kind.clone(),
+                    c.callerid.clone(),
+                    c.connecttime.clone(),
+                    c.uniqueid.clone(),
+                    c.agent.clone(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_outbound_call_from_the_members_phone_is_out_with_its_number() {
+        let mut s = state();
+        assert!(member_calls(&queue(), "2101", "PJSIP/1001", &s).is_empty());
+        channel(&mut s, "u1", "5551012", 200);
+        assert_eq!(
+            view(&member_calls(&queue(), "2101", "PJSIP/1001", &s)),
+            [(
+                "out".into(),
+                "5551012".into(),
+                "200".into(),
+                "u1".into(),
+                "2101".into()
+            )]
+        );
+        // A call to another extension is not an outbound call.
+        let mut s = state();
+        channel(&mut s, "u2", "1002", 200);
+        assert!(member_calls(&queue(), "2101", "PJSIP/1001", &s).is_empty());
+    }
+
+    #[test]
+    fn a_connected_queue_call_keeps_the_callers_number() {
+        let mut s = state();
+        s.apply(LiveFact::AgentConnected {
+            queue: queue(),
+            interface: "PJSIP/1001".into(),
+            caller: UniqueId::new("c1"),
+            at: UnixTime(300),
+        });
+        channel(&mut s, "u3", "099555111", 295);
+        assert_eq!(
+            view(&member_calls(&queue(), "2101", "PJSIP/1001", &s)),
+            [(
+                "in".into(),
+                "099555111".into(),
+                "300".into(),
+                "c1".into(),
+                "2101".into()
+            )]
+        );
+        // Listed only under its own queue; never also as an outbound call.
+        let other = QueueName::new("q_soporte").unwrap();
+        assert!(member_calls(&other, "2101", "PJSIP/1001", &s).is_empty());
+    }
+}

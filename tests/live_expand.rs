@@ -170,6 +170,25 @@ fn follow_job(c: &mut SoapClient, key: &str, id: &str) -> Vec<i64> {
     }
 }
 
+/// Waits until none of this test's phones has a channel left: a job ends (status 3) when its
+/// first channel hangs up, and the phone's own channel may still be going away.
+async fn phones_idle(ami: &AmiClient) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, list) = ami.send_list(&CoreShowChannels).await.unwrap();
+        let busy: Vec<&str> = list
+            .iter()
+            .filter_map(|c| c.get("Channel"))
+            .filter(|c| PHONES.iter().any(|p| c.starts_with(&format!("{p}-"))))
+            .collect();
+        if busy.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "phones still busy: {busy:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 async fn job_channels(ami: &AmiClient, id: &str) -> Vec<String> {
     let (_, list) = ami.send_list(&CoreShowChannels).await.unwrap();
     list.iter()
@@ -291,6 +310,7 @@ async fn expand_webservice_against_the_lab() {
     let mut jobs = Vec::new();
     for c in [&mut php, &mut zeep, &mut suds] {
         let info = format!("cliente=42,caso={}", c.name);
+        phones_idle(&ami).await;
         let id = c.call(
             "originateCall",
             json!([key, "1001", "Ana Expand", "5551003", "Cliente", 20, info]),
@@ -311,6 +331,7 @@ async fn expand_webservice_against_the_lab() {
     );
 
     // A busy number ends in 4.
+    phones_idle(&ami).await;
     let busy = php.call(
         "originateCall",
         json!([key, "1001", "Ana", "5552000", "", 20, "caso=busy"]),
@@ -318,11 +339,13 @@ async fn expand_webservice_against_the_lab() {
     assert_eq!(*follow_job(&mut php, key, &busy).last().unwrap(), 4);
 
     // No answer within the timeout: 5; congestion: 6.
+    phones_idle(&ami).await;
     let noanswer = suds.call(
         "originateCall",
         json!([key, "1001", "Ana", "5553000", "", 4, "caso=noanswer"]),
     );
     assert_eq!(*follow_job(&mut suds, key, &noanswer).last().unwrap(), 5);
+    phones_idle(&ami).await;
     let congestion = suds.call(
         "originateCall",
         json!([key, "1001", "Ana", "5554000", "", 20, "caso=congestion"]),
@@ -330,6 +353,7 @@ async fn expand_webservice_against_the_lab() {
     assert_eq!(*follow_job(&mut suds, key, &congestion).last().unwrap(), 6);
 
     // The source phone already on a call: 7.
+    phones_idle(&ami).await;
     let talking = php.call(
         "originateCall",
         json!([key, "1002", "Beto", "5551006", "", 20, "caso=talking"]),
@@ -345,6 +369,7 @@ async fn expand_webservice_against_the_lab() {
     assert_eq!(*follow_job(&mut php, key, &talking).last().unwrap(), 3);
 
     // Cancel while ringing: 1, then the job's channels leave Asterisk.
+    phones_idle(&ami).await;
     let ringing = zeep.call(
         "originateCall",
         json!([key, "1001", "Ana", "5553000", "", 30, "caso=cancel"]),
@@ -487,6 +512,7 @@ async fn expand_webservice_against_the_lab() {
     // Ana dials out while logged in: an outbound call of the queue's agent, on the panel as
     // type="out" with the number while it is up, then in the reports.
     let dialed_at = jiff::Timestamp::now().as_second();
+    phones_idle(&ami).await;
     let out_job = suds.call(
         "originateCall",
         json!([key, "1001", "Ana", "5551012", "", 20, "caso=saliente"]),
@@ -617,6 +643,7 @@ async fn expand_webservice_against_the_lab() {
     );
     // A direct call to beto's extension while logged in (1003 dials 1002): not a queue call,
     // counted in agentData's `entrantes`.
+    phones_idle(&ami).await;
     let direct = php.call(
         "originateCall",
         json!([key, "1003", "", "1002", "", 20, "caso=directa"]),

@@ -17,7 +17,11 @@
 //!   of the supervisor's phone on the live call; the call is found by idcti in cdrSearch and
 //!   cdrTariff, and its recording decodes as MP3, Ogg and WAV (8000 Hz, 16 bit, not silent);
 //! - startCall clicktocall dials the number and connects it to the DDR's queue, where the agent
-//!   takes it; cdrSearch shows it as `Click to call` with its DDR;
+//!   takes it; cdrSearch shows it as `Click to call` with its DDR, `ATENDIDO` while the agent
+//!   talks, then ended;
+//! - calls in progress (`uscall_cdr_search_shows_calls_in_progress`): a startCall from 1004 to
+//!   5551015 is one cdrSearch row by its idcti, `CHAMANDO` then `ATENDIDO` (not in cdrTariff
+//!   meanwhile), then exactly one `COMPLETADA` row of the same call (billed once);
 //! - hangupCall ends a live call; queueStatus shows a caller waiting; extenStatus, getExtens,
 //!   getQueue, listTrunk, getPauses, getAgent answer from live state and the directory;
 //! - the report functions (ccenter*) answer from the journal with the session, pause and calls
@@ -28,7 +32,7 @@
 //!   extension never rings), `*22` clears it; extenStatus says `discando` while a startCall's
 //!   phone dials a number that never answers.
 //!
-//! The two tests share the phones: they take `LAB` in turn.
+//! The tests share the phones: they take `LAB` in turn.
 
 #![cfg(feature = "live-lab")]
 
@@ -180,6 +184,11 @@ impl Ws {
     fn agent_status(&self, c: Client, agent: &str) -> Value {
         self.ok(c, "agentStatus", &[agent])[0].clone()
     }
+}
+
+/// Whether a cdrSearch row is an ended call (not `CHAMANDO` or `ATENDIDO`).
+fn ended(row: &Value) -> bool {
+    !matches!(row["status"].as_str(), Some("CHAMANDO" | "ATENDIDO") | None)
 }
 
 fn status_is(s: &'static str) -> impl Fn(&Value) -> bool {
@@ -633,8 +642,8 @@ async fn uscall_webservice_through_php_and_zeep() {
         "cdrSearch",
         &["-", "-", "-", "-", &idcti],
         Duration::from_secs(60),
-        "the call by idcti",
-        |r| r.as_array().is_some_and(|a| !a.is_empty()),
+        "the ended call by idcti",
+        |r| r.as_array().is_some_and(|a| a.len() == 1 && ended(&a[0])),
     );
     let row = &rows[0];
     assert_eq!(row["tipo"], "Efetuada");
@@ -773,13 +782,32 @@ async fn uscall_webservice_through_php_and_zeep() {
     assert_eq!(st["atendfila"], QUEUE);
     assert_eq!(st["ddr"], "26002000", "the DDR the call came in on: {st}");
     assert!(st["idcall"].as_str().is_some_and(|i| !i.is_empty()), "{st}");
+    // In progress: one row, answered, already shaped like the ended one.
+    let rows = ws.ok(Zeep, "cdrSearch", &["-", "-", "-", "-", &c2c]);
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    assert_eq!(
+        (
+            rows[0]["status"].as_str(),
+            rows[0]["tipo"].as_str(),
+            rows[0]["DDR"].as_str(),
+            rows[0]["origem"].as_str()
+        ),
+        (
+            Some("ATENDIDO"),
+            Some("Click to call"),
+            Some("26002000"),
+            Some("5551012")
+        ),
+        "{rows}"
+    );
+    assert_eq!(rows[0]["idcti"], c2c.as_str());
     let rows = ws.until(
         Zeep,
         "cdrSearch",
         &["-", "-", "-", "-", &c2c],
         Duration::from_secs(60),
-        "the clicktocall",
-        |r| r.as_array().is_some_and(|a| !a.is_empty()),
+        "the clicktocall ended",
+        |r| r.as_array().is_some_and(|a| a.len() == 1 && ended(&a[0])),
     );
     assert_eq!(
         (rows[0]["tipo"].as_str(), rows[0]["DDR"].as_str()),
@@ -1183,4 +1211,139 @@ async fn uscall_follow_me_and_dialing() {
         status_is("disponível"),
     );
     let _ = client.logoff().await;
+}
+
+/// A call from 1004 to the carrier's 5551015 (talks 15 s), placed by startCall with an idcti:
+/// cdrSearch by that idcti shows it `CHAMANDO` while 1004 and then the carrier ring, `ATENDIDO`
+/// once the carrier answered (one row all along, not in cdrTariff), then exactly one
+/// `COMPLETADA` row once it ended (in cdrTariff). The clients alternate (PHP, zeep).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uscall_cdr_search_shows_calls_in_progress() {
+    let _lab = LAB.lock().await;
+    clean_up().await;
+    let _guard = QueueGuard;
+    let scratch = Scratch::new("uscall-andamento");
+    let engine = Engine::start_with(scratch.path(), "1", CONFIG);
+    wait_health(&engine, Duration::from_secs(30), "the engine", |code, _| {
+        code == "200"
+    });
+    let ws = Ws {
+        wsdl: format!("{}{PATH}?wsdl", engine.base_url()),
+        token: engine.api_key("uscall", "PABX"),
+        scratch: scratch.path().to_path_buf(),
+    };
+    use Client::{Php, Zeep};
+    // 1004 is free (a previous call of this file may still be ending).
+    ws.until(
+        Zeep,
+        "extenStatus",
+        &["all", "1004"],
+        Duration::from_secs(30),
+        "1004 free",
+        status_is("disponível"),
+    );
+    let idcti = format!("AND-{}", std::process::id());
+    let by_idcti = ["-", "-", "-", "-", idcti.as_str()];
+    assert_eq!(ws.ok(Php, "cdrSearch", &by_idcti), serde_json::json!([]));
+    ws.ok(
+        Php,
+        "startCall",
+        &["outbound", "1004", "5551015", "1", &idcti],
+    );
+
+    // Every answer has at most one row for the call; the statuses seen, in order.
+    let mut seen: Vec<String> = Vec::new();
+    let mut answered_row = None;
+    let started = Instant::now();
+    let mut turn = 0;
+    loop {
+        let client = if turn % 2 == 0 { Php } else { Zeep };
+        turn += 1;
+        let rows = ws.ok(client, "cdrSearch", &by_idcti);
+        let rows = rows.as_array().unwrap().clone();
+        assert!(rows.len() <= 1, "one row per call: {rows:?}");
+        if let Some(row) = rows.first() {
+            let status = row["status"].as_str().unwrap().to_owned();
+            if seen.last() != Some(&status) {
+                seen.push(status.clone());
+            }
+            if status == "ATENDIDO" && answered_row.is_none() {
+                // While it is up, cdrTariff bills nothing of it.
+                let bilhete = row["bilheteunico"].as_str().unwrap().to_owned();
+                let tariff = ws.ok(Zeep, "cdrTariff", &[]);
+                assert!(
+                    !tariff
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|t| t["idcall"] == bilhete.as_str()),
+                    "a call in progress is not tariffed: {tariff}"
+                );
+                answered_row = Some(row.clone());
+            }
+            if ended(row) {
+                break;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the call did not end: seen {seen:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        seen,
+        ["CHAMANDO", "ATENDIDO", "COMPLETADA"],
+        "the statuses cdrSearch showed, in order"
+    );
+    let live = answered_row.unwrap();
+    assert_eq!(
+        (
+            live["tipo"].as_str(),
+            live["origem"].as_str(),
+            live["destino"].as_str(),
+            live["tronco"].as_str(),
+            live["idcti"].as_str()
+        ),
+        (
+            Some("Efetuada"),
+            Some("1004"),
+            Some("5551015"),
+            Some("carrier"),
+            Some(idcti.as_str())
+        ),
+        "{live}"
+    );
+
+    // Ended: exactly one row, the same call, billed once.
+    let rows = ws.ok(Php, "cdrSearch", &by_idcti);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let done = &rows[0];
+    assert_eq!(done["status"], "COMPLETADA");
+    assert_eq!(done["bilheteunico"], live["bilheteunico"]);
+    assert_eq!(
+        (done["origem"].as_str(), done["destino"].as_str()),
+        (Some("1004"), Some("5551015"))
+    );
+    let today = ws.ok(Zeep, "cdrSearch", &["-", "-", "1004"]);
+    assert_eq!(
+        today
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["bilheteunico"] == done["bilheteunico"])
+            .count(),
+        1,
+        "one row for the call among today's: {today}"
+    );
+    let tariff = ws.ok(Zeep, "cdrTariff", &[]);
+    let billed: Vec<&Value> = tariff
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["idcall"] == done["bilheteunico"])
+        .collect();
+    assert_eq!(billed.len(), 1, "{tariff}");
+    assert!(billed[0]["durcall"].as_i64().unwrap() >= 10, "{tariff}");
 }

@@ -197,12 +197,23 @@ pub fn facts_from_event(e: &AmiMessage, now: UnixTime) -> Vec<LiveFact> {
                     peer: peer_of(e),
                     since: now,
                     dialing: field(e, "ChannelState") == CHANNEL_STATE_RING,
+                    linkedid: e
+                        .get("Linkedid")
+                        .filter(|l| !l.is_empty())
+                        .map(UniqueId::new),
+                    up: field(e, "ChannelState") == CHANNEL_STATE_UP,
                 },
             })
         }
         "Newstate" => match field(e, "ChannelState") {
             CHANNEL_STATE_RING => dialing(true),
-            CHANNEL_STATE_UP => dialing(false),
+            CHANNEL_STATE_UP => {
+                extra = pjsip_endpoint(field(e, "Channel")).map(|endpoint| LiveFact::ChannelUp {
+                    endpoint: endpoint.to_owned(),
+                    uniqueid: uniqueid(),
+                });
+                dialing(false)
+            }
             _ => None,
         },
         // The calling side of a Dial (absent when Asterisk originates the dialed channel).
@@ -401,7 +412,13 @@ mod tests {
             ),
             (
                 ev("Newstate", &with(&[("ChannelState", "6")])),
-                vec![dialing(false)],
+                vec![
+                    dialing(false),
+                    LiveFact::ChannelUp {
+                        endpoint: "1004".into(),
+                        uniqueid: UniqueId::new("u1"),
+                    },
+                ],
             ),
             (ev("Newstate", &with(&[("ChannelState", "5")])), vec![]),
             (
@@ -444,10 +461,13 @@ mod tests {
         }
         let newchannel = ev(
             "Newchannel",
-            &with(&[("ChannelState", "4"), ("Exten", "5553")]),
+            &with(&[("ChannelState", "4"), ("Exten", "5553"), ("Linkedid", "l1")]),
         );
         match facts_from_event(&newchannel, now).as_slice() {
-            [LiveFact::ChannelCreated { call, .. }] => assert!(call.dialing),
+            [LiveFact::ChannelCreated { call, .. }] => {
+                assert!(call.dialing && !call.up);
+                assert_eq!(call.linkedid, Some(UniqueId::new("l1")));
+            }
             other => panic!("{other:?}"),
         }
     }

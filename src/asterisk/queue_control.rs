@@ -399,6 +399,11 @@ pub fn build_snapshot(
                     peer: peer_of(c),
                     since: UnixTime(now.seconds() - hms(field(c, "Duration"))),
                     dialing: field(c, "ChannelState") == CHANNEL_STATE_RING,
+                    linkedid: c
+                        .get("Linkedid")
+                        .filter(|l| !l.is_empty())
+                        .map(UniqueId::new),
+                    up: field(c, "ChannelState") == CHANNEL_STATE_UP,
                 },
             ))
         })

@@ -15,11 +15,18 @@
 //!   when it left for lack of members, no answer when it timed out. Otherwise the leg that
 //!   dialed the far party decides by its disposition (answered → completed, busy, no answer,
 //!   failed/congestion → unavailable); without such a leg, the first leg does.
+//! - **in progress** ([`in_progress`]): the live state's channels grouped by `linkedid` (a
+//!   channel without one is a call of its own) plus the queue callers whose channel is not on an
+//!   endpoint; ringing while a channel of the call dials, is not answered yet, or a caller waits
+//!   in a queue, else answered. [`merge_in_progress`] lets a call in progress replace the
+//!   CDR legs already written for it, so a call is one row whether it ended or not.
 //! - **wait**: a queue call's hold time (`CONNECT`); otherwise the dialing leg's duration minus
 //!   its billable seconds; an unanswered call waited all its duration.
 
+use std::collections::BTreeMap;
+
 use super::journal::{CdrRecord, Disposition, QueueEvent, QueueLogRecord, UnixTime};
-use super::live::EndpointKind;
+use super::live::{CallLive, EndpointKind, LiveState};
 use super::recordings::call_data_value;
 use super::reports::Call;
 
@@ -71,6 +78,11 @@ pub enum CallStatus {
     Unavailable,
     /// The queue had no members to take it.
     EmptyQueue,
+    /// In progress, not answered yet: a phone or the far end rings, or the caller waits in a
+    /// queue.
+    Ringing,
+    /// In progress and answered.
+    Answered,
 }
 
 /// One customer call.
@@ -227,7 +239,7 @@ pub fn summarize(call: &Call, queue: &[QueueLogRecord], rules: &CallRules) -> Ca
         CallStatus::Completed
     } else if has(&QueueEvent::Abandon) {
         CallStatus::Abandoned
-    } else if has(&QueueEvent::ExitEmpty) {
+    } else if has(&QueueEvent::ExitEmpty) || has(&QueueEvent::Other("JOINEMPTY".to_owned())) {
         CallStatus::EmptyQueue
     } else if has(&QueueEvent::ExitWithTimeout) || has(&QueueEvent::ExitWithKey) {
         CallStatus::NoAnswer
@@ -362,12 +374,254 @@ pub fn outbound_legs(calls: &[Call]) -> Vec<OutboundLeg> {
     out
 }
 
+/// An engine originate, as far as a call in progress needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OriginatedCall {
+    /// The job's id.
+    pub id: String,
+    /// The number dialed.
+    pub number: String,
+    /// The dialplan target it connects to (direct mode: a DID), if any.
+    pub target: Option<String>,
+    /// The integrator's id (`idcti` call data), if any.
+    pub idcti: Option<String>,
+    /// When the destination answered, if it did.
+    pub answered_at: Option<UnixTime>,
+}
+
+/// The originate job a call's `linkedid` names: the engine's originated channels are named
+/// `<job>-src` (click-to-call), `<job>-dst` and `<job>-dial` (direct).
+pub fn originate_id_of(linkedid: &str) -> Option<&str> {
+    let (id, suffix) = linkedid.rsplit_once('-')?;
+    (matches!(suffix, "src" | "dst" | "dial") && !id.is_empty()).then_some(id)
+}
+
+struct LiveLeg<'a> {
+    endpoint: &'a str,
+    kind: EndpointKind,
+    uniqueid: &'a str,
+    call: &'a CallLive,
+}
+
+/// The calls in progress in `live` at `now`, as rows like the ended ones: one per call
+/// (`linkedid`), status [`CallStatus::Ringing`] or [`CallStatus::Answered`], duration up to
+/// `now`. `jobs` are the engine originates known by id (see [`originate_id_of`]): they give an
+/// originated call its number, DID, integrator id and answer time. Ordered by start.
+pub fn in_progress(
+    live: &LiveState,
+    jobs: &BTreeMap<String, OriginatedCall>,
+    now: UnixTime,
+) -> Vec<CallSummary> {
+    let mut groups: BTreeMap<&str, Vec<LiveLeg<'_>>> = BTreeMap::new();
+    for (name, endpoint) in &live.endpoints {
+        for (uniqueid, call) in &endpoint.calls {
+            let key = call.linkedid.as_ref().unwrap_or(uniqueid).as_str();
+            groups.entry(key).or_default().push(LiveLeg {
+                endpoint: name,
+                kind: endpoint.kind,
+                uniqueid: uniqueid.as_str(),
+                call,
+            });
+        }
+    }
+    let waiting: BTreeMap<&str, &super::live::WaitingCaller> = live
+        .queues
+        .values()
+        .flat_map(|q| q.waiting.values())
+        .map(|w| (w.uniqueid.as_str(), w))
+        .collect();
+    let mut out: Vec<CallSummary> = groups
+        .into_iter()
+        .map(|(linkedid, mut legs)| {
+            legs.sort_by_key(|l| (l.call.since, l.uniqueid != linkedid, l.uniqueid));
+            let job = originate_id_of(linkedid).and_then(|id| jobs.get(id));
+            let waiter = legs
+                .iter()
+                .map(|l| l.uniqueid)
+                .chain([linkedid])
+                .find_map(|u| waiting.get(u))
+                .copied();
+            summarize_live(linkedid, &legs, waiter, job, live, now)
+        })
+        .collect();
+    // Queue callers on channels that are not on an endpoint (a Local channel) are calls too.
+    let seen: Vec<&str> = out
+        .iter()
+        .flat_map(|s| s.uniqueids.iter().map(String::as_str))
+        .collect();
+    let lonely: Vec<CallSummary> = waiting
+        .values()
+        .filter(|w| !seen.contains(&w.uniqueid.as_str()))
+        .map(|w| {
+            let did = live.caller_dids.get(&w.uniqueid).cloned();
+            CallSummary {
+                linkedid: w.uniqueid.as_str().to_owned(),
+                uniqueids: vec![w.uniqueid.as_str().to_owned()],
+                start: w.joined_at,
+                kind: CallKind::Inbound,
+                status: CallStatus::Ringing,
+                source: w.caller_id.clone(),
+                destination: did.clone().unwrap_or_default(),
+                did,
+                trunk: None,
+                wait_secs: w.wait(now),
+                duration_secs: w.wait(now),
+                recording: None,
+                idcti: None,
+                originate_id: None,
+            }
+        })
+        .collect();
+    out.extend(lonely);
+    out.sort_by(|a, b| (a.start, &a.linkedid).cmp(&(b.start, &b.linkedid)));
+    out
+}
+
+/// A party's number as a channel reports it (`s`, the dialplan's start extension, is none).
+fn party(p: &str) -> Option<&str> {
+    (!p.is_empty() && p != "s").then_some(p)
+}
+
+fn summarize_live(
+    linkedid: &str,
+    legs: &[LiveLeg<'_>],
+    waiter: Option<&super::live::WaitingCaller>,
+    job: Option<&OriginatedCall>,
+    live: &LiveState,
+    now: UnixTime,
+) -> CallSummary {
+    let first = &legs[0];
+    let start = first.call.since;
+    let trunk_leg = legs.iter().find(|l| l.kind == EndpointKind::Trunk);
+    let extensions: Vec<&LiveLeg<'_>> = legs
+        .iter()
+        .filter(|l| l.kind == EndpointKind::Extension)
+        .collect();
+    let direct = job.is_some_and(|j| j.target.is_some());
+    let kind = if direct {
+        CallKind::ClickToCall
+    } else if first.kind == EndpointKind::Trunk {
+        CallKind::Inbound
+    } else if trunk_leg.is_some() || job.is_some_and(|j| !live.endpoints.contains_key(&j.number)) {
+        // An engine originate from a phone to a number that is no extension goes out.
+        CallKind::Outbound
+    } else {
+        CallKind::Internal
+    };
+    let ringing = waiter.is_some() || legs.iter().any(|l| l.call.dialing || !l.call.up);
+    let status = if ringing {
+        CallStatus::Ringing
+    } else {
+        CallStatus::Answered
+    };
+    let did = match kind {
+        CallKind::ClickToCall => job.and_then(|j| j.target.clone()),
+        CallKind::Inbound => live
+            .caller_dids
+            .get(&super::UniqueId::new(first.uniqueid))
+            .cloned()
+            .or_else(|| {
+                // Until someone answers, the trunk channel's party is the number it dialed.
+                extensions
+                    .is_empty()
+                    .then(|| party(&first.call.peer).map(str::to_owned))
+                    .flatten()
+            }),
+        _ => None,
+    };
+    let (source, destination) = match kind {
+        CallKind::ClickToCall => (
+            job.map(|j| j.number.clone()).unwrap_or_default(),
+            did.clone().unwrap_or_default(),
+        ),
+        CallKind::Inbound => (
+            waiter
+                .map(|w| w.caller_id.clone())
+                .or_else(|| {
+                    extensions
+                        .first()
+                        .and_then(|e| party(&e.call.peer))
+                        .map(str::to_owned)
+                })
+                .unwrap_or_default(),
+            extensions
+                .first()
+                .map(|e| e.endpoint.to_owned())
+                .or_else(|| did.clone())
+                .unwrap_or_default(),
+        ),
+        CallKind::Outbound => (
+            first.endpoint.to_owned(),
+            job.map(|j| j.number.clone())
+                .or_else(|| party(&first.call.peer).map(str::to_owned))
+                .unwrap_or_default(),
+        ),
+        CallKind::Internal => (
+            first.endpoint.to_owned(),
+            job.map(|j| j.number.clone())
+                .or_else(|| {
+                    extensions
+                        .iter()
+                        .find(|e| e.endpoint != first.endpoint)
+                        .map(|e| e.endpoint.to_owned())
+                        .or_else(|| party(&first.call.peer).map(str::to_owned))
+                })
+                .unwrap_or_default(),
+        ),
+    };
+    let duration_secs = (now.0 - start.0).max(0);
+    let wait_secs = match (status, job.and_then(|j| j.answered_at)) {
+        (CallStatus::Ringing, _) => duration_secs,
+        (_, Some(at)) => (at.0 - start.0).max(0),
+        // Answered: up to when its last party's channel appeared.
+        _ => legs
+            .iter()
+            .map(|l| (l.call.since.0 - start.0).max(0))
+            .max()
+            .unwrap_or(0),
+    }
+    .min(duration_secs);
+    let mut uniqueids: Vec<String> = legs.iter().map(|l| l.uniqueid.to_owned()).collect();
+    if !uniqueids.iter().any(|u| u == linkedid) {
+        uniqueids.push(linkedid.to_owned());
+    }
+    CallSummary {
+        linkedid: linkedid.to_owned(),
+        uniqueids,
+        start,
+        kind,
+        status,
+        source,
+        destination,
+        did,
+        trunk: trunk_leg.map(|l| l.endpoint.to_owned()),
+        wait_secs,
+        duration_secs,
+        recording: None,
+        idcti: job.and_then(|j| j.idcti.clone()),
+        originate_id: job.map(|j| j.id.clone()),
+    }
+}
+
+/// The ended calls and the calls in progress as one list ordered by start: a call in progress
+/// replaces whatever CDR legs were already written for it (a call is one row).
+pub fn merge_in_progress(ended: Vec<CallSummary>, live: Vec<CallSummary>) -> Vec<CallSummary> {
+    let mut out: Vec<CallSummary> = ended
+        .into_iter()
+        .filter(|e| !live.iter().any(|l| l.linkedid == e.linkedid))
+        .collect();
+    out.extend(live);
+    out.sort_by(|a, b| (a.start, &a.linkedid).cmp(&(b.start, &b.linkedid)));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::journal::{FileId, LogPosition};
     use crate::core::reports::calls;
     use crate::core::{ChannelName, UniqueId};
+    use std::collections::BTreeMap;
     use std::time::Duration;
 
     #[allow(clippy::too_many_arguments)]
@@ -606,5 +860,286 @@ mod tests {
         assert_eq!(endpoint_of("PJSIP/my-trunk-00000002"), Some("my-trunk"));
         assert_eq!(endpoint_of("Local/1@x-1;1"), None);
         assert_eq!(endpoint_of("PJSIP/"), None);
+    }
+
+    fn channel(
+        live: &mut LiveState,
+        endpoint: &str,
+        uniqueid: &str,
+        linkedid: &str,
+        peer: &str,
+        since: i64,
+    ) {
+        live.apply(crate::core::live::LiveFact::ChannelCreated {
+            endpoint: endpoint.into(),
+            uniqueid: UniqueId::new(uniqueid),
+            call: CallLive {
+                channel: ChannelName::new(format!("PJSIP/{endpoint}-{uniqueid}")),
+                peer: peer.into(),
+                since: UnixTime(since),
+                dialing: false,
+                linkedid: Some(UniqueId::new(linkedid)),
+                up: false,
+            },
+        });
+    }
+
+    fn dialing(live: &mut LiveState, endpoint: &str, uniqueid: &str, dialing: bool) {
+        live.apply(crate::core::live::LiveFact::ChannelDialing {
+            endpoint: endpoint.into(),
+            uniqueid: UniqueId::new(uniqueid),
+            dialing,
+        });
+    }
+
+    fn up(live: &mut LiveState, endpoint: &str, uniqueid: &str) {
+        live.apply(crate::core::live::LiveFact::ChannelUp {
+            endpoint: endpoint.into(),
+            uniqueid: UniqueId::new(uniqueid),
+        });
+    }
+
+    #[test]
+    fn an_originated_outbound_call_rings_then_is_answered_as_one_row() {
+        let jobs: BTreeMap<String, OriginatedCall> = [(
+            "j1".to_owned(),
+            OriginatedCall {
+                id: "j1".into(),
+                number: "5551030".into(),
+                target: None,
+                idcti: Some("CTI-1".into()),
+                answered_at: Some(UnixTime(112)),
+            },
+        )]
+        .into();
+        let mut live = LiveState::new();
+        assert!(in_progress(&live, &jobs, UnixTime(100)).is_empty());
+        // The source phone rings.
+        channel(&mut live, "1004", "j1-src", "j1-src", "s", 100);
+        let rows = in_progress(&live, &jobs, UnixTime(103));
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        assert_eq!(r.status, CallStatus::Ringing);
+        assert_eq!(r.kind, CallKind::Outbound);
+        assert_eq!((r.linkedid.as_str(), r.source.as_str()), ("j1-src", "1004"));
+        assert_eq!(r.destination, "5551030");
+        assert_eq!(r.idcti.as_deref(), Some("CTI-1"));
+        assert_eq!(r.originate_id.as_deref(), Some("j1"));
+        assert_eq!((r.wait_secs, r.duration_secs), (3, 3));
+        // It answers and dials the carrier.
+        up(&mut live, "1004", "j1-src");
+        dialing(&mut live, "1004", "j1-src", true);
+        channel(&mut live, "carrier", "c1", "j1-src", "1004", 105);
+        let rows = in_progress(&live, &jobs, UnixTime(106));
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        assert_eq!(r.status, CallStatus::Ringing);
+        assert_eq!(r.kind, CallKind::Outbound);
+        assert_eq!(r.destination, "5551030");
+        assert_eq!(r.trunk.as_deref(), Some("carrier"));
+        assert_eq!(r.uniqueids, vec!["j1-src".to_owned(), "c1".to_owned()]);
+        // The carrier answers.
+        up(&mut live, "carrier", "c1");
+        dialing(&mut live, "1004", "j1-src", false);
+        let rows = in_progress(&live, &jobs, UnixTime(130));
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        assert_eq!(r.status, CallStatus::Answered);
+        assert_eq!((r.wait_secs, r.duration_secs), (12, 30));
+        assert_eq!(r.start, UnixTime(100));
+    }
+
+    #[test]
+    fn phones_calls_and_queue_callers_in_progress() {
+        let none = BTreeMap::new();
+        let mut live = LiveState::new();
+        // 1005 calls 1006: both channels carry the caller's linkedid.
+        channel(&mut live, "1005", "a", "a", "1006", 10);
+        dialing(&mut live, "1005", "a", true);
+        channel(&mut live, "1006", "b", "a", "1005", 11);
+        // An inbound caller waits in q_soporte.
+        channel(&mut live, "carrier", "in", "in", "26002000", 20);
+        up(&mut live, "carrier", "in");
+        live.apply(crate::core::live::LiveFact::CallerJoined {
+            queue: crate::core::directory::QueueName::new("q_soporte").unwrap(),
+            caller: crate::core::live::WaitingCaller {
+                uniqueid: UniqueId::new("in"),
+                channel: ChannelName::new("PJSIP/carrier-in"),
+                caller_id: "099123456".into(),
+                position: 1,
+                joined_at: UnixTime(21),
+            },
+        });
+        let rows = in_progress(&live, &none, UnixTime(30));
+        assert_eq!(rows.len(), 2);
+        let (internal, inbound) = (&rows[0], &rows[1]);
+        assert_eq!(internal.kind, CallKind::Internal);
+        assert_eq!(internal.status, CallStatus::Ringing);
+        assert_eq!(
+            (internal.source.as_str(), internal.destination.as_str()),
+            ("1005", "1006")
+        );
+        assert_eq!(inbound.kind, CallKind::Inbound);
+        assert_eq!(inbound.status, CallStatus::Ringing);
+        assert_eq!(inbound.source, "099123456");
+        assert_eq!(inbound.did.as_deref(), Some("26002000"));
+        assert_eq!(inbound.destination, "26002000");
+        // 1006 answers; 1004 takes the queue call.
+        up(&mut live, "1005", "a");
+        up(&mut live, "1006", "b");
+        dialing(&mut live, "1005", "a", false);
+        live.apply(crate::core::live::LiveFact::CallerLeft {
+            queue: crate::core::directory::QueueName::new("q_soporte").unwrap(),
+            uniqueid: UniqueId::new("in"),
+        });
+        channel(&mut live, "1004", "ag", "in", "099123456", 25);
+        up(&mut live, "1004", "ag");
+        live.apply(crate::core::live::LiveFact::CallerDid {
+            uniqueid: UniqueId::new("in"),
+            did: "26002000".into(),
+        });
+        let rows = in_progress(&live, &none, UnixTime(40));
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].status, CallStatus::Answered);
+        assert_eq!(rows[0].wait_secs, 1);
+        let inbound = &rows[1];
+        assert_eq!(inbound.status, CallStatus::Answered);
+        assert_eq!(
+            (inbound.source.as_str(), inbound.destination.as_str()),
+            ("099123456", "1004")
+        );
+        assert_eq!(inbound.did.as_deref(), Some("26002000"));
+        assert_eq!((inbound.wait_secs, inbound.duration_secs), (5, 20));
+        // The call ends: its row goes.
+        for (ep, u) in [("carrier", "in"), ("1004", "ag")] {
+            live.apply(crate::core::live::LiveFact::ChannelHungUp {
+                endpoint: ep.into(),
+                uniqueid: UniqueId::new(u),
+            });
+        }
+        assert_eq!(in_progress(&live, &none, UnixTime(41)).len(), 1);
+    }
+
+    #[test]
+    fn a_direct_originate_waiting_in_a_queue_is_a_click_to_call_ringing() {
+        let jobs: BTreeMap<String, OriginatedCall> = [(
+            "j2".to_owned(),
+            OriginatedCall {
+                id: "j2".into(),
+                number: "5551008".into(),
+                target: Some("26002000".into()),
+                idcti: None,
+                answered_at: Some(UnixTime(3)),
+            },
+        )]
+        .into();
+        let mut live = LiveState::new();
+        channel(&mut live, "carrier", "j2-dial", "j2-dst", "", 1);
+        up(&mut live, "carrier", "j2-dial");
+        live.apply(crate::core::live::LiveFact::CallerJoined {
+            queue: crate::core::directory::QueueName::new("q_soporte").unwrap(),
+            caller: crate::core::live::WaitingCaller {
+                uniqueid: UniqueId::new("j2-dst"),
+                channel: ChannelName::new("Local/5551008@centralita-originate-1;1"),
+                caller_id: "5551008".into(),
+                position: 1,
+                joined_at: UnixTime(4),
+            },
+        });
+        let rows = in_progress(&live, &jobs, UnixTime(10));
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        let r = &rows[0];
+        assert_eq!(r.kind, CallKind::ClickToCall);
+        assert_eq!(r.status, CallStatus::Ringing);
+        assert_eq!(
+            (r.source.as_str(), r.destination.as_str()),
+            ("5551008", "26002000")
+        );
+        assert_eq!(r.originate_id.as_deref(), Some("j2"));
+        assert!(r.uniqueids.contains(&"j2-dst".to_owned()));
+    }
+
+    #[test]
+    fn a_call_in_progress_replaces_its_written_legs() {
+        let row = |linkedid: &str, start, status| CallSummary {
+            linkedid: linkedid.into(),
+            uniqueids: vec![linkedid.into()],
+            start: UnixTime(start),
+            kind: CallKind::Inbound,
+            status,
+            source: String::new(),
+            destination: String::new(),
+            did: None,
+            trunk: None,
+            wait_secs: 0,
+            duration_secs: 0,
+            recording: None,
+            idcti: None,
+            originate_id: None,
+        };
+        let ended = vec![
+            row("x", 5, CallStatus::Completed),
+            row("y", 1, CallStatus::NoAnswer),
+        ];
+        let live = vec![
+            row("y", 1, CallStatus::Answered),
+            row("z", 3, CallStatus::Ringing),
+        ];
+        let merged = merge_in_progress(ended, live);
+        let got: Vec<(&str, CallStatus)> = merged
+            .iter()
+            .map(|s| (s.linkedid.as_str(), s.status))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("y", CallStatus::Answered),
+                ("z", CallStatus::Ringing),
+                ("x", CallStatus::Completed)
+            ]
+        );
+        assert_eq!(originate_id_of("18f-abc-src"), Some("18f-abc"));
+        assert_eq!(originate_id_of("18f-abc-dial"), Some("18f-abc"));
+        assert_eq!(originate_id_of("1700000000.12"), None);
+        assert_eq!(originate_id_of("-src"), None);
+    }
+
+    #[test]
+    fn a_queue_joined_empty_and_an_unavailable_phone() {
+        let caller = leg(
+            1,
+            "in2",
+            "in2",
+            "PJSIP/carrier-1",
+            None,
+            "099",
+            "26002000",
+            "from-carrier",
+            0,
+            3,
+            3,
+            Disposition::Answered,
+        );
+        let c = calls(&[caller]);
+        let q = [qlog("in2", QueueEvent::Other("JOINEMPTY".into()), &[])];
+        let s = summarize(&c[0], &q, &CallRules::default());
+        assert_eq!(s.status, CallStatus::EmptyQueue);
+        // A dial to a phone that is not registered: Asterisk's CHANUNAVAIL is a FAILED CDR.
+        let l = leg(
+            1,
+            "u1",
+            "u1",
+            "PJSIP/1004-1",
+            Some("PJSIP/1006-2"),
+            "1004",
+            "1006",
+            "internal",
+            0,
+            0,
+            0,
+            Disposition::Failed,
+        );
+        let s = summarize(&calls(&[l])[0], &[], &CallRules::default());
+        assert_eq!(s.status, CallStatus::Unavailable);
     }
 }

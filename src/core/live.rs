@@ -210,6 +210,10 @@ pub struct CallLive {
     /// The channel is placing a call the far end has not answered yet: a phone's own call in
     /// channel state Ring, or a `Dial` from it in progress (a click-to-call's source phone).
     pub dialing: bool,
+    /// The call the channel belongs to (its `linkedid`), when reported.
+    pub linkedid: Option<UniqueId>,
+    /// The channel is up (answered).
+    pub up: bool,
 }
 
 /// A PJSIP endpoint: an extension or a trunk.
@@ -404,6 +408,13 @@ pub enum LiveFact {
         /// Whether it is dialing now.
         dialing: bool,
     },
+    /// A channel on an endpoint was answered (its state became Up).
+    ChannelUp {
+        /// The endpoint's name.
+        endpoint: String,
+        /// The channel's uniqueid.
+        uniqueid: UniqueId,
+    },
     /// The number a queue caller dialed (the DID it came in on).
     CallerDid {
         /// The caller channel's uniqueid.
@@ -587,7 +598,7 @@ impl LiveState {
     }
 
     /// A copy without the times a snapshot cannot know (activity `since`, callers' join
-    /// times), to compare a state followed from events with one rebuilt from a snapshot.
+    /// times) and the channel facts that may legitimately differ (dialing, linkedid), to compare a state followed from events with one rebuilt from a snapshot.
     pub fn comparable(&self) -> Self {
         let mut s = self.clone();
         for a in s.agents.values_mut() {
@@ -596,6 +607,8 @@ impl LiveState {
         for e in s.endpoints.values_mut() {
             for c in e.calls.values_mut() {
                 c.dialing = false;
+                // A bridge may change a channel's linkedid later; only a snapshot sees that.
+                c.linkedid = None;
             }
         }
         s.caller_dids.clear();
@@ -847,6 +860,15 @@ impl LiveState {
                     .and_then(|e| e.calls.get_mut(&uniqueid))
                 {
                     call.dialing = dialing;
+                }
+            }
+            LiveFact::ChannelUp { endpoint, uniqueid } => {
+                if let Some(call) = self
+                    .endpoints
+                    .get_mut(&endpoint)
+                    .and_then(|e| e.calls.get_mut(&uniqueid))
+                {
+                    call.up = true;
                 }
             }
             LiveFact::CallerDid { uniqueid, did } => {
@@ -1221,6 +1243,8 @@ mod tests {
                 peer: "5553".into(),
                 since: UnixTime(1),
                 dialing,
+                linkedid: None,
+                up: false,
             },
         };
         let dialing = |d| LiveFact::ChannelDialing {
@@ -1267,6 +1291,8 @@ mod tests {
             peer: "5551006".into(),
             since: UnixTime(at),
             dialing: false,
+            linkedid: None,
+            up: false,
         };
         let s = run(vec![
             LiveFact::DeviceState {

@@ -246,6 +246,8 @@ mod tests {
             peer: "5553".into(),
             since: UnixTime(1),
             dialing,
+            linkedid: None,
+            up: false,
         };
         e.calls.insert(UniqueId::new("u1"), call(false));
         assert_eq!(extension_presence(&e), ExtensionPresence::Busy);

@@ -21,7 +21,10 @@ use crate::app::{PbxServices, Services};
 use crate::core::agent_digest::{verify_digest, AgentDigestStore};
 use crate::core::audit::{api, outcome_of, record_quietly, Actor, EngineAction};
 use crate::core::call_commands::SpyMode;
-use crate::core::call_summary::{outbound_legs, summarize, CallRules, CallSummary};
+use crate::core::call_summary::{
+    in_progress, merge_in_progress, originate_id_of, outbound_legs, summarize, CallRules,
+    CallSummary, OriginatedCall,
+};
 use crate::core::dialing::DialingCategory;
 use crate::core::directory::{
     Agent, AgentNumber, CredentialApi, DirectoryStore, Extension, PauseReason, PauseReasonId,
@@ -359,6 +362,60 @@ impl UscallService {
             .filter(|c| range.contains(c.start))
             .map(|c| summarize(c, &log, &rules))
             .collect())
+    }
+
+    /// The calls in progress (none while the PBX is not connected), with what the engine's
+    /// originate jobs know of the originated ones.
+    async fn calls_in_progress(&self) -> Result<Vec<CallSummary>, UscallError> {
+        let Some(pbx) = self.services.pbx() else {
+            return Ok(Vec::new());
+        };
+        let live = self.live()?;
+        let ids: BTreeSet<String> = live
+            .endpoints
+            .values()
+            .flat_map(|e| e.calls.iter())
+            .map(|(u, c)| c.linkedid.as_ref().unwrap_or(u).as_str())
+            .chain(
+                live.queues
+                    .values()
+                    .flat_map(|q| q.waiting.keys())
+                    .map(|u| u.as_str()),
+            )
+            .filter_map(originate_id_of)
+            .map(str::to_owned)
+            .collect();
+        let mut jobs = BTreeMap::new();
+        for id in ids {
+            let Ok(oid) = originate::OriginateId::parse(&id) else {
+                continue;
+            };
+            let Ok(job) = pbx.originate.status(&oid).await else {
+                continue;
+            };
+            let target = match &job.request.mode {
+                originate::OriginateMode::Direct { target } => Some(target.exten().to_owned()),
+                originate::OriginateMode::ClickToCall { .. } => None,
+            };
+            let idcti = job
+                .request
+                .call_data
+                .pairs()
+                .iter()
+                .find(|(k, _)| k == "idcti")
+                .map(|(_, v)| v.clone());
+            jobs.insert(
+                id.clone(),
+                OriginatedCall {
+                    id,
+                    number: job.request.destination.as_str().to_owned(),
+                    target,
+                    idcti,
+                    answered_at: job.answered_at,
+                },
+            );
+        }
+        Ok(in_progress(&live, &jobs, UnixTime::now()))
     }
 
     fn range(
@@ -815,9 +872,14 @@ impl UscallService {
                 return Err(UscallError::invalid(param, "até 64 caracteres"));
             }
         }
-        let rows: Vec<Value> = self
-            .summaries(range)
+        let ended = self.summaries(range).await?;
+        let live: Vec<CallSummary> = self
+            .calls_in_progress()
             .await?
+            .into_iter()
+            .filter(|s| range.contains(s.start))
+            .collect();
+        let rows: Vec<Value> = merge_in_progress(ended, live)
             .iter()
             .filter(|s| origem.is_none_or(|o| s.source == o))
             .filter(|s| destino.is_none_or(|d| s.destination == d || s.did.as_deref() == Some(d)))

@@ -115,6 +115,8 @@ pub fn status(status: CallStatus) -> &'static str {
         CallStatus::Abandoned => "ABANDONO",
         CallStatus::Unavailable => "TELEFONE INDISPONIVEL",
         CallStatus::EmptyQueue => "FILA VAZIA",
+        CallStatus::Ringing => "CHAMANDO",
+        CallStatus::Answered => "ATENDIDO",
     }
 }
 
@@ -250,6 +252,10 @@ mod tests {
         assert_eq!(hms(100 * 3600), "100:00:00");
         assert_eq!(tipo(CallKind::ClickToCall), "Click to call");
         assert_eq!(status(CallStatus::NoAnswer), "NÃO ATENDIDA");
+        assert_eq!(status(CallStatus::Ringing), "CHAMANDO");
+        assert_eq!(status(CallStatus::Answered), "ATENDIDO");
+        assert_eq!(status(CallStatus::Unavailable), "TELEFONE INDISPONIVEL");
+        assert_eq!(status(CallStatus::EmptyQueue), "FILA VAZIA");
         assert_eq!(flag(None), Some(false));
         assert_eq!(flag(Some("YES")), Some(true));
         assert_eq!(flag(Some("no")), Some(false));

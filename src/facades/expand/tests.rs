@@ -750,6 +750,8 @@ mod panel_calls {
                 peer: "s".into(),
                 since: UnixTime(since),
                 dialing: false,
+                linkedid: None,
+                up: true,
             },
         });
         s.apply(LiveFact::ChannelPeer {

@@ -644,21 +644,21 @@ async fn get_records(uc: &Ucontact, form: &Form) -> Answer {
 // ------------------------------------------------------------------ supervision
 
 /// Today's queue report (for averages and totals), by queue.
-async fn todays_reports(uc: &Ucontact, now: UnixTime) -> BTreeMap<String, QueueReport> {
+/// Today's queue reports; `None` when the journal cannot be read (the caller answers 503).
+async fn todays_reports(uc: &Ucontact, now: UnixTime) -> Option<BTreeMap<String, QueueReport>> {
     let from = wire::start_of_day(now, &uc.tz);
     let range = TimeRange {
         from,
         to: UnixTime(now.seconds() + 1),
     };
-    let records = uc
-        .journal(move |j| j.queue_log(range))
-        .await
-        .unwrap_or_default();
+    let records = uc.journal(move |j| j.queue_log(range)).await?;
     let ctx = ReportContext::new(UnixTime(now.seconds() + 1));
-    queue_report(&records, range, &ReportFilter::default(), &ctx)
-        .into_iter()
-        .map(|r| (r.queue.clone(), r))
-        .collect()
+    Some(
+        queue_report(&records, range, &ReportFilter::default(), &ctx)
+            .into_iter()
+            .map(|r| (r.queue.clone(), r))
+            .collect(),
+    )
 }
 
 fn campaign_name_of(uc: &Ucontact, queue: &str) -> String {
@@ -674,7 +674,9 @@ async fn queue_summary(uc: &Ucontact) -> Answer {
         return Answer::unavailable();
     };
     let (now, action_id, received) = uc.now_local();
-    let reports = todays_reports(uc, now).await;
+    let Some(reports) = todays_reports(uc, now).await else {
+        return Answer::unavailable();
+    };
     let Ok(live) = pbx.live.read() else {
         return Answer::unavailable();
     };
@@ -703,18 +705,21 @@ async fn campaign_status(uc: &Ucontact, form: &Form) -> Answer {
     };
     let wanted = form.text("queue");
     let (now, action_id, received) = uc.now_local();
-    let reports = todays_reports(uc, now).await;
+    let Some(reports) = todays_reports(uc, now).await else {
+        return Answer::unavailable();
+    };
     let directory = uc.services.directory.clone();
-    let names: BTreeMap<String, String> = tokio::task::spawn_blocking(move || {
-        directory
-            .agents()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|a| (a.number.to_string(), a.full_name))
-            .collect()
-    })
-    .await
-    .unwrap_or_default();
+    let names = tokio::task::spawn_blocking(move || directory.agents())
+        .await
+        .ok()
+        .and_then(Result::ok);
+    let Some(names) = names else {
+        return Answer::unavailable();
+    };
+    let names: BTreeMap<String, String> = names
+        .into_iter()
+        .map(|a| (a.number.to_string(), a.full_name))
+        .collect();
     let Ok(live) = pbx.live.read() else {
         return Answer::unavailable();
     };

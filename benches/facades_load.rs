@@ -624,50 +624,6 @@ fn load_role() {
 // ---------------------------------------------------------------------------------------------
 // The engine
 
-fn binary() -> PathBuf {
-    if let Some(path) = option_env!("CARGO_BIN_EXE_centralita").map(PathBuf::from) {
-        if path.exists() {
-            return path;
-        }
-    }
-    let path = support::target_dir().join("release/centralita");
-    if !path.exists() {
-        eprintln!(
-            "{} is missing: run `cargo build --release` first",
-            path.display()
-        );
-        std::process::exit(1);
-    }
-    path
-}
-
-fn lab_path(rel: &str) -> PathBuf {
-    PathBuf::from(support::env_or(
-        "LAB_ROOT",
-        "/var/cache/centralita/lab-root",
-    ))
-    .join(rel)
-}
-
-fn write_config(dir: &Path) -> PathBuf {
-    let (host, port, user, secret) = support::lab_ami();
-    let path = dir.join("centralita.toml");
-    let text = format!(
-        "[engine]\ntimezone = \"America/Montevideo\"\n\n\
-         [store]\npath = {:?}\n\n\
-         [[node]]\nname = \"pbx1\"\ncdr_db = {:?}\nqueue_log = {:?}\nrecordings_dir = {:?}\n\
-         poll_interval_ms = 500\n\n\
-         [node.ami]\nhost = {host:?}\nport = {port}\nusername = {user:?}\nsecret = {secret:?}\n\n\
-         [http]\nbind = \"127.0.0.1:0\"\n",
-        dir.join("store.db"),
-        lab_path("var/log/asterisk/master.db"),
-        lab_path("var/log/asterisk/queue_log"),
-        lab_path("var/spool/asterisk/monitor"),
-    );
-    std::fs::write(&path, text).expect("config written");
-    path
-}
-
 /// The engine as a child process; SIGTERM (then SIGKILL) when dropped.
 struct Engine {
     child: Child,
@@ -835,12 +791,12 @@ fn main() {
     let rounds = support::env_num("FACADES_LOAD_ROUNDS", 3).max(1);
     let warmup_ms = support::env_num("FACADES_LOAD_WARMUP_MS", 500);
     let fresh = support::env_num("FACADES_LOAD_FRESH_KEYS", 5) as usize;
-    let bin = binary();
+    let bin = support::binary();
 
     let dir = std::env::temp_dir().join(format!("centralita-bench-facades-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let config = write_config(&dir);
+    let config = support::write_config(&dir);
     let log = dir.join("engine.log");
     let file = std::fs::File::create(&log).expect("log file");
     let child = Command::new(&bin)

@@ -14,56 +14,11 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn binary() -> PathBuf {
-    if let Some(path) = option_env!("CARGO_BIN_EXE_centralita").map(PathBuf::from) {
-        if path.exists() {
-            return path;
-        }
-    }
-    let path = support::target_dir().join("release/centralita");
-    if !path.exists() {
-        eprintln!(
-            "{} is missing: run `cargo build --release` first",
-            path.display()
-        );
-        std::process::exit(1);
-    }
-    path
-}
-
-fn lab_path(rel: &str) -> PathBuf {
-    PathBuf::from(support::env_or(
-        "LAB_ROOT",
-        "/var/cache/centralita/lab-root",
-    ))
-    .join(rel)
-}
-
-/// The config the live tests write (`tests/live_journal.rs`), for the lab.
-fn write_config(dir: &Path) -> PathBuf {
-    let (host, port, user, secret) = support::lab_ami();
-    let path = dir.join("centralita.toml");
-    let text = format!(
-        "[engine]\ntimezone = \"America/Montevideo\"\n\n\
-         [store]\npath = {:?}\n\n\
-         [[node]]\nname = \"pbx1\"\ncdr_db = {:?}\nqueue_log = {:?}\nrecordings_dir = {:?}\n\
-         poll_interval_ms = 500\n\n\
-         [node.ami]\nhost = {host:?}\nport = {port}\nusername = {user:?}\nsecret = {secret:?}\n\n\
-         [http]\nbind = \"127.0.0.1:0\"\n",
-        dir.join("store.db"),
-        lab_path("var/log/asterisk/master.db"),
-        lab_path("var/log/asterisk/queue_log"),
-        lab_path("var/spool/asterisk/monitor"),
-    );
-    std::fs::write(&path, text).expect("config written");
-    path
-}
 
 /// `VmRSS`/`VmHWM` of `centralita --help` at its last write.
 fn help_floor(bin: &Path) -> Option<(u64, u64)> {
@@ -106,7 +61,7 @@ fn mb(kb: u64) -> f64 {
 }
 
 fn main() {
-    let bin = binary();
+    let bin = support::binary();
     let idle = Duration::from_secs(support::env_num("IDLE_SECONDS", 10));
     let lab_up = support::lab_ami_answers();
 
@@ -115,7 +70,7 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("centralita-bench-idle-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let config = write_config(&dir);
+    let config = support::write_config(&dir);
     let log_path = dir.join("engine.log");
     let log = std::fs::File::create(&log_path).expect("log file");
     let mut engine = Command::new(&bin)

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// `VmRSS` and `VmHWM` (kB) of a process, from `/proc/<pid>/status` (`None` if unreadable).
@@ -115,4 +115,48 @@ pub fn lab_ami_answers() -> bool {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let mut line = String::new();
     BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("Asterisk Call Manager")
+}
+
+/// The engine binary: Cargo's, else `target/release/centralita` (exits 1 if missing).
+pub fn binary() -> PathBuf {
+    if let Some(path) = option_env!("CARGO_BIN_EXE_centralita").map(PathBuf::from) {
+        if path.exists() {
+            return path;
+        }
+    }
+    let path = target_dir().join("release/centralita");
+    if !path.exists() {
+        eprintln!(
+            "{} is missing: run `cargo build --release` first",
+            path.display()
+        );
+        std::process::exit(1);
+    }
+    path
+}
+
+/// A path inside the lab's chroot (`LAB_ROOT`).
+pub fn lab_path(rel: &str) -> PathBuf {
+    PathBuf::from(env_or("LAB_ROOT", "/var/cache/centralita/lab-root")).join(rel)
+}
+
+/// The config the live tests write (`tests/live_journal.rs`), for the lab: store in `dir`,
+/// HTTP on a free port.
+pub fn write_config(dir: &Path) -> PathBuf {
+    let (host, port, user, secret) = lab_ami();
+    let path = dir.join("centralita.toml");
+    let text = format!(
+        "[engine]\ntimezone = \"America/Montevideo\"\n\n\
+         [store]\npath = {:?}\n\n\
+         [[node]]\nname = \"pbx1\"\ncdr_db = {:?}\nqueue_log = {:?}\nrecordings_dir = {:?}\n\
+         poll_interval_ms = 500\n\n\
+         [node.ami]\nhost = {host:?}\nport = {port}\nusername = {user:?}\nsecret = {secret:?}\n\n\
+         [http]\nbind = \"127.0.0.1:0\"\n",
+        dir.join("store.db"),
+        lab_path("var/log/asterisk/master.db"),
+        lab_path("var/log/asterisk/queue_log"),
+        lab_path("var/spool/asterisk/monitor"),
+    );
+    std::fs::write(&path, text).expect("config written");
+    path
 }

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 
-use crate::core::journal::{CdrRecord, Disposition};
+use crate::core::journal::CdrRecord;
 use crate::core::UnixTime;
 use crate::facades::soap::escape;
 
@@ -186,7 +186,7 @@ pub fn cdr_field(cdr: &CdrRecord, field: &str) -> String {
             .unwrap_or_default();
     }
     match field {
-        "disposition" => disposition(&cdr.disposition).to_owned(),
+        "disposition" => cdr.disposition.as_str().to_owned(),
         "lastapp" => cdr.lastapp.clone(),
         "lastdata" => cdr.lastdata.clone(),
         "userfield" => cdr.userfield.clone(),
@@ -204,17 +204,6 @@ pub fn cdr_field(cdr: &CdrRecord, field: &str) -> String {
         "billsec" => cdr.billsec.as_secs().to_string(),
         "recordingfile" => cdr.recordingfile.clone(),
         _ => String::new(),
-    }
-}
-
-fn disposition(d: &Disposition) -> &str {
-    match d {
-        Disposition::Answered => "ANSWERED",
-        Disposition::NoAnswer => "NO ANSWER",
-        Disposition::Busy => "BUSY",
-        Disposition::Failed => "FAILED",
-        Disposition::Congestion => "CONGESTION",
-        Disposition::Other(s) => s,
     }
 }
 
@@ -242,7 +231,7 @@ pub fn cdr_xml(cdrs: &[CdrRecord], tz: &TimeZone) -> String {
                 ("calldate", &format_date(c.start, tz)),
                 ("duration", &c.duration.as_secs().to_string()),
                 ("billsec", &c.billsec.as_secs().to_string()),
-                ("disposition", disposition(&c.disposition)),
+                ("disposition", c.disposition.as_str()),
                 ("linkedid", c.linkedid.as_str()),
                 ("callinfo", &c.calldata),
             ],
@@ -920,7 +909,7 @@ mod tests {
             lastdata: "PJSIP/5551020@carrier".into(),
             duration: Duration::from_secs(25),
             billsec: Duration::from_secs(20),
-            disposition: Disposition::Answered,
+            disposition: crate::core::journal::Disposition::Answered,
             amaflags: "DOCUMENTATION".into(),
             accountcode: String::new(),
             uniqueid: UniqueId::new("1795320123.5"),

@@ -112,7 +112,8 @@ fn opens(credential: ApiCredential, api: CredentialApi) -> Result<ApiCredential,
     }
 }
 
-fn constant_time_eq(a: &str, b: &str) -> bool {
+/// Compares two strings in time that depends only on their lengths.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())

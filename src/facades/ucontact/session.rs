@@ -16,6 +16,7 @@ use tracing::warn;
 
 use crate::core::sessions::{SessionRecord, SessionStore, TokenHash};
 use crate::core::{Secret, UnixTime};
+use crate::facades::auth::constant_time_eq;
 
 /// The most sessions held in memory at once (expired ones are dropped first; then the oldest).
 const MAX_SESSIONS: usize = 10_000;
@@ -48,14 +49,6 @@ pub struct Sessions {
     idle: Duration,
     open: Mutex<HashMap<String, Session>>,
     store: Option<Arc<dyn SessionStore>>,
-}
-
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 /// Whether `token` has the shape of a token this facade issues (64 lowercase hex digits).

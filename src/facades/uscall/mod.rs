@@ -232,6 +232,19 @@ fn idcti(v: &str) -> Result<String, UscallError> {
     }
 }
 
+/// `nao_encontrado` ("Ramal <ext>") unless the PBX knows `ext` as an extension (not a trunk).
+fn require_extension(live: &LiveState, ext: &str) -> Result<(), UscallError> {
+    if live
+        .endpoints
+        .get(ext)
+        .is_some_and(|e| e.kind == EndpointKind::Extension)
+    {
+        Ok(())
+    } else {
+        Err(UscallError::NotFound(format!("Ramal {ext}")))
+    }
+}
+
 /// Runs blocking store work off the async threads; a failure is logged and becomes
 /// [`UscallError::Internal`].
 async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
@@ -527,14 +540,7 @@ impl UscallService {
             })?,
         };
         let pbx = self.pbx()?;
-        let known = self
-            .live()?
-            .endpoints
-            .get(ext.as_str())
-            .is_some_and(|e| e.kind == EndpointKind::Extension);
-        if !known {
-            return Err(UscallError::NotFound(format!("Ramal {ext}")));
-        }
+        require_extension(&self.live()?, ext.as_str())?;
         let out = pbx
             .agents
             .login_to(
@@ -761,14 +767,7 @@ impl UscallService {
                 UscallError::invalid("origem", "o ramal deve ter de 2 a 10 dígitos")
             })?;
             let number = category.apply(destino)?;
-            let live = self.live()?;
-            if !live
-                .endpoints
-                .get(ext.as_str())
-                .is_some_and(|e| e.kind == EndpointKind::Extension)
-            {
-                return Err(UscallError::NotFound(format!("Ramal {ext}")));
-            }
+            require_extension(&self.live()?, ext.as_str())?;
             OriginateRequest::click_to_call(ext, number)
         } else {
             let number = category.apply(origem)?;
@@ -1030,14 +1029,7 @@ impl UscallService {
             Ok((ext, format!("O agente {number}")))
         } else {
             let ext = extension(param, value)?;
-            let live = self.live()?;
-            if !live
-                .endpoints
-                .get(ext.as_str())
-                .is_some_and(|e| e.kind == EndpointKind::Extension)
-            {
-                return Err(UscallError::NotFound(format!("Ramal {ext}")));
-            }
+            require_extension(&self.live()?, ext.as_str())?;
             Ok((ext.clone(), format!("O ramal {ext}")))
         }
     }
@@ -1056,13 +1048,7 @@ impl UscallService {
         };
         let (target, who) = self.target(dst, is_agent, "dstramal")?;
         let live = self.live()?;
-        if !live
-            .endpoints
-            .get(src.as_str())
-            .is_some_and(|e| e.kind == EndpointKind::Extension)
-        {
-            return Err(UscallError::NotFound(format!("Ramal {src}")));
-        }
+        require_extension(&live, src.as_str())?;
         if src == target {
             return Err(UscallError::invalid(
                 "srcramal",

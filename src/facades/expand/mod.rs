@@ -612,7 +612,13 @@ impl ExpandService {
         )))
     }
 
-    async fn queue_data(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+    /// The keyless reports' first check and argument: the client's network, then `Cola`, a
+    /// queue the PBX knows.
+    async fn keyless_queue(
+        &self,
+        call: &SoapCall,
+        ctx: &RequestContext,
+    ) -> Result<String, Failure> {
         self.network_allowed(ctx)?;
         let queue = arg(call, 0, "Cola")
             .ok_or(Failure::UnknownQueue)?
@@ -620,6 +626,11 @@ impl ExpandService {
         if !self.known_queue(&queue).await? {
             return Err(Failure::UnknownQueue);
         }
+        Ok(queue)
+    }
+
+    async fn queue_data(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+        let queue = self.keyless_queue(call, ctx).await?;
         let agent = arg(call, 1, "Agente").map(str::to_owned);
         let range = self.range(arg(call, 2, "FechaInicio"), arg(call, 3, "FechaFin"))?;
         let agent_number = match &agent {
@@ -659,13 +670,7 @@ impl ExpandService {
     }
 
     async fn agent_data(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
-        self.network_allowed(ctx)?;
-        let queue = arg(call, 0, "Cola")
-            .ok_or(Failure::UnknownQueue)?
-            .to_owned();
-        if !self.known_queue(&queue).await? {
-            return Err(Failure::UnknownQueue);
-        }
+        let queue = self.keyless_queue(call, ctx).await?;
         let range = self.range(arg(call, 1, "FechaInicio"), arg(call, 2, "FechaFin"))?;
         let agents = self.agents().await?;
         let (records, cdrs, ctx) = self.report_input(range, vec![queue.clone()], true).await?;

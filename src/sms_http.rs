@@ -190,6 +190,33 @@ impl SmsGateway for HttpSmsGateway {
     }
 }
 
+/// For tests of HTTP providers: reads one request (head and `Content-Length` body).
+#[cfg(test)]
+pub(crate) async fn read_request(s: &mut TcpStream) -> (String, String) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        let text = String::from_utf8_lossy(&got).to_string();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if body.len() >= len {
+                return (head.to_owned(), body.to_owned());
+            }
+        }
+        let n = s.read(&mut buf).await.unwrap();
+        if n == 0 {
+            let text = String::from_utf8_lossy(&got).to_string();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+            return (head.to_owned(), body.to_owned());
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,30 +266,11 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let task = tokio::spawn(async move {
             let (mut s, _) = listener.accept().await.unwrap();
-            let mut got = Vec::new();
-            let mut buf = [0u8; 1024];
-            loop {
-                let text = String::from_utf8_lossy(&got).to_string();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let len: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("Content-Length: "))
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(0);
-                    if body.len() >= len {
-                        break;
-                    }
-                }
-                let n = s.read(&mut buf).await.unwrap();
-                if n == 0 {
-                    break;
-                }
-                got.extend_from_slice(&buf[..n]);
-            }
+            let (head, body) = read_request(&mut s).await;
             s.write_all(format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n").as_bytes())
                 .await
                 .unwrap();
-            String::from_utf8(got).unwrap()
+            format!("{head}\r\n\r\n{body}")
         });
         (
             HttpUrl::parse(&format!("http://127.0.0.1:{port}/send")).unwrap(),

@@ -524,7 +524,7 @@ async fn malformed_envelopes_and_unknown_operations_are_faults() {
 
 #[tokio::test]
 async fn sms_go_out_through_the_http_gateway_when_configured() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     // The provider takes every message but the one to 0990000000.
@@ -532,28 +532,9 @@ async fn sms_go_out_through_the_http_gateway_when_configured() {
         let mut bodies = Vec::new();
         for _ in 0..3 {
             let (mut s, _) = listener.accept().await.unwrap();
-            let mut got = Vec::new();
-            let mut buf = [0u8; 1024];
-            loop {
-                let text = String::from_utf8_lossy(&got).to_string();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let len: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("Content-Length: "))
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(0);
-                    if body.len() >= len {
-                        assert!(head.contains("Authorization: Bearer s3cret"), "{head}");
-                        bodies.push(body.to_owned());
-                        break;
-                    }
-                }
-                let n = s.read(&mut buf).await.unwrap();
-                if n == 0 {
-                    break;
-                }
-                got.extend_from_slice(&buf[..n]);
-            }
+            let (head, body) = crate::sms_http::read_request(&mut s).await;
+            assert!(head.contains("Authorization: Bearer s3cret"), "{head}");
+            bodies.push(body);
             let status = if bodies.last().is_some_and(|b| b.contains("0990000000")) {
                 "500 No"
             } else {

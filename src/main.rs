@@ -30,6 +30,7 @@ use centralita::asterisk::ingest::{AfterPoll, IngestHandle};
 use centralita::asterisk::recording_policy::spawn_publisher as spawn_policy_publisher;
 use centralita::config::Config;
 use centralita::core::audit::{ActionJournal, Actor, EngineAction};
+use centralita::core::error_chain;
 use centralita::core::recordings::Cataloguer;
 use centralita::recording_media::MediaCodecs;
 use centralita::store::SqliteJournal;
@@ -436,15 +437,4 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-}
-
-fn error_chain(e: &dyn Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

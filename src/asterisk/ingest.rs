@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use crate::core::{JournalStore, LogPosition, SourceCursor, SourceId, UnixTime};
+use crate::core::{error_chain, JournalStore, LogPosition, SourceCursor, SourceId, UnixTime};
 
 use super::cdr_source::{CdrSource, CdrSourceError};
 use super::queue_log::QueueLogFollower;
@@ -304,17 +304,6 @@ impl<S: JournalStore> Ingestor<S> {
             );
         }
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// Work run on the ingestion thread after every poll; `Err` carries a loggable text.

@@ -32,3 +32,15 @@ pub use journal::{
     QueueLogRecord, SourceCursor, SourceId, TimeRange, UnixTime,
 };
 pub use secret::Secret;
+
+/// An error and its sources, joined with `: ` (for logs: one line, the whole cause).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

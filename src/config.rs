@@ -45,6 +45,9 @@
 //! bind = "127.0.0.1:8080"             # default; listen address
 //! body_limit_bytes = 1048576          # default; larger request bodies get 413 (1024-67108864)
 //! max_ingest_lag_seconds = 10         # default; /healthz says "degraded" past this lag
+//! header_read_timeout_seconds = 10    # default; headers not complete by then: closed (1-300)
+//! body_read_timeout_seconds = 30      # default; body not whole by then: refused, closed (1-3600)
+//! max_concurrent_requests = 512       # default; more at once get 503 Retry-After (1-65536)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -206,6 +209,30 @@ pub struct HttpConfig {
     /// than this. Default 10 seconds.
     #[serde(default = "default_max_ingest_lag")]
     pub max_ingest_lag_seconds: u64,
+    /// Seconds a connection may take to send a request's headers (also idle between keep-alive
+    /// requests) before it is closed. Default 10; 1 to 300.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a request's body may take to arrive, from the end of its headers; past it the
+    /// request is refused (400) and the connection closed. Default 30; 1 to 3600.
+    #[serde(default = "default_body_read_timeout")]
+    pub body_read_timeout_seconds: u64,
+    /// Most requests handled at once; more get 503 with `Retry-After: 1` at once. Default 512;
+    /// 1 to 65536.
+    #[serde(default = "default_max_concurrent_requests")]
+    pub max_concurrent_requests: usize,
+}
+
+impl HttpConfig {
+    /// The server's limits.
+    pub fn limits(&self) -> crate::http::HttpLimits {
+        crate::http::HttpLimits {
+            body_limit: self.body_limit_bytes,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_seconds),
+            body_read_timeout: Duration::from_secs(self.body_read_timeout_seconds),
+            max_concurrent_requests: self.max_concurrent_requests,
+        }
+    }
 }
 
 impl Default for HttpConfig {
@@ -214,6 +241,9 @@ impl Default for HttpConfig {
             bind: default_http_bind(),
             body_limit_bytes: default_body_limit(),
             max_ingest_lag_seconds: default_max_ingest_lag(),
+            header_read_timeout_seconds: default_header_read_timeout(),
+            body_read_timeout_seconds: default_body_read_timeout(),
+            max_concurrent_requests: default_max_concurrent_requests(),
         }
     }
 }
@@ -228,6 +258,18 @@ fn default_body_limit() -> usize {
 
 fn default_max_ingest_lag() -> u64 {
     10
+}
+
+fn default_header_read_timeout() -> u64 {
+    10
+}
+
+fn default_body_read_timeout() -> u64 {
+    30
+}
+
+fn default_max_concurrent_requests() -> usize {
+    512
 }
 
 /// The `[store]` section.
@@ -448,6 +490,15 @@ impl Config {
         }
         if self.http.max_ingest_lag_seconds == 0 {
             return invalid("http.max_ingest_lag_seconds", "must be at least 1");
+        }
+        if !(1..=300).contains(&self.http.header_read_timeout_seconds) {
+            return invalid("http.header_read_timeout_seconds", "must be 1-300");
+        }
+        if !(1..=3600).contains(&self.http.body_read_timeout_seconds) {
+            return invalid("http.body_read_timeout_seconds", "must be 1-3600");
+        }
+        if !(1..=65_536).contains(&self.http.max_concurrent_requests) {
+            return invalid("http.max_concurrent_requests", "must be 1-65536");
         }
         self.expand
             .validate()

@@ -72,11 +72,24 @@ pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Router {
         keys,
         services,
     });
-    Router::new()
-        .route("/Integra/resources/{*op}", post(integra))
-        .route("/records/{file}", get(record_flat))
-        .route("/records/{day}/{file}", get(record_in_day))
-        .with_state(state)
+    answer_panics(
+        Router::new()
+            .route("/Integra/resources/{*op}", post(integra))
+            .route("/records/{file}", get(record_flat))
+            .route("/records/{day}/{file}", get(record_in_day))
+            .with_state(state),
+    )
+}
+
+/// `router` with uContact's answer to a panicking handler: HTTP 503 `0`, as for any engine
+/// failure ([`Answer::unavailable`]); the panic is logged, the client learns nothing of it.
+pub fn answer_panics(router: Router) -> Router {
+    router.layer(tower_http::catch_panic::CatchPanicLayer::custom(
+        |panic: Box<dyn std::any::Any + Send + 'static>| {
+            crate::http::limits::log_panic(&*panic, api::UCONTACT);
+            Answer::unavailable().into_response()
+        },
+    ))
 }
 
 fn actor(p: &Principal) -> Actor {

@@ -12,6 +12,7 @@
 //!
 //! [store]                             # optional section
 //! path = "centralita.db"              # default: the engine's SQLite file (relative: to the cwd)
+//! read_connections = 4                # default; read connections of reports (1-64)
 //!
 //! [[node]]                            # exactly one, today
 //! name = "pbx1"                       # required: [A-Za-z0-9_-], 1-32
@@ -280,14 +281,23 @@ pub struct StoreConfig {
     /// to the working directory). Created and migrated on start.
     #[serde(default = "default_store_path")]
     pub path: PathBuf,
+    /// Most read connections reports and lookups use at once (beside the ingestor's writer;
+    /// WAL lets them run side by side). Default 4; 1 to 64.
+    #[serde(default = "default_read_connections")]
+    pub read_connections: usize,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             path: default_store_path(),
+            read_connections: default_read_connections(),
         }
     }
+}
+
+fn default_read_connections() -> usize {
+    crate::store::read_pool::DEFAULT_READ_CONNECTIONS
 }
 
 fn default_store_path() -> PathBuf {
@@ -505,6 +515,9 @@ impl Config {
             .map_err(|(field, reason)| ConfigError::Invalid { field, reason })?;
         if self.store.path.as_os_str().is_empty() {
             return invalid("store.path", "must not be empty");
+        }
+        if !(1..=64).contains(&self.store.read_connections) {
+            return invalid("store.read_connections", "must be 1-64");
         }
         let o = &self.originate;
         if !(60..=31_536_000).contains(&o.retention_seconds) {

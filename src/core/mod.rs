@@ -28,8 +28,8 @@ pub mod sms;
 
 pub use ids::{ActionId, ChannelName, UniqueId};
 pub use journal::{
-    AppendOutcome, CdrRecord, Disposition, FileId, JournalStore, LogPosition, QueueEvent,
-    QueueLogRecord, SourceCursor, SourceId, TimeRange, UnixTime,
+    AppendOutcome, CdrRecord, Disposition, FileId, JournalReadError, JournalReader, JournalStore,
+    LogPosition, QueueEvent, QueueLogRecord, SourceCursor, SourceId, TimeRange, UnixTime,
 };
 pub use secret::Secret;
 

@@ -35,7 +35,7 @@ use crate::core::originate_service::CancelError;
 use crate::core::recordings::{RecordingKey, ServeFormat};
 use crate::core::reports::{self, ReportContext, ReportFilter};
 use crate::core::sms::{PbxGateway, SmsGateway, SmsId, SmsService, SmsSettings};
-use crate::core::{CdrRecord, JournalStore, QueueEvent, QueueLogRecord, TimeRange, UnixTime};
+use crate::core::{CdrRecord, QueueEvent, QueueLogRecord, TimeRange, UnixTime};
 use crate::facades::auth::KeyVerifier;
 use crate::facades::soap::{self, RequestContext, SoapCall, SoapError, SoapService, SoapValue};
 
@@ -306,7 +306,7 @@ impl ExpandService {
         let agents = self.agents().await?;
         let (records, cdrs) = self
             .blocking(move |s| {
-                let journal = s.journal.lock().map_err(|_| Failure::Unknown)?;
+                let journal = &s.journal;
                 // Who was logged in, paused or talking at the start, then the interval.
                 let mut records = journal
                     .queue_log_state(range.from)
@@ -469,8 +469,7 @@ impl ExpandService {
         let known = !uniqueid.is_empty()
             && self
                 .blocking(move |s| {
-                    let journal = s.journal.lock().map_err(|_| Failure::Unknown)?;
-                    journal
+                    s.journal
                         .cdrs_of_call(&id)
                         .map(|c| !c.is_empty())
                         .map_err(|_| Failure::Unknown)
@@ -485,11 +484,8 @@ impl ExpandService {
         let cdrs = match arg(call, 1, "uniqueid") {
             Some(id) => {
                 let id = id.to_owned();
-                self.blocking(move |s| {
-                    let journal = s.journal.lock().map_err(|_| Failure::Unknown)?;
-                    journal.cdrs_of_call(&id).map_err(|_| Failure::Unknown)
-                })
-                .await?
+                self.blocking(move |s| s.journal.cdrs_of_call(&id).map_err(|_| Failure::Unknown))
+                    .await?
             }
             None => {
                 let range = self.range(arg(call, 2, "inicio"), arg(call, 3, "fin"))?;
@@ -500,11 +496,8 @@ impl ExpandService {
     }
 
     async fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, Failure> {
-        self.blocking(move |s| {
-            let journal = s.journal.lock().map_err(|_| Failure::Unknown)?;
-            journal.cdrs(range).map_err(|_| Failure::Unknown)
-        })
-        .await
+        self.blocking(move |s| s.journal.cdrs(range).map_err(|_| Failure::Unknown))
+            .await
     }
 
     async fn cdr_custom(&self, call: &SoapCall) -> Outcome {

@@ -40,7 +40,7 @@ use crate::core::directory::{CredentialApi, DirectoryStore};
 use crate::core::originate::{Extension, PhoneNumber};
 use crate::core::recordings::{Guid, RecordingKey, ServeFormat};
 use crate::core::reports::{queue_report, QueueReport, ReportContext, ReportFilter};
-use crate::core::{CdrRecord, JournalStore, Secret, TimeRange, UnixTime};
+use crate::core::{CdrRecord, JournalReadError, JournalReader, Secret, TimeRange, UnixTime};
 use crate::facades::auth::KeyVerifier;
 
 use errors::Answer;
@@ -131,18 +131,13 @@ impl Ucontact {
 
     async fn journal<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&crate::store::SqliteJournal) -> Result<T, crate::store::StoreError>
-            + Send
-            + 'static,
+        f: impl FnOnce(&dyn JournalReader) -> Result<T, JournalReadError> + Send + 'static,
     ) -> Option<T> {
         let journal = self.services.journal.clone();
-        tokio::task::spawn_blocking(move || {
-            let j = journal.lock().ok()?;
-            f(&j).ok()
-        })
-        .await
-        .ok()
-        .flatten()
+        tokio::task::spawn_blocking(move || f(&*journal).ok())
+            .await
+            .ok()
+            .flatten()
     }
 }
 

@@ -30,7 +30,7 @@ use crate::core::directory::{
     Agent, AgentNumber, CredentialApi, DirectoryStore, Extension, PauseReason, PauseReasonId,
     QueueName, TrunkName,
 };
-use crate::core::journal::{CdrRecord, JournalStore, QueueLogRecord, TimeRange, UnixTime};
+use crate::core::journal::{CdrRecord, QueueLogRecord, TimeRange, UnixTime};
 use crate::core::live::{EndpointKind, EndpointLive, LiveState};
 use crate::core::originate::{self, CallData, DirectTarget, OriginateRequest};
 use crate::core::presence::{agent_presence, extension_presence, AgentPresence, ExtensionPresence};
@@ -357,7 +357,6 @@ impl UscallService {
     ) -> Result<(Vec<CdrRecord>, Vec<QueueLogRecord>), UscallError> {
         let j = self.services.journal.clone();
         blocking(move || {
-            let j = j.lock().map_err(|_| "journal lock poisoned".to_owned())?;
             let cdrs = j.cdrs(cdr_range).map_err(|e| e.to_string())?;
             let log = j.queue_log(log_range).map_err(|e| e.to_string())?;
             Ok::<_, String>((cdrs, log))

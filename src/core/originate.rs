@@ -319,6 +319,13 @@ impl CallData {
         if text.is_empty() {
             return Ok(Self::default());
         }
+        // Bounded before it is split: no more pairs nor bytes than the data may hold.
+        if text.len() > 4 * Self::MAX_BYTES || text.split(',').nth(Self::MAX_PAIRS).is_some() {
+            return Err(RequestError::Invalid {
+                field: "call data",
+                reason: "too many pairs or too long",
+            });
+        }
         let mut pairs = Vec::new();
         for item in text.split(',') {
             let (k, v) = item.split_once('=').ok_or(RequestError::Invalid {

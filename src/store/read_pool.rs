@@ -140,7 +140,8 @@ impl SqliteJournalReader {
         }
     }
 
-    fn read<T>(
+    /// Runs `f` on a lent connection.
+    pub(crate) fn read<T>(
         &self,
         f: impl FnOnce(&SqliteJournal) -> Result<T, StoreError>,
     ) -> Result<T, JournalReadError> {

@@ -51,6 +51,9 @@ pub const NAMESPACE: &str = "urn:apiws";
 /// Most extensions one `getAgentLogin` may ask for.
 pub const MAX_EXTENSIONS: usize = 200;
 
+/// Most queues one `pauseAgent` / `unpauseAgent` may name.
+pub const MAX_QUEUES: usize = 64;
+
 /// The WSDL, with the endpoint placeholder.
 pub const WSDL: &str = include_str!("../../../wsdl/expand.wsdl");
 
@@ -723,7 +726,8 @@ impl ExpandService {
         let agent = self.find_agent(key).await?.ok_or(Failure::UnknownAgent)?;
         let pbx = self.services.pbx().ok_or(Failure::Unknown)?;
         let queues = |text: Option<&str>| -> Result<Option<Vec<QueueName>>, Failure> {
-            let list = wire::split_list(text.unwrap_or(""));
+            let list =
+                wire::split_list_max(text.unwrap_or(""), MAX_QUEUES).ok_or(Failure::BadParams)?;
             if list.is_empty() {
                 return Ok(None);
             }
@@ -998,12 +1002,13 @@ impl ExpandService {
 
     async fn agent_login(&self, call: &SoapCall) -> Outcome {
         self.auth(arg(call, 0, "authorizedKey")).await?;
-        let list = wire::split_list(arg(call, 1, "extensions").ok_or(Failure::NoExtensions)?);
+        let list = wire::split_list_max(
+            arg(call, 1, "extensions").ok_or(Failure::NoExtensions)?,
+            MAX_EXTENSIONS,
+        )
+        .ok_or(Failure::BadParams)?;
         if list.is_empty() {
             return Err(Failure::NoExtensions);
-        }
-        if list.len() > MAX_EXTENSIONS {
-            return Err(Failure::BadParams);
         }
         let live = self.live()?;
         let agents = self.agents().await?;

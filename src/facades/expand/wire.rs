@@ -55,10 +55,20 @@ pub fn hms(secs: i64) -> String {
 
 /// A list argument (`"q_a, q_b q_c"`): items separated by commas and/or spaces.
 pub fn split_list(text: &str) -> Vec<String> {
-    text.split([',', ' ', ';', '\t'])
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+    items(text).map(str::to_owned).collect()
+}
+
+fn items(text: &str) -> impl Iterator<Item = &str> {
+    text.split([',', ' ', ';', '\t']).filter(|s| !s.is_empty())
+}
+
+/// [`split_list`] of at most `max` items; `None` when there are more, found before any item
+/// is copied.
+pub fn split_list_max(text: &str, max: usize) -> Option<Vec<String>> {
+    if items(text).nth(max).is_some() {
+        return None;
+    }
+    Some(split_list(text))
 }
 
 /// A number for an attribute: integers without decimals, others with up to 6.
@@ -891,6 +901,8 @@ mod tests {
         assert_eq!(hms(360_000), "100h 00' 00''");
         assert_eq!(split_list("q_a, q_b q_c,,"), ["q_a", "q_b", "q_c"]);
         assert!(split_list("").is_empty());
+        assert_eq!(split_list_max("a b,c", 3).unwrap(), ["a", "b", "c"]);
+        assert_eq!(split_list_max("a b,c,d", 3), None);
         assert_eq!(decimal(159.769230769), "159.769231");
         assert_eq!(decimal(12.0), "12");
         assert_eq!(decimal(f64::NAN), "0");

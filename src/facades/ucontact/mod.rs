@@ -147,7 +147,10 @@ async fn integra(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = Form::parse(&body);
+    // Bounded before anything is decoded: more fields than any operation has is refused.
+    let Some(form) = Form::parse_bounded(&body, wire::MAX_FORM_FIELDS) else {
+        return Answer::zero().into_response();
+    };
     let op = op.trim_matches('/').to_ascii_lowercase();
     match op.as_str() {
         "auth/getusertoken" => return get_user_token(&uc, &form).await.into_response(),
@@ -382,13 +385,14 @@ async fn blacklist(uc: &Ucontact, who: &Principal, form: &Form, bulk: bool, add:
         .any(&["black", "blacklist", "blacks", "data"])
         .or_else(|| form.single())
         .unwrap_or("");
+    let max = uc.services.config.ucontact.max_bulk_items;
     let result = if add {
-        match wire::json_list(text, bulk, wire::blacklist_entry) {
+        match wire::json_list_max(text, bulk, max, wire::blacklist_entry) {
             Ok(entries) => uc.campaigns.blacklist_add(&actor(who), entries).await,
             Err(_) => return Answer::zero(),
         }
     } else {
-        match wire::json_list(text, bulk, wire::blacklist_key) {
+        match wire::json_list_max(text, bulk, max, wire::blacklist_key) {
             Ok(keys) => uc
                 .campaigns
                 .blacklist_remove(&actor(who), keys)
@@ -533,6 +537,10 @@ async fn get_records(uc: &Ucontact, form: &Form) -> Answer {
         .map_or(UnixTime(now.seconds() + 1), |t| UnixTime(t.seconds() + 1));
     if to <= from {
         return Answer::json(&json!([]));
+    }
+    let max_days = uc.services.config.ucontact.max_report_days;
+    if to.seconds() - from.seconds() > i64::from(max_days) * 86_400 + 1 {
+        return Answer::zero();
     }
     let range = TimeRange { from, to };
     let Some(cdrs) = uc.journal(move |j| j.cdrs(range)).await else {

@@ -202,20 +202,27 @@ fn queue_name(param: &'static str, v: &str) -> Result<QueueName, UscallError> {
         .map_err(|_| UscallError::invalid(param, "use somente letras, dígitos, _ e - (até 64)"))
 }
 
-/// A comma-separated list of agents or queues (absent: all).
+/// Most items in a list parameter (`agente`, `filas`).
+pub const MAX_LIST_ITEMS: usize = 200;
+
+/// A comma-separated list of agents or queues named `param` (absent: all); more than
+/// [`MAX_LIST_ITEMS`] is refused before any item is parsed.
 fn list<T>(
+    param: &'static str,
     value: Option<&str>,
     parse: impl Fn(&str) -> Result<T, UscallError>,
 ) -> Result<Vec<T>, UscallError> {
-    value
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(&parse)
-                .collect()
-        })
-        .unwrap_or_else(|| Ok(Vec::new()))
+    let Some(v) = value else {
+        return Ok(Vec::new());
+    };
+    let items = || v.split(',').map(str::trim).filter(|s| !s.is_empty());
+    if items().nth(MAX_LIST_ITEMS).is_some() {
+        return Err(UscallError::invalid(
+            param,
+            format!("no máximo {MAX_LIST_ITEMS} itens"),
+        ));
+    }
+    items().map(&parse).collect()
 }
 
 fn idcti(v: &str) -> Result<String, UscallError> {
@@ -435,17 +442,27 @@ impl UscallService {
         dataini: Option<&str>,
         datafin: Option<&str>,
     ) -> Result<TimeRange, UscallError> {
-        wire::date_range(dataini, datafin, &self.tz(), UnixTime::now()).map_err(|e| match e {
-            wire::RangeError::Start => {
-                UscallError::invalid("dataini", "use o formato YYYY-MM-DD HH:MM:SS")
-            }
-            wire::RangeError::End => {
-                UscallError::invalid("datafin", "use o formato YYYY-MM-DD HH:MM:SS")
-            }
-            wire::RangeError::Order => {
-                UscallError::invalid("datafin", "deve ser posterior a dataini")
-            }
-        })
+        let max_days = self.services.config.uscall.max_report_days;
+        let range = wire::date_range(dataini, datafin, &self.tz(), UnixTime::now()).map_err(
+            |e| match e {
+                wire::RangeError::Start => {
+                    UscallError::invalid("dataini", "use o formato YYYY-MM-DD HH:MM:SS")
+                }
+                wire::RangeError::End => {
+                    UscallError::invalid("datafin", "use o formato YYYY-MM-DD HH:MM:SS")
+                }
+                wire::RangeError::Order => {
+                    UscallError::invalid("datafin", "deve ser posterior a dataini")
+                }
+            },
+        )?;
+        if range.to.seconds() - range.from.seconds() > i64::from(max_days) * 86_400 + 1 {
+            return Err(UscallError::invalid(
+                "datafin",
+                format!("o período não pode passar de {max_days} dias"),
+            ));
+        }
+        Ok(range)
     }
 
     async fn dispatch(&self, op: &str, args: &Args<'_>) -> Answer {
@@ -1259,8 +1276,8 @@ impl UscallService {
         ),
         UscallError,
     > {
-        let agents = list(args.get("agente"), |a| agent_number("agente", a))?;
-        let queues = list(args.get("filas"), |q| queue_name("filas", q))?;
+        let agents = list("agente", args.get("agente"), |a| agent_number("agente", a))?;
+        let queues = list("filas", args.get("filas"), |q| queue_name("filas", q))?;
         let range = self.range(args.get("dataini"), args.get("datafin"))?;
         let (cdrs, log) = self.journal(range, range).await?;
         let directory = self.agents().await?;

@@ -209,6 +209,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_panic_while_holding_the_ami_slot_does_not_blind_the_health_probe() {
+        let (_progress, ingest) = watch::channel(IngestProgress::default());
+        let health = EngineHealth::new(ingest, Duration::from_secs(10));
+        let (_state, rx) = watch::channel(ConnectionState::Connected { generation: 3 });
+        health.attach_ami(rx);
+        let h = health.clone();
+        let panicked = std::thread::spawn(move || {
+            let _slot = h.ami.lock().unwrap();
+            panic!("a panic while holding the lock");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(health.ami.is_poisoned());
+        let report = health.report();
+        assert!(report.ami_connected, "{report:?}");
+        assert_eq!(report.ami_generation, 3);
+        // And the slot can still be set.
+        let (_state2, rx2) = watch::channel(ConnectionState::Connected { generation: 4 });
+        health.attach_ami(rx2);
+        assert_eq!(health.report().ami_generation, 4);
+    }
+
+    #[test]
     fn event_lag_from_ami_timestamps() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_312_520);
         let cases = [

@@ -270,9 +270,10 @@ impl Shared {
 
     /// An `OriginateResponse` that did not carry one of our uniqueids: match it by `ActionID`.
     fn on_unmatched_response(&self, ev: AmiMessage) {
-        let Ok(mut c) = self.correlation.lock() else {
-            return;
-        };
+        let mut c = self
+            .correlation
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let found = ev.action_id().and_then(|a| c.by_action.remove(a));
         match found {
             Some((id, role)) => {
@@ -299,9 +300,10 @@ impl Shared {
 
     /// Remembers an `Originate`'s `ActionID`, or settles an early response that used it.
     fn register_action(&self, action_id: &str, id: OriginateId, role: Role) {
-        let Ok(mut c) = self.correlation.lock() else {
-            return;
-        };
+        let mut c = self
+            .correlation
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(pos) = c
             .orphans
             .iter()
@@ -324,9 +326,10 @@ impl Shared {
 
     fn set_device(&self, ev: &AmiMessage) {
         if let (Some(device), Some(state)) = (ev.get("Device"), ev.get("State")) {
-            if let Ok(mut d) = self.devices.lock() {
-                d.insert(device.to_owned(), state.to_owned());
-            }
+            self.devices
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(device.to_owned(), state.to_owned());
         }
     }
 }
@@ -470,8 +473,9 @@ impl CallControl for AmiCallControl {
                 .shared
                 .devices
                 .lock()
-                .ok()
-                .and_then(|d| d.get(&device).cloned());
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&device)
+                .cloned();
             Ok(state.is_some_and(|s| IN_USE.contains(&s.as_str())))
         })
     }

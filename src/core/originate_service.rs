@@ -153,9 +153,11 @@ impl OriginateService {
             let inner = inner.clone();
             tokio::spawn(async move { inner.resync().await })
         };
-        if let Ok(mut tasks) = inner.tasks.lock() {
-            tasks.extend([follow, purge, resync]);
-        }
+        inner
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend([follow, purge, resync]);
         Self { inner }
     }
 
@@ -308,10 +310,13 @@ impl OriginateService {
 
     /// Stops the background tasks (facts are no longer applied). Jobs stay in the store.
     pub fn shutdown(&self) {
-        if let Ok(mut tasks) = self.inner.tasks.lock() {
-            for task in tasks.drain(..) {
-                task.abort();
-            }
+        let mut tasks = self
+            .inner
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for task in tasks.drain(..) {
+            task.abort();
         }
     }
 }

@@ -19,7 +19,7 @@ pub mod session;
 pub mod wire;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -311,14 +311,14 @@ async fn hangup_phone(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
     let Some(pbx) = uc.services.pbx() else {
         return Answer::unavailable();
     };
-    let channels: Vec<_> = match pbx.live.read() {
-        Ok(live) => live
-            .endpoints
-            .get(phone.as_str())
-            .map(|e| e.calls.values().map(|c| c.channel.clone()).collect())
-            .unwrap_or_default(),
-        Err(_) => return Answer::unavailable(),
-    };
+    let channels: Vec<_> = pbx
+        .live
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .endpoints
+        .get(phone.as_str())
+        .map(|e| e.calls.values().map(|c| c.channel.clone()).collect())
+        .unwrap_or_default();
     let mut hung = 0;
     for channel in &channels {
         if pbx.commands.hangup(channel).await.is_ok() {
@@ -693,9 +693,7 @@ async fn queue_summary(uc: &Ucontact) -> Answer {
     let Some(reports) = todays_reports(uc, now).await else {
         return Answer::unavailable();
     };
-    let Ok(live) = pbx.live.read() else {
-        return Answer::unavailable();
-    };
+    let live = pbx.live.read().unwrap_or_else(PoisonError::into_inner);
     let mut out: Vec<Value> = live
         .queues
         .iter()
@@ -736,9 +734,7 @@ async fn campaign_status(uc: &Ucontact, form: &Form) -> Answer {
         .into_iter()
         .map(|a| (a.number.to_string(), a.full_name))
         .collect();
-    let Ok(live) = pbx.live.read() else {
-        return Answer::unavailable();
-    };
+    let live = pbx.live.read().unwrap_or_else(PoisonError::into_inner);
     let mut out = serde_json::Map::new();
     for (queue, q) in &live.queues {
         let name = campaign_name_of(uc, queue.as_str());

@@ -305,7 +305,10 @@ impl UscallService {
 
     fn live(&self) -> Result<LiveState, UscallError> {
         let pbx = self.pbx()?;
-        let state = pbx.live.read().map_err(|_| UscallError::Internal)?;
+        let state = pbx
+            .live
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         Ok(state.clone())
     }
 

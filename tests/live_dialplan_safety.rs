@@ -2,17 +2,18 @@
 //! only the classes it uses.
 //!
 //! - The carrier's address sends an inbound call to a queue's DID with a hostile
-//!   `X-Hangup-After` header (the quote-breaking `" = "x" & ":System(touch ...)`, an expression
+//!   `X-Hangup-After` header (the quote-breaking `" = "x" & "1):System(touch ...`, an expression
 //!   calling `SHELL(...)`, a `${SHELL(...)}` substitution); a member answers and the call talks.
 //!   No marker file appears (in the Asterisk chroot or on the host), the header's text never
 //!   reaches an application in Asterisk's log, and Asterisk logs no expression error. The lab's
-//!   own use of the header (`vm/lab call-in --hangup agent`) still works, digits only.
+//!   own use of the header (the agent's phone hangs up after `X-Hangup-After: 2`) still works.
 //! - Each facade passes hostile text (`${SHELL(touch ...)}`, `$[1+1]`) as call data: eXpand
-//!   `originateCall` callinfo and caller id names (PHP SoapClient), USCall `startCall` idcti
-//!   (PHP SoapClient), uContact `AgentCallwithData` data (curl). The calls are placed, no marker
-//!   appears, and Asterisk's CDR (`calldata`) holds the values verbatim (`$[1+1]` is not `2`).
-//!   Text a facade documents as invalid (`"quoted",a,b` as a caller id name, a comma in idcti)
-//!   is refused with the vendor's error and no channel is created.
+//!   `originateCall` callinfo and caller id names (PHP SoapClient) and uContact
+//!   `AgentCallwithData` data (curl) place the call, no marker appears, and Asterisk's CDR
+//!   (`calldata`) holds the values verbatim (`$[1+1]` is not `2`). USCall `startCall` documents
+//!   idcti as `[A-Za-z0-9_.:-]{1,64}`: the hostile values are refused (`parametro_invalido`) and
+//!   no channel is created; a valid idcti arrives verbatim. eXpand refuses `"quoted",a,b` as a
+//!   caller id name (`0`, malformed) and no channel is created.
 //! - The engine's AMI user is refused `Command` (no `command` class); `CoreSettings` answers the
 //!   Asterisk version.
 //!
@@ -210,23 +211,36 @@ fn items(calldata: &str) -> BTreeMap<String, String> {
 
 // ------------------------------------------------------------------ 1. the carrier's header
 
-/// The lab's inbound scenario (`vm/sipp/call-in.xml`, the caller hangs up) with the carrier's
-/// extra header line given by `-key hangup_header`.
-fn inbound_scenario(dir: &std::path::Path) -> PathBuf {
+/// The lab's inbound scenario (`vm/sipp/call-in.xml`) with the carrier's extra header line given
+/// by `-key hangup_header`; `ending` is the side that hangs up (`CALLER` or `AGENT`, the markers
+/// of the scenario).
+fn inbound_scenario(dir: &std::path::Path, ending: &str) -> PathBuf {
     let text = std::fs::read_to_string(repo().join("vm/sipp/call-in.xml")).unwrap();
-    let (head, rest) = text.split_once("<!--AGENT-->").unwrap();
-    let (_, tail) = rest.split_once("<!--/AGENT-->").unwrap();
+    let drop = if ending == "CALLER" {
+        "AGENT"
+    } else {
+        "CALLER"
+    };
+    let (head, rest) = text.split_once(&format!("<!--{drop}-->")).unwrap();
+    let (_, tail) = rest.split_once(&format!("<!--/{drop}-->")).unwrap();
     let state = env_or("LAB_STATE", "/run/centralita-lab");
     let xml = format!("{head}{tail}").replace("@AUDIO@", &format!("{state}/audio/carrier.ulaw"));
-    let path = dir.join("hostile-call-in.xml");
+    let path = dir.join(format!("call-in-{ending}.xml"));
     std::fs::write(&path, xml).unwrap();
     path
 }
 
 /// One inbound call from the carrier's address (its own port) to `did`, carrying `header`,
 /// talking `talk_ms` after the answer; whether SIPp saw it answered and ended.
-fn carrier_call(dir: &std::path::Path, did: &str, from: &str, header: &str, talk_ms: u64) -> bool {
-    let scenario = inbound_scenario(dir);
+fn carrier_call(
+    dir: &std::path::Path,
+    ending: &str,
+    did: &str,
+    from: &str,
+    header: &str,
+    talk_ms: u64,
+) -> bool {
+    let scenario = inbound_scenario(dir, ending);
     let csv = dir.join("callers.csv");
     std::fs::write(&csv, format!("SEQUENTIAL\n{from};\n")).unwrap();
     let carrier = env_or("LAB_CARRIER_IP", "127.0.0.2");
@@ -277,11 +291,11 @@ async fn a_hostile_carrier_header_is_never_evaluated() {
     let expr = Marker::new("expr");
     let subst = Marker::new("subst");
     let payloads = [
-        // Breaks out of the quoted string of $["${HANGUP_AFTER}" != ""] into ExecIf's "false"
-        // application.
+        // Breaks out of the quoted string of $["${HANGUP_AFTER}" != ""] (which then is false)
+        // and out of the Set( of ExecIf's true branch into a false branch of its own.
         (
             &quote,
-            format!(r#"" = "x" & ":System(touch {})"#, quote.path()),
+            format!(r#"" = "x" & "1):System(touch {}"#, quote.path()),
         ),
         // Makes the expression call a dialplan function.
         (&expr, format!(r#"" | SHELL("touch {}") | ""#, expr.path())),
@@ -293,7 +307,9 @@ async fn a_hostile_carrier_header_is_never_evaluated() {
         let from = format!("09855504{i:02}");
         let before = log_len();
         let header = format!("X-Hangup-After: {payload}");
-        let answered = carrier_call(scratch.path(), INBOUND_DID, &from, &header, 2000);
+        // The lab's phones honour the header's digits (at least 1 s here): the caller hangs up
+        // first, after 0.5 s of talk.
+        let answered = carrier_call(scratch.path(), "CALLER", INBOUND_DID, &from, &header, 500);
         // Give a command started by the dialplan time to leave its trace.
         std::thread::sleep(Duration::from_secs(1));
         marker.assert_absent(&format!("header {payload:?}"));
@@ -315,23 +331,19 @@ async fn a_hostile_carrier_header_is_never_evaluated() {
         );
     }
 
-    // The lab's own header still works (digits only): the agent's phone hangs up first.
+    // The lab's own header still works, digits only: the agent's phone hangs up first (the
+    // carrier's side waits for its BYE), as `vm/lab call-in --hangup agent` does.
     phone_idle(&ami, INBOUND_PHONE).await;
-    let out = lab(&[
-        "call-in",
-        "--did",
-        INBOUND_DID,
-        "--from",
-        "098555050",
-        "--talk",
-        "2",
-        "--hangup",
-        "agent",
-    ]);
     assert!(
-        out.status.success(),
-        "vm/lab call-in --hangup agent: {}",
-        String::from_utf8_lossy(&out.stderr)
+        carrier_call(
+            scratch.path(),
+            "AGENT",
+            INBOUND_DID,
+            "098555050",
+            "X-Hangup-After: 2",
+            0
+        ),
+        "the member's phone hung up after the lab header's 2 s"
     );
     let _ = ami.logoff().await;
 }
@@ -518,18 +530,36 @@ async fn hostile_call_data_through_every_facade_arrives_verbatim() {
         "originateCall: {job}"
     );
 
-    // USCall startCall: idcti.
+    // USCall startCall: idcti is documented as at most 64 letters, digits and `_ . : -`: the
+    // hostile values are refused with `parametro_invalido` and no call is placed.
+    for idcti in [
+        shell(&m_uscall),
+        sum.to_owned(),
+        "\"quoted\",a,b".to_owned(),
+    ] {
+        phone_idle(&ami, "PJSIP/1005").await;
+        let v = uscall(
+            &uscall_wsdl,
+            &uscall_token,
+            "startCall",
+            &["outbound", "1005", "5551003", "1", &idcti],
+        );
+        assert_eq!(
+            (v["status"].as_str(), v["codigo"].as_str()),
+            (Some("erro"), Some("parametro_invalido")),
+            "startCall idcti {idcti:?}: {v}"
+        );
+        assert_no_channel(&ami, "PJSIP/1005", Duration::from_secs(2), "USCall refusal").await;
+    }
+    // A valid idcti still places the call (the refusals above are about the value).
     let uscall_tag = format!("us{run}");
-    phone_idle(&ami, "PJSIP/1005").await;
-    let idcti = format!("{uscall_tag}{}{sum}", shell(&m_uscall));
     let started = uscall(
         &uscall_wsdl,
         &uscall_token,
         "startCall",
-        &["outbound", "1005", "5551003", "1", &idcti],
+        &["outbound", "1005", "5551003", "1", &uscall_tag],
     );
     assert_eq!(started["status"], "ok", "startCall: {started}");
-    assert_eq!(started["retorno"]["idcti"], idcti.as_str(), "{started}");
 
     // uContact AgentCallwithData: the data object.
     let (code, session) = ucontact(
@@ -594,7 +624,11 @@ async fn hostile_call_data_through_every_facade_arrives_verbatim() {
 
     let rows = wait_cdr(&uscall_tag, "USCall startCall");
     for (_, calldata, _) in &rows {
-        assert_eq!(calldata, &format!("idcti={idcti}"), "USCall idcti verbatim");
+        assert_eq!(
+            calldata,
+            &format!("idcti={uscall_tag}"),
+            "USCall idcti verbatim"
+        );
     }
 
     let rows = wait_cdr(&ucontact_tag, "uContact AgentCallwithData");
@@ -628,15 +662,6 @@ async fn hostile_call_data_through_every_facade_arrives_verbatim() {
         "a caller id name with quotes is refused as malformed"
     );
     assert_no_channel(&ami, "PJSIP/1001", Duration::from_secs(3), "eXpand refusal").await;
-    phone_idle(&ami, "PJSIP/1005").await;
-    let v = uscall(
-        &uscall_wsdl,
-        &uscall_token,
-        "startCall",
-        &["outbound", "1005", "5551003", "1", "\"quoted\",a,b"],
-    );
-    assert_eq!(v["status"], "erro", "idcti with a comma: {v}");
-    assert_no_channel(&ami, "PJSIP/1005", Duration::from_secs(3), "USCall refusal").await;
     for phone in ["PJSIP/1001", "PJSIP/1005", "PJSIP/1007"] {
         phone_idle(&ami, phone).await;
     }

@@ -358,6 +358,9 @@ impl Originate {
     /// exactly as given: Asterisk splits a `Variable:` value on `,` (honouring quotes, brackets,
     /// parentheses and backslashes), so each of `\ , " ( ) [ ]` is escaped with a backslash;
     /// without that, a comma in a caller's value would set a variable of the caller's choosing.
+    /// `${...}` and `$[...]` need no escaping: Asterisk stores the value as text, and the
+    /// dialplan only assigns such values or cuts them with `FILTER()` before parsing them
+    /// (asterisk-config/README.md, "Outside data is never evaluated").
     pub fn with_variable(mut self, name: &str, value: &str) -> Result<Self, ActionError> {
         let name = token("Variable", name, &IDENT)?;
         let value = escape_variable_value(&text("Variable", value)?);

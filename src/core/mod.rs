@@ -17,6 +17,7 @@ pub mod journal;
 pub mod live;
 pub mod md5;
 pub mod originate;
+pub mod outbound_policy;
 pub mod originate_service;
 pub mod presence;
 pub mod recordings;

@@ -429,10 +429,7 @@ impl Inner {
         request: &OriginateRequest,
     ) -> Result<(), Refusal> {
         let now = std::time::Instant::now();
-        let mut state = self
-            .policy_state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut state = self.policy_state.lock().unwrap_or_else(|e| e.into_inner());
         // Jobs that ended (or were purged from the cache) no longer count.
         state.owners.retain(|id, _| open.contains_key(id));
         state.windows.retain(|k, w| k == key || !w.is_idle(now));

@@ -49,7 +49,9 @@ pub const MAX_PREFIX: usize = 16;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// The number starts with an international prefix and no allow list admits it.
-    #[error("international number {number} (prefix {prefix}) is not allowed (rule: international)")]
+    #[error(
+        "international number {number} (prefix {prefix}) is not allowed (rule: international)"
+    )]
     International {
         /// The number.
         number: String,
@@ -216,7 +218,10 @@ impl Default for OutboundPolicy {
         Self {
             national: patterns(DEFAULT_NATIONAL),
             internal: patterns(DEFAULT_INTERNAL),
-            international_prefixes: DEFAULT_INTERNATIONAL.iter().map(|s| s.to_string()).collect(),
+            international_prefixes: DEFAULT_INTERNATIONAL
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             premium_prefixes: DEFAULT_PREMIUM.iter().map(|s| s.to_string()).collect(),
             limits: OutboundLimits::DEFAULT,
             credentials: Vec::new(),
@@ -330,7 +335,11 @@ impl OutboundPolicy {
 
     /// The allow list for a call of `actor` for `campaign`, and its name: the campaign's, the
     /// credential's, or `None` (the national patterns).
-    fn explicit_allow(&self, actor: &Actor, campaign: Option<&str>) -> Option<(&[DialPattern], String)> {
+    fn explicit_allow(
+        &self,
+        actor: &Actor,
+        campaign: Option<&str>,
+    ) -> Option<(&[DialPattern], String)> {
         if let Some(c) = campaign.and_then(|n| self.campaigns.iter().find(|c| c.campaign == n)) {
             return Some((&c.allow, format!("campaign {}", c.campaign)));
         }
@@ -515,8 +524,15 @@ mod tests {
         let who = crm();
         let check = |n: &str| pol.check_destination(&who, None, n).map_err(|r| r.rule());
         for ok in [
-            "5551030", "5552000", "5553000", "5554000", "5556000", "26001000", "099555001",
-            "1001", "1100",
+            "5551030",
+            "5552000",
+            "5553000",
+            "5554000",
+            "5556000",
+            "26001000",
+            "099555001",
+            "1001",
+            "1100",
         ] {
             assert_eq!(check(ok), Ok(()), "{ok}");
         }
@@ -560,11 +576,13 @@ mod tests {
         let who = crm();
         assert_eq!(pol.check_destination(&who, None, "5551030"), Ok(()));
         assert_eq!(
-            pol.check_destination(&who, None, "0054911").map_err(|r| r.rule()),
+            pol.check_destination(&who, None, "0054911")
+                .map_err(|r| r.rule()),
             Err("international")
         );
         assert_eq!(
-            pol.check_destination(&who, None, "09001234").map_err(|r| r.rule()),
+            pol.check_destination(&who, None, "09001234")
+                .map_err(|r| r.rule()),
             Err("premium")
         );
     }
@@ -600,8 +618,14 @@ mod tests {
         // A campaign's list wins over the credential's and the national ones.
         let agent = Actor::new("ucontact", "ana");
         assert_eq!(check(&agent, Some("Argentina->"), "0054911"), Ok(()));
-        assert_eq!(check(&agent, Some("Argentina->"), "5551030"), Err("destination"));
-        assert_eq!(check(&agent, Some("Ventas->"), "0054911"), Err("international"));
+        assert_eq!(
+            check(&agent, Some("Argentina->"), "5551030"),
+            Err("destination")
+        );
+        assert_eq!(
+            check(&agent, Some("Ventas->"), "0054911"),
+            Err("international")
+        );
         assert_eq!(check(&agent, Some("Ventas->"), "5551030"), Ok(()));
     }
 
@@ -640,19 +664,28 @@ mod tests {
         let at = |s: u64| t0 + Duration::from_secs(s);
         let mut w = RateWindow::default();
         for s in [0, 10, 20] {
-            assert_eq!(pol.check(&who, None, &["5551030"], 0, &mut w, at(s)), Ok(()));
+            assert_eq!(
+                pol.check(&who, None, &["5551030"], 0, &mut w, at(s)),
+                Ok(())
+            );
         }
         assert_eq!(
             pol.check(&who, None, &["5551030"], 0, &mut w, at(59)),
             Err(Refusal::Rate { limit: 3 })
         );
         // The refused attempt was not noted: at 60 s the first start has left the window.
-        assert_eq!(pol.check(&who, None, &["5551030"], 0, &mut w, at(60)), Ok(()));
+        assert_eq!(
+            pol.check(&who, None, &["5551030"], 0, &mut w, at(60)),
+            Ok(())
+        );
         assert_eq!(
             pol.check(&who, None, &["5551030"], 0, &mut w, at(69)),
             Err(Refusal::Rate { limit: 3 })
         );
-        assert_eq!(pol.check(&who, None, &["5551030"], 0, &mut w, at(70)), Ok(()));
+        assert_eq!(
+            pol.check(&who, None, &["5551030"], 0, &mut w, at(70)),
+            Ok(())
+        );
         assert!(!w.is_idle(at(129)));
         assert!(w.is_idle(at(130)));
         // The override's own rate.
@@ -701,7 +734,10 @@ mod tests {
             build(OutboundLimits::DEFAULT, ""),
             Err(PolicyError::Name(String::new()))
         );
-        assert_eq!(build(OutboundLimits::DEFAULT, "x"), Err(PolicyError::Limit(0)));
+        assert_eq!(
+            build(OutboundLimits::DEFAULT, "x"),
+            Err(PolicyError::Limit(0))
+        );
         assert!(parse_patterns(&["_00X.", "9.1"]).is_err());
     }
 
@@ -711,7 +747,11 @@ mod tests {
         let mut w = RateWindow::default();
         let now = Instant::now();
         for n in ["0054911", "+5411", "09001234", "1001", "5551030"] {
-            assert_eq!(pol.check(&crm(), None, &[n], 5000, &mut w, now), Ok(()), "{n}");
+            assert_eq!(
+                pol.check(&crm(), None, &[n], 5000, &mut w, now),
+                Ok(()),
+                "{n}"
+            );
         }
     }
 }

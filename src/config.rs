@@ -1205,5 +1205,30 @@ mod tests {
         assert_eq!(n.ami.port, 5038);
         assert!(n.ari.is_some());
         assert_eq!(c.engine.timezone, "America/Montevideo");
+        // Its outbound policy admits every number the lab and its tests dial, and refuses
+        // international and premium-rate ones.
+        let policy = c.outbound.policy().unwrap();
+        let who = crate::core::audit::Actor::new("expand", "k");
+        for n in [
+            "5551000",
+            "5551030",
+            "5552000",
+            "5553000",
+            "5554000",
+            "5556000",
+            "26001000",
+            "26002000",
+            "26003000",
+            "099555001",
+            "099555111",
+            "1001",
+            "1008",
+            "1100",
+        ] {
+            assert_eq!(policy.check_destination(&who, None, n), Ok(()), "{n}");
+        }
+        for n in ["0059899123456", "+5491155551234", "09001234"] {
+            assert!(policy.check_destination(&who, None, n).is_err(), "{n}");
+        }
     }
 }

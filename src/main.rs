@@ -317,7 +317,7 @@ async fn run_ami(
         client.clone(),
         Arc::new(SqliteOriginateStore::open(&config.store.path)?),
         &config.originate.context,
-        config.originate.service_settings(),
+        config.originate_settings(),
     )
     .await?
     .with_action_journal(Arc::new(SqliteActionJournal::open(&config.store.path)?));

@@ -18,6 +18,7 @@ pub mod live;
 pub mod md5;
 pub mod originate;
 pub mod originate_service;
+pub mod outbound_policy;
 pub mod presence;
 pub mod recordings;
 pub mod recordings_import;

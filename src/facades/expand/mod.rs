@@ -185,7 +185,7 @@ impl ExpandService {
     async fn auth(&self, key: Option<&str>) -> Result<Actor, Failure> {
         let key = key.ok_or(Failure::BadKey)?;
         match self.keys.verify(key, CredentialApi::Expand).await {
-            Ok(c) => Ok(Actor::new(api::EXPAND, c.id.as_str())),
+            Ok(c) => Ok(Actor::new(api::EXPAND, c.id.as_str()).with_system(c.system)),
             Err(crate::facades::auth::KeyError::Refused) => Err(Failure::BadKey),
             Err(crate::facades::auth::KeyError::Store) => Err(Failure::Unknown),
         }
@@ -373,7 +373,7 @@ impl ExpandService {
             .originate
             .start_job(&actor, request)
             .await
-            .map_err(|_| Failure::Unknown)?;
+            .map_err(|e| errors::originate_failure(&e))?;
         Ok(SoapValue::Str(id.to_string()))
     }
 

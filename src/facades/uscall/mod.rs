@@ -336,7 +336,7 @@ impl UscallService {
     async fn authenticate(&self, token: Option<&str>) -> Result<Actor, UscallError> {
         let token = token.ok_or(UscallError::TokenInvalid)?;
         match self.keys.verify(token, CredentialApi::Uscall).await {
-            Ok(c) => Ok(Actor::new(api::USCALL, c.id.as_str())),
+            Ok(c) => Ok(Actor::new(api::USCALL, c.id.as_str()).with_system(c.system)),
             Err(KeyError::Refused) => Err(UscallError::TokenInvalid),
             Err(KeyError::Store) => Err(UscallError::Internal),
         }
@@ -840,10 +840,7 @@ impl UscallService {
             .originate
             .start_job(actor, request)
             .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "uscall: originate not started");
-                UscallError::Internal
-            })?;
+            .map_err(UscallError::from)?;
         Ok(json!({
             "id": job.as_str(),
             "tipo": if tipo == "outbound" { "outbound" } else { "clicktocall" },

@@ -390,10 +390,11 @@ pub struct OriginatedCall {
 }
 
 /// The originate job a call's `linkedid` names: the engine's originated channels are named
-/// `<job>-src` (click-to-call), `<job>-dst` and `<job>-dial` (direct).
+/// `<job>-src` (click-to-call; `<job>-srcdial` dials an outside source), `<job>-dst` and
+/// `<job>-dial` (direct).
 pub fn originate_id_of(linkedid: &str) -> Option<&str> {
     let (id, suffix) = linkedid.rsplit_once('-')?;
-    (matches!(suffix, "src" | "dst" | "dial") && !id.is_empty()).then_some(id)
+    (matches!(suffix, "src" | "srcdial" | "dst" | "dial") && !id.is_empty()).then_some(id)
 }
 
 struct LiveLeg<'a> {

@@ -29,7 +29,7 @@ use crate::core::directory::{
 use crate::core::journal::queue_log_matches;
 use crate::core::live::{Activity, AgentView, EndpointKind, LiveState};
 use crate::core::originate::{
-    CallData, CallerId, Extension, JobState, OriginateId, OriginateRequest, PhoneNumber,
+    CallData, CallerId, JobState, OriginateId, OriginateRequest, PhoneNumber,
 };
 use crate::core::originate_service::CancelError;
 use crate::core::recordings::{RecordingKey, ServeFormat};
@@ -118,8 +118,9 @@ pub const OPERATIONS: &[(&str, &[&str])] = &[
     ("statusSms", &["authorizedKey", "idSMS"]),
 ];
 
-/// Other spellings of part names found in the vendor's document.
-const ALIASES: &[(&str, &str)] = &[("autorizedkey", "authorizedKey")];
+/// Other spellings of part names found in the vendor's document (`info` is how its
+/// `originateCall` example names `callinfo`).
+const ALIASES: &[(&str, &str)] = &[("autorizedkey", "authorizedKey"), ("info", "callinfo")];
 
 fn canonical(name: &str) -> &str {
     ALIASES
@@ -128,10 +129,11 @@ fn canonical(name: &str) -> &str {
         .map_or(name, |(_, canon)| canon)
 }
 
-/// Argument `index` (named `name` in the WSDL) of the call. Clients that name their parts as
-/// the WSDL does (any case) are read by name, so an omitted part is absent; clients whose part
-/// names are all foreign (built from another copy of the vendor's WSDL, or without one) are
-/// read by position, in the documented order. `None` when absent, nil or empty (trimmed).
+/// Argument `index` (named `name` in the WSDL) of the call. A part named as the WSDL names it
+/// (any case, or one of [`ALIASES`]) is read by name wherever it is, so a part a client omits
+/// is absent; otherwise the part at `index` is read by position, in the documented order, when
+/// its name is foreign (clients built from another copy of the vendor's WSDL, or without one,
+/// such as `v1`, `v2`... followed by a named `info`). `None` when absent, nil or empty (trimmed).
 fn arg<'a>(call: &'a SoapCall, index: usize, name: &str) -> Option<&'a str> {
     let ours = OPERATIONS
         .iter()
@@ -144,8 +146,11 @@ fn arg<'a>(call: &'a SoapCall, index: usize, name: &str) -> Option<&'a str> {
         .find(|(n, _)| canonical(n).eq_ignore_ascii_case(name))
     {
         Some((_, v)) => v.as_deref(),
-        None if call.params.iter().any(|(n, _)| is_ours(n)) => None,
-        None => call.params.get(index).and_then(|(_, v)| v.as_deref()),
+        None => call
+            .params
+            .get(index)
+            .filter(|(n, _)| !is_ours(n))
+            .and_then(|(_, v)| v.as_deref()),
     };
     v.map(str::trim).filter(|s| !s.is_empty())
 }
@@ -341,31 +346,13 @@ impl ExpandService {
 
     async fn originate_call(&self, call: &SoapCall) -> Outcome {
         let actor = self.auth(arg(call, 0, "authorizedKey")).await?;
-        let src =
-            Extension::parse(arg(call, 1, "src").unwrap_or("")).map_err(|_| Failure::BadParams)?;
-        let dst = PhoneNumber::parse(arg(call, 3, "dst").unwrap_or(""))
-            .map_err(|_| Failure::BadParams)?;
-        let caller = |i, n| {
-            arg(call, i, n)
-                .map(|name| CallerId::new(Some(name), None))
-                .transpose()
-                .map_err(|_| Failure::BadParams)
-        };
-        let src_cid = caller(2, "srcCallerID")?;
-        let dst_cid = caller(4, "dstCallerID")?;
-        let mut request = OriginateRequest::click_to_call(src, dst)
-            .with_caller_ids(src_cid, dst_cid)
-            .with_call_data(
-                CallData::parse(arg(call, 6, "callinfo").unwrap_or(""))
-                    .map_err(|_| Failure::BadParams)?,
-            );
-        if let Some(t) = arg(call, 5, "timeout") {
-            let secs: u64 = t.parse().map_err(|_| Failure::BadParams)?;
-            request = request
-                .with_ring_timeout(Duration::from_secs(secs))
-                .map_err(|_| Failure::BadParams)?;
-        }
         let pbx = self.services.pbx().ok_or(Failure::Unknown)?;
+        let live = self.live()?;
+        let request = originate_request(call, |src| {
+            live.endpoints
+                .get(src)
+                .is_some_and(|e| e.kind == EndpointKind::Extension)
+        })?;
         let id = pbx
             .originate
             .start_job(&actor, request)
@@ -1111,6 +1098,40 @@ impl ExpandService {
                 .unwrap_or_default(),
         ))
     }
+}
+
+/// The request an `originateCall` asks for. `src` is "an extension or a number": a phone of
+/// the PBX (`is_phone`) rings first, any other number is called first (the core decides, see
+/// [`OriginateRequest::click_to_call_from`]); `callinfo` (or `info`) is a `k=v` list or a bare
+/// value, stored as given.
+fn originate_request(
+    call: &SoapCall,
+    is_phone: impl Fn(&str) -> bool,
+) -> Result<OriginateRequest, Failure> {
+    let dst =
+        PhoneNumber::parse(arg(call, 3, "dst").unwrap_or("")).map_err(|_| Failure::BadParams)?;
+    let caller = |i, n| {
+        arg(call, i, n)
+            .map(|name| CallerId::new(Some(name), None))
+            .transpose()
+            .map_err(|_| Failure::BadParams)
+    };
+    let src_cid = caller(2, "srcCallerID")?;
+    let dst_cid = caller(4, "dstCallerID")?;
+    let data =
+        CallData::parse(arg(call, 6, "callinfo").unwrap_or("")).map_err(|_| Failure::BadParams)?;
+    let mut request =
+        OriginateRequest::click_to_call_from(arg(call, 1, "src").unwrap_or(""), dst, is_phone)
+            .map_err(|_| Failure::BadParams)?
+            .with_caller_ids(src_cid, dst_cid)
+            .with_call_data(data);
+    if let Some(t) = arg(call, 5, "timeout") {
+        let secs: u64 = t.parse().map_err(|_| Failure::BadParams)?;
+        request = request
+            .with_ring_timeout(Duration::from_secs(secs))
+            .map_err(|_| Failure::BadParams)?;
+    }
+    Ok(request)
 }
 
 /// The calls in progress of one queue member for `statusQueues`: its queue call in `queue`

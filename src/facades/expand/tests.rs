@@ -13,6 +13,7 @@ use tower::ServiceExt;
 use super::*;
 use crate::config::Config;
 use crate::core::directory::{Agent, CredentialApi, DirectoryStore, QueueName};
+use crate::core::originate::OriginateMode;
 use crate::facades::soap::parse_request;
 use crate::test_support::TempDir;
 
@@ -457,10 +458,11 @@ async fn without_the_pbx_commands_fail_with_their_codes() {
         "0"
     );
     // Malformed values are refused before the PBX is asked.
+    let long = "x".repeat(1025);
     for (src, dst, info) in [
         ("1001&x", "5551010", ""),
         ("1001", "555;1010", ""),
-        ("1001", "5551010", "no-equals"),
+        ("1001", "5551010", long.as_str()),
     ] {
         assert_eq!(
             f.call(
@@ -499,6 +501,114 @@ async fn without_the_pbx_commands_fail_with_their_codes() {
         .await,
         "false"
     );
+}
+
+/// The envelope of eXpand's own `originateCall` example, `originateCall(key, "701", "Juan
+/// Perez", "927126666", "Netgate", 20, info="01-43-1")`: positional parts with the keyword part
+/// named `info` (as SOAPpy sends keyword arguments: `v1`...`v6`, then `info`).
+fn seed_originate_envelope(key: &str) -> String {
+    envelope(
+        "originateCall",
+        &[
+            ("v1", key),
+            ("v2", "701"),
+            ("v3", "Juan Perez"),
+            ("v4", "927126666"),
+            ("v5", "Netgate"),
+            ("v6", "20"),
+            ("info", "01-43-1"),
+        ],
+    )
+}
+
+#[test]
+fn the_seed_originate_example_asks_for_its_call() {
+    let key = "319a67432f51ed53938542b809320dd2";
+    // Its parts as the WSDL names them (PHP SoapClient, zeep, suds), `info` by its name, and
+    // positional with `info` named.
+    let named = |info: &str| {
+        envelope(
+            "originateCall",
+            &[
+                ("authorizedKey", key),
+                ("src", "701"),
+                ("srcCallerID", "Juan Perez"),
+                ("dst", "927126666"),
+                ("dstCallerID", "Netgate"),
+                ("timeout", "20"),
+                (info, "01-43-1"),
+            ],
+        )
+    };
+    for body in [
+        named("callinfo"),
+        named("info"),
+        seed_originate_envelope(key),
+    ] {
+        let call = parse_request(body.as_bytes()).unwrap();
+        assert_eq!(arg(&call, 0, "authorizedKey"), Some(key));
+        // 701 is a phone of this PBX: it rings first.
+        let req = originate_request(&call, |s| s == "701").unwrap();
+        assert_eq!(
+            req.mode,
+            OriginateMode::ClickToCall {
+                source: crate::core::originate::Extension::parse("701").unwrap()
+            },
+            "{body}"
+        );
+        assert_eq!(req.destination.as_str(), "927126666");
+        assert_eq!(req.call_data.render(), "01-43-1", "stored as given");
+        assert_eq!(req.ring_timeout, Some(Duration::from_secs(20)));
+        assert_eq!(
+            req.source_caller_id.as_ref().and_then(|c| c.name()),
+            Some("Juan Perez")
+        );
+        assert_eq!(
+            req.destination_caller_id.as_ref().and_then(|c| c.name()),
+            Some("Netgate")
+        );
+        // "Extensión o número": where 701 is no phone, it is a number called first.
+        let req = originate_request(&call, |_| false).unwrap();
+        assert_eq!(
+            req.mode,
+            OriginateMode::OutsideSource {
+                source: PhoneNumber::parse("701").unwrap()
+            }
+        );
+    }
+    // A named client that leaves `callinfo` out has none (the part after `timeout` is not
+    // read by position when it bears one of our names).
+    let call = parse_request(
+        envelope(
+            "originateCall",
+            &[
+                ("authorizedKey", key),
+                ("src", "701"),
+                ("dst", "927126666"),
+                ("timeout", "20"),
+            ],
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let req = originate_request(&call, |_| true).unwrap();
+    assert!(req.call_data.is_empty());
+    assert!(req.source_caller_id.is_none());
+    // Hostile values are refused, never dialed: a source that is neither a phone nor a number.
+    for src in ["1001&Local/x", "${SHELL(id)}", "PJSIP/1001"] {
+        let call = parse_request(
+            envelope(
+                "originateCall",
+                &[("authorizedKey", key), ("src", src), ("dst", "927126666")],
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        assert!(matches!(
+            originate_request(&call, |_| false),
+            Err(Failure::BadParams)
+        ));
+    }
 }
 
 #[tokio::test]

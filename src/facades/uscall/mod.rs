@@ -408,7 +408,8 @@ impl UscallService {
             };
             let target = match &job.request.mode {
                 originate::OriginateMode::Direct { target } => Some(target.exten().to_owned()),
-                originate::OriginateMode::ClickToCall { .. } => None,
+                originate::OriginateMode::ClickToCall { .. }
+                | originate::OriginateMode::OutsideSource { .. } => None,
             };
             let idcti = job
                 .request

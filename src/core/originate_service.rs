@@ -403,6 +403,7 @@ impl OriginateService {
 fn request_params(request: &OriginateRequest) -> String {
     let mode = match &request.mode {
         OriginateMode::ClickToCall { source } => format!("mode=click_to_call source={source}"),
+        OriginateMode::OutsideSource { source } => format!("mode=outside_source source={source}"),
         OriginateMode::Direct { target } => format!(
             "mode=direct context={} exten={}",
             target.context(),

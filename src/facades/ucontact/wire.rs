@@ -886,6 +886,8 @@ mod tests {
                 queue: crate::core::directory::QueueName::new("q_cobranza").unwrap(),
             },
             since: None,
+            caller_joined: None,
+            last_refused: None,
         };
         assert_eq!(status_code(&member(DeviceStatus::NotInUse), Some(&wrap)), 9);
 

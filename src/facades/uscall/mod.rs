@@ -417,7 +417,8 @@ impl UscallService {
             };
             let target = match &job.request.mode {
                 originate::OriginateMode::Direct { target } => Some(target.exten().to_owned()),
-                originate::OriginateMode::ClickToCall { .. } => None,
+                originate::OriginateMode::ClickToCall { .. }
+                | originate::OriginateMode::OutsideSource { .. } => None,
             };
             let idcti = job
                 .request
@@ -898,7 +899,7 @@ impl UscallService {
             .iter()
             .filter(|s| origem.is_none_or(|o| s.source == o))
             .filter(|s| destino.is_none_or(|d| s.destination == d || s.did.as_deref() == Some(d)))
-            .filter(|s| idunico.is_none_or(|i| matches_id(s, i)))
+            .filter(|s| idunico.is_none_or(|i| s.is_named_by(i)))
             .map(|s| self.call_json(s))
             .collect();
         Ok(Value::Array(rows))
@@ -1507,14 +1508,6 @@ impl UscallService {
             )),
         }
     }
-}
-
-/// Whether `id` names the call: its linkedid, a leg's uniqueid, its idcti or its originate job.
-fn matches_id(s: &CallSummary, id: &str) -> bool {
-    s.linkedid == id
-        || s.uniqueids.iter().any(|u| u == id)
-        || s.idcti.as_deref() == Some(id)
-        || s.originate_id.as_deref() == Some(id)
 }
 
 impl SoapService for UscallService {

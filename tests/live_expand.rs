@@ -502,7 +502,7 @@ async fn expand_webservice_against_the_lab() {
     assert_eq!(zeep.call("getAgentLoggedInfo", json!([key, ""])), "-2");
     let login = suds.call("getAgentLogin", json!([key, "1001,1003"]));
     assert!(
-        login.contains("<agent number=\"2101\" user=\"ana_x\" name=\"Ana Expand\"/>"),
+        login.contains("<agent number=\"2101\" user=\"ana_x\" name=\"Ana Expand\" is_logged=\"true\" logged_date=\""),
         "{login}"
     );
     assert!(login.contains("<queue name=\"q_ventas\" description=\"Ventas\" is_logged=\"true\""));

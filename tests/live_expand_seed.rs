@@ -218,6 +218,7 @@ async fn the_documents_examples_against_the_lab() {
         scratch.path(),
         "expand-seed",
         "[originate]\nretention_seconds = 600\n\n\
+         [outbound]\nnational = [\"_NXXXXXX\", \"_NXXXXXXX\", \"_NXXXXXXXX\"]\n\n\
          [expand.queue_descriptions]\nq_ventas = \"Callcenter Ventas\"\n",
     );
     wait_health(&engine, Duration::from_secs(20), "the engine", |c, _| {

@@ -440,9 +440,7 @@ impl ExpandService {
         }
         let key = id.to_owned();
         let direct = self
-            .blocking(move |s| {
-                s.journal.cdrs_of_call(&key).map_err(|_| Failure::Unknown)
-            })
+            .blocking(move |s| s.journal.cdrs_of_call(&key).map_err(|_| Failure::Unknown))
             .await?;
         if !direct.is_empty() {
             return Ok(direct);

@@ -312,7 +312,12 @@ async fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let store = Arc::new(SqliteOriginateStore::open(&dir.join("store.db")).expect("store opens"));
-    let svc = spawn_originate_service(client.clone(), store, CONTEXT, OriginateSettings::default())
+    // The burst floods one principal on purpose: the outbound policy's limits would refuse it.
+    let settings = OriginateSettings {
+        policy: Arc::new(centralita::core::outbound_policy::OutboundPolicy::unrestricted()),
+        ..OriginateSettings::default()
+    };
+    let svc = spawn_originate_service(client.clone(), store, CONTEXT, settings)
         .await
         .expect("service starts");
     let mut rx = svc.changes();

@@ -3,7 +3,7 @@
 //! facades reach the core through.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
@@ -20,10 +20,11 @@ use crate::core::live::LiveState;
 use crate::core::originate_service::OriginateService;
 use crate::core::recordings::RecordingsService;
 use crate::core::sms::SmsGateway;
+use crate::core::JournalReader;
 use crate::http::{HealthProbe, HealthReport};
 use crate::recording_media::MediaCodecs;
 use crate::store::{
-    SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDirectory, SqliteJournal,
+    SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDirectory, SqliteJournalReader,
     SqliteRecordings, SqliteSessions, SqliteSms, StoreError,
 };
 
@@ -62,9 +63,7 @@ impl EngineHealth {
 
     /// Attaches the AMI client's connection state.
     pub fn attach_ami(&self, state: watch::Receiver<ConnectionState>) {
-        if let Ok(mut slot) = self.ami.lock() {
-            *slot = Some(state);
-        }
+        *self.ami.lock().unwrap_or_else(PoisonError::into_inner) = Some(state);
     }
 }
 
@@ -73,8 +72,9 @@ impl HealthProbe for EngineHealth {
         let state = self
             .ami
             .lock()
-            .ok()
-            .and_then(|slot| slot.as_ref().map(|rx| *rx.borrow()));
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|rx| *rx.borrow());
         let (ami_connected, ami_generation) = match state {
             Some(ConnectionState::Connected { generation }) => (true, generation),
             _ => (false, 0),
@@ -141,8 +141,9 @@ pub struct Services {
     pub config: Arc<Config>,
     /// Agents, pause reasons, API credentials.
     pub directory: Arc<SqliteDirectory>,
-    /// The journal of CDRs and queue activity (a reader beside the ingestor).
-    pub journal: Arc<Mutex<SqliteJournal>>,
+    /// Reads of the journal of CDRs and queue activity (a pool of read connections beside
+    /// the ingestor's writer).
+    pub journal: Arc<dyn JournalReader>,
     /// The recordings catalogue and its media.
     pub recordings: RecordingsService,
     /// The journal of the engine's own actions.
@@ -175,7 +176,10 @@ impl Services {
         );
         Ok(Self {
             directory: Arc::new(SqliteDirectory::open(path)?),
-            journal: Arc::new(Mutex::new(SqliteJournal::open(path)?)),
+            journal: Arc::new(SqliteJournalReader::open(
+                path,
+                config.store.read_connections,
+            )?),
             recordings,
             actions: Arc::new(SqliteActionJournal::open(path)?),
             campaigns: Arc::new(SqliteCampaigns::open(path)?),
@@ -203,6 +207,29 @@ impl Services {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_while_holding_the_ami_slot_does_not_blind_the_health_probe() {
+        let (_progress, ingest) = watch::channel(IngestProgress::default());
+        let health = EngineHealth::new(ingest, Duration::from_secs(10));
+        let (_state, rx) = watch::channel(ConnectionState::Connected { generation: 3 });
+        health.attach_ami(rx);
+        let h = health.clone();
+        let panicked = std::thread::spawn(move || {
+            let _slot = h.ami.lock().unwrap();
+            panic!("a panic while holding the lock");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(health.ami.is_poisoned());
+        let report = health.report();
+        assert!(report.ami_connected, "{report:?}");
+        assert_eq!(report.ami_generation, 3);
+        // And the slot can still be set.
+        let (_state2, rx2) = watch::channel(ConnectionState::Connected { generation: 4 });
+        health.attach_ami(rx2);
+        assert_eq!(health.report().ami_generation, 4);
+    }
 
     #[test]
     fn event_lag_from_ami_timestamps() {

@@ -12,6 +12,7 @@
 //!
 //! [store]                             # optional section
 //! path = "centralita.db"              # default: the engine's SQLite file (relative: to the cwd)
+//! read_connections = 4                # default; read connections of reports (1-64)
 //!
 //! [[node]]                            # exactly one, today
 //! name = "pbx1"                       # required: [A-Za-z0-9_-], 1-32
@@ -36,6 +37,16 @@
 //! default_ring_timeout_seconds = 30   # default; ring timeout of a request that sets none (1-600)
 //! context = "centralita-originate"    # default; dialplan context originated calls enter
 //!
+//! [outbound]                          # optional section: the outbound policy (toll fraud)
+//! national = ["_NXXXXXX", "_NXXXXXXX", "_0ZXXXXXXX"]  # default; what every credential may dial
+//! internal = ["_1XXX"]                # default; the PBX's extensions, allowed for everyone
+//! international_prefixes = ["00", "+"]  # default; refused unless an allow list admits them
+//! premium_prefixes = ["0900"]         # default; refused unless an allow list admits them
+//! calls_per_minute = 30               # default; per credential, any 60 s (1-100000)
+//! max_concurrent = 10                 # default; per credential, calls in flight (1-100000)
+//! # [[outbound.credential]] principal = "<id|system|user>", api, allow, calls_per_minute, max_concurrent
+//! # [[outbound.campaign]]   name = "<campaign>", allow = [...]
+//!
 //! [recordings]                        # optional section: recordings
 //! policy = "always"                   # default; "always" | "per_queue" | "per_job"
 //! queues = []                         # default; per_queue: the queues whose calls are recorded
@@ -45,6 +56,9 @@
 //! bind = "127.0.0.1:8080"             # default; listen address
 //! body_limit_bytes = 1048576          # default; larger request bodies get 413 (1024-67108864)
 //! max_ingest_lag_seconds = 10         # default; /healthz says "degraded" past this lag
+//! header_read_timeout_seconds = 10    # default; headers not complete by then: closed (1-300)
+//! body_read_timeout_seconds = 30      # default; body not whole by then: refused, closed (1-3600)
+//! max_concurrent_requests = 512       # default; more at once get 503 Retry-After (1-65536)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -74,6 +88,9 @@ pub struct Config {
     /// Originate jobs. Optional; every field has a default.
     #[serde(default)]
     pub originate: OriginateConfig,
+    /// The outbound policy against toll fraud. Optional; every field has a default.
+    #[serde(default)]
+    pub outbound: OutboundConfig,
     /// The HTTP server (health today, the facades later). Optional; every field has a default.
     #[serde(default)]
     pub http: HttpConfig,
@@ -206,6 +223,30 @@ pub struct HttpConfig {
     /// than this. Default 10 seconds.
     #[serde(default = "default_max_ingest_lag")]
     pub max_ingest_lag_seconds: u64,
+    /// Seconds a connection may take to send a request's headers (also idle between keep-alive
+    /// requests) before it is closed. Default 10; 1 to 300.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a request's body may take to arrive, from the end of its headers; past it the
+    /// request is refused (400) and the connection closed. Default 30; 1 to 3600.
+    #[serde(default = "default_body_read_timeout")]
+    pub body_read_timeout_seconds: u64,
+    /// Most requests handled at once; more get 503 with `Retry-After: 1` at once. Default 512;
+    /// 1 to 65536.
+    #[serde(default = "default_max_concurrent_requests")]
+    pub max_concurrent_requests: usize,
+}
+
+impl HttpConfig {
+    /// The server's limits.
+    pub fn limits(&self) -> crate::http::HttpLimits {
+        crate::http::HttpLimits {
+            body_limit: self.body_limit_bytes,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_seconds),
+            body_read_timeout: Duration::from_secs(self.body_read_timeout_seconds),
+            max_concurrent_requests: self.max_concurrent_requests,
+        }
+    }
 }
 
 impl Default for HttpConfig {
@@ -214,6 +255,9 @@ impl Default for HttpConfig {
             bind: default_http_bind(),
             body_limit_bytes: default_body_limit(),
             max_ingest_lag_seconds: default_max_ingest_lag(),
+            header_read_timeout_seconds: default_header_read_timeout(),
+            body_read_timeout_seconds: default_body_read_timeout(),
+            max_concurrent_requests: default_max_concurrent_requests(),
         }
     }
 }
@@ -230,6 +274,18 @@ fn default_max_ingest_lag() -> u64 {
     10
 }
 
+fn default_header_read_timeout() -> u64 {
+    10
+}
+
+fn default_body_read_timeout() -> u64 {
+    30
+}
+
+fn default_max_concurrent_requests() -> usize {
+    512
+}
+
 /// The `[store]` section.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -238,14 +294,23 @@ pub struct StoreConfig {
     /// to the working directory). Created and migrated on start.
     #[serde(default = "default_store_path")]
     pub path: PathBuf,
+    /// Most read connections reports and lookups use at once (beside the ingestor's writer;
+    /// WAL lets them run side by side). Default 4; 1 to 64.
+    #[serde(default = "default_read_connections")]
+    pub read_connections: usize,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             path: default_store_path(),
+            read_connections: default_read_connections(),
         }
     }
+}
+
+fn default_read_connections() -> usize {
+    crate::store::read_pool::DEFAULT_READ_CONNECTIONS
 }
 
 fn default_store_path() -> PathBuf {
@@ -299,6 +364,204 @@ impl OriginateConfig {
             default_ring_timeout: Duration::from_secs(self.default_ring_timeout_seconds),
             ..Default::default()
         }
+    }
+}
+
+/// The `[outbound]` section: the outbound policy every originate job must pass
+/// ([`crate::core::outbound_policy`]).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// Patterns of the numbers every credential may dial. Default `["_NXXXXXX", "_NXXXXXXX",
+    /// "_0ZXXXXXXX"]`.
+    #[serde(default = "default_national")]
+    pub national: Vec<String>,
+    /// Patterns of the PBX's own extensions, allowed for everyone. Default `["_1XXX"]`.
+    #[serde(default = "default_internal")]
+    pub internal: Vec<String>,
+    /// Prefixes of international numbers, refused unless an allow list admits them. Default
+    /// `["00", "+"]`.
+    #[serde(default = "default_international")]
+    pub international_prefixes: Vec<String>,
+    /// Prefixes of premium-rate numbers, refused unless an allow list admits them. Default
+    /// `["0900"]`.
+    #[serde(default = "default_premium")]
+    pub premium_prefixes: Vec<String>,
+    /// Calls a credential may start in any 60 s. Default 30; 1-100000.
+    #[serde(default = "default_calls_per_minute")]
+    pub calls_per_minute: u32,
+    /// Calls a credential may have in flight. Default 10; 1-100000.
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent: u32,
+    /// Per-credential overrides (`[[outbound.credential]]`). Default none.
+    #[serde(default)]
+    pub credential: Vec<OutboundCredentialConfig>,
+    /// Per-campaign allow lists (`[[outbound.campaign]]`). Default none.
+    #[serde(default)]
+    pub campaign: Vec<OutboundCampaignConfig>,
+}
+
+/// One `[[outbound.credential]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundCredentialConfig {
+    /// The credential id, its system name, or a uContact user name. Required.
+    pub principal: String,
+    /// Only for this API: `expand`, `uscall` or `ucontact`. Default: any.
+    #[serde(default)]
+    pub api: Option<String>,
+    /// Patterns it may dial, replacing `national`. Default: `national`.
+    #[serde(default)]
+    pub allow: Option<Vec<String>>,
+    /// Its calls per minute. Default: `outbound.calls_per_minute`.
+    #[serde(default)]
+    pub calls_per_minute: Option<u32>,
+    /// Its calls in flight. Default: `outbound.max_concurrent`.
+    #[serde(default)]
+    pub max_concurrent: Option<u32>,
+}
+
+/// One `[[outbound.campaign]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundCampaignConfig {
+    /// The campaign's name (uContact `outqueue`). Required.
+    pub name: String,
+    /// Patterns its calls may dial, replacing the credential's and `national`. Required.
+    pub allow: Vec<String>,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        Self {
+            national: default_national(),
+            internal: default_internal(),
+            international_prefixes: default_international(),
+            premium_prefixes: default_premium(),
+            calls_per_minute: default_calls_per_minute(),
+            max_concurrent: default_max_concurrent(),
+            credential: Vec::new(),
+            campaign: Vec::new(),
+        }
+    }
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn default_national() -> Vec<String> {
+    strings(crate::core::outbound_policy::DEFAULT_NATIONAL)
+}
+
+fn default_internal() -> Vec<String> {
+    strings(crate::core::outbound_policy::DEFAULT_INTERNAL)
+}
+
+fn default_international() -> Vec<String> {
+    strings(crate::core::outbound_policy::DEFAULT_INTERNATIONAL)
+}
+
+fn default_premium() -> Vec<String> {
+    strings(crate::core::outbound_policy::DEFAULT_PREMIUM)
+}
+
+fn default_calls_per_minute() -> u32 {
+    crate::core::outbound_policy::OutboundLimits::DEFAULT.calls_per_minute
+}
+
+fn default_max_concurrent() -> u32 {
+    crate::core::outbound_policy::OutboundLimits::DEFAULT.max_concurrent
+}
+
+impl OutboundConfig {
+    /// The policy, or the key that makes it unusable and why.
+    pub fn policy(
+        &self,
+    ) -> Result<crate::core::outbound_policy::OutboundPolicy, (&'static str, &'static str)> {
+        use crate::core::outbound_policy::{
+            parse_patterns, parse_prefix, CampaignRule, CredentialRule, OutboundLimits,
+            OutboundPolicy, MAX_LIMIT,
+        };
+        const PATTERN: &str =
+            "each must be a dialing pattern (digits, + * #, X Z N, [sets], final . or !)";
+        const PREFIX: &str = "each must be 1-16 digits, optionally after a leading +";
+        const LIMIT: &str = "must be 1-100000";
+        let limit_ok = |l: u32| (1..=MAX_LIMIT).contains(&l);
+        let national =
+            parse_patterns(&self.national).map_err(|_| ("outbound.national", PATTERN))?;
+        let internal =
+            parse_patterns(&self.internal).map_err(|_| ("outbound.internal", PATTERN))?;
+        for p in &self.international_prefixes {
+            parse_prefix(p).map_err(|_| ("outbound.international_prefixes", PREFIX))?;
+        }
+        for p in &self.premium_prefixes {
+            parse_prefix(p).map_err(|_| ("outbound.premium_prefixes", PREFIX))?;
+        }
+        if !limit_ok(self.calls_per_minute) {
+            return Err(("outbound.calls_per_minute", LIMIT));
+        }
+        if !limit_ok(self.max_concurrent) {
+            return Err(("outbound.max_concurrent", LIMIT));
+        }
+        let mut credentials = Vec::new();
+        for c in &self.credential {
+            if c.principal.is_empty() || c.principal.chars().count() > 128 {
+                return Err(("outbound.credential.principal", "must be 1-128 characters"));
+            }
+            if let Some(api) = &c.api {
+                if !matches!(api.as_str(), "expand" | "uscall" | "ucontact") {
+                    return Err((
+                        "outbound.credential.api",
+                        "must be expand, uscall or ucontact",
+                    ));
+                }
+            }
+            if c.calls_per_minute.is_some_and(|l| !limit_ok(l)) {
+                return Err(("outbound.credential.calls_per_minute", LIMIT));
+            }
+            if c.max_concurrent.is_some_and(|l| !limit_ok(l)) {
+                return Err(("outbound.credential.max_concurrent", LIMIT));
+            }
+            let allow = c
+                .allow
+                .as_deref()
+                .map(parse_patterns)
+                .transpose()
+                .map_err(|_| ("outbound.credential.allow", PATTERN))?;
+            credentials.push(CredentialRule {
+                principal: c.principal.clone(),
+                api: c.api.clone(),
+                allow,
+                calls_per_minute: c.calls_per_minute,
+                max_concurrent: c.max_concurrent,
+            });
+        }
+        let mut campaigns = Vec::new();
+        for c in &self.campaign {
+            if c.name.is_empty() || c.name.chars().count() > 128 {
+                return Err(("outbound.campaign.name", "must be 1-128 characters"));
+            }
+            let allow =
+                parse_patterns(&c.allow).map_err(|_| ("outbound.campaign.allow", PATTERN))?;
+            campaigns.push(CampaignRule {
+                campaign: c.name.clone(),
+                allow,
+            });
+        }
+        OutboundPolicy::new(
+            national,
+            internal,
+            self.international_prefixes.clone(),
+            self.premium_prefixes.clone(),
+            OutboundLimits {
+                calls_per_minute: self.calls_per_minute,
+                max_concurrent: self.max_concurrent,
+            },
+            credentials,
+            campaigns,
+        )
+        .map_err(|_| ("outbound", "invalid outbound policy"))
     }
 }
 
@@ -423,6 +686,16 @@ impl Config {
         Ok(config)
     }
 
+    /// The originate service's settings: `[originate]` and the `[outbound]` policy
+    /// (validation guarantees the policy is usable).
+    pub fn originate_settings(&self) -> crate::core::originate_service::OriginateSettings {
+        let mut settings = self.originate.service_settings();
+        if let Ok(policy) = self.outbound.policy() {
+            settings.policy = std::sync::Arc::new(policy);
+        }
+        settings
+    }
+
     /// The node the engine drives (validation guarantees exactly one).
     pub fn primary_node(&self) -> &NodeConfig {
         &self.node[0]
@@ -449,11 +722,23 @@ impl Config {
         if self.http.max_ingest_lag_seconds == 0 {
             return invalid("http.max_ingest_lag_seconds", "must be at least 1");
         }
+        if !(1..=300).contains(&self.http.header_read_timeout_seconds) {
+            return invalid("http.header_read_timeout_seconds", "must be 1-300");
+        }
+        if !(1..=3600).contains(&self.http.body_read_timeout_seconds) {
+            return invalid("http.body_read_timeout_seconds", "must be 1-3600");
+        }
+        if !(1..=65_536).contains(&self.http.max_concurrent_requests) {
+            return invalid("http.max_concurrent_requests", "must be 1-65536");
+        }
         self.expand
             .validate()
             .map_err(|(field, reason)| ConfigError::Invalid { field, reason })?;
         if self.store.path.as_os_str().is_empty() {
             return invalid("store.path", "must not be empty");
+        }
+        if !(1..=64).contains(&self.store.read_connections) {
+            return invalid("store.read_connections", "must be 1-64");
         }
         let o = &self.originate;
         if !(60..=31_536_000).contains(&o.retention_seconds) {
@@ -470,6 +755,9 @@ impl Config {
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
             return invalid("originate.context", "must be 1-80 of [A-Za-z0-9_-]");
+        }
+        if let Err((field, reason)) = self.outbound.policy() {
+            return invalid(field, reason);
         }
         let r = &self.recordings;
         if r.queues.iter().any(|q| {
@@ -594,6 +882,86 @@ mod tests {
             Err(ConfigError::Invalid { field, .. }) => field,
             other => panic!("expected an invalid value, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn outbound_section_defaults_overrides_and_validation() {
+        use crate::core::audit::Actor;
+        let c = parse("", "").unwrap();
+        assert_eq!(c.outbound.calls_per_minute, 30);
+        assert_eq!(c.outbound.max_concurrent, 10);
+        assert_eq!(
+            c.originate_settings().policy.as_ref(),
+            &c.outbound.policy().unwrap()
+        );
+        let c = parse(
+            "",
+            "[outbound]\nnational = [\"_5551XXX\"]\npremium_prefixes = [\"0900\", \"0909\"]\n\
+             calls_per_minute = 5\n\
+             [[outbound.credential]]\nprincipal = \"crm-intl\"\napi = \"expand\"\n\
+             allow = [\"_00X.\"]\nmax_concurrent = 2\n\
+             [[outbound.campaign]]\nname = \"Ventas->\"\nallow = [\"_5552XXX\"]\n",
+        )
+        .unwrap();
+        let policy = c.originate_settings().policy;
+        let crm = Actor::new("expand", "id1").with_system("crm-intl");
+        assert_eq!(policy.check_destination(&crm, None, "0054911"), Ok(()));
+        assert_eq!(policy.limits(&crm).max_concurrent, 2);
+        assert_eq!(policy.limits(&crm).calls_per_minute, 5);
+        let other = Actor::new("uscall", "id2");
+        assert!(policy.check_destination(&other, None, "0054911").is_err());
+        assert!(policy.check_destination(&other, None, "5552000").is_err());
+        assert_eq!(
+            policy.check_destination(&other, Some("Ventas->"), "5552000"),
+            Ok(())
+        );
+        assert!(policy.check_destination(&other, None, "09091234").is_err());
+        for (rest, field) in [
+            ("[outbound]\nnational = [\"5.5\"]", "outbound.national"),
+            ("[outbound]\ninternal = [\"\"]", "outbound.internal"),
+            (
+                "[outbound]\ninternational_prefixes = [\"0x\"]",
+                "outbound.international_prefixes",
+            ),
+            (
+                "[outbound]\npremium_prefixes = [\"\"]",
+                "outbound.premium_prefixes",
+            ),
+            (
+                "[outbound]\ncalls_per_minute = 0",
+                "outbound.calls_per_minute",
+            ),
+            (
+                "[outbound]\nmax_concurrent = 100001",
+                "outbound.max_concurrent",
+            ),
+            (
+                "[[outbound.credential]]\nprincipal = \"\"",
+                "outbound.credential.principal",
+            ),
+            (
+                "[[outbound.credential]]\nprincipal = \"x\"\napi = \"sip\"",
+                "outbound.credential.api",
+            ),
+            (
+                "[[outbound.credential]]\nprincipal = \"x\"\nallow = [\"a\"]",
+                "outbound.credential.allow",
+            ),
+            (
+                "[[outbound.credential]]\nprincipal = \"x\"\nmax_concurrent = 0",
+                "outbound.credential.max_concurrent",
+            ),
+            (
+                "[[outbound.campaign]]\nname = \"c\"\nallow = [\"[\"]",
+                "outbound.campaign.allow",
+            ),
+        ] {
+            assert_eq!(invalid_field(parse("", rest)), field, "{rest}");
+        }
+        assert!(matches!(
+            parse("", "[outbound]\nnationals = []"),
+            Err(ConfigError::Parse(_))
+        ));
     }
 
     #[test]
@@ -901,5 +1269,30 @@ mod tests {
         assert_eq!(n.ami.port, 5038);
         assert!(n.ari.is_some());
         assert_eq!(c.engine.timezone, "America/Montevideo");
+        // Its outbound policy admits every number the lab and its tests dial, and refuses
+        // international and premium-rate ones.
+        let policy = c.outbound.policy().unwrap();
+        let who = crate::core::audit::Actor::new("expand", "k");
+        for n in [
+            "5551000",
+            "5551030",
+            "5552000",
+            "5553000",
+            "5554000",
+            "5556000",
+            "26001000",
+            "26002000",
+            "26003000",
+            "099555001",
+            "099555111",
+            "1001",
+            "1008",
+            "1100",
+        ] {
+            assert_eq!(policy.check_destination(&who, None, n), Ok(()), "{n}");
+        }
+        for n in ["0059899123456", "+5491155551234", "09001234"] {
+            assert!(policy.check_destination(&who, None, n).is_err(), "{n}");
+        }
     }
 }

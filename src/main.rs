@@ -17,7 +17,7 @@ use centralita::asterisk::queue_control::AmiQueueControl;
 use centralita::core::agents::AgentService;
 use centralita::core::live::LiveState;
 use centralita::facades;
-use centralita::http::{self, HttpLimits};
+use centralita::http;
 use centralita::store::originate_jobs::SqliteOriginateStore;
 use centralita::store::SqliteActionJournal;
 
@@ -268,12 +268,10 @@ async fn serve(config_path: PathBuf) -> Result<(), Box<dyn Error>> {
     let router = http::router(
         Arc::new(health.clone()),
         facades::router(services.clone()),
-        HttpLimits {
-            body_limit: config.http.body_limit_bytes,
-        },
+        config.http.limits(),
     );
     let (http_stop, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let http_task = tokio::spawn(http::run(listener, router, async {
+    let http_task = tokio::spawn(http::run(listener, router, config.http.limits(), async {
         let _ = http_stopped.await;
     }));
 
@@ -319,7 +317,7 @@ async fn run_ami(
         client.clone(),
         Arc::new(SqliteOriginateStore::open(&config.store.path)?),
         &config.originate.context,
-        config.originate.service_settings(),
+        config.originate_settings(),
     )
     .await?
     .with_action_journal(Arc::new(SqliteActionJournal::open(&config.store.path)?));

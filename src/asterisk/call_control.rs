@@ -7,18 +7,25 @@
 //! | mode | channel | uniqueid |
 //! |---|---|---|
 //! | click-to-call | `PJSIP/<source>` (rings first, then runs `Dial` in the dialplan) | `<id>-src` |
+//! | outside source | `Local/<source>@<context>/n` half `;1` (answered when the number answers, then runs `Dial` towards the destination) | `<id>-src` |
+//! | outside source | its half `;2` (dials the source number in the dialplan) | `<id>-srcdial` |
 //! | direct | `Local/<destination>@<context>` half `;1` (goes to the target once answered) | `<id>-dst` |
 //! | direct | its half `;2` (runs `Dial` in the dialplan) | `<id>-dial` |
 //!
 //! Click-to-call sends `Originate` with `Channel: PJSIP/<source>`, `Context: <context>` (default
 //! `centralita-originate`), `Exten: <destination>`, so the destination is dialed by the dialplan
-//! (recording, trunk choice, CDR `calldata`, `sub-dial-outcome`). Direct mode uses a `Local`
+//! (recording, trunk choice, CDR `calldata`, `sub-dial-outcome`). A source that is an outside
+//! number is called the same way as a destination: a `Local` channel into the same context
+//! (`/n`, kept in the path so its events stay the job's), whose `;1` half, once the number
+//! answered, enters `<context>,<destination>` like a phone that answered. Direct mode uses a `Local`
 //! channel into the same context rather than `PJSIP/<number>@<trunk>`: the trunk, number
 //! checks, recording and CDR call data stay in the dialplan, exactly as for click-to-call, and the
 //! engine never builds a dial string. Channel variables: `DIAL_TIMEOUT` (seconds),
-//! `CALLDATA` (`k=v,k=v`) and, when set, `DEST_CALLERID` (`"name" <number>`, for the dialplan to
-//! present to the destination) and `TRUNK` (the trunk `outbound` dials through, shadowing the
-//! dialplan's global of that name).
+//! `CALLDATA` (`k=v,k=v`, or a bare value) and, when set, `DEST_CALLERID` (`"name" <number>`, for
+//! the dialplan to present to the destination) and `TRUNK` (the trunk `outbound` dials through,
+//! shadowing the dialplan's global of that name). In both click-to-call modes the source's caller
+//! id number, in `CallerID` and in `DEST_CALLERID`, is the source itself unless the request gives
+//! one: the CDR's `src` is the extension (or number) the call was placed from.
 //!
 //! Event mapping (uniqueid role → fact):
 //! - `Newchannel` (any role) → `ChannelCreated(name)`
@@ -70,6 +77,8 @@ pub enum Role {
     DirectOriginated,
     /// Direct: the half of the Local channel that dials the destination.
     DirectDialing,
+    /// Outside source: the half of the Local channel that dials the source number.
+    SourceDialing,
 }
 
 impl Role {
@@ -78,6 +87,7 @@ impl Role {
             Role::Source => "src",
             Role::DirectOriginated => "dst",
             Role::DirectDialing => "dial",
+            Role::SourceDialing => "srcdial",
         }
     }
 }
@@ -94,6 +104,7 @@ pub fn parse_uniqueid(uniqueid: &str) -> Option<(OriginateId, Role)> {
         "src" => Role::Source,
         "dst" => Role::DirectOriginated,
         "dial" => Role::DirectDialing,
+        "srcdial" => Role::SourceDialing,
         _ => return None,
     };
     Some((OriginateId::parse(id).ok()?, role))
@@ -109,10 +120,27 @@ pub fn render_caller_id(cid: &CallerId) -> String {
     }
 }
 
+/// `cid` with `number` as its number when it has none (`<number>` when there is no `cid`).
+fn with_number(cid: Option<&CallerId>, number: &str) -> String {
+    match cid {
+        Some(c) if c.number().is_some() => render_caller_id(c),
+        Some(c) => CallerId::new(c.name(), Some(number))
+            .map(|c| render_caller_id(&c))
+            .unwrap_or_else(|_| render_caller_id(c)),
+        None => format!("<{number}>"),
+    }
+}
+
 /// The `Originate` action of a job.
 pub fn originate_action(job: &OriginateJob, context: &str) -> Result<Originate, ActionError> {
     let req = &job.request;
     let dial_timeout = job.ring_timeout.as_secs().max(1);
+    // The party a click-to-call is placed from (the CDR's `src`).
+    let source = match &req.mode {
+        OriginateMode::ClickToCall { source } => Some(source.as_str()),
+        OriginateMode::OutsideSource { source } => Some(source.as_str()),
+        OriginateMode::Direct { .. } => None,
+    };
     let mut action = match &req.mode {
         OriginateMode::ClickToCall { source } => Originate::new(
             &format!("PJSIP/{source}"),
@@ -120,6 +148,14 @@ pub fn originate_action(job: &OriginateJob, context: &str) -> Result<Originate, 
         )?
         .with_timeout(job.ring_timeout)
         .with_channel_id(&channel_uniqueid(&job.id, Role::Source))?,
+        OriginateMode::OutsideSource { source } => Originate::new(
+            &format!("Local/{source}@{context}/n"),
+            OriginateTarget::extension(context, req.destination.as_str(), 1)?,
+        )?
+        // The dialplan's Dial towards the number times out first, so its outcome wins.
+        .with_timeout(job.ring_timeout + Duration::from_secs(5))
+        .with_channel_id(&channel_uniqueid(&job.id, Role::Source))?
+        .with_other_channel_id(&channel_uniqueid(&job.id, Role::SourceDialing))?,
         OriginateMode::Direct { target } => Originate::new(
             &format!("Local/{}@{context}", req.destination),
             OriginateTarget::extension(target.context(), target.exten(), 1)?,
@@ -129,15 +165,23 @@ pub fn originate_action(job: &OriginateJob, context: &str) -> Result<Originate, 
         .with_channel_id(&channel_uniqueid(&job.id, Role::DirectOriginated))?
         .with_other_channel_id(&channel_uniqueid(&job.id, Role::DirectDialing))?,
     };
-    if let Some(cid) = &req.source_caller_id {
-        action = action.with_caller_id(&render_caller_id(cid))?;
+    match (&req.source_caller_id, source) {
+        (cid, Some(source)) => {
+            action = action.with_caller_id(&with_number(cid.as_ref(), source))?;
+        }
+        (Some(cid), None) => action = action.with_caller_id(&render_caller_id(cid))?,
+        (None, None) => {}
     }
     action = action
         .with_variable("DIAL_TIMEOUT", &dial_timeout.to_string())?
         .with_variable("CALLDATA", &req.call_data.render())?
         .with_variable("ORIGINATE_ID", job.id.as_str())?;
     if let Some(cid) = &req.destination_caller_id {
-        action = action.with_variable("DEST_CALLERID", &render_caller_id(cid))?;
+        let shown = match source {
+            Some(source) => with_number(Some(cid), source),
+            None => render_caller_id(cid),
+        };
+        action = action.with_variable("DEST_CALLERID", &shown)?;
     }
     if let Some(record) = req.record {
         action = action.with_variable("RECORD", if record { "yes" } else { "no" })?;
@@ -176,7 +220,7 @@ fn originate_response_fact(ev: &AmiMessage, role: Role) -> Option<PbxFact> {
         (Role::Source, false) => Some(PbxFact::SourceFailed(failure())),
         (Role::DirectOriginated, true) => Some(PbxFact::DestinationAnswered),
         (Role::DirectOriginated, false) => Some(PbxFact::DestinationFailed(failure())),
-        (Role::DirectDialing, _) => None,
+        (Role::DirectDialing | Role::SourceDialing, _) => None,
     }
 }
 
@@ -206,14 +250,23 @@ pub fn map_event(ev: &AmiMessage) -> Vec<(OriginateId, PbxFact)> {
                 out.extend(fact.map(|f| (id, f)));
             }
         }
-        "DialBegin" => {
-            if let Some((id, Role::Source | Role::DirectDialing)) = own("Uniqueid") {
+        "DialBegin" => match own("Uniqueid") {
+            Some((id, Role::Source | Role::DirectDialing)) => {
                 out.push((id, PbxFact::DestinationRinging));
             }
-        }
+            // An outside source: its number is being dialed.
+            Some((id, Role::SourceDialing)) => out.push((id, PbxFact::SourceRinging)),
+            _ => {}
+        },
         "DialEnd" => {
             let status = ev.get("DialStatus").unwrap_or("");
-            if let Some((id, Role::Source | Role::DirectDialing)) = own("Uniqueid") {
+            if let Some((id, Role::SourceDialing)) = own("Uniqueid") {
+                if status == "ANSWER" {
+                    out.push((id, PbxFact::SourceAnswered));
+                } else if let Some(f) = dial_failure(status) {
+                    out.push((id, PbxFact::SourceFailed(f)));
+                }
+            } else if let Some((id, Role::Source | Role::DirectDialing)) = own("Uniqueid") {
                 if status == "ANSWER" {
                     out.push((id, PbxFact::DestinationAnswered));
                 } else if let Some(f) = dial_failure(status) {
@@ -270,9 +323,10 @@ impl Shared {
 
     /// An `OriginateResponse` that did not carry one of our uniqueids: match it by `ActionID`.
     fn on_unmatched_response(&self, ev: AmiMessage) {
-        let Ok(mut c) = self.correlation.lock() else {
-            return;
-        };
+        let mut c = self
+            .correlation
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let found = ev.action_id().and_then(|a| c.by_action.remove(a));
         match found {
             Some((id, role)) => {
@@ -299,9 +353,10 @@ impl Shared {
 
     /// Remembers an `Originate`'s `ActionID`, or settles an early response that used it.
     fn register_action(&self, action_id: &str, id: OriginateId, role: Role) {
-        let Ok(mut c) = self.correlation.lock() else {
-            return;
-        };
+        let mut c = self
+            .correlation
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(pos) = c
             .orphans
             .iter()
@@ -324,9 +379,10 @@ impl Shared {
 
     fn set_device(&self, ev: &AmiMessage) {
         if let (Some(device), Some(state)) = (ev.get("Device"), ev.get("State")) {
-            if let Ok(mut d) = self.devices.lock() {
-                d.insert(device.to_owned(), state.to_owned());
-            }
+            self.devices
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(device.to_owned(), state.to_owned());
         }
     }
 }
@@ -470,8 +526,9 @@ impl CallControl for AmiCallControl {
                 .shared
                 .devices
                 .lock()
-                .ok()
-                .and_then(|d| d.get(&device).cloned());
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&device)
+                .cloned();
             Ok(state.is_some_and(|s| IN_USE.contains(&s.as_str())))
         })
     }
@@ -485,7 +542,9 @@ impl CallControl for AmiCallControl {
                 .map_err(|e| CallControlError::Refused(e.to_string()))?;
             let response = self.client.send(&action).await.map_err(control_error)?;
             let role = match job.request.mode {
-                OriginateMode::ClickToCall { .. } => Role::Source,
+                OriginateMode::ClickToCall { .. } | OriginateMode::OutsideSource { .. } => {
+                    Role::Source
+                }
                 OriginateMode::Direct { .. } => Role::DirectOriginated,
             };
             if let Some(action_id) = response.action_id() {
@@ -729,7 +788,8 @@ mod tests {
             ("Exten", "5551004"),
             ("Priority", "1"),
             ("Timeout", "20000"),
-            ("CallerID", "\"Juan Perez\""),
+            // The source extension is the caller id number: the CDR's `src`.
+            ("CallerID", "\"Juan Perez\" <1001>"),
             ("ChannelId", "18f-abc-src"),
             ("Variable", "DIAL_TIMEOUT=20"),
             ("Variable", "CALLDATA=info=01-43-1\\,x=\\(y\\)"),
@@ -761,5 +821,86 @@ mod tests {
             .fields()
             .any(|(k, v)| k == "Variable" && v == "TRUNK=carrier2"));
         assert!(originate_action(&job, "bad,ctx").is_err());
+    }
+
+    #[test]
+    fn an_outside_source_is_called_first_through_a_local_channel() {
+        // eXpand's example, its source an outside number: `originateCall(key, "5551234",
+        // "Juan Perez", "927126666", "Netgate", 20, info="01-43-1")`.
+        let req = OriginateRequest::click_to_call_from(
+            "5551234",
+            PhoneNumber::parse("927126666").unwrap(),
+            |_| false,
+        )
+        .unwrap()
+        .with_caller_ids(
+            Some(CallerId::new(Some("Juan Perez"), None).unwrap()),
+            Some(CallerId::new(Some("Netgate"), None).unwrap()),
+        )
+        .with_call_data(CallData::parse("01-43-1").unwrap());
+        let job = OriginateJob::new(id(), req, Duration::from_secs(20), UnixTime(1));
+        let m = originate_action(&job, DEFAULT_CONTEXT)
+            .unwrap()
+            .to_message();
+        use crate::asterisk::ami::Action;
+        let fields: Vec<(&str, &str)> = m.fields().collect();
+        for want in [
+            ("Channel", "Local/5551234@centralita-originate/n"),
+            ("Context", "centralita-originate"),
+            ("Exten", "927126666"),
+            ("Timeout", "25000"),
+            ("CallerID", "\"Juan Perez\" <5551234>"),
+            ("ChannelId", "18f-abc-src"),
+            ("OtherChannelId", "18f-abc-srcdial"),
+            ("Variable", "CALLDATA=01-43-1"),
+            ("Variable", "DEST_CALLERID=\\\"Netgate\\\" <5551234>"),
+        ] {
+            assert!(fields.contains(&want), "{want:?} in {fields:?}");
+        }
+        // Its events: the number's dial is the source's; the `;1` half dials the destination.
+        let srcdial = "18f-abc-srcdial";
+        let src = "18f-abc-src";
+        let cases = [
+            (
+                ev(&[("Event", "DialBegin"), ("Uniqueid", srcdial)]),
+                vec![PbxFact::SourceRinging],
+            ),
+            (
+                ev(&[
+                    ("Event", "DialEnd"),
+                    ("Uniqueid", srcdial),
+                    ("DialStatus", "BUSY"),
+                ]),
+                vec![PbxFact::SourceFailed(Failure::Busy)],
+            ),
+            (
+                ev(&[
+                    ("Event", "DialEnd"),
+                    ("Uniqueid", srcdial),
+                    ("DialStatus", "ANSWER"),
+                ]),
+                vec![PbxFact::SourceAnswered],
+            ),
+            (
+                ev(&[("Event", "DialBegin"), ("Uniqueid", src)]),
+                vec![PbxFact::DestinationRinging],
+            ),
+            (
+                ev(&[
+                    ("Event", "DialEnd"),
+                    ("Uniqueid", src),
+                    ("DialStatus", "ANSWER"),
+                ]),
+                vec![PbxFact::DestinationAnswered],
+            ),
+            (
+                ev(&[("Event", "Hangup"), ("Uniqueid", srcdial), ("Cause", "16")]),
+                vec![],
+            ),
+        ];
+        for (event, want) in cases {
+            let got: Vec<PbxFact> = map_event(&event).into_iter().map(|(_, f)| f).collect();
+            assert_eq!(got, want, "{event:?}");
+        }
     }
 }

@@ -151,6 +151,7 @@ pub fn facts_from_event(e: &AmiMessage, now: UnixTime) -> Vec<LiveFact> {
         "AgentRingNoAnswer" => queue().map(|queue| LiveFact::AgentRingNoAnswer {
             queue,
             interface: interface(),
+            ring_ms: field(e, "RingTime").parse().unwrap_or(u64::MAX),
             at: now,
         }),
         "AgentConnect" => queue().map(|queue| {
@@ -159,6 +160,7 @@ pub fn facts_from_event(e: &AmiMessage, now: UnixTime) -> Vec<LiveFact> {
                 queue,
                 interface: interface(),
                 caller: uniqueid(),
+                hold_secs: field(e, "HoldTime").parse().unwrap_or(0),
                 at: now,
             }
         }),
@@ -440,6 +442,7 @@ mod tests {
                         ("Channel", "PJSIP/carrier-7"),
                         ("Uniqueid", "c1"),
                         ("Exten", "26002000"),
+                        ("HoldTime", "7"),
                     ],
                 ),
                 vec![
@@ -447,6 +450,7 @@ mod tests {
                         queue: QueueName::new("q_soporte").unwrap(),
                         interface: "PJSIP/1005".into(),
                         caller: UniqueId::new("c1"),
+                        hold_secs: 7,
                         at: now,
                     },
                     LiveFact::CallerDid {

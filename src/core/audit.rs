@@ -34,6 +34,9 @@ pub struct Actor {
     pub api: String,
     /// The credential id or user name.
     pub principal: String,
+    /// The client system an API credential was issued to (its description), when the
+    /// principal is a credential. Used to find the principal's outbound policy; never a secret.
+    pub system: Option<String>,
 }
 
 impl Actor {
@@ -42,7 +45,14 @@ impl Actor {
         Self {
             api: api.into(),
             principal: principal.into(),
+            system: None,
         }
+    }
+
+    /// The same actor, noting the client system its credential was issued to.
+    pub fn with_system(mut self, system: impl Into<String>) -> Self {
+        self.system = Some(system.into());
+        self
     }
 
     /// The engine itself.

@@ -119,6 +119,26 @@ pub struct CallSummary {
     pub originate_id: Option<String>,
 }
 
+impl CallSummary {
+    /// Whether `id` names this call: its `linkedid`, one of its legs' uniqueids, the
+    /// integrator's id (`idcti` call data) or the engine's originate job id. Every facade's
+    /// "find a call by its id" is this one rule.
+    pub fn is_named_by(&self, id: &str) -> bool {
+        self.linkedid == id
+            || self.uniqueids.iter().any(|u| u == id)
+            || self.idcti.as_deref() == Some(id)
+            || self.originate_id.as_deref() == Some(id)
+    }
+}
+
+/// The call of `calls` that `id` names ([`CallSummary::is_named_by`]).
+pub fn call_named_by<'a>(calls: &'a [Call], id: &str) -> Option<&'a Call> {
+    let rules = CallRules::default();
+    calls
+        .iter()
+        .find(|c| summarize(c, &[], &rules).is_named_by(id))
+}
+
 /// An outbound leg (an extension's call out through a trunk), for tariffing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutboundLeg {
@@ -390,10 +410,11 @@ pub struct OriginatedCall {
 }
 
 /// The originate job a call's `linkedid` names: the engine's originated channels are named
-/// `<job>-src` (click-to-call), `<job>-dst` and `<job>-dial` (direct).
+/// `<job>-src` (click-to-call; `<job>-srcdial` dials an outside source), `<job>-dst` and
+/// `<job>-dial` (direct).
 pub fn originate_id_of(linkedid: &str) -> Option<&str> {
     let (id, suffix) = linkedid.rsplit_once('-')?;
-    (matches!(suffix, "src" | "dst" | "dial") && !id.is_empty()).then_some(id)
+    (matches!(suffix, "src" | "srcdial" | "dst" | "dial") && !id.is_empty()).then_some(id)
 }
 
 struct LiveLeg<'a> {
@@ -851,6 +872,49 @@ mod tests {
         assert_eq!(s.destination, "1005");
         assert_eq!(s.trunk, None);
         assert!(outbound_legs(&calls(&[])).is_empty());
+    }
+
+    #[test]
+    fn a_call_is_found_by_any_of_its_ids_and_its_originate_job() {
+        let mut a = leg(
+            1,
+            "job9-srcdial",
+            "job9-srcdial",
+            "Local/5551234@centralita-originate-00000001;2",
+            Some("PJSIP/carrier-00000001"),
+            "5551234",
+            "5551234",
+            "centralita-originate",
+            100,
+            30,
+            28,
+            Disposition::Answered,
+        );
+        a.userfield = "job9".into();
+        let mut b = leg(
+            2,
+            "1700000000.5",
+            "1700000000.5",
+            "PJSIP/1001-00000002",
+            None,
+            "1001",
+            "5551004",
+            "centralita-originate",
+            200,
+            10,
+            8,
+            Disposition::Answered,
+        );
+        b.calldata = "idcti=CRM-7".into();
+        let calls = calls(&[a, b]);
+        let linked = |id: &str| call_named_by(&calls, id).map(|c| c.linkedid.as_str().to_owned());
+        assert_eq!(linked("job9").as_deref(), Some("job9-srcdial"));
+        assert_eq!(linked("job9-srcdial").as_deref(), Some("job9-srcdial"));
+        assert_eq!(linked("CRM-7").as_deref(), Some("1700000000.5"));
+        assert_eq!(linked("1700000000.5").as_deref(), Some("1700000000.5"));
+        for none in ["job", "job9-", "", "1001"] {
+            assert_eq!(linked(none), None, "{none:?}");
+        }
     }
 
     #[test]

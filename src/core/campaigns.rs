@@ -790,7 +790,9 @@ impl CampaignService {
         if let Some(trunk) = &campaign.trunk {
             request = request.with_trunk(trunk.clone());
         }
-        let id = originate.start_job(actor, request).await?;
+        let id = originate
+            .start_campaign_job(actor, campaign.name.as_str(), request)
+            .await?;
         let guid = call_guid(&id);
         let call = CampaignCall {
             guid: guid.clone(),

@@ -449,6 +449,42 @@ pub trait JournalStore {
     }
 }
 
+/// Why a read of the journal failed; the store's error is its source (for logs, never for
+/// clients).
+#[derive(Debug, thiserror::Error)]
+#[error("journal read failed")]
+pub struct JournalReadError(#[source] pub Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl JournalReadError {
+    /// Wraps a store's error.
+    pub fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Box::new(e))
+    }
+}
+
+/// The reads reports and lookups make of the journal, shared by every facade. Implementations
+/// serve concurrent callers side by side (the SQLite one from a pool of read-only connections
+/// beside the ingestor's writer), so a long report never waits for, nor blocks, another
+/// request. The methods block: call them from a blocking task. Each means what the
+/// [`JournalStore`] method of the same name means.
+pub trait JournalReader: Send + Sync {
+    /// See [`JournalStore::cdrs`].
+    fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, JournalReadError>;
+    /// See [`JournalStore::cdrs_of_call`].
+    fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, JournalReadError>;
+    /// See [`JournalStore::queue_log`].
+    fn queue_log(&self, range: TimeRange) -> Result<Vec<QueueLogRecord>, JournalReadError>;
+    /// See [`JournalStore::queue_log_matching`].
+    fn queue_log_matching(
+        &self,
+        range: TimeRange,
+        queues: &[String],
+        agents: &[String],
+    ) -> Result<Vec<QueueLogRecord>, JournalReadError>;
+    /// See [`JournalStore::queue_log_state`].
+    fn queue_log_state(&self, before: UnixTime) -> Result<Vec<QueueLogRecord>, JournalReadError>;
+}
+
 /// The filter of [`JournalStore::queue_log_matching`].
 pub fn queue_log_matches(r: &QueueLogRecord, queues: &[String], agents: &[String]) -> bool {
     (queues.is_empty() || r.queue == "NONE" || queues.contains(&r.queue))

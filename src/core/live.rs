@@ -176,7 +176,17 @@ pub struct AgentLive {
     pub activity: Activity,
     /// Since when (`None` when rebuilt from a snapshot, which does not say).
     pub since: Option<UnixTime>,
+    /// When the caller of its current queue call entered the queue (`AgentConnect`'s time less
+    /// the caller's hold time); `None` when not on a queue call or not seen connecting.
+    pub caller_joined: Option<UnixTime>,
+    /// The last time it refused a queue call at once (the call rang it for less than
+    /// [`REFUSED_RING_MS`] and was not answered: a reject, a busy or unreachable phone).
+    pub last_refused: Option<UnixTime>,
 }
+
+/// A queue call that rang a member for less than this many milliseconds and was not answered
+/// was refused at once (eXpand's `CONGESTION`: "el agente rechazó la llamada inmediatamente").
+pub const REFUSED_RING_MS: u64 = 1000;
 
 /// An endpoint's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -337,6 +347,8 @@ pub enum LiveFact {
         queue: QueueName,
         /// The member's interface.
         interface: String,
+        /// How long it rang, in milliseconds.
+        ring_ms: u64,
         /// When.
         at: UnixTime,
     },
@@ -348,6 +360,8 @@ pub enum LiveFact {
         interface: String,
         /// The caller's uniqueid.
         caller: UniqueId,
+        /// Seconds the caller waited in the queue.
+        hold_secs: u64,
         /// When.
         at: UnixTime,
     },
@@ -567,6 +581,8 @@ impl LiveState {
                         name: m.name.clone(),
                         activity,
                         since: None,
+                        caller_joined: None,
+                        last_refused: None,
                     });
             }
             for c in &q.waiting {
@@ -641,6 +657,49 @@ impl LiveState {
         })
     }
 
+    /// The last change of an agent's status: its phone's activity, a login to a queue or a
+    /// pause (or its end, when Asterisk reports it), whichever is latest. `None` when unknown.
+    pub fn last_status_change(&self, interface: &str) -> Option<UnixTime> {
+        let activity = self.agents.get(interface).and_then(|a| a.since);
+        let members = self
+            .queues
+            .values()
+            .filter_map(|q| q.members.get(interface))
+            .flat_map(|m| [m.logged_in_since, m.pause.as_ref().map(|p| p.since)]);
+        std::iter::once(activity).chain(members).flatten().max()
+    }
+
+    /// Whether a logged-in agent needs a supervisor's attention (eXpand's panel `warning`):
+    /// its phone cannot take the calls offered (its contact unreachable, its device unavailable
+    /// or invalid), or its pause has lasted longer than `max_pause_secs` (its reason's limit)
+    /// at `now`. An agent logged out needs none.
+    pub fn needs_attention(
+        &self,
+        view: &AgentView,
+        now: UnixTime,
+        max_pause_secs: impl Fn(Option<&str>) -> Option<u64>,
+    ) -> bool {
+        if !view.logged_in() {
+            return false;
+        }
+        let phone = view
+            .interface
+            .strip_prefix("PJSIP/")
+            .and_then(|e| self.endpoints.get(e));
+        let unreachable = phone.is_some_and(|p| {
+            p.contact_status.as_deref() == Some("Unreachable")
+                || matches!(
+                    p.device_state,
+                    DeviceStatus::Unavailable | DeviceStatus::Invalid
+                )
+        });
+        let overdue = view.pause().is_some_and(|p| {
+            max_pause_secs(p.reason.as_deref())
+                .is_some_and(|max| now.0 - p.since.0 > i64::try_from(max).unwrap_or(i64::MAX))
+        });
+        unreachable || overdue
+    }
+
     /// The agent whose member name is `name` (the agent's number).
     pub fn agent_by_name(&self, name: &str) -> Option<AgentView> {
         let (interface, _) = self.agents.iter().find(|(_, a)| a.name == name)?;
@@ -661,6 +720,8 @@ impl LiveState {
                     name,
                     activity: Activity::Idle,
                     since: None,
+                    caller_joined: None,
+                    last_refused: None,
                 });
                 if status.is_busy() && agent.activity == Activity::Idle {
                     agent.activity = Activity::Talking {
@@ -773,8 +834,16 @@ impl LiveState {
                 },
                 at,
             ),
-            LiveFact::AgentRingNoAnswer { interface, at, .. } => {
+            LiveFact::AgentRingNoAnswer {
+                interface,
+                ring_ms,
+                at,
+                ..
+            } => {
                 if let Some(agent) = self.agents.get_mut(&interface) {
+                    if ring_ms < REFUSED_RING_MS {
+                        agent.last_refused = Some(at);
+                    }
                     if matches!(agent.activity, Activity::Ringing { .. }) {
                         agent.activity = Activity::Idle;
                         agent.since = Some(at);
@@ -785,6 +854,7 @@ impl LiveState {
                 queue,
                 interface,
                 caller,
+                hold_secs,
                 at,
             } => {
                 if let Some(m) = self.member_mut(&queue, &interface) {
@@ -798,6 +868,10 @@ impl LiveState {
                     },
                     at,
                 );
+                if let Some(agent) = self.agents.get_mut(&interface) {
+                    let held = i64::try_from(hold_secs).unwrap_or(0);
+                    agent.caller_joined = Some(UnixTime(at.0.saturating_sub(held)));
+                }
             }
             LiveFact::AgentCompleted {
                 queue,
@@ -906,6 +980,7 @@ impl LiveState {
         if let Some(agent) = self.agents.get_mut(interface) {
             agent.activity = activity;
             agent.since = Some(at);
+            agent.caller_joined = None;
         }
     }
 }
@@ -1135,6 +1210,7 @@ mod tests {
                     queue: sop(),
                     interface: p.into(),
                     caller: id(),
+                    hold_secs: 0,
                     at: UnixTime(13),
                 },
                 0,
@@ -1219,6 +1295,7 @@ mod tests {
             LiveFact::AgentRingNoAnswer {
                 queue: q("q_soporte"),
                 interface: p.into(),
+                ring_ms: 15000,
                 at: UnixTime(26),
             },
             LiveFact::CallerAbandoned {

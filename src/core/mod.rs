@@ -18,6 +18,7 @@ pub mod live;
 pub mod md5;
 pub mod originate;
 pub mod originate_service;
+pub mod outbound_policy;
 pub mod presence;
 pub mod recordings;
 pub mod recordings_import;
@@ -28,8 +29,8 @@ pub mod sms;
 
 pub use ids::{ActionId, ChannelName, UniqueId};
 pub use journal::{
-    AppendOutcome, CdrRecord, Disposition, FileId, JournalStore, LogPosition, QueueEvent,
-    QueueLogRecord, SourceCursor, SourceId, TimeRange, UnixTime,
+    AppendOutcome, CdrRecord, Disposition, FileId, JournalReadError, JournalReader, JournalStore,
+    LogPosition, QueueEvent, QueueLogRecord, SourceCursor, SourceId, TimeRange, UnixTime,
 };
 pub use secret::Secret;
 

@@ -257,11 +257,20 @@ impl CallerId {
     }
 }
 
-/// Free `key=value` data attached to the call and its CDR (eXpand's `callinfo`). Keys are
-/// `[A-Za-z0-9_.-]` (1-64); values are up to 256 characters without control characters, `,` or
-/// `=`; at most 32 pairs and 1024 bytes in the rendered `k=v,k=v` form.
+/// Free data attached to the call and its CDR (eXpand's `callinfo`): a `key=value` list, or one
+/// bare value kept exactly as given (eXpand's own example sends `info="01-43-1"`).
+///
+/// - A list: keys are `[A-Za-z0-9_.-]` (1-64); values are up to 256 characters without control
+///   characters, `,` or `=`; at most 32 pairs; its pairs are readable ([`CallData::pairs`]).
+/// - A bare value: any text without control characters that is not such a list; it has no pairs.
+///
+/// Either way at most 1024 bytes in the rendered form, which is what the CDR's `calldata` holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CallData(Vec<(String, String)>);
+pub struct CallData {
+    pairs: Vec<(String, String)>,
+    /// The text as given, when it is not a `key=value` list.
+    bare: Option<String>,
+}
 
 impl CallData {
     /// Most pairs.
@@ -304,7 +313,10 @@ impl CallData {
             }
             out.push((k.to_owned(), v.to_owned()));
         }
-        let data = Self(out);
+        let data = Self {
+            pairs: out,
+            bare: None,
+        };
         if data.render().len() > Self::MAX_BYTES {
             return Err(RequestError::Invalid {
                 field: "call data",
@@ -314,36 +326,68 @@ impl CallData {
         Ok(data)
     }
 
-    /// Parses the rendered form `k=v,k=v` (eXpand's `callinfo`); empty text is no data.
+    /// One bare value, kept as given: 1-1024 bytes, no control characters.
+    pub fn value(text: &str) -> Result<Self, RequestError> {
+        if text.is_empty() || text.len() > Self::MAX_BYTES {
+            return Err(RequestError::Length {
+                field: "call data",
+                min: 1,
+                max: Self::MAX_BYTES,
+            });
+        }
+        if let Some(found) = text.chars().find(|c| c.is_control()) {
+            return Err(RequestError::Forbidden {
+                field: "call data",
+                found,
+                allowed: "printable characters",
+            });
+        }
+        Ok(Self {
+            pairs: Vec::new(),
+            bare: Some(text.to_owned()),
+        })
+    }
+
+    /// Reads eXpand's `callinfo`: `k=v,k=v` is a list; any other text is one bare value, kept
+    /// as given; empty text is no data. [`CallData::render`] gives the text back unchanged.
     pub fn parse(text: &str) -> Result<Self, RequestError> {
         if text.is_empty() {
             return Ok(Self::default());
         }
-        let mut pairs = Vec::new();
-        for item in text.split(',') {
-            let (k, v) = item.split_once('=').ok_or(RequestError::Invalid {
+        // Bounded before it is split: a list holds no more bytes than the data may hold.
+        if text.len() > Self::MAX_BYTES {
+            return Err(RequestError::Invalid {
                 field: "call data",
-                reason: "each item must be key=value",
-            })?;
-            pairs.push((k, v));
+                reason: "too long",
+            });
         }
-        Self::new(&pairs)
+        let pairs: Option<Vec<(&str, &str)>> =
+            text.split(',').map(|item| item.split_once('=')).collect();
+        if let Some(list) = pairs.and_then(|p| Self::new(&p).ok()) {
+            if list.render() == text {
+                return Ok(list);
+            }
+        }
+        Self::value(text)
     }
 
-    /// The pairs, in order.
+    /// The pairs, in order (none for a bare value).
     pub fn pairs(&self) -> &[(String, String)] {
-        &self.0
+        &self.pairs
     }
 
-    /// Whether there is no pair.
+    /// Whether there is no data.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.pairs.is_empty() && self.bare.is_none()
     }
 
-    /// `k=v,k=v` (what the CDR's `calldata` field holds).
+    /// `k=v,k=v`, or the bare value as given (what the CDR's `calldata` field holds).
     pub fn render(&self) -> String {
+        if let Some(text) = &self.bare {
+            return text.clone();
+        }
         let mut s = String::new();
-        for (i, (k, v)) in self.0.iter().enumerate() {
+        for (i, (k, v)) in self.pairs.iter().enumerate() {
             if i > 0 {
                 s.push(',');
             }
@@ -363,6 +407,13 @@ pub enum OriginateMode {
     ClickToCall {
         /// The phone that rings first.
         source: Extension,
+    },
+    /// Call an outside number first, through the dialplan (and the trunk it chooses), like
+    /// any dialed number; when it answers, dial the destination and connect both. eXpand's
+    /// `src` is "Extensión o número": a source that is not a phone of the PBX is this.
+    OutsideSource {
+        /// The number called first.
+        source: PhoneNumber,
     },
     /// Dial the destination; when it answers, connect it to a dialplan context/extension
     /// (an IVR, a queue, an agent's extension).
@@ -413,6 +464,35 @@ impl OriginateRequest {
             record: None,
             trunk: None,
         }
+    }
+
+    /// A click-to-call from `source`, "an extension or a number": the phone of that name when
+    /// `is_phone` says the PBX has one, else an outside number called first (validated as a
+    /// number, so it is dialed through the dialplan like any destination).
+    pub fn click_to_call_from(
+        source: &str,
+        destination: PhoneNumber,
+        is_phone: impl Fn(&str) -> bool,
+    ) -> Result<Self, RequestError> {
+        let mode = if is_phone(source) {
+            OriginateMode::ClickToCall {
+                source: Extension::parse(source)?,
+            }
+        } else {
+            OriginateMode::OutsideSource {
+                source: PhoneNumber::parse(source)?,
+            }
+        };
+        Ok(Self {
+            mode,
+            destination,
+            source_caller_id: None,
+            destination_caller_id: None,
+            ring_timeout: None,
+            call_data: CallData::default(),
+            record: None,
+            trunk: None,
+        })
     }
 
     /// A direct call to `destination`, connected to `target` once answered.
@@ -725,10 +805,13 @@ impl OriginateJob {
         }
     }
 
-    /// Whether the source is still to answer (click-to-call before the source answered).
+    /// Whether the source is still to answer (click-to-call, from a phone or an outside
+    /// number, before the source answered).
     fn in_source_phase(&self) -> bool {
-        matches!(self.request.mode, OriginateMode::ClickToCall { .. })
-            && self.source_answered_at.is_none()
+        matches!(
+            self.request.mode,
+            OriginateMode::ClickToCall { .. } | OriginateMode::OutsideSource { .. }
+        ) && self.source_answered_at.is_none()
     }
 
     fn finish(mut self, state: JobState, at: UnixTime) -> Self {
@@ -1249,7 +1332,24 @@ mod tests {
             CallData::new(&[("campaign", "7"), ("lead.id", "01-43-1"), ("note", "")]).unwrap();
         assert_eq!(data.render(), "campaign=7,lead.id=01-43-1,note=");
         assert_eq!(CallData::parse(&data.render()).unwrap(), data);
-        assert!(CallData::parse("novalue").is_err());
+        // eXpand's example: a bare value, kept as given (also text that is no valid list).
+        for bare in [
+            "01-43-1",
+            "novalue",
+            "a=1,a=2",
+            "nota=a=b",
+            "${SHELL(id)}",
+            "$[1+1]",
+        ] {
+            let data = CallData::parse(bare).unwrap();
+            assert_eq!(data.render(), bare);
+            assert!(data.pairs().is_empty(), "{bare}");
+            assert_eq!(CallData::parse(&data.render()).unwrap(), data);
+        }
+        for bad in ["a\r\nb", "x\0", &"x".repeat(1025)] {
+            assert!(CallData::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(CallData::parse("a=1,b=2").unwrap().pairs().len(), 2);
         assert!(CallData::new(
             &vec![("k", "v"); 33]
                 .iter()
@@ -1290,6 +1390,62 @@ mod tests {
                 .ring_timeout,
             Some(Duration::from_secs(5))
         );
+    }
+
+    #[test]
+    fn a_source_that_is_no_phone_is_an_outside_number_called_first() {
+        let dst = || PhoneNumber::parse("927126666").unwrap();
+        let phones = |s: &str| s == "1001";
+        let req = OriginateRequest::click_to_call_from("1001", dst(), phones).unwrap();
+        assert_eq!(
+            req.mode,
+            OriginateMode::ClickToCall {
+                source: Extension::parse("1001").unwrap()
+            }
+        );
+        let req = OriginateRequest::click_to_call_from("5551234", dst(), phones).unwrap();
+        assert_eq!(
+            req.mode,
+            OriginateMode::OutsideSource {
+                source: PhoneNumber::parse("5551234").unwrap()
+            }
+        );
+        // Not a phone and not a number: refused, never dialed.
+        for bad in ["", "1001&x", "${X}", "555 1", "PJSIP/1001"] {
+            assert!(
+                OriginateRequest::click_to_call_from(bad, dst(), phones).is_err(),
+                "{bad:?}"
+            );
+        }
+        // Its source phase ends like a click-to-call's: busy number first is 7, a rejected
+        // one 5; answered, then the destination answers and hangs up: 1 → 2 → 3.
+        let job = |req: OriginateRequest| {
+            OriginateJob::new(
+                OriginateId::parse("t-3").unwrap(),
+                req,
+                Duration::from_secs(30),
+                UnixTime(100),
+            )
+        };
+        let outside = || OriginateRequest::click_to_call_from("5551234", dst(), phones).unwrap();
+        let (_, states) = run(
+            job(outside()),
+            &[SourceRinging, SourceFailed(Failure::Busy)],
+        );
+        assert_eq!(states, [Ringing, SourceOffHook]);
+        let (_, states) = run(job(outside()), &[HungUp { cause: 21 }]);
+        assert_eq!(states, [NoAnswer]);
+        let (_, states) = run(
+            job(outside()),
+            &[
+                SourceRinging,
+                SourceAnswered,
+                DestinationRinging,
+                DestinationAnswered,
+                HungUp { cause: 16 },
+            ],
+        );
+        assert_eq!(states, [Ringing, Ringing, Ringing, Answered, HUNG_UP]);
     }
 
     #[test]

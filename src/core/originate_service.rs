@@ -6,6 +6,11 @@
 //! sends, writes each change to the [`OriginateStore`] and announces it on a broadcast channel,
 //! resyncs open jobs with the PBX after a restart or reconnect, and purges finished jobs after
 //! the retention period.
+//!
+//! **Architecture Invariant:** every job passes the [`OutboundPolicy`] (allowed destinations,
+//! calls per minute, calls in flight per credential) before it is stored; a refused job is
+//! journaled with the rule that refused it and nothing reaches the PBX. Calls in flight are
+//! this engine's jobs that are stored and not final; the rate is kept in memory per engine.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -22,6 +27,7 @@ use super::originate::{
     apply, CallControl, CallControlError, JobState, OriginateId, OriginateJob, OriginateMode,
     OriginateRequest, OriginateStore, OriginateStoreError, PbxFact, PbxUpdate,
 };
+use super::outbound_policy::{OutboundPolicy, RateWindow, Refusal};
 
 /// How the service runs.
 #[derive(Clone, Debug)]
@@ -35,6 +41,8 @@ pub struct OriginateSettings {
     /// A ringing job without a channel in the PBX is declared gone by a resync only when it is
     /// older than this (its call may still be on the way). Default 10 s.
     pub resync_grace: Duration,
+    /// The outbound policy every job must pass. Default: [`OutboundPolicy::default`].
+    pub policy: Arc<OutboundPolicy>,
 }
 
 impl Default for OriginateSettings {
@@ -44,6 +52,7 @@ impl Default for OriginateSettings {
             default_ring_timeout: Duration::from_secs(30),
             purge_interval: Duration::from_secs(60),
             resync_grace: Duration::from_secs(10),
+            policy: Arc::new(OutboundPolicy::default()),
         }
     }
 }
@@ -65,6 +74,9 @@ pub enum StartError {
     /// The job could not be stored, so nothing was sent.
     #[error("cannot store the originate job")]
     Store(#[source] OriginateStoreError),
+    /// The outbound policy refused the call: nothing was stored or sent.
+    #[error("refused by the outbound policy: {0}")]
+    Refused(Refusal),
 }
 
 /// Why a job's status could not be answered.
@@ -118,6 +130,23 @@ struct Inner {
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
     /// Where starts and cancels are journaled (none: not journaled).
     actions: std::sync::OnceLock<Arc<dyn ActionJournal>>,
+    /// Who started each job of `open`, and each credential's recent starts. Only read or
+    /// written while `open` is locked.
+    policy_state: std::sync::Mutex<PolicyState>,
+}
+
+/// The state the outbound policy's limits need.
+#[derive(Default)]
+struct PolicyState {
+    /// The credential (`api:principal`) of each job this engine started.
+    owners: HashMap<OriginateId, String>,
+    /// Each credential's starts in the last minute.
+    windows: HashMap<String, RateWindow>,
+}
+
+/// The key of a credential's limits.
+fn credential_key(actor: &Actor) -> String {
+    format!("{}:{}", actor.api, actor.principal)
 }
 
 impl std::fmt::Debug for OriginateService {
@@ -146,6 +175,7 @@ impl OriginateService {
             changes,
             tasks: std::sync::Mutex::new(Vec::new()),
             actions: std::sync::OnceLock::new(),
+            policy_state: std::sync::Mutex::new(PolicyState::default()),
         });
         let follow = tokio::spawn(follow(Arc::downgrade(&inner), updates));
         let purge = tokio::spawn(purge(Arc::downgrade(&inner)));
@@ -153,9 +183,11 @@ impl OriginateService {
             let inner = inner.clone();
             tokio::spawn(async move { inner.resync().await })
         };
-        if let Ok(mut tasks) = inner.tasks.lock() {
-            tasks.extend([follow, purge, resync]);
-        }
+        inner
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend([follow, purge, resync]);
         Self { inner }
     }
 
@@ -166,16 +198,49 @@ impl OriginateService {
         self
     }
 
-    /// Stores a new job for `actor`, then places its call in the background; returns the job's
-    /// id at once. Everything after the store (source in use, the PBX refusing) shows in the
-    /// job's state. The start is journaled (target: the job id).
+    /// Checks the job against the outbound policy for `actor`, stores it, then places its call
+    /// in the background; returns the job's id at once. Everything after the store (source in
+    /// use, the PBX refusing) shows in the job's state. The start is journaled (target: the job
+    /// id; a refusal: the rule that refused it).
     pub async fn start_job(
         &self,
         actor: &Actor,
         request: OriginateRequest,
     ) -> Result<OriginateId, StartError> {
-        let params = request_params(&request);
-        let result = self.start_job_inner(request).await;
+        self.start_job_for(actor, None, request).await
+    }
+
+    /// [`Self::start_job`] for a call placed for `campaign` (its allowed destinations apply).
+    pub async fn start_campaign_job(
+        &self,
+        actor: &Actor,
+        campaign: &str,
+        request: OriginateRequest,
+    ) -> Result<OriginateId, StartError> {
+        self.start_job_for(actor, Some(campaign), request).await
+    }
+
+    async fn start_job_for(
+        &self,
+        actor: &Actor,
+        campaign: Option<&str>,
+        request: OriginateRequest,
+    ) -> Result<OriginateId, StartError> {
+        let mut params = request_params(&request);
+        if let Some(c) = campaign {
+            params.push_str(&format!(" campaign={c}"));
+        }
+        let result = self.start_job_inner(actor, campaign, request).await;
+        if let Err(StartError::Refused(refusal)) = &result {
+            warn!(
+                api = %actor.api,
+                principal = %actor.principal,
+                rule = refusal.rule(),
+                %refusal,
+                "originate refused by the outbound policy"
+            );
+            params.push_str(&format!(" rule={}", refusal.rule()));
+        }
         let target = result.as_ref().map_or(String::new(), ToString::to_string);
         let entry = EngineAction::now(
             actor,
@@ -188,13 +253,24 @@ impl OriginateService {
         result
     }
 
-    async fn start_job_inner(&self, request: OriginateRequest) -> Result<OriginateId, StartError> {
+    async fn start_job_inner(
+        &self,
+        actor: &Actor,
+        campaign: Option<&str>,
+        request: OriginateRequest,
+    ) -> Result<OriginateId, StartError> {
         let ring = request
             .ring_timeout
             .unwrap_or(self.inner.settings.default_ring_timeout);
         let now = UnixTime::now();
+        let key = credential_key(actor);
         let job = {
             let mut open = self.inner.open.lock().await;
+            // Under the lock of the open jobs: two starts of one credential cannot both pass
+            // the cap, and a job that passed is in `open` before the next check.
+            self.inner
+                .admit(&open, actor, campaign, &key, &request)
+                .map_err(StartError::Refused)?;
             let mut attempt = 0;
             let job = loop {
                 let job = OriginateJob::new(OriginateId::generate(), request.clone(), ring, now);
@@ -207,6 +283,9 @@ impl OriginateService {
                 }
             };
             open.insert(job.id.clone(), job.clone());
+            if let Ok(mut state) = self.inner.policy_state.lock() {
+                state.owners.insert(job.id.clone(), key);
+            }
             job
         };
         let id = job.id.clone();
@@ -308,10 +387,13 @@ impl OriginateService {
 
     /// Stops the background tasks (facts are no longer applied). Jobs stay in the store.
     pub fn shutdown(&self) {
-        if let Ok(mut tasks) = self.inner.tasks.lock() {
-            for task in tasks.drain(..) {
-                task.abort();
-            }
+        let mut tasks = self
+            .inner
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for task in tasks.drain(..) {
+            task.abort();
         }
     }
 }
@@ -321,6 +403,7 @@ impl OriginateService {
 fn request_params(request: &OriginateRequest) -> String {
     let mode = match &request.mode {
         OriginateMode::ClickToCall { source } => format!("mode=click_to_call source={source}"),
+        OriginateMode::OutsideSource { source } => format!("mode=outside_source source={source}"),
         OriginateMode::Direct { target } => format!(
             "mode=direct context={} exten={}",
             target.context(),
@@ -334,7 +417,40 @@ fn request_params(request: &OriginateRequest) -> String {
     params
 }
 
+/// The numbers a job makes the PBX dial through the dialplan: today its destination (a
+/// click-to-call's source is a phone of the PBX, rung as `PJSIP/<source>`, never the trunk).
+fn dialed_numbers(request: &OriginateRequest) -> Vec<&str> {
+    vec![request.destination.as_str()]
+}
+
 impl Inner {
+    /// The outbound policy's verdict on a new job of `actor` (`key`), given the open jobs; a
+    /// job that passes is noted in the credential's rate window.
+    fn admit(
+        &self,
+        open: &HashMap<OriginateId, OriginateJob>,
+        actor: &Actor,
+        campaign: Option<&str>,
+        key: &str,
+        request: &OriginateRequest,
+    ) -> Result<(), Refusal> {
+        let now = std::time::Instant::now();
+        let mut state = self.policy_state.lock().unwrap_or_else(|e| e.into_inner());
+        // Jobs that ended (or were purged from the cache) no longer count.
+        state.owners.retain(|id, _| open.contains_key(id));
+        state.windows.retain(|k, w| k == key || !w.is_idle(now));
+        let in_flight = state.owners.values().filter(|k| *k == key).count();
+        let window = state.windows.entry(key.to_owned()).or_default();
+        self.settings.policy.check(
+            actor,
+            campaign,
+            &dialed_numbers(request),
+            in_flight,
+            window,
+            now,
+        )
+    }
+
     /// Runs a store call off the async threads.
     async fn blocking<T: Send + 'static>(
         &self,

@@ -108,18 +108,20 @@ impl SmsText {
 
 /// Splits a recipient list (`"099123456, 099654321 098111222"`): numbers separated by spaces
 /// and/or commas; each one a [`PhoneNumber`]. Empty text is no recipient; a repeated number is
-/// kept once.
+/// kept once. More than [`MAX_RECIPIENTS`] items (repeats included) is refused before any is
+/// parsed.
 pub fn parse_recipients(text: &str) -> Result<Vec<PhoneNumber>, SmsError> {
+    let items = || text.split([',', ' ', ';', '\t']).filter(|s| !s.is_empty());
+    if items().nth(MAX_RECIPIENTS).is_some() {
+        return Err(SmsError::Invalid("too many recipients"));
+    }
     let mut out: Vec<PhoneNumber> = Vec::new();
-    for item in text.split([',', ' ', ';', '\t']).filter(|s| !s.is_empty()) {
+    for item in items() {
         let n = PhoneNumber::parse(item)
             .map_err(|_| SmsError::Invalid("a recipient is not a number"))?;
         if !out.contains(&n) {
             out.push(n);
         }
-    }
-    if out.len() > MAX_RECIPIENTS {
-        return Err(SmsError::Invalid("too many recipients"));
     }
     Ok(out)
 }
@@ -481,6 +483,18 @@ mod tests {
         let r: Vec<&str> = r.iter().map(PhoneNumber::as_str).collect();
         assert_eq!(r, ["099123456", "099654321", "+59898111222"]);
         assert!(parse_recipients("").unwrap().is_empty());
+        // The count is checked before any item is parsed: past the cap, a bad item after it
+        // does not matter.
+        let at_cap = vec!["099123456"; MAX_RECIPIENTS].join(",");
+        assert_eq!(parse_recipients(&at_cap).unwrap().len(), 1);
+        let past_cap = format!("{at_cap},099123456,not-a-number");
+        assert!(
+            matches!(
+                parse_recipients(&past_cap),
+                Err(SmsError::Invalid("too many recipients"))
+            ),
+            "refused by the count, not by the bad item"
+        );
         for bad in ["abc", "0991&2", "1", "099\r\n1"] {
             assert!(parse_recipients(bad).is_err(), "{bad}");
         }

@@ -74,7 +74,11 @@ impl KeyVerifier {
             .map_err(|_| KeyError::Store)?
             .map_err(|_| KeyError::Store)?;
         let credential = found.ok_or(KeyError::Refused)?;
-        if let Ok(mut cache) = self.cache.lock() {
+        {
+            let mut cache = self
+                .cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if cache.len() >= CACHE_MAX {
                 cache.clear();
             }
@@ -91,14 +95,21 @@ impl KeyVerifier {
     }
 
     fn remembered(&self, key: &Secret, id: &str) -> Option<ApiCredential> {
-        let cache = self.cache.lock().ok()?;
+        let cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let r = cache.get(id)?;
         (r.at.elapsed() < CACHE_TTL && constant_time_eq(r.secret.expose(), key.expose()))
             .then(|| r.credential.clone())
     }
 
     fn forget(&self, id: &str) {
-        if let Ok(mut cache) = self.cache.lock() {
+        {
+            let mut cache = self
+                .cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             cache.remove(id);
         }
     }

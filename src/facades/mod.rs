@@ -28,3 +28,6 @@ pub fn router(services: Arc<Services>) -> Router {
         .merge(uscall::routes(services.clone(), keys.clone()))
         .merge(ucontact::routes(services, keys))
 }
+
+#[cfg(test)]
+mod tests;

@@ -118,7 +118,7 @@ mod tests {
         let app = router(
             Arc::new(Fixed(report)),
             Router::new(),
-            HttpLimits { body_limit: 1024 },
+            HttpLimits::with_body_limit(1024),
         );
         let resp = app
             .oneshot(Request::get("/healthz").body(AxumBody::empty()).unwrap())
@@ -190,7 +190,7 @@ mod tests {
         let app = router(
             Arc::new(Fixed(healthy())),
             Router::new(),
-            HttpLimits { body_limit: 16 },
+            HttpLimits::with_body_limit(16),
         );
         let resp = app
             .clone()

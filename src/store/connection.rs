@@ -11,7 +11,7 @@ use super::error::StoreError;
 use super::migrations::{latest_version, MIGRATIONS};
 
 /// How long a statement waits for another connection's write lock before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What a connection is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

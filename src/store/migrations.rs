@@ -287,6 +287,39 @@ CREATE TABLE api_session (
     r#"
 CREATE INDEX queue_log_member_event_time ON queue_log (agent, queue, event, time_epoch);
 "#,
+    // Originate jobs whose source is an outside number (`outside_source`, the number in
+    // `source`): the mode's CHECK widened, rows kept.
+    r#"
+CREATE TABLE originate_job_v2 (
+    id                 TEXT PRIMARY KEY,
+    mode               TEXT NOT NULL CHECK (mode IN ('click_to_call', 'outside_source', 'direct')),
+    source             TEXT,
+    context            TEXT,
+    exten              TEXT,
+    destination        TEXT NOT NULL,
+    src_cid_name       TEXT,
+    src_cid_number     TEXT,
+    dst_cid_name       TEXT,
+    dst_cid_number     TEXT,
+    ring_timeout_s     INTEGER NOT NULL,
+    -- rendered k=v,k=v
+    call_data          TEXT NOT NULL,
+    state              TEXT NOT NULL,
+    progress           TEXT NOT NULL,
+    dial_failure       TEXT,
+    hangup_cause       INTEGER,
+    -- channel names separated by spaces
+    channels           TEXT NOT NULL,
+    created_at         INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL,
+    source_answered_at INTEGER,
+    answered_at        INTEGER,
+    ended_at           INTEGER
+) STRICT;
+INSERT INTO originate_job_v2 SELECT * FROM originate_job;
+DROP TABLE originate_job;
+ALTER TABLE originate_job_v2 RENAME TO originate_job;
+"#,
 ];
 
 /// The schema version this engine writes.

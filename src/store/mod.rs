@@ -3,6 +3,8 @@
 //!
 //! - [`sqlite`]: [`SqliteJournal`], one connection to one SQLite file in WAL mode with
 //!   `synchronous=FULL` (a committed batch survives a power cut).
+//! - [`read_pool`]: [`SqliteJournalReader`], the journal reader port (reports, lookups) on a
+//!   pool of query-only connections beside the writer.
 //! - [`migrations`]: the schema, as an ordered list of migrations keyed on `PRAGMA user_version`.
 //! - `connection`: how every store opens its connection (busy timeout, pragmas, migrations,
 //!   schema version check).
@@ -19,6 +21,7 @@ pub mod directory;
 pub mod error;
 pub mod migrations;
 pub mod originate_jobs;
+pub mod read_pool;
 pub mod recordings;
 pub mod sessions;
 pub mod sms;
@@ -29,6 +32,7 @@ pub use audit::SqliteActionJournal;
 pub use campaigns::SqliteCampaigns;
 pub use directory::SqliteDirectory;
 pub use error::StoreError;
+pub use read_pool::SqliteJournalReader;
 pub use recordings::SqliteRecordings;
 pub use sessions::SqliteSessions;
 pub use sms::SqliteSms;

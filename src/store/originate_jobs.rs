@@ -99,6 +99,9 @@ fn row_to_job(r: &Row<'_>) -> Result<Result<OriginateJob, StoreError>, rusqlite:
             ("click_to_call", Some(source), _, _) => OriginateMode::ClickToCall {
                 source: Extension::parse(&source).map_err(|_| bad("source", &source))?,
             },
+            ("outside_source", Some(source), _, _) => OriginateMode::OutsideSource {
+                source: PhoneNumber::parse(&source).map_err(|_| bad("source", &source))?,
+            },
             ("direct", _, Some(context), Some(exten)) => OriginateMode::Direct {
                 target: DirectTarget::new(&context, &exten)
                     .map_err(|_| bad("context", &context))?,
@@ -152,6 +155,9 @@ impl OriginateStore for SqliteOriginateStore {
             let (mode, source, context, exten) = match &req.mode {
                 OriginateMode::ClickToCall { source } => {
                     ("click_to_call", Some(source.as_str()), None, None)
+                }
+                OriginateMode::OutsideSource { source } => {
+                    ("outside_source", Some(source.as_str()), None, None)
                 }
                 OriginateMode::Direct { target } => {
                     ("direct", None, Some(target.context()), Some(target.exten()))
@@ -288,6 +294,29 @@ mod tests {
             Duration::from_secs(20),
             UnixTime(at),
         )
+    }
+
+    #[test]
+    fn an_outside_source_and_a_bare_call_data_round_trip() {
+        let dir = TempDir::new("orig-store-outside");
+        let store = SqliteOriginateStore::open(&dir.path().join("s.db")).unwrap();
+        let req = OriginateRequest::click_to_call_from(
+            "5551234",
+            PhoneNumber::parse("927126666").unwrap(),
+            |_| false,
+        )
+        .unwrap()
+        .with_call_data(CallData::parse("01-43-1").unwrap());
+        let j = OriginateJob::new(
+            OriginateId::parse("o-1").unwrap(),
+            req,
+            Duration::from_secs(20),
+            UnixTime(100),
+        );
+        store.insert(&j).unwrap();
+        let back = store.get(&j.id).unwrap().unwrap();
+        assert_eq!(back, j);
+        assert_eq!(back.request.call_data.render(), "01-43-1");
     }
 
     #[test]

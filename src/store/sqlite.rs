@@ -46,6 +46,17 @@ impl SqliteJournal {
         Ok(Self { conn })
     }
 
+    /// A journal over an open connection (the read pool's query-only ones).
+    pub(crate) fn from_connection(conn: Connection) -> Self {
+        Self { conn }
+    }
+
+    /// Its connection.
+    #[cfg(test)]
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     /// The file's schema version (`PRAGMA user_version`).
     pub fn schema_version(&self) -> Result<u32, StoreError> {
         schema_version(&self.conn)
@@ -528,7 +539,7 @@ fn from_sql_u64(v: i64) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::store::migrations::latest_version;
     use crate::test_support::TempDir;

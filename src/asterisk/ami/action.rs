@@ -4,6 +4,9 @@
 //! inject further AMI lines), and channels, interfaces, queues, contexts and extensions are
 //! restricted to the alphabet each needs, so dial-string tricks (`&`, `,`, `${...}`) cannot ride
 //! in. The client adds the `ActionID`; an action never carries one itself.
+//!
+//! There is no `Command` action (CLI commands): the engine's AMI user has no `command` class
+//! (asterisk-config/manager.conf); versions come from [`CoreSettings`].
 
 use std::time::Duration;
 
@@ -256,27 +259,6 @@ simple_action!(
     DeviceStateList, "DeviceStateList", list = true
 );
 
-/// `Command`: runs a CLI command; its output comes back as `Output` fields.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Command {
-    command: String,
-}
-
-impl Command {
-    /// Validates the command line (non-empty, no CR/LF/NUL).
-    pub fn new(command: &str) -> Result<Self, ActionError> {
-        Ok(Self {
-            command: required_text("Command", command)?,
-        })
-    }
-}
-
-impl Action for Command {
-    fn to_message(&self) -> AmiMessage {
-        action("Command").with("Command", &self.command)
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Calls
 
@@ -376,6 +358,9 @@ impl Originate {
     /// exactly as given: Asterisk splits a `Variable:` value on `,` (honouring quotes, brackets,
     /// parentheses and backslashes), so each of `\ , " ( ) [ ]` is escaped with a backslash;
     /// without that, a comma in a caller's value would set a variable of the caller's choosing.
+    /// `${...}` and `$[...]` need no escaping: Asterisk stores the value as text, and the
+    /// dialplan only assigns such values or cuts them with `FILTER()` before parsing them
+    /// (asterisk-config/README.md, "Outside data is never evaluated").
     pub fn with_variable(mut self, name: &str, value: &str) -> Result<Self, ActionError> {
         let name = token("Variable", name, &IDENT)?;
         let value = escape_variable_value(&text("Variable", value)?);
@@ -1080,7 +1065,10 @@ mod tests {
         for bad in ["x\r\nAction: Logoff", "x\nAction: Logoff", "x\rY", "x\0"] {
             let control =
                 |r: Result<_, ActionError>| matches!(r, Err(ActionError::ControlCharacter { .. }));
-            assert!(control(Command::new(bad).map(drop)), "Command {bad:?}");
+            assert!(
+                control(RawAction::new("Ping", &[("Note", bad)]).map(drop)),
+                "RawAction {bad:?}"
+            );
             assert!(control(Originate::new(bad, target()).map(drop)));
             assert!(control(OriginateTarget::extension(bad, "1", 1).map(drop)));
             assert!(control(OriginateTarget::extension("ctx", bad, 1).map(drop)));
@@ -1189,7 +1177,7 @@ mod tests {
             })
         ));
         assert!(matches!(
-            Command::new(&"x".repeat(MAX_TEXT + 1)),
+            RawAction::new("Ping", &[("Note", &"x".repeat(MAX_TEXT + 1))]),
             Err(ActionError::TooLong { .. })
         ));
     }

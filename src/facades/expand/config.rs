@@ -3,7 +3,7 @@
 //! ```toml
 //! [expand]                                   # optional; every key has a default
 //! client_networks = ["127.0.0.0/8", "::1/128"]   # who may call queueData and agentData (no key)
-//! max_report_days = 31                       # longest date range of a report (1-366)
+//! max_report_days = 93                       # longest date range of a report (1-366)
 //! short_call_seconds = 10                    # agentData: answered calls shorter than this are "cortas"
 //! sms_uri_template = ""                      # e.g. "pjsip:carrier/sip:{number}@203.0.113.5:5060"; empty: SMS off
 //! sms_from = ""                              # the sender of messages (empty: the trunk's default)
@@ -32,7 +32,8 @@ pub struct ExpandConfig {
     /// Networks (CIDR, or a single address) allowed to call `queueData` and `agentData`, which
     /// the vendor documents without a key. Default: loopback only.
     pub client_networks: Vec<String>,
-    /// Longest date range a report accepts, in days (1-366). Default 31.
+    /// Longest date range a report accepts, in days (1-366); longer is the operation's
+    /// bad-range code (`-8`, agentSessionDetail `-4`). Default 93 (a quarter).
     pub max_report_days: u32,
     /// `agentData`'s `atendidasCortas`: answered queue calls handled in fewer seconds than
     /// this. Default 10.
@@ -63,7 +64,7 @@ impl Default for ExpandConfig {
     fn default() -> Self {
         Self {
             client_networks: vec!["127.0.0.0/8".into(), "::1/128".into()],
-            max_report_days: 31,
+            max_report_days: 93,
             short_call_seconds: 10,
             sms_uri_template: String::new(),
             sms_from: String::new(),

@@ -5,6 +5,7 @@
 //! `docs/expand.md` lists).
 
 use crate::core::agents::AgentError;
+use crate::core::originate_service::StartError;
 use crate::core::sms::SmsError;
 use crate::facades::soap::SoapValue;
 
@@ -152,6 +153,15 @@ pub fn agent_failure(e: &AgentError) -> Failure {
     }
 }
 
+/// An originate's failure: a refusal of the outbound policy is `Refused` (originateCall answers
+/// `0`, the only failure code the vendor documents besides `-1`), a store failure `Unknown`.
+pub fn originate_failure(e: &StartError) -> Failure {
+    match e {
+        StartError::Refused(_) => Failure::Refused,
+        StartError::Store(_) => Failure::Unknown,
+    }
+}
+
 /// A send's failure.
 pub fn sms_failure(e: &SmsError) -> Failure {
     match e {
@@ -164,6 +174,17 @@ pub fn sms_failure(e: &SmsError) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_outbound_policy_refusal_answers_originate_call_0() {
+        use crate::core::outbound_policy::Refusal;
+        let refused = StartError::Refused(Refusal::Rate { limit: 1 });
+        assert_eq!(originate_failure(&refused), Failure::Refused);
+        assert_eq!(
+            answer(Op::OriginateCall, originate_failure(&refused)),
+            SoapValue::Str("0".into())
+        );
+    }
 
     #[test]
     fn codes_per_operation() {

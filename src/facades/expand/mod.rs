@@ -22,6 +22,7 @@ use base64::Engine as _;
 
 use crate::app::Services;
 use crate::core::audit::{api, Actor};
+use crate::core::call_summary;
 use crate::core::directory::{
     Agent, AgentNumber, CredentialApi, DirectoryStore, Extension as AgentExtension, PauseReasonId,
     QueueName,
@@ -29,13 +30,13 @@ use crate::core::directory::{
 use crate::core::journal::queue_log_matches;
 use crate::core::live::{Activity, AgentView, EndpointKind, LiveState};
 use crate::core::originate::{
-    CallData, CallerId, Extension, JobState, OriginateId, OriginateRequest, PhoneNumber,
+    CallData, CallerId, JobState, OriginateId, OriginateRequest, PhoneNumber,
 };
 use crate::core::originate_service::CancelError;
 use crate::core::recordings::{RecordingKey, ServeFormat};
 use crate::core::reports::{self, ReportContext, ReportFilter};
 use crate::core::sms::{PbxGateway, SmsGateway, SmsId, SmsService, SmsSettings};
-use crate::core::{CdrRecord, JournalStore, QueueEvent, QueueLogRecord, TimeRange, UnixTime};
+use crate::core::{CdrRecord, QueueEvent, QueueLogRecord, TimeRange, UnixTime};
 use crate::facades::auth::KeyVerifier;
 use crate::facades::soap::{self, RequestContext, SoapCall, SoapError, SoapService, SoapValue};
 
@@ -50,6 +51,9 @@ pub const NAMESPACE: &str = "urn:apiws";
 
 /// Most extensions one `getAgentLogin` may ask for.
 pub const MAX_EXTENSIONS: usize = 200;
+
+/// Most queues one `pauseAgent` / `unpauseAgent` may name.
+pub const MAX_QUEUES: usize = 64;
 
 /// The WSDL, with the endpoint placeholder.
 pub const WSDL: &str = include_str!("../../../wsdl/expand.wsdl");
@@ -118,8 +122,9 @@ pub const OPERATIONS: &[(&str, &[&str])] = &[
     ("statusSms", &["authorizedKey", "idSMS"]),
 ];
 
-/// Other spellings of part names found in the vendor's document.
-const ALIASES: &[(&str, &str)] = &[("autorizedkey", "authorizedKey")];
+/// Other spellings of part names found in the vendor's document (`info` is how its
+/// `originateCall` example names `callinfo`).
+const ALIASES: &[(&str, &str)] = &[("autorizedkey", "authorizedKey"), ("info", "callinfo")];
 
 fn canonical(name: &str) -> &str {
     ALIASES
@@ -128,10 +133,11 @@ fn canonical(name: &str) -> &str {
         .map_or(name, |(_, canon)| canon)
 }
 
-/// Argument `index` (named `name` in the WSDL) of the call. Clients that name their parts as
-/// the WSDL does (any case) are read by name, so an omitted part is absent; clients whose part
-/// names are all foreign (built from another copy of the vendor's WSDL, or without one) are
-/// read by position, in the documented order. `None` when absent, nil or empty (trimmed).
+/// Argument `index` (named `name` in the WSDL) of the call. A part named as the WSDL names it
+/// (any case, or one of [`ALIASES`]) is read by name wherever it is, so a part a client omits
+/// is absent; otherwise the part at `index` is read by position, in the documented order, when
+/// its name is foreign (clients built from another copy of the vendor's WSDL, or without one,
+/// such as `v1`, `v2`... followed by a named `info`). `None` when absent, nil or empty (trimmed).
 fn arg<'a>(call: &'a SoapCall, index: usize, name: &str) -> Option<&'a str> {
     let ours = OPERATIONS
         .iter()
@@ -144,8 +150,11 @@ fn arg<'a>(call: &'a SoapCall, index: usize, name: &str) -> Option<&'a str> {
         .find(|(n, _)| canonical(n).eq_ignore_ascii_case(name))
     {
         Some((_, v)) => v.as_deref(),
-        None if call.params.iter().any(|(n, _)| is_ours(n)) => None,
-        None => call.params.get(index).and_then(|(_, v)| v.as_deref()),
+        None => call
+            .params
+            .get(index)
+            .filter(|(n, _)| !is_ours(n))
+            .and_then(|(_, v)| v.as_deref()),
     };
     v.map(str::trim).filter(|s| !s.is_empty())
 }
@@ -182,7 +191,7 @@ impl ExpandService {
     async fn auth(&self, key: Option<&str>) -> Result<Actor, Failure> {
         let key = key.ok_or(Failure::BadKey)?;
         match self.keys.verify(key, CredentialApi::Expand).await {
-            Ok(c) => Ok(Actor::new(api::EXPAND, c.id.as_str())),
+            Ok(c) => Ok(Actor::new(api::EXPAND, c.id.as_str()).with_system(c.system)),
             Err(crate::facades::auth::KeyError::Refused) => Err(Failure::BadKey),
             Err(crate::facades::auth::KeyError::Store) => Err(Failure::Unknown),
         }
@@ -306,7 +315,7 @@ impl ExpandService {
         let agents = self.agents().await?;
         let (records, cdrs) = self
             .blocking(move |s| {
-                let journal = s.journal.lock().map_err(|_| Failure::Unknown)?;
+                let journal = &s.journal;
                 // Who was logged in, paused or talking at the start, then the interval.
                 let mut records = journal
                     .queue_log_state(range.from)
@@ -341,36 +350,18 @@ impl ExpandService {
 
     async fn originate_call(&self, call: &SoapCall) -> Outcome {
         let actor = self.auth(arg(call, 0, "authorizedKey")).await?;
-        let src =
-            Extension::parse(arg(call, 1, "src").unwrap_or("")).map_err(|_| Failure::BadParams)?;
-        let dst = PhoneNumber::parse(arg(call, 3, "dst").unwrap_or(""))
-            .map_err(|_| Failure::BadParams)?;
-        let caller = |i, n| {
-            arg(call, i, n)
-                .map(|name| CallerId::new(Some(name), None))
-                .transpose()
-                .map_err(|_| Failure::BadParams)
-        };
-        let src_cid = caller(2, "srcCallerID")?;
-        let dst_cid = caller(4, "dstCallerID")?;
-        let mut request = OriginateRequest::click_to_call(src, dst)
-            .with_caller_ids(src_cid, dst_cid)
-            .with_call_data(
-                CallData::parse(arg(call, 6, "callinfo").unwrap_or(""))
-                    .map_err(|_| Failure::BadParams)?,
-            );
-        if let Some(t) = arg(call, 5, "timeout") {
-            let secs: u64 = t.parse().map_err(|_| Failure::BadParams)?;
-            request = request
-                .with_ring_timeout(Duration::from_secs(secs))
-                .map_err(|_| Failure::BadParams)?;
-        }
         let pbx = self.services.pbx().ok_or(Failure::Unknown)?;
+        let live = self.live()?;
+        let request = originate_request(call, |src| {
+            live.endpoints
+                .get(src)
+                .is_some_and(|e| e.kind == EndpointKind::Extension)
+        })?;
         let id = pbx
             .originate
             .start_job(&actor, request)
             .await
-            .map_err(|_| Failure::Unknown)?;
+            .map_err(|e| errors::originate_failure(&e))?;
         Ok(SoapValue::Str(id.to_string()))
     }
 
@@ -439,16 +430,52 @@ impl ExpandService {
         Ok(SoapValue::Str(wire::extensions_xml(&list)))
     }
 
+    /// The CDR legs of the call `id` names: a uniqueid or linkedid of the journal, else the job
+    /// id `originateCall` answered (while the job is kept, `[originate] retention_seconds`),
+    /// found by the core's one rule ([`call_summary::call_named_by`]) among the CDRs of the
+    /// job's own time window. Empty when none.
+    async fn cdrs_of(&self, id: &str) -> Result<Vec<CdrRecord>, Failure> {
+        if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+            return Ok(Vec::new());
+        }
+        let key = id.to_owned();
+        let direct = self
+            .blocking(move |s| {
+                s.journal.cdrs_of_call(&key).map_err(|_| Failure::Unknown)
+            })
+            .await?;
+        if !direct.is_empty() {
+            return Ok(direct);
+        }
+        let (Ok(job_id), Some(pbx)) = (OriginateId::parse(id), self.services.pbx()) else {
+            return Ok(Vec::new());
+        };
+        let Ok(job) = pbx.originate.status(&job_id).await else {
+            return Ok(Vec::new());
+        };
+        let end = job.ended_at.unwrap_or_else(UnixTime::now);
+        let range = TimeRange::new(UnixTime(job.created_at.0 - 60), UnixTime(end.0 + 60));
+        let cdrs = self.cdrs(range).await?;
+        let calls = reports::calls(&cdrs);
+        Ok(call_summary::call_named_by(&calls, id)
+            .map(|c| c.legs.clone())
+            .unwrap_or_default())
+    }
+
     async fn recording_pbx(&self, call: &SoapCall) -> Outcome {
         self.auth(arg(call, 0, "authorizedKey")).await?;
         let uniqueid = arg(call, 1, "uniqueId").unwrap_or("").to_owned();
-        let id = uniqueid.clone();
+        let legs = self.cdrs_of(&uniqueid).await?;
+        let mut keys = vec![
+            RecordingKey::UniqueId(uniqueid.clone()),
+            RecordingKey::LinkedId(uniqueid.clone()),
+        ];
+        if let Some(leg) = legs.first() {
+            keys.push(RecordingKey::LinkedId(leg.linkedid.as_str().to_owned()));
+        }
         let found = self
             .blocking(move |s| {
-                for key in [
-                    RecordingKey::UniqueId(id.clone()),
-                    RecordingKey::LinkedId(id.clone()),
-                ] {
+                for key in keys {
                     if let Ok(file) = s.recordings.open_as(&key, ServeFormat::Mp3) {
                         let bytes = std::fs::read(&file.path).map_err(|_| Failure::Unknown)?;
                         return Ok(Some(bytes));
@@ -465,32 +492,14 @@ impl ExpandService {
                 Some(&b64),
             )));
         }
-        let id = uniqueid.clone();
-        let known = !uniqueid.is_empty()
-            && self
-                .blocking(move |s| {
-                    let journal = s.journal.lock().map_err(|_| Failure::Unknown)?;
-                    journal
-                        .cdrs_of_call(&id)
-                        .map(|c| !c.is_empty())
-                        .map_err(|_| Failure::Unknown)
-                })
-                .await?;
-        let status = if known { 0 } else { -1 };
+        let status = if legs.is_empty() { -1 } else { 0 };
         Ok(SoapValue::Str(wire::recording_xml(status, &uniqueid, None)))
     }
 
     async fn cdr_data(&self, call: &SoapCall) -> Outcome {
         self.auth(arg(call, 0, "authorizedKey")).await?;
         let cdrs = match arg(call, 1, "uniqueid") {
-            Some(id) => {
-                let id = id.to_owned();
-                self.blocking(move |s| {
-                    let journal = s.journal.lock().map_err(|_| Failure::Unknown)?;
-                    journal.cdrs_of_call(&id).map_err(|_| Failure::Unknown)
-                })
-                .await?
-            }
+            Some(id) => self.cdrs_of(id).await?,
             None => {
                 let range = self.range(arg(call, 2, "inicio"), arg(call, 3, "fin"))?;
                 self.cdrs(range).await?
@@ -500,11 +509,8 @@ impl ExpandService {
     }
 
     async fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, Failure> {
-        self.blocking(move |s| {
-            let journal = s.journal.lock().map_err(|_| Failure::Unknown)?;
-            journal.cdrs(range).map_err(|_| Failure::Unknown)
-        })
-        .await
+        self.blocking(move |s| s.journal.cdrs(range).map_err(|_| Failure::Unknown))
+            .await
     }
 
     async fn cdr_custom(&self, call: &SoapCall) -> Outcome {
@@ -527,6 +533,7 @@ impl ExpandService {
         let live = self.live()?;
         let agents = self.agents().await?;
         let names = self.pause_names().await?;
+        let limits = self.pause_limits().await?;
         let reason_name = |r: &Option<String>| {
             r.as_deref()
                 .map(|r| names.get(r).cloned().unwrap_or_else(|| r.to_owned()))
@@ -545,12 +552,18 @@ impl ExpandService {
         for a in &agents {
             seen.insert(a.number.as_str().to_owned());
             let view = view_of(a.number.as_str());
-            panel_agents.push(panel_agent(a.number.as_str(), &a.full_name, view.as_ref()));
+            panel_agents.push(panel_agent(
+                a.number.as_str(),
+                &a.full_name,
+                view.as_ref(),
+                &live,
+                &limits,
+            ));
         }
         for (interface, a) in &live.agents {
             if seen.insert(a.name.clone()) {
                 let view = live.agent_by_interface(interface);
-                panel_agents.push(panel_agent(&a.name, &a.name, view.as_ref()));
+                panel_agents.push(panel_agent(&a.name, &a.name, view.as_ref(), &live, &limits));
             }
         }
         let c = config(&self.services);
@@ -730,7 +743,8 @@ impl ExpandService {
         let agent = self.find_agent(key).await?.ok_or(Failure::UnknownAgent)?;
         let pbx = self.services.pbx().ok_or(Failure::Unknown)?;
         let queues = |text: Option<&str>| -> Result<Option<Vec<QueueName>>, Failure> {
-            let list = wire::split_list(text.unwrap_or(""));
+            let list =
+                wire::split_list_max(text.unwrap_or(""), MAX_QUEUES).ok_or(Failure::BadParams)?;
             if list.is_empty() {
                 return Ok(None);
             }
@@ -770,6 +784,21 @@ impl ExpandService {
         };
         result.map_err(|e| errors::agent_failure(&e))?;
         Ok(SoapValue::Bool(true))
+    }
+
+    /// The longest duration of each pause reason that has one (seconds, by reason id).
+    async fn pause_limits(&self) -> Result<BTreeMap<String, u64>, Failure> {
+        self.blocking(|s| {
+            s.directory
+                .pause_reasons()
+                .map(|rs| {
+                    rs.into_iter()
+                        .filter_map(|r| Some((r.id.as_str().to_owned(), u64::from(r.max_seconds?))))
+                        .collect()
+                })
+                .map_err(|_| Failure::Unknown)
+        })
+        .await
     }
 
     /// The pause reason `pauseDTMF` names: its id, else its name (any case).
@@ -1005,12 +1034,13 @@ impl ExpandService {
 
     async fn agent_login(&self, call: &SoapCall) -> Outcome {
         self.auth(arg(call, 0, "authorizedKey")).await?;
-        let list = wire::split_list(arg(call, 1, "extensions").ok_or(Failure::NoExtensions)?);
+        let list = wire::split_list_max(
+            arg(call, 1, "extensions").ok_or(Failure::NoExtensions)?,
+            MAX_EXTENSIONS,
+        )
+        .ok_or(Failure::BadParams)?;
         if list.is_empty() {
             return Err(Failure::NoExtensions);
-        }
-        if list.len() > MAX_EXTENSIONS {
-            return Err(Failure::BadParams);
         }
         let live = self.live()?;
         let agents = self.agents().await?;
@@ -1027,30 +1057,39 @@ impl ExpandService {
             }
             let interface = format!("PJSIP/{ext}");
             let view = live.agent_by_interface(&interface);
+            let reason_name = |p: &crate::core::live::Pause| {
+                p.reason
+                    .as_deref()
+                    .map(|r| names.get(r).cloned().unwrap_or_else(|| r.to_owned()))
+                    .unwrap_or_default()
+            };
+            let member_of =
+                |q: &QueueName| live.queues.get(q).and_then(|ql| ql.members.get(&interface));
             let agent = view.as_ref().map(|v| {
                 let dir = agents.iter().find(|a| a.number.as_str() == v.name);
-                (
-                    v.name.clone(),
-                    dir.map_or_else(|| v.name.clone(), |a| a.username.clone()),
-                    dir.map_or_else(|| v.name.clone(), |a| a.full_name.clone()),
-                )
+                wire::LoginAgent {
+                    number: v.name.clone(),
+                    user: dir.map_or_else(|| v.name.clone(), |a| a.username.clone()),
+                    name: dir.map_or_else(|| v.name.clone(), |a| a.full_name.clone()),
+                    logged: v.logged_in(),
+                    logged_at: v
+                        .queues
+                        .keys()
+                        .filter_map(|q| member_of(q).and_then(|m| m.logged_in_since))
+                        .min(),
+                    paused: v.pause().is_some(),
+                    pause_type: v.pause().map(reason_name).unwrap_or_default(),
+                }
             });
             let queues = view
                 .iter()
                 .flat_map(|v| v.queues.iter())
-                .map(|(q, pause)| {
-                    let member = live.queues.get(q).and_then(|ql| ql.members.get(&interface));
-                    wire::LoginQueue {
-                        name: q.as_str().to_owned(),
-                        description: c.queue_description(q.as_str()).to_owned(),
-                        logged_at: member.and_then(|m| m.logged_in_since),
-                        paused: pause.is_some(),
-                        pause_type: pause
-                            .as_ref()
-                            .and_then(|p| p.reason.as_deref())
-                            .map(|r| names.get(r).cloned().unwrap_or_else(|| r.to_owned()))
-                            .unwrap_or_default(),
-                    }
+                .map(|(q, pause)| wire::LoginQueue {
+                    name: q.as_str().to_owned(),
+                    description: c.queue_description(q.as_str()).to_owned(),
+                    logged_at: member_of(q).and_then(|m| m.logged_in_since),
+                    paused: pause.is_some(),
+                    pause_type: pause.as_ref().map(reason_name).unwrap_or_default(),
                 })
                 .collect();
             out.push(wire::ExtensionLogin {
@@ -1113,6 +1152,40 @@ impl ExpandService {
     }
 }
 
+/// The request an `originateCall` asks for. `src` is "an extension or a number": a phone of
+/// the PBX (`is_phone`) rings first, any other number is called first (the core decides, see
+/// [`OriginateRequest::click_to_call_from`]); `callinfo` (or `info`) is a `k=v` list or a bare
+/// value, stored as given.
+fn originate_request(
+    call: &SoapCall,
+    is_phone: impl Fn(&str) -> bool,
+) -> Result<OriginateRequest, Failure> {
+    let dst =
+        PhoneNumber::parse(arg(call, 3, "dst").unwrap_or("")).map_err(|_| Failure::BadParams)?;
+    let caller = |i, n| {
+        arg(call, i, n)
+            .map(|name| CallerId::new(Some(name), None))
+            .transpose()
+            .map_err(|_| Failure::BadParams)
+    };
+    let src_cid = caller(2, "srcCallerID")?;
+    let dst_cid = caller(4, "dstCallerID")?;
+    let data =
+        CallData::parse(arg(call, 6, "callinfo").unwrap_or("")).map_err(|_| Failure::BadParams)?;
+    let mut request =
+        OriginateRequest::click_to_call_from(arg(call, 1, "src").unwrap_or(""), dst, is_phone)
+            .map_err(|_| Failure::BadParams)?
+            .with_caller_ids(src_cid, dst_cid)
+            .with_call_data(data);
+    if let Some(t) = arg(call, 5, "timeout") {
+        let secs: u64 = t.parse().map_err(|_| Failure::BadParams)?;
+        request = request
+            .with_ring_timeout(Duration::from_secs(secs))
+            .map_err(|_| Failure::BadParams)?;
+    }
+    Ok(request)
+}
+
 /// The calls in progress of one queue member for `statusQueues`: its queue call in `queue`
 /// (`in`, with the caller's number from its phone's connected line), or else, when it is not
 /// ringing or talking for a queue, its phone's calls to external numbers (`out`).
@@ -1129,15 +1202,24 @@ fn member_calls(
         .agents
         .get(interface)
         .map(|a| (a.activity.clone(), a.since));
+    // When the queue call's caller entered the queue (connected calls only).
+    let joined = live
+        .agents
+        .get(interface)
+        .and_then(|a| a.caller_joined)
+        .map(|t| t.0.to_string())
+        .unwrap_or_default();
     let call =
-        |kind: &str, callerid: String, connecttime: String, uniqueid: String| wire::PanelCall {
-            kind: kind.into(),
-            callerid,
-            calleridname: String::new(),
-            connecttime,
-            intime: String::new(),
-            uniqueid,
-            agent: member.to_owned(),
+        |kind: &str, callerid: String, connecttime: String, intime: String, uniqueid: String| {
+            wire::PanelCall {
+                kind: kind.into(),
+                callerid,
+                calleridname: String::new(),
+                connecttime,
+                intime,
+                uniqueid,
+                agent: member.to_owned(),
+            }
         };
     match activity {
         Some((
@@ -1158,6 +1240,7 @@ fn member_calls(
                     .filter(|p| is_party_number(p))
                     .unwrap_or_default(),
                 since.map(|t| t.0.to_string()).unwrap_or_default(),
+                joined,
                 caller.map(|c| c.as_str().to_owned()).unwrap_or_default(),
             )]
         }
@@ -1173,6 +1256,8 @@ fn member_calls(
                     "out",
                     c.peer.clone(),
                     c.since.0.to_string(),
+                    // An outbound call starts when it is placed.
+                    c.since.0.to_string(),
                     uniqueid.as_str().to_owned(),
                 )
             })
@@ -1187,7 +1272,16 @@ fn is_party_number(peer: &str) -> bool {
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn panel_agent(number: &str, name: &str, view: Option<&AgentView>) -> wire::PanelAgent {
+/// An agent of the panel: its status, when it last changed (activity, login or pause), when it
+/// last refused a queue call at once, and whether it needs attention (the core's rule, with
+/// `limits`: the pause reasons' longest durations).
+fn panel_agent(
+    number: &str,
+    name: &str,
+    view: Option<&AgentView>,
+    live: &LiveState,
+    limits: &BTreeMap<String, u64>,
+) -> wire::PanelAgent {
     let status = match view {
         Some(v) if v.logged_in() => {
             if v.pause().is_some() {
@@ -1203,11 +1297,20 @@ fn panel_agent(number: &str, name: &str, view: Option<&AgentView>) -> wire::Pane
         }
         _ => "offline",
     };
+    let agent = view.and_then(|v| live.agents.get(&v.interface));
     wire::PanelAgent {
         number: number.to_owned(),
         name: name.to_owned(),
         status: status.to_owned(),
-        last_change: view.and_then(|v| v.since).map_or(0, |t| t.0),
+        last_change: view
+            .and_then(|v| live.last_status_change(&v.interface))
+            .map_or(0, |t| t.0),
+        last_congestion: agent.and_then(|a| a.last_refused).map_or(0, |t| t.0),
+        warning: view.is_some_and(|v| {
+            live.needs_attention(v, UnixTime::now(), |r| {
+                r.and_then(|r| limits.get(r)).copied()
+            })
+        }),
     }
 }
 

@@ -13,6 +13,7 @@ use tower::ServiceExt;
 use super::*;
 use crate::config::Config;
 use crate::core::directory::{Agent, CredentialApi, DirectoryStore, QueueName};
+use crate::core::originate::OriginateMode;
 use crate::facades::soap::parse_request;
 use crate::test_support::TempDir;
 
@@ -457,10 +458,11 @@ async fn without_the_pbx_commands_fail_with_their_codes() {
         "0"
     );
     // Malformed values are refused before the PBX is asked.
+    let long = "x".repeat(1025);
     for (src, dst, info) in [
         ("1001&x", "5551010", ""),
         ("1001", "555;1010", ""),
-        ("1001", "5551010", "no-equals"),
+        ("1001", "5551010", long.as_str()),
     ] {
         assert_eq!(
             f.call(
@@ -499,6 +501,114 @@ async fn without_the_pbx_commands_fail_with_their_codes() {
         .await,
         "false"
     );
+}
+
+/// The envelope of eXpand's own `originateCall` example, `originateCall(key, "701", "Juan
+/// Perez", "927126666", "Netgate", 20, info="01-43-1")`: positional parts with the keyword part
+/// named `info` (as SOAPpy sends keyword arguments: `v1`...`v6`, then `info`).
+fn seed_originate_envelope(key: &str) -> String {
+    envelope(
+        "originateCall",
+        &[
+            ("v1", key),
+            ("v2", "701"),
+            ("v3", "Juan Perez"),
+            ("v4", "927126666"),
+            ("v5", "Netgate"),
+            ("v6", "20"),
+            ("info", "01-43-1"),
+        ],
+    )
+}
+
+#[test]
+fn the_seed_originate_example_asks_for_its_call() {
+    let key = "319a67432f51ed53938542b809320dd2";
+    // Its parts as the WSDL names them (PHP SoapClient, zeep, suds), `info` by its name, and
+    // positional with `info` named.
+    let named = |info: &str| {
+        envelope(
+            "originateCall",
+            &[
+                ("authorizedKey", key),
+                ("src", "701"),
+                ("srcCallerID", "Juan Perez"),
+                ("dst", "927126666"),
+                ("dstCallerID", "Netgate"),
+                ("timeout", "20"),
+                (info, "01-43-1"),
+            ],
+        )
+    };
+    for body in [
+        named("callinfo"),
+        named("info"),
+        seed_originate_envelope(key),
+    ] {
+        let call = parse_request(body.as_bytes()).unwrap();
+        assert_eq!(arg(&call, 0, "authorizedKey"), Some(key));
+        // 701 is a phone of this PBX: it rings first.
+        let req = originate_request(&call, |s| s == "701").unwrap();
+        assert_eq!(
+            req.mode,
+            OriginateMode::ClickToCall {
+                source: crate::core::originate::Extension::parse("701").unwrap()
+            },
+            "{body}"
+        );
+        assert_eq!(req.destination.as_str(), "927126666");
+        assert_eq!(req.call_data.render(), "01-43-1", "stored as given");
+        assert_eq!(req.ring_timeout, Some(Duration::from_secs(20)));
+        assert_eq!(
+            req.source_caller_id.as_ref().and_then(|c| c.name()),
+            Some("Juan Perez")
+        );
+        assert_eq!(
+            req.destination_caller_id.as_ref().and_then(|c| c.name()),
+            Some("Netgate")
+        );
+        // "Extensión o número": where 701 is no phone, it is a number called first.
+        let req = originate_request(&call, |_| false).unwrap();
+        assert_eq!(
+            req.mode,
+            OriginateMode::OutsideSource {
+                source: PhoneNumber::parse("701").unwrap()
+            }
+        );
+    }
+    // A named client that leaves `callinfo` out has none (the part after `timeout` is not
+    // read by position when it bears one of our names).
+    let call = parse_request(
+        envelope(
+            "originateCall",
+            &[
+                ("authorizedKey", key),
+                ("src", "701"),
+                ("dst", "927126666"),
+                ("timeout", "20"),
+            ],
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let req = originate_request(&call, |_| true).unwrap();
+    assert!(req.call_data.is_empty());
+    assert!(req.source_caller_id.is_none());
+    // Hostile values are refused, never dialed: a source that is neither a phone nor a number.
+    for src in ["1001&Local/x", "${SHELL(id)}", "PJSIP/1001"] {
+        let call = parse_request(
+            envelope(
+                "originateCall",
+                &[("authorizedKey", key), ("src", src), ("dst", "927126666")],
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        assert!(matches!(
+            originate_request(&call, |_| false),
+            Err(Failure::BadParams)
+        ));
+    }
 }
 
 #[tokio::test]
@@ -785,6 +895,7 @@ mod panel_calls {
             queue: queue(),
             interface: "PJSIP/1001".into(),
             caller: UniqueId::new("c1"),
+            hold_secs: 12,
             at: UnixTime(300),
         });
         channel(&mut s, "u3", "099555111", 295);
@@ -798,8 +909,69 @@ mod panel_calls {
                 "2101".into()
             )]
         );
+        // It entered the queue 12 s before it was connected (the seed's `intime`).
+        let calls = member_calls(&queue(), "2101", "PJSIP/1001", &s);
+        assert_eq!(calls[0].intime, "288");
         // Listed only under its own queue; never also as an outbound call.
         let other = QueueName::new("q_soporte").unwrap();
         assert!(member_calls(&other, "2101", "PJSIP/1001", &s).is_empty());
+        // An outbound call's intime is when it was placed, as the seed's `out` calls show.
+        let mut s = state();
+        channel(&mut s, "u1", "5551012", 200);
+        assert_eq!(
+            member_calls(&queue(), "2101", "PJSIP/1001", &s)[0].intime,
+            "200"
+        );
+    }
+
+    #[test]
+    fn the_panels_agent_says_its_last_change_refusal_and_warning() {
+        let limits: BTreeMap<String, u64> = [("almuerzo".to_owned(), 60)].into();
+        let agent = |s: &LiveState| {
+            let v = s.agent_by_interface("PJSIP/1001");
+            panel_agent("2101", "Ana", v.as_ref(), s, &limits)
+        };
+        let mut s = state();
+        // Logged in at 100: its last change, not 0.
+        let a = agent(&s);
+        assert_eq!(
+            (a.last_change, a.last_congestion, a.warning),
+            (100, 0, false)
+        );
+        // Paused at 400 for lunch: the pause is the last change.
+        s.apply(LiveFact::MemberPaused {
+            queue: queue(),
+            interface: "PJSIP/1001".into(),
+            reason: Some("almuerzo".into()),
+            at: UnixTime(400),
+        });
+        let a = agent(&s);
+        assert_eq!((a.status.as_str(), a.last_change), ("busyout", 400));
+        // Past the reason's 60 s (now is long after 400): a warning.
+        assert!(a.warning);
+        // A queue call refused at once (rang 0.2 s) at 500: lastcongestion; a long ring is a
+        // no-answer, not a refusal.
+        let mut s = state();
+        s.apply(LiveFact::AgentRingNoAnswer {
+            queue: queue(),
+            interface: "PJSIP/1001".into(),
+            ring_ms: 200,
+            at: UnixTime(500),
+        });
+        s.apply(LiveFact::AgentRingNoAnswer {
+            queue: queue(),
+            interface: "PJSIP/1001".into(),
+            ring_ms: 15_000,
+            at: UnixTime(600),
+        });
+        let a = agent(&s);
+        assert_eq!((a.last_congestion, a.warning), (500, false));
+        // Its phone unreachable while logged in: a warning.
+        s.apply(LiveFact::ContactStatus {
+            endpoint: "1001".into(),
+            status: "Unreachable".into(),
+            ip: None,
+        });
+        assert!(agent(&s).warning);
     }
 }

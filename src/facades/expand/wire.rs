@@ -55,10 +55,20 @@ pub fn hms(secs: i64) -> String {
 
 /// A list argument (`"q_a, q_b q_c"`): items separated by commas and/or spaces.
 pub fn split_list(text: &str) -> Vec<String> {
-    text.split([',', ' ', ';', '\t'])
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+    items(text).map(str::to_owned).collect()
+}
+
+fn items(text: &str) -> impl Iterator<Item = &str> {
+    text.split([',', ' ', ';', '\t']).filter(|s| !s.is_empty())
+}
+
+/// [`split_list`] of at most `max` items; `None` when there are more, found before any item
+/// is copied.
+pub fn split_list_max(text: &str, max: usize) -> Option<Vec<String>> {
+    if items(text).nth(max).is_some() {
+        return None;
+    }
+    Some(split_list(text))
 }
 
 /// A number for an attribute: integers without decimals, others with up to 6.
@@ -283,6 +293,10 @@ pub struct PanelAgent {
     pub status: String,
     /// Epoch seconds of the last change known (0: unknown).
     pub last_change: i64,
+    /// Epoch seconds it last refused a queue call at once (0: never seen).
+    pub last_congestion: i64,
+    /// It needs attention (phone unreachable, pause past its reason's limit).
+    pub warning: bool,
 }
 
 /// A member of one queue.
@@ -360,11 +374,11 @@ pub fn panel_xml(generated: f64, agents: &[PanelAgent], queues: &[PanelQueue]) -
             2,
             "agent",
             &[
-                ("lastcongestion", "0"),
+                ("lastcongestion", &a.last_congestion.to_string()),
                 ("laststatuschange", &a.last_change.to_string()),
                 ("name", &a.name),
                 ("status", &a.status),
-                ("warning", "0"),
+                ("warning", if a.warning { "1" } else { "0" }),
             ],
             &a.number,
         );
@@ -797,13 +811,32 @@ pub struct LoginQueue {
     pub pause_type: String,
 }
 
+/// The agent of an extension in `getAgentLogin`, with its state (the vendor's second example).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginAgent {
+    /// Agent number.
+    pub number: String,
+    /// User name.
+    pub user: String,
+    /// Full name.
+    pub name: String,
+    /// Logged in to some queue.
+    pub logged: bool,
+    /// Since when (its earliest login in force; `None`: unknown).
+    pub logged_at: Option<UnixTime>,
+    /// Paused (in every queue it is in).
+    pub paused: bool,
+    /// That pause's reason name.
+    pub pause_type: String,
+}
+
 /// One extension of `getAgentLogin`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExtensionLogin {
     /// The extension.
     pub number: String,
-    /// `(number, user, name)` of the agent logged in from it.
-    pub agent: Option<(String, String, String)>,
+    /// The agent logged in from it.
+    pub agent: Option<LoginAgent>,
     /// The agent's queues.
     pub queues: Vec<LoginQueue>,
 }
@@ -823,12 +856,21 @@ pub fn agent_login_xml(list: &[ExtensionLogin], tz: &TimeZone) -> String {
                 ("channelId", &e.number),
             ],
         );
-        if let Some((number, user, name)) = &e.agent {
+        if let Some(a) = &e.agent {
+            let date = a.logged_at.map(|t| format_date(t, tz)).unwrap_or_default();
             empty(
                 &mut out,
                 2,
                 "agent",
-                &[("number", number), ("user", user), ("name", name)],
+                &[
+                    ("number", &a.number),
+                    ("user", &a.user),
+                    ("name", &a.name),
+                    ("is_logged", bool_text(a.logged)),
+                    ("logged_date", &date),
+                    ("is_paused", bool_text(a.paused)),
+                    ("pause_type", &a.pause_type),
+                ],
             );
         }
         for q in &e.queues {
@@ -891,6 +933,8 @@ mod tests {
         assert_eq!(hms(360_000), "100h 00' 00''");
         assert_eq!(split_list("q_a, q_b q_c,,"), ["q_a", "q_b", "q_c"]);
         assert!(split_list("").is_empty());
+        assert_eq!(split_list_max("a b,c", 3).unwrap(), ["a", "b", "c"]);
+        assert_eq!(split_list_max("a b,c,d", 3), None);
         assert_eq!(decimal(159.769230769), "159.769231");
         assert_eq!(decimal(12.0), "12");
         assert_eq!(decimal(f64::NAN), "0");
@@ -969,6 +1013,8 @@ mod tests {
                     name: "Ana".into(),
                     status: "busyout".into(),
                     last_change: 0,
+                    last_congestion: 1275585158,
+                    warning: true,
                 }],
                 &[PanelQueue {
                     qname: "q".into(),
@@ -1041,6 +1087,10 @@ mod tests {
             assert_eq!(depth, 0, "{d}");
         }
         assert!(docs[0].contains("calleridName=\"A &amp; B &lt;x&gt;\""));
+        assert!(docs[3].contains(
+            "<agent lastcongestion=\"1275585158\" laststatuschange=\"0\" name=\"Ana\" \
+             status=\"busyout\" warning=\"1\">2101</agent>"
+        ));
         assert!(docs[3].contains("<ratio>66.67</ratio>"), "{}", docs[3]);
         assert!(docs[3].contains("pausetype=\"Almuerzo\">2101</qagent>"));
         assert!(docs[4].contains("promedio=\"00h 02' 40''\" promedioSeg=\"159.5\""));

@@ -19,6 +19,10 @@ use quick_xml::Reader;
 /// The deepest element nesting accepted in a request.
 const MAX_DEPTH: usize = 32;
 
+/// Most parts an operation element may hold (the widest documented operation has 7): one
+/// more is refused as soon as it starts, before the rest of the body is read.
+pub const MAX_PARTS: usize = 64;
+
 /// One decoded rpc call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SoapCall {
@@ -71,6 +75,9 @@ pub enum EnvelopeError {
     /// Nested deeper than [`MAX_DEPTH`].
     #[error("Bad Request: elements nested too deep")]
     TooDeep,
+    /// More than [`MAX_PARTS`] parts.
+    #[error("Bad Request: too many parts")]
+    TooManyParts,
 }
 
 fn local(name: &[u8]) -> String {
@@ -121,6 +128,9 @@ pub fn parse_request(body: &[u8]) -> Result<SoapCall, EnvelopeError> {
                     }
                     2 if path[1] == "Body" => return Err(EnvelopeError::SeveralOperations),
                     3 if path[1] == "Body" && operation.as_deref() == Some(path[2].as_str()) => {
+                        if params.len() >= MAX_PARTS {
+                            return Err(EnvelopeError::TooManyParts);
+                        }
                         part = Some((name.clone(), String::new(), is_nil(&e)));
                     }
                     _ => {}

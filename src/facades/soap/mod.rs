@@ -8,7 +8,8 @@
 //!   is the single `return` part. Malformed envelopes and unknown operations get a Fault with
 //!   HTTP 500, as PHP SoapServer does; nothing else does.
 //!
-//! Bodies larger than the HTTP limit are refused with 413 before they are read.
+//! Bodies larger than the HTTP limit are refused with 413 before they are read. An operation
+//! that panics is answered with a `SOAP-ENV:Server` Fault ("Internal error") and logged.
 
 pub mod envelope;
 
@@ -22,6 +23,7 @@ use axum::http::{header, request::Parts, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
 
 pub use envelope::{escape, fault, parse_request, response, FaultCode, SoapCall, SoapValue};
 
@@ -75,11 +77,22 @@ pub trait SoapService: Send + Sync + 'static {
     ) -> impl Future<Output = Result<SoapValue, SoapError>> + Send;
 }
 
-/// The router of one SOAP endpoint at `path`.
+/// The router of one SOAP endpoint at `path`. A panicking operation is answered with a
+/// `SOAP-ENV:Server` Fault (HTTP 500) that says nothing of it, and logged.
 pub fn routes<S: SoapService>(path: &str, service: Arc<S>) -> Router {
     Router::new()
         .route(path, get(get_endpoint::<S>).post(post_endpoint::<S>))
         .with_state(service)
+        .layer(CatchPanicLayer::custom(panic_fault))
+}
+
+/// The answer to a panicking operation.
+fn panic_fault(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    crate::http::limits::log_panic(&*panic, "soap");
+    xml(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        fault(FaultCode::Server, "Internal error"),
+    )
 }
 
 /// Whether the query asks for the WSDL (`wsdl`, ` wsdl`, `%20wsdl`, `WSDL`, `wsdl=...`).

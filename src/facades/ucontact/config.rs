@@ -4,6 +4,8 @@
 //! [ucontact]                          # optional
 //! session_idle_seconds = 28800        # a session token unused this long ends (60-604800)
 //! max_search_limit = 500              # most getrecords rows per page (1-10000)
+//! max_report_days = 93                # longest getrecords calldatei-calldatef range, days (1-366)
+//! max_bulk_items = 1000               # most objects in one addblackbulk/deleteblackbulk (1-10000)
 //!
 //! [[ucontact.campaign]]               # any number; campaigns are configuration
 //! name = "Cobranza->"                 # required: 1-64 printable characters, not "*", unique
@@ -40,6 +42,14 @@ pub struct UcontactConfig {
     /// Most rows `Cdr/getrecords` answers per page. Default 500; 1-10000.
     #[serde(default = "default_max_search")]
     pub max_search_limit: usize,
+    /// The longest `calldatei`-`calldatef` range of `Cdr/getrecords`, in days; a longer one is
+    /// answered `0`. Default 93 (a quarter); 1-366.
+    #[serde(default = "default_max_report_days")]
+    pub max_report_days: u32,
+    /// Most objects one `addblackbulk` / `deleteblackbulk` may carry; more are answered `0`
+    /// before any is decoded. Default 1000; 1-10000.
+    #[serde(default = "default_max_bulk_items")]
+    pub max_bulk_items: usize,
     /// The campaigns. Default none.
     #[serde(default)]
     pub campaign: Vec<CampaignConfig>,
@@ -50,6 +60,8 @@ impl Default for UcontactConfig {
         Self {
             session_idle_seconds: DEFAULT_SESSION_IDLE_SECONDS,
             max_search_limit: DEFAULT_MAX_SEARCH_LIMIT,
+            max_report_days: DEFAULT_MAX_REPORT_DAYS,
+            max_bulk_items: DEFAULT_MAX_BULK_ITEMS,
             campaign: Vec::new(),
         }
     }
@@ -61,6 +73,19 @@ fn default_idle() -> u64 {
 
 fn default_max_search() -> usize {
     DEFAULT_MAX_SEARCH_LIMIT
+}
+
+/// Default `max_report_days`: a quarter, so monthly and quarterly exports work.
+pub const DEFAULT_MAX_REPORT_DAYS: u32 = 93;
+/// Default `max_bulk_items`.
+pub const DEFAULT_MAX_BULK_ITEMS: usize = 1000;
+
+fn default_max_report_days() -> u32 {
+    DEFAULT_MAX_REPORT_DAYS
+}
+
+fn default_max_bulk_items() -> usize {
+    DEFAULT_MAX_BULK_ITEMS
 }
 
 /// `[[ucontact.campaign]]`.
@@ -121,6 +146,12 @@ impl UcontactConfig {
         }
         if !(1..=10_000).contains(&self.max_search_limit) {
             return Err(("ucontact.max_search_limit", "must be 1-10000"));
+        }
+        if !(1..=366).contains(&self.max_report_days) {
+            return Err(("ucontact.max_report_days", "must be 1-366"));
+        }
+        if !(1..=10_000).contains(&self.max_bulk_items) {
+            return Err(("ucontact.max_bulk_items", "must be 1-10000"));
         }
         let mut names = std::collections::BTreeSet::new();
         let mut queues = std::collections::BTreeSet::new();

@@ -11,6 +11,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::core::campaigns::{AgentCallError, BlacklistError, DispositionError};
+use crate::core::originate_service::StartError;
 
 /// An answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,13 +113,16 @@ impl IntoResponse for Answer {
     }
 }
 
-/// AgentCall's refusal: `0`; a store failure: 503.
+/// AgentCall's refusal (also the outbound policy's): `0`; a store failure: 503.
 pub fn agent_call(e: &AgentCallError) -> Answer {
     match e {
-        AgentCallError::Store(_) | AgentCallError::Start(_) => Answer::unavailable(),
+        AgentCallError::Store(_) | AgentCallError::Start(StartError::Store(_)) => {
+            Answer::unavailable()
+        }
         AgentCallError::UnknownCampaign(_)
         | AgentCallError::Blacklisted(_)
-        | AgentCallError::Request(_) => Answer::zero(),
+        | AgentCallError::Request(_)
+        | AgentCallError::Start(StartError::Refused(_)) => Answer::zero(),
     }
 }
 
@@ -135,5 +139,20 @@ pub fn blacklist(e: &BlacklistError) -> Answer {
     match e {
         BlacklistError::Invalid => Answer::zero(),
         BlacklistError::Store(_) => Answer::unavailable(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::outbound_policy::Refusal;
+
+    #[test]
+    fn an_outbound_policy_refusal_answers_agent_call_0() {
+        let refused = AgentCallError::Start(StartError::Refused(Refusal::Premium {
+            number: "09001234".into(),
+            prefix: "0900".into(),
+        }));
+        assert_eq!(agent_call(&refused), Answer::zero());
     }
 }

@@ -19,7 +19,7 @@ pub mod session;
 pub mod wire;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -40,7 +40,7 @@ use crate::core::directory::{CredentialApi, DirectoryStore};
 use crate::core::originate::{Extension, PhoneNumber};
 use crate::core::recordings::{Guid, RecordingKey, ServeFormat};
 use crate::core::reports::{queue_report, QueueReport, ReportContext, ReportFilter};
-use crate::core::{CdrRecord, JournalStore, Secret, TimeRange, UnixTime};
+use crate::core::{CdrRecord, JournalReadError, JournalReader, Secret, TimeRange, UnixTime};
 use crate::facades::auth::KeyVerifier;
 
 use errors::Answer;
@@ -72,11 +72,24 @@ pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Router {
         keys,
         services,
     });
-    Router::new()
-        .route("/Integra/resources/{*op}", post(integra))
-        .route("/records/{file}", get(record_flat))
-        .route("/records/{day}/{file}", get(record_in_day))
-        .with_state(state)
+    answer_panics(
+        Router::new()
+            .route("/Integra/resources/{*op}", post(integra))
+            .route("/records/{file}", get(record_flat))
+            .route("/records/{day}/{file}", get(record_in_day))
+            .with_state(state),
+    )
+}
+
+/// `router` with uContact's answer to a panicking handler: HTTP 503 `0`, as for any engine
+/// failure ([`Answer::unavailable`]); the panic is logged, the client learns nothing of it.
+pub fn answer_panics(router: Router) -> Router {
+    router.layer(tower_http::catch_panic::CatchPanicLayer::custom(
+        |panic: Box<dyn std::any::Any + Send + 'static>| {
+            crate::http::limits::log_panic(&*panic, api::UCONTACT);
+            Answer::unavailable().into_response()
+        },
+    ))
 }
 
 fn actor(p: &Principal) -> Actor {
@@ -118,18 +131,13 @@ impl Ucontact {
 
     async fn journal<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&crate::store::SqliteJournal) -> Result<T, crate::store::StoreError>
-            + Send
-            + 'static,
+        f: impl FnOnce(&dyn JournalReader) -> Result<T, JournalReadError> + Send + 'static,
     ) -> Option<T> {
         let journal = self.services.journal.clone();
-        tokio::task::spawn_blocking(move || {
-            let j = journal.lock().ok()?;
-            f(&j).ok()
-        })
-        .await
-        .ok()
-        .flatten()
+        tokio::task::spawn_blocking(move || f(&*journal).ok())
+            .await
+            .ok()
+            .flatten()
     }
 }
 
@@ -139,7 +147,10 @@ async fn integra(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = Form::parse(&body);
+    // Bounded before anything is decoded: more fields than any operation has is refused.
+    let Some(form) = Form::parse_bounded(&body, wire::MAX_FORM_FIELDS) else {
+        return Answer::zero().into_response();
+    };
     let op = op.trim_matches('/').to_ascii_lowercase();
     match op.as_str() {
         "auth/getusertoken" => return get_user_token(&uc, &form).await.into_response(),
@@ -300,14 +311,14 @@ async fn hangup_phone(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
     let Some(pbx) = uc.services.pbx() else {
         return Answer::unavailable();
     };
-    let channels: Vec<_> = match pbx.live.read() {
-        Ok(live) => live
-            .endpoints
-            .get(phone.as_str())
-            .map(|e| e.calls.values().map(|c| c.channel.clone()).collect())
-            .unwrap_or_default(),
-        Err(_) => return Answer::unavailable(),
-    };
+    let channels: Vec<_> = pbx
+        .live
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .endpoints
+        .get(phone.as_str())
+        .map(|e| e.calls.values().map(|c| c.channel.clone()).collect())
+        .unwrap_or_default();
     let mut hung = 0;
     for channel in &channels {
         if pbx.commands.hangup(channel).await.is_ok() {
@@ -374,13 +385,14 @@ async fn blacklist(uc: &Ucontact, who: &Principal, form: &Form, bulk: bool, add:
         .any(&["black", "blacklist", "blacks", "data"])
         .or_else(|| form.single())
         .unwrap_or("");
+    let max = uc.services.config.ucontact.max_bulk_items;
     let result = if add {
-        match wire::json_list(text, bulk, wire::blacklist_entry) {
+        match wire::json_list_max(text, bulk, max, wire::blacklist_entry) {
             Ok(entries) => uc.campaigns.blacklist_add(&actor(who), entries).await,
             Err(_) => return Answer::zero(),
         }
     } else {
-        match wire::json_list(text, bulk, wire::blacklist_key) {
+        match wire::json_list_max(text, bulk, max, wire::blacklist_key) {
             Ok(keys) => uc
                 .campaigns
                 .blacklist_remove(&actor(who), keys)
@@ -525,6 +537,10 @@ async fn get_records(uc: &Ucontact, form: &Form) -> Answer {
         .map_or(UnixTime(now.seconds() + 1), |t| UnixTime(t.seconds() + 1));
     if to <= from {
         return Answer::json(&json!([]));
+    }
+    let max_days = uc.services.config.ucontact.max_report_days;
+    if to.seconds() - from.seconds() > i64::from(max_days) * 86_400 + 1 {
+        return Answer::zero();
     }
     let range = TimeRange { from, to };
     let Some(cdrs) = uc.journal(move |j| j.cdrs(range)).await else {
@@ -677,9 +693,7 @@ async fn queue_summary(uc: &Ucontact) -> Answer {
     let Some(reports) = todays_reports(uc, now).await else {
         return Answer::unavailable();
     };
-    let Ok(live) = pbx.live.read() else {
-        return Answer::unavailable();
-    };
+    let live = pbx.live.read().unwrap_or_else(PoisonError::into_inner);
     let mut out: Vec<Value> = live
         .queues
         .iter()
@@ -720,9 +734,7 @@ async fn campaign_status(uc: &Ucontact, form: &Form) -> Answer {
         .into_iter()
         .map(|a| (a.number.to_string(), a.full_name))
         .collect();
-    let Ok(live) = pbx.live.read() else {
-        return Answer::unavailable();
-    };
+    let live = pbx.live.read().unwrap_or_else(PoisonError::into_inner);
     let mut out = serde_json::Map::new();
     for (queue, q) in &live.queues {
         let name = campaign_name_of(uc, queue.as_str());

@@ -12,6 +12,7 @@ use super::*;
 use crate::config::Config;
 use crate::core::campaigns::CampaignScope;
 use crate::core::directory::{Agent, AgentNumber, PasswordHash};
+use crate::core::JournalStore;
 use crate::test_support::TempDir;
 
 const CAMPAIGNS: &str = r#"
@@ -571,9 +572,7 @@ async fn getrecords_pages_filters_and_shapes_rows() {
     cdrs[2].uniqueid = UniqueId::new(format!("{id}-src"));
     cdrs[2].linkedid = UniqueId::new(format!("{id}-src"));
     cdrs[2].calldata = "idcliente=9".into();
-    f.services
-        .journal
-        .lock()
+    crate::store::SqliteJournal::open(&f.services.config.store.path)
         .unwrap()
         .append_cdrs(&SourceId::new("cdr"), &cdrs, SourceCursor::Rowid(6))
         .unwrap();

@@ -19,15 +19,28 @@ use crate::core::{CdrRecord, UnixTime};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Form(Vec<(String, String)>);
 
+/// Most fields a request body may have ([`Form::parse_bounded`]); the documented operations
+/// use at most 15.
+pub const MAX_FORM_FIELDS: usize = 64;
+
 impl Form {
     /// Decodes a body as the WHATWG `application/x-www-form-urlencoded` parser does: fields
     /// split on `&`, name and value on the first `=`; `+` is a space, `%` and two hex digits a
     /// byte (any other `%` is itself); the bytes are then read as UTF-8, invalid sequences
     /// replaced (U+FFFD).
     pub fn parse(body: &[u8]) -> Self {
-        Self(
-            body.split(|&b| b == b'&')
-                .filter(|item| !item.is_empty())
+        Self::parse_bounded(body, usize::MAX).unwrap_or_default()
+    }
+
+    /// [`Form::parse`] of a body with at most `max` fields; `None` when it has more, found
+    /// before any field is decoded.
+    pub fn parse_bounded(body: &[u8], max: usize) -> Option<Self> {
+        let items = || body.split(|&b| b == b'&').filter(|item| !item.is_empty());
+        if max < usize::MAX && items().nth(max).is_some() {
+            return None;
+        }
+        Some(Self(
+            items()
                 .map(|item| {
                     let (k, v) = match item.iter().position(|&b| b == b'=') {
                         Some(i) => (&item[..i], &item[i + 1..]),
@@ -36,7 +49,7 @@ impl Form {
                     (percent_decode(k), percent_decode(v))
                 })
                 .collect(),
-        )
+        ))
     }
 
     /// The first value of `name` (exact name first, then case-insensitive).
@@ -173,6 +186,9 @@ pub enum WireError {
     /// Not JSON, or not the expected shape.
     #[error("malformed JSON")]
     Json,
+    /// More items than allowed (in an array or an object).
+    #[error("too many items")]
+    TooMany,
     /// A required field is missing or empty.
     #[error("missing {0}")]
     Missing(&'static str),
@@ -254,19 +270,130 @@ pub fn blacklist_key(v: &Value) -> Result<BlacklistKey, WireError> {
     })
 }
 
-/// Parses one JSON object, or an array of them, with `item`.
+/// Parses one JSON object, or an array of at most 10000 of them, with `item`.
 pub fn json_list<T>(
     text: &str,
     array: bool,
     item: impl Fn(&Value) -> Result<T, WireError>,
 ) -> Result<Vec<T>, WireError> {
-    let v: Value = serde_json::from_str(text).map_err(|_| WireError::Json)?;
+    json_list_max(text, array, 10_000, item)
+}
+
+/// [`json_list`] with at most `max` objects in the array: one more is refused
+/// ([`WireError::TooMany`]) as soon as the decoder reaches it, before the rest is read.
+pub fn json_list_max<T>(
+    text: &str,
+    array: bool,
+    max: usize,
+    item: impl Fn(&Value) -> Result<T, WireError>,
+) -> Result<Vec<T>, WireError> {
+    let v = bounded_json(text, max)?;
     match (&v, array) {
-        (Value::Array(items), true) if !items.is_empty() && items.len() <= 10_000 => {
-            items.iter().map(item).collect()
-        }
+        (Value::Array(items), true) if !items.is_empty() => items.iter().map(item).collect(),
         (Value::Object(_), false) => Ok(vec![item(&v)?]),
         _ => Err(WireError::Json),
+    }
+}
+
+/// Most members of a JSON object, and items of an array below the top level, in any input.
+pub const MAX_JSON_MEMBERS: usize = 64;
+
+const TOO_MANY: &str = "centralita: too many JSON items";
+
+/// Decodes JSON with bounded containers: the top-level array may have `top_items` items,
+/// every object and nested array at most [`MAX_JSON_MEMBERS`] (nesting stops at serde_json's
+/// 128 levels). Decoding stops at the first item past a bound ([`WireError::TooMany`]): a body
+/// full of items is never built into a structure.
+pub fn bounded_json(text: &str, top_items: usize) -> Result<Value, WireError> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let v = Bounded { items: top_items }
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| {
+            if e.to_string().starts_with(TOO_MANY) {
+                WireError::TooMany
+            } else {
+                WireError::Json
+            }
+        })?;
+    Ok(v)
+}
+
+/// A JSON value whose arrays hold at most `items` (objects: [`MAX_JSON_MEMBERS`] members).
+#[derive(Clone, Copy)]
+struct Bounded {
+    items: usize,
+}
+
+impl Bounded {
+    const NESTED: Self = Self {
+        items: MAX_JSON_MEMBERS,
+    };
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Bounded {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Bounded {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while out.len() < self.items {
+            match seq.next_element_seed(Self::NESTED)? {
+                Some(v) => out.push(v),
+                None => return Ok(Value::Array(out)),
+            }
+        }
+        match seq.next_element::<serde::de::IgnoredAny>()? {
+            None => Ok(Value::Array(out)),
+            Some(_) => Err(serde::de::Error::custom(TOO_MANY)),
+        }
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        let mut n = 0;
+        while let Some(k) = map.next_key::<String>()? {
+            n += 1;
+            if n > MAX_JSON_MEMBERS {
+                return Err(serde::de::Error::custom(TOO_MANY));
+            }
+            let v = map.next_value_seed(Self::NESTED)?;
+            out.insert(k, v);
+        }
+        Ok(Value::Object(out))
     }
 }
 
@@ -279,7 +406,7 @@ pub fn call_variables(data: &str) -> Result<CallData, WireError> {
         return Ok(CallData::default());
     }
     let pairs: Vec<(String, String)> = if data.starts_with('{') {
-        let v: Value = serde_json::from_str(data).map_err(|_| WireError::Json)?;
+        let v = bounded_json(data, MAX_JSON_MEMBERS)?;
         let o = object(&v)?;
         let mut pairs = Vec::new();
         for (k, v) in o {
@@ -290,6 +417,9 @@ pub fn call_variables(data: &str) -> Result<CallData, WireError> {
         }
         pairs
     } else if data.contains('=') {
+        if data.split(':').nth(CallData::MAX_PAIRS).is_some() {
+            return Err(WireError::TooMany);
+        }
         data.split(':')
             .filter(|p| !p.is_empty())
             .map(|p| {
@@ -331,7 +461,7 @@ pub fn records_filter(text: &str, tz: &TimeZone) -> Result<RecordsFilter, WireEr
     if text.trim().is_empty() {
         return Ok(RecordsFilter::default());
     }
-    let v: Value = serde_json::from_str(text).map_err(|_| WireError::Json)?;
+    let v = bounded_json(text, MAX_JSON_MEMBERS)?;
     let o = object(&v)?;
     let date = |name: &'static str| -> Result<Option<UnixTime>, WireError> {
         let s = scalar(o.get(name))?;
@@ -782,6 +912,8 @@ mod tests {
                 queue: crate::core::directory::QueueName::new("q_cobranza").unwrap(),
             },
             since: None,
+            caller_joined: None,
+            last_refused: None,
         };
         assert_eq!(status_code(&member(DeviceStatus::NotInUse), Some(&wrap)), 9);
 

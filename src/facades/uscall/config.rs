@@ -5,6 +5,7 @@
 //! [uscall]                                  # optional
 //! ddr_context = "from-carrier"              # the dialplan context where DDRs (DIDs) are answered
 //! ddrs = []                                 # DDRs startCall clicktocall may connect to; none: refused
+//! max_report_days = 93                      # longest dataini-datafin range of a report (1-366)
 //!
 //! [[uscall.category]]                       # startCall's `categoria` (none: every startCall is refused)
 //! id = "1"                                  # required: what clients send as categoria, 1-32 of [A-Za-z0-9_-]
@@ -35,6 +36,17 @@ pub struct UscallConfig {
     /// The dialing rule sets (`categoria`). Default none.
     #[serde(default)]
     pub category: Vec<CategoryConfig>,
+    /// The longest `dataini`-`datafin` range a report or CDR search may span, in days; a
+    /// longer one is `parametro_invalido` (`datafin`). Default 93 (a quarter); 1 to 366.
+    #[serde(default = "default_max_report_days")]
+    pub max_report_days: u32,
+}
+
+/// Default `max_report_days`: a quarter, so monthly and quarterly exports work.
+pub const DEFAULT_MAX_REPORT_DAYS: u32 = 93;
+
+fn default_max_report_days() -> u32 {
+    DEFAULT_MAX_REPORT_DAYS
 }
 
 fn default_ddr_context() -> String {
@@ -47,6 +59,7 @@ impl Default for UscallConfig {
             ddr_context: default_ddr_context(),
             ddrs: Vec::new(),
             category: Vec::new(),
+            max_report_days: DEFAULT_MAX_REPORT_DAYS,
         }
     }
 }
@@ -96,6 +109,9 @@ fn is_name(s: &str, max: usize) -> bool {
 impl UscallConfig {
     /// Checks every value (called when the configuration is loaded).
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=366).contains(&self.max_report_days) {
+            return Err(invalid("uscall.max_report_days", "must be 1-366"));
+        }
         if !is_name(&self.ddr_context, 80) {
             return Err(invalid(
                 "uscall.ddr_context",

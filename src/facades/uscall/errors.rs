@@ -5,6 +5,8 @@
 use crate::core::agents::{AgentError, QueueControlError};
 use crate::core::call_commands::CallCommandError;
 use crate::core::dialing::DialingError;
+use crate::core::originate_service::StartError;
+use crate::core::outbound_policy::Refusal;
 use crate::core::recordings::RecordingError;
 
 use super::wire;
@@ -108,6 +110,36 @@ impl From<DialingError> for UscallError {
     }
 }
 
+impl From<StartError> for UscallError {
+    /// A number the outbound policy refuses is a `regra_discagem` (like a categoria's rule); a
+    /// credential over its calls per minute or in flight is `nao_permitido`.
+    fn from(e: StartError) -> Self {
+        match e {
+            StartError::Refused(r) => match r {
+                Refusal::International { number, .. } => Self::DialRule(format!(
+                    "{number} é um número internacional não permitido para este token"
+                )),
+                Refusal::Premium { number, .. } => Self::DialRule(format!(
+                    "{number} é um número de tarifa especial não permitido para este token"
+                )),
+                Refusal::NotAllowed { number, .. } => Self::DialRule(format!(
+                    "{number} não é um destino permitido para este token"
+                )),
+                Refusal::Rate { limit } => {
+                    Self::NotAllowed(format!("limite de {limit} ligações por minuto atingido"))
+                }
+                Refusal::Concurrency { limit } => {
+                    Self::NotAllowed(format!("limite de {limit} ligações simultâneas atingido"))
+                }
+            },
+            StartError::Store(e) => {
+                tracing::warn!(error = %e, "uscall: originate not started");
+                Self::Internal
+            }
+        }
+    }
+}
+
 impl From<AgentError> for UscallError {
     fn from(e: AgentError) -> Self {
         match e {
@@ -198,6 +230,28 @@ mod tests {
                 "agente_nao_logado",
             ),
             (UscallError::NoCall("Ramal 1004".into()), "sem_ligacao"),
+            (
+                UscallError::from(StartError::Refused(Refusal::International {
+                    number: "0054911".into(),
+                    prefix: "00".into(),
+                })),
+                "regra_discagem",
+            ),
+            (
+                UscallError::from(StartError::Refused(Refusal::Premium {
+                    number: "09001234".into(),
+                    prefix: "0900".into(),
+                })),
+                "regra_discagem",
+            ),
+            (
+                UscallError::from(StartError::Refused(Refusal::Concurrency { limit: 2 })),
+                "nao_permitido",
+            ),
+            (
+                UscallError::from(StartError::Refused(Refusal::Rate { limit: 2 })),
+                "nao_permitido",
+            ),
             (UscallError::NotAllowed("x".into()), "nao_permitido"),
             (UscallError::PbxUnavailable, "pbx_indisponivel"),
             (

@@ -30,7 +30,7 @@ use crate::core::directory::{
     Agent, AgentNumber, CredentialApi, DirectoryStore, Extension, PauseReason, PauseReasonId,
     QueueName, TrunkName,
 };
-use crate::core::journal::{CdrRecord, JournalStore, QueueLogRecord, TimeRange, UnixTime};
+use crate::core::journal::{CdrRecord, QueueLogRecord, TimeRange, UnixTime};
 use crate::core::live::{EndpointKind, EndpointLive, LiveState};
 use crate::core::originate::{self, CallData, DirectTarget, OriginateRequest};
 use crate::core::presence::{agent_presence, extension_presence, AgentPresence, ExtensionPresence};
@@ -202,20 +202,27 @@ fn queue_name(param: &'static str, v: &str) -> Result<QueueName, UscallError> {
         .map_err(|_| UscallError::invalid(param, "use somente letras, dígitos, _ e - (até 64)"))
 }
 
-/// A comma-separated list of agents or queues (absent: all).
+/// Most items in a list parameter (`agente`, `filas`).
+pub const MAX_LIST_ITEMS: usize = 200;
+
+/// A comma-separated list of agents or queues named `param` (absent: all); more than
+/// [`MAX_LIST_ITEMS`] is refused before any item is parsed.
 fn list<T>(
+    param: &'static str,
     value: Option<&str>,
     parse: impl Fn(&str) -> Result<T, UscallError>,
 ) -> Result<Vec<T>, UscallError> {
-    value
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(&parse)
-                .collect()
-        })
-        .unwrap_or_else(|| Ok(Vec::new()))
+    let Some(v) = value else {
+        return Ok(Vec::new());
+    };
+    let items = || v.split(',').map(str::trim).filter(|s| !s.is_empty());
+    if items().nth(MAX_LIST_ITEMS).is_some() {
+        return Err(UscallError::invalid(
+            param,
+            format!("no máximo {MAX_LIST_ITEMS} itens"),
+        ));
+    }
+    items().map(&parse).collect()
 }
 
 fn idcti(v: &str) -> Result<String, UscallError> {
@@ -298,7 +305,10 @@ impl UscallService {
 
     fn live(&self) -> Result<LiveState, UscallError> {
         let pbx = self.pbx()?;
-        let state = pbx.live.read().map_err(|_| UscallError::Internal)?;
+        let state = pbx
+            .live
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         Ok(state.clone())
     }
 
@@ -326,7 +336,7 @@ impl UscallService {
     async fn authenticate(&self, token: Option<&str>) -> Result<Actor, UscallError> {
         let token = token.ok_or(UscallError::TokenInvalid)?;
         match self.keys.verify(token, CredentialApi::Uscall).await {
-            Ok(c) => Ok(Actor::new(api::USCALL, c.id.as_str())),
+            Ok(c) => Ok(Actor::new(api::USCALL, c.id.as_str()).with_system(c.system)),
             Err(KeyError::Refused) => Err(UscallError::TokenInvalid),
             Err(KeyError::Store) => Err(UscallError::Internal),
         }
@@ -357,7 +367,6 @@ impl UscallService {
     ) -> Result<(Vec<CdrRecord>, Vec<QueueLogRecord>), UscallError> {
         let j = self.services.journal.clone();
         blocking(move || {
-            let j = j.lock().map_err(|_| "journal lock poisoned".to_owned())?;
             let cdrs = j.cdrs(cdr_range).map_err(|e| e.to_string())?;
             let log = j.queue_log(log_range).map_err(|e| e.to_string())?;
             Ok::<_, String>((cdrs, log))
@@ -408,7 +417,8 @@ impl UscallService {
             };
             let target = match &job.request.mode {
                 originate::OriginateMode::Direct { target } => Some(target.exten().to_owned()),
-                originate::OriginateMode::ClickToCall { .. } => None,
+                originate::OriginateMode::ClickToCall { .. }
+                | originate::OriginateMode::OutsideSource { .. } => None,
             };
             let idcti = job
                 .request
@@ -436,17 +446,27 @@ impl UscallService {
         dataini: Option<&str>,
         datafin: Option<&str>,
     ) -> Result<TimeRange, UscallError> {
-        wire::date_range(dataini, datafin, &self.tz(), UnixTime::now()).map_err(|e| match e {
-            wire::RangeError::Start => {
-                UscallError::invalid("dataini", "use o formato YYYY-MM-DD HH:MM:SS")
-            }
-            wire::RangeError::End => {
-                UscallError::invalid("datafin", "use o formato YYYY-MM-DD HH:MM:SS")
-            }
-            wire::RangeError::Order => {
-                UscallError::invalid("datafin", "deve ser posterior a dataini")
-            }
-        })
+        let max_days = self.services.config.uscall.max_report_days;
+        let range = wire::date_range(dataini, datafin, &self.tz(), UnixTime::now()).map_err(
+            |e| match e {
+                wire::RangeError::Start => {
+                    UscallError::invalid("dataini", "use o formato YYYY-MM-DD HH:MM:SS")
+                }
+                wire::RangeError::End => {
+                    UscallError::invalid("datafin", "use o formato YYYY-MM-DD HH:MM:SS")
+                }
+                wire::RangeError::Order => {
+                    UscallError::invalid("datafin", "deve ser posterior a dataini")
+                }
+            },
+        )?;
+        if range.to.seconds() - range.from.seconds() > i64::from(max_days) * 86_400 + 1 {
+            return Err(UscallError::invalid(
+                "datafin",
+                format!("o período não pode passar de {max_days} dias"),
+            ));
+        }
+        Ok(range)
     }
 
     async fn dispatch(&self, op: &str, args: &Args<'_>) -> Answer {
@@ -821,10 +841,7 @@ impl UscallService {
             .originate
             .start_job(actor, request)
             .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "uscall: originate not started");
-                UscallError::Internal
-            })?;
+            .map_err(UscallError::from)?;
         Ok(json!({
             "id": job.as_str(),
             "tipo": if tipo == "outbound" { "outbound" } else { "clicktocall" },
@@ -882,7 +899,7 @@ impl UscallService {
             .iter()
             .filter(|s| origem.is_none_or(|o| s.source == o))
             .filter(|s| destino.is_none_or(|d| s.destination == d || s.did.as_deref() == Some(d)))
-            .filter(|s| idunico.is_none_or(|i| matches_id(s, i)))
+            .filter(|s| idunico.is_none_or(|i| s.is_named_by(i)))
             .map(|s| self.call_json(s))
             .collect();
         Ok(Value::Array(rows))
@@ -1260,8 +1277,8 @@ impl UscallService {
         ),
         UscallError,
     > {
-        let agents = list(args.get("agente"), |a| agent_number("agente", a))?;
-        let queues = list(args.get("filas"), |q| queue_name("filas", q))?;
+        let agents = list("agente", args.get("agente"), |a| agent_number("agente", a))?;
+        let queues = list("filas", args.get("filas"), |q| queue_name("filas", q))?;
         let range = self.range(args.get("dataini"), args.get("datafin"))?;
         let (cdrs, log) = self.journal(range, range).await?;
         let directory = self.agents().await?;
@@ -1491,14 +1508,6 @@ impl UscallService {
             )),
         }
     }
-}
-
-/// Whether `id` names the call: its linkedid, a leg's uniqueid, its idcti or its originate job.
-fn matches_id(s: &CallSummary, id: &str) -> bool {
-    s.linkedid == id
-        || s.uniqueids.iter().any(|u| u == id)
-        || s.idcti.as_deref() == Some(id)
-        || s.originate_id.as_deref() == Some(id)
 }
 
 impl SoapService for UscallService {

@@ -2,7 +2,8 @@
 // eXpand webservice client over PHP's SoapClient, built from the served WSDL.
 // Usage: php client.php WSDL_URL
 // Reads one JSON request per line on stdin: {"op": "originateCall", "args": [...]} (the
-// arguments in the WSDL's order) and writes one JSON line per request on stdout:
+// arguments in the WSDL's order; an optional "kwargs" object is passed as PHP 8 named arguments,
+// as a vendor example's `info="..."` is written) and writes one JSON line per request on stdout:
 // {"ok": true, "value": <the return value as PHP got it>, "type": "<PHP type>"} or
 // {"ok": false, "fault": "<faultcode>", "error": "<faultstring>"}.
 ini_set('default_socket_timeout', 30);
@@ -18,7 +19,11 @@ while (($line = fgets(STDIN)) !== false) {
     }
     $req = json_decode($line, true);
     try {
-        $value = $client->__soapCall($req['op'], $req['args']);
+        if (isset($req['kwargs'])) {
+            $value = $client->{$req['op']}(...$req['args'], ...$req['kwargs']);
+        } else {
+            $value = $client->__soapCall($req['op'], $req['args']);
+        }
         $out = ['ok' => true, 'value' => $value, 'type' => gettype($value)];
     } catch (SoapFault $f) {
         $out = ['ok' => false, 'fault' => $f->faultcode, 'error' => $f->getMessage()];

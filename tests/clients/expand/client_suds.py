@@ -19,7 +19,7 @@ for line in sys.stdin:
         continue
     req = json.loads(line)
     try:
-        value = getattr(client.service, req["op"])(*req["args"])
+        value = getattr(client.service, req["op"])(*req["args"], **req.get("kwargs", {}))
         if value is not None and not isinstance(value, (bool, int, float)):
             value = str(value)
         out = {"ok": True, "value": value, "type": type(value).__name__}

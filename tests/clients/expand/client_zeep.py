@@ -1,8 +1,8 @@
 """eXpand webservice client over zeep, built from the served WSDL.
 
 Usage: python client_zeep.py WSDL_URL
-Reads one JSON request per line on stdin ({"op": "...", "args": [...]}, arguments in the WSDL's
-order) and writes one JSON line per request: {"ok": true, "value": ..., "type": "..."} or
+Reads one JSON request per line on stdin ({"op": "...", "args": [...], "kwargs": {...}}, arguments
+in the WSDL's order, keyword arguments optional) and writes one JSON line per request: {"ok": true, "value": ..., "type": "..."} or
 {"ok": false, "fault": "...", "error": "..."}.
 """
 import json
@@ -19,7 +19,7 @@ for line in sys.stdin:
         continue
     req = json.loads(line)
     try:
-        value = getattr(client.service, req["op"])(*req["args"])
+        value = getattr(client.service, req["op"])(*req["args"], **req.get("kwargs", {}))
         out = {"ok": True, "value": value, "type": type(value).__name__}
     except Fault as f:
         out = {"ok": False, "fault": str(f.code), "error": f.message}

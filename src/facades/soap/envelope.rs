@@ -7,7 +7,8 @@
 //! - parts are kept in the order they came, with their local names, so an operation can read
 //!   them by name or by position;
 //! - a DOCTYPE (entity expansion) is refused, and so is anything that is not one well-formed
-//!   `Envelope` with a `Body` holding one operation element.
+//!   `Envelope` with a `Body` holding one operation element (no second root, no text outside
+//!   the root, no second element in the Body).
 //!
 //! Writing ([`response`], [`fault`]) produces the rpc/encoded shape PHP SoapServer sends:
 //! `<ns1:{op}Response><return xsi:type="xsd:...">...</return></ns1:{op}Response>`.
@@ -68,6 +69,9 @@ pub enum EnvelopeError {
     /// The envelope has no `Body`, or the Body no operation element.
     #[error("Bad Request: the SOAP Body holds no operation")]
     NoOperation,
+    /// The Body holds more than one element (PHP SoapServer refuses it too).
+    #[error("Bad Request: the SOAP Body holds more than one operation")]
+    SeveralOperations,
     /// Nested deeper than [`MAX_DEPTH`].
     #[error("Bad Request: elements nested too deep")]
     TooDeep,
@@ -104,6 +108,9 @@ pub fn parse_request(body: &[u8]) -> Result<SoapCall, EnvelopeError> {
     let mut params: Vec<(String, Option<String>)> = Vec::new();
     // The part being read: its text so far and whether it was nil.
     let mut part: Option<(String, String, bool)> = None;
+    // Whether the root element was closed: nothing but whitespace, comments and processing
+    // instructions may follow it.
+    let mut root_done = false;
     let mut buf = Vec::new();
     loop {
         let event = reader
@@ -114,10 +121,12 @@ pub fn parse_request(body: &[u8]) -> Result<SoapCall, EnvelopeError> {
             Event::Start(e) => {
                 let name = local(e.name().as_ref());
                 match path.len() {
+                    0 if root_done => return Err(EnvelopeError::NotXml),
                     0 if name != "Envelope" => return Err(EnvelopeError::NoEnvelope),
                     2 if path[1] == "Body" && operation.is_none() => {
                         operation = Some(name.clone());
                     }
+                    2 if path[1] == "Body" => return Err(EnvelopeError::SeveralOperations),
                     3 if path[1] == "Body" && operation.as_deref() == Some(path[2].as_str()) => {
                         if params.len() >= MAX_PARTS {
                             return Err(EnvelopeError::TooManyParts);
@@ -139,7 +148,14 @@ pub fn parse_request(body: &[u8]) -> Result<SoapCall, EnvelopeError> {
                     }
                 }
                 path.pop();
+                root_done |= path.is_empty();
             }
+            Event::Text(t) if path.is_empty() => {
+                if !t.iter().all(u8::is_ascii_whitespace) {
+                    return Err(EnvelopeError::NotXml);
+                }
+            }
+            Event::CData(_) if path.is_empty() => return Err(EnvelopeError::NotXml),
             Event::Text(t) => {
                 if let Some((_, text, _)) = part.as_mut() {
                     if path.len() == 4 {
@@ -326,6 +342,50 @@ mod tests {
             "</x>".repeat(40)
         );
         assert_eq!(parse_request(deep.as_bytes()), Err(EnvelopeError::TooDeep));
+    }
+
+    #[test]
+    fn refuses_a_second_root_text_outside_and_a_second_operation() {
+        // Read before: the second root's Body added its parts to the first call, and a second
+        // operation of the same name its parts to the first.
+        let cases: &[(&[u8], EnvelopeError)] = &[
+            (
+                b"<Envelope><Body><op><a>1</a></op></Body></Envelope><Envelope><Body><op><b>2</b></op></Body></Envelope>",
+                EnvelopeError::NotXml,
+            ),
+            (
+                b"<Envelope><Body><op><a>1</a></op></Body></Envelope><x/>",
+                EnvelopeError::NotXml,
+            ),
+            (
+                b"<Envelope><Body><op><a>1</a></op></Body></Envelope>junk",
+                EnvelopeError::NotXml,
+            ),
+            (b"junk<Envelope><Body><op/></Body></Envelope>", EnvelopeError::NotXml),
+            (
+                b"<Envelope><Body><op><a>1</a></op><op><b>2</b></op></Body></Envelope>",
+                EnvelopeError::SeveralOperations,
+            ),
+            (
+                b"<Envelope><Body><op><a>1</a></op><other/></Body></Envelope>",
+                EnvelopeError::SeveralOperations,
+            ),
+        ];
+        for (body, want) in cases {
+            assert_eq!(
+                parse_request(body),
+                Err(want.clone()),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // Whitespace, comments and processing instructions around the root are fine.
+        let ok = b"<?xml version='1.0'?>\n<!-- c --><Envelope><Body><op><a>1</a></op></Body></Envelope>\n<!-- end -->\n";
+        let bom = b"\xEF\xBB\xBF<Envelope><Body><op><a>1</a></op></Body></Envelope>";
+        for body in [&ok[..], &bom[..]] {
+            let params = parse_request(body).unwrap().params;
+            assert_eq!(params, vec![("a".to_owned(), Some("1".to_owned()))]);
+        }
     }
 
     #[test]

@@ -24,7 +24,10 @@ pub struct Form(Vec<(String, String)>);
 pub const MAX_FORM_FIELDS: usize = 64;
 
 impl Form {
-    /// Decodes a body (`+` is a space, `%XX` a byte; invalid UTF-8 is replaced).
+    /// Decodes a body as the WHATWG `application/x-www-form-urlencoded` parser does: fields
+    /// split on `&`, name and value on the first `=`; `+` is a space, `%` and two hex digits a
+    /// byte (any other `%` is itself); the bytes are then read as UTF-8, invalid sequences
+    /// replaced (U+FFFD).
     pub fn parse(body: &[u8]) -> Self {
         Self::parse_bounded(body, usize::MAX).unwrap_or_default()
     }
@@ -39,8 +42,10 @@ impl Form {
         Some(Self(
             items()
                 .map(|item| {
-                    let item = String::from_utf8_lossy(item);
-                    let (k, v) = item.split_once('=').unwrap_or((&item, ""));
+                    let (k, v) = match item.iter().position(|&b| b == b'=') {
+                        Some(i) => (&item[..i], &item[i + 1..]),
+                        None => (item, &[][..]),
+                    };
                     (percent_decode(k), percent_decode(v))
                 })
                 .collect(),
@@ -82,25 +87,23 @@ impl Form {
     }
 }
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
+fn percent_decode(b: &[u8]) -> String {
+    let hex = |c: u8| char::from(c).to_digit(16);
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         match b[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
+            b'%' => match (
+                b.get(i + 1).and_then(|&c| hex(c)),
+                b.get(i + 2).and_then(|&c| hex(c)),
+            ) {
+                (Some(hi), Some(lo)) => {
+                    out.push((hi * 16 + lo) as u8);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             c => out.push(c),
         }
         i += 1;
@@ -776,6 +779,29 @@ mod tests {
         assert_eq!(f.get("USER"), Some("ana pérez"));
         assert_eq!(f.get("nope"), None);
         assert!(Form::parse(b"").is_empty());
+    }
+
+    #[test]
+    fn forms_decode_escapes_to_bytes_before_utf8() {
+        // Found by fuzz/fuzz_targets/ucontact_form.rs: a raw byte between escapes was replaced
+        // before the escapes were decoded, so the value differed from what the client sent.
+        let f = Form::parse(b"user=ana+p%C3\xda%A9rez&password=a%2");
+        assert_eq!(f.get("user"), Some("ana p\u{FFFD}\u{6A9}rez"));
+        assert_eq!(f.get("password"), Some("a%2"));
+        assert_eq!(Form::parse(b"a=\xe2%82%AC").get("a"), Some("\u{20AC}"));
+        // `%` with a sign is not an escape (`u8::from_str_radix` reads `+1` as 1).
+        let f = Form::parse(b"a=%+1&b=%-1&c=% 1&d=%4&e=%");
+        for (k, v) in [
+            ("a", "% 1"),
+            ("b", "%-1"),
+            ("c", "% 1"),
+            ("d", "%4"),
+            ("e", "%"),
+        ] {
+            assert_eq!(f.get(k), Some(v), "{k}");
+        }
+        assert_eq!(Form::parse(b"%3D=%26&%zz=1").get("="), Some("&"));
+        assert_eq!(Form::parse(b"%3D=%26&%zz=1").get("%zz"), Some("1"));
     }
 
     #[test]

@@ -10,140 +10,18 @@
 
 mod live_support;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use centralita::asterisk::ami::action::{CoreShowChannels, QueueRemove};
+use centralita::asterisk::ami::action::CoreShowChannels;
 use centralita::asterisk::ami::AmiClient;
+use live_support::expand::*;
 use live_support::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const QUEUE: &str = "q_ventas";
 const PHONES: [&str; 3] = ["PJSIP/1001", "PJSIP/1002", "PJSIP/1003"];
-
-/// Removes this test's phones from the queue when dropped.
-struct QueueGuard;
-
-impl Drop for QueueGuard {
-    fn drop(&mut self) {
-        std::thread::spawn(|| {
-            tokio::runtime::Runtime::new().unwrap().block_on(async {
-                let client = connect().await;
-                for iface in PHONES {
-                    let _ = client.send(&QueueRemove::new(QUEUE, iface).unwrap()).await;
-                }
-                let _ = client.logoff().await;
-            })
-        })
-        .join()
-        .ok();
-    }
-}
-
-/// One SOAP client process speaking the line protocol of `tests/clients/expand/`.
-struct SoapClient {
-    name: &'static str,
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl SoapClient {
-    fn start(name: &'static str, program: &str, script: &str, wsdl: &str) -> Self {
-        let script = repo().join("tests/clients/expand").join(script);
-        let mut child = Command::new(program)
-            .arg(&script)
-            .arg(wsdl)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{program} runs: {e}"));
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut c = Self {
-            name,
-            child,
-            stdin,
-            stdout,
-        };
-        let ready = c.read();
-        assert_eq!(ready["type"], "ready", "{name}: {ready}");
-        assert_eq!(
-            ready["value"], 22,
-            "{name} sees every operation of the WSDL"
-        );
-        c
-    }
-
-    fn read(&mut self) -> Value {
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        assert!(!line.is_empty(), "{} exited", self.name);
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{}: {e}: {line}", self.name))
-    }
-
-    /// Calls `op` with positional `args`; the return value as text (`true`/`false` for
-    /// booleans). Panics on a Fault.
-    fn call(&mut self, op: &str, args: Value) -> String {
-        let reply = self.call_raw(op, args);
-        assert_eq!(reply["ok"], true, "{} {op}: {reply}", self.name);
-        match &reply["value"] {
-            Value::String(s) => s.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
-        }
-    }
-
-    fn call_raw(&mut self, op: &str, args: Value) -> Value {
-        let line = json!({"op": op, "args": args}).to_string();
-        writeln!(self.stdin, "{line}").unwrap();
-        self.stdin.flush().unwrap();
-        self.read()
-    }
-}
-
-impl Drop for SoapClient {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The value of attribute `name` in the first element of `xml` that holds `marker`.
-fn attr_in(xml: &str, element: &str, marker: &str, name: &str) -> Option<String> {
-    let open = format!("<{element} ");
-    xml.split(&open)
-        .skip(1)
-        .map(|rest| rest.split('>').next().unwrap_or(""))
-        .find(|tag| tag.contains(marker))
-        .and_then(|tag| {
-            let key = format!("{name}=\"");
-            tag.split(&key)
-                .nth(1)
-                .and_then(|v| v.split('"').next())
-                .map(str::to_owned)
-        })
-}
-
-fn date(t: jiff::Timestamp) -> String {
-    t.to_zoned(jiff::tz::TimeZone::get("America/Montevideo").unwrap())
-        .strftime("%Y-%m-%d %H:%M:%S")
-        .to_string()
-}
-
-fn poll<T>(within: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(started.elapsed() < within, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 /// Polls `originateCallStatus` until the job is final; returns the codes seen, in order,
 /// without repeats.
@@ -167,25 +45,6 @@ fn follow_job(c: &mut SoapClient, key: &str, id: &str) -> Vec<i64> {
             c.name
         );
         std::thread::sleep(Duration::from_millis(150));
-    }
-}
-
-/// Waits until none of this test's phones has a channel left: a job ends (status 3) when its
-/// first channel hangs up, and the phone's own channel may still be going away.
-async fn phones_idle(ami: &AmiClient) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let (_, list) = ami.send_list(&CoreShowChannels).await.unwrap();
-        let busy: Vec<&str> = list
-            .iter()
-            .filter_map(|c| c.get("Channel"))
-            .filter(|c| PHONES.iter().any(|p| c.starts_with(&format!("{p}-"))))
-            .collect();
-        if busy.is_empty() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "phones still busy: {busy:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -214,7 +73,10 @@ async fn expand_webservice_against_the_lab() {
     let scratch = Scratch::new("expand");
     let ami = connect().await;
     set_queue_members(&ami, QUEUE, &[]).await;
-    let _guard = QueueGuard;
+    let _guard = QueueGuard {
+        queue: QUEUE,
+        phones: &PHONES,
+    };
 
     let engine = Engine::start_with(
         scratch.path(),
@@ -284,6 +146,13 @@ async fn expand_webservice_against_the_lab() {
     let mut php = SoapClient::start("php", "php", "client.php", &wsdl_url);
     let mut zeep = SoapClient::start("zeep", &py, "client_zeep.py", &wsdl_url);
     let mut suds = SoapClient::start("suds", &py, "client_suds.py", &wsdl_url);
+    for c in [&php, &zeep, &suds] {
+        assert_eq!(
+            c.ready["value"], 22,
+            "{} sees every operation of the WSDL",
+            c.name
+        );
+    }
 
     // ---------------------------------------------------------------- a wrong key
     for c in [&mut php, &mut zeep, &mut suds] {
@@ -310,7 +179,7 @@ async fn expand_webservice_against_the_lab() {
     let mut jobs = Vec::new();
     for c in [&mut php, &mut zeep, &mut suds] {
         let info = format!("cliente=42,caso={}", c.name);
-        phones_idle(&ami).await;
+        phones_idle(&ami, &PHONES).await;
         let id = c.call(
             "originateCall",
             json!([key, "1001", "Ana Expand", "5551003", "Cliente", 20, info]),
@@ -331,7 +200,7 @@ async fn expand_webservice_against_the_lab() {
     );
 
     // A busy number ends in 4.
-    phones_idle(&ami).await;
+    phones_idle(&ami, &PHONES).await;
     let busy = php.call(
         "originateCall",
         json!([key, "1001", "Ana", "5552000", "", 20, "caso=busy"]),
@@ -339,13 +208,13 @@ async fn expand_webservice_against_the_lab() {
     assert_eq!(*follow_job(&mut php, key, &busy).last().unwrap(), 4);
 
     // No answer within the timeout: 5; congestion: 6.
-    phones_idle(&ami).await;
+    phones_idle(&ami, &PHONES).await;
     let noanswer = suds.call(
         "originateCall",
         json!([key, "1001", "Ana", "5553000", "", 4, "caso=noanswer"]),
     );
     assert_eq!(*follow_job(&mut suds, key, &noanswer).last().unwrap(), 5);
-    phones_idle(&ami).await;
+    phones_idle(&ami, &PHONES).await;
     let congestion = suds.call(
         "originateCall",
         json!([key, "1001", "Ana", "5554000", "", 20, "caso=congestion"]),
@@ -353,7 +222,7 @@ async fn expand_webservice_against_the_lab() {
     assert_eq!(*follow_job(&mut suds, key, &congestion).last().unwrap(), 6);
 
     // The source phone already on a call: 7.
-    phones_idle(&ami).await;
+    phones_idle(&ami, &PHONES).await;
     let talking = php.call(
         "originateCall",
         json!([key, "1002", "Beto", "5551006", "", 20, "caso=talking"]),
@@ -369,7 +238,7 @@ async fn expand_webservice_against_the_lab() {
     assert_eq!(*follow_job(&mut php, key, &talking).last().unwrap(), 3);
 
     // Cancel while ringing: 1, then the job's channels leave Asterisk.
-    phones_idle(&ami).await;
+    phones_idle(&ami, &PHONES).await;
     let ringing = zeep.call(
         "originateCall",
         json!([key, "1001", "Ana", "5553000", "", 30, "caso=cancel"]),
@@ -512,7 +381,7 @@ async fn expand_webservice_against_the_lab() {
     // Ana dials out while logged in: an outbound call of the queue's agent, on the panel as
     // type="out" with the number while it is up, then in the reports.
     let dialed_at = jiff::Timestamp::now().as_second();
-    phones_idle(&ami).await;
+    phones_idle(&ami, &PHONES).await;
     let out_job = suds.call(
         "originateCall",
         json!([key, "1001", "Ana", "5551012", "", 20, "caso=saliente"]),
@@ -643,7 +512,7 @@ async fn expand_webservice_against_the_lab() {
     );
     // A direct call to beto's extension while logged in (1003 dials 1002): not a queue call,
     // counted in agentData's `entrantes`.
-    phones_idle(&ami).await;
+    phones_idle(&ami, &PHONES).await;
     let direct = php.call(
         "originateCall",
         json!([key, "1003", "", "1002", "", 20, "caso=directa"]),

@@ -22,129 +22,16 @@
 
 mod live_support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use centralita::asterisk::ami::action::{CoreShowChannels, QueueRemove};
-use centralita::asterisk::ami::AmiClient;
+use centralita::asterisk::ami::action::CoreShowChannels;
+use live_support::expand::*;
 use live_support::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const QUEUE: &str = "q_ventas";
 const PHONES: [&str; 3] = ["PJSIP/1001", "PJSIP/1002", "PJSIP/1004"];
-
-struct QueueGuard;
-
-impl Drop for QueueGuard {
-    fn drop(&mut self) {
-        std::thread::spawn(|| {
-            tokio::runtime::Runtime::new().unwrap().block_on(async {
-                let client = connect().await;
-                for iface in PHONES {
-                    let _ = client.send(&QueueRemove::new(QUEUE, iface).unwrap()).await;
-                }
-                let _ = client.logoff().await;
-            })
-        })
-        .join()
-        .ok();
-    }
-}
-
-/// One SOAP client process speaking the line protocol of `tests/clients/expand/`.
-struct SoapClient {
-    name: &'static str,
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl SoapClient {
-    fn start(name: &'static str, program: &str, script: &str, wsdl: &str) -> Self {
-        let script = repo().join("tests/clients/expand").join(script);
-        let mut child = Command::new(program)
-            .arg(&script)
-            .arg(wsdl)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{program} runs: {e}"));
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut c = Self {
-            name,
-            child,
-            stdin,
-            stdout,
-        };
-        let ready = c.read();
-        assert_eq!(ready["type"], "ready", "{name}: {ready}");
-        c
-    }
-
-    fn read(&mut self) -> Value {
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        assert!(!line.is_empty(), "{} exited", self.name);
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{}: {e}: {line}", self.name))
-    }
-
-    fn call(&mut self, op: &str, args: Value) -> String {
-        self.call_kw(op, args, json!({}))
-    }
-
-    /// Calls `op` with positional `args` and keyword arguments `kwargs`.
-    fn call_kw(&mut self, op: &str, args: Value, kwargs: Value) -> String {
-        let line = json!({"op": op, "args": args, "kwargs": kwargs}).to_string();
-        writeln!(self.stdin, "{line}").unwrap();
-        self.stdin.flush().unwrap();
-        let reply = self.read();
-        assert_eq!(reply["ok"], true, "{} {op}: {reply}", self.name);
-        match &reply["value"] {
-            Value::String(s) => s.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
-        }
-    }
-}
-
-impl Drop for SoapClient {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The value of attribute `name` in the first element `<element ...>` of `xml` that holds
-/// `marker`.
-fn attr_in(xml: &str, element: &str, marker: &str, name: &str) -> Option<String> {
-    let open = format!("<{element} ");
-    xml.split(&open)
-        .skip(1)
-        .map(|rest| rest.split('>').next().unwrap_or(""))
-        .find(|tag| tag.contains(marker))
-        .and_then(|tag| {
-            let key = format!(" {name}=\"");
-            format!(" {tag}")
-                .split(&key)
-                .nth(1)
-                .and_then(|v| v.split('"').next())
-                .map(str::to_owned)
-        })
-}
-
-fn poll<T>(within: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(started.elapsed() < within, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 fn status(c: &mut SoapClient, key: &str, id: &str) -> i64 {
     c.call("originateCallStatus", json!([key, id]))
@@ -166,29 +53,6 @@ fn until_final(c: &mut SoapClient, key: &str, id: &str) -> i64 {
         let s = status(c, key, id);
         (s >= 3 || s <= 0).then_some(s)
     })
-}
-
-async fn phones_idle(ami: &AmiClient) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let (_, list) = ami.send_list(&CoreShowChannels).await.unwrap();
-        let busy: Vec<&str> = list
-            .iter()
-            .filter_map(|c| c.get("Channel"))
-            .filter(|c| PHONES.iter().any(|p| c.starts_with(&format!("{p}-"))))
-            .collect();
-        if busy.is_empty() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "phones still busy: {busy:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn date(t: jiff::Timestamp) -> String {
-    t.to_zoned(jiff::tz::TimeZone::get("America/Montevideo").unwrap())
-        .strftime("%Y-%m-%d %H:%M:%S")
-        .to_string()
 }
 
 /// POSTs a raw SOAP envelope; the `return` text.
@@ -213,7 +77,10 @@ async fn the_documents_examples_against_the_lab() {
     let scratch = Scratch::new("expand-seed");
     let ami = connect().await;
     set_queue_members(&ami, QUEUE, &[]).await;
-    let _guard = QueueGuard;
+    let _guard = QueueGuard {
+        queue: QUEUE,
+        phones: &PHONES,
+    };
     let engine = Engine::start_with(
         scratch.path(),
         "expand-seed",
@@ -278,7 +145,7 @@ async fn the_documents_examples_against_the_lab() {
         (&mut zeep, "callinfo"),
         (&mut suds, "callinfo"),
     ] {
-        phones_idle(&ami).await;
+        phones_idle(&ami, &PHONES).await;
         let id = c.call_kw("originateCall", seed_args.clone(), json!({kw: "01-43-1"}));
         assert!(id.len() > 8 && !id.starts_with('-'), "{}: {id}", c.name);
         // originateCallStatus(key, id): ringing, then answered.
@@ -288,7 +155,7 @@ async fn the_documents_examples_against_the_lab() {
         jobs.push(id);
     }
     // The same call as SOAPpy sends it: positional parts v1..v6, the keyword part `info`.
-    phones_idle(&ami).await;
+    phones_idle(&ami, &PHONES).await;
     let soappy = raw_call(
         &endpoint,
         &format!(
@@ -365,7 +232,7 @@ async fn the_documents_examples_against_the_lab() {
     );
 
     // ------------------------------------------------ src: an outside number first
-    phones_idle(&ami).await;
+    phones_idle(&ami, &PHONES).await;
     let outside = php.call(
         "originateCall",
         json!([
@@ -402,7 +269,7 @@ async fn the_documents_examples_against_the_lab() {
     );
     assert!(cdr.contains("callinfo=\"caso=externo\""), "{cdr}");
     // A busy outside source: 7, as a source that is off hook.
-    phones_idle(&ami).await;
+    phones_idle(&ami, &PHONES).await;
     let busy = suds.call(
         "originateCall",
         json!([key, "5552000", "Cliente", "1002", "", 20, ""]),
@@ -410,7 +277,7 @@ async fn the_documents_examples_against_the_lab() {
     assert_eq!(until_final(&mut suds, key, &busy), 7);
 
     // ------------------------------------------------ statusQueues and getAgentLogin
-    phones_idle(&ami).await;
+    phones_idle(&ami, &PHONES).await;
     let before_login = jiff::Timestamp::now().as_second();
     assert_eq!(
         php.call("loginAgent", json!([key, "darioj", "1004"])),

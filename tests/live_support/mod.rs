@@ -473,3 +473,4 @@ pub fn run_client(program: &str, script: &Path, args: &[&str]) -> (bool, String,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+pub mod expand;

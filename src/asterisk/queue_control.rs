@@ -101,6 +101,27 @@ impl QueueControl for AmiQueueControl {
         Ok(())
     }
 
+    async fn endpoint_exists(&self, extension: &Extension) -> Result<bool, QueueControlError> {
+        let (_, endpoints) = self
+            .client
+            .send_list(&PJSIPShowEndpoints)
+            .await
+            .map_err(map_error)?;
+        Ok(endpoints.iter().any(|e| {
+            e.event_name() == Some("EndpointList")
+                && e.get("ObjectName") == Some(extension.as_str())
+        }))
+    }
+
+    async fn memberships(
+        &self,
+        agent: &AgentNumber,
+    ) -> Result<Vec<(QueueName, String)>, QueueControlError> {
+        let status = QueueStatus::new(None, None).map_err(refused)?;
+        let (_, events) = self.client.send_list(&status).await.map_err(map_error)?;
+        Ok(members_named(&events, agent.as_str()))
+    }
+
     async fn snapshot(&self) -> Result<LiveSnapshot, QueueControlError> {
         let now = UnixTime::now();
         let status = QueueStatus::new(None, None).map_err(refused)?;
@@ -274,6 +295,20 @@ pub fn peer_of(m: &AmiMessage) -> String {
     } else {
         field(m, "Exten").to_owned()
     }
+}
+
+/// The `(queue, interface)` of every `QueueMember` event (QueueStatus) whose member name is
+/// `name`.
+pub fn members_named(events: &[AmiMessage], name: &str) -> Vec<(QueueName, String)> {
+    events
+        .iter()
+        .filter(|e| e.event_name() == Some("QueueMember"))
+        .filter_map(|e| {
+            let queue = QueueName::new(field(e, "Queue")).ok()?;
+            let m = member_from(e, UnixTime(0))?;
+            (m.name == name).then_some((queue, m.interface))
+        })
+        .collect()
 }
 
 /// Builds the core snapshot from the list actions' events.

@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use super::audit::{outcome_of, record_quietly, ActionJournal, Actor, EngineAction};
 use super::directory::{AgentNumber, DirectoryStore, Extension, PauseReasonId, QueueName};
-use super::live::{LiveSnapshot, LiveState};
+use super::live::{EndpointKind, LiveSnapshot, LiveState};
 
 /// Why Asterisk (or the way to it) refused a queue action.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +62,20 @@ pub trait QueueControl: Send + Sync {
 
     /// Reads everything live state is made of.
     fn snapshot(&self) -> impl Future<Output = Result<LiveSnapshot, QueueControlError>> + Send;
+
+    /// Whether the PBX has an endpoint (a configured phone or trunk) named `extension`, as it
+    /// says now.
+    fn endpoint_exists(
+        &self,
+        extension: &Extension,
+    ) -> impl Future<Output = Result<bool, QueueControlError>> + Send;
+
+    /// Every queue membership named `agent` (the member name a login gives), as the PBX
+    /// reports its queues now: `(queue, member interface)`.
+    fn memberships(
+        &self,
+        agent: &AgentNumber,
+    ) -> impl Future<Output = Result<Vec<(QueueName, String)>, QueueControlError>> + Send;
 }
 
 /// Why an agent operation was refused or failed.
@@ -70,6 +84,10 @@ pub enum AgentError {
     /// No agent with that number.
     #[error("unknown agent {0}")]
     UnknownAgent(AgentNumber),
+    /// The extension is not a phone agents may log in from: no such endpoint in the PBX, a
+    /// trunk, or one of `[agents] non_agent_extensions`.
+    #[error("{0} is not an agent phone of the PBX")]
+    NotAPhone(Extension),
     /// The login named no extension and the agent has no default one.
     #[error("agent {0} has no default extension; name one")]
     NoExtension(AgentNumber),
@@ -121,6 +139,7 @@ pub struct AgentService<D, Q> {
     queues: Arc<Q>,
     live: Arc<RwLock<LiveState>>,
     actions: Option<Arc<dyn ActionJournal>>,
+    non_agent: Arc<Vec<Extension>>,
 }
 
 impl<D, Q> Clone for AgentService<D, Q> {
@@ -130,6 +149,7 @@ impl<D, Q> Clone for AgentService<D, Q> {
             queues: self.queues.clone(),
             live: self.live.clone(),
             actions: self.actions.clone(),
+            non_agent: self.non_agent.clone(),
         }
     }
 }
@@ -143,6 +163,31 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
             queues,
             live,
             actions: None,
+            non_agent: Arc::new(Vec::new()),
+        }
+    }
+
+    /// Refuses logins from these extensions (phones that are not agents', e.g. a supervisor's:
+    /// `[agents] non_agent_extensions`).
+    pub fn with_non_agent_extensions(mut self, extensions: Vec<Extension>) -> Self {
+        self.non_agent = Arc::new(extensions);
+        self
+    }
+
+    /// Whether `extension` is a phone an agent may log in from: not a listed non-agent
+    /// extension, named as phones are (digits; every other endpoint is a trunk), and an
+    /// endpoint the PBX has now.
+    pub async fn check_phone(&self, extension: &Extension) -> Result<(), AgentError> {
+        let refused = || AgentError::NotAPhone(extension.clone());
+        if self.non_agent.contains(extension)
+            || EndpointKind::classify(extension.as_str()) != EndpointKind::Extension
+        {
+            return Err(refused());
+        }
+        match self.queues.endpoint_exists(extension).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(refused()),
+            Err(e) => Err(AgentError::Pbx(e)),
         }
     }
 
@@ -240,6 +285,7 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
             return Err(AgentError::NoQueues(number.clone()));
         }
         self.check_queues(&agent, only)?;
+        self.check_phone(&extension).await?;
         let queues = only.map_or_else(|| agent.queues.clone(), <[QueueName]>::to_vec);
         for queue in &queues {
             match self.queues.add_member(queue, &extension, number).await {
@@ -250,8 +296,10 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
         Ok(LoginOutcome { extension, queues })
     }
 
-    /// Logs the agent out of its queues (and of any other queue the live state shows it in),
-    /// for `actor` (journaled). Not being a member of a queue is fine.
+    /// Logs the agent out of every queue it is a member of: each membership the PBX reports
+    /// under the agent's name (from whatever phone), and its phone's in the agent's queues and
+    /// in any other queue the live state shows it in; for `actor` (journaled). Not being a
+    /// member of a queue is fine.
     pub async fn logout(&self, actor: &Actor, number: &AgentNumber) -> Result<(), AgentError> {
         let result = self.logout_inner(number).await;
         self.journal(actor, "agent.logout", number, String::new(), &result)
@@ -261,14 +309,34 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
 
     async fn logout_inner(&self, number: &AgentNumber) -> Result<(), AgentError> {
         let agent = self.agent(number)?;
-        let (extension, mut queues) = self.current_extension(&agent)?;
-        for q in &agent.queues {
-            if !queues.contains(q) {
-                queues.push(q.clone());
+        let mut members: Vec<(QueueName, Extension)> = Vec::new();
+        let mut add = |q: QueueName, e: Extension| {
+            if !members.contains(&(q.clone(), e.clone())) {
+                members.push((q, e));
+            }
+        };
+        let named = self
+            .queues
+            .memberships(number)
+            .await
+            .map_err(AgentError::Pbx)?;
+        for (queue, interface) in named {
+            if let Some(ext) = Extension::from_interface(&interface) {
+                add(queue, ext);
             }
         }
-        for queue in &queues {
-            match self.queues.remove_member(queue, &extension).await {
+        match self.current_extension(&agent) {
+            Ok((extension, queues)) => {
+                for q in queues.into_iter().chain(agent.queues.iter().cloned()) {
+                    add(q, extension.clone());
+                }
+            }
+            // No phone known besides the memberships found: nothing more to remove.
+            Err(AgentError::NoExtension(_)) => {}
+            Err(e) => return Err(e),
+        }
+        for (queue, extension) in &members {
+            match self.queues.remove_member(queue, extension).await {
                 Ok(()) | Err(QueueControlError::NotMember) => {}
                 Err(e) => return Err(AgentError::Pbx(e)),
             }
@@ -479,6 +547,13 @@ mod tests {
         fn verify_credential(&self, _: &Secret) -> Result<Option<ApiCredential>, FakeError> {
             Err(FakeError)
         }
+        fn credential_hash(
+            &self,
+            _: &CredentialId,
+        ) -> Result<Option<(ApiCredential, crate::core::directory::PasswordHash)>, FakeError>
+        {
+            Err(FakeError)
+        }
         fn revoke_credential(&self, _: &CredentialId) -> Result<bool, FakeError> {
             Err(FakeError)
         }
@@ -492,6 +567,10 @@ mod tests {
     struct FakeQueues {
         log: Mutex<Vec<String>>,
         members: Mutex<Vec<(String, String)>>,
+        /// The PBX's endpoints.
+        endpoints: Mutex<Vec<String>>,
+        /// Memberships as QueueStatus reports them: (queue, interface, member name).
+        named: Mutex<Vec<(String, String, String)>>,
     }
 
     impl QueueControl for FakeQueues {
@@ -552,6 +631,27 @@ mod tests {
         async fn snapshot(&self) -> Result<LiveSnapshot, QueueControlError> {
             Ok(LiveSnapshot::default())
         }
+        async fn endpoint_exists(&self, e: &Extension) -> Result<bool, QueueControlError> {
+            Ok(self
+                .endpoints
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|x| x == e.as_str()))
+        }
+        async fn memberships(
+            &self,
+            a: &AgentNumber,
+        ) -> Result<Vec<(QueueName, String)>, QueueControlError> {
+            Ok(self
+                .named
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, _, n)| n == a.as_str())
+                .map(|(q, i, _)| (QueueName::new(q.as_str()).unwrap(), i.clone()))
+                .collect())
+        }
     }
 
     fn q(s: &str) -> QueueName {
@@ -579,12 +679,18 @@ mod tests {
             );
         }
         let queues = Arc::new(FakeQueues::default());
+        *queues.endpoints.lock().unwrap() = ["1005", "1006", "1100", "carrier"]
+            .map(String::from)
+            .to_vec();
         let svc = AgentService::new(
             Arc::new(dir),
             queues.clone(),
             Arc::new(RwLock::new(LiveState::new())),
         );
-        (svc, queues)
+        (
+            svc.with_non_agent_extensions(vec![Extension::new("1100").unwrap()]),
+            queues,
+        )
     }
 
     fn a() -> Actor {
@@ -672,6 +778,49 @@ mod tests {
         assert!(matches!(err, AgentError::NotLoggedIn(_)), "{err}");
         // Logging out when not logged in is fine.
         svc.logout(&a(), &n("2005")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn login_only_from_a_phone_of_the_pbx() {
+        let (svc, fake) = service();
+        let ext = |s: &str| Extension::new(s).unwrap();
+        for refused in ["1099", "carrier", "1100"] {
+            let err = svc
+                .login(&a(), &n("2005"), Some(&ext(refused)))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, AgentError::NotAPhone(_)), "{refused}: {err}");
+        }
+        assert!(fake.log.lock().unwrap().is_empty(), "no member was added");
+        svc.login(&a(), &n("2005"), Some(&ext("1006")))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn one_logout_removes_every_membership_the_pbx_reports_for_the_agent() {
+        let (svc, fake) = service();
+        // Memberships under the agent's name from two phones, one of them in a queue that is
+        // not the agent's (added from the CLI or by an older engine).
+        *fake.named.lock().unwrap() = vec![
+            ("q_ventas".into(), "PJSIP/1099".into(), "2005".into()),
+            ("q_otra".into(), "PJSIP/1006".into(), "2005".into()),
+            ("q_ventas".into(), "PJSIP/1008".into(), "2009".into()),
+        ];
+        *fake.members.lock().unwrap() = vec![
+            ("q_ventas".into(), "1099".into()),
+            ("q_otra".into(), "1006".into()),
+            ("q_ventas".into(), "1008".into()),
+        ];
+        svc.logout(&a(), &n("2005")).await.unwrap();
+        assert_eq!(
+            *fake.members.lock().unwrap(),
+            vec![("q_ventas".to_owned(), "1008".to_owned())],
+            "only the other agent's membership is left"
+        );
+        let log = fake.log.lock().unwrap().clone();
+        assert!(log.contains(&"remove q_ventas 1099".to_owned()), "{log:?}");
+        assert!(log.contains(&"remove q_otra 1006".to_owned()), "{log:?}");
     }
 
     #[tokio::test]

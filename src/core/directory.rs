@@ -412,8 +412,15 @@ pub trait DirectoryStore {
     ) -> Result<IssuedCredential, Self::Error>;
     /// Whether the credential with this id exists and is not revoked (cheap: no hashing).
     fn credential_live(&self, id: &CredentialId) -> Result<bool, Self::Error>;
-    /// The live (not revoked) credential that `key` authenticates, if any.
+    /// The live (not revoked) credential that `key` authenticates, if any (hashes here; the
+    /// facades use [`DirectoryStore::credential_hash`] and hash on the login guard's pool).
     fn verify_credential(&self, key: &Secret) -> Result<Option<ApiCredential>, Self::Error>;
+    /// The live (not revoked) credential with this id and the hash of its secret (cheap: no
+    /// hashing).
+    fn credential_hash(
+        &self,
+        id: &CredentialId,
+    ) -> Result<Option<(ApiCredential, PasswordHash)>, Self::Error>;
     /// Revokes a credential; `false` if there was no such live credential.
     fn revoke_credential(&self, id: &CredentialId) -> Result<bool, Self::Error>;
     /// Every credential (revoked ones too), without secrets, by creation time.

@@ -15,6 +15,7 @@ pub mod directory;
 pub mod ids;
 pub mod journal;
 pub mod live;
+pub mod login_guard;
 pub mod md5;
 pub mod originate;
 pub mod originate_service;
@@ -26,6 +27,7 @@ pub mod reports;
 pub mod secret;
 pub mod sessions;
 pub mod sms;
+pub mod throttle;
 
 pub use ids::{ActionId, ChannelName, UniqueId};
 pub use journal::{

@@ -37,6 +37,32 @@ impl TokenHash {
     }
 }
 
+/// What an agent's session (not a supervisor's, not an API key's) may act on: calls from and
+/// to its own phones, and the calls that are its own. Supervisors and API keys act for anyone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentScope {
+    /// The session's user name.
+    pub username: String,
+    /// The agent's number (empty when the user is no longer in the directory).
+    pub number: String,
+    /// The agent's phones: its default extension and the ones it is logged in from now.
+    pub phones: Vec<String>,
+}
+
+impl AgentScope {
+    /// Whether `phone` is one of the agent's phones.
+    pub fn owns_phone(&self, phone: &str) -> bool {
+        !phone.is_empty() && self.phones.iter().any(|p| p == phone)
+    }
+
+    /// Whether `agent` (a name given with a call, or an agent number of a queue call) names
+    /// this agent.
+    pub fn is_self(&self, agent: &str) -> bool {
+        !agent.is_empty()
+            && (agent == self.username || (!self.number.is_empty() && agent == self.number))
+    }
+}
+
 /// One open session as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionRecord {
@@ -67,6 +93,27 @@ pub trait SessionStore: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_agent_scope_owns_its_phones_and_calls_only() {
+        let s = AgentScope {
+            username: "cob7".into(),
+            number: "2307".into(),
+            phones: vec!["1007".into()],
+        };
+        assert!(s.owns_phone("1007"));
+        for other in ["1008", "", "10070"] {
+            assert!(!s.owns_phone(other), "{other}");
+        }
+        assert!(s.is_self("cob7") && s.is_self("2307"));
+        assert!(!s.is_self("cobsup") && !s.is_self(""));
+        let gone = AgentScope {
+            number: String::new(),
+            phones: vec![],
+            ..s
+        };
+        assert!(!gone.is_self("") && !gone.owns_phone(""));
+    }
 
     #[test]
     fn the_hash_is_deterministic_and_hides_the_token() {

@@ -278,6 +278,16 @@ impl DirectoryStore for SqliteDirectory {
         let Some((id, secret)) = split_key(key) else {
             return Ok(None);
         };
+        Ok(self
+            .credential_hash(&id)?
+            .filter(|(_, hash)| hash.verify(&secret))
+            .map(|(c, _)| c))
+    }
+
+    fn credential_hash(
+        &self,
+        id: &CredentialId,
+    ) -> Result<Option<(ApiCredential, PasswordHash)>, StoreError> {
         let row = self
             .conn()
             .query_row(
@@ -291,11 +301,7 @@ impl DirectoryStore for SqliteDirectory {
             return Ok(None);
         };
         let hash = PasswordHash::from_phc(hash).map_err(|e| corrupt("credential hash", e))?;
-        if hash.verify(&secret) {
-            credential(row).map(Some)
-        } else {
-            Ok(None)
-        }
+        Ok(Some((credential(row)?, hash)))
     }
 
     fn revoke_credential(&self, id: &CredentialId) -> Result<bool, StoreError> {

@@ -144,6 +144,7 @@ impl From<AgentError> for UscallError {
     fn from(e: AgentError) -> Self {
         match e {
             AgentError::UnknownAgent(a) => Self::NotFound(format!("Agente {a}")),
+            AgentError::NotAPhone(e) => Self::NotFound(format!("Ramal {e}")),
             AgentError::NoExtension(_) => Self::Missing("ramal"),
             AgentError::NoQueues(a) => Self::NotAllowed(format!("o agente {a} não tem filas")),
             AgentError::NotAgentsQueue { agent, queue } => {

@@ -17,10 +17,12 @@ use crate::core::audit::ActionJournal;
 use crate::core::call_commands::CallCommands;
 use crate::core::campaigns::CampaignStore;
 use crate::core::live::LiveState;
+use crate::core::login_guard::{self, LoginGuard};
 use crate::core::originate_service::OriginateService;
 use crate::core::recordings::RecordingsService;
 use crate::core::sms::SmsGateway;
 use crate::core::JournalReader;
+use crate::facades::client_addr::Network;
 use crate::http::{HealthProbe, HealthReport};
 use crate::recording_media::MediaCodecs;
 use crate::store::{
@@ -160,6 +162,11 @@ pub struct Services {
     pub blacklist_changes: Arc<tokio::sync::Notify>,
     /// API sessions (uContact's getUserToken), by token hash.
     pub sessions: Arc<SqliteSessions>,
+    /// Every password, digest and key check: the throttle (`[auth]`) and the bounded hashing
+    /// pool.
+    pub logins: Arc<LoginGuard>,
+    /// The reverse proxies whose `X-Forwarded-For` names the client (`[http] trusted_proxies`).
+    pub trusted_proxies: Vec<Network>,
     pbx: OnceLock<PbxServices>,
 }
 
@@ -188,6 +195,11 @@ impl Services {
             sms_http: config.expand.sms_http_gateway().map(|g| Arc::new(g) as _),
             blacklist_changes: Arc::new(tokio::sync::Notify::new()),
             sessions: Arc::new(SqliteSessions::open(path)?),
+            logins: Arc::new(LoginGuard::new(
+                config.auth.throttle(),
+                login_guard::default_permits(),
+            )),
+            trusted_proxies: config.http.proxies(),
             pbx: OnceLock::new(),
             config,
         })

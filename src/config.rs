@@ -59,6 +59,17 @@
 //! header_read_timeout_seconds = 10    # default; headers not complete by then: closed (1-300)
 //! body_read_timeout_seconds = 30      # default; body not whole by then: refused, closed (1-3600)
 //! max_concurrent_requests = 512       # default; more at once get 503 Retry-After (1-65536)
+//! trusted_proxies = []                # default; proxies whose X-Forwarded-For is believed
+//!
+//! [auth]                              # optional section: throttled authentication
+//! max_failures_per_principal = 5      # default; failures of a user/agent/key that lock it out
+//! max_failures_per_address = 50       # default; failures from one client address that lock it
+//! window_seconds = 300                # default; the sliding window failures count in
+//! lockout_seconds = 60                # default; first lock-out; each next one doubles
+//! max_lockout_seconds = 3600          # default; the longest lock-out
+//!
+//! [agents]                            # optional section
+//! non_agent_extensions = []           # default; phones agents may never log in from
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -106,6 +117,136 @@ pub struct Config {
     /// The uContact REST facade. Optional.
     #[serde(default)]
     pub ucontact: crate::facades::ucontact::config::UcontactConfig,
+    /// Throttling of authentication (logins and API keys of every facade). Optional.
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// Which extensions may be agents' phones. Optional.
+    #[serde(default)]
+    pub agents: AgentsConfig,
+}
+
+/// The `[auth]` section: failed logins and keys are counted per principal (user, agent, key
+/// id) and per client address; reaching a limit within the window locks that one out, each
+/// further lock-out within the window lasting twice as long up to `max_lockout_seconds`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Failures of one user, agent or key within the window that lock it out. Default 5;
+    /// 1 to 1000000.
+    #[serde(default = "default_max_failures_per_principal")]
+    pub max_failures_per_principal: u32,
+    /// Failures from one client address within the window that lock it out. Default 50;
+    /// 1 to 1000000.
+    #[serde(default = "default_max_failures_per_address")]
+    pub max_failures_per_address: u32,
+    /// The sliding window failures are counted in, seconds. Default 300; 1 to 86400.
+    #[serde(default = "default_auth_window")]
+    pub window_seconds: u64,
+    /// The first lock-out, seconds. Default 60; 1 to 86400.
+    #[serde(default = "default_lockout")]
+    pub lockout_seconds: u64,
+    /// The longest lock-out, seconds. Default 3600; `lockout_seconds` to 604800.
+    #[serde(default = "default_max_lockout")]
+    pub max_lockout_seconds: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            max_failures_per_principal: default_max_failures_per_principal(),
+            max_failures_per_address: default_max_failures_per_address(),
+            window_seconds: default_auth_window(),
+            lockout_seconds: default_lockout(),
+            max_lockout_seconds: default_max_lockout(),
+        }
+    }
+}
+
+impl AuthConfig {
+    /// The throttle's settings.
+    pub fn throttle(&self) -> crate::core::throttle::ThrottleSettings {
+        crate::core::throttle::ThrottleSettings {
+            max_failures_per_principal: self.max_failures_per_principal,
+            max_failures_per_address: self.max_failures_per_address,
+            window: Duration::from_secs(self.window_seconds),
+            lockout: Duration::from_secs(self.lockout_seconds),
+            max_lockout: Duration::from_secs(self.max_lockout_seconds),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=1_000_000).contains(&self.max_failures_per_principal) {
+            return invalid("auth.max_failures_per_principal", "must be 1-1000000");
+        }
+        if !(1..=1_000_000).contains(&self.max_failures_per_address) {
+            return invalid("auth.max_failures_per_address", "must be 1-1000000");
+        }
+        if !(1..=86_400).contains(&self.window_seconds) {
+            return invalid("auth.window_seconds", "must be 1-86400");
+        }
+        if !(1..=86_400).contains(&self.lockout_seconds) {
+            return invalid("auth.lockout_seconds", "must be 1-86400");
+        }
+        if !(self.lockout_seconds..=604_800).contains(&self.max_lockout_seconds) {
+            return invalid("auth.max_lockout_seconds", "must be lockout_seconds-604800");
+        }
+        Ok(())
+    }
+}
+
+fn default_max_failures_per_principal() -> u32 {
+    5
+}
+
+fn default_max_failures_per_address() -> u32 {
+    50
+}
+
+fn default_auth_window() -> u64 {
+    300
+}
+
+fn default_lockout() -> u64 {
+    60
+}
+
+fn default_max_lockout() -> u64 {
+    3600
+}
+
+/// The `[agents]` section.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsConfig {
+    /// Extensions that are phones of the PBX but never agents' phones (a supervisor's phone, a
+    /// lobby phone): agent logins from them are refused. Default none.
+    #[serde(default)]
+    pub non_agent_extensions: Vec<String>,
+}
+
+impl AgentsConfig {
+    /// The extensions, parsed (validation guarantees they parse).
+    pub fn non_agent(&self) -> Vec<crate::core::directory::Extension> {
+        self.non_agent_extensions
+            .iter()
+            .filter_map(|e| crate::core::directory::Extension::new(e.as_str()).ok())
+            .collect()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.non_agent_extensions.len() > 10_000
+            || self
+                .non_agent_extensions
+                .iter()
+                .any(|e| crate::core::directory::Extension::new(e.as_str()).is_err())
+        {
+            return invalid(
+                "agents.non_agent_extensions",
+                "each must be an extension ([A-Za-z0-9_-], up to 32), at most 10000",
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Which calls are recorded (see `asterisk-config/README.md`).
@@ -235,9 +376,22 @@ pub struct HttpConfig {
     /// 1 to 65536.
     #[serde(default = "default_max_concurrent_requests")]
     pub max_concurrent_requests: usize,
+    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` is believed: the
+    /// client of a request is its TCP peer, unless that peer is one of these, then the
+    /// right-most address of `X-Forwarded-For` that is not. Default none.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl HttpConfig {
+    /// The trusted proxies, parsed (validation guarantees they parse).
+    pub fn proxies(&self) -> Vec<crate::facades::client_addr::Network> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|s| crate::facades::client_addr::Network::parse(s))
+            .collect()
+    }
+
     /// The server's limits.
     pub fn limits(&self) -> crate::http::HttpLimits {
         crate::http::HttpLimits {
@@ -258,6 +412,7 @@ impl Default for HttpConfig {
             header_read_timeout_seconds: default_header_read_timeout(),
             body_read_timeout_seconds: default_body_read_timeout(),
             max_concurrent_requests: default_max_concurrent_requests(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -731,6 +886,20 @@ impl Config {
         if !(1..=65_536).contains(&self.http.max_concurrent_requests) {
             return invalid("http.max_concurrent_requests", "must be 1-65536");
         }
+        if self.http.trusted_proxies.len() > 1000
+            || self
+                .http
+                .trusted_proxies
+                .iter()
+                .any(|n| crate::facades::client_addr::Network::parse(n).is_none())
+        {
+            return invalid(
+                "http.trusted_proxies",
+                "each must be an address or address/prefix, at most 1000",
+            );
+        }
+        self.auth.validate()?;
+        self.agents.validate()?;
         self.expand
             .validate()
             .map_err(|(field, reason)| ConfigError::Invalid { field, reason })?;
@@ -1184,6 +1353,30 @@ mod tests {
     }
 
     #[test]
+    fn auth_agents_and_proxies() {
+        let c = Config::from_toml(&text("", "")).unwrap();
+        assert_eq!(
+            c.auth.throttle(),
+            crate::core::throttle::ThrottleSettings::default()
+        );
+        assert!(c.agents.non_agent().is_empty() && c.http.proxies().is_empty());
+        let c = Config::from_toml(&text(
+            "",
+            "[auth]\nmax_failures_per_principal = 3\nlockout_seconds = 2\n\
+             [agents]\nnon_agent_extensions = [\"1100\"]\n\
+             [http]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n",
+        ))
+        .unwrap();
+        let t = c.auth.throttle();
+        assert_eq!(
+            (t.max_failures_per_principal, t.lockout),
+            (3, Duration::from_secs(2))
+        );
+        assert_eq!(c.agents.non_agent()[0].as_str(), "1100");
+        assert_eq!(c.http.proxies().len(), 2);
+    }
+
+    #[test]
     fn bad_values_rejected() {
         let node_cases = [
             ("name = \"pbx 1\"", "node.name"),
@@ -1203,6 +1396,28 @@ mod tests {
             assert_eq!(invalid_field(Config::from_toml(&t)), field, "{keys}");
         }
         let rest_cases = [
+            (
+                "[auth]\nmax_failures_per_principal = 0\n",
+                "auth.max_failures_per_principal",
+            ),
+            (
+                "[auth]\nmax_failures_per_address = 0\n",
+                "auth.max_failures_per_address",
+            ),
+            ("[auth]\nwindow_seconds = 0\n", "auth.window_seconds"),
+            ("[auth]\nlockout_seconds = 0\n", "auth.lockout_seconds"),
+            (
+                "[auth]\nlockout_seconds = 120\nmax_lockout_seconds = 60\n",
+                "auth.max_lockout_seconds",
+            ),
+            (
+                "[agents]\nnon_agent_extensions = [\"PJSIP/1100\"]\n",
+                "agents.non_agent_extensions",
+            ),
+            (
+                "[http]\ntrusted_proxies = [\"proxy\"]\n",
+                "http.trusted_proxies",
+            ),
             ("[store]\npath = \"\"\n", "store.path"),
             (
                 "[originate]\nretention_seconds = 59\n",

@@ -326,7 +326,8 @@ async fn run_ami(
         Arc::new(AmiQueueControl::new(client.clone())),
         live.clone(),
     )
-    .with_action_journal(services.actions.clone());
+    .with_action_journal(services.actions.clone())
+    .with_non_agent_extensions(config.agents.non_agent());
     // The inbound blacklist of the uContact campaigns, mirrored into AstDB where the dialplan
     // refuses listed callers (only when campaigns are configured: they own the blacklist).
     let campaigns = config.ucontact.campaigns();

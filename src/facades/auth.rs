@@ -4,14 +4,23 @@
 //! Argon2 is deliberately slow, and SOAP clients send the key with every call. A key that
 //! verified is therefore remembered in memory (never on disk, never logged) for
 //! [`CACHE_TTL`]; every use still checks in the store that the credential is not revoked, so a
-//! revocation takes effect on the next call.
+//! revocation takes effect on the next call. A remembered key is the fast path: it is compared
+//! in constant time and never waits for the hashing pool nor for a lock-out (only its holder can
+//! present it).
+//!
+//! Any other key is checked through the [`LoginGuard`]: failures count against the key's id
+//! (`key:<id>`) and the client's address, a locked-out one is refused before hashing, an
+//! unknown id is verified against the dummy hash (the same work as a known one), and the
+//! hashing runs on the bounded pool.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::app::Directory as SqliteDirectory;
 use crate::core::directory::{split_key, ApiCredential, CredentialApi, DirectoryStore};
+use crate::core::login_guard::{Attempt, LoginGuard};
 use crate::core::Secret;
 
 /// How long a verified key is remembered.
@@ -40,22 +49,40 @@ struct Remembered {
 /// Checks presented keys against the directory.
 pub struct KeyVerifier {
     directory: Arc<SqliteDirectory>,
+    guard: Arc<LoginGuard>,
     cache: Mutex<HashMap<String, Remembered>>,
 }
 
+/// The throttle's principal for key ids that are not even well formed.
+const MALFORMED: &str = "key:";
+
 impl KeyVerifier {
-    /// A verifier over `directory`'s credentials.
-    pub fn new(directory: Arc<SqliteDirectory>) -> Self {
+    /// A verifier over `directory`'s credentials, hashing through `guard`.
+    pub fn new(directory: Arc<SqliteDirectory>, guard: Arc<LoginGuard>) -> Self {
         Self {
             directory,
+            guard,
             cache: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The live credential `key` authenticates for `api`.
-    pub async fn verify(&self, key: &str, api: CredentialApi) -> Result<ApiCredential, KeyError> {
+    /// The live credential `key` authenticates for `api`, presented by a client at `client`
+    /// (for the throttle; `None` when unknown).
+    pub async fn verify(
+        &self,
+        key: &str,
+        api: CredentialApi,
+        client: Option<IpAddr>,
+    ) -> Result<ApiCredential, KeyError> {
         let key = Secret::new(key.trim().to_owned());
-        let (id, _) = split_key(&key).ok_or(KeyError::Refused)?;
+        if key.expose().is_empty() {
+            // No key at all is not a guess.
+            return Err(KeyError::Refused);
+        }
+        let Some((id, secret)) = split_key(&key) else {
+            self.guard.fail_unhashed(MALFORMED, client);
+            return Err(KeyError::Refused);
+        };
         let directory = self.directory.clone();
         if let Some(credential) = self.remembered(&key, id.as_str()) {
             let live = tokio::task::spawn_blocking(move || directory.credential_live(&id))
@@ -68,12 +95,23 @@ impl KeyVerifier {
             }
             return opens(credential, api);
         }
-        let presented = key.clone();
-        let found = tokio::task::spawn_blocking(move || directory.verify_credential(&presented))
+        let principal = format!("key:{id}");
+        if self.guard.locked(&principal, client) {
+            return Err(KeyError::Refused);
+        }
+        let found = tokio::task::spawn_blocking(move || directory.credential_hash(&id))
             .await
             .map_err(|_| KeyError::Store)?
             .map_err(|_| KeyError::Store)?;
-        let credential = found.ok_or(KeyError::Refused)?;
+        let (credential, hash) = match found {
+            Some((c, h)) => (Some(c), Some(h)),
+            None => (None, None),
+        };
+        let attempt = self.guard.verify(&principal, client, hash, secret).await;
+        let credential = match (attempt, credential) {
+            (Attempt::Accepted, Some(c)) => c,
+            _ => return Err(KeyError::Refused),
+        };
         {
             let mut cache = self
                 .cache
@@ -146,20 +184,24 @@ mod tests {
         let any = directory
             .create_credential("All", CredentialApi::Any)
             .unwrap();
-        let v = KeyVerifier::new(directory.clone());
+        let guard = Arc::new(LoginGuard::new(Default::default(), 2));
+        let v = KeyVerifier::new(directory.clone(), guard);
         let key = expand.key.expose().to_owned();
-        assert!(v.verify(&key, CredentialApi::Expand).await.is_ok());
+        assert!(v.verify(&key, CredentialApi::Expand, None).await.is_ok());
         // Twice: the second comes from the cache.
-        assert!(v.verify(&key, CredentialApi::Expand).await.is_ok());
-        assert!(v.verify(&key, CredentialApi::Uscall).await.is_err());
+        assert!(v.verify(&key, CredentialApi::Expand, None).await.is_ok());
+        assert!(v.verify(&key, CredentialApi::Uscall, None).await.is_err());
         assert!(v
-            .verify(any.key.expose(), CredentialApi::Ucontact)
+            .verify(any.key.expose(), CredentialApi::Ucontact, None)
             .await
             .is_ok());
         for bad in ["", "nodot", "x.y", &format!("{}x", key)] {
-            assert!(v.verify(bad, CredentialApi::Expand).await.is_err(), "{bad}");
+            assert!(
+                v.verify(bad, CredentialApi::Expand, None).await.is_err(),
+                "{bad}"
+            );
         }
         directory.revoke_credential(&expand.credential.id).unwrap();
-        assert!(v.verify(&key, CredentialApi::Expand).await.is_err());
+        assert!(v.verify(&key, CredentialApi::Expand, None).await.is_err());
     }
 }

@@ -9,6 +9,7 @@
 //! API-key check they all use. Facades translate wire ⇄ core and hold no business rules.
 
 pub mod auth;
+pub mod client_addr;
 pub mod expand;
 pub mod soap;
 pub mod ucontact;
@@ -22,7 +23,10 @@ use crate::app::Services;
 
 /// Every facade's routes over `services`.
 pub fn router(services: Arc<Services>) -> Router {
-    let keys = Arc::new(auth::KeyVerifier::new(services.directory.clone()));
+    let keys = Arc::new(auth::KeyVerifier::new(
+        services.directory.clone(),
+        services.logins.clone(),
+    ));
     Router::new()
         .merge(expand::routes(services.clone(), keys.clone()))
         .merge(uscall::routes(services.clone(), keys.clone()))

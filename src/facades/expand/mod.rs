@@ -188,18 +188,23 @@ impl ExpandService {
         self.services.config.engine.time_zone()
     }
 
-    async fn auth(&self, key: Option<&str>) -> Result<Actor, Failure> {
+    async fn auth(&self, key: Option<&str>, ctx: &RequestContext) -> Result<Actor, Failure> {
         let key = key.ok_or(Failure::BadKey)?;
-        match self.keys.verify(key, CredentialApi::Expand).await {
+        match self
+            .keys
+            .verify(key, CredentialApi::Expand, ctx.client)
+            .await
+        {
             Ok(c) => Ok(Actor::new(api::EXPAND, c.id.as_str()).with_system(c.system)),
             Err(crate::facades::auth::KeyError::Refused) => Err(Failure::BadKey),
             Err(crate::facades::auth::KeyError::Store) => Err(Failure::Unknown),
         }
     }
 
-    /// The keyless operations: the peer must lie in a client network.
+    /// The keyless operations: the client (behind a trusted proxy, the address it forwarded
+    /// for) must lie in a client network.
     fn network_allowed(&self, ctx: &RequestContext) -> Result<Actor, Failure> {
-        match ctx.peer {
+        match ctx.client {
             Some(ip) if self.networks.iter().any(|n| n.contains(ip)) => {
                 Ok(Actor::new(api::EXPAND, format!("network:{ip}")))
             }
@@ -348,8 +353,8 @@ impl ExpandService {
 
     // -------------------------------------------------------------- originate
 
-    async fn originate_call(&self, call: &SoapCall) -> Outcome {
-        let actor = self.auth(arg(call, 0, "authorizedKey")).await?;
+    async fn originate_call(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+        let actor = self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
         let pbx = self.services.pbx().ok_or(Failure::Unknown)?;
         let live = self.live()?;
         let request = originate_request(call, |src| {
@@ -365,8 +370,8 @@ impl ExpandService {
         Ok(SoapValue::Str(id.to_string()))
     }
 
-    async fn originate_status(&self, call: &SoapCall) -> Outcome {
-        self.auth(arg(call, 0, "authorizedKey")).await?;
+    async fn originate_status(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
         let id = OriginateId::parse(arg(call, 1, "originatedID").unwrap_or(""))
             .map_err(|_| Failure::Refused)?;
         let pbx = self.services.pbx().ok_or(Failure::Unknown)?;
@@ -386,8 +391,8 @@ impl ExpandService {
         }))
     }
 
-    async fn originate_cancel(&self, call: &SoapCall) -> Outcome {
-        let actor = self.auth(arg(call, 0, "authorizedKey")).await?;
+    async fn originate_cancel(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+        let actor = self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
         let id = OriginateId::parse(arg(call, 1, "originatedID").unwrap_or(""))
             .map_err(|_| Failure::Refused)?;
         let pbx = self.services.pbx().ok_or(Failure::Unknown)?;
@@ -401,8 +406,8 @@ impl ExpandService {
 
     // -------------------------------------------------------------- PBX
 
-    async fn extension_pbx(&self, call: &SoapCall) -> Outcome {
-        self.auth(arg(call, 0, "authorizedKey")).await?;
+    async fn extension_pbx(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
         let live = self.live()?;
         let agents = self.agents().await?;
         let list: Vec<wire::ExtensionInfo> = live
@@ -460,8 +465,8 @@ impl ExpandService {
             .unwrap_or_default())
     }
 
-    async fn recording_pbx(&self, call: &SoapCall) -> Outcome {
-        self.auth(arg(call, 0, "authorizedKey")).await?;
+    async fn recording_pbx(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
         let uniqueid = arg(call, 1, "uniqueId").unwrap_or("").to_owned();
         let legs = self.cdrs_of(&uniqueid).await?;
         let mut keys = vec![
@@ -494,8 +499,8 @@ impl ExpandService {
         Ok(SoapValue::Str(wire::recording_xml(status, &uniqueid, None)))
     }
 
-    async fn cdr_data(&self, call: &SoapCall) -> Outcome {
-        self.auth(arg(call, 0, "authorizedKey")).await?;
+    async fn cdr_data(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
         let cdrs = match arg(call, 1, "uniqueid") {
             Some(id) => self.cdrs_of(id).await?,
             None => {
@@ -511,8 +516,8 @@ impl ExpandService {
             .await
     }
 
-    async fn cdr_custom(&self, call: &SoapCall) -> Outcome {
-        self.auth(arg(call, 0, "authorizedKey")).await?;
+    async fn cdr_custom(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
         let range = self.range(arg(call, 1, "inicio"), arg(call, 2, "fin"))?;
         let cdrs = self.cdrs(range).await?;
         let c = config(&self.services);
@@ -526,8 +531,8 @@ impl ExpandService {
 
     // -------------------------------------------------------------- callcenter
 
-    async fn status_queues(&self, call: &SoapCall) -> Outcome {
-        self.auth(arg(call, 0, "authorizedKey")).await?;
+    async fn status_queues(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
         let live = self.live()?;
         let agents = self.agents().await?;
         let names = self.pause_names().await?;
@@ -735,8 +740,8 @@ impl ExpandService {
         Ok(SoapValue::Str(wire::agent_totals_xml(&list)))
     }
 
-    async fn agent_command(&self, call: &SoapCall, op: &str) -> Outcome {
-        let actor = self.auth(arg(call, 0, "authorizedKey")).await?;
+    async fn agent_command(&self, call: &SoapCall, ctx: &RequestContext, op: &str) -> Outcome {
+        let actor = self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
         let key = arg(call, 1, "agent").ok_or(Failure::BadParams)?;
         let agent = self.find_agent(key).await?.ok_or(Failure::UnknownAgent)?;
         let pbx = self.services.pbx().ok_or(Failure::Unknown)?;
@@ -812,8 +817,8 @@ impl ExpandService {
             .ok_or(Failure::Refused)
     }
 
-    async fn agent_logged_info(&self, call: &SoapCall) -> Outcome {
-        self.auth(arg(call, 0, "authorizedKey")).await?;
+    async fn agent_logged_info(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
         let user = arg(call, 1, "username").ok_or(Failure::BadParams)?;
         let Some(agent) = self.find_agent(user).await? else {
             return Ok(SoapValue::Str("0".into()));
@@ -828,8 +833,8 @@ impl ExpandService {
         }
     }
 
-    async fn user_by_agent(&self, call: &SoapCall) -> Outcome {
-        self.auth(arg(call, 0, "authorizedKey")).await?;
+    async fn user_by_agent(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
         let number = arg(call, 1, "agent").ok_or(Failure::BadParams)?;
         let number = AgentNumber::new(number).map_err(|_| Failure::BadParams)?;
         let agent = self
@@ -840,8 +845,8 @@ impl ExpandService {
         ))
     }
 
-    async fn user_info(&self, call: &SoapCall) -> Outcome {
-        self.auth(arg(call, 0, "authorizedKey")).await?;
+    async fn user_info(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
         let user = arg(call, 1, "username").ok_or(Failure::BadParams)?;
         let agents = self.agents().await?;
         match agents.iter().find(|a| a.username == user) {
@@ -886,8 +891,8 @@ impl ExpandService {
         Ok((agent, queue.map(str::to_owned)))
     }
 
-    async fn agent_times(&self, call: &SoapCall) -> Outcome {
-        self.auth(arg(call, 0, "authorizedKey")).await?;
+    async fn agent_times(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
         let range = self.range(arg(call, 1, "inicio"), arg(call, 2, "fin"))?;
         let (agent, queue) = self
             .report_filter(arg(call, 3, "agente"), arg(call, 4, "cola"))
@@ -933,8 +938,8 @@ impl ExpandService {
         Ok(SoapValue::Str(wire::agent_times_xml(&list)))
     }
 
-    async fn session_detail(&self, call: &SoapCall) -> Outcome {
-        self.auth(arg(call, 0, "authorizedKey")).await?;
+    async fn session_detail(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
         let tz = self.tz();
         // A bad range or one after now is a bad end date here (the vendor lists no code).
         let range = self.range(arg(call, 1, "inicio"), arg(call, 2, "fin"))?;
@@ -1030,8 +1035,8 @@ impl ExpandService {
         Ok(SoapValue::Str(wire::session_detail_xml(&list, &tz)))
     }
 
-    async fn agent_login(&self, call: &SoapCall) -> Outcome {
-        self.auth(arg(call, 0, "authorizedKey")).await?;
+    async fn agent_login(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
         let list = wire::split_list_max(
             arg(call, 1, "extensions").ok_or(Failure::NoExtensions)?,
             MAX_EXTENSIONS,
@@ -1101,8 +1106,8 @@ impl ExpandService {
 
     // -------------------------------------------------------------- SMS
 
-    async fn send_sms(&self, call: &SoapCall) -> Outcome {
-        let actor = self.auth(arg(call, 0, "authorizedKey")).await?;
+    async fn send_sms(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+        let actor = self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
         let draft = match arg(call, 1, "msgId").unwrap_or("0") {
             "0" => None,
             other => Some(SmsId::parse(other).ok_or(Failure::BadParams)?),
@@ -1137,8 +1142,8 @@ impl ExpandService {
         )))
     }
 
-    async fn status_sms(&self, call: &SoapCall) -> Outcome {
-        self.auth(arg(call, 0, "authorizedKey")).await?;
+    async fn status_sms(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
         let id = arg(call, 1, "idSMS")
             .and_then(SmsId::parse)
             .ok_or(Failure::Refused)?;
@@ -1430,29 +1435,36 @@ impl SoapService for ExpandService {
         WSDL
     }
 
+    fn trusted_proxies(&self) -> &[Network] {
+        &self.services.trusted_proxies
+    }
+
     async fn call(&self, call: SoapCall, ctx: RequestContext) -> Result<SoapValue, SoapError> {
         let (op, outcome) = match call.operation.as_str() {
-            "originateCall" => (Op::OriginateCall, self.originate_call(&call).await),
-            "originateCallStatus" => (Op::OriginateInt, self.originate_status(&call).await),
-            "originateCallCancel" => (Op::OriginateInt, self.originate_cancel(&call).await),
-            "extensionPbx" => (Op::Report, self.extension_pbx(&call).await),
-            "recordingPbx" => (Op::Recording, self.recording_pbx(&call).await),
-            "cdrData" => (Op::Report, self.cdr_data(&call).await),
-            "cdrCustom" => (Op::Report, self.cdr_custom(&call).await),
-            "statusQueues" => (Op::Report, self.status_queues(&call).await),
+            "originateCall" => (Op::OriginateCall, self.originate_call(&call, &ctx).await),
+            "originateCallStatus" => (Op::OriginateInt, self.originate_status(&call, &ctx).await),
+            "originateCallCancel" => (Op::OriginateInt, self.originate_cancel(&call, &ctx).await),
+            "extensionPbx" => (Op::Report, self.extension_pbx(&call, &ctx).await),
+            "recordingPbx" => (Op::Recording, self.recording_pbx(&call, &ctx).await),
+            "cdrData" => (Op::Report, self.cdr_data(&call, &ctx).await),
+            "cdrCustom" => (Op::Report, self.cdr_custom(&call, &ctx).await),
+            "statusQueues" => (Op::Report, self.status_queues(&call, &ctx).await),
             "queueData" => (Op::Report, self.queue_data(&call, &ctx).await),
             "agentData" => (Op::Report, self.agent_data(&call, &ctx).await),
             op @ ("loginAgent" | "logoutAgent" | "pauseAgent" | "unpauseAgent") => {
-                (Op::AgentCommand, self.agent_command(&call, op).await)
+                (Op::AgentCommand, self.agent_command(&call, &ctx, op).await)
             }
-            "getAgentLoggedInfo" => (Op::AgentLoggedInfo, self.agent_logged_info(&call).await),
-            "getUserByAgent" => (Op::UserLookup, self.user_by_agent(&call).await),
-            "getUserInfo" => (Op::UserLookup, self.user_info(&call).await),
-            "getAgentTimes" => (Op::AgentTimes, self.agent_times(&call).await),
-            "agentSessionDetail" => (Op::SessionDetail, self.session_detail(&call).await),
-            "getAgentLogin" => (Op::AgentLogin, self.agent_login(&call).await),
-            "sendSms" => (Op::SendSms, self.send_sms(&call).await),
-            "statusSms" => (Op::StatusSms, self.status_sms(&call).await),
+            "getAgentLoggedInfo" => (
+                Op::AgentLoggedInfo,
+                self.agent_logged_info(&call, &ctx).await,
+            ),
+            "getUserByAgent" => (Op::UserLookup, self.user_by_agent(&call, &ctx).await),
+            "getUserInfo" => (Op::UserLookup, self.user_info(&call, &ctx).await),
+            "getAgentTimes" => (Op::AgentTimes, self.agent_times(&call, &ctx).await),
+            "agentSessionDetail" => (Op::SessionDetail, self.session_detail(&call, &ctx).await),
+            "getAgentLogin" => (Op::AgentLogin, self.agent_login(&call, &ctx).await),
+            "sendSms" => (Op::SendSms, self.send_sms(&call, &ctx).await),
+            "statusSms" => (Op::StatusSms, self.status_sms(&call, &ctx).await),
             other => return Err(SoapError::UnknownOperation(other.to_owned())),
         };
         Ok(match outcome {

@@ -29,6 +29,11 @@ fn fixture() -> Fixture {
 
 /// A fixture whose `[expand]` section also holds `expand_lines`.
 fn fixture_with(expand_lines: &str) -> Fixture {
+    fixture_sections(expand_lines, "")
+}
+
+/// A fixture whose `[expand]` section also holds `expand_lines`, with `sections` after it.
+fn fixture_sections(expand_lines: &str, sections: &str) -> Fixture {
     let dir = TempDir::new("expand-facade");
     let p = dir.path();
     let text = format!(
@@ -36,7 +41,7 @@ fn fixture_with(expand_lines: &str) -> Fixture {
          [[node]]\nname = \"pbx1\"\ncdr_db = {:?}\nqueue_log = {:?}\nrecordings_dir = {:?}\n\
          [node.ami]\nhost = \"127.0.0.1\"\nusername = \"u\"\nsecret = \"s\"\n\
          [expand]\nclient_networks = [\"127.0.0.0/8\"]\n{expand_lines}\n\
-         [expand.queue_descriptions]\nq_ventas = \"Ventas\"\n",
+         [expand.queue_descriptions]\nq_ventas = \"Ventas\"\n{sections}\n",
         p.join("store.db"),
         p.join("master.db"),
         p.join("queue_log"),
@@ -58,7 +63,10 @@ fn fixture_with(expand_lines: &str) -> Fixture {
         .key
         .expose()
         .to_owned();
-    let keys = Arc::new(KeyVerifier::new(services.directory.clone()));
+    let keys = Arc::new(KeyVerifier::new(
+        services.directory.clone(),
+        services.logins.clone(),
+    ));
     let router = routes(services, keys).layer(DefaultBodyLimit::max(64 * 1024));
     Fixture { dir, router, key }
 }
@@ -79,7 +87,20 @@ fn envelope(op: &str, params: &[(&str, &str)]) -> String {
 
 impl Fixture {
     async fn post_from(&self, body: String, peer: Option<&str>) -> (StatusCode, String) {
-        let mut req = Request::post(PATH).body(Body::from(body)).unwrap();
+        self.post_forwarded(body, peer, None).await
+    }
+
+    async fn post_forwarded(
+        &self,
+        body: String,
+        peer: Option<&str>,
+        forwarded_for: Option<&str>,
+    ) -> (StatusCode, String) {
+        let mut req = Request::post(PATH);
+        if let Some(xff) = forwarded_for {
+            req = req.header("X-Forwarded-For", xff);
+        }
+        let mut req = req.body(Body::from(body)).unwrap();
         if let Some(peer) = peer {
             let addr: SocketAddr = peer.parse().unwrap();
             req.extensions_mut().insert(ConnectInfo(addr));
@@ -204,6 +225,49 @@ async fn keyless_reports_answer_only_to_client_networks() {
         ("FechaFin", "2026-01-02 00:00:00"),
     ];
     assert_eq!(f.call("agentData", &unknown).await, "-6");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_keyless_reports_see_the_forwarded_client() {
+    // The engine behind a reverse proxy on loopback: every request's peer is 127.0.0.1.
+    let f = fixture_sections(
+        "sms_uri_template = \"pjsip:carrier/sip:{number}@192.0.2.1\"",
+        "[http]\ntrusted_proxies = [\"127.0.0.1\"]",
+    );
+    let args = [
+        ("Cola", "q_ventas"),
+        ("Agente", ""),
+        ("FechaInicio", "2026-01-01 00:00:00"),
+        ("FechaFin", "2026-01-02 00:00:00"),
+    ];
+    let ask = |peer: &'static str, xff: Option<&'static str>| {
+        let body = envelope("queueData", &args);
+        let f = &f;
+        async move {
+            let (status, body) = f.post_forwarded(body, Some(peer), xff).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            parse_request(body.as_bytes()).unwrap().params[0]
+                .1
+                .clone()
+                .unwrap_or_default()
+        }
+    };
+    // An outside client through the proxy: refused, though the peer is loopback.
+    assert_eq!(ask("127.0.0.1:5000", Some("203.0.113.9")).await, "-1");
+    // It cannot pass for a local client by sending its own header through the proxy.
+    assert_eq!(
+        ask("127.0.0.1:5000", Some("127.0.0.1, 203.0.113.9")).await,
+        "-1"
+    );
+    // Nor directly: from an untrusted peer the header is ignored.
+    assert_eq!(ask("192.0.2.9:5000", Some("127.0.0.1")).await, "-1");
+    // A local client through the proxy, and the proxy's own requests, are allowed.
+    assert!(ask("127.0.0.1:5000", Some("127.0.0.5"))
+        .await
+        .contains("<queue_activity>"));
+    assert!(ask("127.0.0.1:5000", None)
+        .await
+        .contains("<queue_activity>"));
 }
 
 #[tokio::test]

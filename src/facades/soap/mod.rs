@@ -14,37 +14,41 @@
 pub mod envelope;
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{header, request::Parts, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::facades::client_addr::{self, Network};
+
 pub use envelope::{escape, fault, parse_request, response, FaultCode, SoapCall, SoapValue};
 
 /// The placeholder for the endpoint's URL in a WSDL file (the `location` of `soap:address`).
 pub const ADDRESS_PLACEHOLDER: &str = "__ENDPOINT_URL__";
 
-/// Where a request came from, for the facades that restrict operations to client networks.
+/// Where a request came from, for the facades that restrict operations to client networks and
+/// throttle failed logins per address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestContext {
-    /// The peer's address (`None` when the server was not started with connection info, as in
-    /// `Router::oneshot` tests).
+    /// The TCP peer's address (`None` when the server was not started with connection info, as
+    /// in `Router::oneshot` tests).
     pub peer: Option<IpAddr>,
+    /// The client's address ([`client_addr::client_ip`]: the peer, or behind a trusted proxy
+    /// the address it forwarded for).
+    pub client: Option<IpAddr>,
 }
 
 impl RequestContext {
-    fn from_parts(parts: &Parts) -> Self {
+    fn from_parts(parts: &Parts, trusted: &[Network]) -> Self {
         Self {
-            peer: parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
+            peer: client_addr::peer_of(parts),
+            client: client_addr::client_of(parts, trusted),
         }
     }
 }
@@ -68,6 +72,11 @@ pub trait SoapService: Send + Sync + 'static {
 
     /// The WSDL, with [`ADDRESS_PLACEHOLDER`] where the endpoint's URL goes.
     fn wsdl(&self) -> &str;
+
+    /// The reverse proxies whose `X-Forwarded-For` names the client (`[http] trusted_proxies`).
+    fn trusted_proxies(&self) -> &[Network] {
+        &[]
+    }
 
     /// Answers one call.
     fn call(
@@ -173,7 +182,7 @@ async fn post_endpoint<S: SoapService>(
         }
     };
     let operation = call.operation.clone();
-    let ctx = RequestContext::from_parts(&parts);
+    let ctx = RequestContext::from_parts(&parts, service.trusted_proxies());
     match service.call(call, ctx).await {
         Ok(value) => xml(
             StatusCode::OK,

@@ -19,12 +19,13 @@ pub mod session;
 pub mod wire;
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, request::Parts, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -37,11 +38,14 @@ use crate::core::campaigns::{
     AgentCallRequest, CampaignCall, CampaignName, CampaignService, DispositionRequest,
 };
 use crate::core::directory::{CredentialApi, DirectoryStore};
+use crate::core::login_guard::Attempt;
 use crate::core::originate::{Extension, PhoneNumber};
 use crate::core::recordings::{Guid, RecordingKey, ServeFormat};
 use crate::core::reports::{queue_report, QueueReport, ReportContext, ReportFilter};
+use crate::core::sessions::AgentScope;
 use crate::core::{CdrRecord, JournalReadError, JournalReader, Secret, TimeRange, UnixTime};
 use crate::facades::auth::KeyVerifier;
+use crate::facades::client_addr;
 
 use errors::Answer;
 use session::{Principal, Sessions};
@@ -97,8 +101,14 @@ fn actor(p: &Principal) -> Actor {
 }
 
 impl Ucontact {
-    /// Who the `Authorization` header authenticates, if anyone.
-    async fn authenticate(&self, headers: &HeaderMap) -> Option<Principal> {
+    /// The client's address ([`client_addr`]).
+    fn client(&self, parts: &Parts) -> Option<IpAddr> {
+        client_addr::client_of(parts, &self.services.trusted_proxies)
+    }
+
+    /// Who the `Authorization` header authenticates, if anyone; `client` is the request's
+    /// client address (failed keys are counted against it).
+    async fn authenticate(&self, headers: &HeaderMap, client: Option<IpAddr>) -> Option<Principal> {
         let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
         let (scheme, credential) = value.split_once(' ')?;
         let credential = credential.trim();
@@ -107,7 +117,7 @@ impl Ucontact {
         } else if scheme.eq_ignore_ascii_case("bearer") {
             let c = self
                 .keys
-                .verify(credential, CredentialApi::Ucontact)
+                .verify(credential, CredentialApi::Ucontact, client)
                 .await
                 .ok()?;
             Some(Principal {
@@ -117,6 +127,54 @@ impl Ucontact {
         } else {
             None
         }
+    }
+
+    /// What `who` may act on: `None` for supervisors and API keys (anything), else the agent's
+    /// own phones and calls ([`AgentScope`]).
+    async fn scope(&self, who: &Principal) -> Option<AgentScope> {
+        if who.supervisor {
+            return None;
+        }
+        let directory = self.services.directory.clone();
+        let name = who.name.clone();
+        let agent = tokio::task::spawn_blocking(move || {
+            directory.agents().ok().and_then(|agents| {
+                agents.into_iter().find(|a| {
+                    a.username == name || (a.username.is_empty() && a.number.as_str() == name)
+                })
+            })
+        })
+        .await
+        .ok()
+        .flatten();
+        let Some(agent) = agent else {
+            return Some(AgentScope {
+                username: who.name.clone(),
+                number: String::new(),
+                phones: Vec::new(),
+            });
+        };
+        let mut phones: Vec<String> = agent
+            .default_extension
+            .iter()
+            .map(|e| e.as_str().to_owned())
+            .collect();
+        if let Some(pbx) = self.services.pbx() {
+            let live = pbx.live.read().unwrap_or_else(PoisonError::into_inner);
+            for (interface, a) in &live.agents {
+                if a.name == agent.number.as_str() {
+                    if let Some(ext) = crate::core::directory::Extension::from_interface(interface)
+                    {
+                        phones.push(ext.as_str().to_owned());
+                    }
+                }
+            }
+        }
+        Some(AgentScope {
+            username: who.name.clone(),
+            number: agent.number.as_str().to_owned(),
+            phones,
+        })
     }
 
     fn now_local(&self) -> (UnixTime, String, String) {
@@ -144,20 +202,22 @@ impl Ucontact {
 async fn integra(
     State(uc): State<Arc<Ucontact>>,
     Path(op): Path<String>,
-    headers: HeaderMap,
+    parts: Parts,
     body: Bytes,
 ) -> Response {
+    let client = uc.client(&parts);
+    let headers = &parts.headers;
     // Bounded before anything is decoded: more fields than any operation has is refused.
     let Some(form) = Form::parse_bounded(&body, wire::MAX_FORM_FIELDS) else {
         return Answer::zero().into_response();
     };
     let op = op.trim_matches('/').to_ascii_lowercase();
     match op.as_str() {
-        "auth/getusertoken" => return get_user_token(&uc, &form).await.into_response(),
+        "auth/getusertoken" => return get_user_token(&uc, &form, client).await.into_response(),
         "auth/endsession" => return end_session(&uc, &form).await.into_response(),
         _ => {}
     }
-    let Some(who) = uc.authenticate(&headers).await else {
+    let Some(who) = uc.authenticate(headers, client).await else {
         return Answer::unauthorized().into_response();
     };
     let supervisor_only =
@@ -175,7 +235,7 @@ async fn integra(
         "admin/addblackbulk" => blacklist(&uc, &who, &form, true, true).await,
         "admin/deleteblack" => blacklist(&uc, &who, &form, false, false).await,
         "admin/deleteblackbulk" => blacklist(&uc, &who, &form, true, false).await,
-        "cdr/getrecords" => get_records(&uc, &form).await,
+        "cdr/getrecords" => get_records(&uc, &who, &form).await,
         "supervisor/convert" => convert(&uc, &form).await,
         "supervisor/queuesummary" => queue_summary(&uc).await,
         "supervisor/campaignstatus" => campaign_status(&uc, &form).await,
@@ -186,30 +246,54 @@ async fn integra(
 
 // ------------------------------------------------------------------ auth
 
-async fn get_user_token(uc: &Ucontact, form: &Form) -> Answer {
+/// `auth/getUserToken`: through the login guard (`ucontact:<user>`, the client's address):
+/// while either is locked out the answer is `0` without hashing; an unknown user is verified
+/// against the dummy hash, so both cost the same.
+async fn get_user_token(uc: &Ucontact, form: &Form, client: Option<IpAddr>) -> Answer {
     let user = form.text("user");
     let password = Secret::new(form.get("password").unwrap_or("").to_owned());
     if user.is_empty() || password.expose().is_empty() || user.len() > 128 {
         return Answer::zero();
     }
-    let directory = uc.services.directory.clone();
-    let name = user.clone();
-    let found = tokio::task::spawn_blocking(move || {
-        let agents = directory.agents().ok()?;
-        let agent = agents
-            .into_iter()
-            .find(|a| a.username == name || (a.username.is_empty() && a.number.as_str() == name))?;
-        let ok = agent
-            .password_hash
-            .as_ref()
-            .is_some_and(|h| h.verify(&password));
-        ok.then_some(agent)
-    })
-    .await
-    .ok()
-    .flatten();
-    let outcome = if found.is_some() {
-        "ok"
+    let principal = format!("ucontact:{user}");
+    let attempt = if uc.services.logins.locked(&principal, client) {
+        Attempt::Locked
+    } else {
+        let directory = uc.services.directory.clone();
+        let name = user.clone();
+        let agent = tokio::task::spawn_blocking(move || {
+            let agents = directory.agents().ok()?;
+            agents.into_iter().find(|a| {
+                a.username == name || (a.username.is_empty() && a.number.as_str() == name)
+            })
+        })
+        .await
+        .ok()
+        .flatten();
+        let stored = agent.as_ref().and_then(|a| a.password_hash.clone());
+        let attempt = uc
+            .services
+            .logins
+            .verify(&principal, client, stored, password)
+            .await;
+        match (attempt, agent) {
+            (Attempt::Accepted, Some(agent)) => {
+                let entry = EngineAction::now(
+                    &Actor::new(api::UCONTACT, user.clone()),
+                    "session.open",
+                    user.clone(),
+                    "",
+                    "ok",
+                );
+                record_quietly(Some(&uc.services.actions), entry).await;
+                let token = uc.sessions.open(&agent.username, agent.supervisor).await;
+                return Answer::json(&json!([agent.username, token.expose()]));
+            }
+            (attempt, _) => attempt,
+        }
+    };
+    let outcome = if attempt == Attempt::Locked {
+        "error: locked out"
     } else {
         "error: refused"
     };
@@ -221,13 +305,7 @@ async fn get_user_token(uc: &Ucontact, form: &Form) -> Answer {
         outcome,
     );
     record_quietly(Some(&uc.services.actions), entry).await;
-    match found {
-        Some(agent) => {
-            let token = uc.sessions.open(&agent.username, agent.supervisor).await;
-            Answer::json(&json!([agent.username, token.expose()]))
-        }
-        None => Answer::zero(),
-    }
+    Answer::zero()
 }
 
 async fn end_session(uc: &Ucontact, form: &Form) -> Answer {
@@ -257,7 +335,24 @@ async fn agent_call(uc: &Ucontact, who: &Principal, form: &Form, with_data: bool
     ) else {
         return Answer::zero();
     };
-    let agent = form.text("agent");
+    let mut agent = form.text("agent");
+    // An agent's session calls from its own phone, as itself.
+    if let Some(scope) = uc.scope(who).await {
+        if !scope.owns_phone(phone.as_str()) || !(agent.is_empty() || scope.is_self(&agent)) {
+            let entry = EngineAction::now(
+                &actor(who),
+                "campaign.agent_call",
+                phone.as_str(),
+                "",
+                "error: not the agent's phone",
+            );
+            record_quietly(Some(&uc.services.actions), entry).await;
+            return Answer::zero();
+        }
+        if agent.is_empty() {
+            agent = scope.username.clone();
+        }
+    }
     let data = if with_data {
         form.text("data")
     } else {
@@ -308,6 +403,19 @@ async fn hangup_phone(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
     let Ok(phone) = Extension::parse(&form.text("phone")) else {
         return Answer::zero();
     };
+    if let Some(scope) = uc.scope(who).await {
+        if !scope.owns_phone(phone.as_str()) {
+            let entry = EngineAction::now(
+                &actor(who),
+                "call.hangup",
+                phone.as_str(),
+                "",
+                "error: not the agent's phone",
+            );
+            record_quietly(Some(&uc.services.actions), entry).await;
+            return Answer::zero();
+        }
+    }
     let Some(pbx) = uc.services.pbx() else {
         return Answer::unavailable();
     };
@@ -459,28 +567,23 @@ fn in_day(r: &crate::core::recordings::Recording, day: &str, tz: &TimeZone) -> b
 async fn record_flat(
     State(uc): State<Arc<Ucontact>>,
     Path(file): Path<String>,
-    headers: HeaderMap,
+    parts: Parts,
 ) -> Response {
-    serve_record(&uc, &headers, None, &file).await
+    serve_record(&uc, &parts, None, &file).await
 }
 
 async fn record_in_day(
     State(uc): State<Arc<Ucontact>>,
     Path((day, file)): Path<(String, String)>,
-    headers: HeaderMap,
+    parts: Parts,
 ) -> Response {
-    serve_record(&uc, &headers, Some(day), &file).await
+    serve_record(&uc, &parts, Some(day), &file).await
 }
 
-async fn serve_record(
-    uc: &Ucontact,
-    headers: &HeaderMap,
-    day: Option<String>,
-    file: &str,
-) -> Response {
-    if uc.authenticate(headers).await.is_none() {
+async fn serve_record(uc: &Ucontact, parts: &Parts, day: Option<String>, file: &str) -> Response {
+    let Some(who) = uc.authenticate(&parts.headers, uc.client(parts)).await else {
         return Answer::unauthorized().into_response();
-    }
+    };
     let Some(guid) = file
         .strip_suffix(".mp3")
         .and_then(Guid::parse)
@@ -488,13 +591,28 @@ async fn serve_record(
     else {
         return Answer::not_found().into_response();
     };
+    let scope = uc.scope(&who).await;
     let recordings = uc.services.recordings.clone();
+    let campaigns = uc.services.campaigns.clone();
     let tz = uc.tz.clone();
     let served = tokio::task::spawn_blocking(move || {
         let key = RecordingKey::Guid(guid.to_string());
         let r = recordings.find(&key).ok()?;
         if day.as_deref().is_some_and(|d| !in_day(&r, d, &tz)) {
             return None;
+        }
+        // An agent's session hears its own calls only.
+        if let Some(scope) = &scope {
+            let call_agent = campaigns
+                .call_by_guid(&r.guid)
+                .ok()
+                .flatten()
+                .map(|c| c.agent);
+            let mine = r.agent.as_deref().is_some_and(|a| scope.is_self(a))
+                || call_agent.as_deref().is_some_and(|a| scope.is_self(a));
+            if !mine {
+                return None;
+            }
         }
         let served = recordings.open_as(&key, ServeFormat::Mp3).ok()?;
         let bytes = std::fs::read(&served.path).ok()?;
@@ -509,7 +627,9 @@ async fn serve_record(
     }
 }
 
-async fn get_records(uc: &Ucontact, form: &Form) -> Answer {
+async fn get_records(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
+    // An agent's session reads its own calls only.
+    let scope = uc.scope(who).await;
     let Ok(filter) = wire::records_filter(form.get("filter").unwrap_or(""), &uc.tz) else {
         return Answer::zero();
     };
@@ -605,7 +725,11 @@ async fn get_records(uc: &Ucontact, form: &Form) -> Answer {
             .collect();
             let tags = rec.as_ref().map(|r| r.tags.join(" ")).unwrap_or_default();
             let f = &filter;
-            let keep = (f.agent.is_empty() || agents.iter().any(|a| a == &f.agent))
+            let mine = scope
+                .as_ref()
+                .is_none_or(|s| agents.iter().any(|a| s.is_self(a)));
+            let keep = mine
+                && (f.agent.is_empty() || agents.iter().any(|a| a == &f.agent))
                 && (f.campaign.is_empty() || campaign == f.campaign)
                 && (f.source.is_empty() || cdr.src.contains(&f.source))
                 && (f.destination.is_empty() || cdr.dst.contains(&f.destination))

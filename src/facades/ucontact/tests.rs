@@ -11,7 +11,7 @@ use tower::ServiceExt;
 use super::*;
 use crate::config::Config;
 use crate::core::campaigns::CampaignScope;
-use crate::core::directory::{Agent, AgentNumber, PasswordHash};
+use crate::core::directory::{Agent, AgentNumber, Extension as DirExtension, PasswordHash};
 use crate::core::JournalStore;
 use crate::test_support::TempDir;
 
@@ -43,10 +43,15 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_with("")
+}
+
+/// A fixture with `sections` added to the configuration.
+fn fixture_with(sections: &str) -> Fixture {
     let dir = TempDir::new("ucontact");
     let text = format!(
         "[engine]\ntimezone = \"America/Montevideo\"\n[store]\npath = \"{}\"\n[[node]]\nname = \"pbx1\"\n\
-         recordings_dir = \"{}\"\n[node.ami]\nhost = \"127.0.0.1\"\nusername = \"u\"\nsecret = \"s\"\n{CAMPAIGNS}",
+         recordings_dir = \"{}\"\n[node.ami]\nhost = \"127.0.0.1\"\nusername = \"u\"\nsecret = \"s\"\n{CAMPAIGNS}\n{sections}\n",
         dir.path().join("s.db").display(),
         dir.path().join("rec").display(),
     );
@@ -58,9 +63,14 @@ fn fixture() -> Fixture {
         a.full_name = user.to_uppercase();
         a.supervisor = supervisor;
         a.password_hash = Some(PasswordHash::hash(&Secret::new(format!("pw-{user}"))).unwrap());
+        a.default_extension =
+            Some(DirExtension::new(if supervisor { "1008" } else { "1007" }).unwrap());
         services.directory.upsert_agent(&a).unwrap();
     }
-    let keys = Arc::new(KeyVerifier::new(services.directory.clone()));
+    let keys = Arc::new(KeyVerifier::new(
+        services.directory.clone(),
+        services.logins.clone(),
+    ));
     let router = routes(services.clone(), keys);
     Fixture {
         _dir: dir,
@@ -556,7 +566,9 @@ async fn getrecords_pages_filters_and_shapes_rows() {
     use crate::core::{SourceCursor, SourceId, UniqueId};
     let f = fixture();
     let r = &f.router;
-    let ana = login(r, "ana").await;
+    // A supervisor reads every call; an agent only its own (below).
+    let ana = login(r, "sup").await;
+    let agent_ana = login(r, "ana").await;
     let now = UnixTime::now().seconds();
     let base = now - 600;
     let mut cdrs: Vec<CdrRecord> = (1..=5)
@@ -626,6 +638,20 @@ async fn getrecords_pages_filters_and_shapes_rows() {
     assert_eq!(query(r#","destination":"5551004""#, 0, 50).await, [4]);
     assert_eq!(query(r#","exclude":"5551001""#, 0, 50).await, [2, 3, 4, 5]);
     assert_eq!(query(r#","source":"9999""#, 0, 50).await, Vec::<i64>::new());
+    // The agent's own session: only the call it placed, whatever the filter says.
+    let everything = format!(r#"{{"calldatei":"{from}","calldatef":"{to}"}}"#)
+        .replace('"', "%22")
+        .replace('+', "%2B");
+    let (_, body) = post(
+        r,
+        "Cdr/getrecords",
+        Some(&agent_ana),
+        &format!("filter={everything}"),
+    )
+    .await;
+    let rows: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [3], "{body}");
 
     // The campaign call's row: its guid is the one AgentCall answered.
     let filter = format!(r#"{{"calldatei":"{from}","calldatef":"{to}","campaign":"Cobranza->"}}"#)
@@ -704,4 +730,92 @@ async fn getrecords_pages_filters_and_shapes_rows() {
             .1,
         "0"
     );
+}
+
+#[tokio::test]
+async fn an_agent_session_calls_and_hangs_up_from_its_own_phone_only() {
+    let f = fixture();
+    let r = &f.router;
+    let ana = login(r, "ana").await;
+    let sup = login(r, "sup").await;
+    let call = |phone: &str, agent: &str| {
+        format!("callerid=&agent={agent}&phone={phone}&tech=SIP&context=&outqueue=Cobranza-%3E&destination=5551003")
+    };
+    // Another agent's phone, or the agent's phone in another agent's name: refused (`0`),
+    // before anything reaches the PBX.
+    for body in [call("1008", ""), call("1008", "ana"), call("1007", "sup")] {
+        assert_eq!(
+            post(r, "Agents/AgentCall", Some(&ana), &body).await,
+            (StatusCode::OK, "0".to_owned()),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        post(r, "Agents/HangupPhone", Some(&ana), "phone=1008").await,
+        (StatusCode::OK, "0".to_owned())
+    );
+    // Its own phone passes the rule (and then finds no PBX in this test: 503).
+    for body in [call("1007", ""), call("1007", "ana"), call("1007", "2307")] {
+        assert_eq!(
+            post(r, "Agents/AgentCall", Some(&ana), &body).await.0,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{body}"
+        );
+    }
+    assert_eq!(
+        post(r, "Agents/HangupPhone", Some(&ana), "phone=1007")
+            .await
+            .0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    // A supervisor acts for any phone.
+    assert_eq!(
+        post(r, "Agents/AgentCall", Some(&sup), &call("1007", "ana"))
+            .await
+            .0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        post(r, "Agents/HangupPhone", Some(&sup), "phone=1007")
+            .await
+            .0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+#[tokio::test]
+async fn get_user_token_locks_a_user_out_after_its_failures_and_lets_it_in_after() {
+    let f = fixture_with(
+        "[auth]\nmax_failures_per_principal = 3\nmax_failures_per_address = 1000\n\
+         lockout_seconds = 1\nmax_lockout_seconds = 1",
+    );
+    let r = &f.router;
+    let token = |user: &str, pw: &str| {
+        let body = format!("user={user}&password={pw}");
+        async move { post(r, "auth/getUserToken", None, &body).await }
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            token("ana", "wrong").await,
+            (StatusCode::OK, "0".to_owned())
+        );
+    }
+    // Locked out: the right password gets the documented refusal.
+    assert_eq!(
+        token("ana", "pw-ana").await,
+        (StatusCode::OK, "0".to_owned())
+    );
+    // Another user is not affected; an unknown user is refused like a wrong password.
+    assert!(token("sup", "pw-sup").await.1.starts_with('['));
+    assert_eq!(token("nobody", "x").await, (StatusCode::OK, "0".to_owned()));
+    // After the lock-out the right password opens a session.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (_, body) = token("ana", "pw-ana").await;
+        if body.starts_with('[') {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still locked out");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

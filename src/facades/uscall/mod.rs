@@ -12,6 +12,7 @@ pub mod errors;
 pub mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -32,12 +33,14 @@ use crate::core::directory::{
 };
 use crate::core::journal::{CdrRecord, QueueLogRecord, TimeRange, UnixTime};
 use crate::core::live::{EndpointKind, EndpointLive, LiveState};
+use crate::core::login_guard::Attempt;
 use crate::core::originate::{self, CallData, DirectTarget, OriginateRequest};
 use crate::core::presence::{agent_presence, extension_presence, AgentPresence, ExtensionPresence};
 use crate::core::recordings::{RecordingKey, ServeFormat};
 use crate::core::reports::{self, ReportContext, ReportFilter};
 use crate::core::Secret;
 use crate::facades::auth::{KeyError, KeyVerifier};
+use crate::facades::client_addr::Network;
 use crate::facades::soap::{self, RequestContext, SoapCall, SoapError, SoapService, SoapValue};
 
 use errors::UscallError;
@@ -333,9 +336,13 @@ impl UscallService {
         record_quietly(Some(&self.services.actions), entry).await;
     }
 
-    async fn authenticate(&self, token: Option<&str>) -> Result<Actor, UscallError> {
+    async fn authenticate(
+        &self,
+        token: Option<&str>,
+        client: Option<IpAddr>,
+    ) -> Result<Actor, UscallError> {
         let token = token.ok_or(UscallError::TokenInvalid)?;
-        match self.keys.verify(token, CredentialApi::Uscall).await {
+        match self.keys.verify(token, CredentialApi::Uscall, client).await {
             Ok(c) => Ok(Actor::new(api::USCALL, c.id.as_str()).with_system(c.system)),
             Err(KeyError::Refused) => Err(UscallError::TokenInvalid),
             Err(KeyError::Store) => Err(UscallError::Internal),
@@ -469,14 +476,14 @@ impl UscallService {
         Ok(range)
     }
 
-    async fn dispatch(&self, op: &str, args: &Args<'_>) -> Answer {
-        let actor = self.authenticate(args.get("token")).await?;
+    async fn dispatch(&self, op: &str, args: &Args<'_>, client: Option<IpAddr>) -> Answer {
+        let actor = self.authenticate(args.get("token"), client).await?;
         match op {
             "getAgent" => self.get_agent().await,
             "startCall" => self.start_call(&actor, args).await,
             "cdrSearch" => self.cdr_search(args).await,
             "audioDownload" => self.audio_download(args).await,
-            "agentLogin" => self.agent_login(&actor, args).await,
+            "agentLogin" => self.agent_login(&actor, args, client).await,
             "agentLogout" => self.agent_logout(&actor, args).await,
             "agentStatus" => self.agent_status(args).await,
             "getPauses" => self.get_pauses().await,
@@ -524,7 +531,10 @@ impl UscallService {
         ))
     }
 
-    async fn agent_login(&self, actor: &Actor, args: &Args<'_>) -> Answer {
+    /// agentLogin: the digest is checked through the login guard (`uscall:<agente>` and the
+    /// client's address): while locked out the answer is `senha_invalida` without hashing, and
+    /// an unknown agent costs the same hashing as a known one before `nao_encontrado`.
+    async fn agent_login(&self, actor: &Actor, args: &Args<'_>, client: Option<IpAddr>) -> Answer {
         let number = agent_number("agente", args.required("agente")?)?;
         let ext = extension("ramal", args.required("ramal")?)?;
         let md5 = args.required("senhamd5")?;
@@ -538,21 +548,36 @@ impl UscallService {
             .get("filachave")
             .map(|q| queue_name("filachave", q))
             .transpose()?;
-        let agent = self.agent(&number).await?;
-        let digests = self.services.agent_digests.clone();
-        let presented = Secret::new(md5.to_owned());
-        let n = number.clone();
-        let ok = blocking(move || {
-            Ok::<_, crate::store::StoreError>(
-                digests
-                    .digest(&n)?
-                    .is_some_and(|h| verify_digest(&h, &presented)),
-            )
-        })
-        .await?;
-        if !ok {
+        let principal = format!("uscall:{number}");
+        let guard = &self.services.logins;
+        if guard.locked(&principal, client) {
             return Err(UscallError::WrongPassword);
         }
+        let d = self.services.directory.clone();
+        let digests = self.services.agent_digests.clone();
+        let n = number.clone();
+        let (agent, digest) = blocking(move || {
+            let agent = d.agent(&n)?;
+            let digest = match &agent {
+                Some(_) => digests.digest(&n)?,
+                None => None,
+            };
+            Ok::<_, crate::store::StoreError>((agent, digest))
+        })
+        .await?;
+        let presented = Secret::new(md5.to_owned());
+        let attempt = guard
+            .verify_with(&principal, client, digest, move |h| {
+                verify_digest(h, &presented)
+            })
+            .await;
+        let agent = match (attempt, agent) {
+            (Attempt::Accepted, Some(agent)) => agent,
+            (Attempt::Refused, None) => {
+                return Err(UscallError::NotFound(format!("Agente {number}")))
+            }
+            _ => return Err(UscallError::WrongPassword),
+        };
         let queue = match key_queue {
             Some(q) => q,
             None => agent.queues.first().cloned().ok_or_else(|| {
@@ -1519,7 +1544,11 @@ impl SoapService for UscallService {
         WSDL
     }
 
-    async fn call(&self, call: SoapCall, _ctx: RequestContext) -> Result<SoapValue, SoapError> {
+    fn trusted_proxies(&self) -> &[Network] {
+        &self.services.trusted_proxies
+    }
+
+    async fn call(&self, call: SoapCall, ctx: RequestContext) -> Result<SoapValue, SoapError> {
         let Some((op, names)) = OPERATIONS
             .iter()
             .find(|(op, _)| *op == call.operation.as_str())
@@ -1527,7 +1556,7 @@ impl SoapService for UscallService {
             return Err(SoapError::UnknownOperation(call.operation.clone()));
         };
         let args = Args { call: &call, names };
-        let answer = match self.dispatch(op, &args).await {
+        let answer = match self.dispatch(op, &args, ctx.client).await {
             Ok(v) => wire::ok(v),
             Err(e) => e.to_json(),
         };

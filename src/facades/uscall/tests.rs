@@ -55,7 +55,10 @@ fn fixture() -> Fixture {
         .key
         .expose()
         .to_owned();
-    let keys = Arc::new(KeyVerifier::new(services.directory.clone()));
+    let keys = Arc::new(KeyVerifier::new(
+        services.directory.clone(),
+        services.logins.clone(),
+    ));
     Fixture {
         app: routes(services, keys),
         token,

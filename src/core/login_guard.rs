@@ -62,6 +62,24 @@ impl std::fmt::Debug for LoginGuard {
     }
 }
 
+/// An attempt `begin` let through; ended uncounted when dropped before its outcome.
+struct Pending<'a> {
+    guard: &'a LoginGuard,
+    principal: &'a str,
+    address: Option<IpAddr>,
+    done: bool,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.guard
+                .throttle()
+                .cancel(self.principal, self.address, Instant::now());
+        }
+    }
+}
+
 /// The number of hashing permits: the cores the process may use.
 pub fn default_permits() -> usize {
     std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
@@ -125,11 +143,18 @@ impl LoginGuard {
         if let Verdict::Locked { .. } = self.throttle().begin(principal, address, Instant::now()) {
             return Attempt::Locked;
         }
-        let ok = self.hash_on_pool(stored, check).await;
-        let Some(ok) = ok else {
-            self.throttle().cancel(principal, address, Instant::now());
+        // From here the attempt is in flight; if this future is dropped (the client went away)
+        // it is ended uncounted, so nothing stays in flight for ever.
+        let mut pending = Pending {
+            guard: self,
+            principal,
+            address,
+            done: false,
+        };
+        let Some(ok) = self.hash_on_pool(stored, check).await else {
             return Attempt::Locked;
         };
+        pending.done = true;
         self.throttle()
             .finish(principal, address, ok, Instant::now());
         if ok {
@@ -263,6 +288,27 @@ mod tests {
         assert!(
             (0.5..2.0).contains(&ratio),
             "known {known:?} vs unknown {unknown:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_attempt_abandoned_mid_hash_does_not_stay_in_flight() {
+        let g = guard(2);
+        for _ in 0..5 {
+            let attempt = g.verify_with("u:ana", None, None, |_| {
+                std::thread::sleep(Duration::from_millis(50));
+                false
+            });
+            // The client goes away before the answer.
+            let _ = tokio::time::timeout(Duration::from_millis(1), attempt).await;
+        }
+        assert!(!g.locked("u:ana", None));
+        assert_eq!(g.throttle().tracked(), (0, 0));
+        let hash = PasswordHash::hash(&Secret::new("right")).unwrap();
+        assert_eq!(
+            g.verify("u:ana", None, Some(hash), Secret::new("right"))
+                .await,
+            Attempt::Accepted
         );
     }
 

@@ -150,11 +150,11 @@ pub fn parse_request(body: &[u8]) -> Result<SoapCall, EnvelopeError> {
                 path.pop();
                 root_done |= path.is_empty();
             }
-            Event::Text(t) if path.is_empty() => {
-                if !t.iter().all(u8::is_ascii_whitespace) {
-                    return Err(EnvelopeError::NotXml);
-                }
+            Event::Text(t) if path.is_empty() && !t.iter().all(u8::is_ascii_whitespace) => {
+                return Err(EnvelopeError::NotXml)
             }
+            // Whitespace around the root.
+            Event::Text(_) if path.is_empty() => {}
             Event::CData(_) if path.is_empty() => return Err(EnvelopeError::NotXml),
             Event::Text(t) => {
                 if let Some((_, text, _)) = part.as_mut() {

@@ -6,7 +6,8 @@
 //! - `errors.rs`: the one mapping from core errors to the vendor's codes.
 //!
 //! [`soap`] holds what the SOAP facades share (envelope, faults, WSDL serving); [`auth`] the
-//! API-key check they all use. Facades translate wire ⇄ core and hold no business rules.
+//! API-key check they all use; [`client_addr`] the client address of a request (trusted proxies
+//! only). Facades translate wire ⇄ core and hold no business rules.
 
 pub mod auth;
 pub mod client_addr;

@@ -574,3 +574,53 @@ async fn reports_answer_from_the_journal() {
     assert_eq!(v["retorno"][0]["fila"], "q_soporte");
     assert_eq!(v["retorno"][0]["oferecidas"], 0);
 }
+
+#[tokio::test]
+async fn agent_login_digests_and_tokens_are_throttled() {
+    let f = fixture();
+    let right = md5_hex(b"segredo");
+    let wrong = md5_hex(b"outra");
+    let login = |digest: &str| {
+        let digest = digest.to_owned();
+        let f = &f;
+        async move {
+            call(
+                f,
+                "agentLogin",
+                &[Some("2204"), Some("1005"), Some(&digest), None],
+            )
+            .await["codigo"]
+                .clone()
+        }
+    };
+    // The right digest gets past the password (and then finds no PBX in this test).
+    assert_eq!(login(&right).await, "pbx_indisponivel");
+    for _ in 0..5 {
+        assert_eq!(login(&wrong).await, "senha_invalida");
+    }
+    // Locked out (default [auth]: 5 failures): the right digest is refused too.
+    assert_eq!(login(&right).await, "senha_invalida");
+    // An unknown agent is still told apart (getAgent lists the agents to any token holder).
+    let unknown = call(
+        &f,
+        "agentLogin",
+        &[Some("2999"), Some("1005"), Some(&right), None],
+    )
+    .await;
+    assert_eq!(unknown["codigo"], "nao_encontrado");
+
+    // Wrong tokens under the good token's id lock that id out; the token the engine has
+    // already verified keeps working (the fast path).
+    let (id, _) = f.token.split_once('.').unwrap();
+    let names = OPERATIONS
+        .iter()
+        .find(|(o, _)| *o == "getPauses")
+        .unwrap()
+        .1;
+    for i in 0..6 {
+        let bad = format!("{id}.{i:064x}");
+        let (_, body) = post(&f.app, envelope("getPauses", &[(names[0], Some(&bad))])).await;
+        assert!(body.contains("token_invalido"), "{body}");
+    }
+    assert_eq!(call(&f, "getPauses", &[]).await["status"], "ok");
+}

@@ -819,3 +819,36 @@ async fn get_user_token_locks_a_user_out_after_its_failures_and_lets_it_in_after
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn failures_count_per_client_address_behind_a_trusted_proxy() {
+    let f = fixture_with(
+        "[http]\ntrusted_proxies = [\"127.0.0.1\"]\n\
+         [auth]\nmax_failures_per_principal = 1000\nmax_failures_per_address = 4\n",
+    );
+    let from = |xff: &'static str, user: &'static str, pw: &'static str| {
+        let r = f.router.clone();
+        async move {
+            let mut req = Request::post("/Integra/resources/auth/getUserToken")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-forwarded-for", xff)
+                .body(Body::from(format!("user={user}&password={pw}")))
+                .unwrap();
+            let peer: std::net::SocketAddr = "127.0.0.1:40000".parse().unwrap();
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            let resp = r.oneshot(req).await.unwrap();
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&body).into_owned()
+        }
+    };
+    // One client behind the proxy guesses at several users: its address is locked out.
+    for user in ["ana", "sup", "nobody", "ana"] {
+        assert_eq!(from("198.51.100.1", user, "guess").await, "0");
+    }
+    assert_eq!(from("198.51.100.1", "sup", "pw-sup").await, "0");
+    // Another client behind the same proxy is not: addresses are the clients', not the proxy's.
+    assert!(from("198.51.100.2", "sup", "pw-sup").await.starts_with('['));
+}

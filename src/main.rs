@@ -211,6 +211,11 @@ fn admin_action(command: &AdminCommand) -> Option<(&'static str, String, String)
             system.clone(),
             format!("api={}", api.as_str()),
         ),
+        AdminCommand::Credential(CredentialCommand::Import { system, api }) => (
+            "credential.import",
+            system.clone(),
+            format!("api={} key=set", api.as_str()),
+        ),
         AdminCommand::Credential(CredentialCommand::Revoke { id }) => {
             ("credential.revoke", id.clone(), String::new())
         }

@@ -782,7 +782,10 @@ async fn a_call_forward_never_dials_international_or_premium_numbers() {
             assert!(!phone, "forward to {number}: the phone is not rung");
         } else {
             assert!(!carrier, "forward to {number} must never reach the carrier");
-            assert!(phone, "forward to {number} refused: the phone rings instead");
+            assert!(
+                phone,
+                "forward to {number} refused: the phone rings instead"
+            );
         }
         hang_up(
             &ami,

@@ -473,6 +473,14 @@ mod tests {
         ) -> Result<IssuedCredential, FakeError> {
             Err(FakeError)
         }
+        fn import_credential(
+            &self,
+            _: &str,
+            _: crate::core::directory::CredentialApi,
+            _: Secret,
+        ) -> Result<crate::core::directory::ApiCredential, FakeError> {
+            Err(FakeError)
+        }
         fn credential_live(&self, _: &CredentialId) -> Result<bool, FakeError> {
             Err(FakeError)
         }

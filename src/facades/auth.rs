@@ -1,5 +1,6 @@
-//! API keys: `<id>.<secret>`, issued with `centralita admin credential create --api ...`, stored
-//! as Argon2id hashes, scoped to one API.
+//! API keys: `<id>.<secret>`, issued with `centralita admin credential create --api ...`, or a
+//! key another product issued, taken over with `centralita admin credential import`; stored as
+//! Argon2id hashes, scoped to one API.
 //!
 //! Argon2 is deliberately slow, and SOAP clients send the key with every call. A key that
 //! verified is therefore remembered in memory (never on disk, never logged) for
@@ -11,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::app::Directory as SqliteDirectory;
-use crate::core::directory::{split_key, ApiCredential, CredentialApi, DirectoryStore};
+use crate::core::directory::{key_lookup_id, ApiCredential, CredentialApi, DirectoryStore};
 use crate::core::Secret;
 
 /// How long a verified key is remembered.
@@ -55,15 +56,17 @@ impl KeyVerifier {
     /// The live credential `key` authenticates for `api`.
     pub async fn verify(&self, key: &str, api: CredentialApi) -> Result<ApiCredential, KeyError> {
         let key = Secret::new(key.trim().to_owned());
-        let (id, _) = split_key(&key).ok_or(KeyError::Refused)?;
+        // Issued keys are remembered under their id, imported ones under their bucket.
+        let lookup = key_lookup_id(&key);
         let directory = self.directory.clone();
-        if let Some(credential) = self.remembered(&key, id.as_str()) {
+        if let Some(credential) = self.remembered(&key, &lookup) {
+            let id = credential.id.clone();
             let live = tokio::task::spawn_blocking(move || directory.credential_live(&id))
                 .await
                 .map_err(|_| KeyError::Store)?
                 .map_err(|_| KeyError::Store)?;
             if !live {
-                self.forget(credential.id.as_str());
+                self.forget(&lookup);
                 return Err(KeyError::Refused);
             }
             return opens(credential, api);
@@ -83,7 +86,7 @@ impl KeyVerifier {
                 cache.clear();
             }
             cache.insert(
-                credential.id.as_str().to_owned(),
+                lookup,
                 Remembered {
                     secret: key,
                     credential: credential.clone(),
@@ -161,5 +164,41 @@ mod tests {
         }
         directory.revoke_credential(&expand.credential.id).unwrap();
         assert!(v.verify(&key, CredentialApi::Expand).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn an_imported_key_opens_its_api_as_written_until_revoked() {
+        let dir = crate::test_support::TempDir::new("auth-import");
+        let directory = Arc::new(SqliteDirectory::open(&dir.path().join("s.db")).unwrap());
+        let token = "$1$gcNiVTZp$5IqX.EhuJyLNG7pBc5o4..";
+        let imported = directory
+            .import_credential("USCall", CredentialApi::Uscall, Secret::new(token))
+            .unwrap();
+        // Another imported key and an issued one live beside it.
+        directory
+            .import_credential(
+                "Other",
+                CredentialApi::Uscall,
+                Secret::new("another-token-1"),
+            )
+            .unwrap();
+        directory
+            .create_credential("CRM", CredentialApi::Uscall)
+            .unwrap();
+        let v = KeyVerifier::new(directory.clone());
+        for _ in 0..2 {
+            let c = v.verify(token, CredentialApi::Uscall).await.unwrap();
+            assert_eq!(c.id, imported.id);
+        }
+        assert!(v.verify(token, CredentialApi::Expand).await.is_err());
+        for bad in [
+            "$1$gcNiVTZp$5IqX.EhuJyLNG7pBc5o4.",
+            "$1$gcNiVTZp$5IqX.EhuJyLNG7pBc5o4...",
+            "$1$gcNiVTZp$5IqX",
+        ] {
+            assert!(v.verify(bad, CredentialApi::Uscall).await.is_err(), "{bad}");
+        }
+        directory.revoke_credential(&imported.id).unwrap();
+        assert!(v.verify(token, CredentialApi::Uscall).await.is_err());
     }
 }

@@ -428,7 +428,12 @@ async fn tag_record(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
 
 async fn convert(uc: &Ucontact, form: &Form) -> Answer {
     let guid = form.text("guid");
-    let folder = form.text("folder");
+    // `folder` in the Spanish and English documents, `pasta` in the Portuguese one.
+    let folder = ["folder", "pasta"]
+        .iter()
+        .map(|n| form.text(n))
+        .find(|v| !v.is_empty())
+        .unwrap_or_default();
     let recordings = uc.services.recordings.clone();
     let tz = uc.tz.clone();
     let ok = tokio::task::spawn_blocking(move || {

@@ -159,20 +159,16 @@ pub struct UscallService {
     categories: Vec<DialingCategory>,
 }
 
-/// One call's parameters, read by name or position.
+/// One call's parameters, read by the SOAP facades' one rule ([`soap::parts`]): by name in
+/// any case (the document writes `Formato`, `Dataini`, `Datafin`), else by position.
 struct Args<'a> {
-    call: &'a SoapCall,
-    names: &'static [&'static str],
+    parts: soap::Parts<'a>,
 }
 
 impl<'a> Args<'a> {
     /// The value of `name` (trimmed; empty is absent).
     fn get(&self, name: &'static str) -> Option<&'a str> {
-        let index = self.names.iter().position(|n| *n == name)?;
-        self.call
-            .arg(index, name)
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
+        self.parts.get(name)
     }
 
     fn required(&self, name: &'static str) -> Result<&'a str, UscallError> {
@@ -1520,13 +1516,15 @@ impl SoapService for UscallService {
     }
 
     async fn call(&self, call: SoapCall, _ctx: RequestContext) -> Result<SoapValue, SoapError> {
-        let Some((op, names)) = OPERATIONS
+        let Some((op, _)) = OPERATIONS
             .iter()
             .find(|(op, _)| *op == call.operation.as_str())
         else {
             return Err(SoapError::UnknownOperation(call.operation.clone()));
         };
-        let args = Args { call: &call, names };
+        let args = Args {
+            parts: soap::Parts::new(&call, OPERATIONS, &[]),
+        };
         let answer = match self.dispatch(op, &args).await {
             Ok(v) => wire::ok(v),
             Err(e) => e.to_json(),

@@ -276,7 +276,10 @@ mod tests {
         assert_eq!(c.operation, "getPauses");
         assert_eq!(
             c,
-            call("getPauses", &[("token", Some("abc")), ("extra", Some("1 & 2"))])
+            call(
+                "getPauses",
+                &[("token", Some("abc")), ("extra", Some("1 & 2"))]
+            )
         );
     }
 

@@ -102,7 +102,10 @@ mod tests {
 
     const OPS: &Operations = &[
         ("cdrTariff", &["token", "dataini", "datafin"]),
-        ("originateCall", &["authorizedKey", "src", "dst", "callinfo"]),
+        (
+            "originateCall",
+            &["authorizedKey", "src", "dst", "callinfo"],
+        ),
     ];
     const ALIASES: &Aliases = &[("autorizedkey", "authorizedKey"), ("info", "callinfo")];
 
@@ -138,7 +141,11 @@ mod tests {
     fn foreign_names_are_read_by_position_documented_ones_never() {
         let generic = call(
             "cdrTariff",
-            &[("param0", Some("t")), ("v1", Some("a")), ("arg2", Some("b"))],
+            &[
+                ("param0", Some("t")),
+                ("v1", Some("a")),
+                ("arg2", Some("b")),
+            ],
         );
         let p = Parts::new(&generic, OPS, &[]);
         assert_eq!(
@@ -166,7 +173,10 @@ mod tests {
         let p = Parts::new(&c, OPS, ALIASES);
         assert_eq!(p.get("authorizedKey"), Some("k"));
         assert_eq!(p.get("callinfo"), Some("01-43-1"));
-        let c = call("originateCall", &[("AutorizedKey", Some("k2")), ("src", None)]);
+        let c = call(
+            "originateCall",
+            &[("AutorizedKey", Some("k2")), ("src", None)],
+        );
         let p = Parts::new(&c, OPS, ALIASES);
         assert_eq!(p.at(0, "authorizedKey"), Some("k2"));
         assert_eq!(p.get("src"), None);

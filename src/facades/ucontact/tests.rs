@@ -705,3 +705,66 @@ async fn getrecords_pages_filters_and_shapes_rows() {
         "0"
     );
 }
+
+/// Catalogues a one-second 8 kHz WAV recording made on 2026-11-22 (Montevideo) and answers its
+/// guid.
+fn catalogued_recording(f: &Fixture) -> crate::core::recordings::Guid {
+    use crate::core::recordings::{Recording, RecordingFormat, RecordingId, SafeRelativePath};
+    use crate::core::UniqueId;
+    let dir = f.services.config.node[0].recordings_dir.join("20261122");
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(dir.join("pbx1-1.1.wav"), spec).unwrap();
+    for i in 0..8000 {
+        let s = (f64::from(i) * 2.0 * std::f64::consts::PI * 440.0 / 8000.0).sin() * 8000.0;
+        w.write_sample(s as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    let guid = crate::core::recordings::Guid::derive("pbx1-1.1");
+    let rec = Recording {
+        id: RecordingId::parse("pbx1-1.1").unwrap(),
+        relative_path: SafeRelativePath::parse("20261122/pbx1-1.1.wav").unwrap(),
+        uniqueid: Some(UniqueId::new("pbx1-1.1")),
+        linkedid: Some(UniqueId::new("pbx1-1.1")),
+        guid: guid.clone(),
+        idcti: None,
+        cdr_rowid: None,
+        answered: true,
+        agent: None,
+        queue: None,
+        duration: Duration::from_secs(1),
+        format: RecordingFormat::Wav,
+        size: 16_044,
+        tags: Vec::new(),
+        // 2026-11-22 12:00 in Montevideo (UTC-3).
+        created: UnixTime(1_795_359_600),
+        imported_from: None,
+    };
+    f.services.recordings.store().upsert(&rec).unwrap();
+    guid
+}
+
+#[tokio::test]
+async fn convert_reads_the_portuguese_pasta() {
+    // The Portuguese document names the day folder `pasta`; it used to be ignored, so a wrong
+    // day was converted anyway.
+    let f = fixture();
+    let r = &f.router;
+    let ana = login(r, "ana").await;
+    let guid = catalogued_recording(&f);
+    for (body, want) in [
+        (format!("guid={guid}&pasta=20261123"), "0"),
+        (format!("guid={guid}&folder=20261123"), "0"),
+        (format!("guid={guid}&pasta=20261122"), "1"),
+        (format!("guid={guid}&folder=&pasta=20261122"), "1"),
+        (format!("guid={guid}"), "1"),
+    ] {
+        let (status, answer) = post(r, "Supervisor/convert", Some(&ana), &body).await;
+        assert_eq!((status, answer.as_str()), (StatusCode::OK, want), "{body}");
+    }
+}

@@ -573,7 +573,12 @@ async fn reports_answer_from_the_journal() {
 }
 
 /// Sends `op` with the parts named as given (the token first, named `token_name`).
-async fn call_named(f: &Fixture, op: &str, token_name: &str, parts: &[(&str, Option<&str>)]) -> Value {
+async fn call_named(
+    f: &Fixture,
+    op: &str,
+    token_name: &str,
+    parts: &[(&str, Option<&str>)],
+) -> Value {
     let mut all = vec![(token_name, Some(f.token.as_str()))];
     all.extend_from_slice(parts);
     let (status, body) = post(&f.app, envelope(op, &all)).await;
@@ -617,7 +622,10 @@ async fn parts_named_as_the_document_spells_them_are_read() {
         &f,
         "cdrTariff",
         "param0",
-        &[("param1", Some("2026-01-01 00:00:00")), ("param2", Some("nunca"))],
+        &[
+            ("param1", Some("2026-01-01 00:00:00")),
+            ("param2", Some("nunca")),
+        ],
     )
     .await;
     assert!(v["retorno"].as_str().unwrap().contains("datafin"), "{v}");

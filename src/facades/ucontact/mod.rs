@@ -168,7 +168,7 @@ async fn integra(
     let answer = match op.as_str() {
         "agents/agentcall" => agent_call(&uc, &who, &form, false).await,
         "agents/agentcallwithdata" => agent_call(&uc, &who, &form, true).await,
-        "agents/hangupphone" | "agents/hunguphone" => hangup_phone(&uc, &who, &form).await,
+        "agents/hangupphone" | "agents/hungupphone" => hangup_phone(&uc, &who, &form).await,
         "agents/tagrecord" => tag_record(&uc, &who, &form).await,
         "api/dispositioncall" => disposition_call(&uc, &who, &form).await,
         "admin/addblack" => blacklist(&uc, &who, &form, false, true).await,
@@ -290,8 +290,10 @@ async fn agent_call(uc: &Ucontact, who: &Principal, form: &Form, with_data: bool
         data,
         form: form_name,
     };
+    // The documented failure answer is `0`, whatever failed (the PBX not connected included).
     let Some(pbx) = uc.services.pbx() else {
-        return Answer::unavailable();
+        tracing::warn!("ucontact: AgentCall while the PBX is not connected");
+        return Answer::zero();
     };
     let today = wire::today(UnixTime::now(), &uc.tz);
     match uc
@@ -309,7 +311,8 @@ async fn hangup_phone(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
         return Answer::zero();
     };
     let Some(pbx) = uc.services.pbx() else {
-        return Answer::unavailable();
+        tracing::warn!("ucontact: HangupPhone while the PBX is not connected");
+        return Answer::zero();
     };
     let channels: Vec<_> = pbx
         .live

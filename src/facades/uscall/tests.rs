@@ -630,3 +630,40 @@ async fn parts_named_as_the_document_spells_them_are_read() {
     .await;
     assert!(v["retorno"].as_str().unwrap().contains("datafin"), "{v}");
 }
+
+#[tokio::test]
+async fn not_found_messages_are_correct_portuguese() {
+    // They read "Pausa ... não encontrado" and "Categoria ... não encontrado" before.
+    let f = fixture();
+    for (op, args, want) in [
+        (
+            "startCall",
+            vec![Some("outbound"), Some("1004"), Some("5551010"), Some("9")],
+            "Categoria 9 não encontrada",
+        ),
+        (
+            "startCall",
+            vec![
+                Some("clicktocall"),
+                Some("5551010"),
+                Some("26009999"),
+                Some("1"),
+            ],
+            "DDR 26009999 não encontrado",
+        ),
+        (
+            "audioDownload",
+            vec![Some("nao-existe")],
+            "Gravação não encontrada",
+        ),
+        (
+            "agentStatus",
+            vec![Some("2299")],
+            "Agente 2299 não encontrado",
+        ),
+    ] {
+        let v = call(&f, op, &args).await;
+        assert_eq!(v["codigo"], "nao_encontrado", "{op}: {v}");
+        assert_eq!(v["retorno"], want, "{op}: {v}");
+    }
+}

@@ -320,6 +320,13 @@ INSERT INTO originate_job_v2 SELECT * FROM originate_job;
 DROP TABLE originate_job;
 ALTER TABLE originate_job_v2 RENAME TO originate_job;
 "#,
+    // Keys made once per install (the recording links' MAC key): never leave the store.
+    r#"
+CREATE TABLE install_key (
+    name TEXT PRIMARY KEY,
+    key  BLOB NOT NULL
+) STRICT;
+"#,
 ];
 
 /// The schema version this engine writes.

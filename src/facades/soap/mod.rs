@@ -109,27 +109,9 @@ pub fn wants_wsdl(uri: &Uri) -> bool {
     })
 }
 
-/// The URL a client reached `path` at: `X-Forwarded-Proto` (`http`/`https`) and `Host`,
-/// which must look like a host name or address with an optional port (else `localhost`).
+/// The URL a client reached `path` at ([`crate::http::base_url`] and `path`).
 pub fn endpoint_url(headers: &HeaderMap, path: &str) -> String {
-    let scheme = match headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(p) if p.eq_ignore_ascii_case("https") => "https",
-        _ => "http",
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.len() <= 255
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
-        })
-        .unwrap_or("localhost");
-    format!("{scheme}://{host}{path}")
+    format!("{}{path}", crate::http::base_url(headers))
 }
 
 fn xml(status: StatusCode, body: String) -> Response {

@@ -23,7 +23,7 @@ use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -175,7 +175,7 @@ async fn integra(
         "admin/addblackbulk" => blacklist(&uc, &who, &form, true, true).await,
         "admin/deleteblack" => blacklist(&uc, &who, &form, false, false).await,
         "admin/deleteblackbulk" => blacklist(&uc, &who, &form, true, false).await,
-        "cdr/getrecords" => get_records(&uc, &form).await,
+        "cdr/getrecords" => get_records(&uc, &form, &crate::http::base_url(&headers)).await,
         "supervisor/convert" => convert(&uc, &form).await,
         "supervisor/queuesummary" => queue_summary(&uc).await,
         "supervisor/campaignstatus" => campaign_status(&uc, &form).await,
@@ -464,36 +464,77 @@ fn in_day(r: &crate::core::recordings::Recording, day: &str, tz: &TimeZone) -> b
     wire::render_day_folder(r.created, tz) == day || r.relative_path.day_folder() == Some(day)
 }
 
+/// A recording link's query: `expires` and `sig` (both absent for a request that
+/// authenticates with `Authorization` instead).
+#[derive(Debug, Default, serde::Deserialize)]
+struct LinkQuery {
+    expires: Option<String>,
+    sig: Option<String>,
+}
+
 async fn record_flat(
     State(uc): State<Arc<Ucontact>>,
     Path(file): Path<String>,
+    Query(link): Query<LinkQuery>,
     headers: HeaderMap,
 ) -> Response {
-    serve_record(&uc, &headers, None, &file).await
+    serve_record(&uc, &headers, &link, None, &file).await
 }
 
 async fn record_in_day(
     State(uc): State<Arc<Ucontact>>,
     Path((day, file)): Path<(String, String)>,
+    Query(link): Query<LinkQuery>,
     headers: HeaderMap,
 ) -> Response {
-    serve_record(&uc, &headers, Some(day), &file).await
+    serve_record(&uc, &headers, &link, Some(day), &file).await
+}
+
+/// The recording a file name asks for and in which format: `<guid>.mp3` or `<guid>.gsm`.
+fn record_file(file: &str) -> Option<(Guid, ServeFormat)> {
+    let (stem, ext) = file.rsplit_once('.')?;
+    let format = match ext {
+        "mp3" => ServeFormat::Mp3,
+        "gsm" => ServeFormat::Gsm,
+        _ => return None,
+    };
+    Some((Guid::parse(stem)?, format))
 }
 
 async fn serve_record(
     uc: &Ucontact,
     headers: &HeaderMap,
+    link: &LinkQuery,
     day: Option<String>,
     file: &str,
 ) -> Response {
-    if uc.authenticate(headers).await.is_none() {
-        return Answer::unauthorized().into_response();
+    let wanted =
+        record_file(file).filter(|_| day.as_deref().is_none_or(crate::core::recordings::is_day));
+    // A signed link opens its recording without `Authorization` until it expires; a request
+    // without one must authenticate as the API does.
+    match (&link.expires, &link.sig) {
+        (None, None) => {
+            if uc.authenticate(headers).await.is_none() {
+                return Answer::unauthorized().into_response();
+            }
+        }
+        (expires, sig) => {
+            let Some((guid, _)) = &wanted else {
+                return Answer::forbidden().into_response();
+            };
+            let checked = uc.services.record_links.verify(
+                guid,
+                expires.as_deref().unwrap_or(""),
+                sig.as_deref().unwrap_or(""),
+                UnixTime::now(),
+            );
+            if let Err(e) = checked {
+                tracing::info!(error = %e, "ucontact: recording link refused");
+                return Answer::forbidden().into_response();
+            }
+        }
     }
-    let Some(guid) = file
-        .strip_suffix(".mp3")
-        .and_then(Guid::parse)
-        .filter(|_| day.as_deref().is_none_or(crate::core::recordings::is_day))
-    else {
+    let Some((guid, format)) = wanted else {
         return Answer::not_found().into_response();
     };
     let recordings = uc.services.recordings.clone();
@@ -504,7 +545,7 @@ async fn serve_record(
         if day.as_deref().is_some_and(|d| !in_day(&r, d, &tz)) {
             return None;
         }
-        let served = recordings.open_as(&key, ServeFormat::Mp3).ok()?;
+        let served = recordings.open_as(&key, format).ok()?;
         let bytes = std::fs::read(&served.path).ok()?;
         Some((served.mime, bytes))
     })
@@ -512,12 +553,20 @@ async fn serve_record(
     .ok()
     .flatten();
     match served {
-        Some((mime, bytes)) => ([(header::CONTENT_TYPE, mime)], bytes).into_response(),
+        Some((mime, bytes)) => (
+            [
+                (header::CONTENT_TYPE, mime),
+                (header::CACHE_CONTROL, "private, max-age=300"),
+            ],
+            bytes,
+        )
+            .into_response(),
         None => Answer::not_found().into_response(),
     }
 }
 
-async fn get_records(uc: &Ucontact, form: &Form) -> Answer {
+/// `base`: the scheme and host the client reached the engine at, for the rows' recording links.
+async fn get_records(uc: &Ucontact, form: &Form, base: &str) -> Answer {
     let Ok(filter) = wire::records_filter(form.get("filter").unwrap_or(""), &uc.tz) else {
         return Answer::zero();
     };
@@ -583,6 +632,8 @@ async fn get_records(uc: &Ucontact, form: &Form) -> Answer {
         .collect();
     let outbound_context = uc.services.config.originate.context.clone();
     let tz = uc.tz.clone();
+    let links = uc.services.record_links.clone();
+    let base = base.to_owned();
     let rows = tokio::task::spawn_blocking(move || {
         let mut rows = Vec::new();
         let mut matched = 0usize;
@@ -647,7 +698,11 @@ async fn get_records(uc: &Ucontact, form: &Form) -> Answer {
                 .ok()
                 .and_then(|d| d.last().map(|d| d.request.comment.clone()))
                 .filter(|c| !c.is_empty());
+            let link = links.issue(&guid, now);
             let extra = wire::RowExtra {
+                record_url: format!("{base}/records/{guid}.mp3?{}", link.query()),
+                record_url_gsm: format!("{base}/records/{guid}.gsm?{}", link.query()),
+                record_url_expires: wire::render_time(link.expires, &tz),
                 guid: guid.to_string(),
                 campaign,
                 direction: direction.to_owned(),

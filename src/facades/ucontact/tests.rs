@@ -682,9 +682,21 @@ async fn getrecords_pages_filters_and_shapes_rows() {
         "parandvalues",
         "alternatives",
         "quality",
+        "record_url",
+        "record_url_gsm",
+        "record_url_expires",
     ] {
         assert!(row.get(key).is_some(), "{key} in {row}");
     }
+    // The signed links, at the host the request came to (here none: `localhost`).
+    let url = row["record_url"].as_str().unwrap();
+    let prefix = format!("http://localhost/records/{}.mp3?expires=", call.guid);
+    assert!(url.starts_with(&prefix), "{url}");
+    assert!(url.contains("&sig="), "{url}");
+    assert_eq!(
+        row["record_url_gsm"].as_str().unwrap(),
+        url.replace(".mp3?", ".gsm?")
+    );
     // searchLimit is capped by the configuration; an empty range is an empty list.
     let filter = format!(r#"{{"calldatei":"{to}","calldatef":"{from}"}}"#).replace('"', "%22");
     assert_eq!(
@@ -788,4 +800,91 @@ async fn agent_call_and_hangup_answer_0_when_the_pbx_is_not_connected() {
             "{op}"
         );
     }
+}
+
+async fn get_file(r: &Router, uri: &str, auth: Option<&str>) -> (StatusCode, String, Vec<u8>) {
+    let mut req = Request::get(uri);
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let resp = r
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let mime = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 24)
+        .await
+        .unwrap()
+        .to_vec();
+    (status, mime, body)
+}
+
+#[tokio::test]
+async fn signed_links_play_without_authorization_until_they_expire() {
+    // Before, every recording file needed `Authorization`, which an `<audio src>` cannot send,
+    // and `.gsm` was not served.
+    let f = fixture();
+    let r = &f.router;
+    let guid = catalogued_recording(&f);
+    let now = UnixTime::now();
+    let link = f.services.record_links.issue(&guid, now);
+    let q = link.query();
+    for (uri, mime) in [
+        (format!("/records/{guid}.mp3?{q}"), "audio/mpeg"),
+        (format!("/records/20261122/{guid}.mp3?{q}"), "audio/mpeg"),
+        (format!("/records/{guid}.gsm?{q}"), "audio/x-gsm"),
+    ] {
+        let (status, got, body) = get_file(r, &uri, None).await;
+        assert_eq!((status, got.as_str()), (StatusCode::OK, mime), "{uri}");
+        assert!(body.len() > 1000, "{uri}: {} bytes", body.len());
+        if mime == "audio/x-gsm" {
+            // One second: 50 frames of 33 bytes.
+            assert_eq!(body.len(), 50 * 33);
+        }
+    }
+    // The session token opens `.gsm` too.
+    let ana = login(r, "ana").await;
+    let (status, mime, _) = get_file(r, &format!("/records/{guid}.gsm"), Some(&ana)).await;
+    assert_eq!((status, mime.as_str()), (StatusCode::OK, "audio/x-gsm"));
+    // Tampered, for another recording, expired, half a link: 403, whatever Authorization says.
+    let other = crate::core::recordings::Guid::derive("pbx1-9.9");
+    let expired = f
+        .services
+        .record_links
+        .issue(&guid, UnixTime(now.seconds() - 7200));
+    let mut sig = link.sig.clone().into_bytes();
+    sig[0] = if sig[0] == b'a' { b'b' } else { b'a' };
+    let sig = String::from_utf8(sig).unwrap();
+    for uri in [
+        format!(
+            "/records/{guid}.mp3?expires={}&sig={sig}",
+            link.expires.seconds()
+        ),
+        format!(
+            "/records/{guid}.mp3?expires={}&sig={}",
+            link.expires.seconds() + 3600,
+            link.sig
+        ),
+        format!("/records/{other}.mp3?{q}"),
+        format!("/records/{guid}.mp3?{}", expired.query()),
+        format!("/records/{guid}.mp3?sig={}", link.sig),
+        format!("/records/{guid}.mp3?expires={}", link.expires.seconds()),
+        format!("/records/{guid}.wav?{q}"),
+    ] {
+        let (status, _, body) = get_file(r, &uri, Some(&ana)).await;
+        assert_eq!(
+            (status, String::from_utf8_lossy(&body).as_ref()),
+            (StatusCode::FORBIDDEN, "Forbidden"),
+            "{uri}"
+        );
+    }
+    // A link for the right recording in the wrong day folder: not found.
+    let (status, _, _) = get_file(r, &format!("/records/20261123/{guid}.mp3?{q}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

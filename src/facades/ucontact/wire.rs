@@ -505,6 +505,12 @@ pub struct RowExtra {
     pub carrier: String,
     /// The last disposition's comment, if any.
     pub note: Option<String>,
+    /// The recording's signed MP3 link (plays without `Authorization` until it expires).
+    pub record_url: String,
+    /// The same link for the `.gsm` file.
+    pub record_url_gsm: String,
+    /// When the links expire, in the call center's zone.
+    pub record_url_expires: String,
 }
 
 fn amaflags(s: &str) -> i64 {
@@ -563,6 +569,9 @@ pub fn record_row(cdr: &CdrRecord, extra: &RowExtra, tz: &TimeZone) -> Value {
         "parandvalues": opt_text(&cdr.calldata),
         "alternatives": Value::Null,
         "quality": 0,
+        "record_url": extra.record_url,
+        "record_url_gsm": extra.record_url_gsm,
+        "record_url_expires": extra.record_url_expires,
     })
 }
 

@@ -34,7 +34,7 @@ use crate::core::journal::{CdrRecord, QueueLogRecord, TimeRange, UnixTime};
 use crate::core::live::{EndpointKind, EndpointLive, LiveState};
 use crate::core::originate::{self, CallData, DirectTarget, OriginateRequest};
 use crate::core::presence::{agent_presence, extension_presence, AgentPresence, ExtensionPresence};
-use crate::core::recordings::{RecordingKey, ServeFormat};
+use crate::core::recordings::RecordingKey;
 use crate::core::reports::{self, ReportContext, ReportFilter};
 use crate::core::Secret;
 use crate::facades::auth::{KeyError, KeyVerifier};
@@ -947,11 +947,7 @@ impl UscallService {
             .next()
             .unwrap_or_default()
             .to_owned();
-        let ext = match format {
-            ServeFormat::Mp3 => "mp3",
-            ServeFormat::Ogg => "ogg",
-            ServeFormat::Wav8k => "wav",
-        };
+        let ext = format.extension();
         let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
         Ok(json!({
             "Nomeaudio": format!("{stem}.{ext}"),

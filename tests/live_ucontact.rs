@@ -6,6 +6,8 @@
 //! ends the call; `DispositionCall` with a BLACKLIST disposition; a new `AgentCall` to that
 //! number refused; `getrecords` finds the call's row and guid; the MP3 at
 //! `records/<YYYYMMDD>/<guid>.mp3` decodes (`lame --decode`) and is not silent (`sox stat`);
+//! the row's signed `record_url` opens the MP3 and the `.gsm` without `Authorization` and plays in
+//! headless Chromium's `<audio src>`, a tampered or expired link fails there and answers 403;
 //! `EndSession` invalidates the token. And the blacklist operations through curl, with the
 //! direction rule.
 //!
@@ -156,6 +158,22 @@ fn queue_log_has(offset: u64, event: &str, caller: &str) -> bool {
 
 fn client(name: &str) -> std::path::PathBuf {
     repo().join("tests/clients/ucontact").join(name)
+}
+
+/// What headless Chromium's `<audio src>` made of `url` (`tests/clients/ucontact/html5_player.sh`).
+fn html5_player(url: &str) -> String {
+    let out = Command::new("sh")
+        .arg(client("html5_player.sh"))
+        .arg(url)
+        .output()
+        .expect("html5_player.sh runs");
+    assert!(out.status.success(), "html5_player.sh: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .trim()
+        .to_owned()
 }
 
 fn lines(out: &str) -> std::collections::BTreeMap<String, String> {
@@ -386,6 +404,63 @@ async fn a_real_integration_through_python_requests_and_curl() {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("sox stat: {stat}"));
     assert!(rms > 0.05, "the recording is not silent: RMS {rms}");
+
+    // The signed links: they open the recording without Authorization, as MP3 and GSM.
+    assert_eq!(s["link_status"], 200);
+    assert_eq!(s["link_same"], true, "the link serves the same MP3");
+    assert_eq!(s["gsm_status"], 200);
+    assert_eq!(s["gsm_content_type"], "audio/x-gsm");
+    let gsm_bytes = s["gsm_bytes"].as_u64().unwrap();
+    assert!(
+        gsm_bytes > 0 && gsm_bytes % 33 == 0,
+        "whole GSM frames: {gsm_bytes}"
+    );
+    assert_eq!(s["gsm_day_link_status"], 200);
+    assert_eq!(s["gsm_authorized_status"], 200);
+    // An HTML5 player (headless Chromium, `<audio src>`) loads the link and can play it.
+    let url = s["record_url"].as_str().unwrap().to_owned();
+    let played = html5_player(&url);
+    let duration: f64 = played
+        .strip_prefix("canplaythrough duration=")
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| panic!("the player did not load {url}: {played}"));
+    assert!(duration > 1.0, "the call lasted seconds: {duration}");
+    // A tampered link (a later expiry) and an expired one (signed with the engine's own key,
+    // issued two hours ago) fail in the player and answer 403.
+    let (path, query) = url.split_once('?').unwrap();
+    let expires: i64 = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("expires="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let tampered = url.replace(
+        &format!("expires={expires}"),
+        &format!("expires={}", expires + 86_400),
+    );
+    let key = centralita::store::SqliteInstallKeys::open(&scratch.store())
+        .unwrap()
+        .record_links_key()
+        .unwrap();
+    let links = centralita::core::record_links::RecordLinks::new(key, Duration::from_secs(3600));
+    let guid_parsed = centralita::core::recordings::Guid::parse(&guid).unwrap();
+    let old = links.issue(
+        &guid_parsed,
+        centralita::core::UnixTime(centralita::core::UnixTime::now().seconds() - 7200),
+    );
+    let expired = format!("{path}?{}", old.query());
+    for (what, bad) in [("tampered", &tampered), ("expired", &expired)] {
+        let played = html5_player(bad);
+        assert!(
+            played.starts_with("error code="),
+            "the {what} link must not play: {played}"
+        );
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", bad])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "403", "{what}");
+    }
 
     assert_eq!(s["end_session"], "1");
     assert_eq!(s["after_end_status"], 401);

@@ -786,16 +786,22 @@ async fn campaign_status(uc: &Ucontact, form: &Form) -> Answer {
         return Answer::unavailable();
     };
     let directory = uc.services.directory.clone();
-    let names = tokio::task::spawn_blocking(move || directory.agents())
-        .await
-        .ok()
-        .and_then(Result::ok);
-    let Some(names) = names else {
+    let found = tokio::task::spawn_blocking(move || {
+        Some((directory.agents().ok()?, directory.pause_reasons().ok()?))
+    })
+    .await
+    .ok()
+    .flatten();
+    let Some((names, reasons)) = found else {
         return Answer::unavailable();
     };
     let names: BTreeMap<String, String> = names
         .into_iter()
         .map(|a| (a.number.to_string(), a.full_name))
+        .collect();
+    let reasons: BTreeMap<String, String> = reasons
+        .into_iter()
+        .map(|r| (r.id.as_str().to_owned(), r.name))
         .collect();
     let live = pbx.live.read().unwrap_or_else(PoisonError::into_inner);
     let mut out = serde_json::Map::new();
@@ -817,6 +823,15 @@ async fn campaign_status(uc: &Ucontact, form: &Form) -> Answer {
                 .filter(|n| !n.is_empty())
                 .cloned()
                 .unwrap_or_else(|| m.name.clone());
+            let reason = m.pause.as_ref().and_then(|p| p.reason.as_deref());
+            let pause_name = reason
+                .map(|r| {
+                    reasons
+                        .get(r)
+                        .filter(|n| !n.is_empty())
+                        .map_or(r, String::as_str)
+                })
+                .unwrap_or("");
             out.insert(
                 m.interface.clone(),
                 wire::agent_object(
@@ -824,10 +839,20 @@ async fn campaign_status(uc: &Ucontact, form: &Form) -> Answer {
                     m,
                     live.agents.get(&m.interface),
                     &display,
+                    pause_name,
                     now,
                     &action_id,
                     &received,
                 ),
+            );
+        }
+        // The ACD calls: the callers waiting in the campaign's queue, in order.
+        let mut waiting: Vec<_> = q.waiting.values().collect();
+        waiting.sort_by_key(|c| c.position);
+        for c in waiting {
+            out.insert(
+                c.channel.as_str().to_owned(),
+                wire::acd_call_object(&name, c, now, &action_id, &received),
             );
         }
     }

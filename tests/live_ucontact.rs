@@ -17,6 +17,10 @@
 //! call-in`) is refused with cause 21 and never enters q_cobranza, another caller is answered;
 //! once the entries are deleted the keys leave AstDB and the same caller is answered.
 //!
+//! campaignstatus through curl (`campaignstatus.sh`): the queue's strategy and wrap-up time, the
+//! member's penalty and last queue call, the pause reason's name, a caller waiting as an ACD
+//! call while the member is paused.
+//!
 //! Then the engine restarts (`session.sh`): a session opened before is still valid on the new
 //! process, `EndSession` ends it there; the AstDB blacklist lost while the engine was down is
 //! rebuilt when it connects.
@@ -28,7 +32,7 @@ mod live_support;
 use std::process::Command;
 use std::time::Duration;
 
-use centralita::asterisk::ami::action::{DbDel, DbGetTree, QueueAdd, QueueRemove};
+use centralita::asterisk::ami::action::{DbDel, DbGetTree, QueueAdd, QueuePause, QueueRemove};
 use centralita::asterisk::ami::AmiClient;
 use live_support::*;
 
@@ -248,7 +252,8 @@ async fn a_real_integration_through_python_requests_and_curl() {
         .with_member_name("2307")
         .unwrap()
         .with_state_interface(&iface)
-        .unwrap();
+        .unwrap()
+        .with_penalty(2);
     if let Err(e) = ami.send(&add).await {
         assert!(e.to_string().contains("Already"), "QueueAdd: {e}");
     }
@@ -562,6 +567,90 @@ async fn a_real_integration_through_python_requests_and_curl() {
     let log_start = std::fs::metadata(queue_log()).map_or(0, |m| m.len());
     assert!(call_in(P_QUEUE), "no longer listed: answered");
     assert!(queue_log_has(log_start, "ENTERQUEUE", P_QUEUE));
+
+    // campaignstatus as a supervisor sees it (curl): the queue's strategy and wrap-up time
+    // (`q_cobranza` uses the template's rrmemory and 10 s), the member's penalty and last call,
+    // the pause reason by its name, and a caller waiting as an ACD call.
+    engine.admin(
+        &[
+            "pause-reason",
+            "add",
+            "almuerzo",
+            "--name",
+            "Almuerzo largo",
+        ],
+        "",
+    );
+    let status = |what: &str, pred: &dyn Fn(&serde_json::Value) -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(40);
+        loop {
+            let (ok, out, err) = run_client(
+                "sh",
+                &client("campaignstatus.sh"),
+                &[&base, "cobsup", "pw-cobsup", CAMPAIGN],
+            );
+            assert!(ok, "campaignstatus.sh failed: {err}");
+            let v: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
+            if pred(&v) {
+                return v;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}: {v}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    };
+    let v = status("the member's last queue call", &|v| {
+        v[&iface]["lastCall"].as_i64().unwrap_or(0) > 0
+    });
+    assert_eq!(v[CAMPAIGN]["strategy"], "rrmemory", "{v}");
+    assert_eq!(v[CAMPAIGN]["wrapup"], 10, "{v}");
+    assert_eq!(v[&iface]["penalty"], 2, "{v}");
+    let now = centralita::core::UnixTime::now().seconds();
+    let last_call = v[&iface]["lastCall"].as_i64().unwrap();
+    assert!(now - last_call < 120, "the call just answered: {last_call}");
+    // Paused with a reason of the directory: no one answers, the caller waits.
+    ami.send(&QueuePause::new(Some(QUEUE), &iface, true, Some("almuerzo")).unwrap())
+        .await
+        .unwrap();
+    let waiting_caller = "0985550309";
+    let caller = std::thread::spawn(move || call_in(waiting_caller));
+    let v = status("the waiting caller as an ACD call", &|v| {
+        v.as_object()
+            .unwrap()
+            .values()
+            .any(|o| o["callerIdNum"] == waiting_caller)
+    });
+    assert_eq!(v[&iface]["pausedreason"], "Almuerzo largo", "{v}");
+    assert_eq!(v[&iface]["paused"], true);
+    let acd = v
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, o)| o["callerIdNum"] == waiting_caller)
+        .unwrap();
+    assert!(
+        acd.0.starts_with("PJSIP/carrier-"),
+        "keyed by its channel: {}",
+        acd.0
+    );
+    assert_eq!(acd.1["channel"], acd.0.as_str());
+    assert_eq!(acd.1["queue"], CAMPAIGN);
+    assert_eq!(acd.1["position"], 1);
+    assert!(acd.1["wait"].as_i64().is_some(), "{}", acd.1);
+    assert_eq!(v[CAMPAIGN]["acd"], 1);
+    // Unpaused, the member answers; the caller is no longer an ACD call.
+    ami.send(&QueuePause::new(Some(QUEUE), &iface, false, None).unwrap())
+        .await
+        .unwrap();
+    assert!(caller.join().unwrap(), "the waiting caller answered");
+    status("no ACD call left", &|v| {
+        !v.as_object()
+            .unwrap()
+            .values()
+            .any(|o| o["callerIdNum"] == waiting_caller)
+    });
 
     // A session survives a restart of the engine.
     let session = client("session.sh");

@@ -16,6 +16,7 @@ use crate::core::agents::AgentService;
 use crate::core::audit::ActionJournal;
 use crate::core::call_commands::CallCommands;
 use crate::core::campaigns::CampaignStore;
+use crate::core::hangup_causes::HangupCauseStore;
 use crate::core::live::LiveState;
 use crate::core::originate_service::OriginateService;
 use crate::core::record_links::RecordLinks;
@@ -25,8 +26,9 @@ use crate::core::JournalReader;
 use crate::http::{HealthProbe, HealthReport};
 use crate::recording_media::MediaCodecs;
 use crate::store::{
-    SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDirectory, SqliteInstallKeys,
-    SqliteJournalReader, SqliteRecordings, SqliteSessions, SqliteSms, StoreError,
+    SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDirectory, SqliteHangupCauses,
+    SqliteInstallKeys, SqliteJournalReader, SqliteRecordings, SqliteSessions, SqliteSms,
+    StoreError,
 };
 
 /// [`HealthProbe`] over the live parts of the engine. The AMI side is attached once the first
@@ -163,6 +165,8 @@ pub struct Services {
     pub sessions: Arc<SqliteSessions>,
     /// Signed, expiring links to recordings (the install's key, kept in the store).
     pub record_links: RecordLinks,
+    /// Why channels ended (AMI `Hangup` causes), by uniqueid.
+    pub hangup_causes: Arc<dyn HangupCauseStore>,
     pbx: OnceLock<PbxServices>,
 }
 
@@ -195,6 +199,7 @@ impl Services {
                 SqliteInstallKeys::open(path)?.record_links_key()?,
                 std::time::Duration::from_secs(config.ucontact.record_link_seconds),
             ),
+            hangup_causes: Arc::new(SqliteHangupCauses::open(path)?),
             pbx: OnceLock::new(),
             config,
         })

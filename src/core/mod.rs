@@ -12,6 +12,7 @@ pub mod call_summary;
 pub mod campaigns;
 pub mod dialing;
 pub mod directory;
+pub mod hangup_causes;
 pub mod ids;
 pub mod journal;
 pub mod live;

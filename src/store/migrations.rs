@@ -327,6 +327,15 @@ CREATE TABLE install_key (
     key  BLOB NOT NULL
 ) STRICT;
 "#,
+    // Why each channel ended (AMI Hangup's Q.850 cause), by uniqueid: getrecords' causecode.
+    r#"
+CREATE TABLE hangup_cause (
+    uniqueid TEXT PRIMARY KEY,
+    cause    INTEGER NOT NULL,
+    at       INTEGER NOT NULL
+) STRICT;
+CREATE INDEX hangup_cause_at ON hangup_cause (at);
+"#,
 ];
 
 /// The schema version this engine writes.

@@ -622,6 +622,21 @@ async fn get_records(uc: &Ucontact, form: &Form, base: &str) -> Answer {
                 .collect(),
             _ => return Answer::unavailable(),
         };
+    // Why each row's channel ended, as Asterisk's Hangup events said (the CDR has no cause).
+    let uniqueids: Vec<String> = recorded
+        .iter()
+        .map(|c| c.uniqueid.as_str().to_owned())
+        .collect();
+    let causes_store = uc.services.hangup_causes.clone();
+    let causes = match tokio::task::spawn_blocking(move || causes_store.causes_of(&uniqueids)).await
+    {
+        Ok(Ok(causes)) => causes,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "ucontact: hangup causes unreadable");
+            HashMap::new()
+        }
+        Err(_) => HashMap::new(),
+    };
     let recordings = uc.services.recordings.clone();
     let store = uc.services.campaigns.clone();
     let campaign_of_queue: BTreeMap<String, String> = uc
@@ -700,6 +715,7 @@ async fn get_records(uc: &Ucontact, form: &Form, base: &str) -> Answer {
                 .filter(|c| !c.is_empty());
             let link = links.issue(&guid, now);
             let extra = wire::RowExtra {
+                causecode: causes.get(cdr.uniqueid.as_str()).copied(),
                 record_url: format!("{base}/records/{guid}.mp3?{}", link.query()),
                 record_url_gsm: format!("{base}/records/{guid}.gsm?{}", link.query()),
                 record_url_expires: wire::render_time(link.expires, &tz),

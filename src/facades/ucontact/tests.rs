@@ -583,6 +583,18 @@ async fn getrecords_pages_filters_and_shapes_rows() {
         created: UnixTime(base),
     };
     f.services.campaigns.call_insert(&call).unwrap();
+    // The engine saw the campaign call's channel end with cause 16 (normal clearing).
+    f.services
+        .hangup_causes
+        .causes_put(
+            &[crate::core::hangup_causes::HangupCause {
+                uniqueid: cdrs[2].uniqueid.clone(),
+                cause: 16,
+                at: UnixTime(base + 190),
+            }],
+            UnixTime::now(),
+        )
+        .unwrap();
 
     let tz = TimeZone::get("America/Montevideo").unwrap();
     let from = wire::render_time(UnixTime(base - 1), &tz);
@@ -637,6 +649,7 @@ async fn getrecords_pages_filters_and_shapes_rows() {
     assert_eq!(row["type"], "record");
     assert_eq!(row["amaflags"], 3);
     assert_eq!(row["parandvalues"], "idcliente=9");
+    assert_eq!(row["causecode"], "16", "as uContact writes it: a string");
     assert_eq!(
         row["calldate"],
         wire::render_time(UnixTime(base + 180), &tz)

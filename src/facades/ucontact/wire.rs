@@ -505,6 +505,8 @@ pub struct RowExtra {
     pub carrier: String,
     /// The last disposition's comment, if any.
     pub note: Option<String>,
+    /// The Q.850 cause the row's channel ended with, when the engine saw it end.
+    pub causecode: Option<u16>,
     /// The recording's signed MP3 link (plays without `Authorization` until it expires).
     pub record_url: String,
     /// The same link for the `.gsm` file.
@@ -552,7 +554,7 @@ pub fn record_row(cdr: &CdrRecord, extra: &RowExtra, tz: &TimeZone) -> Value {
         "uniqueid": cdr.uniqueid.as_str(),
         "type": "record",
         "guid": extra.guid,
-        "causecode": Value::Null,
+        "causecode": extra.causecode.map_or(Value::Null, |c| Value::String(c.to_string())),
         "campaign": extra.campaign,
         "direction": extra.direction,
         "carrier": extra.carrier,

@@ -363,6 +363,10 @@ async fn a_real_integration_through_python_requests_and_curl() {
         "the call's data reached the CDR: {data}"
     );
     assert_eq!(row["note"], "pidio no ser llamado");
+    assert_eq!(
+        row["causecode"], "16",
+        "the agent's channel ended normally (Q.850 16)"
+    );
     assert!(
         row["billsec"].as_u64().unwrap() >= 5,
         "the customer talked 6 s: {}",
@@ -417,7 +421,7 @@ async fn a_real_integration_through_python_requests_and_curl() {
     assert_eq!(s["gsm_content_type"], "audio/x-gsm");
     let gsm_bytes = s["gsm_bytes"].as_u64().unwrap();
     assert!(
-        gsm_bytes > 0 && gsm_bytes % 33 == 0,
+        gsm_bytes > 0 && gsm_bytes.is_multiple_of(33),
         "whole GSM frames: {gsm_bytes}"
     );
     assert_eq!(s["gsm_day_link_status"], 200);
@@ -615,6 +619,21 @@ async fn a_real_integration_through_python_requests_and_curl() {
         .await
         .unwrap();
     let waiting_caller = "0985550309";
+    let records = |source: &str| -> Vec<serde_json::Value> {
+        let (ok, out, err) = run_client(
+            "sh",
+            &client("getrecords.sh"),
+            &[&base, "cobsup", "pw-cobsup", source],
+        );
+        assert!(ok, "getrecords.sh failed: {err}");
+        let rows: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON rows");
+        rows.as_array().unwrap().clone()
+    };
+    // Rows of earlier runs today: not this call's.
+    let earlier: Vec<i64> = records(waiting_caller)
+        .iter()
+        .filter_map(|r| r["id"].as_i64())
+        .collect();
     let caller = std::thread::spawn(move || call_in(waiting_caller));
     let v = status("the waiting caller as an ACD call", &|v| {
         v.as_object()
@@ -651,6 +670,24 @@ async fn a_real_integration_through_python_requests_and_curl() {
             .values()
             .any(|o| o["callerIdNum"] == waiting_caller)
     });
+    // The queue call's row (curl getrecords) says why its channel ended: the caller hung up
+    // normally.
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    let queue_row = loop {
+        let rows = records(waiting_caller);
+        if let Some(r) = rows.iter().find(|r| {
+            r["src"] == waiting_caller && !earlier.contains(&r["id"].as_i64().unwrap_or(0))
+        }) {
+            break r.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for the queue call's row: {rows:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(queue_row["direction"], "inbound", "{queue_row}");
+    assert_eq!(queue_row["causecode"], "16", "{queue_row}");
 
     // A session survives a restart of the engine.
     let session = client("session.sh");

@@ -128,10 +128,9 @@ pub fn parse_request(body: &[u8]) -> Result<SoapCall, EnvelopeError> {
                 path.pop();
                 root_done |= path.is_empty();
             }
-            Event::Text(t) if path.is_empty() => {
-                if !t.iter().all(u8::is_ascii_whitespace) {
-                    return Err(EnvelopeError::NotXml);
-                }
+            // Only whitespace may stand outside the root (the arm below ignores it there).
+            Event::Text(t) if path.is_empty() && !t.iter().all(u8::is_ascii_whitespace) => {
+                return Err(EnvelopeError::NotXml);
             }
             Event::CData(_) if path.is_empty() => return Err(EnvelopeError::NotXml),
             Event::Text(t) => {

@@ -16,16 +16,19 @@ use crate::core::agents::AgentService;
 use crate::core::audit::ActionJournal;
 use crate::core::call_commands::CallCommands;
 use crate::core::campaigns::CampaignStore;
+use crate::core::hangup_causes::HangupCauseStore;
 use crate::core::live::LiveState;
 use crate::core::originate_service::OriginateService;
+use crate::core::record_links::RecordLinks;
 use crate::core::recordings::RecordingsService;
 use crate::core::sms::SmsGateway;
 use crate::core::JournalReader;
 use crate::http::{HealthProbe, HealthReport};
 use crate::recording_media::MediaCodecs;
 use crate::store::{
-    SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDirectory, SqliteJournalReader,
-    SqliteRecordings, SqliteSessions, SqliteSms, StoreError,
+    SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDirectory, SqliteHangupCauses,
+    SqliteInstallKeys, SqliteJournalReader, SqliteRecordings, SqliteSessions, SqliteSms,
+    StoreError,
 };
 
 /// [`HealthProbe`] over the live parts of the engine. The AMI side is attached once the first
@@ -160,6 +163,10 @@ pub struct Services {
     pub blacklist_changes: Arc<tokio::sync::Notify>,
     /// API sessions (uContact's getUserToken), by token hash.
     pub sessions: Arc<SqliteSessions>,
+    /// Signed, expiring links to recordings (the install's key, kept in the store).
+    pub record_links: RecordLinks,
+    /// Why channels ended (AMI `Hangup` causes), by uniqueid.
+    pub hangup_causes: Arc<dyn HangupCauseStore>,
     pbx: OnceLock<PbxServices>,
 }
 
@@ -188,6 +195,11 @@ impl Services {
             sms_http: config.expand.sms_http_gateway().map(|g| Arc::new(g) as _),
             blacklist_changes: Arc::new(tokio::sync::Notify::new()),
             sessions: Arc::new(SqliteSessions::open(path)?),
+            record_links: RecordLinks::new(
+                SqliteInstallKeys::open(path)?.record_links_key()?,
+                std::time::Duration::from_secs(config.ucontact.record_link_seconds),
+            ),
+            hangup_causes: Arc::new(SqliteHangupCauses::open(path)?),
             pbx: OnceLock::new(),
             config,
         })

@@ -307,6 +307,11 @@ async fn run_ami(
     };
     health.attach_ami(client.connection_events());
     let policy = spawn_policy_publisher(client.clone(), config.recordings.policy());
+    // Each channel's hangup cause (the CDR has none): getrecords' causecode.
+    let causes = centralita::asterisk::hangup_causes::spawn_recorder(
+        &client,
+        services.hangup_causes.clone(),
+    );
     let mut events = client.subscribe();
     let mut state = client.connection_events();
 
@@ -390,6 +395,7 @@ async fn run_ami(
     originate.shutdown();
     follower.stop();
     policy.abort();
+    causes.abort();
     if let Some(mirror) = blacklist_mirror {
         mirror.abort();
     }

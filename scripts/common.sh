@@ -36,8 +36,9 @@ install_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-# The real third-party clients the facade tests drive the engine with: PHP SoapClient, and a
-# Python virtualenv with zeep, suds and requests (CENTRALITA_PY is its interpreter).
+# The real third-party clients the facade tests drive the engine with: PHP SoapClient, a
+# Python virtualenv with zeep, suds and requests (CENTRALITA_PY is its interpreter), and
+# headless Chromium as the HTML5 player of recording links.
 CLIENTS_VENV=/var/cache/centralita/clients-venv
 export CENTRALITA_PY="$CLIENTS_VENV/bin/python"
 ensure_facade_clients() {
@@ -47,6 +48,7 @@ ensure_facade_clients() {
     command -v xmllint >/dev/null || missing+=(libxml2-utils)
     python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
     command -v curl >/dev/null || missing+=(curl)
+    command -v chromium >/dev/null || missing+=(chromium)
     if [ ${#missing[@]} -gt 0 ]; then
         install_packages "${missing[@]}"
     fi

@@ -34,8 +34,8 @@ use serde::Deserialize;
 
 use crate::core::agent_digest::{digest_hash, AgentDigestStore};
 use crate::core::directory::{
-    Agent, AgentNumber, CredentialApi, CredentialId, DirectoryStore, Extension, HashError, IdError,
-    PasswordHash, PauseReason, PauseReasonId, QueueName,
+    valid_imported_key, Agent, AgentNumber, CredentialApi, CredentialId, DirectoryStore, Extension,
+    HashError, IdError, PasswordHash, PauseReason, PauseReasonId, QueueName,
 };
 use crate::core::Secret;
 use crate::store::{SqliteAgentDigests, SqliteDirectory, StoreError};
@@ -156,6 +156,16 @@ pub enum PauseReasonCommand {
 pub enum CredentialCommand {
     /// Issues a key for a client system; prints it once.
     Create {
+        /// Which system it is for.
+        #[arg(long)]
+        system: String,
+        /// The API it opens: `expand`, `uscall`, `ucontact` or `any`.
+        #[arg(long, value_parser = parse_api)]
+        api: CredentialApi,
+    },
+    /// Takes over a key the replaced product issued (read from standard input, one line), so
+    /// the integrations that send it keep working unchanged; stored hashed.
+    Import {
         /// Which system it is for.
         #[arg(long)]
         system: String,
@@ -539,6 +549,32 @@ pub fn run(
             w(out, "key (shown only now; store it safely):".into())?;
             w(out, issued.key.expose().to_owned())
         }
+        AdminCommand::Credential(CredentialCommand::Import { system, api }) => {
+            one_line("system", &system)?;
+            let mut line = String::new();
+            input
+                .read_line(&mut line)
+                .map_err(|source| AdminError::Read {
+                    what: "the key from standard input".into(),
+                    source,
+                })?;
+            let key = Secret::new(line.trim_end_matches(['\r', '\n']));
+            if !valid_imported_key(&key) {
+                return Err(AdminError::Invalid {
+                    field: "key",
+                    reason: "an imported key is 8 to 256 visible ASCII characters",
+                });
+            }
+            let c = store.import_credential(&system, api, key)?;
+            w(
+                out,
+                format!(
+                    "credential {} imported for {system:?} on the {} API",
+                    c.id,
+                    api.as_str()
+                ),
+            )
+        }
         AdminCommand::Credential(CredentialCommand::List) => {
             w(out, "id\tapi\tsystem\tcreated_at\trevoked_at".into())?;
             for c in store.credentials()? {
@@ -888,6 +924,33 @@ queues = ["q_ventas"]
             ),
             Err(AdminError::NotFound(_))
         ));
+
+        // A key another product issued, taken over as it is; never printed back.
+        let legacy = "$1$gcNiVTZp$5IqX.EhuJyLNG7pBc5o4..";
+        let import = |key: &str| {
+            run_str(
+                &path,
+                AdminCommand::Credential(CredentialCommand::Import {
+                    system: "USCall".into(),
+                    api: CredentialApi::Uscall,
+                }),
+                key,
+            )
+        };
+        let imported = import(&format!("{legacy}\n")).unwrap();
+        assert!(imported.starts_with("credential imp"), "{imported}");
+        assert!(!imported.contains(legacy), "{imported}");
+        let c = store
+            .verify_credential(&Secret::new(legacy))
+            .unwrap()
+            .expect("the imported key verifies");
+        assert_eq!(c.api, CredentialApi::Uscall);
+        for bad in ["", "short\n", "has a space\n"] {
+            assert!(
+                matches!(import(bad), Err(AdminError::Invalid { field: "key", .. })),
+                "{bad:?}"
+            );
+        }
 
         run_str(
             &path,

@@ -16,9 +16,11 @@ use crate::core::agents::AgentService;
 use crate::core::audit::ActionJournal;
 use crate::core::call_commands::CallCommands;
 use crate::core::campaigns::CampaignStore;
+use crate::core::hangup_causes::HangupCauseStore;
 use crate::core::live::LiveState;
 use crate::core::login_guard::{self, LoginGuard};
 use crate::core::originate_service::OriginateService;
+use crate::core::record_links::RecordLinks;
 use crate::core::recordings::RecordingsService;
 use crate::core::sms::SmsGateway;
 use crate::core::JournalReader;
@@ -26,8 +28,9 @@ use crate::facades::client_addr::Network;
 use crate::http::{HealthProbe, HealthReport};
 use crate::recording_media::MediaCodecs;
 use crate::store::{
-    SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDirectory, SqliteJournalReader,
-    SqliteRecordings, SqliteSessions, SqliteSms, StoreError,
+    SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDirectory, SqliteHangupCauses,
+    SqliteInstallKeys, SqliteJournalReader, SqliteRecordings, SqliteSessions, SqliteSms,
+    StoreError,
 };
 
 /// [`HealthProbe`] over the live parts of the engine. The AMI side is attached once the first
@@ -167,6 +170,10 @@ pub struct Services {
     pub logins: Arc<LoginGuard>,
     /// The reverse proxies whose `X-Forwarded-For` names the client (`[http] trusted_proxies`).
     pub trusted_proxies: Vec<Network>,
+    /// Signed, expiring links to recordings (the install's key, kept in the store).
+    pub record_links: RecordLinks,
+    /// Why channels ended (AMI `Hangup` causes), by uniqueid.
+    pub hangup_causes: Arc<dyn HangupCauseStore>,
     pbx: OnceLock<PbxServices>,
 }
 
@@ -200,6 +207,11 @@ impl Services {
                 login_guard::default_permits(),
             )),
             trusted_proxies: config.http.proxies(),
+            record_links: RecordLinks::new(
+                SqliteInstallKeys::open(path)?.record_links_key()?,
+                std::time::Duration::from_secs(config.ucontact.record_link_seconds),
+            ),
+            hangup_causes: Arc::new(SqliteHangupCauses::open(path)?),
             pbx: OnceLock::new(),
             config,
         })

@@ -211,6 +211,11 @@ fn admin_action(command: &AdminCommand) -> Option<(&'static str, String, String)
             system.clone(),
             format!("api={}", api.as_str()),
         ),
+        AdminCommand::Credential(CredentialCommand::Import { system, api }) => (
+            "credential.import",
+            system.clone(),
+            format!("api={} key=set", api.as_str()),
+        ),
         AdminCommand::Credential(CredentialCommand::Revoke { id }) => {
             ("credential.revoke", id.clone(), String::new())
         }
@@ -302,6 +307,11 @@ async fn run_ami(
     };
     health.attach_ami(client.connection_events());
     let policy = spawn_policy_publisher(client.clone(), config.recordings.policy());
+    // Each channel's hangup cause (the CDR has none): getrecords' causecode.
+    let causes = centralita::asterisk::hangup_causes::spawn_recorder(
+        &client,
+        services.hangup_causes.clone(),
+    );
     let mut events = client.subscribe();
     let mut state = client.connection_events();
 
@@ -386,6 +396,7 @@ async fn run_ami(
     originate.shutdown();
     follower.stop();
     policy.abort();
+    causes.abort();
     if let Some(mirror) = blacklist_mirror {
         mirror.abort();
     }

@@ -55,6 +55,7 @@ impl RecordingMedia for MediaCodecs {
             ServeFormat::Mp3 => OutputFormat::Mp3,
             ServeFormat::Ogg => OutputFormat::Ogg,
             ServeFormat::Wav8k => OutputFormat::Wav8k,
+            ServeFormat::Gsm => OutputFormat::Gsm,
         };
         media::transcode(src, dst, to).map(drop).map_err(failure)
     }

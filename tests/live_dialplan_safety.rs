@@ -16,6 +16,10 @@
 //!   caller id name (`0`, malformed) and no channel is created.
 //! - The engine's AMI user is refused `Command` (no `command` class); `CoreSettings` answers the
 //!   Asterisk version.
+//! - A call forward (AstDB `CF/<ext>`, set from a phone with `*21`) never dials an international
+//!   (`00…`, `+…`) or premium-rate (`0900…`) number: a call to the forwarded extension rings the
+//!   phone and no channel to the carrier appears. A national forward number is dialed through the
+//!   carrier.
 //!
 //! Phones 1001, 1005, 1006 and 1007; queue `q_soporte` (DID 26002000) and the uContact campaign
 //! on `q_cobranza`. Every member it adds is removed when it ends, also when it fails.
@@ -28,7 +32,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use centralita::asterisk::ami::action::{CoreSettings, CoreShowChannels, QueueRemove, RawAction};
+use centralita::asterisk::ami::action::{
+    CoreSettings, CoreShowChannels, DbDel, DbPut, QueueRemove, RawAction,
+};
 use centralita::asterisk::ami::{AmiClient, AmiError};
 use live_support::*;
 use serde_json::{json, Value};
@@ -687,5 +693,111 @@ async fn the_engine_ami_user_cannot_run_cli_commands() {
     let settings = ami.send(&CoreSettings).await.expect("CoreSettings answers");
     let version = settings.get("AsteriskVersion").unwrap_or("");
     assert!(version.starts_with("22"), "AsteriskVersion {version:?}");
+    let _ = ami.logoff().await;
+}
+
+/// Removes the test phone's call forward when dropped.
+struct ForwardOf(&'static str);
+
+impl Drop for ForwardOf {
+    fn drop(&mut self) {
+        let ext = self.0;
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                let client = connect().await;
+                let _ = client.send(&DbDel::new("CF", ext).unwrap()).await;
+                let _ = client.logoff().await;
+            })
+        })
+        .join()
+        .ok();
+    }
+}
+
+/// Hangs up every channel whose name starts with one of `prefixes`.
+async fn hang_up(ami: &AmiClient, prefixes: &[&str]) {
+    for c in channels(ami).await {
+        if prefixes.iter().any(|p| c.starts_with(p)) {
+            let _ = ami
+                .send(&RawAction::new("Hangup", &[("Channel", &c)]).unwrap())
+                .await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_forward_never_dials_international_or_premium_numbers() {
+    let _lab = LAB.lock().await;
+    const EXT: &str = "1007";
+    let ami = connect().await;
+    let _forward = ForwardOf(EXT);
+    phone_idle(&ami, &format!("PJSIP/{EXT}")).await;
+    // Refused forward numbers: the phone rings instead, nothing goes to the carrier. Then a
+    // national one, which the carrier receives (the forward works at all).
+    for (number, dials_out) in [
+        ("00441234567", false),
+        ("0900123456", false),
+        ("090012345", false),
+        ("5551003", true),
+    ] {
+        ami.send(&DbPut::new("CF", EXT, number).unwrap())
+            .await
+            .unwrap();
+        ami.send(
+            &RawAction::new(
+                "Originate",
+                &[
+                    ("Channel", &format!("Local/{EXT}@internal")),
+                    ("Application", "Wait"),
+                    ("Data", "15"),
+                    ("Async", "true"),
+                ],
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (phone, carrier) = loop {
+            let now = channels(&ami).await;
+            let phone = now.iter().any(|c| c.starts_with(&format!("PJSIP/{EXT}-")));
+            let carrier = now.iter().any(|c| c.starts_with("PJSIP/carrier-"));
+            if phone || carrier {
+                // Give the other leg the same chance to show up before judging.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let now = channels(&ami).await;
+                break (
+                    now.iter().any(|c| c.starts_with(&format!("PJSIP/{EXT}-"))),
+                    now.iter().any(|c| c.starts_with("PJSIP/carrier-")),
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "forward to {number}: neither the phone nor the carrier got a call"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        if dials_out {
+            assert!(carrier, "forward to {number} is dialed through the carrier");
+            assert!(!phone, "forward to {number}: the phone is not rung");
+        } else {
+            assert!(!carrier, "forward to {number} must never reach the carrier");
+            assert!(
+                phone,
+                "forward to {number} refused: the phone rings instead"
+            );
+        }
+        hang_up(
+            &ami,
+            &[
+                &format!("Local/{EXT}@internal"),
+                &format!("PJSIP/{EXT}-"),
+                "PJSIP/carrier-",
+            ],
+        )
+        .await;
+        phone_idle(&ami, &format!("PJSIP/{EXT}")).await;
+        phone_idle(&ami, "PJSIP/carrier").await;
+    }
     let _ = ami.logoff().await;
 }

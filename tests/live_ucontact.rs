@@ -6,6 +6,8 @@
 //! ends the call; `DispositionCall` with a BLACKLIST disposition; a new `AgentCall` to that
 //! number refused; `getrecords` finds the call's row and guid; the MP3 at
 //! `records/<YYYYMMDD>/<guid>.mp3` decodes (`lame --decode`) and is not silent (`sox stat`);
+//! the row's signed `record_url` opens the MP3 and the `.gsm` without `Authorization` and plays in
+//! headless Chromium's `<audio src>`, a tampered or expired link fails there and answers 403;
 //! `EndSession` invalidates the token. And the blacklist operations through curl, with the
 //! direction rule.
 //!
@@ -14,6 +16,10 @@
 //! outbound-only and expired ones do not; a blacklisted caller of DID 26003000 (`vm/lab
 //! call-in`) is refused with cause 21 and never enters q_cobranza, another caller is answered;
 //! once the entries are deleted the keys leave AstDB and the same caller is answered.
+//!
+//! campaignstatus through curl (`campaignstatus.sh`): the queue's strategy and wrap-up time, the
+//! member's penalty and last queue call, the pause reason's name, a caller waiting as an ACD
+//! call while the member is paused.
 //!
 //! Then the engine restarts (`session.sh`): a session opened before is still valid on the new
 //! process, `EndSession` ends it there; the AstDB blacklist lost while the engine was down is
@@ -26,7 +32,7 @@ mod live_support;
 use std::process::Command;
 use std::time::Duration;
 
-use centralita::asterisk::ami::action::{DbDel, DbGetTree, QueueAdd, QueueRemove};
+use centralita::asterisk::ami::action::{DbDel, DbGetTree, QueueAdd, QueuePause, QueueRemove};
 use centralita::asterisk::ami::AmiClient;
 use live_support::*;
 
@@ -158,6 +164,22 @@ fn client(name: &str) -> std::path::PathBuf {
     repo().join("tests/clients/ucontact").join(name)
 }
 
+/// What headless Chromium's `<audio src>` made of `url` (`tests/clients/ucontact/html5_player.sh`).
+fn html5_player(url: &str) -> String {
+    let out = Command::new("sh")
+        .arg(client("html5_player.sh"))
+        .arg(url)
+        .output()
+        .expect("html5_player.sh runs");
+    assert!(out.status.success(), "html5_player.sh: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .trim()
+        .to_owned()
+}
+
 fn lines(out: &str) -> std::collections::BTreeMap<String, String> {
     out.lines()
         .filter_map(|l| l.split_once('='))
@@ -230,7 +252,8 @@ async fn a_real_integration_through_python_requests_and_curl() {
         .with_member_name("2307")
         .unwrap()
         .with_state_interface(&iface)
-        .unwrap();
+        .unwrap()
+        .with_penalty(2);
     if let Err(e) = ami.send(&add).await {
         assert!(e.to_string().contains("Already"), "QueueAdd: {e}");
     }
@@ -340,6 +363,10 @@ async fn a_real_integration_through_python_requests_and_curl() {
         "the call's data reached the CDR: {data}"
     );
     assert_eq!(row["note"], "pidio no ser llamado");
+    assert_eq!(
+        row["causecode"], "16",
+        "the agent's channel ended normally (Q.850 16)"
+    );
     assert!(
         row["billsec"].as_u64().unwrap() >= 5,
         "the customer talked 6 s: {}",
@@ -386,6 +413,63 @@ async fn a_real_integration_through_python_requests_and_curl() {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("sox stat: {stat}"));
     assert!(rms > 0.05, "the recording is not silent: RMS {rms}");
+
+    // The signed links: they open the recording without Authorization, as MP3 and GSM.
+    assert_eq!(s["link_status"], 200);
+    assert_eq!(s["link_same"], true, "the link serves the same MP3");
+    assert_eq!(s["gsm_status"], 200);
+    assert_eq!(s["gsm_content_type"], "audio/x-gsm");
+    let gsm_bytes = s["gsm_bytes"].as_u64().unwrap();
+    assert!(
+        gsm_bytes > 0 && gsm_bytes.is_multiple_of(33),
+        "whole GSM frames: {gsm_bytes}"
+    );
+    assert_eq!(s["gsm_day_link_status"], 200);
+    assert_eq!(s["gsm_authorized_status"], 200);
+    // An HTML5 player (headless Chromium, `<audio src>`) loads the link and can play it.
+    let url = s["record_url"].as_str().unwrap().to_owned();
+    let played = html5_player(&url);
+    let duration: f64 = played
+        .strip_prefix("canplaythrough duration=")
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| panic!("the player did not load {url}: {played}"));
+    assert!(duration > 1.0, "the call lasted seconds: {duration}");
+    // A tampered link (a later expiry) and an expired one (signed with the engine's own key,
+    // issued two hours ago) fail in the player and answer 403.
+    let (path, query) = url.split_once('?').unwrap();
+    let expires: i64 = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("expires="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let tampered = url.replace(
+        &format!("expires={expires}"),
+        &format!("expires={}", expires + 86_400),
+    );
+    let key = centralita::store::SqliteInstallKeys::open(&scratch.store())
+        .unwrap()
+        .record_links_key()
+        .unwrap();
+    let links = centralita::core::record_links::RecordLinks::new(key, Duration::from_secs(3600));
+    let guid_parsed = centralita::core::recordings::Guid::parse(&guid).unwrap();
+    let old = links.issue(
+        &guid_parsed,
+        centralita::core::UnixTime(centralita::core::UnixTime::now().seconds() - 7200),
+    );
+    let expired = format!("{path}?{}", old.query());
+    for (what, bad) in [("tampered", &tampered), ("expired", &expired)] {
+        let played = html5_player(bad);
+        assert!(
+            played.starts_with("error code="),
+            "the {what} link must not play: {played}"
+        );
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", bad])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "403", "{what}");
+    }
 
     assert_eq!(s["end_session"], "1");
     assert_eq!(s["after_end_status"], 401);
@@ -487,6 +571,123 @@ async fn a_real_integration_through_python_requests_and_curl() {
     let log_start = std::fs::metadata(queue_log()).map_or(0, |m| m.len());
     assert!(call_in(P_QUEUE), "no longer listed: answered");
     assert!(queue_log_has(log_start, "ENTERQUEUE", P_QUEUE));
+
+    // campaignstatus as a supervisor sees it (curl): the queue's strategy and wrap-up time
+    // (`q_cobranza` uses the template's rrmemory and 10 s), the member's penalty and last call,
+    // the pause reason by its name, and a caller waiting as an ACD call.
+    engine.admin(
+        &[
+            "pause-reason",
+            "add",
+            "almuerzo",
+            "--name",
+            "Almuerzo largo",
+        ],
+        "",
+    );
+    let status = |what: &str, pred: &dyn Fn(&serde_json::Value) -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(40);
+        loop {
+            let (ok, out, err) = run_client(
+                "sh",
+                &client("campaignstatus.sh"),
+                &[&base, "cobsup", "pw-cobsup", CAMPAIGN],
+            );
+            assert!(ok, "campaignstatus.sh failed: {err}");
+            let v: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
+            if pred(&v) {
+                return v;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}: {v}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    };
+    let v = status("the member's last queue call", &|v| {
+        v[&iface]["lastCall"].as_i64().unwrap_or(0) > 0
+    });
+    assert_eq!(v[CAMPAIGN]["strategy"], "rrmemory", "{v}");
+    assert_eq!(v[CAMPAIGN]["wrapup"], 10, "{v}");
+    assert_eq!(v[&iface]["penalty"], 2, "{v}");
+    let now = centralita::core::UnixTime::now().seconds();
+    let last_call = v[&iface]["lastCall"].as_i64().unwrap();
+    assert!(now - last_call < 120, "the call just answered: {last_call}");
+    // Paused with a reason of the directory: no one answers, the caller waits.
+    ami.send(&QueuePause::new(Some(QUEUE), &iface, true, Some("almuerzo")).unwrap())
+        .await
+        .unwrap();
+    let waiting_caller = "0985550309";
+    let records = |source: &str| -> Vec<serde_json::Value> {
+        let (ok, out, err) = run_client(
+            "sh",
+            &client("getrecords.sh"),
+            &[&base, "cobsup", "pw-cobsup", source],
+        );
+        assert!(ok, "getrecords.sh failed: {err}");
+        let rows: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON rows");
+        rows.as_array().unwrap().clone()
+    };
+    // Rows of earlier runs today: not this call's.
+    let earlier: Vec<i64> = records(waiting_caller)
+        .iter()
+        .filter_map(|r| r["id"].as_i64())
+        .collect();
+    let caller = std::thread::spawn(move || call_in(waiting_caller));
+    let v = status("the waiting caller as an ACD call", &|v| {
+        v.as_object()
+            .unwrap()
+            .values()
+            .any(|o| o["callerIdNum"] == waiting_caller)
+    });
+    assert_eq!(v[&iface]["pausedreason"], "Almuerzo largo", "{v}");
+    assert_eq!(v[&iface]["paused"], true);
+    let acd = v
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, o)| o["callerIdNum"] == waiting_caller)
+        .unwrap();
+    assert!(
+        acd.0.starts_with("PJSIP/carrier-"),
+        "keyed by its channel: {}",
+        acd.0
+    );
+    assert_eq!(acd.1["channel"], acd.0.as_str());
+    assert_eq!(acd.1["queue"], CAMPAIGN);
+    assert_eq!(acd.1["position"], 1);
+    assert!(acd.1["wait"].as_i64().is_some(), "{}", acd.1);
+    assert_eq!(v[CAMPAIGN]["acd"], 1);
+    // Unpaused, the member answers; the caller is no longer an ACD call.
+    ami.send(&QueuePause::new(Some(QUEUE), &iface, false, None).unwrap())
+        .await
+        .unwrap();
+    assert!(caller.join().unwrap(), "the waiting caller answered");
+    status("no ACD call left", &|v| {
+        !v.as_object()
+            .unwrap()
+            .values()
+            .any(|o| o["callerIdNum"] == waiting_caller)
+    });
+    // The queue call's row (curl getrecords) says why its channel ended: the caller hung up
+    // normally.
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    let queue_row = loop {
+        let rows = records(waiting_caller);
+        if let Some(r) = rows.iter().find(|r| {
+            r["src"] == waiting_caller && !earlier.contains(&r["id"].as_i64().unwrap_or(0))
+        }) {
+            break r.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for the queue call's row: {rows:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(queue_row["direction"], "inbound", "{queue_row}");
+    assert_eq!(queue_row["causecode"], "16", "{queue_row}");
 
     // A session survives a restart of the engine.
     let session = client("session.sh");

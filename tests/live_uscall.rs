@@ -23,7 +23,12 @@
 //!   5551015 is one cdrSearch row by its idcti, `CHAMANDO` then `ATENDIDO` (not in cdrTariff
 //!   meanwhile), then exactly one `COMPLETADA` row of the same call (billed once);
 //! - hangupCall ends a live call; queueStatus shows a caller waiting; extenStatus, getExtens,
-//!   getQueue, listTrunk, getPauses, getAgent answer from live state and the directory;
+//!   getQueue (nome and tipo from `[[uscall.queue]]`, else the queue's name and the directory),
+//!   listTrunk, getPauses, getAgent answer from live state and the directory; not-found messages
+//!   agree with their noun ("Pausa cafe não encontrada", "Fila ... não encontrada");
+//! - parts named as the document spells them (`Token`, `Formato`, `Dataini`, `Datafin`, PHP
+//!   SoapClient without the WSDL, `named.php`) are read: audioDownload answers MP3, cdrTariff
+//!   is bounded by the dates;
 //! - the report functions (ccenter*) answer from the journal with the session, pause and calls
 //!   that happened; agentStatus gives the DDR of the agent's queue call;
 //! - call forwarding (`uscall_follow_me_and_dialing`): a phone sets its forward with the feature
@@ -293,6 +298,12 @@ trunk = "carrier"
 [[uscall.category.rule]]
 pattern = "5553"
 
+# getQueue's nome and tipo of q_soporte (q_ventas is left to the defaults).
+[[uscall.queue]]
+queue = "q_soporte"
+name = "Suporte técnico"
+type = "callcenter"
+
 # The lab carrier's short "never answers" number is no national number: this site allows it.
 [outbound]
 national = ["_NXXXXXX", "_NXXXXXXX", "_0ZXXXXXXX", "5553"]
@@ -415,10 +426,23 @@ async fn uscall_webservice_through_php_and_zeep() {
         .any(|t| t["nome"] == "carrier" && t["canal"] == "PJSIP/carrier"));
     let q = ws.ok(Zeep, "getQueue", &[QUEUE]);
     assert_eq!(
-        (q[0]["fila"].as_str(), q[0]["tipo"].as_str()),
-        (Some(QUEUE), Some("callcenter"))
+        (
+            q[0]["fila"].as_str(),
+            q[0]["tipo"].as_str(),
+            q[0]["nome"].as_str()
+        ),
+        (Some(QUEUE), Some("callcenter"), Some("Suporte técnico")),
+        "as [[uscall.queue]] shows it"
+    );
+    // A queue not configured: its own name; no directory agent has it, so a PBX queue.
+    let q = ws.ok(Php, "getQueue", &["q_ventas"]);
+    assert_eq!(
+        (q[0]["nome"].as_str(), q[0]["tipo"].as_str()),
+        (Some("q_ventas"), Some("pbx"))
     );
     ws.err(Php, "getQueue", &["q_nao_existe"], "nao_encontrado");
+    let v = ws.call(Php, "getQueue", &["q_nao_existe"]);
+    assert_eq!(v["retorno"], "Fila q_nao_existe não encontrada");
 
     // agentLogin: the MD5 password, the key queue.
     let md5 = md5_hex(b"segredo");
@@ -469,6 +493,8 @@ async fn uscall_webservice_through_php_and_zeep() {
 
     // Pauses.
     ws.err(Php, "startPause", &["2204", "cafe"], "nao_encontrado");
+    let v = ws.call(Zeep, "startPause", &["2204", "cafe"]);
+    assert_eq!(v["retorno"], "Pausa cafe não encontrada");
     ws.err(Php, "endPause", &["2204"], "nao_permitido");
     ws.ok(Zeep, "startPause", &["2204", "almoco"]);
     let st = ws.until(
@@ -760,6 +786,73 @@ async fn uscall_webservice_through_php_and_zeep() {
         "parametro_invalido",
     );
     ws.err(Php, "audioDownload", &["nao-existe"], "nao_encontrado");
+    // Parts named as the document spells them (PHP SoapClient without the WSDL): `Formato`
+    // chooses the format; `Dataini`/`Datafin` bound cdrTariff.
+    let named = |op: &str, parts: &[String], out: Option<&Path>| -> Value {
+        let mut cmd = Command::new("php");
+        cmd.arg(repo().join("tests/clients/uscall/named.php"))
+            .arg(format!("{}{PATH}", engine.base_url()))
+            .arg(op)
+            .arg(format!("Token={}", ws.token))
+            .args(parts);
+        if let Some(out) = out {
+            cmd.env("OUT_FILE", out);
+        }
+        let o = cmd.output().expect("php runs");
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "named.php {op}: {:?}", o);
+        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{op}: {e}: {stdout}"))
+    };
+    let named_mp3 = ws.scratch.join("named.mp3");
+    let v = named(
+        "audioDownload",
+        &[format!("idunico={idcti}"), "Formato=mp3".into()],
+        Some(&named_mp3),
+    );
+    assert!(
+        v["retorno"]["Nomeaudio"]
+            .as_str()
+            .is_some_and(|n| n.ends_with(".mp3")),
+        "Formato=mp3 read: {v}"
+    );
+    let decoded = ws.scratch.join("named-mp3.wav");
+    tool(
+        "lame",
+        &[
+            "--quiet",
+            "--decode",
+            named_mp3.to_str().unwrap(),
+            decoded.to_str().unwrap(),
+        ],
+    );
+    let v = named(
+        "audioDownload",
+        &[format!("IdUnico={idcti}"), "Formato=flac".into()],
+        None,
+    );
+    assert_eq!(v["codigo"], "parametro_invalido", "{v}");
+    let v = named(
+        "cdrTariff",
+        &[format!("Dataini={since}"), "Datafin=-".into()],
+        None,
+    );
+    assert_eq!(v["codigo"], "parametro_invalido", "Datafin read: {v}");
+    let v = named("cdrTariff", &[format!("Dataini={since}")], None);
+    assert!(
+        v["retorno"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["idcall"] == bilhete.as_str())),
+        "the call after Dataini: {v}"
+    );
+    let v = named(
+        "cdrTariff",
+        &[
+            "Dataini=2020-01-01 00:00:00".into(),
+            "Datafin=2020-01-02 00:00:00".into(),
+        ],
+        None,
+    );
+    assert_eq!(v["retorno"], serde_json::json!([]), "a past day: {v}");
 
     // clicktocall: the number, connected to the DDR of q_soporte, taken by agent 2204.
     ws.err(

@@ -1,6 +1,6 @@
 //! The media layer checked by the reference command-line tools: every MP3 we write decodes with
 //! `lame --decode`, every Ogg passes `ogginfo`, every WAV is 8 kHz 16-bit mono (per `soxi`), and
-//! GSM / WAV49 decode to PCM identical to `sox`'s own decode.
+//! GSM / WAV49 decode to PCM identical to `sox`'s own decode, and the GSM we write is read by `sox`.
 //!
 //! Fixtures are made at test time with `sox` in a temporary directory. The tools (Debian
 //! packages `sox`, `lame`, `vorbis-tools`) are required: a missing tool fails the test with the
@@ -311,4 +311,32 @@ fn failed_transcode_leaves_no_file() {
     let src = f.path("speech.wav");
     let err = media::transcode(&src, &f.path("no/such/dir/x.mp3"), OutputFormat::Mp3).unwrap_err();
     assert!(matches!(err, media::MediaError::Io(_)), "{err:?}");
+}
+
+#[test]
+fn gsm_we_write_is_read_by_sox() {
+    // uContact's `records/<guid>.gsm`: headless GSM 06.10 frames at 8 kHz, from 8 kHz speech
+    // and from 44.1 kHz stereo (resampled).
+    let f = fixtures();
+    for (name, secs) in [("speech.wav", 5.01), ("stereo44k.wav", 3.0)] {
+        let dst = f.path(&format!("{name}.out.gsm"));
+        media::transcode(&f.path(name), &dst, OutputFormat::Gsm).unwrap();
+        let len = std::fs::metadata(&dst).unwrap().len();
+        assert_eq!(len % 33, 0, "{name}: whole frames");
+        assert_eq!(soxi("-r", &dst), "8000", "{name}");
+        let out = run(Command::new("sox").arg(&dst).args(["-n", "stat"]));
+        let stat = String::from_utf8_lossy(&out.stderr);
+        let value = |label: &str| -> f64 {
+            stat.lines()
+                .find(|l| l.starts_with(label))
+                .and_then(|l| l.split_whitespace().last())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("sox stat {label}: {stat}"))
+        };
+        // Whole frames: up to one frame (20 ms) of padding.
+        let got = value("Length (seconds)");
+        assert!(got >= secs - 0.001 && got < secs + 0.021, "{name}: {got} s");
+        let rms = value("RMS     amplitude");
+        assert!(rms > 0.01, "{name}: not silent ({rms})");
+    }
 }

@@ -33,6 +33,7 @@ pub const FOLLOWED_EVENTS: &[&str] = &[
     "QueueMemberRemoved",
     "QueueMemberPause",
     "QueueMemberStatus",
+    "QueueMemberPenalty",
     "QueueCallerJoin",
     "QueueCallerLeave",
     "QueueCallerAbandon",
@@ -52,6 +53,26 @@ pub const FOLLOWED_EVENTS: &[&str] = &[
 
 fn field<'a>(m: &'a AmiMessage, key: &str) -> &'a str {
     m.get(key).unwrap_or("")
+}
+
+/// The figures a `QueueMemberStatus` event reports beside the status (each only when present;
+/// none: no fact).
+fn member_figures(e: &AmiMessage, queue: QueueName) -> Option<LiveFact> {
+    let penalty = e.get("Penalty").and_then(|v| v.trim().parse().ok());
+    let calls_taken = e.get("CallsTaken").and_then(|v| v.trim().parse().ok());
+    let last_call = e
+        .get("LastCall")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .map(|t| (t > 0).then_some(UnixTime(t)));
+    (penalty.is_some() || calls_taken.is_some() || last_call.is_some()).then(|| {
+        LiveFact::MemberFigures {
+            queue,
+            interface: field(e, "Interface").to_owned(),
+            penalty,
+            calls_taken,
+            last_call,
+        }
+    })
 }
 
 /// The core facts one AMI event stands for (none for events the follower ignores). `now` is
@@ -115,11 +136,21 @@ pub fn facts_from_event(e: &AmiMessage, now: UnixTime) -> Vec<LiveFact> {
                 }
             }
         }),
-        "QueueMemberStatus" => queue().map(|queue| LiveFact::MemberStatus {
+        "QueueMemberStatus" => queue().map(|queue| {
+            extra = member_figures(e, queue.clone());
+            LiveFact::MemberStatus {
+                queue,
+                interface: interface(),
+                status: member_status(field(e, "Status")),
+                at: now,
+            }
+        }),
+        "QueueMemberPenalty" => queue().map(|queue| LiveFact::MemberFigures {
             queue,
             interface: interface(),
-            status: member_status(field(e, "Status")),
-            at: now,
+            penalty: field(e, "Penalty").parse().ok(),
+            calls_taken: None,
+            last_call: None,
         }),
         "QueueCallerJoin" => queue().map(|queue| {
             extra = did();
@@ -531,6 +562,52 @@ mod tests {
                     interface: "PJSIP/1006".into(),
                     status: DeviceStatus::Ringing,
                     at: now,
+                }],
+            ),
+            (
+                // As Asterisk 22 sends it after a call: its figures too.
+                ev(
+                    "QueueMemberStatus",
+                    &[
+                        ("Queue", "q_soporte"),
+                        ("Interface", "PJSIP/1006"),
+                        ("Status", "1"),
+                        ("Penalty", "2"),
+                        ("CallsTaken", "4"),
+                        ("LastCall", "1700000400"),
+                    ],
+                ),
+                vec![
+                    LiveFact::MemberStatus {
+                        queue: q(),
+                        interface: "PJSIP/1006".into(),
+                        status: DeviceStatus::NotInUse,
+                        at: now,
+                    },
+                    LiveFact::MemberFigures {
+                        queue: q(),
+                        interface: "PJSIP/1006".into(),
+                        penalty: Some(2),
+                        calls_taken: Some(4),
+                        last_call: Some(Some(UnixTime(1_700_000_400))),
+                    },
+                ],
+            ),
+            (
+                ev(
+                    "QueueMemberPenalty",
+                    &[
+                        ("Queue", "q_soporte"),
+                        ("Interface", "PJSIP/1006"),
+                        ("Penalty", "5"),
+                    ],
+                ),
+                vec![LiveFact::MemberFigures {
+                    queue: q(),
+                    interface: "PJSIP/1006".into(),
+                    penalty: Some(5),
+                    calls_taken: None,
+                    last_call: None,
                 }],
             ),
             (

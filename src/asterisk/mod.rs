@@ -13,6 +13,7 @@ pub mod astdb;
 pub mod call_commands;
 pub mod call_control;
 pub mod cdr_source;
+pub mod hangup_causes;
 pub mod ingest;
 pub mod live_follower;
 pub mod queue_control;

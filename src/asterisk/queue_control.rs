@@ -16,8 +16,8 @@ use crate::core::live::{
 use crate::core::{ChannelName, UniqueId, UnixTime};
 
 use super::ami::action::{
-    CoreShowChannels, DeviceStateList, PJSIPShowContacts, PJSIPShowEndpoints, QueueAdd, QueuePause,
-    QueueRemove, QueueStatus,
+    CoreShowChannels, DeviceStateList, GetConfig, PJSIPShowContacts, PJSIPShowEndpoints, QueueAdd,
+    QueuePause, QueueRemove, QueueStatus,
 };
 use super::ami::{ActionError, AmiClient, AmiError, AmiMessage};
 
@@ -147,12 +147,23 @@ impl QueueControl for AmiQueueControl {
             .send_list(&CoreShowChannels)
             .await
             .map_err(map_error)?;
+        // QueueStatus does not say a queue's wrap-up time: queues.conf does. Without it (a
+        // refused GetConfig, realtime queues) the wrap-up time is unknown, not an error.
+        let getconfig = GetConfig::new("queues.conf").map_err(refused)?;
+        let wrapup = match self.client.send(&getconfig).await {
+            Ok(config) => wrapup_times(&config),
+            Err(e) => {
+                tracing::warn!(error = %e, "GetConfig queues.conf failed: wrap-up times unknown");
+                HashMap::new()
+            }
+        };
         Ok(build_snapshot(
             &queue_events,
             &devices,
             &endpoints,
             &contacts,
             &channels,
+            &wrapup,
             now,
         ))
     }
@@ -270,6 +281,8 @@ pub fn member_from(m: &AmiMessage, now: UnixTime) -> Option<QueueMember> {
         }),
         calls_taken: field(m, "CallsTaken").parse().unwrap_or(0),
         logged_in_since: epoch(m, "LoginTime"),
+        penalty: field(m, "Penalty").parse().unwrap_or(0),
+        last_call: epoch(m, "LastCall"),
         interface,
     })
 }
@@ -312,12 +325,42 @@ pub fn members_named(events: &[AmiMessage], name: &str) -> Vec<(QueueName, Strin
 }
 
 /// Builds the core snapshot from the list actions' events.
+/// The `wrapuptime` of every category of a `GetConfig` answer for queues.conf (0 for a
+/// category without one, Asterisk's default; the last value wins, as app_queue applies them in
+/// order, so a queue's own value overrides its template's).
+pub fn wrapup_times(config: &AmiMessage) -> HashMap<String, u32> {
+    let mut names: HashMap<&str, &str> = HashMap::new();
+    let mut out: HashMap<String, u32> = HashMap::new();
+    for (key, value) in config.fields() {
+        if let Some(index) = key.strip_prefix("Category-") {
+            names.insert(index, value);
+            out.entry(value.to_owned()).or_insert(0);
+        } else if let Some(rest) = key.strip_prefix("Line-") {
+            let Some((index, _)) = rest.split_once('-') else {
+                continue;
+            };
+            let Some((k, v)) = value.split_once('=') else {
+                continue;
+            };
+            if !k.trim().eq_ignore_ascii_case("wrapuptime") {
+                continue;
+            }
+            if let (Some(name), Ok(secs)) = (names.get(index), v.trim().parse::<u32>()) {
+                out.insert((*name).to_owned(), secs);
+            }
+        }
+    }
+    out
+}
+
+/// Builds the core snapshot from the list actions' events and the queues' wrap-up times.
 pub fn build_snapshot(
     queue_events: &[AmiMessage],
     devices: &[AmiMessage],
     endpoints: &[AmiMessage],
     contacts: &[AmiMessage],
     channels: &[AmiMessage],
+    wrapup: &HashMap<String, u32>,
     now: UnixTime,
 ) -> LiveSnapshot {
     let mut queues: Vec<QueueSnapshot> = Vec::new();
@@ -335,6 +378,8 @@ pub fn build_snapshot(
                 abandoned: 0,
                 service_level_secs: 0,
                 service_level_perf: 0.0,
+                strategy: String::new(),
+                wrapup_secs: wrapup.get(name.as_str()).copied(),
             });
             queues.len() - 1
         });
@@ -345,6 +390,7 @@ pub fn build_snapshot(
                 q.abandoned = field(e, "Abandoned").parse().unwrap_or(0);
                 q.service_level_secs = field(e, "ServiceLevel").parse().unwrap_or(0);
                 q.service_level_perf = field(e, "ServicelevelPerf").parse().unwrap_or(0.0);
+                q.strategy = field(e, "Strategy").to_owned();
             }
             Some("QueueMember") => q.members.extend(member_from(e, now)),
             Some("QueueEntry") => {
@@ -535,6 +581,7 @@ mod tests {
                     ("Abandoned", "1"),
                     ("ServiceLevel", "30"),
                     ("ServicelevelPerf", "75.0"),
+                    ("Strategy", "leastrecent"),
                 ],
             ),
             ev(
@@ -546,6 +593,8 @@ mod tests {
                     ("Location", "PJSIP/1005"),
                     ("StateInterface", "PJSIP/1005"),
                     ("CallsTaken", "2"),
+                    ("LastCall", "1700000050"),
+                    ("Penalty", "3"),
                     ("LastPause", "1700000000"),
                     ("LoginTime", "1699999000"),
                     ("Status", "1"),
@@ -609,9 +658,16 @@ mod tests {
             ],
         )];
         let now = UnixTime(1_700_000_200);
-        let s = build_snapshot(&queue, &devices, &endpoints, &contacts, &channels, now);
+        let wrapup = HashMap::from([("q_soporte".to_owned(), 15)]);
+        let s = build_snapshot(
+            &queue, &devices, &endpoints, &contacts, &channels, &wrapup, now,
+        );
         let q = &s.queues[0];
         assert_eq!((q.completed, q.abandoned, q.service_level_secs), (4, 1, 30));
+        assert_eq!(
+            (q.strategy.as_str(), q.wrapup_secs),
+            ("leastrecent", Some(15))
+        );
         let m = &q.members[0];
         assert_eq!(m.interface, "PJSIP/1005");
         assert_eq!(m.name, "2005");
@@ -623,6 +679,7 @@ mod tests {
             })
         );
         assert_eq!(m.logged_in_since, Some(UnixTime(1_699_999_000)));
+        assert_eq!((m.penalty, m.last_call), (3, Some(UnixTime(1_700_000_050))));
         assert_eq!(q.waiting[0].joined_at, UnixTime(1_700_000_193));
         assert_eq!(s.endpoints.len(), 2);
         let e = &s.endpoints[0];
@@ -634,5 +691,38 @@ mod tests {
         assert_eq!(ep, "1005");
         assert_eq!(call.peer, "099123456");
         assert_eq!(call.since, UnixTime(1_700_000_135));
+    }
+
+    #[test]
+    fn wrapup_times_from_getconfig() {
+        // As Asterisk 22 answers GetConfig for the lab's queues.conf: a template's variables
+        // come first in the queues that use it.
+        let mut m = AmiMessage::new();
+        for (k, v) in [
+            ("Response", "Success"),
+            ("Category-000000", "general"),
+            ("Line-000000-000000", "persistentmembers=yes"),
+            ("Category-000001", "queue-template"),
+            ("Templates-000001", ""),
+            ("Line-000001-000000", "strategy=rrmemory"),
+            ("Line-000001-000001", "wrapuptime=10"),
+            ("Category-000002", "q_soporte"),
+            ("Line-000002-000000", "strategy=rrmemory"),
+            ("Line-000002-000001", "wrapuptime=10"),
+            ("Line-000002-000002", "strategy=leastrecent"),
+            ("Line-000002-000003", "wrapuptime = 15"),
+            ("Category-000003", "q_plain"),
+            ("Line-000003-000000", "strategy=ringall"),
+            ("Category-000004", "q_bad"),
+            ("Line-000004-000000", "wrapuptime=x"),
+        ] {
+            m.push(k, v);
+        }
+        let w = wrapup_times(&m);
+        assert_eq!(w.get("q_soporte"), Some(&15));
+        assert_eq!(w.get("queue-template"), Some(&10));
+        assert_eq!(w.get("q_plain"), Some(&0));
+        assert_eq!(w.get("q_bad"), Some(&0));
+        assert_eq!(w.get("q_missing"), None);
     }
 }

@@ -541,17 +541,24 @@ mod tests {
         ) -> Result<IssuedCredential, FakeError> {
             Err(FakeError)
         }
+        fn import_credential(
+            &self,
+            _: &str,
+            _: crate::core::directory::CredentialApi,
+            _: Secret,
+        ) -> Result<crate::core::directory::ApiCredential, FakeError> {
+            Err(FakeError)
+        }
         fn credential_live(&self, _: &CredentialId) -> Result<bool, FakeError> {
             Err(FakeError)
         }
         fn verify_credential(&self, _: &Secret) -> Result<Option<ApiCredential>, FakeError> {
             Err(FakeError)
         }
-        fn credential_hash(
+        fn key_candidates(
             &self,
-            _: &CredentialId,
-        ) -> Result<Option<(ApiCredential, crate::core::directory::PasswordHash)>, FakeError>
-        {
+            _: &Secret,
+        ) -> Result<Vec<crate::core::directory::KeyCandidate>, FakeError> {
             Err(FakeError)
         }
         fn revoke_credential(&self, _: &CredentialId) -> Result<bool, FakeError> {

@@ -371,6 +371,86 @@ impl IssuedCredential {
     }
 }
 
+impl IssuedCredential {
+    /// Takes over a key another system issued (a token that integrations of the product being
+    /// replaced already send, such as a USCall `$1$...` token), so those integrations keep it.
+    /// Its id is [`imported_key_bucket`] plus 8 random hex digits; the whole key is hashed.
+    pub fn import(
+        system: &str,
+        api: CredentialApi,
+        key: Secret,
+        now: UnixTime,
+    ) -> Result<Self, HashError> {
+        if !valid_imported_key(&key) {
+            return Err(HashError::Hashing(
+                "an imported key is 8 to 256 visible ASCII characters".into(),
+            ));
+        }
+        let id = CredentialId::new(format!("{}{}", imported_key_bucket(&key), random_hex(4)))
+            .map_err(|e| HashError::Hashing(e.to_string()))?;
+        let hash = PasswordHash::hash(&key)?;
+        Ok(Self {
+            credential: ApiCredential {
+                id,
+                system: system.to_owned(),
+                api,
+                created_at: now,
+                revoked_at: None,
+            },
+            key,
+            hash,
+        })
+    }
+}
+
+/// The first letters of every imported key's id. Issued ids are hex, so they never start so.
+pub const IMPORTED_ID_PREFIX: &str = "imp";
+
+/// Whether `key` can be imported: 8 to 256 visible ASCII characters (no spaces or controls).
+pub fn valid_imported_key(key: &Secret) -> bool {
+    let k = key.expose();
+    (8..=256).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Where the store looks for an imported key: [`IMPORTED_ID_PREFIX`] and the first 4 hex digits
+/// of the key's MD5. Only 16 bits, so a key is found among a handful of candidates while the
+/// stored ids say next to nothing about the keys.
+pub fn imported_key_bucket(key: &Secret) -> String {
+    let d = super::md5::md5(key.expose().as_bytes());
+    format!("{IMPORTED_ID_PREFIX}{:02x}{:02x}", d[0], d[1])
+}
+
+/// The id a presented key is remembered under: an issued key's id, else its import bucket.
+pub fn key_lookup_id(key: &Secret) -> String {
+    match split_key(key) {
+        Some((id, _)) => id.as_str().to_owned(),
+        None => imported_key_bucket(key),
+    }
+}
+
+/// A stored credential a presented key may be.
+#[derive(Clone, Debug)]
+pub struct KeyCandidate {
+    /// The credential.
+    pub credential: ApiCredential,
+    /// Its hash.
+    pub hash: PasswordHash,
+    /// Whether the hash is of the whole key (an imported key) or of its secret part (an issued
+    /// `<id>.<secret>`).
+    pub whole_key: bool,
+}
+
+impl KeyCandidate {
+    /// What of `key` is checked against this candidate's hash.
+    pub fn presented(&self, key: &Secret) -> Secret {
+        if self.whole_key {
+            key.clone()
+        } else {
+            split_key(key).map_or_else(|| key.clone(), |(_, secret)| secret)
+        }
+    }
+}
+
 /// Splits a presented key `<id>.<secret>` into its id and secret part.
 pub fn split_key(key: &Secret) -> Option<(CredentialId, Secret)> {
     let (id, secret) = key.expose().split_once('.')?;
@@ -410,17 +490,22 @@ pub trait DirectoryStore {
         system: &str,
         api: CredentialApi,
     ) -> Result<IssuedCredential, Self::Error>;
+    /// Stores (hashed) a key another system issued, for `system` on `api`
+    /// ([`IssuedCredential::import`]).
+    fn import_credential(
+        &self,
+        system: &str,
+        api: CredentialApi,
+        key: Secret,
+    ) -> Result<ApiCredential, Self::Error>;
     /// Whether the credential with this id exists and is not revoked (cheap: no hashing).
     fn credential_live(&self, id: &CredentialId) -> Result<bool, Self::Error>;
     /// The live (not revoked) credential that `key` authenticates, if any (hashes here; the
-    /// facades use [`DirectoryStore::credential_hash`] and hash on the login guard's pool).
+    /// facades use [`DirectoryStore::key_candidates`] and hash on the login guard's pool).
     fn verify_credential(&self, key: &Secret) -> Result<Option<ApiCredential>, Self::Error>;
-    /// The live (not revoked) credential with this id and the hash of its secret (cheap: no
-    /// hashing).
-    fn credential_hash(
-        &self,
-        id: &CredentialId,
-    ) -> Result<Option<(ApiCredential, PasswordHash)>, Self::Error>;
+    /// The live credentials `key` may be, with their hashes (cheap: no hashing): the row of an
+    /// issued key's id, else the rows of an imported key's bucket.
+    fn key_candidates(&self, key: &Secret) -> Result<Vec<KeyCandidate>, Self::Error>;
     /// Revokes a credential; `false` if there was no such live credential.
     fn revoke_credential(&self, id: &CredentialId) -> Result<bool, Self::Error>;
     /// Every credential (revoked ones too), without secrets, by creation time.
@@ -455,6 +540,41 @@ mod tests {
         }
         assert!(QueueName::new("q".repeat(65)).is_err());
         assert!(CredentialId::new("abc.def").is_err());
+    }
+
+    #[test]
+    fn imported_keys_keep_their_text_and_get_an_id_of_their_bucket() {
+        let key = Secret::new("$1$gcNiVTZp$5IqX.EhuJyLNG7pBc5o4..");
+        let c = IssuedCredential::import("USCall", CredentialApi::Uscall, key.clone(), UnixTime(0))
+            .unwrap();
+        assert!(c
+            .credential
+            .id
+            .as_str()
+            .starts_with(&imported_key_bucket(&key)));
+        assert_eq!(c.credential.id.as_str().len(), 15);
+        assert!(c.hash.verify(&key));
+        assert_eq!(key_lookup_id(&key), imported_key_bucket(&key));
+        let issued = IssuedCredential::issue("x", CredentialApi::Any, UnixTime(0)).unwrap();
+        assert_eq!(key_lookup_id(&issued.key), issued.credential.id.as_str());
+        assert!(!issued
+            .credential
+            .id
+            .as_str()
+            .starts_with(IMPORTED_ID_PREFIX));
+        for bad in [
+            "short",
+            "with space inside",
+            "tab\there12",
+            &"x".repeat(257),
+            "ñandú-token",
+        ] {
+            assert!(
+                IssuedCredential::import("x", CredentialApi::Any, Secret::new(bad), UnixTime(0))
+                    .is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

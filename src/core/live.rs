@@ -77,6 +77,10 @@ pub struct QueueMember {
     pub calls_taken: u64,
     /// When the member logged in, if Asterisk reported it.
     pub logged_in_since: Option<UnixTime>,
+    /// The member's penalty in the queue (Asterisk's `Penalty`).
+    pub penalty: u32,
+    /// When the member's last queue call ended (Asterisk's `LastCall`; `None`: never).
+    pub last_call: Option<UnixTime>,
 }
 
 /// A caller waiting in a queue.
@@ -116,6 +120,12 @@ pub struct QueueLive {
     pub completed_in_sl: u64,
     /// The service level threshold in seconds (0 if unknown).
     pub service_level_secs: u32,
+    /// The queue's strategy as Asterisk names it (`rrmemory`, `leastrecent`...; empty if
+    /// unknown).
+    pub strategy: String,
+    /// The queue's wrap-up time in seconds (its `wrapuptime` in queues.conf; `None` if
+    /// unknown).
+    pub wrapup_secs: Option<u32>,
 }
 
 impl QueueLive {
@@ -127,6 +137,8 @@ impl QueueLive {
             abandoned: 0,
             completed_in_sl: 0,
             service_level_secs: 0,
+            strategy: String::new(),
+            wrapup_secs: None,
         }
     }
 
@@ -298,6 +310,20 @@ pub enum LiveFact {
         /// The member's interface.
         interface: String,
     },
+    /// A member's figures as Asterisk reported them (`QueueMemberStatus`,
+    /// `QueueMemberPenalty`): each `Some` replaces the member's value.
+    MemberFigures {
+        /// The queue.
+        queue: QueueName,
+        /// The member's interface.
+        interface: String,
+        /// Its penalty.
+        penalty: Option<u32>,
+        /// Calls it answered in the queue.
+        calls_taken: Option<u64>,
+        /// When its last queue call ended (`Some(None)`: never).
+        last_call: Option<Option<UnixTime>>,
+    },
     /// A member's device status changed.
     MemberStatus {
         /// The queue.
@@ -467,6 +493,10 @@ pub struct QueueSnapshot {
     pub service_level_secs: u32,
     /// Asterisk's `ServicelevelPerf` (percent of completed calls answered within it).
     pub service_level_perf: f64,
+    /// Asterisk's `Strategy` (empty if not reported).
+    pub strategy: String,
+    /// The queue's `wrapuptime` (queues.conf, read with `GetConfig`; `None` if unknown).
+    pub wrapup_secs: Option<u32>,
 }
 
 /// One endpoint as a snapshot reports it.
@@ -558,6 +588,8 @@ impl LiveState {
             live.completed = q.completed;
             live.abandoned = q.abandoned;
             live.service_level_secs = q.service_level_secs;
+            live.strategy = q.strategy.clone();
+            live.wrapup_secs = q.wrapup_secs;
             live.completed_in_sl = (q.service_level_perf * q.completed as f64 / 100.0)
                 .round()
                 .max(0.0) as u64;
@@ -759,6 +791,25 @@ impl LiveState {
             LiveFact::MemberUnpaused { queue, interface } => {
                 if let Some(m) = self.member_mut(&queue, &interface) {
                     m.pause = None;
+                }
+            }
+            LiveFact::MemberFigures {
+                queue,
+                interface,
+                penalty,
+                calls_taken,
+                last_call,
+            } => {
+                if let Some(m) = self.member_mut(&queue, &interface) {
+                    if let Some(p) = penalty {
+                        m.penalty = p;
+                    }
+                    if let Some(c) = calls_taken {
+                        m.calls_taken = c;
+                    }
+                    if let Some(l) = last_call {
+                        m.last_call = l;
+                    }
                 }
             }
             LiveFact::MemberStatus {
@@ -1002,6 +1053,8 @@ mod tests {
             pause: None,
             calls_taken: 0,
             logged_in_since: Some(UnixTime(100)),
+            penalty: 0,
+            last_call: None,
         }
     }
 
@@ -1028,6 +1081,38 @@ mod tests {
             queue: q(queue),
             member: member(iface, name),
         }
+    }
+
+    #[test]
+    fn member_figures_replace_what_they_carry() {
+        let p = "PJSIP/1005";
+        let figures = |penalty, calls_taken, last_call| LiveFact::MemberFigures {
+            queue: q("q_ventas"),
+            interface: p.into(),
+            penalty,
+            calls_taken,
+            last_call,
+        };
+        let s = run(vec![
+            added("q_ventas", p, "2005"),
+            figures(Some(2), Some(4), Some(Some(UnixTime(900)))),
+            figures(Some(3), None, None),
+        ]);
+        let m = &s.queues[&q("q_ventas")].members[p];
+        assert_eq!(
+            (m.penalty, m.calls_taken, m.last_call),
+            (3, 4, Some(UnixTime(900)))
+        );
+        // An unknown member or queue changes nothing.
+        let mut other = s.clone();
+        other.apply(LiveFact::MemberFigures {
+            queue: q("q_otra"),
+            interface: p.into(),
+            penalty: Some(9),
+            calls_taken: None,
+            last_call: None,
+        });
+        assert_eq!(other.queues[&q("q_ventas")], s.queues[&q("q_ventas")]);
     }
 
     #[test]
@@ -1458,6 +1543,8 @@ mod tests {
                 abandoned: 0,
                 service_level_secs: 0,
                 service_level_perf: 0.0,
+                strategy: String::new(),
+                wrapup_secs: None,
             }],
             endpoints: vec![EndpointSnapshot {
                 name: "1005".into(),
@@ -1480,12 +1567,18 @@ mod tests {
                 abandoned: 2,
                 service_level_secs: 20,
                 service_level_perf: 71.4,
+                strategy: "leastrecent".into(),
+                wrapup_secs: Some(15),
             }],
             ..LiveSnapshot::default()
         };
         let s = LiveState::from_snapshot(&snap);
         let qs = &s.queues[&q("q")];
         assert_eq!((qs.completed, qs.abandoned, qs.completed_in_sl), (7, 2, 5));
+        assert_eq!(
+            (qs.strategy.as_str(), qs.wrapup_secs),
+            ("leastrecent", Some(15))
+        );
         assert_eq!(qs.waiting.len(), 1);
     }
 }

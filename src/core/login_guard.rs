@@ -164,6 +164,37 @@ impl LoginGuard {
         }
     }
 
+    /// Checks a presented secret against several stored candidates (`(what, hash, the secret
+    /// to check against that hash)`), all in one turn on the pool; the first that matches is
+    /// returned. No candidate at all costs the dummy verification of `presented`.
+    pub async fn verify_candidates<T: Send + 'static>(
+        &self,
+        principal: &str,
+        address: Option<IpAddr>,
+        candidates: Vec<(T, PasswordHash, Secret)>,
+        presented: Secret,
+    ) -> (Attempt, Option<T>) {
+        if candidates.is_empty() {
+            return (self.verify(principal, address, None, presented).await, None);
+        }
+        let found: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
+        let slot = found.clone();
+        let first = candidates[0].1.clone();
+        let attempt = self
+            .verify_with(principal, address, Some(first), move |_| {
+                for (what, hash, secret) in candidates {
+                    if hash.verify(&secret) {
+                        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(what);
+                        return true;
+                    }
+                }
+                false
+            })
+            .await;
+        let found = found.lock().unwrap_or_else(PoisonError::into_inner).take();
+        (attempt, found.filter(|_| attempt.accepted()))
+    }
+
     /// Records a failure that needed no hashing (a malformed key) for `principal` and
     /// `address`; `false` if they were locked out already.
     pub fn fail_unhashed(&self, principal: &str, address: Option<IpAddr>) -> bool {
@@ -288,6 +319,29 @@ mod tests {
         assert!(
             (0.5..2.0).contains(&ratio),
             "known {known:?} vs unknown {unknown:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_first_matching_candidate_is_found() {
+        let g = guard(10);
+        let h = |pw: &str| PasswordHash::hash(&Secret::new(pw)).unwrap();
+        let candidates = || {
+            vec![
+                ("a", h("one"), Secret::new("nope")),
+                ("b", h("two"), Secret::new("two")),
+            ]
+        };
+        assert_eq!(
+            g.verify_candidates("k:x", None, candidates(), Secret::new("two"))
+                .await,
+            (Attempt::Accepted, Some("b"))
+        );
+        let none: Vec<(&str, PasswordHash, Secret)> = Vec::new();
+        assert_eq!(
+            g.verify_candidates("k:x", None, none, Secret::new("two"))
+                .await,
+            (Attempt::Refused, None)
         );
     }
 

@@ -321,6 +321,8 @@ pub enum ServeFormat {
     Ogg,
     /// WAV, 16-bit PCM, 8000 Hz, mono (USCall `wav`, its default).
     Wav8k,
+    /// Headerless GSM 06.10 (uContact's `records/<guid>.gsm`); never chosen by name.
+    Gsm,
 }
 
 impl ServeFormat {
@@ -330,6 +332,7 @@ impl ServeFormat {
             Self::Mp3 => "mp3",
             Self::Ogg => "ogg",
             Self::Wav8k => "wav",
+            Self::Gsm => "gsm",
         }
     }
 
@@ -339,10 +342,11 @@ impl ServeFormat {
             Self::Mp3 => "audio/mpeg",
             Self::Ogg => "audio/ogg",
             Self::Wav8k => "audio/wav",
+            Self::Gsm => "audio/x-gsm",
         }
     }
 
-    /// `mp3`, `ogg` or `wav` (case-insensitive).
+    /// `mp3`, `ogg` or `wav` (case-insensitive); GSM is not a format clients name.
     pub fn parse(s: &str) -> Option<Self> {
         match s.to_ascii_lowercase().as_str() {
             "mp3" => Some(Self::Mp3),
@@ -852,7 +856,7 @@ impl RecordingsService {
 
     /// The recording as `format`: a cached transcoding
     /// (`<cache>/<ext>/<YYYYMMDD>/<id>.<ext>`), made again when the source's size or mtime
-    /// changed. An MP3 source is served as is for MP3 and is [`RecordingError::Unsupported`] for
+    /// changed. A GSM source is served as is for GSM; an MP3 source is served as is for MP3 and is [`RecordingError::Unsupported`] for
     /// the others unless the codecs can decode it.
     pub fn open_as(
         &self,
@@ -860,7 +864,11 @@ impl RecordingsService {
         format: ServeFormat,
     ) -> Result<ServedFile, RecordingError> {
         let source = self.open_source(key)?;
-        if source.recording.format == RecordingFormat::Mp3 && format == ServeFormat::Mp3 {
+        let as_is = matches!(
+            (source.recording.format, format),
+            (RecordingFormat::Mp3, ServeFormat::Mp3) | (RecordingFormat::Gsm, ServeFormat::Gsm)
+        );
+        if as_is {
             return Ok(ServedFile {
                 mime: format.mime(),
                 ..source

@@ -1,5 +1,6 @@
-//! API keys: `<id>.<secret>`, issued with `centralita admin credential create --api ...`, stored
-//! as Argon2id hashes, scoped to one API.
+//! API keys: `<id>.<secret>`, issued with `centralita admin credential create --api ...`, or a
+//! key another product issued, taken over with `centralita admin credential import`; stored as
+//! Argon2id hashes, scoped to one API.
 //!
 //! Argon2 is deliberately slow, and SOAP clients send the key with every call. A key that
 //! verified is therefore remembered in memory (never on disk, never logged) for
@@ -9,9 +10,9 @@
 //! present it).
 //!
 //! Any other key is checked through the [`LoginGuard`]: failures count against the key's id
-//! (`key:<id>`) and the client's address, a locked-out one is refused before hashing, an
-//! unknown id is verified against the dummy hash (the same work as a known one), and the
-//! hashing runs on the bounded pool.
+//! (`key:<id>`; an imported key's bucket) and the client's address, a locked-out one is refused
+//! before hashing, an unknown key is verified against the dummy hash (the same work as a known
+//! one), and the hashing runs on the bounded pool.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -19,7 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::app::Directory as SqliteDirectory;
-use crate::core::directory::{split_key, ApiCredential, CredentialApi, DirectoryStore};
+use crate::core::directory::{
+    key_lookup_id, split_key, valid_imported_key, ApiCredential, CredentialApi, DirectoryStore,
+};
 use crate::core::login_guard::{Attempt, LoginGuard};
 use crate::core::Secret;
 
@@ -79,36 +82,47 @@ impl KeyVerifier {
             // No key at all is not a guess.
             return Err(KeyError::Refused);
         }
-        let Some((id, secret)) = split_key(&key) else {
+        if split_key(&key).is_none() && !valid_imported_key(&key) {
+            // Neither an issued nor an importable key: refused without hashing.
             self.guard.fail_unhashed(MALFORMED, client);
             return Err(KeyError::Refused);
-        };
+        }
+        // Issued keys are remembered under their id, imported ones under their bucket.
+        let lookup = key_lookup_id(&key);
         let directory = self.directory.clone();
-        if let Some(credential) = self.remembered(&key, id.as_str()) {
+        if let Some(credential) = self.remembered(&key, &lookup) {
+            let id = credential.id.clone();
             let live = tokio::task::spawn_blocking(move || directory.credential_live(&id))
                 .await
                 .map_err(|_| KeyError::Store)?
                 .map_err(|_| KeyError::Store)?;
             if !live {
-                self.forget(credential.id.as_str());
+                self.forget(&lookup);
                 return Err(KeyError::Refused);
             }
             return opens(credential, api);
         }
-        let principal = format!("key:{id}");
+        let principal = format!("key:{lookup}");
         if self.guard.locked(&principal, client) {
             return Err(KeyError::Refused);
         }
-        let found = tokio::task::spawn_blocking(move || directory.credential_hash(&id))
+        let presented = key.clone();
+        let candidates = tokio::task::spawn_blocking(move || directory.key_candidates(&presented))
             .await
             .map_err(|_| KeyError::Store)?
             .map_err(|_| KeyError::Store)?;
-        let (credential, hash) = match found {
-            Some((c, h)) => (Some(c), Some(h)),
-            None => (None, None),
-        };
-        let attempt = self.guard.verify(&principal, client, hash, secret).await;
-        let credential = match (attempt, credential) {
+        let candidates = candidates
+            .into_iter()
+            .map(|c| {
+                let secret = c.presented(&key);
+                (c.credential, c.hash, secret)
+            })
+            .collect();
+        let (attempt, found) = self
+            .guard
+            .verify_candidates(&principal, client, candidates, key.clone())
+            .await;
+        let credential = match (attempt, found) {
             (Attempt::Accepted, Some(c)) => c,
             _ => return Err(KeyError::Refused),
         };
@@ -121,7 +135,7 @@ impl KeyVerifier {
                 cache.clear();
             }
             cache.insert(
-                credential.id.as_str().to_owned(),
+                lookup,
                 Remembered {
                     secret: key,
                     credential: credential.clone(),
@@ -203,5 +217,45 @@ mod tests {
         }
         directory.revoke_credential(&expand.credential.id).unwrap();
         assert!(v.verify(&key, CredentialApi::Expand, None).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn an_imported_key_opens_its_api_as_written_until_revoked() {
+        let dir = crate::test_support::TempDir::new("auth-import");
+        let directory = Arc::new(SqliteDirectory::open(&dir.path().join("s.db")).unwrap());
+        let token = "$1$gcNiVTZp$5IqX.EhuJyLNG7pBc5o4..";
+        let imported = directory
+            .import_credential("USCall", CredentialApi::Uscall, Secret::new(token))
+            .unwrap();
+        // Another imported key and an issued one live beside it.
+        directory
+            .import_credential(
+                "Other",
+                CredentialApi::Uscall,
+                Secret::new("another-token-1"),
+            )
+            .unwrap();
+        directory
+            .create_credential("CRM", CredentialApi::Uscall)
+            .unwrap();
+        let guard = Arc::new(LoginGuard::new(Default::default(), 2));
+        let v = KeyVerifier::new(directory.clone(), guard);
+        for _ in 0..2 {
+            let c = v.verify(token, CredentialApi::Uscall, None).await.unwrap();
+            assert_eq!(c.id, imported.id);
+        }
+        assert!(v.verify(token, CredentialApi::Expand, None).await.is_err());
+        for bad in [
+            "$1$gcNiVTZp$5IqX.EhuJyLNG7pBc5o4.",
+            "$1$gcNiVTZp$5IqX.EhuJyLNG7pBc5o4...",
+            "$1$gcNiVTZp$5IqX",
+        ] {
+            assert!(
+                v.verify(bad, CredentialApi::Uscall, None).await.is_err(),
+                "{bad}"
+            );
+        }
+        directory.revoke_credential(&imported.id).unwrap();
+        assert!(v.verify(token, CredentialApi::Uscall, None).await.is_err());
     }
 }

@@ -134,3 +134,27 @@ pub async fn run(
     graceful.shutdown().await;
     Ok(())
 }
+
+/// The scheme and host a client reached the engine at, for URLs given back to it (a WSDL's
+/// `soap:address`, a recording link): `X-Forwarded-Proto` (`http`/`https`) and `Host`, which must
+/// look like a host name or address with an optional port (else `localhost`).
+pub fn base_url(headers: &axum::http::HeaderMap) -> String {
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    format!("{scheme}://{host}")
+}

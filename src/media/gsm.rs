@@ -1,7 +1,8 @@
-//! GSM 06.10 full-rate decoding through Debian's `libgsm` (package `libgsm1-dev`, header
-//! `/usr/include/gsm.h`), the library `sox` itself links: decoding through it gives PCM
-//! identical to `sox`'s. The FFI is the four functions we need, written by hand; `GsmDecoder`
-//! owns the state and frees it on drop.
+//! GSM 06.10 full-rate decoding and encoding through Debian's `libgsm` (package `libgsm1-dev`,
+//! header `/usr/include/gsm.h`), the library `sox` itself links: decoding through it gives PCM
+//! identical to `sox`'s. The FFI is the five functions we need, written by hand; `GsmDecoder`
+//! and `GsmWriter` own their state and free it on drop. The writer produces headerless `.gsm`
+//! (33-byte frames of 160 samples at 8 kHz), the last frame padded with silence.
 //!
 //! Two framings: headerless `.gsm` files are 33-byte frames of 160 samples; WAV49 (Microsoft
 //! GSM inside RIFF, format tag 0x0031) packs two frames into 65 bytes, decoded with
@@ -32,6 +33,80 @@ extern "C" {
     fn gsm_destroy(g: *mut GsmState);
     fn gsm_option(g: *mut GsmState, opt: c_int, val: *mut c_int) -> c_int;
     fn gsm_decode(g: *mut GsmState, frame: *mut u8, out: *mut i16) -> c_int;
+    fn gsm_encode(g: *mut GsmState, src: *mut i16, frame: *mut u8);
+}
+
+/// A headerless `.gsm` encoder of 8 kHz mono PCM, writing whole frames to `sink`.
+pub(crate) struct GsmWriter<W: std::io::Write> {
+    state: NonNull<GsmState>,
+    pending: Vec<i16>,
+    sink: W,
+}
+
+impl<W: std::io::Write> GsmWriter<W> {
+    /// An encoder writing to `sink`.
+    pub(crate) fn new(sink: W) -> Result<Self, MediaError> {
+        // SAFETY: gsm_create has no preconditions; it returns NULL on allocation failure.
+        let state = NonNull::new(unsafe { gsm_create() })
+            .ok_or_else(|| MediaError::Encoder("gsm_create failed".into()))?;
+        Ok(Self {
+            state,
+            pending: Vec::with_capacity(GSM_FRAME_SAMPLES),
+            sink,
+        })
+    }
+
+    fn frame(&mut self, pcm: &[i16; GSM_FRAME_SAMPLES]) -> Result<(), MediaError> {
+        let mut samples = *pcm;
+        let mut out = [0u8; GSM_FRAME_BYTES];
+        // SAFETY: state is live; libgsm reads exactly 160 samples from `samples` and writes
+        // exactly 33 bytes to `out`.
+        unsafe { gsm_encode(self.state.as_ptr(), samples.as_mut_ptr(), out.as_mut_ptr()) };
+        self.sink.write_all(&out)?;
+        Ok(())
+    }
+
+    /// Encodes `pcm` (8 kHz mono), keeping a partial frame for the next call.
+    pub(crate) fn write(&mut self, pcm: &[i16]) -> Result<(), MediaError> {
+        let mut rest = pcm;
+        if !self.pending.is_empty() {
+            let take = (GSM_FRAME_SAMPLES - self.pending.len()).min(rest.len());
+            self.pending.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.pending.len() < GSM_FRAME_SAMPLES {
+                return Ok(());
+            }
+            let frame: [i16; GSM_FRAME_SAMPLES] =
+                self.pending[..].try_into().expect("one whole frame");
+            self.pending.clear();
+            self.frame(&frame)?;
+        }
+        let mut chunks = rest.chunks_exact(GSM_FRAME_SAMPLES);
+        for chunk in &mut chunks {
+            self.frame(chunk.try_into().expect("160 samples"))?;
+        }
+        self.pending.extend_from_slice(chunks.remainder());
+        Ok(())
+    }
+
+    /// Writes the last partial frame, padded with silence, and flushes.
+    pub(crate) fn finish(mut self) -> Result<(), MediaError> {
+        if !self.pending.is_empty() {
+            let mut frame = [0i16; GSM_FRAME_SAMPLES];
+            frame[..self.pending.len()].copy_from_slice(&self.pending);
+            self.pending.clear();
+            self.frame(&frame)?;
+        }
+        self.sink.flush()?;
+        Ok(())
+    }
+}
+
+impl<W: std::io::Write> Drop for GsmWriter<W> {
+    fn drop(&mut self) {
+        // SAFETY: state came from gsm_create and is destroyed once.
+        unsafe { gsm_destroy(self.state.as_ptr()) }
+    }
 }
 
 /// One libgsm decoder state.
@@ -217,6 +292,42 @@ mod tests {
         let bytes = [0u8; 33];
         let r = collect(|out| decode_raw(&bytes[..], 1, 8000, out));
         assert!(matches!(r, Err(MediaError::Corrupt(_))), "{r:?}");
+    }
+
+    #[test]
+    fn encoded_frames_decode_back_to_the_tone() {
+        let tone: Vec<i16> = (0..8000)
+            .map(|i| {
+                ((f64::from(i) * 2.0 * std::f64::consts::PI * 440.0 / 8000.0).sin() * 8000.0) as i16
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        let mut w = GsmWriter::new(&mut bytes).unwrap();
+        // Odd block sizes: frames straddle the calls.
+        for chunk in tone.chunks(333) {
+            w.write(chunk).unwrap();
+        }
+        w.finish().unwrap();
+        // 8000 samples: 50 whole frames exactly.
+        assert_eq!(bytes.len(), 50 * GSM_FRAME_BYTES);
+        let mut decoded = Vec::new();
+        decode_raw(&bytes[..], 50, 8000, &mut |pcm| {
+            decoded.extend_from_slice(pcm);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(decoded.len(), 8000);
+        let rms = |s: &[i16]| {
+            (s.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / s.len() as f64).sqrt()
+        };
+        let (a, b) = (rms(&tone[800..]), rms(&decoded[800..]));
+        assert!((b / a - 1.0).abs() < 0.35, "rms {a} vs {b}");
+        // A partial frame is padded to a whole one.
+        let mut bytes = Vec::new();
+        let mut w = GsmWriter::new(&mut bytes).unwrap();
+        w.write(&tone[..161]).unwrap();
+        w.finish().unwrap();
+        assert_eq!(bytes.len(), 2 * GSM_FRAME_BYTES);
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //!
 //! What Asterisk writes (RIFF WAV: PCM, A-law, µ-law, and WAV49 = Microsoft GSM 06.10) and the
 //! legacy headerless GSM 06.10 `.gsm` files are decoded to mono 16-bit PCM at the file's own
-//! rate ([`decode_to_pcm`]), then encoded to MP3, Ogg Vorbis or WAV 8 kHz 16-bit mono
-//! ([`transcode`]). Everything streams in blocks of at most one second of audio, so memory does
+//! rate ([`decode_to_pcm`]), then encoded to MP3, Ogg Vorbis, WAV 8 kHz 16-bit mono or
+//! headerless GSM 06.10 ([`transcode`]). Everything streams in blocks of at most one second of audio, so memory does
 //! not grow with the length of a recording; the output is written to a temporary file beside
 //! the destination and renamed into place, so a reader never sees half a file.
 //!
@@ -12,7 +12,7 @@
 //!   the 8 kHz WAV writer (`hound`).
 //! - `gsm`: a hand-written FFI to Debian's `libgsm` (`libgsm1-dev`), the same library `sox`
 //!   links, so our PCM is sample-identical to `sox`'s decode; both `.gsm` (33-byte frames) and
-//!   WAV49 (65-byte blocks of two frames, `GSM_OPT_WAV49`).
+//!   WAV49 (65-byte blocks of two frames, `GSM_OPT_WAV49`); and the `.gsm` encoder.
 //! - `mp3`: LAME through `mp3lame-encoder` (its `-sys` crate builds the vendored LAME source
 //!   with `cc`, so no system LAME is needed; it exposes the LAME tag, which we write back so
 //!   that decoders trim encoder delay and padding).
@@ -58,6 +58,8 @@ pub enum OutputFormat {
     Ogg,
     /// RIFF WAV, 8000 Hz, 16-bit signed PCM, mono.
     Wav8k,
+    /// Headerless GSM 06.10 (`.gsm`), 8000 Hz mono: 33-byte frames of 160 samples.
+    Gsm,
 }
 
 impl OutputFormat {
@@ -70,6 +72,7 @@ impl OutputFormat {
             OutputFormat::Mp3 => "mp3",
             OutputFormat::Ogg => "ogg",
             OutputFormat::Wav8k => "wav",
+            OutputFormat::Gsm => "gsm",
         }
     }
 
@@ -79,10 +82,12 @@ impl OutputFormat {
             OutputFormat::Mp3 => "audio/mpeg",
             OutputFormat::Ogg => "audio/ogg",
             OutputFormat::Wav8k => "audio/wav",
+            OutputFormat::Gsm => "audio/x-gsm",
         }
     }
 
-    /// Parses `"mp3"`, `"ogg"` or `"wav"`, case-insensitively.
+    /// Parses `"mp3"`, `"ogg"` or `"wav"`, case-insensitively (GSM is produced on request only,
+    /// never chosen by name).
     pub fn parse(s: &str) -> Option<Self> {
         let s = s.trim();
         if s.eq_ignore_ascii_case("mp3") {
@@ -261,6 +266,25 @@ fn encode<W: Write + Seek>(
     match to {
         OutputFormat::Wav8k => {
             let mut writer = wav::Wav8kWriter::new(sink)?;
+            let mut resampler = (rate != 8000).then(|| Resampler::new(rate, 8000));
+            let mut buf = Vec::new();
+            decode_opened(opened, &mut |pcm| match resampler.as_mut() {
+                Some(r) => {
+                    buf.clear();
+                    r.process(pcm, &mut buf);
+                    writer.write(&buf)
+                }
+                None => writer.write(pcm),
+            })?;
+            if let Some(r) = resampler.as_mut() {
+                buf.clear();
+                r.finish(&mut buf);
+                writer.write(&buf)?;
+            }
+            writer.finish()
+        }
+        OutputFormat::Gsm => {
+            let mut writer = gsm::GsmWriter::new(&mut *sink)?;
             let mut resampler = (rate != 8000).then(|| Resampler::new(rate, 8000));
             let mut buf = Vec::new();
             decode_opened(opened, &mut |pcm| match resampler.as_mut() {

@@ -12,8 +12,9 @@ use std::sync::MutexGuard;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use crate::core::directory::{
-    split_key, Agent, AgentNumber, ApiCredential, CredentialApi, CredentialId, DirectoryStore,
-    Extension, IssuedCredential, PasswordHash, PauseReason, PauseReasonId, QueueName,
+    imported_key_bucket, split_key, valid_imported_key, Agent, AgentNumber, ApiCredential,
+    CredentialApi, CredentialId, DirectoryStore, Extension, IssuedCredential, KeyCandidate,
+    PasswordHash, PauseReason, PauseReasonId, QueueName,
 };
 use crate::core::{Secret, UnixTime};
 
@@ -262,6 +263,29 @@ impl DirectoryStore for SqliteDirectory {
         Ok(issued)
     }
 
+    fn import_credential(
+        &self,
+        system: &str,
+        api: CredentialApi,
+        key: Secret,
+    ) -> Result<ApiCredential, StoreError> {
+        let issued = IssuedCredential::import(system, api, key, UnixTime::now())
+            .map_err(|e| corrupt("imported credential", e))?;
+        let c = &issued.credential;
+        self.conn().execute(
+            "INSERT INTO api_credential (id, system, secret_hash, created_at, api) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                c.id.as_str(),
+                c.system,
+                issued.hash.as_phc(),
+                c.created_at.seconds(),
+                c.api.as_str()
+            ],
+        )?;
+        Ok(issued.credential)
+    }
+
     fn credential_live(&self, id: &CredentialId) -> Result<bool, StoreError> {
         Ok(self
             .conn()
@@ -275,33 +299,55 @@ impl DirectoryStore for SqliteDirectory {
     }
 
     fn verify_credential(&self, key: &Secret) -> Result<Option<ApiCredential>, StoreError> {
-        let Some((id, secret)) = split_key(key) else {
-            return Ok(None);
-        };
         Ok(self
-            .credential_hash(&id)?
-            .filter(|(_, hash)| hash.verify(&secret))
-            .map(|(c, _)| c))
+            .key_candidates(key)?
+            .into_iter()
+            .find(|c| c.hash.verify(&c.presented(key)))
+            .map(|c| c.credential))
     }
 
-    fn credential_hash(
-        &self,
-        id: &CredentialId,
-    ) -> Result<Option<(ApiCredential, PasswordHash)>, StoreError> {
-        let row = self
-            .conn()
-            .query_row(
-                "SELECT id, system, created_at, revoked_at, api, secret_hash FROM api_credential \
-                 WHERE id = ?1 AND revoked_at IS NULL",
-                [id.as_str()],
-                |r| Ok((credential_from_row(r)?, r.get::<_, String>(5)?)),
-            )
-            .optional()?;
-        let Some((row, hash)) = row else {
-            return Ok(None);
+    fn key_candidates(&self, key: &Secret) -> Result<Vec<KeyCandidate>, StoreError> {
+        const COLUMNS: &str = "SELECT id, system, created_at, revoked_at, api, secret_hash \
+                               FROM api_credential";
+        let candidate = |(row, hash): (CredentialRow, String), whole_key| {
+            Ok::<_, StoreError>(KeyCandidate {
+                credential: credential(row)?,
+                hash: PasswordHash::from_phc(hash).map_err(|e| corrupt("credential hash", e))?,
+                whole_key,
+            })
         };
-        let hash = PasswordHash::from_phc(hash).map_err(|e| corrupt("credential hash", e))?;
-        Ok(Some((credential(row)?, hash)))
+        // An issued key `<id>.<secret>`: its row, checked against the secret part.
+        if let Some((id, _)) = split_key(key) {
+            let row = self
+                .conn()
+                .query_row(
+                    &format!("{COLUMNS} WHERE id = ?1 AND revoked_at IS NULL"),
+                    [id.as_str()],
+                    |r| Ok((credential_from_row(r)?, r.get::<_, String>(5)?)),
+                )
+                .optional()?;
+            if let Some(row) = row {
+                return Ok(vec![candidate(row, false)?]);
+            }
+        }
+        // An imported key: the few rows of its bucket, each checked against the whole key.
+        if !valid_imported_key(key) {
+            return Ok(Vec::new());
+        }
+        let rows = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(&format!(
+                "{COLUMNS} WHERE id >= ?1 AND id < ?2 AND revoked_at IS NULL"
+            ))?;
+            let bucket = imported_key_bucket(key);
+            let rows = stmt
+                .query_map(params![bucket, format!("{bucket}~")], |r| {
+                    Ok((credential_from_row(r)?, r.get::<_, String>(5)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows
+        };
+        rows.into_iter().map(|row| candidate(row, true)).collect()
     }
 
     fn revoke_credential(&self, id: &CredentialId) -> Result<bool, StoreError> {

@@ -320,6 +320,22 @@ INSERT INTO originate_job_v2 SELECT * FROM originate_job;
 DROP TABLE originate_job;
 ALTER TABLE originate_job_v2 RENAME TO originate_job;
 "#,
+    // Keys made once per install (the recording links' MAC key): never leave the store.
+    r#"
+CREATE TABLE install_key (
+    name TEXT PRIMARY KEY,
+    key  BLOB NOT NULL
+) STRICT;
+"#,
+    // Why each channel ended (AMI Hangup's Q.850 cause), by uniqueid: getrecords' causecode.
+    r#"
+CREATE TABLE hangup_cause (
+    uniqueid TEXT PRIMARY KEY,
+    cause    INTEGER NOT NULL,
+    at       INTEGER NOT NULL
+) STRICT;
+CREATE INDEX hangup_cause_at ON hangup_cause (at);
+"#,
 ];
 
 /// The schema version this engine writes.

@@ -642,6 +642,7 @@ pub(crate) mod tests {
                 "cdr_start",
                 "cdr_uniqueid",
                 "engine_action_at",
+                "hangup_cause_at",
                 "queue_log_callid",
                 "queue_log_member_event_time",
                 "queue_log_queue_time",

@@ -869,6 +869,40 @@ impl Action for QueuePause {
     }
 }
 
+/// `GetConfig`: one configuration file of Asterisk's configuration directory, answered in the
+/// response itself (`Category-NNNNNN: name`, `Line-NNNNNN-MMMMMM: key=value`, templates'
+/// variables included in the categories that use them). Asterisk registers it with the
+/// `system` and `config` classes and allows it to a user with either.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GetConfig {
+    filename: String,
+}
+
+const CONF_FILE: Alphabet = Alphabet {
+    extra: "_.-",
+    describe: "letters, digits, _ . and - (a file of the configuration directory)",
+};
+
+impl GetConfig {
+    /// `filename` must be a plain `*.conf` name of the configuration directory: no path.
+    pub fn new(filename: &str) -> Result<Self, ActionError> {
+        let filename = token("Filename", filename, &CONF_FILE)?;
+        if !filename.ends_with(".conf") || filename.starts_with('.') {
+            return Err(ActionError::Invalid {
+                field: "Filename",
+                reason: "must be a *.conf file name",
+            });
+        }
+        Ok(Self { filename })
+    }
+}
+
+impl Action for GetConfig {
+    fn to_message(&self) -> AmiMessage {
+        action("GetConfig").with("Filename", &self.filename)
+    }
+}
+
 /// `QueueStatus`: `QueueParams`, `QueueMember` and `QueueEntry` events, then
 /// `QueueStatusComplete`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

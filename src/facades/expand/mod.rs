@@ -124,39 +124,14 @@ pub const OPERATIONS: &[(&str, &[&str])] = &[
 
 /// Other spellings of part names found in the vendor's document (`info` is how its
 /// `originateCall` example names `callinfo`).
-const ALIASES: &[(&str, &str)] = &[("autorizedkey", "authorizedKey"), ("info", "callinfo")];
+const ALIASES: &soap::parts::Aliases = &[("autorizedkey", "authorizedKey"), ("info", "callinfo")];
 
-fn canonical(name: &str) -> &str {
-    ALIASES
-        .iter()
-        .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
-        .map_or(name, |(_, canon)| canon)
-}
-
-/// Argument `index` (named `name` in the WSDL) of the call. A part named as the WSDL names it
-/// (any case, or one of [`ALIASES`]) is read by name wherever it is, so a part a client omits
-/// is absent; otherwise the part at `index` is read by position, in the documented order, when
-/// its name is foreign (clients built from another copy of the vendor's WSDL, or without one,
-/// such as `v1`, `v2`... followed by a named `info`). `None` when absent, nil or empty (trimmed).
+/// Argument `index` (named `name` in the WSDL) of the call, read by the SOAP facades' one rule
+/// ([`soap::parts`]): by name in any case or by an alias, else by position when the part there
+/// has a foreign name (`v1`, `v2`... followed by a named `info`). `None` when absent, nil or
+/// empty (trimmed).
 fn arg<'a>(call: &'a SoapCall, index: usize, name: &str) -> Option<&'a str> {
-    let ours = OPERATIONS
-        .iter()
-        .find(|(op, _)| *op == call.operation)
-        .map_or(&[][..], |(_, parts)| *parts);
-    let is_ours = |n: &str| ours.iter().any(|o| o.eq_ignore_ascii_case(canonical(n)));
-    let v = match call
-        .params
-        .iter()
-        .find(|(n, _)| canonical(n).eq_ignore_ascii_case(name))
-    {
-        Some((_, v)) => v.as_deref(),
-        None => call
-            .params
-            .get(index)
-            .filter(|(n, _)| !is_ours(n))
-            .and_then(|(_, v)| v.as_deref()),
-    };
-    v.map(str::trim).filter(|s| !s.is_empty())
+    soap::Parts::new(call, OPERATIONS, ALIASES).at(index, name)
 }
 
 fn config(services: &Services) -> &ExpandConfig {

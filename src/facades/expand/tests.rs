@@ -891,6 +891,8 @@ mod panel_calls {
                 pause: None,
                 calls_taken: 0,
                 logged_in_since: Some(UnixTime(100)),
+                penalty: 0,
+                last_call: None,
             },
         });
         s

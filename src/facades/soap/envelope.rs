@@ -5,7 +5,7 @@
 //! - any namespace prefixes (or none), SOAP 1.1 or 1.2 envelope namespaces;
 //! - parts with or without `xsi:type`; `xsi:nil="true"` and empty elements are absent values;
 //! - parts are kept in the order they came, with their local names, so an operation can read
-//!   them by name or by position;
+//!   them by name or by position (`super::parts`);
 //! - a DOCTYPE (entity expansion) is refused, and so is anything that is not one well-formed
 //!   `Envelope` with a `Body` holding one operation element (no second root, no text outside
 //!   the root, no second element in the Body).
@@ -30,28 +30,6 @@ pub struct SoapCall {
     pub operation: String,
     /// The parts, in the order they came: local name and value (`None`: `xsi:nil` or empty).
     pub params: Vec<(String, Option<String>)>,
-}
-
-impl SoapCall {
-    /// The value of part `name`; else, when the client named its parts generically (`param0`,
-    /// `arg0`, ... as clients without the WSDL do), the part at `index`. `None` when absent,
-    /// nil or empty.
-    pub fn arg(&self, index: usize, name: &str) -> Option<&str> {
-        if let Some((_, v)) = self.params.iter().find(|(n, _)| n == name) {
-            return v.as_deref();
-        }
-        match self.params.get(index) {
-            Some((n, v)) if is_generic_name(n) => v.as_deref(),
-            _ => None,
-        }
-    }
-}
-
-fn is_generic_name(name: &str) -> bool {
-    ["param", "arg", "c-gensym", "in"].iter().any(|p| {
-        name.strip_prefix(p)
-            .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit()))
-    })
 }
 
 /// Why a request is not a SOAP call; the text becomes the Fault's `faultstring`.
@@ -150,11 +128,10 @@ pub fn parse_request(body: &[u8]) -> Result<SoapCall, EnvelopeError> {
                 path.pop();
                 root_done |= path.is_empty();
             }
+            // Only whitespace may stand outside the root (the arm below ignores it there).
             Event::Text(t) if path.is_empty() && !t.iter().all(u8::is_ascii_whitespace) => {
-                return Err(EnvelopeError::NotXml)
+                return Err(EnvelopeError::NotXml);
             }
-            // Whitespace around the root.
-            Event::Text(_) if path.is_empty() => {}
             Event::CData(_) if path.is_empty() => return Err(EnvelopeError::NotXml),
             Event::Text(t) => {
                 if let Some((_, text, _)) = part.as_mut() {
@@ -296,17 +273,13 @@ mod tests {
         let body = br#"<soap-env:Envelope xmlns:soap-env="http://www.w3.org/2003/05/soap-envelope"><soap-env:Header/><soap-env:Body><ns0:getPauses xmlns:ns0="urn:x"><token>abc</token><extra><![CDATA[1 & 2]]></extra></ns0:getPauses></soap-env:Body></soap-env:Envelope>"#;
         let c = parse_request(body).unwrap();
         assert_eq!(c.operation, "getPauses");
-        assert_eq!(c.arg(0, "token"), Some("abc"));
-        assert_eq!(c.arg(1, "extra"), Some("1 & 2"));
-        assert_eq!(c.arg(2, "missing"), None);
-    }
-
-    #[test]
-    fn generic_part_names_are_read_by_position() {
-        let c = call("op", &[("param0", Some("a")), ("param1", Some("b"))]);
-        assert_eq!(c.arg(1, "exten"), Some("b"));
-        let named = call("op", &[("key", Some("a")), ("other", Some("b"))]);
-        assert_eq!(named.arg(1, "exten"), None);
+        assert_eq!(
+            c,
+            call(
+                "getPauses",
+                &[("token", Some("abc")), ("extra", Some("1 & 2"))]
+            )
+        );
     }
 
     #[test]

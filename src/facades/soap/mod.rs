@@ -1,5 +1,6 @@
-//! What the SOAP facades share: the envelope codec ([`envelope`]), WSDL serving and the HTTP
-//! handling of one rpc endpoint ([`routes`]).
+//! What the SOAP facades share: the envelope codec ([`envelope`]), the one rule reading an
+//! rpc call's parts by name or position ([`parts`]), WSDL serving and the HTTP handling of one
+//! rpc endpoint ([`routes`]).
 //!
 //! An endpoint answers:
 //! - `GET <path>?wsdl` (also `? wsdl`, `?WSDL`, `?wsdl=`): the WSDL, its `soap:address` set to
@@ -12,6 +13,7 @@
 //! that panics is answered with a `SOAP-ENV:Server` Fault ("Internal error") and logged.
 
 pub mod envelope;
+pub mod parts;
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -19,7 +21,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, request::Parts, HeaderMap, StatusCode, Uri};
+use axum::http::{header, request::Parts as RequestParts, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -28,6 +30,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::facades::client_addr::{self, Network};
 
 pub use envelope::{escape, fault, parse_request, response, FaultCode, SoapCall, SoapValue};
+pub use parts::Parts;
 
 /// The placeholder for the endpoint's URL in a WSDL file (the `location` of `soap:address`).
 pub const ADDRESS_PLACEHOLDER: &str = "__ENDPOINT_URL__";
@@ -45,7 +48,7 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    fn from_parts(parts: &Parts, trusted: &[Network]) -> Self {
+    fn from_parts(parts: &RequestParts, trusted: &[Network]) -> Self {
         Self {
             peer: client_addr::peer_of(parts),
             client: client_addr::client_of(parts, trusted),
@@ -115,27 +118,9 @@ pub fn wants_wsdl(uri: &Uri) -> bool {
     })
 }
 
-/// The URL a client reached `path` at: `X-Forwarded-Proto` (`http`/`https`) and `Host`,
-/// which must look like a host name or address with an optional port (else `localhost`).
+/// The URL a client reached `path` at ([`crate::http::base_url`] and `path`).
 pub fn endpoint_url(headers: &HeaderMap, path: &str) -> String {
-    let scheme = match headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(p) if p.eq_ignore_ascii_case("https") => "https",
-        _ => "http",
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.len() <= 255
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
-        })
-        .unwrap_or("localhost");
-    format!("{scheme}://{host}{path}")
+    format!("{}{path}", crate::http::base_url(headers))
 }
 
 fn xml(status: StatusCode, body: String) -> Response {
@@ -169,7 +154,7 @@ async fn get_endpoint<S: SoapService>(
 
 async fn post_endpoint<S: SoapService>(
     State(service): State<Arc<S>>,
-    parts: Parts,
+    parts: RequestParts,
     body: Bytes,
 ) -> Response {
     let call = match parse_request(&body) {
@@ -224,7 +209,10 @@ mod tests {
         }
         async fn call(&self, call: SoapCall, _ctx: RequestContext) -> Result<SoapValue, SoapError> {
             match call.operation.as_str() {
-                "echo" => Ok(SoapValue::Str(call.arg(0, "text").unwrap_or("").to_owned())),
+                "echo" => {
+                    let text = Parts::new(&call, &[("echo", &["text"])], &[]).get("text");
+                    Ok(SoapValue::Str(text.unwrap_or("").to_owned()))
+                }
                 op => Err(SoapError::UnknownOperation(op.to_owned())),
             }
         }

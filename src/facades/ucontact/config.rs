@@ -6,6 +6,7 @@
 //! max_search_limit = 500              # most getrecords rows per page (1-10000)
 //! max_report_days = 93                # longest getrecords calldatei-calldatef range, days (1-366)
 //! max_bulk_items = 1000               # most objects in one addblackbulk/deleteblackbulk (1-10000)
+//! record_link_seconds = 3600          # how long a signed recording link of getrecords works (60-604800)
 //!
 //! [[ucontact.campaign]]               # any number; campaigns are configuration
 //! name = "Cobranza->"                 # required: 1-64 printable characters, not "*", unique
@@ -50,6 +51,10 @@ pub struct UcontactConfig {
     /// before any is decoded. Default 1000; 1-10000.
     #[serde(default = "default_max_bulk_items")]
     pub max_bulk_items: usize,
+    /// How long a signed recording link (getrecords' `record_url`) works after it was issued,
+    /// in seconds. Default 3600; 60-604800.
+    #[serde(default = "default_record_link_seconds")]
+    pub record_link_seconds: u64,
     /// The campaigns. Default none.
     #[serde(default)]
     pub campaign: Vec<CampaignConfig>,
@@ -62,6 +67,7 @@ impl Default for UcontactConfig {
             max_search_limit: DEFAULT_MAX_SEARCH_LIMIT,
             max_report_days: DEFAULT_MAX_REPORT_DAYS,
             max_bulk_items: DEFAULT_MAX_BULK_ITEMS,
+            record_link_seconds: DEFAULT_RECORD_LINK_SECONDS,
             campaign: Vec::new(),
         }
     }
@@ -86,6 +92,13 @@ fn default_max_report_days() -> u32 {
 
 fn default_max_bulk_items() -> usize {
     DEFAULT_MAX_BULK_ITEMS
+}
+
+/// Default `record_link_seconds`: an hour.
+pub const DEFAULT_RECORD_LINK_SECONDS: u64 = 3600;
+
+fn default_record_link_seconds() -> u64 {
+    DEFAULT_RECORD_LINK_SECONDS
 }
 
 /// `[[ucontact.campaign]]`.
@@ -152,6 +165,9 @@ impl UcontactConfig {
         }
         if !(1..=10_000).contains(&self.max_bulk_items) {
             return Err(("ucontact.max_bulk_items", "must be 1-10000"));
+        }
+        if !(60..=604_800).contains(&self.record_link_seconds) {
+            return Err(("ucontact.record_link_seconds", "must be 60-604800"));
         }
         let mut names = std::collections::BTreeSet::new();
         let mut queues = std::collections::BTreeSet::new();

@@ -5,7 +5,10 @@
 //! - `api/DispositionCall` answers HTTP 400 with the documented message, verbatim.
 //! - Missing or wrong credentials: HTTP 401 `Unauthorized`; a user without the supervisor flag on
 //!   a supervisor operation: HTTP 403 `Forbidden`; an unknown operation: HTTP 404.
-//! - The engine not connected to the PBX yet, or a store failing: HTTP 503 `0` (no internals).
+//! - `Agents/AgentCall`, `AgentCallwithData` and `HangupPhone` answer their documented `0` also
+//!   when the PBX is not connected or a store fails (logged).
+//! - Elsewhere, the engine not connected to the PBX yet, or a store failing: HTTP 503 `0` (no
+//!   internals).
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -113,11 +116,13 @@ impl IntoResponse for Answer {
     }
 }
 
-/// AgentCall's refusal (also the outbound policy's): `0`; a store failure: 503.
+/// AgentCall's failure, whatever it is (a refusal, the outbound policy's, a store failure): `0`,
+/// the only failure answer the vendor documents; a store failure is logged.
 pub fn agent_call(e: &AgentCallError) -> Answer {
     match e {
         AgentCallError::Store(_) | AgentCallError::Start(StartError::Store(_)) => {
-            Answer::unavailable()
+            tracing::warn!(error = %e, "ucontact: AgentCall failed in the store");
+            Answer::zero()
         }
         AgentCallError::UnknownCampaign(_)
         | AgentCallError::Blacklisted(_)

@@ -24,7 +24,7 @@ use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, request::Parts, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -228,14 +228,14 @@ async fn integra(
     let answer = match op.as_str() {
         "agents/agentcall" => agent_call(&uc, &who, &form, false).await,
         "agents/agentcallwithdata" => agent_call(&uc, &who, &form, true).await,
-        "agents/hangupphone" | "agents/hunguphone" => hangup_phone(&uc, &who, &form).await,
+        "agents/hangupphone" | "agents/hungupphone" => hangup_phone(&uc, &who, &form).await,
         "agents/tagrecord" => tag_record(&uc, &who, &form).await,
         "api/dispositioncall" => disposition_call(&uc, &who, &form).await,
         "admin/addblack" => blacklist(&uc, &who, &form, false, true).await,
         "admin/addblackbulk" => blacklist(&uc, &who, &form, true, true).await,
         "admin/deleteblack" => blacklist(&uc, &who, &form, false, false).await,
         "admin/deleteblackbulk" => blacklist(&uc, &who, &form, true, false).await,
-        "cdr/getrecords" => get_records(&uc, &who, &form).await,
+        "cdr/getrecords" => get_records(&uc, &who, &form, &crate::http::base_url(headers)).await,
         "supervisor/convert" => convert(&uc, &form).await,
         "supervisor/queuesummary" => queue_summary(&uc).await,
         "supervisor/campaignstatus" => campaign_status(&uc, &form).await,
@@ -385,8 +385,10 @@ async fn agent_call(uc: &Ucontact, who: &Principal, form: &Form, with_data: bool
         data,
         form: form_name,
     };
+    // The documented failure answer is `0`, whatever failed (the PBX not connected included).
     let Some(pbx) = uc.services.pbx() else {
-        return Answer::unavailable();
+        tracing::warn!("ucontact: AgentCall while the PBX is not connected");
+        return Answer::zero();
     };
     let today = wire::today(UnixTime::now(), &uc.tz);
     match uc
@@ -417,7 +419,8 @@ async fn hangup_phone(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
         }
     }
     let Some(pbx) = uc.services.pbx() else {
-        return Answer::unavailable();
+        tracing::warn!("ucontact: HangupPhone while the PBX is not connected");
+        return Answer::zero();
     };
     let channels: Vec<_> = pbx
         .live
@@ -536,7 +539,12 @@ async fn tag_record(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
 
 async fn convert(uc: &Ucontact, form: &Form) -> Answer {
     let guid = form.text("guid");
-    let folder = form.text("folder");
+    // `folder` in the Spanish and English documents, `pasta` in the Portuguese one.
+    let folder = ["folder", "pasta"]
+        .iter()
+        .map(|n| form.text(n))
+        .find(|v| !v.is_empty())
+        .unwrap_or_default();
     let recordings = uc.services.recordings.clone();
     let tz = uc.tz.clone();
     let ok = tokio::task::spawn_blocking(move || {
@@ -564,34 +572,83 @@ fn in_day(r: &crate::core::recordings::Recording, day: &str, tz: &TimeZone) -> b
     wire::render_day_folder(r.created, tz) == day || r.relative_path.day_folder() == Some(day)
 }
 
+/// A recording link's query: `expires` and `sig` (both absent for a request that
+/// authenticates with `Authorization` instead).
+#[derive(Debug, Default, serde::Deserialize)]
+struct LinkQuery {
+    expires: Option<String>,
+    sig: Option<String>,
+}
+
 async fn record_flat(
     State(uc): State<Arc<Ucontact>>,
     Path(file): Path<String>,
+    Query(link): Query<LinkQuery>,
     parts: Parts,
 ) -> Response {
-    serve_record(&uc, &parts, None, &file).await
+    serve_record(&uc, &parts, &link, None, &file).await
 }
 
 async fn record_in_day(
     State(uc): State<Arc<Ucontact>>,
     Path((day, file)): Path<(String, String)>,
+    Query(link): Query<LinkQuery>,
     parts: Parts,
 ) -> Response {
-    serve_record(&uc, &parts, Some(day), &file).await
+    serve_record(&uc, &parts, &link, Some(day), &file).await
 }
 
-async fn serve_record(uc: &Ucontact, parts: &Parts, day: Option<String>, file: &str) -> Response {
-    let Some(who) = uc.authenticate(&parts.headers, uc.client(parts)).await else {
-        return Answer::unauthorized().into_response();
+/// The recording a file name asks for and in which format: `<guid>.mp3` or `<guid>.gsm`.
+fn record_file(file: &str) -> Option<(Guid, ServeFormat)> {
+    let (stem, ext) = file.rsplit_once('.')?;
+    let format = match ext {
+        "mp3" => ServeFormat::Mp3,
+        "gsm" => ServeFormat::Gsm,
+        _ => return None,
     };
-    let Some(guid) = file
-        .strip_suffix(".mp3")
-        .and_then(Guid::parse)
-        .filter(|_| day.as_deref().is_none_or(crate::core::recordings::is_day))
-    else {
+    Some((Guid::parse(stem)?, format))
+}
+
+async fn serve_record(
+    uc: &Ucontact,
+    parts: &Parts,
+    link: &LinkQuery,
+    day: Option<String>,
+    file: &str,
+) -> Response {
+    let wanted =
+        record_file(file).filter(|_| day.as_deref().is_none_or(crate::core::recordings::is_day));
+    // A signed link opens its recording without `Authorization` until it expires; a request
+    // without one must authenticate as the API does.
+    // What an authenticated agent's session may hear; a signed link was issued to whoever
+    // could list the recording.
+    let scope = match (&link.expires, &link.sig) {
+        (None, None) => {
+            let Some(who) = uc.authenticate(&parts.headers, uc.client(parts)).await else {
+                return Answer::unauthorized().into_response();
+            };
+            uc.scope(&who).await
+        }
+        (expires, sig) => {
+            let Some((guid, _)) = &wanted else {
+                return Answer::forbidden().into_response();
+            };
+            let checked = uc.services.record_links.verify(
+                guid,
+                expires.as_deref().unwrap_or(""),
+                sig.as_deref().unwrap_or(""),
+                UnixTime::now(),
+            );
+            if let Err(e) = checked {
+                tracing::info!(error = %e, "ucontact: recording link refused");
+                return Answer::forbidden().into_response();
+            }
+            None
+        }
+    };
+    let Some((guid, format)) = wanted else {
         return Answer::not_found().into_response();
     };
-    let scope = uc.scope(&who).await;
     let recordings = uc.services.recordings.clone();
     let campaigns = uc.services.campaigns.clone();
     let tz = uc.tz.clone();
@@ -614,7 +671,7 @@ async fn serve_record(uc: &Ucontact, parts: &Parts, day: Option<String>, file: &
                 return None;
             }
         }
-        let served = recordings.open_as(&key, ServeFormat::Mp3).ok()?;
+        let served = recordings.open_as(&key, format).ok()?;
         let bytes = std::fs::read(&served.path).ok()?;
         Some((served.mime, bytes))
     })
@@ -622,13 +679,21 @@ async fn serve_record(uc: &Ucontact, parts: &Parts, day: Option<String>, file: &
     .ok()
     .flatten();
     match served {
-        Some((mime, bytes)) => ([(header::CONTENT_TYPE, mime)], bytes).into_response(),
+        Some((mime, bytes)) => (
+            [
+                (header::CONTENT_TYPE, mime),
+                (header::CACHE_CONTROL, "private, max-age=300"),
+            ],
+            bytes,
+        )
+            .into_response(),
         None => Answer::not_found().into_response(),
     }
 }
 
-async fn get_records(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
-    // An agent's session reads its own calls only.
+/// `base`: the scheme and host the client reached the engine at, for the rows' recording links.
+/// An agent's session reads its own calls only.
+async fn get_records(uc: &Ucontact, who: &Principal, form: &Form, base: &str) -> Answer {
     let scope = uc.scope(who).await;
     let Ok(filter) = wire::records_filter(form.get("filter").unwrap_or(""), &uc.tz) else {
         return Answer::zero();
@@ -685,6 +750,21 @@ async fn get_records(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
                 .collect(),
             _ => return Answer::unavailable(),
         };
+    // Why each row's channel ended, as Asterisk's Hangup events said (the CDR has no cause).
+    let uniqueids: Vec<String> = recorded
+        .iter()
+        .map(|c| c.uniqueid.as_str().to_owned())
+        .collect();
+    let causes_store = uc.services.hangup_causes.clone();
+    let causes = match tokio::task::spawn_blocking(move || causes_store.causes_of(&uniqueids)).await
+    {
+        Ok(Ok(causes)) => causes,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "ucontact: hangup causes unreadable");
+            HashMap::new()
+        }
+        Err(_) => HashMap::new(),
+    };
     let recordings = uc.services.recordings.clone();
     let store = uc.services.campaigns.clone();
     let campaign_of_queue: BTreeMap<String, String> = uc
@@ -695,6 +775,8 @@ async fn get_records(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
         .collect();
     let outbound_context = uc.services.config.originate.context.clone();
     let tz = uc.tz.clone();
+    let links = uc.services.record_links.clone();
+    let base = base.to_owned();
     let rows = tokio::task::spawn_blocking(move || {
         let mut rows = Vec::new();
         let mut matched = 0usize;
@@ -763,7 +845,12 @@ async fn get_records(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
                 .ok()
                 .and_then(|d| d.last().map(|d| d.request.comment.clone()))
                 .filter(|c| !c.is_empty());
+            let link = links.issue(&guid, now);
             let extra = wire::RowExtra {
+                causecode: causes.get(cdr.uniqueid.as_str()).copied(),
+                record_url: format!("{base}/records/{guid}.mp3?{}", link.query()),
+                record_url_gsm: format!("{base}/records/{guid}.gsm?{}", link.query()),
+                record_url_expires: wire::render_time(link.expires, &tz),
                 guid: guid.to_string(),
                 campaign,
                 direction: direction.to_owned(),
@@ -847,16 +934,22 @@ async fn campaign_status(uc: &Ucontact, form: &Form) -> Answer {
         return Answer::unavailable();
     };
     let directory = uc.services.directory.clone();
-    let names = tokio::task::spawn_blocking(move || directory.agents())
-        .await
-        .ok()
-        .and_then(Result::ok);
-    let Some(names) = names else {
+    let found = tokio::task::spawn_blocking(move || {
+        Some((directory.agents().ok()?, directory.pause_reasons().ok()?))
+    })
+    .await
+    .ok()
+    .flatten();
+    let Some((names, reasons)) = found else {
         return Answer::unavailable();
     };
     let names: BTreeMap<String, String> = names
         .into_iter()
         .map(|a| (a.number.to_string(), a.full_name))
+        .collect();
+    let reasons: BTreeMap<String, String> = reasons
+        .into_iter()
+        .map(|r| (r.id.as_str().to_owned(), r.name))
         .collect();
     let live = pbx.live.read().unwrap_or_else(PoisonError::into_inner);
     let mut out = serde_json::Map::new();
@@ -878,6 +971,15 @@ async fn campaign_status(uc: &Ucontact, form: &Form) -> Answer {
                 .filter(|n| !n.is_empty())
                 .cloned()
                 .unwrap_or_else(|| m.name.clone());
+            let reason = m.pause.as_ref().and_then(|p| p.reason.as_deref());
+            let pause_name = reason
+                .map(|r| {
+                    reasons
+                        .get(r)
+                        .filter(|n| !n.is_empty())
+                        .map_or(r, String::as_str)
+                })
+                .unwrap_or("");
             out.insert(
                 m.interface.clone(),
                 wire::agent_object(
@@ -885,10 +987,20 @@ async fn campaign_status(uc: &Ucontact, form: &Form) -> Answer {
                     m,
                     live.agents.get(&m.interface),
                     &display,
+                    pause_name,
                     now,
                     &action_id,
                     &received,
                 ),
+            );
+        }
+        // The ACD calls: the callers waiting in the campaign's queue, in order.
+        let mut waiting: Vec<_> = q.waiting.values().collect();
+        waiting.sort_by_key(|c| c.position);
+        for c in waiting {
+            out.insert(
+                c.channel.as_str().to_owned(),
+                wire::acd_call_object(&name, c, now, &action_id, &received),
             );
         }
     }

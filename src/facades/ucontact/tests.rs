@@ -483,13 +483,8 @@ async fn bad_input_gets_the_documented_answer() {
         "phone=1007&destination=5551234&outqueue=",
         "phone=1007&destination=5551234&outqueue=Cobranza-%3E&tech=IAX2",
     ] {
-        // Refused before the PBX is asked (the unknown campaign once it is).
         let (status, answer) = post(r, "Agents/AgentCall", Some(&ana), body).await;
-        assert!(
-            (status, answer.as_str()) == (StatusCode::OK, "0")
-                || (status == StatusCode::SERVICE_UNAVAILABLE && body.contains("Nope")),
-            "{body}: {status} {answer}"
-        );
+        assert_eq!((status, answer.as_str()), (StatusCode::OK, "0"), "{body}");
     }
     let (status, answer) = post(
         r,
@@ -600,6 +595,18 @@ async fn getrecords_pages_filters_and_shapes_rows() {
         created: UnixTime(base),
     };
     f.services.campaigns.call_insert(&call).unwrap();
+    // The engine saw the campaign call's channel end with cause 16 (normal clearing).
+    f.services
+        .hangup_causes
+        .causes_put(
+            &[crate::core::hangup_causes::HangupCause {
+                uniqueid: cdrs[2].uniqueid.clone(),
+                cause: 16,
+                at: UnixTime(base + 190),
+            }],
+            UnixTime::now(),
+        )
+        .unwrap();
 
     let tz = TimeZone::get("America/Montevideo").unwrap();
     let from = wire::render_time(UnixTime(base - 1), &tz);
@@ -668,6 +675,7 @@ async fn getrecords_pages_filters_and_shapes_rows() {
     assert_eq!(row["type"], "record");
     assert_eq!(row["amaflags"], 3);
     assert_eq!(row["parandvalues"], "idcliente=9");
+    assert_eq!(row["causecode"], "16", "as uContact writes it: a string");
     assert_eq!(
         row["calldate"],
         wire::render_time(UnixTime(base + 180), &tz)
@@ -713,9 +721,21 @@ async fn getrecords_pages_filters_and_shapes_rows() {
         "parandvalues",
         "alternatives",
         "quality",
+        "record_url",
+        "record_url_gsm",
+        "record_url_expires",
     ] {
         assert!(row.get(key).is_some(), "{key} in {row}");
     }
+    // The signed links, at the host the request came to (here none: `localhost`).
+    let url = row["record_url"].as_str().unwrap();
+    let prefix = format!("http://localhost/records/{}.mp3?expires=", call.guid);
+    assert!(url.starts_with(&prefix), "{url}");
+    assert!(url.contains("&sig="), "{url}");
+    assert_eq!(
+        row["record_url_gsm"].as_str().unwrap(),
+        url.replace(".mp3?", ".gsm?")
+    );
     // searchLimit is capped by the configuration; an empty range is an empty list.
     let filter = format!(r#"{{"calldatei":"{to}","calldatef":"{from}"}}"#).replace('"', "%22");
     assert_eq!(
@@ -734,6 +754,7 @@ async fn getrecords_pages_filters_and_shapes_rows() {
 
 #[tokio::test]
 async fn an_agent_session_calls_and_hangs_up_from_its_own_phone_only() {
+    use crate::core::audit::ActionFilter;
     let f = fixture();
     let r = &f.router;
     let ana = login(r, "ana").await;
@@ -741,46 +762,44 @@ async fn an_agent_session_calls_and_hangs_up_from_its_own_phone_only() {
     let call = |phone: &str, agent: &str| {
         format!("callerid=&agent={agent}&phone={phone}&tech=SIP&context=&outqueue=Cobranza-%3E&destination=5551003")
     };
+    // The refusals the rule journaled so far (without a PBX in this test every answer is `0`;
+    // the journal tells the rule's refusals apart).
+    let refused = || {
+        f.services
+            .actions
+            .list(TimeRange::all(), &ActionFilter::default())
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.outcome == "error: not the agent's phone")
+            .count()
+    };
     // Another agent's phone, or the agent's phone in another agent's name: refused (`0`),
     // before anything reaches the PBX.
-    for body in [call("1008", ""), call("1008", "ana"), call("1007", "sup")] {
+    for (i, body) in [call("1008", ""), call("1008", "ana"), call("1007", "sup")]
+        .iter()
+        .enumerate()
+    {
         assert_eq!(
-            post(r, "Agents/AgentCall", Some(&ana), &body).await,
+            post(r, "Agents/AgentCall", Some(&ana), body).await,
             (StatusCode::OK, "0".to_owned()),
             "{body}"
         );
+        assert_eq!(refused(), i + 1, "{body}");
     }
     assert_eq!(
         post(r, "Agents/HangupPhone", Some(&ana), "phone=1008").await,
         (StatusCode::OK, "0".to_owned())
     );
-    // Its own phone passes the rule (and then finds no PBX in this test: 503).
+    assert_eq!(refused(), 4);
+    // Its own phone passes the rule (and then finds no PBX in this test).
     for body in [call("1007", ""), call("1007", "ana"), call("1007", "2307")] {
-        assert_eq!(
-            post(r, "Agents/AgentCall", Some(&ana), &body).await.0,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "{body}"
-        );
+        post(r, "Agents/AgentCall", Some(&ana), &body).await;
     }
-    assert_eq!(
-        post(r, "Agents/HangupPhone", Some(&ana), "phone=1007")
-            .await
-            .0,
-        StatusCode::SERVICE_UNAVAILABLE
-    );
+    post(r, "Agents/HangupPhone", Some(&ana), "phone=1007").await;
     // A supervisor acts for any phone.
-    assert_eq!(
-        post(r, "Agents/AgentCall", Some(&sup), &call("1007", "ana"))
-            .await
-            .0,
-        StatusCode::SERVICE_UNAVAILABLE
-    );
-    assert_eq!(
-        post(r, "Agents/HangupPhone", Some(&sup), "phone=1007")
-            .await
-            .0,
-        StatusCode::SERVICE_UNAVAILABLE
-    );
+    post(r, "Agents/AgentCall", Some(&sup), &call("1007", "ana")).await;
+    post(r, "Agents/HangupPhone", Some(&sup), "phone=1007").await;
+    assert_eq!(refused(), 4, "no other refusal by the rule");
 }
 
 #[tokio::test]
@@ -851,4 +870,183 @@ async fn failures_count_per_client_address_behind_a_trusted_proxy() {
     assert_eq!(from("198.51.100.1", "sup", "pw-sup").await, "0");
     // Another client behind the same proxy is not: addresses are the clients', not the proxy's.
     assert!(from("198.51.100.2", "sup", "pw-sup").await.starts_with('['));
+}
+
+/// Catalogues a one-second 8 kHz WAV recording made on 2026-11-22 (Montevideo) and answers its
+/// guid.
+fn catalogued_recording(f: &Fixture) -> crate::core::recordings::Guid {
+    use crate::core::recordings::{Recording, RecordingFormat, RecordingId, SafeRelativePath};
+    use crate::core::UniqueId;
+    let dir = f.services.config.node[0].recordings_dir.join("20261122");
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(dir.join("pbx1-1.1.wav"), spec).unwrap();
+    for i in 0..8000 {
+        let s = (f64::from(i) * 2.0 * std::f64::consts::PI * 440.0 / 8000.0).sin() * 8000.0;
+        w.write_sample(s as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    let guid = crate::core::recordings::Guid::derive("pbx1-1.1");
+    let rec = Recording {
+        id: RecordingId::parse("pbx1-1.1").unwrap(),
+        relative_path: SafeRelativePath::parse("20261122/pbx1-1.1.wav").unwrap(),
+        uniqueid: Some(UniqueId::new("pbx1-1.1")),
+        linkedid: Some(UniqueId::new("pbx1-1.1")),
+        guid: guid.clone(),
+        idcti: None,
+        cdr_rowid: None,
+        answered: true,
+        agent: None,
+        queue: None,
+        duration: Duration::from_secs(1),
+        format: RecordingFormat::Wav,
+        size: 16_044,
+        tags: Vec::new(),
+        // 2026-11-22 12:00 in Montevideo (UTC-3).
+        created: UnixTime(1_795_359_600),
+        imported_from: None,
+    };
+    f.services.recordings.store().upsert(&rec).unwrap();
+    guid
+}
+
+#[tokio::test]
+async fn convert_reads_the_portuguese_pasta() {
+    // The Portuguese document names the day folder `pasta`; it used to be ignored, so a wrong
+    // day was converted anyway.
+    let f = fixture();
+    let r = &f.router;
+    let ana = login(r, "ana").await;
+    let guid = catalogued_recording(&f);
+    for (body, want) in [
+        (format!("guid={guid}&pasta=20261123"), "0"),
+        (format!("guid={guid}&folder=20261123"), "0"),
+        (format!("guid={guid}&pasta=20261122"), "1"),
+        (format!("guid={guid}&folder=&pasta=20261122"), "1"),
+        (format!("guid={guid}"), "1"),
+    ] {
+        let (status, answer) = post(r, "Supervisor/convert", Some(&ana), &body).await;
+        assert_eq!((status, answer.as_str()), (StatusCode::OK, want), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn agent_call_and_hangup_answer_0_when_the_pbx_is_not_connected() {
+    // The fixture has no PBX: these answered HTTP 503 before; the document knows only `0`.
+    let f = fixture();
+    let r = &f.router;
+    let ana = login(r, "ana").await;
+    for (op, body) in [
+        (
+            "Agents/AgentCall",
+            "callerid=&agent=ana&phone=1007&tech=SIP&context=x&outqueue=Cobranza-%3E&destination=5551234",
+        ),
+        (
+            "Agents/AgentCallwithData",
+            "agent=ana&phone=1007&outqueue=Cobranza-%3E&destination=5551234&data=a%3D1",
+        ),
+        ("Agents/HangupPhone", "phone=1007"),
+        ("Agents/HungupPhone", "phone=1007"),
+    ] {
+        assert_eq!(
+            post(r, op, Some(&ana), body).await,
+            (StatusCode::OK, "0".to_owned()),
+            "{op}"
+        );
+    }
+}
+
+async fn get_file(r: &Router, uri: &str, auth: Option<&str>) -> (StatusCode, String, Vec<u8>) {
+    let mut req = Request::get(uri);
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let resp = r
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let mime = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 24)
+        .await
+        .unwrap()
+        .to_vec();
+    (status, mime, body)
+}
+
+#[tokio::test]
+async fn signed_links_play_without_authorization_until_they_expire() {
+    // Before, every recording file needed `Authorization`, which an `<audio src>` cannot send,
+    // and `.gsm` was not served.
+    let f = fixture();
+    let r = &f.router;
+    let guid = catalogued_recording(&f);
+    let now = UnixTime::now();
+    let link = f.services.record_links.issue(&guid, now);
+    let q = link.query();
+    for (uri, mime) in [
+        (format!("/records/{guid}.mp3?{q}"), "audio/mpeg"),
+        (format!("/records/20261122/{guid}.mp3?{q}"), "audio/mpeg"),
+        (format!("/records/{guid}.gsm?{q}"), "audio/x-gsm"),
+    ] {
+        let (status, got, body) = get_file(r, &uri, None).await;
+        assert_eq!((status, got.as_str()), (StatusCode::OK, mime), "{uri}");
+        assert!(body.len() > 1000, "{uri}: {} bytes", body.len());
+        if mime == "audio/x-gsm" {
+            // One second: 50 frames of 33 bytes.
+            assert_eq!(body.len(), 50 * 33);
+        }
+    }
+    // A supervisor's session token opens `.gsm` too; an agent's own session only its own calls.
+    let sup = login(r, "sup").await;
+    let (status, mime, _) = get_file(r, &format!("/records/{guid}.gsm"), Some(&sup)).await;
+    assert_eq!((status, mime.as_str()), (StatusCode::OK, "audio/x-gsm"));
+    let ana = login(r, "ana").await;
+    let (status, _, _) = get_file(r, &format!("/records/{guid}.gsm"), Some(&ana)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not ana's call");
+    // Tampered, for another recording, expired, half a link: 403, whatever Authorization says.
+    let other = crate::core::recordings::Guid::derive("pbx1-9.9");
+    let expired = f
+        .services
+        .record_links
+        .issue(&guid, UnixTime(now.seconds() - 7200));
+    let mut sig = link.sig.clone().into_bytes();
+    sig[0] = if sig[0] == b'a' { b'b' } else { b'a' };
+    let sig = String::from_utf8(sig).unwrap();
+    for uri in [
+        format!(
+            "/records/{guid}.mp3?expires={}&sig={sig}",
+            link.expires.seconds()
+        ),
+        format!(
+            "/records/{guid}.mp3?expires={}&sig={}",
+            link.expires.seconds() + 3600,
+            link.sig
+        ),
+        format!("/records/{other}.mp3?{q}"),
+        format!("/records/{guid}.mp3?{}", expired.query()),
+        format!("/records/{guid}.mp3?sig={}", link.sig),
+        format!("/records/{guid}.mp3?expires={}", link.expires.seconds()),
+        format!("/records/{guid}.wav?{q}"),
+    ] {
+        let (status, _, body) = get_file(r, &uri, Some(&ana)).await;
+        assert_eq!(
+            (status, String::from_utf8_lossy(&body).as_ref()),
+            (StatusCode::FORBIDDEN, "Forbidden"),
+            "{uri}"
+        );
+    }
+    // A link for the right recording in the wrong day folder: not found.
+    let (status, _, _) = get_file(r, &format!("/records/20261123/{guid}.mp3?{q}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -8,7 +8,7 @@ use jiff::tz::TimeZone;
 use serde_json::{json, Map, Value};
 
 use crate::core::campaigns::{BlacklistEntry, BlacklistKey, CampaignScope, Day, DirectionScope};
-use crate::core::live::{Activity, AgentLive, DeviceStatus, QueueLive, QueueMember};
+use crate::core::live::{Activity, AgentLive, DeviceStatus, QueueLive, QueueMember, WaitingCaller};
 use crate::core::originate::{CallData, PhoneNumber};
 use crate::core::reports::QueueReport;
 use crate::core::{CdrRecord, UnixTime};
@@ -505,6 +505,14 @@ pub struct RowExtra {
     pub carrier: String,
     /// The last disposition's comment, if any.
     pub note: Option<String>,
+    /// The Q.850 cause the row's channel ended with, when the engine saw it end.
+    pub causecode: Option<u16>,
+    /// The recording's signed MP3 link (plays without `Authorization` until it expires).
+    pub record_url: String,
+    /// The same link for the `.gsm` file.
+    pub record_url_gsm: String,
+    /// When the links expire, in the call center's zone.
+    pub record_url_expires: String,
 }
 
 fn amaflags(s: &str) -> i64 {
@@ -546,7 +554,7 @@ pub fn record_row(cdr: &CdrRecord, extra: &RowExtra, tz: &TimeZone) -> Value {
         "uniqueid": cdr.uniqueid.as_str(),
         "type": "record",
         "guid": extra.guid,
-        "causecode": Value::Null,
+        "causecode": extra.causecode.map_or(Value::Null, |c| Value::String(c.to_string())),
         "campaign": extra.campaign,
         "direction": extra.direction,
         "carrier": extra.carrier,
@@ -563,6 +571,9 @@ pub fn record_row(cdr: &CdrRecord, extra: &RowExtra, tz: &TimeZone) -> Value {
         "parandvalues": opt_text(&cdr.calldata),
         "alternatives": Value::Null,
         "quality": 0,
+        "record_url": extra.record_url,
+        "record_url_gsm": extra.record_url_gsm,
+        "record_url_expires": extra.record_url_expires,
     })
 }
 
@@ -725,19 +736,43 @@ pub fn campaign_object(
         "acd": q.waiting.len(),
         "servicelevel": format!("{:.1}", q.service_level()),
         "servicelevel2": format!("{sl2:.1}"),
-        "strategy": Value::Null,
+        "strategy": q.strategy,
         "slevelthreshold": q.service_level_secs.to_string(),
-        "wrapup": Value::Null,
+        "wrapup": q.wrapup_secs.unwrap_or(0),
     })
 }
 
-/// One agent object of campaignstatus.
+/// One ACD call object of campaignstatus: a caller waiting in the campaign's queue, keyed by
+/// its channel, with the fields of Asterisk's `QueueEntry` (`wait` in seconds).
+pub fn acd_call_object(
+    campaign: &str,
+    c: &WaitingCaller,
+    now: UnixTime,
+    action_id: &str,
+    received: &str,
+) -> Value {
+    json!({
+        "queue": campaign,
+        "position": c.position,
+        "channel": c.channel.as_str(),
+        "uniqueId": c.uniqueid.as_str(),
+        "callerIdNum": c.caller_id,
+        "callerIdName": "",
+        "wait": c.wait(now),
+        "internalActionId": action_id,
+        "dateReceived": received,
+    })
+}
+
+/// One agent object of campaignstatus. `pause_name` is the display name of the member's pause
+/// reason (the directory's, else the reason as Asterisk reported it).
 #[allow(clippy::too_many_arguments)]
 pub fn agent_object(
     campaign: &str,
     m: &QueueMember,
     agent: Option<&AgentLive>,
     display_name: &str,
+    pause_name: &str,
     now: UnixTime,
     action_id: &str,
     received: &str,
@@ -749,14 +784,14 @@ pub fn agent_object(
         "location": m.interface,
         "membership": if m.logged_in_since.is_some() { "dynamic" } else { "" },
         "name": display_name,
-        "penalty": 0,
+        "penalty": m.penalty,
         "callsTaken": m.calls_taken,
-        "lastCall": 0,
+        "lastCall": m.last_call.map_or(0, UnixTime::seconds),
         "status": code,
         "paused": m.pause.is_some(),
         "stateinterface": m.state_interface,
         "incall": u8::from(busy(m)),
-        "pausedreason": m.pause.as_ref().and_then(|p| p.reason.clone()).unwrap_or_default(),
+        "pausedreason": pause_name,
         "internalActionId": action_id,
         "dateReceived": received,
         "server": hms(since.map_or(0, |s| now.seconds() - s.seconds())),
@@ -891,6 +926,8 @@ mod tests {
             pause: None,
             calls_taken: 0,
             logged_in_since: None,
+            penalty: 0,
+            last_call: None,
         };
         let statuses = [
             (DeviceStatus::Unknown, 0),
@@ -924,6 +961,8 @@ mod tests {
             abandoned: 1,
             completed_in_sl: 3,
             service_level_secs: 20,
+            strategy: "leastrecent".into(),
+            wrapup_secs: Some(15),
         };
         let mut paused = member(DeviceStatus::NotInUse);
         paused.interface = "PJSIP/1008".into();
@@ -948,5 +987,48 @@ mod tests {
         assert_eq!(v["abandonedlevel"], "25");
         assert_eq!(v["servicelevel"], "100.0");
         assert_eq!(v["slevelthreshold"], "20");
+        // The queue's real strategy and wrap-up time (they were null).
+        assert_eq!(v["strategy"], "leastrecent");
+        assert_eq!(v["wrapup"], 15);
+        q.wrapup_secs = None;
+        assert_eq!(
+            campaign_object("Cobranza->", &q, &BTreeMap::new(), None)["wrapup"],
+            0
+        );
+
+        // The agent object: real penalty and lastCall, the pause reason's name.
+        let mut m = q.members["PJSIP/1008"].clone();
+        m.penalty = 2;
+        m.last_call = Some(UnixTime(1_795_359_000));
+        let v = agent_object(
+            "Cobranza->",
+            &m,
+            None,
+            "Ana",
+            "Almuerzo",
+            UnixTime(1_795_359_600),
+            "1_2",
+            "Nov 22, 2026 12:00:00 PM",
+        );
+        assert_eq!(v["penalty"], 2);
+        assert_eq!(v["lastCall"], 1_795_359_000);
+        assert_eq!(v["pausedreason"], "Almuerzo");
+        assert_eq!(v["paused"], true);
+
+        // An ACD call object: a caller waiting, as Asterisk's QueueEntry reports it.
+        let c = WaitingCaller {
+            uniqueid: crate::core::UniqueId::new("1795359500.7"),
+            channel: crate::core::ChannelName::new("PJSIP/carrier-00000007"),
+            caller_id: "099123456".into(),
+            position: 1,
+            joined_at: UnixTime(1_795_359_590),
+        };
+        let v = acd_call_object("Cobranza->", &c, UnixTime(1_795_359_600), "1_2", "x");
+        assert_eq!(
+            v,
+            json!({"queue": "Cobranza->", "position": 1, "channel": "PJSIP/carrier-00000007",
+                   "uniqueId": "1795359500.7", "callerIdNum": "099123456", "callerIdName": "",
+                   "wait": 10, "internalActionId": "1_2", "dateReceived": "x"})
+        );
     }
 }

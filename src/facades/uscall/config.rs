@@ -15,6 +15,12 @@
 //! pattern = "0[5]551XXX"                    # required: Asterisk pattern letters (X Z N [..] . !)
 //! strip = 1                                 # leading characters removed; default 0
 //! prefix = ""                               # digits added in front; default ""
+//!
+//! [[uscall.queue]]                          # optional: how getQueue shows a queue
+//! queue = "q_soporte"                       # required: the Asterisk queue
+//! name = "Suporte técnico"                  # default: the queue's name
+//! type = "callcenter"                       # callcenter | pbx; default: callcenter when an agent
+//!                                           # of the directory is in the queue, else pbx
 //! ```
 
 use serde::Deserialize;
@@ -40,6 +46,44 @@ pub struct UscallConfig {
     /// longer one is `parametro_invalido` (`datafin`). Default 93 (a quarter); 1 to 366.
     #[serde(default = "default_max_report_days")]
     pub max_report_days: u32,
+    /// How getQueue shows queues (display name and type). Default none: every queue by its
+    /// own name, its type from the directory.
+    #[serde(default)]
+    pub queue: Vec<QueueDisplay>,
+}
+
+/// `[[uscall.queue]]`: getQueue's `nome` and `tipo` of one queue.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct QueueDisplay {
+    /// The Asterisk queue. Required.
+    pub queue: String,
+    /// The display name (`nome`). Default: the queue's name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `tipo`. Default: `callcenter` when a directory agent is in the queue, else `pbx`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<QueueKind>,
+}
+
+/// USCall's queue types.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueKind {
+    /// A call-center queue (agents log in to it).
+    Callcenter,
+    /// A plain PBX queue (static members, no agents).
+    Pbx,
+}
+
+impl QueueKind {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Callcenter => "callcenter",
+            Self::Pbx => "pbx",
+        }
+    }
 }
 
 /// Default `max_report_days`: a quarter, so monthly and quarterly exports work.
@@ -60,6 +104,7 @@ impl Default for UscallConfig {
             ddrs: Vec::new(),
             category: Vec::new(),
             max_report_days: DEFAULT_MAX_REPORT_DAYS,
+            queue: Vec::new(),
         }
     }
 }
@@ -124,6 +169,25 @@ impl UscallConfig {
             .any(|d| d.is_empty() || d.len() > 32 || !d.bytes().all(|b| b.is_ascii_digit()))
         {
             return Err(invalid("uscall.ddrs", "each must be 1-32 digits"));
+        }
+        for (i, q) in self.queue.iter().enumerate() {
+            if crate::core::directory::QueueName::new(&q.queue).is_err() {
+                return Err(invalid(
+                    "uscall.queue.queue",
+                    "must be a queue name (1-64 of [A-Za-z0-9_-])",
+                ));
+            }
+            if self.queue[..i].iter().any(|o| o.queue == q.queue) {
+                return Err(invalid("uscall.queue.queue", "must be unique"));
+            }
+            if q.name.as_deref().is_some_and(|n| {
+                n.trim().is_empty() || n.chars().count() > 128 || n.chars().any(char::is_control)
+            }) {
+                return Err(invalid(
+                    "uscall.queue.name",
+                    "must be one line of 1-128 characters",
+                ));
+            }
         }
         self.categories().map(|_| ())
     }
@@ -205,6 +269,10 @@ mod tests {
         .unwrap();
         let cats = c.categories().unwrap();
         assert_eq!(cats[0].name, "1");
+        let c = parse("[[queue]]\nqueue = \"q_soporte\"\nname = \"Suporte\"\ntype = \"pbx\"\n")
+            .unwrap();
+        assert_eq!(c.queue[0].name.as_deref(), Some("Suporte"));
+        assert_eq!(c.queue[0].kind, Some(QueueKind::Pbx));
         assert_eq!(cats[0].apply("05551030").unwrap().as_str(), "5551030");
     }
 
@@ -222,6 +290,10 @@ mod tests {
             "[[category]]\nid = \"1\"\n[[category.rule]]\npattern = \"X\"\n\
              [[category]]\nid = \"1\"\n[[category.rule]]\npattern = \"X\"",
             "[[category]]\nid = \"1\"\n[[category.rule]]\npattern = \"X\"\nextra = 1",
+            "[[queue]]\nqueue = \"q x\"",
+            "[[queue]]\nqueue = \"q\"\ntype = \"ivr\"",
+            "[[queue]]\nqueue = \"q\"\nname = \"\"",
+            "[[queue]]\nqueue = \"q\"\n[[queue]]\nqueue = \"q\"",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }

@@ -25,8 +25,9 @@ pub enum UscallError {
         /// Why (Portuguese).
         reason: String,
     },
-    /// The thing named does not exist (agent, pause, queue, extension, call, recording).
-    NotFound(String),
+    /// The thing named does not exist (agent, pause, queue, extension, categoria, DDR,
+    /// recording), and its name (empty when none was given).
+    NotFound(Noun, String),
     /// The agent's password does not match.
     WrongPassword,
     /// The number breaks the categoria's rules.
@@ -43,14 +44,62 @@ pub enum UscallError {
     Internal,
 }
 
+/// What was not found: the word the message names it by, with its grammatical gender, so
+/// that the message agrees with it ("Pausa x não encontrada", "Ramal 1001 não encontrado").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Noun {
+    /// `Agente` (masculine).
+    Agente,
+    /// `Pausa` (feminine).
+    Pausa,
+    /// `Fila` (feminine).
+    Fila,
+    /// `Ramal` (masculine).
+    Ramal,
+    /// `Categoria` (feminine).
+    Categoria,
+    /// `DDR` (masculine).
+    Ddr,
+    /// `Gravação` (feminine).
+    Gravacao,
+}
+
+impl Noun {
+    /// The word, capitalised as a message starts.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Agente => "Agente",
+            Self::Pausa => "Pausa",
+            Self::Fila => "Fila",
+            Self::Ramal => "Ramal",
+            Self::Categoria => "Categoria",
+            Self::Ddr => "DDR",
+            Self::Gravacao => "Gravação",
+        }
+    }
+
+    /// Whether the word is feminine.
+    pub fn is_feminine(self) -> bool {
+        matches!(
+            self,
+            Self::Pausa | Self::Fila | Self::Categoria | Self::Gravacao
+        )
+    }
+}
+
 impl UscallError {
+    /// `what` named `name` was not found.
+    pub fn not_found(what: Noun, name: impl std::fmt::Display) -> Self {
+        Self::NotFound(what, name.to_string())
+    }
+
     /// The stable code.
     pub fn code(&self) -> &'static str {
         match self {
             Self::TokenInvalid => "token_invalido",
             Self::Missing(_) => "parametro_obrigatorio",
             Self::Invalid { .. } => "parametro_invalido",
-            Self::NotFound(_) => "nao_encontrado",
+            Self::NotFound(..) => "nao_encontrado",
             Self::WrongPassword => "senha_invalida",
             Self::DialRule(_) => "regra_discagem",
             Self::NotLoggedIn(_) => "agente_nao_logado",
@@ -67,7 +116,13 @@ impl UscallError {
             Self::TokenInvalid => "Token inválido".to_owned(),
             Self::Missing(p) => format!("Parâmetro obrigatório não informado: {p}"),
             Self::Invalid { param, reason } => format!("Parâmetro inválido: {param}: {reason}"),
-            Self::NotFound(what) => format!("{what} não encontrado"),
+            Self::NotFound(noun, name) => {
+                let ending = if noun.is_feminine() { "a" } else { "o" };
+                match name.as_str() {
+                    "" => format!("{} não encontrad{ending}", noun.word()),
+                    name => format!("{} {name} não encontrad{ending}", noun.word()),
+                }
+            }
             Self::WrongPassword => "Senha do agente inválida".to_owned(),
             Self::DialRule(why) => format!("Número recusado pela categoria: {why}"),
             Self::NotLoggedIn(a) => format!("Agente {a} não está logado"),
@@ -143,14 +198,14 @@ impl From<StartError> for UscallError {
 impl From<AgentError> for UscallError {
     fn from(e: AgentError) -> Self {
         match e {
-            AgentError::UnknownAgent(a) => Self::NotFound(format!("Agente {a}")),
-            AgentError::NotAPhone(e) => Self::NotFound(format!("Ramal {e}")),
+            AgentError::UnknownAgent(a) => Self::not_found(Noun::Agente, a),
+            AgentError::NotAPhone(e) => Self::not_found(Noun::Ramal, e),
             AgentError::NoExtension(_) => Self::Missing("ramal"),
             AgentError::NoQueues(a) => Self::NotAllowed(format!("o agente {a} não tem filas")),
             AgentError::NotAgentsQueue { agent, queue } => {
                 Self::NotAllowed(format!("a fila {queue} não é uma fila do agente {agent}"))
             }
-            AgentError::UnknownPauseReason(p) => Self::NotFound(format!("Pausa {p}")),
+            AgentError::UnknownPauseReason(p) => Self::not_found(Noun::Pausa, p),
             AgentError::ReasonNotAllowed { reason, queue } => {
                 Self::NotAllowed(format!("a pausa {reason} não é permitida na fila {queue}"))
             }
@@ -158,7 +213,7 @@ impl From<AgentError> for UscallError {
             AgentError::Pbx(QueueControlError::NotMember) => {
                 Self::NotAllowed("o agente não é membro da fila".to_owned())
             }
-            AgentError::Pbx(QueueControlError::NoSuchQueue) => Self::NotFound("Fila".to_owned()),
+            AgentError::Pbx(QueueControlError::NoSuchQueue) => Self::not_found(Noun::Fila, ""),
             AgentError::Pbx(e) => {
                 tracing::warn!(error = %e, "uscall: queue action failed");
                 Self::PbxUnavailable
@@ -190,7 +245,7 @@ impl From<CallCommandError> for UscallError {
 impl From<RecordingError> for UscallError {
     fn from(e: RecordingError) -> Self {
         match e {
-            RecordingError::NotFound => Self::NotFound("Gravação".to_owned()),
+            RecordingError::NotFound => Self::not_found(Noun::Gravacao, ""),
             RecordingError::Unsupported(what) => {
                 Self::NotAllowed(format!("formato indisponível para esta gravação ({what})"))
             }
@@ -206,6 +261,52 @@ impl From<RecordingError> for UscallError {
 mod tests {
     use super::*;
     use crate::core::directory::AgentNumber;
+
+    #[test]
+    fn not_found_messages_agree_with_the_noun() {
+        let cases = [
+            (
+                UscallError::not_found(Noun::Pausa, "cafe"),
+                "Pausa cafe não encontrada",
+            ),
+            (
+                UscallError::not_found(Noun::Categoria, "9"),
+                "Categoria 9 não encontrada",
+            ),
+            (
+                UscallError::not_found(Noun::Fila, "q_x"),
+                "Fila q_x não encontrada",
+            ),
+            (
+                UscallError::not_found(Noun::Gravacao, ""),
+                "Gravação não encontrada",
+            ),
+            (
+                UscallError::not_found(Noun::Ramal, "1099"),
+                "Ramal 1099 não encontrado",
+            ),
+            (
+                UscallError::not_found(Noun::Agente, "2299"),
+                "Agente 2299 não encontrado",
+            ),
+            (
+                UscallError::not_found(Noun::Ddr, "2600"),
+                "DDR 2600 não encontrado",
+            ),
+            (
+                UscallError::from(AgentError::Pbx(QueueControlError::NoSuchQueue)),
+                "Fila não encontrada",
+            ),
+            (
+                UscallError::from(RecordingError::NotFound),
+                "Gravação não encontrada",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.message(), want);
+            assert_eq!(e.code(), "nao_encontrado");
+        }
+    }
 
     #[test]
     fn every_error_has_a_code_and_a_json_answer() {

@@ -36,14 +36,15 @@ use crate::core::live::{EndpointKind, EndpointLive, LiveState};
 use crate::core::login_guard::Attempt;
 use crate::core::originate::{self, CallData, DirectTarget, OriginateRequest};
 use crate::core::presence::{agent_presence, extension_presence, AgentPresence, ExtensionPresence};
-use crate::core::recordings::{RecordingKey, ServeFormat};
+use crate::core::recordings::RecordingKey;
 use crate::core::reports::{self, ReportContext, ReportFilter};
 use crate::core::Secret;
 use crate::facades::auth::{KeyError, KeyVerifier};
 use crate::facades::client_addr::Network;
 use crate::facades::soap::{self, RequestContext, SoapCall, SoapError, SoapService, SoapValue};
 
-use errors::UscallError;
+use config::QueueKind;
+use errors::{Noun, UscallError};
 
 /// Where the webservice answers.
 pub const PATH: &str = "/aplicativos/webservice/wsuscall.php";
@@ -162,20 +163,16 @@ pub struct UscallService {
     categories: Vec<DialingCategory>,
 }
 
-/// One call's parameters, read by name or position.
+/// One call's parameters, read by the SOAP facades' one rule ([`soap::parts`]): by name in
+/// any case (the document writes `Formato`, `Dataini`, `Datafin`), else by position.
 struct Args<'a> {
-    call: &'a SoapCall,
-    names: &'static [&'static str],
+    parts: soap::Parts<'a>,
 }
 
 impl<'a> Args<'a> {
     /// The value of `name` (trimmed; empty is absent).
     fn get(&self, name: &'static str) -> Option<&'a str> {
-        let index = self.names.iter().position(|n| *n == name)?;
-        self.call
-            .arg(index, name)
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
+        self.parts.get(name)
     }
 
     fn required(&self, name: &'static str) -> Result<&'a str, UscallError> {
@@ -251,7 +248,7 @@ fn require_extension(live: &LiveState, ext: &str) -> Result<(), UscallError> {
     {
         Ok(())
     } else {
-        Err(UscallError::NotFound(format!("Ramal {ext}")))
+        Err(UscallError::not_found(Noun::Ramal, ext))
     }
 }
 
@@ -359,7 +356,7 @@ impl UscallService {
         let n = number.clone();
         blocking(move || d.agent(&n))
             .await?
-            .ok_or_else(|| UscallError::NotFound(format!("Agente {number}")))
+            .ok_or_else(|| UscallError::not_found(Noun::Agente, number))
     }
 
     async fn pause_reasons(&self) -> Result<Vec<PauseReason>, UscallError> {
@@ -493,7 +490,7 @@ impl UscallService {
             "monitExten" => self.monit_exten(&actor, args).await,
             "getExtens" => self.get_extens(args).await,
             "extenStatus" => self.exten_status(args).await,
-            "getQueue" => self.get_queue(args),
+            "getQueue" => self.get_queue(args).await,
             "queueStatus" => self.queue_status(args),
             "cdrTariff" => self.cdr_tariff(args).await,
             "listTrunk" => self.list_trunk(),
@@ -573,9 +570,7 @@ impl UscallService {
             .await;
         let agent = match (attempt, agent) {
             (Attempt::Accepted, Some(agent)) => agent,
-            (Attempt::Refused, None) => {
-                return Err(UscallError::NotFound(format!("Agente {number}")))
-            }
+            (Attempt::Refused, None) => return Err(UscallError::not_found(Noun::Agente, &number)),
             _ => return Err(UscallError::WrongPassword),
         };
         let queue = match key_queue {
@@ -629,7 +624,7 @@ impl UscallService {
         let found = reasons
             .iter()
             .find(|r| r.id == reason)
-            .ok_or_else(|| UscallError::NotFound(format!("Pausa {reason}")))?;
+            .ok_or_else(|| UscallError::not_found(Noun::Pausa, &reason))?;
         let queues: Vec<QueueName> = self
             .logged_queues(&number)?
             .into_iter()
@@ -806,7 +801,7 @@ impl UscallService {
             .categories
             .iter()
             .find(|c| c.id == categoria)
-            .ok_or_else(|| UscallError::NotFound(format!("Categoria {categoria}")))?;
+            .ok_or_else(|| UscallError::not_found(Noun::Categoria, categoria))?;
         let request = if tipo == "outbound" {
             let ext = originate::Extension::parse(origem).map_err(|_| {
                 UscallError::invalid("origem", "o ramal deve ter de 2 a 10 dígitos")
@@ -824,7 +819,7 @@ impl UscallService {
                 ));
             }
             if !cfg.ddrs.iter().any(|d| d == destino) {
-                return Err(UscallError::NotFound(format!("DDR {destino}")));
+                return Err(UscallError::not_found(Noun::Ddr, destino));
             }
             let target = DirectTarget::new(&cfg.ddr_context, destino)
                 .map_err(|_| UscallError::invalid("destino", "DDR inválido"))?;
@@ -975,11 +970,7 @@ impl UscallService {
             .next()
             .unwrap_or_default()
             .to_owned();
-        let ext = match format {
-            ServeFormat::Mp3 => "mp3",
-            ServeFormat::Ogg => "ogg",
-            ServeFormat::Wav8k => "wav",
-        };
+        let ext = format.extension();
         let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
         Ok(json!({
             "Nomeaudio": format!("{stem}.{ext}"),
@@ -1168,7 +1159,7 @@ impl UscallService {
             })
             .collect();
         if let (Some(o), true) = (&only, rows.is_empty()) {
-            return Err(UscallError::NotFound(format!("Ramal {o}")));
+            return Err(UscallError::not_found(Noun::Ramal, o));
         }
         Ok(Value::Array(rows))
     }
@@ -1219,7 +1210,7 @@ impl UscallService {
             })
             .collect();
         if let (Some(o), true) = (&only, rows.is_empty()) {
-            return Err(UscallError::NotFound(format!("Ramal {o}")));
+            return Err(UscallError::not_found(Noun::Ramal, o));
         }
         Ok(Value::Array(rows))
     }
@@ -1228,19 +1219,40 @@ impl UscallService {
         args.get("fila").map(|q| queue_name("fila", q)).transpose()
     }
 
-    fn get_queue(&self, args: &Args<'_>) -> Answer {
+    async fn get_queue(&self, args: &Args<'_>) -> Answer {
         let only = self.queue_filter(args)?;
-        let live = self.live()?;
-        if let Some(q) = &only {
-            if !live.queues.contains_key(q) {
-                return Err(UscallError::NotFound(format!("Fila {q}")));
+        let queues: Vec<QueueName> = {
+            let live = self.live()?;
+            if let Some(q) = &only {
+                if !live.queues.contains_key(q) {
+                    return Err(UscallError::not_found(Noun::Fila, q));
+                }
             }
-        }
-        Ok(Value::Array(
             live.queues
                 .keys()
                 .filter(|q| only.as_ref().is_none_or(|o| o == *q))
-                .map(|q| json!({ "fila": q.as_str(), "tipo": "callcenter", "nome": q.as_str() }))
+                .cloned()
+                .collect()
+        };
+        let agents = self.agents().await?;
+        let display = &self.services.config.uscall.queue;
+        Ok(Value::Array(
+            queues
+                .iter()
+                .map(|q| {
+                    let shown = display.iter().find(|d| d.queue == q.as_str());
+                    let name = shown
+                        .and_then(|d| d.name.clone())
+                        .unwrap_or_else(|| q.to_string());
+                    let kind = shown.and_then(|d| d.kind).unwrap_or_else(|| {
+                        if agents.iter().any(|a| a.queues.contains(q)) {
+                            QueueKind::Callcenter
+                        } else {
+                            QueueKind::Pbx
+                        }
+                    });
+                    json!({ "fila": q.as_str(), "tipo": kind.as_str(), "nome": name })
+                })
                 .collect(),
         ))
     }
@@ -1250,7 +1262,7 @@ impl UscallService {
         let live = self.live()?;
         if let Some(q) = &only {
             if !live.queues.contains_key(q) {
-                return Err(UscallError::NotFound(format!("Fila {q}")));
+                return Err(UscallError::not_found(Noun::Fila, q));
             }
         }
         let now = UnixTime::now();
@@ -1549,13 +1561,15 @@ impl SoapService for UscallService {
     }
 
     async fn call(&self, call: SoapCall, ctx: RequestContext) -> Result<SoapValue, SoapError> {
-        let Some((op, names)) = OPERATIONS
+        let Some((op, _)) = OPERATIONS
             .iter()
             .find(|(op, _)| *op == call.operation.as_str())
         else {
             return Err(SoapError::UnknownOperation(call.operation.clone()));
         };
-        let args = Args { call: &call, names };
+        let args = Args {
+            parts: soap::Parts::new(&call, OPERATIONS, &[]),
+        };
         let answer = match self.dispatch(op, &args, ctx.client).await {
             Ok(v) => wire::ok(v),
             Err(e) => e.to_json(),

@@ -624,3 +624,99 @@ async fn agent_login_digests_and_tokens_are_throttled() {
     }
     assert_eq!(call(&f, "getPauses", &[]).await["status"], "ok");
 }
+
+/// Sends `op` with the parts named as given (the token first, named `token_name`).
+async fn call_named(
+    f: &Fixture,
+    op: &str,
+    token_name: &str,
+    parts: &[(&str, Option<&str>)],
+) -> Value {
+    let mut all = vec![(token_name, Some(f.token.as_str()))];
+    all.extend_from_slice(parts);
+    let (status, body) = post(&f.app, envelope(op, &all)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let text = crate::facades::soap::parse_request(body.as_bytes())
+        .unwrap()
+        .params[0]
+        .1
+        .clone()
+        .unwrap_or_default();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[tokio::test]
+async fn parts_named_as_the_document_spells_them_are_read() {
+    // The document writes `Formato`, `Dataini` and `Datafin`; before, such parts were ignored
+    // (a bad `Dataini` was not seen, a bad `Formato` neither).
+    let f = fixture();
+    let v = call_named(&f, "cdrTariff", "Token", &[("Dataini", Some("ontem"))]).await;
+    assert_eq!(v["codigo"], "parametro_invalido", "{v}");
+    assert!(v["retorno"].as_str().unwrap().contains("dataini"), "{v}");
+    let v = call_named(
+        &f,
+        "cdrTariff",
+        "token",
+        &[("Dataini", None), ("Datafin", Some("2026-13-40 00:00:00"))],
+    )
+    .await;
+    assert!(v["retorno"].as_str().unwrap().contains("datafin"), "{v}");
+    let v = call_named(
+        &f,
+        "audioDownload",
+        "token",
+        &[("IDUNICO", Some("x")), ("Formato", Some("flac"))],
+    )
+    .await;
+    assert_eq!(v["codigo"], "parametro_invalido", "{v}");
+    assert!(v["retorno"].as_str().unwrap().contains("formato"), "{v}");
+    // Positional parts with foreign names still work (the first is the token).
+    let v = call_named(
+        &f,
+        "cdrTariff",
+        "param0",
+        &[
+            ("param1", Some("2026-01-01 00:00:00")),
+            ("param2", Some("nunca")),
+        ],
+    )
+    .await;
+    assert!(v["retorno"].as_str().unwrap().contains("datafin"), "{v}");
+}
+
+#[tokio::test]
+async fn not_found_messages_are_correct_portuguese() {
+    // They read "Pausa ... não encontrado" and "Categoria ... não encontrado" before.
+    let f = fixture();
+    for (op, args, want) in [
+        (
+            "startCall",
+            vec![Some("outbound"), Some("1004"), Some("5551010"), Some("9")],
+            "Categoria 9 não encontrada",
+        ),
+        (
+            "startCall",
+            vec![
+                Some("clicktocall"),
+                Some("5551010"),
+                Some("26009999"),
+                Some("1"),
+            ],
+            "DDR 26009999 não encontrado",
+        ),
+        (
+            "audioDownload",
+            vec![Some("nao-existe")],
+            "Gravação não encontrada",
+        ),
+        (
+            "agentStatus",
+            vec![Some("2299")],
+            "Agente 2299 não encontrado",
+        ),
+    ] {
+        let v = call(&f, op, &args).await;
+        assert_eq!(v["codigo"], "nao_encontrado", "{op}: {v}");
+        assert_eq!(v["retorno"], want, "{op}: {v}");
+    }
+}

@@ -253,6 +253,21 @@ summary["flat_same"] = flat.status_code == 200 and flat.content == r.content
 summary["mp3_no_token_status"] = requests.get(f"{BASE}/records/{guid}.mp3", timeout=30).status_code
 summary["convert"] = post("Supervisor/convert", {"guid": guid, "folder": folder}, token).text
 
+# The row's signed links open the recording without Authorization (as an <audio src> does).
+summary["record_url"] = row.get("record_url")
+summary["record_url_gsm"] = row.get("record_url_gsm")
+summary["record_url_expires"] = row.get("record_url_expires")
+linked = requests.get(row["record_url"], timeout=60)
+summary["link_status"] = linked.status_code
+summary["link_same"] = linked.content == r.content
+gsm = requests.get(row["record_url_gsm"], timeout=60)
+summary["gsm_status"] = gsm.status_code
+summary["gsm_content_type"] = gsm.headers.get("Content-Type")
+summary["gsm_bytes"] = len(gsm.content)
+day_link = f"{BASE}/records/{folder}/{guid}.gsm?" + row["record_url_gsm"].split("?", 1)[1]
+summary["gsm_day_link_status"] = requests.get(day_link, timeout=60).status_code
+summary["gsm_authorized_status"] = requests.get(f"{BASE}/records/{guid}.gsm", headers=auth, timeout=60).status_code
+
 # Tag the recording, then find it by the tag.
 summary["tag_answer"] = post("Agents/TagRecord", {"phone": DEST, "guid": guid, "data": "promesa-de-pago"}, token).text
 flt["data"] = "promesa-de-pago"

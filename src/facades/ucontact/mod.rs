@@ -236,7 +236,7 @@ async fn integra(
         "admin/deleteblack" => blacklist(&uc, &who, &form, false, false).await,
         "admin/deleteblackbulk" => blacklist(&uc, &who, &form, true, false).await,
         "cdr/getrecords" => get_records(&uc, &who, &form, &crate::http::base_url(headers)).await,
-        "supervisor/convert" => convert(&uc, &form).await,
+        "supervisor/convert" => convert(&uc, &who, &form).await,
         "supervisor/queuesummary" => queue_summary(&uc).await,
         "supervisor/campaignstatus" => campaign_status(&uc, &form).await,
         _ => Answer::not_found(),
@@ -454,8 +454,16 @@ async fn hangup_phone(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
 
 // ------------------------------------------------------------------ dispositions, blacklist
 
+/// An agent's session dispositions its own calls only (as the `agent` it sends); another
+/// agent's name is refused with 403, like a supervisor operation.
 async fn disposition_call(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
     let field = |n: &str| form.get(n).unwrap_or("").to_owned();
+    if let Some(scope) = uc.scope(who).await {
+        let agent = field("agent");
+        if !agent.trim().is_empty() && !scope.is_self(agent.trim()) {
+            return Answer::forbidden();
+        }
+    }
     let req = DispositionRequest {
         campaign: field("campaign"),
         agent: field("agent"),
@@ -520,12 +528,26 @@ async fn blacklist(uc: &Ucontact, who: &Principal, form: &Form, bulk: bool, add:
 
 // ------------------------------------------------------------------ recordings
 
+/// An agent's session tags its own calls' recordings only.
 async fn tag_record(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
+    let scope = uc.scope(who).await;
+    let campaigns = uc.services.campaigns.clone();
     let guid = form.text("guid");
     let data = form.text("data");
     let recordings = uc.services.recordings.clone();
     let key = RecordingKey::Guid(guid.clone());
-    let result = tokio::task::spawn_blocking(move || recordings.tag(&key, &data)).await;
+    let result = tokio::task::spawn_blocking(move || {
+        if let Some(scope) = &scope {
+            let own = recordings
+                .find(&key)
+                .is_ok_and(|r| own_recording(&*campaigns, &r, scope));
+            if !own {
+                return Err("not the agent's call".to_owned());
+            }
+        }
+        recordings.tag(&key, &data).map_err(|e| e.to_string())
+    })
+    .await;
     let outcome = match &result {
         Ok(Ok(_)) => "ok".to_owned(),
         Ok(Err(e)) => format!("error: {e}"),
@@ -537,7 +559,10 @@ async fn tag_record(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
     Answer::text("")
 }
 
-async fn convert(uc: &Ucontact, form: &Form) -> Answer {
+/// An agent's session converts its own calls' recordings only.
+async fn convert(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
+    let scope = uc.scope(who).await;
+    let campaigns = uc.services.campaigns.clone();
     let guid = form.text("guid");
     // `folder` in the Spanish and English documents, `pasta` in the Portuguese one.
     let folder = ["folder", "pasta"]
@@ -553,6 +578,12 @@ async fn convert(uc: &Ucontact, form: &Form) -> Answer {
         if !folder.is_empty() && !in_day(&r, &folder, &tz) {
             return None;
         }
+        if scope
+            .as_ref()
+            .is_some_and(|s| !own_recording(&*campaigns, &r, s))
+        {
+            return None;
+        }
         recordings.open_as(&key, ServeFormat::Mp3).ok()
     })
     .await
@@ -564,6 +595,21 @@ async fn convert(uc: &Ucontact, form: &Form) -> Answer {
     } else {
         Answer::zero()
     }
+}
+
+/// Whether the recording is a call of the agent of `scope`: the recording's agent, or the agent
+/// of the campaign call with its guid.
+fn own_recording(
+    campaigns: &dyn crate::core::campaigns::CampaignStore,
+    r: &crate::core::recordings::Recording,
+    scope: &AgentScope,
+) -> bool {
+    r.agent.as_deref().is_some_and(|a| scope.is_self(a))
+        || campaigns
+            .call_by_guid(&r.guid)
+            .ok()
+            .flatten()
+            .is_some_and(|c| scope.is_self(&c.agent))
 }
 
 /// Whether `day` (`YYYYMMDD`) is the recording's day: its call date in the call center's zone,
@@ -659,17 +705,11 @@ async fn serve_record(
             return None;
         }
         // An agent's session hears its own calls only.
-        if let Some(scope) = &scope {
-            let call_agent = campaigns
-                .call_by_guid(&r.guid)
-                .ok()
-                .flatten()
-                .map(|c| c.agent);
-            let mine = r.agent.as_deref().is_some_and(|a| scope.is_self(a))
-                || call_agent.as_deref().is_some_and(|a| scope.is_self(a));
-            if !mine {
-                return None;
-            }
+        if scope
+            .as_ref()
+            .is_some_and(|s| !own_recording(&*campaigns, &r, s))
+        {
+            return None;
         }
         let served = recordings.open_as(&key, format).ok()?;
         let bytes = std::fs::read(&served.path).ok()?;

@@ -875,6 +875,11 @@ async fn failures_count_per_client_address_behind_a_trusted_proxy() {
 /// Catalogues a one-second 8 kHz WAV recording made on 2026-11-22 (Montevideo) and answers its
 /// guid.
 fn catalogued_recording(f: &Fixture) -> crate::core::recordings::Guid {
+    catalogued_recording_of(f, None)
+}
+
+/// [`catalogued_recording`], of a call `agent` (an agent number) took.
+fn catalogued_recording_of(f: &Fixture, agent: Option<&str>) -> crate::core::recordings::Guid {
     use crate::core::recordings::{Recording, RecordingFormat, RecordingId, SafeRelativePath};
     use crate::core::UniqueId;
     let dir = f.services.config.node[0].recordings_dir.join("20261122");
@@ -901,7 +906,7 @@ fn catalogued_recording(f: &Fixture) -> crate::core::recordings::Guid {
         idcti: None,
         cdr_rowid: None,
         answered: true,
-        agent: None,
+        agent: agent.map(str::to_owned),
         queue: None,
         duration: Duration::from_secs(1),
         format: RecordingFormat::Wav,
@@ -922,7 +927,8 @@ async fn convert_reads_the_portuguese_pasta() {
     let f = fixture();
     let r = &f.router;
     let ana = login(r, "ana").await;
-    let guid = catalogued_recording(&f);
+    // The call is ana's: her own session may convert it.
+    let guid = catalogued_recording_of(&f, Some("2307"));
     for (body, want) in [
         (format!("guid={guid}&pasta=20261123"), "0"),
         (format!("guid={guid}&folder=20261123"), "0"),
@@ -1049,4 +1055,74 @@ async fn signed_links_play_without_authorization_until_they_expire() {
     // A link for the right recording in the wrong day folder: not found.
     let (status, _, _) = get_file(r, &format!("/records/20261123/{guid}.mp3?{q}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn an_agent_session_converts_tags_and_dispositions_its_own_calls_only() {
+    // Before, an agent's session converted and tagged any recording and dispositioned calls in
+    // any agent's name.
+    let f = fixture();
+    let r = &f.router;
+    let ana = login(r, "ana").await;
+    let sup = login(r, "sup").await;
+    // Not ana's call: her session may neither convert nor tag it; a supervisor may.
+    let guid = catalogued_recording(&f);
+    let body = format!("guid={guid}");
+    assert_eq!(
+        post(r, "Supervisor/convert", Some(&ana), &body).await,
+        (StatusCode::OK, "0".to_owned())
+    );
+    assert_eq!(
+        post(r, "Supervisor/convert", Some(&sup), &body).await,
+        (StatusCode::OK, "1".to_owned())
+    );
+    let tags = || {
+        f.services
+            .recordings
+            .find(&RecordingKey::Guid(guid.to_string()))
+            .unwrap()
+            .tags
+    };
+    post(
+        r,
+        "Agents/TagRecord",
+        Some(&ana),
+        &format!("phone=1007&guid={guid}&data=ana"),
+    )
+    .await;
+    assert!(
+        tags().is_empty(),
+        "ana tagged another agent's call: {:?}",
+        tags()
+    );
+    post(
+        r,
+        "Agents/TagRecord",
+        Some(&sup),
+        &format!("phone=1007&guid={guid}&data=sup"),
+    )
+    .await;
+    assert_eq!(tags(), vec!["sup".to_owned()]);
+    // In another agent's name: 403, nothing stored; in her own name (user or number): done.
+    let disposition = |agent: &str| {
+        format!("campaign=Cobranza-%3E&agent={agent}&callerid=5551003&guid=g-{agent}&l1=Venta")
+    };
+    assert_eq!(
+        post(r, "api/DispositionCall", Some(&ana), &disposition("sup"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    for agent in ["ana", "2307"] {
+        let (status, answer) =
+            post(r, "api/DispositionCall", Some(&ana), &disposition(agent)).await;
+        assert_eq!(status, StatusCode::OK, "{agent}: {answer}");
+        assert!(answer.contains("V01"), "{agent}: {answer}");
+    }
+    assert_eq!(
+        post(r, "api/DispositionCall", Some(&sup), &disposition("ana"))
+            .await
+            .0,
+        StatusCode::OK
+    );
 }

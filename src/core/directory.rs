@@ -357,7 +357,18 @@ impl IssuedCredential {
         let secret = Secret::new(random_hex(32));
         let hash = PasswordHash::hash(&secret)?;
         let key = Secret::new(format!("{id}.{}", secret.expose()));
-        Ok(Self {
+        Ok(Self::new(id, system, api, now, key, hash))
+    }
+
+    fn new(
+        id: CredentialId,
+        system: &str,
+        api: CredentialApi,
+        now: UnixTime,
+        key: Secret,
+        hash: PasswordHash,
+    ) -> Self {
+        Self {
             credential: ApiCredential {
                 id,
                 system: system.to_owned(),
@@ -367,11 +378,9 @@ impl IssuedCredential {
             },
             key,
             hash,
-        })
+        }
     }
-}
 
-impl IssuedCredential {
     /// Takes over a key another system issued (a token that integrations of the product being
     /// replaced already send, such as a USCall `$1$...` token), so those integrations keep it.
     /// Its id is [`imported_key_bucket`] plus 8 random hex digits; the whole key is hashed.
@@ -389,17 +398,7 @@ impl IssuedCredential {
         let id = CredentialId::new(format!("{}{}", imported_key_bucket(&key), random_hex(4)))
             .map_err(|e| HashError::Hashing(e.to_string()))?;
         let hash = PasswordHash::hash(&key)?;
-        Ok(Self {
-            credential: ApiCredential {
-                id,
-                system: system.to_owned(),
-                api,
-                created_at: now,
-                revoked_at: None,
-            },
-            key,
-            hash,
-        })
+        Ok(Self::new(id, system, api, now, key, hash))
     }
 }
 

@@ -32,6 +32,23 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 }
 
 impl SqliteDirectory {
+    /// Stores a credential's row (its hash, never its key).
+    fn insert_credential(&self, issued: &IssuedCredential) -> Result<(), StoreError> {
+        let c = &issued.credential;
+        self.conn().execute(
+            "INSERT INTO api_credential (id, system, secret_hash, created_at, api) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                c.id.as_str(),
+                c.system,
+                issued.hash.as_phc(),
+                c.created_at.seconds(),
+                c.api.as_str()
+            ],
+        )?;
+        Ok(())
+    }
+
     /// Opens (creating and migrating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         Ok(Self {
@@ -248,18 +265,7 @@ impl DirectoryStore for SqliteDirectory {
     ) -> Result<IssuedCredential, StoreError> {
         let issued = IssuedCredential::issue(system, api, UnixTime::now())
             .map_err(|e| corrupt("credential", e))?;
-        let c = &issued.credential;
-        self.conn().execute(
-            "INSERT INTO api_credential (id, system, secret_hash, created_at, api) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                c.id.as_str(),
-                c.system,
-                issued.hash.as_phc(),
-                c.created_at.seconds(),
-                c.api.as_str()
-            ],
-        )?;
+        self.insert_credential(&issued)?;
         Ok(issued)
     }
 
@@ -271,18 +277,7 @@ impl DirectoryStore for SqliteDirectory {
     ) -> Result<ApiCredential, StoreError> {
         let issued = IssuedCredential::import(system, api, key, UnixTime::now())
             .map_err(|e| corrupt("imported credential", e))?;
-        let c = &issued.credential;
-        self.conn().execute(
-            "INSERT INTO api_credential (id, system, secret_hash, created_at, api) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                c.id.as_str(),
-                c.system,
-                issued.hash.as_phc(),
-                c.created_at.seconds(),
-                c.api.as_str()
-            ],
-        )?;
+        self.insert_credential(&issued)?;
         Ok(issued.credential)
     }
 

@@ -236,10 +236,11 @@ pub fn fault(code: FaultCode, message: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn call(op: &str, params: &[(&str, Option<&str>)]) -> SoapCall {
+    /// A decoded call with these parts (`None`: absent), for tests.
+    pub(crate) fn call(op: &str, params: &[(&str, Option<&str>)]) -> SoapCall {
         SoapCall {
             operation: op.into(),
             params: params

@@ -99,6 +99,7 @@ impl<'a> Parts<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facades::soap::envelope::tests::call;
 
     const OPS: &Operations = &[
         ("cdrTariff", &["token", "dataini", "datafin"]),
@@ -108,16 +109,6 @@ mod tests {
         ),
     ];
     const ALIASES: &Aliases = &[("autorizedkey", "authorizedKey"), ("info", "callinfo")];
-
-    fn call(op: &str, params: &[(&str, Option<&str>)]) -> SoapCall {
-        SoapCall {
-            operation: op.into(),
-            params: params
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.map(str::to_owned)))
-                .collect(),
-        }
-    }
 
     #[test]
     fn names_match_in_any_case_as_the_seeds_spell_them() {

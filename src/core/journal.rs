@@ -491,6 +491,23 @@ pub fn queue_log_matches(r: &QueueLogRecord, queues: &[String], agents: &[String
         && (agents.is_empty() || r.agent == "NONE" || agents.contains(&r.agent))
 }
 
+/// The `queue_log` input of every report over `range`, for every facade: the state lines at its
+/// start (who was logged in, paused or talking then, [`JournalReader::queue_log_state`]) and then
+/// the interval's records, of `queues` and `agents` ([`queue_log_matches`]; empty: all). Without
+/// the state lines an agent who logged in before the interval and is still logged in would count
+/// no session and no logged time.
+pub fn report_records(
+    journal: &dyn JournalReader,
+    range: TimeRange,
+    queues: &[String],
+    agents: &[String],
+) -> Result<Vec<QueueLogRecord>, JournalReadError> {
+    let mut records = journal.queue_log_state(range.from)?;
+    records.retain(|r| queue_log_matches(r, queues, agents));
+    records.extend(journal.queue_log_matching(range, queues, agents)?);
+    Ok(records)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

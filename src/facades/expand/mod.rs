@@ -27,7 +27,7 @@ use crate::core::directory::{
     Agent, AgentNumber, CredentialApi, DirectoryStore, Extension as AgentExtension, PauseReasonId,
     QueueName,
 };
-use crate::core::journal::queue_log_matches;
+use crate::core::journal::report_records;
 use crate::core::live::{Activity, AgentView, EndpointKind, LiveState};
 use crate::core::originate::{
     CallData, CallerId, JobState, OriginateId, OriginateRequest, PhoneNumber,
@@ -296,16 +296,8 @@ impl ExpandService {
         let (records, cdrs) = self
             .blocking(move |s| {
                 let journal = &s.journal;
-                // Who was logged in, paused or talking at the start, then the interval.
-                let mut records = journal
-                    .queue_log_state(range.from)
+                let records = report_records(&**journal, range, &queues, &[])
                     .map_err(|_| Failure::Unknown)?;
-                records.retain(|r| queue_log_matches(r, &queues, &[]));
-                records.extend(
-                    journal
-                        .queue_log_matching(range, &queues, &[])
-                        .map_err(|_| Failure::Unknown)?,
-                );
                 let cdrs = if with_cdrs {
                     journal.cdrs(range).map_err(|_| Failure::Unknown)?
                 } else {

@@ -38,6 +38,7 @@ use crate::core::campaigns::{
     AgentCallRequest, CampaignCall, CampaignName, CampaignService, DispositionRequest,
 };
 use crate::core::directory::{CredentialApi, DirectoryStore};
+use crate::core::journal::report_records;
 use crate::core::login_guard::Attempt;
 use crate::core::originate::{Extension, PhoneNumber};
 use crate::core::recordings::{Guid, RecordingKey, ServeFormat};
@@ -918,7 +919,9 @@ async fn todays_reports(uc: &Ucontact, now: UnixTime) -> Option<BTreeMap<String,
         from,
         to: UnixTime(now.seconds() + 1),
     };
-    let records = uc.journal(move |j| j.queue_log(range)).await?;
+    let records = uc
+        .journal(move |j| report_records(j, range, &[], &[]))
+        .await?;
     let ctx = ReportContext::new(UnixTime(now.seconds() + 1));
     Some(
         queue_report(&records, range, &ReportFilter::default(), &ctx)

@@ -31,7 +31,7 @@ use crate::core::directory::{
     Agent, AgentNumber, CredentialApi, DirectoryStore, Extension, PauseReason, PauseReasonId,
     QueueName, TrunkName,
 };
-use crate::core::journal::{CdrRecord, QueueLogRecord, TimeRange, UnixTime};
+use crate::core::journal::{report_records, CdrRecord, QueueLogRecord, TimeRange, UnixTime};
 use crate::core::live::{EndpointKind, EndpointLive, LiveState};
 use crate::core::login_guard::Attempt;
 use crate::core::originate::{self, CallData, DirectTarget, OriginateRequest};
@@ -1317,7 +1317,14 @@ impl UscallService {
         let agents = list("agente", args.get("agente"), |a| agent_number("agente", a))?;
         let queues = list("filas", args.get("filas"), |q| queue_name("filas", q))?;
         let range = self.range(args.get("dataini"), args.get("datafin"))?;
-        let (cdrs, log) = self.journal(range, range).await?;
+        let j = self.services.journal.clone();
+        // The state at `dataini` and then the interval: agents logged in before it count.
+        let (cdrs, log) = blocking(move || {
+            let cdrs = j.cdrs(range).map_err(|e| e.to_string())?;
+            let log = report_records(&*j, range, &[], &[]).map_err(|e| e.to_string())?;
+            Ok::<_, String>((cdrs, log))
+        })
+        .await?;
         let directory = self.agents().await?;
         let mut ctx = ReportContext::new(UnixTime(UnixTime::now().0 + 1));
         for a in &directory {

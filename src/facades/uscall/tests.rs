@@ -720,3 +720,57 @@ async fn not_found_messages_are_correct_portuguese() {
         assert_eq!(v["retorno"], want, "{op}: {v}");
     }
 }
+
+#[tokio::test]
+async fn an_agent_logged_in_before_dataini_counts_its_session_and_time() {
+    // Before, USCall's reports read only the interval's lines: an agent logged in 6 s before
+    // `dataini` and still logged in got `sessoes: 0` and no logged time.
+    use crate::core::journal::{FileId, LogPosition, SourceCursor, SourceId};
+    use crate::core::JournalStore;
+    let f = fixture();
+    let login = UnixTime::now().seconds() - 7200;
+    let (from, to) = (login + 6, login + 6 + 600);
+    let at = |offset| LogPosition {
+        file: FileId {
+            dev: 1,
+            ino: 1,
+            created_ns: 0,
+        },
+        offset,
+    };
+    let line = format!("{login}|MANAGER|q_soporte|2204|ADDMEMBER|");
+    let record = crate::asterisk::queue_log::parse_line(&line, at(0)).unwrap();
+    crate::store::SqliteJournal::open(&f._dir.path().join("s.db"))
+        .unwrap()
+        .append_queue_log(
+            &SourceId::new("queue_log"),
+            &[record],
+            SourceCursor::File(at(line.len() as u64 + 1)),
+        )
+        .unwrap();
+    let tz = jiff::tz::TimeZone::get("America/Sao_Paulo").unwrap();
+    let (ini, fin) = (
+        wire::datetime(UnixTime(from), &tz),
+        wire::datetime(UnixTime(to), &tz),
+    );
+    let v = call(
+        &f,
+        "ccenterSessions",
+        &[Some("resumo"), Some("2204"), None, Some(&ini), Some(&fin)],
+    )
+    .await;
+    assert_eq!(v["status"], "ok", "{v}");
+    let row = &v["retorno"][0];
+    assert_eq!(row["agente"], "2204", "{v}");
+    assert_eq!(row["sessoes"], 1, "{v}");
+    // Logged in for the whole interval; `datafin` is inclusive (its whole second counts).
+    assert_eq!(row["duracao"], 601, "{v}");
+    let v = call(
+        &f,
+        "ccenterAgents",
+        &[Some("2204"), None, Some(&ini), Some(&fin)],
+    )
+    .await;
+    assert_eq!(v["status"], "ok", "{v}");
+    assert_eq!(v["retorno"][0]["tempo_logado"], 601, "{v}");
+}

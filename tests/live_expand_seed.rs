@@ -259,10 +259,15 @@ async fn the_documents_examples_against_the_lab() {
     );
     assert_eq!(php.call("originateCallCancel", json!([key, outside])), "1");
     assert_eq!(until_final(&mut php, key, &outside), 3);
-    let cdr = poll(Duration::from_secs(30), "the outside job's CDR", || {
-        let x = zeep.call("cdrData", json!([key, outside, "", ""]));
-        x.contains("dstchannel=\"PJSIP/1002-").then_some(x)
-    });
+    // Each leg's CDR row is written when that leg ends: wait for both (the trunk's and 1002's).
+    let cdr = poll(
+        Duration::from_secs(30),
+        "the outside job's CDR rows",
+        || {
+            let x = zeep.call("cdrData", json!([key, outside, "", ""]));
+            (x.contains("dstchannel=\"PJSIP/1002-") && x.contains("dst=\"5551030\"")).then_some(x)
+        },
+    );
     assert!(
         cdr.contains("dst=\"5551030\"") && cdr.contains("src=\"5551030\""),
         "{cdr}"

@@ -59,7 +59,20 @@ struct Ucontact {
     sessions: Sessions,
     campaigns: CampaignService,
     tz: TimeZone,
+    /// The day's queue reports as last computed ([`todays_reports`]).
+    day_figures: std::sync::Mutex<Option<DayFigures>>,
 }
+
+/// Today's queue reports, computed at `at` for the day starting at `from`.
+struct DayFigures {
+    at: std::time::Instant,
+    from: UnixTime,
+    reports: Arc<BTreeMap<String, QueueReport>>,
+}
+
+/// How long the day's queue reports are reused: supervisor panels poll queuesummary and
+/// campaignstatus every few seconds, each of which would otherwise recompute the whole day.
+const DAY_FIGURES_TTL: Duration = Duration::from_secs(1);
 
 /// The facade's routes.
 pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Router {
@@ -74,6 +87,7 @@ pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Router {
         )
         .with_changes(services.blacklist_changes.clone()),
         tz: services.config.engine.time_zone(),
+        day_figures: std::sync::Mutex::new(None),
         keys,
         services,
     });
@@ -911,10 +925,24 @@ async fn get_records(uc: &Ucontact, who: &Principal, form: &Form, base: &str) ->
 
 // ------------------------------------------------------------------ supervision
 
-/// Today's queue report (for averages and totals), by queue.
-/// Today's queue reports; `None` when the journal cannot be read (the caller answers 503).
-async fn todays_reports(uc: &Ucontact, now: UnixTime) -> Option<BTreeMap<String, QueueReport>> {
+/// Today's queue reports (for averages and totals), by queue: at most [`DAY_FIGURES_TTL`] old;
+/// `None` when the journal cannot be read (the caller answers 503).
+async fn todays_reports(
+    uc: &Ucontact,
+    now: UnixTime,
+) -> Option<Arc<BTreeMap<String, QueueReport>>> {
     let from = wire::start_of_day(now, &uc.tz);
+    {
+        let cached = uc
+            .day_figures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(f) = cached.as_ref() {
+            if f.from == from && f.at.elapsed() < DAY_FIGURES_TTL {
+                return Some(f.reports.clone());
+            }
+        }
+    }
     let range = TimeRange {
         from,
         to: UnixTime(now.seconds() + 1),
@@ -923,12 +951,20 @@ async fn todays_reports(uc: &Ucontact, now: UnixTime) -> Option<BTreeMap<String,
         .journal(move |j| report_records(j, range, &[], &[]))
         .await?;
     let ctx = ReportContext::new(UnixTime(now.seconds() + 1));
-    Some(
+    let reports: Arc<BTreeMap<String, QueueReport>> = Arc::new(
         queue_report(&records, range, &ReportFilter::default(), &ctx)
             .into_iter()
             .map(|r| (r.queue.clone(), r))
             .collect(),
-    )
+    );
+    *uc.day_figures
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some(DayFigures {
+        at: std::time::Instant::now(),
+        from,
+        reports: reports.clone(),
+    });
+    Some(reports)
 }
 
 fn campaign_name_of(uc: &Ucontact, queue: &str) -> String {

@@ -257,6 +257,30 @@ fn block_len(rate: u32) -> usize {
     (rate as usize).clamp(160, 48_000)
 }
 
+/// Decodes `opened` (at `rate` Hz) into `out` at 8 kHz, resampling when needed.
+fn decode_at_8k(
+    opened: Opened,
+    rate: u32,
+    out: &mut dyn FnMut(&[i16]) -> Result<(), MediaError>,
+) -> Result<(), MediaError> {
+    let mut resampler = (rate != 8000).then(|| Resampler::new(rate, 8000));
+    let mut buf = Vec::new();
+    decode_opened(opened, &mut |pcm| match resampler.as_mut() {
+        Some(r) => {
+            buf.clear();
+            r.process(pcm, &mut buf);
+            out(&buf)
+        }
+        None => out(pcm),
+    })?;
+    if let Some(r) = resampler.as_mut() {
+        buf.clear();
+        r.finish(&mut buf);
+        out(&buf)?;
+    }
+    Ok(())
+}
+
 fn encode<W: Write + Seek>(
     opened: Opened,
     to: OutputFormat,
@@ -266,40 +290,12 @@ fn encode<W: Write + Seek>(
     match to {
         OutputFormat::Wav8k => {
             let mut writer = wav::Wav8kWriter::new(sink)?;
-            let mut resampler = (rate != 8000).then(|| Resampler::new(rate, 8000));
-            let mut buf = Vec::new();
-            decode_opened(opened, &mut |pcm| match resampler.as_mut() {
-                Some(r) => {
-                    buf.clear();
-                    r.process(pcm, &mut buf);
-                    writer.write(&buf)
-                }
-                None => writer.write(pcm),
-            })?;
-            if let Some(r) = resampler.as_mut() {
-                buf.clear();
-                r.finish(&mut buf);
-                writer.write(&buf)?;
-            }
+            decode_at_8k(opened, rate, &mut |pcm| writer.write(pcm))?;
             writer.finish()
         }
         OutputFormat::Gsm => {
             let mut writer = gsm::GsmWriter::new(&mut *sink)?;
-            let mut resampler = (rate != 8000).then(|| Resampler::new(rate, 8000));
-            let mut buf = Vec::new();
-            decode_opened(opened, &mut |pcm| match resampler.as_mut() {
-                Some(r) => {
-                    buf.clear();
-                    r.process(pcm, &mut buf);
-                    writer.write(&buf)
-                }
-                None => writer.write(pcm),
-            })?;
-            if let Some(r) = resampler.as_mut() {
-                buf.clear();
-                r.finish(&mut buf);
-                writer.write(&buf)?;
-            }
+            decode_at_8k(opened, rate, &mut |pcm| writer.write(pcm))?;
             writer.finish()
         }
         OutputFormat::Mp3 => {

@@ -738,14 +738,22 @@ async fn an_agent_logged_in_before_dataini_counts_its_session_and_time() {
         },
         offset,
     };
-    let line = format!("{login}|MANAGER|q_soporte|2204|ADDMEMBER|");
-    let record = crate::asterisk::queue_log::parse_line(&line, at(0)).unwrap();
+    // `<login>|MANAGER|q_soporte|2204|ADDMEMBER|` as the journal holds it.
+    let record = crate::core::journal::QueueLogRecord {
+        position: at(0),
+        time: UnixTime(login),
+        callid: "MANAGER".into(),
+        queue: "q_soporte".into(),
+        agent: "2204".into(),
+        event: crate::core::journal::QueueEvent::AddMember,
+        data: vec![String::new()],
+    };
     crate::store::SqliteJournal::open(&f._dir.path().join("s.db"))
         .unwrap()
         .append_queue_log(
             &SourceId::new("queue_log"),
             &[record],
-            SourceCursor::File(at(line.len() as u64 + 1)),
+            SourceCursor::File(at(40)),
         )
         .unwrap();
     let tz = jiff::tz::TimeZone::get("America/Sao_Paulo").unwrap();

@@ -12,6 +12,7 @@ pub mod config;
 pub mod core;
 pub mod facades;
 pub mod http;
+pub mod http_client;
 pub mod media;
 pub mod recording_media;
 pub mod sms_http;

@@ -11,6 +11,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub use crate::http_client::{status_code, HttpUrl};
+
 use crate::core::originate::PhoneNumber;
 use crate::core::sms::{GatewayFuture, SmsGateway, SmsText};
 use crate::core::Secret;
@@ -20,65 +22,6 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The most bytes of an answer read (the status line is all that matters).
 const MAX_ANSWER: usize = 16 * 1024;
-
-/// An `http://host[:port]/path[?query]` URL, checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HttpUrl {
-    host: String,
-    port: u16,
-    path: String,
-}
-
-impl HttpUrl {
-    /// Parses a URL: scheme `http`, a host of letters, digits, `.` and `-` (or an IPv4
-    /// address, or an IPv6 one in brackets), an optional port, a path of visible ASCII.
-    pub fn parse(url: &str) -> Option<Self> {
-        let rest = url.strip_prefix("http://")?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (h, after) = v6.split_once(']')?;
-            h.parse::<std::net::Ipv6Addr>().ok()?;
-            let port = match after.strip_prefix(':') {
-                Some(p) => p.parse().ok()?,
-                None if after.is_empty() => 80,
-                None => return None,
-            };
-            (format!("[{h}]"), port)
-        } else {
-            let (h, port) = match authority.rsplit_once(':') {
-                Some((h, p)) => (h, p.parse().ok()?),
-                None => (authority, 80),
-            };
-            let ok = !h.is_empty()
-                && h.len() <= 253
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-            if !ok {
-                return None;
-            }
-            (h.to_owned(), port)
-        };
-        if port == 0 || !path.bytes().all(|b| b.is_ascii_graphic()) || path.contains('#') {
-            return None;
-        }
-        Some(Self {
-            host,
-            port,
-            path: path.to_owned(),
-        })
-    }
-
-    fn host_header(&self) -> String {
-        if self.port == 80 {
-            self.host.clone()
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
-}
 
 /// Percent-encodes a form value (everything but unreserved characters).
 pub fn form_encode(value: &str) -> String {
@@ -107,22 +50,10 @@ pub fn request(url: &HttpUrl, token: Option<&Secret>, fields: &[(&str, &str)]) -
         "POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: centralita\r\n\
          Content-Type: application/x-www-form-urlencoded; charset=UTF-8\r\n{auth}\
          Content-Length: {len}\r\nConnection: close\r\n\r\n{body}",
-        path = url.path,
+        path = url.path(),
         host = url.host_header(),
         len = body.len(),
     )
-}
-
-/// The status code of an answer's status line (`HTTP/1.x NNN ...`).
-pub fn status_code(answer: &[u8]) -> Option<u16> {
-    let line = answer.split(|&b| b == b'\n').next()?;
-    let line = std::str::from_utf8(line).ok()?.trim_end();
-    let mut parts = line.split(' ');
-    let version = parts.next()?;
-    if !version.starts_with("HTTP/1.") {
-        return None;
-    }
-    parts.next()?.parse().ok()
 }
 
 /// Messages through an HTTP provider.
@@ -140,10 +71,9 @@ impl HttpSmsGateway {
     async fn post(&self, fields: &[(&str, &str)]) -> Result<(), String> {
         let req = request(&self.url, self.token.as_ref(), fields);
         let exchange = async {
-            let mut stream =
-                TcpStream::connect((self.url.host.trim_matches(['[', ']']), self.url.port))
-                    .await
-                    .map_err(|e| format!("cannot reach the SMS gateway: {e}"))?;
+            let mut stream = TcpStream::connect(self.url.socket_host())
+                .await
+                .map_err(|e| format!("cannot reach the SMS gateway: {e}"))?;
             stream
                 .write_all(req.as_bytes())
                 .await
@@ -226,7 +156,7 @@ mod tests {
     fn urls_requests_and_answers() {
         let u = HttpUrl::parse("http://sms.example:8080/api/send?x=1").unwrap();
         assert_eq!(u.host_header(), "sms.example:8080");
-        assert_eq!(HttpUrl::parse("http://10.0.0.1").unwrap().path, "/");
+        assert_eq!(HttpUrl::parse("http://10.0.0.1").unwrap().path(), "/");
         assert_eq!(
             HttpUrl::parse("http://[::1]:9000/s").unwrap().host_header(),
             "[::1]:9000"

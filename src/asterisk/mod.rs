@@ -1,6 +1,7 @@
 //! The Asterisk adapter: everything that speaks to Asterisk or reads what it writes.
 //!
 //! - [`ami`]: the AMI client.
+//! - [`ari`]: what the engine reads from ARI (the PJSIP endpoints).
 //! - [`cdr_source`]: reads CDRs from Asterisk's `master.db` (read-only) after a cursor.
 //! - [`queue_log`]: parses and follows Asterisk's `queue_log` file across rotations.
 //! - [`ingest`]: drains both into the journal through the core's `JournalStore` port.
@@ -9,6 +10,7 @@
 //! on `core`, never the reverse.
 
 pub mod ami;
+pub mod ari;
 pub mod astdb;
 pub mod call_commands;
 pub mod call_control;
@@ -18,4 +20,5 @@ pub mod ingest;
 pub mod live_follower;
 pub mod queue_control;
 pub mod queue_log;
+pub mod queues_conf;
 pub mod recording_policy;

@@ -20,6 +20,7 @@
 //! queue_log = "/var/log/asterisk/queue_log"       # default; queue activity
 //! recordings_dir = "/var/spool/asterisk/monitor"  # default; where MixMonitor writes
 //! poll_interval_ms = 500                          # default; ingestion period (10-60000)
+//! queues_conf = "/etc/asterisk/queues.conf"       # default; read for the queues' wrap-up times
 //!
 //! [node.ami]
 //! host = "127.0.0.1"                  # required
@@ -27,8 +28,8 @@
 //! username = "centralita"             # required: manager.conf user
 //! secret = "..."                      # required: manager.conf secret; never logged
 //!
-//! [node.ari]                          # optional (not used by the engine yet)
-//! url = "http://127.0.0.1:8088/ari"   # required in the section: http(s) base URL of ARI
+//! [node.ari]                          # optional; lists every PJSIP endpoint for the live state
+//! url = "http://127.0.0.1:8088/ari"   # required in the section: http:// base URL of ARI
 //! username = "centralita"             # required: ari.conf user
 //! secret = "..."                      # required: ari.conf password; never logged
 //!
@@ -320,7 +321,9 @@ pub struct NodeConfig {
     pub name: String,
     /// How to reach its manager interface. Required.
     pub ami: AmiConfig,
-    /// How to reach its REST interface. Optional (the engine does not use ARI yet).
+    /// How to reach its REST interface. Optional: with it, the live state lists every PJSIP
+    /// endpoint (`GET /endpoints/PJSIP`), reachable or not; without it, the endpoints Asterisk
+    /// holds a device state for.
     #[serde(default)]
     pub ari: Option<AriConfig>,
     /// Its CDR database (`cdr_sqlite3_custom`), opened read-only. Default
@@ -337,9 +340,27 @@ pub struct NodeConfig {
     /// 10 to 60000.
     #[serde(default = "default_poll_interval_ms")]
     pub poll_interval_ms: u64,
+    /// Its `queues.conf`, read (never written) for the queues' wrap-up times, which AMI tells
+    /// only with the `config` class. Default `/etc/asterisk/queues.conf`; unreadable: wrap-up
+    /// times unknown.
+    #[serde(default = "default_queues_conf")]
+    pub queues_conf: PathBuf,
 }
 
 impl NodeConfig {
+    /// The queue port and live-state snapshot over `client`, with this node's ARI (the list of
+    /// endpoints) and `queues.conf` (wrap-up times).
+    pub fn queue_control(
+        &self,
+        client: crate::asterisk::ami::AmiClient,
+    ) -> crate::asterisk::queue_control::AmiQueueControl {
+        crate::asterisk::queue_control::AmiQueueControl::new(client)
+            .with_ari(self.ari.as_ref().and_then(|a| {
+                crate::asterisk::ari::AriClient::new(&a.url, &a.username, a.secret.clone())
+            }))
+            .with_queues_conf(&self.queues_conf)
+    }
+
     /// Ingestion settings with this node's values and the ingestor's other defaults.
     pub fn ingest_settings(&self) -> IngestSettings {
         let mut s = IngestSettings::new(&self.cdr_db, &self.queue_log);
@@ -478,6 +499,10 @@ fn default_cdr_db() -> PathBuf {
 
 fn default_queue_log() -> PathBuf {
     PathBuf::from("/var/log/asterisk/queue_log")
+}
+
+fn default_queues_conf() -> PathBuf {
+    PathBuf::from("/etc/asterisk/queues.conf")
 }
 
 fn default_recordings_dir() -> PathBuf {
@@ -756,7 +781,7 @@ pub struct AmiConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AriConfig {
-    /// ARI's base URL, `http://` or `https://` (e.g. `http://127.0.0.1:8088/ari`). Required.
+    /// ARI's base URL, `http://` (e.g. `http://127.0.0.1:8088/ari`). Required.
     pub url: String,
     /// `ari.conf` user. Required.
     pub username: String,
@@ -980,16 +1005,12 @@ impl NodeConfig {
             return invalid("node.ami.secret", "must be one non-empty line");
         }
         if let Some(ari) = &self.ari {
-            let scheme_ok = ari.url.starts_with("http://") || ari.url.starts_with("https://");
-            let host_ok = ari
-                .url
-                .split_once("://")
-                .is_some_and(|(_, rest)| !rest.is_empty() && !rest.starts_with('/'));
-            if !scheme_ok
-                || !host_ok
-                || ari.url.chars().any(|c| c.is_whitespace() || c.is_control())
-            {
-                return invalid("node.ari.url", "must be an http:// or https:// URL");
+            let base = crate::http_client::HttpUrl::parse(&ari.url);
+            if base.and_then(|b| b.join("/endpoints/PJSIP")).is_none() {
+                return invalid(
+                    "node.ari.url",
+                    "must be an http:// URL (ARI on the PBX's loopback or private network)",
+                );
             }
             if !one_line(&ari.username) || ari.username.contains(':') {
                 return invalid(
@@ -1007,6 +1028,9 @@ impl NodeConfig {
         }
         if no_path(&self.queue_log) {
             return invalid("node.queue_log", "must not be empty");
+        }
+        if no_path(&self.queues_conf) {
+            return invalid("node.queues_conf", "must not be empty");
         }
         if no_path(&self.recordings_dir) {
             return invalid("node.recordings_dir", "must not be empty");
@@ -1148,6 +1172,7 @@ mod tests {
         assert!(n.ari.is_none());
         assert_eq!(n.cdr_db, Path::new("/var/log/asterisk/master.db"));
         assert_eq!(n.queue_log, Path::new("/var/log/asterisk/queue_log"));
+        assert_eq!(n.queues_conf, Path::new("/etc/asterisk/queues.conf"));
         assert_eq!(n.recordings_dir, Path::new("/var/spool/asterisk/monitor"));
         assert_eq!(n.poll_interval_ms, 500);
         assert_eq!(
@@ -1246,7 +1271,7 @@ mod tests {
     fn secrets_never_in_debug_output() {
         let c = parse(
             "",
-            "[node.ari]\nurl = \"https://pbx/ari\"\nusername = \"u\"\nsecret = \"ari-s3cr3t\"\n",
+            "[node.ari]\nurl = \"http://pbx/ari\"\nusername = \"u\"\nsecret = \"ari-s3cr3t\"\n",
         )
         .unwrap();
         let debug = format!("{c:?} {:#?}", c.primary_node());
@@ -1443,6 +1468,10 @@ mod tests {
                 "node.ari.url",
             ),
             (
+                "[node.ari]\nurl = \"https://h/ari\"\nusername = \"u\"\nsecret = \"s\"\n",
+                "node.ari.url",
+            ),
+            (
                 "[node.ari]\nurl = \"http://\"\nusername = \"u\"\nsecret = \"s\"\n",
                 "node.ari.url",
             ),
@@ -1458,6 +1487,10 @@ mod tests {
         for (rest, field) in rest_cases {
             assert_eq!(invalid_field(parse("", rest)), field, "{rest}");
         }
+        assert_eq!(
+            invalid_field(parse("queues_conf = \"\"", "")),
+            "node.queues_conf"
+        );
         let ami_cases = [
             ("host = \"10.0.0.5\"", "host = \" \"", "node.ami.host"),
             (
@@ -1483,6 +1516,10 @@ mod tests {
         assert_eq!(n.name, "pbx1");
         assert_eq!(n.ami.port, 5038);
         assert!(n.ari.is_some());
+        assert_eq!(
+            n.queues_conf,
+            Path::new("/var/cache/centralita/lab-root/etc/asterisk/queues.conf")
+        );
         assert_eq!(c.engine.timezone, "America/Montevideo");
         // Its outbound policy admits every number the lab and its tests dial, and refuses
         // international and premium-rate ones.

@@ -13,7 +13,6 @@ use centralita::app::{EngineHealth, PbxServices, Services};
 use centralita::asterisk::call_commands::AmiCallCommands;
 use centralita::asterisk::call_control::spawn_originate_service;
 use centralita::asterisk::live_follower::LiveFollower;
-use centralita::asterisk::queue_control::AmiQueueControl;
 use centralita::core::agents::AgentService;
 use centralita::core::live::LiveState;
 use centralita::facades;
@@ -319,7 +318,7 @@ async fn run_ami(
     let live = Arc::new(RwLock::new(LiveState::default()));
     let follower = LiveFollower::spawn(
         client.clone(),
-        AmiQueueControl::new(client.clone()),
+        config.primary_node().queue_control(client.clone()),
         live.clone(),
     );
     // Originate jobs: stored before they are sent, followed through Asterisk's events.
@@ -333,7 +332,7 @@ async fn run_ami(
     .with_action_journal(Arc::new(SqliteActionJournal::open(&config.store.path)?));
     let agents = AgentService::new(
         services.directory.clone(),
-        Arc::new(AmiQueueControl::new(client.clone())),
+        Arc::new(config.primary_node().queue_control(client.clone())),
         live.clone(),
     )
     .with_action_journal(services.actions.clone())

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use centralita::asterisk::ami::action::{Getvar, PJSIPShowEndpoints, Ping, QueueStatus};
+use centralita::asterisk::ami::action::{CoreShowChannels, Getvar, Ping, QueueStatus};
 use centralita::asterisk::ami::{AmiClient, AmiError, AmiSettings, ConnectionState};
 use centralita::core::Secret;
 use support::fake_ami::{bind_retrying, render, FakeAmi, SECRET, USERNAME};
@@ -222,12 +222,12 @@ async fn event_list_is_collected_up_to_complete() {
 async fn list_action_error_is_action_failed() {
     let mut fake = FakeAmi::start().await;
     let client = AmiClient::connect(settings(&fake)).await.unwrap();
-    let (result, ()) = tokio::join!(client.send_list(&PJSIPShowEndpoints), async {
+    let (result, ()) = tokio::join!(client.send_list(&CoreShowChannels), async {
         let a = fake.next_action().await;
-        a.respond("Error", &[("Message", "No endpoints found")]);
+        a.respond("Error", &[("Message", "Permission denied")]);
     });
     assert!(
-        matches!(&result, Err(AmiError::ActionFailed { message, .. }) if message == "No endpoints found"),
+        matches!(&result, Err(AmiError::ActionFailed { message, .. }) if message == "Permission denied"),
         "{result:?}"
     );
 }

@@ -12,6 +12,8 @@
 //!
 //! Everything the test adds to the queues is removed at the end, also when it fails.
 
+mod live_support;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
@@ -21,7 +23,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use centralita::asterisk::ami::action::{QueueRemove, QueueStatus};
 use centralita::asterisk::ami::{AmiClient, AmiMessage, AmiSettings};
 use centralita::asterisk::live_follower::LiveFollower;
-use centralita::asterisk::queue_control::AmiQueueControl;
 use centralita::core::agents::AgentService;
 use centralita::core::audit::Actor;
 use centralita::core::directory::{
@@ -30,6 +31,7 @@ use centralita::core::directory::{
 use centralita::core::live::{Activity, LiveState};
 use centralita::core::Secret;
 use centralita::store::SqliteDirectory;
+use live_support::queue_control;
 
 fn env_or(key: &str, default: &str) -> String {
     std::env::var(key).unwrap_or_else(|_| default.to_string())
@@ -217,24 +219,47 @@ async fn agents_queues_pauses_and_live_state_follow_asterisk() {
 
     // Follower and service.
     use centralita::core::agents::QueueControl;
-    let snap = AmiQueueControl::new(client.clone())
+    let snap = queue_control(&client)
         .snapshot()
         .await
         .unwrap_or_else(|e| panic!("snapshot: {e} ({:?})", std::error::Error::source(&e)));
-    assert!(!snap.endpoints.is_empty(), "{snap:?}");
-    let live = Arc::new(RwLock::new(LiveState::new()));
-    let follower = LiveFollower::spawn(
-        client.clone(),
-        AmiQueueControl::new(client.clone()),
-        live.clone(),
+    // Every phone of the lab and the carrier, with its contact's address and status (read
+    // without the `system` class: ARI's list, res_pjsip's functions through Getvar).
+    for (name, ip) in [
+        ("1001", "127.0.1.1"),
+        ("1005", "127.0.1.5"),
+        ("1008", "127.0.1.8"),
+        ("1100", "127.0.1.100"),
+        ("carrier", "127.0.0.2"),
+    ] {
+        let e = snap
+            .endpoints
+            .iter()
+            .find(|e| e.name == name)
+            .unwrap_or_else(|| panic!("{name} in the snapshot: {:?}", snap.endpoints));
+        assert_eq!(e.contact_ip.as_deref(), Some(ip), "{e:?}");
+        assert_eq!(e.contact_status.as_deref(), Some("Reachable"), "{e:?}");
+    }
+    // The wrap-up times of queues.conf (q_soporte's own, q_ventas' from the template).
+    let wrapup = |q: &str| {
+        snap.queues
+            .iter()
+            .find(|s| s.name.as_str() == q)
+            .and_then(|s| s.wrapup_secs)
+    };
+    assert_eq!(
+        (wrapup("q_soporte"), wrapup("q_ventas")),
+        (Some(15), Some(10))
     );
+    let live = Arc::new(RwLock::new(LiveState::new()));
+    let follower = LiveFollower::spawn(client.clone(), queue_control(&client), live.clone());
     assert!(
         follower.wait_resyncs(1, Duration::from_secs(10)).await,
         "first snapshot"
     );
     let service = AgentService::new(
         store.clone(),
-        Arc::new(AmiQueueControl::new(client.clone())),
+        Arc::new(queue_control(&client)),
         live.clone(),
     );
     eprintln!("[{:?}] follower synced", t0.elapsed());
@@ -396,11 +421,7 @@ async fn agents_queues_pauses_and_live_state_follow_asterisk() {
     let followed = read(&live);
     let client2 = connect().await;
     let live2 = Arc::new(RwLock::new(LiveState::new()));
-    let follower2 = LiveFollower::spawn(
-        client2.clone(),
-        AmiQueueControl::new(client2.clone()),
-        live2.clone(),
-    );
+    let follower2 = LiveFollower::spawn(client2.clone(), queue_control(&client2), live2.clone());
     assert!(follower2.wait_resyncs(1, Duration::from_secs(10)).await);
     let rebuilt = read(&live2);
     let (a, a_eps) = normalize(&followed);
@@ -508,11 +529,7 @@ async fn feature_codes_dialed_on_a_phone_show_in_the_live_state() {
         added: vec![("q_ventas", IFACE), ("q_soporte", IFACE)],
     };
     let live = Arc::new(RwLock::new(LiveState::new()));
-    let follower = LiveFollower::spawn(
-        client.clone(),
-        AmiQueueControl::new(client.clone()),
-        live.clone(),
-    );
+    let follower = LiveFollower::spawn(client.clone(), queue_control(&client), live.clone());
     assert!(
         follower.wait_resyncs(1, Duration::from_secs(10)).await,
         "first snapshot"

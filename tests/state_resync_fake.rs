@@ -1,9 +1,11 @@
 //! Fast tier: the live follower against the scripted fake AMI. It builds its state from the
-//! snapshot lists (`QueueStatus`, `DeviceStateList`, `PJSIPShowEndpoints`, `PJSIPShowContacts`,
-//! `CoreShowChannels`); then the fake drops the connection, changes its snapshot while the engine
-//! is away (a member added, another paused, a call up) and accepts the reconnect: the follower's
-//! state must equal the new snapshot (connection generation 2), so changes whose events were
-//! missed while down are recovered.
+//! snapshot lists (`QueueStatus`, `DeviceStateList`, `CoreShowChannels`) and each endpoint's
+//! contact read with `Getvar` of res_pjsip's functions (`PJSIP_ENDPOINT(<name>,aors)`,
+//! `PJSIP_AOR(<aor>,contact)`, `PJSIP_CONTACT(<id>,uri|status)`); then the fake drops the
+//! connection, changes its snapshot while the engine is away (a member added, another paused, a
+//! call up, a phone moved to another address) and accepts the reconnect: the follower's state
+//! must equal the new snapshot (connection generation 2), so changes whose events were missed
+//! while down are recovered.
 
 mod support;
 
@@ -12,7 +14,8 @@ use std::time::Duration;
 
 use centralita::asterisk::ami::{AmiClient, AmiMessage, AmiSettings, ConnectionState};
 use centralita::asterisk::live_follower::LiveFollower;
-use centralita::asterisk::queue_control::{build_snapshot, AmiQueueControl};
+use centralita::asterisk::queue_control::{build_snapshot, AmiQueueControl, EndpointFacts};
+use centralita::core::live::DeviceStatus;
 use centralita::core::live::LiveState;
 use centralita::core::{Secret, UnixTime};
 use support::fake_ami::{FakeAmi, Incoming, Out, SECRET, USERNAME};
@@ -25,7 +28,8 @@ type Fields = Vec<(&'static str, &'static str)>;
 struct Pbx {
     queue_status: Vec<Fields>,
     devices: Vec<Fields>,
-    endpoints: Vec<Fields>,
+    /// Each endpoint's one contact: `(endpoint, uri, status)`.
+    contacts: Vec<(&'static str, &'static str, &'static str)>,
     channels: Vec<Fields>,
 }
 
@@ -44,16 +48,6 @@ fn member(iface: &'static str, name: &'static str, status: &'static str) -> Fiel
         ("Status", status),
         ("Paused", "0"),
         ("PausedReason", ""),
-    ]
-}
-
-fn endpoint(name: &'static str, state: &'static str) -> Fields {
-    vec![
-        ("Event", "EndpointList"),
-        ("ObjectType", "endpoint"),
-        ("ObjectName", name),
-        ("DeviceState", state),
-        ("Contacts", ""),
     ]
 }
 
@@ -89,10 +83,10 @@ fn before() -> Pbx {
             device("PJSIP/1006", "NOT_INUSE"),
             device("PJSIP/1007", "UNAVAILABLE"),
         ],
-        endpoints: vec![
-            endpoint("1005", "Not in use"),
-            endpoint("1006", "Not in use"),
-            endpoint("1007", "Unavailable"),
+        contacts: vec![
+            ("1005", "sip:1005@127.0.1.5:5060", "Reachable"),
+            ("1006", "sip:1006@127.0.1.6:5060", "Reachable"),
+            ("1007", "sip:1007@127.0.1.7:5060", "Unreachable"),
         ],
         channels: vec![],
     }
@@ -122,10 +116,10 @@ fn after() -> Pbx {
             device("PJSIP/1006", "NOT_INUSE"),
             device("PJSIP/1007", "NOT_INUSE"),
         ],
-        endpoints: vec![
-            endpoint("1005", "In use"),
-            endpoint("1006", "Not in use"),
-            endpoint("1007", "Not in use"),
+        contacts: vec![
+            ("1005", "sip:1005@127.0.1.5:5060", "Reachable"),
+            ("1006", "sip:1006@127.0.1.6:5060", "Reachable"),
+            ("1007", "sip:1007@10.0.0.7:5060", "Reachable"),
         ],
         channels: vec![vec![
             ("Event", "CoreShowChannel"),
@@ -161,17 +155,49 @@ fn normalized(state: &LiveState) -> LiveState {
 
 /// The state the engine should hold for `pbx`.
 fn expected(pbx: &Pbx) -> LiveState {
+    let endpoints: Vec<EndpointFacts> = pbx
+        .contacts
+        .iter()
+        .map(|(name, uri, status)| EndpointFacts {
+            name: name.to_string(),
+            state: DeviceStatus::Unknown,
+            contact: Some((uri.to_string(), status.to_string())),
+        })
+        .collect();
     let snapshot = build_snapshot(
         &messages(&pbx.queue_status),
         &messages(&pbx.devices),
-        &messages(&pbx.endpoints),
-        &[],
+        &endpoints,
         &messages(&pbx.channels),
-        // The fake refuses GetConfig: wrap-up times unknown.
+        // No queues.conf: wrap-up times unknown.
         &Default::default(),
         UnixTime::now(),
     );
     normalized(&LiveState::from_snapshot(&snapshot))
+}
+
+/// What Asterisk's res_pjsip functions read for `pbx` (each endpoint has an AOR of its name
+/// with one static contact, `<name>@@hash`); empty for anything else, as Asterisk answers an
+/// object that does not exist.
+fn pjsip_function(pbx: &Pbx, variable: &str) -> String {
+    let Some((function, args)) = variable.strip_suffix(')').and_then(|v| v.split_once('(')) else {
+        return String::new();
+    };
+    let Some((object, field)) = args.split_once(',') else {
+        return String::new();
+    };
+    let contact = |name: &str| pbx.contacts.iter().find(|(n, _, _)| *n == name);
+    match (function, field) {
+        ("PJSIP_ENDPOINT", "aors") if contact(object).is_some() => object.to_owned(),
+        ("PJSIP_AOR", "contact") if contact(object).is_some() => format!("{object}@@0a1b2c"),
+        ("PJSIP_CONTACT", "uri" | "status") => {
+            let name = object.strip_suffix("@@0a1b2c").unwrap_or("");
+            contact(name).map_or(String::new(), |(_, uri, status)| {
+                if field == "uri" { uri } else { status }.to_string()
+            })
+        }
+        _ => String::new(),
+    }
 }
 
 /// Answers a list action with its events.
@@ -206,9 +232,11 @@ async fn serve(mut fake: FakeAmi, conn1: mpsc::UnboundedSender<Out>) {
         match a.action() {
             "QueueStatus" => list(&a, &pbx.queue_status, "QueueStatusComplete"),
             "DeviceStateList" => list(&a, &pbx.devices, "DeviceStateListComplete"),
-            "PJSIPShowEndpoints" => list(&a, &pbx.endpoints, "EndpointListComplete"),
-            // What Asterisk answers when no contact is dynamic.
-            "PJSIPShowContacts" => a.respond("Error", &[("Message", "No Contacts found")]),
+            "Getvar" => {
+                let variable = a.get("Variable").unwrap_or("").to_owned();
+                let value = pjsip_function(&pbx, &variable);
+                a.respond("Success", &[("Variable", &variable), ("Value", &value)]);
+            }
             "CoreShowChannels" => list(&a, &pbx.channels, "CoreShowChannelsComplete"),
             other => a.respond("Error", &[("Message", &format!("fake: no {other}"))]),
         }
@@ -246,6 +274,9 @@ async fn state_missed_while_disconnected_is_recovered_from_the_new_snapshot() {
     assert!(s.agent_by_name("2005").is_some_and(|a| a.logged_in()));
     assert!(s.agent_by_name("2006").is_some_and(|a| a.pause().is_none()));
     assert!(s.agent_by_name("2007").is_none());
+    let e = &s.endpoints["1007"];
+    assert_eq!(e.contact_ip.as_deref(), Some("127.0.1.7"));
+    assert_eq!(e.contact_status.as_deref(), Some("Unreachable"));
 
     // Asterisk's side of the connection goes away; its state changes while the engine is out.
     let mut states = client.connection_events();
@@ -275,6 +306,13 @@ async fn state_missed_while_disconnected_is_recovered_from_the_new_snapshot() {
     let call = s.endpoints["1005"].current_call().expect("call up on 1005");
     assert_eq!(call.peer, "099123456");
     assert_eq!(s.queues.values().next().unwrap().completed, 4);
+    let e = &s.endpoints["1007"];
+    assert_eq!(
+        e.contact_ip.as_deref(),
+        Some("10.0.0.7"),
+        "moved while down"
+    );
+    assert_eq!(e.contact_status.as_deref(), Some("Reachable"));
 
     follower.stop();
     server.abort();

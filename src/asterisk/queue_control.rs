@@ -1,11 +1,27 @@
 //! [`AmiQueueControl`]: the core's [`QueueControl`] port over AMI (`QueueAdd`, `QueueRemove`,
-//! `QueuePause`), and the live-state snapshot read with list actions (`QueueStatus`,
-//! `DeviceStateList`, `PJSIPShowEndpoints`, `PJSIPShowContacts`, `CoreShowChannels`).
+//! `QueuePause`), and the live-state snapshot, read with the classes the engine's AMI user has
+//! (`agent`, `call`, `reporting`; no `system`, no `config`):
+//!
+//! - queues and members: `QueueStatus`; channels: `CoreShowChannels`; device states:
+//!   `DeviceStateList`;
+//! - the endpoints: ARI's list of PJSIP endpoints when the node has `[node.ari]` (every one,
+//!   reachable or not), plus the `PJSIP/<name>` devices of `DeviceStateList`;
+//! - each endpoint's contact (address and qualify status): `Getvar` of res_pjsip's functions,
+//!   `PJSIP_ENDPOINT(<name>,aors)` → `PJSIP_AOR(<aor>,contact)` →
+//!   `PJSIP_CONTACT(<id>,uri|status)` (static and registered contacts alike);
+//! - the queues' wrap-up times: the node's `queues.conf` file
+//!   ([`queues_conf`](super::queues_conf)).
+//!
+//! [`QueueControl::endpoint_exists`] asks `PJSIP_ENDPOINT(<name>,dtmf_mode)` (never empty for
+//! an endpoint that exists).
 //!
 //! Also the pure mapping of Asterisk's member fields, status numbers, device state names and
 //! contact URIs into core terms, shared with the live follower.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use futures_util::StreamExt;
 
 use crate::core::agents::{QueueControl, QueueControlError};
 use crate::core::directory::{AgentNumber, Extension, PauseReasonId, QueueName};
@@ -16,22 +32,122 @@ use crate::core::live::{
 use crate::core::{ChannelName, UniqueId, UnixTime};
 
 use super::ami::action::{
-    CoreShowChannels, DeviceStateList, GetConfig, PJSIPShowContacts, PJSIPShowEndpoints, QueueAdd,
-    QueuePause, QueueRemove, QueueStatus,
+    CoreShowChannels, DeviceStateList, PjsipGetvar, QueueAdd, QueuePause, QueueRemove, QueueStatus,
 };
 use super::ami::{ActionError, AmiClient, AmiError, AmiMessage};
+use super::ari::AriClient;
 
-/// The queue port over one AMI client.
+/// Endpoints whose contacts are read at once during a snapshot.
+const CONTACT_READS_AT_ONCE: usize = 8;
+
+/// The queue port over one AMI client (and, for the list of endpoints, the node's ARI).
 #[derive(Clone, Debug)]
 pub struct AmiQueueControl {
     client: AmiClient,
+    ari: Option<AriClient>,
+    queues_conf: Option<PathBuf>,
 }
 
 impl AmiQueueControl {
-    /// Sends through `client`.
+    /// Sends through `client`; endpoints from `DeviceStateList` only, wrap-up times unknown.
     pub fn new(client: AmiClient) -> Self {
-        Self { client }
+        Self {
+            client,
+            ari: None,
+            queues_conf: None,
+        }
     }
+
+    /// Lists the endpoints through `ari` too (every configured one, reachable or not).
+    pub fn with_ari(mut self, ari: Option<AriClient>) -> Self {
+        self.ari = ari;
+        self
+    }
+
+    /// Reads the queues' wrap-up times from `path` (the node's `queues.conf`).
+    pub fn with_queues_conf(mut self, path: impl Into<PathBuf>) -> Self {
+        self.queues_conf = Some(path.into());
+        self
+    }
+
+    /// The value of a PJSIP function (empty when its object does not exist).
+    async fn pjsip(&self, read: Result<PjsipGetvar, ActionError>) -> Result<String, AmiError> {
+        let answer = self.client.send(&read?).await?;
+        Ok(answer.get("Value").unwrap_or("").trim().to_owned())
+    }
+
+    /// The endpoint's contacts as `(uri, status)`, in the order Asterisk lists them.
+    async fn contacts(&self, endpoint: &str) -> Result<Vec<(String, String)>, AmiError> {
+        let mut out = Vec::new();
+        let aors = self.pjsip(PjsipGetvar::endpoint(endpoint, "aors")).await?;
+        for aor in list_items(&aors) {
+            let ids = self.pjsip(PjsipGetvar::aor(aor, "contact")).await?;
+            for id in list_items(&ids) {
+                let uri = self.pjsip(PjsipGetvar::contact(id, "uri")).await?;
+                let status = self.pjsip(PjsipGetvar::contact(id, "status")).await?;
+                if !uri.is_empty() {
+                    out.push((uri, status));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every endpoint's name and, from ARI, its state.
+    async fn endpoint_names(&self, devices: &[AmiMessage]) -> BTreeMap<String, DeviceStatus> {
+        let mut names = BTreeMap::new();
+        if let Some(ari) = &self.ari {
+            match ari.pjsip_endpoints().await {
+                Ok(list) => {
+                    for e in list {
+                        names.insert(e.resource, ari_state(&e.state));
+                    }
+                }
+                Err(e) => tracing::warn!(
+                    error = %crate::core::error_chain(&e),
+                    "ARI endpoint list failed: only endpoints with a device state are known"
+                ),
+            }
+        }
+        for d in devices {
+            if let Some(ep) = pjsip_endpoint(field(d, "Device")) {
+                names.entry(ep.to_owned()).or_insert(DeviceStatus::Unknown);
+            }
+        }
+        names
+    }
+}
+
+/// The items of a comma-separated list (`aors`, `contact`), trimmed, empty ones left out.
+pub fn list_items(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// An endpoint's state as ARI names it: `offline` is unavailable, `online` reachable (and
+/// idle until its device state says otherwise).
+pub fn ari_state(state: &str) -> DeviceStatus {
+    match state {
+        "online" => DeviceStatus::NotInUse,
+        "offline" => DeviceStatus::Unavailable,
+        _ => DeviceStatus::Unknown,
+    }
+}
+
+/// What a snapshot knows of one endpoint besides its device state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EndpointFacts {
+    /// The endpoint's name.
+    pub name: String,
+    /// Its state as the endpoint list says (device states win).
+    pub state: DeviceStatus,
+    /// Its contact: the first reachable one, else the first; `(uri, status)`.
+    pub contact: Option<(String, String)>,
+}
+
+/// The contact shown for an endpoint: the first `Reachable` one, else the first.
+pub fn pick_contact(contacts: Vec<(String, String)>) -> Option<(String, String)> {
+    let reachable = contacts.iter().position(|(_, s)| s == "Reachable");
+    contacts.into_iter().nth(reachable.unwrap_or(0))
 }
 
 fn refused(e: ActionError) -> QueueControlError {
@@ -102,15 +218,11 @@ impl QueueControl for AmiQueueControl {
     }
 
     async fn endpoint_exists(&self, extension: &Extension) -> Result<bool, QueueControlError> {
-        let (_, endpoints) = self
-            .client
-            .send_list(&PJSIPShowEndpoints)
+        let dtmf_mode = self
+            .pjsip(PjsipGetvar::endpoint(extension.as_str(), "dtmf_mode"))
             .await
             .map_err(map_error)?;
-        Ok(endpoints.iter().any(|e| {
-            e.event_name() == Some("EndpointList")
-                && e.get("ObjectName") == Some(extension.as_str())
-        }))
+        Ok(!dtmf_mode.is_empty())
     }
 
     async fn memberships(
@@ -131,37 +243,48 @@ impl QueueControl for AmiQueueControl {
             .send_list(&DeviceStateList)
             .await
             .map_err(map_error)?;
-        let (_, endpoints) = self
-            .client
-            .send_list(&PJSIPShowEndpoints)
-            .await
-            .map_err(map_error)?;
-        // With no dynamic contact, Asterisk answers "No Contacts found" (an error).
-        let contacts = match self.client.send_list(&PJSIPShowContacts).await {
-            Ok((_, contacts)) => contacts,
-            Err(AmiError::ActionFailed { message, .. }) if message.contains("found") => vec![],
-            Err(e) => return Err(map_error(e)),
-        };
         let (_, channels) = self
             .client
             .send_list(&CoreShowChannels)
             .await
             .map_err(map_error)?;
-        // QueueStatus does not say a queue's wrap-up time: queues.conf does. Without it (a
-        // refused GetConfig, realtime queues) the wrap-up time is unknown, not an error.
-        let getconfig = GetConfig::new("queues.conf").map_err(refused)?;
-        let wrapup = match self.client.send(&getconfig).await {
-            Ok(config) => wrapup_times(&config),
-            Err(e) => {
-                tracing::warn!(error = %e, "GetConfig queues.conf failed: wrap-up times unknown");
-                HashMap::new()
-            }
+        let names = self.endpoint_names(&devices).await;
+        let endpoints: Vec<Result<EndpointFacts, AmiError>> =
+            futures_util::stream::iter(names.into_iter().map(|(name, state)| async move {
+                let contact = pick_contact(self.contacts(&name).await?);
+                Ok(EndpointFacts {
+                    name,
+                    state,
+                    contact,
+                })
+            }))
+            .buffered(CONTACT_READS_AT_ONCE)
+            .collect()
+            .await;
+        let endpoints = endpoints
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_error)?;
+        // QueueStatus does not say a queue's wrap-up time: queues.conf does. Without it (no
+        // file, realtime queues) the wrap-up time is unknown, not an error.
+        let wrapup = match &self.queues_conf {
+            Some(path) => match super::queues_conf::read_wrapup_times(path).await {
+                Ok(times) => times,
+                Err(e) => {
+                    tracing::warn!(
+                        path = %path.display(),
+                        error = %e,
+                        "queues.conf not readable: wrap-up times unknown"
+                    );
+                    HashMap::new()
+                }
+            },
+            None => HashMap::new(),
         };
         Ok(build_snapshot(
             &queue_events,
             &devices,
             &endpoints,
-            &contacts,
             &channels,
             &wrapup,
             now,
@@ -324,41 +447,12 @@ pub fn members_named(events: &[AmiMessage], name: &str) -> Vec<(QueueName, Strin
         .collect()
 }
 
-/// Builds the core snapshot from the list actions' events.
-/// The `wrapuptime` of every category of a `GetConfig` answer for queues.conf (0 for a
-/// category without one, Asterisk's default; the last value wins, as app_queue applies them in
-/// order, so a queue's own value overrides its template's).
-pub fn wrapup_times(config: &AmiMessage) -> HashMap<String, u32> {
-    let mut names: HashMap<&str, &str> = HashMap::new();
-    let mut out: HashMap<String, u32> = HashMap::new();
-    for (key, value) in config.fields() {
-        if let Some(index) = key.strip_prefix("Category-") {
-            names.insert(index, value);
-            out.entry(value.to_owned()).or_insert(0);
-        } else if let Some(rest) = key.strip_prefix("Line-") {
-            let Some((index, _)) = rest.split_once('-') else {
-                continue;
-            };
-            let Some((k, v)) = value.split_once('=') else {
-                continue;
-            };
-            if !k.trim().eq_ignore_ascii_case("wrapuptime") {
-                continue;
-            }
-            if let (Some(name), Ok(secs)) = (names.get(index), v.trim().parse::<u32>()) {
-                out.insert((*name).to_owned(), secs);
-            }
-        }
-    }
-    out
-}
-
-/// Builds the core snapshot from the list actions' events and the queues' wrap-up times.
+/// Builds the core snapshot from the list actions' events, the endpoints and the queues'
+/// wrap-up times.
 pub fn build_snapshot(
     queue_events: &[AmiMessage],
     devices: &[AmiMessage],
-    endpoints: &[AmiMessage],
-    contacts: &[AmiMessage],
+    endpoints: &[EndpointFacts],
     channels: &[AmiMessage],
     wrapup: &HashMap<String, u32>,
     now: UnixTime,
@@ -409,20 +503,16 @@ pub fn build_snapshot(
 
     let mut eps: Vec<EndpointSnapshot> = endpoints
         .iter()
-        .filter(|e| e.event_name() == Some("EndpointList"))
-        .filter_map(|e| {
-            let name = e.get("ObjectName").filter(|s| !s.is_empty())?;
-            // `Contacts: 1005/sip:1005@127.0.1.5:5060,` (static and registered contacts).
-            let contact_ip = field(e, "Contacts")
-                .split(',')
-                .filter_map(|c| c.split_once('/').map(|(_, uri)| uri))
-                .find_map(uri_host);
-            Some(EndpointSnapshot {
-                name: name.to_owned(),
-                device_state: device_state(field(e, "DeviceState")),
-                contact_ip,
-                contact_status: None,
-            })
+        .filter(|e| !e.name.is_empty())
+        .map(|e| EndpointSnapshot {
+            name: e.name.clone(),
+            device_state: e.state,
+            contact_ip: e.contact.as_ref().and_then(|(uri, _)| uri_host(uri)),
+            contact_status: e
+                .contact
+                .as_ref()
+                .map(|(_, status)| status.clone())
+                .filter(|s| !s.is_empty()),
         })
         .collect();
     let mut by_name: HashMap<String, usize> = eps
@@ -447,22 +537,6 @@ pub fn build_snapshot(
             let i = ep_index(ep, &mut eps);
             eps[i].device_state = device_state(field(d, "State"));
         }
-    }
-    for c in contacts
-        .iter()
-        .filter(|c| c.event_name() == Some("ContactList"))
-    {
-        let name = c
-            .get("Endpoint")
-            .filter(|s| !s.is_empty())
-            .or_else(|| c.get("Aor"))
-            .unwrap_or("");
-        if name.is_empty() {
-            continue;
-        }
-        let i = ep_index(name, &mut eps);
-        eps[i].contact_ip = uri_host(field(c, "Uri"));
-        eps[i].contact_status = c.get("Status").filter(|s| !s.is_empty()).map(str::to_owned);
     }
     eps.sort_by(|a, b| a.name.cmp(&b.name));
 
@@ -625,28 +699,22 @@ mod tests {
             ),
         ];
         let endpoints = [
-            ev(
-                "EndpointList",
-                &[
-                    ("ObjectName", "1005"),
-                    ("DeviceState", "Not in use"),
-                    ("Contacts", "1005/sip:1005@127.0.1.5:5060,"),
-                ],
-            ),
-            ev(
-                "EndpointList",
-                &[("ObjectName", "carrier"), ("DeviceState", "Not in use")],
-            ),
+            EndpointFacts {
+                name: "1005".into(),
+                state: DeviceStatus::NotInUse,
+                contact: Some(("sip:1005@127.0.1.5:5060".into(), "Reachable".into())),
+            },
+            EndpointFacts {
+                name: "carrier".into(),
+                state: DeviceStatus::NotInUse,
+                contact: None,
+            },
+            EndpointFacts {
+                name: "1009".into(),
+                state: DeviceStatus::Unavailable,
+                contact: Some(("sip:1009@10.0.0.9:5060".into(), "".into())),
+            },
         ];
-        let contacts = [ev(
-            "ContactList",
-            &[
-                ("Aor", "1005"),
-                ("Endpoint", "1005"),
-                ("Uri", "sip:1005@127.0.1.5:5060"),
-                ("Status", "Reachable"),
-            ],
-        )];
         let channels = [ev(
             "CoreShowChannel",
             &[
@@ -659,9 +727,7 @@ mod tests {
         )];
         let now = UnixTime(1_700_000_200);
         let wrapup = HashMap::from([("q_soporte".to_owned(), 15)]);
-        let s = build_snapshot(
-            &queue, &devices, &endpoints, &contacts, &channels, &wrapup, now,
-        );
+        let s = build_snapshot(&queue, &devices, &endpoints, &channels, &wrapup, now);
         let q = &s.queues[0];
         assert_eq!((q.completed, q.abandoned, q.service_level_secs), (4, 1, 30));
         assert_eq!(
@@ -681,12 +747,20 @@ mod tests {
         assert_eq!(m.logged_in_since, Some(UnixTime(1_699_999_000)));
         assert_eq!((m.penalty, m.last_call), (3, Some(UnixTime(1_700_000_050))));
         assert_eq!(q.waiting[0].joined_at, UnixTime(1_700_000_193));
-        assert_eq!(s.endpoints.len(), 2);
+        assert_eq!(s.endpoints.len(), 3);
         let e = &s.endpoints[0];
         assert_eq!(e.name, "1005");
         assert_eq!(e.device_state, DeviceStatus::InUse, "DeviceStateList wins");
         assert_eq!(e.contact_ip.as_deref(), Some("127.0.1.5"));
         assert_eq!(e.contact_status.as_deref(), Some("Reachable"));
+        // Known from the endpoint list only: its state and address, no status.
+        let e = &s.endpoints[1];
+        assert_eq!(e.name, "1009");
+        assert_eq!(e.device_state, DeviceStatus::Unavailable);
+        assert_eq!(
+            (e.contact_ip.as_deref(), e.contact_status.as_deref()),
+            (Some("10.0.0.9"), None)
+        );
         let (ep, _, call) = &s.channels[0];
         assert_eq!(ep, "1005");
         assert_eq!(call.peer, "099123456");
@@ -694,35 +768,28 @@ mod tests {
     }
 
     #[test]
-    fn wrapup_times_from_getconfig() {
-        // As Asterisk 22 answers GetConfig for the lab's queues.conf: a template's variables
-        // come first in the queues that use it.
-        let mut m = AmiMessage::new();
-        for (k, v) in [
-            ("Response", "Success"),
-            ("Category-000000", "general"),
-            ("Line-000000-000000", "persistentmembers=yes"),
-            ("Category-000001", "queue-template"),
-            ("Templates-000001", ""),
-            ("Line-000001-000000", "strategy=rrmemory"),
-            ("Line-000001-000001", "wrapuptime=10"),
-            ("Category-000002", "q_soporte"),
-            ("Line-000002-000000", "strategy=rrmemory"),
-            ("Line-000002-000001", "wrapuptime=10"),
-            ("Line-000002-000002", "strategy=leastrecent"),
-            ("Line-000002-000003", "wrapuptime = 15"),
-            ("Category-000003", "q_plain"),
-            ("Line-000003-000000", "strategy=ringall"),
-            ("Category-000004", "q_bad"),
-            ("Line-000004-000000", "wrapuptime=x"),
+    fn endpoint_lists_and_contacts() {
+        assert_eq!(
+            list_items(" 1005, ,1005-b ,").collect::<Vec<_>>(),
+            vec!["1005", "1005-b"]
+        );
+        assert_eq!(list_items("").count(), 0);
+        for (state, want) in [
+            ("online", DeviceStatus::NotInUse),
+            ("offline", DeviceStatus::Unavailable),
+            ("unknown", DeviceStatus::Unknown),
         ] {
-            m.push(k, v);
+            assert_eq!(ari_state(state), want, "{state}");
         }
-        let w = wrapup_times(&m);
-        assert_eq!(w.get("q_soporte"), Some(&15));
-        assert_eq!(w.get("queue-template"), Some(&10));
-        assert_eq!(w.get("q_plain"), Some(&0));
-        assert_eq!(w.get("q_bad"), Some(&0));
-        assert_eq!(w.get("q_missing"), None);
+        let c = |uri: &str, status: &str| (uri.to_owned(), status.to_owned());
+        assert_eq!(
+            pick_contact(vec![c("sip:a@1", "Unreachable"), c("sip:a@2", "Reachable")]),
+            Some(c("sip:a@2", "Reachable"))
+        );
+        assert_eq!(
+            pick_contact(vec![c("sip:a@1", "Unknown"), c("sip:a@2", "Unreachable")]),
+            Some(c("sip:a@1", "Unknown"))
+        );
+        assert_eq!(pick_contact(vec![]), None);
     }
 }

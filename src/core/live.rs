@@ -495,7 +495,7 @@ pub struct QueueSnapshot {
     pub service_level_perf: f64,
     /// Asterisk's `Strategy` (empty if not reported).
     pub strategy: String,
-    /// The queue's `wrapuptime` (queues.conf, read with `GetConfig`; `None` if unknown).
+    /// The queue's `wrapuptime` (the node's queues.conf, read from disk; `None` if unknown).
     pub wrapup_secs: Option<u32>,
 }
 

@@ -34,6 +34,23 @@ pub fn recordings() -> PathBuf {
     lab_root().join("var/spool/asterisk/monitor")
 }
 
+/// The lab's `queues.conf`, as `vm/lab` installs it.
+pub fn queues_conf() -> PathBuf {
+    lab_root().join("etc/asterisk/queues.conf")
+}
+
+pub fn ari_url() -> String {
+    env_or("LAB_ARI_URL", "http://127.0.0.1:8088/ari")
+}
+
+pub fn ari_user() -> String {
+    env_or("LAB_ARI_USER", "centralita")
+}
+
+pub fn ari_secret() -> String {
+    env_or("LAB_ARI_SECRET", "centralita-lab-ari")
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -66,6 +83,18 @@ pub async fn connect() -> AmiClient {
     AmiClient::connect(settings)
         .await
         .expect("the lab's AMI must accept the engine's user: is the lab up? (vm/lab up)")
+}
+
+/// The queue port and snapshot over `client` as the engine builds it for the lab's node: the
+/// endpoints listed by ARI, the wrap-up times from the lab's `queues.conf`.
+pub fn queue_control(client: &AmiClient) -> centralita::asterisk::queue_control::AmiQueueControl {
+    centralita::asterisk::queue_control::AmiQueueControl::new(client.clone())
+        .with_ari(centralita::asterisk::ari::AriClient::new(
+            &ari_url(),
+            &ari_user(),
+            centralita::core::Secret::new(ari_secret()),
+        ))
+        .with_queues_conf(queues_conf())
 }
 
 /// Runs `vm/lab ARGS...` and returns its output.
@@ -205,17 +234,22 @@ pub fn write_config_with(dir: &Path, extra: &str) -> PathBuf {
         "[engine]\ntimezone = \"America/Montevideo\"\n\n\
          [store]\npath = {:?}\n\n\
          [[node]]\nname = \"pbx1\"\ncdr_db = {:?}\nqueue_log = {:?}\nrecordings_dir = {:?}\n\
-         poll_interval_ms = 200\n\n\
+         queues_conf = {:?}\npoll_interval_ms = 200\n\n\
          [node.ami]\nhost = {:?}\nport = {}\nusername = {:?}\nsecret = {:?}\n\n\
+         [node.ari]\nurl = {:?}\nusername = {:?}\nsecret = {:?}\n\n\
          [http]\nbind = \"127.0.0.1:0\"\n\n{}",
         dir.join("journal.db"),
         cdr_db(),
         queue_log(),
         recordings(),
+        queues_conf(),
         ami_host(),
         ami_port(),
         ami_user(),
         ami_secret(),
+        ari_url(),
+        ari_user(),
+        ari_secret(),
         extra,
     );
     std::fs::write(&path, text).unwrap();

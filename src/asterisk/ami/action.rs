@@ -6,7 +6,8 @@
 //! in. The client adds the `ActionID`; an action never carries one itself.
 //!
 //! There is no `Command` action (CLI commands): the engine's AMI user has no `command` class
-//! (asterisk-config/manager.conf); versions come from [`CoreSettings`].
+//! (asterisk-config/manager.conf); versions come from [`CoreSettings`]. Nor `PJSIPShowEndpoints`,
+//! `PJSIPShowContacts` or `GetConfig`: endpoints are read with [`PjsipGetvar`].
 
 use std::time::Duration;
 
@@ -245,14 +246,6 @@ simple_action!(
 simple_action!(
     /// `CoreShowChannels`: lists active channels (`CoreShowChannel` events).
     CoreShowChannels, "CoreShowChannels", list = true
-);
-simple_action!(
-    /// `PJSIPShowEndpoints`: lists endpoints (`EndpointList` events).
-    PJSIPShowEndpoints, "PJSIPShowEndpoints", list = true
-);
-simple_action!(
-    /// `PJSIPShowContacts`: lists contacts (`ContactList` events).
-    PJSIPShowContacts, "PJSIPShowContacts", list = true
 );
 simple_action!(
     /// `DeviceStateList`: lists device states (`DeviceStateChange` events).
@@ -511,6 +504,59 @@ impl Action for Getvar {
             m.push("Channel", channel);
         }
         m.with("Variable", &self.variable)
+    }
+}
+
+/// `Getvar` of one of res_pjsip's dialplan functions on no channel: `PJSIP_ENDPOINT(name,field)`,
+/// `PJSIP_AOR(name,field)` or `PJSIP_CONTACT(id,field)`. What the engine learns of endpoints
+/// and their contacts without the `system` class (Asterisk registers `PJSIPShowEndpoints` and
+/// `PJSIPShowContacts` with it; `Getvar` is `call` or `reporting`). Answered in the response's
+/// `Value`; an object that does not exist reads as empty.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PjsipGetvar {
+    variable: String,
+}
+
+/// A PJSIP object's name (endpoint, AOR) or a contact's id (`1005@@<hash>`, `1005;@<hash>`):
+/// nothing that ends or splits a function's arguments.
+const PJSIP_OBJECT: Alphabet = Alphabet {
+    extra: "_-.+@;",
+    describe: "letters, digits and _ - . + @ ;",
+};
+
+const PJSIP_FIELD: Alphabet = Alphabet {
+    extra: "_",
+    describe: "letters, digits and _",
+};
+
+impl PjsipGetvar {
+    fn new(function: &str, object: &str, field: &str) -> Result<Self, ActionError> {
+        let object = token("Variable", object, &PJSIP_OBJECT)?;
+        let field = token("Variable", field, &PJSIP_FIELD)?;
+        Ok(Self {
+            variable: format!("{function}({object},{field})"),
+        })
+    }
+
+    /// `PJSIP_ENDPOINT(<endpoint>,<field>)` (`aors`, `dtmf_mode`...).
+    pub fn endpoint(endpoint: &str, field: &str) -> Result<Self, ActionError> {
+        Self::new("PJSIP_ENDPOINT", endpoint, field)
+    }
+
+    /// `PJSIP_AOR(<aor>,<field>)` (`contact`: the ids of its contacts, static and registered).
+    pub fn aor(aor: &str, field: &str) -> Result<Self, ActionError> {
+        Self::new("PJSIP_AOR", aor, field)
+    }
+
+    /// `PJSIP_CONTACT(<contact id>,<field>)` (`uri`, `status`...).
+    pub fn contact(id: &str, field: &str) -> Result<Self, ActionError> {
+        Self::new("PJSIP_CONTACT", id, field)
+    }
+}
+
+impl Action for PjsipGetvar {
+    fn to_message(&self) -> AmiMessage {
+        action("Getvar").with("Variable", &self.variable)
     }
 }
 
@@ -869,40 +915,6 @@ impl Action for QueuePause {
     }
 }
 
-/// `GetConfig`: one configuration file of Asterisk's configuration directory, answered in the
-/// response itself (`Category-NNNNNN: name`, `Line-NNNNNN-MMMMMM: key=value`, templates'
-/// variables included in the categories that use them). Asterisk registers it with the
-/// `system` and `config` classes and allows it to a user with either.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GetConfig {
-    filename: String,
-}
-
-const CONF_FILE: Alphabet = Alphabet {
-    extra: "_.-",
-    describe: "letters, digits, _ . and - (a file of the configuration directory)",
-};
-
-impl GetConfig {
-    /// `filename` must be a plain `*.conf` name of the configuration directory: no path.
-    pub fn new(filename: &str) -> Result<Self, ActionError> {
-        let filename = token("Filename", filename, &CONF_FILE)?;
-        if !filename.ends_with(".conf") || filename.starts_with('.') {
-            return Err(ActionError::Invalid {
-                field: "Filename",
-                reason: "must be a *.conf file name",
-            });
-        }
-        Ok(Self { filename })
-    }
-}
-
-impl Action for GetConfig {
-    fn to_message(&self) -> AmiMessage {
-        action("GetConfig").with("Filename", &self.filename)
-    }
-}
-
 /// `QueueStatus`: `QueueParams`, `QueueMember` and `QueueEntry` events, then
 /// `QueueStatusComplete`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -1041,6 +1053,42 @@ mod tests {
             .encode(&action.to_message(), &mut buf)
             .expect("valid action encodes");
         String::from_utf8(buf.to_vec()).expect("utf-8")
+    }
+
+    #[test]
+    fn pjsip_functions_are_read_with_getvar() {
+        assert_eq!(
+            wire(&PjsipGetvar::endpoint("1005", "aors").unwrap()),
+            "Action: Getvar\r\nVariable: PJSIP_ENDPOINT(1005,aors)\r\n\r\n"
+        );
+        assert_eq!(
+            PjsipGetvar::contact("1005;@0a1b", "uri")
+                .unwrap()
+                .to_message()
+                .get("Variable"),
+            Some("PJSIP_CONTACT(1005;@0a1b,uri)")
+        );
+        assert_eq!(
+            PjsipGetvar::aor("my.trunk", "contact")
+                .unwrap()
+                .to_message()
+                .get("Variable"),
+            Some("PJSIP_AOR(my.trunk,contact)")
+        );
+        // Nothing that closes the function, adds an argument or substitutes.
+        for bad in [
+            "1005)",
+            "1005,uri",
+            "${SHELL(x)}",
+            "a b",
+            "",
+            "x\r\nAction: Command",
+        ] {
+            assert!(PjsipGetvar::endpoint(bad, "aors").is_err(), "{bad:?}");
+            assert!(PjsipGetvar::contact(bad, "uri").is_err(), "{bad:?}");
+        }
+        assert!(PjsipGetvar::endpoint("1005", "aors)").is_err());
+        assert!(PjsipGetvar::endpoint("1005", "a-b").is_err());
     }
 
     fn target() -> OriginateTarget {

@@ -161,8 +161,6 @@ pub struct Services {
     pub sms: Arc<SqliteSms>,
     /// The HTTP SMS provider, when `[expand] sms_gateway_url` is set.
     pub sms_http: Option<Arc<dyn SmsGateway>>,
-    /// Notified after every blacklist change (the PBX's inbound copy follows it).
-    pub blacklist_changes: Arc<tokio::sync::Notify>,
     /// API sessions (uContact's getUserToken), by token hash.
     pub sessions: Arc<SqliteSessions>,
     /// Every password, digest and key check: the throttle (`[auth]`) and the bounded hashing
@@ -200,7 +198,6 @@ impl Services {
             agent_digests: Arc::new(SqliteAgentDigests::open(path)?),
             sms: Arc::new(SqliteSms::open(path)?),
             sms_http: config.expand.sms_http_gateway().map(|g| Arc::new(g) as _),
-            blacklist_changes: Arc::new(tokio::sync::Notify::new()),
             sessions: Arc::new(SqliteSessions::open(path)?),
             logins: Arc::new(LoginGuard::new(
                 config.auth.throttle(),

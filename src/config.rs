@@ -33,6 +33,10 @@
 //! username = "centralita"             # required: ari.conf user
 //! secret = "..."                      # required: ari.conf password; never logged
 //!
+//! [agi]                               # optional section: the FastAGI server the dialplan asks
+//! bind = "127.0.0.1:4573"             # default; the address to-queue's AGI() calls (4573: FastAGI's)
+//! max_connections = 64                # default; more at once are closed unanswered (1-4096)
+//!
 //! [originate]                         # optional section: originate jobs
 //! retention_seconds = 86400           # default; finished jobs stay answerable (60-31536000)
 //! default_ring_timeout_seconds = 30   # default; ring timeout of a request that sets none (1-600)
@@ -106,6 +110,10 @@ pub struct Config {
     /// The HTTP server (health today, the facades later). Optional; every field has a default.
     #[serde(default)]
     pub http: HttpConfig,
+    /// The FastAGI server the dialplan asks (the inbound blacklist). Optional; every field has
+    /// a default.
+    #[serde(default)]
+    pub agi: AgiConfig,
     /// Recordings: which calls are recorded, where transcodings are cached. Optional.
     #[serde(default)]
     pub recordings: RecordingsConfig,
@@ -213,6 +221,48 @@ fn default_lockout() -> u64 {
 
 fn default_max_lockout() -> u64 {
     3600
+}
+
+/// The `[agi]` section: the FastAGI server. It runs when `[ucontact]` configures campaigns
+/// (their inbound blacklist is what `to-queue` asks it).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgiConfig {
+    /// Address and port to listen on: the one `to-queue`'s `AGI(agi://...)` names in
+    /// `extensions.conf`. Default `127.0.0.1:4573` (loopback, FastAGI's port).
+    #[serde(default = "default_agi_bind")]
+    pub bind: std::net::SocketAddr,
+    /// Connections served at once; one more is closed unanswered (the call goes on). Default
+    /// 64; 1 to 4096.
+    #[serde(default = "default_agi_max_connections")]
+    pub max_connections: usize,
+}
+
+impl Default for AgiConfig {
+    fn default() -> Self {
+        Self {
+            bind: default_agi_bind(),
+            max_connections: default_agi_max_connections(),
+        }
+    }
+}
+
+impl AgiConfig {
+    /// The server's settings.
+    pub fn settings(&self) -> crate::asterisk::fastagi::FastAgiSettings {
+        crate::asterisk::fastagi::FastAgiSettings {
+            max_connections: self.max_connections,
+            ..Default::default()
+        }
+    }
+}
+
+fn default_agi_bind() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 4573))
+}
+
+fn default_agi_max_connections() -> usize {
+    64
 }
 
 /// The `[agents]` section.
@@ -911,6 +961,9 @@ impl Config {
         if !(1..=65_536).contains(&self.http.max_concurrent_requests) {
             return invalid("http.max_concurrent_requests", "must be 1-65536");
         }
+        if !(1..=4096).contains(&self.agi.max_connections) {
+            return invalid("agi.max_connections", "must be 1-4096");
+        }
         if self.http.trusted_proxies.len() > 1000
             || self
                 .http
@@ -1186,6 +1239,8 @@ mod tests {
         assert_eq!(s.retention, Duration::from_secs(86_400));
         assert_eq!(s.default_ring_timeout, Duration::from_secs(30));
         assert_eq!(c.http.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.agi.bind.to_string(), "127.0.0.1:4573");
+        assert_eq!(c.agi.max_connections, 64);
         assert_eq!(c.http.body_limit_bytes, 1_048_576);
         assert_eq!(c.http.max_ingest_lag_seconds, 10);
         let ami = n.ami.settings();
@@ -1471,6 +1526,8 @@ mod tests {
                 "[node.ari]\nurl = \"https://h/ari\"\nusername = \"u\"\nsecret = \"s\"\n",
                 "node.ari.url",
             ),
+            ("[agi]\nmax_connections = 0\n", "agi.max_connections"),
+            ("[agi]\nmax_connections = 4097\n", "agi.max_connections"),
             (
                 "[node.ari]\nurl = \"http://\"\nusername = \"u\"\nsecret = \"s\"\n",
                 "node.ari.url",
@@ -1520,6 +1577,7 @@ mod tests {
             n.queues_conf,
             Path::new("/var/cache/centralita/lab-root/etc/asterisk/queues.conf")
         );
+        assert_eq!(c.agi.bind.to_string(), "127.0.0.1:4573");
         assert_eq!(c.engine.timezone, "America/Montevideo");
         // Its outbound policy admits every number the lab and its tests dial, and refuses
         // international and premium-rate ones.

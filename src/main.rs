@@ -278,6 +278,18 @@ async fn serve(config_path: PathBuf) -> Result<(), Box<dyn Error>> {
     let http_task = tokio::spawn(http::run(listener, router, config.http.limits(), async {
         let _ = http_stopped.await;
     }));
+    // The dialplan asks the engine whether an inbound caller is blacklisted (FastAGI); only
+    // with campaigns, which own the blacklist.
+    let agi = centralita::asterisk::fastagi::spawn_blacklist(
+        config.agi.bind,
+        config.agi.settings(),
+        centralita::asterisk::fastagi::BlacklistScript::new(
+            services.campaigns.clone(),
+            config.ucontact.campaigns(),
+            config.engine.time_zone(),
+        ),
+    )
+    .await?;
 
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -286,6 +298,9 @@ async fn serve(config_path: PathBuf) -> Result<(), Box<dyn Error>> {
     let _ = http_stop.send(());
     if let Ok(Err(e)) = http_task.await {
         warn!(error = %e, "HTTP server ended with an error");
+    }
+    if let Some(agi) = agi {
+        agi.abort();
     }
     ingest.shutdown().await;
     result
@@ -337,18 +352,6 @@ async fn run_ami(
     )
     .with_action_journal(services.actions.clone())
     .with_non_agent_extensions(config.agents.non_agent());
-    // The inbound blacklist of the uContact campaigns, mirrored into AstDB where the dialplan
-    // refuses listed callers (only when campaigns are configured: they own the blacklist).
-    let campaigns = config.ucontact.campaigns();
-    let blacklist_mirror = (!campaigns.is_empty()).then(|| {
-        centralita::asterisk::astdb::spawn_blacklist_mirror(
-            client.clone(),
-            services.campaigns.clone(),
-            campaigns,
-            config.engine.time_zone(),
-            services.blacklist_changes.clone(),
-        )
-    });
     services.attach_pbx(PbxServices {
         originate: originate.clone(),
         agents,
@@ -396,9 +399,6 @@ async fn run_ami(
     follower.stop();
     policy.abort();
     causes.abort();
-    if let Some(mirror) = blacklist_mirror {
-        mirror.abort();
-    }
     client.logoff().await?;
     Ok(())
 }

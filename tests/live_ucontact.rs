@@ -11,19 +11,21 @@
 //! `EndSession` invalidates the token. And the blacklist operations through curl, with the
 //! direction rule.
 //!
-//! The inbound blacklist (curl, `inbound_blacklist.sh`): entries for inbound calls of the
-//! campaign and for every campaign appear in AstDB (`blacklist/q_cobranza`, `blacklist/all`),
-//! outbound-only and expired ones do not; a blacklisted caller of DID 26003000 (`vm/lab
-//! call-in`) is refused with cause 21 and never enters q_cobranza, another caller is answered;
-//! once the entries are deleted the keys leave AstDB and the same caller is answered.
+//! The inbound blacklist (curl, `inbound_blacklist.sh`), which the dialplan asks the engine
+//! over FastAGI: callers of DID 26003000 (`vm/lab call-in`) listed for the campaign's inbound
+//! calls or for every campaign are refused with cause 21 and never enter q_cobranza; callers
+//! listed for outbound calls only, or until a past day, are answered; once the entries are
+//! deleted the same caller is answered at once. Nothing of it is in AstDB (the engine's AMI
+//! user cannot write there).
 //!
 //! campaignstatus through curl (`campaignstatus.sh`): the queue's strategy and wrap-up time, the
 //! member's penalty and last queue call, the pause reason's name, a caller waiting as an ACD
 //! call while the member is paused.
 //!
 //! Then the engine restarts (`session.sh`): a session opened before is still valid on the new
-//! process, `EndSession` ends it there; the AstDB blacklist lost while the engine was down is
-//! rebuilt when it connects.
+//! process, `EndSession` ends it there. While it is down, a caller the BLACKLIST disposition
+//! listed is let into the queue (the dialplan fails open and logs that the blacklist was not
+//! checked); once it is back, the same caller is refused again.
 
 #![cfg(feature = "live-lab")]
 
@@ -32,7 +34,7 @@ mod live_support;
 use std::process::Command;
 use std::time::Duration;
 
-use centralita::asterisk::ami::action::{DbDel, DbGetTree, QueueAdd, QueuePause, QueueRemove};
+use centralita::asterisk::ami::action::{DbGetTree, QueueAdd, QueuePause, QueueRemove};
 use centralita::asterisk::ami::AmiClient;
 use live_support::*;
 
@@ -88,29 +90,8 @@ const P_ALL: &str = "0985550302";
 const P_OUT: &str = "0985550303";
 const P_EXPIRED: &str = "0985550304";
 
-/// Removes the AstDB blacklist keys the test's numbers may have left (the engine that wrote
-/// them is stopped first: this guard is declared before it).
-struct BlacklistKeys;
-
-impl Drop for BlacklistKeys {
-    fn drop(&mut self) {
-        std::thread::spawn(|| {
-            tokio::runtime::Runtime::new().unwrap().block_on(async {
-                let client = connect().await;
-                for family in ["blacklist/q_cobranza", "blacklist/all"] {
-                    for n in [P_QUEUE, P_ALL, P_OUT, P_EXPIRED, "5551006"] {
-                        let _ = client.send(&DbDel::new(family, n).unwrap()).await;
-                    }
-                }
-                let _ = client.logoff().await;
-            })
-        })
-        .join()
-        .ok();
-    }
-}
-
-/// The AstDB keys under `blacklist` (`/blacklist/<family>/<number>`).
+/// The AstDB keys under `blacklist` (`/blacklist/<family>/<number>`): none, since the engine
+/// no longer keeps a copy of its blacklist there (`vm/lab` removes what an older run left).
 async fn blacklist_keys(ami: &AmiClient) -> Vec<String> {
     let (_, events) = ami
         .send_list(&DbGetTree::new("blacklist", None).unwrap())
@@ -122,20 +103,34 @@ async fn blacklist_keys(ami: &AmiClient) -> Vec<String> {
         .collect()
 }
 
-/// Polls the AstDB blacklist until `pred` holds.
-async fn until_keys(ami: &AmiClient, what: &str, pred: impl Fn(&[String]) -> bool) -> Vec<String> {
-    let started = std::time::Instant::now();
-    loop {
-        let keys = blacklist_keys(ami).await;
-        if pred(&keys) {
-            return keys;
+/// The hang-up cause of each carrier channel (the inbound caller's leg) in `events`, by the
+/// caller's number.
+fn carrier_causes(
+    events: &mut tokio::sync::broadcast::Receiver<centralita::asterisk::ami::AmiMessage>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut causes = std::collections::BTreeMap::new();
+    while let Ok(e) = events.try_recv() {
+        if e.event_name() == Some("Hangup")
+            && e.get("Channel")
+                .is_some_and(|c| c.starts_with("PJSIP/carrier-"))
+        {
+            causes.insert(
+                e.get("CallerIDNum").unwrap_or("").to_owned(),
+                e.get("Cause").unwrap_or("").to_owned(),
+            );
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "timed out waiting for {what}: {keys:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    causes
+}
+
+/// Asterisk's log from byte `from` on.
+fn asterisk_log_since(from: u64) -> String {
+    let bytes = std::fs::read(lab_root().join("var/log/asterisk/messages")).unwrap_or_default();
+    String::from_utf8_lossy(&bytes[(from as usize).min(bytes.len())..]).into_owned()
+}
+
+fn asterisk_log_len() -> u64 {
+    std::fs::metadata(lab_root().join("var/log/asterisk/messages")).map_or(0, |m| m.len())
 }
 
 /// One inbound call to q_cobranza's DID from `from`, waited for; whether every call completed.
@@ -198,7 +193,6 @@ fn is_guid(s: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_real_integration_through_python_requests_and_curl() {
-    let _keys = BlacklistKeys;
     let scratch = Scratch::new("live-ucontact");
     let mut engine = Engine::start_with(scratch.path(), "ucontact", EXTRA);
     wait_health(
@@ -474,12 +468,7 @@ async fn a_real_integration_through_python_requests_and_curl() {
     assert_eq!(s["end_session"], "1");
     assert_eq!(s["after_end_status"], 401);
 
-    // The inbound blacklist: the BLACKLIST disposition above (both directions, this campaign)
-    // is already in AstDB under the campaign's queue.
-    until_keys(&ami, "the disposition's number mirrored", |k| {
-        k.iter().any(|k| k == "/blacklist/q_cobranza/5551006")
-    })
-    .await;
+    // The inbound blacklist, asked of the engine by the dialplan (FastAGI).
     let numbers = [P_QUEUE, P_ALL, P_OUT, P_EXPIRED];
     let script = client("inbound_blacklist.sh");
     let (ok, out, err) = run_client(
@@ -498,20 +487,8 @@ async fn a_real_integration_through_python_requests_and_curl() {
         (got["addblack"].as_str(), got["addblackbulk"].as_str()),
         ("1 200", "1 200")
     );
-    let queue_key = format!("/blacklist/q_cobranza/{P_QUEUE}");
-    let all_key = format!("/blacklist/all/{P_ALL}");
-    let keys = until_keys(&ami, "the inbound entries mirrored", |k| {
-        k.contains(&queue_key) && k.contains(&all_key)
-    })
-    .await;
-    assert!(
-        !keys
-            .iter()
-            .any(|k| k.ends_with(P_OUT) || k.ends_with(P_EXPIRED)),
-        "outbound-only and expired entries refuse nobody: {keys:?}"
-    );
 
-    // Listed callers are refused (cause 21) before the queue; another caller is answered.
+    // Listed callers are refused (cause 21) before the queue, at once; the others are answered.
     let log_start = std::fs::metadata(queue_log()).map_or(0, |m| m.len());
     let mut events = ami.subscribe();
     assert!(
@@ -526,18 +503,11 @@ async fn a_real_integration_through_python_requests_and_curl() {
         call_in(P_OUT),
         "a caller listed for outbound calls only is answered"
     );
-    let mut causes = std::collections::BTreeMap::new();
-    while let Ok(e) = events.try_recv() {
-        if e.event_name() == Some("Hangup")
-            && e.get("Channel")
-                .is_some_and(|c| c.starts_with("PJSIP/carrier-"))
-        {
-            causes.insert(
-                e.get("CallerIDNum").unwrap_or("").to_owned(),
-                e.get("Cause").unwrap_or("").to_owned(),
-            );
-        }
-    }
+    assert!(
+        call_in(P_EXPIRED),
+        "a caller listed until a past day is answered"
+    );
+    let causes = carrier_causes(&mut events);
     assert_eq!(
         (causes.get(P_QUEUE), causes.get(P_ALL)),
         (Some(&"21".to_owned()), Some(&"21".to_owned())),
@@ -546,8 +516,19 @@ async fn a_real_integration_through_python_requests_and_curl() {
     assert!(!queue_log_has(log_start, "ENTERQUEUE", P_QUEUE));
     assert!(!queue_log_has(log_start, "ENTERQUEUE", P_ALL));
     assert!(queue_log_has(log_start, "ENTERQUEUE", P_OUT));
+    assert!(queue_log_has(log_start, "ENTERQUEUE", P_EXPIRED));
+    let log = engine.log_text();
+    for n in [P_QUEUE, P_ALL] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains("inbound caller blacklisted: refused") && l.contains(n)),
+            "the engine logs the refusal of {n}"
+        );
+    }
+    // The engine keeps nothing of it in AstDB.
+    assert_eq!(blacklist_keys(&ami).await, Vec::<String>::new());
 
-    // Deleted entries leave AstDB at once; the caller is answered again.
+    // Deleted entries are no longer answered as listed: the caller is let in at once.
     let (ok, out, err) = run_client(
         "sh",
         &script,
@@ -564,10 +545,6 @@ async fn a_real_integration_through_python_requests_and_curl() {
         (got["deleteblack"].as_str(), got["deleteblackbulk"].as_str()),
         ("1 200", "1 200")
     );
-    until_keys(&ami, "the deleted entries gone", |k| {
-        !k.iter().any(|k| numbers.iter().any(|n| k.ends_with(n)))
-    })
-    .await;
     let log_start = std::fs::metadata(queue_log()).map_or(0, |m| m.len());
     assert!(call_in(P_QUEUE), "no longer listed: answered");
     assert!(queue_log_has(log_start, "ENTERQUEUE", P_QUEUE));
@@ -703,10 +680,22 @@ async fn a_real_integration_through_python_requests_and_curl() {
         engine.terminate().is_some_and(|s| s.success()),
         "the engine stops cleanly"
     );
-    // While it is down, the PBX's copy of the blacklist loses a number.
-    ami.send(&DbDel::new("blacklist/q_cobranza", "5551006").unwrap())
-        .await
-        .unwrap();
+    // While it is down, the caller the BLACKLIST disposition listed (5551006, both directions,
+    // this campaign) is let into the queue: the dialplan fails open, and says so in its log.
+    let log_start = std::fs::metadata(queue_log()).map_or(0, |m| m.len());
+    let asterisk_start = asterisk_log_len();
+    assert!(
+        call_in("5551006"),
+        "engine down: the listed caller is answered"
+    );
+    assert!(queue_log_has(log_start, "ENTERQUEUE", "5551006"));
+    let warned = asterisk_log_since(asterisk_start);
+    assert!(
+        warned
+            .lines()
+            .any(|l| l.contains("Inbound blacklist not checked") && l.contains("5551006")),
+        "Asterisk logs the unchecked caller: {warned}"
+    );
     let engine = Engine::start_with(scratch.path(), "ucontact-restarted", EXTRA);
     wait_health(
         &engine,
@@ -715,10 +704,20 @@ async fn a_real_integration_through_python_requests_and_curl() {
         |code, _| code == "200",
     );
     let base = engine.base_url();
-    until_keys(&ami, "the mirror rebuilt at connect", |k| {
-        k.iter().any(|k| k == "/blacklist/q_cobranza/5551006")
-    })
-    .await;
+    // Back: the same caller is refused again.
+    let log_start = std::fs::metadata(queue_log()).map_or(0, |m| m.len());
+    let mut events = ami.subscribe();
+    assert!(
+        !call_in("5551006"),
+        "engine back: the listed caller is refused"
+    );
+    assert_eq!(
+        carrier_causes(&mut events)
+            .get("5551006")
+            .map(String::as_str),
+        Some("21")
+    );
+    assert!(!queue_log_has(log_start, "ENTERQUEUE", "5551006"));
     assert_eq!(
         step(&base, &["use", &token])["queuesummary"],
         "200",

@@ -1,41 +1,20 @@
-//! What the engine keeps in, and reads from, Asterisk's database (AstDB) for the dialplan:
-//!
-//! - call forwards: family `CF`, key the extension, value the number (set by the phones'
-//!   `*21<number>` / `*22` or by the operator; the `internal` context dials it instead of the
-//!   phone). Read with `DBGetTree` ([`read_forwards`]).
-//! - the inbound blacklist: families `blacklist/<queue>` and `blacklist/all`, key the number,
-//!   value `1` (the `to-queue` context refuses those callers). The engine owns every key under
-//!   `blacklist`: [`spawn_blacklist_mirror`] keeps them equal to
-//!   [`inbound_mirror`](crate::core::campaigns::inbound_mirror) of the stored blacklist on every
-//!   AMI (re)connect, on every blacklist change and every [`MIRROR_PERIOD`] (expired entries
-//!   leave at the first sync of the next day).
+//! What the engine reads from Asterisk's database (AstDB) for the dialplan: the call forwards,
+//! family `CF`, key the extension, value the number (set by the phones' `*21<number>` / `*22`
+//! or by the operator; the `internal` context dials it instead of the phone). Read with
+//! `DBGetTree` ([`read_forwards`]), which the `reporting` class allows. The engine writes
+//! nothing into AstDB (its AMI user has no `system` class, which `DBPut` and `DBDel` need).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::BTreeMap;
 
-use tokio::sync::Notify;
-use tokio::task::JoinHandle;
-use tracing::{debug, info, warn};
-
-use crate::core::campaigns::{inbound_mirror, Campaign, CampaignStore, Day};
-use crate::core::UnixTime;
-
-use super::ami::action::{DbDel, DbGetTree, DbPut};
-use super::ami::{AmiClient, AmiError, AmiMessage, ConnectionState};
+use super::ami::action::DbGetTree;
+use super::ami::{AmiClient, AmiError, AmiMessage};
 
 /// The AstDB family of call forwards.
 pub const FORWARD_FAMILY: &str = "CF";
 
-/// The AstDB family (tree) the inbound blacklist is mirrored under.
-pub const BLACKLIST_FAMILY: &str = "blacklist";
-
-/// How often the mirror is compared with the store even without a change.
-pub const MIRROR_PERIOD: Duration = Duration::from_secs(60);
-
 /// The `(family, key, value)` entries of `DBGetTreeResponse` events under `family`: Asterisk
-/// answers each key as one path (`/CF/1005`, `/blacklist/q_cobranza/099123456`), split here at
-/// its last `/`. Events of other families or without a value are skipped.
+/// answers each key as one path (`/CF/1005`, `/CF/sub/1006`), split here at its last `/`.
+/// Events of other families or without a value are skipped.
 pub fn tree_entries(events: &[AmiMessage], family: &str) -> Vec<(String, String, String)> {
     let prefix = format!("/{family}");
     events
@@ -85,108 +64,6 @@ pub async fn read_forwards(client: &AmiClient) -> Result<BTreeMap<String, String
     Ok(forwards_from(&read_tree(client, FORWARD_FAMILY).await?))
 }
 
-/// Today in `tz`, as a blacklist [`Day`].
-fn today(tz: &jiff::tz::TimeZone) -> Option<Day> {
-    let ts = jiff::Timestamp::from_second(UnixTime::now().seconds()).ok()?;
-    Day::parse(&ts.to_zoned(tz.clone()).strftime("%Y-%m-%d").to_string())
-}
-
-/// What the mirror sync changed.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct MirrorSync {
-    /// Keys written.
-    pub added: usize,
-    /// Keys removed.
-    pub removed: usize,
-}
-
-/// Makes the `blacklist` tree equal to `want`: puts the missing keys, deletes the others. Keys
-/// are put before the stale ones are deleted, so a listed caller is never let through.
-async fn sync_mirror(
-    client: &AmiClient,
-    want: &BTreeSet<(String, String)>,
-) -> Result<MirrorSync, AmiError> {
-    let have: BTreeSet<(String, String)> = read_tree(client, BLACKLIST_FAMILY)
-        .await?
-        .into_iter()
-        .map(|(fam, key, _)| (fam, key))
-        .collect();
-    let mut done = MirrorSync::default();
-    for (fam, key) in want.difference(&have) {
-        match DbPut::new(fam, key, "1") {
-            Ok(put) => {
-                client.send(&put).await?;
-                done.added += 1;
-            }
-            Err(e) => warn!(family = %fam, error = %e, "blacklist number not mirrored"),
-        }
-    }
-    for (fam, key) in have.difference(want) {
-        client.send(&DbDel::new(fam, key)?).await?;
-        done.removed += 1;
-    }
-    Ok(done)
-}
-
-/// Keeps AstDB's `blacklist` tree equal to the stored inbound blacklist: syncs on every new AMI
-/// connection generation, whenever `changes` is notified and every [`MIRROR_PERIOD`].
-pub fn spawn_blacklist_mirror(
-    client: AmiClient,
-    store: Arc<dyn CampaignStore>,
-    campaigns: Vec<Campaign>,
-    tz: jiff::tz::TimeZone,
-    changes: Arc<Notify>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut state = client.connection_events();
-        let mut tick = tokio::time::interval(MIRROR_PERIOD);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut synced: Option<u64> = None;
-        loop {
-            let connected = match *state.borrow_and_update() {
-                ConnectionState::Connected { generation } => Some(generation),
-                ConnectionState::Closed => break,
-                _ => None,
-            };
-            if let Some(generation) = connected {
-                let store = store.clone();
-                let entries = tokio::task::spawn_blocking(move || store.blacklist_inbound()).await;
-                let want = match (entries, today(&tz)) {
-                    (Ok(Ok(entries)), Some(day)) => {
-                        Some(inbound_mirror(&entries, &campaigns, &day))
-                    }
-                    (Ok(Err(e)), _) => {
-                        warn!(error = %e, "blacklist not readable; mirror kept");
-                        None
-                    }
-                    _ => None,
-                };
-                if let Some(want) = want {
-                    match sync_mirror(&client, &want).await {
-                        Ok(done) => {
-                            if synced != Some(generation) || done != MirrorSync::default() {
-                                info!(
-                                    numbers = want.len(),
-                                    added = done.added,
-                                    removed = done.removed,
-                                    "inbound blacklist mirrored into AstDB"
-                                );
-                            }
-                            synced = Some(generation);
-                        }
-                        Err(e) => warn!(error = %e, "inbound blacklist mirror failed"),
-                    }
-                }
-            }
-            tokio::select! {
-                changed = state.changed() => if changed.is_err() { break },
-                _ = changes.notified() => debug!("blacklist changed"),
-                _ = tick.tick() => {}
-            }
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,19 +93,15 @@ mod tests {
         assert_eq!(got, want);
 
         let events = vec![
-            ev("/blacklist/q_cobranza/099123456", "1"),
-            ev("/blacklist/all/+59899123456", "1"),
-            ev("/blacklisted/x/1", "1"),
+            ev("/CF/sub/099123456", "1"),
+            ev("/CF/+59899123456", "2"),
+            ev("/CFX/x/1", "1"),
         ];
         assert_eq!(
-            tree_entries(&events, "blacklist"),
+            tree_entries(&events, "CF"),
             vec![
-                (
-                    "blacklist/q_cobranza".into(),
-                    "099123456".into(),
-                    "1".into()
-                ),
-                ("blacklist/all".into(), "+59899123456".into(), "1".into()),
+                ("CF/sub".into(), "099123456".into(), "1".into()),
+                ("CF".into(), "+59899123456".into(), "2".into()),
             ]
         );
     }

@@ -5,9 +5,10 @@
 //! - [`cdr_source`]: reads CDRs from Asterisk's `master.db` (read-only) after a cursor.
 //! - [`queue_log`]: parses and follows Asterisk's `queue_log` file across rotations.
 //! - [`ingest`]: drains both into the journal through the core's `JournalStore` port.
+//! - [`fastagi`]: the FastAGI server the dialplan asks (the inbound blacklist).
 //!
-//! **Architecture Invariant:** only this module writes AMI and reads Asterisk's files; it depends
-//! on `core`, never the reverse.
+//! **Architecture Invariant:** only this module writes AMI, answers AGI and reads Asterisk's
+//! files; it depends on `core`, never the reverse.
 
 pub mod ami;
 pub mod ari;
@@ -15,6 +16,7 @@ pub mod astdb;
 pub mod call_commands;
 pub mod call_control;
 pub mod cdr_source;
+pub mod fastagi;
 pub mod hangup_causes;
 pub mod ingest;
 pub mod live_follower;

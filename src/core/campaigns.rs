@@ -245,8 +245,13 @@ impl BlacklistEntry {
         number: &PhoneNumber,
         today: &Day,
     ) -> bool {
+        self.campaign.covers(campaign) && self.in_force(direction, number, today)
+    }
+
+    /// The rule's part that does not depend on the campaign: the entry is for `number`, covers
+    /// `direction` and has not expired on `today`.
+    fn in_force(&self, direction: CallDirection, number: &PhoneNumber, today: &Day) -> bool {
         self.phone == *number
-            && self.campaign.covers(campaign)
             && self.direction.covers(direction)
             && self.expire_date.as_ref().is_none_or(|last| today <= last)
     }
@@ -583,36 +588,31 @@ pub enum BlacklistError {
     Store(#[source] PortError),
 }
 
-// ------------------------------------------------------------------ inbound mirror
+// ------------------------------------------------------------------ inbound calls
 
-/// The AstDB family of the inbound blacklist entries that cover every campaign.
-pub const MIRROR_ALL: &str = "blacklist/all";
-
-/// **The inbound blacklist as the PBX enforces it**: the `(family, number)` pairs the dialplan
-/// checks before a caller enters a queue (`blacklist/<queue>` for an entry of a campaign bound
-/// to a queue, [`MIRROR_ALL`] for `*`), from the entries that cover inbound calls and have not
-/// expired on `today`. An entry of a campaign without a queue (or of an unknown campaign) has
-/// no inbound call to refuse and is left out.
-pub fn inbound_mirror(
+/// **The inbound blacklist as the PBX enforces it**: whether a call from `number` to `queue`
+/// (the queue of the DID it called; `None` when the DID has none) is refused before the queue.
+/// It is when one of `entries` is [in force](BlacklistEntry::blocks) for inbound calls from
+/// `number` on `today` and covers every campaign (`*`) or a campaign bound to `queue`. An entry
+/// of a campaign without a queue (or of an unknown campaign) has no inbound call to refuse.
+pub fn refuses_inbound(
     entries: &[BlacklistEntry],
     campaigns: &[Campaign],
+    queue: Option<&QueueName>,
+    number: &PhoneNumber,
     today: &Day,
-) -> std::collections::BTreeSet<(String, String)> {
-    entries
-        .iter()
-        .filter(|e| e.direction.covers(CallDirection::Inbound))
-        .filter(|e| e.expire_date.as_ref().is_none_or(|last| today <= last))
-        .filter_map(|e| {
-            let family = match &e.campaign {
-                CampaignScope::All => MIRROR_ALL.to_owned(),
-                CampaignScope::One(name) => {
-                    let queue = campaigns.iter().find(|c| &c.name == name)?.queue.as_ref()?;
-                    format!("blacklist/{}", queue.as_str())
-                }
-            };
-            Some((family, e.phone.as_str().to_owned()))
-        })
-        .collect()
+) -> bool {
+    entries.iter().any(|e| {
+        e.in_force(CallDirection::Inbound, number, today)
+            && match &e.campaign {
+                CampaignScope::All => true,
+                CampaignScope::One(name) => queue.is_some_and(|q| {
+                    campaigns
+                        .iter()
+                        .any(|c| &c.name == name && c.queue.as_ref() == Some(q))
+                }),
+            }
+    })
 }
 
 // ------------------------------------------------------------------ port
@@ -647,7 +647,6 @@ pub struct CampaignService {
     store: Arc<dyn CampaignStore>,
     campaigns: Arc<Vec<Campaign>>,
     actions: Arc<dyn ActionJournal>,
-    changes: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// A successful disposition.
@@ -680,20 +679,6 @@ impl CampaignService {
             store,
             campaigns: Arc::new(campaigns),
             actions,
-            changes: None,
-        }
-    }
-
-    /// Signals `changes` after every change of the blacklist (so that its copy in the PBX,
-    /// see [`inbound_mirror`], follows at once).
-    pub fn with_changes(mut self, changes: Arc<tokio::sync::Notify>) -> Self {
-        self.changes = Some(changes);
-        self
-    }
-
-    fn blacklist_changed(&self) {
-        if let Some(n) = &self.changes {
-            n.notify_one();
         }
     }
 
@@ -865,7 +850,6 @@ impl CampaignService {
             pending_dialer: record.pending_dialer,
         };
         let store = self.store.clone();
-        let blacklisted = blacklist.is_some();
         blocking(move || {
             if let Some(entry) = blacklist {
                 store.blacklist_add(&[entry], record.at)?;
@@ -874,9 +858,6 @@ impl CampaignService {
         })
         .await
         .map_err(|_| DispositionError::Store)?;
-        if blacklisted {
-            self.blacklist_changed();
-        }
         Ok(done)
     }
 
@@ -897,9 +878,6 @@ impl CampaignService {
         };
         let entry = EngineAction::now(actor, "blacklist.add", "", params, outcome_of(&result));
         record_quietly(Some(&self.actions), entry).await;
-        if result.is_ok() {
-            self.blacklist_changed();
-        }
         result
     }
 
@@ -916,9 +894,6 @@ impl CampaignService {
             .map_err(BlacklistError::Store);
         let entry = EngineAction::now(actor, "blacklist.remove", "", params, outcome_of(&result));
         record_quietly(Some(&self.actions), entry).await;
-        if result.is_ok() {
-            self.blacklist_changed();
-        }
         result
     }
 }
@@ -954,7 +929,7 @@ mod tests {
     }
 
     #[test]
-    fn inbound_mirror_by_queue_direction_and_expiry() {
+    fn inbound_calls_refused_by_queue_direction_and_expiry() {
         let camp = |name: &str, queue: Option<&str>| Campaign {
             name: c(name),
             queue: queue.map(|q| QueueName::new(q).unwrap()),
@@ -993,22 +968,37 @@ mod tests {
             entry("666", one("Sin cola"), DirectionScope::Inbound, None),
             entry("777", one("Desconocida"), DirectionScope::Inbound, None),
         ];
+        let cobranza = QueueName::new("q_cobranza").unwrap();
+        let ventas = QueueName::new("q_ventas").unwrap();
         let today = Day::parse("2026-11-22").unwrap();
-        let got: Vec<(String, String)> = inbound_mirror(&entries, &campaigns, &today)
-            .into_iter()
-            .collect();
-        let want: Vec<(String, String)> = [
-            ("blacklist/all", "555"),
-            ("blacklist/q_cobranza", "111"),
-            ("blacklist/q_cobranza", "222"),
-        ]
-        .iter()
-        .map(|(f, k)| (f.to_string(), k.to_string()))
-        .collect();
-        assert_eq!(got, want);
-        // The day after its last day, the expiring entry is gone.
         let tomorrow = Day::parse("2026-11-23").unwrap();
-        assert_eq!(inbound_mirror(&entries, &campaigns, &tomorrow).len(), 2);
+        let refused = |number: &str, queue: Option<&QueueName>, day: &Day| {
+            refuses_inbound(&entries, &campaigns, queue, &n(number), day)
+        };
+        for (number, queue, day, want) in [
+            // The campaign's queue: inbound and both-way entries, until their last day.
+            ("111", Some(&cobranza), &today, true),
+            ("222", Some(&cobranza), &today, true),
+            ("222", Some(&cobranza), &tomorrow, false),
+            ("333", Some(&cobranza), &today, false),
+            ("444", Some(&cobranza), &today, false),
+            // Another queue, or none: only entries of every campaign.
+            ("111", Some(&ventas), &today, false),
+            ("111", None, &today, false),
+            ("555", Some(&ventas), &today, true),
+            ("555", None, &today, true),
+            // Campaigns without a queue (or unknown ones) refuse nobody.
+            ("666", Some(&cobranza), &today, false),
+            ("777", Some(&cobranza), &today, false),
+            // A number that is not listed.
+            ("888", Some(&cobranza), &today, false),
+        ] {
+            assert_eq!(
+                refused(number, queue, day),
+                want,
+                "{number} {queue:?} {day:?}"
+            );
+        }
     }
 
     #[test]

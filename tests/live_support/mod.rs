@@ -222,7 +222,9 @@ impl Drop for Scratch {
     }
 }
 
-/// Writes the engine's config for the lab into `dir` (store in `dir`, HTTP on a free port).
+/// Writes the engine's config for the lab into `dir` (store in `dir`, HTTP on a free port; the
+/// FastAGI server, which runs when campaigns are configured, on its default 127.0.0.1:4573,
+/// the address the lab's dialplan asks).
 pub fn write_config(dir: &Path) -> PathBuf {
     write_config_with(dir, "")
 }

@@ -84,8 +84,7 @@ pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Router {
             services.campaigns.clone(),
             cfg.campaigns(),
             services.actions.clone(),
-        )
-        .with_changes(services.blacklist_changes.clone()),
+        ),
         tz: services.config.engine.time_zone(),
         day_figures: std::sync::Mutex::new(None),
         keys,

@@ -14,8 +14,10 @@
 //!   idcti as `[A-Za-z0-9_.:-]{1,64}`: the hostile values are refused (`parametro_invalido`) and
 //!   no channel is created; a valid idcti arrives verbatim. eXpand refuses `"quoted",a,b` as a
 //!   caller id name (`0`, malformed) and no channel is created.
-//! - The engine's AMI user is refused `Command` (no `command` class); `CoreSettings` answers the
-//!   Asterisk version.
+//! - The engine's AMI user has no `command`, `system` or `config` class: Asterisk answers
+//!   `Permission denied` to `Command`, `DBPut`, `DBDel`, `DBDelTree`, `PJSIPShowEndpoints`,
+//!   `GetConfig` and `UpdateConfig` from it, and nothing is written (AstDB, `queues.conf`);
+//!   what the engine uses answers (`CoreSettings`, `DBGetTree`, `Getvar` of `PJSIP_ENDPOINT`).
 //! - A call forward (AstDB `CF/<ext>`, set from a phone with `*21`) never dials an international
 //!   (`00…`, `+…`) or premium-rate (`0900…`) number: a call to the forwarded extension rings the
 //!   phone and no channel to the carrier appears. A national forward number is dialed through the
@@ -33,7 +35,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use centralita::asterisk::ami::action::{
-    CoreSettings, CoreShowChannels, DbDel, DbPut, QueueRemove, RawAction,
+    CoreSettings, CoreShowChannels, DbGetTree, PjsipGetvar, QueueRemove, RawAction,
 };
 use centralita::asterisk::ami::{AmiClient, AmiError};
 use live_support::*;
@@ -676,23 +678,83 @@ async fn hostile_call_data_through_every_facade_arrives_verbatim() {
 
 // ------------------------------------------------------------------ 3. AMI privileges
 
+/// Sends `action` (name and fields) as the engine's AMI user; panics unless Asterisk refuses it
+/// for permissions.
+async fn assert_permission_denied(ami: &AmiClient, action: &str, fields: &[(&str, &str)]) {
+    let raw = RawAction::new(action, fields).unwrap();
+    match ami.send(&raw).await {
+        Err(AmiError::ActionFailed { message, .. }) => assert!(
+            message.to_ascii_lowercase().contains("permission denied"),
+            "{action} {fields:?} refused for permissions: {message}"
+        ),
+        other => panic!("{action} {fields:?} must be refused, got {other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_engine_ami_user_cannot_run_cli_commands() {
+async fn the_engine_ami_user_has_no_system_config_or_command_class() {
     let _lab = LAB.lock().await;
     let ami = connect().await;
+    let queues_conf = lab_root().join("etc/asterisk/queues.conf");
+    let before = std::fs::read(&queues_conf).unwrap();
+    // `command`: CLI commands.
     for command in ["core show version", "database show"] {
-        let action = RawAction::new("Command", &[("Command", command)]).unwrap();
-        match ami.send(&action).await {
-            Err(AmiError::ActionFailed { message, .. }) => assert!(
-                message.to_ascii_lowercase().contains("permission denied"),
-                "Command {command:?} refused for permissions: {message}"
-            ),
-            other => panic!("Command {command:?} must be refused, got {other:?}"),
-        }
+        assert_permission_denied(&ami, "Command", &[("Command", command)]).await;
     }
+    // `system`: writing AstDB (which the dialplan trusts), listing PJSIP objects.
+    assert_permission_denied(
+        &ami,
+        "DBPut",
+        &[
+            ("Family", "blacklist/all"),
+            ("Key", "5550000"),
+            ("Val", "1"),
+        ],
+    )
+    .await;
+    assert_permission_denied(&ami, "DBDel", &[("Family", "CF"), ("Key", "1007")]).await;
+    assert_permission_denied(&ami, "DBDelTree", &[("Family", "CF")]).await;
+    assert_permission_denied(&ami, "PJSIPShowEndpoints", &[]).await;
+    // `config`: reading and rewriting configuration files.
+    assert_permission_denied(&ami, "GetConfig", &[("Filename", "manager.conf")]).await;
+    assert_permission_denied(
+        &ami,
+        "UpdateConfig",
+        &[
+            ("SrcFilename", "queues.conf"),
+            ("DstFilename", "queues.conf"),
+            ("Action-000000", "Append"),
+            ("Cat-000000", "q_ventas"),
+            ("Var-000000", "wrapuptime"),
+            ("Value-000000", "99"),
+        ],
+    )
+    .await;
+    // Nothing was written: no such AstDB key, queues.conf as it was.
+    let (_, found) = ami
+        .send_list(&DbGetTree::new("blacklist", None).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        !found
+            .iter()
+            .any(|e| e.get("Key").is_some_and(|k| k.contains("5550000"))),
+        "{found:?}"
+    );
+    assert_eq!(
+        std::fs::read(&queues_conf).unwrap(),
+        before,
+        "queues.conf untouched"
+    );
+    // What the engine does use still answers: the version, AstDB reads, PJSIP functions.
     let settings = ami.send(&CoreSettings).await.expect("CoreSettings answers");
     let version = settings.get("AsteriskVersion").unwrap_or("");
     assert!(version.starts_with("22"), "AsteriskVersion {version:?}");
+    let aors = ami
+        .send(&PjsipGetvar::endpoint("1007", "aors").unwrap())
+        .await
+        .expect("Getvar of PJSIP_ENDPOINT answers");
+    assert_eq!(aors.get("Value"), Some("1007"));
     let _ = ami.logoff().await;
 }
 
@@ -702,15 +764,7 @@ struct ForwardOf(&'static str);
 impl Drop for ForwardOf {
     fn drop(&mut self) {
         let ext = self.0;
-        std::thread::spawn(move || {
-            tokio::runtime::Runtime::new().unwrap().block_on(async {
-                let client = connect().await;
-                let _ = client.send(&DbDel::new("CF", ext).unwrap()).await;
-                let _ = client.logoff().await;
-            })
-        })
-        .join()
-        .ok();
+        astdb_del("CF", ext);
     }
 }
 
@@ -740,9 +794,7 @@ async fn a_call_forward_never_dials_international_or_premium_numbers() {
         ("090012345", false),
         ("5551003", true),
     ] {
-        ami.send(&DbPut::new("CF", EXT, number).unwrap())
-            .await
-            .unwrap();
+        astdb_put("CF", EXT, number);
         ami.send(
             &RawAction::new(
                 "Originate",

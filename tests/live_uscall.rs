@@ -48,15 +48,15 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use centralita::asterisk::ami::action::{
-    CoreShowChannels, DbDel, DbGet, Hangup, Originate, OriginateTarget, QueueRemove,
+    CoreShowChannels, DbGet, Hangup, Originate, OriginateTarget, QueueRemove,
 };
 use centralita::core::md5::md5_hex;
 use centralita::core::ChannelName;
 use serde_json::Value;
 
 use live_support::{
-    asterisk_max_acct_id, cdr_db, connect, lab, python, queue_members, repo, wait_health, Engine,
-    Scratch,
+    astdb_del, asterisk_max_acct_id, cdr_db, connect, lab, python, queue_members, repo,
+    wait_health, Engine, Scratch,
 };
 
 /// The tests of this file use the same phones: one at a time.
@@ -1082,26 +1082,19 @@ async fn uscall_webservice_through_php_and_zeep() {
     let _ = client.logoff().await;
 }
 
-/// Removes the forwards of the test's phones (AstDB `CF/<ext>`), at the start and when dropped.
-async fn clear_forwards() {
-    let client = connect().await;
+/// Removes the forwards of the test's phones (AstDB `CF/<ext>`, with the CLI: the engine's
+/// AMI user cannot write AstDB), at the start and when dropped.
+fn clear_forwards() {
     for p in PHONES {
-        let _ = client.send(&DbDel::new("CF", p).unwrap()).await;
+        astdb_del("CF", p);
     }
-    let _ = client.logoff().await;
 }
 
 struct ForwardGuard;
 
 impl Drop for ForwardGuard {
     fn drop(&mut self) {
-        std::thread::spawn(|| {
-            tokio::runtime::Runtime::new()
-                .unwrap()
-                .block_on(clear_forwards());
-        })
-        .join()
-        .ok();
+        clear_forwards();
     }
 }
 
@@ -1141,7 +1134,7 @@ fn cdr_rows_after(after: i64) -> Vec<(String, String, String, String)> {
 async fn uscall_follow_me_and_dialing() {
     let _lab = LAB.lock().await;
     clean_up().await;
-    clear_forwards().await;
+    clear_forwards();
     let _guard = QueueGuard;
     let _forwards = ForwardGuard;
     let scratch = Scratch::new("uscall-sigame");

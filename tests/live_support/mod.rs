@@ -105,6 +105,22 @@ pub fn lab(args: &[&str]) -> std::process::Output {
         .expect("vm/lab runs")
 }
 
+/// Puts an AstDB value as the operator does, with the CLI (`vm/lab cli database put`): the
+/// engine's AMI user cannot write AstDB (no `system` class).
+pub fn astdb_put(family: &str, key: &str, value: &str) {
+    let out = lab(&["cli", &format!("database put {family} {key} {value}")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Updated database successfully"),
+        "database put {family} {key} {value}: {text}"
+    );
+}
+
+/// Removes an AstDB value with the CLI (nothing if there is none).
+pub fn astdb_del(family: &str, key: &str) {
+    let _ = lab(&["cli", &format!("database del {family} {key}")]);
+}
+
 // ------------------------------------------------------------------ queues
 
 /// The queue's member interfaces (`PJSIP/...`).

@@ -5,9 +5,10 @@
 //! restricted to the alphabet each needs, so dial-string tricks (`&`, `,`, `${...}`) cannot ride
 //! in. The client adds the `ActionID`; an action never carries one itself.
 //!
-//! There is no `Command` action (CLI commands): the engine's AMI user has no `command` class
-//! (asterisk-config/manager.conf); versions come from [`CoreSettings`]. Nor `PJSIPShowEndpoints`,
-//! `PJSIPShowContacts` or `GetConfig`: endpoints are read with [`PjsipGetvar`].
+//! There are no actions of the classes the engine's AMI user does not have
+//! (asterisk-config/manager.conf): no `Command` (`command`; versions come from
+//! [`CoreSettings`]), no `DBPut`/`DBDel`, `PJSIPShowEndpoints`/`PJSIPShowContacts` (`system`;
+//! endpoints are read with [`PjsipGetvar`]) and no `GetConfig` (`system` or `config`).
 
 use std::time::Duration;
 
@@ -601,7 +602,7 @@ const DB_KEY: Alphabet = Alphabet {
     describe: "letters, digits and _ - . + * # /",
 };
 
-/// An AstDB family and key (`CF` / `1005`, `blacklist/q_ventas` / `5551234`): `[A-Za-z0-9_-.+*#/]`.
+/// An AstDB family and key (`CF` / `1005`, `CF/sub` / `5551234`): `[A-Za-z0-9_-.+*#/]`.
 fn db_path(family: &str, key: Option<&str>) -> Result<(String, Option<String>), ActionError> {
     Ok((
         token("Family", family, &DB_KEY)?,
@@ -662,86 +663,6 @@ impl Action for DbGetTree {
     }
 }
 impl ListAction for DbGetTree {}
-
-/// `DBPut`: stores one AstDB value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DbPut {
-    family: String,
-    key: String,
-    value: String,
-}
-
-impl DbPut {
-    /// `value` is `[A-Za-z0-9_-.+*#/]` too: AstDB values are read back by the dialplan.
-    pub fn new(family: &str, key: &str, value: &str) -> Result<Self, ActionError> {
-        let (family, key) = db_path(family, Some(key))?;
-        Ok(Self {
-            family,
-            key: key.unwrap_or_default(),
-            value: token("Val", value, &DB_KEY)?,
-        })
-    }
-}
-
-impl Action for DbPut {
-    fn to_message(&self) -> AmiMessage {
-        action("DBPut")
-            .with("Family", &self.family)
-            .with("Key", &self.key)
-            .with("Val", &self.value)
-    }
-}
-
-/// `DBDel`: removes one AstDB value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DbDel {
-    family: String,
-    key: String,
-}
-
-impl DbDel {
-    /// The value at `family`/`key`.
-    pub fn new(family: &str, key: &str) -> Result<Self, ActionError> {
-        let (family, key) = db_path(family, Some(key))?;
-        Ok(Self {
-            family,
-            key: key.unwrap_or_default(),
-        })
-    }
-}
-
-impl Action for DbDel {
-    fn to_message(&self) -> AmiMessage {
-        action("DBDel")
-            .with("Family", &self.family)
-            .with("Key", &self.key)
-    }
-}
-
-/// `DBDelTree`: removes every AstDB value under a family (or one key of it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DbDelTree {
-    family: String,
-    key: Option<String>,
-}
-
-impl DbDelTree {
-    /// Everything under `family` (and `key`, if given).
-    pub fn new(family: &str, key: Option<&str>) -> Result<Self, ActionError> {
-        let (family, key) = db_path(family, key)?;
-        Ok(Self { family, key })
-    }
-}
-
-impl Action for DbDelTree {
-    fn to_message(&self) -> AmiMessage {
-        let mut m = action("DBDelTree").with("Family", &self.family);
-        if let Some(key) = &self.key {
-            m.push("Key", key);
-        }
-        m
-    }
-}
 
 /// `MessageSend`: sends an out-of-call text message (e.g. SIP MESSAGE).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1024,24 +945,6 @@ fn escape_variable_value(value: &str) -> String {
 #[cfg(test)]
 mod tests {
 
-    #[test]
-    fn astdb_actions_keep_to_their_alphabet() {
-        let m = DbPut::new("CF", "1005", "5551234").unwrap().to_message();
-        assert_eq!(m.get("Action"), Some("DBPut"));
-        assert_eq!(m.get("Val"), Some("5551234"));
-        assert_eq!(
-            DbGetTree::new("blacklist/q_ventas", None)
-                .unwrap()
-                .to_message()
-                .get("Family"),
-            Some("blacklist/q_ventas")
-        );
-        for bad in ["a b", "x\r\nAction: Command", "", "a&b", "$(x)", "a,b"] {
-            assert!(DbPut::new("CF", "1005", bad).is_err(), "{bad:?}");
-            assert!(DbGet::new(bad, "k").is_err(), "{bad:?}");
-            assert!(DbDel::new("CF", bad).is_err(), "{bad:?}");
-        }
-    }
     use super::*;
     use crate::asterisk::ami::codec::AmiCodec;
     use bytes::BytesMut;
@@ -1053,6 +956,21 @@ mod tests {
             .encode(&action.to_message(), &mut buf)
             .expect("valid action encodes");
         String::from_utf8(buf.to_vec()).expect("utf-8")
+    }
+
+    #[test]
+    fn astdb_reads_keep_to_their_alphabet() {
+        assert_eq!(
+            DbGetTree::new("CF", None)
+                .unwrap()
+                .to_message()
+                .get("Family"),
+            Some("CF")
+        );
+        for bad in ["a b", "x\r\nAction: Command", "", "a&b", "$(x)", "a,b"] {
+            assert!(DbGet::new(bad, "k").is_err(), "{bad:?}");
+            assert!(DbGetTree::new("CF", Some(bad)).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -33,15 +33,15 @@ use clap::Subcommand;
 use serde::Deserialize;
 use tracing::warn;
 
+use crate::config::Config;
 use crate::core::agent_digest::{digest_hash, AgentDigestStore};
+use crate::core::audit::{ActionJournal, Actor, EngineAction};
 use crate::core::directory::{
     valid_imported_key, Agent, AgentNumber, CredentialApi, CredentialId, DirectoryStore, Extension,
     HashError, IdError, PasswordHash, PauseReason, PauseReasonId, QueueName,
 };
-use crate::config::Config;
-use crate::core::audit::{ActionJournal, Actor, EngineAction};
 use crate::core::error_chain;
-use crate::core::Secret;
+use crate::core::{PortError, Secret};
 use crate::store::{SqliteActionJournal, SqliteAgentDigests, SqliteDirectory, StoreError};
 
 /// `centralita admin --config FILE <what>`.
@@ -192,9 +192,12 @@ pub enum AdminError {
     /// A value is not a valid identifier.
     #[error(transparent)]
     Id(#[from] IdError),
-    /// The store failed.
+    /// The store could not be opened.
     #[error("store")]
     Store(#[from] StoreError),
+    /// A store operation failed.
+    #[error("store")]
+    Port(#[from] PortError),
     /// Hashing failed.
     #[error(transparent)]
     Hash(#[from] HashError),
@@ -744,12 +747,9 @@ pub fn run_journaled(config: &Config, command: AdminCommand) -> Result<(), Admin
     let stdin = std::io::stdin();
     let what = admin_action(&command);
     let result = match command {
-        AdminCommand::Recordings(cmd) => run_recordings(
-            config,
-            cmd,
-            &mut std::io::stdout(),
-            &mut std::io::stderr(),
-        ),
+        AdminCommand::Recordings(cmd) => {
+            run_recordings(config, cmd, &mut std::io::stdout(), &mut std::io::stderr())
+        }
         command => run(
             &config.store.path,
             command,
@@ -764,7 +764,7 @@ pub fn run_journaled(config: &Config, command: AdminCommand) -> Result<(), Admin
         match SqliteActionJournal::open(&config.store.path) {
             Ok(journal) => {
                 if let Err(e) = journal.record(&entry) {
-                    warn!(error = %error_chain(&e), "admin action not journaled");
+                    warn!(error = %error_chain(e.as_ref()), "admin action not journaled");
                 }
             }
             Err(e) => warn!(error = %error_chain(&e), "admin action not journaled"),

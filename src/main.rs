@@ -80,14 +80,15 @@ async fn run() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Serve { config } => serve(config).await,
-        Command::Admin { config, command } => Config::load(&config)
-            .map_err(Into::into)
-            .and_then(|config| {
-                centralita::admin::run_journaled(&config, command).map_err(Into::into)
-            }),
-    };
+    let result =
+        match cli.command {
+            Command::Serve { config } => serve(config).await,
+            Command::Admin { config, command } => Config::load(&config)
+                .map_err(Into::into)
+                .and_then(|config| {
+                    centralita::admin::run_journaled(&config, command).map_err(Into::into)
+                }),
+        };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -80,8 +80,7 @@ impl App {
         );
         let catalogue: AfterPoll =
             Box::new(move || cataloguer.run_once().map(drop).map_err(|e| error_chain(&e)));
-        let ingest =
-            IngestHandle::spawn_with_hook(store, node.ingest_settings(), Some(catalogue))?;
+        let ingest = IngestHandle::spawn_with_hook(store, node.ingest_settings(), Some(catalogue))?;
         let health = EngineHealth::new(
             ingest.progress(),
             Duration::from_secs(config.http.max_ingest_lag_seconds),

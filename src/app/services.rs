@@ -3,7 +3,6 @@
 
 use std::sync::{Arc, OnceLock, RwLock};
 
-use crate::asterisk::queue_control::AmiQueueControl;
 use crate::config::Config;
 use crate::core::agents::AgentService;
 use crate::core::audit::ActionJournal;
@@ -29,7 +28,7 @@ use crate::store::{
 pub type Directory = SqliteDirectory;
 
 /// The agent service over the SQLite directory and AMI queue control.
-pub type Agents = AgentService<SqliteDirectory, AmiQueueControl>;
+pub type Agents = AgentService;
 
 /// The services that need the PBX; they exist once AMI has connected for the first time (the
 /// client reconnects by itself after that).

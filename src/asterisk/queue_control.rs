@@ -13,7 +13,7 @@ use crate::core::live::{
     CallLive, DeviceStatus, EndpointSnapshot, LiveSnapshot, Pause, QueueMember, QueueSnapshot,
     WaitingCaller,
 };
-use crate::core::{ChannelName, UniqueId, UnixTime};
+use crate::core::{BoxFuture, ChannelName, UniqueId, UnixTime};
 
 use super::ami::action::{
     CoreShowChannels, DeviceStateList, GetConfig, PJSIPShowContacts, PJSIPShowEndpoints, QueueAdd,
@@ -58,114 +58,126 @@ fn map_error(e: AmiError) -> QueueControlError {
 }
 
 impl QueueControl for AmiQueueControl {
-    async fn add_member(
-        &self,
-        queue: &QueueName,
-        extension: &Extension,
-        agent: &AgentNumber,
-    ) -> Result<(), QueueControlError> {
-        let iface = extension.interface();
-        let action = QueueAdd::new(queue.as_str(), &iface)
-            .and_then(|a| a.with_member_name(agent.as_str()))
-            .and_then(|a| a.with_state_interface(&iface))
-            .map_err(refused)?;
-        self.client.send(&action).await.map_err(map_error)?;
-        Ok(())
+    fn add_member<'a>(
+        &'a self,
+        queue: &'a QueueName,
+        extension: &'a Extension,
+        agent: &'a AgentNumber,
+    ) -> BoxFuture<'a, Result<(), QueueControlError>> {
+        Box::pin(async move {
+            let iface = extension.interface();
+            let action = QueueAdd::new(queue.as_str(), &iface)
+                .and_then(|a| a.with_member_name(agent.as_str()))
+                .and_then(|a| a.with_state_interface(&iface))
+                .map_err(refused)?;
+            self.client.send(&action).await.map_err(map_error)?;
+            Ok(())
+        })
     }
 
-    async fn remove_member(
-        &self,
-        queue: &QueueName,
-        extension: &Extension,
-    ) -> Result<(), QueueControlError> {
-        let action = QueueRemove::new(queue.as_str(), &extension.interface()).map_err(refused)?;
-        self.client.send(&action).await.map_err(map_error)?;
-        Ok(())
+    fn remove_member<'a>(
+        &'a self,
+        queue: &'a QueueName,
+        extension: &'a Extension,
+    ) -> BoxFuture<'a, Result<(), QueueControlError>> {
+        Box::pin(async move {
+            let action = QueueRemove::new(queue.as_str(), &extension.interface()).map_err(refused)?;
+            self.client.send(&action).await.map_err(map_error)?;
+            Ok(())
+        })
     }
 
-    async fn set_paused(
-        &self,
-        queue: Option<&QueueName>,
-        extension: &Extension,
+    fn set_paused<'a>(
+        &'a self,
+        queue: Option<&'a QueueName>,
+        extension: &'a Extension,
         paused: bool,
-        reason: Option<&PauseReasonId>,
-    ) -> Result<(), QueueControlError> {
-        let action = QueuePause::new(
-            queue.map(QueueName::as_str),
-            &extension.interface(),
-            paused,
-            reason.map(PauseReasonId::as_str),
-        )
-        .map_err(refused)?;
-        self.client.send(&action).await.map_err(map_error)?;
-        Ok(())
+        reason: Option<&'a PauseReasonId>,
+    ) -> BoxFuture<'a, Result<(), QueueControlError>> {
+        Box::pin(async move {
+            let action = QueuePause::new(
+                queue.map(QueueName::as_str),
+                &extension.interface(),
+                paused,
+                reason.map(PauseReasonId::as_str),
+            )
+            .map_err(refused)?;
+            self.client.send(&action).await.map_err(map_error)?;
+            Ok(())
+        })
     }
 
-    async fn endpoint_exists(&self, extension: &Extension) -> Result<bool, QueueControlError> {
-        let (_, endpoints) = self
-            .client
-            .send_list(&PJSIPShowEndpoints)
-            .await
-            .map_err(map_error)?;
-        Ok(endpoints.iter().any(|e| {
-            e.event_name() == Some("EndpointList")
-                && e.get("ObjectName") == Some(extension.as_str())
-        }))
+    fn endpoint_exists<'a>(&'a self, extension: &'a Extension) -> BoxFuture<'a, Result<bool, QueueControlError>> {
+        Box::pin(async move {
+            let (_, endpoints) = self
+                .client
+                .send_list(&PJSIPShowEndpoints)
+                .await
+                .map_err(map_error)?;
+            Ok(endpoints.iter().any(|e| {
+                e.event_name() == Some("EndpointList")
+                    && e.get("ObjectName") == Some(extension.as_str())
+            }))
+        })
     }
 
-    async fn memberships(
-        &self,
-        agent: &AgentNumber,
-    ) -> Result<Vec<(QueueName, String)>, QueueControlError> {
-        let status = QueueStatus::new(None, None).map_err(refused)?;
-        let (_, events) = self.client.send_list(&status).await.map_err(map_error)?;
-        Ok(members_named(&events, agent.as_str()))
+    fn memberships<'a>(
+        &'a self,
+        agent: &'a AgentNumber,
+    ) -> BoxFuture<'a, Result<Vec<(QueueName, String)>, QueueControlError>> {
+        Box::pin(async move {
+            let status = QueueStatus::new(None, None).map_err(refused)?;
+            let (_, events) = self.client.send_list(&status).await.map_err(map_error)?;
+            Ok(members_named(&events, agent.as_str()))
+        })
     }
 
-    async fn snapshot(&self) -> Result<LiveSnapshot, QueueControlError> {
-        let now = UnixTime::now();
-        let status = QueueStatus::new(None, None).map_err(refused)?;
-        let (_, queue_events) = self.client.send_list(&status).await.map_err(map_error)?;
-        let (_, devices) = self
-            .client
-            .send_list(&DeviceStateList)
-            .await
-            .map_err(map_error)?;
-        let (_, endpoints) = self
-            .client
-            .send_list(&PJSIPShowEndpoints)
-            .await
-            .map_err(map_error)?;
-        // With no dynamic contact, Asterisk answers "No Contacts found" (an error).
-        let contacts = match self.client.send_list(&PJSIPShowContacts).await {
-            Ok((_, contacts)) => contacts,
-            Err(AmiError::ActionFailed { message, .. }) if message.contains("found") => vec![],
-            Err(e) => return Err(map_error(e)),
-        };
-        let (_, channels) = self
-            .client
-            .send_list(&CoreShowChannels)
-            .await
-            .map_err(map_error)?;
-        // QueueStatus does not say a queue's wrap-up time: queues.conf does. Without it (a
-        // refused GetConfig, realtime queues) the wrap-up time is unknown, not an error.
-        let getconfig = GetConfig::new("queues.conf").map_err(refused)?;
-        let wrapup = match self.client.send(&getconfig).await {
-            Ok(config) => wrapup_times(&config),
-            Err(e) => {
-                tracing::warn!(error = %e, "GetConfig queues.conf failed: wrap-up times unknown");
-                HashMap::new()
-            }
-        };
-        Ok(build_snapshot(
-            &queue_events,
-            &devices,
-            &endpoints,
-            &contacts,
-            &channels,
-            &wrapup,
-            now,
-        ))
+    fn snapshot(&self) -> BoxFuture<'_, Result<LiveSnapshot, QueueControlError>> {
+        Box::pin(async move {
+            let now = UnixTime::now();
+            let status = QueueStatus::new(None, None).map_err(refused)?;
+            let (_, queue_events) = self.client.send_list(&status).await.map_err(map_error)?;
+            let (_, devices) = self
+                .client
+                .send_list(&DeviceStateList)
+                .await
+                .map_err(map_error)?;
+            let (_, endpoints) = self
+                .client
+                .send_list(&PJSIPShowEndpoints)
+                .await
+                .map_err(map_error)?;
+            // With no dynamic contact, Asterisk answers "No Contacts found" (an error).
+            let contacts = match self.client.send_list(&PJSIPShowContacts).await {
+                Ok((_, contacts)) => contacts,
+                Err(AmiError::ActionFailed { message, .. }) if message.contains("found") => vec![],
+                Err(e) => return Err(map_error(e)),
+            };
+            let (_, channels) = self
+                .client
+                .send_list(&CoreShowChannels)
+                .await
+                .map_err(map_error)?;
+            // QueueStatus does not say a queue's wrap-up time: queues.conf does. Without it (a
+            // refused GetConfig, realtime queues) the wrap-up time is unknown, not an error.
+            let getconfig = GetConfig::new("queues.conf").map_err(refused)?;
+            let wrapup = match self.client.send(&getconfig).await {
+                Ok(config) => wrapup_times(&config),
+                Err(e) => {
+                    tracing::warn!(error = %e, "GetConfig queues.conf failed: wrap-up times unknown");
+                    HashMap::new()
+                }
+            };
+            Ok(build_snapshot(
+                &queue_events,
+                &devices,
+                &endpoints,
+                &contacts,
+                &channels,
+                &wrapup,
+                now,
+            ))
+        })
     }
 }
 

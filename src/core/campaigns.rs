@@ -25,9 +25,7 @@ use super::originate::{
 };
 use super::originate_service::{OriginateService, StartError};
 use super::recordings::Guid;
-
-/// A boxed error from a port implementation.
-pub type PortError = Box<dyn std::error::Error + Send + Sync>;
+use crate::core::PortError;
 
 // ------------------------------------------------------------------ values
 

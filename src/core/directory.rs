@@ -9,6 +9,7 @@
 //! the clear value is a [`Secret`] (redacted in `Debug`) and leaves the engine once, when a
 //! credential is issued.
 
+use crate::core::PortError;
 use std::fmt;
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
@@ -460,27 +461,24 @@ pub fn split_key(key: &Secret) -> Option<(CredentialId, Secret)> {
 }
 
 /// The storage port of the directory.
-pub trait DirectoryStore {
-    /// The store's error.
-    type Error: std::error::Error + Send + Sync + 'static;
-
+pub trait DirectoryStore: Send + Sync {
     /// Creates or replaces the agent with this number.
-    fn upsert_agent(&self, agent: &Agent) -> Result<(), Self::Error>;
+    fn upsert_agent(&self, agent: &Agent) -> Result<(), PortError>;
     /// The agent with this number.
-    fn agent(&self, number: &AgentNumber) -> Result<Option<Agent>, Self::Error>;
+    fn agent(&self, number: &AgentNumber) -> Result<Option<Agent>, PortError>;
     /// Every agent, by number.
-    fn agents(&self) -> Result<Vec<Agent>, Self::Error>;
+    fn agents(&self) -> Result<Vec<Agent>, PortError>;
     /// Removes an agent; `false` if there was none.
-    fn remove_agent(&self, number: &AgentNumber) -> Result<bool, Self::Error>;
+    fn remove_agent(&self, number: &AgentNumber) -> Result<bool, PortError>;
 
     /// Creates or replaces the pause reason with this id.
-    fn upsert_pause_reason(&self, reason: &PauseReason) -> Result<(), Self::Error>;
+    fn upsert_pause_reason(&self, reason: &PauseReason) -> Result<(), PortError>;
     /// The pause reason with this id.
-    fn pause_reason(&self, id: &PauseReasonId) -> Result<Option<PauseReason>, Self::Error>;
+    fn pause_reason(&self, id: &PauseReasonId) -> Result<Option<PauseReason>, PortError>;
     /// Every pause reason, by id.
-    fn pause_reasons(&self) -> Result<Vec<PauseReason>, Self::Error>;
+    fn pause_reasons(&self) -> Result<Vec<PauseReason>, PortError>;
     /// Removes a pause reason; `false` if there was none.
-    fn remove_pause_reason(&self, id: &PauseReasonId) -> Result<bool, Self::Error>;
+    fn remove_pause_reason(&self, id: &PauseReasonId) -> Result<bool, PortError>;
 
     /// Issues and stores (hashed) a credential for `system` on `api`; the returned key is the
     /// only copy.
@@ -488,7 +486,7 @@ pub trait DirectoryStore {
         &self,
         system: &str,
         api: CredentialApi,
-    ) -> Result<IssuedCredential, Self::Error>;
+    ) -> Result<IssuedCredential, PortError>;
     /// Stores (hashed) a key another system issued, for `system` on `api`
     /// ([`IssuedCredential::import`]).
     fn import_credential(
@@ -496,19 +494,19 @@ pub trait DirectoryStore {
         system: &str,
         api: CredentialApi,
         key: Secret,
-    ) -> Result<ApiCredential, Self::Error>;
+    ) -> Result<ApiCredential, PortError>;
     /// Whether the credential with this id exists and is not revoked (cheap: no hashing).
-    fn credential_live(&self, id: &CredentialId) -> Result<bool, Self::Error>;
+    fn credential_live(&self, id: &CredentialId) -> Result<bool, PortError>;
     /// The live (not revoked) credential that `key` authenticates, if any (hashes here; the
     /// facades use [`DirectoryStore::key_candidates`] and hash on the login guard's pool).
-    fn verify_credential(&self, key: &Secret) -> Result<Option<ApiCredential>, Self::Error>;
+    fn verify_credential(&self, key: &Secret) -> Result<Option<ApiCredential>, PortError>;
     /// The live credentials `key` may be, with their hashes (cheap: no hashing): the row of an
     /// issued key's id, else the rows of an imported key's bucket.
-    fn key_candidates(&self, key: &Secret) -> Result<Vec<KeyCandidate>, Self::Error>;
+    fn key_candidates(&self, key: &Secret) -> Result<Vec<KeyCandidate>, PortError>;
     /// Revokes a credential; `false` if there was no such live credential.
-    fn revoke_credential(&self, id: &CredentialId) -> Result<bool, Self::Error>;
+    fn revoke_credential(&self, id: &CredentialId) -> Result<bool, PortError>;
     /// Every credential (revoked ones too), without secrets, by creation time.
-    fn credentials(&self) -> Result<Vec<ApiCredential>, Self::Error>;
+    fn credentials(&self) -> Result<Vec<ApiCredential>, PortError>;
 }
 
 #[cfg(test)]

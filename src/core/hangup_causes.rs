@@ -6,9 +6,7 @@
 use std::collections::HashMap;
 
 use super::{UniqueId, UnixTime};
-
-/// A port failure (the adapter's error, boxed).
-pub type PortError = Box<dyn std::error::Error + Send + Sync>;
+use crate::core::PortError;
 
 /// How long causes are kept, in days (longer than any report range).
 pub const RETENTION_DAYS: i64 = 400;

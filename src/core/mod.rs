@@ -33,10 +33,18 @@ pub mod throttle;
 
 pub use ids::{ActionId, ChannelName, UniqueId};
 pub use journal::{
-    AppendOutcome, CdrRecord, Disposition, FileId, JournalReadError, JournalReader, JournalStore,
-    LogPosition, QueueEvent, QueueLogRecord, SourceCursor, SourceId, TimeRange, UnixTime,
+    AppendOutcome, CdrRecord, Disposition, FileId, JournalReader, JournalStore, LogPosition,
+    QueueEvent, QueueLogRecord, SourceCursor, SourceId, TimeRange, UnixTime,
 };
 pub use secret::Secret;
+
+/// The error of every port an adapter implements: the adapter's own error, boxed. The core
+/// decides what a failure means for its callers (each service's error enum); the chain is for
+/// logs, never for clients.
+pub type PortError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The future an async port method returns (ports are used as `Arc<dyn …>`).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// An error and its sources, joined with `: ` (for logs: one line, the whole cause).
 pub fn error_chain(e: &dyn std::error::Error) -> String {

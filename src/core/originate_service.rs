@@ -25,9 +25,10 @@ use super::ids::ChannelName;
 use super::journal::UnixTime;
 use super::originate::{
     apply, CallControl, CallControlError, JobState, OriginateId, OriginateJob, OriginateMode,
-    OriginateRequest, OriginateStore, OriginateStoreError, PbxFact, PbxUpdate,
+    OriginateRequest, OriginateStore, PbxFact, PbxUpdate,
 };
 use super::outbound_policy::{OutboundPolicy, RateWindow, Refusal};
+use super::PortError;
 
 /// How the service runs.
 #[derive(Clone, Debug)]
@@ -73,7 +74,7 @@ pub struct JobChange {
 pub enum StartError {
     /// The job could not be stored, so nothing was sent.
     #[error("cannot store the originate job")]
-    Store(#[source] OriginateStoreError),
+    Store(#[source] PortError),
     /// The outbound policy refused the call: nothing was stored or sent.
     #[error("refused by the outbound policy: {0}")]
     Refused(Refusal),
@@ -87,7 +88,7 @@ pub enum StatusError {
     NotFound(OriginateId),
     /// The store failed.
     #[error("cannot read the originate job")]
-    Store(#[source] OriginateStoreError),
+    Store(#[source] PortError),
 }
 
 /// Why a job could not be cancelled.
@@ -106,7 +107,7 @@ pub enum CancelError {
     },
     /// The store failed (nothing was hung up).
     #[error("cannot update the originate job")]
-    Store(#[source] OriginateStoreError),
+    Store(#[source] PortError),
     /// The job is marked cancelled but hanging up one of its channels failed.
     #[error("originate job cancelled, but hanging up its call failed")]
     Control(#[source] CallControlError),
@@ -376,7 +377,7 @@ impl OriginateService {
     }
 
     /// Purges finished jobs past retention now; returns how many.
-    pub async fn purge_now(&self) -> Result<u64, OriginateStoreError> {
+    pub async fn purge_now(&self) -> Result<u64, PortError> {
         self.inner.purge_once().await
     }
 
@@ -454,12 +455,12 @@ impl Inner {
     /// Runs a store call off the async threads.
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&dyn OriginateStore) -> Result<T, OriginateStoreError> + Send + 'static,
-    ) -> Result<T, OriginateStoreError> {
+        f: impl FnOnce(&dyn OriginateStore) -> Result<T, PortError> + Send + 'static,
+    ) -> Result<T, PortError> {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || f(&*store))
             .await
-            .map_err(|e| OriginateStoreError(Box::new(e)))?
+            .map_err(|e| PortError::from(e))?
     }
 
     /// The job from the cache of open jobs, or the store.
@@ -467,7 +468,7 @@ impl Inner {
         &self,
         open: &HashMap<OriginateId, OriginateJob>,
         id: &OriginateId,
-    ) -> Result<Option<OriginateJob>, OriginateStoreError> {
+    ) -> Result<Option<OriginateJob>, PortError> {
         if let Some(job) = open.get(id) {
             return Ok(Some(job.clone()));
         }
@@ -480,7 +481,7 @@ impl Inner {
         &self,
         open: &mut HashMap<OriginateId, OriginateJob>,
         job: &OriginateJob,
-    ) -> Result<(), OriginateStoreError> {
+    ) -> Result<(), PortError> {
         let copy = job.clone();
         self.blocking(move |s| s.update(&copy)).await?;
         if job.state.is_final() {
@@ -594,7 +595,7 @@ impl Inner {
         info!(vanished, "originate jobs resynced");
     }
 
-    async fn purge_once(&self) -> Result<u64, OriginateStoreError> {
+    async fn purge_once(&self) -> Result<u64, PortError> {
         let keep = i64::try_from(self.settings.retention.as_secs()).unwrap_or(i64::MAX);
         let before = UnixTime(UnixTime::now().seconds().saturating_sub(keep));
         let purged = self.blocking(move |s| s.purge_finished(before)).await?;

@@ -27,9 +27,7 @@ use std::time::{Duration, SystemTime};
 
 use super::journal::{CdrRecord, Disposition, TimeRange, UnixTime};
 use super::UniqueId;
-
-/// A boxed error from a port implementation.
-pub type PortError = Box<dyn std::error::Error + Send + Sync>;
+use crate::core::PortError;
 
 // ------------------------------------------------------------------ policy
 

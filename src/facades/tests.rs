@@ -17,8 +17,8 @@ use crate::config::Config;
 use crate::core::directory::{Agent, AgentNumber, CredentialApi, DirectoryStore, QueueName};
 use crate::core::originate::PhoneNumber;
 use crate::core::{
-    CdrRecord, ChannelName, Disposition, JournalReadError, JournalReader, JournalStore,
-    QueueLogRecord, SourceCursor, SourceId, TimeRange, UniqueId, UnixTime,
+    CdrRecord, ChannelName, Disposition, JournalReader, JournalStore, PortError, QueueLogRecord,
+    SourceCursor, SourceId, TimeRange, UniqueId, UnixTime,
 };
 use crate::facades::soap::{self, parse_request};
 use crate::http::{self, HealthProbe, HealthReport, HttpLimits};
@@ -398,7 +398,7 @@ struct HeldReport {
 }
 
 impl JournalReader for HeldReport {
-    fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, JournalReadError> {
+    fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, PortError> {
         let hold = range.to.seconds() - range.from.seconds() > 30 * 86_400;
         let release = if hold {
             self.release.lock().unwrap().take()
@@ -416,10 +416,10 @@ impl JournalReader for HeldReport {
             None => self.pool.cdrs(range),
         }
     }
-    fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, JournalReadError> {
+    fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, PortError> {
         self.pool.cdrs_of_call(id)
     }
-    fn queue_log(&self, range: TimeRange) -> Result<Vec<QueueLogRecord>, JournalReadError> {
+    fn queue_log(&self, range: TimeRange) -> Result<Vec<QueueLogRecord>, PortError> {
         self.pool.queue_log(range)
     }
     fn queue_log_matching(
@@ -427,10 +427,10 @@ impl JournalReader for HeldReport {
         range: TimeRange,
         queues: &[String],
         agents: &[String],
-    ) -> Result<Vec<QueueLogRecord>, JournalReadError> {
+    ) -> Result<Vec<QueueLogRecord>, PortError> {
         self.pool.queue_log_matching(range, queues, agents)
     }
-    fn queue_log_state(&self, before: UnixTime) -> Result<Vec<QueueLogRecord>, JournalReadError> {
+    fn queue_log_state(&self, before: UnixTime) -> Result<Vec<QueueLogRecord>, PortError> {
         self.pool.queue_log_state(before)
     }
 }

@@ -13,8 +13,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::core::originate::{
     CallData, CallerId, DirectTarget, Extension, Failure, JobState, OriginateId, OriginateJob,
-    OriginateMode, OriginateRequest, OriginateStore, OriginateStoreError, PhoneNumber, Progress,
+    OriginateMode, OriginateRequest, OriginateStore, PhoneNumber, Progress,
 };
+use crate::core::PortError;
 use crate::core::{ChannelName, UnixTime};
 
 use super::connection::SharedConnection;
@@ -37,13 +38,13 @@ impl SqliteOriginateStore {
     fn with<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, OriginateStoreError> {
+    ) -> Result<T, PortError> {
         f(&self.conn.lock()).map_err(port)
     }
 }
 
-fn port(e: StoreError) -> OriginateStoreError {
-    OriginateStoreError(Box::new(e))
+fn port(e: StoreError) -> PortError {
+    PortError::from(e)
 }
 
 const COLUMNS: &str = "id, mode, source, context, exten, destination, src_cid_name, \
@@ -149,7 +150,7 @@ fn row_to_job(r: &Row<'_>) -> Result<Result<OriginateJob, StoreError>, rusqlite:
 }
 
 impl OriginateStore for SqliteOriginateStore {
-    fn insert(&self, job: &OriginateJob) -> Result<(), OriginateStoreError> {
+    fn insert(&self, job: &OriginateJob) -> Result<(), PortError> {
         self.with(|conn| {
             let req = &job.request;
             let (mode, source, context, exten) = match &req.mode {
@@ -205,7 +206,7 @@ impl OriginateStore for SqliteOriginateStore {
         })
     }
 
-    fn update(&self, job: &OriginateJob) -> Result<(), OriginateStoreError> {
+    fn update(&self, job: &OriginateJob) -> Result<(), PortError> {
         self.with(|conn| {
             let n = conn.execute(
                 "UPDATE originate_job SET state = ?2, progress = ?3, dial_failure = ?4, \
@@ -234,7 +235,7 @@ impl OriginateStore for SqliteOriginateStore {
         })
     }
 
-    fn get(&self, id: &OriginateId) -> Result<Option<OriginateJob>, OriginateStoreError> {
+    fn get(&self, id: &OriginateId) -> Result<Option<OriginateJob>, PortError> {
         self.with(|conn| {
             let found = conn
                 .query_row(
@@ -247,7 +248,7 @@ impl OriginateStore for SqliteOriginateStore {
         })
     }
 
-    fn open_jobs(&self) -> Result<Vec<OriginateJob>, OriginateStoreError> {
+    fn open_jobs(&self) -> Result<Vec<OriginateJob>, PortError> {
         self.with(|conn| {
             let mut stmt = conn.prepare(&format!(
                 "SELECT {COLUMNS} FROM originate_job WHERE ended_at IS NULL ORDER BY created_at"
@@ -261,7 +262,7 @@ impl OriginateStore for SqliteOriginateStore {
         })
     }
 
-    fn purge_finished(&self, before: UnixTime) -> Result<u64, OriginateStoreError> {
+    fn purge_finished(&self, before: UnixTime) -> Result<u64, PortError> {
         self.with(|conn| {
             let n = conn.execute(
                 "DELETE FROM originate_job WHERE ended_at IS NOT NULL AND ended_at < ?1",

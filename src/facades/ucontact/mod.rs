@@ -44,7 +44,7 @@ use crate::core::originate::{Extension, PhoneNumber};
 use crate::core::recordings::{Guid, RecordingKey, ServeFormat};
 use crate::core::reports::{queue_report, QueueReport, ReportContext, ReportFilter};
 use crate::core::sessions::AgentScope;
-use crate::core::{CdrRecord, JournalReadError, JournalReader, Secret, TimeRange, UnixTime};
+use crate::core::{CdrRecord, JournalReader, PortError, Secret, TimeRange, UnixTime};
 use crate::facades::auth::KeyVerifier;
 use crate::facades::client_addr;
 
@@ -204,7 +204,7 @@ impl Ucontact {
 
     async fn journal<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&dyn JournalReader) -> Result<T, JournalReadError> + Send + 'static,
+        f: impl FnOnce(&dyn JournalReader) -> Result<T, PortError> + Send + 'static,
     ) -> Option<T> {
         let journal = self.services.journal.clone();
         tokio::task::spawn_blocking(move || f(&*journal).ok())

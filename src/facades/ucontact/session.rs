@@ -62,7 +62,7 @@ fn token_shaped(token: &str) -> bool {
 /// Runs a store call off the async threads; `None` (logged) if it failed.
 async fn blocking<T: Send + 'static>(
     what: &'static str,
-    f: impl FnOnce() -> Result<T, crate::core::campaigns::PortError> + Send + 'static,
+    f: impl FnOnce() -> Result<T, crate::core::PortError> + Send + 'static,
 ) -> Option<T> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Some(v),
@@ -307,7 +307,7 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::campaigns::PortError;
+    use crate::core::PortError;
 
     #[tokio::test]
     async fn tokens_check_end_and_expire() {

@@ -559,7 +559,7 @@ impl UscallService {
                 Some(_) => digests.digest(&n)?,
                 None => None,
             };
-            Ok::<_, crate::store::StoreError>((agent, digest))
+            Ok::<_, crate::core::PortError>((agent, digest))
         })
         .await?;
         let presented = Secret::new(md5.to_owned());

@@ -24,16 +24,17 @@ use tracing::{info, warn};
 
 pub use health::EngineHealth;
 pub use pbx::{AmiConnector, ConnectFuture, PbxConnector};
-pub use services::{Agents, Directory, PbxServices, Services};
+pub use services::open_services;
 
 use crate::asterisk::ami::{ActionError, AmiError};
 use crate::asterisk::ingest::{AfterPoll, IngestError, IngestHandle};
 use crate::config::Config;
 use crate::core::error_chain;
 use crate::core::recordings::Cataloguer;
+use crate::facades::{self, Services};
+use crate::http;
 use crate::recording_media::MediaCodecs;
 use crate::store::{SqliteJournal, SqliteRecordings, StoreError};
-use crate::{facades, http};
 
 /// Why the engine could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +86,7 @@ impl App {
             ingest.progress(),
             Duration::from_secs(config.http.max_ingest_lag_seconds),
         );
-        let services = Arc::new(Services::open(config.clone())?);
+        let services = Arc::new(open_services(config.clone())?);
         Ok(Self {
             config,
             connector,

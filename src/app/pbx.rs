@@ -12,7 +12,6 @@ use tokio::sync::broadcast::error::RecvError;
 use tracing::{debug, info, warn};
 
 use super::health::EngineHealth;
-use super::services::{PbxServices, Services};
 use super::AppError;
 use crate::asterisk::ami::action::CoreSettings;
 use crate::asterisk::ami::{AmiClient, AmiError, AmiSettings, ConnectionState};
@@ -26,6 +25,7 @@ use crate::config::Config;
 use crate::core::agents::AgentService;
 use crate::core::error_chain;
 use crate::core::live::LiveState;
+use crate::facades::{PbxServices, Services};
 use crate::store::originate_jobs::SqliteOriginateStore;
 use crate::store::SqliteActionJournal;
 

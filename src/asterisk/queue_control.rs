@@ -81,7 +81,8 @@ impl QueueControl for AmiQueueControl {
         extension: &'a Extension,
     ) -> BoxFuture<'a, Result<(), QueueControlError>> {
         Box::pin(async move {
-            let action = QueueRemove::new(queue.as_str(), &extension.interface()).map_err(refused)?;
+            let action =
+                QueueRemove::new(queue.as_str(), &extension.interface()).map_err(refused)?;
             self.client.send(&action).await.map_err(map_error)?;
             Ok(())
         })
@@ -107,7 +108,10 @@ impl QueueControl for AmiQueueControl {
         })
     }
 
-    fn endpoint_exists<'a>(&'a self, extension: &'a Extension) -> BoxFuture<'a, Result<bool, QueueControlError>> {
+    fn endpoint_exists<'a>(
+        &'a self,
+        extension: &'a Extension,
+    ) -> BoxFuture<'a, Result<bool, QueueControlError>> {
         Box::pin(async move {
             let (_, endpoints) = self
                 .client

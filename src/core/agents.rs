@@ -484,10 +484,10 @@ fn queues_param(queues: Option<&[QueueName]>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::PortError;
     use crate::core::directory::{
         Agent, ApiCredential, CredentialId, IssuedCredential, PauseReason,
     };
+    use crate::core::PortError;
     use crate::core::Secret;
     use std::collections::BTreeMap;
     use std::sync::Mutex;
@@ -635,11 +635,12 @@ mod tests {
             })
         }
         fn snapshot(&self) -> BoxFuture<'_, Result<LiveSnapshot, QueueControlError>> {
-            Box::pin(async move {
-                Ok(LiveSnapshot::default())
-            })
+            Box::pin(async move { Ok(LiveSnapshot::default()) })
         }
-        fn endpoint_exists<'a>(&'a self, e: &'a Extension) -> BoxFuture<'a, Result<bool, QueueControlError>> {
+        fn endpoint_exists<'a>(
+            &'a self,
+            e: &'a Extension,
+        ) -> BoxFuture<'a, Result<bool, QueueControlError>> {
             Box::pin(async move {
                 Ok(self
                     .endpoints

@@ -19,7 +19,6 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::app::Directory as SqliteDirectory;
 use crate::core::directory::{
     key_lookup_id, split_key, valid_imported_key, ApiCredential, CredentialApi, DirectoryStore,
 };
@@ -51,7 +50,7 @@ struct Remembered {
 
 /// Checks presented keys against the directory.
 pub struct KeyVerifier {
-    directory: Arc<SqliteDirectory>,
+    directory: Arc<dyn DirectoryStore>,
     guard: Arc<LoginGuard>,
     cache: Mutex<HashMap<String, Remembered>>,
 }
@@ -61,7 +60,7 @@ const MALFORMED: &str = "key:";
 
 impl KeyVerifier {
     /// A verifier over `directory`'s credentials, hashing through `guard`.
-    pub fn new(directory: Arc<SqliteDirectory>, guard: Arc<LoginGuard>) -> Self {
+    pub fn new(directory: Arc<dyn DirectoryStore>, guard: Arc<LoginGuard>) -> Self {
         Self {
             directory,
             guard,
@@ -191,7 +190,7 @@ mod tests {
     #[tokio::test]
     async fn keys_open_their_api_only_and_revocation_is_immediate() {
         let dir = crate::test_support::TempDir::new("auth");
-        let directory = Arc::new(SqliteDirectory::open(&dir.path().join("s.db")).unwrap());
+        let directory = crate::test_support::directory(&dir);
         let expand = directory
             .create_credential("CRM", CredentialApi::Expand)
             .unwrap();
@@ -222,7 +221,7 @@ mod tests {
     #[tokio::test]
     async fn an_imported_key_opens_its_api_as_written_until_revoked() {
         let dir = crate::test_support::TempDir::new("auth-import");
-        let directory = Arc::new(SqliteDirectory::open(&dir.path().join("s.db")).unwrap());
+        let directory = crate::test_support::directory(&dir);
         let token = "$1$gcNiVTZp$5IqX.EhuJyLNG7pBc5o4..";
         let imported = directory
             .import_credential("USCall", CredentialApi::Uscall, Secret::new(token))

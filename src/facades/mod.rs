@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod client_addr;
 pub mod expand;
+pub mod services;
 pub mod soap;
 pub mod ucontact;
 pub mod uscall;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 
 use axum::Router;
 
-use crate::app::Services;
+pub use services::{PbxServices, PbxSlot, Services};
 
 /// Every facade's routes over `services`.
 pub fn router(services: Arc<Services>) -> Router {

@@ -361,10 +361,7 @@ impl DirectoryStore for SqliteDirectory {
         let rows = stmt
             .query_map([], credential_from_row)?
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows
-            .into_iter()
-            .map(credential)
-            .collect::<Result<_, _>>()?)
+        Ok(rows.into_iter().map(credential).collect::<Result<_, _>>()?)
     }
 }
 

@@ -227,7 +227,11 @@ mod tests {
         assert_eq!(pool.open_connections(), 2);
         // query_only: a read connection refuses writes.
         let err = pool
-            .read(|j| Ok(j.connection().execute_batch("DELETE FROM cdr").map_err(StoreError::from)?))
+            .read(|j| {
+                Ok(j.connection()
+                    .execute_batch("DELETE FROM cdr")
+                    .map_err(StoreError::from)?)
+            })
             .unwrap_err();
         assert!(
             crate::core::error_chain(err.as_ref()).contains("readonly"),

@@ -20,12 +20,10 @@ use std::time::{Duration, SystemTime};
 use axum::Router;
 use base64::Engine as _;
 
-use crate::app::Services;
 use crate::core::audit::{api, Actor};
 use crate::core::call_summary;
 use crate::core::directory::{
-    Agent, AgentNumber, CredentialApi, DirectoryStore, Extension as AgentExtension, PauseReasonId,
-    QueueName,
+    Agent, AgentNumber, CredentialApi, Extension as AgentExtension, PauseReasonId, QueueName,
 };
 use crate::core::journal::report_records;
 use crate::core::live::{Activity, AgentView, EndpointKind, LiveState};
@@ -39,6 +37,7 @@ use crate::core::sms::{PbxGateway, SmsGateway, SmsId, SmsService, SmsSettings};
 use crate::core::{CdrRecord, QueueEvent, QueueLogRecord, TimeRange, UnixTime};
 use crate::facades::auth::KeyVerifier;
 use crate::facades::soap::{self, RequestContext, SoapCall, SoapError, SoapService, SoapValue};
+use crate::facades::Services;
 
 use config::{ExpandConfig, Network};
 use errors::{answer, Failure, Op};

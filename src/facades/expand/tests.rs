@@ -12,7 +12,7 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::config::Config;
-use crate::core::directory::{Agent, CredentialApi, DirectoryStore, QueueName};
+use crate::core::directory::{Agent, CredentialApi, QueueName};
 use crate::core::originate::OriginateMode;
 use crate::facades::soap::parse_request;
 use crate::test_support::TempDir;
@@ -48,7 +48,7 @@ fn fixture_sections(expand_lines: &str, sections: &str) -> Fixture {
         p.join("monitor"),
     );
     let config = Arc::new(Config::from_toml(&text).unwrap());
-    let services = Arc::new(Services::open(config).unwrap());
+    let services = Arc::new(crate::test_support::services(config));
     let mut ana = Agent::new(AgentNumber::new("2101").unwrap());
     ana.username = "ana".into();
     ana.full_name = "Ana Pérez".into();

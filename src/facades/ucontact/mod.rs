@@ -32,12 +32,11 @@ use axum::Router;
 use jiff::tz::TimeZone;
 use serde_json::{json, Value};
 
-use crate::app::Services;
 use crate::core::audit::{api, record_quietly, Actor, EngineAction};
 use crate::core::campaigns::{
     AgentCallRequest, CampaignCall, CampaignName, CampaignService, DispositionRequest,
 };
-use crate::core::directory::{CredentialApi, DirectoryStore};
+use crate::core::directory::CredentialApi;
 use crate::core::journal::report_records;
 use crate::core::login_guard::Attempt;
 use crate::core::originate::{Extension, PhoneNumber};
@@ -47,6 +46,7 @@ use crate::core::sessions::AgentScope;
 use crate::core::{CdrRecord, JournalReader, PortError, Secret, TimeRange, UnixTime};
 use crate::facades::auth::KeyVerifier;
 use crate::facades::client_addr;
+use crate::facades::Services;
 
 use errors::Answer;
 use session::{Principal, Sessions};

@@ -12,7 +12,6 @@ use super::*;
 use crate::config::Config;
 use crate::core::campaigns::CampaignScope;
 use crate::core::directory::{Agent, AgentNumber, Extension as DirExtension, PasswordHash};
-use crate::core::JournalStore;
 use crate::test_support::TempDir;
 
 const CAMPAIGNS: &str = r#"
@@ -56,7 +55,7 @@ fn fixture_with(sections: &str) -> Fixture {
         dir.path().join("rec").display(),
     );
     let config = Arc::new(Config::from_toml(&text).unwrap());
-    let services = Arc::new(Services::open(config).unwrap());
+    let services = Arc::new(crate::test_support::services(config));
     for (number, user, supervisor) in [("2307", "ana", false), ("2308", "sup", true)] {
         let mut a = Agent::new(AgentNumber::new(number).unwrap());
         a.username = user.into();
@@ -579,8 +578,7 @@ async fn getrecords_pages_filters_and_shapes_rows() {
     cdrs[2].uniqueid = UniqueId::new(format!("{id}-src"));
     cdrs[2].linkedid = UniqueId::new(format!("{id}-src"));
     cdrs[2].calldata = "idcliente=9".into();
-    crate::store::SqliteJournal::open(&f.services.config.store.path)
-        .unwrap()
+    crate::test_support::journal_writer(&f.services.config.store.path)
         .append_cdrs(&SourceId::new("cdr"), &cdrs, SourceCursor::Rowid(6))
         .unwrap();
     let call = CampaignCall {

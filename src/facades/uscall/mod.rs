@@ -18,8 +18,7 @@ use std::sync::Arc;
 use axum::Router;
 use serde_json::{json, Value};
 
-use crate::app::{PbxServices, Services};
-use crate::core::agent_digest::{verify_digest, AgentDigestStore};
+use crate::core::agent_digest::verify_digest;
 use crate::core::audit::{api, outcome_of, record_quietly, Actor, EngineAction};
 use crate::core::call_commands::SpyMode;
 use crate::core::call_summary::{
@@ -28,8 +27,7 @@ use crate::core::call_summary::{
 };
 use crate::core::dialing::DialingCategory;
 use crate::core::directory::{
-    Agent, AgentNumber, CredentialApi, DirectoryStore, Extension, PauseReason, PauseReasonId,
-    QueueName, TrunkName,
+    Agent, AgentNumber, CredentialApi, Extension, PauseReason, PauseReasonId, QueueName, TrunkName,
 };
 use crate::core::journal::{report_records, CdrRecord, QueueLogRecord, TimeRange, UnixTime};
 use crate::core::live::{EndpointKind, EndpointLive, LiveState};
@@ -42,6 +40,7 @@ use crate::core::Secret;
 use crate::facades::auth::{KeyError, KeyVerifier};
 use crate::facades::client_addr::Network;
 use crate::facades::soap::{self, RequestContext, SoapCall, SoapError, SoapService, SoapValue};
+use crate::facades::{PbxServices, Services};
 
 use config::QueueKind;
 use errors::{Noun, UscallError};

@@ -27,7 +27,7 @@ fn fixture() -> Fixture {
         dir.path().join("rec"),
     );
     let config = Arc::new(Config::from_toml(&text).unwrap());
-    let services = Arc::new(Services::open(config).unwrap());
+    let services = Arc::new(crate::test_support::services(config));
     let mut agent = Agent::new(AgentNumber::new("2204").unwrap());
     agent.full_name = "Ana Souza".into();
     agent.queues = vec![QueueName::new("q_soporte").unwrap()];
@@ -726,7 +726,6 @@ async fn an_agent_logged_in_before_dataini_counts_its_session_and_time() {
     // Before, USCall's reports read only the interval's lines: an agent logged in 6 s before
     // `dataini` and still logged in got `sessoes: 0` and no logged time.
     use crate::core::journal::{FileId, LogPosition, SourceCursor, SourceId};
-    use crate::core::JournalStore;
     let f = fixture();
     let login = UnixTime::now().seconds() - 7200;
     let (from, to) = (login + 6, login + 6 + 600);
@@ -748,8 +747,7 @@ async fn an_agent_logged_in_before_dataini_counts_its_session_and_time() {
         event: crate::core::journal::QueueEvent::AddMember,
         data: vec![String::new()],
     };
-    crate::store::SqliteJournal::open(&f._dir.path().join("s.db"))
-        .unwrap()
+    crate::test_support::journal_writer(&f._dir.path().join("s.db"))
         .append_queue_log(
             &SourceId::new("queue_log"),
             &[record],

@@ -47,8 +47,6 @@ pub(crate) fn journal_writer(path: &Path) -> Box<dyn JournalStore + Send> {
     Box::new(crate::store::SqliteJournal::open(path).unwrap())
 }
 
-/// A pool of `connections` read connections to the journal at `path`.
-
 /// The facades' services over the stores named by `config` (as the engine opens them).
 pub(crate) fn services(config: Arc<crate::config::Config>) -> crate::facades::Services {
     crate::app::open_services(config).unwrap()
@@ -108,10 +106,10 @@ pub(crate) fn held_report(
     connections: usize,
     entered: tokio::sync::oneshot::Sender<()>,
     release: std::sync::mpsc::Receiver<()>,
-) -> Arc<dyn JournalReader> {
-    Arc::new(HeldReport {
+) -> crate::core::Journal {
+    crate::core::Journal::new(Arc::new(HeldReport {
         pool: Arc::new(crate::store::SqliteJournalReader::open(path, connections).unwrap()),
         entered: std::sync::Mutex::new(Some(entered)),
         release: std::sync::Mutex::new(Some(release)),
-    })
+    }))
 }

@@ -158,6 +158,7 @@ impl Engine {
     fn key(&self, system: &str, api: CredentialApi) -> String {
         self.services
             .directory
+            .store()
             .create_credential(system, api)
             .unwrap()
             .key

@@ -4,9 +4,12 @@
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::core::agent_digest::AgentDigests;
+use crate::core::directory::Directory;
 use crate::core::login_guard::{self, LoginGuard};
 use crate::core::record_links::RecordLinks;
 use crate::core::recordings::RecordingsService;
+use crate::core::Journal;
 use crate::facades::{PbxSlot, Services};
 use crate::recording_media::MediaCodecs;
 use crate::store::{
@@ -27,15 +30,15 @@ pub fn open_services(config: Arc<Config>) -> Result<Services, StoreError> {
         config.recordings.cache_dir_for(&node.recordings_dir),
     );
     Ok(Services {
-        directory: Arc::new(SqliteDirectory::open(path)?),
-        journal: Arc::new(SqliteJournalReader::open(
+        directory: Directory::new(Arc::new(SqliteDirectory::open(path)?)),
+        journal: Journal::new(Arc::new(SqliteJournalReader::open(
             path,
             config.store.read_connections,
-        )?),
+        )?)),
         recordings,
         actions: Arc::new(SqliteActionJournal::open(path)?),
         campaigns: Arc::new(SqliteCampaigns::open(path)?),
-        agent_digests: Arc::new(SqliteAgentDigests::open(path)?),
+        agent_digests: AgentDigests::new(Arc::new(SqliteAgentDigests::open(path)?)),
         sms: Arc::new(SqliteSms::open(path)?),
         sms_http: config.expand.sms_http_gateway().map(|g| Arc::new(g) as _),
         blacklist_changes: Arc::new(tokio::sync::Notify::new()),

@@ -39,6 +39,30 @@ pub trait AgentDigestStore: Send + Sync {
     fn remove_digest(&self, agent: &AgentNumber) -> Result<bool, PortError>;
 }
 
+/// The digest hashes as the services and facades read them: async, on the blocking pool.
+#[derive(Clone)]
+pub struct AgentDigests {
+    store: std::sync::Arc<dyn AgentDigestStore>,
+}
+
+impl AgentDigests {
+    /// The digests over `store`.
+    pub fn new(store: std::sync::Arc<dyn AgentDigestStore>) -> Self {
+        Self { store }
+    }
+
+    /// The port itself, for provisioning (blocking).
+    pub fn store(&self) -> &std::sync::Arc<dyn AgentDigestStore> {
+        &self.store
+    }
+
+    /// The agent's digest hash, if one was set.
+    pub async fn digest(&self, agent: &AgentNumber) -> Result<Option<PasswordHash>, PortError> {
+        let (store, agent) = (self.store.clone(), agent.clone());
+        crate::core::off_runtime(move || store.digest(&agent)).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@
 use std::sync::{Arc, RwLock};
 
 use super::audit::{outcome_of, record_quietly, ActionJournal, Actor, EngineAction};
-use super::directory::{AgentNumber, DirectoryStore, Extension, PauseReasonId, QueueName};
+use super::directory::{AgentNumber, Directory, Extension, PauseReasonId, QueueName};
 use super::live::{EndpointKind, LiveSnapshot, LiveState};
 use super::BoxFuture;
 
@@ -136,7 +136,7 @@ pub struct LoginOutcome {
 /// The agent service: rules in front of [`QueueControl`].
 #[derive(Clone)]
 pub struct AgentService {
-    directory: Arc<dyn DirectoryStore>,
+    directory: Directory,
     queues: Arc<dyn QueueControl>,
     live: Arc<RwLock<LiveState>>,
     actions: Option<Arc<dyn ActionJournal>>,
@@ -147,7 +147,7 @@ impl AgentService {
     /// A service over a directory, the queue port and the shared live state (read to find the
     /// phone an agent is logged in from).
     pub fn new(
-        directory: Arc<dyn DirectoryStore>,
+        directory: Directory,
         queues: Arc<dyn QueueControl>,
         live: Arc<RwLock<LiveState>>,
     ) -> Self {
@@ -203,9 +203,10 @@ impl AgentService {
         record_quietly(self.actions.as_ref(), entry).await;
     }
 
-    fn agent(&self, number: &AgentNumber) -> Result<super::directory::Agent, AgentError> {
+    async fn agent(&self, number: &AgentNumber) -> Result<super::directory::Agent, AgentError> {
         self.directory
             .agent(number)
+            .await
             .map_err(AgentError::Directory)?
             .ok_or_else(|| AgentError::UnknownAgent(number.clone()))
     }
@@ -269,7 +270,7 @@ impl AgentService {
         extension: Option<&Extension>,
         only: Option<&[QueueName]>,
     ) -> Result<LoginOutcome, AgentError> {
-        let agent = self.agent(number)?;
+        let agent = self.agent(number).await?;
         let extension = extension
             .or(agent.default_extension.as_ref())
             .cloned()
@@ -301,7 +302,7 @@ impl AgentService {
     }
 
     async fn logout_inner(&self, number: &AgentNumber) -> Result<(), AgentError> {
-        let agent = self.agent(number)?;
+        let agent = self.agent(number).await?;
         let mut members: Vec<(QueueName, Extension)> = Vec::new();
         let mut add = |q: QueueName, e: Extension| {
             if !members.contains(&(q.clone(), e.clone())) {
@@ -360,10 +361,11 @@ impl AgentService {
         reason: &PauseReasonId,
         queues: Option<&[QueueName]>,
     ) -> Result<(), AgentError> {
-        let agent = self.agent(number)?;
+        let agent = self.agent(number).await?;
         let pause_reason = self
             .directory
             .pause_reason(reason)
+            .await
             .map_err(AgentError::Directory)?
             .ok_or_else(|| AgentError::UnknownPauseReason(reason.clone()))?;
         self.check_queues(&agent, queues)?;
@@ -387,7 +389,7 @@ impl AgentService {
         queues: Option<&[QueueName]>,
     ) -> Result<(), AgentError> {
         let result = async {
-            let agent = self.agent(number)?;
+            let agent = self.agent(number).await?;
             self.check_queues(&agent, queues)?;
             self.set_paused(&agent, queues, true, None).await
         }
@@ -417,7 +419,7 @@ impl AgentService {
         number: &AgentNumber,
         queues: Option<&[QueueName]>,
     ) -> Result<(), AgentError> {
-        let agent = self.agent(number)?;
+        let agent = self.agent(number).await?;
         self.check_queues(&agent, queues)?;
         self.set_paused(&agent, queues, false, None).await
     }
@@ -484,6 +486,7 @@ fn queues_param(queues: Option<&[QueueName]>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::directory::DirectoryStore;
     use crate::core::directory::{
         Agent, ApiCredential, CredentialId, IssuedCredential, PauseReason,
     };
@@ -696,7 +699,7 @@ mod tests {
             .map(String::from)
             .to_vec();
         let svc = AgentService::new(
-            Arc::new(dir),
+            Directory::new(Arc::new(dir)),
             queues.clone(),
             Arc::new(RwLock::new(LiveState::new())),
         );

@@ -24,8 +24,9 @@ use super::originate::{
     CallData, CallerId, Extension, OriginateId, OriginateRequest, PhoneNumber, RequestError,
 };
 use super::originate_service::{OriginateService, StartError};
-use super::recordings::Guid;
-use crate::core::PortError;
+use super::recordings::{Guid, Recording};
+use super::sessions::AgentScope;
+use crate::core::{off_runtime, PortError};
 
 // ------------------------------------------------------------------ values
 
@@ -659,14 +660,6 @@ pub struct Disposed {
     pub pending_dialer: bool,
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, PortError> + Send + 'static,
-) -> Result<T, PortError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| -> PortError { Box::new(e) })?
-}
-
 impl CampaignService {
     /// A service over `store` for the configured `campaigns`.
     pub fn new(
@@ -710,6 +703,48 @@ impl CampaignService {
         &self.store
     }
 
+    /// The calls placed for campaigns under these originate ids.
+    pub async fn calls_by_originate(
+        &self,
+        ids: Vec<String>,
+    ) -> Result<Vec<CampaignCall>, PortError> {
+        let store = self.store.clone();
+        off_runtime(move || store.calls_by_originate(&ids)).await
+    }
+
+    /// The comment of the last disposition of each of `guids` that has a non-empty one.
+    pub async fn last_comments(
+        &self,
+        guids: Vec<String>,
+    ) -> Result<std::collections::HashMap<String, String>, PortError> {
+        let store = self.store.clone();
+        off_runtime(move || {
+            let mut out = std::collections::HashMap::new();
+            for g in guids {
+                let last = store.dispositions_of(&g)?.pop().map(|d| d.request.comment);
+                if let Some(c) = last.filter(|c| !c.is_empty()) {
+                    out.insert(g, c);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Whether an agent's session owns `recording`: its call was the agent's (the recording's
+    /// agent, or the agent of the campaign call it belongs to).
+    pub async fn owns_recording(&self, recording: &Recording, scope: &AgentScope) -> bool {
+        if recording.agent.as_deref().is_some_and(|a| scope.is_self(a)) {
+            return true;
+        }
+        let (store, guid) = (self.store.clone(), recording.guid.clone());
+        off_runtime(move || store.call_by_guid(&guid))
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|c| scope.is_self(&c.agent))
+    }
+
     /// Whether a call to `number` for `campaign` in `direction` is allowed on `today`.
     pub async fn allowed(
         &self,
@@ -720,7 +755,7 @@ impl CampaignService {
     ) -> Result<bool, PortError> {
         let store = self.store.clone();
         let n = number.clone();
-        let entries = blocking(move || store.blacklist_for(&n)).await?;
+        let entries = off_runtime(move || store.blacklist_for(&n)).await?;
         Ok(!entries
             .iter()
             .any(|e| e.blocks(campaign, direction, number, today)))
@@ -804,7 +839,7 @@ impl CampaignService {
             created: UnixTime::now(),
         };
         let store = self.store.clone();
-        blocking(move || store.call_insert(&call))
+        off_runtime(move || store.call_insert(&call))
             .await
             .map_err(AgentCallError::Store)?;
         Ok(guid)
@@ -864,7 +899,7 @@ impl CampaignService {
         };
         let store = self.store.clone();
         let blacklisted = blacklist.is_some();
-        blocking(move || {
+        off_runtime(move || {
             if let Some(entry) = blacklist {
                 store.blacklist_add(&[entry], record.at)?;
             }
@@ -887,7 +922,7 @@ impl CampaignService {
         let params = summary(entries.iter().map(|e| (&e.phone, &e.campaign)));
         let result = if entries.iter().all(BlacklistEntry::text_ok) {
             let store = self.store.clone();
-            blocking(move || store.blacklist_add(&entries, UnixTime::now()))
+            off_runtime(move || store.blacklist_add(&entries, UnixTime::now()))
                 .await
                 .map_err(BlacklistError::Store)
         } else {
@@ -909,7 +944,7 @@ impl CampaignService {
     ) -> Result<u64, BlacklistError> {
         let params = summary(keys.iter().map(|k| (&k.phone, &k.campaign)));
         let store = self.store.clone();
-        let result = blocking(move || store.blacklist_remove(&keys))
+        let result = off_runtime(move || store.blacklist_remove(&keys))
             .await
             .map_err(BlacklistError::Store);
         let entry = EngineAction::now(actor, "blacklist.remove", "", params, outcome_of(&result));

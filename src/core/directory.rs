@@ -9,8 +9,8 @@
 //! the clear value is a [`Secret`] (redacted in `Debug`) and leaves the engine once, when a
 //! credential is issued.
 
-use crate::core::PortError;
 use std::fmt;
+use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -18,6 +18,7 @@ use password_hash::rand_core::{OsRng, RngCore};
 
 use super::journal::UnixTime;
 use super::secret::Secret;
+use super::{off_runtime, PortError};
 
 /// A value refused as an identifier.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -507,6 +508,75 @@ pub trait DirectoryStore: Send + Sync {
     fn revoke_credential(&self, id: &CredentialId) -> Result<bool, PortError>;
     /// Every credential (revoked ones too), without secrets, by creation time.
     fn credentials(&self) -> Result<Vec<ApiCredential>, PortError>;
+}
+
+/// The directory as the services and facades read it: async, each read on the blocking pool.
+#[derive(Clone)]
+pub struct Directory {
+    store: Arc<dyn DirectoryStore>,
+}
+
+impl Directory {
+    /// The directory over `store`.
+    pub fn new(store: Arc<dyn DirectoryStore>) -> Self {
+        Self { store }
+    }
+
+    /// The port itself, for provisioning (the admin command line and test fixtures; blocking).
+    pub fn store(&self) -> &Arc<dyn DirectoryStore> {
+        &self.store
+    }
+
+    /// The agent with this number.
+    pub async fn agent(&self, number: &AgentNumber) -> Result<Option<Agent>, PortError> {
+        let (store, number) = (self.store.clone(), number.clone());
+        off_runtime(move || store.agent(&number)).await
+    }
+
+    /// Every agent, by number.
+    pub async fn agents(&self) -> Result<Vec<Agent>, PortError> {
+        let store = self.store.clone();
+        off_runtime(move || store.agents()).await
+    }
+
+    /// The agent a client names, the same way in every facade: by user name, else by number.
+    pub async fn find_agent(&self, key: &str) -> Result<Option<Agent>, PortError> {
+        Ok(find_agent_in(self.agents().await?, key))
+    }
+
+    /// The pause reason with this id.
+    pub async fn pause_reason(&self, id: &PauseReasonId) -> Result<Option<PauseReason>, PortError> {
+        let (store, id) = (self.store.clone(), id.clone());
+        off_runtime(move || store.pause_reason(&id)).await
+    }
+
+    /// Every pause reason, by id.
+    pub async fn pause_reasons(&self) -> Result<Vec<PauseReason>, PortError> {
+        let store = self.store.clone();
+        off_runtime(move || store.pause_reasons()).await
+    }
+
+    /// Whether the credential with this id exists and is not revoked.
+    pub async fn credential_live(&self, id: &CredentialId) -> Result<bool, PortError> {
+        let (store, id) = (self.store.clone(), id.clone());
+        off_runtime(move || store.credential_live(&id)).await
+    }
+
+    /// The live credentials `key` may be, with their hashes (no hashing here).
+    pub async fn key_candidates(&self, key: &Secret) -> Result<Vec<KeyCandidate>, PortError> {
+        let (store, key) = (self.store.clone(), key.clone());
+        off_runtime(move || store.key_candidates(&key)).await
+    }
+}
+
+/// Of `agents`, the one whose user name is `key`, else the one numbered `key`.
+pub fn find_agent_in(agents: Vec<Agent>, key: &str) -> Option<Agent> {
+    let by_name = agents
+        .iter()
+        .position(|a| !a.username.is_empty() && a.username == key);
+    let by_number = || agents.iter().position(|a| a.number.as_str() == key);
+    let i = by_name.or_else(by_number)?;
+    agents.into_iter().nth(i)
 }
 
 #[cfg(test)]

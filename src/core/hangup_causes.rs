@@ -47,6 +47,15 @@ pub trait HangupCauseStore: Send + Sync {
     fn causes_of(&self, uniqueids: &[String]) -> Result<HashMap<String, u16>, PortError>;
 }
 
+/// Why each of `uniqueids` ended, as far as recorded (on the blocking pool).
+pub async fn causes_of(
+    store: &std::sync::Arc<dyn HangupCauseStore>,
+    uniqueids: Vec<String>,
+) -> Result<HashMap<String, u16>, PortError> {
+    let store = store.clone();
+    crate::core::off_runtime(move || store.causes_of(&uniqueids)).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,10 +11,11 @@
 //! Asterisk's text formats or any wire format.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::ids::{ChannelName, UniqueId};
-use crate::core::PortError;
+use crate::core::{off_runtime, PortError};
 
 /// A UTC instant in whole seconds since the Unix epoch (what Asterisk's CDR `*_epoch` columns and
 /// `queue_log` timestamps hold).
@@ -491,6 +492,58 @@ pub fn report_records(
     records.retain(|r| queue_log_matches(r, queues, agents));
     records.extend(journal.queue_log_matching(range, queues, agents)?);
     Ok(records)
+}
+
+/// The journal as the services and facades read it: async, each read on the blocking pool
+/// (the reader serves concurrent reads side by side).
+#[derive(Clone)]
+pub struct Journal {
+    reader: Arc<dyn JournalReader>,
+}
+
+impl Journal {
+    /// The journal over `reader`.
+    pub fn new(reader: Arc<dyn JournalReader>) -> Self {
+        Self { reader }
+    }
+
+    /// CDRs that started in `range`, in start order.
+    pub async fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, PortError> {
+        let reader = self.reader.clone();
+        off_runtime(move || reader.cdrs(range)).await
+    }
+
+    /// The CDRs of one call (its uniqueid or linkedid).
+    pub async fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, PortError> {
+        let (reader, id) = (self.reader.clone(), id.to_owned());
+        off_runtime(move || reader.cdrs_of_call(&id)).await
+    }
+
+    /// The queue_log records of `range`.
+    pub async fn queue_log(&self, range: TimeRange) -> Result<Vec<QueueLogRecord>, PortError> {
+        let reader = self.reader.clone();
+        off_runtime(move || reader.queue_log(range)).await
+    }
+
+    /// The `queue_log` input of every report over `range` ([`report_records`]).
+    pub async fn report_records(
+        &self,
+        range: TimeRange,
+        queues: Vec<String>,
+        agents: Vec<String>,
+    ) -> Result<Vec<QueueLogRecord>, PortError> {
+        let reader = self.reader.clone();
+        off_runtime(move || report_records(&*reader, range, &queues, &agents)).await
+    }
+
+    /// Runs several reads of one request together on one blocking task.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn JournalReader) -> Result<T, PortError> + Send + 'static,
+    ) -> Result<T, PortError> {
+        let reader = self.reader.clone();
+        off_runtime(move || f(&*reader)).await
+    }
 }
 
 #[cfg(test)]

@@ -458,9 +458,7 @@ impl Inner {
         f: impl FnOnce(&dyn OriginateStore) -> Result<T, PortError> + Send + 'static,
     ) -> Result<T, PortError> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&*store))
-            .await
-            .map_err(|e| PortError::from(e))?
+        super::off_runtime(move || f(&*store)).await
     }
 
     /// The job from the cache of open jobs, or the store.

@@ -20,9 +20,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::core::directory::{
-    key_lookup_id, split_key, valid_imported_key, ApiCredential, CredentialApi, DirectoryStore,
+    key_lookup_id, split_key, valid_imported_key, ApiCredential, CredentialApi, Directory,
 };
 use crate::core::login_guard::{Attempt, LoginGuard};
+use crate::core::secret::constant_time_eq;
 use crate::core::Secret;
 
 /// How long a verified key is remembered.
@@ -50,7 +51,7 @@ struct Remembered {
 
 /// Checks presented keys against the directory.
 pub struct KeyVerifier {
-    directory: Arc<dyn DirectoryStore>,
+    directory: Directory,
     guard: Arc<LoginGuard>,
     cache: Mutex<HashMap<String, Remembered>>,
 }
@@ -60,7 +61,7 @@ const MALFORMED: &str = "key:";
 
 impl KeyVerifier {
     /// A verifier over `directory`'s credentials, hashing through `guard`.
-    pub fn new(directory: Arc<dyn DirectoryStore>, guard: Arc<LoginGuard>) -> Self {
+    pub fn new(directory: Directory, guard: Arc<LoginGuard>) -> Self {
         Self {
             directory,
             guard,
@@ -88,12 +89,12 @@ impl KeyVerifier {
         }
         // Issued keys are remembered under their id, imported ones under their bucket.
         let lookup = key_lookup_id(&key);
-        let directory = self.directory.clone();
+        let directory = &self.directory;
         if let Some(credential) = self.remembered(&key, &lookup) {
             let id = credential.id.clone();
-            let live = tokio::task::spawn_blocking(move || directory.credential_live(&id))
+            let live = directory
+                .credential_live(&id)
                 .await
-                .map_err(|_| KeyError::Store)?
                 .map_err(|_| KeyError::Store)?;
             if !live {
                 self.forget(&lookup);
@@ -105,10 +106,9 @@ impl KeyVerifier {
         if self.guard.locked(&principal, client) {
             return Err(KeyError::Refused);
         }
-        let presented = key.clone();
-        let candidates = tokio::task::spawn_blocking(move || directory.key_candidates(&presented))
+        let candidates = directory
+            .key_candidates(&key)
             .await
-            .map_err(|_| KeyError::Store)?
             .map_err(|_| KeyError::Store)?;
         let candidates = candidates
             .into_iter()
@@ -174,15 +174,6 @@ fn opens(credential: ApiCredential, api: CredentialApi) -> Result<ApiCredential,
     }
 }
 
-/// Compares two strings in time that depends only on their lengths.
-pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,7 +189,7 @@ mod tests {
             .create_credential("All", CredentialApi::Any)
             .unwrap();
         let guard = Arc::new(LoginGuard::new(Default::default(), 2));
-        let v = KeyVerifier::new(directory.clone(), guard);
+        let v = KeyVerifier::new(Directory::new(directory.clone()), guard);
         let key = expand.key.expose().to_owned();
         assert!(v.verify(&key, CredentialApi::Expand, None).await.is_ok());
         // Twice: the second comes from the cache.
@@ -238,7 +229,7 @@ mod tests {
             .create_credential("CRM", CredentialApi::Uscall)
             .unwrap();
         let guard = Arc::new(LoginGuard::new(Default::default(), 2));
-        let v = KeyVerifier::new(directory.clone(), guard);
+        let v = KeyVerifier::new(Directory::new(directory.clone()), guard);
         for _ in 0..2 {
             let c = v.verify(token, CredentialApi::Uscall, None).await.unwrap();
             assert_eq!(c.id, imported.id);

@@ -5,12 +5,12 @@
 use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::config::Config;
-use crate::core::agent_digest::AgentDigestStore;
+use crate::core::agent_digest::AgentDigests;
 use crate::core::agents::AgentService;
 use crate::core::audit::ActionJournal;
 use crate::core::call_commands::CallCommands;
 use crate::core::campaigns::CampaignStore;
-use crate::core::directory::DirectoryStore;
+use crate::core::directory::Directory;
 use crate::core::hangup_causes::HangupCauseStore;
 use crate::core::live::LiveState;
 use crate::core::login_guard::LoginGuard;
@@ -19,7 +19,7 @@ use crate::core::record_links::RecordLinks;
 use crate::core::recordings::RecordingsService;
 use crate::core::sessions::SessionStore;
 use crate::core::sms::{SmsGateway, SmsStore};
-use crate::core::JournalReader;
+use crate::core::Journal;
 use crate::facades::client_addr::Network;
 
 /// The services that need the PBX; they exist once AMI has connected for the first time (the
@@ -44,10 +44,10 @@ pub struct Services {
     /// The configuration the engine runs with.
     pub config: Arc<Config>,
     /// Agents, pause reasons, API credentials.
-    pub directory: Arc<dyn DirectoryStore>,
+    pub directory: Directory,
     /// Reads of the journal of CDRs and queue activity (a pool of read connections beside
     /// the ingestor's writer).
-    pub journal: Arc<dyn JournalReader>,
+    pub journal: Journal,
     /// The recordings catalogue and its media.
     pub recordings: RecordingsService,
     /// The journal of the engine's own actions.
@@ -55,7 +55,7 @@ pub struct Services {
     /// Campaign data: the blacklist, the calls placed for campaigns, dispositions.
     pub campaigns: Arc<dyn CampaignStore>,
     /// Hashes of the MD5 digests of agents' passwords (USCall's agentLogin).
-    pub agent_digests: Arc<dyn AgentDigestStore>,
+    pub agent_digests: AgentDigests,
     /// Text messages (SMS) sent for API clients.
     pub sms: Arc<dyn SmsStore>,
     /// The HTTP SMS provider, when `[expand] sms_gateway_url` is set.

@@ -69,9 +69,10 @@ fn fixture_over(dir: TempDir, services: Services) -> Fixture {
     let mut ana = Agent::new(AgentNumber::new("2101").unwrap());
     ana.username = "ana".into();
     ana.queues = vec![QueueName::new("q_ventas").unwrap()];
-    services.directory.upsert_agent(&ana).unwrap();
+    services.directory.store().upsert_agent(&ana).unwrap();
     let key = services
         .directory
+        .store()
         .create_credential("CRM", CredentialApi::Any)
         .unwrap()
         .key

@@ -23,15 +23,15 @@ use base64::Engine as _;
 use crate::core::audit::{api, Actor};
 use crate::core::call_summary;
 use crate::core::directory::{
-    Agent, AgentNumber, CredentialApi, Extension as AgentExtension, PauseReasonId, QueueName,
+    Agent, AgentNumber, CredentialApi, Extension as AgentExtension, PauseReason, PauseReasonId,
+    QueueName,
 };
-use crate::core::journal::report_records;
 use crate::core::live::{Activity, AgentView, EndpointKind, LiveState};
 use crate::core::originate::{
     CallData, CallerId, JobState, OriginateId, OriginateRequest, PhoneNumber,
 };
 use crate::core::originate_service::CancelError;
-use crate::core::recordings::{RecordingKey, ServeFormat};
+use crate::core::recordings::{Fetched, RecordingKey, ServeFormat};
 use crate::core::reports::{self, ReportContext, ReportFilter};
 use crate::core::sms::{PbxGateway, SmsGateway, SmsId, SmsService, SmsSettings};
 use crate::core::{CdrRecord, QueueEvent, QueueLogRecord, TimeRange, UnixTime};
@@ -194,43 +194,38 @@ impl ExpandService {
         }
     }
 
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Services) -> Result<T, Failure> + Send + 'static,
-    ) -> Result<T, Failure> {
-        let services = self.services.clone();
-        tokio::task::spawn_blocking(move || f(&services))
-            .await
-            .map_err(|_| Failure::Unknown)?
-    }
-
     async fn agents(&self) -> Result<Vec<Agent>, Failure> {
-        self.blocking(|s| s.directory.agents().map_err(|_| Failure::Unknown))
+        self.services
+            .directory
+            .agents()
             .await
+            .map_err(|_| Failure::Unknown)
     }
 
     /// The agent a client names: by user name, else by number.
     async fn find_agent(&self, key: &str) -> Result<Option<Agent>, Failure> {
-        let agents = self.agents().await?;
-        Ok(agents
-            .iter()
-            .find(|a| a.username == key)
-            .or_else(|| agents.iter().find(|a| a.number.as_str() == key))
-            .cloned())
+        self.services
+            .directory
+            .find_agent(key)
+            .await
+            .map_err(|_| Failure::Unknown)
+    }
+
+    async fn pause_reasons(&self) -> Result<Vec<PauseReason>, Failure> {
+        self.services
+            .directory
+            .pause_reasons()
+            .await
+            .map_err(|_| Failure::Unknown)
     }
 
     async fn pause_names(&self) -> Result<BTreeMap<String, String>, Failure> {
-        self.blocking(|s| {
-            s.directory
-                .pause_reasons()
-                .map(|rs| {
-                    rs.into_iter()
-                        .map(|r| (r.id.as_str().to_owned(), r.name))
-                        .collect()
-                })
-                .map_err(|_| Failure::Unknown)
-        })
-        .await
+        Ok(self
+            .pause_reasons()
+            .await?
+            .into_iter()
+            .map(|r| (r.id.as_str().to_owned(), r.name))
+            .collect())
     }
 
     fn live(&self) -> Result<LiveState, Failure> {
@@ -292,19 +287,16 @@ impl ExpandService {
         with_cdrs: bool,
     ) -> Result<(Vec<QueueLogRecord>, Vec<CdrRecord>, ReportContext), Failure> {
         let agents = self.agents().await?;
-        let (records, cdrs) = self
-            .blocking(move |s| {
-                let journal = &s.journal;
-                let records = report_records(&**journal, range, &queues, &[])
-                    .map_err(|_| Failure::Unknown)?;
-                let cdrs = if with_cdrs {
-                    journal.cdrs(range).map_err(|_| Failure::Unknown)?
-                } else {
-                    Vec::new()
-                };
-                Ok((records, cdrs))
-            })
-            .await?;
+        let journal = &self.services.journal;
+        let records = journal
+            .report_records(range, queues, Vec::new())
+            .await
+            .map_err(|_| Failure::Unknown)?;
+        let cdrs = if with_cdrs {
+            self.cdrs(range).await?
+        } else {
+            Vec::new()
+        };
         let mut ctx = ReportContext::new(UnixTime(UnixTime::now().0 + 1));
         for a in &agents {
             if let Some(ext) = &a.default_extension {
@@ -409,10 +401,12 @@ impl ExpandService {
         if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
             return Ok(Vec::new());
         }
-        let key = id.to_owned();
         let direct = self
-            .blocking(move |s| s.journal.cdrs_of_call(&key).map_err(|_| Failure::Unknown))
-            .await?;
+            .services
+            .journal
+            .cdrs_of_call(id)
+            .await
+            .map_err(|_| Failure::Unknown)?;
         if !direct.is_empty() {
             return Ok(direct);
         }
@@ -443,17 +437,11 @@ impl ExpandService {
             keys.push(RecordingKey::LinkedId(leg.linkedid.as_str().to_owned()));
         }
         let found = self
-            .blocking(move |s| {
-                for key in keys {
-                    if let Ok(file) = s.recordings.open_as(&key, ServeFormat::Mp3) {
-                        let bytes = std::fs::read(&file.path).map_err(|_| Failure::Unknown)?;
-                        return Ok(Some(bytes));
-                    }
-                }
-                Ok(None)
-            })
-            .await?;
-        if let Some(mp3) = found {
+            .services
+            .recordings
+            .fetch(keys, ServeFormat::Mp3, |_| true)
+            .await;
+        if let Ok(Fetched { bytes: mp3, .. }) = found {
             let b64 = base64::engine::general_purpose::STANDARD.encode(mp3);
             return Ok(SoapValue::Str(wire::recording_xml(
                 1,
@@ -478,8 +466,11 @@ impl ExpandService {
     }
 
     async fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, Failure> {
-        self.blocking(move |s| s.journal.cdrs(range).map_err(|_| Failure::Unknown))
+        self.services
+            .journal
+            .cdrs(range)
             .await
+            .map_err(|_| Failure::Unknown)
     }
 
     async fn cdr_custom(&self, call: &SoapCall, ctx: &RequestContext) -> Outcome {
@@ -757,24 +748,17 @@ impl ExpandService {
 
     /// The longest duration of each pause reason that has one (seconds, by reason id).
     async fn pause_limits(&self) -> Result<BTreeMap<String, u64>, Failure> {
-        self.blocking(|s| {
-            s.directory
-                .pause_reasons()
-                .map(|rs| {
-                    rs.into_iter()
-                        .filter_map(|r| Some((r.id.as_str().to_owned(), u64::from(r.max_seconds?))))
-                        .collect()
-                })
-                .map_err(|_| Failure::Unknown)
-        })
-        .await
+        Ok(self
+            .pause_reasons()
+            .await?
+            .into_iter()
+            .filter_map(|r| Some((r.id.as_str().to_owned(), u64::from(r.max_seconds?))))
+            .collect())
     }
 
     /// The pause reason `pauseDTMF` names: its id, else its name (any case).
     async fn pause_reason_id(&self, text: &str) -> Result<PauseReasonId, Failure> {
-        let reasons = self
-            .blocking(|s| s.directory.pause_reasons().map_err(|_| Failure::Unknown))
-            .await?;
+        let reasons = self.pause_reasons().await?;
         reasons
             .iter()
             .find(|r| r.id.as_str() == text)
@@ -804,8 +788,11 @@ impl ExpandService {
         let number = arg(call, 1, "agent").ok_or(Failure::BadParams)?;
         let number = AgentNumber::new(number).map_err(|_| Failure::BadParams)?;
         let agent = self
-            .blocking(move |s| s.directory.agent(&number).map_err(|_| Failure::Unknown))
-            .await?;
+            .services
+            .directory
+            .agent(&number)
+            .await
+            .map_err(|_| Failure::Unknown)?;
         Ok(SoapValue::Str(
             agent.map(|a| a.username).unwrap_or_default(),
         ))

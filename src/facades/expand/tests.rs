@@ -55,9 +55,10 @@ fn fixture_sections(expand_lines: &str, sections: &str) -> Fixture {
     ana.email = Some("ana@example.com".into());
     ana.profile = "operador".into();
     ana.queues = vec![QueueName::new("q_ventas").unwrap()];
-    services.directory.upsert_agent(&ana).unwrap();
+    services.directory.store().upsert_agent(&ana).unwrap();
     let key = services
         .directory
+        .store()
         .create_credential("CRM", CredentialApi::Expand)
         .unwrap()
         .key

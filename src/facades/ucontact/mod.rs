@@ -15,7 +15,6 @@
 
 pub mod config;
 pub mod errors;
-pub mod session;
 pub mod wire;
 
 use std::collections::{BTreeMap, HashMap};
@@ -48,8 +47,8 @@ use crate::facades::auth::KeyVerifier;
 use crate::facades::client_addr;
 use crate::facades::Services;
 
+use crate::core::session_tokens::{Principal, Sessions};
 use errors::Answer;
-use session::{Principal, Sessions};
 use wire::Form;
 
 /// The facade's state.
@@ -150,18 +149,13 @@ impl Ucontact {
         if who.supervisor {
             return None;
         }
-        let directory = self.services.directory.clone();
-        let name = who.name.clone();
-        let agent = tokio::task::spawn_blocking(move || {
-            directory.agents().ok().and_then(|agents| {
-                agents.into_iter().find(|a| {
-                    a.username == name || (a.username.is_empty() && a.number.as_str() == name)
-                })
-            })
-        })
-        .await
-        .ok()
-        .flatten();
+        let agent = self
+            .services
+            .directory
+            .find_agent(&who.name)
+            .await
+            .ok()
+            .flatten();
         let Some(agent) = agent else {
             return Some(AgentScope {
                 username: who.name.clone(),
@@ -206,11 +200,7 @@ impl Ucontact {
         &self,
         f: impl FnOnce(&dyn JournalReader) -> Result<T, PortError> + Send + 'static,
     ) -> Option<T> {
-        let journal = self.services.journal.clone();
-        tokio::task::spawn_blocking(move || f(&*journal).ok())
-            .await
-            .ok()
-            .flatten()
+        self.services.journal.read(f).await.ok()
     }
 }
 
@@ -274,17 +264,7 @@ async fn get_user_token(uc: &Ucontact, form: &Form, client: Option<IpAddr>) -> A
     let attempt = if uc.services.logins.locked(&principal, client) {
         Attempt::Locked
     } else {
-        let directory = uc.services.directory.clone();
-        let name = user.clone();
-        let agent = tokio::task::spawn_blocking(move || {
-            let agents = directory.agents().ok()?;
-            agents.into_iter().find(|a| {
-                a.username == name || (a.username.is_empty() && a.number.as_str() == name)
-            })
-        })
-        .await
-        .ok()
-        .flatten();
+        let agent = uc.services.directory.find_agent(&user).await.ok().flatten();
         let stored = agent.as_ref().and_then(|a| a.password_hash.clone());
         let attempt = uc
             .services
@@ -503,11 +483,11 @@ async fn disposition_call(uc: &Ucontact, who: &Principal, form: &Form) -> Answer
     match uc.campaigns.dispose(&actor(who), req).await {
         Ok(done) => {
             // The call's recording carries the disposition as a tag (when it is catalogued).
-            let recordings = uc.services.recordings.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                recordings.tag(&RecordingKey::Guid(guid), &tag)
-            })
-            .await;
+            let _ = uc
+                .services
+                .recordings
+                .tag_async(RecordingKey::Guid(guid), tag)
+                .await;
             Answer::json(&json!({"result": "ok", "txtcode": done.txtcode}))
         }
         Err(e) => errors::disposition(&e),
@@ -546,27 +526,28 @@ async fn blacklist(uc: &Ucontact, who: &Principal, form: &Form, bulk: bool, add:
 /// An agent's session tags its own calls' recordings only.
 async fn tag_record(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
     let scope = uc.scope(who).await;
-    let campaigns = uc.services.campaigns.clone();
     let guid = form.text("guid");
     let data = form.text("data");
-    let recordings = uc.services.recordings.clone();
     let key = RecordingKey::Guid(guid.clone());
-    let result = tokio::task::spawn_blocking(move || {
-        if let Some(scope) = &scope {
-            let own = recordings
-                .find(&key)
-                .is_ok_and(|r| own_recording(&*campaigns, &r, scope));
-            if !own {
-                return Err("not the agent's call".to_owned());
-            }
-        }
-        recordings.tag(&key, &data).map_err(|e| e.to_string())
-    })
-    .await;
+    let own = match &scope {
+        None => true,
+        Some(scope) => match uc.services.recordings.find_async(key.clone()).await {
+            Ok(r) => uc.campaigns.owns_recording(&r, scope).await,
+            Err(_) => false,
+        },
+    };
+    let result = if own {
+        uc.services
+            .recordings
+            .tag_async(key, data)
+            .await
+            .map_err(|e| e.to_string())
+    } else {
+        Err("not the agent's call".to_owned())
+    };
     let outcome = match &result {
-        Ok(Ok(_)) => "ok".to_owned(),
-        Ok(Err(e)) => format!("error: {e}"),
-        Err(_) => "error: task".to_owned(),
+        Ok(_) => "ok".to_owned(),
+        Err(e) => format!("error: {e}"),
     };
     let entry = EngineAction::now(&actor(who), "recording.tag", guid, "", outcome);
     record_quietly(Some(&uc.services.actions), entry).await;
@@ -577,7 +558,6 @@ async fn tag_record(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
 /// An agent's session converts its own calls' recordings only.
 async fn convert(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
     let scope = uc.scope(who).await;
-    let campaigns = uc.services.campaigns.clone();
     let guid = form.text("guid");
     // `folder` in the Spanish and English documents, `pasta` in the Portuguese one.
     let folder = ["folder", "pasta"]
@@ -585,26 +565,7 @@ async fn convert(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
         .map(|n| form.text(n))
         .find(|v| !v.is_empty())
         .unwrap_or_default();
-    let recordings = uc.services.recordings.clone();
-    let tz = uc.tz.clone();
-    let ok = tokio::task::spawn_blocking(move || {
-        let key = RecordingKey::Guid(guid);
-        let r = recordings.find(&key).ok()?;
-        if !folder.is_empty() && !in_day(&r, &folder, &tz) {
-            return None;
-        }
-        if scope
-            .as_ref()
-            .is_some_and(|s| !own_recording(&*campaigns, &r, s))
-        {
-            return None;
-        }
-        recordings.open_as(&key, ServeFormat::Mp3).ok()
-    })
-    .await
-    .ok()
-    .flatten()
-    .is_some();
+    let ok = convert_own(uc, RecordingKey::Guid(guid), &folder, scope.as_ref()).await;
     if ok {
         Answer::one()
     } else {
@@ -614,17 +575,61 @@ async fn convert(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
 
 /// Whether the recording is a call of the agent of `scope`: the recording's agent, or the agent
 /// of the campaign call with its guid.
-fn own_recording(
-    campaigns: &dyn crate::core::campaigns::CampaignStore,
-    r: &crate::core::recordings::Recording,
-    scope: &AgentScope,
+/// The recording `key` names, if it is of `day` (when given) and, for an agent's session, the
+/// agent's own call.
+async fn own_recording(
+    uc: &Ucontact,
+    key: RecordingKey,
+    day: Option<&str>,
+    scope: Option<&AgentScope>,
+) -> Option<crate::core::recordings::Recording> {
+    let r = uc.services.recordings.find_async(key).await.ok()?;
+    if day.is_some_and(|d| !in_day(&r, d, &uc.tz)) {
+        return None;
+    }
+    match scope {
+        Some(s) if !uc.campaigns.owns_recording(&r, s).await => None,
+        _ => Some(r),
+    }
+}
+
+/// Converts the recording to MP3 (into the cache) if the caller may: `folder` is its day (when
+/// given) and, for an agent's session, it is the agent's own call.
+async fn convert_own(
+    uc: &Ucontact,
+    key: RecordingKey,
+    folder: &str,
+    scope: Option<&AgentScope>,
 ) -> bool {
-    r.agent.as_deref().is_some_and(|a| scope.is_self(a))
-        || campaigns
-            .call_by_guid(&r.guid)
-            .ok()
-            .flatten()
-            .is_some_and(|c| scope.is_self(&c.agent))
+    let day = (!folder.is_empty()).then_some(folder);
+    if own_recording(uc, key.clone(), day, scope).await.is_none() {
+        return false;
+    }
+    uc.services
+        .recordings
+        .open_as_async(key, ServeFormat::Mp3)
+        .await
+        .is_ok()
+}
+
+/// The recording named by `guid` as `format` (MIME type and bytes), if the caller may hear it.
+async fn fetch_own(
+    uc: &Ucontact,
+    guid: &str,
+    format: ServeFormat,
+    day: Option<&str>,
+    scope: Option<&AgentScope>,
+) -> Option<(&'static str, Vec<u8>)> {
+    let key = RecordingKey::Guid(guid.to_owned());
+    // An agent's session hears its own calls only.
+    own_recording(uc, key.clone(), day, scope).await?;
+    let fetched = uc
+        .services
+        .recordings
+        .fetch(vec![key], format, |_| true)
+        .await
+        .ok()?;
+    Some((fetched.mime, fetched.bytes))
 }
 
 /// Whether `day` (`YYYYMMDD`) is the recording's day: its call date in the call center's zone,
@@ -710,29 +715,14 @@ async fn serve_record(
     let Some((guid, format)) = wanted else {
         return Answer::not_found().into_response();
     };
-    let recordings = uc.services.recordings.clone();
-    let campaigns = uc.services.campaigns.clone();
-    let tz = uc.tz.clone();
-    let served = tokio::task::spawn_blocking(move || {
-        let key = RecordingKey::Guid(guid.to_string());
-        let r = recordings.find(&key).ok()?;
-        if day.as_deref().is_some_and(|d| !in_day(&r, d, &tz)) {
-            return None;
-        }
-        // An agent's session hears its own calls only.
-        if scope
-            .as_ref()
-            .is_some_and(|s| !own_recording(&*campaigns, &r, s))
-        {
-            return None;
-        }
-        let served = recordings.open_as(&key, format).ok()?;
-        let bytes = std::fs::read(&served.path).ok()?;
-        Some((served.mime, bytes))
-    })
-    .await
-    .ok()
-    .flatten();
+    let served = fetch_own(
+        uc,
+        &guid.to_string(),
+        format,
+        day.as_deref(),
+        scope.as_ref(),
+    )
+    .await;
     match served {
         Some((mime, bytes)) => (
             [
@@ -796,32 +786,51 @@ async fn get_records(uc: &Ucontact, who: &Principal, form: &Form, base: &str) ->
         .map(|c| c.userfield.clone())
         .filter(|u| !u.is_empty())
         .collect();
-    let store = uc.services.campaigns.clone();
-    let calls: HashMap<String, CampaignCall> =
-        match tokio::task::spawn_blocking(move || store.calls_by_originate(&ids)).await {
-            Ok(Ok(calls)) => calls
-                .into_iter()
-                .map(|c| (c.originate_id.to_string(), c))
-                .collect(),
-            _ => return Answer::unavailable(),
-        };
+    let calls: HashMap<String, CampaignCall> = match uc.campaigns.calls_by_originate(ids).await {
+        Ok(calls) => calls
+            .into_iter()
+            .map(|c| (c.originate_id.to_string(), c))
+            .collect(),
+        Err(_) => return Answer::unavailable(),
+    };
     // Why each row's channel ended, as Asterisk's Hangup events said (the CDR has no cause).
     let uniqueids: Vec<String> = recorded
         .iter()
         .map(|c| c.uniqueid.as_str().to_owned())
         .collect();
-    let causes_store = uc.services.hangup_causes.clone();
-    let causes = match tokio::task::spawn_blocking(move || causes_store.causes_of(&uniqueids)).await
-    {
-        Ok(Ok(causes)) => causes,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "ucontact: hangup causes unreadable");
-            HashMap::new()
-        }
-        Err(_) => HashMap::new(),
-    };
-    let recordings = uc.services.recordings.clone();
-    let store = uc.services.campaigns.clone();
+    let causes =
+        match crate::core::hangup_causes::causes_of(&uc.services.hangup_causes, uniqueids).await {
+            Ok(causes) => causes,
+            Err(e) => {
+                tracing::warn!(error = %e, "ucontact: hangup causes unreadable");
+                HashMap::new()
+            }
+        };
+    // The catalogue's recording of each row's channel, and the guids' last comments.
+    let recs = uc
+        .services
+        .recordings
+        .find_many(
+            recorded
+                .iter()
+                .map(|c| RecordingKey::UniqueId(c.uniqueid.as_str().to_owned()))
+                .collect(),
+        )
+        .await;
+    let guids: Vec<Guid> = recorded
+        .iter()
+        .zip(&recs)
+        .map(|(cdr, rec)| {
+            rec.as_ref()
+                .map(|r| r.guid.clone())
+                .unwrap_or_else(|| Guid::derive(cdr.linkedid.as_str()))
+        })
+        .collect();
+    let notes = uc
+        .campaigns
+        .last_comments(guids.iter().map(|g| g.as_str().to_owned()).collect())
+        .await
+        .unwrap_or_default();
     let campaign_of_queue: BTreeMap<String, String> = uc
         .campaigns
         .campaigns()
@@ -832,18 +841,11 @@ async fn get_records(uc: &Ucontact, who: &Principal, form: &Form, base: &str) ->
     let tz = uc.tz.clone();
     let links = uc.services.record_links.clone();
     let base = base.to_owned();
-    let rows = tokio::task::spawn_blocking(move || {
+    let rows = {
         let mut rows = Vec::new();
         let mut matched = 0usize;
-        for cdr in &recorded {
+        for ((cdr, rec), guid) in recorded.iter().zip(recs).zip(guids) {
             let call = calls.get(&cdr.userfield);
-            let rec = recordings
-                .find(&RecordingKey::UniqueId(cdr.uniqueid.as_str().to_owned()))
-                .ok();
-            let guid = rec
-                .as_ref()
-                .map(|r| r.guid.clone())
-                .unwrap_or_else(|| Guid::derive(cdr.linkedid.as_str()));
             let queue = rec.as_ref().and_then(|r| r.queue.clone());
             let campaign = call
                 .map(|c| c.campaign.to_string())
@@ -895,11 +897,7 @@ async fn get_records(uc: &Ucontact, who: &Principal, form: &Form, base: &str) ->
                 } else {
                     "internal"
                 };
-            let note = store
-                .dispositions_of(guid.as_str())
-                .ok()
-                .and_then(|d| d.last().map(|d| d.request.comment.clone()))
-                .filter(|c| !c.is_empty());
+            let note = notes.get(guid.as_str()).cloned();
             let link = links.issue(&guid, now);
             let extra = wire::RowExtra {
                 causecode: causes.get(cdr.uniqueid.as_str()).copied(),
@@ -915,12 +913,8 @@ async fn get_records(uc: &Ucontact, who: &Principal, form: &Form, base: &str) ->
             rows.push(wire::record_row(cdr, &extra, &tz));
         }
         rows
-    })
-    .await;
-    match rows {
-        Ok(rows) => Answer::json(&Value::Array(rows)),
-        Err(_) => Answer::unavailable(),
-    }
+    };
+    Answer::json(&Value::Array(rows))
 }
 
 // ------------------------------------------------------------------ supervision
@@ -1012,14 +1006,9 @@ async fn campaign_status(uc: &Ucontact, form: &Form) -> Answer {
     let Some(reports) = todays_reports(uc, now).await else {
         return Answer::unavailable();
     };
-    let directory = uc.services.directory.clone();
-    let found = tokio::task::spawn_blocking(move || {
-        Some((directory.agents().ok()?, directory.pause_reasons().ok()?))
-    })
-    .await
-    .ok()
-    .flatten();
-    let Some((names, reasons)) = found else {
+    let directory = &uc.services.directory;
+    let (Ok(names), Ok(reasons)) = (directory.agents().await, directory.pause_reasons().await)
+    else {
         return Answer::unavailable();
     };
     let names: BTreeMap<String, String> = names

@@ -64,7 +64,7 @@ fn fixture_with(sections: &str) -> Fixture {
         a.password_hash = Some(PasswordHash::hash(&Secret::new(format!("pw-{user}"))).unwrap());
         a.default_extension =
             Some(DirExtension::new(if supervisor { "1008" } else { "1007" }).unwrap());
-        services.directory.upsert_agent(&a).unwrap();
+        services.directory.store().upsert_agent(&a).unwrap();
     }
     let keys = Arc::new(KeyVerifier::new(
         services.directory.clone(),
@@ -184,11 +184,13 @@ async fn calls_without_or_with_a_wrong_token_are_refused() {
     let expand_key = f
         .services
         .directory
+        .store()
         .create_credential("CRM", CredentialApi::Expand)
         .unwrap();
     let ucontact_key = f
         .services
         .directory
+        .store()
         .create_credential("CRM", CredentialApi::Ucontact)
         .unwrap();
     let expand_auth = format!("Bearer {}", expand_key.key.expose());

@@ -29,12 +29,12 @@ use crate::core::dialing::DialingCategory;
 use crate::core::directory::{
     Agent, AgentNumber, CredentialApi, Extension, PauseReason, PauseReasonId, QueueName, TrunkName,
 };
-use crate::core::journal::{report_records, CdrRecord, QueueLogRecord, TimeRange, UnixTime};
+use crate::core::journal::{CdrRecord, QueueLogRecord, TimeRange, UnixTime};
 use crate::core::live::{EndpointKind, EndpointLive, LiveState};
 use crate::core::login_guard::Attempt;
 use crate::core::originate::{self, CallData, DirectTarget, OriginateRequest};
 use crate::core::presence::{agent_presence, extension_presence, AgentPresence, ExtensionPresence};
-use crate::core::recordings::RecordingKey;
+use crate::core::recordings::{Fetched, RecordingKey};
 use crate::core::reports::{self, ReportContext, ReportFilter};
 use crate::core::Secret;
 use crate::facades::auth::{KeyError, KeyVerifier};
@@ -251,22 +251,10 @@ fn require_extension(live: &LiveState, ext: &str) -> Result<(), UscallError> {
     }
 }
 
-/// Runs blocking store work off the async threads; a failure is logged and becomes
-/// [`UscallError::Internal`].
-async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
-    f: impl FnOnce() -> Result<T, E> + Send + 'static,
-) -> Result<T, UscallError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "uscall: store failure");
-            Err(UscallError::Internal)
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "uscall: blocking task failed");
-            Err(UscallError::Internal)
-        }
-    }
+/// A store failure: logged, answered as [`UscallError::Internal`].
+fn internal(e: crate::core::PortError) -> UscallError {
+    tracing::warn!(error = %crate::core::error_chain(e.as_ref()), "uscall: store failure");
+    UscallError::Internal
 }
 
 /// The other party of a live call, as far as known (`s`, the dialplan's start extension, is
@@ -346,21 +334,24 @@ impl UscallService {
     }
 
     async fn agents(&self) -> Result<Vec<Agent>, UscallError> {
-        let d = self.services.directory.clone();
-        blocking(move || d.agents()).await
+        self.services.directory.agents().await.map_err(internal)
     }
 
     async fn agent(&self, number: &AgentNumber) -> Result<Agent, UscallError> {
-        let d = self.services.directory.clone();
-        let n = number.clone();
-        blocking(move || d.agent(&n))
-            .await?
+        self.services
+            .directory
+            .agent(number)
+            .await
+            .map_err(internal)?
             .ok_or_else(|| UscallError::not_found(Noun::Agente, number))
     }
 
     async fn pause_reasons(&self) -> Result<Vec<PauseReason>, UscallError> {
-        let d = self.services.directory.clone();
-        blocking(move || d.pause_reasons()).await
+        self.services
+            .directory
+            .pause_reasons()
+            .await
+            .map_err(internal)
     }
 
     async fn journal(
@@ -368,13 +359,10 @@ impl UscallService {
         cdr_range: TimeRange,
         log_range: TimeRange,
     ) -> Result<(Vec<CdrRecord>, Vec<QueueLogRecord>), UscallError> {
-        let j = self.services.journal.clone();
-        blocking(move || {
-            let cdrs = j.cdrs(cdr_range).map_err(|e| e.to_string())?;
-            let log = j.queue_log(log_range).map_err(|e| e.to_string())?;
-            Ok::<_, String>((cdrs, log))
-        })
-        .await
+        let j = &self.services.journal;
+        let cdrs = j.cdrs(cdr_range).await.map_err(internal)?;
+        let log = j.queue_log(log_range).await.map_err(internal)?;
+        Ok((cdrs, log))
     }
 
     /// The calls that started in `range`, summarised.
@@ -549,18 +537,21 @@ impl UscallService {
         if guard.locked(&principal, client) {
             return Err(UscallError::WrongPassword);
         }
-        let d = self.services.directory.clone();
-        let digests = self.services.agent_digests.clone();
-        let n = number.clone();
-        let (agent, digest) = blocking(move || {
-            let agent = d.agent(&n)?;
-            let digest = match &agent {
-                Some(_) => digests.digest(&n)?,
-                None => None,
-            };
-            Ok::<_, crate::core::PortError>((agent, digest))
-        })
-        .await?;
+        let agent = self
+            .services
+            .directory
+            .agent(&number)
+            .await
+            .map_err(internal)?;
+        let digest = match &agent {
+            Some(_) => self
+                .services
+                .agent_digests
+                .digest(&number)
+                .await
+                .map_err(internal)?,
+            None => None,
+        };
         let presented = Secret::new(md5.to_owned());
         let attempt = guard
             .verify_with(&principal, client, digest, move |h| {
@@ -931,26 +922,18 @@ impl UscallService {
         }
         let format = wire::audio_format(args.get("formato"))
             .ok_or_else(|| UscallError::invalid("formato", "use mp3, ogg ou wav"))?;
-        let recordings = self.services.recordings.clone();
-        let key_id = id.clone();
-        let served = tokio::task::spawn_blocking(move || {
-            let keys = [
-                RecordingKey::IdCti(key_id.clone()),
-                RecordingKey::LinkedId(key_id.clone()),
-                RecordingKey::UniqueId(key_id.clone()),
-            ];
-            let key = keys
-                .into_iter()
-                .find(|k| recordings.find(k).is_ok())
-                .ok_or(crate::core::recordings::RecordingError::NotFound)?;
-            let served = recordings.open_as(&key, format)?;
-            let bytes = std::fs::read(&served.path)
-                .map_err(|_| crate::core::recordings::RecordingError::NotFound)?;
-            Ok::<_, crate::core::recordings::RecordingError>((served.recording, bytes))
-        })
-        .await
-        .map_err(|_| UscallError::Internal)?;
-        let (recording, bytes) = served?;
+        let keys = vec![
+            RecordingKey::IdCti(id.clone()),
+            RecordingKey::LinkedId(id.clone()),
+            RecordingKey::UniqueId(id.clone()),
+        ];
+        let Fetched {
+            recording, bytes, ..
+        } = self
+            .services
+            .recordings
+            .fetch(keys, format, |_| true)
+            .await?;
         let start = recording.created;
         let summary = match &recording.linkedid {
             Some(linkedid) => {
@@ -1316,14 +1299,13 @@ impl UscallService {
         let agents = list("agente", args.get("agente"), |a| agent_number("agente", a))?;
         let queues = list("filas", args.get("filas"), |q| queue_name("filas", q))?;
         let range = self.range(args.get("dataini"), args.get("datafin"))?;
-        let j = self.services.journal.clone();
+        let j = &self.services.journal;
         // The state at `dataini` and then the interval: agents logged in before it count.
-        let (cdrs, log) = blocking(move || {
-            let cdrs = j.cdrs(range).map_err(|e| e.to_string())?;
-            let log = report_records(&*j, range, &[], &[]).map_err(|e| e.to_string())?;
-            Ok::<_, String>((cdrs, log))
-        })
-        .await?;
+        let cdrs = j.cdrs(range).await.map_err(internal)?;
+        let log = j
+            .report_records(range, Vec::new(), Vec::new())
+            .await
+            .map_err(internal)?;
         let directory = self.agents().await?;
         let mut ctx = ReportContext::new(UnixTime(UnixTime::now().0 + 1));
         for a in &directory {

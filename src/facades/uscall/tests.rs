@@ -31,9 +31,10 @@ fn fixture() -> Fixture {
     let mut agent = Agent::new(AgentNumber::new("2204").unwrap());
     agent.full_name = "Ana Souza".into();
     agent.queues = vec![QueueName::new("q_soporte").unwrap()];
-    services.directory.upsert_agent(&agent).unwrap();
+    services.directory.store().upsert_agent(&agent).unwrap();
     services
         .agent_digests
+        .store()
         .set_digest(
             &agent.number,
             &digest_hash(&Secret::new("segredo")).unwrap(),
@@ -41,6 +42,7 @@ fn fixture() -> Fixture {
         .unwrap();
     services
         .directory
+        .store()
         .upsert_pause_reason(&PauseReason {
             id: PauseReasonId::new("almoco").unwrap(),
             name: "Almoço".into(),
@@ -50,6 +52,7 @@ fn fixture() -> Fixture {
         .unwrap();
     let token = services
         .directory
+        .store()
         .create_credential("CRM", CredentialApi::Uscall)
         .unwrap()
         .key

@@ -10,6 +10,8 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit};
 use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
 
+use super::ops::calls::originate_request;
+use super::ops::panel::{member_calls, panel_agent};
 use super::*;
 use crate::config::Config;
 use crate::core::directory::{Agent, CredentialApi, QueueName};

@@ -128,7 +128,7 @@ pub async fn run(
     let blacklist_mirror = (!campaigns.is_empty()).then(|| {
         crate::asterisk::astdb::spawn_blacklist_mirror(
             client.clone(),
-            services.campaigns.clone(),
+            services.campaigns.store().clone(),
             campaigns,
             config.engine.time_zone(),
             services.blacklist_changes.clone(),

@@ -2,13 +2,17 @@
 //! configuration.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::core::agent_digest::AgentDigests;
+use crate::core::campaigns::CampaignService;
 use crate::core::directory::Directory;
 use crate::core::login_guard::{self, LoginGuard};
 use crate::core::record_links::RecordLinks;
 use crate::core::recordings::RecordingsService;
+use crate::core::session_tokens::Sessions;
+use crate::core::sms::{SmsService, SmsSettings};
 use crate::core::Journal;
 use crate::facades::{PbxSlot, Services};
 use crate::recording_media::MediaCodecs;
@@ -29,6 +33,9 @@ pub fn open_services(config: Arc<Config>) -> Result<Services, StoreError> {
         &node.recordings_dir,
         config.recordings.cache_dir_for(&node.recordings_dir),
     );
+    let actions: Arc<dyn crate::core::audit::ActionJournal> =
+        Arc::new(SqliteActionJournal::open(path)?);
+    let blacklist_changes = Arc::new(tokio::sync::Notify::new());
     Ok(Services {
         directory: Directory::new(Arc::new(SqliteDirectory::open(path)?)),
         journal: Journal::new(Arc::new(SqliteJournalReader::open(
@@ -36,13 +43,28 @@ pub fn open_services(config: Arc<Config>) -> Result<Services, StoreError> {
             config.store.read_connections,
         )?)),
         recordings,
-        actions: Arc::new(SqliteActionJournal::open(path)?),
-        campaigns: Arc::new(SqliteCampaigns::open(path)?),
+        actions: actions.clone(),
+        campaigns: CampaignService::new(
+            Arc::new(SqliteCampaigns::open(path)?),
+            config.ucontact.campaigns(),
+            actions.clone(),
+        )
+        .with_changes(blacklist_changes.clone()),
         agent_digests: AgentDigests::new(Arc::new(SqliteAgentDigests::open(path)?)),
-        sms: Arc::new(SqliteSms::open(path)?),
+        sms: SmsService::new(
+            Arc::new(SqliteSms::open(path)?),
+            SmsSettings {
+                from: (!config.expand.sms_from.is_empty()).then(|| config.expand.sms_from.clone()),
+                max_per_second: config.expand.sms_max_per_second,
+            },
+        )
+        .with_action_journal(actions.clone()),
         sms_http: config.expand.sms_http_gateway().map(|g| Arc::new(g) as _),
-        blacklist_changes: Arc::new(tokio::sync::Notify::new()),
-        sessions: Arc::new(SqliteSessions::open(path)?),
+        blacklist_changes,
+        sessions: Arc::new(
+            Sessions::new(Duration::from_secs(config.ucontact.session_idle_seconds))
+                .with_store(Arc::new(SqliteSessions::open(path)?)),
+        ),
         logins: Arc::new(LoginGuard::new(
             config.auth.throttle(),
             login_guard::default_permits(),

@@ -9,7 +9,7 @@ use crate::core::agent_digest::AgentDigests;
 use crate::core::agents::AgentService;
 use crate::core::audit::ActionJournal;
 use crate::core::call_commands::CallCommands;
-use crate::core::campaigns::CampaignStore;
+use crate::core::campaigns::CampaignService;
 use crate::core::directory::Directory;
 use crate::core::hangup_causes::HangupCauseStore;
 use crate::core::live::LiveState;
@@ -17,8 +17,8 @@ use crate::core::login_guard::LoginGuard;
 use crate::core::originate_service::OriginateService;
 use crate::core::record_links::RecordLinks;
 use crate::core::recordings::RecordingsService;
-use crate::core::sessions::SessionStore;
-use crate::core::sms::{SmsGateway, SmsStore};
+use crate::core::session_tokens::Sessions;
+use crate::core::sms::{SmsGateway, SmsService};
 use crate::core::Journal;
 use crate::facades::client_addr::Network;
 
@@ -52,18 +52,18 @@ pub struct Services {
     pub recordings: RecordingsService,
     /// The journal of the engine's own actions.
     pub actions: Arc<dyn ActionJournal>,
-    /// Campaign data: the blacklist, the calls placed for campaigns, dispositions.
-    pub campaigns: Arc<dyn CampaignStore>,
+    /// Campaigns: the blacklist, the calls placed for campaigns, dispositions.
+    pub campaigns: CampaignService,
     /// Hashes of the MD5 digests of agents' passwords (USCall's agentLogin).
     pub agent_digests: AgentDigests,
     /// Text messages (SMS) sent for API clients.
-    pub sms: Arc<dyn SmsStore>,
+    pub sms: SmsService,
     /// The HTTP SMS provider, when `[expand] sms_gateway_url` is set.
     pub sms_http: Option<Arc<dyn SmsGateway>>,
     /// Notified after every blacklist change (the PBX's inbound copy follows it).
     pub blacklist_changes: Arc<tokio::sync::Notify>,
-    /// API sessions (uContact's getUserToken), by token hash.
-    pub sessions: Arc<dyn SessionStore>,
+    /// API sessions (uContact's getUserToken), kept across restarts as token hashes.
+    pub sessions: Arc<Sessions>,
     /// Every password, digest and key check: the throttle (`[auth]`) and the bounded hashing
     /// pool.
     pub logins: Arc<LoginGuard>,

@@ -294,7 +294,7 @@ async fn ucontact_lists_at_the_body_limit_are_answered_0_and_nothing_is_stored()
         .integra("admin/addblackbulk", format!("black={}", urlencode(&past)))
         .await;
     assert_eq!(body, "0");
-    let campaigns = f.services.campaigns.clone();
+    let campaigns = f.services.campaigns.store().clone();
     let first = PhoneNumber::parse("090000000").unwrap();
     let stored = tokio::task::spawn_blocking({
         let c = campaigns.clone();

@@ -34,7 +34,7 @@ use crate::core::originate::{
 use crate::core::originate_service::CancelError;
 use crate::core::recordings::{Fetched, RecordingKey, ServeFormat};
 use crate::core::reports::{self, ReportContext, ReportFilter};
-use crate::core::sms::{PbxGateway, SmsGateway, SmsId, SmsService, SmsSettings};
+use crate::core::sms::{PbxGateway, SmsGateway, SmsId, SmsService};
 use crate::core::{CdrRecord, QueueEvent, QueueLogRecord, TimeRange, UnixTime};
 use crate::facades::auth::KeyVerifier;
 use crate::facades::soap::{self, RequestContext, SoapCall, SoapError, SoapService, SoapValue};
@@ -142,14 +142,7 @@ impl ExpandService {
     /// The service over `services`.
     pub fn new(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Self {
         let c = config(&services);
-        let sms = SmsService::new(
-            services.sms.clone(),
-            SmsSettings {
-                from: (!c.sms_from.is_empty()).then(|| c.sms_from.clone()),
-                max_per_second: c.sms_max_per_second,
-            },
-        )
-        .with_action_journal(services.actions.clone());
+        let sms = services.sms.clone();
         let networks = c.networks();
         Self {
             services,

@@ -61,7 +61,7 @@ use wire::Form;
 struct Ucontact {
     services: Arc<Services>,
     keys: Arc<KeyVerifier>,
-    sessions: Sessions,
+    sessions: Arc<Sessions>,
     campaigns: CampaignService,
     tz: TimeZone,
     /// The day's queue reports as last computed ([`todays_reports`]).
@@ -81,16 +81,9 @@ const DAY_FIGURES_TTL: Duration = Duration::from_secs(1);
 
 /// The facade's routes.
 pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Router {
-    let cfg = &services.config.ucontact;
     let state = Arc::new(Ucontact {
-        sessions: Sessions::new(Duration::from_secs(cfg.session_idle_seconds))
-            .with_store(services.sessions.clone()),
-        campaigns: CampaignService::new(
-            services.campaigns.clone(),
-            cfg.campaigns(),
-            services.actions.clone(),
-        )
-        .with_changes(services.blacklist_changes.clone()),
+        sessions: services.sessions.clone(),
+        campaigns: services.campaigns.clone(),
         tz: services.config.engine.time_zone(),
         day_figures: std::sync::Mutex::new(None),
         keys,

@@ -332,7 +332,7 @@ async fn disposition_messages_are_the_documented_ones() {
     )
     .await;
     assert_eq!((status, body.contains("\"RS\"")), (StatusCode::OK, true));
-    let stored = f.services.campaigns.dispositions_of("g").unwrap();
+    let stored = f.services.campaigns.store().dispositions_of("g").unwrap();
     assert!(
         stored.last().unwrap().pending_dialer,
         "reschedule waits for the dialer"
@@ -343,6 +343,7 @@ async fn disposition_messages_are_the_documented_ones() {
     assert!(f
         .services
         .campaigns
+        .store()
         .blacklist_for(&phone)
         .unwrap()
         .is_empty());
@@ -354,7 +355,7 @@ async fn disposition_messages_are_the_documented_ones() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let entries = f.services.campaigns.blacklist_for(&phone).unwrap();
+    let entries = f.services.campaigns.store().blacklist_for(&phone).unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(
         entries[0].campaign,
@@ -368,7 +369,7 @@ async fn blacklist_operations() {
     let f = fixture();
     let r = &f.router;
     let sup = login(r, "sup").await;
-    let store = f.services.campaigns.clone();
+    let store = f.services.campaigns.store().clone();
     let count = |p: &str| {
         store
             .blacklist_for(&PhoneNumber::parse(p).unwrap())
@@ -594,7 +595,7 @@ async fn getrecords_pages_filters_and_shapes_rows() {
         form: String::new(),
         created: UnixTime(base),
     };
-    f.services.campaigns.call_insert(&call).unwrap();
+    f.services.campaigns.store().call_insert(&call).unwrap();
     // The engine saw the campaign call's channel end with cause 16 (normal clearing).
     f.services
         .hangup_causes

@@ -321,10 +321,11 @@ impl UscallService {
         self.services.directory.agents().await.map_err(internal)
     }
 
+    /// The agent `agente` names: by user name, else by number (the core's one lookup).
     async fn agent(&self, number: &AgentNumber) -> Result<Agent, UscallError> {
         self.services
             .directory
-            .agent(number)
+            .find_agent(number.as_str())
             .await
             .map_err(internal)?
             .ok_or_else(|| UscallError::not_found(Noun::Agente, number))

@@ -30,6 +30,7 @@ fn fixture() -> Fixture {
     let services = Arc::new(crate::test_support::services(config));
     let mut agent = Agent::new(AgentNumber::new("2204").unwrap());
     agent.full_name = "Ana Souza".into();
+    agent.username = "ana".into();
     agent.queues = vec![QueueName::new("q_soporte").unwrap()];
     services.directory.store().upsert_agent(&agent).unwrap();
     services
@@ -721,6 +722,17 @@ async fn not_found_messages_are_correct_portuguese() {
         let v = call(&f, op, &args).await;
         assert_eq!(v["codigo"], "nao_encontrado", "{op}: {v}");
         assert_eq!(v["retorno"], want, "{op}: {v}");
+    }
+}
+
+#[tokio::test]
+async fn an_agent_is_found_by_user_name_as_in_every_facade() {
+    // The core's one lookup: by user name, else by number. Before, USCall took numbers only
+    // and answered `agentStatus("ana")` with "Agente ana não encontrado".
+    let f = fixture();
+    for (key, found) in [("ana", true), ("2204", true), ("zeca", false)] {
+        let v = call(&f, "agentStatus", &[Some(key)]).await;
+        assert_eq!(v["codigo"] == "nao_encontrado", !found, "{key}: {v}");
     }
 }
 

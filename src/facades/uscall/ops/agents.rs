@@ -117,7 +117,7 @@ impl UscallService {
         args: &Args<'_>,
     ) -> Answer {
         let number = agent_number("agente", args.required("agente")?)?;
-        self.agent(&number).await?;
+        let number = self.agent(&number).await?.number;
         self.logged_queues(&number)?;
         self.pbx()?.agents.logout(actor, &number).await?;
         Ok(json!({ "agente": number.as_str() }))
@@ -132,6 +132,7 @@ impl UscallService {
         let reason = PauseReasonId::new(args.required("idpausa")?)
             .map_err(|_| UscallError::invalid("idpausa", "use o id de getPauses"))?;
         let agent = self.agent(&number).await?;
+        let number = agent.number.clone();
         let reasons = self.pause_reasons().await?;
         let found = reasons
             .iter()
@@ -161,6 +162,7 @@ impl UscallService {
     ) -> Answer {
         let number = agent_number("agente", args.required("agente")?)?;
         let agent = self.agent(&number).await?;
+        let number = agent.number.clone();
         let live = self.live()?;
         let view = live
             .agent_by_name(number.as_str())

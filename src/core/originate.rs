@@ -1009,8 +1009,10 @@ pub trait OriginateStore: Send + Sync {
     fn get(&self, id: &OriginateId) -> Result<Option<OriginateJob>, PortError>;
     /// Jobs not in a final state (to resync after a restart).
     fn open_jobs(&self) -> Result<Vec<OriginateJob>, PortError>;
-    /// Deletes final jobs that ended before `before`; returns how many.
-    fn purge_finished(&self, before: UnixTime) -> Result<u64, PortError>;
+    /// The id of every stored job.
+    fn ids(&self) -> Result<Vec<OriginateId>, PortError>;
+    /// Deletes final jobs that ended before `before`; returns their ids.
+    fn purge_finished(&self, before: UnixTime) -> Result<Vec<OriginateId>, PortError>;
 }
 
 #[cfg(test)]

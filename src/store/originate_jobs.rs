@@ -238,13 +238,24 @@ impl OriginateStore for SqliteOriginateStore {
     fn get(&self, id: &OriginateId) -> Result<Option<OriginateJob>, PortError> {
         self.with(|conn| {
             let found = conn
-                .query_row(
-                    &format!("SELECT {COLUMNS} FROM originate_job WHERE id = ?1"),
-                    [id.as_str()],
-                    row_to_job,
-                )
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM originate_job WHERE id = ?1"
+                ))?
+                .query_row([id.as_str()], row_to_job)
                 .optional()?;
             found.transpose()
+        })
+    }
+
+    fn ids(&self) -> Result<Vec<OriginateId>, PortError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare("SELECT id FROM originate_job")?;
+            let ids = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            ids.into_iter()
+                .map(|id| OriginateId::parse(&id).map_err(|_| corrupt("id", &id)))
+                .collect()
         })
     }
 
@@ -262,13 +273,18 @@ impl OriginateStore for SqliteOriginateStore {
         })
     }
 
-    fn purge_finished(&self, before: UnixTime) -> Result<u64, PortError> {
+    fn purge_finished(&self, before: UnixTime) -> Result<Vec<OriginateId>, PortError> {
         self.with(|conn| {
-            let n = conn.execute(
-                "DELETE FROM originate_job WHERE ended_at IS NOT NULL AND ended_at < ?1",
-                [before.seconds()],
+            let mut stmt = conn.prepare(
+                "DELETE FROM originate_job WHERE ended_at IS NOT NULL AND ended_at < ?1 \
+                 RETURNING id",
             )?;
-            Ok(n as u64)
+            let ids = stmt
+                .query_map([before.seconds()], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            ids.into_iter()
+                .map(|id| OriginateId::parse(&id).map_err(|_| corrupt("id", &id)))
+                .collect()
         })
     }
 }
@@ -364,8 +380,15 @@ mod tests {
         assert_eq!(store.get(&direct.id).unwrap(), Some(direct_done));
 
         // Retention: only finished jobs that ended before the cutoff go.
-        assert_eq!(store.purge_finished(UnixTime(150)).unwrap(), 0);
-        assert_eq!(store.purge_finished(UnixTime(151)).unwrap(), 1);
+        let mut ids = store.ids().unwrap();
+        ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        assert_eq!(ids, vec![j.id.clone(), direct.id.clone()]);
+        assert_eq!(store.purge_finished(UnixTime(150)).unwrap(), vec![]);
+        assert_eq!(
+            store.purge_finished(UnixTime(151)).unwrap(),
+            vec![direct.id.clone()]
+        );
+        assert_eq!(store.ids().unwrap(), vec![j.id.clone()]);
         assert!(store.get(&direct.id).unwrap().is_none());
         assert!(store.get(&j.id).unwrap().is_some(), "open job kept");
         assert!(store

@@ -33,9 +33,11 @@
 
 mod support;
 
+use support::engine::{create_key, fail, threads, Engine};
+
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -51,6 +53,8 @@ const UCONTACT_QUEUESUMMARY: &str = "/Integra/resources/Supervisor/queuesummary"
 const UNKNOWN_JOB: &str = "0-bench0000";
 /// Cached calls measured after each fresh key's first use.
 const CACHED_SAMPLES: usize = 20;
+/// The `--system` of the keys the bench issues.
+const SYSTEM: &str = "bench facades_load";
 
 // ---------------------------------------------------------------------------------------------
 // Requests and their expected answers
@@ -210,26 +214,6 @@ fn scenarios(plan: &Plan) -> Vec<Scenario> {
     ]
 }
 
-fn unescape_xml(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-}
-
-/// The text of the SOAP answer's `return` part (entities resolved), if any.
-fn soap_return(body: &str) -> Option<String> {
-    let start = body.find("<return")?;
-    let open_end = start + body[start..].find('>')?;
-    if body[start..=open_end].ends_with("/>") {
-        return Some(String::new());
-    }
-    let close = open_end + body[open_end..].find("</return>")?;
-    Some(unescape_xml(&body[open_end + 1..close]))
-}
-
 /// `Ok` when `(status, body)` is the success `expect` describes, else why not.
 fn check(expect: Expect, status: u16, body: &[u8]) -> Result<(), String> {
     let text = String::from_utf8_lossy(body);
@@ -239,11 +223,13 @@ fn check(expect: Expect, status: u16, body: &[u8]) -> Result<(), String> {
     }
     let ok = match expect {
         Expect::Healthz => serde_json::from_str::<Value>(&text).is_ok_and(|v| v["status"] == "ok"),
-        Expect::SoapInt(n) => soap_return(&text).is_some_and(|r| r.trim() == n.to_string()),
-        Expect::SoapPanel => soap_return(&text).is_some_and(|r| {
+        Expect::SoapInt(n) => {
+            support::soap_return(&text).is_some_and(|r| r.trim() == n.to_string())
+        }
+        Expect::SoapPanel => support::soap_return(&text).is_some_and(|r| {
             r.starts_with("<?xml") && r.contains("<panel") && r.contains("</panel>")
         }),
-        Expect::SoapJsonOk => soap_return(&text)
+        Expect::SoapJsonOk => support::soap_return(&text)
             .is_some_and(|r| serde_json::from_str::<Value>(&r).is_ok_and(|v| v["status"] == "ok")),
         Expect::QueueSummary => serde_json::from_str::<Value>(&text).is_ok_and(|v| {
             v.as_array().is_some_and(|a| {
@@ -256,7 +242,7 @@ fn check(expect: Expect, status: u16, body: &[u8]) -> Result<(), String> {
     };
     if ok {
         Ok(())
-    } else if let Some(r) = soap_return(&text) {
+    } else if let Some(r) = support::soap_return(&text) {
         let r: String = r.chars().take(200).collect();
         Err(format!("unexpected SOAP return: {r}"))
     } else {
@@ -621,145 +607,8 @@ fn load_role() {
     println!("result {result}");
 }
 
-// ---------------------------------------------------------------------------------------------
-// The engine
-
-/// The engine as a child process; SIGTERM (then SIGKILL) when dropped.
-struct Engine {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Engine {
-    fn log_text(&self) -> String {
-        strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
-    }
-
-    /// `host:port` from the engine's `HTTP listening addr=...` line.
-    fn addr(&mut self, within: Duration) -> Option<String> {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            let text = self.log_text();
-            let found = text
-                .lines()
-                .find_map(|l| l.split("HTTP listening addr=").nth(1))
-                .and_then(|a| a.split_whitespace().next())
-                .map(str::to_string);
-            if found.is_some() {
-                return found;
-            }
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        None
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `GET path` on a fresh connection: `(status, body)`.
-fn get(addr: &str, path: &str) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
-}
-
 /// `(VmRSS, VmHWM)` in kB.
 type Memory = (u64, u64);
-
-/// The `Threads:` count of a process, from `/proc/<pid>/status`.
-fn threads(pid: u32) -> Option<u64> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-/// `centralita admin --config CONFIG credential create --api API`: the key it prints.
-fn create_key(bin: &Path, config: &Path, api: &str) -> String {
-    let out = Command::new(bin)
-        .args(["admin", "--config"])
-        .arg(config)
-        .args([
-            "credential",
-            "create",
-            "--system",
-            "bench facades_load",
-            "--api",
-            api,
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .expect("centralita admin runs");
-    if !out.status.success() {
-        eprintln!(
-            "credential create --api {api} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::process::exit(1);
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap_or("")
-        .trim()
-        .to_string()
-}
-
-/// Prints why the bench stops, with the engine's log, and exits 1 (the engine is stopped).
-fn fail(engine: Engine, why: &str) -> ! {
-    eprintln!(
-        "{why}; the engine's log ({}):\n{}",
-        engine.log.display(),
-        engine.log_text()
-    );
-    drop(engine);
-    std::process::exit(1);
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
 
 fn mb(kb: u64) -> f64 {
     (kb as f64 / 1024.0 * 10.0).round() / 10.0
@@ -797,34 +646,8 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let config = support::write_config(&dir);
-    let log = dir.join("engine.log");
-    let file = std::fs::File::create(&log).expect("log file");
-    let child = Command::new(&bin)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().expect("log"))
-        .stderr(file)
-        .spawn()
-        .expect("the engine starts");
-    let mut engine = Engine { child, log };
-    let pid = engine.child.id();
-
-    let Some(addr) = engine.addr(Duration::from_secs(15)) else {
-        fail(engine, "the engine logged no HTTP address");
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match get(&addr, "/healthz") {
-            Some((200, body)) if body.contains("\"ok\"") => break,
-            last if Instant::now() > deadline => {
-                fail(engine, &format!("/healthz not ok within 60 s: {last:?}"))
-            }
-            _ => std::thread::sleep(Duration::from_millis(200)),
-        }
-    }
+    let (mut engine, addr) = Engine::start(&bin, &config, dir.join("engine.log")).ready();
+    let pid = engine.pid();
 
     let plan = Plan {
         addr: addr.clone(),
@@ -832,11 +655,11 @@ fn main() {
         seconds,
         warmup_ms,
         rounds,
-        expand_key: create_key(&bin, &config, "expand"),
-        uscall_key: create_key(&bin, &config, "uscall"),
-        ucontact_key: create_key(&bin, &config, "ucontact"),
+        expand_key: create_key(&bin, &config, "expand", SYSTEM),
+        uscall_key: create_key(&bin, &config, "uscall", SYSTEM),
+        ucontact_key: create_key(&bin, &config, "ucontact", SYSTEM),
         fresh_keys: (0..fresh)
-            .map(|_| create_key(&bin, &config, "expand"))
+            .map(|_| create_key(&bin, &config, "expand", SYSTEM))
             .collect(),
     };
 
@@ -876,7 +699,7 @@ fn main() {
     let status = loader.wait().expect("the load process ends");
     let after = support::memory_kb(Some(pid));
     let threads_after = threads(pid);
-    let engine_alive = matches!(engine.child.try_wait(), Ok(None));
+    let engine_alive = engine.alive();
     let result = match result {
         Some(v) if status.success() => v,
         _ => fail(engine, &format!("the load process failed ({status})")),

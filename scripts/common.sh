@@ -36,6 +36,29 @@ install_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+# The vendor's stack that `cargo bench --bench vendor_stack` measures the engine against (nginx,
+# php-fpm with soap and pdo_sqlite) and its load generator (wrk). The bench starts and stops its
+# own nginx and php-fpm: packages that would start theirs as system services at install are
+# installed with service starts refused (policy-rc.d), and none is left running.
+ensure_vendor_stack() {
+    local missing=()
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+    command -v php-fpm8.2 >/dev/null || [ -x /usr/sbin/php-fpm8.2 ] || missing+=(php8.2-fpm)
+    { command -v php >/dev/null && php -m 2>/dev/null | grep -qi '^soap$'; } || missing+=(php8.2-soap)
+    { command -v php >/dev/null && php -m 2>/dev/null | grep -qi '^pdo_sqlite$'; } || missing+=(php8.2-sqlite3)
+    command -v wrk >/dev/null || missing+=(wrk)
+    if [ ${#missing[@]} -gt 0 ]; then
+        local policy=/usr/sbin/policy-rc.d added_policy=0
+        if [ ! -e "$policy" ]; then
+            printf '#!/bin/sh\nexit 101\n' >"$policy"
+            chmod +x "$policy"
+            added_policy=1
+        fi
+        install_packages "${missing[@]}"
+        if [ "$added_policy" = 1 ]; then rm -f "$policy"; fi
+    fi
+}
+
 # The real third-party clients the facade tests drive the engine with: PHP SoapClient, a
 # Python virtualenv with zeep, suds and requests (CENTRALITA_PY is its interpreter), and
 # headless Chromium as the HTML5 player of recording links.

@@ -31,14 +31,18 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use serde::Deserialize;
+use tracing::warn;
 
+use crate::config::Config;
 use crate::core::agent_digest::{digest_hash, AgentDigestStore};
+use crate::core::audit::{ActionJournal, Actor, EngineAction};
 use crate::core::directory::{
     valid_imported_key, Agent, AgentNumber, CredentialApi, CredentialId, DirectoryStore, Extension,
     HashError, IdError, PasswordHash, PauseReason, PauseReasonId, QueueName,
 };
-use crate::core::Secret;
-use crate::store::{SqliteAgentDigests, SqliteDirectory, StoreError};
+use crate::core::error_chain;
+use crate::core::{PortError, Secret};
+use crate::store::{SqliteActionJournal, SqliteAgentDigests, SqliteDirectory, StoreError};
 
 /// `centralita admin --config FILE <what>`.
 #[derive(Debug, Subcommand)]
@@ -188,9 +192,12 @@ pub enum AdminError {
     /// A value is not a valid identifier.
     #[error(transparent)]
     Id(#[from] IdError),
-    /// The store failed.
+    /// The store could not be opened.
     #[error("store")]
     Store(#[from] StoreError),
+    /// A store operation failed.
+    #[error("store")]
+    Port(#[from] PortError),
     /// Hashing failed.
     #[error(transparent)]
     Hash(#[from] HashError),
@@ -729,6 +736,122 @@ impl<'a> ProgressBar<'a> {
             let _ = writeln!(self.out);
         }
     }
+}
+
+// ------------------------------------------------------------------- journaling
+
+/// Runs `command` against the store of `config` (stdin, stdout and stderr of the process), then
+/// journals it as the engine's own action (actor `admin` and the invoking OS user) when it
+/// changes something, whatever its outcome.
+pub fn run_journaled(config: &Config, command: AdminCommand) -> Result<(), AdminError> {
+    let stdin = std::io::stdin();
+    let what = admin_action(&command);
+    let result = match command {
+        AdminCommand::Recordings(cmd) => {
+            run_recordings(config, cmd, &mut std::io::stdout(), &mut std::io::stderr())
+        }
+        command => run(
+            &config.store.path,
+            command,
+            &mut stdin.lock(),
+            &mut std::io::stdout(),
+        ),
+    };
+    if let Some((action, target, params)) = what {
+        let actor = Actor::admin(os_user());
+        let outcome = crate::core::audit::outcome_of(&result);
+        let entry = EngineAction::now(&actor, action, target, params, outcome);
+        match SqliteActionJournal::open(&config.store.path) {
+            Ok(journal) => {
+                if let Err(e) = journal.record(&entry) {
+                    warn!(error = %error_chain(e.as_ref()), "admin action not journaled");
+                }
+            }
+            Err(e) => warn!(error = %error_chain(&e), "admin action not journaled"),
+        }
+    }
+    result
+}
+
+/// Who runs the admin command line: the invoking user behind sudo, else the login user.
+fn os_user() -> String {
+    ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The journal entry (action, target, params) of an admin command that changes something;
+/// `None` for listings. Never a secret: a password read from stdin shows as `password=set`.
+fn admin_action(command: &AdminCommand) -> Option<(&'static str, String, String)> {
+    Some(match command {
+        AdminCommand::Agent(AgentCommand::Add {
+            number,
+            profile,
+            supervisor,
+            queues,
+            extension,
+            password_stdin,
+            ..
+        }) => (
+            "agent.add",
+            number.clone(),
+            format!(
+                "profile={profile} supervisor={supervisor} queues={} extension={}{}",
+                queues.join(","),
+                extension.as_deref().unwrap_or("-"),
+                if *password_stdin { " password=set" } else { "" }
+            ),
+        ),
+        AdminCommand::Agent(AgentCommand::Remove { number }) => {
+            ("agent.remove", number.clone(), String::new())
+        }
+        AdminCommand::PauseReason(PauseReasonCommand::Add {
+            id,
+            max_seconds,
+            queues,
+            ..
+        }) => (
+            "pause_reason.add",
+            id.clone(),
+            format!(
+                "max_seconds={} queues={}",
+                max_seconds.map_or("-".to_owned(), |s| s.to_string()),
+                queues.join(",")
+            ),
+        ),
+        AdminCommand::PauseReason(PauseReasonCommand::Remove { id }) => {
+            ("pause_reason.remove", id.clone(), String::new())
+        }
+        AdminCommand::Credential(CredentialCommand::Create { system, api }) => (
+            "credential.create",
+            system.clone(),
+            format!("api={}", api.as_str()),
+        ),
+        AdminCommand::Credential(CredentialCommand::Import { system, api }) => (
+            "credential.import",
+            system.clone(),
+            format!("api={} key=set", api.as_str()),
+        ),
+        AdminCommand::Credential(CredentialCommand::Revoke { id }) => {
+            ("credential.revoke", id.clone(), String::new())
+        }
+        AdminCommand::Import { file } => ("import", file.display().to_string(), String::new()),
+        AdminCommand::Recordings(RecordingsCommand::Import {
+            dir,
+            dry_run: false,
+        }) => (
+            "recordings.import",
+            dir.display().to_string(),
+            String::new(),
+        ),
+        AdminCommand::Recordings(
+            RecordingsCommand::Import { dry_run: true, .. } | RecordingsCommand::Sweep { .. },
+        ) => return None,
+        AdminCommand::Agent(AgentCommand::List)
+        | AdminCommand::PauseReason(PauseReasonCommand::List)
+        | AdminCommand::Credential(CredentialCommand::List) => return None,
+    })
 }
 
 #[cfg(test)]

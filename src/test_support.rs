@@ -2,6 +2,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use crate::core::directory::DirectoryStore;
+use crate::core::{
+    CdrRecord, JournalReader, JournalStore, PortError, QueueLogRecord, TimeRange, UnixTime,
+};
 
 /// A fresh directory under the system's temp dir, removed on drop.
 pub(crate) struct TempDir(PathBuf);
@@ -28,4 +34,82 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// The SQLite directory of a fresh store in `dir` (tests of the layers above the store name
+/// the port, not the adapter).
+pub(crate) fn directory(dir: &TempDir) -> Arc<dyn DirectoryStore> {
+    Arc::new(crate::store::SqliteDirectory::open(&dir.path().join("s.db")).unwrap())
+}
+
+/// The journal's writer over the store at `path` (what ingestion appends through).
+pub(crate) fn journal_writer(path: &Path) -> Box<dyn JournalStore + Send> {
+    Box::new(crate::store::SqliteJournal::open(path).unwrap())
+}
+
+/// The facades' services over the stores named by `config` (as the engine opens them).
+pub(crate) fn services(config: Arc<crate::config::Config>) -> crate::facades::Services {
+    crate::app::open_services(config).unwrap()
+}
+
+/// The journal reader of the engine, except that the first long `cdrs` read takes its pooled
+/// connection and then waits for the test's signal before reading: the report is "running"
+/// (holding a read connection) exactly as long as the test wants.
+pub(crate) struct HeldReport {
+    pool: Arc<crate::store::SqliteJournalReader>,
+    entered: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    release: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+}
+
+impl JournalReader for HeldReport {
+    fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, PortError> {
+        let hold = range.to.seconds() - range.from.seconds() > 30 * 86_400;
+        let release = if hold {
+            self.release.lock().unwrap().take()
+        } else {
+            None
+        };
+        match release {
+            Some(release) => self.pool.read(|lent| {
+                if let Some(tx) = self.entered.lock().unwrap().take() {
+                    let _ = tx.send(());
+                }
+                let _ = release.recv();
+                lent.cdrs(range)
+            }),
+            None => self.pool.cdrs(range),
+        }
+    }
+    fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, PortError> {
+        self.pool.cdrs_of_call(id)
+    }
+    fn queue_log(&self, range: TimeRange) -> Result<Vec<QueueLogRecord>, PortError> {
+        self.pool.queue_log(range)
+    }
+    fn queue_log_matching(
+        &self,
+        range: TimeRange,
+        queues: &[String],
+        agents: &[String],
+    ) -> Result<Vec<QueueLogRecord>, PortError> {
+        self.pool.queue_log_matching(range, queues, agents)
+    }
+    fn queue_log_state(&self, before: UnixTime) -> Result<Vec<QueueLogRecord>, PortError> {
+        self.pool.queue_log_state(before)
+    }
+}
+
+/// A [`HeldReport`] over a pool of `connections` to the journal at `path`: `entered` fires when
+/// the first long read holds its connection, which it keeps until `release` receives.
+pub(crate) fn held_report(
+    path: &Path,
+    connections: usize,
+    entered: tokio::sync::oneshot::Sender<()>,
+    release: std::sync::mpsc::Receiver<()>,
+) -> crate::core::Journal {
+    crate::core::Journal::new(Arc::new(HeldReport {
+        pool: Arc::new(crate::store::SqliteJournalReader::open(path, connections).unwrap()),
+        entered: std::sync::Mutex::new(Some(entered)),
+        release: std::sync::Mutex::new(Some(release)),
+    }))
 }

@@ -15,14 +15,15 @@ use std::time::Duration;
 
 use centralita::asterisk::fastagi::server::MAX_LINE;
 use centralita::asterisk::fastagi::{self, blacklist, BlacklistScript, FastAgiSettings, Scripts};
+use centralita::core::audit::MemoryActionJournal;
 use centralita::core::campaigns::{
     BlacklistEntry, BlacklistKey, Campaign, CampaignCall, CampaignName, CampaignScope,
-    CampaignStore, Day, DirectionScope, DispositionRecord, PortError,
+    CampaignService, CampaignStore, Day, DirectionScope, DispositionRecord,
 };
 use centralita::core::directory::QueueName;
 use centralita::core::originate::PhoneNumber;
 use centralita::core::recordings::Guid;
-use centralita::core::UnixTime;
+use centralita::core::{PortError, UnixTime};
 use centralita::store::SqliteCampaigns;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -86,7 +87,7 @@ async fn server(
 ) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let script = BlacklistScript::new(store, campaigns(), jiff::tz::TimeZone::UTC);
+    let script = BlacklistScript::new(service(store, campaigns()), jiff::tz::TimeZone::UTC);
     let scripts = Scripts::new().with(blacklist::SCRIPT, Arc::new(script));
     let task = tokio::spawn(fastagi::run(
         listener,
@@ -95,6 +96,11 @@ async fn server(
         std::future::pending(),
     ));
     (addr, task)
+}
+
+/// The campaigns' service over `store` (its action journal in memory).
+fn service(store: Arc<dyn CampaignStore>, campaigns: Vec<Campaign>) -> CampaignService {
+    CampaignService::new(store, campaigns, Arc::new(MemoryActionJournal::default()))
 }
 
 fn cobranza() -> CampaignName {
@@ -310,7 +316,10 @@ async fn an_unreadable_store_gets_no_command() {
 
 #[tokio::test]
 async fn without_campaigns_no_server_is_started() {
-    let script = BlacklistScript::new(Arc::new(Broken), Vec::new(), jiff::tz::TimeZone::UTC);
+    let script = BlacklistScript::new(
+        service(Arc::new(Broken), Vec::new()),
+        jiff::tz::TimeZone::UTC,
+    );
     let bind = "127.0.0.1:0".parse().unwrap();
     let started = fastagi::spawn_blacklist(bind, FastAgiSettings::default(), script)
         .await

@@ -258,7 +258,7 @@ async fn agents_queues_pauses_and_live_state_follow_asterisk() {
         "first snapshot"
     );
     let service = AgentService::new(
-        store.clone(),
+        centralita::core::directory::Directory::new(store.clone()),
         Arc::new(queue_control(&client)),
         live.clone(),
     );

@@ -267,3 +267,59 @@ async fn source_in_use_is_not_rung_and_an_early_response_is_matched_by_action_id
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn status_comes_from_the_index_of_stored_ids_kept_in_step_with_starts_and_purges() {
+    use centralita::core::originate::{apply, OriginateJob, PbxFact};
+    use centralita::core::originate_service::StatusError;
+    use centralita::core::UnixTime;
+
+    let mut fake = FakeAmi::start().await;
+    let path = store_path("index");
+    // Jobs a previous engine left: one finished now, one long past the retention period.
+    let store = SqliteOriginateStore::open(&path).unwrap();
+    let finished = |id: &str, at: UnixTime| {
+        let job = OriginateJob::new(
+            OriginateId::parse(id).unwrap(),
+            c2c("1001"),
+            Duration::from_secs(30),
+            at,
+        );
+        store.insert(&job).unwrap();
+        store
+            .update(&apply(job.clone(), &PbxFact::NotSent, at))
+            .unwrap();
+        job.id
+    };
+    let recent = finished("recent-1", UnixTime::now());
+    let ancient = finished("ancient-1", UnixTime(100));
+
+    let svc = setup(&mut fake, &path).await;
+    // Read at start: the previous engine's job is answered.
+    assert!(svc.status(&recent).await.unwrap().state.is_final());
+    // A job written behind the service's back (the invariant rules it out) is not seen: an id
+    // the index lacks is answered without the store.
+    let behind = OriginateJob::new(
+        OriginateId::parse("behind-1").unwrap(),
+        c2c("1002"),
+        Duration::from_secs(30),
+        UnixTime::now(),
+    );
+    store.insert(&behind).unwrap();
+    assert!(matches!(
+        svc.status(&behind.id).await,
+        Err(StatusError::NotFound(_))
+    ));
+    // A job this service starts is answered at once.
+    let started = svc.start_job(&Actor::engine(), c2c("1003")).await.unwrap();
+    assert_eq!(svc.status(&started).await.unwrap().state, JobState::Ringing);
+    let _ = fake.next_action().await;
+    // Purged (by the service's own purge at start, or now): gone from the store and unknown.
+    svc.purge_now().await.unwrap();
+    assert!(store.get(&ancient).unwrap().is_none());
+    assert!(matches!(
+        svc.status(&ancient).await,
+        Err(StatusError::NotFound(_))
+    ));
+    assert!(svc.status(&recent).await.is_ok());
+}

@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::body::{to_bytes, Body};
 use axum::http::Request;
 use axum::Router;
-use centralita::app::{PbxServices, Services};
+use centralita::app::open_services;
 use centralita::asterisk::ami::{AmiClient, AmiSettings};
 use centralita::asterisk::call_commands::AmiCallCommands;
 use centralita::asterisk::call_control::spawn_originate_service;
@@ -23,9 +23,10 @@ use centralita::asterisk::queue_control::AmiQueueControl;
 use centralita::config::Config;
 use centralita::core::agents::AgentService;
 use centralita::core::audit::{ActionFilter, EngineAction};
-use centralita::core::directory::{CredentialApi, DirectoryStore};
+use centralita::core::directory::CredentialApi;
 use centralita::core::live::{DeviceStatus, EndpointKind, EndpointLive, LiveState};
 use centralita::core::{Secret, TimeRange};
+use centralita::facades::{PbxServices, Services};
 use support::fake_ami::{FakeAmi, SECRET, USERNAME};
 use tower::ServiceExt;
 
@@ -89,7 +90,7 @@ async fn engine(tag: &str) -> Engine {
         fake.addr.port(),
     );
     let config = Arc::new(Config::from_toml(&text).unwrap());
-    let services = Arc::new(Services::open(config.clone()).unwrap());
+    let services = Arc::new(open_services(config.clone()).unwrap());
 
     let mut s = AmiSettings::new("127.0.0.1", fake.addr.port(), USERNAME, Secret::new(SECRET));
     s.action_timeout = Duration::from_secs(2);
@@ -157,6 +158,7 @@ impl Engine {
     fn key(&self, system: &str, api: CredentialApi) -> String {
         self.services
             .directory
+            .store()
             .create_credential(system, api)
             .unwrap()
             .key

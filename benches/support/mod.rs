@@ -1,7 +1,10 @@
 //! Shared helpers of the bench targets: memory figures from `/proc`, percentiles, the JSON line
-//! each bench writes to `target/bench/NAME.json`, and the lab's AMI address.
+//! each bench writes to `target/bench/NAME.json`, the lab's AMI address, a SOAP answer's
+//! `return`, and the engine as a child process ([`engine`]).
 
 #![allow(dead_code)]
+
+pub mod engine;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -46,6 +49,27 @@ pub fn ms(d: Duration) -> f64 {
 /// `ms` of an optional duration (JSON `null` when absent).
 pub fn ms_opt(d: Option<Duration>) -> Option<f64> {
     d.map(ms)
+}
+
+/// `s` with XML's five entities resolved.
+pub fn unescape_xml(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The text of the SOAP answer's `return` part (entities resolved), if any.
+pub fn soap_return(body: &str) -> Option<String> {
+    let start = body.find("<return")?;
+    let open_end = start + body[start..].find('>')?;
+    if body[start..=open_end].ends_with("/>") {
+        return Some(String::new());
+    }
+    let close = open_end + body[open_end..].find("</return>")?;
+    Some(unescape_xml(&body[open_end + 1..close]))
 }
 
 /// The middle value of `values` (the lower one of an even count).

@@ -118,8 +118,8 @@ pub enum IngestError {
     },
 }
 
-fn store_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> IngestError {
-    IngestError::Store(Box::new(e))
+fn store_err(e: crate::core::PortError) -> IngestError {
+    IngestError::Store(e)
 }
 
 /// The synchronous ingestion worker over a store `S`.

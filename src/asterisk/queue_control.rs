@@ -29,7 +29,7 @@ use crate::core::live::{
     CallLive, DeviceStatus, EndpointSnapshot, LiveSnapshot, Pause, QueueMember, QueueSnapshot,
     WaitingCaller,
 };
-use crate::core::{ChannelName, UniqueId, UnixTime};
+use crate::core::{BoxFuture, ChannelName, UniqueId, UnixTime};
 
 use super::ami::action::{
     CoreShowChannels, DeviceStateList, PjsipGetvar, QueueAdd, QueuePause, QueueRemove, QueueStatus,
@@ -174,121 +174,137 @@ fn map_error(e: AmiError) -> QueueControlError {
 }
 
 impl QueueControl for AmiQueueControl {
-    async fn add_member(
-        &self,
-        queue: &QueueName,
-        extension: &Extension,
-        agent: &AgentNumber,
-    ) -> Result<(), QueueControlError> {
-        let iface = extension.interface();
-        let action = QueueAdd::new(queue.as_str(), &iface)
-            .and_then(|a| a.with_member_name(agent.as_str()))
-            .and_then(|a| a.with_state_interface(&iface))
-            .map_err(refused)?;
-        self.client.send(&action).await.map_err(map_error)?;
-        Ok(())
+    fn add_member<'a>(
+        &'a self,
+        queue: &'a QueueName,
+        extension: &'a Extension,
+        agent: &'a AgentNumber,
+    ) -> BoxFuture<'a, Result<(), QueueControlError>> {
+        Box::pin(async move {
+            let iface = extension.interface();
+            let action = QueueAdd::new(queue.as_str(), &iface)
+                .and_then(|a| a.with_member_name(agent.as_str()))
+                .and_then(|a| a.with_state_interface(&iface))
+                .map_err(refused)?;
+            self.client.send(&action).await.map_err(map_error)?;
+            Ok(())
+        })
     }
 
-    async fn remove_member(
-        &self,
-        queue: &QueueName,
-        extension: &Extension,
-    ) -> Result<(), QueueControlError> {
-        let action = QueueRemove::new(queue.as_str(), &extension.interface()).map_err(refused)?;
-        self.client.send(&action).await.map_err(map_error)?;
-        Ok(())
+    fn remove_member<'a>(
+        &'a self,
+        queue: &'a QueueName,
+        extension: &'a Extension,
+    ) -> BoxFuture<'a, Result<(), QueueControlError>> {
+        Box::pin(async move {
+            let action =
+                QueueRemove::new(queue.as_str(), &extension.interface()).map_err(refused)?;
+            self.client.send(&action).await.map_err(map_error)?;
+            Ok(())
+        })
     }
 
-    async fn set_paused(
-        &self,
-        queue: Option<&QueueName>,
-        extension: &Extension,
+    fn set_paused<'a>(
+        &'a self,
+        queue: Option<&'a QueueName>,
+        extension: &'a Extension,
         paused: bool,
-        reason: Option<&PauseReasonId>,
-    ) -> Result<(), QueueControlError> {
-        let action = QueuePause::new(
-            queue.map(QueueName::as_str),
-            &extension.interface(),
-            paused,
-            reason.map(PauseReasonId::as_str),
-        )
-        .map_err(refused)?;
-        self.client.send(&action).await.map_err(map_error)?;
-        Ok(())
+        reason: Option<&'a PauseReasonId>,
+    ) -> BoxFuture<'a, Result<(), QueueControlError>> {
+        Box::pin(async move {
+            let action = QueuePause::new(
+                queue.map(QueueName::as_str),
+                &extension.interface(),
+                paused,
+                reason.map(PauseReasonId::as_str),
+            )
+            .map_err(refused)?;
+            self.client.send(&action).await.map_err(map_error)?;
+            Ok(())
+        })
     }
 
-    async fn endpoint_exists(&self, extension: &Extension) -> Result<bool, QueueControlError> {
-        let dtmf_mode = self
-            .pjsip(PjsipGetvar::endpoint(extension.as_str(), "dtmf_mode"))
-            .await
-            .map_err(map_error)?;
-        Ok(!dtmf_mode.is_empty())
+    fn endpoint_exists<'a>(
+        &'a self,
+        extension: &'a Extension,
+    ) -> BoxFuture<'a, Result<bool, QueueControlError>> {
+        Box::pin(async move {
+            let dtmf_mode = self
+                .pjsip(PjsipGetvar::endpoint(extension.as_str(), "dtmf_mode"))
+                .await
+                .map_err(map_error)?;
+            Ok(!dtmf_mode.is_empty())
+        })
     }
 
-    async fn memberships(
-        &self,
-        agent: &AgentNumber,
-    ) -> Result<Vec<(QueueName, String)>, QueueControlError> {
-        let status = QueueStatus::new(None, None).map_err(refused)?;
-        let (_, events) = self.client.send_list(&status).await.map_err(map_error)?;
-        Ok(members_named(&events, agent.as_str()))
+    fn memberships<'a>(
+        &'a self,
+        agent: &'a AgentNumber,
+    ) -> BoxFuture<'a, Result<Vec<(QueueName, String)>, QueueControlError>> {
+        Box::pin(async move {
+            let status = QueueStatus::new(None, None).map_err(refused)?;
+            let (_, events) = self.client.send_list(&status).await.map_err(map_error)?;
+            Ok(members_named(&events, agent.as_str()))
+        })
     }
 
-    async fn snapshot(&self) -> Result<LiveSnapshot, QueueControlError> {
-        let now = UnixTime::now();
-        let status = QueueStatus::new(None, None).map_err(refused)?;
-        let (_, queue_events) = self.client.send_list(&status).await.map_err(map_error)?;
-        let (_, devices) = self
-            .client
-            .send_list(&DeviceStateList)
-            .await
-            .map_err(map_error)?;
-        let (_, channels) = self
-            .client
-            .send_list(&CoreShowChannels)
-            .await
-            .map_err(map_error)?;
-        let names = self.endpoint_names(&devices).await;
-        let endpoints: Vec<Result<EndpointFacts, AmiError>> =
-            futures_util::stream::iter(names.into_iter().map(|(name, state)| async move {
-                let contact = pick_contact(self.contacts(&name).await?);
-                Ok(EndpointFacts {
-                    name,
-                    state,
-                    contact,
-                })
-            }))
-            .buffered(CONTACT_READS_AT_ONCE)
-            .collect()
-            .await;
-        let endpoints = endpoints
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(map_error)?;
-        // QueueStatus does not say a queue's wrap-up time: queues.conf does. Without it (no
-        // file, realtime queues) the wrap-up time is unknown, not an error.
-        let wrapup = match &self.queues_conf {
-            Some(path) => match super::queues_conf::read_wrapup_times(path).await {
-                Ok(times) => times,
-                Err(e) => {
-                    tracing::warn!(
-                        path = %path.display(),
-                        error = %e,
-                        "queues.conf not readable: wrap-up times unknown"
-                    );
-                    HashMap::new()
-                }
-            },
-            None => HashMap::new(),
-        };
-        Ok(build_snapshot(
-            &queue_events,
-            &devices,
-            &endpoints,
-            &channels,
-            &wrapup,
-            now,
-        ))
+    fn snapshot(&self) -> BoxFuture<'_, Result<LiveSnapshot, QueueControlError>> {
+        Box::pin(async move {
+            let now = UnixTime::now();
+            let status = QueueStatus::new(None, None).map_err(refused)?;
+            let (_, queue_events) = self.client.send_list(&status).await.map_err(map_error)?;
+            let (_, devices) = self
+                .client
+                .send_list(&DeviceStateList)
+                .await
+                .map_err(map_error)?;
+            let (_, channels) = self
+                .client
+                .send_list(&CoreShowChannels)
+                .await
+                .map_err(map_error)?;
+            let names = self.endpoint_names(&devices).await;
+            let endpoints: Vec<Result<EndpointFacts, AmiError>> =
+                futures_util::stream::iter(names.into_iter().map(|(name, state)| async move {
+                    let contact = pick_contact(self.contacts(&name).await?);
+                    Ok(EndpointFacts {
+                        name,
+                        state,
+                        contact,
+                    })
+                }))
+                .buffered(CONTACT_READS_AT_ONCE)
+                .collect()
+                .await;
+            let endpoints = endpoints
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(map_error)?;
+            // QueueStatus does not say a queue's wrap-up time: queues.conf does. Without it (no
+            // file, realtime queues) the wrap-up time is unknown, not an error.
+            let wrapup = match &self.queues_conf {
+                Some(path) => match super::queues_conf::read_wrapup_times(path).await {
+                    Ok(times) => times,
+                    Err(e) => {
+                        tracing::warn!(
+                            path = %path.display(),
+                            error = %e,
+                            "queues.conf not readable: wrap-up times unknown"
+                        );
+                        HashMap::new()
+                    }
+                },
+                None => HashMap::new(),
+            };
+            Ok(build_snapshot(
+                &queue_events,
+                &devices,
+                &endpoints,
+                &channels,
+                &wrapup,
+                now,
+            ))
+        })
     }
 }
 

@@ -12,6 +12,7 @@
 use super::directory::{AgentNumber, HashError, PasswordHash};
 use super::md5::md5_hex;
 use super::secret::Secret;
+use crate::core::PortError;
 
 /// The hash kept for `password`: Argon2id over its MD5 hex digest (lower case).
 pub fn digest_hash(password: &Secret) -> Result<PasswordHash, HashError> {
@@ -30,15 +31,36 @@ pub fn verify_digest(hash: &PasswordHash, presented: &Secret) -> bool {
 
 /// The storage port of the digest hashes, one per agent.
 pub trait AgentDigestStore: Send + Sync {
-    /// The store's error.
-    type Error: std::error::Error + Send + Sync + 'static;
-
     /// Sets (or replaces) the agent's digest hash.
-    fn set_digest(&self, agent: &AgentNumber, hash: &PasswordHash) -> Result<(), Self::Error>;
+    fn set_digest(&self, agent: &AgentNumber, hash: &PasswordHash) -> Result<(), PortError>;
     /// The agent's digest hash, if one was set.
-    fn digest(&self, agent: &AgentNumber) -> Result<Option<PasswordHash>, Self::Error>;
+    fn digest(&self, agent: &AgentNumber) -> Result<Option<PasswordHash>, PortError>;
     /// Removes the agent's digest hash; `false` if there was none.
-    fn remove_digest(&self, agent: &AgentNumber) -> Result<bool, Self::Error>;
+    fn remove_digest(&self, agent: &AgentNumber) -> Result<bool, PortError>;
+}
+
+/// The digest hashes as the services and facades read them: async, on the blocking pool.
+#[derive(Clone)]
+pub struct AgentDigests {
+    store: std::sync::Arc<dyn AgentDigestStore>,
+}
+
+impl AgentDigests {
+    /// The digests over `store`.
+    pub fn new(store: std::sync::Arc<dyn AgentDigestStore>) -> Self {
+        Self { store }
+    }
+
+    /// The port itself, for provisioning (blocking).
+    pub fn store(&self) -> &std::sync::Arc<dyn AgentDigestStore> {
+        &self.store
+    }
+
+    /// The agent's digest hash, if one was set.
+    pub async fn digest(&self, agent: &AgentNumber) -> Result<Option<PasswordHash>, PortError> {
+        let (store, agent) = (self.store.clone(), agent.clone());
+        crate::core::off_runtime(move || store.digest(&agent)).await
+    }
 }
 
 #[cfg(test)]

@@ -6,12 +6,12 @@
 //! into [`LiveState`], so a pause made by the engine and one made by a phone's feature code look
 //! the same.
 
-use std::future::Future;
 use std::sync::{Arc, RwLock};
 
 use super::audit::{outcome_of, record_quietly, ActionJournal, Actor, EngineAction};
-use super::directory::{AgentNumber, DirectoryStore, Extension, PauseReasonId, QueueName};
+use super::directory::{AgentNumber, Directory, Extension, PauseReasonId, QueueName};
 use super::live::{EndpointKind, LiveSnapshot, LiveState};
+use super::BoxFuture;
 
 /// Why Asterisk (or the way to it) refused a queue action.
 #[derive(Debug, thiserror::Error)]
@@ -37,45 +37,45 @@ pub enum QueueControlError {
 pub trait QueueControl: Send + Sync {
     /// Adds `extension`'s phone to `queue` as member named `agent`, its state following the
     /// phone's device state.
-    fn add_member(
-        &self,
-        queue: &QueueName,
-        extension: &Extension,
-        agent: &AgentNumber,
-    ) -> impl Future<Output = Result<(), QueueControlError>> + Send;
+    fn add_member<'a>(
+        &'a self,
+        queue: &'a QueueName,
+        extension: &'a Extension,
+        agent: &'a AgentNumber,
+    ) -> BoxFuture<'a, Result<(), QueueControlError>>;
 
     /// Removes `extension`'s phone from `queue`.
-    fn remove_member(
-        &self,
-        queue: &QueueName,
-        extension: &Extension,
-    ) -> impl Future<Output = Result<(), QueueControlError>> + Send;
+    fn remove_member<'a>(
+        &'a self,
+        queue: &'a QueueName,
+        extension: &'a Extension,
+    ) -> BoxFuture<'a, Result<(), QueueControlError>>;
 
     /// Pauses (`paused`) or unpauses the phone in `queue`, or in every queue when `None`.
-    fn set_paused(
-        &self,
-        queue: Option<&QueueName>,
-        extension: &Extension,
+    fn set_paused<'a>(
+        &'a self,
+        queue: Option<&'a QueueName>,
+        extension: &'a Extension,
         paused: bool,
-        reason: Option<&PauseReasonId>,
-    ) -> impl Future<Output = Result<(), QueueControlError>> + Send;
+        reason: Option<&'a PauseReasonId>,
+    ) -> BoxFuture<'a, Result<(), QueueControlError>>;
 
     /// Reads everything live state is made of.
-    fn snapshot(&self) -> impl Future<Output = Result<LiveSnapshot, QueueControlError>> + Send;
+    fn snapshot(&self) -> BoxFuture<'_, Result<LiveSnapshot, QueueControlError>>;
 
     /// Whether the PBX has an endpoint (a configured phone or trunk) named `extension`, as it
     /// says now.
-    fn endpoint_exists(
-        &self,
-        extension: &Extension,
-    ) -> impl Future<Output = Result<bool, QueueControlError>> + Send;
+    fn endpoint_exists<'a>(
+        &'a self,
+        extension: &'a Extension,
+    ) -> BoxFuture<'a, Result<bool, QueueControlError>>;
 
     /// Every queue membership named `agent` (the member name a login gives), as the PBX
     /// reports its queues now: `(queue, member interface)`.
-    fn memberships(
-        &self,
-        agent: &AgentNumber,
-    ) -> impl Future<Output = Result<Vec<(QueueName, String)>, QueueControlError>> + Send;
+    fn memberships<'a>(
+        &'a self,
+        agent: &'a AgentNumber,
+    ) -> BoxFuture<'a, Result<Vec<(QueueName, String)>, QueueControlError>>;
 }
 
 /// Why an agent operation was refused or failed.
@@ -134,30 +134,23 @@ pub struct LoginOutcome {
 }
 
 /// The agent service: rules in front of [`QueueControl`].
-pub struct AgentService<D, Q> {
-    directory: Arc<D>,
-    queues: Arc<Q>,
+#[derive(Clone)]
+pub struct AgentService {
+    directory: Directory,
+    queues: Arc<dyn QueueControl>,
     live: Arc<RwLock<LiveState>>,
     actions: Option<Arc<dyn ActionJournal>>,
     non_agent: Arc<Vec<Extension>>,
 }
 
-impl<D, Q> Clone for AgentService<D, Q> {
-    fn clone(&self) -> Self {
-        Self {
-            directory: self.directory.clone(),
-            queues: self.queues.clone(),
-            live: self.live.clone(),
-            actions: self.actions.clone(),
-            non_agent: self.non_agent.clone(),
-        }
-    }
-}
-
-impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
+impl AgentService {
     /// A service over a directory, the queue port and the shared live state (read to find the
     /// phone an agent is logged in from).
-    pub fn new(directory: Arc<D>, queues: Arc<Q>, live: Arc<RwLock<LiveState>>) -> Self {
+    pub fn new(
+        directory: Directory,
+        queues: Arc<dyn QueueControl>,
+        live: Arc<RwLock<LiveState>>,
+    ) -> Self {
         Self {
             directory,
             queues,
@@ -210,10 +203,11 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
         record_quietly(self.actions.as_ref(), entry).await;
     }
 
-    fn agent(&self, number: &AgentNumber) -> Result<super::directory::Agent, AgentError> {
+    async fn agent(&self, number: &AgentNumber) -> Result<super::directory::Agent, AgentError> {
         self.directory
             .agent(number)
-            .map_err(|e| AgentError::Directory(Box::new(e)))?
+            .await
+            .map_err(AgentError::Directory)?
             .ok_or_else(|| AgentError::UnknownAgent(number.clone()))
     }
 
@@ -276,7 +270,7 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
         extension: Option<&Extension>,
         only: Option<&[QueueName]>,
     ) -> Result<LoginOutcome, AgentError> {
-        let agent = self.agent(number)?;
+        let agent = self.agent(number).await?;
         let extension = extension
             .or(agent.default_extension.as_ref())
             .cloned()
@@ -308,7 +302,7 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
     }
 
     async fn logout_inner(&self, number: &AgentNumber) -> Result<(), AgentError> {
-        let agent = self.agent(number)?;
+        let agent = self.agent(number).await?;
         let mut members: Vec<(QueueName, Extension)> = Vec::new();
         let mut add = |q: QueueName, e: Extension| {
             if !members.contains(&(q.clone(), e.clone())) {
@@ -367,11 +361,12 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
         reason: &PauseReasonId,
         queues: Option<&[QueueName]>,
     ) -> Result<(), AgentError> {
-        let agent = self.agent(number)?;
+        let agent = self.agent(number).await?;
         let pause_reason = self
             .directory
             .pause_reason(reason)
-            .map_err(|e| AgentError::Directory(Box::new(e)))?
+            .await
+            .map_err(AgentError::Directory)?
             .ok_or_else(|| AgentError::UnknownPauseReason(reason.clone()))?;
         self.check_queues(&agent, queues)?;
         for queue in queues.unwrap_or(&agent.queues) {
@@ -394,7 +389,7 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
         queues: Option<&[QueueName]>,
     ) -> Result<(), AgentError> {
         let result = async {
-            let agent = self.agent(number)?;
+            let agent = self.agent(number).await?;
             self.check_queues(&agent, queues)?;
             self.set_paused(&agent, queues, true, None).await
         }
@@ -424,7 +419,7 @@ impl<D: DirectoryStore, Q: QueueControl> AgentService<D, Q> {
         number: &AgentNumber,
         queues: Option<&[QueueName]>,
     ) -> Result<(), AgentError> {
-        let agent = self.agent(number)?;
+        let agent = self.agent(number).await?;
         self.check_queues(&agent, queues)?;
         self.set_paused(&agent, queues, false, None).await
     }
@@ -491,9 +486,11 @@ fn queues_param(queues: Option<&[QueueName]>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::directory::DirectoryStore;
     use crate::core::directory::{
         Agent, ApiCredential, CredentialId, IssuedCredential, PauseReason,
     };
+    use crate::core::PortError;
     use crate::core::Secret;
     use std::collections::BTreeMap;
     use std::sync::Mutex;
@@ -509,63 +506,62 @@ mod tests {
     struct FakeError;
 
     impl DirectoryStore for FakeDirectory {
-        type Error = FakeError;
-        fn upsert_agent(&self, _: &Agent) -> Result<(), FakeError> {
-            Err(FakeError)
+        fn upsert_agent(&self, _: &Agent) -> Result<(), PortError> {
+            Err(FakeError.into())
         }
-        fn agent(&self, n: &AgentNumber) -> Result<Option<Agent>, FakeError> {
+        fn agent(&self, n: &AgentNumber) -> Result<Option<Agent>, PortError> {
             Ok(self.agents.get(n.as_str()).cloned())
         }
-        fn agents(&self) -> Result<Vec<Agent>, FakeError> {
+        fn agents(&self) -> Result<Vec<Agent>, PortError> {
             Ok(self.agents.values().cloned().collect())
         }
-        fn remove_agent(&self, _: &AgentNumber) -> Result<bool, FakeError> {
-            Err(FakeError)
+        fn remove_agent(&self, _: &AgentNumber) -> Result<bool, PortError> {
+            Err(FakeError.into())
         }
-        fn upsert_pause_reason(&self, _: &PauseReason) -> Result<(), FakeError> {
-            Err(FakeError)
+        fn upsert_pause_reason(&self, _: &PauseReason) -> Result<(), PortError> {
+            Err(FakeError.into())
         }
-        fn pause_reason(&self, id: &PauseReasonId) -> Result<Option<PauseReason>, FakeError> {
+        fn pause_reason(&self, id: &PauseReasonId) -> Result<Option<PauseReason>, PortError> {
             Ok(self.reasons.get(id.as_str()).cloned())
         }
-        fn pause_reasons(&self) -> Result<Vec<PauseReason>, FakeError> {
+        fn pause_reasons(&self) -> Result<Vec<PauseReason>, PortError> {
             Ok(self.reasons.values().cloned().collect())
         }
-        fn remove_pause_reason(&self, _: &PauseReasonId) -> Result<bool, FakeError> {
-            Err(FakeError)
+        fn remove_pause_reason(&self, _: &PauseReasonId) -> Result<bool, PortError> {
+            Err(FakeError.into())
         }
         fn create_credential(
             &self,
             _: &str,
             _: crate::core::directory::CredentialApi,
-        ) -> Result<IssuedCredential, FakeError> {
-            Err(FakeError)
+        ) -> Result<IssuedCredential, PortError> {
+            Err(FakeError.into())
         }
         fn import_credential(
             &self,
             _: &str,
             _: crate::core::directory::CredentialApi,
             _: Secret,
-        ) -> Result<crate::core::directory::ApiCredential, FakeError> {
-            Err(FakeError)
+        ) -> Result<crate::core::directory::ApiCredential, PortError> {
+            Err(FakeError.into())
         }
-        fn credential_live(&self, _: &CredentialId) -> Result<bool, FakeError> {
-            Err(FakeError)
+        fn credential_live(&self, _: &CredentialId) -> Result<bool, PortError> {
+            Err(FakeError.into())
         }
-        fn verify_credential(&self, _: &Secret) -> Result<Option<ApiCredential>, FakeError> {
-            Err(FakeError)
+        fn verify_credential(&self, _: &Secret) -> Result<Option<ApiCredential>, PortError> {
+            Err(FakeError.into())
         }
         fn key_candidates(
             &self,
             _: &Secret,
-        ) -> Result<Vec<crate::core::directory::KeyCandidate>, FakeError> {
-            Err(FakeError)
+        ) -> Result<Vec<crate::core::directory::KeyCandidate>, PortError> {
+            Err(FakeError.into())
         }
-        fn revoke_credential(&self, _: &CredentialId) -> Result<bool, FakeError> {
-            Err(FakeError)
+        fn revoke_credential(&self, _: &CredentialId) -> Result<bool, PortError> {
+            Err(FakeError.into())
         }
-        fn credentials(&self) -> Result<Vec<ApiCredential>, FakeError> {
-            Err(FakeError)
+        fn credentials(&self) -> Result<Vec<ApiCredential>, PortError> {
+            Err(FakeError.into())
         }
     }
 
@@ -581,83 +577,96 @@ mod tests {
     }
 
     impl QueueControl for FakeQueues {
-        async fn add_member(
-            &self,
-            q: &QueueName,
-            e: &Extension,
-            a: &AgentNumber,
-        ) -> Result<(), QueueControlError> {
-            self.log.lock().unwrap().push(format!("add {q} {e} {a}"));
-            let mut m = self.members.lock().unwrap();
-            let key = (q.to_string(), e.to_string());
-            if m.contains(&key) {
-                return Err(QueueControlError::AlreadyMember);
-            }
-            m.push(key);
-            Ok(())
+        fn add_member<'a>(
+            &'a self,
+            q: &'a QueueName,
+            e: &'a Extension,
+            a: &'a AgentNumber,
+        ) -> BoxFuture<'a, Result<(), QueueControlError>> {
+            Box::pin(async move {
+                self.log.lock().unwrap().push(format!("add {q} {e} {a}"));
+                let mut m = self.members.lock().unwrap();
+                let key = (q.to_string(), e.to_string());
+                if m.contains(&key) {
+                    return Err(QueueControlError::AlreadyMember);
+                }
+                m.push(key);
+                Ok(())
+            })
         }
-        async fn remove_member(
-            &self,
-            q: &QueueName,
-            e: &Extension,
-        ) -> Result<(), QueueControlError> {
-            self.log.lock().unwrap().push(format!("remove {q} {e}"));
-            let mut m = self.members.lock().unwrap();
-            let key = (q.to_string(), e.to_string());
-            let before = m.len();
-            m.retain(|k| *k != key);
-            if m.len() == before {
-                return Err(QueueControlError::NotMember);
-            }
-            Ok(())
+        fn remove_member<'a>(
+            &'a self,
+            q: &'a QueueName,
+            e: &'a Extension,
+        ) -> BoxFuture<'a, Result<(), QueueControlError>> {
+            Box::pin(async move {
+                self.log.lock().unwrap().push(format!("remove {q} {e}"));
+                let mut m = self.members.lock().unwrap();
+                let key = (q.to_string(), e.to_string());
+                let before = m.len();
+                m.retain(|k| *k != key);
+                if m.len() == before {
+                    return Err(QueueControlError::NotMember);
+                }
+                Ok(())
+            })
         }
-        async fn set_paused(
-            &self,
-            q: Option<&QueueName>,
-            e: &Extension,
+        fn set_paused<'a>(
+            &'a self,
+            q: Option<&'a QueueName>,
+            e: &'a Extension,
             paused: bool,
-            r: Option<&PauseReasonId>,
-        ) -> Result<(), QueueControlError> {
-            self.log.lock().unwrap().push(format!(
-                "{} {} {e} {}",
-                if paused { "pause" } else { "unpause" },
-                q.map_or("*", QueueName::as_str),
-                r.map_or("-", PauseReasonId::as_str)
-            ));
-            if !self
-                .members
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|(_, x)| x == e.as_str())
-            {
-                return Err(QueueControlError::NotMember);
-            }
-            Ok(())
+            r: Option<&'a PauseReasonId>,
+        ) -> BoxFuture<'a, Result<(), QueueControlError>> {
+            Box::pin(async move {
+                self.log.lock().unwrap().push(format!(
+                    "{} {} {e} {}",
+                    if paused { "pause" } else { "unpause" },
+                    q.map_or("*", QueueName::as_str),
+                    r.map_or("-", PauseReasonId::as_str)
+                ));
+                if !self
+                    .members
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|(_, x)| x == e.as_str())
+                {
+                    return Err(QueueControlError::NotMember);
+                }
+                Ok(())
+            })
         }
-        async fn snapshot(&self) -> Result<LiveSnapshot, QueueControlError> {
-            Ok(LiveSnapshot::default())
+        fn snapshot(&self) -> BoxFuture<'_, Result<LiveSnapshot, QueueControlError>> {
+            Box::pin(async move { Ok(LiveSnapshot::default()) })
         }
-        async fn endpoint_exists(&self, e: &Extension) -> Result<bool, QueueControlError> {
-            Ok(self
-                .endpoints
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|x| x == e.as_str()))
+        fn endpoint_exists<'a>(
+            &'a self,
+            e: &'a Extension,
+        ) -> BoxFuture<'a, Result<bool, QueueControlError>> {
+            Box::pin(async move {
+                Ok(self
+                    .endpoints
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x == e.as_str()))
+            })
         }
-        async fn memberships(
-            &self,
-            a: &AgentNumber,
-        ) -> Result<Vec<(QueueName, String)>, QueueControlError> {
-            Ok(self
-                .named
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|(_, _, n)| n == a.as_str())
-                .map(|(q, i, _)| (QueueName::new(q.as_str()).unwrap(), i.clone()))
-                .collect())
+        fn memberships<'a>(
+            &'a self,
+            a: &'a AgentNumber,
+        ) -> BoxFuture<'a, Result<Vec<(QueueName, String)>, QueueControlError>> {
+            Box::pin(async move {
+                Ok(self
+                    .named
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|(_, _, n)| n == a.as_str())
+                    .map(|(q, i, _)| (QueueName::new(q.as_str()).unwrap(), i.clone()))
+                    .collect())
+            })
         }
     }
 
@@ -665,7 +674,7 @@ mod tests {
         QueueName::new(s).unwrap()
     }
 
-    fn service() -> (AgentService<FakeDirectory, FakeQueues>, Arc<FakeQueues>) {
+    fn service() -> (AgentService, Arc<FakeQueues>) {
         let mut dir = FakeDirectory::default();
         let mut a = Agent::new(AgentNumber::new("2005").unwrap());
         a.queues = vec![q("q_ventas"), q("q_soporte")];
@@ -690,7 +699,7 @@ mod tests {
             .map(String::from)
             .to_vec();
         let svc = AgentService::new(
-            Arc::new(dir),
+            Directory::new(Arc::new(dir)),
             queues.clone(),
             Arc::new(RwLock::new(LiveState::new())),
         );

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use super::journal::{TimeRange, UnixTime};
+use crate::core::PortError;
 
 /// The API an action came through.
 pub mod api {
@@ -137,23 +138,15 @@ pub struct ActionFilter {
     pub limit: Option<usize>,
 }
 
-/// Why the journal of actions could not be read or written.
-#[derive(Debug, thiserror::Error)]
-#[error("action journal unavailable")]
-pub struct ActionJournalError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
-
 /// The port to the journal of actions.
 pub trait ActionJournal: Send + Sync {
     /// Appends one entry.
-    fn record(&self, action: &EngineAction) -> Result<(), ActionJournalError>;
+    fn record(&self, action: &EngineAction) -> Result<(), PortError>;
 
     /// Entries whose time lies in `range` and that match `filter`, oldest first (entries of the
     /// same second in the order they were recorded).
-    fn list(
-        &self,
-        range: TimeRange,
-        filter: &ActionFilter,
-    ) -> Result<Vec<EngineAction>, ActionJournalError>;
+    fn list(&self, range: TimeRange, filter: &ActionFilter)
+        -> Result<Vec<EngineAction>, PortError>;
 }
 
 /// Records `entry` off the async threads; a failure is logged, never returned (the action it
@@ -206,7 +199,7 @@ pub fn matches(entry: &EngineAction, range: TimeRange, filter: &ActionFilter) ->
 }
 
 impl ActionJournal for MemoryActionJournal {
-    fn record(&self, action: &EngineAction) -> Result<(), ActionJournalError> {
+    fn record(&self, action: &EngineAction) -> Result<(), PortError> {
         self.entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -218,7 +211,7 @@ impl ActionJournal for MemoryActionJournal {
         &self,
         range: TimeRange,
         filter: &ActionFilter,
-    ) -> Result<Vec<EngineAction>, ActionJournalError> {
+    ) -> Result<Vec<EngineAction>, PortError> {
         let mut out: Vec<EngineAction> = self
             .entries()
             .into_iter()

@@ -24,10 +24,9 @@ use super::originate::{
     CallData, CallerId, Extension, OriginateId, OriginateRequest, PhoneNumber, RequestError,
 };
 use super::originate_service::{OriginateService, StartError};
-use super::recordings::Guid;
-
-/// A boxed error from a port implementation.
-pub type PortError = Box<dyn std::error::Error + Send + Sync>;
+use super::recordings::{Guid, Recording};
+use super::sessions::AgentScope;
+use crate::core::{off_runtime, PortError};
 
 // ------------------------------------------------------------------ values
 
@@ -660,14 +659,6 @@ pub struct Disposed {
     pub pending_dialer: bool,
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, PortError> + Send + 'static,
-) -> Result<T, PortError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| -> PortError { Box::new(e) })?
-}
-
 impl CampaignService {
     /// A service over `store` for the configured `campaigns`.
     pub fn new(
@@ -697,6 +688,48 @@ impl CampaignService {
         &self.store
     }
 
+    /// The calls placed for campaigns under these originate ids.
+    pub async fn calls_by_originate(
+        &self,
+        ids: Vec<String>,
+    ) -> Result<Vec<CampaignCall>, PortError> {
+        let store = self.store.clone();
+        off_runtime(move || store.calls_by_originate(&ids)).await
+    }
+
+    /// The comment of the last disposition of each of `guids` that has a non-empty one.
+    pub async fn last_comments(
+        &self,
+        guids: Vec<String>,
+    ) -> Result<std::collections::HashMap<String, String>, PortError> {
+        let store = self.store.clone();
+        off_runtime(move || {
+            let mut out = std::collections::HashMap::new();
+            for g in guids {
+                let last = store.dispositions_of(&g)?.pop().map(|d| d.request.comment);
+                if let Some(c) = last.filter(|c| !c.is_empty()) {
+                    out.insert(g, c);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Whether an agent's session owns `recording`: its call was the agent's (the recording's
+    /// agent, or the agent of the campaign call it belongs to).
+    pub async fn owns_recording(&self, recording: &Recording, scope: &AgentScope) -> bool {
+        if recording.agent.as_deref().is_some_and(|a| scope.is_self(a)) {
+            return true;
+        }
+        let (store, guid) = (self.store.clone(), recording.guid.clone());
+        off_runtime(move || store.call_by_guid(&guid))
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|c| scope.is_self(&c.agent))
+    }
+
     /// Whether a call to `number` for `campaign` in `direction` is allowed on `today`.
     pub async fn allowed(
         &self,
@@ -707,10 +740,30 @@ impl CampaignService {
     ) -> Result<bool, PortError> {
         let store = self.store.clone();
         let n = number.clone();
-        let entries = blocking(move || store.blacklist_for(&n)).await?;
+        let entries = off_runtime(move || store.blacklist_for(&n)).await?;
         Ok(!entries
             .iter()
             .any(|e| e.blocks(campaign, direction, number, today)))
+    }
+
+    /// Whether an inbound call from `number` to `queue` is refused on `today`
+    /// ([`refuses_inbound`] over the number's stored entries and the configured campaigns).
+    pub async fn refuses_inbound(
+        &self,
+        queue: Option<&QueueName>,
+        number: &PhoneNumber,
+        today: &Day,
+    ) -> Result<bool, PortError> {
+        let store = self.store.clone();
+        let n = number.clone();
+        let entries = off_runtime(move || store.blacklist_for(&n)).await?;
+        Ok(refuses_inbound(
+            &entries,
+            &self.campaigns,
+            queue,
+            number,
+            today,
+        ))
     }
 
     /// Places a two-step call for an agent: checks the campaign and the blacklist (outbound),
@@ -791,7 +844,7 @@ impl CampaignService {
             created: UnixTime::now(),
         };
         let store = self.store.clone();
-        blocking(move || store.call_insert(&call))
+        off_runtime(move || store.call_insert(&call))
             .await
             .map_err(AgentCallError::Store)?;
         Ok(guid)
@@ -850,7 +903,7 @@ impl CampaignService {
             pending_dialer: record.pending_dialer,
         };
         let store = self.store.clone();
-        blocking(move || {
+        off_runtime(move || {
             if let Some(entry) = blacklist {
                 store.blacklist_add(&[entry], record.at)?;
             }
@@ -870,7 +923,7 @@ impl CampaignService {
         let params = summary(entries.iter().map(|e| (&e.phone, &e.campaign)));
         let result = if entries.iter().all(BlacklistEntry::text_ok) {
             let store = self.store.clone();
-            blocking(move || store.blacklist_add(&entries, UnixTime::now()))
+            off_runtime(move || store.blacklist_add(&entries, UnixTime::now()))
                 .await
                 .map_err(BlacklistError::Store)
         } else {
@@ -889,7 +942,7 @@ impl CampaignService {
     ) -> Result<u64, BlacklistError> {
         let params = summary(keys.iter().map(|k| (&k.phone, &k.campaign)));
         let store = self.store.clone();
-        let result = blocking(move || store.blacklist_remove(&keys))
+        let result = off_runtime(move || store.blacklist_remove(&keys))
             .await
             .map_err(BlacklistError::Store);
         let entry = EngineAction::now(actor, "blacklist.remove", "", params, outcome_of(&result));

@@ -10,6 +10,7 @@
 //! credential is issued.
 
 use std::fmt;
+use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -17,6 +18,7 @@ use password_hash::rand_core::{OsRng, RngCore};
 
 use super::journal::UnixTime;
 use super::secret::Secret;
+use super::{off_runtime, PortError};
 
 /// A value refused as an identifier.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -460,27 +462,24 @@ pub fn split_key(key: &Secret) -> Option<(CredentialId, Secret)> {
 }
 
 /// The storage port of the directory.
-pub trait DirectoryStore {
-    /// The store's error.
-    type Error: std::error::Error + Send + Sync + 'static;
-
+pub trait DirectoryStore: Send + Sync {
     /// Creates or replaces the agent with this number.
-    fn upsert_agent(&self, agent: &Agent) -> Result<(), Self::Error>;
+    fn upsert_agent(&self, agent: &Agent) -> Result<(), PortError>;
     /// The agent with this number.
-    fn agent(&self, number: &AgentNumber) -> Result<Option<Agent>, Self::Error>;
+    fn agent(&self, number: &AgentNumber) -> Result<Option<Agent>, PortError>;
     /// Every agent, by number.
-    fn agents(&self) -> Result<Vec<Agent>, Self::Error>;
+    fn agents(&self) -> Result<Vec<Agent>, PortError>;
     /// Removes an agent; `false` if there was none.
-    fn remove_agent(&self, number: &AgentNumber) -> Result<bool, Self::Error>;
+    fn remove_agent(&self, number: &AgentNumber) -> Result<bool, PortError>;
 
     /// Creates or replaces the pause reason with this id.
-    fn upsert_pause_reason(&self, reason: &PauseReason) -> Result<(), Self::Error>;
+    fn upsert_pause_reason(&self, reason: &PauseReason) -> Result<(), PortError>;
     /// The pause reason with this id.
-    fn pause_reason(&self, id: &PauseReasonId) -> Result<Option<PauseReason>, Self::Error>;
+    fn pause_reason(&self, id: &PauseReasonId) -> Result<Option<PauseReason>, PortError>;
     /// Every pause reason, by id.
-    fn pause_reasons(&self) -> Result<Vec<PauseReason>, Self::Error>;
+    fn pause_reasons(&self) -> Result<Vec<PauseReason>, PortError>;
     /// Removes a pause reason; `false` if there was none.
-    fn remove_pause_reason(&self, id: &PauseReasonId) -> Result<bool, Self::Error>;
+    fn remove_pause_reason(&self, id: &PauseReasonId) -> Result<bool, PortError>;
 
     /// Issues and stores (hashed) a credential for `system` on `api`; the returned key is the
     /// only copy.
@@ -488,7 +487,7 @@ pub trait DirectoryStore {
         &self,
         system: &str,
         api: CredentialApi,
-    ) -> Result<IssuedCredential, Self::Error>;
+    ) -> Result<IssuedCredential, PortError>;
     /// Stores (hashed) a key another system issued, for `system` on `api`
     /// ([`IssuedCredential::import`]).
     fn import_credential(
@@ -496,19 +495,88 @@ pub trait DirectoryStore {
         system: &str,
         api: CredentialApi,
         key: Secret,
-    ) -> Result<ApiCredential, Self::Error>;
+    ) -> Result<ApiCredential, PortError>;
     /// Whether the credential with this id exists and is not revoked (cheap: no hashing).
-    fn credential_live(&self, id: &CredentialId) -> Result<bool, Self::Error>;
+    fn credential_live(&self, id: &CredentialId) -> Result<bool, PortError>;
     /// The live (not revoked) credential that `key` authenticates, if any (hashes here; the
     /// facades use [`DirectoryStore::key_candidates`] and hash on the login guard's pool).
-    fn verify_credential(&self, key: &Secret) -> Result<Option<ApiCredential>, Self::Error>;
+    fn verify_credential(&self, key: &Secret) -> Result<Option<ApiCredential>, PortError>;
     /// The live credentials `key` may be, with their hashes (cheap: no hashing): the row of an
     /// issued key's id, else the rows of an imported key's bucket.
-    fn key_candidates(&self, key: &Secret) -> Result<Vec<KeyCandidate>, Self::Error>;
+    fn key_candidates(&self, key: &Secret) -> Result<Vec<KeyCandidate>, PortError>;
     /// Revokes a credential; `false` if there was no such live credential.
-    fn revoke_credential(&self, id: &CredentialId) -> Result<bool, Self::Error>;
+    fn revoke_credential(&self, id: &CredentialId) -> Result<bool, PortError>;
     /// Every credential (revoked ones too), without secrets, by creation time.
-    fn credentials(&self) -> Result<Vec<ApiCredential>, Self::Error>;
+    fn credentials(&self) -> Result<Vec<ApiCredential>, PortError>;
+}
+
+/// The directory as the services and facades read it: async, each read on the blocking pool.
+#[derive(Clone)]
+pub struct Directory {
+    store: Arc<dyn DirectoryStore>,
+}
+
+impl Directory {
+    /// The directory over `store`.
+    pub fn new(store: Arc<dyn DirectoryStore>) -> Self {
+        Self { store }
+    }
+
+    /// The port itself, for provisioning (the admin command line and test fixtures; blocking).
+    pub fn store(&self) -> &Arc<dyn DirectoryStore> {
+        &self.store
+    }
+
+    /// The agent with this number.
+    pub async fn agent(&self, number: &AgentNumber) -> Result<Option<Agent>, PortError> {
+        let (store, number) = (self.store.clone(), number.clone());
+        off_runtime(move || store.agent(&number)).await
+    }
+
+    /// Every agent, by number.
+    pub async fn agents(&self) -> Result<Vec<Agent>, PortError> {
+        let store = self.store.clone();
+        off_runtime(move || store.agents()).await
+    }
+
+    /// The agent a client names, the same way in every facade: by user name, else by number.
+    pub async fn find_agent(&self, key: &str) -> Result<Option<Agent>, PortError> {
+        Ok(find_agent_in(self.agents().await?, key))
+    }
+
+    /// The pause reason with this id.
+    pub async fn pause_reason(&self, id: &PauseReasonId) -> Result<Option<PauseReason>, PortError> {
+        let (store, id) = (self.store.clone(), id.clone());
+        off_runtime(move || store.pause_reason(&id)).await
+    }
+
+    /// Every pause reason, by id.
+    pub async fn pause_reasons(&self) -> Result<Vec<PauseReason>, PortError> {
+        let store = self.store.clone();
+        off_runtime(move || store.pause_reasons()).await
+    }
+
+    /// Whether the credential with this id exists and is not revoked.
+    pub async fn credential_live(&self, id: &CredentialId) -> Result<bool, PortError> {
+        let (store, id) = (self.store.clone(), id.clone());
+        off_runtime(move || store.credential_live(&id)).await
+    }
+
+    /// The live credentials `key` may be, with their hashes (no hashing here).
+    pub async fn key_candidates(&self, key: &Secret) -> Result<Vec<KeyCandidate>, PortError> {
+        let (store, key) = (self.store.clone(), key.clone());
+        off_runtime(move || store.key_candidates(&key)).await
+    }
+}
+
+/// Of `agents`, the one whose user name is `key`, else the one numbered `key`.
+pub fn find_agent_in(agents: Vec<Agent>, key: &str) -> Option<Agent> {
+    let by_name = agents
+        .iter()
+        .position(|a| !a.username.is_empty() && a.username == key);
+    let by_number = || agents.iter().position(|a| a.number.as_str() == key);
+    let i = by_name.or_else(by_number)?;
+    agents.into_iter().nth(i)
 }
 
 #[cfg(test)]

@@ -6,9 +6,7 @@
 use std::collections::HashMap;
 
 use super::{UniqueId, UnixTime};
-
-/// A port failure (the adapter's error, boxed).
-pub type PortError = Box<dyn std::error::Error + Send + Sync>;
+use crate::core::PortError;
 
 /// How long causes are kept, in days (longer than any report range).
 pub const RETENTION_DAYS: i64 = 400;
@@ -47,6 +45,15 @@ pub trait HangupCauseStore: Send + Sync {
     fn causes_put(&self, causes: &[HangupCause], now: UnixTime) -> Result<(), PortError>;
     /// The causes of those of `uniqueids` that are known.
     fn causes_of(&self, uniqueids: &[String]) -> Result<HashMap<String, u16>, PortError>;
+}
+
+/// Why each of `uniqueids` ended, as far as recorded (on the blocking pool).
+pub async fn causes_of(
+    store: &std::sync::Arc<dyn HangupCauseStore>,
+    uniqueids: Vec<String>,
+) -> Result<HashMap<String, u16>, PortError> {
+    let store = store.clone();
+    crate::core::off_runtime(move || store.causes_of(&uniqueids)).await
 }
 
 #[cfg(test)]

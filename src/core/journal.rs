@@ -11,9 +11,11 @@
 //! Asterisk's text formats or any wire format.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::ids::{ChannelName, UniqueId};
+use crate::core::{off_runtime, PortError};
 
 /// A UTC instant in whole seconds since the Unix epoch (what Asterisk's CDR `*_epoch` columns and
 /// `queue_log` timestamps hold).
@@ -375,9 +377,6 @@ pub struct AppendOutcome {
 /// The port to the journal's storage. Implementations must make each `append_*` atomic: either the
 /// records and the new cursor are both stored, or neither is.
 pub trait JournalStore {
-    /// The store's error.
-    type Error: std::error::Error + Send + Sync + 'static;
-
     /// Stores CDRs read from `source` and sets its cursor to `cursor`, in one transaction.
     /// `records` may be empty (to move the cursor only).
     fn append_cdrs(
@@ -385,7 +384,7 @@ pub trait JournalStore {
         source: &SourceId,
         records: &[CdrRecord],
         cursor: SourceCursor,
-    ) -> Result<AppendOutcome, Self::Error>;
+    ) -> Result<AppendOutcome, PortError>;
 
     /// Stores `queue_log` records read from `source` and sets its cursor to `cursor`, in one
     /// transaction. `records` may be empty (e.g. only blank or malformed lines were consumed).
@@ -394,33 +393,33 @@ pub trait JournalStore {
         source: &SourceId,
         records: &[QueueLogRecord],
         cursor: SourceCursor,
-    ) -> Result<AppendOutcome, Self::Error>;
+    ) -> Result<AppendOutcome, PortError>;
 
     /// The last committed cursor of `source`; `None` if it was never read.
-    fn cursor(&self, source: &SourceId) -> Result<Option<SourceCursor>, Self::Error>;
+    fn cursor(&self, source: &SourceId) -> Result<Option<SourceCursor>, PortError>;
 
     /// How many records of `source` were ever ignored as duplicates (see [`AppendOutcome`]).
-    fn duplicates_ignored(&self, source: &SourceId) -> Result<u64, Self::Error>;
+    fn duplicates_ignored(&self, source: &SourceId) -> Result<u64, PortError>;
 
     /// Number of CDRs whose start lies in `range`.
-    fn count_cdrs(&self, range: TimeRange) -> Result<u64, Self::Error>;
+    fn count_cdrs(&self, range: TimeRange) -> Result<u64, PortError>;
 
     /// CDRs whose start lies in `range`, by start time then source row.
-    fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, Self::Error>;
+    fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, PortError>;
 
     /// The legs of one call: CDRs whose `uniqueid` or `linkedid` is `id`, by start time then
     /// source row.
-    fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, Self::Error> {
+    fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, PortError> {
         let mut records = self.cdrs(TimeRange::all())?;
         records.retain(|c| c.uniqueid.as_str() == id || c.linkedid.as_str() == id);
         Ok(records)
     }
 
     /// Number of `queue_log` records whose time lies in `range`.
-    fn count_queue_log(&self, range: TimeRange) -> Result<u64, Self::Error>;
+    fn count_queue_log(&self, range: TimeRange) -> Result<u64, PortError>;
 
     /// `queue_log` records whose time lies in `range`, in the order they were written.
-    fn queue_log(&self, range: TimeRange) -> Result<Vec<QueueLogRecord>, Self::Error>;
+    fn queue_log(&self, range: TimeRange) -> Result<Vec<QueueLogRecord>, PortError>;
 
     /// `queue_log` records whose time lies in `range`, in the order they were written, of the
     /// given queues and agent fields (an empty list means all). Global lines (queue `NONE`, e.g.
@@ -432,7 +431,7 @@ pub trait JournalStore {
         range: TimeRange,
         queues: &[String],
         agents: &[String],
-    ) -> Result<Vec<QueueLogRecord>, Self::Error> {
+    ) -> Result<Vec<QueueLogRecord>, PortError> {
         let mut records = self.queue_log(range)?;
         records.retain(|r| queue_log_matches(r, queues, agents));
         Ok(records)
@@ -443,22 +442,9 @@ pub trait JournalStore {
     /// order they were written. Reports over `[from, to)` take these (with `before = from`) and
     /// the records of the interval instead of the whole history. Implementations answer it
     /// without reading the history.
-    fn queue_log_state(&self, before: UnixTime) -> Result<Vec<QueueLogRecord>, Self::Error> {
+    fn queue_log_state(&self, before: UnixTime) -> Result<Vec<QueueLogRecord>, PortError> {
         let earlier = self.queue_log(TimeRange::new(UnixTime::MIN, before))?;
         Ok(super::reports::state_records(&earlier))
-    }
-}
-
-/// Why a read of the journal failed; the store's error is its source (for logs, never for
-/// clients).
-#[derive(Debug, thiserror::Error)]
-#[error("journal read failed")]
-pub struct JournalReadError(#[source] pub Box<dyn std::error::Error + Send + Sync + 'static>);
-
-impl JournalReadError {
-    /// Wraps a store's error.
-    pub fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self(Box::new(e))
     }
 }
 
@@ -469,20 +455,20 @@ impl JournalReadError {
 /// [`JournalStore`] method of the same name means.
 pub trait JournalReader: Send + Sync {
     /// See [`JournalStore::cdrs`].
-    fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, JournalReadError>;
+    fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, PortError>;
     /// See [`JournalStore::cdrs_of_call`].
-    fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, JournalReadError>;
+    fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, PortError>;
     /// See [`JournalStore::queue_log`].
-    fn queue_log(&self, range: TimeRange) -> Result<Vec<QueueLogRecord>, JournalReadError>;
+    fn queue_log(&self, range: TimeRange) -> Result<Vec<QueueLogRecord>, PortError>;
     /// See [`JournalStore::queue_log_matching`].
     fn queue_log_matching(
         &self,
         range: TimeRange,
         queues: &[String],
         agents: &[String],
-    ) -> Result<Vec<QueueLogRecord>, JournalReadError>;
+    ) -> Result<Vec<QueueLogRecord>, PortError>;
     /// See [`JournalStore::queue_log_state`].
-    fn queue_log_state(&self, before: UnixTime) -> Result<Vec<QueueLogRecord>, JournalReadError>;
+    fn queue_log_state(&self, before: UnixTime) -> Result<Vec<QueueLogRecord>, PortError>;
 }
 
 /// The filter of [`JournalStore::queue_log_matching`].
@@ -501,11 +487,63 @@ pub fn report_records(
     range: TimeRange,
     queues: &[String],
     agents: &[String],
-) -> Result<Vec<QueueLogRecord>, JournalReadError> {
+) -> Result<Vec<QueueLogRecord>, PortError> {
     let mut records = journal.queue_log_state(range.from)?;
     records.retain(|r| queue_log_matches(r, queues, agents));
     records.extend(journal.queue_log_matching(range, queues, agents)?);
     Ok(records)
+}
+
+/// The journal as the services and facades read it: async, each read on the blocking pool
+/// (the reader serves concurrent reads side by side).
+#[derive(Clone)]
+pub struct Journal {
+    reader: Arc<dyn JournalReader>,
+}
+
+impl Journal {
+    /// The journal over `reader`.
+    pub fn new(reader: Arc<dyn JournalReader>) -> Self {
+        Self { reader }
+    }
+
+    /// CDRs that started in `range`, in start order.
+    pub async fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, PortError> {
+        let reader = self.reader.clone();
+        off_runtime(move || reader.cdrs(range)).await
+    }
+
+    /// The CDRs of one call (its uniqueid or linkedid).
+    pub async fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, PortError> {
+        let (reader, id) = (self.reader.clone(), id.to_owned());
+        off_runtime(move || reader.cdrs_of_call(&id)).await
+    }
+
+    /// The queue_log records of `range`.
+    pub async fn queue_log(&self, range: TimeRange) -> Result<Vec<QueueLogRecord>, PortError> {
+        let reader = self.reader.clone();
+        off_runtime(move || reader.queue_log(range)).await
+    }
+
+    /// The `queue_log` input of every report over `range` ([`report_records`]).
+    pub async fn report_records(
+        &self,
+        range: TimeRange,
+        queues: Vec<String>,
+        agents: Vec<String>,
+    ) -> Result<Vec<QueueLogRecord>, PortError> {
+        let reader = self.reader.clone();
+        off_runtime(move || report_records(&*reader, range, &queues, &agents)).await
+    }
+
+    /// Runs several reads of one request together on one blocking task.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn JournalReader) -> Result<T, PortError> + Send + 'static,
+    ) -> Result<T, PortError> {
+        let reader = self.reader.clone();
+        off_runtime(move || f(&*reader)).await
+    }
 }
 
 #[cfg(test)]

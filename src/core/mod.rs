@@ -27,16 +27,36 @@ pub mod recordings;
 pub mod recordings_import;
 pub mod reports;
 pub mod secret;
+pub mod session_tokens;
 pub mod sessions;
 pub mod sms;
 pub mod throttle;
 
 pub use ids::{ActionId, ChannelName, UniqueId};
 pub use journal::{
-    AppendOutcome, CdrRecord, Disposition, FileId, JournalReadError, JournalReader, JournalStore,
+    AppendOutcome, CdrRecord, Disposition, FileId, Journal, JournalReader, JournalStore,
     LogPosition, QueueEvent, QueueLogRecord, SourceCursor, SourceId, TimeRange, UnixTime,
 };
 pub use secret::Secret;
+
+/// The error of every port an adapter implements: the adapter's own error, boxed. The core
+/// decides what a failure means for its callers (each service's error enum); the chain is for
+/// logs, never for clients.
+pub type PortError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs a blocking port call (the SQLite adapters block) on the runtime's blocking pool, so
+/// core services expose async methods and no caller blocks a runtime thread. A panic in `f` is
+/// a port error.
+pub async fn off_runtime<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, PortError> + Send + 'static,
+) -> Result<T, PortError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| -> PortError { Box::new(e) })?
+}
+
+/// The future an async port method returns (ports are used as `Arc<dyn …>`).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// An error and its sources, joined with `: ` (for logs: one line, the whole cause).
 pub fn error_chain(e: &dyn std::error::Error) -> String {

@@ -14,16 +14,14 @@
 //! SQL.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::directory::TrunkName;
 use super::ids::ChannelName;
 use super::journal::UnixTime;
+use crate::core::PortError;
 
-/// A boxed, sendable future (the ports are used as `Arc<dyn ...>`).
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use super::BoxFuture;
 
 // ---------------------------------------------------------------------------------------------
 // Values
@@ -1001,23 +999,20 @@ pub enum PbxUpdate {
     Resync,
 }
 
-/// A failure of the originate store.
-#[derive(Debug, thiserror::Error)]
-#[error("originate store failed")]
-pub struct OriginateStoreError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
-
 /// Persistence of originate jobs. Blocking (the service calls it off the async threads).
 pub trait OriginateStore: Send + Sync {
     /// Stores a new job; fails if its id exists.
-    fn insert(&self, job: &OriginateJob) -> Result<(), OriginateStoreError>;
+    fn insert(&self, job: &OriginateJob) -> Result<(), PortError>;
     /// Stores the job's current state, progress, channels and timestamps.
-    fn update(&self, job: &OriginateJob) -> Result<(), OriginateStoreError>;
+    fn update(&self, job: &OriginateJob) -> Result<(), PortError>;
     /// The job, if stored (and not purged).
-    fn get(&self, id: &OriginateId) -> Result<Option<OriginateJob>, OriginateStoreError>;
+    fn get(&self, id: &OriginateId) -> Result<Option<OriginateJob>, PortError>;
     /// Jobs not in a final state (to resync after a restart).
-    fn open_jobs(&self) -> Result<Vec<OriginateJob>, OriginateStoreError>;
-    /// Deletes final jobs that ended before `before`; returns how many.
-    fn purge_finished(&self, before: UnixTime) -> Result<u64, OriginateStoreError>;
+    fn open_jobs(&self) -> Result<Vec<OriginateJob>, PortError>;
+    /// The id of every stored job.
+    fn ids(&self) -> Result<Vec<OriginateId>, PortError>;
+    /// Deletes final jobs that ended before `before`; returns their ids.
+    fn purge_finished(&self, before: UnixTime) -> Result<Vec<OriginateId>, PortError>;
 }
 
 #[cfg(test)]

@@ -7,12 +7,18 @@
 //! resyncs open jobs with the PBX after a restart or reconnect, and purges finished jobs after
 //! the retention period.
 //!
+//! It keeps the ids of the jobs the store may hold ([`JobIndex`]), so that the status of an id
+//! no job has (a client polling a mistyped or purged id) is answered without the store.
+//!
+//! **Architecture Invariant:** only this service writes the store's jobs (one engine per store):
+//! every id it stores enters the index before the store, so an id the index lacks is not stored.
+//!
 //! **Architecture Invariant:** every job passes the [`OutboundPolicy`] (allowed destinations,
 //! calls per minute, calls in flight per credential) before it is stored; a refused job is
 //! journaled with the rule that refused it and nothing reaches the PBX. Calls in flight are
 //! this engine's jobs that are stored and not final; the rate is kept in memory per engine.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -25,9 +31,10 @@ use super::ids::ChannelName;
 use super::journal::UnixTime;
 use super::originate::{
     apply, CallControl, CallControlError, JobState, OriginateId, OriginateJob, OriginateMode,
-    OriginateRequest, OriginateStore, OriginateStoreError, PbxFact, PbxUpdate,
+    OriginateRequest, OriginateStore, PbxFact, PbxUpdate,
 };
 use super::outbound_policy::{OutboundPolicy, RateWindow, Refusal};
+use super::PortError;
 
 /// How the service runs.
 #[derive(Clone, Debug)]
@@ -73,7 +80,7 @@ pub struct JobChange {
 pub enum StartError {
     /// The job could not be stored, so nothing was sent.
     #[error("cannot store the originate job")]
-    Store(#[source] OriginateStoreError),
+    Store(#[source] PortError),
     /// The outbound policy refused the call: nothing was stored or sent.
     #[error("refused by the outbound policy: {0}")]
     Refused(Refusal),
@@ -87,7 +94,7 @@ pub enum StatusError {
     NotFound(OriginateId),
     /// The store failed.
     #[error("cannot read the originate job")]
-    Store(#[source] OriginateStoreError),
+    Store(#[source] PortError),
 }
 
 /// Why a job could not be cancelled.
@@ -106,7 +113,7 @@ pub enum CancelError {
     },
     /// The store failed (nothing was hung up).
     #[error("cannot update the originate job")]
-    Store(#[source] OriginateStoreError),
+    Store(#[source] PortError),
     /// The job is marked cancelled but hanging up one of its channels failed.
     #[error("originate job cancelled, but hanging up its call failed")]
     Control(#[source] CallControlError),
@@ -133,6 +140,19 @@ struct Inner {
     /// Who started each job of `open`, and each credential's recent starts. Only read or
     /// written while `open` is locked.
     policy_state: std::sync::Mutex<PolicyState>,
+    /// The ids the store may hold.
+    index: std::sync::Mutex<JobIndex>,
+}
+
+/// The ids of the jobs the store may hold: the store's own, read once at start, and every id
+/// this service stores (entered before the store insert). Purged ids leave it, and so does an
+/// id the store turns out not to have. If the store could not list its ids it is not `ready`
+/// and every lookup asks the store. One id per job within the retention period: its size
+/// follows the store's.
+#[derive(Debug, Default)]
+struct JobIndex {
+    ready: bool,
+    ids: HashSet<OriginateId>,
 }
 
 /// The state the outbound policy's limits need.
@@ -158,8 +178,9 @@ impl std::fmt::Debug for OriginateService {
 }
 
 impl OriginateService {
-    /// Starts the service: applies `updates` from the adapter, purges old jobs, and resyncs the
-    /// store's open jobs with the PBX (a previous engine may have left some).
+    /// Starts the service: reads the store's job ids (the index), applies `updates` from the
+    /// adapter, purges old jobs, and resyncs the store's open jobs with the PBX (a previous
+    /// engine may have left some).
     pub fn start(
         control: Arc<dyn CallControl>,
         updates: mpsc::UnboundedReceiver<PbxUpdate>,
@@ -167,6 +188,17 @@ impl OriginateService {
         settings: OriginateSettings,
     ) -> Self {
         let (changes, _) = broadcast::channel(1024);
+        // One read of the store's ids, before any job can start (a blocking read, once).
+        let index = match store.ids() {
+            Ok(ids) => JobIndex {
+                ready: true,
+                ids: ids.into_iter().collect(),
+            },
+            Err(error) => {
+                warn!(%error, "originate job ids unreadable: every status asks the store");
+                JobIndex::default()
+            }
+        };
         let inner = Arc::new(Inner {
             control,
             store,
@@ -176,6 +208,7 @@ impl OriginateService {
             tasks: std::sync::Mutex::new(Vec::new()),
             actions: std::sync::OnceLock::new(),
             policy_state: std::sync::Mutex::new(PolicyState::default()),
+            index: std::sync::Mutex::new(index),
         });
         let follow = tokio::spawn(follow(Arc::downgrade(&inner), updates));
         let purge = tokio::spawn(purge(Arc::downgrade(&inner)));
@@ -274,6 +307,7 @@ impl OriginateService {
             let mut attempt = 0;
             let job = loop {
                 let job = OriginateJob::new(OriginateId::generate(), request.clone(), ring, now);
+                self.inner.index().ids.insert(job.id.clone());
                 let copy = job.clone();
                 match self.inner.blocking(move |s| s.insert(&copy)).await {
                     Ok(()) => break job,
@@ -302,15 +336,27 @@ impl OriginateService {
 
     /// The job as it stands (also after a restart, until purged).
     pub async fn status(&self, id: &OriginateId) -> Result<OriginateJob, StatusError> {
+        if !self.inner.may_be_stored(id) {
+            return Err(StatusError::NotFound(id.clone()));
+        }
         if let Some(job) = self.inner.open.lock().await.get(id) {
             return Ok(job.clone());
         }
         let id2 = id.clone();
-        self.inner
+        let found = self
+            .inner
             .blocking(move |s| s.get(&id2))
             .await
-            .map_err(StatusError::Store)?
-            .ok_or_else(|| StatusError::NotFound(id.clone()))
+            .map_err(StatusError::Store)?;
+        match found {
+            Some(job) => Ok(job),
+            None => {
+                // Not stored (any more): an open job is stored before it enters `open`, and a
+                // start holds `open` until then, so the id cannot be on its way in.
+                self.inner.index().ids.remove(id);
+                Err(StatusError::NotFound(id.clone()))
+            }
+        }
     }
 
     /// Cancels a ringing or answered job for `actor`: marks it cancelled, then hangs up its
@@ -376,7 +422,7 @@ impl OriginateService {
     }
 
     /// Purges finished jobs past retention now; returns how many.
-    pub async fn purge_now(&self) -> Result<u64, OriginateStoreError> {
+    pub async fn purge_now(&self) -> Result<u64, PortError> {
         self.inner.purge_once().await
     }
 
@@ -454,12 +500,22 @@ impl Inner {
     /// Runs a store call off the async threads.
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&dyn OriginateStore) -> Result<T, OriginateStoreError> + Send + 'static,
-    ) -> Result<T, OriginateStoreError> {
+        f: impl FnOnce(&dyn OriginateStore) -> Result<T, PortError> + Send + 'static,
+    ) -> Result<T, PortError> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&*store))
-            .await
-            .map_err(|e| OriginateStoreError(Box::new(e)))?
+        super::off_runtime(move || f(&*store)).await
+    }
+
+    fn index(&self) -> std::sync::MutexGuard<'_, JobIndex> {
+        self.index
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether the store may hold a job with this id (always, until the index is ready).
+    fn may_be_stored(&self, id: &OriginateId) -> bool {
+        let index = self.index();
+        !index.ready || index.ids.contains(id)
     }
 
     /// The job from the cache of open jobs, or the store.
@@ -467,7 +523,7 @@ impl Inner {
         &self,
         open: &HashMap<OriginateId, OriginateJob>,
         id: &OriginateId,
-    ) -> Result<Option<OriginateJob>, OriginateStoreError> {
+    ) -> Result<Option<OriginateJob>, PortError> {
         if let Some(job) = open.get(id) {
             return Ok(Some(job.clone()));
         }
@@ -480,7 +536,7 @@ impl Inner {
         &self,
         open: &mut HashMap<OriginateId, OriginateJob>,
         job: &OriginateJob,
-    ) -> Result<(), OriginateStoreError> {
+    ) -> Result<(), PortError> {
         let copy = job.clone();
         self.blocking(move |s| s.update(&copy)).await?;
         if job.state.is_final() {
@@ -594,10 +650,17 @@ impl Inner {
         info!(vanished, "originate jobs resynced");
     }
 
-    async fn purge_once(&self) -> Result<u64, OriginateStoreError> {
+    async fn purge_once(&self) -> Result<u64, PortError> {
         let keep = i64::try_from(self.settings.retention.as_secs()).unwrap_or(i64::MAX);
         let before = UnixTime(UnixTime::now().seconds().saturating_sub(keep));
-        let purged = self.blocking(move |s| s.purge_finished(before)).await?;
+        let ids = self.blocking(move |s| s.purge_finished(before)).await?;
+        let purged = ids.len() as u64;
+        {
+            let mut index = self.index();
+            for id in &ids {
+                index.ids.remove(id);
+            }
+        }
         if purged > 0 {
             info!(purged, "finished originate jobs purged");
         }

@@ -27,9 +27,7 @@ use std::time::{Duration, SystemTime};
 
 use super::journal::{CdrRecord, Disposition, TimeRange, UnixTime};
 use super::UniqueId;
-
-/// A boxed error from a port implementation.
-pub type PortError = Box<dyn std::error::Error + Send + Sync>;
+use crate::core::PortError;
 
 // ------------------------------------------------------------------ policy
 
@@ -751,6 +749,17 @@ pub struct ServedFile {
     pub mime: &'static str,
 }
 
+/// A recording read for a client ([`RecordingsService::fetch`]).
+#[derive(Clone, Debug)]
+pub struct Fetched {
+    /// The recording.
+    pub recording: Recording,
+    /// The MIME type of `bytes`.
+    pub mime: &'static str,
+    /// The file, in the asked format.
+    pub bytes: Vec<u8>,
+}
+
 /// What the sweeper found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SweepReport {
@@ -915,6 +924,78 @@ impl RecordingsService {
             path: cached,
             mime: format.mime(),
         })
+    }
+
+    /// The one recording lookup of every facade: the first of `keys` that names a recording
+    /// `allow` accepts (the caller's scope: day, own calls), read as `format`. Runs on the
+    /// blocking pool (catalogue reads, transcoding, the file read).
+    pub async fn fetch(
+        &self,
+        keys: Vec<RecordingKey>,
+        format: ServeFormat,
+        allow: impl FnOnce(&Recording) -> bool + Send + 'static,
+    ) -> Result<Fetched, RecordingError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let key = keys
+                .into_iter()
+                .find(|k| this.find(k).is_ok())
+                .ok_or(RecordingError::NotFound)?;
+            if !allow(&this.find(&key)?) {
+                return Err(RecordingError::NotFound);
+            }
+            let served = this.open_as(&key, format)?;
+            let bytes = std::fs::read(&served.path).map_err(|_| RecordingError::NotFound)?;
+            Ok(Fetched {
+                recording: served.recording,
+                mime: served.mime,
+                bytes,
+            })
+        })
+        .await
+        .map_err(|e| RecordingError::Store(Box::new(e)))?
+    }
+
+    /// [`RecordingsService::find`] on the blocking pool.
+    pub async fn find_async(&self, key: RecordingKey) -> Result<Recording, RecordingError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.find(&key))
+            .await
+            .map_err(|e| RecordingError::Store(Box::new(e)))?
+    }
+
+    /// The recording each of `keys` names (`None` where none), in one blocking task.
+    pub async fn find_many(&self, keys: Vec<RecordingKey>) -> Vec<Option<Recording>> {
+        let this = self.clone();
+        let n = keys.len();
+        tokio::task::spawn_blocking(move || keys.iter().map(|k| this.find(k).ok()).collect())
+            .await
+            .unwrap_or_else(|_| vec![None; n])
+    }
+
+    /// [`RecordingsService::open_as`] (transcoding into the cache when needed) on the blocking
+    /// pool.
+    pub async fn open_as_async(
+        &self,
+        key: RecordingKey,
+        format: ServeFormat,
+    ) -> Result<ServedFile, RecordingError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.open_as(&key, format))
+            .await
+            .map_err(|e| RecordingError::Store(Box::new(e)))?
+    }
+
+    /// [`RecordingsService::tag`] on the blocking pool.
+    pub async fn tag_async(
+        &self,
+        key: RecordingKey,
+        tag: String,
+    ) -> Result<Recording, RecordingError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.tag(&key, &tag))
+            .await
+            .map_err(|e| RecordingError::Store(Box::new(e)))?
     }
 
     /// Adds a tag.

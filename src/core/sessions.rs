@@ -7,8 +7,8 @@
 
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use super::campaigns::PortError;
 use super::journal::UnixTime;
+use super::PortError;
 
 /// The hash of a session token (64 hex digits). Holds no secret.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

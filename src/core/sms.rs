@@ -24,6 +24,7 @@ use super::audit::{outcome_of, record_quietly, ActionJournal, Actor, EngineActio
 use super::call_commands::CallCommands;
 use super::journal::UnixTime;
 use super::originate::PhoneNumber;
+use crate::core::PortError;
 
 /// Longest message, in characters.
 pub const MAX_CHARS: usize = 160;
@@ -150,11 +151,6 @@ pub struct SmsJob {
     pub created_at: UnixTime,
 }
 
-/// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
-#[error("SMS store")]
-pub struct SmsStoreError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
-
 /// The port to the jobs' persistence.
 pub trait SmsStore: Send + Sync {
     /// Stores a new job (recipients all `Pending`, or none for a draft); returns its id.
@@ -164,18 +160,13 @@ pub trait SmsStore: Send + Sync {
         recipients: &[String],
         status: SmsStatus,
         at: UnixTime,
-    ) -> Result<SmsId, SmsStoreError>;
+    ) -> Result<SmsId, PortError>;
 
     /// The job, if stored.
-    fn get(&self, id: SmsId) -> Result<Option<SmsJob>, SmsStoreError>;
+    fn get(&self, id: SmsId) -> Result<Option<SmsJob>, PortError>;
 
     /// Sets one recipient's state.
-    fn set_recipient(
-        &self,
-        id: SmsId,
-        number: &str,
-        status: SmsStatus,
-    ) -> Result<(), SmsStoreError>;
+    fn set_recipient(&self, id: SmsId, number: &str, status: SmsStatus) -> Result<(), PortError>;
 
     /// Replaces a draft's recipients (all `Pending`) and text, and marks it `Pending`.
     fn release_draft(
@@ -183,10 +174,10 @@ pub trait SmsStore: Send + Sync {
         id: SmsId,
         text: &str,
         recipients: &[String],
-    ) -> Result<bool, SmsStoreError>;
+    ) -> Result<bool, PortError>;
 
     /// Sets the job's state.
-    fn set_status(&self, id: SmsId, status: SmsStatus) -> Result<(), SmsStoreError>;
+    fn set_status(&self, id: SmsId, status: SmsStatus) -> Result<(), PortError>;
 }
 
 /// Why a send was refused.
@@ -203,7 +194,7 @@ pub enum SmsError {
     Unavailable,
     /// The store failed.
     #[error("store")]
-    Store(#[source] SmsStoreError),
+    Store(#[source] PortError),
 }
 
 /// At most `limit` messages over any sliding second.
@@ -454,12 +445,12 @@ impl SmsService {
 
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&dyn SmsStore) -> Result<T, SmsStoreError> + Send + 'static,
+        f: impl FnOnce(&dyn SmsStore) -> Result<T, PortError> + Send + 'static,
     ) -> Result<T, SmsError> {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || f(store.as_ref()))
             .await
-            .map_err(|e| SmsError::Store(SmsStoreError(Box::new(e))))?
+            .map_err(|e| SmsError::Store(PortError::from(e)))?
             .map_err(SmsError::Store)
     }
 }
@@ -532,7 +523,7 @@ mod tests {
             recipients: &[String],
             status: SmsStatus,
             at: UnixTime,
-        ) -> Result<SmsId, SmsStoreError> {
+        ) -> Result<SmsId, PortError> {
             let mut jobs = self.jobs.lock().unwrap();
             let id = SmsId(jobs.len() as i64 + 1);
             jobs.insert(
@@ -553,7 +544,7 @@ mod tests {
             );
             Ok(id)
         }
-        fn get(&self, id: SmsId) -> Result<Option<SmsJob>, SmsStoreError> {
+        fn get(&self, id: SmsId) -> Result<Option<SmsJob>, PortError> {
             Ok(self.jobs.lock().unwrap().get(&id.0).cloned())
         }
         fn set_recipient(
@@ -561,7 +552,7 @@ mod tests {
             id: SmsId,
             number: &str,
             status: SmsStatus,
-        ) -> Result<(), SmsStoreError> {
+        ) -> Result<(), PortError> {
             let mut jobs = self.jobs.lock().unwrap();
             for r in &mut jobs.get_mut(&id.0).unwrap().recipients {
                 if r.number == number {
@@ -575,7 +566,7 @@ mod tests {
             id: SmsId,
             text: &str,
             recipients: &[String],
-        ) -> Result<bool, SmsStoreError> {
+        ) -> Result<bool, PortError> {
             let mut jobs = self.jobs.lock().unwrap();
             let job = jobs.get_mut(&id.0).unwrap();
             job.text = text.into();
@@ -589,7 +580,7 @@ mod tests {
                 .collect();
             Ok(true)
         }
-        fn set_status(&self, id: SmsId, status: SmsStatus) -> Result<(), SmsStoreError> {
+        fn set_status(&self, id: SmsId, status: SmsStatus) -> Result<(), PortError> {
             self.jobs.lock().unwrap().get_mut(&id.0).unwrap().status = status;
             Ok(())
         }

@@ -19,11 +19,11 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::app::Directory as SqliteDirectory;
 use crate::core::directory::{
-    key_lookup_id, split_key, valid_imported_key, ApiCredential, CredentialApi, DirectoryStore,
+    key_lookup_id, split_key, valid_imported_key, ApiCredential, CredentialApi, Directory,
 };
 use crate::core::login_guard::{Attempt, LoginGuard};
+use crate::core::secret::constant_time_eq;
 use crate::core::Secret;
 
 /// How long a verified key is remembered.
@@ -51,7 +51,7 @@ struct Remembered {
 
 /// Checks presented keys against the directory.
 pub struct KeyVerifier {
-    directory: Arc<SqliteDirectory>,
+    directory: Directory,
     guard: Arc<LoginGuard>,
     cache: Mutex<HashMap<String, Remembered>>,
 }
@@ -61,7 +61,7 @@ const MALFORMED: &str = "key:";
 
 impl KeyVerifier {
     /// A verifier over `directory`'s credentials, hashing through `guard`.
-    pub fn new(directory: Arc<SqliteDirectory>, guard: Arc<LoginGuard>) -> Self {
+    pub fn new(directory: Directory, guard: Arc<LoginGuard>) -> Self {
         Self {
             directory,
             guard,
@@ -89,12 +89,12 @@ impl KeyVerifier {
         }
         // Issued keys are remembered under their id, imported ones under their bucket.
         let lookup = key_lookup_id(&key);
-        let directory = self.directory.clone();
+        let directory = &self.directory;
         if let Some(credential) = self.remembered(&key, &lookup) {
             let id = credential.id.clone();
-            let live = tokio::task::spawn_blocking(move || directory.credential_live(&id))
+            let live = directory
+                .credential_live(&id)
                 .await
-                .map_err(|_| KeyError::Store)?
                 .map_err(|_| KeyError::Store)?;
             if !live {
                 self.forget(&lookup);
@@ -106,10 +106,9 @@ impl KeyVerifier {
         if self.guard.locked(&principal, client) {
             return Err(KeyError::Refused);
         }
-        let presented = key.clone();
-        let candidates = tokio::task::spawn_blocking(move || directory.key_candidates(&presented))
+        let candidates = directory
+            .key_candidates(&key)
             .await
-            .map_err(|_| KeyError::Store)?
             .map_err(|_| KeyError::Store)?;
         let candidates = candidates
             .into_iter()
@@ -175,15 +174,6 @@ fn opens(credential: ApiCredential, api: CredentialApi) -> Result<ApiCredential,
     }
 }
 
-/// Compares two strings in time that depends only on their lengths.
-pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,7 +181,7 @@ mod tests {
     #[tokio::test]
     async fn keys_open_their_api_only_and_revocation_is_immediate() {
         let dir = crate::test_support::TempDir::new("auth");
-        let directory = Arc::new(SqliteDirectory::open(&dir.path().join("s.db")).unwrap());
+        let directory = crate::test_support::directory(&dir);
         let expand = directory
             .create_credential("CRM", CredentialApi::Expand)
             .unwrap();
@@ -199,7 +189,7 @@ mod tests {
             .create_credential("All", CredentialApi::Any)
             .unwrap();
         let guard = Arc::new(LoginGuard::new(Default::default(), 2));
-        let v = KeyVerifier::new(directory.clone(), guard);
+        let v = KeyVerifier::new(Directory::new(directory.clone()), guard);
         let key = expand.key.expose().to_owned();
         assert!(v.verify(&key, CredentialApi::Expand, None).await.is_ok());
         // Twice: the second comes from the cache.
@@ -222,7 +212,7 @@ mod tests {
     #[tokio::test]
     async fn an_imported_key_opens_its_api_as_written_until_revoked() {
         let dir = crate::test_support::TempDir::new("auth-import");
-        let directory = Arc::new(SqliteDirectory::open(&dir.path().join("s.db")).unwrap());
+        let directory = crate::test_support::directory(&dir);
         let token = "$1$gcNiVTZp$5IqX.EhuJyLNG7pBc5o4..";
         let imported = directory
             .import_credential("USCall", CredentialApi::Uscall, Secret::new(token))
@@ -239,7 +229,7 @@ mod tests {
             .create_credential("CRM", CredentialApi::Uscall)
             .unwrap();
         let guard = Arc::new(LoginGuard::new(Default::default(), 2));
-        let v = KeyVerifier::new(directory.clone(), guard);
+        let v = KeyVerifier::new(Directory::new(directory.clone()), guard);
         for _ in 0..2 {
             let c = v.verify(token, CredentialApi::Uscall, None).await.unwrap();
             assert_eq!(c.id, imported.id);

@@ -1,17 +1,19 @@
 //! The vendor APIs, one folder each with the same shape:
 //!
-//! - `mod.rs`: the routes and the operation dispatch;
+//! - `mod.rs`: the routes, the operation dispatch and the helpers the operations share;
+//! - `ops/`: the operations, one file per area;
 //! - `config.rs`: the facade's section of the configuration;
 //! - `wire.rs`: decoding requests and encoding answers in the vendor's formats;
 //! - `errors.rs`: the one mapping from core errors to the vendor's codes.
 //!
-//! [`soap`] holds what the SOAP facades share (envelope, faults, WSDL serving); [`auth`] the
+//! [`Services`] is what they reach the core through (built by `app`). [`soap`] holds what the SOAP facades share (envelope, faults, WSDL serving); [`auth`] the
 //! API-key check they all use; [`client_addr`] the client address of a request (trusted proxies
 //! only). Facades translate wire ⇄ core and hold no business rules.
 
 pub mod auth;
 pub mod client_addr;
 pub mod expand;
+pub mod services;
 pub mod soap;
 pub mod ucontact;
 pub mod uscall;
@@ -20,7 +22,7 @@ use std::sync::Arc;
 
 use axum::Router;
 
-use crate::app::Services;
+pub use services::{PbxServices, PbxSlot, Services};
 
 /// Every facade's routes over `services`.
 pub fn router(services: Arc<Services>) -> Router {

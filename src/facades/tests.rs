@@ -4,7 +4,7 @@
 //! are bounded per API, and a long report does not hold up other requests.
 
 use std::sync::mpsc as std_mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
@@ -12,17 +12,15 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use tower::ServiceExt;
 
-use crate::app::Services;
 use crate::config::Config;
-use crate::core::directory::{Agent, AgentNumber, CredentialApi, DirectoryStore, QueueName};
+use crate::core::directory::{Agent, AgentNumber, CredentialApi, QueueName};
 use crate::core::originate::PhoneNumber;
 use crate::core::{
-    CdrRecord, ChannelName, Disposition, JournalReadError, JournalReader, JournalStore,
-    QueueLogRecord, SourceCursor, SourceId, TimeRange, UniqueId, UnixTime,
+    CdrRecord, ChannelName, Disposition, SourceCursor, SourceId, UniqueId, UnixTime,
 };
 use crate::facades::soap::{self, parse_request};
+use crate::facades::Services;
 use crate::http::{self, HealthProbe, HealthReport, HttpLimits};
-use crate::store::{SqliteJournal, SqliteJournalReader};
 use crate::test_support::TempDir;
 
 struct Healthy;
@@ -64,16 +62,17 @@ fn services(dir: &TempDir, read_connections: usize) -> Services {
         p.join("monitor"),
     );
     let config = Arc::new(Config::from_toml(&text).unwrap());
-    Services::open(config).unwrap()
+    crate::test_support::services(config)
 }
 
 fn fixture_over(dir: TempDir, services: Services) -> Fixture {
     let mut ana = Agent::new(AgentNumber::new("2101").unwrap());
     ana.username = "ana".into();
     ana.queues = vec![QueueName::new("q_ventas").unwrap()];
-    services.directory.upsert_agent(&ana).unwrap();
+    services.directory.store().upsert_agent(&ana).unwrap();
     let key = services
         .directory
+        .store()
         .create_credential("CRM", CredentialApi::Any)
         .unwrap()
         .key
@@ -295,7 +294,7 @@ async fn ucontact_lists_at_the_body_limit_are_answered_0_and_nothing_is_stored()
         .integra("admin/addblackbulk", format!("black={}", urlencode(&past)))
         .await;
     assert_eq!(body, "0");
-    let campaigns = f.services.campaigns.clone();
+    let campaigns = f.services.campaigns.store().clone();
     let first = PhoneNumber::parse("090000000").unwrap();
     let stored = tokio::task::spawn_blocking({
         let c = campaigns.clone();
@@ -388,53 +387,6 @@ async fn report_ranges_take_a_quarter_and_refuse_longer_with_each_vendors_code()
 
 // ------------------------------------------------------------------ long reports
 
-/// The journal reader of the engine, except that the first long `cdrs` read takes its pooled
-/// connection and then waits for the test's signal before reading: the report is "running"
-/// (holding a read connection) exactly as long as the test wants.
-struct HeldReport {
-    pool: Arc<SqliteJournalReader>,
-    entered: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
-    release: Mutex<Option<std_mpsc::Receiver<()>>>,
-}
-
-impl JournalReader for HeldReport {
-    fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, JournalReadError> {
-        let hold = range.to.seconds() - range.from.seconds() > 30 * 86_400;
-        let release = if hold {
-            self.release.lock().unwrap().take()
-        } else {
-            None
-        };
-        match release {
-            Some(release) => self.pool.read(|lent| {
-                if let Some(tx) = self.entered.lock().unwrap().take() {
-                    let _ = tx.send(());
-                }
-                let _ = release.recv();
-                lent.cdrs(range)
-            }),
-            None => self.pool.cdrs(range),
-        }
-    }
-    fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, JournalReadError> {
-        self.pool.cdrs_of_call(id)
-    }
-    fn queue_log(&self, range: TimeRange) -> Result<Vec<QueueLogRecord>, JournalReadError> {
-        self.pool.queue_log(range)
-    }
-    fn queue_log_matching(
-        &self,
-        range: TimeRange,
-        queues: &[String],
-        agents: &[String],
-    ) -> Result<Vec<QueueLogRecord>, JournalReadError> {
-        self.pool.queue_log_matching(range, queues, agents)
-    }
-    fn queue_log_state(&self, before: UnixTime) -> Result<Vec<QueueLogRecord>, JournalReadError> {
-        self.pool.queue_log_state(before)
-    }
-}
-
 fn synthetic_cdr(i: i64, start: i64) -> CdrRecord {
     CdrRecord {
         source_rowid: i,
@@ -478,17 +430,14 @@ async fn a_long_report_does_not_hold_up_other_requests(read_connections: usize) 
     let cdrs: Vec<CdrRecord> = (1..=CALLS)
         .map(|i| synthetic_cdr(i, from + i * step))
         .collect();
-    let mut writer = SqliteJournal::open(&path).unwrap();
+    let mut writer = crate::test_support::journal_writer(&path);
     writer
         .append_cdrs(&SourceId::new("cdr"), &cdrs, SourceCursor::Rowid(CALLS))
         .unwrap();
     let (entered_tx, entered_rx) = tokio::sync::oneshot::channel();
     let (release_tx, release_rx) = std_mpsc::channel();
-    services.journal = Arc::new(HeldReport {
-        pool: Arc::new(SqliteJournalReader::open(&path, read_connections).unwrap()),
-        entered: Mutex::new(Some(entered_tx)),
-        release: Mutex::new(Some(release_rx)),
-    });
+    services.journal =
+        crate::test_support::held_report(&path, read_connections, entered_tx, release_rx);
     let f = fixture_over(dir, services);
     let tz = f.services.config.engine.time_zone();
     let render = |t: i64| {

@@ -2,6 +2,7 @@
 //! (table `agent_password_digest`): one Argon2id hash of the MD5 digest of each agent's
 //! password, for the USCall facade's `agentLogin`.
 
+use crate::core::PortError;
 use std::path::Path;
 
 use rusqlite::{params, OptionalExtension};
@@ -28,9 +29,7 @@ impl SqliteAgentDigests {
 }
 
 impl AgentDigestStore for SqliteAgentDigests {
-    type Error = StoreError;
-
-    fn set_digest(&self, agent: &AgentNumber, hash: &PasswordHash) -> Result<(), StoreError> {
+    fn set_digest(&self, agent: &AgentNumber, hash: &PasswordHash) -> Result<(), PortError> {
         self.conn.lock().execute(
             "INSERT INTO agent_password_digest (agent, hash) VALUES (?1, ?2) \
              ON CONFLICT (agent) DO UPDATE SET hash = excluded.hash",
@@ -39,7 +38,7 @@ impl AgentDigestStore for SqliteAgentDigests {
         Ok(())
     }
 
-    fn digest(&self, agent: &AgentNumber) -> Result<Option<PasswordHash>, StoreError> {
+    fn digest(&self, agent: &AgentNumber) -> Result<Option<PasswordHash>, PortError> {
         let phc: Option<String> = self
             .conn
             .lock()
@@ -49,13 +48,15 @@ impl AgentDigestStore for SqliteAgentDigests {
                 |r| r.get(0),
             )
             .optional()?;
-        phc.map(|p| {
-            PasswordHash::from_phc(p).map_err(|e| StoreError::Corrupt(format!("digest hash: {e}")))
-        })
-        .transpose()
+        Ok(phc
+            .map(|p| {
+                PasswordHash::from_phc(p)
+                    .map_err(|e| StoreError::Corrupt(format!("digest hash: {e}")))
+            })
+            .transpose()?)
     }
 
-    fn remove_digest(&self, agent: &AgentNumber) -> Result<bool, StoreError> {
+    fn remove_digest(&self, agent: &AgentNumber) -> Result<bool, PortError> {
         let n = self.conn.lock().execute(
             "DELETE FROM agent_password_digest WHERE agent = ?1",
             [agent.as_str()],

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use rusqlite::{params_from_iter, types::Value, Connection};
 
-use crate::core::audit::{ActionFilter, ActionJournal, ActionJournalError, EngineAction};
+use crate::core::audit::{ActionFilter, ActionJournal, EngineAction};
+use crate::core::PortError;
 use crate::core::{TimeRange, UnixTime};
 
 use super::connection::SharedConnection;
@@ -18,8 +19,8 @@ pub struct SqliteActionJournal {
     conn: SharedConnection,
 }
 
-fn port(e: StoreError) -> ActionJournalError {
-    ActionJournalError(Box::new(e))
+fn port(e: StoreError) -> PortError {
+    PortError::from(e)
 }
 
 impl SqliteActionJournal {
@@ -33,13 +34,13 @@ impl SqliteActionJournal {
     fn with<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>,
-    ) -> Result<T, ActionJournalError> {
+    ) -> Result<T, PortError> {
         f(&self.conn.lock()).map_err(|e| port(StoreError::Sqlite(e)))
     }
 }
 
 impl ActionJournal for SqliteActionJournal {
-    fn record(&self, a: &EngineAction) -> Result<(), ActionJournalError> {
+    fn record(&self, a: &EngineAction) -> Result<(), PortError> {
         self.with(|conn| {
             conn.prepare_cached(
                 "INSERT INTO engine_action (at, api, principal, action, target, params, outcome) \
@@ -62,7 +63,7 @@ impl ActionJournal for SqliteActionJournal {
         &self,
         range: TimeRange,
         filter: &ActionFilter,
-    ) -> Result<Vec<EngineAction>, ActionJournalError> {
+    ) -> Result<Vec<EngineAction>, PortError> {
         let mut sql = String::from(
             "SELECT at, api, principal, action, target, params, outcome FROM engine_action \
              WHERE at >= ?1 AND at < ?2",

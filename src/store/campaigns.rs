@@ -8,10 +8,11 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::core::campaigns::{
     BlacklistEntry, BlacklistKey, CampaignCall, CampaignName, CampaignScope, CampaignStore, Day,
-    DirectionScope, DispositionAction, DispositionRecord, DispositionRequest, PortError,
+    DirectionScope, DispositionAction, DispositionRecord, DispositionRequest,
 };
 use crate::core::originate::{Extension, OriginateId, PhoneNumber};
 use crate::core::recordings::Guid;
+use crate::core::PortError;
 use crate::core::UnixTime;
 
 use super::connection::SharedConnection;

@@ -6,6 +6,7 @@
 //! this module, except a presented key in [`DirectoryStore::verify_credential`], which is only
 //! compared against its hash.
 
+use crate::core::PortError;
 use std::path::Path;
 use std::sync::MutexGuard;
 
@@ -168,9 +169,7 @@ fn credential(
 }
 
 impl DirectoryStore for SqliteDirectory {
-    type Error = StoreError;
-
-    fn upsert_agent(&self, agent: &Agent) -> Result<(), StoreError> {
+    fn upsert_agent(&self, agent: &Agent) -> Result<(), PortError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
@@ -205,22 +204,22 @@ impl DirectoryStore for SqliteDirectory {
         Ok(())
     }
 
-    fn agent(&self, number: &AgentNumber) -> Result<Option<Agent>, StoreError> {
+    fn agent(&self, number: &AgentNumber) -> Result<Option<Agent>, PortError> {
         Ok(self.select_agents(Some(number))?.into_iter().next())
     }
 
-    fn agents(&self) -> Result<Vec<Agent>, StoreError> {
-        self.select_agents(None)
+    fn agents(&self) -> Result<Vec<Agent>, PortError> {
+        Ok(self.select_agents(None)?)
     }
 
-    fn remove_agent(&self, number: &AgentNumber) -> Result<bool, StoreError> {
+    fn remove_agent(&self, number: &AgentNumber) -> Result<bool, PortError> {
         let n = self
             .conn()
             .execute("DELETE FROM agent WHERE number = ?1", [number.as_str()])?;
         Ok(n > 0)
     }
 
-    fn upsert_pause_reason(&self, reason: &PauseReason) -> Result<(), StoreError> {
+    fn upsert_pause_reason(&self, reason: &PauseReason) -> Result<(), PortError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
@@ -243,15 +242,15 @@ impl DirectoryStore for SqliteDirectory {
         Ok(())
     }
 
-    fn pause_reason(&self, id: &PauseReasonId) -> Result<Option<PauseReason>, StoreError> {
+    fn pause_reason(&self, id: &PauseReasonId) -> Result<Option<PauseReason>, PortError> {
         Ok(self.select_reasons(Some(id))?.into_iter().next())
     }
 
-    fn pause_reasons(&self) -> Result<Vec<PauseReason>, StoreError> {
-        self.select_reasons(None)
+    fn pause_reasons(&self) -> Result<Vec<PauseReason>, PortError> {
+        Ok(self.select_reasons(None)?)
     }
 
-    fn remove_pause_reason(&self, id: &PauseReasonId) -> Result<bool, StoreError> {
+    fn remove_pause_reason(&self, id: &PauseReasonId) -> Result<bool, PortError> {
         let n = self
             .conn()
             .execute("DELETE FROM pause_reason WHERE id = ?1", [id.as_str()])?;
@@ -262,7 +261,7 @@ impl DirectoryStore for SqliteDirectory {
         &self,
         system: &str,
         api: CredentialApi,
-    ) -> Result<IssuedCredential, StoreError> {
+    ) -> Result<IssuedCredential, PortError> {
         let issued = IssuedCredential::issue(system, api, UnixTime::now())
             .map_err(|e| corrupt("credential", e))?;
         self.insert_credential(&issued)?;
@@ -274,14 +273,14 @@ impl DirectoryStore for SqliteDirectory {
         system: &str,
         api: CredentialApi,
         key: Secret,
-    ) -> Result<ApiCredential, StoreError> {
+    ) -> Result<ApiCredential, PortError> {
         let issued = IssuedCredential::import(system, api, key, UnixTime::now())
             .map_err(|e| corrupt("imported credential", e))?;
         self.insert_credential(&issued)?;
         Ok(issued.credential)
     }
 
-    fn credential_live(&self, id: &CredentialId) -> Result<bool, StoreError> {
+    fn credential_live(&self, id: &CredentialId) -> Result<bool, PortError> {
         Ok(self
             .conn()
             .query_row(
@@ -293,7 +292,7 @@ impl DirectoryStore for SqliteDirectory {
             .is_some())
     }
 
-    fn verify_credential(&self, key: &Secret) -> Result<Option<ApiCredential>, StoreError> {
+    fn verify_credential(&self, key: &Secret) -> Result<Option<ApiCredential>, PortError> {
         Ok(self
             .key_candidates(key)?
             .into_iter()
@@ -301,11 +300,11 @@ impl DirectoryStore for SqliteDirectory {
             .map(|c| c.credential))
     }
 
-    fn key_candidates(&self, key: &Secret) -> Result<Vec<KeyCandidate>, StoreError> {
+    fn key_candidates(&self, key: &Secret) -> Result<Vec<KeyCandidate>, PortError> {
         const COLUMNS: &str = "SELECT id, system, created_at, revoked_at, api, secret_hash \
                                FROM api_credential";
         let candidate = |(row, hash): (CredentialRow, String), whole_key| {
-            Ok::<_, StoreError>(KeyCandidate {
+            Ok::<_, PortError>(KeyCandidate {
                 credential: credential(row)?,
                 hash: PasswordHash::from_phc(hash).map_err(|e| corrupt("credential hash", e))?,
                 whole_key,
@@ -345,7 +344,7 @@ impl DirectoryStore for SqliteDirectory {
         rows.into_iter().map(|row| candidate(row, true)).collect()
     }
 
-    fn revoke_credential(&self, id: &CredentialId) -> Result<bool, StoreError> {
+    fn revoke_credential(&self, id: &CredentialId) -> Result<bool, PortError> {
         let n = self.conn().execute(
             "UPDATE api_credential SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
             params![id.as_str(), UnixTime::now().seconds()],
@@ -353,7 +352,7 @@ impl DirectoryStore for SqliteDirectory {
         Ok(n > 0)
     }
 
-    fn credentials(&self) -> Result<Vec<ApiCredential>, StoreError> {
+    fn credentials(&self) -> Result<Vec<ApiCredential>, PortError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT id, system, created_at, revoked_at, api FROM api_credential \
@@ -362,7 +361,7 @@ impl DirectoryStore for SqliteDirectory {
         let rows = stmt
             .query_map([], credential_from_row)?
             .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().map(credential).collect()
+        Ok(rows.into_iter().map(credential).collect::<Result<_, _>>()?)
     }
 }
 

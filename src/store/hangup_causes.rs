@@ -6,7 +6,8 @@ use std::path::Path;
 
 use rusqlite::params;
 
-use crate::core::hangup_causes::{HangupCause, HangupCauseStore, PortError, RETENTION_DAYS};
+use crate::core::hangup_causes::{HangupCause, HangupCauseStore, RETENTION_DAYS};
+use crate::core::PortError;
 use crate::core::UnixTime;
 
 use super::connection::SharedConnection;

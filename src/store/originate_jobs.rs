@@ -13,8 +13,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::core::originate::{
     CallData, CallerId, DirectTarget, Extension, Failure, JobState, OriginateId, OriginateJob,
-    OriginateMode, OriginateRequest, OriginateStore, OriginateStoreError, PhoneNumber, Progress,
+    OriginateMode, OriginateRequest, OriginateStore, PhoneNumber, Progress,
 };
+use crate::core::PortError;
 use crate::core::{ChannelName, UnixTime};
 
 use super::connection::SharedConnection;
@@ -37,13 +38,13 @@ impl SqliteOriginateStore {
     fn with<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, OriginateStoreError> {
+    ) -> Result<T, PortError> {
         f(&self.conn.lock()).map_err(port)
     }
 }
 
-fn port(e: StoreError) -> OriginateStoreError {
-    OriginateStoreError(Box::new(e))
+fn port(e: StoreError) -> PortError {
+    PortError::from(e)
 }
 
 const COLUMNS: &str = "id, mode, source, context, exten, destination, src_cid_name, \
@@ -149,7 +150,7 @@ fn row_to_job(r: &Row<'_>) -> Result<Result<OriginateJob, StoreError>, rusqlite:
 }
 
 impl OriginateStore for SqliteOriginateStore {
-    fn insert(&self, job: &OriginateJob) -> Result<(), OriginateStoreError> {
+    fn insert(&self, job: &OriginateJob) -> Result<(), PortError> {
         self.with(|conn| {
             let req = &job.request;
             let (mode, source, context, exten) = match &req.mode {
@@ -205,7 +206,7 @@ impl OriginateStore for SqliteOriginateStore {
         })
     }
 
-    fn update(&self, job: &OriginateJob) -> Result<(), OriginateStoreError> {
+    fn update(&self, job: &OriginateJob) -> Result<(), PortError> {
         self.with(|conn| {
             let n = conn.execute(
                 "UPDATE originate_job SET state = ?2, progress = ?3, dial_failure = ?4, \
@@ -234,20 +235,31 @@ impl OriginateStore for SqliteOriginateStore {
         })
     }
 
-    fn get(&self, id: &OriginateId) -> Result<Option<OriginateJob>, OriginateStoreError> {
+    fn get(&self, id: &OriginateId) -> Result<Option<OriginateJob>, PortError> {
         self.with(|conn| {
             let found = conn
-                .query_row(
-                    &format!("SELECT {COLUMNS} FROM originate_job WHERE id = ?1"),
-                    [id.as_str()],
-                    row_to_job,
-                )
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM originate_job WHERE id = ?1"
+                ))?
+                .query_row([id.as_str()], row_to_job)
                 .optional()?;
             found.transpose()
         })
     }
 
-    fn open_jobs(&self) -> Result<Vec<OriginateJob>, OriginateStoreError> {
+    fn ids(&self) -> Result<Vec<OriginateId>, PortError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare("SELECT id FROM originate_job")?;
+            let ids = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            ids.into_iter()
+                .map(|id| OriginateId::parse(&id).map_err(|_| corrupt("id", &id)))
+                .collect()
+        })
+    }
+
+    fn open_jobs(&self) -> Result<Vec<OriginateJob>, PortError> {
         self.with(|conn| {
             let mut stmt = conn.prepare(&format!(
                 "SELECT {COLUMNS} FROM originate_job WHERE ended_at IS NULL ORDER BY created_at"
@@ -261,13 +273,18 @@ impl OriginateStore for SqliteOriginateStore {
         })
     }
 
-    fn purge_finished(&self, before: UnixTime) -> Result<u64, OriginateStoreError> {
+    fn purge_finished(&self, before: UnixTime) -> Result<Vec<OriginateId>, PortError> {
         self.with(|conn| {
-            let n = conn.execute(
-                "DELETE FROM originate_job WHERE ended_at IS NOT NULL AND ended_at < ?1",
-                [before.seconds()],
+            let mut stmt = conn.prepare(
+                "DELETE FROM originate_job WHERE ended_at IS NOT NULL AND ended_at < ?1 \
+                 RETURNING id",
             )?;
-            Ok(n as u64)
+            let ids = stmt
+                .query_map([before.seconds()], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            ids.into_iter()
+                .map(|id| OriginateId::parse(&id).map_err(|_| corrupt("id", &id)))
+                .collect()
         })
     }
 }
@@ -363,8 +380,15 @@ mod tests {
         assert_eq!(store.get(&direct.id).unwrap(), Some(direct_done));
 
         // Retention: only finished jobs that ended before the cutoff go.
-        assert_eq!(store.purge_finished(UnixTime(150)).unwrap(), 0);
-        assert_eq!(store.purge_finished(UnixTime(151)).unwrap(), 1);
+        let mut ids = store.ids().unwrap();
+        ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        assert_eq!(ids, vec![j.id.clone(), direct.id.clone()]);
+        assert_eq!(store.purge_finished(UnixTime(150)).unwrap(), vec![]);
+        assert_eq!(
+            store.purge_finished(UnixTime(151)).unwrap(),
+            vec![direct.id.clone()]
+        );
+        assert_eq!(store.ids().unwrap(), vec![j.id.clone()]);
         assert!(store.get(&direct.id).unwrap().is_none());
         assert!(store.get(&j.id).unwrap().is_some(), "open job kept");
         assert!(store

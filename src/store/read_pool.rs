@@ -16,7 +16,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::core::{
-    CdrRecord, JournalReadError, JournalReader, JournalStore, QueueLogRecord, TimeRange, UnixTime,
+    CdrRecord, JournalReader, JournalStore, PortError, QueueLogRecord, TimeRange, UnixTime,
 };
 
 use super::connection::{open_connection, OpenMode, BUSY_TIMEOUT};
@@ -143,10 +143,10 @@ impl SqliteJournalReader {
     /// Runs `f` on a lent connection.
     pub(crate) fn read<T>(
         &self,
-        f: impl FnOnce(&SqliteJournal) -> Result<T, StoreError>,
-    ) -> Result<T, JournalReadError> {
-        let lent = self.lend().map_err(JournalReadError::new)?;
-        f(&lent).map_err(JournalReadError::new)
+        f: impl FnOnce(&SqliteJournal) -> Result<T, PortError>,
+    ) -> Result<T, PortError> {
+        let lent = self.lend().map_err(PortError::from)?;
+        f(&lent)
     }
 
     /// How many connections are open (idle or lent).
@@ -156,15 +156,15 @@ impl SqliteJournalReader {
 }
 
 impl JournalReader for SqliteJournalReader {
-    fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, JournalReadError> {
+    fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, PortError> {
         self.read(|j| j.cdrs(range))
     }
 
-    fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, JournalReadError> {
+    fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, PortError> {
         self.read(|j| j.cdrs_of_call(id))
     }
 
-    fn queue_log(&self, range: TimeRange) -> Result<Vec<QueueLogRecord>, JournalReadError> {
+    fn queue_log(&self, range: TimeRange) -> Result<Vec<QueueLogRecord>, PortError> {
         self.read(|j| j.queue_log(range))
     }
 
@@ -173,11 +173,11 @@ impl JournalReader for SqliteJournalReader {
         range: TimeRange,
         queues: &[String],
         agents: &[String],
-    ) -> Result<Vec<QueueLogRecord>, JournalReadError> {
+    ) -> Result<Vec<QueueLogRecord>, PortError> {
         self.read(|j| j.queue_log_matching(range, queues, agents))
     }
 
-    fn queue_log_state(&self, before: UnixTime) -> Result<Vec<QueueLogRecord>, JournalReadError> {
+    fn queue_log_state(&self, before: UnixTime) -> Result<Vec<QueueLogRecord>, PortError> {
         self.read(|j| j.queue_log_state(before))
     }
 }
@@ -227,12 +227,16 @@ mod tests {
         assert_eq!(pool.open_connections(), 2);
         // query_only: a read connection refuses writes.
         let err = pool
-            .read(|j| Ok(j.connection().execute_batch("DELETE FROM cdr")?))
+            .read(|j| {
+                Ok(j.connection()
+                    .execute_batch("DELETE FROM cdr")
+                    .map_err(StoreError::from)?)
+            })
             .unwrap_err();
         assert!(
-            crate::core::error_chain(&err).contains("readonly"),
+            crate::core::error_chain(err.as_ref()).contains("readonly"),
             "{}",
-            crate::core::error_chain(&err)
+            crate::core::error_chain(err.as_ref())
         );
         assert_eq!(pool.cdrs(TimeRange::all()).unwrap().len(), 3);
     }

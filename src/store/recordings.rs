@@ -12,9 +12,10 @@ use std::time::Duration;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use crate::core::recordings::{
-    Guid, PendingCdrs, PortError, Recording, RecordingFormat, RecordingId, RecordingStore,
-    SafeRelativePath, ValidKey,
+    Guid, PendingCdrs, Recording, RecordingFormat, RecordingId, RecordingStore, SafeRelativePath,
+    ValidKey,
 };
+use crate::core::PortError;
 use crate::core::{CdrRecord, TimeRange, UniqueId, UnixTime};
 
 use super::connection::SharedConnection;

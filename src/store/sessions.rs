@@ -5,8 +5,8 @@ use std::path::Path;
 
 use rusqlite::{params, OptionalExtension};
 
-use crate::core::campaigns::PortError;
 use crate::core::sessions::{SessionRecord, SessionStore, TokenHash};
+use crate::core::PortError;
 use crate::core::UnixTime;
 
 use super::connection::SharedConnection;

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::core::sms::{SmsId, SmsJob, SmsRecipient, SmsStatus, SmsStore, SmsStoreError};
+use crate::core::sms::{SmsId, SmsJob, SmsRecipient, SmsStatus, SmsStore};
+use crate::core::PortError;
 use crate::core::UnixTime;
 
 use super::connection::SharedConnection;
@@ -17,8 +18,8 @@ pub struct SqliteSms {
     conn: SharedConnection,
 }
 
-fn port(e: rusqlite::Error) -> SmsStoreError {
-    SmsStoreError(Box::new(StoreError::Sqlite(e)))
+fn port(e: rusqlite::Error) -> PortError {
+    PortError::from(StoreError::Sqlite(e))
 }
 
 fn status_of(s: &str) -> rusqlite::Result<SmsStatus> {
@@ -42,7 +43,7 @@ impl SqliteSms {
     fn with<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
-    ) -> Result<T, SmsStoreError> {
+    ) -> Result<T, PortError> {
         f(&mut self.conn.lock()).map_err(port)
     }
 }
@@ -68,7 +69,7 @@ impl SmsStore for SqliteSms {
         recipients: &[String],
         status: SmsStatus,
         at: UnixTime,
-    ) -> Result<SmsId, SmsStoreError> {
+    ) -> Result<SmsId, PortError> {
         self.with(|conn| {
             let tx = conn.transaction()?;
             tx.execute(
@@ -81,11 +82,11 @@ impl SmsStore for SqliteSms {
             Ok(id)
         })
         .and_then(|id| {
-            SmsId::new(id).ok_or_else(|| SmsStoreError(format!("rowid {id}").into()))
+            SmsId::new(id).ok_or_else(|| PortError::from(format!("rowid {id}")))
         })
     }
 
-    fn get(&self, id: SmsId) -> Result<Option<SmsJob>, SmsStoreError> {
+    fn get(&self, id: SmsId) -> Result<Option<SmsJob>, PortError> {
         self.with(|conn| {
             let job = conn
                 .query_row(
@@ -124,12 +125,7 @@ impl SmsStore for SqliteSms {
         })
     }
 
-    fn set_recipient(
-        &self,
-        id: SmsId,
-        number: &str,
-        status: SmsStatus,
-    ) -> Result<(), SmsStoreError> {
+    fn set_recipient(&self, id: SmsId, number: &str, status: SmsStatus) -> Result<(), PortError> {
         self.with(|conn| {
             conn.execute(
                 "UPDATE sms_recipient SET status = ?3 WHERE job = ?1 AND number = ?2",
@@ -144,7 +140,7 @@ impl SmsStore for SqliteSms {
         id: SmsId,
         text: &str,
         recipients: &[String],
-    ) -> Result<bool, SmsStoreError> {
+    ) -> Result<bool, PortError> {
         self.with(|conn| {
             let tx = conn.transaction()?;
             let changed = tx.execute(
@@ -161,7 +157,7 @@ impl SmsStore for SqliteSms {
         })
     }
 
-    fn set_status(&self, id: SmsId, status: SmsStatus) -> Result<(), SmsStoreError> {
+    fn set_status(&self, id: SmsId, status: SmsStatus) -> Result<(), PortError> {
         self.with(|conn| {
             conn.execute(
                 "UPDATE sms_job SET status = ?2, updated_at = ?3 WHERE id = ?1",

@@ -9,6 +9,7 @@
 //! never store it twice; each ignored row is counted in `source_cursor.duplicates_ignored` (in the
 //! same transaction) so that it is visible, since it means a cursor was not honoured.
 
+use crate::core::PortError;
 use std::path::Path;
 use std::time::Duration;
 
@@ -128,15 +129,13 @@ impl SqliteJournal {
 }
 
 impl JournalStore for SqliteJournal {
-    type Error = StoreError;
-
     fn append_cdrs(
         &mut self,
         source: &SourceId,
         records: &[CdrRecord],
         cursor: SourceCursor,
-    ) -> Result<AppendOutcome, StoreError> {
-        self.append_with_cursor(source, cursor, |tx, outcome| {
+    ) -> Result<AppendOutcome, PortError> {
+        Ok(self.append_with_cursor(source, cursor, |tx, outcome| {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO cdr (source, source_rowid, start_epoch, answer_epoch, \
                    end_epoch, clid, src, dst, dcontext, channel, dstchannel, lastapp, lastdata, \
@@ -176,7 +175,7 @@ impl JournalStore for SqliteJournal {
                 count(outcome, n);
             }
             Ok(())
-        })
+        })?)
     }
 
     fn append_queue_log(
@@ -184,8 +183,8 @@ impl JournalStore for SqliteJournal {
         source: &SourceId,
         records: &[QueueLogRecord],
         cursor: SourceCursor,
-    ) -> Result<AppendOutcome, StoreError> {
-        self.append_with_cursor(source, cursor, |tx, outcome| {
+    ) -> Result<AppendOutcome, PortError> {
+        Ok(self.append_with_cursor(source, cursor, |tx, outcome| {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO queue_log (source, file_dev, file_ino, file_created_ns, \
                    byte_offset, time_epoch, callid, queue, agent, event, data) \
@@ -209,10 +208,10 @@ impl JournalStore for SqliteJournal {
                 count(outcome, n);
             }
             Ok(())
-        })
+        })?)
     }
 
-    fn cursor(&self, source: &SourceId) -> Result<Option<SourceCursor>, StoreError> {
+    fn cursor(&self, source: &SourceId) -> Result<Option<SourceCursor>, PortError> {
         type Raw = (
             String,
             Option<i64>,
@@ -256,13 +255,13 @@ impl JournalStore for SqliteJournal {
                     offset: from_sql_u64(offset),
                 })))
             }
-            Some((kind, ..)) => Err(StoreError::Corrupt(format!(
+            Some((kind, ..)) => Err(PortError::from(StoreError::Corrupt(format!(
                 "cursor of source `{source}` has kind `{kind}` without its values"
-            ))),
+            )))),
         }
     }
 
-    fn duplicates_ignored(&self, source: &SourceId) -> Result<u64, StoreError> {
+    fn duplicates_ignored(&self, source: &SourceId) -> Result<u64, PortError> {
         let n: Option<i64> = self
             .conn
             .query_row(
@@ -274,7 +273,7 @@ impl JournalStore for SqliteJournal {
         Ok(n.map_or(0, from_sql_u64))
     }
 
-    fn count_cdrs(&self, range: TimeRange) -> Result<u64, StoreError> {
+    fn count_cdrs(&self, range: TimeRange) -> Result<u64, PortError> {
         let n: i64 = self.conn.query_row(
             "SELECT count(*) FROM cdr WHERE start_epoch >= ?1 AND start_epoch < ?2",
             [range.from.seconds(), range.to.seconds()],
@@ -283,7 +282,7 @@ impl JournalStore for SqliteJournal {
         Ok(from_sql_u64(n))
     }
 
-    fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, StoreError> {
+    fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, PortError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT source_rowid, clid, src, dst, dcontext, channel, dstchannel, lastapp, \
                lastdata, duration, billsec, disposition, amaflags, accountcode, uniqueid, \
@@ -296,7 +295,7 @@ impl JournalStore for SqliteJournal {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, StoreError> {
+    fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, PortError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT source_rowid, clid, src, dst, dcontext, channel, dstchannel, lastapp, \
                lastdata, duration, billsec, disposition, amaflags, accountcode, uniqueid, \
@@ -309,7 +308,7 @@ impl JournalStore for SqliteJournal {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn count_queue_log(&self, range: TimeRange) -> Result<u64, StoreError> {
+    fn count_queue_log(&self, range: TimeRange) -> Result<u64, PortError> {
         let n: i64 = self.conn.query_row(
             "SELECT count(*) FROM queue_log WHERE time_epoch >= ?1 AND time_epoch < ?2",
             [range.from.seconds(), range.to.seconds()],
@@ -318,7 +317,7 @@ impl JournalStore for SqliteJournal {
         Ok(from_sql_u64(n))
     }
 
-    fn queue_log(&self, range: TimeRange) -> Result<Vec<QueueLogRecord>, StoreError> {
+    fn queue_log(&self, range: TimeRange) -> Result<Vec<QueueLogRecord>, PortError> {
         self.queue_log_matching(range, &[], &[])
     }
 
@@ -327,7 +326,7 @@ impl JournalStore for SqliteJournal {
         range: TimeRange,
         queues: &[String],
         agents: &[String],
-    ) -> Result<Vec<QueueLogRecord>, StoreError> {
+    ) -> Result<Vec<QueueLogRecord>, PortError> {
         // Placeholders ?3.. for the queues, then the agents; global lines always pass.
         let list = |first: usize, n: usize| -> String {
             (first..first + n)
@@ -363,7 +362,7 @@ impl JournalStore for SqliteJournal {
     /// The same lines as the port's definition, found with index seeks per member
     /// (`queue_log_member_event_time`, `queue_log_callid`): the cost grows with the number of
     /// members ever seen, not with the history.
-    fn queue_log_state(&self, before: UnixTime) -> Result<Vec<QueueLogRecord>, StoreError> {
+    fn queue_log_state(&self, before: UnixTime) -> Result<Vec<QueueLogRecord>, PortError> {
         let t = before.seconds();
         // Every (agent, queue) pair, one index seek each.
         let mut members: Vec<(String, String)> = Vec::new();

@@ -1,18 +1,18 @@
 //! The `blacklist` script: the dialplan's `to-queue` asks, before a caller enters a queue,
 //! `AGI(agi://<engine>/blacklist,<queue>,<number>)` (the queue of the DID, possibly empty, and
 //! the caller's number cut to digits and `+`). The engine answers `SET VARIABLE BL_LISTED 1`
-//! when [`refuses_inbound`] says the stored blacklist refuses the call today, `0` otherwise,
+//! when the campaigns' rule ([`refuses_inbound`]) refuses the call today, `0` otherwise,
 //! and nothing when the store cannot be read (the dialplan then lets the caller in: it fails
 //! open, and logs it).
 
-use std::sync::Arc;
-
 use tracing::{info, warn};
 
-use crate::core::campaigns::{refuses_inbound, Campaign, CampaignStore, Day, PortError};
+#[cfg(doc)]
+use crate::core::campaigns::refuses_inbound;
+use crate::core::campaigns::{CampaignService, Day};
 use crate::core::directory::QueueName;
 use crate::core::originate::PhoneNumber;
-use crate::core::UnixTime;
+use crate::core::{PortError, UnixTime};
 
 use super::codec::{AgiRequest, VariableName};
 use super::server::{Answer, Script, ScriptFuture};
@@ -29,30 +29,22 @@ fn today(tz: &jiff::tz::TimeZone) -> Option<Day> {
     Day::parse(&ts.to_zoned(tz.clone()).strftime("%Y-%m-%d").to_string())
 }
 
-/// The inbound blacklist check over the campaign store.
+/// The inbound blacklist check, asked of the campaigns' service.
 pub struct BlacklistScript {
-    store: Arc<dyn CampaignStore>,
-    campaigns: Arc<Vec<Campaign>>,
+    campaigns: CampaignService,
     tz: jiff::tz::TimeZone,
 }
 
 impl BlacklistScript {
-    /// Checks callers against `store` for `campaigns`, days in `tz` (the call center's).
-    pub fn new(
-        store: Arc<dyn CampaignStore>,
-        campaigns: Vec<Campaign>,
-        tz: jiff::tz::TimeZone,
-    ) -> Self {
-        Self {
-            store,
-            campaigns: Arc::new(campaigns),
-            tz,
-        }
+    /// Checks callers with `campaigns` (their store and configuration), days in `tz` (the
+    /// call center's).
+    pub fn new(campaigns: CampaignService, tz: jiff::tz::TimeZone) -> Self {
+        Self { campaigns, tz }
     }
 
     /// Whether there is any campaign (without one, no entry refuses anybody).
     pub fn has_campaigns(&self) -> bool {
-        !self.campaigns.is_empty()
+        !self.campaigns.campaigns().is_empty()
     }
 
     /// Whether a call from `number` to `queue` (empty: none) is refused. A number that is not
@@ -63,18 +55,9 @@ impl BlacklistScript {
         };
         let queue = QueueName::new(queue).ok();
         let today = today(&self.tz).ok_or("no date in the call center's time zone")?;
-        let store = self.store.clone();
-        let n = number.clone();
-        let entries = tokio::task::spawn_blocking(move || store.blacklist_for(&n))
+        self.campaigns
+            .refuses_inbound(queue.as_ref(), &number, &today)
             .await
-            .map_err(|e| -> PortError { Box::new(e) })??;
-        Ok(refuses_inbound(
-            &entries,
-            &self.campaigns,
-            queue.as_ref(),
-            &number,
-            &today,
-        ))
     }
 }
 

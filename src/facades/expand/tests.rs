@@ -10,9 +10,11 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit};
 use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
 
+use super::ops::calls::originate_request;
+use super::ops::panel::{member_calls, panel_agent};
 use super::*;
 use crate::config::Config;
-use crate::core::directory::{Agent, CredentialApi, DirectoryStore, QueueName};
+use crate::core::directory::{Agent, CredentialApi, QueueName};
 use crate::core::originate::OriginateMode;
 use crate::facades::soap::parse_request;
 use crate::test_support::TempDir;
@@ -48,16 +50,17 @@ fn fixture_sections(expand_lines: &str, sections: &str) -> Fixture {
         p.join("monitor"),
     );
     let config = Arc::new(Config::from_toml(&text).unwrap());
-    let services = Arc::new(Services::open(config).unwrap());
+    let services = Arc::new(crate::test_support::services(config));
     let mut ana = Agent::new(AgentNumber::new("2101").unwrap());
     ana.username = "ana".into();
     ana.full_name = "Ana Pérez".into();
     ana.email = Some("ana@example.com".into());
     ana.profile = "operador".into();
     ana.queues = vec![QueueName::new("q_ventas").unwrap()];
-    services.directory.upsert_agent(&ana).unwrap();
+    services.directory.store().upsert_agent(&ana).unwrap();
     let key = services
         .directory
+        .store()
         .create_credential("CRM", CredentialApi::Expand)
         .unwrap()
         .key

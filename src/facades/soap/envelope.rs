@@ -171,20 +171,27 @@ pub enum SoapValue {
     Bool(bool),
 }
 
-/// Escapes text for element content or a double-quoted attribute.
+/// Escapes text for element content or a double-quoted attribute. The runs between the
+/// characters it replaces are copied whole (a panel document is mostly such runs).
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    let mut run = 0;
+    for (i, b) in text.bytes().enumerate() {
+        // Only ASCII bytes are replaced, so `i` is always a character boundary.
+        let with = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
             // Characters XML 1.0 cannot carry at all.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
-            c => out.push(c),
-        }
+            b if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') => "",
+            _ => continue,
+        };
+        out.push_str(&text[run..i]);
+        out.push_str(with);
+        run = i + 1;
     }
+    out.push_str(&text[run..]);
     out
 }
 
@@ -238,6 +245,23 @@ pub fn fault(code: FaultCode, message: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn escape_replaces_markup_drops_what_xml_cannot_carry_and_keeps_the_rest() {
+        for (text, escaped) in [
+            ("", ""),
+            ("plain ñandú", "plain ñandú"),
+            (
+                "<a b=\"1\">&</a>",
+                "&lt;a b=&quot;1&quot;&gt;&amp;&lt;/a&gt;",
+            ),
+            ("tab\tnl\ncr\r", "tab\tnl\ncr\r"),
+            ("\u{1}x\u{1f}é\u{0}", "xé"),
+            ("'single' stays", "'single' stays"),
+        ] {
+            assert_eq!(escape(text), escaped, "{text:?}");
+        }
+    }
 
     /// A decoded call with these parts (`None`: absent), for tests.
     pub(crate) fn call(op: &str, params: &[(&str, Option<&str>)]) -> SoapCall {

@@ -15,8 +15,13 @@
 
 pub mod config;
 pub mod errors;
-pub mod session;
+pub mod ops;
 pub mod wire;
+
+use ops::auth::{end_session, get_user_token};
+use ops::calls::{agent_call, blacklist, disposition_call, hangup_phone};
+use ops::recordings::{convert, get_records, record_flat, record_in_day, tag_record};
+use ops::supervision::{campaign_status, queue_summary};
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -32,31 +37,31 @@ use axum::Router;
 use jiff::tz::TimeZone;
 use serde_json::{json, Value};
 
-use crate::app::Services;
 use crate::core::audit::{api, record_quietly, Actor, EngineAction};
 use crate::core::campaigns::{
     AgentCallRequest, CampaignCall, CampaignName, CampaignService, DispositionRequest,
 };
-use crate::core::directory::{CredentialApi, DirectoryStore};
+use crate::core::directory::CredentialApi;
 use crate::core::journal::report_records;
 use crate::core::login_guard::Attempt;
 use crate::core::originate::{Extension, PhoneNumber};
 use crate::core::recordings::{Guid, RecordingKey, ServeFormat};
 use crate::core::reports::{queue_report, QueueReport, ReportContext, ReportFilter};
 use crate::core::sessions::AgentScope;
-use crate::core::{CdrRecord, JournalReadError, JournalReader, Secret, TimeRange, UnixTime};
+use crate::core::{CdrRecord, JournalReader, PortError, Secret, TimeRange, UnixTime};
 use crate::facades::auth::KeyVerifier;
 use crate::facades::client_addr;
+use crate::facades::Services;
 
+use crate::core::session_tokens::{Principal, Sessions};
 use errors::Answer;
-use session::{Principal, Sessions};
 use wire::Form;
 
 /// The facade's state.
 struct Ucontact {
     services: Arc<Services>,
     keys: Arc<KeyVerifier>,
-    sessions: Sessions,
+    sessions: Arc<Sessions>,
     campaigns: CampaignService,
     tz: TimeZone,
     /// The day's queue reports as last computed ([`todays_reports`]).
@@ -76,15 +81,9 @@ const DAY_FIGURES_TTL: Duration = Duration::from_secs(1);
 
 /// The facade's routes.
 pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Router {
-    let cfg = &services.config.ucontact;
     let state = Arc::new(Ucontact {
-        sessions: Sessions::new(Duration::from_secs(cfg.session_idle_seconds))
-            .with_store(services.sessions.clone()),
-        campaigns: CampaignService::new(
-            services.campaigns.clone(),
-            cfg.campaigns(),
-            services.actions.clone(),
-        ),
+        sessions: services.sessions.clone(),
+        campaigns: services.campaigns.clone(),
         tz: services.config.engine.time_zone(),
         day_figures: std::sync::Mutex::new(None),
         keys,
@@ -149,18 +148,13 @@ impl Ucontact {
         if who.supervisor {
             return None;
         }
-        let directory = self.services.directory.clone();
-        let name = who.name.clone();
-        let agent = tokio::task::spawn_blocking(move || {
-            directory.agents().ok().and_then(|agents| {
-                agents.into_iter().find(|a| {
-                    a.username == name || (a.username.is_empty() && a.number.as_str() == name)
-                })
-            })
-        })
-        .await
-        .ok()
-        .flatten();
+        let agent = self
+            .services
+            .directory
+            .find_agent(&who.name)
+            .await
+            .ok()
+            .flatten();
         let Some(agent) = agent else {
             return Some(AgentScope {
                 username: who.name.clone(),
@@ -203,13 +197,9 @@ impl Ucontact {
 
     async fn journal<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&dyn JournalReader) -> Result<T, JournalReadError> + Send + 'static,
+        f: impl FnOnce(&dyn JournalReader) -> Result<T, PortError> + Send + 'static,
     ) -> Option<T> {
-        let journal = self.services.journal.clone();
-        tokio::task::spawn_blocking(move || f(&*journal).ok())
-            .await
-            .ok()
-            .flatten()
+        self.services.journal.read(f).await.ok()
     }
 }
 
@@ -260,377 +250,11 @@ async fn integra(
 
 // ------------------------------------------------------------------ auth
 
-/// `auth/getUserToken`: through the login guard (`ucontact:<user>`, the client's address):
-/// while either is locked out the answer is `0` without hashing; an unknown user is verified
-/// against the dummy hash, so both cost the same.
-async fn get_user_token(uc: &Ucontact, form: &Form, client: Option<IpAddr>) -> Answer {
-    let user = form.text("user");
-    let password = Secret::new(form.get("password").unwrap_or("").to_owned());
-    if user.is_empty() || password.expose().is_empty() || user.len() > 128 {
-        return Answer::zero();
-    }
-    let principal = format!("ucontact:{user}");
-    let attempt = if uc.services.logins.locked(&principal, client) {
-        Attempt::Locked
-    } else {
-        let directory = uc.services.directory.clone();
-        let name = user.clone();
-        let agent = tokio::task::spawn_blocking(move || {
-            let agents = directory.agents().ok()?;
-            agents.into_iter().find(|a| {
-                a.username == name || (a.username.is_empty() && a.number.as_str() == name)
-            })
-        })
-        .await
-        .ok()
-        .flatten();
-        let stored = agent.as_ref().and_then(|a| a.password_hash.clone());
-        let attempt = uc
-            .services
-            .logins
-            .verify(&principal, client, stored, password)
-            .await;
-        match (attempt, agent) {
-            (Attempt::Accepted, Some(agent)) => {
-                let entry = EngineAction::now(
-                    &Actor::new(api::UCONTACT, user.clone()),
-                    "session.open",
-                    user.clone(),
-                    "",
-                    "ok",
-                );
-                record_quietly(Some(&uc.services.actions), entry).await;
-                let token = uc.sessions.open(&agent.username, agent.supervisor).await;
-                return Answer::json(&json!([agent.username, token.expose()]));
-            }
-            (attempt, _) => attempt,
-        }
-    };
-    let outcome = if attempt == Attempt::Locked {
-        "error: locked out"
-    } else {
-        "error: refused"
-    };
-    let entry = EngineAction::now(
-        &Actor::new(api::UCONTACT, user.clone()),
-        "session.open",
-        user.clone(),
-        "",
-        outcome,
-    );
-    record_quietly(Some(&uc.services.actions), entry).await;
-    Answer::zero()
-}
-
-async fn end_session(uc: &Ucontact, form: &Form) -> Answer {
-    if uc
-        .sessions
-        .end(&form.text("user"), &form.text("token"))
-        .await
-    {
-        Answer::one()
-    } else {
-        Answer::zero()
-    }
-}
-
 // ------------------------------------------------------------------ calls
-
-async fn agent_call(uc: &Ucontact, who: &Principal, form: &Form, with_data: bool) -> Answer {
-    let tech = form.text("tech");
-    if !(tech.is_empty() || tech.eq_ignore_ascii_case("SIP") || tech.eq_ignore_ascii_case("PJSIP"))
-    {
-        return Answer::zero();
-    }
-    let (Ok(phone), Ok(destination), Some(campaign)) = (
-        Extension::parse(&form.text("phone")),
-        PhoneNumber::parse(&form.text("destination")),
-        CampaignName::parse(&form.text("outqueue")),
-    ) else {
-        return Answer::zero();
-    };
-    let mut agent = form.text("agent");
-    // An agent's session calls from its own phone, as itself.
-    if let Some(scope) = uc.scope(who).await {
-        if !scope.owns_phone(phone.as_str()) || !(agent.is_empty() || scope.is_self(&agent)) {
-            let entry = EngineAction::now(
-                &actor(who),
-                "campaign.agent_call",
-                phone.as_str(),
-                "",
-                "error: not the agent's phone",
-            );
-            record_quietly(Some(&uc.services.actions), entry).await;
-            return Answer::zero();
-        }
-        if agent.is_empty() {
-            agent = scope.username.clone();
-        }
-    }
-    let data = if with_data {
-        form.text("data")
-    } else {
-        String::new()
-    };
-    let form_name = if with_data {
-        form.text("form")
-    } else {
-        String::new()
-    };
-    if agent.chars().count() > 128
-        || data.len() > 8192
-        || form_name.len() > 2048
-        || agent.chars().any(char::is_control)
-        || form_name.chars().any(char::is_control)
-    {
-        return Answer::zero();
-    }
-    let Ok(variables) = wire::call_variables(&data) else {
-        return Answer::zero();
-    };
-    let callerid = form.text("callerid");
-    let req = AgentCallRequest {
-        campaign,
-        agent,
-        phone,
-        destination,
-        caller_id: (!callerid.is_empty()).then_some(callerid),
-        variables,
-        data,
-        form: form_name,
-    };
-    // The documented failure answer is `0`, whatever failed (the PBX not connected included).
-    let Some(pbx) = uc.services.pbx() else {
-        tracing::warn!("ucontact: AgentCall while the PBX is not connected");
-        return Answer::zero();
-    };
-    let today = wire::today(UnixTime::now(), &uc.tz);
-    match uc
-        .campaigns
-        .agent_call(&actor(who), &pbx.originate, req, &today)
-        .await
-    {
-        Ok(guid) => Answer::text(guid.to_string()),
-        Err(e) => errors::agent_call(&e),
-    }
-}
-
-async fn hangup_phone(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
-    let Ok(phone) = Extension::parse(&form.text("phone")) else {
-        return Answer::zero();
-    };
-    if let Some(scope) = uc.scope(who).await {
-        if !scope.owns_phone(phone.as_str()) {
-            let entry = EngineAction::now(
-                &actor(who),
-                "call.hangup",
-                phone.as_str(),
-                "",
-                "error: not the agent's phone",
-            );
-            record_quietly(Some(&uc.services.actions), entry).await;
-            return Answer::zero();
-        }
-    }
-    let Some(pbx) = uc.services.pbx() else {
-        tracing::warn!("ucontact: HangupPhone while the PBX is not connected");
-        return Answer::zero();
-    };
-    let channels: Vec<_> = pbx
-        .live
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .endpoints
-        .get(phone.as_str())
-        .map(|e| e.calls.values().map(|c| c.channel.clone()).collect())
-        .unwrap_or_default();
-    let mut hung = 0;
-    for channel in &channels {
-        if pbx.commands.hangup(channel).await.is_ok() {
-            hung += 1;
-        }
-    }
-    let outcome = if hung > 0 { "ok" } else { "error: no call" };
-    let entry = EngineAction::now(
-        &actor(who),
-        "call.hangup",
-        phone.as_str(),
-        format!("channels={hung}"),
-        outcome,
-    );
-    record_quietly(Some(&uc.services.actions), entry).await;
-    if hung > 0 {
-        Answer::one()
-    } else {
-        Answer::zero()
-    }
-}
 
 // ------------------------------------------------------------------ dispositions, blacklist
 
-/// An agent's session dispositions its own calls only (as the `agent` it sends); another
-/// agent's name is refused with 403, like a supervisor operation.
-async fn disposition_call(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
-    let field = |n: &str| form.get(n).unwrap_or("").to_owned();
-    if let Some(scope) = uc.scope(who).await {
-        let agent = field("agent");
-        if !agent.trim().is_empty() && !scope.is_self(agent.trim()) {
-            return Answer::forbidden();
-        }
-    }
-    let req = DispositionRequest {
-        campaign: field("campaign"),
-        agent: field("agent"),
-        callerid: field("callerid"),
-        guid: field("guid"),
-        l1: field("l1"),
-        l2: field("l2"),
-        l3: field("l3"),
-        d1: field("d1"),
-        d2: field("d2"),
-        comment: field("comment"),
-        schedule: field("schedule"),
-        camptoreschedule: field("camptoreschedule"),
-        tag: field("tag"),
-    };
-    let tag = if req.tag.trim().is_empty() {
-        format!("{}|{}|{}", req.l1.trim(), req.l2.trim(), req.l3.trim())
-    } else {
-        req.tag.trim().to_owned()
-    };
-    let guid = req.guid.trim().to_owned();
-    match uc.campaigns.dispose(&actor(who), req).await {
-        Ok(done) => {
-            // The call's recording carries the disposition as a tag (when it is catalogued).
-            let recordings = uc.services.recordings.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                recordings.tag(&RecordingKey::Guid(guid), &tag)
-            })
-            .await;
-            Answer::json(&json!({"result": "ok", "txtcode": done.txtcode}))
-        }
-        Err(e) => errors::disposition(&e),
-    }
-}
-
-async fn blacklist(uc: &Ucontact, who: &Principal, form: &Form, bulk: bool, add: bool) -> Answer {
-    let text = form
-        .any(&["black", "blacklist", "blacks", "data"])
-        .or_else(|| form.single())
-        .unwrap_or("");
-    let max = uc.services.config.ucontact.max_bulk_items;
-    let result = if add {
-        match wire::json_list_max(text, bulk, max, wire::blacklist_entry) {
-            Ok(entries) => uc.campaigns.blacklist_add(&actor(who), entries).await,
-            Err(_) => return Answer::zero(),
-        }
-    } else {
-        match wire::json_list_max(text, bulk, max, wire::blacklist_key) {
-            Ok(keys) => uc
-                .campaigns
-                .blacklist_remove(&actor(who), keys)
-                .await
-                .map(|_| ()),
-            Err(_) => return Answer::zero(),
-        }
-    };
-    match result {
-        Ok(()) => Answer::one(),
-        Err(e) => errors::blacklist(&e),
-    }
-}
-
 // ------------------------------------------------------------------ recordings
-
-/// An agent's session tags its own calls' recordings only.
-async fn tag_record(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
-    let scope = uc.scope(who).await;
-    let campaigns = uc.services.campaigns.clone();
-    let guid = form.text("guid");
-    let data = form.text("data");
-    let recordings = uc.services.recordings.clone();
-    let key = RecordingKey::Guid(guid.clone());
-    let result = tokio::task::spawn_blocking(move || {
-        if let Some(scope) = &scope {
-            let own = recordings
-                .find(&key)
-                .is_ok_and(|r| own_recording(&*campaigns, &r, scope));
-            if !own {
-                return Err("not the agent's call".to_owned());
-            }
-        }
-        recordings.tag(&key, &data).map_err(|e| e.to_string())
-    })
-    .await;
-    let outcome = match &result {
-        Ok(Ok(_)) => "ok".to_owned(),
-        Ok(Err(e)) => format!("error: {e}"),
-        Err(_) => "error: task".to_owned(),
-    };
-    let entry = EngineAction::now(&actor(who), "recording.tag", guid, "", outcome);
-    record_quietly(Some(&uc.services.actions), entry).await;
-    // Documented as asynchronous with an empty answer.
-    Answer::text("")
-}
-
-/// An agent's session converts its own calls' recordings only.
-async fn convert(uc: &Ucontact, who: &Principal, form: &Form) -> Answer {
-    let scope = uc.scope(who).await;
-    let campaigns = uc.services.campaigns.clone();
-    let guid = form.text("guid");
-    // `folder` in the Spanish and English documents, `pasta` in the Portuguese one.
-    let folder = ["folder", "pasta"]
-        .iter()
-        .map(|n| form.text(n))
-        .find(|v| !v.is_empty())
-        .unwrap_or_default();
-    let recordings = uc.services.recordings.clone();
-    let tz = uc.tz.clone();
-    let ok = tokio::task::spawn_blocking(move || {
-        let key = RecordingKey::Guid(guid);
-        let r = recordings.find(&key).ok()?;
-        if !folder.is_empty() && !in_day(&r, &folder, &tz) {
-            return None;
-        }
-        if scope
-            .as_ref()
-            .is_some_and(|s| !own_recording(&*campaigns, &r, s))
-        {
-            return None;
-        }
-        recordings.open_as(&key, ServeFormat::Mp3).ok()
-    })
-    .await
-    .ok()
-    .flatten()
-    .is_some();
-    if ok {
-        Answer::one()
-    } else {
-        Answer::zero()
-    }
-}
-
-/// Whether the recording is a call of the agent of `scope`: the recording's agent, or the agent
-/// of the campaign call with its guid.
-fn own_recording(
-    campaigns: &dyn crate::core::campaigns::CampaignStore,
-    r: &crate::core::recordings::Recording,
-    scope: &AgentScope,
-) -> bool {
-    r.agent.as_deref().is_some_and(|a| scope.is_self(a))
-        || campaigns
-            .call_by_guid(&r.guid)
-            .ok()
-            .flatten()
-            .is_some_and(|c| scope.is_self(&c.agent))
-}
-
-/// Whether `day` (`YYYYMMDD`) is the recording's day: its call date in the call center's zone,
-/// or the day folder it is stored in.
-fn in_day(r: &crate::core::recordings::Recording, day: &str, tz: &TimeZone) -> bool {
-    wire::render_day_folder(r.created, tz) == day || r.relative_path.day_folder() == Some(day)
-}
 
 /// A recording link's query: `expires` and `sig` (both absent for a request that
 /// authenticates with `Authorization` instead).
@@ -640,450 +264,7 @@ struct LinkQuery {
     sig: Option<String>,
 }
 
-async fn record_flat(
-    State(uc): State<Arc<Ucontact>>,
-    Path(file): Path<String>,
-    Query(link): Query<LinkQuery>,
-    parts: Parts,
-) -> Response {
-    serve_record(&uc, &parts, &link, None, &file).await
-}
-
-async fn record_in_day(
-    State(uc): State<Arc<Ucontact>>,
-    Path((day, file)): Path<(String, String)>,
-    Query(link): Query<LinkQuery>,
-    parts: Parts,
-) -> Response {
-    serve_record(&uc, &parts, &link, Some(day), &file).await
-}
-
-/// The recording a file name asks for and in which format: `<guid>.mp3` or `<guid>.gsm`.
-fn record_file(file: &str) -> Option<(Guid, ServeFormat)> {
-    let (stem, ext) = file.rsplit_once('.')?;
-    let format = match ext {
-        "mp3" => ServeFormat::Mp3,
-        "gsm" => ServeFormat::Gsm,
-        _ => return None,
-    };
-    Some((Guid::parse(stem)?, format))
-}
-
-async fn serve_record(
-    uc: &Ucontact,
-    parts: &Parts,
-    link: &LinkQuery,
-    day: Option<String>,
-    file: &str,
-) -> Response {
-    let wanted =
-        record_file(file).filter(|_| day.as_deref().is_none_or(crate::core::recordings::is_day));
-    // A signed link opens its recording without `Authorization` until it expires; a request
-    // without one must authenticate as the API does.
-    // What an authenticated agent's session may hear; a signed link was issued to whoever
-    // could list the recording.
-    let scope = match (&link.expires, &link.sig) {
-        (None, None) => {
-            let Some(who) = uc.authenticate(&parts.headers, uc.client(parts)).await else {
-                return Answer::unauthorized().into_response();
-            };
-            uc.scope(&who).await
-        }
-        (expires, sig) => {
-            let Some((guid, _)) = &wanted else {
-                return Answer::forbidden().into_response();
-            };
-            let checked = uc.services.record_links.verify(
-                guid,
-                expires.as_deref().unwrap_or(""),
-                sig.as_deref().unwrap_or(""),
-                UnixTime::now(),
-            );
-            if let Err(e) = checked {
-                tracing::info!(error = %e, "ucontact: recording link refused");
-                return Answer::forbidden().into_response();
-            }
-            None
-        }
-    };
-    let Some((guid, format)) = wanted else {
-        return Answer::not_found().into_response();
-    };
-    let recordings = uc.services.recordings.clone();
-    let campaigns = uc.services.campaigns.clone();
-    let tz = uc.tz.clone();
-    let served = tokio::task::spawn_blocking(move || {
-        let key = RecordingKey::Guid(guid.to_string());
-        let r = recordings.find(&key).ok()?;
-        if day.as_deref().is_some_and(|d| !in_day(&r, d, &tz)) {
-            return None;
-        }
-        // An agent's session hears its own calls only.
-        if scope
-            .as_ref()
-            .is_some_and(|s| !own_recording(&*campaigns, &r, s))
-        {
-            return None;
-        }
-        let served = recordings.open_as(&key, format).ok()?;
-        let bytes = std::fs::read(&served.path).ok()?;
-        Some((served.mime, bytes))
-    })
-    .await
-    .ok()
-    .flatten();
-    match served {
-        Some((mime, bytes)) => (
-            [
-                (header::CONTENT_TYPE, mime),
-                (header::CACHE_CONTROL, "private, max-age=300"),
-            ],
-            bytes,
-        )
-            .into_response(),
-        None => Answer::not_found().into_response(),
-    }
-}
-
-/// `base`: the scheme and host the client reached the engine at, for the rows' recording links.
-/// An agent's session reads its own calls only.
-async fn get_records(uc: &Ucontact, who: &Principal, form: &Form, base: &str) -> Answer {
-    let scope = uc.scope(who).await;
-    let Ok(filter) = wire::records_filter(form.get("filter").unwrap_or(""), &uc.tz) else {
-        return Answer::zero();
-    };
-    let lastrow: usize = match form.text("lastrow").as_str() {
-        "" => 0,
-        s => match s.parse() {
-            Ok(n) => n,
-            Err(_) => return Answer::zero(),
-        },
-    };
-    let max = uc.services.config.ucontact.max_search_limit;
-    let limit: usize = match form.text("searchLimit").as_str() {
-        "" => 50.min(max),
-        s => match s.parse::<usize>() {
-            Ok(n) if n >= 1 => n.min(max),
-            _ => return Answer::zero(),
-        },
-    };
-    let now = UnixTime::now();
-    let from = filter
-        .from
-        .unwrap_or_else(|| wire::start_of_day(now, &uc.tz));
-    let to = filter
-        .to
-        .map_or(UnixTime(now.seconds() + 1), |t| UnixTime(t.seconds() + 1));
-    if to <= from {
-        return Answer::json(&json!([]));
-    }
-    let max_days = uc.services.config.ucontact.max_report_days;
-    if to.seconds() - from.seconds() > i64::from(max_days) * 86_400 + 1 {
-        return Answer::zero();
-    }
-    let range = TimeRange { from, to };
-    let Some(cdrs) = uc.journal(move |j| j.cdrs(range)).await else {
-        return Answer::unavailable();
-    };
-    let recorded: Vec<CdrRecord> = cdrs
-        .into_iter()
-        .filter(|c| !c.recordingfile.trim().is_empty())
-        .collect();
-    // What the campaign store and the catalogue know of these calls.
-    let ids: Vec<String> = recorded
-        .iter()
-        .map(|c| c.userfield.clone())
-        .filter(|u| !u.is_empty())
-        .collect();
-    let store = uc.services.campaigns.clone();
-    let calls: HashMap<String, CampaignCall> =
-        match tokio::task::spawn_blocking(move || store.calls_by_originate(&ids)).await {
-            Ok(Ok(calls)) => calls
-                .into_iter()
-                .map(|c| (c.originate_id.to_string(), c))
-                .collect(),
-            _ => return Answer::unavailable(),
-        };
-    // Why each row's channel ended, as Asterisk's Hangup events said (the CDR has no cause).
-    let uniqueids: Vec<String> = recorded
-        .iter()
-        .map(|c| c.uniqueid.as_str().to_owned())
-        .collect();
-    let causes_store = uc.services.hangup_causes.clone();
-    let causes = match tokio::task::spawn_blocking(move || causes_store.causes_of(&uniqueids)).await
-    {
-        Ok(Ok(causes)) => causes,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "ucontact: hangup causes unreadable");
-            HashMap::new()
-        }
-        Err(_) => HashMap::new(),
-    };
-    let recordings = uc.services.recordings.clone();
-    let store = uc.services.campaigns.clone();
-    let campaign_of_queue: BTreeMap<String, String> = uc
-        .campaigns
-        .campaigns()
-        .iter()
-        .filter_map(|c| Some((c.queue.as_ref()?.to_string(), c.name.to_string())))
-        .collect();
-    let outbound_context = uc.services.config.originate.context.clone();
-    let tz = uc.tz.clone();
-    let links = uc.services.record_links.clone();
-    let base = base.to_owned();
-    let rows = tokio::task::spawn_blocking(move || {
-        let mut rows = Vec::new();
-        let mut matched = 0usize;
-        for cdr in &recorded {
-            let call = calls.get(&cdr.userfield);
-            let rec = recordings
-                .find(&RecordingKey::UniqueId(cdr.uniqueid.as_str().to_owned()))
-                .ok();
-            let guid = rec
-                .as_ref()
-                .map(|r| r.guid.clone())
-                .unwrap_or_else(|| Guid::derive(cdr.linkedid.as_str()));
-            let queue = rec.as_ref().and_then(|r| r.queue.clone());
-            let campaign = call
-                .map(|c| c.campaign.to_string())
-                .or_else(|| {
-                    queue
-                        .as_ref()
-                        .map(|q| campaign_of_queue.get(q).cloned().unwrap_or(q.clone()))
-                })
-                .unwrap_or_default();
-            let agents: Vec<String> = [
-                call.map(|c| c.agent.clone()),
-                rec.as_ref().and_then(|r| r.agent.clone()),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            let tags = rec.as_ref().map(|r| r.tags.join(" ")).unwrap_or_default();
-            let f = &filter;
-            let mine = scope
-                .as_ref()
-                .is_none_or(|s| agents.iter().any(|a| s.is_self(a)));
-            let keep = mine
-                && (f.agent.is_empty() || agents.iter().any(|a| a == &f.agent))
-                && (f.campaign.is_empty() || campaign == f.campaign)
-                && (f.source.is_empty() || cdr.src.contains(&f.source))
-                && (f.destination.is_empty() || cdr.dst.contains(&f.destination))
-                && (f.data.is_empty()
-                    || cdr.calldata.contains(&f.data)
-                    || tags.contains(&f.data)
-                    || call.is_some_and(|c| c.data.contains(&f.data)))
-                && f.mindur.is_none_or(|m| cdr.billsec.as_secs() >= m)
-                && (f.exclude.is_empty() || (cdr.src != f.exclude && cdr.dst != f.exclude));
-            if !keep {
-                continue;
-            }
-            matched += 1;
-            if matched <= lastrow {
-                continue;
-            }
-            if rows.len() >= limit {
-                break;
-            }
-            let direction =
-                if call.is_some() || cdr.dcontext == outbound_context || cdr.dcontext == "outbound"
-                {
-                    "outbound"
-                } else if queue.is_some() {
-                    "inbound"
-                } else {
-                    "internal"
-                };
-            let note = store
-                .dispositions_of(guid.as_str())
-                .ok()
-                .and_then(|d| d.last().map(|d| d.request.comment.clone()))
-                .filter(|c| !c.is_empty());
-            let link = links.issue(&guid, now);
-            let extra = wire::RowExtra {
-                causecode: causes.get(cdr.uniqueid.as_str()).copied(),
-                record_url: format!("{base}/records/{guid}.mp3?{}", link.query()),
-                record_url_gsm: format!("{base}/records/{guid}.gsm?{}", link.query()),
-                record_url_expires: wire::render_time(link.expires, &tz),
-                guid: guid.to_string(),
-                campaign,
-                direction: direction.to_owned(),
-                carrier: wire::carrier_of(cdr),
-                note,
-            };
-            rows.push(wire::record_row(cdr, &extra, &tz));
-        }
-        rows
-    })
-    .await;
-    match rows {
-        Ok(rows) => Answer::json(&Value::Array(rows)),
-        Err(_) => Answer::unavailable(),
-    }
-}
-
 // ------------------------------------------------------------------ supervision
-
-/// Today's queue reports (for averages and totals), by queue: at most [`DAY_FIGURES_TTL`] old;
-/// `None` when the journal cannot be read (the caller answers 503).
-async fn todays_reports(
-    uc: &Ucontact,
-    now: UnixTime,
-) -> Option<Arc<BTreeMap<String, QueueReport>>> {
-    let from = wire::start_of_day(now, &uc.tz);
-    {
-        let cached = uc
-            .day_figures
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(f) = cached.as_ref() {
-            if f.from == from && f.at.elapsed() < DAY_FIGURES_TTL {
-                return Some(f.reports.clone());
-            }
-        }
-    }
-    let range = TimeRange {
-        from,
-        to: UnixTime(now.seconds() + 1),
-    };
-    let records = uc
-        .journal(move |j| report_records(j, range, &[], &[]))
-        .await?;
-    let ctx = ReportContext::new(UnixTime(now.seconds() + 1));
-    let reports: Arc<BTreeMap<String, QueueReport>> = Arc::new(
-        queue_report(&records, range, &ReportFilter::default(), &ctx)
-            .into_iter()
-            .map(|r| (r.queue.clone(), r))
-            .collect(),
-    );
-    *uc.day_figures
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner) = Some(DayFigures {
-        at: std::time::Instant::now(),
-        from,
-        reports: reports.clone(),
-    });
-    Some(reports)
-}
-
-fn campaign_name_of(uc: &Ucontact, queue: &str) -> String {
-    uc.campaigns
-        .campaigns()
-        .iter()
-        .find(|c| c.queue.as_ref().is_some_and(|q| q.as_str() == queue))
-        .map_or_else(|| queue.to_owned(), |c| c.name.to_string())
-}
-
-async fn queue_summary(uc: &Ucontact) -> Answer {
-    let Some(pbx) = uc.services.pbx() else {
-        return Answer::unavailable();
-    };
-    let (now, action_id, received) = uc.now_local();
-    let Some(reports) = todays_reports(uc, now).await else {
-        return Answer::unavailable();
-    };
-    let live = pbx.live.read().unwrap_or_else(PoisonError::into_inner);
-    let mut out: Vec<Value> = live
-        .queues
-        .iter()
-        .map(|(name, q)| {
-            wire::queue_summary(
-                &campaign_name_of(uc, name.as_str()),
-                q,
-                &live.agents,
-                reports.get(name.as_str()),
-                now,
-                &action_id,
-                &received,
-            )
-        })
-        .collect();
-    out.push(json!({"internalActionId": action_id, "dateReceived": received}));
-    Answer::json(&Value::Array(out))
-}
-
-async fn campaign_status(uc: &Ucontact, form: &Form) -> Answer {
-    let Some(pbx) = uc.services.pbx() else {
-        return Answer::unavailable();
-    };
-    let wanted = form.text("queue");
-    let (now, action_id, received) = uc.now_local();
-    let Some(reports) = todays_reports(uc, now).await else {
-        return Answer::unavailable();
-    };
-    let directory = uc.services.directory.clone();
-    let found = tokio::task::spawn_blocking(move || {
-        Some((directory.agents().ok()?, directory.pause_reasons().ok()?))
-    })
-    .await
-    .ok()
-    .flatten();
-    let Some((names, reasons)) = found else {
-        return Answer::unavailable();
-    };
-    let names: BTreeMap<String, String> = names
-        .into_iter()
-        .map(|a| (a.number.to_string(), a.full_name))
-        .collect();
-    let reasons: BTreeMap<String, String> = reasons
-        .into_iter()
-        .map(|r| (r.id.as_str().to_owned(), r.name))
-        .collect();
-    let live = pbx.live.read().unwrap_or_else(PoisonError::into_inner);
-    let mut out = serde_json::Map::new();
-    for (queue, q) in &live.queues {
-        let name = campaign_name_of(uc, queue.as_str());
-        if !wanted.is_empty() && wanted != name && wanted != queue.as_str() {
-            continue;
-        }
-        out.insert(
-            name.clone(),
-            wire::campaign_object(&name, q, &live.agents, reports.get(queue.as_str())),
-        );
-        if wanted.is_empty() {
-            continue;
-        }
-        for m in q.members.values() {
-            let display = names
-                .get(&m.name)
-                .filter(|n| !n.is_empty())
-                .cloned()
-                .unwrap_or_else(|| m.name.clone());
-            let reason = m.pause.as_ref().and_then(|p| p.reason.as_deref());
-            let pause_name = reason
-                .map(|r| {
-                    reasons
-                        .get(r)
-                        .filter(|n| !n.is_empty())
-                        .map_or(r, String::as_str)
-                })
-                .unwrap_or("");
-            out.insert(
-                m.interface.clone(),
-                wire::agent_object(
-                    &name,
-                    m,
-                    live.agents.get(&m.interface),
-                    &display,
-                    pause_name,
-                    now,
-                    &action_id,
-                    &received,
-                ),
-            );
-        }
-        // The ACD calls: the callers waiting in the campaign's queue, in order.
-        let mut waiting: Vec<_> = q.waiting.values().collect();
-        waiting.sort_by_key(|c| c.position);
-        for c in waiting {
-            out.insert(
-                c.channel.as_str().to_owned(),
-                wire::acd_call_object(&name, c, now, &action_id, &received),
-            );
-        }
-    }
-    Answer::json(&Value::Object(out))
-}
 
 #[cfg(test)]
 mod tests;

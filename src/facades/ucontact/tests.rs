@@ -12,7 +12,6 @@ use super::*;
 use crate::config::Config;
 use crate::core::campaigns::CampaignScope;
 use crate::core::directory::{Agent, AgentNumber, Extension as DirExtension, PasswordHash};
-use crate::core::JournalStore;
 use crate::test_support::TempDir;
 
 const CAMPAIGNS: &str = r#"
@@ -56,7 +55,7 @@ fn fixture_with(sections: &str) -> Fixture {
         dir.path().join("rec").display(),
     );
     let config = Arc::new(Config::from_toml(&text).unwrap());
-    let services = Arc::new(Services::open(config).unwrap());
+    let services = Arc::new(crate::test_support::services(config));
     for (number, user, supervisor) in [("2307", "ana", false), ("2308", "sup", true)] {
         let mut a = Agent::new(AgentNumber::new(number).unwrap());
         a.username = user.into();
@@ -65,7 +64,7 @@ fn fixture_with(sections: &str) -> Fixture {
         a.password_hash = Some(PasswordHash::hash(&Secret::new(format!("pw-{user}"))).unwrap());
         a.default_extension =
             Some(DirExtension::new(if supervisor { "1008" } else { "1007" }).unwrap());
-        services.directory.upsert_agent(&a).unwrap();
+        services.directory.store().upsert_agent(&a).unwrap();
     }
     let keys = Arc::new(KeyVerifier::new(
         services.directory.clone(),
@@ -185,11 +184,13 @@ async fn calls_without_or_with_a_wrong_token_are_refused() {
     let expand_key = f
         .services
         .directory
+        .store()
         .create_credential("CRM", CredentialApi::Expand)
         .unwrap();
     let ucontact_key = f
         .services
         .directory
+        .store()
         .create_credential("CRM", CredentialApi::Ucontact)
         .unwrap();
     let expand_auth = format!("Bearer {}", expand_key.key.expose());
@@ -331,7 +332,7 @@ async fn disposition_messages_are_the_documented_ones() {
     )
     .await;
     assert_eq!((status, body.contains("\"RS\"")), (StatusCode::OK, true));
-    let stored = f.services.campaigns.dispositions_of("g").unwrap();
+    let stored = f.services.campaigns.store().dispositions_of("g").unwrap();
     assert!(
         stored.last().unwrap().pending_dialer,
         "reschedule waits for the dialer"
@@ -342,6 +343,7 @@ async fn disposition_messages_are_the_documented_ones() {
     assert!(f
         .services
         .campaigns
+        .store()
         .blacklist_for(&phone)
         .unwrap()
         .is_empty());
@@ -353,7 +355,7 @@ async fn disposition_messages_are_the_documented_ones() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let entries = f.services.campaigns.blacklist_for(&phone).unwrap();
+    let entries = f.services.campaigns.store().blacklist_for(&phone).unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(
         entries[0].campaign,
@@ -367,7 +369,7 @@ async fn blacklist_operations() {
     let f = fixture();
     let r = &f.router;
     let sup = login(r, "sup").await;
-    let store = f.services.campaigns.clone();
+    let store = f.services.campaigns.store().clone();
     let count = |p: &str| {
         store
             .blacklist_for(&PhoneNumber::parse(p).unwrap())
@@ -579,8 +581,7 @@ async fn getrecords_pages_filters_and_shapes_rows() {
     cdrs[2].uniqueid = UniqueId::new(format!("{id}-src"));
     cdrs[2].linkedid = UniqueId::new(format!("{id}-src"));
     cdrs[2].calldata = "idcliente=9".into();
-    crate::store::SqliteJournal::open(&f.services.config.store.path)
-        .unwrap()
+    crate::test_support::journal_writer(&f.services.config.store.path)
         .append_cdrs(&SourceId::new("cdr"), &cdrs, SourceCursor::Rowid(6))
         .unwrap();
     let call = CampaignCall {
@@ -594,7 +595,7 @@ async fn getrecords_pages_filters_and_shapes_rows() {
         form: String::new(),
         created: UnixTime(base),
     };
-    f.services.campaigns.call_insert(&call).unwrap();
+    f.services.campaigns.store().call_insert(&call).unwrap();
     // The engine saw the campaign call's channel end with cause 16 (normal clearing).
     f.services
         .hangup_causes

@@ -27,13 +27,15 @@ fn fixture() -> Fixture {
         dir.path().join("rec"),
     );
     let config = Arc::new(Config::from_toml(&text).unwrap());
-    let services = Arc::new(Services::open(config).unwrap());
+    let services = Arc::new(crate::test_support::services(config));
     let mut agent = Agent::new(AgentNumber::new("2204").unwrap());
     agent.full_name = "Ana Souza".into();
+    agent.username = "ana".into();
     agent.queues = vec![QueueName::new("q_soporte").unwrap()];
-    services.directory.upsert_agent(&agent).unwrap();
+    services.directory.store().upsert_agent(&agent).unwrap();
     services
         .agent_digests
+        .store()
         .set_digest(
             &agent.number,
             &digest_hash(&Secret::new("segredo")).unwrap(),
@@ -41,6 +43,7 @@ fn fixture() -> Fixture {
         .unwrap();
     services
         .directory
+        .store()
         .upsert_pause_reason(&PauseReason {
             id: PauseReasonId::new("almoco").unwrap(),
             name: "Almoço".into(),
@@ -50,6 +53,7 @@ fn fixture() -> Fixture {
         .unwrap();
     let token = services
         .directory
+        .store()
         .create_credential("CRM", CredentialApi::Uscall)
         .unwrap()
         .key
@@ -722,11 +726,21 @@ async fn not_found_messages_are_correct_portuguese() {
 }
 
 #[tokio::test]
+async fn an_agent_is_found_by_user_name_as_in_every_facade() {
+    // The core's one lookup: by user name, else by number. Before, USCall took numbers only
+    // and answered `agentStatus("ana")` with "Agente ana não encontrado".
+    let f = fixture();
+    for (key, found) in [("ana", true), ("2204", true), ("zeca", false)] {
+        let v = call(&f, "agentStatus", &[Some(key)]).await;
+        assert_eq!(v["codigo"] == "nao_encontrado", !found, "{key}: {v}");
+    }
+}
+
+#[tokio::test]
 async fn an_agent_logged_in_before_dataini_counts_its_session_and_time() {
     // Before, USCall's reports read only the interval's lines: an agent logged in 6 s before
     // `dataini` and still logged in got `sessoes: 0` and no logged time.
     use crate::core::journal::{FileId, LogPosition, SourceCursor, SourceId};
-    use crate::core::JournalStore;
     let f = fixture();
     let login = UnixTime::now().seconds() - 7200;
     let (from, to) = (login + 6, login + 6 + 600);
@@ -748,8 +762,7 @@ async fn an_agent_logged_in_before_dataini_counts_its_session_and_time() {
         event: crate::core::journal::QueueEvent::AddMember,
         data: vec![String::new()],
     };
-    crate::store::SqliteJournal::open(&f._dir.path().join("s.db"))
-        .unwrap()
+    crate::test_support::journal_writer(&f._dir.path().join("s.db"))
         .append_queue_log(
             &SourceId::new("queue_log"),
             &[record],

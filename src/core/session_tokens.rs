@@ -1,4 +1,5 @@
-//! Session tokens (`auth/getUserToken`, `auth/EndSession`): random 256-bit tokens, never logged,
+//! API session tokens (uContact's `auth/getUserToken` and `auth/EndSession`): random 256-bit
+//! tokens, never logged,
 //! each ending after `session_idle_seconds` without use or at `EndSession`.
 //!
 //! With a [`SessionStore`] (the engine's store) sessions survive an engine restart: the store
@@ -14,9 +15,9 @@ use std::time::{Duration, Instant};
 use password_hash::rand_core::{OsRng, RngCore};
 use tracing::warn;
 
+use crate::core::secret::constant_time_eq;
 use crate::core::sessions::{SessionRecord, SessionStore, TokenHash};
 use crate::core::{Secret, UnixTime};
-use crate::facades::auth::constant_time_eq;
 
 /// The most sessions held in memory at once (expired ones are dropped first; then the oldest).
 const MAX_SESSIONS: usize = 10_000;
@@ -62,16 +63,12 @@ fn token_shaped(token: &str) -> bool {
 /// Runs a store call off the async threads; `None` (logged) if it failed.
 async fn blocking<T: Send + 'static>(
     what: &'static str,
-    f: impl FnOnce() -> Result<T, crate::core::campaigns::PortError> + Send + 'static,
+    f: impl FnOnce() -> Result<T, crate::core::PortError> + Send + 'static,
 ) -> Option<T> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(v)) => Some(v),
-        Ok(Err(e)) => {
-            warn!(error = %e, "ucontact: session store {what} failed");
-            None
-        }
+    match crate::core::off_runtime(f).await {
+        Ok(v) => Some(v),
         Err(e) => {
-            warn!(error = %e, "ucontact: session store {what} failed");
+            warn!(error = %e, "session store {what} failed");
             None
         }
     }
@@ -307,7 +304,7 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::campaigns::PortError;
+    use crate::core::PortError;
 
     #[tokio::test]
     async fn tokens_check_end_and_expire() {

@@ -1,0 +1,171 @@
+//! The composition root: the one place that names concrete adapters and wires them to the
+//! core and the facades.
+//!
+//! - [`App::build`] opens the store, starts ingestion (CDRs, queue_log, the recordings
+//!   catalogue) and builds the facades' [`Services`];
+//! - [`App::router`] is the HTTP surface (`/healthz` and every facade);
+//! - [`App::run`] serves it on a listener, starts the FastAGI server the dialplan asks about
+//!   inbound callers (when campaigns are configured) and drives the PBX side ([`pbx`]: the
+//!   first AMI connection through a [`PbxConnector`], the services that need it, the event
+//!   loop) until shutdown, then stops HTTP, FastAGI and ingestion in order.
+//!
+//! `main.rs` is the command line only; tests build the same [`App`] over a fake AMI.
+
+mod health;
+mod pbx;
+mod services;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+pub use health::EngineHealth;
+pub use pbx::{AmiConnector, ConnectFuture, PbxConnector};
+pub use services::open_services;
+
+use crate::asterisk::ami::{ActionError, AmiError};
+use crate::asterisk::ingest::{AfterPoll, IngestError, IngestHandle};
+use crate::config::Config;
+use crate::core::error_chain;
+use crate::core::recordings::Cataloguer;
+use crate::facades::{self, Services};
+use crate::http;
+use crate::recording_media::MediaCodecs;
+use crate::store::{SqliteJournal, SqliteRecordings, StoreError};
+
+/// Why the engine could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The store could not be opened.
+    #[error("store")]
+    Store(#[from] StoreError),
+    /// Ingestion could not start.
+    #[error("ingestion")]
+    Ingest(#[from] IngestError),
+    /// AMI refused the engine (credentials) or failed at logoff.
+    #[error("AMI")]
+    Ami(#[from] AmiError),
+    /// The originate service could not start (its first `DeviceStateList`).
+    #[error("originate service")]
+    Originate(#[from] ActionError),
+    /// The HTTP listener failed.
+    #[error("HTTP")]
+    Http(#[from] std::io::Error),
+    /// The FastAGI listener (`[agi] bind`) could not be bound.
+    #[error("FastAGI")]
+    Agi(#[source] std::io::Error),
+}
+
+/// The whole engine, built and not yet running.
+pub struct App {
+    config: Arc<Config>,
+    connector: Arc<dyn PbxConnector>,
+    services: Arc<Services>,
+    health: EngineHealth,
+    ingest: IngestHandle,
+}
+
+impl App {
+    /// Opens the store named by `config`, starts ingestion (it runs whether or not AMI is up)
+    /// and builds the facades' services; the PBX side starts in [`App::run`], through
+    /// `connector`.
+    pub fn build(config: Arc<Config>, connector: Arc<dyn PbxConnector>) -> Result<Self, AppError> {
+        let node = config.primary_node();
+        let store = SqliteJournal::open(&config.store.path)?;
+        info!(path = %config.store.path.display(), "store open");
+        // The recordings catalogue follows the journal on the ingestion thread.
+        let cataloguer = Cataloguer::new(
+            Arc::new(SqliteRecordings::open(&config.store.path)?),
+            Arc::new(MediaCodecs),
+            &node.recordings_dir,
+        );
+        let catalogue: AfterPoll =
+            Box::new(move || cataloguer.run_once().map(drop).map_err(|e| error_chain(&e)));
+        let ingest = IngestHandle::spawn_with_hook(store, node.ingest_settings(), Some(catalogue))?;
+        let health = EngineHealth::new(
+            ingest.progress(),
+            Duration::from_secs(config.http.max_ingest_lag_seconds),
+        );
+        let services = Arc::new(open_services(config.clone())?);
+        Ok(Self {
+            config,
+            connector,
+            services,
+            health,
+            ingest,
+        })
+    }
+
+    /// What the facades reach the core through (the PBX part once [`App::run`] has connected).
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
+    }
+
+    /// The `/healthz` probe.
+    pub fn health(&self) -> &EngineHealth {
+        &self.health
+    }
+
+    /// `/healthz` and every facade, behind the HTTP limits of the configuration.
+    pub fn router(&self) -> Router {
+        http::router(
+            Arc::new(self.health.clone()),
+            facades::router(self.services.clone()),
+            self.config.http.limits(),
+        )
+    }
+
+    /// Serves [`App::router`] on `listener` and runs the PBX side until `shutdown` resolves (or
+    /// AMI closes for good); then stops HTTP, then ingestion (its last poll completes).
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), AppError> {
+        info!(addr = %listener.local_addr()?, "HTTP listening");
+        let (http_stop, http_stopped) = tokio::sync::oneshot::channel::<()>();
+        let http_task = tokio::spawn(http::run(
+            listener,
+            self.router(),
+            self.config.http.limits(),
+            async {
+                let _ = http_stopped.await;
+            },
+        ));
+        // The dialplan asks the engine whether an inbound caller is blacklisted (FastAGI);
+        // only with campaigns, which own the blacklist.
+        let agi = crate::asterisk::fastagi::spawn_blacklist(
+            self.config.agi.bind,
+            self.config.agi.settings(),
+            crate::asterisk::fastagi::BlacklistScript::new(
+                self.services.campaigns.clone(),
+                self.config.engine.time_zone(),
+            ),
+        )
+        .await
+        .map_err(AppError::Agi)?;
+        let result = pbx::run(
+            &self.config,
+            self.connector.as_ref(),
+            &self.ingest,
+            &self.health,
+            &self.services,
+            shutdown,
+        )
+        .await;
+        info!("shutting down");
+        let _ = http_stop.send(());
+        if let Ok(Err(e)) = http_task.await {
+            warn!(error = %e, "HTTP server ended with an error");
+        }
+        if let Some(agi) = agi {
+            agi.abort();
+        }
+        self.ingest.shutdown().await;
+        result
+    }
+}

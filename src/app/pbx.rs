@@ -1,0 +1,173 @@
+//! The engine's PBX side: the first AMI connection (through a [`PbxConnector`]), the services
+//! that need it (originate jobs, agents, live state, call commands), the tasks that follow
+//! Asterisk (live state, recording policy, hangup causes) and the AMI
+//! event loop, until shutdown or until the client closes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::broadcast::error::RecvError;
+use tracing::{debug, info, warn};
+
+use super::health::EngineHealth;
+use super::AppError;
+use crate::asterisk::ami::action::CoreSettings;
+use crate::asterisk::ami::{AmiClient, AmiError, AmiSettings, ConnectionState};
+use crate::asterisk::call_commands::AmiCallCommands;
+use crate::asterisk::call_control::spawn_originate_service;
+use crate::asterisk::ingest::IngestHandle;
+use crate::asterisk::live_follower::LiveFollower;
+use crate::asterisk::recording_policy::spawn_publisher as spawn_policy_publisher;
+use crate::config::Config;
+use crate::core::agents::AgentService;
+use crate::core::error_chain;
+use crate::core::live::LiveState;
+use crate::facades::{PbxServices, Services};
+use crate::store::originate_jobs::SqliteOriginateStore;
+use crate::store::SqliteActionJournal;
+
+/// A connection attempt's future.
+pub type ConnectFuture<'a> = Pin<Box<dyn Future<Output = Result<AmiClient, AmiError>> + Send + 'a>>;
+
+/// How the engine gets its first AMI connection (the client reconnects by itself after that).
+pub trait PbxConnector: Send + Sync {
+    /// Resolves to a logged-in client, or to an error the engine cannot recover from.
+    fn connect(&self) -> ConnectFuture<'_>;
+}
+
+/// Connects to the node's AMI, retrying with backoff (500 ms doubling to 10 s) while Asterisk is
+/// unreachable. Refused credentials are a configuration error: fatal.
+pub struct AmiConnector {
+    settings: AmiSettings,
+}
+
+impl AmiConnector {
+    /// A connector over these settings.
+    pub fn new(settings: AmiSettings) -> Self {
+        Self { settings }
+    }
+
+    /// A connector to the primary node's AMI.
+    pub fn from_config(config: &Config) -> Self {
+        Self::new(config.primary_node().ami.settings())
+    }
+}
+
+impl PbxConnector for AmiConnector {
+    fn connect(&self) -> ConnectFuture<'_> {
+        Box::pin(async move {
+            let mut delay = Duration::from_millis(500);
+            loop {
+                match AmiClient::connect(self.settings.clone()).await {
+                    Ok(client) => return Ok(client),
+                    Err(e @ AmiError::LoginFailed { .. }) => return Err(e),
+                    Err(e) => {
+                        warn!(error = %error_chain(&e), retry_in = ?delay, "AMI not reachable");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(10));
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// Connects (retrying while Asterisk is unreachable), attaches the PBX services to `services`
+/// and follows AMI's events until `shutdown` resolves or the client closes. An AMI `Cdr`
+/// event wakes the ingestor.
+pub async fn run(
+    config: &Config,
+    connector: &dyn PbxConnector,
+    ingest: &IngestHandle,
+    health: &EngineHealth,
+    services: &Services,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), AppError> {
+    tokio::pin!(shutdown);
+    let client = tokio::select! {
+        client = connector.connect() => client?,
+        _ = shutdown.as_mut() => return Ok(()),
+    };
+    health.attach_ami(client.connection_events());
+    let policy = spawn_policy_publisher(client.clone(), config.recordings.policy());
+    // Each channel's hangup cause (the CDR has none): getrecords' causecode.
+    let causes =
+        crate::asterisk::hangup_causes::spawn_recorder(&client, services.hangup_causes.clone());
+    let mut events = client.subscribe();
+    let mut state = client.connection_events();
+
+    // Live state (agents, queues, extensions), rebuilt from snapshots on every reconnect.
+    let live = Arc::new(RwLock::new(LiveState::default()));
+    let follower = LiveFollower::spawn(
+        client.clone(),
+        config.primary_node().queue_control(client.clone()),
+        live.clone(),
+    );
+    // Originate jobs: stored before they are sent, followed through Asterisk's events.
+    let originate = spawn_originate_service(
+        client.clone(),
+        Arc::new(SqliteOriginateStore::open(&config.store.path)?),
+        &config.originate.context,
+        config.originate_settings(),
+    )
+    .await?
+    .with_action_journal(Arc::new(SqliteActionJournal::open(&config.store.path)?));
+    let agents = AgentService::new(
+        services.directory.clone(),
+        Arc::new(config.primary_node().queue_control(client.clone())),
+        live.clone(),
+    )
+    .with_action_journal(services.actions.clone())
+    .with_non_agent_extensions(config.agents.non_agent());
+    services.attach_pbx(PbxServices {
+        originate: originate.clone(),
+        agents,
+        live: live.clone(),
+        commands: Arc::new(AmiCallCommands::new(client.clone())),
+    });
+    match client.send(&CoreSettings).await {
+        Ok(settings) => info!(
+            "connected to Asterisk {}",
+            settings
+                .get("AsteriskVersion")
+                .unwrap_or("(unknown version)")
+        ),
+        Err(e) => warn!(error = %e, "CoreSettings failed"),
+    }
+
+    loop {
+        tokio::select! {
+            _ = shutdown.as_mut() => break,
+            event = events.recv() => match event {
+                Ok(event) => {
+                    health.note_event(event.get("Timestamp"));
+                    let name = event.event_name().unwrap_or("?");
+                    if name == "Cdr" {
+                        ingest.wake();
+                    }
+                    debug!(event = name, "AMI event");
+                }
+                Err(RecvError::Lagged(n)) => warn!(missed = n, "event subscriber lagged"),
+                Err(RecvError::Closed) => break,
+            },
+            changed = state.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let now = *state.borrow_and_update();
+                info!(?now, "AMI connection state");
+                if now == ConnectionState::Closed {
+                    break;
+                }
+            }
+        }
+    }
+    originate.shutdown();
+    follower.stop();
+    policy.abort();
+    causes.abort();
+    client.logoff().await?;
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! [`open_services`]: the facades' [`Services`] over the SQLite stores named by the
+//! configuration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::core::agent_digest::AgentDigests;
+use crate::core::campaigns::CampaignService;
+use crate::core::directory::Directory;
+use crate::core::login_guard::{self, LoginGuard};
+use crate::core::record_links::RecordLinks;
+use crate::core::recordings::RecordingsService;
+use crate::core::session_tokens::Sessions;
+use crate::core::sms::{SmsService, SmsSettings};
+use crate::core::Journal;
+use crate::facades::{PbxSlot, Services};
+use crate::recording_media::MediaCodecs;
+use crate::store::{
+    SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDirectory, SqliteHangupCauses,
+    SqliteInstallKeys, SqliteJournalReader, SqliteRecordings, SqliteSessions, SqliteSms,
+    StoreError,
+};
+
+/// The facades' [`Services`] over the stores named by `config` (the PBX part is attached once
+/// AMI is up).
+pub fn open_services(config: Arc<Config>) -> Result<Services, StoreError> {
+    let path = &config.store.path;
+    let node = config.primary_node();
+    let recordings = RecordingsService::new(
+        Arc::new(SqliteRecordings::open(path)?),
+        Arc::new(MediaCodecs),
+        &node.recordings_dir,
+        config.recordings.cache_dir_for(&node.recordings_dir),
+    );
+    let actions: Arc<dyn crate::core::audit::ActionJournal> =
+        Arc::new(SqliteActionJournal::open(path)?);
+    Ok(Services {
+        directory: Directory::new(Arc::new(SqliteDirectory::open(path)?)),
+        journal: Journal::new(Arc::new(SqliteJournalReader::open(
+            path,
+            config.store.read_connections,
+        )?)),
+        recordings,
+        actions: actions.clone(),
+        campaigns: CampaignService::new(
+            Arc::new(SqliteCampaigns::open(path)?),
+            config.ucontact.campaigns(),
+            actions.clone(),
+        ),
+        agent_digests: AgentDigests::new(Arc::new(SqliteAgentDigests::open(path)?)),
+        sms: SmsService::new(
+            Arc::new(SqliteSms::open(path)?),
+            SmsSettings {
+                from: (!config.expand.sms_from.is_empty()).then(|| config.expand.sms_from.clone()),
+                max_per_second: config.expand.sms_max_per_second,
+            },
+        )
+        .with_action_journal(actions.clone()),
+        sms_http: config.expand.sms_http_gateway().map(|g| Arc::new(g) as _),
+        sessions: Arc::new(
+            Sessions::new(Duration::from_secs(config.ucontact.session_idle_seconds))
+                .with_store(Arc::new(SqliteSessions::open(path)?)),
+        ),
+        logins: Arc::new(LoginGuard::new(
+            config.auth.throttle(),
+            login_guard::default_permits(),
+        )),
+        trusted_proxies: config.http.proxies(),
+        record_links: RecordLinks::new(
+            SqliteInstallKeys::open(path)?.record_links_key()?,
+            std::time::Duration::from_secs(config.ucontact.record_link_seconds),
+        ),
+        hangup_causes: Arc::new(SqliteHangupCauses::open(path)?),
+        pbx_slot: PbxSlot::default(),
+        config,
+    })
+}

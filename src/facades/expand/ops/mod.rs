@@ -1,0 +1,8 @@
+//! The eXpand operations, one file per area; `mod.rs` holds the dispatch table and the helpers they share.
+
+pub mod agents;
+pub mod calls;
+pub mod panel;
+pub mod pbx;
+pub mod reports;
+pub mod sms;

@@ -1,0 +1,213 @@
+//! Reports: `agentTimes`, `sessionDetail` (computed by `core::reports` over the journal).
+
+use super::super::*;
+
+impl ExpandService {
+    /// The state lines at the range's start (who was logged in, paused or talking then) and the
+    /// range's queue_log records, of `queues`, and the report context over the directory.
+    pub(in crate::facades::expand) async fn report_input(
+        &self,
+        range: TimeRange,
+        queues: Vec<String>,
+        with_cdrs: bool,
+    ) -> Result<(Vec<QueueLogRecord>, Vec<CdrRecord>, ReportContext), Failure> {
+        let agents = self.agents().await?;
+        let journal = &self.services.journal;
+        let records = journal
+            .report_records(range, queues, Vec::new())
+            .await
+            .map_err(|_| Failure::Unknown)?;
+        let cdrs = if with_cdrs {
+            self.cdrs(range).await?
+        } else {
+            Vec::new()
+        };
+        let mut ctx = ReportContext::new(UnixTime(UnixTime::now().0 + 1));
+        for a in &agents {
+            if let Some(ext) = &a.default_extension {
+                ctx.interfaces
+                    .insert(format!("PJSIP/{}", ext.as_str()), a.number.as_str().into());
+                ctx.extensions
+                    .insert(a.number.as_str().into(), ext.as_str().into());
+            }
+        }
+        Ok((records, cdrs, ctx))
+    }
+
+    /// The agent and queue filters of a report: unknown ones are errors.
+    pub(in crate::facades::expand) async fn report_filter(
+        &self,
+        agent: Option<&str>,
+        queue: Option<&str>,
+    ) -> Result<(Option<Agent>, Option<String>), Failure> {
+        let well_formed =
+            |s: &str| s.len() <= 64 && s.chars().all(|c| c.is_alphanumeric() || "_-.@".contains(c));
+        if agent.is_some_and(|a| !well_formed(a))
+            || queue.is_some_and(|q| QueueName::new(q).is_err())
+        {
+            return Err(Failure::BadParams);
+        }
+        let agent = match agent {
+            Some(a) => Some(self.find_agent(a).await?.ok_or(Failure::UnknownAgent)?),
+            None => None,
+        };
+        if let Some(q) = queue {
+            if !self.known_queue(q).await? {
+                return Err(Failure::UnknownQueue);
+            }
+        }
+        Ok((agent, queue.map(str::to_owned)))
+    }
+
+    pub(in crate::facades::expand) async fn agent_times(
+        &self,
+        call: &SoapCall,
+        ctx: &RequestContext,
+    ) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
+        let range = self.range(arg(call, 1, "inicio"), arg(call, 2, "fin"))?;
+        let (agent, queue) = self
+            .report_filter(arg(call, 3, "agente"), arg(call, 4, "cola"))
+            .await?;
+        let agents = self.agents().await?;
+        let (records, _, ctx) = self
+            .report_input(range, queue.iter().cloned().collect(), false)
+            .await?;
+        let filter = ReportFilter {
+            agents: agent.iter().map(|a| a.number.as_str().to_owned()).collect(),
+            queues: queue.iter().cloned().collect(),
+        };
+        let c = config(&self.services);
+        let list: Vec<wire::AgentTimes> =
+            reports::agent_report(&records, &[], range, &filter, &ctx)
+                .into_iter()
+                .filter(|r| !r.sessions.is_empty())
+                .map(|r| {
+                    let dir = agents.iter().find(|a| a.number.as_str() == r.agent);
+                    let mut qs: BTreeSet<String> = dir
+                        .map(|a| a.queues.iter().map(|q| q.as_str().to_owned()).collect())
+                        .unwrap_or_default();
+                    qs.extend(r.sessions.iter().flat_map(|s| s.queues.iter().cloned()));
+                    wire::AgentTimes {
+                        number: r.agent.clone(),
+                        user: dir.map_or_else(|| r.agent.clone(), |a| a.username.clone()),
+                        name: dir.map_or_else(|| r.agent.clone(), |a| a.full_name.clone()),
+                        logged: r.logged_secs,
+                        paused: r.paused_secs,
+                        queues: qs
+                            .into_iter()
+                            .map(|q| {
+                                let d = c.queue_description(&q).to_owned();
+                                (q, d)
+                            })
+                            .collect(),
+                    }
+                })
+                .collect();
+        if list.is_empty() {
+            return Err(Failure::NoRecords);
+        }
+        Ok(SoapValue::Str(wire::agent_times_xml(&list)))
+    }
+
+    pub(in crate::facades::expand) async fn session_detail(
+        &self,
+        call: &SoapCall,
+        ctx: &RequestContext,
+    ) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
+        let tz = self.tz();
+        // A bad range or one after now is a bad end date here (the vendor lists no code).
+        let range = self.range(arg(call, 1, "inicio"), arg(call, 2, "fin"))?;
+        let (agent, queue) = self
+            .report_filter(arg(call, 3, "userID"), arg(call, 4, "cola"))
+            .await?;
+        let agents = self.agents().await?;
+        let names = self.pause_names().await?;
+        let name_of = |r: &str| names.get(r).cloned().unwrap_or_else(|| r.to_owned());
+        let (records, _, ctx) = self
+            .report_input(range, queue.iter().cloned().collect(), false)
+            .await?;
+        let agent_filter: Vec<String> =
+            agent.iter().map(|a| a.number.as_str().to_owned()).collect();
+        let overall = reports::agent_report(
+            &records,
+            &[],
+            range,
+            &ReportFilter {
+                agents: agent_filter.clone(),
+                queues: queue.iter().cloned().collect(),
+            },
+            &ctx,
+        );
+        let mut list = Vec::new();
+        for r in overall.into_iter().filter(|r| !r.sessions.is_empty()) {
+            let queues: BTreeSet<String> = r
+                .sessions
+                .iter()
+                .flat_map(|s| s.queues.iter().cloned())
+                .filter(|q| queue.as_ref().is_none_or(|f| f == q))
+                .collect();
+            let mut details = Vec::new();
+            for q in queues {
+                let filter = ReportFilter {
+                    agents: vec![r.agent.clone()],
+                    queues: vec![q.clone()],
+                };
+                let Some(qr) = reports::agent_report(&records, &[], range, &filter, &ctx)
+                    .into_iter()
+                    .next()
+                else {
+                    continue;
+                };
+                let sessions = qr
+                    .sessions
+                    .iter()
+                    .map(|s| wire::QueueSession {
+                        start: s.start,
+                        end: s.end,
+                        pauses: qr
+                            .pauses
+                            .iter()
+                            .flat_map(|p| {
+                                p.periods
+                                    .iter()
+                                    .filter(|pp| pp.start >= s.start && pp.start <= s.end)
+                                    .map(|pp| wire::SessionPause {
+                                        kind: name_of(&p.reason),
+                                        start: pp.start,
+                                        end: pp.end,
+                                    })
+                            })
+                            .collect::<Vec<_>>(),
+                    })
+                    .map(|mut s| {
+                        s.pauses.sort_by_key(|p| p.start);
+                        s
+                    })
+                    .collect();
+                details.push(wire::QueueDetail {
+                    queue: q,
+                    logged: qr.logged_secs,
+                    paused: qr.paused_secs,
+                    pauses: qr
+                        .pauses
+                        .iter()
+                        .map(|p| (name_of(&p.reason), p.seconds))
+                        .collect(),
+                    sessions,
+                });
+            }
+            let user = agents
+                .iter()
+                .find(|a| a.number.as_str() == r.agent)
+                .map_or_else(|| r.agent.clone(), |a| a.username.clone());
+            list.push(wire::AgentDetail {
+                user,
+                number: r.agent,
+                queues: details,
+            });
+        }
+        Ok(SoapValue::Str(wire::session_detail_xml(&list, &tz)))
+    }
+}

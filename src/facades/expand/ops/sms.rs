@@ -1,0 +1,61 @@
+//! SMS: `sendSMS`, `statusSMS` (the core's SMS service through Asterisk or an HTTP provider).
+
+use super::super::*;
+
+impl ExpandService {
+    pub(in crate::facades::expand) async fn send_sms(
+        &self,
+        call: &SoapCall,
+        ctx: &RequestContext,
+    ) -> Outcome {
+        let actor = self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
+        let draft = match arg(call, 1, "msgId").unwrap_or("0") {
+            "0" => None,
+            other => Some(SmsId::parse(other).ok_or(Failure::BadParams)?),
+        };
+        let id = self
+            .sms
+            .send(
+                &actor,
+                draft,
+                arg(call, 2, "msgData"),
+                arg(call, 3, "msgRecip").unwrap_or(""),
+                self.sms_gateway(),
+            )
+            .await
+            .map_err(|e| errors::sms_failure(&e))?;
+        Ok(SoapValue::Int(id.get()))
+    }
+
+    /// The configured way out: the HTTP gateway, else the PBX (once connected), else none.
+    pub(in crate::facades::expand) fn sms_gateway(&self) -> Option<Arc<dyn SmsGateway>> {
+        if let Some(http) = &self.services.sms_http {
+            return Some(http.clone());
+        }
+        let template = &config(&self.services).sms_uri_template;
+        if template.is_empty() {
+            return None;
+        }
+        let pbx = self.services.pbx()?;
+        Some(Arc::new(PbxGateway::new(
+            pbx.commands.clone(),
+            template.clone(),
+        )))
+    }
+
+    pub(in crate::facades::expand) async fn status_sms(
+        &self,
+        call: &SoapCall,
+        ctx: &RequestContext,
+    ) -> Outcome {
+        self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
+        let id = arg(call, 1, "idSMS")
+            .and_then(SmsId::parse)
+            .ok_or(Failure::Refused)?;
+        let job = self.sms.job(id).await.map_err(|_| Failure::Unknown)?;
+        Ok(SoapValue::Str(
+            job.map(|j| j.status.as_str().to_owned())
+                .unwrap_or_default(),
+        ))
+    }
+}

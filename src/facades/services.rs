@@ -1,0 +1,92 @@
+//! [`Services`]: what the facades reach the core through (ports as `Arc<dyn …>` and core
+//! services), and [`PbxServices`], the part that exists once AMI is up. Built by the
+//! composition root (`app`); the facades never name an adapter.
+
+use std::sync::{Arc, OnceLock, RwLock};
+
+use crate::config::Config;
+use crate::core::agent_digest::AgentDigests;
+use crate::core::agents::AgentService;
+use crate::core::audit::ActionJournal;
+use crate::core::call_commands::CallCommands;
+use crate::core::campaigns::CampaignService;
+use crate::core::directory::Directory;
+use crate::core::hangup_causes::HangupCauseStore;
+use crate::core::live::LiveState;
+use crate::core::login_guard::LoginGuard;
+use crate::core::originate_service::OriginateService;
+use crate::core::record_links::RecordLinks;
+use crate::core::recordings::RecordingsService;
+use crate::core::session_tokens::Sessions;
+use crate::core::sms::{SmsGateway, SmsService};
+use crate::core::Journal;
+use crate::facades::client_addr::Network;
+
+/// The services that need the PBX; they exist once AMI has connected for the first time (the
+/// client reconnects by itself after that).
+#[derive(Clone)]
+pub struct PbxServices {
+    /// Originate jobs.
+    pub originate: OriginateService,
+    /// Agent login, logout, pause, unpause.
+    pub agents: AgentService,
+    /// Live state (agents, queues, endpoints), rebuilt after every reconnect.
+    pub live: Arc<RwLock<LiveState>>,
+    /// Hang up, spy, send messages.
+    pub commands: Arc<dyn CallCommands>,
+}
+
+/// What the facades reach the core through: ports and core services only (built by the
+/// composition root, `app::open_services`, which names the adapters). Built at start; the PBX
+/// part is attached once AMI is up ([`Services::pbx`] is `None` until then, and the facades
+/// answer their vendor's "not available" code).
+pub struct Services {
+    /// The configuration the engine runs with.
+    pub config: Arc<Config>,
+    /// Agents, pause reasons, API credentials.
+    pub directory: Directory,
+    /// Reads of the journal of CDRs and queue activity (a pool of read connections beside
+    /// the ingestor's writer).
+    pub journal: Journal,
+    /// The recordings catalogue and its media.
+    pub recordings: RecordingsService,
+    /// The journal of the engine's own actions.
+    pub actions: Arc<dyn ActionJournal>,
+    /// Campaigns: the blacklist, the calls placed for campaigns, dispositions.
+    pub campaigns: CampaignService,
+    /// Hashes of the MD5 digests of agents' passwords (USCall's agentLogin).
+    pub agent_digests: AgentDigests,
+    /// Text messages (SMS) sent for API clients.
+    pub sms: SmsService,
+    /// The HTTP SMS provider, when `[expand] sms_gateway_url` is set.
+    pub sms_http: Option<Arc<dyn SmsGateway>>,
+    /// API sessions (uContact's getUserToken), kept across restarts as token hashes.
+    pub sessions: Arc<Sessions>,
+    /// Every password, digest and key check: the throttle (`[auth]`) and the bounded hashing
+    /// pool.
+    pub logins: Arc<LoginGuard>,
+    /// The reverse proxies whose `X-Forwarded-For` names the client (`[http] trusted_proxies`).
+    pub trusted_proxies: Vec<Network>,
+    /// Signed, expiring links to recordings (the install's key, kept in the store).
+    pub record_links: RecordLinks,
+    /// Why channels ended (AMI `Hangup` causes), by uniqueid.
+    pub hangup_causes: Arc<dyn HangupCauseStore>,
+    /// The PBX services, set once AMI is up ([`Services::attach_pbx`]).
+    pub pbx_slot: PbxSlot,
+}
+
+/// Where the [`PbxServices`] are kept once AMI is up (empty until then).
+#[derive(Default)]
+pub struct PbxSlot(OnceLock<PbxServices>);
+
+impl Services {
+    /// Attaches the PBX services (once; later calls are ignored).
+    pub fn attach_pbx(&self, pbx: PbxServices) {
+        let _ = self.pbx_slot.0.set(pbx);
+    }
+
+    /// The PBX services, once AMI has connected.
+    pub fn pbx(&self) -> Option<&PbxServices> {
+        self.pbx_slot.0.get()
+    }
+}

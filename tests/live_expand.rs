@@ -813,8 +813,21 @@ async fn expand_webservice_against_the_lab() {
         &endpoint,
     ]);
     assert_eq!(code, "413");
-    let fault = php.call_raw("noSuchOperation", json!([]));
+    // Through the WSDL PHP refuses an unknown operation itself; without it the request reaches
+    // the engine, whose Fault PHP decodes.
+    let fault = php.call_without_wsdl("noSuchOperation", json!([]));
     assert_eq!(fault["ok"], false, "{fault}");
+    assert!(
+        fault["fault"].as_str().unwrap_or("").ends_with("Server"),
+        "{fault}"
+    );
+    assert!(
+        fault["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Procedure 'noSuchOperation' not present"),
+        "the engine's Fault: {fault}"
+    );
 
     let log = engine.log_text();
     assert!(!log.contains(key), "the key is never logged");

@@ -99,6 +99,12 @@ impl SoapClient {
         self.send(json!({"op": op, "args": args}))
     }
 
+    /// Calls `op` through a non-WSDL client (the request reaches the server whatever `op` is);
+    /// the client's whole reply.
+    pub fn call_without_wsdl(&mut self, op: &str, args: Value) -> Value {
+        self.send(json!({"op": op, "args": args, "nowsdl": true}))
+    }
+
     fn send(&mut self, request: Value) -> Value {
         writeln!(self.stdin, "{request}").unwrap();
         self.stdin.flush().unwrap();

@@ -33,6 +33,7 @@ const FACADES: &str = r#"
 sms_uri_template = "pjsip:carrier/sip:{number}@192.0.2.1"
 
 [uscall]
+ddrs = ["26002000"]
 [[uscall.category]]
 id = "livre"
 name = "Qualquer número"
@@ -635,7 +636,42 @@ async fn uscall_commands_reach_the_pbx_and_its_events_come_back() {
             ],
         )
         .await;
-    assert_eq!(v["status"], "erro", "{v}");
+    assert_eq!(
+        (v["codigo"].as_str(), v["retorno"].as_str()),
+        (Some("nao_encontrado"), Some("Ramal 1999 não encontrado")),
+        "{v}"
+    );
+    // A clicktocall to a DDR the site does not have, then one to its DDR.
+    let ddr = |destino: &'static str| {
+        let e = &e;
+        async move {
+            e.uscall(
+                "startCall",
+                &[
+                    ("token", t),
+                    ("tipo", "clicktocall"),
+                    ("origem", "5551023"),
+                    ("destino", destino),
+                    ("categoria", "livre"),
+                ],
+            )
+            .await
+        }
+    };
+    let v = ddr("2600").await;
+    assert_eq!(
+        (v["codigo"].as_str(), v["retorno"].as_str()),
+        (Some("nao_encontrado"), Some("DDR 2600 não encontrado")),
+        "{v}"
+    );
+    let v = ddr("26002000").await;
+    assert!(v["retorno"]["id"].is_string(), "{v}");
+    e.pbx
+        .wait_for(mark, "Originate", |o| {
+            o.get("Channel") == Some("Local/5551023@centralita-originate")
+                && o.get("Exten") == Some("26002000")
+        })
+        .await;
     let v = e
         .uscall(
             "startCall",
@@ -652,7 +688,11 @@ async fn uscall_commands_reach_the_pbx_and_its_events_come_back() {
     e.pbx
         .wait_for(mark, "Originate", |o| o.get("Exten") == Some("5551022"))
         .await;
-    assert_eq!(named(&e.pbx.commands_since(mark), "Originate"), 1);
+    assert_eq!(
+        named(&e.pbx.commands_since(mark), "Originate"),
+        2,
+        "the DDR's and 1002's calls only"
+    );
 
     // agentLogin, startPause, endPause, agentLogout; agentStatus follows the PBX's events.
     let md5 = md5_hex(b"segredo");
@@ -768,6 +808,8 @@ async fn ucontact_commands_reach_the_pbx() {
         "phone=1001&destination=555%261234&outqueue=Ventas-%3E",
         "phone=1001&destination=5551234&outqueue=",
         "phone=1001&destination=5551234&outqueue=Ventas-%3E&tech=IAX2",
+        // Not a phone of the PBX: the core's check of every call.
+        "phone=1099&destination=5551234&outqueue=Ventas-%3E",
     ] {
         let answer = e.ucontact("Agents/AgentCall", &key, body).await;
         assert_eq!(answer, (200, "0".to_owned()), "{body}");

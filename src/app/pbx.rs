@@ -22,6 +22,7 @@ use crate::asterisk::live_follower::LiveFollower;
 use crate::asterisk::recording_policy::spawn_publisher as spawn_policy_publisher;
 use crate::config::Config;
 use crate::core::agents::AgentService;
+use crate::core::call_checks::CallChecks;
 use crate::core::error_chain;
 use crate::core::live::LiveState;
 use crate::facades::{PbxServices, Services};
@@ -113,7 +114,8 @@ pub async fn run(
         config.originate_settings(),
     )
     .await?
-    .with_action_journal(Arc::new(SqliteActionJournal::open(&config.store.path)?));
+    .with_action_journal(Arc::new(SqliteActionJournal::open(&config.store.path)?))
+    .with_call_checks(CallChecks::new(live.clone(), config.uscall.ddrs.clone()));
     let agents = AgentService::new(
         services.directory.clone(),
         Arc::new(config.primary_node().queue_control(client.clone())),

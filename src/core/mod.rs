@@ -7,6 +7,7 @@
 pub mod agent_digest;
 pub mod agents;
 pub mod audit;
+pub mod call_checks;
 pub mod call_commands;
 pub mod call_summary;
 pub mod campaigns;

@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use super::audit::{outcome_of, record_quietly, ActionJournal, Actor, EngineAction};
+use super::call_checks::{CallCheckError, CallChecks};
 use super::ids::ChannelName;
 use super::journal::UnixTime;
 use super::originate::{
@@ -84,6 +85,10 @@ pub enum StartError {
     /// The outbound policy refused the call: nothing was stored or sent.
     #[error("refused by the outbound policy: {0}")]
     Refused(Refusal),
+    /// The call names a source phone, a trunk or a DDR the PBX does not have or the site does
+    /// not allow ([`CallChecks`]): nothing was stored or sent.
+    #[error("cannot be placed: {0}")]
+    Unplaceable(CallCheckError),
 }
 
 /// Why a job's status could not be answered.
@@ -137,6 +142,8 @@ struct Inner {
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
     /// Where starts and cancels are journaled (none: not journaled).
     actions: std::sync::OnceLock<Arc<dyn ActionJournal>>,
+    /// What every call must name that the PBX has (none: not checked).
+    checks: std::sync::OnceLock<CallChecks>,
     /// Who started each job of `open`, and each credential's recent starts. Only read or
     /// written while `open` is locked.
     policy_state: std::sync::Mutex<PolicyState>,
@@ -207,6 +214,7 @@ impl OriginateService {
             changes,
             tasks: std::sync::Mutex::new(Vec::new()),
             actions: std::sync::OnceLock::new(),
+            checks: std::sync::OnceLock::new(),
             policy_state: std::sync::Mutex::new(PolicyState::default()),
             index: std::sync::Mutex::new(index),
         });
@@ -228,6 +236,13 @@ impl OriginateService {
     /// Only the first journal given is kept.
     pub fn with_action_journal(self, journal: Arc<dyn ActionJournal>) -> Self {
         let _ = self.inner.actions.set(journal);
+        self
+    }
+
+    /// Checks every job with `checks` (source phone, trunk, DDR) before the outbound policy;
+    /// a job that fails them is neither stored nor sent.
+    pub fn with_call_checks(self, checks: CallChecks) -> Self {
+        let _ = self.inner.checks.set(checks);
         self
     }
 
@@ -263,7 +278,14 @@ impl OriginateService {
         if let Some(c) = campaign {
             params.push_str(&format!(" campaign={c}"));
         }
-        let result = self.start_job_inner(actor, campaign, request).await;
+        let checked = match self.inner.checks.get() {
+            Some(checks) => checks.check(&request).map_err(StartError::Unplaceable),
+            None => Ok(()),
+        };
+        let result = match checked {
+            Ok(()) => self.start_job_inner(actor, campaign, request).await,
+            Err(e) => Err(e),
+        };
         if let Err(StartError::Refused(refusal)) = &result {
             warn!(
                 api = %actor.api,

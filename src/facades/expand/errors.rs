@@ -153,11 +153,12 @@ pub fn agent_failure(e: &AgentError) -> Failure {
     }
 }
 
-/// An originate's failure: a refusal of the outbound policy is `Refused` (originateCall answers
-/// `0`, the only failure code the vendor documents besides `-1`), a store failure `Unknown`.
+/// An originate's failure: a refusal of the outbound policy or of the call checks (a source
+/// phone or trunk the PBX does not have) is `Refused` (originateCall answers `0`, the only
+/// failure code the vendor documents besides `-1`), a store failure `Unknown`.
 pub fn originate_failure(e: &StartError) -> Failure {
     match e {
-        StartError::Refused(_) => Failure::Refused,
+        StartError::Refused(_) | StartError::Unplaceable(_) => Failure::Refused,
         StartError::Store(_) => Failure::Unknown,
     }
 }

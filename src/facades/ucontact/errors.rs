@@ -116,7 +116,8 @@ impl IntoResponse for Answer {
     }
 }
 
-/// AgentCall's failure, whatever it is (a refusal, the outbound policy's, a store failure): `0`,
+/// AgentCall's failure, whatever it is (a refusal, the outbound policy's or the call checks' —
+/// a phone or trunk the PBX does not have —, a store failure): `0`,
 /// the only failure answer the vendor documents; a store failure is logged.
 pub fn agent_call(e: &AgentCallError) -> Answer {
     match e {
@@ -127,7 +128,9 @@ pub fn agent_call(e: &AgentCallError) -> Answer {
         AgentCallError::UnknownCampaign(_)
         | AgentCallError::Blacklisted(_)
         | AgentCallError::Request(_)
-        | AgentCallError::Start(StartError::Refused(_)) => Answer::zero(),
+        | AgentCallError::Start(StartError::Refused(_) | StartError::Unplaceable(_)) => {
+            Answer::zero()
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! (store errors, AMI texts); those are logged instead.
 
 use crate::core::agents::{AgentError, QueueControlError};
+use crate::core::call_checks::CallCheckError;
 use crate::core::call_commands::CallCommandError;
 use crate::core::dialing::DialingError;
 use crate::core::originate_service::StartError;
@@ -186,6 +187,13 @@ impl From<StartError> for UscallError {
                 Refusal::Concurrency { limit } => {
                     Self::NotAllowed(format!("limite de {limit} ligações simultâneas atingido"))
                 }
+            },
+            StartError::Unplaceable(c) => match c {
+                CallCheckError::UnknownSource(ext) => Self::not_found(Noun::Ramal, ext),
+                CallCheckError::UnknownTrunk(trunk) => {
+                    Self::NotAllowed(format!("o tronco {trunk} não existe no PBX"))
+                }
+                CallCheckError::DdrNotAllowed(ddr) => Self::not_found(Noun::Ddr, ddr),
             },
             StartError::Store(e) => {
                 tracing::warn!(error = %e, "uscall: originate not started");

@@ -3,6 +3,7 @@
 
 use super::super::*;
 use super::pbx::require_extension;
+use crate::core::call_checks;
 
 impl UscallService {
     pub(in crate::facades::uscall) async fn start_call(
@@ -28,7 +29,7 @@ impl UscallService {
                 UscallError::invalid("origem", "o ramal deve ter de 2 a 10 dígitos")
             })?;
             let number = category.apply(destino)?;
-            require_extension(&self.live()?, ext.as_str())?;
+            // That the phone exists is the core's check of every call (`core::call_checks`).
             OriginateRequest::click_to_call(ext, number)
         } else {
             let number = category.apply(origem)?;
@@ -39,25 +40,17 @@ impl UscallService {
                     "o DDR deve ter somente dígitos",
                 ));
             }
-            if !cfg.ddrs.iter().any(|d| d == destino) {
+            // The core checks it again for every call; asked here too, it is answered with
+            // the documented code even while the PBX is not connected.
+            if !call_checks::ddr_allowed(&cfg.ddrs, destino) {
                 return Err(UscallError::not_found(Noun::Ddr, destino));
             }
             let target = DirectTarget::new(&cfg.ddr_context, destino)
                 .map_err(|_| UscallError::invalid("destino", "DDR inválido"))?;
             OriginateRequest::direct(number, target)
         };
-        if let Some(trunk) = &category.trunk {
-            let live = self.live()?;
-            if !live
-                .endpoints
-                .get(trunk)
-                .is_some_and(|e| e.kind == EndpointKind::Trunk)
-            {
-                return Err(UscallError::NotAllowed(format!(
-                    "o tronco {trunk} da categoria {categoria} não existe no PBX"
-                )));
-            }
-        }
+        // The categoria's trunk existing is checked by the core for every call
+        // (`core::call_checks`), like the source phone and the DDR.
         let mut request = request;
         if let Some(trunk) = &category.trunk {
             let trunk = TrunkName::new(trunk.as_str()).map_err(|_| {

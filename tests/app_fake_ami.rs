@@ -44,6 +44,16 @@ pattern = "X."
 [[ucontact.campaign]]
 name = "Ventas->"
 outbound = true
+
+[[ucontact.campaign]]
+name = "Troncal->"
+outbound = true
+trunk = "carrier"
+
+[[ucontact.campaign]]
+name = "Perdida->"
+outbound = true
+trunk = "nao_existe"
 "#;
 
 struct Engine {
@@ -825,6 +835,32 @@ async fn ucontact_commands_reach_the_pbx() {
     e.pbx
         .wait_for(mark, "Originate", |o| o.get("Exten") == Some("5551031"))
         .await;
+    assert_eq!(named(&e.pbx.commands_since(mark), "Originate"), 1);
+
+    // A campaign's trunk: one the PBX has is the call's TRUNK; one it does not have is
+    // refused (0) before anything is sent.
+    let mark = e.pbx.mark();
+    let (_, answer) = e
+        .ucontact(
+            "Agents/AgentCall",
+            &key,
+            "phone=1003&destination=5551032&outqueue=Perdida-%3E",
+        )
+        .await;
+    assert_eq!(answer, "0");
+    let (_, guid) = e
+        .ucontact(
+            "Agents/AgentCall",
+            &key,
+            "phone=1003&destination=5551033&outqueue=Troncal-%3E",
+        )
+        .await;
+    assert_eq!(guid.len(), 36, "{guid}");
+    let o = e
+        .pbx
+        .wait_for(mark, "Originate", |o| o.get("Exten") == Some("5551033"))
+        .await;
+    assert!(o.variables().contains(&"TRUNK=carrier"), "{o:?}");
     assert_eq!(named(&e.pbx.commands_since(mark), "Originate"), 1);
 
     // HangupPhone: the phone's call, as the live state has it, is hung up in Asterisk.

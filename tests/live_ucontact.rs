@@ -368,8 +368,9 @@ async fn a_real_integration_through_python_requests_and_curl() {
     );
     assert_eq!(s["found_by_tag"], true);
 
-    // The other campaign's trunk (`TRUNK` on the call) is the one dialed: the lab has no such
-    // endpoint, so the call fails there.
+    // The other campaign's trunk (`TRUNK` on the call) is the one dialed: the lab's second
+    // trunk to the carrier (vm/asterisk/pjsip-lab.conf). A trunk the PBX does not have is
+    // refused before anything is sent (tests/app_fake_ami.rs).
     let other = &s["trunk_row"];
     assert_eq!(other["campaign"], "Pruebas->");
     assert!(

@@ -58,6 +58,7 @@ use crate::core::ChannelName;
 
 use super::ami::action::{CoreShowChannels, DeviceStateList, Hangup, Originate, OriginateTarget};
 use super::ami::{ActionError, AmiClient, AmiError, AmiMessage, ConnectionState};
+use super::naming;
 
 /// The dialplan context originated calls go through unless configured otherwise.
 pub const DEFAULT_CONTEXT: &str = "centralita-originate";
@@ -102,13 +103,13 @@ pub fn originate_action(job: &OriginateJob, context: &str) -> Result<Originate, 
     };
     let mut action = match &req.mode {
         OriginateMode::ClickToCall { source } => Originate::new(
-            &format!("PJSIP/{source}"),
+            &naming::device(source.as_str()),
             OriginateTarget::extension(context, req.destination.as_str(), 1)?,
         )?
         .with_timeout(job.ring_timeout)
         .with_channel_id(&job.id.channel_uniqueid(ChannelRole::Source))?,
         OriginateMode::OutsideSource { source } => Originate::new(
-            &format!("Local/{source}@{context}/n"),
+            &format!("{}/n", naming::local_channel(source.as_str(), context)),
             OriginateTarget::extension(context, req.destination.as_str(), 1)?,
         )?
         // The dialplan's Dial towards the number times out first, so its outcome wins.
@@ -116,7 +117,7 @@ pub fn originate_action(job: &OriginateJob, context: &str) -> Result<Originate, 
         .with_channel_id(&job.id.channel_uniqueid(ChannelRole::Source))?
         .with_other_channel_id(&job.id.channel_uniqueid(ChannelRole::SourceDialing))?,
         OriginateMode::Direct { target } => Originate::new(
-            &format!("Local/{}@{context}", req.destination),
+            &naming::local_channel(req.destination.as_str(), context),
             OriginateTarget::extension(target.context(), target.exten(), 1)?,
         )?
         // The dialplan's Dial times out first, so its precise outcome wins.
@@ -489,7 +490,7 @@ impl CallControl for AmiCallControl {
         source: &'a Extension,
     ) -> BoxFuture<'a, Result<bool, CallControlError>> {
         Box::pin(async move {
-            let device = format!("PJSIP/{source}");
+            let device = naming::device(source.as_str());
             let state = self
                 .shared
                 .devices

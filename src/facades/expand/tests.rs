@@ -939,10 +939,23 @@ mod panel_calls {
     #[test]
     fn an_outbound_call_from_the_members_phone_is_out_with_its_number() {
         let mut s = state();
-        assert!(member_calls(&queue(), "2101", "PJSIP/1001", &s).is_empty());
+        assert!(member_calls(
+            &queue(),
+            "2101",
+            "PJSIP/1001",
+            &s,
+            &*crate::test_support::naming()
+        )
+        .is_empty());
         channel(&mut s, "u1", "5551012", 200);
         assert_eq!(
-            view(&member_calls(&queue(), "2101", "PJSIP/1001", &s)),
+            view(&member_calls(
+                &queue(),
+                "2101",
+                "PJSIP/1001",
+                &s,
+                &*crate::test_support::naming()
+            )),
             [(
                 "out".into(),
                 "5551012".into(),
@@ -954,7 +967,14 @@ mod panel_calls {
         // A call to another extension is not an outbound call.
         let mut s = state();
         channel(&mut s, "u2", "1002", 200);
-        assert!(member_calls(&queue(), "2101", "PJSIP/1001", &s).is_empty());
+        assert!(member_calls(
+            &queue(),
+            "2101",
+            "PJSIP/1001",
+            &s,
+            &*crate::test_support::naming()
+        )
+        .is_empty());
     }
 
     #[test]
@@ -969,7 +989,13 @@ mod panel_calls {
         });
         channel(&mut s, "u3", "099555111", 295);
         assert_eq!(
-            view(&member_calls(&queue(), "2101", "PJSIP/1001", &s)),
+            view(&member_calls(
+                &queue(),
+                "2101",
+                "PJSIP/1001",
+                &s,
+                &*crate::test_support::naming()
+            )),
             [(
                 "in".into(),
                 "099555111".into(),
@@ -979,16 +1005,36 @@ mod panel_calls {
             )]
         );
         // It entered the queue 12 s before it was connected (the seed's `intime`).
-        let calls = member_calls(&queue(), "2101", "PJSIP/1001", &s);
+        let calls = member_calls(
+            &queue(),
+            "2101",
+            "PJSIP/1001",
+            &s,
+            &*crate::test_support::naming(),
+        );
         assert_eq!(calls[0].intime, "288");
         // Listed only under its own queue; never also as an outbound call.
         let other = QueueName::new("q_soporte").unwrap();
-        assert!(member_calls(&other, "2101", "PJSIP/1001", &s).is_empty());
+        assert!(member_calls(
+            &other,
+            "2101",
+            "PJSIP/1001",
+            &s,
+            &*crate::test_support::naming()
+        )
+        .is_empty());
         // An outbound call's intime is when it was placed, as the seed's `out` calls show.
         let mut s = state();
         channel(&mut s, "u1", "5551012", 200);
         assert_eq!(
-            member_calls(&queue(), "2101", "PJSIP/1001", &s)[0].intime,
+            member_calls(
+                &queue(),
+                "2101",
+                "PJSIP/1001",
+                &s,
+                &*crate::test_support::naming()
+            )[0]
+            .intime,
             "200"
         );
     }
@@ -998,7 +1044,14 @@ mod panel_calls {
         let limits: BTreeMap<String, u64> = [("almuerzo".to_owned(), 60)].into();
         let agent = |s: &LiveState| {
             let v = s.agent_by_interface("PJSIP/1001");
-            panel_agent("2101", "Ana", v.as_ref(), s, &limits)
+            panel_agent(
+                "2101",
+                "Ana",
+                v.as_ref(),
+                s,
+                &*crate::test_support::naming(),
+                &limits,
+            )
         };
         let mut s = state();
         // Logged in at 100: its last change, not 0.

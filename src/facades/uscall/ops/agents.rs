@@ -205,7 +205,7 @@ impl UscallService {
         for a in &agents {
             let ext = live
                 .agent_by_name(a.number.as_str())
-                .and_then(|v| Extension::from_interface(&v.interface))
+                .and_then(|v| self.services.naming.extension_of(&v.interface))
                 .or_else(|| a.default_extension.clone());
             if let Some(ext) = ext {
                 ctx.extensions
@@ -222,9 +222,9 @@ impl UscallService {
             let view = live.agent_by_name(a.number.as_str());
             let ext = view
                 .as_ref()
-                .and_then(|v| Extension::from_interface(&v.interface));
+                .and_then(|v| self.services.naming.extension_of(&v.interface));
             let endpoint = ext.as_ref().and_then(|e| live.endpoints.get(e.as_str()));
-            let presence = agent_presence(view.as_ref(), endpoint);
+            let presence = agent_presence(view.as_ref(), &*self.services.naming, endpoint);
             let pause = view.as_ref().and_then(|v| v.pause().cloned());
             let pause_name = pause
                 .as_ref()

@@ -274,7 +274,10 @@ impl UscallService {
                 .agent_by_name(number.as_str())
                 .filter(|v| v.logged_in())
                 .ok_or_else(|| UscallError::NotLoggedIn(number.to_string()))?;
-            let ext = Extension::from_interface(&view.interface)
+            let ext = self
+                .services
+                .naming
+                .extension_of(&view.interface)
                 .ok_or_else(|| UscallError::NotLoggedIn(number.to_string()))?;
             Ok((ext, format!("O agente {number}")))
         } else {

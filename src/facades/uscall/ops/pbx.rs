@@ -5,6 +5,7 @@ use super::super::*;
 impl UscallService {
     /// Extensions that are call-center phones: queue members now, or agents' default phones.
     pub(in crate::facades::uscall) fn callcenter_extensions(
+        &self,
         live: &LiveState,
         agents: &[Agent],
     ) -> BTreeSet<String> {
@@ -12,7 +13,7 @@ impl UscallService {
             .queues
             .values()
             .flat_map(|q| q.members.keys())
-            .filter_map(|i| Extension::from_interface(i))
+            .filter_map(|i| self.services.naming.extension_of(i))
             .map(|e| e.as_str().to_owned())
             .collect();
         set.extend(
@@ -31,7 +32,7 @@ impl UscallService {
             .transpose()?;
         let agents = self.agents().await?;
         let live = self.live()?;
-        let cc = Self::callcenter_extensions(&live, &agents);
+        let cc = self.callcenter_extensions(&live, &agents);
         let rows: Vec<Value> = live
             .endpoints
             .iter()
@@ -74,7 +75,7 @@ impl UscallService {
             UscallError::PbxUnavailable
         })?;
         let live = self.live()?;
-        let cc = Self::callcenter_extensions(&live, &agents);
+        let cc = self.callcenter_extensions(&live, &agents);
         let now = UnixTime::now();
         let rows: Vec<Value> = live
             .endpoints
@@ -191,7 +192,10 @@ impl UscallService {
             live.endpoints
                 .iter()
                 .filter(|(_, e)| e.kind == EndpointKind::Trunk)
-                .map(|(n, _)| json!({ "nome": n, "tipo": "PJSIP", "canal": format!("PJSIP/{n}") }))
+                .map(|(n, _)| {
+                    let naming = &self.services.naming;
+                    json!({ "nome": n, "tipo": naming.technology(), "canal": naming.device(n) })
+                })
                 .collect(),
         ))
     }

@@ -1,7 +1,7 @@
 //! [`ChannelNaming`]: the port through which the core and the facades name a phone's device and
 //! read the endpoint a device or channel belongs to, without knowing the PBX's channel
-//! technology. `asterisk::naming` implements it; the composition root (`app`) injects it as
-//! `Arc<dyn ChannelNaming>`.
+//! technology. The Asterisk adapter's `naming` module implements it; the composition root
+//! (`app`) injects it as `Arc<dyn ChannelNaming>`.
 
 use super::directory::Extension;
 

@@ -46,7 +46,7 @@ impl UscallService {
                             .as_ref()
                             .is_some_and(|e| e.as_str() == n)
                     })
-                    .map_or_else(|| format!("Ramal {n}"), |a| a.full_name.clone());
+                    .map_or_else(|| wire::extension_name(n), |a| a.full_name.clone());
                 json!({
                     "num": n,
                     "tipo": if cc.contains(n) { "callcenter" } else { "pbx" },
@@ -63,7 +63,7 @@ impl UscallService {
     pub(in crate::facades::uscall) async fn exten_status(&self, args: &Args<'_>) -> Answer {
         let tipo = args.get("tipo").unwrap_or("all").to_ascii_lowercase();
         if !matches!(tipo.as_str(), "all" | "callcenter" | "pbx") {
-            return Err(UscallError::invalid("tipo", "use callcenter, pbx ou all"));
+            return Err(UscallError::invalid("tipo", reason::EXTENSION_LIST_TYPE));
         }
         let only = args
             .get("ramal")
@@ -91,13 +91,7 @@ impl UscallService {
                 let call = e.current_call();
                 json!({
                     "ramal": n,
-                    "status": match extension_presence(e) {
-                        ExtensionPresence::Available => "disponível",
-                        ExtensionPresence::Unavailable => "indisponível",
-                        ExtensionPresence::Busy => "ocupado",
-                        ExtensionPresence::Ringing => "tocando",
-                        ExtensionPresence::Dialing => "discando",
-                    },
+                    "status": wire::extension_status(extension_presence(e)),
                     "sigame": forwards.get(n.as_str()).map_or("", String::as_str),
                     "ip": endpoint_ip(e),
                     "numero": call.map_or(String::new(), |c| peer(&c.peer)),

@@ -36,6 +36,11 @@ impl Drop for TempDir {
     }
 }
 
+/// The PBX's channel naming (tests of the layers above the adapter name the port).
+pub(crate) fn naming() -> Arc<dyn crate::core::naming::ChannelNaming> {
+    Arc::new(crate::asterisk::naming::AsteriskNaming)
+}
+
 /// The SQLite directory of a fresh store in `dir` (tests of the layers above the store name
 /// the port, not the adapter).
 pub(crate) fn directory(dir: &TempDir) -> Arc<dyn DirectoryStore> {

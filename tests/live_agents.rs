@@ -261,6 +261,7 @@ async fn agents_queues_pauses_and_live_state_follow_asterisk() {
         centralita::core::directory::Directory::new(store.clone()),
         Arc::new(queue_control(&client)),
         live.clone(),
+        Arc::new(centralita::asterisk::naming::AsteriskNaming),
     );
     eprintln!("[{:?}] follower synced", t0.elapsed());
 

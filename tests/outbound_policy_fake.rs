@@ -141,6 +141,7 @@ async fn engine(tag: &str) -> Engine {
             services.directory.clone(),
             Arc::new(AmiQueueControl::new(client.clone())),
             live.clone(),
+            services.naming.clone(),
         ),
         live,
         commands: Arc::new(AmiCallCommands::new(client)),

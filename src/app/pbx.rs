@@ -120,6 +120,7 @@ pub async fn run(
         services.directory.clone(),
         Arc::new(config.primary_node().queue_control(client.clone())),
         live.clone(),
+        services.naming.clone(),
     )
     .with_action_journal(services.actions.clone())
     .with_non_agent_extensions(config.agents.non_agent());

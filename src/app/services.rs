@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::asterisk::naming::AsteriskNaming;
 use crate::config::Config;
 use crate::core::agent_digest::AgentDigests;
 use crate::core::campaigns::CampaignService;
@@ -36,6 +37,7 @@ pub fn open_services(config: Arc<Config>) -> Result<Services, StoreError> {
     let actions: Arc<dyn crate::core::audit::ActionJournal> =
         Arc::new(SqliteActionJournal::open(path)?);
     Ok(Services {
+        naming: Arc::new(AsteriskNaming),
         directory: Directory::new(Arc::new(SqliteDirectory::open(path)?)),
         journal: Journal::new(Arc::new(SqliteJournalReader::open(
             path,

@@ -87,7 +87,7 @@ impl CallCommands for AmiCallCommands {
             let id = self.next_spy_id();
             let exten = spy_exten(target, mode);
             let action = Originate::new(
-                &format!("PJSIP/{}", supervisor.as_str()),
+                &super::naming::device(supervisor.as_str()),
                 OriginateTarget::extension(SUPERVISOR_CONTEXT, &exten, 1).map_err(invalid)?,
             )
             .and_then(|o| o.with_channel_id(&id))

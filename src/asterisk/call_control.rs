@@ -1,7 +1,8 @@
 //! [`AmiCallControl`]: the core's [`CallControl`] port over AMI, and the event follower that
 //! turns Asterisk's events about originate jobs into [`PbxFact`]s.
 //!
-//! Every job channel gets a pre-assigned uniqueid derived from the job id, so no early event can
+//! Every job channel gets a pre-assigned uniqueid derived from the job id (the scheme is
+//! `core::originate::OriginateId::channel_uniqueid`, its one definition), so no early event can
 //! be missed and no lookup table is needed to recognise a job's events:
 //!
 //! | mode | channel | uniqueid |
@@ -49,14 +50,15 @@ use tokio::sync::{broadcast, mpsc};
 use tracing::{debug, warn};
 
 use crate::core::originate::{
-    BoxFuture, CallControl, CallControlError, CallerId, Extension, Failure, OriginateId,
-    OriginateJob, OriginateMode, OriginateStore, PbxFact, PbxUpdate,
+    BoxFuture, CallControl, CallControlError, CallerId, ChannelRole, Extension, Failure,
+    OriginateId, OriginateJob, OriginateMode, OriginateStore, PbxFact, PbxUpdate,
 };
 use crate::core::originate_service::{OriginateService, OriginateSettings};
-use crate::core::{ChannelName, UniqueId};
+use crate::core::ChannelName;
 
 use super::ami::action::{CoreShowChannels, DeviceStateList, Hangup, Originate, OriginateTarget};
 use super::ami::{ActionError, AmiClient, AmiError, AmiMessage, ConnectionState};
+use super::naming;
 
 /// The dialplan context originated calls go through unless configured otherwise.
 pub const DEFAULT_CONTEXT: &str = "centralita-originate";
@@ -67,48 +69,6 @@ const ORPHAN_TTL: Duration = Duration::from_secs(30);
 
 /// Device states in which a source phone must not be rung.
 const IN_USE: &[&str] = &["INUSE", "BUSY", "ONHOLD", "RINGINUSE"];
-
-/// Which channel of a job a uniqueid names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// Click-to-call: the source phone's channel (also the one that dials the destination).
-    Source,
-    /// Direct: the originated half of the Local channel.
-    DirectOriginated,
-    /// Direct: the half of the Local channel that dials the destination.
-    DirectDialing,
-    /// Outside source: the half of the Local channel that dials the source number.
-    SourceDialing,
-}
-
-impl Role {
-    fn suffix(self) -> &'static str {
-        match self {
-            Role::Source => "src",
-            Role::DirectOriginated => "dst",
-            Role::DirectDialing => "dial",
-            Role::SourceDialing => "srcdial",
-        }
-    }
-}
-
-/// The uniqueid of a job's channel.
-pub fn channel_uniqueid(id: &OriginateId, role: Role) -> UniqueId {
-    UniqueId::new(format!("{id}-{}", role.suffix()))
-}
-
-/// The job and role a uniqueid names, if it is one of ours.
-pub fn parse_uniqueid(uniqueid: &str) -> Option<(OriginateId, Role)> {
-    let (id, suffix) = uniqueid.rsplit_once('-')?;
-    let role = match suffix {
-        "src" => Role::Source,
-        "dst" => Role::DirectOriginated,
-        "dial" => Role::DirectDialing,
-        "srcdial" => Role::SourceDialing,
-        _ => return None,
-    };
-    Some((OriginateId::parse(id).ok()?, role))
-}
 
 /// `"name" <number>`, `"name"` or `<number>`.
 pub fn render_caller_id(cid: &CallerId) -> String {
@@ -143,27 +103,27 @@ pub fn originate_action(job: &OriginateJob, context: &str) -> Result<Originate, 
     };
     let mut action = match &req.mode {
         OriginateMode::ClickToCall { source } => Originate::new(
-            &format!("PJSIP/{source}"),
+            &naming::device(source.as_str()),
             OriginateTarget::extension(context, req.destination.as_str(), 1)?,
         )?
         .with_timeout(job.ring_timeout)
-        .with_channel_id(&channel_uniqueid(&job.id, Role::Source))?,
+        .with_channel_id(&job.id.channel_uniqueid(ChannelRole::Source))?,
         OriginateMode::OutsideSource { source } => Originate::new(
-            &format!("Local/{source}@{context}/n"),
+            &format!("{}/n", naming::local_channel(source.as_str(), context)),
             OriginateTarget::extension(context, req.destination.as_str(), 1)?,
         )?
         // The dialplan's Dial towards the number times out first, so its outcome wins.
         .with_timeout(job.ring_timeout + Duration::from_secs(5))
-        .with_channel_id(&channel_uniqueid(&job.id, Role::Source))?
-        .with_other_channel_id(&channel_uniqueid(&job.id, Role::SourceDialing))?,
+        .with_channel_id(&job.id.channel_uniqueid(ChannelRole::Source))?
+        .with_other_channel_id(&job.id.channel_uniqueid(ChannelRole::SourceDialing))?,
         OriginateMode::Direct { target } => Originate::new(
-            &format!("Local/{}@{context}", req.destination),
+            &naming::local_channel(req.destination.as_str(), context),
             OriginateTarget::extension(target.context(), target.exten(), 1)?,
         )?
         // The dialplan's Dial times out first, so its precise outcome wins.
         .with_timeout(job.ring_timeout + Duration::from_secs(5))
-        .with_channel_id(&channel_uniqueid(&job.id, Role::DirectOriginated))?
-        .with_other_channel_id(&channel_uniqueid(&job.id, Role::DirectDialing))?,
+        .with_channel_id(&job.id.channel_uniqueid(ChannelRole::DirectOriginated))?
+        .with_other_channel_id(&job.id.channel_uniqueid(ChannelRole::DirectDialing))?,
     };
     match (&req.source_caller_id, source) {
         (cid, Some(source)) => {
@@ -212,15 +172,15 @@ fn reason_failure(reason: &str) -> Failure {
 }
 
 /// The fact an `OriginateResponse` gives for the job's originated channel.
-fn originate_response_fact(ev: &AmiMessage, role: Role) -> Option<PbxFact> {
+fn originate_response_fact(ev: &AmiMessage, role: ChannelRole) -> Option<PbxFact> {
     let success = ev.get("Response")?.eq_ignore_ascii_case("Success");
     let failure = || reason_failure(ev.get("Reason").unwrap_or("0"));
     match (role, success) {
-        (Role::Source, true) => Some(PbxFact::SourceAnswered),
-        (Role::Source, false) => Some(PbxFact::SourceFailed(failure())),
-        (Role::DirectOriginated, true) => Some(PbxFact::DestinationAnswered),
-        (Role::DirectOriginated, false) => Some(PbxFact::DestinationFailed(failure())),
-        (Role::DirectDialing | Role::SourceDialing, _) => None,
+        (ChannelRole::Source, true) => Some(PbxFact::SourceAnswered),
+        (ChannelRole::Source, false) => Some(PbxFact::SourceFailed(failure())),
+        (ChannelRole::DirectOriginated, true) => Some(PbxFact::DestinationAnswered),
+        (ChannelRole::DirectOriginated, false) => Some(PbxFact::DestinationFailed(failure())),
+        (ChannelRole::DirectDialing | ChannelRole::SourceDialing, _) => None,
     }
 }
 
@@ -230,7 +190,7 @@ pub fn map_event(ev: &AmiMessage) -> Vec<(OriginateId, PbxFact)> {
     let Some(name) = ev.event_name() else {
         return vec![];
     };
-    let own = |key: &str| ev.get(key).and_then(parse_uniqueid);
+    let own = |key: &str| ev.get(key).and_then(OriginateId::of_channel_uniqueid);
     let mut out = Vec::new();
     match name {
         "Newchannel" => {
@@ -241,32 +201,36 @@ pub fn map_event(ev: &AmiMessage) -> Vec<(OriginateId, PbxFact)> {
         "Newstate" => {
             if let Some((id, role)) = own("Uniqueid") {
                 let fact = match (role, ev.get("ChannelState")) {
-                    (Role::Source, Some("5")) => Some(PbxFact::SourceRinging),
-                    (Role::Source, Some("6")) => Some(PbxFact::SourceAnswered),
-                    (Role::DirectOriginated, Some("5")) => Some(PbxFact::DestinationRinging),
-                    (Role::DirectOriginated, Some("6")) => Some(PbxFact::DestinationAnswered),
+                    (ChannelRole::Source, Some("5")) => Some(PbxFact::SourceRinging),
+                    (ChannelRole::Source, Some("6")) => Some(PbxFact::SourceAnswered),
+                    (ChannelRole::DirectOriginated, Some("5")) => Some(PbxFact::DestinationRinging),
+                    (ChannelRole::DirectOriginated, Some("6")) => {
+                        Some(PbxFact::DestinationAnswered)
+                    }
                     _ => None,
                 };
                 out.extend(fact.map(|f| (id, f)));
             }
         }
         "DialBegin" => match own("Uniqueid") {
-            Some((id, Role::Source | Role::DirectDialing)) => {
+            Some((id, ChannelRole::Source | ChannelRole::DirectDialing)) => {
                 out.push((id, PbxFact::DestinationRinging));
             }
             // An outside source: its number is being dialed.
-            Some((id, Role::SourceDialing)) => out.push((id, PbxFact::SourceRinging)),
+            Some((id, ChannelRole::SourceDialing)) => out.push((id, PbxFact::SourceRinging)),
             _ => {}
         },
         "DialEnd" => {
             let status = ev.get("DialStatus").unwrap_or("");
-            if let Some((id, Role::SourceDialing)) = own("Uniqueid") {
+            if let Some((id, ChannelRole::SourceDialing)) = own("Uniqueid") {
                 if status == "ANSWER" {
                     out.push((id, PbxFact::SourceAnswered));
                 } else if let Some(f) = dial_failure(status) {
                     out.push((id, PbxFact::SourceFailed(f)));
                 }
-            } else if let Some((id, Role::Source | Role::DirectDialing)) = own("Uniqueid") {
+            } else if let Some((id, ChannelRole::Source | ChannelRole::DirectDialing)) =
+                own("Uniqueid")
+            {
                 if status == "ANSWER" {
                     out.push((id, PbxFact::DestinationAnswered));
                 } else if let Some(f) = dial_failure(status) {
@@ -275,17 +239,22 @@ pub fn map_event(ev: &AmiMessage) -> Vec<(OriginateId, PbxFact)> {
             } else if let Some((id, role)) = own("DestUniqueid") {
                 // The originate's own dial of its channel (no caller).
                 let fact = match (role, status, dial_failure(status)) {
-                    (Role::Source, "ANSWER", _) => Some(PbxFact::SourceAnswered),
-                    (Role::Source, _, Some(f)) => Some(PbxFact::SourceFailed(f)),
-                    (Role::DirectOriginated, "ANSWER", _) => Some(PbxFact::DestinationAnswered),
-                    (Role::DirectOriginated, _, Some(f)) => Some(PbxFact::DestinationFailed(f)),
+                    (ChannelRole::Source, "ANSWER", _) => Some(PbxFact::SourceAnswered),
+                    (ChannelRole::Source, _, Some(f)) => Some(PbxFact::SourceFailed(f)),
+                    (ChannelRole::DirectOriginated, "ANSWER", _) => {
+                        Some(PbxFact::DestinationAnswered)
+                    }
+                    (ChannelRole::DirectOriginated, _, Some(f)) => {
+                        Some(PbxFact::DestinationFailed(f))
+                    }
                     _ => None,
                 };
                 out.extend(fact.map(|f| (id, f)));
             }
         }
         "Hangup" => {
-            if let Some((id, Role::Source | Role::DirectOriginated)) = own("Uniqueid") {
+            if let Some((id, ChannelRole::Source | ChannelRole::DirectOriginated)) = own("Uniqueid")
+            {
                 let cause = ev.get("Cause").and_then(|c| c.parse().ok()).unwrap_or(0);
                 out.push((id, PbxFact::HungUp { cause }));
             }
@@ -303,7 +272,7 @@ pub fn map_event(ev: &AmiMessage) -> Vec<(OriginateId, PbxFact)> {
 #[derive(Default)]
 struct Correlation {
     /// `ActionID` of a sent `Originate` → its job and originated channel's role.
-    by_action: HashMap<String, (OriginateId, Role)>,
+    by_action: HashMap<String, (OriginateId, ChannelRole)>,
     /// `OriginateResponse` events that matched nothing yet.
     orphans: VecDeque<(Instant, AmiMessage)>,
 }
@@ -352,7 +321,7 @@ impl Shared {
     }
 
     /// Remembers an `Originate`'s `ActionID`, or settles an early response that used it.
-    fn register_action(&self, action_id: &str, id: OriginateId, role: Role) {
+    fn register_action(&self, action_id: &str, id: OriginateId, role: ChannelRole) {
         let mut c = self
             .correlation
             .lock()
@@ -470,7 +439,7 @@ async fn follow(
                     match ev.event_name() {
                         Some("DeviceStateChange") => shared.set_device(&ev),
                         Some("OriginateResponse")
-                            if ev.get("Uniqueid").and_then(parse_uniqueid).is_none() =>
+                            if ev.get("Uniqueid").and_then(OriginateId::of_channel_uniqueid).is_none() =>
                         {
                             shared.on_unmatched_response(ev);
                             continue;
@@ -521,7 +490,7 @@ impl CallControl for AmiCallControl {
         source: &'a Extension,
     ) -> BoxFuture<'a, Result<bool, CallControlError>> {
         Box::pin(async move {
-            let device = format!("PJSIP/{source}");
+            let device = naming::device(source.as_str());
             let state = self
                 .shared
                 .devices
@@ -543,9 +512,9 @@ impl CallControl for AmiCallControl {
             let response = self.client.send(&action).await.map_err(control_error)?;
             let role = match job.request.mode {
                 OriginateMode::ClickToCall { .. } | OriginateMode::OutsideSource { .. } => {
-                    Role::Source
+                    ChannelRole::Source
                 }
-                OriginateMode::Direct { .. } => Role::DirectOriginated,
+                OriginateMode::Direct { .. } => ChannelRole::DirectOriginated,
             };
             if let Some(action_id) = response.action_id() {
                 self.shared.register_action(action_id, job.id.clone(), role);
@@ -586,7 +555,7 @@ impl CallControl for AmiCallControl {
                 .map_err(control_error)?;
             let live: HashSet<OriginateId> = channels
                 .iter()
-                .filter_map(|c| c.get("Uniqueid").and_then(parse_uniqueid))
+                .filter_map(|c| c.get("Uniqueid").and_then(OriginateId::of_channel_uniqueid))
                 .map(|(id, _)| id)
                 .collect();
             Ok(jobs.iter().filter(|j| live.contains(*j)).cloned().collect())
@@ -622,17 +591,6 @@ mod tests {
 
     fn id() -> OriginateId {
         OriginateId::parse("18f-abc").unwrap()
-    }
-
-    #[test]
-    fn uniqueids_round_trip() {
-        for role in [Role::Source, Role::DirectOriginated, Role::DirectDialing] {
-            let uid = channel_uniqueid(&id(), role);
-            assert_eq!(parse_uniqueid(uid.as_str()), Some((id(), role)));
-        }
-        assert_eq!(parse_uniqueid("1700000000.42"), None);
-        assert_eq!(parse_uniqueid("a.b-src"), None);
-        assert_eq!(parse_uniqueid("-src"), None);
     }
 
     #[test]

@@ -22,9 +22,10 @@ use crate::core::live::{CallLive, LiveFact, LiveState, WaitingCaller};
 use crate::core::{ChannelName, UniqueId, UnixTime};
 
 use super::ami::{AmiClient, AmiMessage, ConnectionState};
+use super::naming;
 use super::queue_control::{
-    device_state, member_from, member_status, peer_of, pjsip_endpoint, uri_host,
-    CHANNEL_STATE_RING, CHANNEL_STATE_UP,
+    device_state, member_from, member_status, peer_of, uri_host, CHANNEL_STATE_RING,
+    CHANNEL_STATE_UP,
 };
 
 /// The events the follower reads; anything else is dropped.
@@ -99,7 +100,7 @@ pub fn facts_from_event(e: &AmiMessage, now: UnixTime) -> Vec<LiveFact> {
     };
     // `Channel` is the calling side of a Dial, or the channel whose state changed.
     let dialing = |dialing: bool| {
-        pjsip_endpoint(field(e, "Channel")).map(|endpoint| LiveFact::ChannelDialing {
+        naming::endpoint_of(field(e, "Channel")).map(|endpoint| LiveFact::ChannelDialing {
             endpoint: endpoint.to_owned(),
             uniqueid: uniqueid(),
             dialing,
@@ -203,7 +204,7 @@ pub fn facts_from_event(e: &AmiMessage, now: UnixTime) -> Vec<LiveFact> {
             at: now,
         }),
         "DeviceStateChange" => {
-            pjsip_endpoint(field(e, "Device")).map(|endpoint| LiveFact::DeviceState {
+            naming::endpoint_of(field(e, "Device")).map(|endpoint| LiveFact::DeviceState {
                 endpoint: endpoint.to_owned(),
                 status: device_state(field(e, "State")),
             })
@@ -222,7 +223,7 @@ pub fn facts_from_event(e: &AmiMessage, now: UnixTime) -> Vec<LiveFact> {
         }
         "Newchannel" => {
             let channel = field(e, "Channel");
-            pjsip_endpoint(channel).map(|endpoint| LiveFact::ChannelCreated {
+            naming::endpoint_of(channel).map(|endpoint| LiveFact::ChannelCreated {
                 endpoint: endpoint.to_owned(),
                 uniqueid: uniqueid(),
                 call: CallLive {
@@ -241,10 +242,11 @@ pub fn facts_from_event(e: &AmiMessage, now: UnixTime) -> Vec<LiveFact> {
         "Newstate" => match field(e, "ChannelState") {
             CHANNEL_STATE_RING => dialing(true),
             CHANNEL_STATE_UP => {
-                extra = pjsip_endpoint(field(e, "Channel")).map(|endpoint| LiveFact::ChannelUp {
-                    endpoint: endpoint.to_owned(),
-                    uniqueid: uniqueid(),
-                });
+                extra =
+                    naming::endpoint_of(field(e, "Channel")).map(|endpoint| LiveFact::ChannelUp {
+                        endpoint: endpoint.to_owned(),
+                        uniqueid: uniqueid(),
+                    });
                 dialing(false)
             }
             _ => None,
@@ -254,7 +256,7 @@ pub fn facts_from_event(e: &AmiMessage, now: UnixTime) -> Vec<LiveFact> {
         "DialEnd" => dialing(false),
         "NewConnectedLine" => {
             let peer = field(e, "ConnectedLineNum");
-            pjsip_endpoint(field(e, "Channel"))
+            naming::endpoint_of(field(e, "Channel"))
                 .filter(|_| !peer.is_empty() && peer != "<unknown>")
                 .map(|endpoint| LiveFact::ChannelPeer {
                     endpoint: endpoint.to_owned(),
@@ -262,7 +264,7 @@ pub fn facts_from_event(e: &AmiMessage, now: UnixTime) -> Vec<LiveFact> {
                     peer: peer.to_owned(),
                 })
         }
-        "Hangup" => match pjsip_endpoint(field(e, "Channel")) {
+        "Hangup" => match naming::endpoint_of(field(e, "Channel")) {
             Some(endpoint) => Some(LiveFact::ChannelHungUp {
                 endpoint: endpoint.to_owned(),
                 uniqueid: uniqueid(),

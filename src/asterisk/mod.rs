@@ -6,6 +6,8 @@
 //! - [`queue_log`]: parses and follows Asterisk's `queue_log` file across rotations.
 //! - [`ingest`]: drains both into the journal through the core's `JournalStore` port.
 //! - [`fastagi`]: the FastAGI server the dialplan asks (the inbound blacklist).
+//! - [`naming`]: how Asterisk names devices and channels (`PJSIP/<endpoint>`, `Local/…@…`), the
+//!   one place that spells them; the core's `ChannelNaming` port over it.
 //!
 //! **Architecture Invariant:** only this module writes AMI, answers AGI and reads Asterisk's
 //! files; it depends on `core`, never the reverse.
@@ -20,6 +22,7 @@ pub mod fastagi;
 pub mod hangup_causes;
 pub mod ingest;
 pub mod live_follower;
+pub mod naming;
 pub mod queue_control;
 pub mod queue_log;
 pub mod queues_conf;

@@ -36,6 +36,7 @@ use super::ami::action::{
 };
 use super::ami::{ActionError, AmiClient, AmiError, AmiMessage};
 use super::ari::AriClient;
+use super::naming;
 
 /// Endpoints whose contacts are read at once during a snapshot.
 const CONTACT_READS_AT_ONCE: usize = 8;
@@ -110,7 +111,7 @@ impl AmiQueueControl {
             }
         }
         for d in devices {
-            if let Some(ep) = pjsip_endpoint(field(d, "Device")) {
+            if let Some(ep) = naming::endpoint_of(field(d, "Device")) {
                 names.entry(ep.to_owned()).or_insert(DeviceStatus::Unknown);
             }
         }
@@ -181,7 +182,7 @@ impl QueueControl for AmiQueueControl {
         agent: &'a AgentNumber,
     ) -> BoxFuture<'a, Result<(), QueueControlError>> {
         Box::pin(async move {
-            let iface = extension.interface();
+            let iface = naming::device(extension.as_str());
             let action = QueueAdd::new(queue.as_str(), &iface)
                 .and_then(|a| a.with_member_name(agent.as_str()))
                 .and_then(|a| a.with_state_interface(&iface))
@@ -197,8 +198,8 @@ impl QueueControl for AmiQueueControl {
         extension: &'a Extension,
     ) -> BoxFuture<'a, Result<(), QueueControlError>> {
         Box::pin(async move {
-            let action =
-                QueueRemove::new(queue.as_str(), &extension.interface()).map_err(refused)?;
+            let action = QueueRemove::new(queue.as_str(), &naming::device(extension.as_str()))
+                .map_err(refused)?;
             self.client.send(&action).await.map_err(map_error)?;
             Ok(())
         })
@@ -214,7 +215,7 @@ impl QueueControl for AmiQueueControl {
         Box::pin(async move {
             let action = QueuePause::new(
                 queue.map(QueueName::as_str),
-                &extension.interface(),
+                &naming::device(extension.as_str()),
                 paused,
                 reason.map(PauseReasonId::as_str),
             )
@@ -360,20 +361,6 @@ pub fn uri_host(uri: &str) -> Option<String> {
         host_port.split(':').next().unwrap_or(host_port)
     };
     (!host.is_empty()).then(|| host.to_owned())
-}
-
-/// The endpoint of a PJSIP device or channel (`PJSIP/1005`, `PJSIP/1005-0000001a` → `1005`).
-pub fn pjsip_endpoint(device_or_channel: &str) -> Option<&str> {
-    let rest = device_or_channel.strip_prefix("PJSIP/")?;
-    // A channel name ends in `-<8 hex digits>`; a device has no such suffix.
-    match rest.rsplit_once('-') {
-        Some((ep, suffix))
-            if suffix.len() == 8 && suffix.bytes().all(|b| b.is_ascii_hexdigit()) =>
-        {
-            Some(ep)
-        }
-        _ => Some(rest),
-    }
 }
 
 fn field<'a>(m: &'a AmiMessage, key: &str) -> &'a str {
@@ -549,7 +536,7 @@ pub fn build_snapshot(
     };
     // DeviceStateList is the fresher device state.
     for d in devices {
-        if let Some(ep) = pjsip_endpoint(field(d, "Device")) {
+        if let Some(ep) = naming::endpoint_of(field(d, "Device")) {
             let i = ep_index(ep, &mut eps);
             eps[i].device_state = device_state(field(d, "State"));
         }
@@ -561,7 +548,7 @@ pub fn build_snapshot(
         .filter(|c| c.event_name() == Some("CoreShowChannel"))
         .filter_map(|c| {
             let channel = field(c, "Channel");
-            let ep = pjsip_endpoint(channel)?;
+            let ep = naming::endpoint_of(channel)?;
             Some((
                 ep.to_owned(),
                 UniqueId::new(field(c, "Uniqueid")),
@@ -626,10 +613,6 @@ mod tests {
         ] {
             assert_eq!(uri_host(uri).as_deref(), host, "{uri}");
         }
-        assert_eq!(pjsip_endpoint("PJSIP/1005"), Some("1005"));
-        assert_eq!(pjsip_endpoint("PJSIP/1005-0000001a"), Some("1005"));
-        assert_eq!(pjsip_endpoint("PJSIP/my-trunk"), Some("my-trunk"));
-        assert_eq!(pjsip_endpoint("Local/1@x-0000001a;1"), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 use super::audit::{outcome_of, record_quietly, ActionJournal, Actor, EngineAction};
 use super::directory::{AgentNumber, Directory, Extension, PauseReasonId, QueueName};
 use super::live::{EndpointKind, LiveSnapshot, LiveState};
+use super::naming::ChannelNaming;
 use super::BoxFuture;
 
 /// Why Asterisk (or the way to it) refused a queue action.
@@ -139,22 +140,25 @@ pub struct AgentService {
     directory: Directory,
     queues: Arc<dyn QueueControl>,
     live: Arc<RwLock<LiveState>>,
+    naming: Arc<dyn ChannelNaming>,
     actions: Option<Arc<dyn ActionJournal>>,
     non_agent: Arc<Vec<Extension>>,
 }
 
 impl AgentService {
     /// A service over a directory, the queue port and the shared live state (read to find the
-    /// phone an agent is logged in from).
+    /// phone an agent is logged in from; `naming` reads a member interface's extension).
     pub fn new(
         directory: Directory,
         queues: Arc<dyn QueueControl>,
         live: Arc<RwLock<LiveState>>,
+        naming: Arc<dyn ChannelNaming>,
     ) -> Self {
         Self {
             directory,
             queues,
             live,
+            naming,
             actions: None,
             non_agent: Arc::new(Vec::new()),
         }
@@ -222,7 +226,7 @@ impl AgentService {
             .unwrap_or_else(|e| e.into_inner())
             .agent_by_name(agent.number.as_str());
         if let Some(view) = view {
-            if let Some(ext) = Extension::from_interface(&view.interface) {
+            if let Some(ext) = self.naming.extension_of(&view.interface) {
                 return Ok((ext, view.queues.keys().cloned().collect()));
             }
         }
@@ -315,7 +319,7 @@ impl AgentService {
             .await
             .map_err(AgentError::Pbx)?;
         for (queue, interface) in named {
-            if let Some(ext) = Extension::from_interface(&interface) {
+            if let Some(ext) = self.naming.extension_of(&interface) {
                 add(queue, ext);
             }
         }
@@ -702,6 +706,7 @@ mod tests {
             Directory::new(Arc::new(dir)),
             queues.clone(),
             Arc::new(RwLock::new(LiveState::new())),
+            crate::test_support::naming(),
         );
         (
             svc.with_non_agent_extensions(vec![Extension::new("1100").unwrap()]),

@@ -413,8 +413,7 @@ pub struct OriginatedCall {
 /// `<job>-src` (click-to-call; `<job>-srcdial` dials an outside source), `<job>-dst` and
 /// `<job>-dial` (direct).
 pub fn originate_id_of(linkedid: &str) -> Option<&str> {
-    let (id, suffix) = linkedid.rsplit_once('-')?;
-    (matches!(suffix, "src" | "srcdial" | "dst" | "dial") && !id.is_empty()).then_some(id)
+    super::originate::ChannelRole::split(linkedid).map(|(id, _)| id)
 }
 
 struct LiveLeg<'a> {

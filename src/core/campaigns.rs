@@ -21,7 +21,8 @@ use super::audit::{outcome_of, record_quietly, ActionJournal, Actor, EngineActio
 use super::directory::{QueueName, TrunkName};
 use super::journal::UnixTime;
 use super::originate::{
-    CallData, CallerId, Extension, OriginateId, OriginateRequest, PhoneNumber, RequestError,
+    CallData, CallerId, ChannelRole, Extension, OriginateId, OriginateRequest, PhoneNumber,
+    RequestError,
 };
 use super::originate_service::{OriginateService, StartError};
 use super::recordings::{Guid, Recording};
@@ -532,7 +533,7 @@ pub struct CampaignCall {
 /// source channel's pre-assigned uniqueid `<job id>-src`, exactly as the recordings catalogue
 /// derives it from the CDR ([`Guid::derive`]).
 pub fn call_guid(id: &OriginateId) -> Guid {
-    Guid::derive(&format!("{id}-src"))
+    Guid::derive(id.channel_uniqueid(ChannelRole::Source).as_str())
 }
 
 /// A call to place for an agent.
@@ -975,9 +976,8 @@ mod tests {
 
     #[test]
     fn the_guid_is_the_one_the_catalogue_derives_from_the_cdr_linkedid() {
-        use crate::asterisk::call_control::{channel_uniqueid, Role};
         let id = OriginateId::parse("19a2b3c4d5e-5f0e1d2c").unwrap();
-        let linkedid = channel_uniqueid(&id, Role::Source);
+        let linkedid = id.channel_uniqueid(ChannelRole::Source);
         assert_eq!(call_guid(&id), Guid::derive(linkedid.as_str()));
     }
 

@@ -138,14 +138,15 @@ validated_id!(
 );
 
 validated_id!(
-    /// A phone's extension, which is also its PJSIP endpoint (e.g. `1005`). `[A-Za-z0-9_-]`,
+    /// A phone's extension, which is also its endpoint on the PBX (e.g. `1005`; its device is
+    /// named by [`crate::core::naming::ChannelNaming`]). `[A-Za-z0-9_-]`,
     /// ≤ 32.
     Extension, "extension", max = 32, extra = "_-",
     reason = "only letters, digits, _ and - are allowed"
 );
 
 validated_id!(
-    /// A trunk's name, which is its PJSIP endpoint (e.g. `carrier`). `[A-Za-z0-9_-]`, ≤ 64.
+    /// A trunk's name, which is its endpoint on the PBX (e.g. `carrier`). `[A-Za-z0-9_-]`, ≤ 64.
     TrunkName, "trunk", max = 64, extra = "_-",
     reason = "only letters, digits, _ and - are allowed"
 );
@@ -155,19 +156,6 @@ validated_id!(
     CredentialId, "credential id", max = 32, extra = "",
     reason = "only letters and digits are allowed"
 );
-
-impl Extension {
-    /// The device (and queue member interface) of this extension: `PJSIP/<ext>`.
-    pub fn interface(&self) -> String {
-        format!("PJSIP/{}", self.0)
-    }
-
-    /// The extension of a `PJSIP/<ext>` device or interface, if it is one.
-    pub fn from_interface(interface: &str) -> Option<Self> {
-        let rest = interface.strip_prefix("PJSIP/")?;
-        Self::new(rest).ok()
-    }
-}
 
 /// An Argon2id hash in PHC string form (`$argon2id$v=19$...`). Holds no secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -642,15 +630,6 @@ mod tests {
                 "{bad:?}"
             );
         }
-    }
-
-    #[test]
-    fn extension_interface_round_trip() {
-        let e = Extension::new("1005").unwrap();
-        assert_eq!(e.interface(), "PJSIP/1005");
-        assert_eq!(Extension::from_interface("PJSIP/1005"), Some(e));
-        assert_eq!(Extension::from_interface("SIP/1005"), None);
-        assert_eq!(Extension::from_interface("PJSIP/a&b"), None);
     }
 
     #[test]

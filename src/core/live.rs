@@ -708,15 +708,15 @@ impl LiveState {
     pub fn needs_attention(
         &self,
         view: &AgentView,
+        naming: &dyn super::naming::ChannelNaming,
         now: UnixTime,
         max_pause_secs: impl Fn(Option<&str>) -> Option<u64>,
     ) -> bool {
         if !view.logged_in() {
             return false;
         }
-        let phone = view
-            .interface
-            .strip_prefix("PJSIP/")
+        let phone = naming
+            .endpoint_of(&view.interface)
             .and_then(|e| self.endpoints.get(e));
         let unreachable = phone.is_some_and(|p| {
             p.contact_status.as_deref() == Some("Unreachable")

@@ -19,6 +19,7 @@ pub mod journal;
 pub mod live;
 pub mod login_guard;
 pub mod md5;
+pub mod naming;
 pub mod originate;
 pub mod originate_service;
 pub mod outbound_policy;

@@ -17,7 +17,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::directory::TrunkName;
-use super::ids::ChannelName;
+use super::ids::{ChannelName, UniqueId};
 use super::journal::UnixTime;
 use crate::core::PortError;
 
@@ -134,6 +134,59 @@ impl OriginateId {
         h.write_u32(std::process::id());
         let random = h.finish() as u32;
         Self(format!("{:x}-{random:08x}", now.as_millis()))
+    }
+}
+
+/// Which channel of a job a pre-assigned uniqueid names. The engine gives every channel it
+/// originates the uniqueid `<job id>-<role>` ([`OriginateId::channel_uniqueid`]), so events,
+/// CDRs and the live state name the job they belong to; this is the scheme's one definition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelRole {
+    /// Click-to-call: the source phone's channel (also the one that dials the destination).
+    Source,
+    /// Direct: the originated half of the Local channel.
+    DirectOriginated,
+    /// Direct: the half of the Local channel that dials the destination.
+    DirectDialing,
+    /// Outside source: the half of the Local channel that dials the source number.
+    SourceDialing,
+}
+
+impl ChannelRole {
+    const ALL: [ChannelRole; 4] = [
+        ChannelRole::Source,
+        ChannelRole::DirectOriginated,
+        ChannelRole::DirectDialing,
+        ChannelRole::SourceDialing,
+    ];
+
+    fn suffix(self) -> &'static str {
+        match self {
+            ChannelRole::Source => "src",
+            ChannelRole::DirectOriginated => "dst",
+            ChannelRole::DirectDialing => "dial",
+            ChannelRole::SourceDialing => "srcdial",
+        }
+    }
+
+    /// The job id part and role of a uniqueid of the scheme, unvalidated (`None`: not one).
+    pub fn split(uniqueid: &str) -> Option<(&str, ChannelRole)> {
+        let (id, suffix) = uniqueid.rsplit_once('-')?;
+        let role = Self::ALL.into_iter().find(|r| r.suffix() == suffix)?;
+        (!id.is_empty()).then_some((id, role))
+    }
+}
+
+impl OriginateId {
+    /// The uniqueid the engine assigns to this job's channel of `role`: `<id>-<role>`.
+    pub fn channel_uniqueid(&self, role: ChannelRole) -> UniqueId {
+        UniqueId::new(format!("{self}-{}", role.suffix()))
+    }
+
+    /// The job and role a uniqueid names, if it is one the engine assigned.
+    pub fn of_channel_uniqueid(uniqueid: &str) -> Option<(OriginateId, ChannelRole)> {
+        let (id, role) = ChannelRole::split(uniqueid)?;
+        Some((OriginateId::parse(id).ok()?, role))
     }
 }
 
@@ -1022,6 +1075,25 @@ mod tests {
     use PbxFact::*;
     const HUNG_UP: JobState = JobState::HungUp;
     const CANCELLED: JobState = JobState::Cancelled;
+
+    #[test]
+    fn uniqueids_round_trip() {
+        let id = || OriginateId::parse("18f-abc").unwrap();
+        for role in [
+            ChannelRole::Source,
+            ChannelRole::DirectOriginated,
+            ChannelRole::DirectDialing,
+        ] {
+            let uid = id().channel_uniqueid(role);
+            assert_eq!(
+                OriginateId::of_channel_uniqueid(uid.as_str()),
+                Some((id(), role))
+            );
+        }
+        assert_eq!(OriginateId::of_channel_uniqueid("1700000000.42"), None);
+        assert_eq!(OriginateId::of_channel_uniqueid("a.b-src"), None);
+        assert_eq!(OriginateId::of_channel_uniqueid("-src"), None);
+    }
 
     fn c2c() -> OriginateJob {
         let req = OriginateRequest::click_to_call(

@@ -15,8 +15,8 @@
 //! has not answered), ringing, busy (on a call or on hold), unavailable (unreachable, invalid
 //! or unknown), else available.
 
-use super::directory::Extension;
 use super::live::{Activity, AgentView, DeviceStatus, EndpointLive};
+use super::naming::ChannelNaming;
 
 /// An agent's presence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,12 +55,17 @@ pub enum ExtensionPresence {
 }
 
 /// The presence of the agent `view` (`None`: not a member anywhere), whose phone's endpoint is
-/// `endpoint` (`None`: the PBX reports no such endpoint).
-pub fn agent_presence(view: Option<&AgentView>, endpoint: Option<&EndpointLive>) -> AgentPresence {
+/// `endpoint` (`None`: the PBX reports no such endpoint); `naming` reads the extension of its
+/// interface.
+pub fn agent_presence(
+    view: Option<&AgentView>,
+    naming: &dyn ChannelNaming,
+    endpoint: Option<&EndpointLive>,
+) -> AgentPresence {
     let Some(view) = view.filter(|v| v.logged_in()) else {
         return AgentPresence::NotLoggedIn;
     };
-    if Extension::from_interface(&view.interface).is_none() {
+    if naming.extension_of(&view.interface).is_none() {
         return AgentPresence::LoginError;
     }
     let device = endpoint.map_or(DeviceStatus::Invalid, |e| e.device_state);
@@ -211,7 +216,7 @@ mod tests {
         ];
         for (v, ep, want) in cases {
             assert_eq!(
-                agent_presence(v.as_ref(), ep.as_ref()),
+                agent_presence(v.as_ref(), &*crate::test_support::naming(), ep.as_ref()),
                 want,
                 "{v:?} {ep:?}"
             );

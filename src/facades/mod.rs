@@ -3,8 +3,11 @@
 //! - `mod.rs`: the routes, the operation dispatch and the helpers the operations share;
 //! - `ops/`: the operations, one file per area;
 //! - `config.rs`: the facade's section of the configuration;
-//! - `wire.rs`: decoding requests and encoding answers in the vendor's formats;
-//! - `errors.rs`: the one mapping from core errors to the vendor's codes.
+//! - `wire.rs` (or `wire/`, one file per area): decoding requests and encoding answers in the
+//!   vendor's formats;
+//! - `errors.rs`: the one mapping from core errors to the vendor's codes, and the vendor's
+//!   error texts;
+//! - `tests.rs` (or `tests/`, one file per area).
 //!
 //! [`Services`] is what they reach the core through (built by `app`). [`soap`] holds what the SOAP facades share (envelope, faults, WSDL serving); [`auth`] the
 //! API-key check they all use; [`client_addr`] the client address of a request (trusted proxies

@@ -14,6 +14,7 @@ use crate::core::directory::Directory;
 use crate::core::hangup_causes::HangupCauseStore;
 use crate::core::live::LiveState;
 use crate::core::login_guard::LoginGuard;
+use crate::core::naming::ChannelNaming;
 use crate::core::originate_service::OriginateService;
 use crate::core::record_links::RecordLinks;
 use crate::core::recordings::RecordingsService;
@@ -71,6 +72,8 @@ pub struct Services {
     pub record_links: RecordLinks,
     /// Why channels ended (AMI `Hangup` causes), by uniqueid.
     pub hangup_causes: Arc<dyn HangupCauseStore>,
+    /// How the PBX names devices and channels (a phone's device, the endpoint of a channel).
+    pub naming: Arc<dyn ChannelNaming>,
     /// The PBX services, set once AMI is up ([`Services::attach_pbx`]).
     pub pbx_slot: PbxSlot,
 }

@@ -28,6 +28,7 @@ use crate::core::directory::{
     QueueName,
 };
 use crate::core::live::{Activity, AgentView, EndpointKind, LiveState};
+use crate::core::naming::ChannelNaming;
 use crate::core::originate::{
     CallData, CallerId, JobState, OriginateId, OriginateRequest, PhoneNumber,
 };
@@ -273,7 +274,7 @@ impl ExpandService {
     }
 }
 
-fn user_info(agent: &Agent, view: &AgentView) -> wire::UserInfo {
+fn user_info(agent: &Agent, view: &AgentView, naming: &dyn ChannelNaming) -> wire::UserInfo {
     wire::UserInfo {
         nombre: agent.full_name.clone(),
         email: agent.email.clone().unwrap_or_default(),
@@ -281,7 +282,8 @@ fn user_info(agent: &Agent, view: &AgentView) -> wire::UserInfo {
         supervisor: agent.supervisor,
         user: agent.username.clone(),
         number: agent.number.as_str().to_owned(),
-        extension: AgentExtension::from_interface(&view.interface)
+        extension: naming
+            .extension_of(&view.interface)
             .map(|e| e.as_str().to_owned())
             .unwrap_or_default(),
     }

@@ -171,8 +171,7 @@ impl Ucontact {
             let live = pbx.live.read().unwrap_or_else(PoisonError::into_inner);
             for (interface, a) in &live.agents {
                 if a.name == agent.number.as_str() {
-                    if let Some(ext) = crate::core::directory::Extension::from_interface(interface)
-                    {
+                    if let Some(ext) = self.services.naming.extension_of(interface) {
                         phones.push(ext.as_str().to_owned());
                     }
                 }

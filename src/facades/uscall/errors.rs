@@ -1,6 +1,7 @@
 //! The one mapping from what can go wrong to USCall's error answers: [`UscallError`], each with
 //! a stable `codigo` and a Portuguese message (`retorno`). Messages never carry internals
-//! (store errors, AMI texts); those are logged instead.
+//! (store errors, AMI texts); those are logged instead. [`reason`] holds every reason text the
+//! operations give (the only Portuguese outside `wire.rs`).
 
 use crate::core::agents::{AgentError, QueueControlError};
 use crate::core::call_checks::CallCheckError;
@@ -11,6 +12,103 @@ use crate::core::outbound_policy::Refusal;
 use crate::core::recordings::RecordingError;
 
 use super::wire;
+
+/// Why a parameter or request was refused, in the Portuguese USCall's answers use (the one
+/// place these texts are written; [`UscallError::message`] puts them in `retorno`).
+pub mod reason {
+    use std::fmt::Display;
+
+    /// `report_type` is neither summary nor detail.
+    pub const REPORT_MODE: &str = "use resumo ou detalhado";
+    /// `report_name` is not one of the ccenterMetrics reports.
+    pub const METRICS_NAME: &str =
+        "use um nome de ccenterMetricsReports (filas, agentes, atividade)";
+    /// startCall's `tipo` is neither outbound nor clicktocall.
+    pub const CALL_TYPE: &str = "use outbound ou clicktocall";
+    /// An extension that is not 2 to 10 digits.
+    pub const EXTENSION_DIGITS: &str = "o ramal deve ter de 2 a 10 dígitos";
+    /// A DDR with other characters than digits.
+    pub const DDR_DIGITS: &str = "o DDR deve ter somente dígitos";
+    /// A DDR that is not a valid number.
+    pub const BAD_DDR: &str = "DDR inválido";
+    /// A number that is not a valid phone number.
+    pub const BAD_NUMBER: &str = "número inválido";
+    /// A value outside its alphabet or length.
+    pub const BAD_VALUE: &str = "valor inválido";
+    /// A value longer than 64 characters.
+    pub const AT_MOST_64_CHARS: &str = "até 64 caracteres";
+    /// audioDownload's `formato` is not one served.
+    pub const RECORDING_FORMAT: &str = "use mp3, ogg ou wav";
+    /// `agente` is neither yes nor no.
+    pub const AGENT_FLAG: &str = "use yes para agente";
+    /// `tipo` is not a supervision mode.
+    pub const SPY_TYPE: &str = "use escuta, monitor ou conf";
+    /// The supervisor's extension is the one supervised.
+    pub const OTHER_EXTENSION: &str = "deve ser outro ramal que dstramal";
+    /// extenStatus' `tipo` is not a list it has.
+    pub const EXTENSION_LIST_TYPE: &str = "use callcenter, pbx ou all";
+    /// agentLogin's `senhamd5` is not an MD5 digest.
+    pub const MD5_PASSWORD: &str = "informe o MD5 da senha (32 dígitos hexadecimais)";
+    /// A pause id that is not one of getPauses'.
+    pub const PAUSE_ID: &str = "use o id de getPauses";
+    /// An agent number outside its alphabet or length.
+    pub const AGENT_NAME_CHARS: &str = "use somente letras, dígitos, _ e - (até 32)";
+    /// An extension that is not a valid extension name.
+    pub const BAD_EXTENSION: &str = "ramal inválido";
+    /// A trunk name outside its alphabet or length.
+    pub const TRUNK_NAME_CHARS: &str = "use somente letras, dígitos, _ e - (até 64)";
+    /// An integrator id outside its alphabet or length.
+    pub const ID_CHARS: &str = "use até 64 letras, dígitos, _ . : e -";
+    /// A date not in USCall's format.
+    pub const DATE_FORMAT: &str = "use o formato YYYY-MM-DD HH:MM:SS";
+    /// A period that ends before it starts.
+    pub const END_AFTER_START: &str = "deve ser posterior a dataini";
+
+    /// The call's trunk (its categoria's) is not a trunk of the PBX.
+    pub fn trunk_not_in_pbx(trunk: impl Display) -> String {
+        format!("o tronco {trunk} não existe no PBX")
+    }
+
+    /// The categoria names a trunk that is not a valid name.
+    pub fn categoria_trunk_invalid(categoria: impl Display) -> String {
+        format!("o tronco da categoria {categoria} é inválido")
+    }
+
+    /// The subject of a message about an agent ("O agente 2001").
+    pub fn agent_subject(number: impl Display) -> String {
+        format!("O agente {number}")
+    }
+
+    /// The subject of a message about an extension ("O ramal 1001").
+    pub fn extension_subject(ext: impl Display) -> String {
+        format!("O ramal {ext}")
+    }
+
+    /// The agent has no key queue and no queue at all.
+    pub fn no_key_queue(number: impl Display) -> String {
+        format!("o agente {number} não tem fila chave")
+    }
+
+    /// The agent is logged in to none of its queues.
+    pub fn not_in_its_queues(number: impl Display) -> String {
+        format!("o agente {number} não está logado em nenhuma de suas filas")
+    }
+
+    /// The agent is not paused.
+    pub fn not_paused(number: impl Display) -> String {
+        format!("o agente {number} não está em pausa")
+    }
+
+    /// A list longer than allowed.
+    pub fn too_many_items(max: usize) -> String {
+        format!("no máximo {max} itens")
+    }
+
+    /// A report period longer than allowed.
+    pub fn period_too_long(max_days: impl Display) -> String {
+        format!("o período não pode passar de {max_days} dias")
+    }
+}
 
 /// Why an operation produced no result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,7 +289,7 @@ impl From<StartError> for UscallError {
             StartError::Unplaceable(c) => match c {
                 CallCheckError::UnknownSource(ext) => Self::not_found(Noun::Ramal, ext),
                 CallCheckError::UnknownTrunk(trunk) => {
-                    Self::NotAllowed(format!("o tronco {trunk} não existe no PBX"))
+                    Self::NotAllowed(reason::trunk_not_in_pbx(trunk))
                 }
                 CallCheckError::DdrNotAllowed(ddr) => Self::not_found(Noun::Ddr, ddr),
             },

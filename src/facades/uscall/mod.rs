@@ -34,7 +34,7 @@ use crate::core::journal::{CdrRecord, QueueLogRecord, TimeRange, UnixTime};
 use crate::core::live::{EndpointKind, EndpointLive, LiveState};
 use crate::core::login_guard::Attempt;
 use crate::core::originate::{self, CallData, DirectTarget, OriginateRequest};
-use crate::core::presence::{agent_presence, extension_presence, AgentPresence, ExtensionPresence};
+use crate::core::presence::{agent_presence, extension_presence};
 use crate::core::recordings::{Fetched, RecordingKey};
 use crate::core::reports::{self, ReportContext, ReportFilter};
 use crate::core::Secret;
@@ -44,7 +44,8 @@ use crate::facades::soap::{self, RequestContext, SoapCall, SoapError, SoapServic
 use crate::facades::{PbxServices, Services};
 
 use config::QueueKind;
-use errors::{Noun, UscallError};
+use errors::{reason, Noun, UscallError};
+use wire::METRICS_REPORTS;
 
 /// Where the webservice answers.
 pub const PATH: &str = "/aplicativos/webservice/wsuscall.php";
@@ -135,22 +136,6 @@ pub const OPERATIONS: &[(&str, &[&str])] = &[
     ("ccenterMetricsReports", &["token"]),
 ];
 
-/// The reports ccenterMetrics answers, with their descriptions.
-pub const METRICS_REPORTS: &[(&str, &str)] = &[
-    (
-        "filas",
-        "Por fila: oferecidas, atendidas, abandonadas, tempo esgotado, nível de serviço, espera e conversação médias",
-    ),
-    (
-        "agentes",
-        "Por agente: tempos logado, em pausa, disponível e falando; ligações apresentadas, atendidas, perdidas e efetuadas",
-    ),
-    (
-        "atividade",
-        "Eventos das filas em ordem (entrada, atendimento, abandono, login, pausa...)",
-    ),
-];
-
 /// The facade's routes.
 pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Router {
     soap::routes(PATH, Arc::new(UscallService::new(services, keys)))
@@ -183,23 +168,18 @@ impl<'a> Args<'a> {
 type Answer = Result<Value, UscallError>;
 
 fn agent_number(param: &'static str, v: &str) -> Result<AgentNumber, UscallError> {
-    AgentNumber::new(v)
-        .map_err(|_| UscallError::invalid(param, "use somente letras, dígitos, _ e - (até 32)"))
+    AgentNumber::new(v).map_err(|_| UscallError::invalid(param, reason::AGENT_NAME_CHARS))
 }
 
 fn extension(param: &'static str, v: &str) -> Result<Extension, UscallError> {
     if v.len() > 10 || !v.bytes().all(|b| b.is_ascii_digit()) || v.len() < 2 {
-        return Err(UscallError::invalid(
-            param,
-            "o ramal deve ter de 2 a 10 dígitos",
-        ));
+        return Err(UscallError::invalid(param, reason::EXTENSION_DIGITS));
     }
-    Extension::new(v).map_err(|_| UscallError::invalid(param, "ramal inválido"))
+    Extension::new(v).map_err(|_| UscallError::invalid(param, reason::BAD_EXTENSION))
 }
 
 fn queue_name(param: &'static str, v: &str) -> Result<QueueName, UscallError> {
-    QueueName::new(v)
-        .map_err(|_| UscallError::invalid(param, "use somente letras, dígitos, _ e - (até 64)"))
+    QueueName::new(v).map_err(|_| UscallError::invalid(param, reason::TRUNK_NAME_CHARS))
 }
 
 /// Most items in a list parameter (`agente`, `filas`).
@@ -219,7 +199,7 @@ fn list<T>(
     if items().nth(MAX_LIST_ITEMS).is_some() {
         return Err(UscallError::invalid(
             param,
-            format!("no máximo {MAX_LIST_ITEMS} itens"),
+            reason::too_many_items(MAX_LIST_ITEMS),
         ));
     }
     items().map(&parse).collect()
@@ -232,10 +212,7 @@ fn idcti(v: &str) -> Result<String, UscallError> {
     if ok {
         Ok(v.to_owned())
     } else {
-        Err(UscallError::invalid(
-            "idcti",
-            "use até 64 letras, dígitos, _ . : e -",
-        ))
+        Err(UscallError::invalid("idcti", reason::ID_CHARS))
     }
 }
 
@@ -425,21 +402,15 @@ impl UscallService {
         let max_days = self.services.config.uscall.max_report_days;
         let range = wire::date_range(dataini, datafin, &self.tz(), UnixTime::now()).map_err(
             |e| match e {
-                wire::RangeError::Start => {
-                    UscallError::invalid("dataini", "use o formato YYYY-MM-DD HH:MM:SS")
-                }
-                wire::RangeError::End => {
-                    UscallError::invalid("datafin", "use o formato YYYY-MM-DD HH:MM:SS")
-                }
-                wire::RangeError::Order => {
-                    UscallError::invalid("datafin", "deve ser posterior a dataini")
-                }
+                wire::RangeError::Start => UscallError::invalid("dataini", reason::DATE_FORMAT),
+                wire::RangeError::End => UscallError::invalid("datafin", reason::DATE_FORMAT),
+                wire::RangeError::Order => UscallError::invalid("datafin", reason::END_AFTER_START),
             },
         )?;
         if range.to.seconds() - range.from.seconds() > i64::from(max_days) * 86_400 + 1 {
             return Err(UscallError::invalid(
                 "datafin",
-                format!("o período não pode passar de {max_days} dias"),
+                reason::period_too_long(max_days),
             ));
         }
         Ok(range)

@@ -1,8 +1,9 @@
 //! USCall's wire formats, as pure functions: the JSON text every answer carries in the SOAP
 //! `return` part (`{"status":"ok","retorno":...}` or `{"status":"erro","codigo":...,
 //! "retorno":"<mensagem>"}`), dates (`YYYY-MM-DD HH:MM:SS` in the call center's zone), durations
-//! (`HH:MM:SS`), the Portuguese names of call kinds and statuses, and the reading of the
-//! documented parameter values (`yes`, `tipo`, `formato`).
+//! (`HH:MM:SS`), the Portuguese names of call kinds and statuses, of agents' and extensions'
+//! presence and of the ccenterMetrics reports, and the reading of the documented parameter
+//! values (`yes`, `tipo`, `formato`).
 
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
@@ -11,6 +12,7 @@ use serde_json::{json, Value};
 
 use crate::core::call_summary::{CallKind, CallStatus};
 use crate::core::journal::{TimeRange, UnixTime};
+use crate::core::presence::{AgentPresence, ExtensionPresence};
 use crate::core::recordings::ServeFormat;
 
 /// A successful answer.
@@ -158,6 +160,52 @@ pub fn base64(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// The reports ccenterMetrics answers, with their descriptions.
+pub const METRICS_REPORTS: &[(&str, &str)] = &[
+    (
+        "filas",
+        "Por fila: oferecidas, atendidas, abandonadas, tempo esgotado, nível de serviço, espera e conversação médias",
+    ),
+    (
+        "agentes",
+        "Por agente: tempos logado, em pausa, disponível e falando; ligações apresentadas, atendidas, perdidas e efetuadas",
+    ),
+    (
+        "atividade",
+        "Eventos das filas em ordem (entrada, atendimento, abandono, login, pausa...)",
+    ),
+];
+
+/// The Portuguese name of an agent's presence (agentStatus' `status`).
+pub fn agent_status(presence: AgentPresence) -> &'static str {
+    match presence {
+        AgentPresence::Paused => "em pausa",
+        AgentPresence::Busy => "ocupado",
+        AgentPresence::Ringing => "tocando",
+        AgentPresence::Idle => "ocioso",
+        AgentPresence::ExtensionDown => "ramal inoperante",
+        AgentPresence::Unknown => "desconhecido",
+        AgentPresence::LoginError => "erro login",
+        AgentPresence::NotLoggedIn => "nao logado",
+    }
+}
+
+/// The Portuguese name of an extension's presence (extenStatus' `status`).
+pub fn extension_status(presence: ExtensionPresence) -> &'static str {
+    match presence {
+        ExtensionPresence::Available => "disponível",
+        ExtensionPresence::Unavailable => "indisponível",
+        ExtensionPresence::Busy => "ocupado",
+        ExtensionPresence::Ringing => "tocando",
+        ExtensionPresence::Dialing => "discando",
+    }
+}
+
+/// The name shown for an extension no agent owns ("Ramal 1001").
+pub fn extension_name(ext: &str) -> String {
+    format!("Ramal {ext}")
 }
 
 #[cfg(test)]

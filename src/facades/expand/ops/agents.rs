@@ -96,7 +96,7 @@ impl ExpandService {
         let live = self.live()?;
         match live.agent_by_name(agent.number.as_str()) {
             Some(view) if view.logged_in() => {
-                let info = user_info(&agent, &view);
+                let info = user_info(&agent, &view, &*self.services.naming);
                 Ok(SoapValue::Str(wire::agent_logged_xml(&info)))
             }
             _ => Ok(SoapValue::Str("0".into())),
@@ -174,7 +174,7 @@ impl ExpandService {
             if !known {
                 return Err(Failure::BadExtension);
             }
-            let interface = format!("PJSIP/{ext}");
+            let interface = self.services.naming.device(&ext);
             let view = live.agent_by_interface(&interface);
             let reason_name = |p: &crate::core::live::Pause| {
                 p.reason

@@ -36,13 +36,21 @@ impl ExpandService {
                 &a.full_name,
                 view.as_ref(),
                 &live,
+                &*self.services.naming,
                 &limits,
             ));
         }
         for (interface, a) in &live.agents {
             if seen.insert(a.name.clone()) {
                 let view = live.agent_by_interface(interface);
-                panel_agents.push(panel_agent(&a.name, &a.name, view.as_ref(), &live, &limits));
+                panel_agents.push(panel_agent(
+                    &a.name,
+                    &a.name,
+                    view.as_ref(),
+                    &live,
+                    &*self.services.naming,
+                    &limits,
+                ));
             }
         }
         let c = config(&self.services);
@@ -65,7 +73,7 @@ impl ExpandService {
                         .to_owned(),
                     pause_type: reason_name(&m.pause.as_ref().and_then(|p| p.reason.clone())),
                 });
-                let mine = member_calls(qname, &m.name, interface, &live);
+                let mine = member_calls(qname, &m.name, interface, &live, &*self.services.naming);
                 ongoing += mine.len() as u64;
                 calls.extend(mine);
             }
@@ -233,9 +241,10 @@ pub(in crate::facades::expand) fn member_calls(
     member: &str,
     interface: &str,
     live: &LiveState,
+    naming: &dyn ChannelNaming,
 ) -> Vec<wire::PanelCall> {
-    let phone = interface
-        .strip_prefix("PJSIP/")
+    let phone = naming
+        .endpoint_of(interface)
         .and_then(|e| live.endpoints.get(e));
     let activity = live
         .agents
@@ -319,6 +328,7 @@ pub(in crate::facades::expand) fn panel_agent(
     name: &str,
     view: Option<&AgentView>,
     live: &LiveState,
+    naming: &dyn ChannelNaming,
     limits: &BTreeMap<String, u64>,
 ) -> wire::PanelAgent {
     let status = match view {
@@ -346,7 +356,7 @@ pub(in crate::facades::expand) fn panel_agent(
             .map_or(0, |t| t.0),
         last_congestion: agent.and_then(|a| a.last_refused).map_or(0, |t| t.0),
         warning: view.is_some_and(|v| {
-            live.needs_attention(v, UnixTime::now(), |r| {
+            live.needs_attention(v, naming, UnixTime::now(), |r| {
                 r.and_then(|r| limits.get(r)).copied()
             })
         }),

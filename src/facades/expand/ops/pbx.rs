@@ -17,7 +17,7 @@ impl ExpandService {
             .filter(|(_, e)| e.kind == EndpointKind::Extension)
             .map(|(name, _)| {
                 let logged = live
-                    .agent_by_interface(&format!("PJSIP/{name}"))
+                    .agent_by_interface(&self.services.naming.device(name))
                     .and_then(|v| agents.iter().find(|a| a.number.as_str() == v.name));
                 let owner = agents.iter().find(|a| {
                     a.default_extension
@@ -26,7 +26,7 @@ impl ExpandService {
                 });
                 wire::ExtensionInfo {
                     extension: name.clone(),
-                    channel: format!("PJSIP/{name}"),
+                    channel: self.services.naming.device(name),
                     callerid_name: logged
                         .or(owner)
                         .map_or_else(|| name.clone(), |a| a.full_name.clone()),

@@ -25,8 +25,10 @@ impl ExpandService {
         let mut ctx = ReportContext::new(UnixTime(UnixTime::now().0 + 1));
         for a in &agents {
             if let Some(ext) = &a.default_extension {
-                ctx.interfaces
-                    .insert(format!("PJSIP/{}", ext.as_str()), a.number.as_str().into());
+                ctx.interfaces.insert(
+                    self.services.naming.extension_device(ext),
+                    a.number.as_str().into(),
+                );
                 ctx.extensions
                     .insert(a.number.as_str().into(), ext.as_str().into());
             }

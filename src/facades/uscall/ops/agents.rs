@@ -34,10 +34,7 @@ impl UscallService {
         let ext = extension("ramal", args.required("ramal")?)?;
         let md5 = args.required("senhamd5")?;
         if md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(UscallError::invalid(
-                "senhamd5",
-                "informe o MD5 da senha (32 dígitos hexadecimais)",
-            ));
+            return Err(UscallError::invalid("senhamd5", reason::MD5_PASSWORD));
         }
         let key_queue = args
             .get("filachave")
@@ -76,9 +73,11 @@ impl UscallService {
         };
         let queue = match key_queue {
             Some(q) => q,
-            None => agent.queues.first().cloned().ok_or_else(|| {
-                UscallError::NotAllowed(format!("o agente {number} não tem fila chave"))
-            })?,
+            None => agent
+                .queues
+                .first()
+                .cloned()
+                .ok_or_else(|| UscallError::NotAllowed(reason::no_key_queue(&number)))?,
         };
         let pbx = self.pbx()?;
         require_extension(&self.live()?, ext.as_str())?;
@@ -130,7 +129,7 @@ impl UscallService {
     ) -> Answer {
         let number = agent_number("agente", args.required("agente")?)?;
         let reason = PauseReasonId::new(args.required("idpausa")?)
-            .map_err(|_| UscallError::invalid("idpausa", "use o id de getPauses"))?;
+            .map_err(|_| UscallError::invalid("idpausa", reason::PAUSE_ID))?;
         let agent = self.agent(&number).await?;
         let number = agent.number.clone();
         let reasons = self.pause_reasons().await?;
@@ -144,9 +143,7 @@ impl UscallService {
             .filter(|q| agent.in_queue(q))
             .collect();
         if queues.is_empty() {
-            return Err(UscallError::NotAllowed(format!(
-                "o agente {number} não está logado em nenhuma de suas filas"
-            )));
+            return Err(UscallError::NotAllowed(reason::not_in_its_queues(&number)));
         }
         self.pbx()?
             .agents
@@ -169,9 +166,7 @@ impl UscallService {
             .filter(|v| v.logged_in())
             .ok_or_else(|| UscallError::NotLoggedIn(number.to_string()))?;
         if !view.paused_anywhere() {
-            return Err(UscallError::NotAllowed(format!(
-                "o agente {number} não está em pausa"
-            )));
+            return Err(UscallError::NotAllowed(reason::not_paused(&number)));
         }
         let queues: Vec<QueueName> = view
             .queues
@@ -205,7 +200,7 @@ impl UscallService {
         for a in &agents {
             let ext = live
                 .agent_by_name(a.number.as_str())
-                .and_then(|v| Extension::from_interface(&v.interface))
+                .and_then(|v| self.services.naming.extension_of(&v.interface))
                 .or_else(|| a.default_extension.clone());
             if let Some(ext) = ext {
                 ctx.extensions
@@ -222,9 +217,9 @@ impl UscallService {
             let view = live.agent_by_name(a.number.as_str());
             let ext = view
                 .as_ref()
-                .and_then(|v| Extension::from_interface(&v.interface));
+                .and_then(|v| self.services.naming.extension_of(&v.interface));
             let endpoint = ext.as_ref().and_then(|e| live.endpoints.get(e.as_str()));
-            let presence = agent_presence(view.as_ref(), endpoint);
+            let presence = agent_presence(view.as_ref(), &*self.services.naming, endpoint);
             let pause = view.as_ref().and_then(|v| v.pause().cloned());
             let pause_name = pause
                 .as_ref()
@@ -252,16 +247,7 @@ impl UscallService {
             let r = report.iter().find(|r| r.agent == a.number.as_str());
             out.push(json!({
                 "num": a.number.as_str(),
-                "status": match presence {
-                    AgentPresence::Paused => "em pausa",
-                    AgentPresence::Busy => "ocupado",
-                    AgentPresence::Ringing => "tocando",
-                    AgentPresence::Idle => "ocioso",
-                    AgentPresence::ExtensionDown => "ramal inoperante",
-                    AgentPresence::Unknown => "desconhecido",
-                    AgentPresence::LoginError => "erro login",
-                    AgentPresence::NotLoggedIn => "nao logado",
-                },
+                "status": wire::agent_status(presence),
                 "pausa": pause_name,
                 "campanha": "",
                 "ramal": ext.as_ref().map_or("", Extension::as_str),

@@ -17,7 +17,7 @@ impl UscallService {
         let categoria = args.required("categoria")?;
         let idcti = args.get("idcti").map(idcti).transpose()?;
         if !matches!(tipo.as_str(), "outbound" | "clicktocall" | "clicktocal") {
-            return Err(UscallError::invalid("tipo", "use outbound ou clicktocall"));
+            return Err(UscallError::invalid("tipo", reason::CALL_TYPE));
         }
         let category = self
             .categories
@@ -25,9 +25,8 @@ impl UscallService {
             .find(|c| c.id == categoria)
             .ok_or_else(|| UscallError::not_found(Noun::Categoria, categoria))?;
         let request = if tipo == "outbound" {
-            let ext = originate::Extension::parse(origem).map_err(|_| {
-                UscallError::invalid("origem", "o ramal deve ter de 2 a 10 dígitos")
-            })?;
+            let ext = originate::Extension::parse(origem)
+                .map_err(|_| UscallError::invalid("origem", reason::EXTENSION_DIGITS))?;
             let number = category.apply(destino)?;
             // That the phone exists is the core's check of every call (`core::call_checks`).
             OriginateRequest::click_to_call(ext, number)
@@ -35,10 +34,7 @@ impl UscallService {
             let number = category.apply(origem)?;
             let cfg = &self.services.config.uscall;
             if !destino.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(UscallError::invalid(
-                    "destino",
-                    "o DDR deve ter somente dígitos",
-                ));
+                return Err(UscallError::invalid("destino", reason::DDR_DIGITS));
             }
             // The core checks it again for every call; asked here too, it is answered with
             // the documented code even while the PBX is not connected.
@@ -46,27 +42,26 @@ impl UscallService {
                 return Err(UscallError::not_found(Noun::Ddr, destino));
             }
             let target = DirectTarget::new(&cfg.ddr_context, destino)
-                .map_err(|_| UscallError::invalid("destino", "DDR inválido"))?;
+                .map_err(|_| UscallError::invalid("destino", reason::BAD_DDR))?;
             OriginateRequest::direct(number, target)
         };
         // The categoria's trunk existing is checked by the core for every call
         // (`core::call_checks`), like the source phone and the DDR.
         let mut request = request;
         if let Some(trunk) = &category.trunk {
-            let trunk = TrunkName::new(trunk.as_str()).map_err(|_| {
-                UscallError::NotAllowed(format!("o tronco da categoria {categoria} é inválido"))
-            })?;
+            let trunk = TrunkName::new(trunk.as_str())
+                .map_err(|_| UscallError::NotAllowed(reason::categoria_trunk_invalid(categoria)))?;
             request = request.with_trunk(trunk);
         }
         if tipo != "outbound" {
             // The DDR's side (the queue, the agent's phone) sees the number dialed as the caller.
             let shown = originate::CallerId::new(None, Some(request.destination.as_str()))
-                .map_err(|_| UscallError::invalid("origem", "número inválido"))?;
+                .map_err(|_| UscallError::invalid("origem", reason::BAD_NUMBER))?;
             request = request.with_caller_ids(Some(shown), None);
         }
         if let Some(id) = &idcti {
             let data = CallData::new(&[("idcti", id.as_str())])
-                .map_err(|_| UscallError::invalid("idcti", "valor inválido"))?;
+                .map_err(|_| UscallError::invalid("idcti", reason::BAD_VALUE))?;
             request = request.with_call_data(data);
         }
         let number = request.destination.as_str().to_owned();
@@ -106,7 +101,7 @@ impl UscallService {
     pub(in crate::facades::uscall) async fn cdr_search(&self, args: &Args<'_>) -> Answer {
         let idunico = args.get("idunico");
         if idunico.is_some_and(|i| i.len() > 128 || i.chars().any(char::is_control)) {
-            return Err(UscallError::invalid("idunico", "valor inválido"));
+            return Err(UscallError::invalid("idunico", reason::BAD_VALUE));
         }
         let (dataini, datafin) = (args.get("dataini"), args.get("datafin"));
         let range = if idunico.is_some() && dataini.is_none() && datafin.is_none() {
@@ -119,7 +114,7 @@ impl UscallService {
         let destino = args.get("destino");
         for (param, v) in [("origem", origem), ("destino", destino)] {
             if v.is_some_and(|n| n.len() > 64 || n.chars().any(char::is_control)) {
-                return Err(UscallError::invalid(param, "até 64 caracteres"));
+                return Err(UscallError::invalid(param, reason::AT_MOST_64_CHARS));
             }
         }
         let ended = self.summaries(range).await?;
@@ -142,10 +137,10 @@ impl UscallService {
     pub(in crate::facades::uscall) async fn audio_download(&self, args: &Args<'_>) -> Answer {
         let id = args.required("idunico")?.to_owned();
         if id.len() > 128 || id.chars().any(char::is_control) {
-            return Err(UscallError::invalid("idunico", "valor inválido"));
+            return Err(UscallError::invalid("idunico", reason::BAD_VALUE));
         }
         let format = wire::audio_format(args.get("formato"))
-            .ok_or_else(|| UscallError::invalid("formato", "use mp3, ogg ou wav"))?;
+            .ok_or_else(|| UscallError::invalid("formato", reason::RECORDING_FORMAT))?;
         let keys = vec![
             RecordingKey::IdCti(id.clone()),
             RecordingKey::LinkedId(id.clone()),
@@ -237,7 +232,7 @@ impl UscallService {
     ) -> Answer {
         let ramal = args.required("ramal")?;
         let is_agent = wire::flag(args.get("agente"))
-            .ok_or_else(|| UscallError::invalid("agente", "use yes para agente"))?;
+            .ok_or_else(|| UscallError::invalid("agente", reason::AGENT_FLAG))?;
         let (ext, who) = self.target(ramal, is_agent, "ramal")?;
         let live = self.live()?;
         let channel = live
@@ -267,13 +262,16 @@ impl UscallService {
                 .agent_by_name(number.as_str())
                 .filter(|v| v.logged_in())
                 .ok_or_else(|| UscallError::NotLoggedIn(number.to_string()))?;
-            let ext = Extension::from_interface(&view.interface)
+            let ext = self
+                .services
+                .naming
+                .extension_of(&view.interface)
                 .ok_or_else(|| UscallError::NotLoggedIn(number.to_string()))?;
-            Ok((ext, format!("O agente {number}")))
+            Ok((ext, reason::agent_subject(&number)))
         } else {
             let ext = extension(param, value)?;
             require_extension(&self.live()?, ext.as_str())?;
-            Ok((ext.clone(), format!("O ramal {ext}")))
+            Ok((ext.clone(), reason::extension_subject(&ext)))
         }
     }
 
@@ -285,22 +283,19 @@ impl UscallService {
         let src = extension("srcramal", args.required("srcramal")?)?;
         let dst = args.required("dstramal")?;
         let is_agent = wire::flag(args.get("agente"))
-            .ok_or_else(|| UscallError::invalid("agente", "use yes para agente"))?;
+            .ok_or_else(|| UscallError::invalid("agente", reason::AGENT_FLAG))?;
         let tipo = args.get("tipo").unwrap_or("escuta").to_ascii_lowercase();
         let mode = match tipo.as_str() {
             "escuta" => SpyMode::Listen,
             "monitor" => SpyMode::Whisper,
             "conf" => SpyMode::Barge,
-            _ => return Err(UscallError::invalid("tipo", "use escuta, monitor ou conf")),
+            _ => return Err(UscallError::invalid("tipo", reason::SPY_TYPE)),
         };
         let (target, who) = self.target(dst, is_agent, "dstramal")?;
         let live = self.live()?;
         require_extension(&live, src.as_str())?;
         if src == target {
-            return Err(UscallError::invalid(
-                "srcramal",
-                "deve ser outro ramal que dstramal",
-            ));
+            return Err(UscallError::invalid("srcramal", reason::OTHER_EXTENSION));
         }
         if live
             .endpoints

@@ -5,6 +5,7 @@ use super::super::*;
 impl UscallService {
     /// Extensions that are call-center phones: queue members now, or agents' default phones.
     pub(in crate::facades::uscall) fn callcenter_extensions(
+        &self,
         live: &LiveState,
         agents: &[Agent],
     ) -> BTreeSet<String> {
@@ -12,7 +13,7 @@ impl UscallService {
             .queues
             .values()
             .flat_map(|q| q.members.keys())
-            .filter_map(|i| Extension::from_interface(i))
+            .filter_map(|i| self.services.naming.extension_of(i))
             .map(|e| e.as_str().to_owned())
             .collect();
         set.extend(
@@ -31,7 +32,7 @@ impl UscallService {
             .transpose()?;
         let agents = self.agents().await?;
         let live = self.live()?;
-        let cc = Self::callcenter_extensions(&live, &agents);
+        let cc = self.callcenter_extensions(&live, &agents);
         let rows: Vec<Value> = live
             .endpoints
             .iter()
@@ -45,7 +46,7 @@ impl UscallService {
                             .as_ref()
                             .is_some_and(|e| e.as_str() == n)
                     })
-                    .map_or_else(|| format!("Ramal {n}"), |a| a.full_name.clone());
+                    .map_or_else(|| wire::extension_name(n), |a| a.full_name.clone());
                 json!({
                     "num": n,
                     "tipo": if cc.contains(n) { "callcenter" } else { "pbx" },
@@ -62,7 +63,7 @@ impl UscallService {
     pub(in crate::facades::uscall) async fn exten_status(&self, args: &Args<'_>) -> Answer {
         let tipo = args.get("tipo").unwrap_or("all").to_ascii_lowercase();
         if !matches!(tipo.as_str(), "all" | "callcenter" | "pbx") {
-            return Err(UscallError::invalid("tipo", "use callcenter, pbx ou all"));
+            return Err(UscallError::invalid("tipo", reason::EXTENSION_LIST_TYPE));
         }
         let only = args
             .get("ramal")
@@ -74,7 +75,7 @@ impl UscallService {
             UscallError::PbxUnavailable
         })?;
         let live = self.live()?;
-        let cc = Self::callcenter_extensions(&live, &agents);
+        let cc = self.callcenter_extensions(&live, &agents);
         let now = UnixTime::now();
         let rows: Vec<Value> = live
             .endpoints
@@ -90,13 +91,7 @@ impl UscallService {
                 let call = e.current_call();
                 json!({
                     "ramal": n,
-                    "status": match extension_presence(e) {
-                        ExtensionPresence::Available => "disponível",
-                        ExtensionPresence::Unavailable => "indisponível",
-                        ExtensionPresence::Busy => "ocupado",
-                        ExtensionPresence::Ringing => "tocando",
-                        ExtensionPresence::Dialing => "discando",
-                    },
+                    "status": wire::extension_status(extension_presence(e)),
                     "sigame": forwards.get(n.as_str()).map_or("", String::as_str),
                     "ip": endpoint_ip(e),
                     "numero": call.map_or(String::new(), |c| peer(&c.peer)),
@@ -191,7 +186,10 @@ impl UscallService {
             live.endpoints
                 .iter()
                 .filter(|(_, e)| e.kind == EndpointKind::Trunk)
-                .map(|(n, _)| json!({ "nome": n, "tipo": "PJSIP", "canal": format!("PJSIP/{n}") }))
+                .map(|(n, _)| {
+                    let naming = &self.services.naming;
+                    json!({ "nome": n, "tipo": naming.technology(), "canal": naming.device(n) })
+                })
                 .collect(),
         ))
     }

@@ -126,10 +126,7 @@ impl UscallService {
         {
             None | Some("resumo") => Ok(false),
             Some("detalhado") => Ok(true),
-            Some(_) => Err(UscallError::invalid(
-                "report_type",
-                "use resumo ou detalhado",
-            )),
+            Some(_) => Err(UscallError::invalid("report_type", reason::REPORT_MODE)),
         }
     }
 
@@ -248,10 +245,7 @@ impl UscallService {
                         .collect(),
                 ))
             }
-            _ => Err(UscallError::invalid(
-                "report_name",
-                "use um nome de ccenterMetricsReports (filas, agentes, atividade)",
-            )),
+            _ => Err(UscallError::invalid("report_name", reason::METRICS_NAME)),
         }
     }
 }

@@ -824,6 +824,16 @@ async fn ucontact_commands_reach_the_pbx() {
         let answer = e.ucontact("Agents/AgentCall", &key, body).await;
         assert_eq!(answer, (200, "0".to_owned()), "{body}");
     }
+    let answer = e
+        .ucontact(
+            "Agents/AgentCallwithData",
+            &key,
+            "phone=1001&destination=5551234&outqueue=Ventas-%3E&data=%7B%22a%22%3A%22x%2Cy%22%7D",
+        )
+        .await;
+    assert_eq!(answer, (200, "0".to_owned()), "data with a comma");
+    let answer = e.ucontact("Agents/HangupPhone", &key, "phone=abc").await;
+    assert_eq!(answer, (200, "0".to_owned()), "not a phone");
     let (_, guid) = e
         .ucontact(
             "Agents/AgentCall",
@@ -835,7 +845,13 @@ async fn ucontact_commands_reach_the_pbx() {
     e.pbx
         .wait_for(mark, "Originate", |o| o.get("Exten") == Some("5551031"))
         .await;
-    assert_eq!(named(&e.pbx.commands_since(mark), "Originate"), 1);
+    let after = e.pbx.commands_since(mark);
+    assert_eq!(
+        named(&after, "Originate"),
+        1,
+        "only the barrier: {after:#?}"
+    );
+    assert_eq!(named(&after, "Hangup"), 0, "{after:#?}");
 
     // A campaign's trunk: one the PBX has is the call's TRUNK; one it does not have is
     // refused (0) before anything is sent.

@@ -1,12 +1,12 @@
-//! SMS, originate and PBX commands: input checked before anything is sent, the codes without a PBX, the seed's originate example, faults, the HTTP SMS gateway and a failing store.
+//! SMS, originate and PBX commands: the codes without a PBX (what reaches the PBX is
+//! `tests/app_fake_ami.rs`'s), the seed's originate example, faults, the HTTP SMS gateway and a failing store.
 
 use super::*;
 
 #[tokio::test]
-async fn sms_input_is_checked_before_anything_is_sent() {
+async fn without_the_pbx_sms_are_refused_and_drafts_kept() {
     let f = fixture();
     let k = f.key.as_str();
-    let long = "x".repeat(161);
     let send = |data: &str, recip: &str| {
         vec![
             ("authorizedKey", k.to_owned()),
@@ -15,14 +15,9 @@ async fn sms_input_is_checked_before_anything_is_sent() {
             ("msgRecip", recip.to_owned()),
         ]
     };
-    for args in [
-        send(&long, "099123456"),
-        send("hola", "099&1"),
-        send("", "099123456"),
-    ] {
-        let a: Vec<(&str, &str)> = args.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        assert_eq!(f.call("sendSms", &a).await, "0");
-    }
+    // Bad input (too long, a recipient out of its alphabet, no text) is refused before anything
+    // is sent: without a PBX every send answers 0, so tests/app_fake_ami.rs shows it, by the
+    // MessageSend the PBX never receives.
     // No PBX: nothing can be sent.
     let a = send("hola", "099123456");
     let a: Vec<(&str, &str)> = a.iter().map(|(n, v)| (*n, v.as_str())).collect();
@@ -69,30 +64,8 @@ async fn without_the_pbx_commands_fail_with_their_codes() {
         .await,
         "0"
     );
-    // Malformed values are refused before the PBX is asked.
-    let long = "x".repeat(1025);
-    for (src, dst, info) in [
-        ("1001&x", "5551010", ""),
-        ("1001", "555;1010", ""),
-        ("1001", "5551010", long.as_str()),
-    ] {
-        assert_eq!(
-            f.call(
-                "originateCall",
-                &[
-                    ("authorizedKey", k),
-                    ("src", src),
-                    ("srcCallerID", ""),
-                    ("dst", dst),
-                    ("dstCallerID", ""),
-                    ("timeout", ""),
-                    ("callinfo", info),
-                ]
-            )
-            .await,
-            "0"
-        );
-    }
+    // That malformed values are refused before the PBX is asked cannot be seen here (without a
+    // PBX every originateCall answers 0): tests/app_fake_ami.rs shows no Originate reaches it.
     assert_eq!(
         f.call(
             "originateCallStatus",

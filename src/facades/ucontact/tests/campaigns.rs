@@ -195,30 +195,9 @@ async fn bad_input_gets_the_documented_answer() {
     let f = fixture();
     let r = &f.router;
     let ana = login(r, "ana").await;
-    for body in [
-        "phone=1007&destination=5551234&outqueue=Nope-%3E",
-        "phone=10%0D%0A07&destination=5551234&outqueue=Cobranza-%3E",
-        "phone=1007&destination=555%261234&outqueue=Cobranza-%3E",
-        "phone=1007&destination=5551234&outqueue=",
-        "phone=1007&destination=5551234&outqueue=Cobranza-%3E&tech=IAX2",
-    ] {
-        let (status, answer) = post(r, "Agents/AgentCall", Some(&ana), body).await;
-        assert_eq!((status, answer.as_str()), (StatusCode::OK, "0"), "{body}");
-    }
-    let (status, answer) = post(
-        r,
-        "Agents/AgentCallwithData",
-        Some(&ana),
-        "phone=1007&destination=5551234&outqueue=Cobranza-%3E&data=%7B%22a%22%3A%22x%2Cy%22%7D",
-    )
-    .await;
-    assert_eq!((status, answer.as_str()), (StatusCode::OK, "0"));
-    assert_eq!(
-        post(r, "Agents/HangupPhone", Some(&ana), "phone=abc")
-            .await
-            .1,
-        "0"
-    );
+    // AgentCall, AgentCallwithData and HangupPhone refuse bad input before the PBX is asked;
+    // without a PBX they answer 0 whatever they are given, so tests/app_fake_ami.rs shows it by
+    // the actions the PBX never receives.
     assert_eq!(
         post(r, "Cdr/getrecords", Some(&ana), "filter=%7Bbroken")
             .await

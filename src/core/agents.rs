@@ -6,11 +6,11 @@
 //! into [`LiveState`], so a pause made by the engine and one made by a phone's feature code look
 //! the same.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use super::audit::{outcome_of, record_quietly, ActionJournal, Actor, EngineAction};
 use super::directory::{AgentNumber, Directory, Extension, PauseReasonId, QueueName};
-use super::live::{EndpointKind, LiveSnapshot, LiveState};
+use super::live::{EndpointKind, LiveSnapshot, SharedLive};
 use super::BoxFuture;
 
 /// Why Asterisk (or the way to it) refused a queue action.
@@ -138,7 +138,7 @@ pub struct LoginOutcome {
 pub struct AgentService {
     directory: Directory,
     queues: Arc<dyn QueueControl>,
-    live: Arc<RwLock<LiveState>>,
+    live: Arc<SharedLive>,
     actions: Option<Arc<dyn ActionJournal>>,
     non_agent: Arc<Vec<Extension>>,
 }
@@ -146,11 +146,7 @@ pub struct AgentService {
 impl AgentService {
     /// A service over a directory, the queue port and the shared live state (read to find the
     /// phone an agent is logged in from).
-    pub fn new(
-        directory: Directory,
-        queues: Arc<dyn QueueControl>,
-        live: Arc<RwLock<LiveState>>,
-    ) -> Self {
+    pub fn new(directory: Directory, queues: Arc<dyn QueueControl>, live: Arc<SharedLive>) -> Self {
         Self {
             directory,
             queues,
@@ -701,7 +697,7 @@ mod tests {
         let svc = AgentService::new(
             Directory::new(Arc::new(dir)),
             queues.clone(),
-            Arc::new(RwLock::new(LiveState::new())),
+            Arc::new(SharedLive::default()),
         );
         (
             svc.with_non_agent_extensions(vec![Extension::new("1100").unwrap()]),

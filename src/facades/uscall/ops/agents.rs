@@ -81,7 +81,7 @@ impl UscallService {
             })?,
         };
         let pbx = self.pbx()?;
-        require_extension(&self.live()?, ext.as_str())?;
+        require_extension(&*self.live()?, ext.as_str())?;
         let out = pbx
             .agents
             .login_to(

@@ -28,7 +28,7 @@ impl UscallService {
                 UscallError::invalid("origem", "o ramal deve ter de 2 a 10 dígitos")
             })?;
             let number = category.apply(destino)?;
-            require_extension(&self.live()?, ext.as_str())?;
+            require_extension(&*self.live()?, ext.as_str())?;
             OriginateRequest::click_to_call(ext, number)
         } else {
             let number = category.apply(origem)?;
@@ -279,7 +279,7 @@ impl UscallService {
             Ok((ext, format!("O agente {number}")))
         } else {
             let ext = extension(param, value)?;
-            require_extension(&self.live()?, ext.as_str())?;
+            require_extension(&*self.live()?, ext.as_str())?;
             Ok((ext.clone(), format!("O ramal {ext}")))
         }
     }

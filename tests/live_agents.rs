@@ -17,7 +17,7 @@ mod live_support;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use centralita::asterisk::ami::action::{QueueRemove, QueueStatus};
@@ -28,7 +28,7 @@ use centralita::core::audit::Actor;
 use centralita::core::directory::{
     Agent, AgentNumber, DirectoryStore, Extension, PauseReason, PauseReasonId, QueueName,
 };
-use centralita::core::live::{Activity, LiveState};
+use centralita::core::live::{Activity, LiveState, SharedLive};
 use centralita::core::Secret;
 use centralita::store::SqliteDirectory;
 use live_support::queue_control;
@@ -104,7 +104,7 @@ async fn until<T>(within: Duration, what: &str, mut f: impl FnMut() -> Option<T>
     }
 }
 
-fn read(live: &Arc<RwLock<LiveState>>) -> LiveState {
+fn read(live: &Arc<SharedLive>) -> LiveState {
     live.read().unwrap().clone()
 }
 
@@ -251,7 +251,7 @@ async fn agents_queues_pauses_and_live_state_follow_asterisk() {
         (wrapup("q_soporte"), wrapup("q_ventas")),
         (Some(15), Some(10))
     );
-    let live = Arc::new(RwLock::new(LiveState::new()));
+    let live = Arc::new(SharedLive::new(LiveState::new()));
     let follower = LiveFollower::spawn(client.clone(), queue_control(&client), live.clone());
     assert!(
         follower.wait_resyncs(1, Duration::from_secs(10)).await,
@@ -421,7 +421,7 @@ async fn agents_queues_pauses_and_live_state_follow_asterisk() {
     // ---- resync: a new follower on a new connection rebuilds the same state from snapshots
     let followed = read(&live);
     let client2 = connect().await;
-    let live2 = Arc::new(RwLock::new(LiveState::new()));
+    let live2 = Arc::new(SharedLive::new(LiveState::new()));
     let follower2 = LiveFollower::spawn(client2.clone(), queue_control(&client2), live2.clone());
     assert!(follower2.wait_resyncs(1, Duration::from_secs(10)).await);
     let rebuilt = read(&live2);
@@ -529,7 +529,7 @@ async fn feature_codes_dialed_on_a_phone_show_in_the_live_state() {
     let _cleanup = Cleanup {
         added: vec![("q_ventas", IFACE), ("q_soporte", IFACE)],
     };
-    let live = Arc::new(RwLock::new(LiveState::new()));
+    let live = Arc::new(SharedLive::new(LiveState::new()));
     let follower = LiveFollower::spawn(client.clone(), queue_control(&client), live.clone());
     assert!(
         follower.wait_resyncs(1, Duration::from_secs(10)).await,

@@ -9,7 +9,7 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
@@ -24,7 +24,7 @@ use centralita::config::Config;
 use centralita::core::agents::AgentService;
 use centralita::core::audit::{ActionFilter, EngineAction};
 use centralita::core::directory::CredentialApi;
-use centralita::core::live::{DeviceStatus, EndpointKind, EndpointLive, LiveState};
+use centralita::core::live::{DeviceStatus, EndpointKind, EndpointLive, LiveState, SharedLive};
 use centralita::core::{Secret, TimeRange};
 use centralita::facades::{PbxServices, Services};
 use support::fake_ami::{FakeAmi, SECRET, USERNAME};
@@ -134,7 +134,7 @@ async fn engine(tag: &str) -> Engine {
             },
         );
     }
-    let live = Arc::new(RwLock::new(live));
+    let live = Arc::new(SharedLive::new(live));
     services.attach_pbx(PbxServices {
         originate,
         agents: AgentService::new(

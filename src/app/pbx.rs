@@ -5,7 +5,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::broadcast::error::RecvError;
@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::core::agents::AgentService;
 use crate::core::call_checks::CallChecks;
 use crate::core::error_chain;
-use crate::core::live::LiveState;
+use crate::core::live::{LiveState, SharedLive};
 use crate::facades::{PbxServices, Services};
 use crate::store::originate_jobs::SqliteOriginateStore;
 use crate::store::SqliteActionJournal;
@@ -100,7 +100,7 @@ pub async fn run(
     let mut state = client.connection_events();
 
     // Live state (agents, queues, extensions), rebuilt from snapshots on every reconnect.
-    let live = Arc::new(RwLock::new(LiveState::default()));
+    let live = Arc::new(SharedLive::new(LiveState::default()));
     let follower = LiveFollower::spawn(
         client.clone(),
         config.primary_node().queue_control(client.clone()),

@@ -9,7 +9,7 @@
 //! Events queued while a snapshot is read are applied after it; most facts are idempotent, but
 //! a call completed exactly during the snapshot may be counted twice in that queue's counters.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
@@ -18,7 +18,7 @@ use tracing::{debug, info, warn};
 
 use crate::core::agents::QueueControl;
 use crate::core::directory::QueueName;
-use crate::core::live::{CallLive, LiveFact, LiveState, WaitingCaller};
+use crate::core::live::{CallLive, LiveFact, LiveState, SharedLive, WaitingCaller};
 use crate::core::{ChannelName, UniqueId, UnixTime};
 
 use super::ami::{AmiClient, AmiMessage, ConnectionState};
@@ -281,14 +281,14 @@ pub fn facts_from_event(e: &AmiMessage, now: UnixTime) -> Vec<LiveFact> {
 /// The handle of a running follower.
 #[derive(Debug)]
 pub struct LiveFollower {
-    live: Arc<RwLock<LiveState>>,
+    live: Arc<SharedLive>,
     resyncs: watch::Receiver<u64>,
     task: JoinHandle<()>,
 }
 
 impl LiveFollower {
     /// Starts following `client`'s events into `live`, resyncing through `queues`.
-    pub fn spawn<Q>(client: AmiClient, queues: Q, live: Arc<RwLock<LiveState>>) -> Self
+    pub fn spawn<Q>(client: AmiClient, queues: Q, live: Arc<SharedLive>) -> Self
     where
         Q: QueueControl + 'static,
     {
@@ -302,7 +302,7 @@ impl LiveFollower {
     }
 
     /// The state it keeps.
-    pub fn live(&self) -> Arc<RwLock<LiveState>> {
+    pub fn live(&self) -> Arc<SharedLive> {
         self.live.clone()
     }
 
@@ -338,14 +338,12 @@ impl Drop for LiveFollower {
 
 async fn resync<Q: QueueControl>(
     queues: &Q,
-    live: &RwLock<LiveState>,
+    live: &SharedLive,
     resyncs: &watch::Sender<u64>,
 ) -> bool {
     match queues.snapshot().await {
         Ok(snapshot) => {
-            live.write()
-                .unwrap_or_else(|e| e.into_inner())
-                .reset_from_snapshot(&snapshot);
+            live.update(|s| s.reset_from_snapshot(&snapshot));
             resyncs.send_modify(|n| *n += 1);
             info!("live state rebuilt from snapshot");
             true
@@ -360,7 +358,7 @@ async fn resync<Q: QueueControl>(
 async fn run<Q: QueueControl>(
     client: AmiClient,
     queues: Q,
-    live: Arc<RwLock<LiveState>>,
+    live: Arc<SharedLive>,
     resyncs: watch::Sender<u64>,
 ) {
     let mut events = client.subscribe();
@@ -383,11 +381,12 @@ async fn run<Q: QueueControl>(
                 Ok(event) => {
                     let facts = facts_from_event(&event, UnixTime::now());
                     if !facts.is_empty() {
-                        let mut s = live.write().unwrap_or_else(|e| e.into_inner());
-                        for fact in facts {
-                            debug!(?fact, "live fact");
-                            s.apply(fact);
-                        }
+                        live.update(|s| {
+                            for fact in facts {
+                                debug!(?fact, "live fact");
+                                s.apply(fact);
+                            }
+                        });
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {

@@ -6,11 +6,11 @@
 //! into [`LiveState`], so a pause made by the engine and one made by a phone's feature code look
 //! the same.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use super::audit::{outcome_of, record_quietly, ActionJournal, Actor, EngineAction};
 use super::directory::{AgentNumber, Directory, Extension, PauseReasonId, QueueName};
-use super::live::{EndpointKind, LiveSnapshot, LiveState};
+use super::live::{EndpointKind, LiveSnapshot, SharedLive};
 use super::naming::ChannelNaming;
 use super::BoxFuture;
 
@@ -139,7 +139,7 @@ pub struct LoginOutcome {
 pub struct AgentService {
     directory: Directory,
     queues: Arc<dyn QueueControl>,
-    live: Arc<RwLock<LiveState>>,
+    live: Arc<SharedLive>,
     naming: Arc<dyn ChannelNaming>,
     actions: Option<Arc<dyn ActionJournal>>,
     non_agent: Arc<Vec<Extension>>,
@@ -151,7 +151,7 @@ impl AgentService {
     pub fn new(
         directory: Directory,
         queues: Arc<dyn QueueControl>,
-        live: Arc<RwLock<LiveState>>,
+        live: Arc<SharedLive>,
         naming: Arc<dyn ChannelNaming>,
     ) -> Self {
         Self {
@@ -705,7 +705,7 @@ mod tests {
         let svc = AgentService::new(
             Directory::new(Arc::new(dir)),
             queues.clone(),
-            Arc::new(RwLock::new(LiveState::new())),
+            Arc::new(SharedLive::default()),
             crate::test_support::naming(),
         );
         (

@@ -5,10 +5,10 @@
 //! job is stored, so a refused call leaves no job and sends nothing. What the PBX has comes
 //! from the live state (the endpoints Asterisk reports, each a phone or a trunk).
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use super::directory::TrunkName;
-use super::live::{EndpointKind, LiveState};
+use super::live::{EndpointKind, SharedLive};
 use super::originate::{Extension, OriginateMode, OriginateRequest};
 
 /// Why a call cannot be placed as asked.
@@ -34,13 +34,13 @@ pub fn ddr_allowed(ddrs: &[String], ddr: &str) -> bool {
 /// The checks, over the live state and the site's DDRs.
 #[derive(Clone)]
 pub struct CallChecks {
-    live: Arc<RwLock<LiveState>>,
+    live: Arc<SharedLive>,
     ddrs: Arc<Vec<String>>,
 }
 
 impl CallChecks {
     /// Checks against `live`; calls connected to a DDR (direct mode) may go to `ddrs` only.
-    pub fn new(live: Arc<RwLock<LiveState>>, ddrs: Vec<String>) -> Self {
+    pub fn new(live: Arc<SharedLive>, ddrs: Vec<String>) -> Self {
         Self {
             live,
             ddrs: Arc::new(ddrs),
@@ -80,7 +80,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::core::live::{DeviceStatus, EndpointLive};
+    use crate::core::live::{DeviceStatus, EndpointLive, LiveState};
     use crate::core::originate::{DirectTarget, PhoneNumber};
 
     fn checks() -> CallChecks {
@@ -100,7 +100,7 @@ mod tests {
                 },
             );
         }
-        CallChecks::new(Arc::new(RwLock::new(live)), vec!["26002000".into()])
+        CallChecks::new(Arc::new(SharedLive::new(live)), vec!["26002000".into()])
     }
 
     fn number() -> PhoneNumber {

@@ -496,9 +496,25 @@ pub trait DirectoryStore: Send + Sync {
     fn revoke_credential(&self, id: &CredentialId) -> Result<bool, PortError>;
     /// Every credential (revoked ones too), without secrets, by creation time.
     fn credentials(&self) -> Result<Vec<ApiCredential>, PortError>;
+
+    /// [`DirectoryStore::agents`] if the adapter has the answer at hand without blocking (a
+    /// cache known to be current), else `None`: the caller then reads
+    /// [`DirectoryStore::agents`] off the runtime. Never blocks.
+    fn try_agents(&self) -> Option<Vec<Agent>> {
+        None
+    }
+    /// [`DirectoryStore::pause_reasons`] without blocking, as [`DirectoryStore::try_agents`].
+    fn try_pause_reasons(&self) -> Option<Vec<PauseReason>> {
+        None
+    }
+    /// [`DirectoryStore::credential_live`] without blocking, as [`DirectoryStore::try_agents`].
+    fn try_credential_live(&self, _id: &CredentialId) -> Option<bool> {
+        None
+    }
 }
 
-/// The directory as the services and facades read it: async, each read on the blocking pool.
+/// The directory as the services and facades read it: async; a read the port answers without
+/// blocking (its `try_*` fast path) is answered at once, any other runs on the blocking pool.
 #[derive(Clone)]
 pub struct Directory {
     store: Arc<dyn DirectoryStore>,
@@ -517,12 +533,18 @@ impl Directory {
 
     /// The agent with this number.
     pub async fn agent(&self, number: &AgentNumber) -> Result<Option<Agent>, PortError> {
+        if let Some(agents) = self.store.try_agents() {
+            return Ok(agents.into_iter().find(|a| &a.number == number));
+        }
         let (store, number) = (self.store.clone(), number.clone());
         off_runtime(move || store.agent(&number)).await
     }
 
     /// Every agent, by number.
     pub async fn agents(&self) -> Result<Vec<Agent>, PortError> {
+        if let Some(agents) = self.store.try_agents() {
+            return Ok(agents);
+        }
         let store = self.store.clone();
         off_runtime(move || store.agents()).await
     }
@@ -534,18 +556,27 @@ impl Directory {
 
     /// The pause reason with this id.
     pub async fn pause_reason(&self, id: &PauseReasonId) -> Result<Option<PauseReason>, PortError> {
+        if let Some(reasons) = self.store.try_pause_reasons() {
+            return Ok(reasons.into_iter().find(|r| &r.id == id));
+        }
         let (store, id) = (self.store.clone(), id.clone());
         off_runtime(move || store.pause_reason(&id)).await
     }
 
     /// Every pause reason, by id.
     pub async fn pause_reasons(&self) -> Result<Vec<PauseReason>, PortError> {
+        if let Some(reasons) = self.store.try_pause_reasons() {
+            return Ok(reasons);
+        }
         let store = self.store.clone();
         off_runtime(move || store.pause_reasons()).await
     }
 
     /// Whether the credential with this id exists and is not revoked.
     pub async fn credential_live(&self, id: &CredentialId) -> Result<bool, PortError> {
+        if let Some(live) = self.store.try_credential_live(id) {
+            return Ok(live);
+        }
         let (store, id) = (self.store.clone(), id.clone());
         off_runtime(move || store.credential_live(&id)).await
     }

@@ -10,8 +10,15 @@
 //! Members are keyed by their *interface* (`PJSIP/1005`), as Asterisk keys them; the member name
 //! (the agent's number when the engine or a feature code logged it in) is carried alongside, so
 //! members added from outside the engine are tracked too.
+//!
+//! [`SharedLive`] is how the state is shared: its one writer (the adapter's follower) changes it
+//! under a lock, readers either look at it under that lock or take [`SharedLive::snapshot`], an
+//! `Arc` copied once per change (on the first read after it) and shared by every read until the
+//! next one, instead of a deep copy per read.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LockResult, Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 use super::directory::QueueName;
 use super::ids::{ChannelName, UniqueId};
@@ -537,6 +544,72 @@ pub struct LiveState {
     pub caller_dids: BTreeMap<UniqueId, String>,
 }
 
+/// The live state shared by its writer and its readers.
+#[derive(Debug, Default)]
+pub struct SharedLive {
+    state: RwLock<LiveState>,
+    /// Counts the changes; bumped under the write lock after each one.
+    revision: AtomicU64,
+    /// The last copy taken, with the revision it is a copy of.
+    published: Mutex<Option<(u64, Arc<LiveState>)>>,
+}
+
+impl SharedLive {
+    /// Shares `state`.
+    pub fn new(state: LiveState) -> Self {
+        Self {
+            state: RwLock::new(state),
+            revision: AtomicU64::new(0),
+            published: Mutex::new(None),
+        }
+    }
+
+    /// The state under its read lock (hold it briefly: the writer waits).
+    pub fn read(&self) -> LockResult<RwLockReadGuard<'_, LiveState>> {
+        self.state.read()
+    }
+
+    /// Changes the state with `change` under the write lock.
+    pub fn update<R>(&self, change: impl FnOnce(&mut LiveState) -> R) -> R {
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let out = change(&mut state);
+        self.revision.fetch_add(1, Ordering::Release);
+        out
+    }
+
+    /// The current state as a shared copy: the last one taken if nothing changed since, else a
+    /// new copy (taken under the read lock, then shared by the reads that follow).
+    pub fn snapshot(&self) -> Arc<LiveState> {
+        let now = self.revision.load(Ordering::Acquire);
+        {
+            let published = self
+                .published
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some((revision, state)) = published.as_ref() {
+                if *revision == now {
+                    return state.clone();
+                }
+            }
+        }
+        let (revision, copy) = {
+            let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+            (
+                self.revision.load(Ordering::Acquire),
+                Arc::new(state.clone()),
+            )
+        };
+        let mut published = self
+            .published
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if published.as_ref().is_none_or(|(r, _)| *r < revision) {
+            *published = Some((revision, copy.clone()));
+        }
+        copy
+    }
+}
+
 /// One agent as a client asks for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgentView {
@@ -1039,6 +1112,23 @@ impl LiveState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_snapshot_is_copied_once_per_change() {
+        let shared = SharedLive::default();
+        let first = shared.snapshot();
+        assert!(Arc::ptr_eq(&first, &shared.snapshot()));
+        shared.update(|s| {
+            s.caller_dids
+                .insert(UniqueId::new("1700000000.1"), "5551000".into());
+        });
+        let second = shared.snapshot();
+        assert!(!Arc::ptr_eq(&first, &second));
+        assert_eq!(second.caller_dids.len(), 1);
+        assert!(first.caller_dids.is_empty());
+        assert!(Arc::ptr_eq(&second, &shared.snapshot()));
+        assert_eq!(*shared.read().unwrap(), *second);
+    }
 
     fn q(name: &str) -> QueueName {
         QueueName::new(name).unwrap()

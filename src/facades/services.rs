@@ -2,7 +2,7 @@
 //! services), and [`PbxServices`], the part that exists once AMI is up. Built by the
 //! composition root (`app`); the facades never name an adapter.
 
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 
 use crate::config::Config;
 use crate::core::agent_digest::AgentDigests;
@@ -12,7 +12,7 @@ use crate::core::call_commands::CallCommands;
 use crate::core::campaigns::CampaignService;
 use crate::core::directory::Directory;
 use crate::core::hangup_causes::HangupCauseStore;
-use crate::core::live::LiveState;
+use crate::core::live::SharedLive;
 use crate::core::login_guard::LoginGuard;
 use crate::core::naming::ChannelNaming;
 use crate::core::originate_service::OriginateService;
@@ -32,7 +32,7 @@ pub struct PbxServices {
     /// Agent login, logout, pause, unpause.
     pub agents: AgentService,
     /// Live state (agents, queues, endpoints), rebuilt after every reconnect.
-    pub live: Arc<RwLock<LiveState>>,
+    pub live: Arc<SharedLive>,
     /// Hang up, spy, send messages.
     pub commands: Arc<dyn CallCommands>,
 }

@@ -50,6 +50,11 @@ impl SharedConnection {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// The connection if no other caller holds it.
+    pub(crate) fn try_lock(&self) -> std::sync::TryLockResult<MutexGuard<'_, Connection>> {
+        self.0.try_lock()
+    }
 }
 
 /// Opens a connection to the store at `path` as `mode` says.

@@ -5,10 +5,20 @@
 //! Passwords and API secrets arrive already hashed from the core; the clear values never reach
 //! this module, except a presented key in [`DirectoryStore::verify_credential`], which is only
 //! compared against its hash.
+//!
+//! The reads the facades make on every request (agents, pause reasons, whether a credential is
+//! live) are also kept in an in-memory cache, which the port's `try_*` fast path answers from
+//! without blocking. The cache is emptied by this value's own writes, and whenever SQLite's
+//! `PRAGMA data_version` says another connection committed (another process, such as the admin
+//! command line, or the journal's writer in this one), re-checked at most every
+//! [`RECHECK_EVERY`]; a fast-path read that cannot take the connection at once to re-check, or
+//! finds nothing cached, answers `None` and the caller reads the store.
 
 use crate::core::PortError;
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::MutexGuard;
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
@@ -22,10 +32,50 @@ use crate::core::{Secret, UnixTime};
 use super::connection::SharedConnection;
 use super::error::StoreError;
 
+/// How long the cache trusts its last look at `PRAGMA data_version`.
+pub const RECHECK_EVERY: Duration = Duration::from_millis(1);
+
 /// The directory in the engine's SQLite file.
 #[derive(Debug)]
 pub struct SqliteDirectory {
     conn: SharedConnection,
+    cache: Mutex<Cache>,
+}
+
+/// What the fast path answers from: reads of the file as it was at `data_version`.
+#[derive(Debug, Default)]
+struct Cache {
+    /// The file's `PRAGMA data_version` the entries were read at.
+    data_version: Option<i64>,
+    /// When `data_version` was last compared with the file's.
+    checked_at: Option<Instant>,
+    agents: Option<Vec<Agent>>,
+    reasons: Option<Vec<PauseReason>>,
+    live: HashMap<CredentialId, bool>,
+}
+
+impl Cache {
+    /// Empties the entries if the file changed since they were read (`version` is the file's
+    /// `data_version` now).
+    fn at_version(&mut self, version: i64) -> &mut Self {
+        if self.data_version != Some(version) {
+            self.agents = None;
+            self.reasons = None;
+            self.live.clear();
+            self.data_version = Some(version);
+        }
+        self
+    }
+
+    fn clear(&mut self) {
+        self.agents = None;
+        self.reasons = None;
+        self.live.clear();
+    }
+}
+
+fn data_version(conn: &Connection) -> Result<i64, rusqlite::Error> {
+    conn.query_row("PRAGMA data_version", [], |r| r.get(0))
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -36,7 +86,8 @@ impl SqliteDirectory {
     /// Stores a credential's row (its hash, never its key).
     fn insert_credential(&self, issued: &IssuedCredential) -> Result<(), StoreError> {
         let c = &issued.credential;
-        self.conn().execute(
+        let conn = self.conn();
+        conn.execute(
             "INSERT INTO api_credential (id, system, secret_hash, created_at, api) \
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
@@ -47,6 +98,7 @@ impl SqliteDirectory {
                 c.api.as_str()
             ],
         )?;
+        self.wrote();
         Ok(())
     }
 
@@ -54,11 +106,50 @@ impl SqliteDirectory {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         Ok(Self {
             conn: SharedConnection::open_beside(path, true)?,
+            cache: Mutex::default(),
         })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock()
+    }
+
+    fn cache(&self) -> MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stores what `conn` just read into the cache (called with the connection still held, so
+    /// no write of this value can come between the read and its caching).
+    fn remember(&self, conn: &Connection, put: impl FnOnce(&mut Cache)) {
+        if let Ok(version) = data_version(conn) {
+            put(self.cache().at_version(version));
+        }
+    }
+
+    /// Empties the cache after a write of this value (with the connection still held).
+    fn wrote(&self) {
+        self.cache().clear();
+    }
+
+    /// The cache, if it is known to be current: re-checked against the file's `data_version`
+    /// when the last check is older than [`RECHECK_EVERY`] and the connection is free at once;
+    /// `None` if the check was due and could not be made without waiting.
+    fn current_cache<T>(&self, read: impl FnOnce(&Cache) -> Option<T>) -> Option<T> {
+        let mut cache = self.cache();
+        let fresh = cache
+            .checked_at
+            .is_some_and(|at| at.elapsed() < RECHECK_EVERY);
+        if !fresh {
+            let conn = match self.conn.try_lock() {
+                Ok(conn) => conn,
+                Err(TryLockError::WouldBlock) => return None,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            };
+            let version = data_version(&conn).ok()?;
+            drop(conn);
+            cache.at_version(version).checked_at = Some(Instant::now());
+        }
+        read(&cache)
     }
 
     fn queues_of(conn: &Connection, sql: &str, key: &str) -> Result<Vec<QueueName>, StoreError> {
@@ -111,6 +202,11 @@ impl SqliteDirectory {
         while let Some(r) = rows.next()? {
             out.push(Self::agent_from_row(&conn, r)?);
         }
+        drop(rows);
+        drop(stmt);
+        if one.is_none() {
+            self.remember(&conn, |c| c.agents = Some(out.clone()));
+        }
         Ok(out)
     }
 
@@ -129,7 +225,8 @@ impl SqliteDirectory {
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
+        let reasons = rows
+            .into_iter()
             .map(|(id, name, max)| {
                 let queues = Self::queues_of(
                     &conn,
@@ -146,7 +243,12 @@ impl SqliteDirectory {
                     queues,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        drop(stmt);
+        if one.is_none() {
+            self.remember(&conn, |c| c.reasons = Some(reasons.clone()));
+        }
+        Ok(reasons)
     }
 }
 
@@ -201,6 +303,7 @@ impl DirectoryStore for SqliteDirectory {
             )?;
         }
         tx.commit()?;
+        self.wrote();
         Ok(())
     }
 
@@ -213,9 +316,9 @@ impl DirectoryStore for SqliteDirectory {
     }
 
     fn remove_agent(&self, number: &AgentNumber) -> Result<bool, PortError> {
-        let n = self
-            .conn()
-            .execute("DELETE FROM agent WHERE number = ?1", [number.as_str()])?;
+        let conn = self.conn();
+        let n = conn.execute("DELETE FROM agent WHERE number = ?1", [number.as_str()])?;
+        self.wrote();
         Ok(n > 0)
     }
 
@@ -239,6 +342,7 @@ impl DirectoryStore for SqliteDirectory {
             )?;
         }
         tx.commit()?;
+        self.wrote();
         Ok(())
     }
 
@@ -251,9 +355,9 @@ impl DirectoryStore for SqliteDirectory {
     }
 
     fn remove_pause_reason(&self, id: &PauseReasonId) -> Result<bool, PortError> {
-        let n = self
-            .conn()
-            .execute("DELETE FROM pause_reason WHERE id = ?1", [id.as_str()])?;
+        let conn = self.conn();
+        let n = conn.execute("DELETE FROM pause_reason WHERE id = ?1", [id.as_str()])?;
+        self.wrote();
         Ok(n > 0)
     }
 
@@ -281,15 +385,31 @@ impl DirectoryStore for SqliteDirectory {
     }
 
     fn credential_live(&self, id: &CredentialId) -> Result<bool, PortError> {
-        Ok(self
-            .conn()
+        let conn = self.conn();
+        let live = conn
             .query_row(
                 "SELECT 1 FROM api_credential WHERE id = ?1 AND revoked_at IS NULL",
                 [id.as_str()],
                 |_| Ok(()),
             )
             .optional()?
-            .is_some())
+            .is_some();
+        self.remember(&conn, |c| {
+            c.live.insert(id.clone(), live);
+        });
+        Ok(live)
+    }
+
+    fn try_agents(&self) -> Option<Vec<Agent>> {
+        self.current_cache(|c| c.agents.clone())
+    }
+
+    fn try_pause_reasons(&self) -> Option<Vec<PauseReason>> {
+        self.current_cache(|c| c.reasons.clone())
+    }
+
+    fn try_credential_live(&self, id: &CredentialId) -> Option<bool> {
+        self.current_cache(|c| c.live.get(id).copied())
     }
 
     fn verify_credential(&self, key: &Secret) -> Result<Option<ApiCredential>, PortError> {
@@ -345,10 +465,12 @@ impl DirectoryStore for SqliteDirectory {
     }
 
     fn revoke_credential(&self, id: &CredentialId) -> Result<bool, PortError> {
-        let n = self.conn().execute(
+        let conn = self.conn();
+        let n = conn.execute(
             "UPDATE api_credential SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
             params![id.as_str(), UnixTime::now().seconds()],
         )?;
+        self.wrote();
         Ok(n > 0)
     }
 
@@ -415,6 +537,49 @@ mod tests {
         assert!(store.remove_agent(&b.number).unwrap());
         assert!(!store.remove_agent(&b.number).unwrap());
         assert!(store.agents().unwrap().is_empty());
+    }
+
+    #[test]
+    fn fast_path_answers_from_reads_and_forgets_on_writes_here_and_elsewhere() {
+        let dir = TempDir::new("directory-cache");
+        let path = dir.path().join("s.db");
+        let store = SqliteDirectory::open(&path).unwrap();
+        let other = SqliteDirectory::open(&path).unwrap();
+        let a = sample_agent();
+        store.upsert_agent(&a).unwrap();
+        let issued = store
+            .create_credential("CRM", CredentialApi::Expand)
+            .unwrap();
+        let id = issued.credential.id.clone();
+
+        // Nothing read yet: nothing to answer from.
+        assert_eq!(store.try_agents(), None);
+        assert_eq!(store.try_pause_reasons(), None);
+        assert_eq!(store.try_credential_live(&id), None);
+
+        // Read once: answered without the store until something changes.
+        assert_eq!(store.agents().unwrap(), vec![a.clone()]);
+        assert!(store.pause_reasons().unwrap().is_empty());
+        assert!(store.credential_live(&id).unwrap());
+        assert_eq!(store.try_agents(), Some(vec![a.clone()]));
+        assert_eq!(store.try_pause_reasons(), Some(Vec::new()));
+        assert_eq!(store.try_credential_live(&id), Some(true));
+
+        // Its own write empties it at once.
+        let mut b = a.clone();
+        b.full_name = "Ana María López".into();
+        store.upsert_agent(&b).unwrap();
+        assert_eq!(store.try_agents(), None);
+        assert_eq!(store.agents().unwrap(), vec![b.clone()]);
+        assert_eq!(store.try_agents(), Some(vec![b.clone()]));
+
+        // Another connection's write (the admin command line's) is seen once the check is due.
+        assert!(other.revoke_credential(&id).unwrap());
+        std::thread::sleep(RECHECK_EVERY * 2);
+        assert_eq!(store.try_credential_live(&id), None);
+        assert_eq!(store.try_agents(), None);
+        assert!(!store.credential_live(&id).unwrap());
+        assert_eq!(store.try_credential_live(&id), Some(false));
     }
 
     #[test]

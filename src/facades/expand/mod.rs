@@ -223,10 +223,10 @@ impl ExpandService {
             .collect())
     }
 
-    fn live(&self) -> Result<LiveState, Failure> {
+    /// The live state as a shared snapshot (no copy unless it changed since the last one).
+    fn live(&self) -> Result<Arc<LiveState>, Failure> {
         let pbx = self.services.pbx().ok_or(Failure::Unknown)?;
-        let live = pbx.live.read().unwrap_or_else(|e| e.into_inner()).clone();
-        Ok(live)
+        Ok(pbx.live.snapshot())
     }
 
     /// Whether `queue` is known: to Asterisk, to an agent of the directory, or described in

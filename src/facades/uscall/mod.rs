@@ -251,13 +251,9 @@ impl UscallService {
         self.services.pbx().ok_or(UscallError::PbxUnavailable)
     }
 
-    fn live(&self) -> Result<LiveState, UscallError> {
-        let pbx = self.pbx()?;
-        let state = pbx
-            .live
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Ok(state.clone())
+    /// The live state as a shared snapshot (no copy unless it changed since the last one).
+    fn live(&self) -> Result<std::sync::Arc<LiveState>, UscallError> {
+        Ok(self.pbx()?.live.snapshot())
     }
 
     fn call_rules(&self) -> CallRules {

@@ -80,7 +80,7 @@ impl UscallService {
                 .ok_or_else(|| UscallError::NotAllowed(reason::no_key_queue(&number)))?,
         };
         let pbx = self.pbx()?;
-        require_extension(&self.live()?, ext.as_str())?;
+        require_extension(&*self.live()?, ext.as_str())?;
         let out = pbx
             .agents
             .login_to(

@@ -270,7 +270,7 @@ impl UscallService {
             Ok((ext, reason::agent_subject(&number)))
         } else {
             let ext = extension(param, value)?;
-            require_extension(&self.live()?, ext.as_str())?;
+            require_extension(&*self.live()?, ext.as_str())?;
             Ok((ext.clone(), reason::extension_subject(&ext)))
         }
     }

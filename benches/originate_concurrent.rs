@@ -89,7 +89,9 @@ async fn post(router: &Router, body: String) -> (Option<String>, Duration) {
     req.extensions_mut().insert(ConnectInfo(peer));
     let t = Instant::now();
     let resp = router.clone().oneshot(req).await.expect("infallible");
-    let bytes = to_bytes(resp.into_body(), 1 << 20).await.unwrap_or_default();
+    let bytes = to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
     let took = t.elapsed();
     (support::soap_return(&String::from_utf8_lossy(&bytes)), took)
 }
@@ -302,7 +304,9 @@ fn main() {
     let status: Vec<Duration> = rounds_done.iter().flat_map(|r| r.status.clone()).collect();
     let errors: u64 = rounds_done.iter().map(|r| r.errors).sum();
     let q = |v: &[Duration], p: f64| quantile(v, p).unwrap_or_default();
-    println!("originate_concurrent: {n} concurrent requests, {rounds} rounds (in process, fake AMI)");
+    println!(
+        "originate_concurrent: {n} concurrent requests, {rounds} rounds (in process, fake AMI)"
+    );
     println!(
         "{:<22} {:>10} {:>10} {:>10} {:>10}",
         "", "p50 ms", "p95 ms", "p99 ms", "max ms"

@@ -1,9 +1,10 @@
 //! Bench `ami_events`: event throughput of the AMI stack, and memory under an event storm.
 //!
 //! The bench re-executes itself as a second process (`CENTRALITA_BENCH_ROLE=fake-ami`) that acts
-//! as a fake Asterisk: it greets, accepts any login, and on each `storm N` line on its stdin writes
-//! N pre-encoded, realistic events (Newchannel, Newstate, DialBegin, DialEnd, Hangup,
-//! QueueMemberStatus; 17-25 fields each) as fast as the socket takes them, then prints `done`.
+//! as a fake Asterisk: it greets every connection, accepts any login, and on each `storm N` line
+//! on its stdin writes N pre-encoded, realistic events (Newchannel, Newstate, DialBegin, DialEnd,
+//! Hangup, QueueMemberStatus; 17-25 fields each) to the connection accepted last, as fast as the
+//! socket takes them, then prints `done`.
 //!
 //! Measured in this process:
 //! 1. memory: `VmHWM`/`VmRSS` before and after two 200k-event storms while a subscriber that never
@@ -11,7 +12,11 @@
 //! 2. baseline: the pure [`AmiCodec`] decoding the same bytes from memory (64 KiB chunks, as a
 //!    socket would deliver them), no I/O;
 //! 3. the real path: socket → client task (codec, dispatch) → broadcast → one subscriber that
-//!    drains; events/s, reported as a ratio of the codec's.
+//!    drains; events/s, reported as a ratio of the codec's;
+//! 4. panoramisk, the Python asyncio AMI client (`benches/ami_events/panoramisk_count.py`, run
+//!    with the system `python3` and Debian's `python3-panoramisk`), logged in to the same fake
+//!    on a second connection, counting the same storms in a callback registered for every
+//!    event: events/s, and ours as a multiple of it (skipped, with the reason, without it).
 //!
 //! `cargo bench --bench ami_events` (env `AMI_EVENTS_N`, default 200000; `AMI_EVENTS_RUNS`,
 //! default 3).
@@ -166,7 +171,6 @@ fn storm_chunks<'a>(
 // The fake AMI (second process)
 
 fn fake_ami() {
-    use std::io::{BufRead, BufReader as StdBufReader};
     use std::net::TcpListener;
     use std::sync::{Arc, Mutex};
 
@@ -175,60 +179,22 @@ fn fake_ami() {
     let port = listener.local_addr().expect("addr").port();
     println!("PORT {port}");
     std::io::stdout().flush().expect("stdout");
-    let (sock, _) = listener.accept().expect("accept");
-    let _ = sock.set_nodelay(true);
-    let writer = Arc::new(Mutex::new(sock.try_clone().expect("clone")));
-    writer
-        .lock()
-        .expect("lock")
-        .write_all(b"Asterisk Call Manager/11.0.0\r\n")
-        .expect("banner");
-
-    // Answers every action: Success (Goodbye for Logoff), with its ActionID.
-    let answers = writer.clone();
+    // Storms go to the connection accepted last (the engine's client first, then panoramisk).
+    let current: Arc<Mutex<Option<std::net::TcpStream>>> = Arc::new(Mutex::new(None));
+    let accepted = current.clone();
     std::thread::spawn(move || {
-        let mut reader = StdBufReader::new(sock);
-        let mut fields: Vec<(String, String)> = Vec::new();
-        let mut line = String::new();
-        loop {
-            line.clear();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => std::process::exit(0),
-                Ok(_) => {}
-            }
-            let l = line.trim_end();
-            if !l.is_empty() {
-                if let Some((k, v)) = l.split_once(':') {
-                    fields.push((k.trim().to_string(), v.trim().to_string()));
-                }
-                continue;
-            }
-            if fields.is_empty() {
-                continue;
-            }
-            let get = |key: &str| {
-                fields
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default()
-            };
-            let logoff = get("Action").eq_ignore_ascii_case("Logoff");
-            let response = if logoff { "Goodbye" } else { "Success" };
-            let reply = format!(
-                "Response: {response}\r\nActionID: {}\r\nMessage: ok\r\n\r\n",
-                get("ActionID")
-            );
-            fields.clear();
-            if let Ok(mut w) = answers.lock() {
-                let _ = w.write_all(reply.as_bytes());
-            }
-            if logoff {
-                std::process::exit(0);
-            }
+        for sock in listener.incoming() {
+            let Ok(sock) = sock else { continue };
+            let _ = sock.set_nodelay(true);
+            let writer = Arc::new(Mutex::new(sock.try_clone().expect("clone")));
+            let _ = writer
+                .lock()
+                .expect("lock")
+                .write_all(b"Asterisk Call Manager/11.0.0\r\n");
+            *accepted.lock().expect("lock") = Some(sock.try_clone().expect("clone"));
+            std::thread::spawn(move || answer_actions(sock, &writer));
         }
     });
-
     for line in std::io::stdin().lines() {
         let Ok(line) = line else { break };
         let mut words = line.split_whitespace();
@@ -237,13 +203,14 @@ fn fake_ami() {
             words.next().and_then(|n| n.parse::<u64>().ok()),
         ) {
             (Some("storm"), Some(n)) => {
-                let mut w = writer.lock().expect("lock");
+                let mut guard = current.lock().expect("lock");
+                let Some(w) = guard.as_mut() else { break };
                 for chunk in storm_chunks(&block, &offsets, n) {
                     if w.write_all(chunk).is_err() {
                         std::process::exit(0);
                     }
                 }
-                drop(w);
+                drop(guard);
                 println!("done");
                 std::io::stdout().flush().expect("stdout");
             }
@@ -251,6 +218,52 @@ fn fake_ami() {
         }
     }
     std::process::exit(0);
+}
+
+/// Answers every action of one connection: Success (Goodbye for Logoff), with its ActionID,
+/// until the client closes it.
+fn answer_actions(sock: std::net::TcpStream, answers: &std::sync::Mutex<std::net::TcpStream>) {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(sock);
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let l = line.trim_end();
+        if !l.is_empty() {
+            if let Some((k, v)) = l.split_once(':') {
+                fields.push((k.trim().to_string(), v.trim().to_string()));
+            }
+            continue;
+        }
+        if fields.is_empty() {
+            continue;
+        }
+        let get = |key: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let logoff = get("Action").eq_ignore_ascii_case("Logoff");
+        let response = if logoff { "Goodbye" } else { "Success" };
+        let reply = format!(
+            "Response: {response}\r\nActionID: {}\r\nMessage: ok\r\n\r\n",
+            get("ActionID")
+        );
+        fields.clear();
+        if let Ok(mut w) = answers.lock() {
+            let _ = w.write_all(reply.as_bytes());
+        }
+        if logoff {
+            return;
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -302,6 +315,60 @@ impl FakeAmiProcess {
         let line = self.stdout.next_line().await.expect("read");
         assert_eq!(line.as_deref(), Some("done"), "fake AMI: {line:?}");
     }
+}
+
+/// The system Python with panoramisk (`python3-panoramisk`, installed by `scripts/`).
+const PYTHON: &str = "/usr/bin/python3";
+
+/// panoramisk (`benches/ami_events/panoramisk_count.py`) logged in to `fake`, counting `runs`
+/// storms of `n` events: events/s of each run (from the storm's request to the last event
+/// dispatched), or why it was skipped.
+async fn panoramisk_runs(fake: &mut FakeAmiProcess, n: u64, runs: u64) -> Result<Vec<f64>, String> {
+    let ok = std::process::Command::new(PYTHON)
+        .args(["-c", "import panoramisk"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return Err(format!("{PYTHON} without panoramisk"));
+    }
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/ami_events/panoramisk_count.py"
+    );
+    let mut child = tokio::process::Command::new(PYTHON)
+        .arg(script)
+        .args([
+            "127.0.0.1",
+            &fake.port.to_string(),
+            &n.to_string(),
+            &runs.to_string(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("{PYTHON}: {e}"))?;
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut eps = Vec::new();
+    for _ in 0..runs {
+        let line = lines.next_line().await.map_err(|e| e.to_string())?;
+        if line.as_deref() != Some("ready") {
+            return Err(format!("panoramisk script said {line:?}"));
+        }
+        let started = Instant::now();
+        fake.storm(n).await;
+        let line = lines.next_line().await.map_err(|e| e.to_string())?;
+        let took = started.elapsed();
+        fake.written().await;
+        let got: u64 = line
+            .as_deref()
+            .and_then(|l| l.strip_prefix("done "))
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| format!("panoramisk script said {line:?}"))?;
+        eps.push(got as f64 / took.as_secs_f64());
+    }
+    let _ = child.wait().await;
+    Ok(eps)
 }
 
 /// Decodes `n` events' bytes with the pure codec, fed 64 KiB at a time; returns (events, time).
@@ -397,8 +464,10 @@ async fn main() {
         lagged_total += lagged;
         client_eps.push(n as f64 / took.as_secs_f64());
     }
+    // 4. panoramisk on its own connection to the same fake, the same storms.
+    let pano = panoramisk_runs(&mut fake, n, runs).await;
     let _ = client.logoff().await;
-    let _ = fake.child.wait().await;
+    let _ = fake.child.kill().await;
 
     let codec = support::median(&codec_eps);
     let through = support::median(&client_eps);
@@ -417,6 +486,21 @@ async fn main() {
         "{:<44} {:>14.0} {:>8.3}",
         "socket → AmiClient → 1 draining subscriber", through, ratio
     );
+    let pano_eps = pano.as_ref().ok().map(|v| support::median(v));
+    match (&pano, pano_eps) {
+        (Ok(_), Some(eps)) => println!(
+            "{:<44} {:>14.0} {:>8.3}",
+            "socket → panoramisk (Python asyncio)",
+            eps,
+            eps / codec
+        ),
+        (Err(why), _) => println!("panoramisk: skipped ({why})"),
+        _ => {}
+    }
+    let ours_to_pano = pano_eps.map(|p| through / p);
+    if let Some(r) = ours_to_pano {
+        println!("AmiClient / panoramisk: {r:.1}x");
+    }
     println!("subscriber lagged (events skipped), all runs: {lagged_total}");
     println!();
     println!(
@@ -448,6 +532,10 @@ async fn main() {
             "codec_runs": codec_eps.iter().map(|v| v.round()).collect::<Vec<_>>(),
             "client_runs": client_eps.iter().map(|v| v.round()).collect::<Vec<_>>(),
             "subscriber_lagged_events": lagged_total,
+            "panoramisk_events_per_s": pano_eps.map(f64::round),
+            "panoramisk_runs": pano.as_ref().ok().map(|v| v.iter().map(|e| e.round()).collect::<Vec<_>>()),
+            "panoramisk_skipped": pano.as_ref().err(),
+            "client_to_panoramisk_ratio": ours_to_pano.map(|r| (r * 100.0).round() / 100.0),
             "storm_events": STORM_EVENTS,
             "event_capacity": event_capacity,
             "storms": storms,

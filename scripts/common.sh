@@ -37,7 +37,8 @@ install_packages() {
 }
 
 # The vendor's stack that `cargo bench --bench vendor_stack` measures the engine against (nginx,
-# php-fpm with soap and pdo_sqlite) and its load generator (wrk). The bench starts and stops its
+# php-fpm with soap and pdo_sqlite), its load generator (wrk), and panoramisk (the Python AMI client
+# `cargo bench --bench ami_events` compares with). The bench starts and stops its
 # own nginx and php-fpm: packages that would start theirs as system services at install are
 # installed with service starts refused (policy-rc.d), and none is left running.
 ensure_vendor_stack() {
@@ -47,6 +48,8 @@ ensure_vendor_stack() {
     { command -v php >/dev/null && php -m 2>/dev/null | grep -qi '^soap$'; } || missing+=(php8.2-soap)
     { command -v php >/dev/null && php -m 2>/dev/null | grep -qi '^pdo_sqlite$'; } || missing+=(php8.2-sqlite3)
     command -v wrk >/dev/null || missing+=(wrk)
+    # The second AMI consumer of `cargo bench --bench ami_events`, for the system python3.
+    /usr/bin/python3 -c "import panoramisk" 2>/dev/null || missing+=(python3-panoramisk)
     if [ ${#missing[@]} -gt 0 ]; then
         local policy=/usr/sbin/policy-rc.d added_policy=0
         if [ ! -e "$policy" ]; then

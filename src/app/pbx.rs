@@ -152,7 +152,11 @@ pub async fn run(
                     }
                     debug!(event = name, "AMI event");
                 }
-                Err(RecvError::Lagged(n)) => warn!(missed = n, "event subscriber lagged"),
+                Err(RecvError::Lagged(n)) => {
+                    // A missed `Cdr` must not delay ingestion until its next poll.
+                    warn!(missed = n, "event subscriber lagged; ingestion woken");
+                    ingest.wake();
+                }
                 Err(RecvError::Closed) => break,
             },
             changed = state.changed() => {

@@ -10,6 +10,11 @@
 //! It keeps the ids of the jobs the store may hold ([`JobIndex`]), so that the status of an id
 //! no job has (a client polling a mistyped or purged id) is answered without the store.
 //!
+//! Locking: each open job has its own lock ([`Slot`]), held across its read-modify-write (store
+//! write included); the map of open jobs and the policy's state are behind short synchronous
+//! locks never held across an `await`. Independent jobs never wait for each other's store
+//! writes or AMI round trips.
+//!
 //! **Architecture Invariant:** only this service writes the store's jobs (one engine per store):
 //! every id it stores enters the index before the store, so an id the index lacks is not stored.
 //!
@@ -22,7 +27,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc, Mutex};
+use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
@@ -135,17 +140,17 @@ struct Inner {
     control: Arc<dyn CallControl>,
     store: Arc<dyn OriginateStore>,
     settings: OriginateSettings,
-    /// Open jobs of this instance (a cache: the store is the truth). The lock also serialises
-    /// every read-modify-write of a job.
-    open: Mutex<HashMap<OriginateId, OriginateJob>>,
+    /// Open jobs of this instance (a cache: the store is the truth), each behind its own lock,
+    /// which serialises every read-modify-write of that job. The map's lock is only held to
+    /// find, add or remove a slot.
+    open: std::sync::Mutex<HashMap<OriginateId, Slot>>,
     changes: broadcast::Sender<JobChange>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
     /// Where starts and cancels are journaled (none: not journaled).
     actions: std::sync::OnceLock<Arc<dyn ActionJournal>>,
     /// What every call must name that the PBX has (none: not checked).
     checks: std::sync::OnceLock<CallChecks>,
-    /// Who started each job of `open`, and each credential's recent starts. Only read or
-    /// written while `open` is locked.
+    /// Who started each job that is starting or open, and each credential's recent starts.
     policy_state: std::sync::Mutex<PolicyState>,
     /// The ids the store may hold.
     index: std::sync::Mutex<JobIndex>,
@@ -162,13 +167,34 @@ struct JobIndex {
     ids: HashSet<OriginateId>,
 }
 
+/// One job's lock. `None` until the job is read from the store (a slot made for a fact or a
+/// cancel of a job not in the cache); a final job leaves the map.
+type Slot = Arc<tokio::sync::Mutex<Option<OriginateJob>>>;
+
 /// The state the outbound policy's limits need.
 #[derive(Default)]
 struct PolicyState {
-    /// The credential (`api:principal`) of each job this engine started.
+    /// The credential (`api:principal`) of each job this engine started that is not final:
+    /// entered when the job passes the policy (before its store insert), left when it fails to
+    /// be stored or reaches a final state.
     owners: HashMap<OriginateId, String>,
+    /// Jobs that passed the policy and are being stored (not yet in `open`).
+    starting: HashSet<OriginateId>,
     /// Each credential's starts in the last minute.
     windows: HashMap<String, RateWindow>,
+}
+
+impl PolicyState {
+    /// A start whose store insert failed: `id` no longer counts; `next` (its retry's id) takes
+    /// its place.
+    fn rekey(&mut self, id: &OriginateId, next: Option<OriginateId>) {
+        let key = self.owners.remove(id);
+        self.starting.remove(id);
+        if let (Some(key), Some(next)) = (key, next) {
+            self.owners.insert(next.clone(), key);
+            self.starting.insert(next);
+        }
+    }
 }
 
 /// The key of a credential's limits.
@@ -210,7 +236,7 @@ impl OriginateService {
             control,
             store,
             settings,
-            open: Mutex::new(HashMap::new()),
+            open: std::sync::Mutex::new(HashMap::new()),
             changes,
             tasks: std::sync::Mutex::new(Vec::new()),
             actions: std::sync::OnceLock::new(),
@@ -319,31 +345,38 @@ impl OriginateService {
             .unwrap_or(self.inner.settings.default_ring_timeout);
         let now = UnixTime::now();
         let key = credential_key(actor);
-        let job = {
-            let mut open = self.inner.open.lock().await;
-            // Under the lock of the open jobs: two starts of one credential cannot both pass
-            // the cap, and a job that passed is in `open` before the next check.
-            self.inner
-                .admit(&open, actor, campaign, &key, &request)
-                .map_err(StartError::Refused)?;
-            let mut attempt = 0;
-            let job = loop {
-                let job = OriginateJob::new(OriginateId::generate(), request.clone(), ring, now);
-                self.inner.index().ids.insert(job.id.clone());
-                let copy = job.clone();
-                match self.inner.blocking(move |s| s.insert(&copy)).await {
-                    Ok(()) => break job,
-                    // One retry with a new id covers the (astronomically rare) id clash.
-                    Err(_) if attempt == 0 => attempt += 1,
-                    Err(e) => return Err(StartError::Store(e)),
+        // The policy's verdict and the job's place in its limits in one step: two starts of one
+        // credential cannot both pass the cap, and a job that passed counts from then on.
+        let mut id = OriginateId::generate();
+        self.inner
+            .admit(actor, campaign, &key, &request, &id)
+            .map_err(StartError::Refused)?;
+        let mut attempt = 0;
+        let job = loop {
+            let job = OriginateJob::new(id.clone(), request.clone(), ring, now);
+            self.inner.index().ids.insert(job.id.clone());
+            let copy = job.clone();
+            // No engine-wide lock across the store write: other jobs start meanwhile.
+            match self.inner.blocking(move |s| s.insert(&copy)).await {
+                Ok(()) => break job,
+                // One retry with a new id covers the (astronomically rare) id clash.
+                Err(e) => {
+                    let retry = attempt == 0;
+                    let next = OriginateId::generate();
+                    self.inner.policy().rekey(&id, retry.then(|| next.clone()));
+                    if !retry {
+                        return Err(StartError::Store(e));
+                    }
+                    attempt += 1;
+                    id = next;
                 }
-            };
-            open.insert(job.id.clone(), job.clone());
-            if let Ok(mut state) = self.inner.policy_state.lock() {
-                state.owners.insert(job.id.clone(), key);
             }
-            job
         };
+        self.inner.open().insert(
+            job.id.clone(),
+            Arc::new(tokio::sync::Mutex::new(Some(job.clone()))),
+        );
+        self.inner.policy().starting.remove(&job.id);
         let id = job.id.clone();
         debug!(job = %id, "originate job stored");
         let _ = self.inner.changes.send(JobChange {
@@ -361,8 +394,11 @@ impl OriginateService {
         if !self.inner.may_be_stored(id) {
             return Err(StatusError::NotFound(id.clone()));
         }
-        if let Some(job) = self.inner.open.lock().await.get(id) {
-            return Ok(job.clone());
+        let slot = self.inner.open().get(id).cloned();
+        if let Some(slot) = slot {
+            if let Some(job) = slot.lock().await.as_ref() {
+                return Ok(job.clone());
+            }
         }
         let id2 = id.clone();
         let found = self
@@ -373,9 +409,12 @@ impl OriginateService {
         match found {
             Some(job) => Ok(job),
             None => {
-                // Not stored (any more): an open job is stored before it enters `open`, and a
-                // start holds `open` until then, so the id cannot be on its way in.
-                self.inner.index().ids.remove(id);
+                // Not stored (any more), unless a start is storing it right now (its id enters
+                // the index before the insert, and `starting` until it is in `open`).
+                let starting = self.inner.policy().starting.contains(id);
+                if !starting {
+                    self.inner.index().ids.remove(id);
+                }
                 Err(StatusError::NotFound(id.clone()))
             }
         }
@@ -403,10 +442,10 @@ impl OriginateService {
 
     async fn cancel_inner(&self, id: &OriginateId) -> Result<OriginateJob, CancelError> {
         let job = {
-            let mut open = self.inner.open.lock().await;
+            let (slot, mut guard) = self.inner.lock_job(id).await;
             let job = match self
                 .inner
-                .load(&open, id)
+                .load(&slot, &mut guard, id)
                 .await
                 .map_err(CancelError::Store)?
             {
@@ -421,7 +460,7 @@ impl OriginateService {
             }
             let next = apply(job, &PbxFact::Cancelled, UnixTime::now());
             self.inner
-                .save(&mut open, &next)
+                .save(&slot, &mut guard, &next)
                 .await
                 .map_err(CancelError::Store)?;
             next
@@ -492,20 +531,19 @@ fn dialed_numbers(request: &OriginateRequest) -> Vec<&str> {
 }
 
 impl Inner {
-    /// The outbound policy's verdict on a new job of `actor` (`key`), given the open jobs; a
-    /// job that passes is noted in the credential's rate window.
+    /// The outbound policy's verdict on a new job `id` of `actor` (`key`); a job that passes
+    /// is noted in the credential's rate window, and counts among its calls in flight (as
+    /// starting) from now on.
     fn admit(
         &self,
-        open: &HashMap<OriginateId, OriginateJob>,
         actor: &Actor,
         campaign: Option<&str>,
         key: &str,
         request: &OriginateRequest,
+        id: &OriginateId,
     ) -> Result<(), Refusal> {
         let now = std::time::Instant::now();
-        let mut state = self.policy_state.lock().unwrap_or_else(|e| e.into_inner());
-        // Jobs that ended (or were purged from the cache) no longer count.
-        state.owners.retain(|id, _| open.contains_key(id));
+        let mut state = self.policy();
         state.windows.retain(|k, w| k == key || !w.is_idle(now));
         let in_flight = state.owners.values().filter(|k| *k == key).count();
         let window = state.windows.entry(key.to_owned()).or_default();
@@ -516,7 +554,40 @@ impl Inner {
             in_flight,
             window,
             now,
-        )
+        )?;
+        state.owners.insert(id.clone(), key.to_owned());
+        state.starting.insert(id.clone());
+        Ok(())
+    }
+
+    fn policy(&self) -> std::sync::MutexGuard<'_, PolicyState> {
+        self.policy_state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn open(&self) -> std::sync::MutexGuard<'_, HashMap<OriginateId, Slot>> {
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The job's slot (made, empty, if the job is not in the cache) and its lock.
+    async fn lock_job(
+        &self,
+        id: &OriginateId,
+    ) -> (Slot, tokio::sync::OwnedMutexGuard<Option<OriginateJob>>) {
+        let slot = self.open().entry(id.clone()).or_default().clone();
+        let guard = slot.clone().lock_owned().await;
+        (slot, guard)
+    }
+
+    /// Removes `slot` from the map if it is still the job's.
+    fn drop_slot(&self, id: &OriginateId, slot: &Slot) {
+        let mut open = self.open();
+        if open.get(id).is_some_and(|s| Arc::ptr_eq(s, slot)) {
+            open.remove(id);
+        }
     }
 
     /// Runs a store call off the async threads.
@@ -540,31 +611,40 @@ impl Inner {
         !index.ready || index.ids.contains(id)
     }
 
-    /// The job from the cache of open jobs, or the store.
+    /// The job from its slot, or the store (then kept in the slot if open; an unknown or final
+    /// job's slot leaves the map). Called with the slot's lock held.
     async fn load(
         &self,
-        open: &HashMap<OriginateId, OriginateJob>,
+        slot: &Slot,
+        guard: &mut Option<OriginateJob>,
         id: &OriginateId,
     ) -> Result<Option<OriginateJob>, PortError> {
-        if let Some(job) = open.get(id) {
+        if let Some(job) = guard.as_ref() {
             return Ok(Some(job.clone()));
         }
-        let id = id.clone();
-        self.blocking(move |s| s.get(&id)).await
+        let id2 = id.clone();
+        let found = self.blocking(move |s| s.get(&id2)).await;
+        match &found {
+            Ok(Some(job)) if !job.state.is_final() => *guard = Some(job.clone()),
+            _ => self.drop_slot(id, slot),
+        }
+        found
     }
 
-    /// Writes the job and refreshes the cache.
+    /// Writes the job and refreshes its slot (a final job leaves the map and the policy's calls
+    /// in flight). Called with the slot's lock held.
     async fn save(
         &self,
-        open: &mut HashMap<OriginateId, OriginateJob>,
+        slot: &Slot,
+        guard: &mut Option<OriginateJob>,
         job: &OriginateJob,
     ) -> Result<(), PortError> {
         let copy = job.clone();
         self.blocking(move |s| s.update(&copy)).await?;
+        *guard = Some(job.clone());
         if job.state.is_final() {
-            open.remove(&job.id);
-        } else {
-            open.insert(job.id.clone(), job.clone());
+            self.drop_slot(&job.id, slot);
+            self.policy().owners.remove(&job.id);
         }
         Ok(())
     }
@@ -580,8 +660,8 @@ impl Inner {
     /// Applies one fact; unknown jobs (another engine's, or purged) are ignored.
     async fn on_fact(self: &Arc<Self>, id: &OriginateId, fact: PbxFact) {
         let (before, after) = {
-            let mut open = self.open.lock().await;
-            let job = match self.load(&open, id).await {
+            let (slot, mut guard) = self.lock_job(id).await;
+            let job = match self.load(&slot, &mut guard, id).await {
                 Ok(Some(job)) => job,
                 Ok(None) => return,
                 Err(error) => {
@@ -593,7 +673,7 @@ impl Inner {
             if next == job {
                 return;
             }
-            if let Err(error) = self.save(&mut open, &next).await {
+            if let Err(error) = self.save(&slot, &mut guard, &next).await {
                 warn!(job = %id, %error, "originate job state not stored");
                 return;
             }
@@ -629,7 +709,16 @@ impl Inner {
             }
         }
         // Cancelled before it was sent: send nothing.
-        if !self.open.lock().await.contains_key(&job.id) {
+        let slot = self.open().get(&job.id).cloned();
+        let open = match slot {
+            Some(slot) => slot
+                .lock()
+                .await
+                .as_ref()
+                .is_some_and(|j| !j.state.is_final()),
+            None => false,
+        };
+        if !open {
             return;
         }
         if let Err(error) = self.control.originate(&job).await {

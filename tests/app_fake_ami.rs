@@ -11,7 +11,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::http::Request;
 use axum::Router;
 use centralita::app::{AmiConnector, App};
@@ -26,7 +26,6 @@ use centralita::facades::Services;
 use support::fake_ami::{SECRET, USERNAME};
 use support::scripted_pbx::{ScriptedPbx, Seen, QUEUE};
 use tokio::sync::oneshot;
-use tower::ServiceExt;
 
 const FACADES: &str = r#"
 [expand]
@@ -156,52 +155,58 @@ async fn engine(tag: &str) -> Engine {
 
 impl Engine {
     fn key(&self, system: &str, api: CredentialApi) -> String {
-        self.services
-            .directory
-            .store()
-            .create_credential(system, api)
-            .unwrap()
-            .key
-            .expose()
-            .to_owned()
+        support::router::key(&self.services, system, api)
     }
 
     async fn post(&self, req: Request<Body>) -> (u16, String) {
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status().as_u16();
-        let body = to_bytes(resp.into_body(), 1 << 20).await.unwrap();
-        (status, String::from_utf8(body.to_vec()).unwrap())
+        support::router::post(&self.router, req).await
     }
 
     /// The SOAP `return` of `op` at `path` (namespace `ns`).
     async fn soap(&self, path: &str, ns: &str, op: &str, parts: &[(&str, &str)]) -> String {
-        let body: String = parts
-            .iter()
-            .map(|(n, v)| {
-                format!(
-                    "<{n} xsi:type=\"xsd:string\">{}</{n}>",
-                    centralita::facades::soap::escape(v)
-                )
-            })
-            .collect();
-        let envelope = format!(
-            "<?xml version=\"1.0\"?><SOAP-ENV:Envelope \
-             xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\" \
-             xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
-             xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><SOAP-ENV:Body>\
-             <ns1:{op} xmlns:ns1=\"{ns}\">{body}</ns1:{op}></SOAP-ENV:Body></SOAP-ENV:Envelope>"
-        );
-        let (status, text) = self
-            .post(Request::post(path).body(Body::from(envelope)).unwrap())
-            .await;
-        assert_eq!(status, 200, "{op}: {text}");
-        let answer = centralita::facades::soap::parse_request(text.as_bytes()).unwrap();
-        answer.params[0].1.clone().unwrap_or_default()
+        support::router::soap(&self.router, path, ns, op, parts).await
     }
 
     async fn expand(&self, op: &str, parts: &[(&str, &str)]) -> String {
         self.soap("/apiws/2/apiws.php", "urn:apiws", op, parts)
             .await
+    }
+
+    /// eXpand `originateCall(key, src, srcCallerID, dst, dstCallerID, timeout, callinfo)`.
+    async fn originate_call(&self, key: &str, args: [&str; 6]) -> String {
+        let names = [
+            "src",
+            "srcCallerID",
+            "dst",
+            "dstCallerID",
+            "timeout",
+            "callinfo",
+        ];
+        let mut parts = vec![("authorizedKey", key)];
+        parts.extend(names.into_iter().zip(args));
+        self.expand("originateCall", &parts).await
+    }
+
+    /// USCall `startCall(token, tipo, origem, destino, categoria)`.
+    async fn start_call(
+        &self,
+        token: &str,
+        tipo: &str,
+        origem: &str,
+        destino: &str,
+        categoria: &str,
+    ) -> serde_json::Value {
+        self.uscall(
+            "startCall",
+            &[
+                ("token", token),
+                ("tipo", tipo),
+                ("origem", origem),
+                ("destino", destino),
+                ("categoria", categoria),
+            ],
+        )
+        .await
     }
 
     async fn uscall(&self, op: &str, parts: &[(&str, &str)]) -> serde_json::Value {
@@ -293,18 +298,7 @@ async fn expand_commands_reach_the_pbx_and_its_events_come_back() {
     // originateCall: the Originate Asterisk receives, then the job follows the PBX's events.
     let mark = e.pbx.mark();
     let id = e
-        .expand(
-            "originateCall",
-            &[
-                ("authorizedKey", k),
-                ("src", "1001"),
-                ("srcCallerID", "Ana"),
-                ("dst", "5551010"),
-                ("dstCallerID", "Cliente"),
-                ("timeout", "20"),
-                ("callinfo", "lead=7"),
-            ],
-        )
+        .originate_call(k, ["1001", "Ana", "5551010", "Cliente", "20", "lead=7"])
         .await;
     assert!(id.contains('-'), "a job id: {id}");
     let o = e.pbx.wait_for(mark, "Originate", |_| true).await;
@@ -375,18 +369,7 @@ async fn expand_commands_reach_the_pbx_and_its_events_come_back() {
     // originateCallCancel: the ringing job's channel is hung up in Asterisk.
     let mark = e.pbx.mark();
     let id2 = e
-        .expand(
-            "originateCall",
-            &[
-                ("authorizedKey", k),
-                ("src", "1002"),
-                ("srcCallerID", "Ana"),
-                ("dst", "5551011"),
-                ("dstCallerID", "Cliente"),
-                ("timeout", "20"),
-                ("callinfo", ""),
-            ],
-        )
+        .originate_call(k, ["1002", "Ana", "5551011", "Cliente", "20", ""])
         .await;
     let o2 = e.pbx.wait_for(mark, "Originate", |_| true).await;
     let uid2 = o2.get("ChannelId").unwrap().to_owned();
@@ -422,35 +405,11 @@ async fn expand_commands_reach_the_pbx_and_its_events_come_back() {
         ("1001", "5551010", long.as_str()),
         ("1001", "5551010\r\nAction: Command", ""),
     ] {
-        let answer = e
-            .expand(
-                "originateCall",
-                &[
-                    ("authorizedKey", k),
-                    ("src", src),
-                    ("srcCallerID", ""),
-                    ("dst", dst),
-                    ("dstCallerID", ""),
-                    ("timeout", ""),
-                    ("callinfo", info),
-                ],
-            )
-            .await;
+        let answer = e.originate_call(k, [src, "", dst, "", "", info]).await;
         assert_eq!(answer, "0", "{src} {dst}");
     }
     let barrier = e
-        .expand(
-            "originateCall",
-            &[
-                ("authorizedKey", k),
-                ("src", "1003"),
-                ("srcCallerID", ""),
-                ("dst", "5551012"),
-                ("dstCallerID", ""),
-                ("timeout", ""),
-                ("callinfo", ""),
-            ],
-        )
+        .originate_call(k, ["1003", "", "5551012", "", "", ""])
         .await;
     assert!(barrier.contains('-'), "{barrier}");
     e.pbx
@@ -615,16 +574,7 @@ async fn uscall_commands_reach_the_pbx_and_its_events_come_back() {
     // startCall
     let mark = e.pbx.mark();
     let v = e
-        .uscall(
-            "startCall",
-            &[
-                ("token", t),
-                ("tipo", "outbound"),
-                ("origem", "1003"),
-                ("destino", "5551020"),
-                ("categoria", "livre"),
-            ],
-        )
+        .start_call(t, "outbound", "1003", "5551020", "livre")
         .await;
     assert!(v["retorno"]["id"].is_string(), "{v}");
     let o = e.pbx.wait_for(mark, "Originate", |_| true).await;
@@ -635,16 +585,7 @@ async fn uscall_commands_reach_the_pbx_and_its_events_come_back() {
     // A source that is no phone of the PBX is refused before anything is sent.
     let mark = e.pbx.mark();
     let v = e
-        .uscall(
-            "startCall",
-            &[
-                ("token", t),
-                ("tipo", "outbound"),
-                ("origem", "1999"),
-                ("destino", "5551021"),
-                ("categoria", "livre"),
-            ],
-        )
+        .start_call(t, "outbound", "1999", "5551021", "livre")
         .await;
     assert_eq!(
         (v["codigo"].as_str(), v["retorno"].as_str()),
@@ -655,17 +596,8 @@ async fn uscall_commands_reach_the_pbx_and_its_events_come_back() {
     let ddr = |destino: &'static str| {
         let e = &e;
         async move {
-            e.uscall(
-                "startCall",
-                &[
-                    ("token", t),
-                    ("tipo", "clicktocall"),
-                    ("origem", "5551023"),
-                    ("destino", destino),
-                    ("categoria", "livre"),
-                ],
-            )
-            .await
+            e.start_call(t, "clicktocall", "5551023", destino, "livre")
+                .await
         }
     };
     let v = ddr("2600").await;
@@ -683,16 +615,7 @@ async fn uscall_commands_reach_the_pbx_and_its_events_come_back() {
         })
         .await;
     let v = e
-        .uscall(
-            "startCall",
-            &[
-                ("token", t),
-                ("tipo", "outbound"),
-                ("origem", "1002"),
-                ("destino", "5551022"),
-                ("categoria", "livre"),
-            ],
-        )
+        .start_call(t, "outbound", "1002", "5551022", "livre")
         .await;
     assert!(v["retorno"]["id"].is_string(), "{v}");
     e.pbx

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::http::Request;
 use axum::Router;
 use centralita::app::open_services;
@@ -28,7 +28,6 @@ use centralita::core::live::{DeviceStatus, EndpointKind, EndpointLive, LiveState
 use centralita::core::{Secret, TimeRange};
 use centralita::facades::{PbxServices, Services};
 use support::fake_ami::{FakeAmi, SECRET, USERNAME};
-use tower::ServiceExt;
 
 const OUTBOUND: &str = r#"
 [uscall]
@@ -157,42 +156,16 @@ async fn engine(tag: &str) -> Engine {
 
 impl Engine {
     fn key(&self, system: &str, api: CredentialApi) -> String {
-        self.services
-            .directory
-            .store()
-            .create_credential(system, api)
-            .unwrap()
-            .key
-            .expose()
-            .to_owned()
+        support::router::key(&self.services, system, api)
     }
 
     async fn post(&self, req: Request<Body>) -> (u16, String) {
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status().as_u16();
-        let body = to_bytes(resp.into_body(), 1 << 20).await.unwrap();
-        (status, String::from_utf8(body.to_vec()).unwrap())
+        support::router::post(&self.router, req).await
     }
 
     /// The SOAP `return` of `op` at `path` (namespace `ns`).
     async fn soap(&self, path: &str, ns: &str, op: &str, parts: &[(&str, &str)]) -> String {
-        let body: String = parts
-            .iter()
-            .map(|(n, v)| format!("<{n} xsi:type=\"xsd:string\">{v}</{n}>"))
-            .collect();
-        let envelope = format!(
-            "<?xml version=\"1.0\"?><SOAP-ENV:Envelope \
-             xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\" \
-             xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
-             xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><SOAP-ENV:Body>\
-             <ns1:{op} xmlns:ns1=\"{ns}\">{body}</ns1:{op}></SOAP-ENV:Body></SOAP-ENV:Envelope>"
-        );
-        let (status, text) = self
-            .post(Request::post(path).body(Body::from(envelope)).unwrap())
-            .await;
-        assert_eq!(status, 200, "{op}: {text}");
-        let answer = centralita::facades::soap::parse_request(text.as_bytes()).unwrap();
-        answer.params[0].1.clone().unwrap_or_default()
+        support::router::soap(&self.router, path, ns, op, parts).await
     }
 
     async fn originate_call(&self, key: &str, src: &str, dst: &str) -> String {

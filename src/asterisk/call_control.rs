@@ -43,6 +43,7 @@
 //!   `BUSY`, `ONHOLD` or `RINGINUSE` is not placed ("source in use").
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -66,6 +67,11 @@ pub const DEFAULT_CONTEXT: &str = "centralita-originate";
 /// How long an `OriginateResponse` that matched no job yet is kept (its `ActionID` may be
 /// registered a moment later).
 const ORPHAN_TTL: Duration = Duration::from_secs(30);
+
+/// Facts the follower may queue for the originate service before it falls behind: then the
+/// facts that do not fit are dropped and one `Resync` follows as soon as there is room (the
+/// service checks its open jobs against the PBX), instead of an unbounded queue.
+pub const UPDATE_CAPACITY: usize = 4096;
 
 /// Device states in which a source phone must not be rung.
 const IN_USE: &[&str] = &["INUSE", "BUSY", "ONHOLD", "RINGINUSE"];
@@ -282,12 +288,49 @@ struct Shared {
     /// Device (`PJSIP/1001`) → state (`NOT_INUSE`, `INUSE`, ...).
     devices: Mutex<HashMap<String, String>>,
     correlation: Mutex<Correlation>,
-    updates: mpsc::UnboundedSender<PbxUpdate>,
+    updates: mpsc::Sender<PbxUpdate>,
+    /// A fact was dropped because the service had `UPDATE_CAPACITY` queued: a `Resync` is owed.
+    resync_owed: AtomicBool,
 }
 
 impl Shared {
+    fn new(updates: mpsc::Sender<PbxUpdate>) -> Self {
+        Self {
+            devices: Mutex::new(HashMap::new()),
+            correlation: Mutex::new(Correlation::default()),
+            updates,
+            resync_owed: AtomicBool::new(false),
+        }
+    }
+
+    /// Queues a fact for the service; `false` once the service is gone. A fact that does not
+    /// fit is dropped and a `Resync` owed ([`Shared::settle`]).
     fn emit(&self, job: OriginateId, fact: PbxFact) -> bool {
-        self.updates.send(PbxUpdate::Fact { job, fact }).is_ok()
+        match self.updates.try_send(PbxUpdate::Fact { job, fact }) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                if !self.resync_owed.swap(true, Ordering::SeqCst) {
+                    warn!("originate service behind the PBX's events; resync owed");
+                }
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Sends the `Resync` owed for dropped facts, waiting for room; `false` once the service
+    /// is gone.
+    async fn settle(&self) -> bool {
+        if self.resync_owed.swap(false, Ordering::SeqCst) {
+            return self.updates.send(PbxUpdate::Resync).await.is_ok();
+        }
+        true
+    }
+
+    /// Asks the service to resync (waiting for room); `false` once the service is gone.
+    async fn resync(&self) -> bool {
+        self.resync_owed.store(false, Ordering::SeqCst);
+        self.updates.send(PbxUpdate::Resync).await.is_ok()
     }
 
     /// An `OriginateResponse` that did not carry one of our uniqueids: match it by `ActionID`.
@@ -388,16 +431,12 @@ impl AmiCallControl {
     pub async fn spawn(
         client: AmiClient,
         context: &str,
-    ) -> Result<(Arc<Self>, mpsc::UnboundedReceiver<PbxUpdate>), ActionError> {
+    ) -> Result<(Arc<Self>, mpsc::Receiver<PbxUpdate>), ActionError> {
         OriginateTarget::extension(context, "s", 1)?;
         let events = client.subscribe();
         let conn = client.connection_events();
-        let (tx, rx) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
-            devices: Mutex::new(HashMap::new()),
-            correlation: Mutex::new(Correlation::default()),
-            updates: tx,
-        });
+        let (tx, rx) = mpsc::channel(UPDATE_CAPACITY);
+        let shared = Arc::new(Shared::new(tx));
         load_devices(&client, &shared).await;
         tokio::spawn(follow(client.clone(), shared.clone(), events, conn));
         let control = Arc::new(Self {
@@ -454,7 +493,7 @@ async fn follow(
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     warn!(missed = n, "originate follower lagged; resync");
-                    if shared.updates.send(PbxUpdate::Resync).is_err() {
+                    if !shared.resync().await {
                         return;
                     }
                 }
@@ -469,7 +508,7 @@ async fn follow(
                     ConnectionState::Connected { generation: g } if g != generation => {
                         generation = g;
                         load_devices(&client, &shared).await;
-                        if shared.updates.send(PbxUpdate::Resync).is_err() {
+                        if !shared.resync().await {
                             return;
                         }
                     }
@@ -478,7 +517,7 @@ async fn follow(
                 }
             }
         }
-        if shared.updates.is_closed() {
+        if shared.updates.is_closed() || !shared.settle().await {
             return;
         }
     }
@@ -580,6 +619,33 @@ mod tests {
     use super::*;
     use crate::core::originate::{CallData, DirectTarget, OriginateRequest, PhoneNumber};
     use crate::core::UnixTime;
+
+    #[tokio::test]
+    async fn facts_beyond_the_queue_are_dropped_and_one_resync_follows() {
+        let (tx, mut rx) = mpsc::channel(2);
+        let shared = Shared::new(tx);
+        let job = OriginateId::parse("t-1").unwrap();
+        for _ in 0..5 {
+            assert!(shared.emit(job.clone(), PbxFact::SourceRinging));
+        }
+        // Two queued, three dropped: one Resync owed, sent once there is room.
+        let settled = tokio::spawn(async move {
+            assert!(shared.settle().await);
+            assert!(shared.settle().await, "nothing more owed: no wait");
+            shared
+        });
+        for _ in 0..2 {
+            assert!(matches!(rx.recv().await, Some(PbxUpdate::Fact { .. })));
+        }
+        assert!(matches!(rx.recv().await, Some(PbxUpdate::Resync)));
+        let shared = settled.await.unwrap();
+        assert!(rx.try_recv().is_err(), "one Resync only");
+        drop(rx);
+        assert!(
+            !shared.emit(job, PbxFact::SourceRinging),
+            "the service is gone"
+        );
+    }
 
     fn ev(fields: &[(&str, &str)]) -> AmiMessage {
         let mut m = AmiMessage::new();

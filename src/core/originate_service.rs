@@ -216,7 +216,7 @@ impl OriginateService {
     /// engine may have left some).
     pub fn start(
         control: Arc<dyn CallControl>,
-        updates: mpsc::UnboundedReceiver<PbxUpdate>,
+        updates: mpsc::Receiver<PbxUpdate>,
         store: Arc<dyn OriginateStore>,
         settings: OriginateSettings,
     ) -> Self {
@@ -779,7 +779,7 @@ impl Inner {
     }
 }
 
-async fn follow(inner: Weak<Inner>, mut updates: mpsc::UnboundedReceiver<PbxUpdate>) {
+async fn follow(inner: Weak<Inner>, mut updates: mpsc::Receiver<PbxUpdate>) {
     while let Some(update) = updates.recv().await {
         let Some(inner) = inner.upgrade() else { break };
         match update {

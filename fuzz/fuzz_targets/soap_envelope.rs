@@ -1,17 +1,21 @@
-//! The SOAP envelope reader (`facades::soap::envelope::parse_request`) on arbitrary bytes: it
-//! answers a call or an `EnvelopeError`, never panics; and a `return` part written by
-//! `response` reads back as the text it carried.
+//! The SOAP envelope reader (`facades::soap::envelope::parse_request`) and the part reader
+//! (`facades::soap::parts::part`) on arbitrary bytes: they answer a call or an `EnvelopeError`,
+//! a part or none, never panic; and a `return` part written by `response` reads back as the
+//! text it carried.
 #![no_main]
 
 use centralita::facades::soap::envelope::{parse_request, response, SoapValue};
+use centralita::facades::soap::parts::part;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(call) = parse_request(data) {
-        for (i, (name, _)) in call.params.iter().enumerate() {
-            let _ = call.arg(i, name);
+        // Every part read by its name and by its position, as the facades read them.
+        let names: Vec<&str> = call.params.iter().map(|(n, _)| n.as_str()).collect();
+        for (i, name) in names.iter().enumerate() {
+            let _ = part(&call, &names, &[("param0", "x")], i, name);
         }
-        let _ = call.arg(call.params.len(), "param0");
+        let _ = part(&call, &names, &[], call.params.len(), "param0");
     }
     // Writing then reading a string part gives the text back, less what XML cannot carry
     // (control characters other than tab and newline; CR is not kept by XML readers either).

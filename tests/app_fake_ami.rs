@@ -56,7 +56,7 @@ trunk = "nao_existe"
 "#;
 
 struct Engine {
-    _dir: TempDir,
+    _dir: support::TempDir,
     pbx: ScriptedPbx,
     services: Arc<Services>,
     router: Router,
@@ -64,21 +64,11 @@ struct Engine {
     run: Option<tokio::task::JoinHandle<()>>,
 }
 
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The engine, built and running over a scripted PBX, with agent `2001` ("ana", queue
 /// `q_ventas`, USCall password "segredo") and the pause reason `almoco` in its directory.
 async fn engine(tag: &str) -> Engine {
-    let dir =
-        std::env::temp_dir().join(format!("centralita-app-fake-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = support::TempDir::new(&format!("app-fake-{tag}"));
+    let dir = scratch.path();
     let pbx = ScriptedPbx::start().await;
     let text = format!(
         "[engine]\ntimezone = \"America/Montevideo\"\n[store]\npath = {:?}\n\
@@ -144,7 +134,7 @@ async fn engine(tag: &str) -> Engine {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Engine {
-        _dir: TempDir(dir),
+        _dir: scratch,
         pbx,
         services,
         router,

@@ -54,28 +54,15 @@ calls_per_minute = 1
 "#;
 
 struct Engine {
-    _dir: tempdir::Dir,
+    _dir: support::TempDir,
     fake: FakeAmi,
     services: Arc<Services>,
     router: Router,
 }
 
-mod tempdir {
-    pub struct Dir(pub std::path::PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
 async fn engine(tag: &str) -> Engine {
-    let dir = std::env::temp_dir().join(format!(
-        "centralita-outbound-fake-{}-{tag}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = support::TempDir::new(&format!("outbound-fake-{tag}"));
+    let dir = scratch.path();
     let mut fake = FakeAmi::start().await;
     let text = format!(
         "[engine]\ntimezone = \"America/Montevideo\"\n[store]\npath = {:?}\n\
@@ -147,7 +134,7 @@ async fn engine(tag: &str) -> Engine {
     });
     let router = centralita::facades::router(services.clone());
     Engine {
-        _dir: tempdir::Dir(dir),
+        _dir: scratch,
         fake,
         services,
         router,

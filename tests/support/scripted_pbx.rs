@@ -58,6 +58,36 @@ struct Member {
     login: String,
 }
 
+impl Member {
+    /// The member's fields as Asterisk 22 sends them in `event` (`QueueMember` of a
+    /// `QueueStatus` list names the member `Name` and its interface `Location`; the
+    /// `QueueMember*` events say `MemberName` and `Interface`).
+    fn message<'a>(&'a self, event: &'a str) -> Vec<(&'a str, &'a str)> {
+        let listed = event == "QueueMember";
+        vec![
+            ("Event", event),
+            ("Queue", &self.queue),
+            (if listed { "Name" } else { "MemberName" }, &self.name),
+            (
+                if listed { "Location" } else { "Interface" },
+                &self.interface,
+            ),
+            ("StateInterface", &self.interface),
+            ("Membership", "dynamic"),
+            ("Penalty", "0"),
+            ("CallsTaken", "0"),
+            ("LastCall", "0"),
+            ("LastPause", "0"),
+            ("LoginTime", &self.login),
+            ("InCall", "0"),
+            ("Status", "1"),
+            ("Paused", if self.paused { "1" } else { "0" }),
+            ("PausedReason", &self.reason),
+            ("Wrapuptime", "0"),
+        ]
+    }
+}
+
 #[derive(Default)]
 struct State {
     seen: Vec<Seen>,
@@ -248,24 +278,7 @@ fn answer(state: &Mutex<State>, a: &Incoming) {
                 ("Weight", "0"),
             ]);
             for m in &st.members {
-                event(&[
-                    ("Event", "QueueMember"),
-                    ("Queue", &m.queue),
-                    ("Name", &m.name),
-                    ("Location", &m.interface),
-                    ("StateInterface", &m.interface),
-                    ("Membership", "dynamic"),
-                    ("Penalty", "0"),
-                    ("CallsTaken", "0"),
-                    ("LastCall", "0"),
-                    ("LastPause", "0"),
-                    ("LoginTime", &m.login),
-                    ("InCall", "0"),
-                    ("Status", "1"),
-                    ("Paused", if m.paused { "1" } else { "0" }),
-                    ("PausedReason", &m.reason),
-                    ("Wrapuptime", "0"),
-                ]);
+                event(&m.message("QueueMember"));
             }
             event(&[
                 ("Event", "QueueStatusComplete"),
@@ -322,34 +335,17 @@ fn answer(state: &Mutex<State>, a: &Incoming) {
                     .unwrap()
                     .as_secs()
                     .to_string();
-                st.members.push(Member {
+                let member = Member {
                     queue: queue.clone(),
                     interface: interface.clone(),
                     name: name.clone(),
                     paused: false,
                     reason: String::new(),
                     login: now.clone(),
-                });
+                };
                 a.respond("Success", &[("Message", "Added interface to queue")]);
-                a.out.message(&[
-                    ("Event", "QueueMemberAdded"),
-                    ("Queue", &queue),
-                    ("MemberName", &name),
-                    ("Interface", &interface),
-                    ("StateInterface", &interface),
-                    ("Membership", "dynamic"),
-                    ("Penalty", "0"),
-                    ("CallsTaken", "0"),
-                    ("LastCall", "0"),
-                    ("LastPause", "0"),
-                    ("LoginTime", &now),
-                    ("InCall", "0"),
-                    ("Status", "1"),
-                    ("Paused", "0"),
-                    ("PausedReason", ""),
-                    ("Ringinuse", "0"),
-                    ("Wrapuptime", "0"),
-                ]);
+                a.out.message(&member.message("QueueMemberAdded"));
+                st.members.push(member);
             }
         }
         "queueremove" => {
@@ -363,16 +359,7 @@ fn answer(state: &Mutex<State>, a: &Incoming) {
                 Some(i) => {
                     let m = st.members.remove(i);
                     a.respond("Success", &[("Message", "Removed interface from queue")]);
-                    a.out.message(&[
-                        ("Event", "QueueMemberRemoved"),
-                        ("Queue", &m.queue),
-                        ("MemberName", &m.name),
-                        ("Interface", &m.interface),
-                        ("StateInterface", &m.interface),
-                        ("Membership", "dynamic"),
-                        ("Status", "1"),
-                        ("Paused", "0"),
-                    ]);
+                    a.out.message(&m.message("QueueMemberRemoved"));
                 }
                 None => a.respond(
                     "Error",
@@ -406,17 +393,7 @@ fn answer(state: &Mutex<State>, a: &Incoming) {
             } else {
                 a.respond("Success", &[("Message", "Interface paused successfully")]);
                 for m in changed {
-                    a.out.message(&[
-                        ("Event", "QueueMemberPause"),
-                        ("Queue", &m.queue),
-                        ("MemberName", &m.name),
-                        ("Interface", &m.interface),
-                        ("StateInterface", &m.interface),
-                        ("Membership", "dynamic"),
-                        ("Status", "1"),
-                        ("Paused", if m.paused { "1" } else { "0" }),
-                        ("PausedReason", &m.reason),
-                    ]);
+                    a.out.message(&m.message("QueueMemberPause"));
                 }
             }
         }

@@ -40,7 +40,11 @@
 //!   those of the membership held at the interval's start, then extended). A member event
 //!   (`PAUSE`, `UNPAUSE`, `CONNECT`, `RINGNOANSWER`, `RINGCANCELED`) for a queue the agent is
 //!   not known to be member of makes it a member from then on (its `ADDMEMBER` predates the
-//!   records), and the session is flagged `inferred`.
+//!   records), and the session is flagged `inferred` — unless the records show the agent
+//!   leaving that queue (`REMOVEMEMBER`, no `ADDMEMBER` since): Asterisk writes the `CONNECT`
+//!   or `RINGNOANSWER` of a call that was ringing the member when it was removed after the
+//!   `REMOVEMEMBER`, and that call does not make it a member again. A `QUEUESTART` without
+//!   persistent members forgets who left (static members come back).
 //! - **Pauses.** Asterisk writes one `PAUSE`/`UNPAUSE` per queue (`PAUSEALL`/`UNPAUSEALL` are
 //!   summaries of those lines and are ignored so nothing counts twice). An agent is paused while
 //!   paused in *every* queue it is member of (in any single queue it is still available for the
@@ -346,6 +350,8 @@ struct Member {
 #[derive(Default)]
 struct AgentState {
     queues: BTreeMap<String, Member>,
+    /// Queues the records show the agent leaving (`REMOVEMEMBER`, no `ADDMEMBER` since).
+    left: BTreeSet<String>,
     session: Option<(UnixTime, BTreeSet<String>, bool)>,
     pause: Option<(UnixTime, String)>,
     sessions: Vec<(UnixTime, UnixTime, BTreeSet<String>, bool, bool)>,
@@ -364,6 +370,10 @@ struct AgentState {
 
 impl AgentState {
     fn join(&mut self, queue: &str, inferred: bool) {
+        if inferred && self.left.contains(queue) {
+            return;
+        }
+        self.left.remove(queue);
         self.queues
             .entry(queue.to_owned())
             .or_insert_with(|| Member {
@@ -533,6 +543,7 @@ pub fn agent_report(
                 }
                 if !ctx.persistent_members {
                     st.queues.clear();
+                    st.left.clear();
                     st.settle(r.time);
                 }
             }
@@ -553,6 +564,7 @@ pub fn agent_report(
             QueueEvent::AddMember => st.join(&r.queue, false),
             QueueEvent::RemoveMember => {
                 st.queues.remove(&r.queue);
+                st.left.insert(r.queue.clone());
             }
             QueueEvent::Pause => {
                 st.join(&r.queue, true);

@@ -411,6 +411,42 @@ fn a_pause_must_cover_every_queue_and_a_new_reason_starts_a_new_pause() {
     );
 }
 
+/// The lines Asterisk 22 wrote on the lab when an agent left q_ventas while a call was being
+/// connected to it: the call's `CONNECT` and `COMPLETECALLER` come after the `REMOVEMEMBER`.
+/// Later the agent logs in to q_soporte only and pauses there.
+const CONNECTED_AFTER_LEAVING: &str = "
+    73|MANAGER|q_ventas|2204|ADDMEMBER|
+    74|NONE|q_ventas|2204|PAUSE|almuerzo
+    76|NONE|q_ventas|2204|UNPAUSE|
+    76|MANAGER|q_ventas|2204|REMOVEMEMBER|
+    76|c1|q_ventas|2204|CONNECT|2|c1b|1
+    82|c1|q_ventas|2204|COMPLETECALLER|2|6|1
+    358|MANAGER|q_soporte|2204|ADDMEMBER|
+    359|NONE|q_soporte|2204|PAUSE|almoco
+    361|NONE|q_soporte|2204|UNPAUSE|
+    422|MANAGER|q_soporte|2204|REMOVEMEMBER|
+";
+
+#[test]
+fn a_call_connected_after_leaving_a_queue_does_not_make_the_agent_a_member_again() {
+    let records = qlog(CONNECTED_AFTER_LEAVING);
+    let whole = agent_report(&records, &[], range(300, 500), &all(), &ctx(600));
+    let cut = report_from_state(&records, 300, 500, &all(), &ctx(600));
+    assert_eq!(cut, whole);
+    let a = &whole[0];
+    assert_eq!(spans(&a.sessions), [(358, 422, false)]);
+    assert_eq!(a.sessions[0].queues, ["q_soporte"]);
+    assert_eq!(
+        pause_spans(a),
+        [("almoco".to_owned(), 1, 2, vec![(359, 361, false)])],
+        "paused in every queue the agent is member of"
+    );
+    // The call itself still counts for the agent, and its membership of q_ventas ended at 76.
+    let a = &agent_report(&records, &[], range(0, 100), &all(), &ctx(600))[0];
+    assert_eq!(spans(&a.sessions), [(73, 76, false)]);
+    assert_eq!((a.answered, a.talking_secs), (1, 6));
+}
+
 /// Logged in at 100, a call from 110 that Asterisk's restart at 200 cuts, a pause from 150 that
 /// ends at 260 after the restart; "now" is 300.
 const RESTART: &str = "

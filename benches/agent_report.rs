@@ -142,7 +142,11 @@ fn history(days: i64, agents: usize, calls: usize) -> Vec<QueueLogRecord> {
 }
 
 fn context(now: UnixTime) -> ReportContext {
-    ReportContext::new(now)
+    ReportContext::new(
+        now,
+        std::sync::Arc::new(centralita::asterisk::naming::AsteriskNaming),
+        std::sync::Arc::new(centralita::asterisk::queue_log::AsteriskQueueLog),
+    )
 }
 
 /// The former input: every line of the queues from the beginning to the range's end.

@@ -173,7 +173,11 @@ async fn a_short_shift_is_reported_as_it_happened() {
         .unwrap();
     let cdrs = store.cdrs(range).unwrap();
     // `to` is "now" rounded up, so lines stamped with the current second are in.
-    let mut ctx = ReportContext::new(to);
+    let mut ctx = ReportContext::new(
+        to,
+        std::sync::Arc::new(centralita::asterisk::naming::AsteriskNaming),
+        std::sync::Arc::new(centralita::asterisk::queue_log::AsteriskQueueLog),
+    );
     ctx.extensions = BTreeMap::from([(AGENT.to_owned(), "1007".to_owned())]);
     ctx.interfaces = BTreeMap::from([(IFACE.to_owned(), AGENT.to_owned())]);
     ctx.service_levels = BTreeMap::from([(QUEUE.to_owned(), 30)]);

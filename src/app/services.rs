@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::asterisk::naming::AsteriskNaming;
+use crate::asterisk::queue_log::AsteriskQueueLog;
 use crate::config::Config;
 use crate::core::agent_digest::AgentDigests;
 use crate::core::campaigns::CampaignService;
@@ -38,6 +39,7 @@ pub fn open_services(config: Arc<Config>) -> Result<Services, StoreError> {
         Arc::new(SqliteActionJournal::open(path)?);
     Ok(Services {
         naming: Arc::new(AsteriskNaming),
+        queue_log: Arc::new(AsteriskQueueLog),
         directory: Directory::new(Arc::new(SqliteDirectory::open(path)?)),
         journal: Journal::new(Arc::new(SqliteJournalReader::open(
             path,

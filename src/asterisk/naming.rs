@@ -3,7 +3,7 @@
 //! string of a number through a trunk and the `Local/<exten>@<context>` channels of
 //! originates. [`AsteriskNaming`] is the core's [`ChannelNaming`] port over these.
 
-use crate::core::naming::ChannelNaming;
+use crate::core::naming::{ChannelKind, ChannelNaming};
 
 /// The channel technology of phones and trunks.
 pub const TECHNOLOGY: &str = "PJSIP";
@@ -29,6 +29,31 @@ pub fn endpoint_of(device_or_channel: &str) -> Option<&str> {
     }
 }
 
+/// What a channel name says: `PJSIP/<endpoint>-<8 hex digits>` is an endpoint's channel,
+/// `Local/<exten>@<context>-<8 hex digits>;<1|2>` a half of a local channel (`;2` runs the
+/// dialplan at `exten@context`).
+pub fn channel_kind(channel: &str) -> ChannelKind<'_> {
+    if let Some(endpoint) = endpoint_of(channel) {
+        return ChannelKind::Endpoint(endpoint);
+    }
+    let Some((exten, rest)) = channel
+        .strip_prefix("Local/")
+        .and_then(|r| r.split_once('@'))
+    else {
+        return ChannelKind::Other;
+    };
+    let (named, half) = rest.rsplit_once(';').unwrap_or((rest, "1"));
+    let context = match named.rsplit_once('-') {
+        Some((context, suffix)) if suffix.bytes().all(|b| b.is_ascii_hexdigit()) => context,
+        _ => named,
+    };
+    ChannelKind::Local {
+        exten,
+        context,
+        runs_dialplan: half == "2",
+    }
+}
+
 /// The `Local` channel that runs `exten` in `context` (`Local/<exten>@<context>`).
 pub fn local_channel(exten: &str, context: &str) -> String {
     format!("Local/{exten}@{context}")
@@ -50,6 +75,10 @@ impl ChannelNaming for AsteriskNaming {
     fn technology(&self) -> &str {
         TECHNOLOGY
     }
+
+    fn channel_kind<'a>(&self, channel: &'a str) -> ChannelKind<'a> {
+        channel_kind(channel)
+    }
 }
 
 #[cfg(test)]
@@ -63,6 +92,27 @@ mod tests {
         assert_eq!(endpoint_of("PJSIP/1005-0000001a"), Some("1005"));
         assert_eq!(endpoint_of("PJSIP/my-trunk"), Some("my-trunk"));
         assert_eq!(endpoint_of("Local/1@x-0000001a;1"), None);
+        assert_eq!(
+            channel_kind("PJSIP/my-trunk-0000001a"),
+            ChannelKind::Endpoint("my-trunk")
+        );
+        assert_eq!(
+            channel_kind("Local/5551004@centralita-originate-0000001a;2"),
+            ChannelKind::Local {
+                exten: "5551004",
+                context: "centralita-originate",
+                runs_dialplan: true
+            }
+        );
+        assert_eq!(
+            channel_kind("Local/5551004@centralita-originate-0000001a;1"),
+            ChannelKind::Local {
+                exten: "5551004",
+                context: "centralita-originate",
+                runs_dialplan: false
+            }
+        );
+        assert_eq!(channel_kind("DAHDI/1-1"), ChannelKind::Other);
         assert_eq!(
             local_channel("5551004", "centralita-originate"),
             "Local/5551004@centralita-originate"

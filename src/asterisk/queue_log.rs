@@ -2,6 +2,9 @@
 //! (`/var/log/asterisk/queue_log`, one event per line: `time|callid|queue|agent|EVENT|data...`).
 //!
 //! - [`parse_line`] is a pure parser of one line.
+//! - [`AsteriskQueueLog`] is the core's [`QueueLogLayout`] port: which data field of each event
+//!   is the hold time, the talk time, the ring time, the pause reason (the layouts below, from
+//!   Asterisk's queue_log documentation). Nothing else in the engine reads a field by index.
 //! - [`QueueLogFollower`] reads the file after a cursor ([`LogPosition`]: the file's identity,
 //!   device + inode + birth time, and a byte offset), in batches of complete lines. The birth time
 //!   tells a new file that reuses the inode of a deleted one from the file the cursor was in.
@@ -34,6 +37,7 @@ use std::path::{Path, PathBuf};
 
 use tracing::{info, warn};
 
+use crate::core::queue_details::{QueueDetails, QueueLogLayout};
 use crate::core::{FileId, LogPosition, QueueEvent, QueueLogRecord, UnixTime};
 
 /// Largest number of bytes read per batch; also the longest line accepted.
@@ -82,6 +86,57 @@ pub fn parse_line(line: &str, position: LogPosition) -> Result<QueueLogRecord, Q
         event: QueueEvent::parse(event),
         data: fields.map(str::to_owned).collect(),
     })
+}
+
+/// Asterisk's layouts of the data fields, per event:
+///
+/// | event | fields |
+/// |---|---|
+/// | `ENTERQUEUE` | url, callerid, position |
+/// | `CONNECT` | holdtime, bridged channel's uniqueid, ringtime |
+/// | `RINGNOANSWER` | ringtime in milliseconds |
+/// | `COMPLETECALLER`, `COMPLETEAGENT` | holdtime, calltime, original position |
+/// | `TRANSFER`, `BLINDTRANSFER` | extension, context, holdtime, calltime, original position |
+/// | `ATTENDEDTRANSFER` | method, method data (one or two fields: a bridge, an application, channels), holdtime, calltime, original position |
+/// | `ABANDON` | position, original position, waittime |
+/// | `PAUSE` | reason |
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AsteriskQueueLog;
+
+impl QueueLogLayout for AsteriskQueueLog {
+    fn details(&self, event: &QueueEvent, data: &[String]) -> QueueDetails {
+        let text = |i: usize| data.get(i).cloned().unwrap_or_default();
+        let number = |i: usize| data.get(i).and_then(|v| v.trim().parse::<i64>().ok());
+        match event {
+            QueueEvent::EnterQueue => QueueDetails::EnterQueue { callerid: text(1) },
+            QueueEvent::Connect => QueueDetails::Connect {
+                holdtime: number(0),
+                ringtime: number(2),
+            },
+            QueueEvent::RingNoAnswer => QueueDetails::RingNoAnswer { ring_ms: number(0) },
+            QueueEvent::CompleteCaller | QueueEvent::CompleteAgent => QueueDetails::Complete {
+                holdtime: number(0),
+                talktime: number(1),
+            },
+            QueueEvent::Transfer | QueueEvent::BlindTransfer => QueueDetails::Transfer {
+                destination: text(0),
+                talktime: number(3),
+            },
+            // The method's data is one field or two: the calltime is second from the end.
+            QueueEvent::AttendedTransfer => QueueDetails::Transfer {
+                destination: text(1),
+                talktime: data
+                    .len()
+                    .checked_sub(2)
+                    .and_then(|i| data[i].trim().parse().ok()),
+            },
+            QueueEvent::Abandon => QueueDetails::Abandon {
+                waittime: number(2),
+            },
+            QueueEvent::Pause => QueueDetails::Pause { reason: text(0) },
+            _ => QueueDetails::None,
+        }
+    }
 }
 
 /// What one read produced.
@@ -669,5 +724,77 @@ mod tests {
         // Same on restart with a cursor beyond the end.
         let mut f = QueueLogFollower::new(&log.path, cursor);
         assert_eq!(drain(&mut f, 10).0, calls(3..=3));
+    }
+
+    #[test]
+    fn the_layout_reads_each_events_fields() {
+        let d = |line: &str| {
+            let r = parse_line(line, AT).unwrap();
+            AsteriskQueueLog.details(&r.event, &r.data)
+        };
+        assert_eq!(
+            d("1|c1|q|NONE|ENTERQUEUE||0981000001|1"),
+            QueueDetails::EnterQueue {
+                callerid: "0981000001".into()
+            }
+        );
+        assert_eq!(
+            d("1|c1|q|2005|CONNECT|12|c1b|3"),
+            QueueDetails::Connect {
+                holdtime: Some(12),
+                ringtime: Some(3)
+            }
+        );
+        assert_eq!(
+            d("1|c1|q|2005|RINGNOANSWER|15000"),
+            QueueDetails::RingNoAnswer {
+                ring_ms: Some(15000)
+            }
+        );
+        assert_eq!(
+            d("1|c1|q|2005|COMPLETECALLER|12|40|1"),
+            QueueDetails::Complete {
+                holdtime: Some(12),
+                talktime: Some(40)
+            }
+        );
+        assert_eq!(
+            d("1|c1|q|2005|BLINDTRANSFER|1006|phones|12|40|1"),
+            QueueDetails::Transfer {
+                destination: "1006".into(),
+                talktime: Some(40)
+            }
+        );
+        assert_eq!(
+            d("1|c1|q|2005|ATTENDEDTRANSFER|LINK|PJSIP/1006-1|PJSIP/1007-2|12|40|1"),
+            QueueDetails::Transfer {
+                destination: "PJSIP/1006-1".into(),
+                talktime: Some(40)
+            }
+        );
+        assert_eq!(
+            d("1|c1|q|NONE|ABANDON|1|1|25"),
+            QueueDetails::Abandon { waittime: Some(25) }
+        );
+        assert_eq!(
+            d("1|NONE|q|2005|PAUSE|almuerzo"),
+            QueueDetails::Pause {
+                reason: "almuerzo".into()
+            }
+        );
+        assert_eq!(
+            d("1|NONE|q|2005|PAUSE"),
+            QueueDetails::Pause {
+                reason: String::new()
+            }
+        );
+        assert_eq!(
+            d("1|c1|q|2005|CONNECT|x"),
+            QueueDetails::Connect {
+                holdtime: None,
+                ringtime: None
+            }
+        );
+        assert_eq!(d("1|NONE|NONE|NONE|QUEUESTART|"), QueueDetails::None);
     }
 }

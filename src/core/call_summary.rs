@@ -24,27 +24,62 @@
 //!   its billable seconds; an unanswered call waited all its duration.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::journal::{CdrRecord, Disposition, QueueEvent, QueueLogRecord, UnixTime};
 use super::live::{CallLive, EndpointKind, LiveState};
+use super::naming::{ChannelKind, ChannelNaming};
+use super::queue_details::QueueLogLayout;
 use super::recordings::call_data_value;
 use super::reports::Call;
 
-/// Where a site's calls go, by dialplan context.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where a site's calls go, by dialplan context, and how the PBX names channels and lays out
+/// its queue lines.
+#[derive(Clone)]
 pub struct CallRules {
     /// The context engine originates enter (`centralita-originate`).
     pub originate_context: String,
     /// Contexts whose legs dial out (`outbound`).
     pub outbound_contexts: Vec<String>,
+    /// What a channel's name says (an endpoint's channel, a local channel).
+    pub naming: Arc<dyn ChannelNaming>,
+    /// What a queue line's fields mean.
+    pub queue_log: Arc<dyn QueueLogLayout>,
 }
 
-impl Default for CallRules {
-    fn default() -> Self {
+impl CallRules {
+    /// The lab's contexts (`centralita-originate`, `outbound`) with the PBX's naming and layout.
+    pub fn new(naming: Arc<dyn ChannelNaming>, queue_log: Arc<dyn QueueLogLayout>) -> Self {
         Self {
             originate_context: "centralita-originate".to_owned(),
             outbound_contexts: vec!["outbound".to_owned()],
+            naming,
+            queue_log,
         }
+    }
+
+    /// The endpoint a channel runs on.
+    fn endpoint<'a>(&self, channel: &'a str) -> Option<&'a str> {
+        self.naming.channel_endpoint(channel)
+    }
+
+    fn is_trunk_channel(&self, channel: &str) -> bool {
+        self.endpoint(channel)
+            .is_some_and(|e| EndpointKind::classify(e) == EndpointKind::Trunk)
+    }
+
+    fn is_extension_channel(&self, channel: &str) -> bool {
+        self.endpoint(channel)
+            .is_some_and(|e| EndpointKind::classify(e) == EndpointKind::Extension)
+    }
+}
+
+impl std::fmt::Debug for CallRules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallRules")
+            .field("originate_context", &self.originate_context)
+            .field("outbound_contexts", &self.outbound_contexts)
+            .finish_non_exhaustive()
     }
 }
 
@@ -131,12 +166,35 @@ impl CallSummary {
     }
 }
 
-/// The call of `calls` that `id` names ([`CallSummary::is_named_by`]).
+/// The call of `calls` that `id` names (the rule of [`CallSummary::is_named_by`]).
 pub fn call_named_by<'a>(calls: &'a [Call], id: &str) -> Option<&'a Call> {
-    let rules = CallRules::default();
-    calls
-        .iter()
-        .find(|c| summarize(c, &[], &rules).is_named_by(id))
+    calls.iter().find(|c| {
+        c.linkedid.as_str() == id
+            || c.legs.iter().any(|l| l.uniqueid.as_str() == id)
+            || c.legs
+                .iter()
+                .find_map(|l| call_data_value(&l.calldata, "idcti"))
+                .as_deref()
+                == Some(id)
+            || c.legs
+                .iter()
+                .map(|l| l.userfield.trim())
+                .find(|u| !u.is_empty())
+                == Some(id)
+    })
+}
+
+/// The trunk a CDR leg went through: the endpoint of its peer channel, else of its channel,
+/// that is a trunk (`PJSIP/carrier-00000012` → `carrier`).
+pub fn trunk_of<'a>(leg: &'a CdrRecord, naming: &dyn ChannelNaming) -> Option<&'a str> {
+    [
+        leg.dstchannel.as_ref().map(|c| c.as_str()),
+        Some(leg.channel.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|c| naming.channel_endpoint(c))
+    .find(|e| EndpointKind::classify(e) == EndpointKind::Trunk)
 }
 
 /// An outbound leg (an extension's call out through a trunk), for tariffing.
@@ -166,22 +224,6 @@ pub struct OutboundLeg {
     pub billsec: i64,
 }
 
-/// The PJSIP endpoint of a channel name (`PJSIP/1004-0000001a` → `1004`).
-pub fn endpoint_of(channel: &str) -> Option<&str> {
-    let rest = channel.strip_prefix("PJSIP/")?;
-    let end = rest.rfind('-').unwrap_or(rest.len());
-    let name = &rest[..end];
-    (!name.is_empty()).then_some(name)
-}
-
-fn is_trunk_channel(channel: &str) -> bool {
-    endpoint_of(channel).is_some_and(|e| EndpointKind::classify(e) == EndpointKind::Trunk)
-}
-
-fn is_extension_channel(channel: &str) -> bool {
-    endpoint_of(channel).is_some_and(|e| EndpointKind::classify(e) == EndpointKind::Extension)
-}
-
 fn status_of(d: &Disposition) -> CallStatus {
     match d {
         Disposition::Answered => CallStatus::Completed,
@@ -202,16 +244,17 @@ pub fn kind_of(call: &Call, rules: &CallRules) -> CallKind {
         return CallKind::Internal;
     };
     let channel = first.channel.as_str();
-    if channel.starts_with("Local/") && channel.contains(&format!("@{}", rules.originate_context)) {
+    if matches!(rules.naming.channel_kind(channel),
+        ChannelKind::Local { context, .. } if context == rules.originate_context)
+    {
         return CallKind::ClickToCall;
     }
-    if is_trunk_channel(channel) {
+    if rules.is_trunk_channel(channel) {
         return CallKind::Inbound;
     }
-    let out = call
-        .legs
-        .iter()
-        .any(|l| rules.outbound_contexts.contains(&l.dcontext) || is_trunk_channel(dst_channel(l)));
+    let out = call.legs.iter().any(|l| {
+        rules.outbound_contexts.contains(&l.dcontext) || rules.is_trunk_channel(dst_channel(l))
+    });
     if out {
         CallKind::Outbound
     } else {
@@ -221,10 +264,10 @@ pub fn kind_of(call: &Call, rules: &CallRules) -> CallKind {
 
 /// The leg that dialed the far party: bridged to a trunk for outbound and click-to-call
 /// calls, to an extension otherwise (answered legs first).
-fn dialing_leg(call: &Call, kind: CallKind) -> Option<&CdrRecord> {
+fn dialing_leg<'a>(call: &'a Call, kind: CallKind, rules: &CallRules) -> Option<&'a CdrRecord> {
     let wanted = |l: &&CdrRecord| match kind {
-        CallKind::Outbound | CallKind::ClickToCall => is_trunk_channel(dst_channel(l)),
-        CallKind::Internal | CallKind::Inbound => is_extension_channel(dst_channel(l)),
+        CallKind::Outbound | CallKind::ClickToCall => rules.is_trunk_channel(dst_channel(l)),
+        CallKind::Internal | CallKind::Inbound => rules.is_extension_channel(dst_channel(l)),
     };
     call.legs
         .iter()
@@ -247,7 +290,7 @@ pub fn summarize(call: &Call, queue: &[QueueLogRecord], rules: &CallRules) -> Ca
         .filter(|r| uniqueids.contains(&r.callid) || r.callid == call.linkedid.as_str())
         .collect();
     let has = |e: &QueueEvent| mine.iter().any(|r| &r.event == e);
-    let dial = dialing_leg(call, kind);
+    let dial = dialing_leg(call, kind, rules);
     let transferred = has(&QueueEvent::Transfer)
         || has(&QueueEvent::BlindTransfer)
         || has(&QueueEvent::AttendedTransfer)
@@ -276,10 +319,10 @@ pub fn summarize(call: &Call, queue: &[QueueLogRecord], rules: &CallRules) -> Ca
     };
     let duration_secs = (call.end.0 - call.start.0).max(0);
     let wait_secs = match (connect, dial) {
-        (Some(c), _) => c
-            .data
-            .first()
-            .and_then(|h| h.trim().parse::<i64>().ok())
+        (Some(c), _) => rules
+            .queue_log
+            .details(&c.event, &c.data)
+            .holdtime()
             .unwrap_or(0),
         (None, Some(leg)) if leg.disposition == Disposition::Answered => {
             (leg.start.0 - call.start.0).max(0)
@@ -292,8 +335,8 @@ pub fn summarize(call: &Call, queue: &[QueueLogRecord], rules: &CallRules) -> Ca
         .legs
         .iter()
         .flat_map(|l| [l.channel.as_str(), dst_channel(l)])
-        .find(|c| is_trunk_channel(c))
-        .and_then(endpoint_of)
+        .find(|c| rules.is_trunk_channel(c))
+        .and_then(|c| rules.endpoint(c))
         .map(str::to_owned);
     let did = match kind {
         CallKind::Inbound => first.map(|l| l.dst.clone()),
@@ -301,7 +344,13 @@ pub fn summarize(call: &Call, queue: &[QueueLogRecord], rules: &CallRules) -> Ca
             .legs
             .iter()
             .find(|l| {
-                !l.channel.as_str().ends_with(";2") && l.channel.as_str().starts_with("Local/")
+                matches!(
+                    rules.naming.channel_kind(l.channel.as_str()),
+                    ChannelKind::Local {
+                        runs_dialplan: false,
+                        ..
+                    }
+                )
             })
             .map(|l| l.dst.clone()),
         _ => None,
@@ -309,7 +358,8 @@ pub fn summarize(call: &Call, queue: &[QueueLogRecord], rules: &CallRules) -> Ca
     .filter(|d| !d.is_empty() && d != "s");
     // The calling extension when the call began on one (its caller id may have been changed).
     let source = first.map_or_else(String::new, |l| {
-        endpoint_of(l.channel.as_str())
+        rules
+            .endpoint(l.channel.as_str())
             .filter(|e| {
                 kind != CallKind::Inbound && EndpointKind::classify(e) == EndpointKind::Extension
             })
@@ -318,7 +368,7 @@ pub fn summarize(call: &Call, queue: &[QueueLogRecord], rules: &CallRules) -> Ca
     let destination = match kind {
         CallKind::Inbound => dial
             .filter(|l| l.disposition == Disposition::Answered)
-            .and_then(|l| endpoint_of(dst_channel(l)))
+            .and_then(|l| rules.endpoint(dst_channel(l)))
             .map(str::to_owned)
             .or_else(|| did.clone())
             .unwrap_or_default(),
@@ -366,24 +416,25 @@ pub fn summarize(call: &Call, queue: &[QueueLogRecord], rules: &CallRules) -> Ca
 }
 
 /// The legs of `calls` that went out through a trunk, in order.
-pub fn outbound_legs(calls: &[Call]) -> Vec<OutboundLeg> {
+pub fn outbound_legs(calls: &[Call], rules: &CallRules) -> Vec<OutboundLeg> {
     let mut out = Vec::new();
     for call in calls {
         for leg in &call.legs {
             let dst = dst_channel(leg);
-            if !is_trunk_channel(dst) || is_trunk_channel(leg.channel.as_str()) {
+            if !rules.is_trunk_channel(dst) || rules.is_trunk_channel(leg.channel.as_str()) {
                 continue;
             }
             out.push(OutboundLeg {
                 linkedid: call.linkedid.as_str().to_owned(),
                 uniqueid: leg.uniqueid.as_str().to_owned(),
                 start: leg.start,
-                extension: endpoint_of(leg.channel.as_str())
+                extension: rules
+                    .endpoint(leg.channel.as_str())
                     .filter(|e| EndpointKind::classify(e) == EndpointKind::Extension)
                     .map(str::to_owned),
                 channel: leg.channel.as_str().to_owned(),
                 number: leg.dst.clone(),
-                trunk: endpoint_of(dst).unwrap_or_default().to_owned(),
+                trunk: rules.endpoint(dst).unwrap_or_default().to_owned(),
                 trunk_channel: dst.to_owned(),
                 status: status_of(&leg.disposition),
                 duration_secs: leg.duration.as_secs() as i64,
@@ -644,6 +695,13 @@ mod tests {
     use std::collections::BTreeMap;
     use std::time::Duration;
 
+    fn rules() -> CallRules {
+        CallRules::new(
+            Arc::new(crate::core::naming::TestNaming),
+            Arc::new(crate::core::queue_details::TestQueueLog),
+        )
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn leg(
         row: i64,
@@ -725,7 +783,7 @@ mod tests {
         a.calldata = "idcti=ABC".into();
         a.recordingfile = "20261122/j1-src.wav".into();
         let c = calls(&[a]);
-        let s = summarize(&c[0], &[], &CallRules::default());
+        let s = summarize(&c[0], &[], &rules());
         assert_eq!(s.kind, CallKind::Outbound);
         assert_eq!(s.status, CallStatus::Completed);
         assert_eq!(
@@ -736,7 +794,7 @@ mod tests {
         assert_eq!((s.wait_secs, s.duration_secs), (10, 40));
         assert_eq!(s.idcti.as_deref(), Some("ABC"));
         assert_eq!(s.recording.as_deref(), Some("20261122/j1-src.wav"));
-        let legs = outbound_legs(&c);
+        let legs = outbound_legs(&c, &rules());
         assert_eq!(legs.len(), 1);
         assert_eq!(legs[0].extension.as_deref(), Some("1004"));
         assert_eq!((legs[0].trunk.as_str(), legs[0].billsec), ("carrier", 30));
@@ -764,7 +822,7 @@ mod tests {
                 0,
                 d.clone(),
             );
-            let s = summarize(&calls(&[l])[0], &[], &CallRules::default());
+            let s = summarize(&calls(&[l])[0], &[], &rules());
             assert_eq!(s.status, want, "{d:?}");
             assert_eq!(s.wait_secs, 5);
         }
@@ -792,7 +850,7 @@ mod tests {
             qlog("in1", QueueEvent::Connect, &["7", "in1-agent", "2"]),
             qlog("other", QueueEvent::Abandon, &[]),
         ];
-        let s = summarize(&c[0], &q, &CallRules::default());
+        let s = summarize(&c[0], &q, &rules());
         assert_eq!(s.kind, CallKind::Inbound);
         assert_eq!(s.status, CallStatus::Completed);
         assert_eq!(s.did.as_deref(), Some("26002000"));
@@ -809,7 +867,7 @@ mod tests {
             (QueueEvent::BlindTransfer, CallStatus::Transferred),
         ] {
             let q = [qlog("in1", event.clone(), &[])];
-            let s = summarize(&c[0], &q, &CallRules::default());
+            let s = summarize(&c[0], &q, &rules());
             assert_eq!(s.status, want, "{event:?}");
             assert_eq!(s.destination, "26002000");
         }
@@ -845,7 +903,7 @@ mod tests {
             18,
             Disposition::Answered,
         );
-        let s = summarize(&calls(&[l1, l2])[0], &[], &CallRules::default());
+        let s = summarize(&calls(&[l1, l2])[0], &[], &rules());
         assert_eq!(s.kind, CallKind::ClickToCall);
         assert_eq!(s.status, CallStatus::Completed);
         assert_eq!(s.source, "5551008");
@@ -866,11 +924,11 @@ mod tests {
             8,
             Disposition::Answered,
         );
-        let s = summarize(&calls(&[internal])[0], &[], &CallRules::default());
+        let s = summarize(&calls(&[internal])[0], &[], &rules());
         assert_eq!(s.kind, CallKind::Internal);
         assert_eq!(s.destination, "1005");
         assert_eq!(s.trunk, None);
-        assert!(outbound_legs(&calls(&[])).is_empty());
+        assert!(outbound_legs(&calls(&[]), &rules()).is_empty());
     }
 
     #[test]
@@ -914,15 +972,6 @@ mod tests {
         for none in ["job", "job9-", "", "1001"] {
             assert_eq!(linked(none), None, "{none:?}");
         }
-    }
-
-    #[test]
-    fn endpoints_of_channels() {
-        assert_eq!(endpoint_of("PJSIP/1004-0000001a"), Some("1004"));
-        assert_eq!(endpoint_of("PJSIP/carrier-00000002"), Some("carrier"));
-        assert_eq!(endpoint_of("PJSIP/my-trunk-00000002"), Some("my-trunk"));
-        assert_eq!(endpoint_of("Local/1@x-1;1"), None);
-        assert_eq!(endpoint_of("PJSIP/"), None);
     }
 
     fn channel(
@@ -1185,7 +1234,7 @@ mod tests {
         );
         let c = calls(&[caller]);
         let q = [qlog("in2", QueueEvent::Other("JOINEMPTY".into()), &[])];
-        let s = summarize(&c[0], &q, &CallRules::default());
+        let s = summarize(&c[0], &q, &rules());
         assert_eq!(s.status, CallStatus::EmptyQueue);
         // A dial to a phone that is not registered: Asterisk's CHANUNAVAIL is a FAILED CDR.
         let l = leg(
@@ -1202,7 +1251,7 @@ mod tests {
             0,
             Disposition::Failed,
         );
-        let s = summarize(&calls(&[l])[0], &[], &CallRules::default());
+        let s = summarize(&calls(&[l])[0], &[], &rules());
         assert_eq!(s.status, CallStatus::Unavailable);
     }
 }

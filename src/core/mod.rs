@@ -24,6 +24,7 @@ pub mod originate;
 pub mod originate_service;
 pub mod outbound_policy;
 pub mod presence;
+pub mod queue_details;
 pub mod record_links;
 pub mod recordings;
 pub mod recordings_import;

@@ -87,11 +87,16 @@
 //!   answered + abandoned + timed out, in percent. The agent filter does not apply to it.
 //!
 //! **Architecture Invariant:** no I/O, no clock, no wire format: callers pass records and `now`.
+//! Channel names and queue line fields are read through the PBX's ports in [`ReportContext`]
+//! (`naming`, `queue_log`), never parsed here.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::ids::UniqueId;
 use super::journal::{CdrRecord, Disposition, QueueEvent, QueueLogRecord, TimeRange, UnixTime};
+use super::naming::ChannelNaming;
+use super::queue_details::{QueueDetails, QueueLogLayout};
 
 #[cfg(test)]
 mod tests;
@@ -121,7 +126,7 @@ impl ReportFilter {
 }
 
 /// Facts about the site a report needs besides the records.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ReportContext {
     /// The current instant: nothing is counted from it on (records are stamped in whole
     /// seconds, so pass the next whole second to include lines written in the current one).
@@ -136,11 +141,33 @@ pub struct ReportContext {
     pub outbound_contexts: Vec<String>,
     /// Queue → service-level threshold in seconds (queues.conf `servicelevel`).
     pub service_levels: BTreeMap<String, u32>,
+    /// What a channel's name says (the endpoint of a CDR leg's channel).
+    pub naming: Arc<dyn ChannelNaming>,
+    /// What a queue line's fields mean (hold time, pause reason, ...).
+    pub queue_log: Arc<dyn QueueLogLayout>,
+}
+
+impl std::fmt::Debug for ReportContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportContext")
+            .field("now", &self.now)
+            .field("persistent_members", &self.persistent_members)
+            .field("interfaces", &self.interfaces)
+            .field("extensions", &self.extensions)
+            .field("outbound_contexts", &self.outbound_contexts)
+            .field("service_levels", &self.service_levels)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ReportContext {
-    /// Persistent members, the `outbound` context, no mappings, no thresholds.
-    pub fn new(now: UnixTime) -> Self {
+    /// Persistent members, the `outbound` context, no mappings, no thresholds; the PBX's naming
+    /// and queue line layout.
+    pub fn new(
+        now: UnixTime,
+        naming: Arc<dyn ChannelNaming>,
+        queue_log: Arc<dyn QueueLogLayout>,
+    ) -> Self {
         Self {
             now,
             persistent_members: true,
@@ -148,7 +175,19 @@ impl ReportContext {
             extensions: BTreeMap::new(),
             outbound_contexts: vec!["outbound".to_owned()],
             service_levels: BTreeMap::new(),
+            naming,
+            queue_log,
         }
+    }
+
+    /// The typed details of a queue line.
+    fn details(&self, r: &QueueLogRecord) -> QueueDetails {
+        self.queue_log.details(&r.event, &r.data)
+    }
+
+    /// Whether `channel` is a channel of endpoint `ext`.
+    fn on_endpoint(&self, channel: &str, ext: &str) -> bool {
+        self.naming.channel_endpoint(channel) == Some(ext)
     }
 
     /// The agent a `queue_log` agent field names, if any.
@@ -568,7 +607,7 @@ pub fn agent_report(
             }
             QueueEvent::Pause => {
                 st.join(&r.queue, true);
-                let reason = r.data.first().cloned().unwrap_or_default();
+                let reason = ctx.details(r).pause_reason().to_owned();
                 if let Some(m) = st.queues.get_mut(&r.queue) {
                     m.paused = Some((i, reason));
                 }
@@ -655,7 +694,7 @@ pub fn agent_report(
             if !filter.agent_ok(agent) || !outbound_legs(&call, ext, ctx).is_empty() {
                 continue;
             }
-            let legs = direct_inbound_legs(&call, ext);
+            let legs = direct_inbound_legs(&call, ext, ctx);
             if legs.is_empty() {
                 continue;
             }
@@ -791,28 +830,26 @@ fn build_agent(agent: String, st: AgentState, outbound: Outbound, w: Window) -> 
 
 /// The legs of `call` that make it an outbound call from extension `ext` (the module's rule).
 fn outbound_legs<'a>(call: &'a Call, ext: &str, ctx: &ReportContext) -> Vec<&'a CdrRecord> {
-    let prefix = format!("PJSIP/{ext}-");
     call.legs
         .iter()
         .filter(|l| {
-            l.channel.as_str().starts_with(&prefix)
+            ctx.on_endpoint(l.channel.as_str(), ext)
                 && (ctx.outbound_contexts.contains(&l.dcontext) || is_external_number(&l.dst))
         })
         .collect()
 }
 
 /// The legs of `call` that rang extension `ext` directly: dialed to a channel of `ext`
-/// (`dstchannel` `PJSIP/<ext>-…`) by an application other than `Queue`, from another channel.
-fn direct_inbound_legs<'a>(call: &'a Call, ext: &str) -> Vec<&'a CdrRecord> {
-    let prefix = format!("PJSIP/{ext}-");
+/// (`dstchannel` on `ext`) by an application other than `Queue`, from another channel.
+fn direct_inbound_legs<'a>(call: &'a Call, ext: &str, ctx: &ReportContext) -> Vec<&'a CdrRecord> {
     call.legs
         .iter()
         .filter(|l| {
             l.dstchannel
                 .as_ref()
-                .is_some_and(|d| d.as_str().starts_with(&prefix))
+                .is_some_and(|d| ctx.on_endpoint(d.as_str(), ext))
                 && l.lastapp != "Queue"
-                && !l.channel.as_str().starts_with(&prefix)
+                && !ctx.on_endpoint(l.channel.as_str(), ext)
         })
         .collect()
 }
@@ -1014,10 +1051,9 @@ pub fn queue_report(
             QueueEvent::Connect => {
                 a.connected.insert(r.callid.clone(), r.time);
                 a.answered += 1;
-                let wait = r
-                    .data
-                    .first()
-                    .and_then(|h| h.trim().parse::<i64>().ok())
+                let wait = ctx
+                    .details(r)
+                    .holdtime()
                     .or_else(|| a.entered.get(&r.callid).map(|t| r.time.0 - t.0))
                     .unwrap_or(0);
                 a.waits.push(wait);
@@ -1078,8 +1114,10 @@ pub struct QueueActivityEvent {
     pub agent: Option<String>,
     /// What happened.
     pub event: QueueEvent,
-    /// The event's data fields.
+    /// The event's data fields, as the PBX wrote them.
     pub data: Vec<String>,
+    /// What they mean.
+    pub details: QueueDetails,
 }
 
 /// The queue events in `range`, in the order they were written. Global events (queue `NONE`,
@@ -1108,6 +1146,7 @@ pub fn queue_activity(
                 agent,
                 event: r.event.clone(),
                 data: r.data.clone(),
+                details: ctx.details(r),
             })
         })
         .collect()

@@ -16,11 +16,13 @@ use crate::core::live::SharedLive;
 use crate::core::login_guard::LoginGuard;
 use crate::core::naming::ChannelNaming;
 use crate::core::originate_service::OriginateService;
+use crate::core::queue_details::QueueLogLayout;
 use crate::core::record_links::RecordLinks;
 use crate::core::recordings::RecordingsService;
+use crate::core::reports::ReportContext;
 use crate::core::session_tokens::Sessions;
 use crate::core::sms::{SmsGateway, SmsService};
-use crate::core::Journal;
+use crate::core::{Journal, UnixTime};
 use crate::facades::client_addr::Network;
 
 /// The services that need the PBX; they exist once AMI has connected for the first time (the
@@ -74,6 +76,8 @@ pub struct Services {
     pub hangup_causes: Arc<dyn HangupCauseStore>,
     /// How the PBX names devices and channels (a phone's device, the endpoint of a channel).
     pub naming: Arc<dyn ChannelNaming>,
+    /// What the fields of the PBX's queue activity lines mean.
+    pub queue_log: Arc<dyn QueueLogLayout>,
     /// The PBX services, set once AMI is up ([`Services::attach_pbx`]).
     pub pbx_slot: PbxSlot,
 }
@@ -91,5 +95,10 @@ impl Services {
     /// The PBX services, once AMI has connected.
     pub fn pbx(&self) -> Option<&PbxServices> {
         self.pbx_slot.0.get()
+    }
+
+    /// A report context at `now` with the PBX's naming and queue line layout.
+    pub fn report_context(&self, now: UnixTime) -> ReportContext {
+        ReportContext::new(now, self.naming.clone(), self.queue_log.clone())
     }
 }

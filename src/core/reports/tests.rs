@@ -1,6 +1,10 @@
 //! Data-driven tests of the report arithmetic: hand-written `queue_log` lines and CDRs, every
 //! number asserted exactly. Times are seconds after `BASE`.
 
+use std::sync::Arc;
+
+use crate::core::naming::TestNaming;
+use crate::core::queue_details::TestQueueLog;
 use std::time::Duration;
 
 use super::*;
@@ -87,7 +91,7 @@ fn leg(
 }
 
 fn ctx(now: i64) -> ReportContext {
-    let mut c = ReportContext::new(t(now));
+    let mut c = ReportContext::new(t(now), Arc::new(TestNaming), Arc::new(TestQueueLog));
     c.interfaces.insert("PJSIP/1005".into(), "2005".into());
     c.extensions.insert("2005".into(), "1005".into());
     c.extensions.insert("2006".into(), "1006".into());
@@ -294,7 +298,7 @@ fn the_queue_of_the_day() {
         &qlog(DAY),
         range(0, 1000),
         &filter,
-        &ReportContext::new(t(2000)),
+        &ReportContext::new(t(2000), Arc::new(TestNaming), Arc::new(TestQueueLog)),
     );
     assert_eq!(q.len(), 2);
     assert_eq!((q[0].queue.as_str(), q[0].offered), ("q_soporte", 0));

@@ -46,7 +46,7 @@ use crate::core::journal::report_records;
 use crate::core::login_guard::Attempt;
 use crate::core::originate::{Extension, PhoneNumber};
 use crate::core::recordings::{Guid, RecordingKey, ServeFormat};
-use crate::core::reports::{queue_report, QueueReport, ReportContext, ReportFilter};
+use crate::core::reports::{queue_report, QueueReport, ReportFilter};
 use crate::core::sessions::AgentScope;
 use crate::core::{CdrRecord, JournalReader, PortError, Secret, TimeRange, UnixTime};
 use crate::facades::auth::KeyVerifier;

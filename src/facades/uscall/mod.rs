@@ -259,7 +259,10 @@ impl UscallService {
     fn call_rules(&self) -> CallRules {
         CallRules {
             originate_context: self.services.config.originate.context.clone(),
-            ..CallRules::default()
+            ..CallRules::new(
+                self.services.naming.clone(),
+                self.services.queue_log.clone(),
+            )
         }
     }
 

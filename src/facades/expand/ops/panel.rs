@@ -1,6 +1,7 @@
 //! The live panel: `statusQueues`, `queueData`, `agentData` (live state, joined with today's queue activity).
 
 use super::super::*;
+use crate::core::queue_details::QueueDetails;
 
 impl ExpandService {
     pub(in crate::facades::expand) async fn status_queues(
@@ -370,7 +371,7 @@ pub(in crate::facades::expand) fn activity_of(
     e: &reports::QueueActivityEvent,
     pause_names: &BTreeMap<String, String>,
 ) -> Vec<wire::Activity> {
-    let data = |i: usize| e.data.get(i).cloned().unwrap_or_default();
+    let secs = |v: &Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     let base = wire::Activity {
         time: e.time,
         queue: e.queue.clone(),
@@ -402,34 +403,44 @@ pub(in crate::facades::expand) fn activity_of(
         f(&mut a);
         a
     };
-    match &e.event {
-        QueueEvent::EnterQueue => vec![one("ENTERQUEUE", &|a| a.callerid = data(1))],
-        QueueEvent::Connect => {
-            let ring = data(2).trim().parse::<i64>().unwrap_or(0);
-            vec![ringing(ring), one("CONNECT", &|a| a.waitsec = data(0))]
+    match (&e.event, &e.details) {
+        (QueueEvent::EnterQueue, QueueDetails::EnterQueue { callerid }) => {
+            vec![one("ENTERQUEUE", &|a| a.callerid = callerid.clone())]
         }
-        QueueEvent::RingNoAnswer => {
-            let ring_ms = data(0).trim().parse::<i64>().unwrap_or(0);
-            vec![ringing(ring_ms / 1000), one("NOANSWER", &|_| {})]
+        (QueueEvent::Connect, QueueDetails::Connect { holdtime, ringtime }) => vec![
+            ringing(ringtime.unwrap_or(0)),
+            one("CONNECT", &|a| a.waitsec = secs(holdtime)),
+        ],
+        (QueueEvent::RingNoAnswer, QueueDetails::RingNoAnswer { ring_ms }) => vec![
+            ringing(ring_ms.unwrap_or(0) / 1000),
+            one("NOANSWER", &|_| {}),
+        ],
+        (QueueEvent::CompleteCaller, QueueDetails::Complete { talktime, .. }) => {
+            vec![one("COMPLETECALLER", &|a| a.talksec = secs(talktime))]
         }
-        QueueEvent::CompleteCaller => vec![one("COMPLETECALLER", &|a| a.talksec = data(1))],
-        QueueEvent::CompleteAgent => vec![one("COMPLETEAGENT", &|a| a.talksec = data(1))],
-        QueueEvent::Transfer | QueueEvent::BlindTransfer => vec![one("COMPLETETRANSFER", &|a| {
-            a.dest = data(0);
-            a.talksec = data(3);
+        (QueueEvent::CompleteAgent, QueueDetails::Complete { talktime, .. }) => {
+            vec![one("COMPLETEAGENT", &|a| a.talksec = secs(talktime))]
+        }
+        (
+            QueueEvent::Transfer | QueueEvent::BlindTransfer | QueueEvent::AttendedTransfer,
+            QueueDetails::Transfer {
+                destination,
+                talktime,
+            },
+        ) => vec![one("COMPLETETRANSFER", &|a| {
+            a.dest = destination.clone();
+            a.talksec = secs(talktime);
         })],
-        QueueEvent::AttendedTransfer => vec![one("COMPLETETRANSFER", &|a| {
-            a.dest = data(1);
-            a.talksec = e.data.iter().rev().nth(1).cloned().unwrap_or_default();
+        (QueueEvent::Abandon, QueueDetails::Abandon { waittime }) => {
+            vec![one("ABANDON", &|a| a.waitsec = secs(waittime))]
+        }
+        (QueueEvent::AddMember, _) => vec![one("LOGIN", &|_| {})],
+        (QueueEvent::RemoveMember, _) => vec![one("LOGOUT", &|_| {})],
+        (QueueEvent::Pause, details) => vec![one("PAUSE", &|a| {
+            let r = details.pause_reason();
+            a.cause = pause_names.get(r).cloned().unwrap_or_else(|| r.to_owned());
         })],
-        QueueEvent::Abandon => vec![one("ABANDON", &|a| a.waitsec = data(2))],
-        QueueEvent::AddMember => vec![one("LOGIN", &|_| {})],
-        QueueEvent::RemoveMember => vec![one("LOGOUT", &|_| {})],
-        QueueEvent::Pause => vec![one("PAUSE", &|a| {
-            let r = data(0);
-            a.cause = pause_names.get(&r).cloned().unwrap_or(r);
-        })],
-        QueueEvent::Unpause => vec![one("UNPAUSE", &|_| {})],
+        (QueueEvent::Unpause, _) => vec![one("UNPAUSE", &|_| {})],
         _ => Vec::new(),
     }
 }

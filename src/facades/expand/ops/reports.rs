@@ -22,7 +22,9 @@ impl ExpandService {
         } else {
             Vec::new()
         };
-        let mut ctx = ReportContext::new(UnixTime(UnixTime::now().0 + 1));
+        let mut ctx = self
+            .services
+            .report_context(UnixTime(UnixTime::now().0 + 1));
         for a in &agents {
             if let Some(ext) = &a.default_extension {
                 ctx.interfaces.insert(

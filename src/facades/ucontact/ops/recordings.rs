@@ -328,6 +328,7 @@ pub(in crate::facades::ucontact) async fn get_records(
     let outbound_context = uc.services.config.originate.context.clone();
     let tz = uc.tz.clone();
     let links = uc.services.record_links.clone();
+    let naming = uc.services.naming.clone();
     let base = base.to_owned();
     let rows = {
         let mut rows = Vec::new();
@@ -395,7 +396,9 @@ pub(in crate::facades::ucontact) async fn get_records(
                 guid: guid.to_string(),
                 campaign,
                 direction: direction.to_owned(),
-                carrier: wire::carrier_of(cdr),
+                carrier: crate::core::call_summary::trunk_of(cdr, &*naming)
+                    .unwrap_or_default()
+                    .to_owned(),
                 note,
             };
             rows.push(wire::record_row(cdr, &extra, &tz));

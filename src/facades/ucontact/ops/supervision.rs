@@ -27,7 +27,7 @@ pub(in crate::facades::ucontact) async fn todays_reports(
     let records = uc
         .journal(move |j| report_records(j, range, &[], &[]))
         .await?;
-    let ctx = ReportContext::new(UnixTime(now.seconds() + 1));
+    let ctx = uc.services.report_context(UnixTime(now.seconds() + 1));
     let reports: Arc<BTreeMap<String, QueueReport>> = Arc::new(
         queue_report(&records, range, &ReportFilter::default(), &ctx)
             .into_iter()

@@ -146,19 +146,3 @@ pub fn record_row(cdr: &CdrRecord, extra: &RowExtra, tz: &TimeZone) -> Value {
         "record_url_expires": extra.record_url_expires,
     })
 }
-
-/// The trunk a CDR went through: the endpoint of its channel or peer channel that is not a
-/// phone (`PJSIP/carrier-00000012` → `carrier`).
-pub fn carrier_of(cdr: &CdrRecord) -> String {
-    let endpoint = |c: &str| -> Option<String> {
-        let rest = c.split_once('/')?.1;
-        let name = rest.rsplit_once('-').map_or(rest, |(n, _)| n);
-        (!name.is_empty() && !name.bytes().all(|b| b.is_ascii_digit())).then(|| name.to_owned())
-    };
-    cdr.dstchannel
-        .as_ref()
-        .and_then(|c| endpoint(c.as_str()))
-        .or_else(|| endpoint(cdr.channel.as_str()))
-        .filter(|n| !n.starts_with("Local") && !n.contains('@'))
-        .unwrap_or_default()
-}

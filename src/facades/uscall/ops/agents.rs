@@ -196,7 +196,7 @@ impl UscallService {
         let now = UnixTime::now();
         let today = wire::date_range(None, None, &tz, now).map_err(|_| UscallError::Internal)?;
         let (cdrs, log) = self.journal(today, today).await?;
-        let mut ctx = ReportContext::new(UnixTime(now.0 + 1));
+        let mut ctx = self.services.report_context(UnixTime(now.0 + 1));
         for a in &agents {
             let ext = live
                 .agent_by_name(a.number.as_str())

@@ -194,7 +194,7 @@ impl UscallService {
         let tz = self.tz();
         let calls: Vec<_> = reports::calls(&cdrs);
         Ok(Value::Array(
-            outbound_legs(&calls)
+            outbound_legs(&calls, &self.call_rules())
                 .iter()
                 .filter(|l| range.contains(l.start))
                 .map(|l| {

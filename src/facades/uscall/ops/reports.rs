@@ -28,7 +28,9 @@ impl UscallService {
             .await
             .map_err(internal)?;
         let directory = self.agents().await?;
-        let mut ctx = ReportContext::new(UnixTime(UnixTime::now().0 + 1));
+        let mut ctx = self
+            .services
+            .report_context(UnixTime(UnixTime::now().0 + 1));
         for a in &directory {
             if let Some(ext) = &a.default_extension {
                 ctx.extensions

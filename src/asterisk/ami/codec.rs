@@ -120,7 +120,10 @@ impl AmiCodec {
     fn finish(&mut self) -> AmiFrame {
         self.mode = Mode::Fields;
         self.current_size = 0;
-        AmiFrame::Message(std::mem::take(&mut self.current))
+        // The next message is likely of the same size: one allocation each for its text and
+        // its fields.
+        let next = AmiMessage::with_capacity(self.current.len(), self.current.text_len());
+        AmiFrame::Message(std::mem::replace(&mut self.current, next))
     }
 
     fn too_large(&mut self) -> CodecError {
@@ -136,12 +139,12 @@ impl AmiCodec {
     }
 
     /// Feeds one complete line (without its line ending); returns a frame when one completes.
-    fn push_line(&mut self, line: String) -> Option<AmiFrame> {
+    fn push_line(&mut self, line: &str) -> Option<AmiFrame> {
         match self.mode {
             Mode::Banner => {
                 self.mode = Mode::Fields;
                 self.current_size = 0;
-                Some(AmiFrame::Banner(line))
+                Some(AmiFrame::Banner(line.to_owned()))
             }
             Mode::Fields => {
                 if line.is_empty() {
@@ -152,7 +155,7 @@ impl AmiCodec {
                     }
                     return Some(self.finish());
                 }
-                let (key, value) = split_field(&line);
+                let (key, value) = split_field(line);
                 let follows = self.current.is_empty()
                     && key.eq_ignore_ascii_case("Response")
                     && value.eq_ignore_ascii_case("Follows");
@@ -167,7 +170,7 @@ impl AmiCodec {
                     // A `Follows` response with no body and no terminator.
                     return Some(self.finish());
                 }
-                if let Some(frame) = self.end_command(&line) {
+                if let Some(frame) = self.end_command(line) {
                     return Some(frame);
                 }
                 if let Some((key, value)) = line.split_once(':') {
@@ -182,7 +185,7 @@ impl AmiCodec {
                 None
             }
             Mode::FollowsBody => {
-                if let Some(frame) = self.end_command(&line) {
+                if let Some(frame) = self.end_command(line) {
                     return Some(frame);
                 }
                 self.current.push("Output", line);
@@ -203,10 +206,10 @@ impl AmiCodec {
 }
 
 /// Splits `Key: Value`; a line without `:` becomes an `Output` value.
-fn split_field(line: &str) -> (String, String) {
+fn split_field(line: &str) -> (&str, &str) {
     match line.split_once(':') {
-        Some((key, value)) => (key.trim().to_owned(), strip_one_space(value).to_owned()),
-        None => ("Output".to_owned(), line.to_owned()),
+        Some((key, value)) => (key.trim(), strip_one_space(value)),
+        None => ("Output", line),
     }
 }
 
@@ -238,9 +241,9 @@ impl Decoder for AmiCodec {
             if end > 0 && buf[end - 1] == b'\r' {
                 end -= 1;
             }
-            let line = String::from_utf8_lossy(&buf[..end]).into_owned();
+            let frame = self.push_line(&String::from_utf8_lossy(&buf[..end]));
             buf.advance(newline + 1);
-            if let Some(frame) = self.push_line(line) {
+            if let Some(frame) = frame {
                 return Ok(Some(frame));
             }
         }

@@ -10,9 +10,20 @@ use std::fmt;
 const REDACTED_KEYS: &[&str] = &["Secret", "Key"];
 
 /// One AMI message: ordered `(key, value)` pairs.
-#[derive(Clone, Default, PartialEq, Eq)]
+///
+/// Stored as one text buffer holding every key and value and the spans of each field, so that
+/// decoding an event of twenty fields costs a few allocations, not forty.
+#[derive(Clone, Default)]
 pub struct AmiMessage {
-    fields: Vec<(String, String)>,
+    text: String,
+    fields: Vec<Field>,
+}
+
+/// Where a field's key and value sit in the message's text.
+#[derive(Clone, Copy, Debug)]
+struct Field {
+    key: (u32, u32),
+    value: (u32, u32),
 }
 
 impl AmiMessage {
@@ -21,47 +32,80 @@ impl AmiMessage {
         Self::default()
     }
 
+    /// An empty message with room for `fields` fields of `bytes` bytes of text in all.
+    pub fn with_capacity(fields: usize, bytes: usize) -> Self {
+        Self {
+            text: String::with_capacity(bytes),
+            fields: Vec::with_capacity(fields),
+        }
+    }
+
+    fn append(&mut self, s: &str) -> (u32, u32) {
+        let start = self.text.len();
+        self.text.push_str(s);
+        // A message is bounded far below 4 GiB by the codec's limit.
+        (start as u32, self.text.len() as u32)
+    }
+
+    fn span(&self, (start, end): (u32, u32)) -> &str {
+        &self.text[start as usize..end as usize]
+    }
+
     /// Appends a field, keeping any earlier field with the same key.
-    pub fn push(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        self.fields.push((key.into(), value.into()));
+    pub fn push(&mut self, key: impl AsRef<str>, value: impl AsRef<str>) {
+        let key = self.append(key.as_ref());
+        let value = self.append(value.as_ref());
+        self.fields.push(Field { key, value });
     }
 
     /// Builder form of [`AmiMessage::push`].
-    pub fn with(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn with(mut self, key: impl AsRef<str>, value: impl AsRef<str>) -> Self {
         self.push(key, value);
         self
     }
 
     /// Inserts a field at `index` (clamped to the end).
-    pub fn insert(&mut self, index: usize, key: impl Into<String>, value: impl Into<String>) {
+    pub fn insert(&mut self, index: usize, key: impl AsRef<str>, value: impl AsRef<str>) {
         let index = index.min(self.fields.len());
-        self.fields.insert(index, (key.into(), value.into()));
+        let key = self.append(key.as_ref());
+        let value = self.append(value.as_ref());
+        self.fields.insert(index, Field { key, value });
     }
 
     /// Removes every field with this key (ASCII case-insensitive).
     pub fn remove(&mut self, key: &str) {
-        self.fields.retain(|(k, _)| !k.eq_ignore_ascii_case(key));
+        let text = &self.text;
+        self.fields
+            .retain(|f| !text[f.key.0 as usize..f.key.1 as usize].eq_ignore_ascii_case(key));
     }
 
     /// The first value for `key` (ASCII case-insensitive).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.fields
-            .iter()
+        self.fields()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
     }
 
     /// Every value for `key`, in order (ASCII case-insensitive).
     pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.fields
-            .iter()
+        self.fields()
             .filter(move |(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
     }
 
     /// All fields, in order.
     pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.fields
+            .iter()
+            .map(|f| (self.span(f.key), self.span(f.value)))
+    }
+
+    /// Bytes of text of every key and value.
+    pub fn text_len(&self) -> usize {
+        self.fields
+            .iter()
+            .map(|f| (f.key.1 - f.key.0 + f.value.1 - f.value.0) as usize)
+            .sum()
     }
 
     /// Number of fields.
@@ -117,10 +161,18 @@ impl AmiMessage {
     }
 }
 
+impl PartialEq for AmiMessage {
+    fn eq(&self, other: &Self) -> bool {
+        self.fields.len() == other.fields.len() && self.fields().eq(other.fields())
+    }
+}
+
+impl Eq for AmiMessage {}
+
 impl fmt::Debug for AmiMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut list = f.debug_list();
-        for (k, v) in &self.fields {
+        for (k, v) in self.fields() {
             if REDACTED_KEYS.iter().any(|r| k.eq_ignore_ascii_case(r)) {
                 list.entry(&(k, "***"));
             } else {

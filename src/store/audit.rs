@@ -41,8 +41,11 @@ impl SqliteActionJournal {
 
 impl ActionJournal for SqliteActionJournal {
     fn record(&self, a: &EngineAction) -> Result<(), PortError> {
-        self.with(|conn| {
-            conn.prepare_cached(
+        let a = a.clone();
+        // Committed with the records that arrive meanwhile (group commit).
+        self.conn
+            .write_grouped(move |conn| {
+                conn.prepare_cached(
                 "INSERT INTO engine_action (at, api, principal, action, target, params, outcome) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
@@ -55,8 +58,9 @@ impl ActionJournal for SqliteActionJournal {
                 a.params,
                 a.outcome
             ])?;
-            Ok(())
-        })
+                Ok(())
+            })
+            .map_err(port)
     }
 
     fn list(

@@ -4,7 +4,8 @@
 //! through it first.
 //!
 //! Durability: `synchronous=FULL`, so a job stored before its call is sent is still there after
-//! a crash; every update is one statement.
+//! a crash; every insert and update is one statement, committed together with the writes that
+//! arrive meanwhile (group commit: one fsync for a burst), and returns once durable.
 
 use std::path::Path;
 use std::time::Duration;
@@ -40,6 +41,14 @@ impl SqliteOriginateStore {
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, PortError> {
         f(&self.conn.lock()).map_err(port)
+    }
+
+    /// A write, committed with those that arrive meanwhile (group commit).
+    fn write(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<(), PortError> {
+        self.conn.write_grouped(f).map_err(port)
     }
 }
 
@@ -151,7 +160,8 @@ fn row_to_job(r: &Row<'_>) -> Result<Result<OriginateJob, StoreError>, rusqlite:
 
 impl OriginateStore for SqliteOriginateStore {
     fn insert(&self, job: &OriginateJob) -> Result<(), PortError> {
-        self.with(|conn| {
+        let job = job.clone();
+        self.write(move |conn| {
             let req = &job.request;
             let (mode, source, context, exten) = match &req.mode {
                 OriginateMode::ClickToCall { source } => {
@@ -207,7 +217,8 @@ impl OriginateStore for SqliteOriginateStore {
     }
 
     fn update(&self, job: &OriginateJob) -> Result<(), PortError> {
-        self.with(|conn| {
+        let job = job.clone();
+        self.write(move |conn| {
             let n = conn.execute(
                 "UPDATE originate_job SET state = ?2, progress = ?3, dial_failure = ?4, \
                    hangup_cause = ?5, channels = ?6, updated_at = ?7, source_answered_at = ?8, \

@@ -224,26 +224,31 @@ impl Decoder for AmiCodec {
     type Error = CodecError;
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<AmiFrame>, CodecError> {
+        // Lines are taken from `buf[taken..]`; what was taken is advanced over once, on return.
+        let mut taken = 0;
         loop {
-            let Some(newline) = buf.iter().position(|&b| b == b'\n') else {
+            let Some(found) = memchr::memchr(b'\n', &buf[taken..]) else {
+                buf.advance(taken);
                 if self.current_size + buf.len() > self.max_message {
                     buf.clear();
                     return Err(self.too_large());
                 }
                 return Ok(None);
             };
-            self.current_size += newline + 1;
+            let newline = taken + found;
+            self.current_size += found + 1;
             if self.current_size > self.max_message {
                 buf.advance(newline + 1);
                 return Err(self.too_large());
             }
             let mut end = newline;
-            if end > 0 && buf[end - 1] == b'\r' {
+            if end > taken && buf[end - 1] == b'\r' {
                 end -= 1;
             }
-            let frame = self.push_line(&String::from_utf8_lossy(&buf[..end]));
-            buf.advance(newline + 1);
+            let frame = self.push_line(&String::from_utf8_lossy(&buf[taken..end]));
+            taken = newline + 1;
             if let Some(frame) = frame {
+                buf.advance(taken);
                 return Ok(Some(frame));
             }
         }

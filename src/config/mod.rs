@@ -77,9 +77,12 @@
 //! non_agent_extensions = []           # default; phones agents may never log in from
 //! ```
 
+mod campaigns;
+mod dialing;
 mod node;
 mod outbound;
 mod sections;
+mod sms;
 #[cfg(test)]
 mod tests;
 
@@ -89,12 +92,15 @@ use serde::{Deserialize, Deserializer};
 
 use crate::core::Secret;
 
+pub use campaigns::{CampaignConfig, CampaignsConfig, DispositionConfig};
+pub use dialing::{CategoryConfig, DialingConfig, RuleConfig};
 pub use node::{AmiConfig, AriConfig, EngineConfig, NodeConfig, DEFAULT_AMI_PORT};
 pub use outbound::{OutboundCampaignConfig, OutboundConfig, OutboundCredentialConfig};
 pub use sections::{
     AgentsConfig, AgiConfig, AuthConfig, HttpConfig, OriginateConfig, RecordingPolicyName,
     RecordingsConfig, StoreConfig,
 };
+pub use sms::SmsConfig;
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Deserialize)]
@@ -124,6 +130,15 @@ pub struct Config {
     /// Recordings: which calls are recorded, where transcodings are cached. Optional.
     #[serde(default)]
     pub recordings: RecordingsConfig,
+    /// Text messages (the core's SMS service). Optional; every field has a default.
+    #[serde(default)]
+    pub sms: SmsConfig,
+    /// The campaigns. Optional; none by default.
+    #[serde(default)]
+    pub campaigns: CampaignsConfig,
+    /// Dialing rules: categories and DDRs. Optional; every field has a default.
+    #[serde(default)]
+    pub dialing: DialingConfig,
     /// The eXpand SOAP facade. Optional.
     #[serde(default)]
     pub expand: crate::facades::expand::config::ExpandConfig,
@@ -266,7 +281,7 @@ impl Config {
                 .http
                 .trusted_proxies
                 .iter()
-                .any(|n| crate::facades::client_addr::Network::parse(n).is_none())
+                .any(|n| crate::net::Network::parse(n).is_none())
         {
             return invalid(
                 "http.trusted_proxies",
@@ -275,6 +290,9 @@ impl Config {
         }
         self.auth.validate()?;
         self.agents.validate()?;
+        self.sms
+            .validate()
+            .map_err(|(field, reason)| ConfigError::Invalid { field, reason })?;
         self.expand
             .validate()
             .map_err(|(field, reason)| ConfigError::Invalid { field, reason })?;
@@ -325,7 +343,15 @@ impl Config {
         if let Err((field, reason)) = self.ucontact.validate() {
             return invalid(field, reason);
         }
-        self.uscall.validate()?;
+        if let Err((field, reason)) = self.campaigns.validate() {
+            return invalid(field, reason);
+        }
+        if let Err((field, reason)) = self.dialing.validate() {
+            return invalid(field, reason);
+        }
+        if let Err((field, reason)) = self.uscall.validate() {
+            return invalid(field, reason);
+        }
         Ok(())
     }
 }

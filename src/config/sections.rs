@@ -258,10 +258,10 @@ pub struct HttpConfig {
 
 impl HttpConfig {
     /// The trusted proxies, parsed (validation guarantees they parse).
-    pub fn proxies(&self) -> Vec<crate::facades::client_addr::Network> {
+    pub fn proxies(&self) -> Vec<crate::net::Network> {
         self.trusted_proxies
             .iter()
-            .filter_map(|s| crate::facades::client_addr::Network::parse(s))
+            .filter_map(|s| crate::net::Network::parse(s))
             .collect()
     }
 

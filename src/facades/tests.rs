@@ -54,8 +54,8 @@ fn services(dir: &TempDir, read_connections: usize) -> Services {
         "[engine]\ntimezone = \"America/Montevideo\"\n[store]\npath = {:?}\nread_connections = {read_connections}\n\
          [[node]]\nname = \"pbx1\"\ncdr_db = {:?}\nqueue_log = {:?}\nrecordings_dir = {:?}\n\
          [node.ami]\nhost = \"127.0.0.1\"\nusername = \"u\"\nsecret = \"s\"\n\
-         [expand]\nsms_uri_template = \"pjsip:carrier/sip:{{number}}@192.0.2.1\"\n\
-         [[ucontact.campaign]]\nname = \"Ventas\"\nqueue = \"q_ventas\"\n",
+         [sms]\nuri_template = \"pjsip:carrier/sip:{{number}}@192.0.2.1\"\n\
+         [[campaigns.campaign]]\nname = \"Ventas\"\nqueue = \"q_ventas\"\n",
         p.join("store.db"),
         p.join("master.db"),
         p.join("queue_log"),

@@ -35,7 +35,7 @@ use crate::core::originate::{
 use crate::core::originate_service::CancelError;
 use crate::core::recordings::{Fetched, RecordingKey, ServeFormat};
 use crate::core::reports::{self, ReportContext, ReportFilter};
-use crate::core::sms::{PbxGateway, SmsGateway, SmsId, SmsService};
+use crate::core::sms::{SmsGateway, SmsId, SmsService};
 use crate::core::{CdrRecord, QueueEvent, QueueLogRecord, TimeRange, UnixTime};
 use crate::facades::auth::KeyVerifier;
 use crate::facades::soap::{self, RequestContext, SoapCall, SoapError, SoapService, SoapValue};

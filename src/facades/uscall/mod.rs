@@ -26,7 +26,6 @@ use crate::core::call_summary::{
     in_progress, merge_in_progress, originate_id_of, outbound_legs, summarize, CallRules,
     CallSummary, OriginatedCall,
 };
-use crate::core::dialing::DialingCategory;
 use crate::core::directory::{
     Agent, AgentNumber, CredentialApi, Extension, PauseReason, PauseReasonId, QueueName, TrunkName,
 };
@@ -145,7 +144,6 @@ pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Router {
 pub struct UscallService {
     services: Arc<Services>,
     keys: Arc<KeyVerifier>,
-    categories: Vec<DialingCategory>,
 }
 
 /// One call's parameters, read by the SOAP facades' one rule ([`soap::parts`]): by name in
@@ -233,14 +231,9 @@ fn peer(p: &str) -> String {
 }
 
 impl UscallService {
-    /// The service; the dialing categories come from the (validated) configuration.
+    /// The service over `services`.
     pub fn new(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Self {
-        let categories = services.config.uscall.categories().unwrap_or_default();
-        Self {
-            services,
-            keys,
-            categories,
-        }
+        Self { services, keys }
     }
 
     fn tz(&self) -> jiff::tz::TimeZone {

@@ -25,13 +25,11 @@ struct Fixture {
     key: String,
 }
 
-fn fixture() -> Fixture {
-    fixture_with("sms_uri_template = \"pjsip:carrier/sip:{number}@192.0.2.1\"")
-}
+/// Text messages through the PBX (a carrier that is never reached).
+const SMS_THROUGH_PBX: &str = "[sms]\nuri_template = \"pjsip:carrier/sip:{number}@192.0.2.1\"\n";
 
-/// A fixture whose `[expand]` section also holds `expand_lines`.
-fn fixture_with(expand_lines: &str) -> Fixture {
-    fixture_sections(expand_lines, "")
+fn fixture() -> Fixture {
+    fixture_sections("", SMS_THROUGH_PBX)
 }
 
 /// A fixture whose `[expand]` section also holds `expand_lines`, with `sections` after it.
@@ -234,8 +232,8 @@ async fn keyless_reports_answer_only_to_client_networks() {
 async fn behind_a_trusted_proxy_the_keyless_reports_see_the_forwarded_client() {
     // The engine behind a reverse proxy on loopback: every request's peer is 127.0.0.1.
     let f = fixture_sections(
-        "sms_uri_template = \"pjsip:carrier/sip:{number}@192.0.2.1\"",
-        "[http]\ntrusted_proxies = [\"127.0.0.1\"]",
+        "",
+        &format!("{SMS_THROUGH_PBX}[http]\ntrusted_proxies = [\"127.0.0.1\"]"),
     );
     let args = [
         ("Cola", "q_ventas"),

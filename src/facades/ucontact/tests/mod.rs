@@ -15,21 +15,20 @@ use crate::core::directory::{Agent, AgentNumber, Extension as DirExtension, Pass
 use crate::test_support::TempDir;
 
 const CAMPAIGNS: &str = r#"
-[ucontact]
-[[ucontact.campaign]]
+[[campaigns.campaign]]
 name = "Cobranza->"
 queue = "q_cobranza"
 outbound = true
 trunk = "carrier"
-[[ucontact.campaign.disposition]]
+[[campaigns.campaign.disposition]]
 l1 = "Venta"
 txtcode = "V01"
-[[ucontact.campaign.disposition]]
+[[campaigns.campaign.disposition]]
 l1 = "No llamar"
 l2 = "Pidio"
 action = "BLACKLIST"
 txtcode = "NL"
-[[ucontact.campaign.disposition]]
+[[campaigns.campaign.disposition]]
 l1 = "Volver"
 action = "RESCHEDULE"
 txtcode = "RS"

@@ -21,8 +21,8 @@ fn fixture() -> Fixture {
         "[engine]\ntimezone = \"America/Sao_Paulo\"\n[store]\npath = {:?}\n\
          [[node]]\nname = \"pbx1\"\nrecordings_dir = {:?}\n\
          [node.ami]\nhost = \"127.0.0.1\"\nusername = \"u\"\nsecret = \"s\"\n\
-         [uscall]\nddrs = [\"26002000\"]\n\
-         [[uscall.category]]\nid = \"1\"\n[[uscall.category.rule]]\npattern = \"5551XXX\"\n",
+         [dialing]\nddrs = [\"26002000\"]\n\
+         [[dialing.category]]\nid = \"1\"\n[[dialing.category.rule]]\npattern = \"5551XXX\"\n",
         dir.path().join("s.db"),
         dir.path().join("rec"),
     );

@@ -75,10 +75,28 @@
 //!
 //! [agents]                            # optional section
 //! non_agent_extensions = []           # default; phones agents may never log in from
+//!
+//! [sms]                               # optional section: text messages (see `sms`)
+//! [dialing]                           # optional section: categories and DDRs (see `dialing`)
+//! [campaigns]                         # optional section: [[campaigns.campaign]] (see `campaigns`)
+//!
+//! [expand]                            # optional: eXpand's wire details (`facades::expand::config`)
+//! [uscall]                            # optional: USCall's (`facades::uscall::config`)
+//! [ucontact]                          # optional: uContact's (`facades::ucontact::config`)
 //! ```
+//!
+//! Core features (SMS, dialing, campaigns) have sections of their own, whichever API uses
+//! them; a vendor's section holds only that API's wire details. Keys older files keep in a
+//! vendor's section are still read, with a warning ([`legacy`]).
+//!
+//! Dependencies point one way: this module names the facades' section types (each facade
+//! owns its section and its validation, which returns the key and why, never a
+//! [`ConfigError`]); no facade names this module. The composition root (`app`) hands each
+//! facade its own section and the core services it needs.
 
 mod campaigns;
 mod dialing;
+pub mod legacy;
 mod node;
 mod outbound;
 mod sections;
@@ -183,6 +201,16 @@ pub enum ConfigError {
         /// Why.
         reason: &'static str,
     },
+    /// One setting is both in its former place and in its current one.
+    #[error(
+        "`{old}` and `{new}` are one setting: keep only `{new}` (`{old}` is its former place)"
+    )]
+    Duplicate {
+        /// The former place, e.g. `expand.sms_from`.
+        old: String,
+        /// The current place, e.g. `sms.from`.
+        new: String,
+    },
 }
 
 fn invalid(field: &'static str, reason: &'static str) -> Result<(), ConfigError> {
@@ -222,10 +250,34 @@ impl Config {
     }
 
     /// Parses and validates configuration text.
+    /// Keys in their former places ([`legacy`]) are read in their new ones, each with a
+    /// warning naming the new place.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let config: Config = toml::from_str(text)?;
-        config.validate()?;
+        let (config, moved) = Self::read(text)?;
+        for m in moved {
+            tracing::warn!(
+                old = %m.old(),
+                new = %m.new_place(),
+                "configuration: `{}` has moved to `{}`; read from its old place, please move it",
+                m.old(),
+                m.new_place(),
+            );
+        }
         Ok(config)
+    }
+
+    /// The validated configuration and the keys read from their former places.
+    fn read(text: &str) -> Result<(Self, Vec<legacy::Move>), ConfigError> {
+        let mut file: toml::Table = text.parse()?;
+        let moved = legacy::migrate(&mut file)?;
+        // A current file is read from its text, so that errors point at its lines.
+        let config: Config = if moved.is_empty() {
+            toml::from_str(text)?
+        } else {
+            toml::Value::Table(file).try_into()?
+        };
+        config.validate()?;
+        Ok((config, moved))
     }
 
     /// The originate service's settings: `[originate]` and the `[outbound]` policy

@@ -16,13 +16,22 @@ use crate::core::recordings::RecordingsService;
 use crate::core::session_tokens::Sessions;
 use crate::core::sms::SmsService;
 use crate::core::Journal;
-use crate::facades::{PbxSlot, Services};
+use crate::facades::{FacadeSections, PbxSlot, Services};
 use crate::recording_media::MediaCodecs;
 use crate::store::{
     SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDirectory, SqliteHangupCauses,
     SqliteInstallKeys, SqliteJournalReader, SqliteRecordings, SqliteSessions, SqliteSms,
     StoreError,
 };
+
+/// Each facade's own section of `config`.
+pub fn facade_sections(config: &Config) -> FacadeSections {
+    FacadeSections {
+        expand: config.expand.clone(),
+        uscall: config.uscall.clone(),
+        ucontact: config.ucontact.clone(),
+    }
+}
 
 /// The facades' [`Services`] over the stores named by `config` (the PBX part is attached once
 /// AMI is up).
@@ -72,6 +81,7 @@ pub fn open_services(config: Arc<Config>) -> Result<Services, StoreError> {
         ),
         hangup_causes: Arc::new(SqliteHangupCauses::open(path)?),
         pbx_slot: PbxSlot::default(),
-        config,
+        time_zone: config.engine.time_zone(),
+        originate_context: config.originate.context.clone(),
     })
 }

@@ -27,16 +27,36 @@ use axum::Router;
 
 pub use services::{PbxServices, PbxSlot, Services};
 
-/// Every facade's routes over `services`.
-pub fn router(services: Arc<Services>) -> Router {
+/// Each facade's own section of the configuration, handed to it alone by the composition
+/// root (`app`): no facade reads another vendor's section.
+#[derive(Clone, Debug, Default)]
+pub struct FacadeSections {
+    /// `[expand]`.
+    pub expand: expand::config::ExpandConfig,
+    /// `[uscall]`.
+    pub uscall: uscall::config::UscallConfig,
+    /// `[ucontact]`.
+    pub ucontact: ucontact::config::UcontactConfig,
+}
+
+/// Every facade's routes over `services`, each with its own section.
+pub fn router(services: Arc<Services>, sections: FacadeSections) -> Router {
     let keys = Arc::new(auth::KeyVerifier::new(
         services.directory.clone(),
         services.logins.clone(),
     ));
     Router::new()
-        .merge(expand::routes(services.clone(), keys.clone()))
-        .merge(uscall::routes(services.clone(), keys.clone()))
-        .merge(ucontact::routes(services, keys))
+        .merge(expand::routes(
+            services.clone(),
+            keys.clone(),
+            sections.expand,
+        ))
+        .merge(uscall::routes(
+            services.clone(),
+            keys.clone(),
+            sections.uscall,
+        ))
+        .merge(ucontact::routes(services, keys, sections.ucontact))
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 
 use std::sync::{Arc, OnceLock};
 
-use crate::config::Config;
 use crate::core::agent_digest::AgentDigests;
 use crate::core::agents::AgentService;
 use crate::core::audit::ActionJournal;
@@ -45,8 +44,12 @@ pub struct PbxServices {
 /// part is attached once AMI is up ([`Services::pbx`] is `None` until then, and the facades
 /// answer their vendor's "not available" code).
 pub struct Services {
-    /// The configuration the engine runs with.
-    pub config: Arc<Config>,
+    /// The call center's time zone (`[engine] timezone`): the one vendor answers render
+    /// times in.
+    pub time_zone: jiff::tz::TimeZone,
+    /// The dialplan context originated calls enter (`[originate] context`): how a call the
+    /// engine placed is told apart from others in the CDRs.
+    pub originate_context: String,
     /// Agents, pause reasons, API credentials.
     pub directory: Directory,
     /// Reads of the journal of CDRs and queue activity (a pool of read connections beside

@@ -42,7 +42,7 @@ use crate::facades::client_addr::Network;
 use crate::facades::soap::{self, RequestContext, SoapCall, SoapError, SoapService, SoapValue};
 use crate::facades::{PbxServices, Services};
 
-use config::QueueKind;
+use config::{QueueKind, UscallConfig};
 use errors::{reason, Noun, UscallError};
 use wire::METRICS_REPORTS;
 
@@ -135,15 +135,16 @@ pub const OPERATIONS: &[(&str, &[&str])] = &[
     ("ccenterMetricsReports", &["token"]),
 ];
 
-/// The facade's routes.
-pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Router {
-    soap::routes(PATH, Arc::new(UscallService::new(services, keys)))
+/// The facade's routes over `services`, with its `[uscall]` section.
+pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>, config: UscallConfig) -> Router {
+    soap::routes(PATH, Arc::new(UscallService::new(services, keys, config)))
 }
 
 /// The operations over the engine's services.
 pub struct UscallService {
     services: Arc<Services>,
     keys: Arc<KeyVerifier>,
+    config: UscallConfig,
 }
 
 /// One call's parameters, read by the SOAP facades' one rule ([`soap::parts`]): by name in
@@ -231,13 +232,18 @@ fn peer(p: &str) -> String {
 }
 
 impl UscallService {
-    /// The service over `services`.
-    pub fn new(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Self {
-        Self { services, keys }
+    /// The service over `services`, with its `[uscall]` section; the dialing rules are the
+    /// core's (`Services::dialing`).
+    pub fn new(services: Arc<Services>, keys: Arc<KeyVerifier>, config: UscallConfig) -> Self {
+        Self {
+            services,
+            keys,
+            config,
+        }
     }
 
     fn tz(&self) -> jiff::tz::TimeZone {
-        self.services.config.engine.time_zone()
+        self.services.time_zone.clone()
     }
 
     fn pbx(&self) -> Result<&PbxServices, UscallError> {
@@ -251,7 +257,7 @@ impl UscallService {
 
     fn call_rules(&self) -> CallRules {
         CallRules {
-            originate_context: self.services.config.originate.context.clone(),
+            originate_context: self.services.originate_context.clone(),
             ..CallRules::new(
                 self.services.naming.clone(),
                 self.services.queue_log.clone(),
@@ -391,7 +397,7 @@ impl UscallService {
         dataini: Option<&str>,
         datafin: Option<&str>,
     ) -> Result<TimeRange, UscallError> {
-        let max_days = self.services.config.uscall.max_report_days;
+        let max_days = self.config.max_report_days;
         let range = wire::date_range(dataini, datafin, &self.tz(), UnixTime::now()).map_err(
             |e| match e {
                 wire::RangeError::Start => UscallError::invalid("dataini", reason::DATE_FORMAT),

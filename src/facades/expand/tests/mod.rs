@@ -48,7 +48,7 @@ fn fixture_sections(expand_lines: &str, sections: &str) -> Fixture {
         p.join("monitor"),
     );
     let config = Arc::new(Config::from_toml(&text).unwrap());
-    let services = Arc::new(crate::test_support::services(config));
+    let services = Arc::new(crate::test_support::services(config.clone()));
     let mut ana = Agent::new(AgentNumber::new("2101").unwrap());
     ana.username = "ana".into();
     ana.full_name = "Ana Pérez".into();
@@ -68,7 +68,8 @@ fn fixture_sections(expand_lines: &str, sections: &str) -> Fixture {
         services.directory.clone(),
         services.logins.clone(),
     ));
-    let router = routes(services, keys).layer(DefaultBodyLimit::max(64 * 1024));
+    let router =
+        routes(services, keys, config.expand.clone()).layer(DefaultBodyLimit::max(64 * 1024));
     Fixture { dir, router, key }
 }
 

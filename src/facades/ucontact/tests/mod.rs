@@ -36,6 +36,7 @@ txtcode = "RS"
 
 struct Fixture {
     _dir: TempDir,
+    config: Arc<Config>,
     services: Arc<Services>,
     router: Router,
 }
@@ -54,7 +55,7 @@ fn fixture_with(sections: &str) -> Fixture {
         dir.path().join("rec").display(),
     );
     let config = Arc::new(Config::from_toml(&text).unwrap());
-    let services = Arc::new(crate::test_support::services(config));
+    let services = Arc::new(crate::test_support::services(config.clone()));
     for (number, user, supervisor) in [("2307", "ana", false), ("2308", "sup", true)] {
         let mut a = Agent::new(AgentNumber::new(number).unwrap());
         a.username = user.into();
@@ -69,9 +70,10 @@ fn fixture_with(sections: &str) -> Fixture {
         services.directory.clone(),
         services.logins.clone(),
     ));
-    let router = routes(services.clone(), keys);
+    let router = routes(services.clone(), keys, config.ucontact.clone());
     Fixture {
         _dir: dir,
+        config,
         services,
         router,
     }

@@ -27,7 +27,7 @@ fn fixture() -> Fixture {
         dir.path().join("rec"),
     );
     let config = Arc::new(Config::from_toml(&text).unwrap());
-    let services = Arc::new(crate::test_support::services(config));
+    let services = Arc::new(crate::test_support::services(config.clone()));
     let mut agent = Agent::new(AgentNumber::new("2204").unwrap());
     agent.full_name = "Ana Souza".into();
     agent.username = "ana".into();
@@ -64,7 +64,7 @@ fn fixture() -> Fixture {
         services.logins.clone(),
     ));
     Fixture {
-        app: routes(services, keys),
+        app: routes(services, keys, config.uscall.clone()),
         token,
         _dir: dir,
     }

@@ -97,7 +97,7 @@ fn default_max_lockout() -> u64 {
     3600
 }
 
-/// The `[agi]` section: the FastAGI server. It runs when `[ucontact]` configures campaigns
+/// The `[agi]` section: the FastAGI server. It runs when `[campaigns]` configures campaigns
 /// (their inbound blacklist is what `to-queue` asks it).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

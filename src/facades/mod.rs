@@ -2,7 +2,9 @@
 //!
 //! - `mod.rs`: the routes, the operation dispatch and the helpers the operations share;
 //! - `ops/`: the operations, one file per area;
-//! - `config.rs`: the facade's section of the configuration;
+//! - `config.rs`: the facade's section of the configuration (wire details only; the core
+//!   features' settings are the engine's own sections), which it alone is handed
+//!   ([`FacadeSections`]); no facade reads the configuration itself or another's section;
 //! - `wire.rs` (or `wire/`, one file per area): decoding requests and encoding answers in the
 //!   vendor's formats;
 //! - `errors.rs`: the one mapping from core errors to the vendor's codes, and the vendor's

@@ -270,7 +270,10 @@ fn main() {
             .to_owned();
         let router = centralita::http::router(
             Arc::new(Healthy),
-            centralita::facades::router(services.clone()),
+            centralita::facades::router(
+                services.clone(),
+                centralita::app::facade_sections(&config),
+            ),
             config.http.limits(),
         );
         // The key's first use (Argon2id) and a warm-up job, untimed.

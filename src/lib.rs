@@ -14,6 +14,7 @@ pub mod facades;
 pub mod http;
 pub mod http_client;
 pub mod media;
+pub mod net;
 pub mod recording_media;
 pub mod sms_http;
 pub mod store;

@@ -28,28 +28,27 @@ use support::scripted_pbx::{ScriptedPbx, Seen, QUEUE};
 use tokio::sync::oneshot;
 
 const FACADES: &str = r#"
-[expand]
-sms_uri_template = "pjsip:carrier/sip:{number}@192.0.2.1"
+[sms]
+uri_template = "pjsip:carrier/sip:{number}@192.0.2.1"
 
-[uscall]
+[dialing]
 ddrs = ["26002000"]
-[[uscall.category]]
+[[dialing.category]]
 id = "livre"
 name = "Qualquer número"
-[[uscall.category.rule]]
+[[dialing.category.rule]]
 pattern = "X."
 
-[ucontact]
-[[ucontact.campaign]]
+[[campaigns.campaign]]
 name = "Ventas->"
 outbound = true
 
-[[ucontact.campaign]]
+[[campaigns.campaign]]
 name = "Troncal->"
 outbound = true
 trunk = "carrier"
 
-[[ucontact.campaign]]
+[[campaigns.campaign]]
 name = "Perdida->"
 outbound = true
 trunk = "nao_existe"

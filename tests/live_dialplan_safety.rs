@@ -450,18 +450,17 @@ const FACADES: &str = r#"
 [originate]
 retention_seconds = 600
 
-[uscall]
+[dialing]
 ddrs = ["26002000"]
 
-[[uscall.category]]
+[[dialing.category]]
 id = "1"
 name = "Lab"
 trunk = "carrier"
-[[uscall.category.rule]]
+[[dialing.category.rule]]
 pattern = "5551XXX"
 
-[ucontact]
-[[ucontact.campaign]]
+[[campaigns.campaign]]
 name = "Cobranza->"
 queue = "q_cobranza"
 outbound = true

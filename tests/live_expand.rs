@@ -82,8 +82,8 @@ async fn expand_webservice_against_the_lab() {
         scratch.path(),
         "expand",
         "[originate]\nretention_seconds = 600\n\n\
-         [expand]\nsms_uri_template = \"pjsip:carrier/sip:{number}@127.0.0.2:5060\"\n\
-         sms_max_per_second = 3\n\n[expand.queue_descriptions]\nq_ventas = \"Ventas\"\n",
+         [sms]\nuri_template = \"pjsip:carrier/sip:{number}@127.0.0.2:5060\"\n\
+         max_per_second = 3\n\n[expand.queue_descriptions]\nq_ventas = \"Ventas\"\n",
     );
     wait_health(&engine, Duration::from_secs(20), "the engine", |c, _| {
         c == "200"

@@ -26,18 +26,17 @@ use live_support::*;
 use serde_json::{json, Value};
 
 const EXTRA: &str = r#"
-[uscall]
-[[uscall.category]]
+[dialing]
+[[dialing.category]]
 id = "livre"
 name = "Qualquer número"
 trunk = "carrier"
-[[uscall.category.rule]]
+[[dialing.category.rule]]
 pattern = "X."
-[[uscall.category.rule]]
+[[dialing.category.rule]]
 pattern = "+X."
 
-[ucontact]
-[[ucontact.campaign]]
+[[campaigns.campaign]]
 name = "Politica->"
 outbound = true
 trunk = "carrier"

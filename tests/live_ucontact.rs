@@ -43,23 +43,22 @@ const PHONE: &str = "1007";
 const CAMPAIGN: &str = "Cobranza->";
 
 const EXTRA: &str = r#"
-[ucontact]
-[[ucontact.campaign]]
+[[campaigns.campaign]]
 name = "Cobranza->"
 queue = "q_cobranza"
 outbound = true
 trunk = "carrier"
 callerid = "26003000"
-[[ucontact.campaign.disposition]]
+[[campaigns.campaign.disposition]]
 l1 = "Promesa"
 txtcode = "PP"
-[[ucontact.campaign.disposition]]
+[[campaigns.campaign.disposition]]
 l1 = "No llamar"
 l2 = "Pidio"
 action = "BLACKLIST"
 txtcode = "NL"
 
-[[ucontact.campaign]]
+[[campaigns.campaign]]
 name = "Pruebas->"
 outbound = true
 trunk = "otro_carrier"

@@ -266,36 +266,36 @@ fn rms(file: &Path) -> f64 {
 }
 
 const CONFIG: &str = r#"
-[uscall]
+[dialing]
 ddrs = ["26002000"]
 
-[[uscall.category]]
+[[dialing.category]]
 id = "1"
 name = "Lab"
 trunk = "carrier"
-[[uscall.category.rule]]
+[[dialing.category.rule]]
 pattern = "0[5]551XXX"
 strip = 1
-[[uscall.category.rule]]
+[[dialing.category.rule]]
 pattern = "5551XXX"
 
-[[uscall.category]]
+[[dialing.category]]
 id = "sem-tronco"
 trunk = "nao-existe"
-[[uscall.category.rule]]
+[[dialing.category.rule]]
 pattern = "X."
 
-[[uscall.category]]
+[[dialing.category]]
 id = "ramais"
 name = "Ramais"
-[[uscall.category.rule]]
+[[dialing.category.rule]]
 pattern = "10XX"
 
-[[uscall.category]]
+[[dialing.category]]
 id = "sem-resposta"
 name = "Nunca atende"
 trunk = "carrier"
-[[uscall.category.rule]]
+[[dialing.category.rule]]
 pattern = "5553"
 
 # getQueue's nome and tipo of q_soporte (q_ventas is left to the defaults).

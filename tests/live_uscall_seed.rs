@@ -57,14 +57,14 @@ var_dump($result);
 "#;
 
 const CONFIG: &str = r#"
-[uscall]
+[dialing]
 ddrs = ["2800"]
 
-[[uscall.category]]
+[[dialing.category]]
 id = "1"
 name = "São Paulo"
 trunk = "carrier"
-[[uscall.category.rule]]
+[[dialing.category.rule]]
 pattern = "11XXXXXXXX"
 
 [outbound]

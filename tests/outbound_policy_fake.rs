@@ -30,17 +30,16 @@ use centralita::facades::{PbxServices, Services};
 use support::fake_ami::{FakeAmi, SECRET, USERNAME};
 
 const OUTBOUND: &str = r#"
-[uscall]
-[[uscall.category]]
+[dialing]
+[[dialing.category]]
 id = "livre"
 name = "Qualquer número"
-[[uscall.category.rule]]
+[[dialing.category.rule]]
 pattern = "X."
-[[uscall.category.rule]]
+[[dialing.category.rule]]
 pattern = "+X."
 
-[ucontact]
-[[ucontact.campaign]]
+[[campaigns.campaign]]
 name = "Ventas->"
 outbound = true
 
@@ -132,7 +131,8 @@ async fn engine(tag: &str) -> Engine {
         live,
         commands: Arc::new(AmiCallCommands::new(client)),
     });
-    let router = centralita::facades::router(services.clone());
+    let router =
+        centralita::facades::router(services.clone(), centralita::app::facade_sections(&config));
     Engine {
         _dir: scratch,
         fake,

@@ -25,7 +25,7 @@ use tracing::{info, warn};
 
 pub use health::EngineHealth;
 pub use pbx::{AmiConnector, ConnectFuture, PbxConnector};
-pub use services::open_services;
+pub use services::{facade_sections, open_services};
 
 use crate::asterisk::ami::{ActionError, AmiError};
 use crate::asterisk::ingest::{AfterPoll, IngestError, IngestHandle};
@@ -114,7 +114,7 @@ impl App {
     pub fn router(&self) -> Router {
         http::router(
             Arc::new(self.health.clone()),
-            facades::router(self.services.clone()),
+            facades::router(self.services.clone(), facade_sections(&self.config)),
             self.config.http.limits(),
         )
     }

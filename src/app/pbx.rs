@@ -115,7 +115,7 @@ pub async fn run(
     )
     .await?
     .with_action_journal(Arc::new(SqliteActionJournal::open(&config.store.path)?))
-    .with_call_checks(CallChecks::new(live.clone(), config.uscall.ddrs.clone()));
+    .with_call_checks(CallChecks::new(live.clone(), config.dialing.ddrs.clone()));
     let agents = AgentService::new(
         services.directory.clone(),
         Arc::new(config.primary_node().queue_control(client.clone())),

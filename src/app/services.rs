@@ -14,15 +14,24 @@ use crate::core::login_guard::{self, LoginGuard};
 use crate::core::record_links::RecordLinks;
 use crate::core::recordings::RecordingsService;
 use crate::core::session_tokens::Sessions;
-use crate::core::sms::{SmsService, SmsSettings};
+use crate::core::sms::SmsService;
 use crate::core::Journal;
-use crate::facades::{PbxSlot, Services};
+use crate::facades::{FacadeSections, PbxSlot, Services};
 use crate::recording_media::MediaCodecs;
 use crate::store::{
     SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDirectory, SqliteHangupCauses,
     SqliteInstallKeys, SqliteJournalReader, SqliteRecordings, SqliteSessions, SqliteSms,
     StoreError,
 };
+
+/// Each facade's own section of `config`.
+pub fn facade_sections(config: &Config) -> FacadeSections {
+    FacadeSections {
+        expand: config.expand.clone(),
+        uscall: config.uscall.clone(),
+        ucontact: config.ucontact.clone(),
+    }
+}
 
 /// The facades' [`Services`] over the stores named by `config` (the PBX part is attached once
 /// AMI is up).
@@ -49,19 +58,14 @@ pub fn open_services(config: Arc<Config>) -> Result<Services, StoreError> {
         actions: actions.clone(),
         campaigns: CampaignService::new(
             Arc::new(SqliteCampaigns::open(path)?),
-            config.ucontact.campaigns(),
+            config.campaigns.campaigns(),
             actions.clone(),
         ),
         agent_digests: AgentDigests::new(Arc::new(SqliteAgentDigests::open(path)?)),
-        sms: SmsService::new(
-            Arc::new(SqliteSms::open(path)?),
-            SmsSettings {
-                from: (!config.expand.sms_from.is_empty()).then(|| config.expand.sms_from.clone()),
-                max_per_second: config.expand.sms_max_per_second,
-            },
-        )
-        .with_action_journal(actions.clone()),
-        sms_http: config.expand.sms_http_gateway().map(|g| Arc::new(g) as _),
+        sms: SmsService::new(Arc::new(SqliteSms::open(path)?), config.sms.settings())
+            .with_action_journal(actions.clone()),
+        sms_route: config.sms.route(),
+        dialing: Arc::new(config.dialing.plan()),
         sessions: Arc::new(
             Sessions::new(Duration::from_secs(config.ucontact.session_idle_seconds))
                 .with_store(Arc::new(SqliteSessions::open(path)?)),
@@ -77,6 +81,7 @@ pub fn open_services(config: Arc<Config>) -> Result<Services, StoreError> {
         ),
         hangup_causes: Arc::new(SqliteHangupCauses::open(path)?),
         pbx_slot: PbxSlot::default(),
-        config,
+        time_zone: config.engine.time_zone(),
+        originate_context: config.originate.context.clone(),
     })
 }

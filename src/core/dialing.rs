@@ -4,7 +4,8 @@
 //! A [`DialingCategory`] holds ordered [`DialRule`]s; the first rule whose [`DialPattern`]
 //! matches the whole number decides: it strips `strip` leading digits and adds `prefix` in
 //! front. A number no rule matches is refused. The result is a [`PhoneNumber`], so nothing that
-//! leaves here can carry anything but digits (and a leading `+`).
+//! leaves here can carry anything but digits (and a leading `+`). A [`DialingPlan`] is a
+//! site's categories with its DDRs (the numbers a call may be connected to).
 //!
 //! Patterns use Asterisk's extension pattern letters, without the leading `_`:
 //!
@@ -215,6 +216,25 @@ pub struct DialingCategory {
     pub rules: Vec<DialRule>,
     /// The trunk the category's calls are meant for, if named.
     pub trunk: Option<String>,
+}
+
+/// A site's dialing rules: the categories clients dial by, and the DDRs (DIDs) a call may be
+/// connected to, in the dialplan context where they are answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DialingPlan {
+    /// The dialplan context where DDRs are answered.
+    pub ddr_context: String,
+    /// The DDRs calls may be connected to (none: no call may).
+    pub ddrs: Vec<String>,
+    /// The rule sets, by id.
+    pub categories: Vec<DialingCategory>,
+}
+
+impl DialingPlan {
+    /// The category clients name `id`.
+    pub fn category(&self, id: &str) -> Option<&DialingCategory> {
+        self.categories.iter().find(|c| c.id == id)
+    }
 }
 
 impl DialingCategory {

@@ -10,7 +10,8 @@
 //! - [`RateLimiter`]: at most N messages (recipients) per second, over a sliding second.
 //! - [`SmsService`]: the rules; ports [`SmsStore`] (persistence) and [`SmsGateway`] (the way
 //!   out): [`PbxGateway`] sends through the PBX ([`CallCommands::send_message`], a message URI
-//!   made from a template), an HTTP gateway adapter (`crate::sms_http`) through a provider.
+//!   made from a template), an HTTP gateway adapter (`crate::sms_http`) through a provider;
+//!   [`SmsRoute`] is which of them the configuration chose.
 //!
 //! Nothing here knows SQL, AMI or a wire format.
 
@@ -291,6 +292,31 @@ impl SmsGateway for PbxGateway {
                 .await
                 .map_err(|e| e.to_string())
         })
+    }
+}
+
+/// Which way messages leave, as configured: through an HTTP provider, through the PBX with a
+/// message URI template (once the PBX is connected), or not at all.
+#[derive(Clone, Default)]
+pub enum SmsRoute {
+    /// Sending is disabled.
+    #[default]
+    Off,
+    /// Through the PBX: the message URI template (`{number}` becomes the recipient).
+    Pbx(String),
+    /// Through a provider.
+    Gateway(Arc<dyn SmsGateway>),
+}
+
+impl SmsRoute {
+    /// The gateway to send through now: the provider, or the PBX over `pbx` (its call
+    /// commands, once connected). `None`: sending is off, or the PBX is not connected yet.
+    pub fn gateway(&self, pbx: Option<&Arc<dyn CallCommands>>) -> Option<Arc<dyn SmsGateway>> {
+        match self {
+            Self::Off => None,
+            Self::Gateway(gateway) => Some(gateway.clone()),
+            Self::Pbx(template) => Some(Arc::new(PbxGateway::new(pbx?.clone(), template.clone()))),
+        }
     }
 }
 

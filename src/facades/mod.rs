@@ -2,7 +2,9 @@
 //!
 //! - `mod.rs`: the routes, the operation dispatch and the helpers the operations share;
 //! - `ops/`: the operations, one file per area;
-//! - `config.rs`: the facade's section of the configuration;
+//! - `config.rs`: the facade's section of the configuration (wire details only; the core
+//!   features' settings are the engine's own sections), which it alone is handed
+//!   ([`FacadeSections`]); no facade reads the configuration itself or another's section;
 //! - `wire.rs` (or `wire/`, one file per area): decoding requests and encoding answers in the
 //!   vendor's formats;
 //! - `errors.rs`: the one mapping from core errors to the vendor's codes, and the vendor's
@@ -27,16 +29,36 @@ use axum::Router;
 
 pub use services::{PbxServices, PbxSlot, Services};
 
-/// Every facade's routes over `services`.
-pub fn router(services: Arc<Services>) -> Router {
+/// Each facade's own section of the configuration, handed to it alone by the composition
+/// root (`app`): no facade reads another vendor's section.
+#[derive(Clone, Debug, Default)]
+pub struct FacadeSections {
+    /// `[expand]`.
+    pub expand: expand::config::ExpandConfig,
+    /// `[uscall]`.
+    pub uscall: uscall::config::UscallConfig,
+    /// `[ucontact]`.
+    pub ucontact: ucontact::config::UcontactConfig,
+}
+
+/// Every facade's routes over `services`, each with its own section.
+pub fn router(services: Arc<Services>, sections: FacadeSections) -> Router {
     let keys = Arc::new(auth::KeyVerifier::new(
         services.directory.clone(),
         services.logins.clone(),
     ));
     Router::new()
-        .merge(expand::routes(services.clone(), keys.clone()))
-        .merge(uscall::routes(services.clone(), keys.clone()))
-        .merge(ucontact::routes(services, keys))
+        .merge(expand::routes(
+            services.clone(),
+            keys.clone(),
+            sections.expand,
+        ))
+        .merge(uscall::routes(
+            services.clone(),
+            keys.clone(),
+            sections.uscall,
+        ))
+        .merge(ucontact::routes(services, keys, sections.ucontact))
 }
 
 #[cfg(test)]

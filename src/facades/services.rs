@@ -4,12 +4,12 @@
 
 use std::sync::{Arc, OnceLock};
 
-use crate::config::Config;
 use crate::core::agent_digest::AgentDigests;
 use crate::core::agents::AgentService;
 use crate::core::audit::ActionJournal;
 use crate::core::call_commands::CallCommands;
 use crate::core::campaigns::CampaignService;
+use crate::core::dialing::DialingPlan;
 use crate::core::directory::Directory;
 use crate::core::hangup_causes::HangupCauseStore;
 use crate::core::live::SharedLive;
@@ -21,7 +21,7 @@ use crate::core::record_links::RecordLinks;
 use crate::core::recordings::RecordingsService;
 use crate::core::reports::ReportContext;
 use crate::core::session_tokens::Sessions;
-use crate::core::sms::{SmsGateway, SmsService};
+use crate::core::sms::{SmsRoute, SmsService};
 use crate::core::{Journal, UnixTime};
 use crate::facades::client_addr::Network;
 
@@ -44,8 +44,12 @@ pub struct PbxServices {
 /// part is attached once AMI is up ([`Services::pbx`] is `None` until then, and the facades
 /// answer their vendor's "not available" code).
 pub struct Services {
-    /// The configuration the engine runs with.
-    pub config: Arc<Config>,
+    /// The call center's time zone (`[engine] timezone`): the one vendor answers render
+    /// times in.
+    pub time_zone: jiff::tz::TimeZone,
+    /// The dialplan context originated calls enter (`[originate] context`): how a call the
+    /// engine placed is told apart from others in the CDRs.
+    pub originate_context: String,
     /// Agents, pause reasons, API credentials.
     pub directory: Directory,
     /// Reads of the journal of CDRs and queue activity (a pool of read connections beside
@@ -59,10 +63,12 @@ pub struct Services {
     pub campaigns: CampaignService,
     /// Hashes of the MD5 digests of agents' passwords (USCall's agentLogin).
     pub agent_digests: AgentDigests,
+    /// The site's dialing rules (`[dialing]`): categories and DDRs.
+    pub dialing: Arc<DialingPlan>,
     /// Text messages (SMS) sent for API clients.
     pub sms: SmsService,
-    /// The HTTP SMS provider, when `[expand] sms_gateway_url` is set.
-    pub sms_http: Option<Arc<dyn SmsGateway>>,
+    /// Which way text messages leave (`[sms]`): an HTTP provider, the PBX, or none.
+    pub sms_route: SmsRoute,
     /// API sessions (uContact's getUserToken), kept across restarts as token hashes.
     pub sessions: Arc<Sessions>,
     /// Every password, digest and key check: the throttle (`[auth]`) and the bounded hashing

@@ -54,8 +54,8 @@ fn services(dir: &TempDir, read_connections: usize) -> Services {
         "[engine]\ntimezone = \"America/Montevideo\"\n[store]\npath = {:?}\nread_connections = {read_connections}\n\
          [[node]]\nname = \"pbx1\"\ncdr_db = {:?}\nqueue_log = {:?}\nrecordings_dir = {:?}\n\
          [node.ami]\nhost = \"127.0.0.1\"\nusername = \"u\"\nsecret = \"s\"\n\
-         [expand]\nsms_uri_template = \"pjsip:carrier/sip:{{number}}@192.0.2.1\"\n\
-         [[ucontact.campaign]]\nname = \"Ventas\"\nqueue = \"q_ventas\"\n",
+         [sms]\nuri_template = \"pjsip:carrier/sip:{{number}}@192.0.2.1\"\n\
+         [[campaigns.campaign]]\nname = \"Ventas\"\nqueue = \"q_ventas\"\n",
         p.join("store.db"),
         p.join("master.db"),
         p.join("queue_log"),
@@ -81,7 +81,7 @@ fn fixture_over(dir: TempDir, services: Services) -> Fixture {
     let services = Arc::new(services);
     let app = http::router(
         Arc::new(Healthy),
-        super::router(services.clone()),
+        super::router(services.clone(), super::FacadeSections::default()),
         HttpLimits::with_body_limit(BODY_LIMIT),
     );
     Fixture {
@@ -422,7 +422,7 @@ fn synthetic_cdr(i: i64, start: i64) -> CdrRecord {
 async fn a_long_report_does_not_hold_up_other_requests(read_connections: usize) {
     let dir = TempDir::new("facades-long-report");
     let mut services = services(&dir, read_connections);
-    let path = services.config.store.path.clone();
+    let path = dir.path().join("store.db");
     let now = UnixTime::now().seconds();
     let from = now - 93 * 86_400 + 3600;
     const CALLS: i64 = 20_000;
@@ -439,7 +439,7 @@ async fn a_long_report_does_not_hold_up_other_requests(read_connections: usize) 
     services.journal =
         crate::test_support::held_report(&path, read_connections, entered_tx, release_rx);
     let f = fixture_over(dir, services);
-    let tz = f.services.config.engine.time_zone();
+    let tz = f.services.time_zone.clone();
     let render = |t: i64| {
         jiff::Timestamp::from_second(t)
             .unwrap()

@@ -35,7 +35,7 @@ use crate::core::originate::{
 use crate::core::originate_service::CancelError;
 use crate::core::recordings::{Fetched, RecordingKey, ServeFormat};
 use crate::core::reports::{self, ReportContext, ReportFilter};
-use crate::core::sms::{PbxGateway, SmsGateway, SmsId, SmsService};
+use crate::core::sms::{SmsGateway, SmsId, SmsService};
 use crate::core::{CdrRecord, QueueEvent, QueueLogRecord, TimeRange, UnixTime};
 use crate::facades::auth::KeyVerifier;
 use crate::facades::soap::{self, RequestContext, SoapCall, SoapError, SoapService, SoapValue};
@@ -59,15 +59,16 @@ pub const MAX_QUEUES: usize = 64;
 /// The WSDL, with the endpoint placeholder.
 pub const WSDL: &str = include_str!("../../../wsdl/expand.wsdl");
 
-/// The facade's routes.
-pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Router {
-    soap::routes(PATH, Arc::new(ExpandService::new(services, keys)))
+/// The facade's routes over `services`, with its `[expand]` section.
+pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>, config: ExpandConfig) -> Router {
+    soap::routes(PATH, Arc::new(ExpandService::new(services, keys, config)))
 }
 
 /// The webservice: what every operation reaches.
 pub struct ExpandService {
     services: Arc<Services>,
     keys: Arc<KeyVerifier>,
+    config: ExpandConfig,
     sms: SmsService,
     networks: Vec<Network>,
 }
@@ -135,26 +136,22 @@ fn arg<'a>(call: &'a SoapCall, index: usize, name: &str) -> Option<&'a str> {
     soap::Parts::new(call, OPERATIONS, ALIASES).at(index, name)
 }
 
-fn config(services: &Services) -> &ExpandConfig {
-    &services.config.expand
-}
-
 impl ExpandService {
-    /// The service over `services`.
-    pub fn new(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Self {
-        let c = config(&services);
+    /// The service over `services`, with its `[expand]` section.
+    pub fn new(services: Arc<Services>, keys: Arc<KeyVerifier>, config: ExpandConfig) -> Self {
         let sms = services.sms.clone();
-        let networks = c.networks();
+        let networks = config.networks();
         Self {
             services,
             keys,
+            config,
             sms,
             networks,
         }
     }
 
     fn tz(&self) -> jiff::tz::TimeZone {
-        self.services.config.engine.time_zone()
+        self.services.time_zone.clone()
     }
 
     async fn auth(&self, key: Option<&str>, ctx: &RequestContext) -> Result<Actor, Failure> {
@@ -235,10 +232,7 @@ impl ExpandService {
         if QueueName::new(queue).is_err() {
             return Ok(false);
         }
-        if config(&self.services)
-            .queue_descriptions
-            .contains_key(queue)
-        {
+        if self.config.queue_descriptions.contains_key(queue) {
             return Ok(true);
         }
         if let Some(pbx) = self.services.pbx() {
@@ -263,7 +257,7 @@ impl ExpandService {
         let to = to
             .and_then(|t| wire::parse_date(t, &tz))
             .ok_or(Failure::BadEnd)?;
-        let max = i64::from(config(&self.services).max_report_days) * 86_400;
+        let max = i64::from(self.config.max_report_days) * 86_400;
         if to <= from || to.0 - from.0 > max {
             return Err(Failure::BadRange);
         }

@@ -54,6 +54,7 @@ use crate::facades::client_addr;
 use crate::facades::Services;
 
 use crate::core::session_tokens::{Principal, Sessions};
+use config::UcontactConfig;
 use errors::Answer;
 use wire::Form;
 
@@ -61,6 +62,8 @@ use wire::Form;
 struct Ucontact {
     services: Arc<Services>,
     keys: Arc<KeyVerifier>,
+    /// Its `[ucontact]` section.
+    config: UcontactConfig,
     sessions: Arc<Sessions>,
     campaigns: CampaignService,
     tz: TimeZone,
@@ -79,12 +82,13 @@ struct DayFigures {
 /// campaignstatus every few seconds, each of which would otherwise recompute the whole day.
 const DAY_FIGURES_TTL: Duration = Duration::from_secs(1);
 
-/// The facade's routes.
-pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Router {
+/// The facade's routes over `services`, with its `[ucontact]` section.
+pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>, config: UcontactConfig) -> Router {
     let state = Arc::new(Ucontact {
+        config,
         sessions: services.sessions.clone(),
         campaigns: services.campaigns.clone(),
-        tz: services.config.engine.time_zone(),
+        tz: services.time_zone.clone(),
         day_figures: std::sync::Mutex::new(None),
         keys,
         services,

@@ -26,7 +26,6 @@ use crate::core::call_summary::{
     in_progress, merge_in_progress, originate_id_of, outbound_legs, summarize, CallRules,
     CallSummary, OriginatedCall,
 };
-use crate::core::dialing::DialingCategory;
 use crate::core::directory::{
     Agent, AgentNumber, CredentialApi, Extension, PauseReason, PauseReasonId, QueueName, TrunkName,
 };
@@ -43,7 +42,7 @@ use crate::facades::client_addr::Network;
 use crate::facades::soap::{self, RequestContext, SoapCall, SoapError, SoapService, SoapValue};
 use crate::facades::{PbxServices, Services};
 
-use config::QueueKind;
+use config::{QueueKind, UscallConfig};
 use errors::{reason, Noun, UscallError};
 use wire::METRICS_REPORTS;
 
@@ -136,16 +135,16 @@ pub const OPERATIONS: &[(&str, &[&str])] = &[
     ("ccenterMetricsReports", &["token"]),
 ];
 
-/// The facade's routes.
-pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Router {
-    soap::routes(PATH, Arc::new(UscallService::new(services, keys)))
+/// The facade's routes over `services`, with its `[uscall]` section.
+pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>, config: UscallConfig) -> Router {
+    soap::routes(PATH, Arc::new(UscallService::new(services, keys, config)))
 }
 
 /// The operations over the engine's services.
 pub struct UscallService {
     services: Arc<Services>,
     keys: Arc<KeyVerifier>,
-    categories: Vec<DialingCategory>,
+    config: UscallConfig,
 }
 
 /// One call's parameters, read by the SOAP facades' one rule ([`soap::parts`]): by name in
@@ -233,18 +232,18 @@ fn peer(p: &str) -> String {
 }
 
 impl UscallService {
-    /// The service; the dialing categories come from the (validated) configuration.
-    pub fn new(services: Arc<Services>, keys: Arc<KeyVerifier>) -> Self {
-        let categories = services.config.uscall.categories().unwrap_or_default();
+    /// The service over `services`, with its `[uscall]` section; the dialing rules are the
+    /// core's (`Services::dialing`).
+    pub fn new(services: Arc<Services>, keys: Arc<KeyVerifier>, config: UscallConfig) -> Self {
         Self {
             services,
             keys,
-            categories,
+            config,
         }
     }
 
     fn tz(&self) -> jiff::tz::TimeZone {
-        self.services.config.engine.time_zone()
+        self.services.time_zone.clone()
     }
 
     fn pbx(&self) -> Result<&PbxServices, UscallError> {
@@ -258,7 +257,7 @@ impl UscallService {
 
     fn call_rules(&self) -> CallRules {
         CallRules {
-            originate_context: self.services.config.originate.context.clone(),
+            originate_context: self.services.originate_context.clone(),
             ..CallRules::new(
                 self.services.naming.clone(),
                 self.services.queue_log.clone(),
@@ -398,7 +397,7 @@ impl UscallService {
         dataini: Option<&str>,
         datafin: Option<&str>,
     ) -> Result<TimeRange, UscallError> {
-        let max_days = self.services.config.uscall.max_report_days;
+        let max_days = self.config.max_report_days;
         let range = wire::date_range(dataini, datafin, &self.tz(), UnixTime::now()).map_err(
             |e| match e {
                 wire::RangeError::Start => UscallError::invalid("dataini", reason::DATE_FORMAT),

@@ -164,7 +164,7 @@ impl ExpandService {
         let live = self.live()?;
         let agents = self.agents().await?;
         let names = self.pause_names().await?;
-        let c = config(&self.services);
+        let c = &self.config;
         let mut out = Vec::new();
         for ext in list {
             let known = live

@@ -54,7 +54,7 @@ impl ExpandService {
                 ));
             }
         }
-        let c = config(&self.services);
+        let c = &self.config;
         let mut queues = Vec::new();
         for (qname, q) in &live.queues {
             let mut members = Vec::new();
@@ -187,7 +187,7 @@ impl ExpandService {
             agents: Vec::new(),
             queues: vec![queue],
         };
-        let short = i64::from(config(&self.services).short_call_seconds);
+        let short = i64::from(self.config.short_call_seconds);
         let in_queue = reports::agent_report(&records, &cdrs, range, &filter, &ctx);
         // Outbound calls count for the queue when placed while logged in to it.
         let outbound = reports::during_sessions(

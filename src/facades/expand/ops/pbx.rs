@@ -138,7 +138,7 @@ impl ExpandService {
         self.auth(arg(call, 0, "authorizedKey"), ctx).await?;
         let range = self.range(arg(call, 1, "inicio"), arg(call, 2, "fin"))?;
         let cdrs = self.cdrs(range).await?;
-        let c = config(&self.services);
+        let c = &self.config;
         Ok(SoapValue::Str(wire::cdr_custom_xml(
             &cdrs,
             &self.tz(),

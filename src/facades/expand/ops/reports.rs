@@ -81,7 +81,7 @@ impl ExpandService {
             agents: agent.iter().map(|a| a.number.as_str().to_owned()).collect(),
             queues: queue.iter().cloned().collect(),
         };
-        let c = config(&self.services);
+        let c = &self.config;
         let list: Vec<wire::AgentTimes> =
             reports::agent_report(&records, &[], range, &filter, &ctx)
                 .into_iter()

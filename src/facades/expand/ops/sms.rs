@@ -27,20 +27,12 @@ impl ExpandService {
         Ok(SoapValue::Int(id.get()))
     }
 
-    /// The configured way out: the HTTP gateway, else the PBX (once connected), else none.
+    /// The configured way out (`[sms]`): the HTTP gateway, else the PBX (once connected), else
+    /// none.
     pub(in crate::facades::expand) fn sms_gateway(&self) -> Option<Arc<dyn SmsGateway>> {
-        if let Some(http) = &self.services.sms_http {
-            return Some(http.clone());
-        }
-        let template = &config(&self.services).sms_uri_template;
-        if template.is_empty() {
-            return None;
-        }
-        let pbx = self.services.pbx()?;
-        Some(Arc::new(PbxGateway::new(
-            pbx.commands.clone(),
-            template.clone(),
-        )))
+        self.services
+            .sms_route
+            .gateway(self.services.pbx().map(|p| &p.commands))
     }
 
     pub(in crate::facades::expand) async fn status_sms(

@@ -241,9 +241,13 @@ async fn sms_go_out_through_the_http_gateway_when_configured() {
         }
         bodies
     });
-    let f = fixture_with(&format!(
-        "sms_gateway_url = \"http://127.0.0.1:{port}/sms/send\"\nsms_gateway_token = \"s3cret\"\nsms_from = \"Centralita\""
-    ));
+    let f = fixture_sections(
+        "",
+        &format!(
+            "[sms]\ngateway_url = \"http://127.0.0.1:{port}/sms/send\"\n\
+             gateway_token = \"s3cret\"\nfrom = \"Centralita\"\n"
+        ),
+    );
     let k = f.key.as_str();
     let id = f
         .call(

@@ -25,13 +25,11 @@ struct Fixture {
     key: String,
 }
 
-fn fixture() -> Fixture {
-    fixture_with("sms_uri_template = \"pjsip:carrier/sip:{number}@192.0.2.1\"")
-}
+/// Text messages through the PBX (a carrier that is never reached).
+const SMS_THROUGH_PBX: &str = "[sms]\nuri_template = \"pjsip:carrier/sip:{number}@192.0.2.1\"\n";
 
-/// A fixture whose `[expand]` section also holds `expand_lines`.
-fn fixture_with(expand_lines: &str) -> Fixture {
-    fixture_sections(expand_lines, "")
+fn fixture() -> Fixture {
+    fixture_sections("", SMS_THROUGH_PBX)
 }
 
 /// A fixture whose `[expand]` section also holds `expand_lines`, with `sections` after it.
@@ -50,7 +48,7 @@ fn fixture_sections(expand_lines: &str, sections: &str) -> Fixture {
         p.join("monitor"),
     );
     let config = Arc::new(Config::from_toml(&text).unwrap());
-    let services = Arc::new(crate::test_support::services(config));
+    let services = Arc::new(crate::test_support::services(config.clone()));
     let mut ana = Agent::new(AgentNumber::new("2101").unwrap());
     ana.username = "ana".into();
     ana.full_name = "Ana Pérez".into();
@@ -70,7 +68,8 @@ fn fixture_sections(expand_lines: &str, sections: &str) -> Fixture {
         services.directory.clone(),
         services.logins.clone(),
     ));
-    let router = routes(services, keys).layer(DefaultBodyLimit::max(64 * 1024));
+    let router =
+        routes(services, keys, config.expand.clone()).layer(DefaultBodyLimit::max(64 * 1024));
     Fixture { dir, router, key }
 }
 
@@ -234,8 +233,8 @@ async fn keyless_reports_answer_only_to_client_networks() {
 async fn behind_a_trusted_proxy_the_keyless_reports_see_the_forwarded_client() {
     // The engine behind a reverse proxy on loopback: every request's peer is 127.0.0.1.
     let f = fixture_sections(
-        "sms_uri_template = \"pjsip:carrier/sip:{number}@192.0.2.1\"",
-        "[http]\ntrusted_proxies = [\"127.0.0.1\"]",
+        "",
+        &format!("{SMS_THROUGH_PBX}[http]\ntrusted_proxies = [\"127.0.0.1\"]"),
     );
     let args = [
         ("Cola", "q_ventas"),

@@ -202,7 +202,7 @@ pub(in crate::facades::ucontact) async fn blacklist(
         .any(&["black", "blacklist", "blacks", "data"])
         .or_else(|| form.single())
         .unwrap_or("");
-    let max = uc.services.config.ucontact.max_bulk_items;
+    let max = uc.config.max_bulk_items;
     let result = if add {
         match wire::json_list_max(text, bulk, max, wire::blacklist_entry) {
             Ok(entries) => uc.campaigns.blacklist_add(&actor(who), entries).await,

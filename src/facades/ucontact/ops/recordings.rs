@@ -238,7 +238,7 @@ pub(in crate::facades::ucontact) async fn get_records(
             Err(_) => return Answer::zero(),
         },
     };
-    let max = uc.services.config.ucontact.max_search_limit;
+    let max = uc.config.max_search_limit;
     let limit: usize = match form.text("searchLimit").as_str() {
         "" => 50.min(max),
         s => match s.parse::<usize>() {
@@ -256,7 +256,7 @@ pub(in crate::facades::ucontact) async fn get_records(
     if to <= from {
         return Answer::json(&json!([]));
     }
-    let max_days = uc.services.config.ucontact.max_report_days;
+    let max_days = uc.config.max_report_days;
     if to.seconds() - from.seconds() > i64::from(max_days) * 86_400 + 1 {
         return Answer::zero();
     }
@@ -325,7 +325,7 @@ pub(in crate::facades::ucontact) async fn get_records(
         .iter()
         .filter_map(|c| Some((c.queue.as_ref()?.to_string(), c.name.to_string())))
         .collect();
-    let outbound_context = uc.services.config.originate.context.clone();
+    let outbound_context = uc.services.originate_context.clone();
     let tz = uc.tz.clone();
     let links = uc.services.record_links.clone();
     let naming = uc.services.naming.clone();

@@ -15,21 +15,20 @@ use crate::core::directory::{Agent, AgentNumber, Extension as DirExtension, Pass
 use crate::test_support::TempDir;
 
 const CAMPAIGNS: &str = r#"
-[ucontact]
-[[ucontact.campaign]]
+[[campaigns.campaign]]
 name = "Cobranza->"
 queue = "q_cobranza"
 outbound = true
 trunk = "carrier"
-[[ucontact.campaign.disposition]]
+[[campaigns.campaign.disposition]]
 l1 = "Venta"
 txtcode = "V01"
-[[ucontact.campaign.disposition]]
+[[campaigns.campaign.disposition]]
 l1 = "No llamar"
 l2 = "Pidio"
 action = "BLACKLIST"
 txtcode = "NL"
-[[ucontact.campaign.disposition]]
+[[campaigns.campaign.disposition]]
 l1 = "Volver"
 action = "RESCHEDULE"
 txtcode = "RS"
@@ -37,6 +36,7 @@ txtcode = "RS"
 
 struct Fixture {
     _dir: TempDir,
+    config: Arc<Config>,
     services: Arc<Services>,
     router: Router,
 }
@@ -55,7 +55,7 @@ fn fixture_with(sections: &str) -> Fixture {
         dir.path().join("rec").display(),
     );
     let config = Arc::new(Config::from_toml(&text).unwrap());
-    let services = Arc::new(crate::test_support::services(config));
+    let services = Arc::new(crate::test_support::services(config.clone()));
     for (number, user, supervisor) in [("2307", "ana", false), ("2308", "sup", true)] {
         let mut a = Agent::new(AgentNumber::new(number).unwrap());
         a.username = user.into();
@@ -70,9 +70,10 @@ fn fixture_with(sections: &str) -> Fixture {
         services.directory.clone(),
         services.logins.clone(),
     ));
-    let router = routes(services.clone(), keys);
+    let router = routes(services.clone(), keys, config.ucontact.clone());
     Fixture {
         _dir: dir,
+        config,
         services,
         router,
     }

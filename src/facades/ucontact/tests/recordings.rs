@@ -12,7 +12,7 @@ fn catalogued_recording(f: &Fixture) -> crate::core::recordings::Guid {
 fn catalogued_recording_of(f: &Fixture, agent: Option<&str>) -> crate::core::recordings::Guid {
     use crate::core::recordings::{Recording, RecordingFormat, RecordingId, SafeRelativePath};
     use crate::core::UniqueId;
-    let dir = f.services.config.node[0].recordings_dir.join("20261122");
+    let dir = f.config.node[0].recordings_dir.join("20261122");
     std::fs::create_dir_all(&dir).unwrap();
     let spec = hound::WavSpec {
         channels: 1,

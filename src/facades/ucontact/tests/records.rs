@@ -57,7 +57,7 @@ async fn getrecords_pages_filters_and_shapes_rows() {
     cdrs[2].uniqueid = UniqueId::new(format!("{id}-src"));
     cdrs[2].linkedid = UniqueId::new(format!("{id}-src"));
     cdrs[2].calldata = "idcliente=9".into();
-    crate::test_support::journal_writer(&f.services.config.store.path)
+    crate::test_support::journal_writer(&f.config.store.path)
         .append_cdrs(&SourceId::new("cdr"), &cdrs, SourceCursor::Rowid(6))
         .unwrap();
     let call = CampaignCall {

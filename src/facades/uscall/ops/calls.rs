@@ -19,10 +19,9 @@ impl UscallService {
         if !matches!(tipo.as_str(), "outbound" | "clicktocall" | "clicktocal") {
             return Err(UscallError::invalid("tipo", reason::CALL_TYPE));
         }
-        let category = self
-            .categories
-            .iter()
-            .find(|c| c.id == categoria)
+        let dialing = &self.services.dialing;
+        let category = dialing
+            .category(categoria)
             .ok_or_else(|| UscallError::not_found(Noun::Categoria, categoria))?;
         let request = if tipo == "outbound" {
             let ext = originate::Extension::parse(origem)
@@ -32,16 +31,15 @@ impl UscallService {
             OriginateRequest::click_to_call(ext, number)
         } else {
             let number = category.apply(origem)?;
-            let cfg = &self.services.config.uscall;
             if !destino.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(UscallError::invalid("destino", reason::DDR_DIGITS));
             }
             // The core checks it again for every call; asked here too, it is answered with
             // the documented code even while the PBX is not connected.
-            if !call_checks::ddr_allowed(&cfg.ddrs, destino) {
+            if !call_checks::ddr_allowed(&dialing.ddrs, destino) {
                 return Err(UscallError::not_found(Noun::Ddr, destino));
             }
-            let target = DirectTarget::new(&cfg.ddr_context, destino)
+            let target = DirectTarget::new(&dialing.ddr_context, destino)
                 .map_err(|_| UscallError::invalid("destino", reason::BAD_DDR))?;
             OriginateRequest::direct(number, target)
         };

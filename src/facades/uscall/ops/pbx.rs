@@ -128,7 +128,7 @@ impl UscallService {
                 .collect()
         };
         let agents = self.agents().await?;
-        let display = &self.services.config.uscall.queue;
+        let display = &self.config.queue;
         Ok(Value::Array(
             queues
                 .iter()

@@ -21,13 +21,13 @@ fn fixture() -> Fixture {
         "[engine]\ntimezone = \"America/Sao_Paulo\"\n[store]\npath = {:?}\n\
          [[node]]\nname = \"pbx1\"\nrecordings_dir = {:?}\n\
          [node.ami]\nhost = \"127.0.0.1\"\nusername = \"u\"\nsecret = \"s\"\n\
-         [uscall]\nddrs = [\"26002000\"]\n\
-         [[uscall.category]]\nid = \"1\"\n[[uscall.category.rule]]\npattern = \"5551XXX\"\n",
+         [dialing]\nddrs = [\"26002000\"]\n\
+         [[dialing.category]]\nid = \"1\"\n[[dialing.category.rule]]\npattern = \"5551XXX\"\n",
         dir.path().join("s.db"),
         dir.path().join("rec"),
     );
     let config = Arc::new(Config::from_toml(&text).unwrap());
-    let services = Arc::new(crate::test_support::services(config));
+    let services = Arc::new(crate::test_support::services(config.clone()));
     let mut agent = Agent::new(AgentNumber::new("2204").unwrap());
     agent.full_name = "Ana Souza".into();
     agent.username = "ana".into();
@@ -64,7 +64,7 @@ fn fixture() -> Fixture {
         services.logins.clone(),
     ));
     Fixture {
-        app: routes(services, keys),
+        app: routes(services, keys, config.uscall.clone()),
         token,
         _dir: dir,
     }

@@ -5,11 +5,13 @@
 //! [`super::reports::calls`]) and the call's `queue_log` records.
 //!
 //! Rules (the lab's dialplan names; a site with other contexts sets [`CallRules`]):
-//! - **kind**: a call whose first leg is a `Local/...@<originate context>` channel is a
+//! - **kind**: a call whose first leg is a local channel in the originate context is a
 //!   click-to-call (an engine originate that dials a number and connects it to a dialplan
 //!   target); else one whose first leg comes from a trunk is inbound; else one with a leg in an
 //!   outbound context or bridged to a trunk is outbound; anything else is internal. Trunks are
-//!   the PJSIP endpoints whose name is not all digits (as the live state classifies them).
+//!   the endpoints whose name is not all digits (as the live state classifies them). What a
+//!   channel name says is read through [`CallRules::naming`], a queue line's fields through
+//!   [`CallRules::queue_log`]; nothing here parses either.
 //! - **status**: a transfer in `queue_log` (or a `Transfer` leg) is a transfer. A queue call is
 //!   completed when an agent connected, abandoned when the caller hung up waiting, empty queue
 //!   when it left for lack of members, no answer when it timed out. Otherwise the leg that

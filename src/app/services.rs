@@ -66,6 +66,7 @@ pub fn open_services(config: Arc<Config>) -> Result<Services, StoreError> {
             .with_action_journal(actions.clone()),
         sms_route: config.sms.route(),
         dialing: Arc::new(config.dialing.plan()),
+        day_queue_figures: Arc::new(crate::core::day_figures::DayQueueFigures::new()),
         sessions: Arc::new(
             Sessions::new(Duration::from_secs(config.ucontact.session_idle_seconds))
                 .with_store(Arc::new(SqliteSessions::open(path)?)),

@@ -1017,86 +1017,139 @@ pub fn queue_report(
     filter: &ReportFilter,
     ctx: &ReportContext,
 ) -> Vec<QueueReport> {
-    #[derive(Default)]
-    struct Acc {
-        offered: u64,
-        answered: u64,
-        abandoned: u64,
-        timeout: u64,
-        other: u64,
-        within: u64,
-        waits: Vec<i64>,
-        talks: Vec<i64>,
-        entered: BTreeMap<String, UnixTime>,
-        connected: BTreeMap<String, UnixTime>,
-    }
-    let w = ctx.window(range);
-    let mut acc: BTreeMap<String, Acc> = filter
-        .queues
-        .iter()
-        .map(|q| (q.clone(), Acc::default()))
-        .collect();
-    for r in records {
-        // A call is counted by the events in the interval; one connected before it is not.
-        if !w.contains(r.time) || r.queue == "NONE" || !filter.queue_ok(&r.queue) {
-            continue;
-        }
-        let a = acc.entry(r.queue.clone()).or_default();
-        let threshold = ctx.service_levels.get(&r.queue).copied();
-        match r.event {
-            QueueEvent::EnterQueue => {
-                a.entered.insert(r.callid.clone(), r.time);
-                a.offered += 1;
-            }
-            QueueEvent::Connect => {
-                a.connected.insert(r.callid.clone(), r.time);
-                a.answered += 1;
-                let wait = ctx
-                    .details(r)
-                    .holdtime()
-                    .or_else(|| a.entered.get(&r.callid).map(|t| r.time.0 - t.0))
-                    .unwrap_or(0);
-                a.waits.push(wait);
-                if threshold.is_some_and(|t| wait <= i64::from(t)) {
-                    a.within += 1;
-                }
-            }
-            QueueEvent::CompleteAgent
-            | QueueEvent::CompleteCaller
-            | QueueEvent::Transfer
-            | QueueEvent::BlindTransfer
-            | QueueEvent::AttendedTransfer => {
-                if let Some(start) = a.connected.remove(&r.callid) {
-                    a.talks.push(r.time.0 - start.0);
-                }
-            }
-            QueueEvent::Abandon => a.abandoned += 1,
-            QueueEvent::ExitWithTimeout => a.timeout += 1,
-            QueueEvent::ExitEmpty | QueueEvent::ExitWithKey => a.other += 1,
-            _ => {}
+    let mut tally = QueueTally::new(filter);
+    tally.feed(records, range, filter, ctx);
+    tally.report(ctx)
+}
+
+/// A [`queue_report`] kept up to date: records fed in the order they were written, a batch at
+/// a time; [`QueueTally::report`] at any point equals `queue_report` over every record fed.
+/// It holds counters and the callers still waiting or talking, never the records.
+#[derive(Clone, Debug, Default)]
+pub struct QueueTally {
+    queues: BTreeMap<String, QueueAcc>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct QueueAcc {
+    offered: u64,
+    answered: u64,
+    abandoned: u64,
+    timeout: u64,
+    other: u64,
+    within: u64,
+    wait_sum: i64,
+    waits: u64,
+    talk_sum: i64,
+    talks: u64,
+    /// Callers waiting: callid → `ENTERQUEUE` time.
+    entered: BTreeMap<String, UnixTime>,
+    /// Callers talking: callid → `CONNECT` time.
+    connected: BTreeMap<String, UnixTime>,
+}
+
+impl QueueTally {
+    /// An empty tally; the filter's queues are reported even without records.
+    pub fn new(filter: &ReportFilter) -> Self {
+        Self {
+            queues: filter
+                .queues
+                .iter()
+                .map(|q| (q.clone(), QueueAcc::default()))
+                .collect(),
         }
     }
-    acc.into_iter()
-        .map(|(queue, a)| {
-            let threshold = ctx.service_levels.get(&queue).copied();
-            let ended = a.answered + a.abandoned + a.timeout;
-            QueueReport {
-                service_level_pct: threshold
-                    .filter(|_| ended > 0)
-                    .map(|_| a.within as f64 * 100.0 / ended as f64),
-                queue,
-                offered: a.offered,
-                answered: a.answered,
-                abandoned: a.abandoned,
-                timeout: a.timeout,
-                other_exits: a.other,
-                service_level_secs: threshold,
-                answered_within_sl: a.within,
-                avg_wait_secs: mean(&a.waits),
-                avg_talk_secs: mean(&a.talks),
+
+    /// Feeds `records` (those after the ones fed before, in order); only those in `range`
+    /// (up to its effective end) count.
+    pub fn feed(
+        &mut self,
+        records: &[QueueLogRecord],
+        range: TimeRange,
+        filter: &ReportFilter,
+        ctx: &ReportContext,
+    ) {
+        let w = ctx.window(range);
+        for r in records {
+            // A call is counted by the events in the interval; one connected before it is not.
+            if !w.contains(r.time) || r.queue == "NONE" || !filter.queue_ok(&r.queue) {
+                continue;
             }
-        })
-        .collect()
+            let a = self.queues.entry(r.queue.clone()).or_default();
+            let threshold = ctx.service_levels.get(&r.queue).copied();
+            match r.event {
+                QueueEvent::EnterQueue => {
+                    a.entered.insert(r.callid.clone(), r.time);
+                    a.offered += 1;
+                }
+                QueueEvent::Connect => {
+                    let entered = a.entered.remove(&r.callid);
+                    a.connected.insert(r.callid.clone(), r.time);
+                    a.answered += 1;
+                    let wait = ctx
+                        .details(r)
+                        .holdtime()
+                        .or_else(|| entered.map(|t| r.time.0 - t.0))
+                        .unwrap_or(0);
+                    a.wait_sum += wait;
+                    a.waits += 1;
+                    if threshold.is_some_and(|t| wait <= i64::from(t)) {
+                        a.within += 1;
+                    }
+                }
+                QueueEvent::CompleteAgent
+                | QueueEvent::CompleteCaller
+                | QueueEvent::Transfer
+                | QueueEvent::BlindTransfer
+                | QueueEvent::AttendedTransfer => {
+                    if let Some(start) = a.connected.remove(&r.callid) {
+                        a.talk_sum += r.time.0 - start.0;
+                        a.talks += 1;
+                    }
+                }
+                QueueEvent::Abandon => {
+                    a.entered.remove(&r.callid);
+                    a.abandoned += 1;
+                }
+                QueueEvent::ExitWithTimeout => {
+                    a.entered.remove(&r.callid);
+                    a.timeout += 1;
+                }
+                QueueEvent::ExitEmpty | QueueEvent::ExitWithKey => {
+                    a.entered.remove(&r.callid);
+                    a.other += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The report of what was fed, per queue, sorted.
+    pub fn report(&self, ctx: &ReportContext) -> Vec<QueueReport> {
+        let mean = |sum: i64, n: u64| (n > 0).then(|| sum as f64 / n as f64);
+        self.queues
+            .iter()
+            .map(|(queue, a)| {
+                let threshold = ctx.service_levels.get(queue).copied();
+                let ended = a.answered + a.abandoned + a.timeout;
+                QueueReport {
+                    service_level_pct: threshold
+                        .filter(|_| ended > 0)
+                        .map(|_| a.within as f64 * 100.0 / ended as f64),
+                    queue: queue.clone(),
+                    offered: a.offered,
+                    answered: a.answered,
+                    abandoned: a.abandoned,
+                    timeout: a.timeout,
+                    other_exits: a.other,
+                    service_level_secs: threshold,
+                    answered_within_sl: a.within,
+                    avg_wait_secs: mean(a.wait_sum, a.waits),
+                    avg_talk_secs: mean(a.talk_sum, a.talks),
+                }
+            })
+            .collect()
+    }
 }
 
 // ------------------------------------------------------------------ activity

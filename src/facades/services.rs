@@ -9,6 +9,7 @@ use crate::core::agents::AgentService;
 use crate::core::audit::ActionJournal;
 use crate::core::call_commands::CallCommands;
 use crate::core::campaigns::CampaignService;
+use crate::core::day_figures::DayQueueFigures;
 use crate::core::dialing::DialingPlan;
 use crate::core::directory::Directory;
 use crate::core::hangup_causes::HangupCauseStore;
@@ -71,6 +72,8 @@ pub struct Services {
     pub sms_route: SmsRoute,
     /// API sessions (uContact's getUserToken), kept across restarts as token hashes.
     pub sessions: Arc<Sessions>,
+    /// Today's queue figures, kept up to date (supervisor panels).
+    pub day_queue_figures: Arc<DayQueueFigures>,
     /// Every password, digest and key check: the throttle (`[auth]`) and the bounded hashing
     /// pool.
     pub logins: Arc<LoginGuard>,

@@ -26,7 +26,6 @@ use ops::supervision::{campaign_status, queue_summary};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, PoisonError};
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -42,11 +41,10 @@ use crate::core::campaigns::{
     AgentCallRequest, CampaignCall, CampaignName, CampaignService, DispositionRequest,
 };
 use crate::core::directory::CredentialApi;
-use crate::core::journal::report_records;
 use crate::core::login_guard::Attempt;
 use crate::core::originate::{Extension, PhoneNumber};
 use crate::core::recordings::{Guid, RecordingKey, ServeFormat};
-use crate::core::reports::{queue_report, QueueReport, ReportFilter};
+use crate::core::reports::QueueReport;
 use crate::core::sessions::AgentScope;
 use crate::core::{CdrRecord, JournalReader, PortError, Secret, TimeRange, UnixTime};
 use crate::facades::auth::KeyVerifier;
@@ -67,20 +65,7 @@ struct Ucontact {
     sessions: Arc<Sessions>,
     campaigns: CampaignService,
     tz: TimeZone,
-    /// The day's queue reports as last computed ([`todays_reports`]).
-    day_figures: std::sync::Mutex<Option<DayFigures>>,
 }
-
-/// Today's queue reports, computed at `at` for the day starting at `from`.
-struct DayFigures {
-    at: std::time::Instant,
-    from: UnixTime,
-    reports: Arc<BTreeMap<String, QueueReport>>,
-}
-
-/// How long the day's queue reports are reused: supervisor panels poll queuesummary and
-/// campaignstatus every few seconds, each of which would otherwise recompute the whole day.
-const DAY_FIGURES_TTL: Duration = Duration::from_secs(1);
 
 /// The facade's routes over `services`, with its `[ucontact]` section.
 pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>, config: UcontactConfig) -> Router {
@@ -89,7 +74,6 @@ pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>, config: UcontactC
         sessions: services.sessions.clone(),
         campaigns: services.campaigns.clone(),
         tz: services.time_zone.clone(),
-        day_figures: std::sync::Mutex::new(None),
         keys,
         services,
     });

@@ -2,46 +2,23 @@
 
 use super::super::*;
 
-/// Today's queue reports (for averages and totals), by queue: at most [`DAY_FIGURES_TTL`] old;
-/// `None` when the journal cannot be read (the caller answers 503).
+/// Today's queue reports (for averages and totals), by queue, from the core's running day
+/// figures; `None` when the journal cannot be read (the caller answers 503).
 pub(in crate::facades::ucontact) async fn todays_reports(
     uc: &Ucontact,
     now: UnixTime,
 ) -> Option<Arc<BTreeMap<String, QueueReport>>> {
     let from = wire::start_of_day(now, &uc.tz);
-    {
-        let cached = uc
-            .day_figures
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(f) = cached.as_ref() {
-            if f.from == from && f.at.elapsed() < DAY_FIGURES_TTL {
-                return Some(f.reports.clone());
-            }
-        }
-    }
-    let range = TimeRange {
-        from,
-        to: UnixTime(now.seconds() + 1),
-    };
-    let records = uc
-        .journal(move |j| report_records(j, range, &[], &[]))
-        .await?;
     let ctx = uc.services.report_context(UnixTime(now.seconds() + 1));
-    let reports: Arc<BTreeMap<String, QueueReport>> = Arc::new(
-        queue_report(&records, range, &ReportFilter::default(), &ctx)
-            .into_iter()
-            .map(|r| (r.queue.clone(), r))
-            .collect(),
-    );
-    *uc.day_figures
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner) = Some(DayFigures {
-        at: std::time::Instant::now(),
-        from,
-        reports: reports.clone(),
-    });
-    Some(reports)
+    let reports = uc
+        .services
+        .day_queue_figures
+        .today(&uc.services.journal, from, &ctx)
+        .await
+        .ok()?;
+    Some(Arc::new(
+        reports.into_iter().map(|r| (r.queue.clone(), r)).collect(),
+    ))
 }
 
 pub(in crate::facades::ucontact) fn campaign_name_of(uc: &Ucontact, queue: &str) -> String {

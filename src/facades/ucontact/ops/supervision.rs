@@ -10,15 +10,11 @@ pub(in crate::facades::ucontact) async fn todays_reports(
 ) -> Option<Arc<BTreeMap<String, QueueReport>>> {
     let from = wire::start_of_day(now, &uc.tz);
     let ctx = uc.services.report_context(UnixTime(now.seconds() + 1));
-    let reports = uc
-        .services
+    uc.services
         .day_queue_figures
         .today(&uc.services.journal, from, &ctx)
         .await
-        .ok()?;
-    Some(Arc::new(
-        reports.into_iter().map(|r| (r.queue.clone(), r)).collect(),
-    ))
+        .ok()
 }
 
 pub(in crate::facades::ucontact) fn campaign_name_of(uc: &Ucontact, queue: &str) -> String {

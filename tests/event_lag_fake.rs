@@ -2,8 +2,9 @@
 //! (`RecvError::Lagged`) make good what they missed, over the fake AMI. The originate follower
 //! lists the device states again once per lag episode and resyncs the jobs (a phone freed
 //! during a storm can place calls, one left in use is refused, a job whose end was missed is
-//! settled), without a loop of reloads; the hangup cause recorder keeps every cause of a burst
-//! far beyond the channel's capacity.
+//! settled), without a loop of reloads; the live follower rebuilds its state from a snapshot
+//! and then stops (a rebuild does not set off the next); the hangup cause recorder keeps every
+//! cause of a burst far beyond the channel's capacity.
 
 mod support;
 
@@ -14,8 +15,11 @@ use centralita::asterisk::ami::action::Getvar;
 use centralita::asterisk::ami::{AmiClient, AmiSettings};
 use centralita::asterisk::call_control::spawn_originate_service;
 use centralita::asterisk::hangup_causes::spawn_recorder;
+use centralita::asterisk::live_follower::LiveFollower;
+use centralita::asterisk::queue_control::AmiQueueControl;
 use centralita::core::audit::Actor;
 use centralita::core::hangup_causes::{HangupCause, HangupCauseStore};
+use centralita::core::live::{DeviceStatus, LiveState, SharedLive};
 use centralita::core::originate::{
     Extension, JobState, OriginateId, OriginateRequest, OriginateStore, PhoneNumber,
 };
@@ -233,6 +237,62 @@ async fn ringing_job(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     id
+}
+
+#[tokio::test]
+async fn after_a_storm_the_live_state_is_rebuilt_and_the_rebuilds_stop() {
+    let pbx = ScriptedPbx::start().await;
+    let client = AmiClient::connect(settings(pbx.addr.port(), 64))
+        .await
+        .unwrap();
+    let live = Arc::new(SharedLive::new(LiveState::default()));
+    let follower = LiveFollower::spawn(
+        client.clone(),
+        AmiQueueControl::new(client.clone()),
+        live.clone(),
+    );
+    assert!(
+        follower.wait_resyncs(1, Duration::from_secs(30)).await,
+        "first snapshot"
+    );
+    let before = *follower.resyncs().borrow();
+
+    // 1001 goes in use at the start of a storm whose events overrun the follower.
+    pbx.set_device_state("PJSIP/1001", "INUSE");
+    let mut storm = device_change("PJSIP/1001", "INUSE");
+    storm.extend(noise(STORM, 0));
+    pbx.raw(storm);
+    // An action answered after the storm: once back, the client has fanned the storm out.
+    let barrier = client
+        .send(&Getvar::new(None, "AFTER_STORM").unwrap())
+        .await;
+    assert!(barrier.is_ok(), "{barrier:?}");
+    assert!(
+        follower
+            .wait_resyncs(before + 1, Duration::from_secs(30))
+            .await,
+        "rebuilt after the storm"
+    );
+    // The rebuilds stop: a rebuild must not set off the next one.
+    let mut quiet = false;
+    for _ in 0..5 {
+        let n = *follower.resyncs().borrow();
+        if !follower.wait_resyncs(n + 1, Duration::from_secs(1)).await {
+            quiet = true;
+            break;
+        }
+    }
+    let rebuilds = *follower.resyncs().borrow() - before;
+    eprintln!("live follower: {rebuilds} rebuilds after a storm of {STORM} events, channel 64");
+    assert!(quiet, "rebuilds go on while idle: {rebuilds} so far");
+    assert!(rebuilds <= 5, "{rebuilds} rebuilds");
+    let state = live
+        .read()
+        .unwrap()
+        .endpoints
+        .get("1001")
+        .map(|e| e.device_state);
+    assert_eq!(state, Some(DeviceStatus::InUse));
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! (`RecvError::Lagged`) make good what they missed, over the fake AMI. The originate follower
 //! lists the device states again once per lag episode and resyncs the jobs (a phone freed
 //! during a storm can place calls, one left in use is refused, a job whose end was missed is
-//! settled), without a loop of reloads; the live follower rebuilds its state from a snapshot
+//! settled), without a loop of reloads, and does the same after a reconnect; the live follower rebuilds its state from a snapshot
 //! and then stops (a rebuild does not set off the next); the hangup cause recorder keeps every
 //! cause of a burst far beyond the channel's capacity.
 
@@ -213,6 +213,44 @@ async fn after_a_storm_device_states_are_listed_again_once_and_jobs_resync() {
         s.get("Channel") == Some("PJSIP/1002")
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_reconnect_lists_device_states_again_and_resyncs_jobs() {
+    let dir = support::TempDir::new("event-lag-reconnect");
+    let pbx = ScriptedPbx::start().await;
+    let mut s = settings(pbx.addr.port(), 4096);
+    s.reconnect_min = Duration::from_millis(20);
+    s.reconnect_max = Duration::from_millis(200);
+    let client = AmiClient::connect(s).await.unwrap();
+    let store = Arc::new(SqliteOriginateStore::open(&dir.path().join("store.db")).unwrap());
+    let svc = spawn_originate_service(
+        client.clone(),
+        store.clone(),
+        "centralita-originate",
+        OriginateSettings {
+            resync_grace: Duration::ZERO,
+            ..OriginateSettings::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut changes = svc.changes();
+    let actor = Actor::new("test", "reconnect");
+    let hidden = ringing_job(&pbx, &svc, &store, &actor, "1003").await;
+
+    // While the engine is away, 1001 goes in use and the job's call ends.
+    let lists_before = pbx.named("DeviceStateList").len();
+    pbx.set_device_state("PJSIP/1001", "INUSE");
+    pbx.drop_connection();
+    let states = final_states(&mut changes, &hidden).await;
+    assert_eq!(states.last(), Some(&JobState::Unavailable), "{states:?}");
+    assert_eq!(pbx.named("DeviceStateList").len() - lists_before, 1);
+    let busy = svc.start_job(&actor, c2c("1001")).await.unwrap();
+    assert_eq!(
+        final_states(&mut changes, &busy).await,
+        vec![JobState::Ringing, JobState::SourceOffHook]
+    );
 }
 
 /// A job ringing on `source` whose end will never be reported (the scripted PBX lists no

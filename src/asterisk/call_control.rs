@@ -690,13 +690,13 @@ async fn follow(
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     missed += n;
                     if reload.gap(Instant::now()) {
-                        warn!(missed = n, "originate follower lagged; device states and jobs resync");
+                        warn!(missed = n, "originate follower lagged; devices and jobs resync");
                     }
                     ReloadOutcome::Pending
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
-            done = async { reply.as_mut().expect("guarded by is_some").await }, if reply.is_some() => {
+            done = async { reply.as_mut().expect("guarded").await }, if reply.is_some() => {
                 reply = None;
                 reload.replied(done.ok().flatten(), Instant::now())
             }

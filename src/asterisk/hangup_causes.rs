@@ -77,10 +77,12 @@ pub fn spawn_recorder(client: &AmiClient, store: Arc<dyn HangupCauseStore>) -> J
                             dropped += 1;
                         }
                     }
-                    Err(RecvError::Lagged(n)) => warn!(lost = n, "hangup causes lost: recorder lagged"),
+                    Err(RecvError::Lagged(n)) => {
+                        warn!(lost = n, "hangup causes lost: recorder lagged");
+                    }
                     Err(RecvError::Closed) => open = false,
                 },
-                written = async { writing.as_mut().expect("guarded by is_some").await }, if writing.is_some() => {
+                written = async { writing.as_mut().expect("guarded").await }, if writing.is_some() => {
                     writing = None;
                     match written {
                         Ok(Ok(())) => debug!("hangup causes stored"),

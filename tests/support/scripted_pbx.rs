@@ -215,6 +215,13 @@ impl ScriptedPbx {
             .insert(device.to_owned(), state.to_owned());
     }
 
+    /// Closes the engine's connection (after what was written before); the engine reconnects
+    /// to the same PBX.
+    pub fn drop_connection(&self) {
+        let out = self.state.lock().unwrap().out.clone();
+        out.expect("the engine is connected").close();
+    }
+
     /// Writes raw bytes (many events at once, say) on the engine's connection.
     pub fn raw(&self, bytes: Vec<u8>) {
         let out = self.state.lock().unwrap().out.clone();

@@ -644,11 +644,10 @@ fn ask_devices(client: &AmiClient) -> tokio::task::JoinHandle<Option<String>> {
 /// `DeviceStateChange` events carrying the action's `ActionID`, and the client fans them out
 /// like any event). A lag or a reconnect makes the states stale; once the follower has
 /// drained its backlog and [`RELOAD_QUIET`] passed without a new lag, it sends one
-/// `DeviceStateList` on a separate task and keeps reading,
-/// and when the list's closing event is read with no lag in between, the states are whole
-/// again and the originate service gets one `Resync`. A reload that a new lag overtook is
-/// asked again after a wait that doubles (250 ms up to 30 s), so a lag caused by the list
-/// itself cannot turn into a loop.
+/// `DeviceStateList` on a separate task and keeps reading, and when the list's closing event
+/// is read with no lag in between, the states are whole again and the originate service gets
+/// one `Resync`. A reload that a new lag overtook is asked again after a wait that doubles
+/// (250 ms up to 30 s), so a lag caused by the list itself cannot turn into a loop.
 async fn follow(
     client: AmiClient,
     shared: Arc<Shared>,

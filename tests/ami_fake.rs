@@ -383,7 +383,10 @@ async fn keepalive_pings_and_detects_a_dead_connection() {
 async fn event_storm_is_bounded_and_client_stays_responsive() {
     const STORM: usize = 50_000;
     let mut fake = FakeAmi::start().await;
-    let client = AmiClient::connect(settings(&fake)).await.unwrap();
+    let mut s = settings(&fake);
+    // The storm is read before the action's response behind it: a bound for a loaded machine.
+    s.action_timeout = Duration::from_secs(30);
+    let client = AmiClient::connect(s).await.unwrap();
     let mut lazy = client.subscribe(); // never reads during the storm
     let mut eager = client.subscribe();
     let counter = tokio::spawn(async move {

@@ -41,6 +41,21 @@
 //! - `Hangup` of the originated channel → `HungUp { cause }`
 //! - `DeviceStateChange` keeps a map of device states; a click-to-call whose source is `INUSE`,
 //!   `BUSY`, `ONHOLD` or `RINGINUSE` is not placed ("source in use").
+//!
+//! Missed events (the follower lagged on the client's bounded broadcast, or the connection was
+//! lost) are made good once per episode, never by buffering more: when the follower has drained
+//! its backlog and 100 ms went by without a new lag, it sends one `DeviceStateList` from a
+//! separate task and keeps reading. The list's
+//! entries are applied as they come through the event stream (Asterisk sends them as
+//! `DeviceStateChange` events with the action's `ActionID`), so they and the live changes land
+//! in wire order; when the list's `DeviceStateListComplete` is read with no lag in between, the
+//! map is whole again and the originate service gets one `Resync` (open jobs checked against
+//! `CoreShowChannels`). A reload that a new lag overtook is asked again after a wait that
+//! doubles from 250 ms to 30 s: a reload cannot trigger a loop of reloads, even when its own
+//! list overflows the follower. Asking only once drained matters: right after a lag the
+//! receiver holds a full channel's backlog, so any event published before it reads on (the
+//! list's own entries first of all) overflows it again — which is how reloading right on the
+//! lag, awaiting the list inline, looped.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,7 +63,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::core::originate::{
     BoxFuture, CallControl, CallControlError, CallerId, ChannelRole, Extension, Failure,
@@ -327,10 +342,9 @@ impl Shared {
         true
     }
 
-    /// Asks the service to resync (waiting for room); `false` once the service is gone.
-    async fn resync(&self) -> bool {
-        self.resync_owed.store(false, Ordering::SeqCst);
-        self.updates.send(PbxUpdate::Resync).await.is_ok()
+    /// Owes the service one `Resync` (sent by [`Shared::settle`]; several owed make one).
+    fn owe_resync(&self) {
+        self.resync_owed.store(true, Ordering::SeqCst);
     }
 
     /// An `OriginateResponse` that did not carry one of our uniqueids: match it by `ActionID`.
@@ -460,7 +474,180 @@ async fn load_devices(client: &AmiClient, shared: &Shared) {
     }
 }
 
+/// How long the stream must go without a lag before the episode's reload is asked (a storm
+/// lags the follower again and again; one reload after it, not one per breath in it).
+const RELOAD_QUIET: Duration = Duration::from_millis(100);
+/// Shortest wait before asking again for a reload whose list a new lag overtook.
+const RELOAD_RETRY_MIN: Duration = Duration::from_millis(250);
+/// Longest such wait (it doubles with each overtaken reload).
+const RELOAD_RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// Where the follower's device-state reload stands (see [`follow`]).
+#[derive(Debug, PartialEq, Eq)]
+enum ReloadStep {
+    /// No reload in flight.
+    Idle,
+    /// `DeviceStateList` sent; its reply (with its `ActionID`) not back yet.
+    Asked,
+    /// The reply is back; the list's closing event (this `ActionID`) not yet read off the
+    /// event stream.
+    Reading(String),
+}
+
+/// What a reply or a list end means for the follower.
+#[derive(Debug, PartialEq, Eq)]
+enum ReloadOutcome {
+    /// Nothing to do yet.
+    Pending,
+    /// The device states are whole again (or could not be reloaded): resync the jobs once.
+    Resync,
+}
+
+/// The follower's bookkeeping of lag episodes and device-state reloads: pure, so the rules
+/// (at most one reload in flight, one reload and one resync per episode, a reload that a new
+/// lag overtook asked again after a growing wait) are unit-tested without a PBX.
+#[derive(Debug)]
+struct Reload {
+    /// Device states may be stale: a lag or a reconnect since the last completed reload.
+    stale: bool,
+    /// Lags and reconnects so far.
+    gaps: u64,
+    /// `gaps` when the reload in flight was asked: it is whole only if no gap followed.
+    asked_at: u64,
+    step: ReloadStep,
+    /// Closing `ActionID`s read off the stream while the reply was not back (it can be
+    /// overtaken by its own closing event); a few at most.
+    ends_seen: Vec<String>,
+    /// Wait before the next ask (zero unless the last reload was overtaken).
+    retry: Duration,
+    /// Not before this instant.
+    not_before: Instant,
+}
+
+impl Reload {
+    fn new(now: Instant) -> Self {
+        Self {
+            stale: false,
+            gaps: 0,
+            asked_at: 0,
+            step: ReloadStep::Idle,
+            ends_seen: Vec::new(),
+            retry: Duration::ZERO,
+            not_before: now,
+        }
+    }
+
+    /// A lag or a reconnect: events were missed. A list being read is overtaken (some of it
+    /// may be among the missed events); the episode's reload is asked once the stream drained.
+    /// Returns whether this starts an episode (it was not stale).
+    fn gap(&mut self, now: Instant) -> bool {
+        self.gaps += 1;
+        if matches!(self.step, ReloadStep::Reading(_)) {
+            self.overtaken_at(now);
+        }
+        self.not_before = self.not_before.max(now + RELOAD_QUIET);
+        !std::mem::replace(&mut self.stale, true)
+    }
+
+    /// Whether to send `DeviceStateList` now: stale, none in flight, the follower caught up
+    /// with the stream (`drained`: no backlog the list would queue behind), [`RELOAD_QUIET`]
+    /// since the last gap, and the wait after an overtaken reload is over.
+    fn should_ask(&self, drained: bool, now: Instant) -> bool {
+        self.stale && self.step == ReloadStep::Idle && drained && now >= self.not_before
+    }
+
+    /// When a stale follower that waits (for quiet, or after an overtaken reload) may ask
+    /// (`None` when it is not waiting, or the wait is over).
+    fn retry_at(&self, now: Instant) -> Option<Instant> {
+        (self.stale && self.step == ReloadStep::Idle && self.not_before > now)
+            .then_some(self.not_before)
+    }
+
+    fn asked(&mut self) {
+        self.step = ReloadStep::Asked;
+        self.asked_at = self.gaps;
+        self.ends_seen.clear();
+    }
+
+    fn overtaken_at(&mut self, now: Instant) {
+        self.step = ReloadStep::Idle;
+        self.retry = (self.retry * 2).clamp(RELOAD_RETRY_MIN, RELOAD_RETRY_MAX);
+        self.not_before = now + self.retry;
+    }
+
+    fn completed(&mut self) -> ReloadOutcome {
+        self.step = ReloadStep::Idle;
+        self.stale = false;
+        self.retry = Duration::ZERO;
+        ReloadOutcome::Resync
+    }
+
+    /// The reply of the reload in flight: its `ActionID`, or `None` if the action failed.
+    fn replied(&mut self, action_id: Option<String>, now: Instant) -> ReloadOutcome {
+        if self.step != ReloadStep::Asked {
+            return ReloadOutcome::Pending;
+        }
+        match action_id {
+            // Failed (disconnected, refused, timed out): the jobs are resynced anyway; the
+            // devices follow events until the next lag or reconnect.
+            None => self.completed(),
+            Some(_) if self.gaps != self.asked_at => {
+                self.overtaken_at(now);
+                ReloadOutcome::Pending
+            }
+            Some(id) if self.ends_seen.contains(&id) => self.completed(),
+            Some(id) => {
+                self.step = ReloadStep::Reading(id);
+                ReloadOutcome::Pending
+            }
+        }
+    }
+
+    /// A `DeviceStateList`'s closing event read off the stream, `action_id` its `ActionID`:
+    /// when it is the reload's, every entry before it was applied in stream order.
+    fn list_end(&mut self, action_id: &str) -> ReloadOutcome {
+        match &self.step {
+            ReloadStep::Asked => {
+                if self.ends_seen.len() < 8 {
+                    self.ends_seen.push(action_id.to_owned());
+                }
+                ReloadOutcome::Pending
+            }
+            ReloadStep::Reading(id) if id == action_id => self.completed(),
+            _ => ReloadOutcome::Pending,
+        }
+    }
+}
+
+/// Sends `DeviceStateList` on its own task: the follower keeps reading the stream meanwhile
+/// (the list's entries arrive there too). Resolves to the action's `ActionID`.
+fn ask_devices(client: &AmiClient) -> tokio::task::JoinHandle<Option<String>> {
+    let client = client.clone();
+    tokio::spawn(async move {
+        match client.send_list(&DeviceStateList).await {
+            Ok((response, entries)) => {
+                debug!(devices = entries.len(), "device states listed again");
+                response.action_id().map(str::to_owned)
+            }
+            Err(error) => {
+                warn!(%error, "DeviceStateList failed; source-in-use checks rely on events");
+                None
+            }
+        }
+    })
+}
+
 /// The follower: maps every event to facts until the service or the client goes away.
+///
+/// Device states come from the event stream alone, in its order: `DeviceStateChange` events,
+/// and the entries of every `DeviceStateList` answer (Asterisk sends them as
+/// `DeviceStateChange` events carrying the action's `ActionID`, and the client fans them out
+/// like any event). A lag or a reconnect makes the states stale; once the follower has
+/// drained its backlog and [`RELOAD_QUIET`] passed without a new lag, it sends one
+/// `DeviceStateList` on a separate task and keeps reading, and when the list's closing event
+/// is read with no lag in between, the states are whole again and the originate service gets
+/// one `Resync`. A reload that a new lag overtook is asked again after a wait that doubles
+/// (250 ms up to 30 s), so a lag caused by the list itself cannot turn into a loop.
 async fn follow(
     client: AmiClient,
     shared: Arc<Shared>,
@@ -471,8 +658,12 @@ async fn follow(
         ConnectionState::Connected { generation } => generation,
         _ => 0,
     };
+    let mut reload = Reload::new(Instant::now());
+    let mut reply: Option<tokio::task::JoinHandle<Option<String>>> = None;
+    let mut missed = 0u64;
     loop {
-        tokio::select! {
+        let retry_at = reload.retry_at(Instant::now());
+        let outcome = tokio::select! {
             ev = events.recv() => match ev {
                 Ok(ev) => {
                     match ev.event_name() {
@@ -490,15 +681,30 @@ async fn follow(
                             return;
                         }
                     }
+                    match (ev.event_name(), ev.action_id()) {
+                        (Some("DeviceStateListComplete"), Some(id)) => reload.list_end(id),
+                        _ => ReloadOutcome::Pending,
+                    }
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
-                    warn!(missed = n, "originate follower lagged; resync");
-                    if !shared.resync().await {
-                        return;
+                    missed += n;
+                    if reload.gap(Instant::now()) {
+                        warn!(missed = n, "originate follower lagged; devices and jobs resync");
                     }
+                    ReloadOutcome::Pending
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
+            done = async { reply.as_mut().expect("guarded").await }, if reply.is_some() => {
+                reply = None;
+                reload.replied(done.ok().flatten(), Instant::now())
+            }
+            () = async {
+                match retry_at {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            }, if retry_at.is_some() => ReloadOutcome::Pending,
             changed = conn.changed() => {
                 if changed.is_err() {
                     return;
@@ -507,15 +713,25 @@ async fn follow(
                 match state {
                     ConnectionState::Connected { generation: g } if g != generation => {
                         generation = g;
-                        load_devices(&client, &shared).await;
-                        if !shared.resync().await {
-                            return;
-                        }
+                        reload.gap(Instant::now());
                     }
                     ConnectionState::Closed => return,
                     _ => {}
                 }
+                ReloadOutcome::Pending
             }
+        };
+        if outcome == ReloadOutcome::Resync {
+            info!(
+                missed,
+                "lag or reconnect handled: device states listed again, jobs resync"
+            );
+            missed = 0;
+            shared.owe_resync();
+        }
+        if reload.should_ask(events.is_empty(), Instant::now()) {
+            reload.asked();
+            reply = Some(ask_devices(&client));
         }
         if shared.updates.is_closed() || !shared.settle().await {
             return;
@@ -926,5 +1142,85 @@ mod tests {
             let got: Vec<PbxFact> = map_event(&event).into_iter().map(|(_, f)| f).collect();
             assert_eq!(got, want, "{event:?}");
         }
+    }
+
+    #[test]
+    fn one_reload_and_one_resync_per_lag_episode() {
+        let t0 = Instant::now();
+        let mut r = Reload::new(t0);
+        assert!(!r.should_ask(true, t0), "nothing missed, nothing to reload");
+        assert!(r.gap(t0), "a lag starts an episode");
+        let t1 = t0 + Duration::from_millis(60);
+        assert!(!r.gap(t1), "lags in a row are one episode");
+        let quiet = t1 + RELOAD_QUIET;
+        assert_eq!(
+            r.retry_at(t1),
+            Some(quiet),
+            "asked once the stream is quiet"
+        );
+        assert!(!r.should_ask(true, quiet - Duration::from_millis(1)));
+        assert!(!r.should_ask(false, quiet), "not behind a backlog");
+        assert!(r.should_ask(true, quiet));
+        r.asked();
+        assert!(!r.should_ask(true, quiet), "one in flight at most");
+        assert_eq!(r.retry_at(quiet), None);
+        assert_eq!(r.replied(Some("c-7".into()), quiet), ReloadOutcome::Pending);
+        assert_eq!(
+            r.list_end("c-3"),
+            ReloadOutcome::Pending,
+            "another list's end"
+        );
+        assert_eq!(r.list_end("c-7"), ReloadOutcome::Resync);
+        assert!(
+            !r.should_ask(true, quiet + RELOAD_RETRY_MAX),
+            "whole again: no reload"
+        );
+        assert_eq!(r.list_end("c-7"), ReloadOutcome::Pending, "one resync");
+    }
+
+    #[test]
+    fn a_reload_overtaken_by_a_lag_is_asked_again_after_a_growing_wait() {
+        let t0 = Instant::now();
+        let mut r = Reload::new(t0);
+        r.gap(t0);
+        let mut now = t0 + RELOAD_QUIET;
+        r.asked();
+        // A lag while the reply is on its way: the list may be among the missed events.
+        r.gap(now);
+        assert_eq!(r.replied(Some("c-1".into()), now), ReloadOutcome::Pending);
+        assert_eq!(r.retry_at(now), Some(now + RELOAD_RETRY_MIN));
+        now += RELOAD_RETRY_MIN;
+        assert!(r.should_ask(true, now));
+        r.asked();
+        assert_eq!(r.replied(Some("c-2".into()), now), ReloadOutcome::Pending);
+        // A lag while its entries are read: overtaken too, and the wait doubles.
+        r.gap(now);
+        assert_eq!(r.list_end("c-2"), ReloadOutcome::Pending);
+        assert_eq!(r.retry_at(now), Some(now + 2 * RELOAD_RETRY_MIN));
+        // However often it happens, the wait stays within its bound.
+        for _ in 0..20 {
+            now = r.retry_at(now).unwrap();
+            assert!(r.should_ask(true, now));
+            r.asked();
+            r.gap(now);
+            assert_eq!(r.replied(Some("c-x".into()), now), ReloadOutcome::Pending);
+        }
+        assert_eq!(r.retry_at(now), Some(now + RELOAD_RETRY_MAX));
+        now += RELOAD_RETRY_MAX;
+        // The list's end can be read before its reply is back.
+        r.asked();
+        assert_eq!(r.list_end("c-9"), ReloadOutcome::Pending);
+        assert_eq!(r.replied(Some("c-9".into()), now), ReloadOutcome::Resync);
+        // The next episode starts without the wait (only the quiet period).
+        r.gap(now);
+        assert_eq!(r.retry_at(now), Some(now + RELOAD_QUIET));
+        now += RELOAD_QUIET;
+        r.asked();
+        assert_eq!(
+            r.replied(None, now),
+            ReloadOutcome::Resync,
+            "a failed list still resyncs the jobs once"
+        );
+        assert!(!r.should_ask(true, now + RELOAD_RETRY_MAX));
     }
 }

@@ -4,7 +4,10 @@
 //! [`facts_from_event`]; every other event is dropped after one name comparison) and folds them
 //! into the state. On start, on every new connection generation and whenever its subscription
 //! lagged, it rebuilds the state from a snapshot ([`QueueControl::snapshot`]), so changes made
-//! while it was not listening (a reconnect, a burst) are never lost.
+//! while it was not listening (a reconnect, a burst) are never lost. After a lag the snapshot
+//! is read only once the backlog has been applied: right after `Lagged` the receiver holds a
+//! full channel, and the snapshot's own list events (which fan out like any event) would
+//! overrun it again, each rebuild setting off the next.
 //!
 //! Events queued while a snapshot is read are applied after it; most facts are idempotent, but
 //! a call completed exactly during the snapshot may be counted twice in that queue's counters.
@@ -366,7 +369,8 @@ async fn run<Q: QueueControl>(
     let mut synced_generation = None;
     let mut need_resync = true;
     loop {
-        if need_resync {
+        // Not behind a backlog (see the module doc).
+        if need_resync && events.is_empty() {
             let current = *state.borrow_and_update();
             if let ConnectionState::Connected { generation } = current {
                 if resync(&queues, &live, &resyncs).await {

@@ -3,10 +3,13 @@
 //! `q_ventas` (queue members kept as the engine adds, pauses and removes them, with the events
 //! Asterisk sends for each change), and records every action it received so a test can assert
 //! what reached the PBX — and what did not. Events of calls are the test's to send
-//! ([`ScriptedPbx::event`]), as Asterisk would for the call it placed.
+//! ([`ScriptedPbx::event`], [`ScriptedPbx::raw`]), as Asterisk would for the call it placed;
+//! the device states `DeviceStateList` reports are the test's too
+//! ([`ScriptedPbx::set_device_state`], every device `NOT_INUSE` until then).
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -92,6 +95,8 @@ impl Member {
 struct State {
     seen: Vec<Seen>,
     members: Vec<Member>,
+    /// Device (`PJSIP/1001`) → the state `DeviceStateList` reports, when not `NOT_INUSE`.
+    devices: HashMap<String, String>,
     out: Option<Out>,
 }
 
@@ -164,7 +169,26 @@ impl ScriptedPbx {
 
     /// Waits (up to 5 s) for an action named `name` after `mark` that satisfies `accept`.
     pub async fn wait_for(&self, mark: usize, name: &str, accept: impl Fn(&Seen) -> bool) -> Seen {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let within = Duration::from_secs(5);
+        match self.next_within(mark, name, accept, within).await {
+            Some(s) => s,
+            None => panic!(
+                "no {name} reached the PBX within {within:?}; received: {:#?}",
+                self.commands_since(mark)
+            ),
+        }
+    }
+
+    /// The first action named `name` after `mark` that satisfies `accept`, waiting for it up to
+    /// `within`; `None` if none came.
+    pub async fn next_within(
+        &self,
+        mark: usize,
+        name: &str,
+        accept: impl Fn(&Seen) -> bool,
+        within: Duration,
+    ) -> Option<Seen> {
+        let deadline = tokio::time::Instant::now() + within;
         loop {
             let notified = self.changed.notified();
             if let Some(s) = self
@@ -173,15 +197,35 @@ impl ScriptedPbx {
                 .skip(mark)
                 .find(|s| s.action().eq_ignore_ascii_case(name) && accept(s))
             {
-                return s;
+                return Some(s);
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!(
-                    "no {name} reached the PBX within 5 s; received: {:#?}",
-                    self.commands_since(mark)
-                );
+                return None;
             }
         }
+    }
+
+    /// The state `DeviceStateList` reports for `device` (`PJSIP/1001`) from now on; the test
+    /// sends the matching `DeviceStateChange` itself, when it wants one.
+    pub fn set_device_state(&self, device: &str, state: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .devices
+            .insert(device.to_owned(), state.to_owned());
+    }
+
+    /// Closes the engine's connection (after what was written before); the engine reconnects
+    /// to the same PBX.
+    pub fn drop_connection(&self) {
+        let out = self.state.lock().unwrap().out.clone();
+        out.expect("the engine is connected").close();
+    }
+
+    /// Writes raw bytes (many events at once, say) on the engine's connection.
+    pub fn raw(&self, bytes: Vec<u8>) {
+        let out = self.state.lock().unwrap().out.clone();
+        out.expect("the engine is connected").raw(bytes);
     }
 
     /// Sends an event on the engine's connection, as Asterisk would.
@@ -242,10 +286,11 @@ fn answer(state: &Mutex<State>, a: &Incoming) {
             a.respond("Success", &[("EventList", "start")]);
             for phone in PHONES.iter().copied().chain(["carrier"]) {
                 let device = format!("PJSIP/{phone}");
+                let state = st.devices.get(&device).map_or("NOT_INUSE", String::as_str);
                 event(&[
                     ("Event", "DeviceStateChange"),
                     ("Device", &device),
-                    ("State", "NOT_INUSE"),
+                    ("State", state),
                 ]);
             }
             event(&[

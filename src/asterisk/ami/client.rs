@@ -2,11 +2,17 @@
 //!
 //! One task owns the TCP connection. Callers talk to it through an mpsc queue and get their
 //! answer on a oneshot; events fan out on a bounded broadcast channel (a slow subscriber lags, it
-//! never makes the engine buffer without bound). The task:
+//! never makes the engine buffer without bound), and on one bounded channel per
+//! [`AmiClient::subscribe_events`] subscription that carries only the event names it asked for
+//! (a consumer of rare events is not overrun by floods of others). A burst already read is fanned
+//! out in slices of about 128 messages (Tokio's cooperative budget), the task yielding between
+//! them, so a subscriber whose channel is deeper than that is overrun only if it is slower than
+//! the burst on average, not because the task ran the whole burst first. The task:
 //! - logs in (`Login`, events on) and refuses peers that do not greet as an AMI server, so the
 //!   secret is never sent to something else;
 //! - assigns each action a unique `ActionID` and routes the response (and, for list actions, the
-//!   events up to `...Complete`) back to the caller;
+//!   events up to `...Complete`) back to the caller; list events fan out to subscribers too, in
+//!   wire order with the others, the closing one after the caller was answered;
 //! - sends a `Ping` every `keepalive`; an unanswered one means the connection is dead;
 //! - on connection loss fails pending actions with [`AmiError::Disconnected`], reconnects with
 //!   exponential backoff and jitter, logs in again and publishes
@@ -16,6 +22,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
@@ -129,8 +136,44 @@ enum Request {
 pub struct AmiClient {
     requests: mpsc::Sender<Request>,
     events: broadcast::Sender<AmiMessage>,
+    filtered: Arc<Filtered>,
+    event_capacity: usize,
     state: watch::Receiver<ConnectionState>,
     action_timeout: Duration,
+}
+
+/// The [`AmiClient::subscribe_events`] subscriptions: event names and their channel.
+#[derive(Debug, Default)]
+struct Filtered {
+    subscriptions: RwLock<Vec<(Vec<String>, broadcast::Sender<AmiMessage>)>>,
+}
+
+impl Filtered {
+    /// Sends `event` to the subscriptions that asked for its name; forgets those whose
+    /// receivers are all gone.
+    fn publish(&self, event: &AmiMessage) {
+        let Some(name) = event.event_name() else {
+            return;
+        };
+        let mut gone = false;
+        {
+            let subscriptions = self
+                .subscriptions
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            for (names, tx) in subscriptions.iter() {
+                if names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                    gone |= tx.send(event.clone()).is_err();
+                }
+            }
+        }
+        if gone {
+            self.subscriptions
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|(_, tx)| tx.receiver_count() > 0);
+        }
+    }
 }
 
 impl std::fmt::Debug for Request {
@@ -156,9 +199,12 @@ impl AmiClient {
         let (events_tx, _) = broadcast::channel(settings.event_capacity.max(1));
         let (state_tx, state_rx) = watch::channel(ConnectionState::Connected { generation: 1 });
         info!(addr = %settings.addr(), generation = 1, "AMI connected");
+        let filtered = Arc::new(Filtered::default());
         let client = Self {
             requests: requests_tx,
             events: events_tx.clone(),
+            filtered: filtered.clone(),
+            event_capacity: settings.event_capacity.max(1),
             state: state_rx,
             action_timeout: settings.action_timeout,
         };
@@ -166,6 +212,7 @@ impl AmiClient {
             settings,
             requests: requests_rx,
             events: events_tx,
+            filtered,
             state: state_tx,
             ids,
             generation: 1,
@@ -209,6 +256,19 @@ impl AmiClient {
     /// behind gets `RecvError::Lagged` and must resync.
     pub fn subscribe(&self) -> broadcast::Receiver<AmiMessage> {
         self.events.subscribe()
+    }
+
+    /// The events named one of `names` (`Hangup`, ...), from now on, on a bounded channel of
+    /// their own (as deep as [`AmiSettings::event_capacity`]): the receiver lags only when
+    /// these events outrun it, however many others the connection carries.
+    pub fn subscribe_events(&self, names: &[&str]) -> broadcast::Receiver<AmiMessage> {
+        let (tx, rx) = broadcast::channel(self.event_capacity);
+        self.filtered
+            .subscriptions
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((names.iter().map(|n| (*n).to_owned()).collect(), tx));
+        rx
     }
 
     /// The connection state, to detect reconnects (a new `generation`) and resync.
@@ -358,6 +418,7 @@ struct Task {
     settings: AmiSettings,
     requests: mpsc::Receiver<Request>,
     events: broadcast::Sender<AmiMessage>,
+    filtered: Arc<Filtered>,
     state: watch::Sender<ConnectionState>,
     ids: IdGen,
     generation: u64,
@@ -457,6 +518,10 @@ impl Task {
                 frame = conn.next() => match frame {
                     Some(Ok(AmiFrame::Message(message))) => {
                         self.dispatch(message, &mut pending, &mut ping);
+                        // A burst already in the read buffer is decoded without waiting: each
+                        // message spends a unit of Tokio's budget, so the task yields every
+                        // 128 or so and subscribers on this worker read before it overruns them.
+                        tokio::task::coop::consume_budget().await;
                     }
                     Some(Ok(AmiFrame::Banner(line))) => debug!(%line, "unexpected second banner"),
                     Some(Err(e)) => break Exit::Lost(format!("read failed: {e}")),
@@ -567,7 +632,8 @@ impl Task {
                 }
             }
         }
-        // No subscriber is fine; a slow one lags (bounded channel).
+        // No subscriber is fine; a slow one lags (bounded channels).
+        self.filtered.publish(&message);
         let _ = self.events.send(message);
     }
 

@@ -105,7 +105,7 @@ async fn blacklist_keys(ami: &AmiClient) -> Vec<String> {
 /// The hang-up cause of each carrier channel (the inbound caller's leg) in `events`, by the
 /// caller's number.
 fn carrier_causes(
-    events: &mut tokio::sync::broadcast::Receiver<centralita::asterisk::ami::AmiMessage>,
+    events: &mut tokio::sync::broadcast::Receiver<centralita::asterisk::ami::AmiEvent>,
 ) -> std::collections::BTreeMap<String, String> {
     let mut causes = std::collections::BTreeMap::new();
     while let Ok(e) = events.try_recv() {

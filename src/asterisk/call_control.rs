@@ -651,7 +651,7 @@ fn ask_devices(client: &AmiClient) -> tokio::task::JoinHandle<Option<String>> {
 async fn follow(
     client: AmiClient,
     shared: Arc<Shared>,
-    mut events: broadcast::Receiver<AmiMessage>,
+    mut events: broadcast::Receiver<crate::asterisk::ami::AmiEvent>,
     mut conn: tokio::sync::watch::Receiver<ConnectionState>,
 ) {
     let mut generation = match *conn.borrow() {
@@ -671,7 +671,7 @@ async fn follow(
                         Some("OriginateResponse")
                             if ev.get("Uniqueid").and_then(OriginateId::of_channel_uniqueid).is_none() =>
                         {
-                            shared.on_unmatched_response(ev);
+                            shared.on_unmatched_response((*ev).clone());
                             continue;
                         }
                         _ => {}

@@ -39,6 +39,9 @@ use super::codec::{self, AmiCodec, AmiFrame, DEFAULT_MAX_MESSAGE};
 use super::error::AmiError;
 use super::message::AmiMessage;
 
+/// An event as subscribers receive it: one decoded message shared by all of them.
+pub type AmiEvent = Arc<AmiMessage>;
+
 /// Largest number of events one list action may collect before it is failed.
 const MAX_LIST_EVENTS: usize = 200_000;
 /// Depth of the request queue between handles and the task.
@@ -135,7 +138,7 @@ enum Request {
 #[derive(Clone, Debug)]
 pub struct AmiClient {
     requests: mpsc::Sender<Request>,
-    events: broadcast::Sender<AmiMessage>,
+    events: broadcast::Sender<AmiEvent>,
     filtered: Arc<Filtered>,
     event_capacity: usize,
     state: watch::Receiver<ConnectionState>,
@@ -145,13 +148,13 @@ pub struct AmiClient {
 /// The [`AmiClient::subscribe_events`] subscriptions: event names and their channel.
 #[derive(Debug, Default)]
 struct Filtered {
-    subscriptions: RwLock<Vec<(Vec<String>, broadcast::Sender<AmiMessage>)>>,
+    subscriptions: RwLock<Vec<(Vec<String>, broadcast::Sender<AmiEvent>)>>,
 }
 
 impl Filtered {
     /// Sends `event` to the subscriptions that asked for its name; forgets those whose
     /// receivers are all gone.
-    fn publish(&self, event: &AmiMessage) {
+    fn publish(&self, event: &AmiEvent) {
         let Some(name) = event.event_name() else {
             return;
         };
@@ -254,14 +257,14 @@ impl AmiClient {
 
     /// Every event Asterisk sends, from now on. The channel is bounded: a receiver that falls
     /// behind gets `RecvError::Lagged` and must resync.
-    pub fn subscribe(&self) -> broadcast::Receiver<AmiMessage> {
+    pub fn subscribe(&self) -> broadcast::Receiver<AmiEvent> {
         self.events.subscribe()
     }
 
     /// The events named one of `names` (`Hangup`, ...), from now on, on a bounded channel of
     /// their own (as deep as [`AmiSettings::event_capacity`]): the receiver lags only when
     /// these events outrun it, however many others the connection carries.
-    pub fn subscribe_events(&self, names: &[&str]) -> broadcast::Receiver<AmiMessage> {
+    pub fn subscribe_events(&self, names: &[&str]) -> broadcast::Receiver<AmiEvent> {
         let (tx, rx) = broadcast::channel(self.event_capacity);
         self.filtered
             .subscriptions
@@ -417,7 +420,7 @@ enum Exit {
 struct Task {
     settings: AmiSettings,
     requests: mpsc::Receiver<Request>,
-    events: broadcast::Sender<AmiMessage>,
+    events: broadcast::Sender<AmiEvent>,
     filtered: Arc<Filtered>,
     state: watch::Sender<ConnectionState>,
     ids: IdGen,
@@ -632,9 +635,11 @@ impl Task {
                 }
             }
         }
-        // No subscriber is fine; a slow one lags (bounded channels).
-        self.filtered.publish(&message);
-        let _ = self.events.send(message);
+        // No subscriber is fine; a slow one lags (bounded channels). Subscribers share the
+        // one decoded event.
+        let event = Arc::new(message);
+        self.filtered.publish(&event);
+        let _ = self.events.send(event);
     }
 
     /// Sends `Logoff` and waits (bounded) for `Goodbye` or the close.

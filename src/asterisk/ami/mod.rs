@@ -16,7 +16,7 @@ pub mod error;
 pub mod message;
 
 pub use action::{Action, ActionError, ListAction};
-pub use client::{AmiClient, AmiSettings, ConnectionState};
+pub use client::{AmiClient, AmiEvent, AmiSettings, ConnectionState};
 pub use codec::{AmiCodec, AmiFrame, CodecError};
 pub use error::AmiError;
 pub use message::AmiMessage;

@@ -108,14 +108,11 @@ fn noise(n: usize, from: usize) -> Vec<u8> {
     out
 }
 
-#[tokio::test]
-async fn after_a_storm_device_states_are_listed_again_once_and_jobs_resync() {
-    let dir = support::TempDir::new("event-lag-storm");
-    let pbx = ScriptedPbx::start().await;
-    // A channel far smaller than the storm: the follower lags for sure.
-    let client = AmiClient::connect(settings(pbx.addr.port(), 64))
-        .await
-        .unwrap();
+/// The originate service over `client`, its jobs in a store in `dir`, resyncing without grace.
+async fn originate_service(
+    client: &AmiClient,
+    dir: &support::TempDir,
+) -> (Arc<SqliteOriginateStore>, OriginateService) {
     let store = Arc::new(SqliteOriginateStore::open(&dir.path().join("store.db")).unwrap());
     let svc = spawn_originate_service(
         client.clone(),
@@ -128,6 +125,18 @@ async fn after_a_storm_device_states_are_listed_again_once_and_jobs_resync() {
     )
     .await
     .unwrap();
+    (store, svc)
+}
+
+#[tokio::test]
+async fn after_a_storm_device_states_are_listed_again_once_and_jobs_resync() {
+    let dir = support::TempDir::new("event-lag-storm");
+    let pbx = ScriptedPbx::start().await;
+    // A channel far smaller than the storm: the follower lags for sure.
+    let client = AmiClient::connect(settings(pbx.addr.port(), 64))
+        .await
+        .unwrap();
+    let (store, svc) = originate_service(&client, &dir).await;
     assert_eq!(
         pbx.named("DeviceStateList").len(),
         1,
@@ -223,18 +232,7 @@ async fn a_reconnect_lists_device_states_again_and_resyncs_jobs() {
     s.reconnect_min = Duration::from_millis(20);
     s.reconnect_max = Duration::from_millis(200);
     let client = AmiClient::connect(s).await.unwrap();
-    let store = Arc::new(SqliteOriginateStore::open(&dir.path().join("store.db")).unwrap());
-    let svc = spawn_originate_service(
-        client.clone(),
-        store.clone(),
-        "centralita-originate",
-        OriginateSettings {
-            resync_grace: Duration::ZERO,
-            ..OriginateSettings::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (store, svc) = originate_service(&client, &dir).await;
     let mut changes = svc.changes();
     let actor = Actor::new("test", "reconnect");
     let hidden = ringing_job(&pbx, &svc, &store, &actor, "1003").await;

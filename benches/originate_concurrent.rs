@@ -40,30 +40,13 @@ use centralita::core::directory::CredentialApi;
 use centralita::core::live::SharedLive;
 use centralita::core::Secret;
 use centralita::facades::PbxServices;
-use centralita::http::{HealthProbe, HealthReport};
+use centralita::http::FixedHealth;
 use centralita::store::originate_jobs::SqliteOriginateStore;
 use fake_ami::{FakeAmi, SECRET, USERNAME};
 use support::{ms, quantile};
 use tower::ServiceExt;
 
 const PATH: &str = centralita::facades::expand::PATH;
-
-struct Healthy;
-
-impl HealthProbe for Healthy {
-    fn report(&self) -> HealthReport {
-        HealthReport {
-            ami_connected: true,
-            ami_generation: 1,
-            ingest_lag_seconds: Some(0.0),
-            ingest_error: None,
-            event_lag_seconds: None,
-        }
-    }
-    fn max_lag(&self) -> Duration {
-        Duration::from_secs(10)
-    }
-}
 
 fn envelope(op: &str, parts: &[(&str, &str)]) -> String {
     let parts: String = parts
@@ -269,7 +252,7 @@ fn main() {
             .expose()
             .to_owned();
         let router = centralita::http::router(
-            Arc::new(Healthy),
+            Arc::new(FixedHealth::healthy()),
             centralita::facades::router(
                 services.clone(),
                 centralita::app::facade_sections(&config),

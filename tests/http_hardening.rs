@@ -13,25 +13,9 @@ use centralita::facades::soap::{
     self, RequestContext, SoapCall, SoapError, SoapService, SoapValue,
 };
 use centralita::facades::ucontact;
-use centralita::http::{self, HealthProbe, HealthReport, HttpLimits};
+use centralita::http::{self, HttpLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-struct Healthy;
-impl HealthProbe for Healthy {
-    fn report(&self) -> HealthReport {
-        HealthReport {
-            ami_connected: true,
-            ami_generation: 1,
-            ingest_lag_seconds: Some(0.1),
-            ingest_error: None,
-            event_lag_seconds: None,
-        }
-    }
-    fn max_lag(&self) -> Duration {
-        Duration::from_secs(10)
-    }
-}
 
 /// A SOAP service whose `boom` operation panics.
 struct Panicky;
@@ -70,7 +54,7 @@ fn facades() -> Router {
 async fn serve(limits: HttpLimits) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = http::router(Arc::new(Healthy), facades(), limits);
+    let router = http::router(Arc::new(http::FixedHealth::healthy()), facades(), limits);
     tokio::spawn(http::run(listener, router, limits, std::future::pending()));
     addr
 }

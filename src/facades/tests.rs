@@ -20,24 +20,8 @@ use crate::core::{
 };
 use crate::facades::soap::{self, parse_request};
 use crate::facades::Services;
-use crate::http::{self, HealthProbe, HealthReport, HttpLimits};
+use crate::http::{self, HttpLimits};
 use crate::test_support::TempDir;
-
-struct Healthy;
-impl HealthProbe for Healthy {
-    fn report(&self) -> HealthReport {
-        HealthReport {
-            ami_connected: true,
-            ami_generation: 1,
-            ingest_lag_seconds: Some(0.1),
-            ingest_error: None,
-            event_lag_seconds: None,
-        }
-    }
-    fn max_lag(&self) -> Duration {
-        Duration::from_secs(10)
-    }
-}
 
 struct Fixture {
     _dir: TempDir,
@@ -80,7 +64,7 @@ fn fixture_over(dir: TempDir, services: Services) -> Fixture {
         .to_owned();
     let services = Arc::new(services);
     let app = http::router(
-        Arc::new(Healthy),
+        Arc::new(http::FixedHealth::healthy()),
         super::router(services.clone(), super::FacadeSections::default()),
         HttpLimits::with_body_limit(BODY_LIMIT),
     );

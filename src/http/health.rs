@@ -39,6 +39,41 @@ pub trait HealthProbe: Send + Sync {
     fn max_lag(&self) -> Duration;
 }
 
+/// A probe that always gives the same report: for the router run without a PBX (the fast
+/// tier, benches over a fake AMI).
+#[derive(Clone, Debug)]
+pub struct FixedHealth {
+    /// The report given.
+    pub report: HealthReport,
+    /// The largest healthy ingestion lag.
+    pub max_lag: Duration,
+}
+
+impl FixedHealth {
+    /// AMI connected (generation 1), ingestion 0.1 s behind, no event lag; 10 s allowed.
+    pub fn healthy() -> Self {
+        Self {
+            report: HealthReport {
+                ami_connected: true,
+                ami_generation: 1,
+                ingest_lag_seconds: Some(0.1),
+                ingest_error: None,
+                event_lag_seconds: None,
+            },
+            max_lag: Duration::from_secs(10),
+        }
+    }
+}
+
+impl HealthProbe for FixedHealth {
+    fn report(&self) -> HealthReport {
+        self.report.clone()
+    }
+    fn max_lag(&self) -> Duration {
+        self.max_lag
+    }
+}
+
 #[derive(Serialize)]
 struct Body {
     status: &'static str,
@@ -94,16 +129,6 @@ mod tests {
     use axum::http::Request;
     use tower::ServiceExt;
 
-    struct Fixed(HealthReport);
-    impl HealthProbe for Fixed {
-        fn report(&self) -> HealthReport {
-            self.0.clone()
-        }
-        fn max_lag(&self) -> Duration {
-            Duration::from_secs(5)
-        }
-    }
-
     fn healthy() -> HealthReport {
         HealthReport {
             ami_connected: true,
@@ -116,7 +141,10 @@ mod tests {
 
     async fn get_healthz(report: HealthReport) -> (StatusCode, serde_json::Value) {
         let app = router(
-            Arc::new(Fixed(report)),
+            Arc::new(FixedHealth {
+                report,
+                max_lag: Duration::from_secs(5),
+            }),
             Router::new(),
             HttpLimits::with_body_limit(1024),
         );
@@ -188,7 +216,10 @@ mod tests {
     #[tokio::test]
     async fn unknown_path_is_404_and_wrong_method_is_405() {
         let app = router(
-            Arc::new(Fixed(healthy())),
+            Arc::new(FixedHealth {
+                report: healthy(),
+                max_lag: Duration::from_secs(5),
+            }),
             Router::new(),
             HttpLimits::with_body_limit(16),
         );

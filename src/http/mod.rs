@@ -27,7 +27,7 @@ use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-pub use health::{HealthProbe, HealthReport};
+pub use health::{FixedHealth, HealthProbe, HealthReport};
 
 /// Limits applied to every request and connection (`[http]` in the configuration).
 #[derive(Clone, Copy, Debug)]

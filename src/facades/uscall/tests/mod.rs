@@ -99,19 +99,12 @@ async fn post(app: &Router, body: String) -> (StatusCode, String) {
 /// Calls `op` with `args` by position after the token (`None`: nil); returns the JSON answer.
 async fn call(f: &Fixture, op: &str, args: &[Option<&str>]) -> Value {
     let names = OPERATIONS.iter().find(|(o, _)| *o == op).unwrap().1;
-    let mut parts = vec![(names[0], Some(f.token.as_str()))];
-    for (i, a) in args.iter().enumerate() {
-        parts.push((names[i + 1], *a));
-    }
-    let (status, body) = post(&f.app, envelope(op, &parts)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let text = crate::facades::soap::parse_request(body.as_bytes())
-        .unwrap()
-        .params[0]
-        .1
-        .clone()
-        .unwrap_or_default();
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    let parts: Vec<(&str, Option<&str>)> = names[1..]
+        .iter()
+        .copied()
+        .zip(args.iter().copied())
+        .collect();
+    call_named(f, op, names[0], &parts).await
 }
 
 #[tokio::test]

@@ -161,28 +161,52 @@ impl CallSummary {
     /// integrator's id (`idcti` call data) or the engine's originate job id. Every facade's
     /// "find a call by its id" is this one rule.
     pub fn is_named_by(&self, id: &str) -> bool {
-        self.linkedid == id
-            || self.uniqueids.iter().any(|u| u == id)
-            || self.idcti.as_deref() == Some(id)
-            || self.originate_id.as_deref() == Some(id)
+        named_by(
+            id,
+            &self.linkedid,
+            self.uniqueids.iter().map(String::as_str),
+            self.idcti.as_deref(),
+            self.originate_id.as_deref(),
+        )
     }
+}
+
+/// The one rule of a call's ids: its `linkedid`, a leg's uniqueid, the `idcti`, the job id.
+fn named_by<'a>(
+    id: &str,
+    linkedid: &str,
+    mut uniqueids: impl Iterator<Item = &'a str>,
+    idcti: Option<&str>,
+    originate_id: Option<&str>,
+) -> bool {
+    linkedid == id || uniqueids.any(|u| u == id) || idcti == Some(id) || originate_id == Some(id)
+}
+
+/// The integrator's id of a call: the first `idcti` in its legs' call data.
+fn idcti_of(call: &Call) -> Option<String> {
+    call.legs
+        .iter()
+        .find_map(|l| call_data_value(&l.calldata, "idcti"))
+}
+
+/// The engine's originate job id of a call: the first non-empty `userfield` of its legs.
+fn job_id_of(call: &Call) -> Option<&str> {
+    call.legs
+        .iter()
+        .map(|l| l.userfield.trim())
+        .find(|u| !u.is_empty())
 }
 
 /// The call of `calls` that `id` names (the rule of [`CallSummary::is_named_by`]).
 pub fn call_named_by<'a>(calls: &'a [Call], id: &str) -> Option<&'a Call> {
     calls.iter().find(|c| {
-        c.linkedid.as_str() == id
-            || c.legs.iter().any(|l| l.uniqueid.as_str() == id)
-            || c.legs
-                .iter()
-                .find_map(|l| call_data_value(&l.calldata, "idcti"))
-                .as_deref()
-                == Some(id)
-            || c.legs
-                .iter()
-                .map(|l| l.userfield.trim())
-                .find(|u| !u.is_empty())
-                == Some(id)
+        named_by(
+            id,
+            c.linkedid.as_str(),
+            c.legs.iter().map(|l| l.uniqueid.as_str()),
+            idcti_of(c).as_deref(),
+            job_id_of(c),
+        )
     })
 }
 
@@ -404,16 +428,8 @@ pub fn summarize(call: &Call, queue: &[QueueLogRecord], rules: &CallRules) -> Ca
             .map(|l| l.recordingfile.trim())
             .find(|f| !f.is_empty())
             .map(str::to_owned),
-        idcti: call
-            .legs
-            .iter()
-            .find_map(|l| call_data_value(&l.calldata, "idcti")),
-        originate_id: call
-            .legs
-            .iter()
-            .map(|l| l.userfield.trim())
-            .find(|u| !u.is_empty())
-            .map(str::to_owned),
+        idcti: idcti_of(call),
+        originate_id: job_id_of(call).map(str::to_owned),
     }
 }
 

@@ -60,6 +60,16 @@ impl DayQueueFigures {
         Self::default()
     }
 
+    /// The answer computed for the day `from` at `now`, if there is one and it is fresh.
+    fn fresh(&self, from: UnixTime, now: UnixTime) -> Option<Figures> {
+        let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        last.as_ref()
+            .filter(|(day, at, computed, _)| {
+                *day == from && *at == now && computed.elapsed() < FRESH
+            })
+            .map(|(_, _, _, figures)| figures.clone())
+    }
+
     /// Per queue, what happened from `from` (the day's start) up to `ctx.now`.
     pub async fn today(
         &self,
@@ -68,24 +78,14 @@ impl DayQueueFigures {
         ctx: &ReportContext,
     ) -> Result<Figures, PortError> {
         let now = ctx.now;
-        let last = |s: &Self| {
-            s.last
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone()
-        };
-        if let Some((day, at, computed, figures)) = last(self) {
-            if day == from && at == now && computed.elapsed() < FRESH {
-                return Ok(figures);
-            }
+        if let Some(figures) = self.fresh(from, now) {
+            return Ok(figures);
         }
         let all = ReportFilter::default();
         let mut day = self.day.lock().await;
         // Another request of this second may have computed it while this one waited.
-        if let Some((day_of, at, computed, figures)) = last(self) {
-            if day_of == from && at == now && computed.elapsed() < FRESH {
-                return Ok(figures);
-            }
+        if let Some(figures) = self.fresh(from, now) {
+            return Ok(figures);
         }
         let stale = day.as_ref().is_none_or(|d| {
             d.from != from || now.0 - d.built.0 >= REBUILD_SECS || now.0 < d.through.0

@@ -597,7 +597,11 @@ fn summarize_live(
     } else {
         CallKind::Internal
     };
-    let ringing = waiter.is_some() || legs.iter().any(|l| l.call.dialing || !l.call.up);
+    // An engine originate rings until its destination answered, also in the moment between
+    // its source phone answering and the dial to the number starting.
+    let ringing = waiter.is_some()
+        || legs.iter().any(|l| l.call.dialing || !l.call.up)
+        || job.is_some_and(|j| j.answered_at.is_none());
     let status = if ringing {
         CallStatus::Ringing
     } else {
@@ -1077,6 +1081,32 @@ mod tests {
         assert_eq!(r.status, CallStatus::Answered);
         assert_eq!((r.wait_secs, r.duration_secs), (12, 30));
         assert_eq!(r.start, UnixTime(100));
+    }
+
+    #[test]
+    fn an_originate_whose_source_answered_rings_until_the_number_answers() {
+        let mut job = OriginatedCall {
+            id: "j2".into(),
+            number: "5551015".into(),
+            target: None,
+            idcti: None,
+            answered_at: None,
+        };
+        let mut live = LiveState::new();
+        // The source phone answered; the dial to the number has not begun.
+        channel(&mut live, "1004", "j2-src", "j2-src", "s", 100);
+        up(&mut live, "1004", "j2-src");
+        let jobs: BTreeMap<String, OriginatedCall> = [("j2".to_owned(), job.clone())].into();
+        assert_eq!(
+            in_progress(&live, &jobs, UnixTime(102))[0].status,
+            CallStatus::Ringing
+        );
+        job.answered_at = Some(UnixTime(103));
+        let jobs: BTreeMap<String, OriginatedCall> = [("j2".to_owned(), job)].into();
+        assert_eq!(
+            in_progress(&live, &jobs, UnixTime(104))[0].status,
+            CallStatus::Answered
+        );
     }
 
     #[test]

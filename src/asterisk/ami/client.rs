@@ -4,10 +4,12 @@
 //! answer on a oneshot; events fan out on a bounded broadcast channel (a slow subscriber lags, it
 //! never makes the engine buffer without bound), and on one bounded channel per
 //! [`AmiClient::subscribe_events`] subscription that carries only the event names it asked for
-//! (a consumer of rare events is not overrun by floods of others). A burst already read is fanned
-//! out in slices of about 128 messages (Tokio's cooperative budget), the task yielding between
-//! them, so a subscriber whose channel is deeper than that is overrun only if it is slower than
-//! the burst on average, not because the task ran the whole burst first. The task:
+//! (a consumer of rare events is not overrun by floods of others). A burst is handled in
+//! batches of up to 128 messages: what is already read, or readable without waiting, is decoded
+//! and dispatched, and the batch's events are then published together, so a subscriber that keeps up
+//! is woken about once per batch rather than once per event; the task yields between batches, so subscribers on
+//! its worker read before the next one can overrun them. Events that came before a response on
+//! the wire are published before its caller is answered. The task:
 //! - logs in (`Login`, events on) and refuses peers that do not greet as an AMI server, so the
 //!   secret is never sent to something else;
 //! - assigns each action a unique `ActionID` and routes the response (and, for list actions, the
@@ -25,7 +27,7 @@ use std::future::Future;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{self, Instant, Interval, MissedTickBehavior};
@@ -44,6 +46,10 @@ pub type AmiEvent = Arc<AmiMessage>;
 
 /// Largest number of events one list action may collect before it is failed.
 const MAX_LIST_EVENTS: usize = 200_000;
+/// Bytes read from the connection per system call, at most.
+const READ_BUFFER: usize = 64 * 1024;
+/// Most messages decoded and dispatched as one batch before the task yields.
+const BATCH: usize = 128;
 /// Depth of the request queue between handles and the task.
 const REQUEST_QUEUE: usize = 1024;
 
@@ -351,7 +357,12 @@ async fn establish(settings: &AmiSettings, login_id: ActionId) -> Result<Conn, A
             .map_err(|source| AmiError::Connect { addr, source })?;
         // Latency over throughput: actions are small.
         let _ = stream.set_nodelay(true);
-        let mut conn = Framed::new(stream, AmiCodec::with_max_message(settings.max_message));
+        // A storm of events is read 64 KiB (about a hundred events) per system call.
+        let mut conn = Framed::with_capacity(
+            stream,
+            AmiCodec::with_max_message(settings.max_message),
+            READ_BUFFER,
+        );
         match conn.next().await {
             Some(Ok(AmiFrame::Banner(banner))) if banner.starts_with("Asterisk Call Manager") => {
                 debug!(%banner, "AMI banner");
@@ -479,6 +490,7 @@ impl Task {
         let mut pending: HashMap<ActionId, Pending> = HashMap::new();
         let mut keepalive = keepalive_interval(self.settings.keepalive);
         let mut ping: Option<(ActionId, Instant)> = None;
+        let mut outbox: Vec<AmiEvent> = Vec::with_capacity(BATCH);
         let timeout = self.settings.action_timeout;
 
         let exit = loop {
@@ -518,18 +530,42 @@ impl Task {
                         });
                     }
                 },
-                frame = conn.next() => match frame {
-                    Some(Ok(AmiFrame::Message(message))) => {
-                        self.dispatch(message, &mut pending, &mut ping);
-                        // A burst already in the read buffer is decoded without waiting: each
-                        // message spends a unit of Tokio's budget, so the task yields every
-                        // 128 or so and subscribers on this worker read before it overruns them.
-                        tokio::task::coop::consume_budget().await;
+                frame = conn.next() => {
+                    // A burst is taken as one batch: what is already read (or readable without
+                    // waiting) is decoded and dispatched, up to `BATCH` messages, and its
+                    // events are published together. Subscribers are woken once per batch,
+                    // not once per event. Then the task yields, so subscribers on this worker
+                    // read before the next batch can overrun them.
+                    let mut frame = frame;
+                    let mut taken = 0;
+                    let lost = loop {
+                        match frame {
+                            Some(Ok(AmiFrame::Message(message))) => {
+                                self.dispatch(message, &mut pending, &mut ping, &mut outbox);
+                            }
+                            Some(Ok(AmiFrame::Banner(line))) => {
+                                debug!(%line, "unexpected second banner");
+                            }
+                            Some(Err(e)) => break Some(format!("read failed: {e}")),
+                            None => break Some("closed by Asterisk".to_owned()),
+                        }
+                        taken += 1;
+                        if taken >= BATCH {
+                            break None;
+                        }
+                        match conn.next().now_or_never() {
+                            Some(next) => frame = next,
+                            None => break None,
+                        }
+                    };
+                    self.publish(&mut outbox);
+                    if let Some(reason) = lost {
+                        break Exit::Lost(reason);
                     }
-                    Some(Ok(AmiFrame::Banner(line))) => debug!(%line, "unexpected second banner"),
-                    Some(Err(e)) => break Exit::Lost(format!("read failed: {e}")),
-                    None => break Exit::Lost("closed by Asterisk".into()),
-                },
+                    if taken >= BATCH {
+                        tokio::task::yield_now().await;
+                    }
+                }
                 _ = tick(&mut keepalive) => {
                     // Forget actions whose callers gave up (timed out).
                     pending.retain(|_, p| !p.reply.is_closed());
@@ -561,15 +597,28 @@ impl Task {
         exit
     }
 
+    /// Publishes the events of a batch, in wire order, to every subscriber. No subscriber is
+    /// fine; a slow one lags (bounded channels). Subscribers share the one decoded event.
+    fn publish(&self, outbox: &mut Vec<AmiEvent>) {
+        for event in outbox.drain(..) {
+            self.filtered.publish(&event);
+            let _ = self.events.send(event);
+        }
+    }
+
     /// Routes one incoming message: responses and list events to their caller, every event to
-    /// the subscribers.
+    /// the subscribers (through `outbox`, published at the end of the batch). Events before a
+    /// response are published before its caller is answered, as they were before it on the
+    /// wire.
     fn dispatch(
         &self,
         message: AmiMessage,
         pending: &mut HashMap<ActionId, Pending>,
         ping: &mut Option<(ActionId, Instant)>,
+        outbox: &mut Vec<AmiEvent>,
     ) {
         if message.is_response() {
+            self.publish(outbox);
             let Some(id) = message.action_id() else {
                 debug!(?message, "AMI response without ActionID");
                 return;
@@ -610,10 +659,14 @@ impl Task {
             debug!(?message, "AMI message that is neither response nor event");
             return;
         }
-        if let Some(id) = message.action_id() {
+        // An event belongs to a list action only while one is pending (rare during a storm):
+        // otherwise its fields are not searched for an `ActionID`.
+        let listing = pending.values().any(|p| p.list);
+        if let Some(id) = listing.then(|| message.action_id()).flatten() {
             if let Some(entry) = pending.get_mut(id).filter(|p| p.list) {
                 if is_list_end(&message) {
                     if entry.response.is_some() {
+                        self.publish(outbox);
                         if let Some(p) = pending.remove(id) {
                             let _ = p.reply.send(Ok(Reply {
                                 response: p.response.unwrap_or_default(),
@@ -635,11 +688,7 @@ impl Task {
                 }
             }
         }
-        // No subscriber is fine; a slow one lags (bounded channels). Subscribers share the
-        // one decoded event.
-        let event = Arc::new(message);
-        self.filtered.publish(&event);
-        let _ = self.events.send(event);
+        outbox.push(Arc::new(message));
     }
 
     /// Sends `Logoff` and waits (bounded) for `Goodbye` or the close.

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
-use super::message::AmiMessage;
+use super::message::{AmiMessage, Field};
 
 /// Default upper bound for one message (banner and command output included): 1 MiB.
 pub const DEFAULT_MAX_MESSAGE: usize = 1024 * 1024;
@@ -85,6 +85,13 @@ pub struct AmiCodec {
     current: AmiMessage,
     /// Bytes consumed into `current` so far.
     current_size: usize,
+    /// Fields of the last message: the next one is likely of the same shape.
+    fields_hint: usize,
+    /// Whether whole messages are decoded in one pass (off in tests that compare both paths).
+    one_pass: bool,
+    /// Messages decoded in one pass.
+    #[cfg(test)]
+    one_pass_frames: usize,
 }
 
 impl Default for AmiCodec {
@@ -106,6 +113,10 @@ impl AmiCodec {
             mode: Mode::Banner,
             current: AmiMessage::new(),
             current_size: 0,
+            fields_hint: 8,
+            one_pass: true,
+            #[cfg(test)]
+            one_pass_frames: 0,
         }
     }
 
@@ -115,6 +126,60 @@ impl AmiCodec {
             self.mode = Mode::Fields;
         }
         self
+    }
+
+    /// Decodes one whole message from the front of `buf` in one pass, when that is plain:
+    /// entirely in the buffer, within the size limit, every line `Key: Value` ended by CRLF,
+    /// keys ASCII, valid UTF-8, not an old-style `Response: Follows`. Its bytes are copied once
+    /// and its fields are spans of that copy. Anything else (`None`, nothing consumed) goes
+    /// through the line decoder, which gives the same fields.
+    fn decode_whole(&mut self, buf: &mut BytesMut) -> Option<AmiFrame> {
+        let bytes = &buf[..buf.len().min(self.max_message)];
+        let mut fields: Vec<Field> = Vec::with_capacity(self.fields_hint);
+        let mut line_start = 0;
+        // Line ends by vector search; the `:` eight bytes at a time, keys being short.
+        for at in memchr::memchr_iter(b'\n', bytes) {
+            if at == line_start || bytes[at - 1] != b'\r' {
+                return None; // a bare LF, or a blank line before the message
+            }
+            let line_end = at - 1;
+            if line_end == line_start {
+                // The empty line: the message is complete.
+                if fields.is_empty() {
+                    return None;
+                }
+                let text = std::str::from_utf8(&bytes[..line_start]).ok()?.to_owned();
+                buf.advance(at + 1);
+                self.fields_hint = fields.len();
+                #[cfg(test)]
+                {
+                    self.one_pass_frames += 1;
+                }
+                return Some(AmiFrame::Message(AmiMessage::from_parts(text, fields)));
+            }
+            // A line without `:` is an `Output` value, and a key must be ASCII: both are left
+            // to the line decoder.
+            let c = line_start + key_colon(&bytes[line_start..line_end])?;
+            let (key_start, key_end) = trim_span(bytes, line_start, c);
+            let value_start = if bytes.get(c + 1) == Some(&b' ') && c + 1 < line_end {
+                c + 2
+            } else {
+                c + 1
+            };
+            if fields.is_empty()
+                && bytes[key_start..key_end].eq_ignore_ascii_case(b"Response")
+                && bytes[value_start..line_end].eq_ignore_ascii_case(b"Follows")
+            {
+                return None;
+            }
+            // Offsets fit: the message is bounded far below 4 GiB by the codec's limit.
+            fields.push(Field {
+                key: (key_start as u32, key_end as u32),
+                value: (value_start as u32, line_end as u32),
+            });
+            line_start = at + 1;
+        }
+        None
     }
 
     fn finish(&mut self) -> AmiFrame {
@@ -205,6 +270,49 @@ impl AmiCodec {
     }
 }
 
+/// Where the first `:` of `line` is, if no byte of 0x80 or above comes before it. Eight bytes
+/// at a time: keys are short, so a vector search per line costs more than it saves.
+fn key_colon(line: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    const COLONS: u64 = u64::from_ne_bytes([b':'; 8]);
+    let mut words = line.chunks_exact(8);
+    let mut at = 0;
+    for word in words.by_ref() {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        let x = w ^ COLONS;
+        // The lowest byte flagged is exactly the first `:` (a borrow only runs upwards from
+        // a zero byte) or the first high byte, whichever comes first.
+        let flagged = (x.wrapping_sub(ONES) & !x & HIGH) | (w & HIGH);
+        if flagged != 0 {
+            let i = at + (flagged.trailing_zeros() / 8) as usize;
+            return (line[i] == b':').then_some(i);
+        }
+        at += 8;
+    }
+    for (i, &b) in words.remainder().iter().enumerate() {
+        match b {
+            b':' => return Some(at + i),
+            0x80.. => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `bytes[start..end]` without the leading and trailing whitespace `str::trim` removes from
+/// ASCII text.
+fn trim_span(bytes: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+    let space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r');
+    while start < end && space(bytes[start]) {
+        start += 1;
+    }
+    while end > start && space(bytes[end - 1]) {
+        end -= 1;
+    }
+    (start, end)
+}
+
 /// Splits `Key: Value`; a line without `:` becomes an `Output` value.
 fn split_field(line: &str) -> (&str, &str) {
     match line.split_once(':') {
@@ -224,6 +332,11 @@ impl Decoder for AmiCodec {
     type Error = CodecError;
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<AmiFrame>, CodecError> {
+        if self.one_pass && self.mode == Mode::Fields && self.current.is_empty() {
+            if let Some(frame) = self.decode_whole(buf) {
+                return Ok(Some(frame));
+            }
+        }
         // Lines are taken from `buf[taken..]`; what was taken is advanced over once, on return.
         let mut taken = 0;
         loop {
@@ -363,6 +476,129 @@ mod tests {
             }
         }
         assert_eq!(split, expect, "byte-by-byte decode");
+
+        let mut codec = new_codec();
+        codec.one_pass = false;
+        let mut buf = BytesMut::from(input);
+        let mut lines = Vec::new();
+        while let Some(frame) = codec.decode(&mut buf).expect("decode") {
+            lines.push(frame);
+        }
+        assert_eq!(lines, expect, "line-by-line decode of the whole buffer");
+    }
+
+    /// Decodes `input` fed in chunks of the given sizes (cycled); frames and the error, if any.
+    fn decode_chunked(
+        input: &[u8],
+        chunks: &[usize],
+        one_pass: bool,
+        fast: &mut usize,
+    ) -> Vec<Result<AmiFrame, String>> {
+        let mut codec = AmiCodec::with_max_message(300).without_banner();
+        codec.one_pass = one_pass;
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        let mut rest = input;
+        let mut sizes = chunks.iter().cycle();
+        while !rest.is_empty() {
+            let n = (*sizes.next().unwrap_or(&1)).clamp(1, rest.len());
+            buf.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            loop {
+                match codec.decode(&mut buf) {
+                    Ok(Some(frame)) => out.push(Ok(frame)),
+                    Ok(None) => break,
+                    Err(e) => {
+                        out.push(Err(e.to_string()));
+                        break;
+                    }
+                }
+            }
+        }
+        *fast += codec.one_pass_frames;
+        out
+    }
+
+    #[test]
+    fn key_colon_finds_the_first_colon_of_an_ascii_key() {
+        let cases: &[&[u8]] = &[
+            b"Event: X",
+            b"ConnectedLineName: <unknown>",
+            b"A:B:C",
+            b":",
+            b"no colon at all here",
+            b"",
+            b"K\xc3\xa9y: x",
+            b"Key: Jos\xc3\xa9",
+            b"0123456789ABCDEF\xff:",
+            b"0123456789ABCDEF:\xff",
+            b"\x01\x01\x01\x01\x01\x01\x01:",
+            b";;;;;;;;:",
+            b"\t\t\t\t\t\t\t\t\t\t\x3b:",
+        ];
+        for line in cases {
+            for from in 0..=line.len() {
+                let part = &line[from..];
+                let expect = part
+                    .iter()
+                    .position(|&b| b == b':' || b >= 0x80)
+                    .filter(|&i| part[i] == b':');
+                assert_eq!(key_colon(part), expect, "{part:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_pass_and_line_decoding_agree_on_generated_streams() {
+        // Pieces of lines a peer may send: plain fields, odd spacing, colons in values, bare
+        // LFs, blank lines, lines without a colon, non-UTF-8 and non-ASCII keys, Follows.
+        const PIECES: &[&[u8]] = &[
+            b"Event: Newchannel\r\n",
+            b"Channel: PJSIP/1001-0000000a\r\n",
+            b"Address: 127.0.0.1:5060\r\n",
+            b"  Spaced  :   value \r\n",
+            b"Empty:\r\n",
+            b"Empty2: \r\n",
+            b"\x0bKey\x0c: v\r\n",
+            b"CallerIDName: Jos\xc3\xa9\r\n",
+            b"Bad: \xff\xfe\r\n",
+            b"K\xc3\xa9y: x\r\n",
+            b"no colon here\r\n",
+            b"Bare: lf\n",
+            b"Mid: a\rb\r\n",
+            b"\r\n",
+            b"\n",
+            b"Response: Follows\r\n",
+            b"Response: Success\r\n",
+            b"--END COMMAND--\r\n",
+            b"Big: 0123456789012345678901234567890123456789012345678901234567890123456789\r\n",
+        ];
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (mut fast, mut slow) = (0, 0);
+        for round in 0..3000 {
+            let mut input = Vec::new();
+            for _ in 0..(next() % 24) {
+                input.extend_from_slice(PIECES[(next() % PIECES.len() as u64) as usize]);
+            }
+            let chunks: Vec<usize> = (0..4).map(|_| 1 + (next() % 97) as usize).collect();
+            let whole = [input.len().max(1)];
+            for sizes in [&whole[..], &chunks[..]] {
+                assert_eq!(
+                    decode_chunked(&input, sizes, true, &mut fast),
+                    decode_chunked(&input, sizes, false, &mut slow),
+                    "round {round}, chunks {sizes:?}: {:?}",
+                    String::from_utf8_lossy(&input)
+                );
+            }
+        }
+        assert_eq!(slow, 0);
+        assert!(fast > 300, "one-pass frames: {fast}");
     }
 
     #[test]

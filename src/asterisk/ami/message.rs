@@ -19,11 +19,11 @@ pub struct AmiMessage {
     fields: Vec<Field>,
 }
 
-/// Where a field's key and value sit in the message's text.
+/// Where a field's key and value sit in the message's text (byte offsets, start and end).
 #[derive(Clone, Copy, Debug)]
-struct Field {
-    key: (u32, u32),
-    value: (u32, u32),
+pub(super) struct Field {
+    pub(super) key: (u32, u32),
+    pub(super) value: (u32, u32),
 }
 
 impl AmiMessage {
@@ -38,6 +38,18 @@ impl AmiMessage {
             text: String::with_capacity(bytes),
             fields: Vec::with_capacity(fields),
         }
+    }
+
+    /// A message over `text` whose fields are the given spans of it (the codec's one-pass
+    /// decode of a whole message: one copy of its bytes, no copy per field). Every span lies
+    /// within `text` on character boundaries.
+    pub(super) fn from_parts(text: String, fields: Vec<Field>) -> Self {
+        debug_assert!(fields.iter().all(|f| {
+            [f.key, f.value].iter().all(|&(a, b)| {
+                a <= b && text.is_char_boundary(a as usize) && text.is_char_boundary(b as usize)
+            })
+        }));
+        Self { text, fields }
     }
 
     fn append(&mut self, s: &str) -> (u32, u32) {
@@ -79,18 +91,26 @@ impl AmiMessage {
             .retain(|f| !text[f.key.0 as usize..f.key.1 as usize].eq_ignore_ascii_case(key));
     }
 
+    /// Whether field `f`'s key is `key` (ASCII case-insensitive), comparing lengths first.
+    fn key_is(&self, f: &Field, key: &[u8]) -> bool {
+        let (start, end) = (f.key.0 as usize, f.key.1 as usize);
+        end - start == key.len() && self.text.as_bytes()[start..end].eq_ignore_ascii_case(key)
+    }
+
     /// The first value for `key` (ASCII case-insensitive).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.fields()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
+        self.fields
+            .iter()
+            .find(|f| self.key_is(f, key.as_bytes()))
+            .map(|f| self.span(f.value))
     }
 
     /// Every value for `key`, in order (ASCII case-insensitive).
     pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.fields()
-            .filter(move |(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
+        self.fields
+            .iter()
+            .filter(move |f| self.key_is(f, key.as_bytes()))
+            .map(|f| self.span(f.value))
     }
 
     /// All fields, in order.

@@ -6,9 +6,11 @@
 //! - [`calls`] groups CDR legs by `linkedid` into [`Call`]s, legs in order.
 //! - [`agent_report`] gives, per agent, sessions (login → logout), pauses per reason, logged,
 //!   paused, available and talking seconds, calls presented / answered / missed / outbound and
-//!   the average handling time.
+//!   the average handling time. It is an [`AgentTally`] fed once; the tally can also be fed a
+//!   batch at a time (lines as they are written, CDR legs as they end, into a [`CallTally`]),
+//!   which is how the running day figures keep it.
 //! - [`queue_report`] gives, per queue, calls offered / answered / abandoned / timed out, the
-//!   service level, average wait and average talk.
+//!   service level, average wait and average talk ([`QueueTally`], fed once or in batches).
 //! - [`queue_activity`] lists the queue events of the interval in the order they were written.
 //! - [`outbound_calls`] lists the agents' outbound calls (the rule of **Outbound** below);
 //!   [`during_sessions`] keeps those placed while logged in (e.g. to one queue).

@@ -654,6 +654,7 @@ pub(crate) mod tests {
             [
                 "call_disposition_guid",
                 "campaign_call_created",
+                "cdr_end",
                 "cdr_linkedid",
                 "cdr_start",
                 "cdr_uniqueid",

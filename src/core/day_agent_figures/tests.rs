@@ -119,18 +119,33 @@ struct Line {
     data: Vec<String>,
 }
 
-fn cdr(
+/// One CDR leg of the synthetic journal.
+struct Leg<'a> {
     rowid: i64,
-    linkedid: &str,
-    channel: &str,
-    dstchannel: Option<&str>,
-    dst: &str,
-    dcontext: &str,
+    linkedid: &'a str,
+    channel: &'a str,
+    dstchannel: Option<&'a str>,
+    dst: &'a str,
+    dcontext: &'a str,
     start: i64,
     answer: Option<i64>,
     end: i64,
     answered: bool,
-) -> CdrRecord {
+}
+
+fn cdr(leg: Leg<'_>) -> CdrRecord {
+    let Leg {
+        rowid,
+        linkedid,
+        channel,
+        dstchannel,
+        dst,
+        dcontext,
+        start,
+        answer,
+        end,
+        answered,
+    } = leg;
     CdrRecord {
         source_rowid: rowid,
         clid: String::new(),
@@ -295,47 +310,47 @@ fn journal(seed: u64, late: impl Fn(&Line) -> i64) -> Ingested {
             if rng.next(3) == 0 {
                 // Direct to the agent's phone.
                 let answered = rng.next(2) == 0;
-                cdrs.push(cdr(
-                    row,
-                    &linkedid,
-                    &format!("PJSIP/1005-{row:08x}"),
-                    Some(&format!("PJSIP/100{n}-{row:08x}")),
-                    &format!("100{n}"),
-                    "internal",
-                    t,
-                    answered.then_some(t + 4),
-                    t + long,
+                cdrs.push(cdr(Leg {
+                    rowid: row,
+                    linkedid: &linkedid,
+                    channel: &format!("PJSIP/1005-{row:08x}"),
+                    dstchannel: Some(&format!("PJSIP/100{n}-{row:08x}")),
+                    dst: &format!("100{n}"),
+                    dcontext: "internal",
+                    start: t,
+                    answer: answered.then_some(t + 4),
+                    end: t + long,
                     answered,
-                ));
+                }));
             } else {
                 let answered = rng.next(3) != 0;
-                cdrs.push(cdr(
-                    row,
-                    &linkedid,
-                    &format!("PJSIP/100{n}-{row:08x}"),
-                    Some(&format!("PJSIP/carrier-{row:08x}")),
-                    &format!("5551{row:03}"),
-                    "outbound",
-                    t,
-                    answered.then_some(t + 6),
-                    t + long,
+                cdrs.push(cdr(Leg {
+                    rowid: row,
+                    linkedid: &linkedid,
+                    channel: &format!("PJSIP/100{n}-{row:08x}"),
+                    dstchannel: Some(&format!("PJSIP/carrier-{row:08x}")),
+                    dst: &format!("5551{row:03}"),
+                    dcontext: "outbound",
+                    start: t,
+                    answer: answered.then_some(t + 6),
+                    end: t + long,
                     answered,
-                ));
+                }));
                 if rng.next(2) == 0 {
                     // A leg that started first and ends last.
                     row += 1;
-                    cdrs.push(cdr(
-                        row,
-                        &linkedid,
-                        &format!("Local/5551@outbound-{row:04x};2"),
-                        None,
-                        "5551",
-                        "outbound",
-                        t - 1,
-                        None,
-                        t + long + 30,
-                        false,
-                    ));
+                    cdrs.push(cdr(Leg {
+                        rowid: row,
+                        linkedid: &linkedid,
+                        channel: &format!("Local/5551@outbound-{row:04x};2"),
+                        dstchannel: None,
+                        dst: "5551",
+                        dcontext: "outbound",
+                        start: t - 1,
+                        answer: None,
+                        end: t + long + 30,
+                        answered: false,
+                    }));
                 }
             }
             t += rng.between(40, 250);

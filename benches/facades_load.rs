@@ -19,8 +19,9 @@
 //!    - `healthz`: `GET /healthz` → 200 `"status":"ok"` (the baseline);
 //!    - `expand_originate_status`: eXpand `originateCallStatus(key, unknown id)` → `0`;
 //!    - `expand_status_queues`: eXpand `statusQueues(key)` → the `<panel>` document;
-//!    - `uscall_get_pauses`, `uscall_exten_status`: USCall `getPauses(token)`,
-//!      `extenStatus(token, "all", "")` → JSON with `"status":"ok"`;
+//!    - `uscall_get_pauses`, `uscall_exten_status`, `uscall_agent_status`: USCall
+//!      `getPauses(token)`, `extenStatus(token, "all", "")`, `agentStatus(token)` (every
+//!      agent) → JSON with `"status":"ok"`;
 //!    - `ucontact_queuesummary`: uContact `Supervisor/queuesummary` with `Bearer <key>` → the
 //!      JSON array closed by `internalActionId`.
 //! 4. The first use of each fresh key (Argon2id verification, then cached) against the same
@@ -191,6 +192,17 @@ fn scenarios(plan: &Plan) -> Vec<Scenario> {
                 "urn:wsuscall",
                 "extenStatus",
                 &[("token", &plan.uscall_key), ("tipo", "all"), ("ramal", "")],
+            ),
+            expect: Expect::SoapJsonOk,
+        },
+        Scenario {
+            name: "uscall_agent_status",
+            request: soap_request(
+                addr,
+                USCALL_PATH,
+                "urn:wsuscall",
+                "agentStatus",
+                &[("token", &plan.uscall_key)],
             ),
             expect: Expect::SoapJsonOk,
         },

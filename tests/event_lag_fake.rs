@@ -4,7 +4,8 @@
 //! during a storm can place calls, one left in use is refused, a job whose end was missed is
 //! settled), without a loop of reloads, and does the same after a reconnect; the live follower rebuilds its state from a snapshot
 //! and then stops (a rebuild does not set off the next); the hangup cause recorder keeps every
-//! cause of a burst far beyond the channel's capacity.
+//! cause of a burst far beyond the channel's capacity; a stalled originate service does not
+//! hold up the follower, and gets the `Resync` it is owed once it drains its queue.
 
 mod support;
 
@@ -13,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use centralita::asterisk::ami::action::Getvar;
 use centralita::asterisk::ami::{AmiClient, AmiSettings};
-use centralita::asterisk::call_control::spawn_originate_service;
+use centralita::asterisk::call_control::{
+    spawn_originate_service, AmiCallControl, UPDATE_CAPACITY,
+};
 use centralita::asterisk::hangup_causes::spawn_recorder;
 use centralita::asterisk::live_follower::LiveFollower;
 use centralita::asterisk::queue_control::AmiQueueControl;
@@ -21,7 +24,8 @@ use centralita::core::audit::Actor;
 use centralita::core::hangup_causes::{HangupCause, HangupCauseStore};
 use centralita::core::live::{DeviceStatus, LiveState, SharedLive};
 use centralita::core::originate::{
-    Extension, JobState, OriginateId, OriginateRequest, OriginateStore, PhoneNumber,
+    CallControl, ChannelRole, Extension, JobState, OriginateId, OriginateRequest, OriginateStore,
+    PbxUpdate, PhoneNumber,
 };
 use centralita::core::originate_service::{JobChange, OriginateService, OriginateSettings};
 use centralita::core::{Secret, UnixTime};
@@ -249,6 +253,66 @@ async fn a_reconnect_lists_device_states_again_and_resyncs_jobs() {
         final_states(&mut changes, &busy).await,
         vec![JobState::Ringing, JobState::SourceOffHook]
     );
+}
+
+#[tokio::test]
+async fn a_stalled_originate_service_does_not_hold_up_the_follower() {
+    let pbx = ScriptedPbx::start().await;
+    // A broadcast far larger than the flood: the follower never lags on it.
+    let client = AmiClient::connect(settings(pbx.addr.port(), 65_536))
+        .await
+        .unwrap();
+    // The service never reads its queue while the flood comes.
+    let (control, mut updates) = AmiCallControl::spawn(client.clone(), "centralita-originate")
+        .await
+        .unwrap();
+    let mut others = client.subscribe();
+    let job = OriginateId::parse("t-1").unwrap();
+    let uniqueid = job.channel_uniqueid(ChannelRole::Source);
+    let flood = UPDATE_CAPACITY + 500;
+    let mut bytes = Vec::new();
+    for _ in 0..flood {
+        bytes.extend(render(&[
+            ("Event", "Newstate"),
+            ("Channel", "PJSIP/1003-00000001"),
+            ("ChannelState", "5"),
+            ("Uniqueid", uniqueid.as_str()),
+        ]));
+    }
+    bytes.extend(device_change("PJSIP/1001", "INUSE"));
+    pbx.raw(bytes);
+
+    // The follower read past the facts that did not fit: the device change after them is
+    // applied while the service's queue is still full...
+    let source = Extension::parse("1001").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !control.source_in_use(&source).await.unwrap() {
+        assert!(
+            Instant::now() < deadline,
+            "the follower is stuck behind the stalled service"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // ...and the other consumers got every event.
+    let mut seen = 0;
+    while let Ok(ev) = others.try_recv() {
+        if ev.event_name() == Some("Newstate") {
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, flood);
+
+    // Once the service drains its queue, the Resync owed for the dropped facts arrives
+    // (no further event needed), once.
+    for _ in 0..UPDATE_CAPACITY {
+        assert!(matches!(updates.recv().await, Some(PbxUpdate::Fact { .. })));
+    }
+    let next = tokio::time::timeout(Duration::from_secs(2), updates.recv())
+        .await
+        .expect("the owed Resync arrives once there is room");
+    assert!(matches!(next, Some(PbxUpdate::Resync)), "{next:?}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(updates.try_recv().is_err(), "one Resync only");
 }
 
 /// A job ringing on `source` whose end will never be reported (the scripted PBX lists no

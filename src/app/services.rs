@@ -67,6 +67,7 @@ pub fn open_services(config: Arc<Config>) -> Result<Services, StoreError> {
         sms_route: config.sms.route(),
         dialing: Arc::new(config.dialing.plan()),
         day_queue_figures: Arc::new(crate::core::day_figures::DayQueueFigures::new()),
+        day_agent_figures: Arc::new(crate::core::day_agent_figures::DayAgentFigures::new()),
         sessions: Arc::new(
             Sessions::new(Duration::from_secs(config.ucontact.session_idle_seconds))
                 .with_store(Arc::new(SqliteSessions::open(path)?)),

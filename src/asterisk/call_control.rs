@@ -56,6 +56,11 @@
 //! receiver holds a full channel's backlog, so any event published before it reads on (the
 //! list's own entries first of all) overflows it again — which is how reloading right on the
 //! lag, awaiting the list inline, looped.
+//!
+//! The follower never awaits the originate service: facts and the `Resync` go into its bounded
+//! queue with `try_send`. A fact that does not fit is dropped and a `Resync` owed; the owed
+//! `Resync` is sent as soon as there is room (tried on every event and every 20 ms), ahead of
+//! any later fact, so a slow service never holds up the reading of AMI events.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -85,8 +90,13 @@ const ORPHAN_TTL: Duration = Duration::from_secs(30);
 
 /// Facts the follower may queue for the originate service before it falls behind: then the
 /// facts that do not fit are dropped and one `Resync` follows as soon as there is room (the
-/// service checks its open jobs against the PBX), instead of an unbounded queue.
+/// service checks its open jobs against the PBX), instead of an unbounded queue. The follower
+/// never waits for that room: it keeps reading events and tries the `Resync` again on the next
+/// event or after [`RESYNC_RETRY`].
 pub const UPDATE_CAPACITY: usize = 4096;
+
+/// How soon a `Resync` owed to a service with a full queue is tried again when no event comes.
+const RESYNC_RETRY: Duration = Duration::from_millis(20);
 
 /// Device states in which a source phone must not be rung.
 const IN_USE: &[&str] = &["INUSE", "BUSY", "ONHOLD", "RINGINUSE"];
@@ -319,8 +329,15 @@ impl Shared {
     }
 
     /// Queues a fact for the service; `false` once the service is gone. A fact that does not
-    /// fit is dropped and a `Resync` owed ([`Shared::settle`]).
+    /// fit is dropped and a `Resync` owed ([`Shared::settle`]). While one is owed it goes
+    /// first: a fact is queued only behind the `Resync` that covers what was dropped before it.
     fn emit(&self, job: OriginateId, fact: PbxFact) -> bool {
+        if !self.settle() {
+            return false;
+        }
+        if self.resync_pending() {
+            return true;
+        }
         match self.updates.try_send(PbxUpdate::Fact { job, fact }) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -333,13 +350,26 @@ impl Shared {
         }
     }
 
-    /// Sends the `Resync` owed for dropped facts, waiting for room; `false` once the service
-    /// is gone.
-    async fn settle(&self) -> bool {
-        if self.resync_owed.swap(false, Ordering::SeqCst) {
-            return self.updates.send(PbxUpdate::Resync).await.is_ok();
+    /// Sends the `Resync` owed, if there is room for it; never waits (the follower keeps
+    /// reading events while the service is slow): without room it stays owed and is tried
+    /// again on the next event or after [`RESYNC_RETRY`]. `false` once the service is gone.
+    fn settle(&self) -> bool {
+        if !self.resync_owed.swap(false, Ordering::SeqCst) {
+            return true;
         }
-        true
+        match self.updates.try_send(PbxUpdate::Resync) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.resync_owed.store(true, Ordering::SeqCst);
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Whether a `Resync` is owed and not sent yet.
+    fn resync_pending(&self) -> bool {
+        self.resync_owed.load(Ordering::SeqCst)
     }
 
     /// Owes the service one `Resync` (sent by [`Shared::settle`]; several owed make one).
@@ -705,6 +735,9 @@ async fn follow(
                     None => std::future::pending().await,
                 }
             }, if retry_at.is_some() => ReloadOutcome::Pending,
+            () = tokio::time::sleep(RESYNC_RETRY), if shared.resync_pending() => {
+                ReloadOutcome::Pending
+            }
             changed = conn.changed() => {
                 if changed.is_err() {
                     return;
@@ -733,7 +766,7 @@ async fn follow(
             reload.asked();
             reply = Some(ask_devices(&client));
         }
-        if shared.updates.is_closed() || !shared.settle().await {
+        if shared.updates.is_closed() || !shared.settle() {
             return;
         }
     }
@@ -844,18 +877,26 @@ mod tests {
         for _ in 0..5 {
             assert!(shared.emit(job.clone(), PbxFact::SourceRinging));
         }
-        // Two queued, three dropped: one Resync owed, sent once there is room.
-        let settled = tokio::spawn(async move {
-            assert!(shared.settle().await);
-            assert!(shared.settle().await, "nothing more owed: no wait");
-            shared
-        });
+        // Two queued, three dropped: one Resync owed, sent once there is room, never waited
+        // for.
+        assert!(shared.settle(), "no room: still owed, no wait");
+        assert!(shared.resync_pending());
         for _ in 0..2 {
             assert!(matches!(rx.recv().await, Some(PbxUpdate::Fact { .. })));
         }
+        // Room again: the next fact finds the Resync owed, which goes ahead of it.
+        assert!(shared.emit(job.clone(), PbxFact::SourceAnswered));
+        assert!(!shared.resync_pending());
         assert!(matches!(rx.recv().await, Some(PbxUpdate::Resync)));
-        let shared = settled.await.unwrap();
+        assert!(matches!(
+            rx.recv().await,
+            Some(PbxUpdate::Fact {
+                fact: PbxFact::SourceAnswered,
+                ..
+            })
+        ));
         assert!(rx.try_recv().is_err(), "one Resync only");
+        assert!(shared.settle(), "nothing more owed");
         drop(rx);
         assert!(
             !shared.emit(job, PbxFact::SourceRinging),

@@ -407,6 +407,14 @@ pub trait JournalStore {
     /// CDRs whose start lies in `range`, by start time then source row.
     fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, PortError>;
 
+    /// CDRs that started at or after `since` and ended in `ended`, by start time then source
+    /// row: the legs written since a running figure last read (a leg is stored once it ended).
+    fn cdrs_ended(&self, since: UnixTime, ended: TimeRange) -> Result<Vec<CdrRecord>, PortError> {
+        let mut records = self.cdrs(TimeRange::new(since, UnixTime::MAX))?;
+        records.retain(|c| ended.contains(c.end));
+        Ok(records)
+    }
+
     /// The legs of one call: CDRs whose `uniqueid` or `linkedid` is `id`, by start time then
     /// source row.
     fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, PortError> {
@@ -456,6 +464,12 @@ pub trait JournalStore {
 pub trait JournalReader: Send + Sync {
     /// See [`JournalStore::cdrs`].
     fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, PortError>;
+    /// See [`JournalStore::cdrs_ended`].
+    fn cdrs_ended(&self, since: UnixTime, ended: TimeRange) -> Result<Vec<CdrRecord>, PortError> {
+        let mut records = self.cdrs(TimeRange::new(since, UnixTime::MAX))?;
+        records.retain(|c| ended.contains(c.end));
+        Ok(records)
+    }
     /// See [`JournalStore::cdrs_of_call`].
     fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, PortError>;
     /// See [`JournalStore::queue_log`].
@@ -511,6 +525,16 @@ impl Journal {
     pub async fn cdrs(&self, range: TimeRange) -> Result<Vec<CdrRecord>, PortError> {
         let reader = self.reader.clone();
         off_runtime(move || reader.cdrs(range)).await
+    }
+
+    /// CDRs that started at or after `since` and ended in `ended` ([`JournalStore::cdrs_ended`]).
+    pub async fn cdrs_ended(
+        &self,
+        since: UnixTime,
+        ended: TimeRange,
+    ) -> Result<Vec<CdrRecord>, PortError> {
+        let reader = self.reader.clone();
+        off_runtime(move || reader.cdrs_ended(since, ended)).await
     }
 
     /// The CDRs of one call (its uniqueid or linkedid).

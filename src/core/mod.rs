@@ -11,6 +11,7 @@ pub mod call_checks;
 pub mod call_commands;
 pub mod call_summary;
 pub mod campaigns;
+pub mod day_agent_figures;
 pub mod day_figures;
 pub mod dialing;
 pub mod directory;

@@ -6,9 +6,11 @@
 //! - [`calls`] groups CDR legs by `linkedid` into [`Call`]s, legs in order.
 //! - [`agent_report`] gives, per agent, sessions (login → logout), pauses per reason, logged,
 //!   paused, available and talking seconds, calls presented / answered / missed / outbound and
-//!   the average handling time.
+//!   the average handling time. It is an [`AgentTally`] fed once; the tally can also be fed a
+//!   batch at a time (lines as they are written, CDR legs as they end, into a [`CallTally`]),
+//!   which is how the running day figures keep it.
 //! - [`queue_report`] gives, per queue, calls offered / answered / abandoned / timed out, the
-//!   service level, average wait and average talk.
+//!   service level, average wait and average talk ([`QueueTally`], fed once or in batches).
 //! - [`queue_activity`] lists the queue events of the interval in the order they were written.
 //! - [`outbound_calls`] lists the agents' outbound calls (the rule of **Outbound** below);
 //!   [`during_sessions`] keeps those placed while logged in (e.g. to one queue).
@@ -183,11 +185,6 @@ impl ReportContext {
     /// The typed details of a queue line.
     fn details(&self, r: &QueueLogRecord) -> QueueDetails {
         self.queue_log.details(&r.event, &r.data)
-    }
-
-    /// Whether `channel` is a channel of endpoint `ext`.
-    fn on_endpoint(&self, channel: &str, ext: &str) -> bool {
-        self.naming.channel_endpoint(channel) == Some(ext)
     }
 
     /// The agent a `queue_log` agent field names, if any.
@@ -372,21 +369,21 @@ pub struct AgentReport {
 }
 
 /// An agent's outbound calls: placed, answered, and the answered legs' talk spans.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 struct Outbound {
     placed: u64,
     answered: u64,
     talks: Vec<Span>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 struct Member {
     inferred: bool,
     /// `(record index, reason)` of the queue's current pause.
     paused: Option<(usize, String)>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 struct AgentState {
     queues: BTreeMap<String, Member>,
     /// Queues the records show the agent leaving (`REMOVEMEMBER`, no `ADDMEMBER` since).
@@ -563,174 +560,345 @@ pub fn agent_report(
     filter: &ReportFilter,
     ctx: &ReportContext,
 ) -> Vec<AgentReport> {
-    let w = ctx.window(range);
-    let mut agents: BTreeMap<String, AgentState> = BTreeMap::new();
-    let mut rebased = false;
+    let mut tally = AgentTally::new();
+    tally.feed(records, range, filter, ctx);
+    tally.feed_cdrs(cdrs, ctx);
+    tally.report(range, filter, ctx)
+}
 
-    for (i, r) in records.iter().enumerate() {
-        if r.time >= w.end {
-            continue;
+/// An [`agent_report`] kept up to date: `queue_log` records fed in the order they were written,
+/// a batch at a time (the first batch starting early enough, as `agent_report`'s records do),
+/// and CDR legs fed in any order; [`AgentTally::report`] at any point equals `agent_report`
+/// over every record and leg fed. It holds each agent's state, sessions, pauses and talk spans
+/// and, per call, what its legs say of each endpoint ([`CallTally`]), never the records.
+///
+/// Every batch is fed with the same range start and queue filter; the report's filter may
+/// name agents the feeding filter did not restrict to (an agent filter at feeding only saves
+/// work: agents not fed are reported empty).
+#[derive(Clone, Debug, Default)]
+pub struct AgentTally {
+    agents: BTreeMap<String, AgentState>,
+    /// The interval's start was reached (the agents' sessions were rebased on it).
+    rebased: bool,
+    /// Records fed so far: orders pause lines across batches.
+    fed: usize,
+    calls: CallTally,
+}
+
+impl AgentTally {
+    /// An empty tally.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds `records` (those after the ones fed before, in order); only those before the
+    /// range's effective end count.
+    pub fn feed(
+        &mut self,
+        records: &[QueueLogRecord],
+        range: TimeRange,
+        filter: &ReportFilter,
+        ctx: &ReportContext,
+    ) {
+        let w = ctx.window(range);
+        let agents = &mut self.agents;
+        for r in records {
+            let i = self.fed;
+            self.fed += 1;
+            if r.time >= w.end {
+                continue;
+            }
+            if !self.rebased && r.time >= w.from {
+                self.rebased = true;
+                agents.values_mut().for_each(AgentState::rebase);
+            }
+            if r.event == QueueEvent::QueueStart {
+                for st in agents.values_mut() {
+                    for callid in st.calls.keys().cloned().collect::<Vec<_>>() {
+                        st.end_call(&callid, r.time);
+                    }
+                    if !ctx.persistent_members {
+                        st.queues.clear();
+                        st.left.clear();
+                        st.settle(r.time);
+                    }
+                }
+                continue;
+            }
+            if r.queue == "NONE" || !filter.queue_ok(&r.queue) {
+                continue;
+            }
+            let Some(agent) = ctx.agent(&r.agent) else {
+                continue;
+            };
+            if !filter.agent_ok(&agent) {
+                continue;
+            }
+            let st = agents.entry(agent).or_default();
+            let inside = w.contains(r.time);
+            match &r.event {
+                QueueEvent::AddMember => st.join(&r.queue, false),
+                QueueEvent::RemoveMember => {
+                    st.queues.remove(&r.queue);
+                    st.left.insert(r.queue.clone());
+                }
+                QueueEvent::Pause => {
+                    st.join(&r.queue, true);
+                    let reason = ctx.details(r).pause_reason().to_owned();
+                    if let Some(m) = st.queues.get_mut(&r.queue) {
+                        m.paused = Some((i, reason));
+                    }
+                }
+                QueueEvent::Unpause => {
+                    st.join(&r.queue, true);
+                    if let Some(m) = st.queues.get_mut(&r.queue) {
+                        m.paused = None;
+                    }
+                }
+                QueueEvent::Connect => {
+                    st.join(&r.queue, true);
+                    st.calls.insert(r.callid.clone(), r.time);
+                    if inside {
+                        st.presented += 1;
+                        st.answered += 1;
+                    }
+                }
+                QueueEvent::RingNoAnswer => {
+                    st.join(&r.queue, true);
+                    if inside {
+                        st.presented += 1;
+                        st.missed += 1;
+                    }
+                }
+                QueueEvent::RingCanceled => {
+                    st.join(&r.queue, true);
+                    if inside {
+                        st.presented += 1;
+                    }
+                }
+                QueueEvent::CompleteAgent | QueueEvent::CompleteCaller => {
+                    st.end_call(&r.callid, r.time)
+                }
+                QueueEvent::Transfer | QueueEvent::BlindTransfer | QueueEvent::AttendedTransfer => {
+                    if inside {
+                        st.transferred += 1;
+                    }
+                    st.end_call(&r.callid, r.time)
+                }
+                _ => {}
+            }
+            st.settle(r.time);
         }
-        if !rebased && r.time >= w.from {
-            rebased = true;
+    }
+
+    /// Feeds CDR legs (each once, in any order; those that started in the range).
+    pub fn feed_cdrs(&mut self, cdrs: &[CdrRecord], ctx: &ReportContext) {
+        self.calls.feed(cdrs, ctx);
+    }
+
+    /// The calls fed so far.
+    pub fn calls(&self) -> &CallTally {
+        &self.calls
+    }
+
+    /// The report of what was fed (see [`agent_report`]).
+    pub fn report(
+        &self,
+        range: TimeRange,
+        filter: &ReportFilter,
+        ctx: &ReportContext,
+    ) -> Vec<AgentReport> {
+        let w = ctx.window(range);
+        let mut agents: BTreeMap<String, AgentState> = if filter.agents.is_empty() {
+            self.agents.clone()
+        } else {
+            self.agents
+                .iter()
+                .filter(|(name, _)| filter.agent_ok(name))
+                .map(|(name, st)| (name.clone(), st.clone()))
+                .collect()
+        };
+        if !self.rebased {
             agents.values_mut().for_each(AgentState::rebase);
         }
-        if r.event == QueueEvent::QueueStart {
+
+        // Outbound and direct inbound calls per agent, from the CDRs.
+        let mut outbound: BTreeMap<String, Outbound> = BTreeMap::new();
+        for (_, call) in self.calls.in_window(w) {
+            for (agent, ext) in &ctx.extensions {
+                if !filter.agent_ok(agent) {
+                    continue;
+                }
+                let Some(facts) = call.endpoints.get(ext) else {
+                    continue;
+                };
+                if facts.outbound.is_some() {
+                    let entry = outbound.entry(agent.clone()).or_default();
+                    entry.placed += 1;
+                    if !facts.talks.is_empty() {
+                        entry.answered += 1;
+                    }
+                    entry.talks.extend(facts.talks.iter().copied());
+                } else if let Some(answered) = facts.direct {
+                    if let Some(st) = agents.get_mut(agent) {
+                        st.direct.push((call.start, answered));
+                    }
+                }
+            }
+        }
+
+        let mut names: BTreeSet<String> = filter.agents.iter().cloned().collect();
+        if filter.agents.is_empty() {
+            for (name, st) in &mut agents {
+                st.finish(w.end);
+                let active = st.presented > 0
+                    || st.sessions.iter().any(|s| w.clip(s.0, s.1).is_some())
+                    || st.talks.iter().any(|t| w.clip(t.0, t.1).is_some());
+                if active {
+                    names.insert(name.clone());
+                }
+            }
+            names.extend(outbound.keys().cloned());
+        } else {
             for st in agents.values_mut() {
-                for callid in st.calls.keys().cloned().collect::<Vec<_>>() {
-                    st.end_call(&callid, r.time);
-                }
-                if !ctx.persistent_members {
-                    st.queues.clear();
-                    st.left.clear();
-                    st.settle(r.time);
-                }
+                st.finish(w.end);
             }
-            continue;
         }
-        if r.queue == "NONE" || !filter.queue_ok(&r.queue) {
-            continue;
-        }
-        let Some(agent) = ctx.agent(&r.agent) else {
-            continue;
-        };
-        if !filter.agent_ok(&agent) {
-            continue;
-        }
-        let st = agents.entry(agent).or_default();
-        let inside = w.contains(r.time);
-        match &r.event {
-            QueueEvent::AddMember => st.join(&r.queue, false),
-            QueueEvent::RemoveMember => {
-                st.queues.remove(&r.queue);
-                st.left.insert(r.queue.clone());
-            }
-            QueueEvent::Pause => {
-                st.join(&r.queue, true);
-                let reason = ctx.details(r).pause_reason().to_owned();
-                if let Some(m) = st.queues.get_mut(&r.queue) {
-                    m.paused = Some((i, reason));
-                }
-            }
-            QueueEvent::Unpause => {
-                st.join(&r.queue, true);
-                if let Some(m) = st.queues.get_mut(&r.queue) {
-                    m.paused = None;
-                }
-            }
-            QueueEvent::Connect => {
-                st.join(&r.queue, true);
-                st.calls.insert(r.callid.clone(), r.time);
-                if inside {
-                    st.presented += 1;
-                    st.answered += 1;
-                }
-            }
-            QueueEvent::RingNoAnswer => {
-                st.join(&r.queue, true);
-                if inside {
-                    st.presented += 1;
-                    st.missed += 1;
-                }
-            }
-            QueueEvent::RingCanceled => {
-                st.join(&r.queue, true);
-                if inside {
-                    st.presented += 1;
-                }
-            }
-            QueueEvent::CompleteAgent | QueueEvent::CompleteCaller => {
-                st.end_call(&r.callid, r.time)
-            }
-            QueueEvent::Transfer | QueueEvent::BlindTransfer | QueueEvent::AttendedTransfer => {
-                if inside {
-                    st.transferred += 1;
-                }
-                st.end_call(&r.callid, r.time)
-            }
-            _ => {}
-        }
-        st.settle(r.time);
+
+        names
+            .into_iter()
+            .map(|name| {
+                let st = agents.remove(&name).unwrap_or_default();
+                let out = outbound.remove(&name).unwrap_or_default();
+                build_agent(name, st, out, w)
+            })
+            .collect()
+    }
+}
+
+/// Calls ([`calls`]) as far as the reports need them, kept up to date leg by leg: per call its
+/// start and end, and per endpoint what its legs make of the call for that endpoint (an
+/// outbound call from it, with the first such leg's `dst` and the answered legs' talk spans;
+/// a direct inbound call to it, answered or not). The rules are those of **Outbound** and
+/// **Direct inbound**; which agent sits at which endpoint is applied when reporting.
+#[derive(Clone, Debug, Default)]
+pub struct CallTally {
+    calls: BTreeMap<UniqueId, CallFacts>,
+}
+
+#[derive(Clone, Debug)]
+struct CallFacts {
+    /// The first leg's start.
+    start: UnixTime,
+    /// The last leg's end.
+    end: UnixTime,
+    /// Endpoint (extension) → what the legs say of it.
+    endpoints: BTreeMap<String, EndpointFacts>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct EndpointFacts {
+    /// The first outbound leg from the endpoint (by start, CDR sequence, source row): that
+    /// order and its `dst`.
+    outbound: Option<((UnixTime, i64, i64), String)>,
+    /// Answered outbound legs' talk spans (answer → end).
+    talks: Vec<Span>,
+    /// A leg rang the endpoint directly; whether such a leg was answered.
+    direct: Option<bool>,
+}
+
+impl CallTally {
+    /// An empty tally.
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    if !rebased {
-        agents.values_mut().for_each(AgentState::rebase);
-    }
-
-    // Outbound calls per agent, from the CDRs.
-    let mut outbound: BTreeMap<String, Outbound> = BTreeMap::new();
-    for call in calls(cdrs) {
-        if !w.contains(call.start) {
-            continue;
-        }
-        for (agent, ext) in &ctx.extensions {
-            if !filter.agent_ok(agent) {
-                continue;
+    /// Feeds CDR legs (each once, in any order).
+    pub fn feed(&mut self, cdrs: &[CdrRecord], ctx: &ReportContext) {
+        for l in cdrs {
+            let call = self
+                .calls
+                .entry(l.linkedid.clone())
+                .or_insert_with(|| CallFacts {
+                    start: l.start,
+                    end: l.end,
+                    endpoints: BTreeMap::new(),
+                });
+            call.start = call.start.min(l.start);
+            call.end = call.end.max(l.end);
+            let from = ctx.naming.channel_endpoint(l.channel.as_str());
+            if let Some(ext) = from {
+                if ctx.outbound_contexts.contains(&l.dcontext) || is_external_number(&l.dst) {
+                    let facts = call.endpoints.entry(ext.to_owned()).or_default();
+                    let key = (l.start, l.sequence, l.source_rowid);
+                    if facts.outbound.as_ref().is_none_or(|(k, _)| key < *k) {
+                        facts.outbound = Some((key, l.dst.clone()));
+                    }
+                    if l.dstchannel.is_some() && l.disposition == Disposition::Answered {
+                        if let Some(a) = l.answer {
+                            facts.talks.push((a, l.end));
+                        }
+                    }
+                }
             }
-            let legs = outbound_legs(&call, ext, ctx);
-            if legs.is_empty() {
-                continue;
-            }
-            let entry = outbound.entry(agent.clone()).or_default();
-            entry.placed += 1;
-            let talked: Vec<Span> = legs
-                .iter()
-                .filter(|l| l.dstchannel.is_some() && l.disposition == Disposition::Answered)
-                .filter_map(|l| l.answer.map(|a| (a, l.end)))
-                .collect();
-            if !talked.is_empty() {
-                entry.answered += 1;
-            }
-            entry.talks.extend(talked);
-        }
-    }
-
-    // Direct inbound calls per agent, from the CDRs.
-    for call in calls(cdrs) {
-        if !w.contains(call.start) {
-            continue;
-        }
-        for (agent, ext) in &ctx.extensions {
-            if !filter.agent_ok(agent) || !outbound_legs(&call, ext, ctx).is_empty() {
-                continue;
-            }
-            let legs = direct_inbound_legs(&call, ext, ctx);
-            if legs.is_empty() {
-                continue;
-            }
-            let answered = legs.iter().any(|l| l.disposition == Disposition::Answered);
-            if let Some(st) = agents.get_mut(agent) {
-                st.direct.push((call.start, answered));
+            let to = l
+                .dstchannel
+                .as_ref()
+                .and_then(|d| ctx.naming.channel_endpoint(d.as_str()));
+            if let Some(ext) = to {
+                if l.lastapp != "Queue" && from != Some(ext) {
+                    let facts = call.endpoints.entry(ext.to_owned()).or_default();
+                    let answered = l.disposition == Disposition::Answered;
+                    facts.direct = Some(facts.direct.unwrap_or(false) || answered);
+                }
             }
         }
     }
 
-    let mut names: BTreeSet<String> = filter.agents.iter().cloned().collect();
-    if filter.agents.is_empty() {
-        for (name, st) in &mut agents {
-            st.finish(w.end);
-            let active = st.presented > 0
-                || st.sessions.iter().any(|s| w.clip(s.0, s.1).is_some())
-                || st.talks.iter().any(|t| w.clip(t.0, t.1).is_some());
-            if active {
-                names.insert(name.clone());
-            }
-        }
-        names.extend(outbound.keys().cloned());
-    } else {
-        for st in agents.values_mut() {
-            st.finish(w.end);
-        }
+    /// The calls started in the window, by start then `linkedid`.
+    fn in_window(&self, w: Window) -> Vec<(&UniqueId, &CallFacts)> {
+        let mut out: Vec<_> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| w.contains(c.start))
+            .collect();
+        out.sort_by(|a, b| (a.1.start, a.0).cmp(&(b.1.start, b.0)));
+        out
     }
 
-    names
-        .into_iter()
-        .map(|name| {
-            let st = agents.remove(&name).unwrap_or_default();
-            let out = outbound.remove(&name).unwrap_or_default();
-            build_agent(name, st, out, w)
-        })
-        .collect()
+    /// The outbound calls fed, as [`outbound_calls`] gives them.
+    pub fn outbound_calls(
+        &self,
+        range: TimeRange,
+        filter: &ReportFilter,
+        ctx: &ReportContext,
+    ) -> Vec<OutboundCall> {
+        let w = ctx.window(range);
+        let mut out = Vec::new();
+        for (linkedid, call) in self.in_window(w) {
+            for (agent, ext) in &ctx.extensions {
+                if !filter.agent_ok(agent) {
+                    continue;
+                }
+                let Some(facts) = call.endpoints.get(ext) else {
+                    continue;
+                };
+                let Some((_, dst)) = &facts.outbound else {
+                    continue;
+                };
+                out.push(OutboundCall {
+                    agent: agent.clone(),
+                    linkedid: linkedid.clone(),
+                    dst: dst.clone(),
+                    start: call.start,
+                    end: call.end,
+                    answered: !facts.talks.is_empty(),
+                    talk_secs: measure(&union(facts.talks.clone())),
+                });
+            }
+        }
+        out
+    }
 }
 
 fn build_agent(agent: String, st: AgentState, outbound: Outbound, w: Window) -> AgentReport {
@@ -828,32 +996,6 @@ fn build_agent(agent: String, st: AgentState, outbound: Outbound, w: Window) -> 
     }
 }
 
-/// The legs of `call` that make it an outbound call from extension `ext` (the module's rule).
-fn outbound_legs<'a>(call: &'a Call, ext: &str, ctx: &ReportContext) -> Vec<&'a CdrRecord> {
-    call.legs
-        .iter()
-        .filter(|l| {
-            ctx.on_endpoint(l.channel.as_str(), ext)
-                && (ctx.outbound_contexts.contains(&l.dcontext) || is_external_number(&l.dst))
-        })
-        .collect()
-}
-
-/// The legs of `call` that rang extension `ext` directly: dialed to a channel of `ext`
-/// (`dstchannel` on `ext`) by an application other than `Queue`, from another channel.
-fn direct_inbound_legs<'a>(call: &'a Call, ext: &str, ctx: &ReportContext) -> Vec<&'a CdrRecord> {
-    call.legs
-        .iter()
-        .filter(|l| {
-            l.dstchannel
-                .as_ref()
-                .is_some_and(|d| ctx.on_endpoint(d.as_str(), ext))
-                && l.lastapp != "Queue"
-                && !ctx.on_endpoint(l.channel.as_str(), ext)
-        })
-        .collect()
-}
-
 /// One outbound call of an agent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutboundCall {
@@ -881,37 +1023,9 @@ pub fn outbound_calls(
     filter: &ReportFilter,
     ctx: &ReportContext,
 ) -> Vec<OutboundCall> {
-    let w = ctx.window(range);
-    let mut out = Vec::new();
-    for call in calls(cdrs) {
-        if !w.contains(call.start) {
-            continue;
-        }
-        for (agent, ext) in &ctx.extensions {
-            if !filter.agent_ok(agent) {
-                continue;
-            }
-            let legs = outbound_legs(&call, ext, ctx);
-            let Some(first) = legs.first() else {
-                continue;
-            };
-            let talks: Vec<Span> = legs
-                .iter()
-                .filter(|l| l.dstchannel.is_some() && l.disposition == Disposition::Answered)
-                .filter_map(|l| l.answer.map(|a| (a, l.end)))
-                .collect();
-            out.push(OutboundCall {
-                agent: agent.clone(),
-                linkedid: call.linkedid.clone(),
-                dst: first.dst.clone(),
-                start: call.start,
-                end: call.end,
-                answered: !talks.is_empty(),
-                talk_secs: measure(&union(talks)),
-            });
-        }
-    }
-    out
+    let mut tally = CallTally::new();
+    tally.feed(cdrs, ctx);
+    tally.outbound_calls(range, filter, ctx)
 }
 
 /// The calls placed while their agent was logged in: a session of the agent's report in

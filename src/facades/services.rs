@@ -9,6 +9,7 @@ use crate::core::agents::AgentService;
 use crate::core::audit::ActionJournal;
 use crate::core::call_commands::CallCommands;
 use crate::core::campaigns::CampaignService;
+use crate::core::day_agent_figures::DayAgentFigures;
 use crate::core::day_figures::DayQueueFigures;
 use crate::core::dialing::DialingPlan;
 use crate::core::directory::Directory;
@@ -74,6 +75,8 @@ pub struct Services {
     pub sessions: Arc<Sessions>,
     /// Today's queue figures, kept up to date (supervisor panels).
     pub day_queue_figures: Arc<DayQueueFigures>,
+    /// Today's agent figures, kept up to date (agent panels and today's agent reports).
+    pub day_agent_figures: Arc<DayAgentFigures>,
     /// Every password, digest and key check: the throttle (`[auth]`) and the bounded hashing
     /// pool.
     pub logins: Arc<LoginGuard>,

@@ -336,6 +336,10 @@ CREATE TABLE hangup_cause (
 ) STRICT;
 CREATE INDEX hangup_cause_at ON hangup_cause (at);
 "#,
+    // The legs ended lately, for the running day figures (`cdrs_ended`).
+    r#"
+CREATE INDEX cdr_end ON cdr (end_epoch);
+"#,
 ];
 
 /// The schema version this engine writes.

@@ -160,6 +160,10 @@ impl JournalReader for SqliteJournalReader {
         self.read(|j| j.cdrs(range))
     }
 
+    fn cdrs_ended(&self, since: UnixTime, ended: TimeRange) -> Result<Vec<CdrRecord>, PortError> {
+        self.read(|j| j.cdrs_ended(since, ended))
+    }
+
     fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, PortError> {
         self.read(|j| j.cdrs_of_call(id))
     }

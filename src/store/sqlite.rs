@@ -295,6 +295,23 @@ impl JournalStore for SqliteJournal {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn cdrs_ended(&self, since: UnixTime, ended: TimeRange) -> Result<Vec<CdrRecord>, PortError> {
+        // By the end index (`+` keeps the start index out): the few legs ended lately.
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT source_rowid, clid, src, dst, dcontext, channel, dstchannel, lastapp, \
+               lastdata, duration, billsec, disposition, amaflags, accountcode, uniqueid, \
+               linkedid, sequence, peeraccount, userfield, start_epoch, answer_epoch, end_epoch, \
+               recordingfile, calldata \
+             FROM cdr WHERE end_epoch >= ?1 AND end_epoch < ?2 AND +start_epoch >= ?3 \
+             ORDER BY start_epoch, source, source_rowid",
+        )?;
+        let rows = stmt.query_map(
+            [ended.from.seconds(), ended.to.seconds(), since.seconds()],
+            cdr_from_row,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn cdrs_of_call(&self, id: &str) -> Result<Vec<CdrRecord>, PortError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT source_rowid, clid, src, dst, dcontext, channel, dstchannel, lastapp, \
@@ -637,6 +654,7 @@ pub(crate) mod tests {
             [
                 "call_disposition_guid",
                 "campaign_call_created",
+                "cdr_end",
                 "cdr_linkedid",
                 "cdr_start",
                 "cdr_uniqueid",
@@ -693,6 +711,15 @@ pub(crate) mod tests {
         assert_eq!(s.count_cdrs(r).unwrap(), 3);
         let got: Vec<i64> = s.cdrs(r).unwrap().iter().map(|c| c.source_rowid).collect();
         assert_eq!(got, [2, 3, 4]);
+        // By end (start + 12): started at 1030 or later, ended in [1040, 1062).
+        let ended = TimeRange::new(UnixTime(1040), UnixTime(1062));
+        let got: Vec<i64> = s
+            .cdrs_ended(UnixTime(1030), ended)
+            .unwrap()
+            .iter()
+            .map(|c| c.source_rowid)
+            .collect();
+        assert_eq!(got, [3, 4]);
 
         let src = SourceId::new("queue_log");
         let q = vec![

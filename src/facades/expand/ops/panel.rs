@@ -182,18 +182,14 @@ impl ExpandService {
         let queue = self.keyless_queue(call, ctx).await?;
         let range = self.range(arg(call, 1, "FechaInicio"), arg(call, 2, "FechaFin"))?;
         let agents = self.agents().await?;
-        let (records, cdrs, ctx) = self.report_input(range, vec![queue.clone()], true).await?;
         let filter = ReportFilter {
             agents: Vec::new(),
-            queues: vec![queue],
+            queues: vec![queue.clone()],
         };
+        let (in_queue, outbound) = self.agent_figures(range, filter).await?;
         let short = i64::from(self.config.short_call_seconds);
-        let in_queue = reports::agent_report(&records, &cdrs, range, &filter, &ctx);
         // Outbound calls count for the queue when placed while logged in to it.
-        let outbound = reports::during_sessions(
-            reports::outbound_calls(&cdrs, range, &ReportFilter::default(), &ctx),
-            &in_queue,
-        );
+        let outbound = reports::during_sessions(outbound, &in_queue);
         let list: Vec<wire::AgentTotals> = in_queue
             .into_iter()
             .filter(|r| !r.sessions.is_empty() || r.presented > 0)
@@ -231,6 +227,37 @@ impl ExpandService {
             })
             .collect();
         Ok(SoapValue::Str(wire::agent_totals_xml(&list)))
+    }
+}
+
+impl ExpandService {
+    /// Per agent, what happened in `range` for `filter`, and the outbound calls of every agent
+    /// in it: from the core's running day figures when the range is today so far (starts at
+    /// today's 00:00:00 and has not ended), else folded from the journal.
+    async fn agent_figures(
+        &self,
+        range: TimeRange,
+        filter: ReportFilter,
+    ) -> Result<(Vec<reports::AgentReport>, Vec<reports::OutboundCall>), Failure> {
+        let now = UnixTime::now();
+        let today = wire::start_of_day(now, &self.tz()) == Some(range.from) && range.to > now;
+        if today {
+            let ctx = self.report_context().await?;
+            let figures = self
+                .services
+                .day_agent_figures
+                .today(&self.services.journal, range, &filter, &ctx)
+                .await
+                .map_err(|_| Failure::Unknown)?;
+            return Ok((figures.reports.clone(), figures.outbound.clone()));
+        }
+        let (records, cdrs, ctx) = self
+            .report_input(range, filter.queues.clone(), true)
+            .await?;
+        Ok((
+            reports::agent_report(&records, &cdrs, range, &filter, &ctx),
+            reports::outbound_calls(&cdrs, range, &ReportFilter::default(), &ctx),
+        ))
     }
 }
 

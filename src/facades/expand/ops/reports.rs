@@ -11,7 +11,6 @@ impl ExpandService {
         queues: Vec<String>,
         with_cdrs: bool,
     ) -> Result<(Vec<QueueLogRecord>, Vec<CdrRecord>, ReportContext), Failure> {
-        let agents = self.agents().await?;
         let journal = &self.services.journal;
         let records = journal
             .report_records(range, queues, Vec::new())
@@ -22,6 +21,14 @@ impl ExpandService {
         } else {
             Vec::new()
         };
+        Ok((records, cdrs, self.report_context().await?))
+    }
+
+    /// The context of a report made now: the directory's agents at their default extensions.
+    pub(in crate::facades::expand) async fn report_context(
+        &self,
+    ) -> Result<ReportContext, Failure> {
+        let agents = self.agents().await?;
         let mut ctx = self
             .services
             .report_context(UnixTime(UnixTime::now().0 + 1));
@@ -35,7 +42,7 @@ impl ExpandService {
                     .insert(a.number.as_str().into(), ext.as_str().into());
             }
         }
-        Ok((records, cdrs, ctx))
+        Ok(ctx)
     }
 
     /// The agent and queue filters of a report: unknown ones are errors.

@@ -19,6 +19,14 @@ pub const XML_DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
 // ------------------------------------------------------------------ values
 
+/// 00:00:00 of the day of `now` in `tz` (where the running day figures start).
+pub fn start_of_day(now: UnixTime, tz: &TimeZone) -> Option<UnixTime> {
+    jiff::Timestamp::from_second(now.0)
+        .ok()
+        .and_then(|ts| ts.to_zoned(tz.clone()).start_of_day().ok())
+        .map(|z| UnixTime(z.timestamp().as_second()))
+}
+
 /// Parses `YYYY-MM-DD HH:MM:SS` as a civil time in `tz`.
 pub fn parse_date(text: &str, tz: &TimeZone) -> Option<UnixTime> {
     let text = text.trim();

@@ -195,7 +195,6 @@ impl UscallService {
         let tz = self.tz();
         let now = UnixTime::now();
         let today = wire::date_range(None, None, &tz, now).map_err(|_| UscallError::Internal)?;
-        let (cdrs, log) = self.journal(today, today).await?;
         let mut ctx = self.services.report_context(UnixTime(now.0 + 1));
         for a in &agents {
             let ext = live
@@ -211,7 +210,14 @@ impl UscallService {
             agents: agents.iter().map(|a| a.number.to_string()).collect(),
             queues: Vec::new(),
         };
-        let report = reports::agent_report(&log, &cdrs, today, &filter, &ctx);
+        // Today's running figures: the day so far, agents logged in before it included.
+        let figures = self
+            .services
+            .day_agent_figures
+            .today(&self.services.journal, today, &filter, &ctx)
+            .await
+            .map_err(internal)?;
+        let report = &figures.reports;
         let mut out = Vec::new();
         for a in &agents {
             let view = live.agent_by_name(a.number.as_str());

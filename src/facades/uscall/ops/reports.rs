@@ -1,32 +1,17 @@
-//! The `ccenter*` reports (computed by `core::reports` over the journal).
+//! The `ccenter*` reports (computed by `core::reports` over the journal; the agent reports of
+//! today so far read the core's running day figures).
 
 use super::super::*;
 
 impl UscallService {
-    /// The filter, range and records of a report request.
-    pub(in crate::facades::uscall) async fn report_input(
+    /// The filter, range and context of a report request.
+    async fn report_request(
         &self,
         args: &Args<'_>,
-    ) -> Result<
-        (
-            ReportFilter,
-            TimeRange,
-            Vec<CdrRecord>,
-            Vec<QueueLogRecord>,
-            ReportContext,
-        ),
-        UscallError,
-    > {
+    ) -> Result<(ReportFilter, TimeRange, ReportContext), UscallError> {
         let agents = list("agente", args.get("agente"), |a| agent_number("agente", a))?;
         let queues = list("filas", args.get("filas"), |q| queue_name("filas", q))?;
         let range = self.range(args.get("dataini"), args.get("datafin"))?;
-        let j = &self.services.journal;
-        // The state at `dataini` and then the interval: agents logged in before it count.
-        let cdrs = j.cdrs(range).await.map_err(internal)?;
-        let log = j
-            .report_records(range, Vec::new(), Vec::new())
-            .await
-            .map_err(internal)?;
         let directory = self.agents().await?;
         let mut ctx = self
             .services
@@ -52,11 +37,58 @@ impl UscallService {
             agents: agents.iter().map(ToString::to_string).collect(),
             queues: queues.iter().map(ToString::to_string).collect(),
         };
+        Ok((filter, range, ctx))
+    }
+
+    /// The filter, range and records of a report request.
+    pub(in crate::facades::uscall) async fn report_input(
+        &self,
+        args: &Args<'_>,
+    ) -> Result<
+        (
+            ReportFilter,
+            TimeRange,
+            Vec<CdrRecord>,
+            Vec<QueueLogRecord>,
+            ReportContext,
+        ),
+        UscallError,
+    > {
+        let (filter, range, ctx) = self.report_request(args).await?;
+        let j = &self.services.journal;
+        // The state at `dataini` and then the interval: agents logged in before it count.
+        let cdrs = j.cdrs(range).await.map_err(internal)?;
+        let log = j
+            .report_records(range, Vec::new(), Vec::new())
+            .await
+            .map_err(internal)?;
         Ok((filter, range, cdrs, log, ctx))
     }
 
-    pub(in crate::facades::uscall) async fn ccenter_agents(&self, args: &Args<'_>) -> Answer {
+    /// The agent report of a request: from the core's running day figures when its range is
+    /// today so far (from today's 00:00:00, not ended), else folded from the journal.
+    pub(in crate::facades::uscall) async fn agent_reports(
+        &self,
+        args: &Args<'_>,
+    ) -> Result<Vec<reports::AgentReport>, UscallError> {
+        let (filter, range, ctx) = self.report_request(args).await?;
+        let today = wire::date_range(None, None, &self.tz(), UnixTime::now())
+            .map_err(|_| UscallError::Internal)?;
+        if range.from == today.from && range.to >= ctx.now {
+            let figures = self
+                .services
+                .day_agent_figures
+                .today(&self.services.journal, range, &filter, &ctx)
+                .await
+                .map_err(internal)?;
+            return Ok(figures.reports.clone());
+        }
         let (filter, range, cdrs, log, ctx) = self.report_input(args).await?;
+        Ok(reports::agent_report(&log, &cdrs, range, &filter, &ctx))
+    }
+
+    pub(in crate::facades::uscall) async fn ccenter_agents(&self, args: &Args<'_>) -> Answer {
+        let reports = self.agent_reports(args).await?;
         let names: BTreeMap<String, String> = self
             .agents()
             .await?
@@ -64,7 +96,7 @@ impl UscallService {
             .map(|a| (a.number.to_string(), a.full_name))
             .collect();
         Ok(Value::Array(
-            reports::agent_report(&log, &cdrs, range, &filter, &ctx)
+            reports
                 .iter()
                 .map(|r| {
                     json!({
@@ -134,7 +166,7 @@ impl UscallService {
 
     pub(in crate::facades::uscall) async fn ccenter_pauses(&self, args: &Args<'_>) -> Answer {
         let detailed = Self::report_type(args)?;
-        let (filter, range, cdrs, log, ctx) = self.report_input(args).await?;
+        let agents = self.agent_reports(args).await?;
         let names: BTreeMap<String, String> = self
             .pause_reasons()
             .await?
@@ -143,7 +175,7 @@ impl UscallService {
             .collect();
         let tz = self.tz();
         let mut rows = Vec::new();
-        for r in reports::agent_report(&log, &cdrs, range, &filter, &ctx) {
+        for r in agents {
             for p in &r.pauses {
                 let name = names
                     .get(&p.reason)
@@ -176,10 +208,10 @@ impl UscallService {
 
     pub(in crate::facades::uscall) async fn ccenter_sessions(&self, args: &Args<'_>) -> Answer {
         let detailed = Self::report_type(args)?;
-        let (filter, range, cdrs, log, ctx) = self.report_input(args).await?;
+        let agents = self.agent_reports(args).await?;
         let tz = self.tz();
         let mut rows = Vec::new();
-        for r in reports::agent_report(&log, &cdrs, range, &filter, &ctx) {
+        for r in agents {
             if detailed {
                 for s in &r.sessions {
                     rows.push(json!({

@@ -34,10 +34,10 @@ use axum::Router;
 use centralita::asterisk::ami::{AmiClient, AmiSettings};
 use centralita::asterisk::call_commands::AmiCallCommands;
 use centralita::asterisk::call_control::spawn_originate_service;
+use centralita::asterisk::events::EventHub;
 use centralita::config::Config;
 use centralita::core::agents::AgentService;
 use centralita::core::directory::CredentialApi;
-use centralita::core::live::SharedLive;
 use centralita::core::Secret;
 use centralita::facades::PbxServices;
 use centralita::http::FixedHealth;
@@ -222,15 +222,16 @@ fn main() {
         let mut s = AmiSettings::new("127.0.0.1", port, USERNAME, Secret::new(SECRET));
         s.keepalive = Duration::ZERO;
         let client = AmiClient::connect(s).await.expect("AMI login");
+        let hub = EventHub::start(&client);
         let originate = spawn_originate_service(
-            client.clone(),
+            &hub,
             Arc::new(SqliteOriginateStore::open(&config.store.path).expect("store")),
             &config.originate.context,
             config.originate_settings(),
         )
         .await
         .expect("originate service");
-        let live = Arc::new(SharedLive::default());
+        let live = hub.live();
         let agents = AgentService::new(
             services.directory.clone(),
             Arc::new(config.primary_node().queue_control(client.clone())),

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use centralita::asterisk::ami::action::DeviceStateList;
 use centralita::asterisk::ami::{AmiClient, AmiMessage, AmiSettings};
 use centralita::asterisk::call_control::{originate_action, spawn_originate_service};
+use centralita::asterisk::events::EventHub;
 use centralita::core::audit::Actor;
 use centralita::core::journal::UnixTime;
 use centralita::core::originate::{
@@ -317,7 +318,7 @@ async fn main() {
         policy: Arc::new(centralita::core::outbound_policy::OutboundPolicy::unrestricted()),
         ..OriginateSettings::default()
     };
-    let svc = spawn_originate_service(client.clone(), store, CONTEXT, settings)
+    let svc = spawn_originate_service(&EventHub::start(&client), store, CONTEXT, settings)
         .await
         .expect("service starts");
     let mut rx = svc.changes();

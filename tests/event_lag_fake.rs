@@ -17,12 +17,13 @@ use centralita::asterisk::ami::{AmiClient, AmiSettings};
 use centralita::asterisk::call_control::{
     spawn_originate_service, AmiCallControl, UPDATE_CAPACITY,
 };
+use centralita::asterisk::events::EventHub;
 use centralita::asterisk::hangup_causes::spawn_recorder;
 use centralita::asterisk::live_follower::LiveFollower;
 use centralita::asterisk::queue_control::AmiQueueControl;
 use centralita::core::audit::Actor;
 use centralita::core::hangup_causes::{HangupCause, HangupCauseStore};
-use centralita::core::live::{DeviceStatus, LiveState, SharedLive};
+use centralita::core::live::{DeviceStatus, SharedLive};
 use centralita::core::originate::{
     CallControl, ChannelRole, Extension, JobState, OriginateId, OriginateRequest, OriginateStore,
     PbxUpdate, PhoneNumber,
@@ -119,7 +120,7 @@ async fn originate_service(
 ) -> (Arc<SqliteOriginateStore>, OriginateService) {
     let store = Arc::new(SqliteOriginateStore::open(&dir.path().join("store.db")).unwrap());
     let svc = spawn_originate_service(
-        client.clone(),
+        &EventHub::start(client),
         store.clone(),
         "centralita-originate",
         OriginateSettings {
@@ -262,8 +263,10 @@ async fn a_stalled_originate_service_does_not_hold_up_the_follower() {
     let client = AmiClient::connect(settings(pbx.addr.port(), 65_536))
         .await
         .unwrap();
-    // The service never reads its queue while the flood comes.
-    let (control, mut updates) = AmiCallControl::spawn(client.clone(), "centralita-originate")
+    // The service never reads its queue while the flood comes. The hub's channels as deep as
+    // the client's.
+    let hub = EventHub::start_with(&client, Arc::new(SharedLive::default()), 65_536);
+    let (control, mut updates) = AmiCallControl::spawn(&hub, "centralita-originate")
         .await
         .unwrap();
     let mut others = client.subscribe();
@@ -345,12 +348,9 @@ async fn after_a_storm_the_live_state_is_rebuilt_and_the_rebuilds_stop() {
     let client = AmiClient::connect(settings(pbx.addr.port(), 64))
         .await
         .unwrap();
-    let live = Arc::new(SharedLive::new(LiveState::default()));
-    let follower = LiveFollower::spawn(
-        client.clone(),
-        AmiQueueControl::new(client.clone()),
-        live.clone(),
-    );
+    let hub = EventHub::start(&client);
+    let live = hub.live();
+    let follower = LiveFollower::spawn(&hub, AmiQueueControl::new(client.clone()));
     assert!(
         follower.wait_resyncs(1, Duration::from_secs(30)).await,
         "first snapshot"
@@ -406,7 +406,7 @@ async fn every_cause_of_a_hangup_burst_far_beyond_the_channel_is_stored() {
         .await
         .unwrap();
     let store = Arc::new(SqliteHangupCauses::open(&dir.path().join("store.db")).unwrap());
-    let recorder = spawn_recorder(&client, store.clone());
+    let recorder = spawn_recorder(&EventHub::start(&client), store.clone());
 
     let mut burst = Vec::with_capacity(HANGUPS * 400);
     for i in 0..HANGUPS {

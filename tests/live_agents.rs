@@ -22,6 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use centralita::asterisk::ami::action::{QueueRemove, QueueStatus};
 use centralita::asterisk::ami::{AmiClient, AmiMessage, AmiSettings};
+use centralita::asterisk::events::EventHub;
 use centralita::asterisk::live_follower::LiveFollower;
 use centralita::core::agents::AgentService;
 use centralita::core::audit::Actor;
@@ -251,8 +252,9 @@ async fn agents_queues_pauses_and_live_state_follow_asterisk() {
         (wrapup("q_soporte"), wrapup("q_ventas")),
         (Some(15), Some(10))
     );
-    let live = Arc::new(SharedLive::new(LiveState::new()));
-    let follower = LiveFollower::spawn(client.clone(), queue_control(&client), live.clone());
+    let hub = EventHub::start(&client);
+    let live = hub.live();
+    let follower = LiveFollower::spawn(&hub, queue_control(&client));
     assert!(
         follower.wait_resyncs(1, Duration::from_secs(10)).await,
         "first snapshot"
@@ -421,8 +423,9 @@ async fn agents_queues_pauses_and_live_state_follow_asterisk() {
     // ---- resync: a new follower on a new connection rebuilds the same state from snapshots
     let followed = read(&live);
     let client2 = connect().await;
-    let live2 = Arc::new(SharedLive::new(LiveState::new()));
-    let follower2 = LiveFollower::spawn(client2.clone(), queue_control(&client2), live2.clone());
+    let hub2 = EventHub::start(&client2);
+    let live2 = hub2.live();
+    let follower2 = LiveFollower::spawn(&hub2, queue_control(&client2));
     assert!(follower2.wait_resyncs(1, Duration::from_secs(10)).await);
     let rebuilt = read(&live2);
     let (a, a_eps) = normalize(&followed);
@@ -529,8 +532,9 @@ async fn feature_codes_dialed_on_a_phone_show_in_the_live_state() {
     let _cleanup = Cleanup {
         added: vec![("q_ventas", IFACE), ("q_soporte", IFACE)],
     };
-    let live = Arc::new(SharedLive::new(LiveState::new()));
-    let follower = LiveFollower::spawn(client.clone(), queue_control(&client), live.clone());
+    let hub = EventHub::start(&client);
+    let live = hub.live();
+    let follower = LiveFollower::spawn(&hub, queue_control(&client));
     assert!(
         follower.wait_resyncs(1, Duration::from_secs(10)).await,
         "first snapshot"

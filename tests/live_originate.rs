@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use centralita::asterisk::ami::action::CoreShowChannels;
 use centralita::asterisk::ami::{AmiClient, AmiSettings};
 use centralita::asterisk::call_control::spawn_originate_service;
+use centralita::asterisk::events::EventHub;
 use centralita::core::audit::Actor;
 use centralita::core::originate::{
     CallData, CallerId, DirectTarget, Extension, JobState, OriginateId, OriginateRequest,
@@ -68,7 +69,7 @@ fn store_path(tag: &str) -> PathBuf {
 async fn service_on(client: AmiClient, path: &std::path::Path) -> OriginateService {
     let store = Arc::new(SqliteOriginateStore::open(path).expect("store opens"));
     spawn_originate_service(
-        client,
+        &EventHub::start(&client),
         store,
         "centralita-originate",
         OriginateSettings::default(),

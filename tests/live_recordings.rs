@@ -17,6 +17,7 @@ use centralita::asterisk::ami::action::Getvar;
 use centralita::asterisk::ami::action::Setvar;
 use centralita::asterisk::ami::AmiClient;
 use centralita::asterisk::call_control::spawn_originate_service;
+use centralita::asterisk::events::EventHub;
 use centralita::core::audit::Actor;
 use centralita::core::originate::{CallData, Extension, JobState, OriginateRequest, PhoneNumber};
 use centralita::core::originate_service::OriginateSettings;
@@ -40,7 +41,7 @@ async fn run_job(
     request: OriginateRequest,
 ) -> centralita::core::originate::OriginateId {
     let originate = spawn_originate_service(
-        client.clone(),
+        &EventHub::start(client),
         Arc::new(SqliteOriginateStore::open(&scratch.path().join("jobs.db")).unwrap()),
         "centralita-originate",
         OriginateSettings::default(),

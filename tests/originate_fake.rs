@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use centralita::asterisk::ami::{AmiClient, AmiSettings};
 use centralita::asterisk::call_control::spawn_originate_service;
+use centralita::asterisk::events::EventHub;
 use centralita::core::audit::{ActionFilter, ActionJournal, Actor};
 use centralita::core::originate::{
     CallData, Extension, JobState, OriginateId, OriginateRequest, OriginateStore, PhoneNumber,
@@ -58,9 +59,10 @@ async fn setup(fake: &mut FakeAmi, path: &std::path::Path) -> OriginateService {
             ("EventList", "Complete"),
         ]);
     };
+    let hub = EventHub::start(&client);
     let (svc, ()) = tokio::join!(
         spawn_originate_service(
-            client,
+            &hub,
             store,
             "centralita-originate",
             OriginateSettings::default()

@@ -19,12 +19,13 @@ use centralita::app::open_services;
 use centralita::asterisk::ami::{AmiClient, AmiSettings};
 use centralita::asterisk::call_commands::AmiCallCommands;
 use centralita::asterisk::call_control::spawn_originate_service;
+use centralita::asterisk::events::EventHub;
 use centralita::asterisk::queue_control::AmiQueueControl;
 use centralita::config::Config;
 use centralita::core::agents::AgentService;
 use centralita::core::audit::{ActionFilter, EngineAction};
 use centralita::core::directory::CredentialApi;
-use centralita::core::live::{DeviceStatus, EndpointKind, EndpointLive, LiveState, SharedLive};
+use centralita::core::live::{DeviceStatus, EndpointKind, EndpointLive};
 use centralita::core::{Secret, TimeRange};
 use centralita::facades::{PbxServices, Services};
 use support::fake_ami::{FakeAmi, SECRET, USERNAME};
@@ -94,9 +95,10 @@ async fn engine(tag: &str) -> Engine {
             ("EventList", "Complete"),
         ]);
     };
+    let hub = EventHub::start(&client);
     let (originate, ()) = tokio::join!(
         spawn_originate_service(
-            client.clone(),
+            &hub,
             store,
             &config.originate.context,
             config.originate_settings(),
@@ -106,20 +108,22 @@ async fn engine(tag: &str) -> Engine {
     let originate = originate
         .unwrap()
         .with_action_journal(services.actions.clone());
-    let mut live = LiveState::default();
-    for phone in ["1001", "1002", "1003"] {
-        live.endpoints.insert(
-            phone.into(),
-            EndpointLive {
-                kind: EndpointKind::Extension,
-                device_state: DeviceStatus::NotInUse,
-                contact_ip: None,
-                contact_status: None,
-                calls: BTreeMap::new(),
-            },
-        );
-    }
-    let live = Arc::new(SharedLive::new(live));
+    // The phones idle, in the live state the originate service reads device states from.
+    let live = hub.live();
+    live.update(|live| {
+        for phone in ["1001", "1002", "1003"] {
+            live.endpoints.insert(
+                phone.into(),
+                EndpointLive {
+                    kind: EndpointKind::Extension,
+                    device_state: DeviceStatus::NotInUse,
+                    contact_ip: None,
+                    contact_status: None,
+                    calls: BTreeMap::new(),
+                },
+            );
+        }
+    });
     services.attach_pbx(PbxServices {
         originate,
         agents: AgentService::new(

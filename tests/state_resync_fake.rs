@@ -9,14 +9,14 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use centralita::asterisk::ami::{AmiClient, AmiMessage, AmiSettings, ConnectionState};
+use centralita::asterisk::events::EventHub;
 use centralita::asterisk::live_follower::LiveFollower;
 use centralita::asterisk::queue_control::{build_snapshot, AmiQueueControl, EndpointFacts};
 use centralita::core::live::DeviceStatus;
-use centralita::core::live::{LiveState, SharedLive};
+use centralita::core::live::LiveState;
 use centralita::core::{Secret, UnixTime};
 use support::fake_ami::{FakeAmi, Incoming, Out, SECRET, USERNAME};
 use tokio::sync::mpsc;
@@ -259,12 +259,8 @@ async fn state_missed_while_disconnected_is_recovered_from_the_new_snapshot() {
     let (conn1_tx, mut conn1_rx) = mpsc::unbounded_channel();
     let server = tokio::spawn(serve(fake, conn1_tx));
 
-    let live = Arc::new(SharedLive::new(LiveState::default()));
-    let follower = LiveFollower::spawn(
-        client.clone(),
-        AmiQueueControl::new(client.clone()),
-        live.clone(),
-    );
+    let hub = EventHub::start(&client);
+    let follower = LiveFollower::spawn(&hub, AmiQueueControl::new(client.clone()));
     assert!(
         follower.wait_resyncs(1, Duration::from_secs(5)).await,
         "first snapshot read"

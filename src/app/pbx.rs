@@ -17,6 +17,7 @@ use crate::asterisk::ami::action::CoreSettings;
 use crate::asterisk::ami::{AmiClient, AmiError, AmiSettings, ConnectionState};
 use crate::asterisk::call_commands::AmiCallCommands;
 use crate::asterisk::call_control::spawn_originate_service;
+use crate::asterisk::events::{self, EventHub};
 use crate::asterisk::ingest::IngestHandle;
 use crate::asterisk::live_follower::LiveFollower;
 use crate::asterisk::recording_policy::spawn_publisher as spawn_policy_publisher;
@@ -93,22 +94,23 @@ pub async fn run(
     };
     health.attach_ami(client.connection_events());
     let policy = spawn_policy_publisher(client.clone(), config.recordings.policy());
+    // The live state (agents, queues, extensions), and the one reader of AMI's events: each
+    // parsed once, device states kept in the live state, every consumer handed the result.
+    let live = Arc::new(SharedLive::new(LiveState::default()));
+    let hub = EventHub::start_with(&client, live.clone(), events::DEFAULT_CAPACITY);
     // Each channel's hangup cause (the CDR has none): getrecords' causecode.
     let causes =
-        crate::asterisk::hangup_causes::spawn_recorder(&client, services.hangup_causes.clone());
+        crate::asterisk::hangup_causes::spawn_recorder(&hub, services.hangup_causes.clone());
+    // The health probe's event lag and the ingestor's wake-up read only the name and the
+    // `Timestamp` of every event (noise included), from the client itself.
     let mut events = client.subscribe();
     let mut state = client.connection_events();
 
-    // Live state (agents, queues, extensions), rebuilt from snapshots on every reconnect.
-    let live = Arc::new(SharedLive::new(LiveState::default()));
-    let follower = LiveFollower::spawn(
-        client.clone(),
-        config.primary_node().queue_control(client.clone()),
-        live.clone(),
-    );
+    // Rebuilt from snapshots on every reconnect.
+    let follower = LiveFollower::spawn(&hub, config.primary_node().queue_control(client.clone()));
     // Originate jobs: stored before they are sent, followed through Asterisk's events.
     let originate = spawn_originate_service(
-        client.clone(),
+        &hub,
         Arc::new(SqliteOriginateStore::open(&config.store.path)?),
         &config.originate.context,
         config.originate_settings(),

@@ -28,7 +28,8 @@
 //! id number, in `CallerID` and in `DEST_CALLERID`, is the source itself unless the request gives
 //! one: the CDR's `src` is the extension (or number) the call was placed from.
 //!
-//! Event mapping (uniqueid role → fact):
+//! Event mapping (uniqueid role → fact; drawn once per event by the event hub, in
+//! [`event_facts`](super::event_facts)):
 //! - `Newchannel` (any role) → `ChannelCreated(name)`
 //! - `Newstate` 5 Ringing / 6 Up of the originated channel → source (or, direct, destination)
 //!   ringing / answered
@@ -36,26 +37,30 @@
 //!   answered / `DialEnded(status)`
 //! - `DialEnd` whose callee is the originated channel → source answered / failed (direct:
 //!   destination)
-//! - `OriginateResponse` (by uniqueid, else by `ActionID`): `Success` → answered; `Failure` with
-//!   `Reason` 0 failed, 1 hung up, 3 no answer, 5 busy, 8 congestion → failed
+//! - `OriginateResponse` (by uniqueid there, else by `ActionID` here): `Success` → answered;
+//!   `Failure` with `Reason` 0 failed, 1 hung up, 3 no answer, 5 busy, 8 congestion → failed
 //! - `Hangup` of the originated channel → `HungUp { cause }`
-//! - `DeviceStateChange` keeps a map of device states; a click-to-call whose source is `INUSE`,
-//!   `BUSY`, `ONHOLD` or `RINGINUSE` is not placed ("source in use").
 //!
-//! Missed events (the follower lagged on the client's bounded broadcast, or the connection was
-//! lost) are made good once per episode, never by buffering more: when the follower has drained
-//! its backlog and 100 ms went by without a new lag, it sends one `DeviceStateList` from a
-//! separate task and keeps reading. The list's
-//! entries are applied as they come through the event stream (Asterisk sends them as
+//! A click-to-call whose source's device is `INUSE`, `BUSY`, `ONHOLD` or `RINGINUSE` is not
+//! placed ("source in use"). The device states are read from the live state the
+//! [`EventHub`] keeps them in (the engine's one copy, which the live state's readers see too):
+//! the hub applies every `DeviceStateChange` in stream order, the entries of every
+//! `DeviceStateList` among them, before any consumer reads the event.
+//!
+//! Missed events (the follower or the hub lagged on a bounded broadcast, or the connection was
+//! lost) are made good once per episode, never by buffering more: when the follower and the
+//! hub have drained their backlog and 100 ms went by without a new lag, the follower sends one
+//! `DeviceStateList` from a separate task and keeps reading. The list's entries are applied
+//! by the hub as they come through the event stream (Asterisk sends them as
 //! `DeviceStateChange` events with the action's `ActionID`), so they and the live changes land
-//! in wire order; when the list's `DeviceStateListComplete` is read with no lag in between, the
-//! map is whole again and the originate service gets one `Resync` (open jobs checked against
-//! `CoreShowChannels`). A reload that a new lag overtook is asked again after a wait that
-//! doubles from 250 ms to 30 s: a reload cannot trigger a loop of reloads, even when its own
-//! list overflows the follower. Asking only once drained matters: right after a lag the
-//! receiver holds a full channel's backlog, so any event published before it reads on (the
-//! list's own entries first of all) overflows it again — which is how reloading right on the
-//! lag, awaiting the list inline, looped.
+//! in wire order; when the follower reads the list's `DeviceStateListComplete` with no lag in
+//! between, the device states are whole again and the originate service gets one `Resync`
+//! (open jobs checked against `CoreShowChannels`). A reload that a new lag overtook is asked
+//! again after a wait that doubles from 250 ms to 30 s: a reload cannot trigger a loop of
+//! reloads, even when its own list overflows the follower. Asking only once drained matters:
+//! right after a lag the receivers hold a full channel's backlog, so any event published
+//! before they read on (the list's own entries first of all) overflows them again — which is
+//! how reloading right on the lag, awaiting the list inline, looped.
 //!
 //! The follower never awaits the originate service: facts and the `Resync` go into its bounded
 //! queue with `try_send`. A fact that does not fit is dropped and a `Resync` owed; the owed
@@ -70,15 +75,18 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc};
 use tracing::{debug, info, warn};
 
+use crate::core::live::{DeviceStatus, SharedLive};
 use crate::core::originate::{
-    BoxFuture, CallControl, CallControlError, CallerId, ChannelRole, Extension, Failure,
-    OriginateId, OriginateJob, OriginateMode, OriginateStore, PbxFact, PbxUpdate,
+    BoxFuture, CallControl, CallControlError, CallerId, ChannelRole, Extension, OriginateId,
+    OriginateJob, OriginateMode, OriginateStore, PbxFact, PbxUpdate,
 };
 use crate::core::originate_service::{OriginateService, OriginateSettings};
 use crate::core::ChannelName;
 
 use super::ami::action::{CoreShowChannels, DeviceStateList, Hangup, Originate, OriginateTarget};
-use super::ami::{ActionError, AmiClient, AmiError, AmiMessage, ConnectionState};
+use super::ami::{ActionError, AmiClient, AmiError, ConnectionState};
+use super::event_facts::{names_a_job, originate_response_fact};
+use super::events::{EventHub, EventReceiver, OriginateResponse, PbxEvent};
 use super::naming;
 
 /// The dialplan context originated calls go through unless configured otherwise.
@@ -97,9 +105,6 @@ pub const UPDATE_CAPACITY: usize = 4096;
 
 /// How soon a `Resync` owed to a service with a full queue is tried again when no event comes.
 const RESYNC_RETRY: Duration = Duration::from_millis(20);
-
-/// Device states in which a source phone must not be rung.
-const IN_USE: &[&str] = &["INUSE", "BUSY", "ONHOLD", "RINGINUSE"];
 
 /// `"name" <number>`, `"name"` or `<number>`.
 pub fn render_caller_id(cid: &CallerId) -> String {
@@ -183,135 +188,18 @@ pub fn originate_action(job: &OriginateJob, context: &str) -> Result<Originate, 
     Ok(action)
 }
 
-fn dial_failure(status: &str) -> Option<Failure> {
-    Some(match status {
-        "BUSY" => Failure::Busy,
-        "NOANSWER" | "CANCEL" => Failure::NoAnswer,
-        "CONGESTION" => Failure::Congestion,
-        "CHANUNAVAIL" | "DONTCALL" | "TORTURE" | "INVALIDARGS" => Failure::Unavailable,
-        _ => return None,
-    })
-}
-
-fn reason_failure(reason: &str) -> Failure {
-    match reason {
-        "1" | "3" => Failure::NoAnswer,
-        "5" => Failure::Busy,
-        "8" => Failure::Congestion,
-        _ => Failure::Unavailable,
-    }
-}
-
-/// The fact an `OriginateResponse` gives for the job's originated channel.
-fn originate_response_fact(ev: &AmiMessage, role: ChannelRole) -> Option<PbxFact> {
-    let success = ev.get("Response")?.eq_ignore_ascii_case("Success");
-    let failure = || reason_failure(ev.get("Reason").unwrap_or("0"));
-    match (role, success) {
-        (ChannelRole::Source, true) => Some(PbxFact::SourceAnswered),
-        (ChannelRole::Source, false) => Some(PbxFact::SourceFailed(failure())),
-        (ChannelRole::DirectOriginated, true) => Some(PbxFact::DestinationAnswered),
-        (ChannelRole::DirectOriginated, false) => Some(PbxFact::DestinationFailed(failure())),
-        (ChannelRole::DirectDialing | ChannelRole::SourceDialing, _) => None,
-    }
-}
-
-/// The facts one AMI event gives about originate jobs (pure). `OriginateResponse` events are
-/// matched here by uniqueid only; see the follower for the `ActionID` fallback.
-pub fn map_event(ev: &AmiMessage) -> Vec<(OriginateId, PbxFact)> {
-    let Some(name) = ev.event_name() else {
-        return vec![];
-    };
-    let own = |key: &str| ev.get(key).and_then(OriginateId::of_channel_uniqueid);
-    let mut out = Vec::new();
-    match name {
-        "Newchannel" => {
-            if let (Some((id, _)), Some(channel)) = (own("Uniqueid"), ev.get("Channel")) {
-                out.push((id, PbxFact::ChannelCreated(ChannelName::new(channel))));
-            }
-        }
-        "Newstate" => {
-            if let Some((id, role)) = own("Uniqueid") {
-                let fact = match (role, ev.get("ChannelState")) {
-                    (ChannelRole::Source, Some("5")) => Some(PbxFact::SourceRinging),
-                    (ChannelRole::Source, Some("6")) => Some(PbxFact::SourceAnswered),
-                    (ChannelRole::DirectOriginated, Some("5")) => Some(PbxFact::DestinationRinging),
-                    (ChannelRole::DirectOriginated, Some("6")) => {
-                        Some(PbxFact::DestinationAnswered)
-                    }
-                    _ => None,
-                };
-                out.extend(fact.map(|f| (id, f)));
-            }
-        }
-        "DialBegin" => match own("Uniqueid") {
-            Some((id, ChannelRole::Source | ChannelRole::DirectDialing)) => {
-                out.push((id, PbxFact::DestinationRinging));
-            }
-            // An outside source: its number is being dialed.
-            Some((id, ChannelRole::SourceDialing)) => out.push((id, PbxFact::SourceRinging)),
-            _ => {}
-        },
-        "DialEnd" => {
-            let status = ev.get("DialStatus").unwrap_or("");
-            if let Some((id, ChannelRole::SourceDialing)) = own("Uniqueid") {
-                if status == "ANSWER" {
-                    out.push((id, PbxFact::SourceAnswered));
-                } else if let Some(f) = dial_failure(status) {
-                    out.push((id, PbxFact::SourceFailed(f)));
-                }
-            } else if let Some((id, ChannelRole::Source | ChannelRole::DirectDialing)) =
-                own("Uniqueid")
-            {
-                if status == "ANSWER" {
-                    out.push((id, PbxFact::DestinationAnswered));
-                } else if let Some(f) = dial_failure(status) {
-                    out.push((id, PbxFact::DialEnded(f)));
-                }
-            } else if let Some((id, role)) = own("DestUniqueid") {
-                // The originate's own dial of its channel (no caller).
-                let fact = match (role, status, dial_failure(status)) {
-                    (ChannelRole::Source, "ANSWER", _) => Some(PbxFact::SourceAnswered),
-                    (ChannelRole::Source, _, Some(f)) => Some(PbxFact::SourceFailed(f)),
-                    (ChannelRole::DirectOriginated, "ANSWER", _) => {
-                        Some(PbxFact::DestinationAnswered)
-                    }
-                    (ChannelRole::DirectOriginated, _, Some(f)) => {
-                        Some(PbxFact::DestinationFailed(f))
-                    }
-                    _ => None,
-                };
-                out.extend(fact.map(|f| (id, f)));
-            }
-        }
-        "Hangup" => {
-            if let Some((id, ChannelRole::Source | ChannelRole::DirectOriginated)) = own("Uniqueid")
-            {
-                let cause = ev.get("Cause").and_then(|c| c.parse().ok()).unwrap_or(0);
-                out.push((id, PbxFact::HungUp { cause }));
-            }
-        }
-        "OriginateResponse" => {
-            if let Some((id, role)) = own("Uniqueid") {
-                out.extend(originate_response_fact(ev, role).map(|f| (id, f)));
-            }
-        }
-        _ => {}
-    }
-    out
-}
-
 #[derive(Default)]
 struct Correlation {
     /// `ActionID` of a sent `Originate` → its job and originated channel's role.
     by_action: HashMap<String, (OriginateId, ChannelRole)>,
     /// `OriginateResponse` events that matched nothing yet.
-    orphans: VecDeque<(Instant, AmiMessage)>,
+    orphans: VecDeque<(Instant, OriginateResponse)>,
 }
 
 /// The state the adapter shares between the port and its follower task.
 struct Shared {
-    /// Device (`PJSIP/1001`) → state (`NOT_INUSE`, `INUSE`, ...).
-    devices: Mutex<HashMap<String, String>>,
+    /// The live state whose device states the event hub keeps (the engine's one copy).
+    live: Arc<SharedLive>,
     correlation: Mutex<Correlation>,
     updates: mpsc::Sender<PbxUpdate>,
     /// A fact was dropped because the service had `UPDATE_CAPACITY` queued: a `Resync` is owed.
@@ -319,9 +207,9 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(updates: mpsc::Sender<PbxUpdate>) -> Self {
+    fn new(live: Arc<SharedLive>, updates: mpsc::Sender<PbxUpdate>) -> Self {
         Self {
-            devices: Mutex::new(HashMap::new()),
+            live,
             correlation: Mutex::new(Correlation::default()),
             updates,
             resync_owed: AtomicBool::new(false),
@@ -378,12 +266,12 @@ impl Shared {
     }
 
     /// An `OriginateResponse` that did not carry one of our uniqueids: match it by `ActionID`.
-    fn on_unmatched_response(&self, ev: AmiMessage) {
+    fn on_unmatched_response(&self, ev: OriginateResponse) {
         let mut c = self
             .correlation
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let found = ev.action_id().and_then(|a| c.by_action.remove(a));
+        let found = ev.action_id.as_deref().and_then(|a| c.by_action.remove(a));
         match found {
             Some((id, role)) => {
                 drop(c);
@@ -416,7 +304,7 @@ impl Shared {
         if let Some(pos) = c
             .orphans
             .iter()
-            .position(|(_, ev)| ev.action_id() == Some(action_id))
+            .position(|(_, ev)| ev.action_id.as_deref() == Some(action_id))
         {
             if let Some((_, ev)) = c.orphans.remove(pos) {
                 drop(c);
@@ -431,15 +319,6 @@ impl Shared {
             c.by_action.clear();
         }
         c.by_action.insert(action_id.to_owned(), (id, role));
-    }
-
-    fn set_device(&self, ev: &AmiMessage) {
-        if let (Some(device), Some(state)) = (ev.get("Device"), ev.get("State")) {
-            self.devices
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(device.to_owned(), state.to_owned());
-        }
     }
 }
 
@@ -469,19 +348,20 @@ fn control_error(e: AmiError) -> CallControlError {
 }
 
 impl AmiCallControl {
-    /// Subscribes to the client's events, loads the device states, and spawns the follower that
-    /// reports facts on the returned receiver. `context` is where originated calls enter the
-    /// dialplan (`[A-Za-z0-9_-]`).
+    /// Subscribes to `hub`'s events, lists the device states (into the hub's live state), and
+    /// spawns the follower that reports facts on the returned receiver. `context` is where
+    /// originated calls enter the dialplan (`[A-Za-z0-9_-]`).
     pub async fn spawn(
-        client: AmiClient,
+        hub: &EventHub,
         context: &str,
     ) -> Result<(Arc<Self>, mpsc::Receiver<PbxUpdate>), ActionError> {
         OriginateTarget::extension(context, "s", 1)?;
-        let events = client.subscribe();
+        let client = hub.client().clone();
+        let events = hub.subscribe();
         let conn = client.connection_events();
         let (tx, rx) = mpsc::channel(UPDATE_CAPACITY);
-        let shared = Arc::new(Shared::new(tx));
-        load_devices(&client, &shared).await;
+        let shared = Arc::new(Shared::new(hub.live(), tx));
+        load_devices(hub).await;
         tokio::spawn(follow(client.clone(), shared.clone(), events, conn));
         let control = Arc::new(Self {
             client,
@@ -492,13 +372,19 @@ impl AmiCallControl {
     }
 }
 
-async fn load_devices(client: &AmiClient, shared: &Shared) {
-    match client.send_list(&DeviceStateList).await {
-        Ok((_, events)) => {
-            for ev in &events {
-                shared.set_device(ev);
-            }
-            debug!(devices = events.len(), "device states loaded");
+/// How long the start waits for the hub to apply the first device list it already received.
+const LIST_APPLY_WAIT: Duration = Duration::from_secs(5);
+
+/// Lists the device states once and waits until the hub applied them (their entries come
+/// through the event stream like any `DeviceStateChange`).
+async fn load_devices(hub: &EventHub) {
+    match hub.client().send_list(&DeviceStateList).await {
+        Ok((response, entries)) => {
+            let applied = match response.action_id() {
+                Some(id) => hub.device_list_applied(id, LIST_APPLY_WAIT).await,
+                None => false,
+            };
+            debug!(devices = entries.len(), applied, "device states listed");
         }
         Err(error) => warn!(%error, "DeviceStateList failed; source-in-use checks rely on events"),
     }
@@ -667,21 +553,23 @@ fn ask_devices(client: &AmiClient) -> tokio::task::JoinHandle<Option<String>> {
     })
 }
 
-/// The follower: maps every event to facts until the service or the client goes away.
+/// The follower: reports every event's originate facts until the service or the client goes
+/// away.
 ///
-/// Device states come from the event stream alone, in its order: `DeviceStateChange` events,
-/// and the entries of every `DeviceStateList` answer (Asterisk sends them as
-/// `DeviceStateChange` events carrying the action's `ActionID`, and the client fans them out
-/// like any event). A lag or a reconnect makes the states stale; once the follower has
-/// drained its backlog and [`RELOAD_QUIET`] passed without a new lag, it sends one
-/// `DeviceStateList` on a separate task and keeps reading, and when the list's closing event
-/// is read with no lag in between, the states are whole again and the originate service gets
-/// one `Resync`. A reload that a new lag overtook is asked again after a wait that doubles
-/// (250 ms up to 30 s), so a lag caused by the list itself cannot turn into a loop.
+/// Device states come from the event stream alone, in its order, applied by the hub:
+/// `DeviceStateChange` events, and the entries of every `DeviceStateList` answer (Asterisk
+/// sends them as `DeviceStateChange` events carrying the action's `ActionID`, and the client
+/// fans them out like any event). A lag or a reconnect makes the states stale; once the
+/// follower and the hub have drained their backlog and [`RELOAD_QUIET`] passed without a new
+/// lag, it sends one `DeviceStateList` on a separate task and keeps reading, and when the
+/// list's closing event is read with no lag in between, the states are whole again and the
+/// originate service gets one `Resync`. A reload that a new lag overtook is asked again after
+/// a wait that doubles (250 ms up to 30 s), so a lag caused by the list itself cannot turn
+/// into a loop.
 async fn follow(
     client: AmiClient,
     shared: Arc<Shared>,
-    mut events: broadcast::Receiver<crate::asterisk::ami::AmiEvent>,
+    mut events: EventReceiver,
     mut conn: tokio::sync::watch::Receiver<ConnectionState>,
 ) {
     let mut generation = match *conn.borrow() {
@@ -696,23 +584,21 @@ async fn follow(
         let outcome = tokio::select! {
             ev = events.recv() => match ev {
                 Ok(ev) => {
-                    match ev.event_name() {
-                        Some("DeviceStateChange") => shared.set_device(&ev),
-                        Some("OriginateResponse")
-                            if ev.get("Uniqueid").and_then(OriginateId::of_channel_uniqueid).is_none() =>
-                        {
-                            shared.on_unmatched_response((*ev).clone());
+                    if let PbxEvent::OriginateResponse(r) = &ev.event {
+                        if !names_a_job(r) {
+                            shared.on_unmatched_response(r.clone());
                             continue;
                         }
-                        _ => {}
                     }
-                    for (job, fact) in map_event(&ev) {
-                        if !shared.emit(job, fact) {
+                    for (job, fact) in &ev.facts.originate {
+                        if !shared.emit(job.clone(), fact.clone()) {
                             return;
                         }
                     }
-                    match (ev.event_name(), ev.action_id()) {
-                        (Some("DeviceStateListComplete"), Some(id)) => reload.list_end(id),
+                    match &ev.event {
+                        PbxEvent::DeviceStateListComplete { action_id: Some(id) } => {
+                            reload.list_end(id)
+                        }
                         _ => ReloadOutcome::Pending,
                     }
                 }
@@ -779,14 +665,16 @@ impl CallControl for AmiCallControl {
     ) -> BoxFuture<'a, Result<bool, CallControlError>> {
         Box::pin(async move {
             let device = naming::device(source.as_str());
+            let endpoint = naming::endpoint_of(&device).unwrap_or(source.as_str());
             let state = self
                 .shared
-                .devices
-                .lock()
+                .live
+                .read()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(&device)
-                .cloned();
-            Ok(state.is_some_and(|s| IN_USE.contains(&s.as_str())))
+                .endpoints
+                .get(endpoint)
+                .map(|e| e.device_state);
+            Ok(state.is_some_and(DeviceStatus::is_busy))
         })
     }
 
@@ -851,15 +739,15 @@ impl CallControl for AmiCallControl {
     }
 }
 
-/// Wires the originate service to Asterisk: an [`AmiCallControl`] on `client` (entering the
+/// Wires the originate service to Asterisk: an [`AmiCallControl`] on `hub` (entering the
 /// dialplan at `context`) and an [`OriginateService`] on `store`.
 pub async fn spawn_originate_service(
-    client: AmiClient,
+    hub: &EventHub,
     store: Arc<dyn OriginateStore>,
     context: &str,
     settings: OriginateSettings,
 ) -> Result<OriginateService, ActionError> {
-    let (control, updates) = AmiCallControl::spawn(client, context).await?;
+    let (control, updates) = AmiCallControl::spawn(hub, context).await?;
     Ok(OriginateService::start(control, updates, store, settings))
 }
 
@@ -872,7 +760,7 @@ mod tests {
     #[tokio::test]
     async fn facts_beyond_the_queue_are_dropped_and_one_resync_follows() {
         let (tx, mut rx) = mpsc::channel(2);
-        let shared = Shared::new(tx);
+        let shared = Shared::new(Arc::new(SharedLive::default()), tx);
         let job = OriginateId::parse("t-1").unwrap();
         for _ in 0..5 {
             assert!(shared.emit(job.clone(), PbxFact::SourceRinging));
@@ -904,146 +792,8 @@ mod tests {
         );
     }
 
-    fn ev(fields: &[(&str, &str)]) -> AmiMessage {
-        let mut m = AmiMessage::new();
-        for (k, v) in fields {
-            m.push(*k, *v);
-        }
-        m
-    }
-
     fn id() -> OriginateId {
         OriginateId::parse("18f-abc").unwrap()
-    }
-
-    #[test]
-    fn events_map_to_facts() {
-        let src = "18f-abc-src";
-        let cases: Vec<(AmiMessage, Vec<PbxFact>)> = vec![
-            (
-                ev(&[
-                    ("Event", "Newchannel"),
-                    ("Channel", "PJSIP/1001-00000001"),
-                    ("Uniqueid", src),
-                ]),
-                vec![PbxFact::ChannelCreated(ChannelName::new(
-                    "PJSIP/1001-00000001",
-                ))],
-            ),
-            (
-                ev(&[
-                    ("Event", "Newstate"),
-                    ("ChannelState", "5"),
-                    ("Uniqueid", src),
-                ]),
-                vec![PbxFact::SourceRinging],
-            ),
-            (
-                ev(&[
-                    ("Event", "Newstate"),
-                    ("ChannelState", "6"),
-                    ("Uniqueid", src),
-                ]),
-                vec![PbxFact::SourceAnswered],
-            ),
-            (
-                ev(&[
-                    ("Event", "DialBegin"),
-                    ("Uniqueid", src),
-                    ("DestUniqueid", "17.5"),
-                ]),
-                vec![PbxFact::DestinationRinging],
-            ),
-            (
-                ev(&[
-                    ("Event", "DialEnd"),
-                    ("Uniqueid", src),
-                    ("DialStatus", "ANSWER"),
-                ]),
-                vec![PbxFact::DestinationAnswered],
-            ),
-            (
-                ev(&[
-                    ("Event", "DialEnd"),
-                    ("Uniqueid", src),
-                    ("DialStatus", "BUSY"),
-                ]),
-                vec![PbxFact::DialEnded(Failure::Busy)],
-            ),
-            (
-                ev(&[
-                    ("Event", "DialEnd"),
-                    ("DestUniqueid", src),
-                    ("DialStatus", "BUSY"),
-                ]),
-                vec![PbxFact::SourceFailed(Failure::Busy)],
-            ),
-            (
-                ev(&[("Event", "Hangup"), ("Uniqueid", src), ("Cause", "17")]),
-                vec![PbxFact::HungUp { cause: 17 }],
-            ),
-            (
-                ev(&[
-                    ("Event", "Hangup"),
-                    ("Uniqueid", "18f-abc-dial"),
-                    ("Cause", "17"),
-                ]),
-                vec![],
-            ),
-            (
-                ev(&[
-                    ("Event", "OriginateResponse"),
-                    ("Response", "Failure"),
-                    ("Reason", "5"),
-                    ("Uniqueid", src),
-                ]),
-                vec![PbxFact::SourceFailed(Failure::Busy)],
-            ),
-            (
-                ev(&[
-                    ("Event", "OriginateResponse"),
-                    ("Response", "Failure"),
-                    ("Reason", "3"),
-                    ("Uniqueid", "18f-abc-dst"),
-                ]),
-                vec![PbxFact::DestinationFailed(Failure::NoAnswer)],
-            ),
-            (
-                ev(&[
-                    ("Event", "OriginateResponse"),
-                    ("Response", "Success"),
-                    ("Reason", "4"),
-                    ("Uniqueid", src),
-                ]),
-                vec![PbxFact::SourceAnswered],
-            ),
-            (
-                ev(&[
-                    ("Event", "DialEnd"),
-                    ("Uniqueid", "18f-abc-dial"),
-                    ("DialStatus", "CONGESTION"),
-                ]),
-                vec![PbxFact::DialEnded(Failure::Congestion)],
-            ),
-            (
-                ev(&[
-                    ("Event", "Hangup"),
-                    ("Uniqueid", "1700000000.1"),
-                    ("Cause", "16"),
-                ]),
-                vec![],
-            ),
-        ];
-        for (event, want) in cases {
-            let got: Vec<PbxFact> = map_event(&event)
-                .into_iter()
-                .map(|(j, f)| {
-                    assert_eq!(j, id());
-                    f
-                })
-                .collect();
-            assert_eq!(got, want, "{event:?}");
-        }
     }
 
     #[test]
@@ -1138,51 +888,7 @@ mod tests {
         ] {
             assert!(fields.contains(&want), "{want:?} in {fields:?}");
         }
-        // Its events: the number's dial is the source's; the `;1` half dials the destination.
-        let srcdial = "18f-abc-srcdial";
-        let src = "18f-abc-src";
-        let cases = [
-            (
-                ev(&[("Event", "DialBegin"), ("Uniqueid", srcdial)]),
-                vec![PbxFact::SourceRinging],
-            ),
-            (
-                ev(&[
-                    ("Event", "DialEnd"),
-                    ("Uniqueid", srcdial),
-                    ("DialStatus", "BUSY"),
-                ]),
-                vec![PbxFact::SourceFailed(Failure::Busy)],
-            ),
-            (
-                ev(&[
-                    ("Event", "DialEnd"),
-                    ("Uniqueid", srcdial),
-                    ("DialStatus", "ANSWER"),
-                ]),
-                vec![PbxFact::SourceAnswered],
-            ),
-            (
-                ev(&[("Event", "DialBegin"), ("Uniqueid", src)]),
-                vec![PbxFact::DestinationRinging],
-            ),
-            (
-                ev(&[
-                    ("Event", "DialEnd"),
-                    ("Uniqueid", src),
-                    ("DialStatus", "ANSWER"),
-                ]),
-                vec![PbxFact::DestinationAnswered],
-            ),
-            (
-                ev(&[("Event", "Hangup"), ("Uniqueid", srcdial), ("Cause", "16")]),
-                vec![],
-            ),
-        ];
-        for (event, want) in cases {
-            let got: Vec<PbxFact> = map_event(&event).into_iter().map(|(_, f)| f).collect();
-            assert_eq!(got, want, "{event:?}");
-        }
+        // Its events map to its facts: see `event_facts`.
     }
 
     #[test]

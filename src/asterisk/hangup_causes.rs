@@ -1,19 +1,17 @@
-//! Follows AMI `Hangup` events and keeps each channel's Q.850 cause through the core's
+//! Records the Q.850 cause of every channel's `Hangup` event through the core's
 //! [`HangupCauseStore`] port (the CDR has no cause; getrecords' `causecode` reads these). Causes
 //! of channels that ended while the engine was not connected are not known.
 //!
-//! The recorder reads a subscription of its own that carries only `Hangup` events
-//! ([`AmiClient::subscribe_events`], [`AmiSettings::event_capacity`] deep, 4096 by default), so
+//! The recorder reads the [`EventHub`]'s subscription of its own that carries only the events
+//! with a hangup cause ([`EventHub::subscribe_causes`], the cause drawn once by the hub), so
 //! floods of other events cannot overrun it. It keeps reading while the store writes: the
 //! causes read meanwhile wait in memory (at most [`MAX_PENDING`]) and go to the store in one
 //! `causes_put` (one transaction) as soon as the write before them is done. A cause is lost
 //! only when more than [`MAX_PENDING`] are waiting for a store that is down or slower than the
-//! hangup rate, or when the recorder's task is not scheduled for as long as `event_capacity`
-//! hangups take to arrive (both counted in a warning), and a batch the store refuses is lost
-//! with its error logged. Past hangups cannot be asked of Asterisk, so lost causes stay
-//! unknown.
-//!
-//! [`AmiSettings::event_capacity`]: super::ami::AmiSettings::event_capacity
+//! hangup rate, or when the recorder's task (or the hub's) is not scheduled for as long as a
+//! channel's worth of events take to arrive (both counted in a warning), and a batch the store
+//! refuses is lost with its error logged. Past hangups cannot be asked of Asterisk, so lost
+//! causes stay unknown.
 
 use std::sync::Arc;
 
@@ -24,25 +22,17 @@ use tracing::{debug, warn};
 use crate::core::hangup_causes::{HangupCause, HangupCauseStore};
 use crate::core::UnixTime;
 
-use super::ami::{AmiClient, AmiMessage};
+use super::events::EventHub;
 
 /// Most causes waiting in memory for the store (a few MiB); beyond it new ones are dropped.
 pub const MAX_PENDING: usize = 100_000;
 
-/// The cause a `Hangup` event reports, if it is one and usable.
-pub fn cause_of(event: &AmiMessage, now: UnixTime) -> Option<HangupCause> {
-    if event.event_name() != Some("Hangup") {
-        return None;
-    }
-    HangupCause::parse(event.get("Uniqueid")?, event.get("Cause")?, now)
-}
-
 type Write = JoinHandle<Result<(), crate::core::PortError>>;
 
-/// Records the causes of every `Hangup` event `client` receives, until its events end (then
-/// the last causes are written and the task ends).
-pub fn spawn_recorder(client: &AmiClient, store: Arc<dyn HangupCauseStore>) -> JoinHandle<()> {
-    let mut events = client.subscribe_events(&["Hangup"]);
+/// Records the causes of every `Hangup` event `hub` reads, until its events end (then the
+/// last causes are written and the task ends).
+pub fn spawn_recorder(hub: &EventHub, store: Arc<dyn HangupCauseStore>) -> JoinHandle<()> {
+    let mut events = hub.subscribe_causes();
     tokio::spawn(async move {
         let mut pending: Vec<HangupCause> = Vec::new();
         let mut writing: Option<Write> = None;
@@ -70,7 +60,7 @@ pub fn spawn_recorder(client: &AmiClient, store: Arc<dyn HangupCauseStore>) -> J
             tokio::select! {
                 event = events.recv(), if open => match event {
                     Ok(e) => {
-                        let Some(cause) = cause_of(&e, UnixTime::now()) else { continue };
+                        let Some(cause) = e.facts.cause.clone() else { continue };
                         if pending.len() < MAX_PENDING {
                             pending.push(cause);
                         } else {
@@ -93,30 +83,4 @@ pub fn spawn_recorder(client: &AmiClient, store: Arc<dyn HangupCauseStore>) -> J
             }
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hangup_events_give_their_cause() {
-        let mut e = AmiMessage::new();
-        for (k, v) in [
-            ("Event", "Hangup"),
-            ("Channel", "PJSIP/carrier-00000003"),
-            ("Uniqueid", "1700000000.7"),
-            ("Cause", "17"),
-            ("Cause-txt", "User busy"),
-        ] {
-            e.push(k, v);
-        }
-        let c = cause_of(&e, UnixTime(9)).unwrap();
-        assert_eq!((c.uniqueid.as_str(), c.cause), ("1700000000.7", 17));
-        let mut other = AmiMessage::new();
-        other.push("Event", "Newchannel");
-        other.push("Uniqueid", "1");
-        other.push("Cause", "0");
-        assert_eq!(cause_of(&other, UnixTime(9)), None);
-    }
 }

@@ -1,6 +1,14 @@
 //! The Asterisk adapter: everything that speaks to Asterisk or reads what it writes.
 //!
 //! - [`ami`]: the AMI client.
+//! - [`events`]: the AMI events the engine uses, typed ([`events::PbxEvent`]), and the
+//!   [`events::EventHub`], the one reader of the client's events: it parses each message once,
+//!   keeps the device states (in the live state, their one copy) and hands every consumer the
+//!   same parsed event with its facts.
+//! - [`event_facts`]: the one mapper from a typed event to every fact the engine draws from it
+//!   (device state, live facts, originate facts, hangup cause).
+//! - [`live_follower`], [`call_control`], [`hangup_causes`]: the hub's consumers (the live
+//!   state, originate jobs, hangup causes).
 //! - [`ari`]: what the engine reads from ARI (the PJSIP endpoints).
 //! - [`cdr_source`]: reads CDRs from Asterisk's `master.db` (read-only) after a cursor.
 //! - [`queue_log`]: parses and follows Asterisk's `queue_log` file across rotations.
@@ -18,6 +26,8 @@ pub mod astdb;
 pub mod call_commands;
 pub mod call_control;
 pub mod cdr_source;
+pub mod event_facts;
+pub mod events;
 pub mod fastagi;
 pub mod hangup_causes;
 pub mod ingest;

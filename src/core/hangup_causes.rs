@@ -26,11 +26,15 @@ impl HangupCause {
     /// The cause an AMI `Hangup` event's `Uniqueid` and `Cause` fields give, if both are usable
     /// (a uniqueid of at most 150 printable ASCII characters, a cause 0-999).
     pub fn parse(uniqueid: &str, cause: &str, at: UnixTime) -> Option<Self> {
+        Self::new(uniqueid, cause.trim().parse().ok()?, at)
+    }
+
+    /// The cause of channel `uniqueid`, if both are usable (as [`HangupCause::parse`]).
+    pub fn new(uniqueid: &str, cause: u16, at: UnixTime) -> Option<Self> {
         let ok_id = !uniqueid.is_empty()
             && uniqueid.len() <= 150
             && uniqueid.bytes().all(|b| b.is_ascii_graphic());
-        let cause: u16 = cause.trim().parse().ok().filter(|c| *c < 1000)?;
-        ok_id.then(|| Self {
+        (ok_id && cause < 1000).then(|| Self {
             uniqueid: UniqueId::new(uniqueid),
             cause,
             at,

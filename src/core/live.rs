@@ -11,10 +11,12 @@
 //! (the agent's number when the engine or a feature code logged it in) is carried alongside, so
 //! members added from outside the engine are tracked too.
 //!
-//! [`SharedLive`] is how the state is shared: its one writer (the adapter's follower) changes it
-//! under a lock, readers either look at it under that lock or take [`SharedLive::snapshot`], an
-//! `Arc` copied once per change (on the first read after it) and shared by every read until the
-//! next one, instead of a deep copy per read.
+//! [`SharedLive`] is how the state is shared: its writers (the adapter's live follower for the
+//! state, the adapter's event reader for device states, which a rebuild keeps: see
+//! [`LiveState::reset_from_snapshot_keeping_device_states`]) change it under a lock, readers
+//! either look at it under that lock or take [`SharedLive::snapshot`], an `Arc` copied once per
+//! change (on the first read after it) and shared by every read until the next one, instead of a
+//! deep copy per read.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -716,6 +718,25 @@ impl LiveState {
     /// Replaces the whole state with the one `snapshot` describes.
     pub fn reset_from_snapshot(&mut self, snapshot: &LiveSnapshot) {
         *self = Self::from_snapshot(snapshot);
+    }
+
+    /// Replaces the state with the one `snapshot` describes, except the device states already
+    /// known of the endpoints it lists: those have a writer of their own, which applies every
+    /// device state change in the order the PBX reported them (the snapshot's own device list
+    /// among them), so a change applied while the snapshot was being read is not undone.
+    pub fn reset_from_snapshot_keeping_device_states(&mut self, snapshot: &LiveSnapshot) {
+        let known: Vec<(String, DeviceStatus)> = self
+            .endpoints
+            .iter()
+            .filter(|(_, e)| e.device_state != DeviceStatus::Unknown)
+            .map(|(name, e)| (name.clone(), e.device_state))
+            .collect();
+        *self = Self::from_snapshot(snapshot);
+        for (name, status) in known {
+            if let Some(e) = self.endpoints.get_mut(&name) {
+                e.device_state = status;
+            }
+        }
     }
 
     /// A copy without the times a snapshot cannot know (activity `since`, callers' join

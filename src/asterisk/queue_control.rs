@@ -16,7 +16,7 @@
 //! an endpoint that exists).
 //!
 //! Also the pure mapping of Asterisk's member fields, status numbers, device state names and
-//! contact URIs into core terms, shared with the live follower.
+//! contact URIs into core terms, shared with the event parser ([`events`](super::events)).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

@@ -14,6 +14,9 @@
 //! 3. the real path: socket → client task (codec, dispatch) → broadcast → one subscriber that
 //!    drains, a spawned task as the engine's own subscribers are, reading each event's name and
 //!    `Uniqueid`; events/s, reported as a ratio of the codec's;
+//!    Then the engine's path: the same, through the [`EventHub`] (each message parsed once into a
+//!    typed event, its facts drawn once) to three draining consumers; events/s, as a ratio of
+//!    the one raw subscriber's, and parses per message.
 //! 4. panoramisk, the Python asyncio AMI client (`benches/ami_events/panoramisk_count.py`, run
 //!    with the system `python3` and Debian's `python3-panoramisk`), logged in to the same fake
 //!    on a second connection, counting the same storms in a callback registered for every
@@ -30,6 +33,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use centralita::asterisk::ami::action::Ping;
 use centralita::asterisk::ami::{AmiClient, AmiCodec, AmiFrame, AmiSettings};
+use centralita::asterisk::events::EventHub;
 use centralita::core::Secret;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::broadcast::error::RecvError;
@@ -39,6 +43,9 @@ const ROLE_VAR: &str = "CENTRALITA_BENCH_ROLE";
 const ROLE_FAKE_AMI: &str = "fake-ami";
 /// Events per pre-encoded block (the storm repeats the block).
 const BLOCK_EVENTS: usize = 12_000;
+/// Consumers of the event hub in its run (the engine's live and originate followers, and one
+/// more).
+const HUB_CONSUMERS: usize = 3;
 /// Events of each memory storm.
 const STORM_EVENTS: u64 = 200_000;
 
@@ -471,6 +478,44 @@ async fn main() {
         lagged_total += lagged;
         client_eps.push(n as f64 / took.as_secs_f64());
     }
+    // 3b. The engine's path: socket → task → broadcast → EventHub (each message parsed once, its
+    // facts drawn once) → three draining consumers, as many as the engine has on that channel.
+    let hub = EventHub::start(&client);
+    let mut hub_eps = Vec::new();
+    let mut hub_lagged = 0u64;
+    let mut parses = 0u64;
+    for _ in 0..runs {
+        let parsed_before = hub.messages_parsed();
+        let consumers: Vec<_> = (0..HUB_CONSUMERS)
+            .map(|_| {
+                let mut rx = hub.subscribe();
+                tokio::spawn(async move {
+                    let (mut got, mut lagged) = (0u64, 0u64);
+                    while got + lagged < n {
+                        match rx.recv().await {
+                            Ok(ev) => {
+                                std::hint::black_box(&ev);
+                                got += 1;
+                            }
+                            Err(RecvError::Lagged(k)) => lagged += k,
+                            Err(RecvError::Closed) => panic!("hub closed after {got} events"),
+                        }
+                    }
+                    lagged
+                })
+            })
+            .collect();
+        let started = Instant::now();
+        fake.storm(n).await;
+        for c in consumers {
+            hub_lagged += c.await.expect("consumer");
+        }
+        let took = started.elapsed();
+        fake.written().await;
+        parses += hub.messages_parsed() - parsed_before;
+        hub_eps.push(n as f64 / took.as_secs_f64());
+    }
+    drop(hub);
     // 4. panoramisk on its own connection to the same fake, the same storms.
     let pano = panoramisk_runs(&mut fake, n, runs).await;
     let _ = client.logoff().await;
@@ -492,6 +537,19 @@ async fn main() {
     println!(
         "{:<44} {:>14.0} {:>8.3}",
         "socket → AmiClient → 1 draining subscriber", through, ratio
+    );
+    let hub_through = support::median(&hub_eps);
+    println!(
+        "{:<44} {:>14.0} {:>8.3}",
+        format!("… → EventHub → {HUB_CONSUMERS} draining consumers"),
+        hub_through,
+        hub_through / codec
+    );
+    println!(
+        "EventHub / 1 raw subscriber: {:.3}; parses per message: {:.3}; consumers lagged (events \
+         skipped), all runs: {hub_lagged}",
+        hub_through / through,
+        parses as f64 / (n * runs) as f64
     );
     let pano_eps = pano.as_ref().ok().map(|v| support::median(v));
     match (&pano, pano_eps) {
@@ -539,6 +597,12 @@ async fn main() {
             "codec_runs": codec_eps.iter().map(|v| v.round()).collect::<Vec<_>>(),
             "client_runs": client_eps.iter().map(|v| v.round()).collect::<Vec<_>>(),
             "subscriber_lagged_events": lagged_total,
+            "hub_consumers": HUB_CONSUMERS,
+            "hub_events_per_s": hub_through.round(),
+            "hub_runs": hub_eps.iter().map(|v| v.round()).collect::<Vec<_>>(),
+            "hub_to_client_ratio": (hub_through / through * 1000.0).round() / 1000.0,
+            "hub_parses_per_message": parses as f64 / (n * runs) as f64,
+            "hub_consumers_lagged_events": hub_lagged,
             "panoramisk_events_per_s": pano_eps.map(f64::round),
             "panoramisk_runs": pano.as_ref().ok().map(|v| v.iter().map(|e| e.round()).collect::<Vec<_>>()),
             "panoramisk_skipped": pano.as_ref().err(),

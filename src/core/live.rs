@@ -1692,4 +1692,52 @@ mod tests {
         );
         assert_eq!(qs.waiting.len(), 1);
     }
+
+    #[test]
+    fn a_rebuild_keeps_the_device_states_already_known() {
+        let endpoint = |name: &str, state| EndpointSnapshot {
+            name: name.into(),
+            device_state: state,
+            contact_ip: None,
+            contact_status: None,
+        };
+        let snapshot = LiveSnapshot {
+            queues: vec![],
+            endpoints: vec![
+                endpoint("1005", DeviceStatus::NotInUse),
+                endpoint("1006", DeviceStatus::NotInUse),
+                endpoint("1007", DeviceStatus::Unavailable),
+            ],
+            channels: vec![],
+        };
+        let mut s = LiveState::new();
+        // Applied while the snapshot was read: newer than the snapshot's device list.
+        for (endpoint, status) in [
+            ("1005", DeviceStatus::InUse),
+            ("1007", DeviceStatus::Unknown),
+            ("1099", DeviceStatus::Ringing),
+        ] {
+            s.apply(LiveFact::DeviceState {
+                endpoint: endpoint.into(),
+                status,
+            });
+        }
+        s.reset_from_snapshot_keeping_device_states(&snapshot);
+        let state = |name: &str| s.endpoints.get(name).map(|e| e.device_state);
+        assert_eq!(state("1005"), Some(DeviceStatus::InUse), "kept");
+        assert_eq!(
+            state("1006"),
+            Some(DeviceStatus::NotInUse),
+            "the snapshot's"
+        );
+        assert_eq!(
+            state("1007"),
+            Some(DeviceStatus::Unavailable),
+            "unknown is not kept"
+        );
+        assert_eq!(state("1099"), None, "only the snapshot's endpoints");
+        let mut plain = LiveState::new();
+        plain.reset_from_snapshot(&snapshot);
+        assert_eq!(plain.endpoints["1005"].device_state, DeviceStatus::NotInUse);
+    }
 }

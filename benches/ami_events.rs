@@ -14,9 +14,11 @@
 //! 3. the real path: socket → client task (codec, dispatch) → broadcast → one subscriber that
 //!    drains, a spawned task as the engine's own subscribers are, reading each event's name and
 //!    `Uniqueid`; events/s, reported as a ratio of the codec's;
-//!    Then the engine's path: the same, through the [`EventHub`] (each message parsed once into a
-//!    typed event, its facts drawn once) to three draining consumers; events/s, as a ratio of
-//!    the one raw subscriber's, and parses per message.
+//!    Then three raw subscribers that each parse every event and draw its facts (how the
+//!    engine's consumers read events before the hub), and the engine's path: the same socket
+//!    through the [`EventHub`] (each message parsed once into a typed event, its facts drawn
+//!    once) to three draining consumers; events/s, as ratios of both, events skipped by lagging
+//!    consumers, and parses per message.
 //! 4. panoramisk, the Python asyncio AMI client (`benches/ami_events/panoramisk_count.py`, run
 //!    with the system `python3` and Debian's `python3-panoramisk`), logged in to the same fake
 //!    on a second connection, counting the same storms in a callback registered for every
@@ -33,8 +35,9 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use centralita::asterisk::ami::action::Ping;
 use centralita::asterisk::ami::{AmiClient, AmiCodec, AmiFrame, AmiSettings};
-use centralita::asterisk::events::EventHub;
-use centralita::core::Secret;
+use centralita::asterisk::event_facts;
+use centralita::asterisk::events::{EventHub, PbxEvent};
+use centralita::core::{Secret, UnixTime};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::codec::Decoder;
@@ -478,27 +481,27 @@ async fn main() {
         lagged_total += lagged;
         client_eps.push(n as f64 / took.as_secs_f64());
     }
-    // 3b. The engine's path: socket → task → broadcast → EventHub (each message parsed once, its
-    // facts drawn once) → three draining consumers, as many as the engine has on that channel.
-    let hub = EventHub::start(&client);
-    let mut hub_eps = Vec::new();
-    let mut hub_lagged = 0u64;
-    let mut parses = 0u64;
+    // 3b. As the engine read events before its hub: three raw subscribers, each parsing every
+    // event and drawing its facts on its own.
+    let mut own_eps = Vec::new();
+    let mut own_lagged = 0u64;
     for _ in 0..runs {
-        let parsed_before = hub.messages_parsed();
         let consumers: Vec<_> = (0..HUB_CONSUMERS)
             .map(|_| {
-                let mut rx = hub.subscribe();
+                let mut rx = client.subscribe();
                 tokio::spawn(async move {
                     let (mut got, mut lagged) = (0u64, 0u64);
                     while got + lagged < n {
                         match rx.recv().await {
                             Ok(ev) => {
-                                std::hint::black_box(&ev);
+                                let now = UnixTime::now();
+                                let facts =
+                                    PbxEvent::parse(&ev, now).map(|e| event_facts::facts(&e, now));
+                                std::hint::black_box(&facts);
                                 got += 1;
                             }
                             Err(RecvError::Lagged(k)) => lagged += k,
-                            Err(RecvError::Closed) => panic!("hub closed after {got} events"),
+                            Err(RecvError::Closed) => panic!("client closed after {got} events"),
                         }
                     }
                     lagged
@@ -508,11 +511,63 @@ async fn main() {
         let started = Instant::now();
         fake.storm(n).await;
         for c in consumers {
-            hub_lagged += c.await.expect("consumer");
+            own_lagged += c.await.expect("consumer");
         }
         let took = started.elapsed();
         fake.written().await;
+        own_eps.push(n as f64 / took.as_secs_f64());
+    }
+
+    // 3c. The engine's path: socket → task → broadcast → EventHub (each message parsed once, its
+    // facts drawn once) → three draining consumers, as many as the engine has on that channel.
+    let hub = EventHub::start(&client);
+    let mut hub_eps = Vec::new();
+    let mut hub_lagged = 0u64;
+    let mut parses = 0u64;
+    let mut missed = 0u64;
+    for _ in 0..runs {
+        let (parsed_before, missed_before) = (hub.messages_parsed(), hub.messages_missed());
+        let accounted_before = parsed_before + missed_before;
+        let started = Instant::now();
+        // A consumer that lagged over the hub's own report of missed messages cannot count
+        // them: each reads until the hub has accounted for every message and it has nothing
+        // left, and reports when it read its last event.
+        let consumers: Vec<_> = (0..HUB_CONSUMERS)
+            .map(|_| {
+                let mut rx = hub.subscribe();
+                let hub = hub.clone();
+                tokio::spawn(async move {
+                    let (mut got, mut lagged, mut last) = (0u64, 0u64, started);
+                    loop {
+                        let accounted = hub.messages_parsed() + hub.messages_missed();
+                        if accounted - accounted_before >= n && rx.is_empty() {
+                            break;
+                        }
+                        match tokio::time::timeout(Duration::from_millis(20), rx.recv()).await {
+                            Ok(Ok(ev)) => {
+                                std::hint::black_box(&ev);
+                                got += 1;
+                                last = Instant::now();
+                            }
+                            Ok(Err(RecvError::Lagged(k))) => lagged += k,
+                            Ok(Err(RecvError::Closed)) => panic!("hub closed after {got} events"),
+                            Err(_) => {}
+                        }
+                    }
+                    (lagged, last)
+                })
+            })
+            .collect();
+        fake.storm(n).await;
+        let mut took = Duration::ZERO;
+        for c in consumers {
+            let (lagged, last) = c.await.expect("consumer");
+            hub_lagged += lagged;
+            took = took.max(last - started);
+        }
+        fake.written().await;
         parses += hub.messages_parsed() - parsed_before;
+        missed += hub.messages_missed() - missed_before;
         hub_eps.push(n as f64 / took.as_secs_f64());
     }
     drop(hub);
@@ -538,6 +593,14 @@ async fn main() {
         "{:<44} {:>14.0} {:>8.3}",
         "socket → AmiClient → 1 draining subscriber", through, ratio
     );
+    let own_through = support::median(&own_eps);
+    println!(
+        "{:<44} {:>14.0} {:>8.3}",
+        format!("… → {HUB_CONSUMERS} subscribers, each parsing"),
+        own_through,
+        own_through / codec
+    );
+    println!("  (each parsing) lagged, events skipped, all runs: {own_lagged}");
     let hub_through = support::median(&hub_eps);
     println!(
         "{:<44} {:>14.0} {:>8.3}",
@@ -546,10 +609,12 @@ async fn main() {
         hub_through / codec
     );
     println!(
-        "EventHub / 1 raw subscriber: {:.3}; parses per message: {:.3}; consumers lagged (events \
-         skipped), all runs: {hub_lagged}",
+        "EventHub / 1 raw subscriber: {:.3}; EventHub / {HUB_CONSUMERS} each parsing: {:.3}; parses \
+         per message read: {:.3}; missed by the hub: {missed}; consumers lagged (items skipped), all \
+         runs: {hub_lagged}",
         hub_through / through,
-        parses as f64 / (n * runs) as f64
+        hub_through / own_through,
+        parses as f64 / ((n * runs) as f64 - missed as f64)
     );
     let pano_eps = pano.as_ref().ok().map(|v| support::median(v));
     match (&pano, pano_eps) {
@@ -598,10 +663,15 @@ async fn main() {
             "client_runs": client_eps.iter().map(|v| v.round()).collect::<Vec<_>>(),
             "subscriber_lagged_events": lagged_total,
             "hub_consumers": HUB_CONSUMERS,
+            "each_parsing_events_per_s": own_through.round(),
+            "each_parsing_runs": own_eps.iter().map(|v| v.round()).collect::<Vec<_>>(),
+            "each_parsing_lagged_events": own_lagged,
+            "hub_to_each_parsing_ratio": (hub_through / own_through * 1000.0).round() / 1000.0,
             "hub_events_per_s": hub_through.round(),
             "hub_runs": hub_eps.iter().map(|v| v.round()).collect::<Vec<_>>(),
             "hub_to_client_ratio": (hub_through / through * 1000.0).round() / 1000.0,
-            "hub_parses_per_message": parses as f64 / (n * runs) as f64,
+            "hub_parses_per_message_read": parses as f64 / ((n * runs) as f64 - missed as f64),
+            "hub_missed_messages": missed,
             "hub_consumers_lagged_events": hub_lagged,
             "panoramisk_events_per_s": pano_eps.map(f64::round),
             "panoramisk_runs": pano.as_ref().ok().map(|v| v.iter().map(|e| e.round()).collect::<Vec<_>>()),

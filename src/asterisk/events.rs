@@ -474,6 +474,8 @@ struct Inner {
     backlog: AtomicUsize,
     /// Messages parsed so far.
     parsed: AtomicU64,
+    /// Messages the hub missed (it lagged behind the client) so far.
+    missed: AtomicU64,
     /// `ActionID`s of the last `DeviceStateList`s whose closing event was applied.
     lists: watch::Sender<VecDeque<String>>,
 }
@@ -507,6 +509,7 @@ impl EventHub {
             outputs: Mutex::new(Some(outputs.clone())),
             backlog: AtomicUsize::new(0),
             parsed: AtomicU64::new(0),
+            missed: AtomicU64::new(0),
             lists: watch::channel(VecDeque::new()).0,
         });
         let events = client.subscribe();
@@ -558,6 +561,12 @@ impl EventHub {
         self.inner.parsed.load(Ordering::Relaxed)
     }
 
+    /// How many messages the hub missed so far (it lagged behind the client; each consumer was
+    /// told).
+    pub fn messages_missed(&self) -> u64 {
+        self.inner.missed.load(Ordering::Relaxed)
+    }
+
     /// Waits until the entries of the `DeviceStateList` whose `ActionID` is `action_id` are
     /// applied to the device states (its closing event was read), up to `within`; `false` on
     /// timeout (the hub lagged over it, or the list never ended).
@@ -604,6 +613,7 @@ impl Inner {
     }
 
     fn missed(&self, n: u64, out: &Outputs) {
+        self.missed.fetch_add(n, Ordering::Relaxed);
         let _ = out.causes.send(Item::Missed(n));
         let _ = out.all.send(Item::Missed(n));
     }

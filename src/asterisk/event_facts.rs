@@ -435,11 +435,7 @@ mod tests {
     use crate::core::ChannelName;
 
     fn ev(name: &str, fields: &[(&str, &str)]) -> AmiMessage {
-        let mut m = AmiMessage::new().with("Event", name);
-        for (k, v) in fields {
-            m.push(*k, *v);
-        }
-        m
+        AmiMessage::event(name, fields)
     }
 
     /// A message without its own `Event` line first (fields given in order).

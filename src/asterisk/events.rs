@@ -665,11 +665,7 @@ mod tests {
     use super::*;
 
     fn ev(name: &str, fields: &[(&str, &str)]) -> AmiMessage {
-        let mut m = AmiMessage::new().with("Event", name);
-        for (k, v) in fields {
-            m.push(*k, *v);
-        }
-        m
+        AmiMessage::event(name, fields)
     }
 
     #[test]

@@ -70,6 +70,17 @@ impl AmiMessage {
         self.fields.push(Field { key, value });
     }
 
+    /// An event named `name` with these fields after its `Event` line (for tests of the
+    /// code that reads events).
+    #[cfg(test)]
+    pub(crate) fn event(name: &str, fields: &[(&str, &str)]) -> Self {
+        let mut m = Self::new().with("Event", name);
+        for (k, v) in fields {
+            m.push(*k, *v);
+        }
+        m
+    }
+
     /// Builder form of [`AmiMessage::push`].
     pub fn with(mut self, key: impl AsRef<str>, value: impl AsRef<str>) -> Self {
         self.push(key, value);

@@ -17,7 +17,7 @@ use crate::asterisk::ami::action::CoreSettings;
 use crate::asterisk::ami::{AmiClient, AmiError, AmiSettings, ConnectionState};
 use crate::asterisk::call_commands::AmiCallCommands;
 use crate::asterisk::call_control::spawn_originate_service;
-use crate::asterisk::events::{self, EventHub};
+use crate::asterisk::events::EventHub;
 use crate::asterisk::ingest::IngestHandle;
 use crate::asterisk::live_follower::LiveFollower;
 use crate::asterisk::recording_policy::spawn_publisher as spawn_policy_publisher;
@@ -97,7 +97,7 @@ pub async fn run(
     // The live state (agents, queues, extensions), and the one reader of AMI's events: each
     // parsed once, device states kept in the live state, every consumer handed the result.
     let live = Arc::new(SharedLive::new(LiveState::default()));
-    let hub = EventHub::start_with(&client, live.clone(), events::DEFAULT_CAPACITY);
+    let hub = EventHub::start_with(&client, live.clone(), client.event_capacity());
     // Each channel's hangup cause (the CDR has none): getrecords' causecode.
     let causes =
         crate::asterisk::hangup_causes::spawn_recorder(&hub, services.hangup_causes.clone());

@@ -41,9 +41,6 @@ use super::ami::{AmiClient, AmiEvent, AmiMessage, ConnectionState};
 use super::event_facts::{self, Facts};
 use super::queue_control::{device_state, member_from, member_status, peer_of, uri_host};
 
-/// Items a consumer's channel holds before it lags (as the client's default).
-pub const DEFAULT_CAPACITY: usize = 4096;
-
 /// `ChannelState` of a channel, as far as the engine tells them apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChannelState {
@@ -490,9 +487,14 @@ pub struct EventHub {
 }
 
 impl EventHub {
-    /// Starts the hub on `client`'s events, device states kept in a new live state.
+    /// Starts the hub on `client`'s events, device states kept in a new live state, each
+    /// consumer's channel as deep as the client's ([`AmiClient::event_capacity`]).
     pub fn start(client: &AmiClient) -> Self {
-        Self::start_with(client, Arc::new(SharedLive::default()), DEFAULT_CAPACITY)
+        Self::start_with(
+            client,
+            Arc::new(SharedLive::default()),
+            client.event_capacity(),
+        )
     }
 
     /// Starts the hub on `client`'s events, device states kept in `live`, each consumer's

@@ -267,6 +267,11 @@ impl AmiClient {
         self.events.subscribe()
     }
 
+    /// Events a subscriber's channel holds before it lags ([`AmiSettings::event_capacity`]).
+    pub fn event_capacity(&self) -> usize {
+        self.event_capacity
+    }
+
     /// The events named one of `names` (`Hangup`, ...), from now on, on a bounded channel of
     /// their own (as deep as [`AmiSettings::event_capacity`]): the receiver lags only when
     /// these events outrun it, however many others the connection carries.

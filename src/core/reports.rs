@@ -101,7 +101,7 @@ use super::naming::ChannelNaming;
 use super::queue_details::{QueueDetails, QueueLogLayout};
 
 #[cfg(test)]
-mod tests;
+pub(in crate::core) mod tests;
 
 /// The fewest digits a `dst` must have to count as an external (public) number.
 pub const EXTERNAL_NUMBER_MIN_DIGITS: usize = 7;

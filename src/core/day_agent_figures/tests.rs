@@ -3,13 +3,12 @@
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Mutex as StdMutex;
-use std::time::Duration;
 
 use super::*;
-use crate::core::ids::{ChannelName, UniqueId};
 use crate::core::journal::{Disposition, FileId, JournalReader, LogPosition, QueueEvent};
 use crate::core::naming::TestNaming;
 use crate::core::queue_details::TestQueueLog;
+use crate::core::reports::tests::leg;
 use crate::core::reports::{agent_report, outbound_calls, state_records};
 
 const BASE: i64 = 1_795_000_000;
@@ -117,65 +116,6 @@ struct Line {
     agent: String,
     event: &'static str,
     data: Vec<String>,
-}
-
-/// One CDR leg of the synthetic journal.
-struct Leg<'a> {
-    rowid: i64,
-    linkedid: &'a str,
-    channel: &'a str,
-    dstchannel: Option<&'a str>,
-    dst: &'a str,
-    dcontext: &'a str,
-    start: i64,
-    answer: Option<i64>,
-    end: i64,
-    answered: bool,
-}
-
-fn cdr(leg: Leg<'_>) -> CdrRecord {
-    let Leg {
-        rowid,
-        linkedid,
-        channel,
-        dstchannel,
-        dst,
-        dcontext,
-        start,
-        answer,
-        end,
-        answered,
-    } = leg;
-    CdrRecord {
-        source_rowid: rowid,
-        clid: String::new(),
-        src: String::new(),
-        dst: dst.to_owned(),
-        dcontext: dcontext.to_owned(),
-        channel: ChannelName::new(channel),
-        dstchannel: dstchannel.map(ChannelName::new),
-        lastapp: "Dial".into(),
-        lastdata: String::new(),
-        duration: Duration::from_secs((end - start) as u64),
-        billsec: Duration::from_secs(answer.map_or(0, |a| end - a) as u64),
-        disposition: if answered {
-            Disposition::Answered
-        } else {
-            Disposition::NoAnswer
-        },
-        amaflags: String::new(),
-        accountcode: String::new(),
-        uniqueid: UniqueId::new(format!("{linkedid}.{rowid}")),
-        linkedid: UniqueId::new(linkedid),
-        sequence: rowid,
-        peeraccount: String::new(),
-        userfield: String::new(),
-        start: UnixTime(BASE + start),
-        answer: answer.map(|a| UnixTime(BASE + a)),
-        end: UnixTime(BASE + end),
-        recordingfile: String::new(),
-        calldata: String::new(),
-    }
 }
 
 const QUEUES: [&str; 2] = ["q_ventas", "q_soporte"];
@@ -310,47 +250,52 @@ fn journal(seed: u64, late: impl Fn(&Line) -> i64) -> Ingested {
             if rng.next(3) == 0 {
                 // Direct to the agent's phone.
                 let answered = rng.next(2) == 0;
-                cdrs.push(cdr(Leg {
-                    rowid: row,
-                    linkedid: &linkedid,
-                    channel: &format!("PJSIP/1005-{row:08x}"),
-                    dstchannel: Some(&format!("PJSIP/100{n}-{row:08x}")),
-                    dst: &format!("100{n}"),
-                    dcontext: "internal",
-                    start: t,
-                    answer: answered.then_some(t + 4),
-                    end: t + long,
-                    answered,
-                }));
+                cdrs.push(leg(
+                    row,
+                    &linkedid,
+                    row,
+                    &format!("PJSIP/1005-{row:08x}"),
+                    Some(&format!("PJSIP/100{n}-{row:08x}")),
+                    "internal",
+                    &format!("100{n}"),
+                    (t, answered.then_some(t + 4), t + long),
+                    if answered {
+                        Disposition::Answered
+                    } else {
+                        Disposition::NoAnswer
+                    },
+                ));
             } else {
                 let answered = rng.next(3) != 0;
-                cdrs.push(cdr(Leg {
-                    rowid: row,
-                    linkedid: &linkedid,
-                    channel: &format!("PJSIP/100{n}-{row:08x}"),
-                    dstchannel: Some(&format!("PJSIP/carrier-{row:08x}")),
-                    dst: &format!("5551{row:03}"),
-                    dcontext: "outbound",
-                    start: t,
-                    answer: answered.then_some(t + 6),
-                    end: t + long,
-                    answered,
-                }));
+                cdrs.push(leg(
+                    row,
+                    &linkedid,
+                    row,
+                    &format!("PJSIP/100{n}-{row:08x}"),
+                    Some(&format!("PJSIP/carrier-{row:08x}")),
+                    "outbound",
+                    &format!("5551{row:03}"),
+                    (t, answered.then_some(t + 6), t + long),
+                    if answered {
+                        Disposition::Answered
+                    } else {
+                        Disposition::NoAnswer
+                    },
+                ));
                 if rng.next(2) == 0 {
                     // A leg that started first and ends last.
                     row += 1;
-                    cdrs.push(cdr(Leg {
-                        rowid: row,
-                        linkedid: &linkedid,
-                        channel: &format!("Local/5551@outbound-{row:04x};2"),
-                        dstchannel: None,
-                        dst: "5551",
-                        dcontext: "outbound",
-                        start: t - 1,
-                        answer: None,
-                        end: t + long + 30,
-                        answered: false,
-                    }));
+                    cdrs.push(leg(
+                        row,
+                        &linkedid,
+                        row,
+                        &format!("Local/5551@outbound-{row:04x};2"),
+                        None,
+                        "outbound",
+                        "5551",
+                        (t - 1, None, t + long + 30),
+                        Disposition::NoAnswer,
+                    ));
                 }
             }
             t += rng.between(40, 250);

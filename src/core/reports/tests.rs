@@ -50,8 +50,9 @@ fn qlog(lines: &str) -> Vec<QueueLogRecord> {
         .collect()
 }
 
+/// One CDR leg (times from `BASE`), for the report tests and the day figures' tests.
 #[allow(clippy::too_many_arguments)]
-fn leg(
+pub(in crate::core) fn leg(
     rowid: i64,
     linkedid: &str,
     sequence: i64,

@@ -87,6 +87,13 @@ pub struct DayAgentFigures {
 }
 
 impl DayAgentFigures {
+    /// Whether the figures answer a report over `range` asked at `now`: the range is today so
+    /// far (it starts at the day's start, `day_start`, and has not ended). Any other range is
+    /// folded from the journal.
+    pub fn serves(range: TimeRange, day_start: UnixTime, now: UnixTime) -> bool {
+        range.from == day_start && range.to > now
+    }
+
     /// No figures yet: the first request of each shape reads the day so far.
     pub fn new() -> Self {
         Self::default()

@@ -481,3 +481,20 @@ async fn requests_of_the_same_second_share_one_answer() {
         "the next second is read"
     );
 }
+
+#[test]
+fn the_figures_serve_only_today_so_far() {
+    let day = UnixTime(BASE);
+    let now = UnixTime(BASE + 100);
+    let serves =
+        |from, to| DayAgentFigures::serves(TimeRange::new(UnixTime(from), UnixTime(to)), day, now);
+    assert!(serves(BASE, BASE + DAY));
+    assert!(serves(BASE, BASE + 101));
+    assert!(!serves(BASE, BASE + 100), "a range that ended now");
+    assert!(!serves(BASE, BASE + 50), "a range that ended earlier today");
+    assert!(
+        !serves(BASE + 1, BASE + DAY),
+        "a range from another instant"
+    );
+    assert!(!serves(BASE - DAY, BASE + DAY), "a range from yesterday");
+}

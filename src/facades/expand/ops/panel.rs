@@ -1,6 +1,7 @@
 //! The live panel: `statusQueues`, `queueData`, `agentData` (live state, joined with today's queue activity).
 
 use super::super::*;
+use crate::core::day_agent_figures::DayAgentFigures;
 use crate::core::queue_details::QueueDetails;
 
 impl ExpandService {
@@ -240,7 +241,8 @@ impl ExpandService {
         filter: ReportFilter,
     ) -> Result<(Vec<reports::AgentReport>, Vec<reports::OutboundCall>), Failure> {
         let now = UnixTime::now();
-        let today = wire::start_of_day(now, &self.tz()) == Some(range.from) && range.to > now;
+        let today = wire::start_of_day(now, &self.tz())
+            .is_some_and(|day_start| DayAgentFigures::serves(range, day_start, now));
         if today {
             let ctx = self.report_context().await?;
             let figures = self

@@ -2,6 +2,7 @@
 //! today so far read the core's running day figures).
 
 use super::super::*;
+use crate::core::day_agent_figures::DayAgentFigures;
 
 impl UscallService {
     /// The filter, range and context of a report request.
@@ -72,9 +73,10 @@ impl UscallService {
         args: &Args<'_>,
     ) -> Result<Vec<reports::AgentReport>, UscallError> {
         let (filter, range, ctx) = self.report_request(args).await?;
-        let today = wire::date_range(None, None, &self.tz(), UnixTime::now())
-            .map_err(|_| UscallError::Internal)?;
-        if range.from == today.from && range.to >= ctx.now {
+        let now = UnixTime::now();
+        let today =
+            wire::date_range(None, None, &self.tz(), now).map_err(|_| UscallError::Internal)?;
+        if DayAgentFigures::serves(range, today.from, now) {
             let figures = self
                 .services
                 .day_agent_figures

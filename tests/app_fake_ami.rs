@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::Request;
 use axum::Router;
-use centralita::app::{AmiConnector, App};
+use centralita::app::{AmiConnector, App, EngineHealth};
 use centralita::config::Config;
 use centralita::core::agent_digest::digest_hash;
 use centralita::core::directory::{
@@ -23,6 +23,7 @@ use centralita::core::directory::{
 use centralita::core::md5::md5_hex;
 use centralita::core::Secret;
 use centralita::facades::Services;
+use centralita::http::HealthProbe;
 use support::fake_ami::{SECRET, USERNAME};
 use support::scripted_pbx::{ScriptedPbx, Seen, QUEUE};
 use tokio::sync::oneshot;
@@ -58,6 +59,7 @@ struct Engine {
     _dir: support::TempDir,
     pbx: ScriptedPbx,
     services: Arc<Services>,
+    health: EngineHealth,
     router: Router,
     stop: Option<oneshot::Sender<()>>,
     run: Option<tokio::task::JoinHandle<()>>,
@@ -66,13 +68,20 @@ struct Engine {
 /// The engine, built and running over a scripted PBX, with agent `2001` ("ana", queue
 /// `q_ventas`, USCall password "segredo") and the pause reason `almoco` in its directory.
 async fn engine(tag: &str) -> Engine {
+    engine_with(tag, "", |_| {}).await
+}
+
+/// As [`engine`], with `node` appended to the node's section and `prepare` run on the scratch
+/// directory before the engine starts.
+async fn engine_with(tag: &str, node: &str, prepare: impl FnOnce(&std::path::Path)) -> Engine {
     let scratch = support::TempDir::new(&format!("app-fake-{tag}"));
     let dir = scratch.path();
+    prepare(dir);
     let pbx = ScriptedPbx::start().await;
     let text = format!(
         "[engine]\ntimezone = \"America/Montevideo\"\n[store]\npath = {:?}\n\
          [http]\nbind = \"127.0.0.1:0\"\n[agi]\nbind = \"127.0.0.1:0\"\n\
-         [[node]]\nname = \"pbx1\"\ncdr_db = {:?}\nqueue_log = {:?}\nrecordings_dir = {:?}\n\
+         [[node]]\nname = \"pbx1\"\ncdr_db = {:?}\nqueue_log = {:?}\nrecordings_dir = {:?}\n{node}\n\
          [node.ami]\nhost = \"127.0.0.1\"\nport = {}\nusername = \"{USERNAME}\"\nsecret = \"{SECRET}\"\n\
          {FACADES}",
         dir.join("store.db"),
@@ -85,6 +94,7 @@ async fn engine(tag: &str) -> Engine {
     let connector = Arc::new(AmiConnector::from_config(&config));
     let app = App::build(config, connector).unwrap();
     let services = app.services().clone();
+    let health = app.health().clone();
     let router = app.router();
 
     let store = services.directory.store();
@@ -136,6 +146,7 @@ async fn engine(tag: &str) -> Engine {
         _dir: scratch,
         pbx,
         services,
+        health,
         router,
         stop: Some(stop),
         run: Some(run),
@@ -802,5 +813,74 @@ async fn ucontact_commands_reach_the_pbx() {
     .await;
     let hangup = e.pbx.wait_for(mark, "Hangup", |_| true).await;
     assert_eq!(hangup.get("Channel"), Some("PJSIP/1004-0000000b"));
+    e.stop().await;
+}
+
+/// Asterisk's CDR table as `cdr_sqlite3_custom` creates it, in `dir/master.db`.
+fn asterisk_cdr_db(dir: &std::path::Path) {
+    let c = rusqlite::Connection::open(dir.join("master.db")).unwrap();
+    c.execute_batch(
+        "CREATE TABLE cdr (AcctId INTEGER PRIMARY KEY, clid,src,dst,dcontext,channel,\
+         dstchannel,lastapp,lastdata,duration,billsec,disposition,amaflags,accountcode,uniqueid,\
+         linkedid,sequence,peeraccount,userfield,start_epoch,answer_epoch,end_epoch,\
+         recordingfile,calldata)",
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_cdr_event_wakes_ingestion_and_the_event_lag_reaches_healthz() {
+    // Polls a minute apart: a CDR stored within seconds was fetched because of the event.
+    let e = engine_with("cdr-wake", "poll_interval_ms = 60000", asterisk_cdr_db).await;
+    e.until(
+        "ingestion's first poll",
+        || async { e.health.report().ingest_lag_seconds },
+        Option::is_some,
+    )
+    .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    rusqlite::Connection::open(e._dir.path().join("master.db"))
+        .unwrap()
+        .execute(
+            "INSERT INTO cdr (clid,src,dst,dcontext,channel,dstchannel,lastapp,lastdata,duration,\
+             billsec,disposition,amaflags,accountcode,uniqueid,linkedid,sequence,peeraccount,\
+             userfield,start_epoch,answer_epoch,end_epoch,recordingfile,calldata) VALUES \
+             ('\"1001\" <1001>','1001','5559999','from-internal','PJSIP/1001-00000001',\
+             'PJSIP/carrier-00000002','Dial','PJSIP/5559999@carrier','12','10','ANSWERED',\
+             'DOCUMENTATION','','1795000000.7','1795000000.7','7','','',?1,?2,?3,'','')",
+            rusqlite::params![now - 12, now - 10, now],
+        )
+        .unwrap();
+    // Asterisk's `Cdr` event, 2.5 s after its `Timestamp` (a busy PBX).
+    let sent_at = format!("{:.6}", now as f64 - 2.5);
+    e.pbx.event(&[
+        ("Event", "Cdr"),
+        ("Timestamp", &sent_at),
+        ("UniqueID", "1795000000.7"),
+    ]);
+    let cdrs = e
+        .until(
+            "the CDR ingested after the event",
+            || async {
+                e.services
+                    .journal
+                    .cdrs(centralita::core::TimeRange::all())
+                    .await
+                    .unwrap()
+            },
+            |cdrs| !cdrs.is_empty(),
+        )
+        .await;
+    assert_eq!(cdrs.len(), 1);
+    assert_eq!(cdrs[0].uniqueid.as_str(), "1795000000.7");
+    let lag = e
+        .health
+        .report()
+        .event_lag_seconds
+        .expect("/healthz reports the last event's lag");
+    assert!((2.5..60.0).contains(&lag), "event lag {lag} s");
     e.stop().await;
 }

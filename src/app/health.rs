@@ -1,13 +1,13 @@
 //! [`EngineHealth`]: the `/healthz` probe over the AMI connection state, the last AMI event's
 //! lag and the ingestor's progress.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 
 use crate::asterisk::ami::ConnectionState;
+use crate::asterisk::events::EventHub;
 use crate::asterisk::ingest::IngestProgress;
 use crate::http::{HealthProbe, HealthReport};
 
@@ -18,8 +18,8 @@ pub struct EngineHealth {
     ami: Arc<Mutex<Option<watch::Receiver<ConnectionState>>>>,
     ingest: watch::Receiver<IngestProgress>,
     max_lag: Duration,
-    /// Lag of the last processed AMI event in microseconds; -1 before the first.
-    event_lag_us: Arc<AtomicI64>,
+    /// The reader of AMI's events (their lag), once attached.
+    events: Arc<Mutex<Option<EventHub>>>,
 }
 
 impl EngineHealth {
@@ -29,19 +29,13 @@ impl EngineHealth {
             ami: Arc::new(Mutex::new(None)),
             ingest,
             max_lag,
-            event_lag_us: Arc::new(AtomicI64::new(-1)),
+            events: Arc::new(Mutex::new(None)),
         }
     }
 
-    /// Notes that an AMI event with this `Timestamp` header (epoch seconds with microseconds,
-    /// `timestampevents = yes` in manager.conf) was processed now.
-    pub fn note_event(&self, timestamp: Option<&str>) {
-        if let Some(lag) = timestamp.and_then(|t| event_lag(t, SystemTime::now())) {
-            self.event_lag_us.store(
-                lag.as_micros().min(i64::MAX as u128) as i64,
-                Ordering::Relaxed,
-            );
-        }
+    /// Attaches the reader of AMI's events: the probe reports its last event's lag.
+    pub fn attach_events(&self, hub: EventHub) {
+        *self.events.lock().unwrap_or_else(PoisonError::into_inner) = Some(hub);
     }
 
     /// Attaches the AMI client's connection state.
@@ -74,26 +68,19 @@ impl HealthProbe for EngineHealth {
             ami_generation,
             ingest_lag_seconds,
             ingest_error: progress.last_error.clone(),
-            event_lag_seconds: match self.event_lag_us.load(Ordering::Relaxed) {
-                us if us < 0 => None,
-                us => Some(us as f64 / 1e6),
-            },
+            event_lag_seconds: self
+                .events
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+                .and_then(EventHub::event_lag)
+                .map(|lag| lag.as_secs_f64()),
         }
     }
 
     fn max_lag(&self) -> Duration {
         self.max_lag
     }
-}
-
-/// `now` minus an AMI `Timestamp` value; a timestamp from the future counts as no lag.
-fn event_lag(timestamp: &str, now: SystemTime) -> Option<Duration> {
-    let secs: f64 = timestamp.trim().parse().ok()?;
-    if !secs.is_finite() || secs < 0.0 {
-        return None;
-    }
-    let at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs_f64(secs))?;
-    Some(now.duration_since(at).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -121,27 +108,5 @@ mod tests {
         let (_state2, rx2) = watch::channel(ConnectionState::Connected { generation: 4 });
         health.attach_ami(rx2);
         assert_eq!(health.report().ami_generation, 4);
-    }
-
-    #[test]
-    fn event_lag_from_ami_timestamps() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_312_520);
-        let cases = [
-            ("1795312517.500000", Some(Duration::from_millis(2500))),
-            ("1795312520.000000", Some(Duration::ZERO)),
-            ("1795312530.000000", Some(Duration::ZERO)),
-            ("not a time", None),
-            ("-5", None),
-            ("", None),
-        ];
-        for (ts, want) in cases {
-            let got = event_lag(ts, now);
-            match (got, want) {
-                (Some(g), Some(w)) => {
-                    assert!(g.abs_diff(w) < Duration::from_millis(1), "{ts}: {g:?}")
-                }
-                (g, w) => assert_eq!(g, w, "{ts}"),
-            }
-        }
     }
 }

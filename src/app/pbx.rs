@@ -17,7 +17,7 @@ use crate::asterisk::ami::action::CoreSettings;
 use crate::asterisk::ami::{AmiClient, AmiError, AmiSettings, ConnectionState};
 use crate::asterisk::call_commands::AmiCallCommands;
 use crate::asterisk::call_control::spawn_originate_service;
-use crate::asterisk::events::EventHub;
+use crate::asterisk::events::{EventHub, PbxEvent};
 use crate::asterisk::ingest::IngestHandle;
 use crate::asterisk::live_follower::LiveFollower;
 use crate::asterisk::recording_policy::spawn_publisher as spawn_policy_publisher;
@@ -77,8 +77,8 @@ impl PbxConnector for AmiConnector {
 }
 
 /// Connects (retrying while Asterisk is unreachable), attaches the PBX services to `services`
-/// and follows AMI's events until `shutdown` resolves or the client closes. An AMI `Cdr`
-/// event wakes the ingestor.
+/// and follows AMI's events (from the [`EventHub`]) until `shutdown` resolves or the client
+/// closes. A `Cdr` event, or a lag that may have hidden one, wakes the ingestor.
 pub async fn run(
     config: &Config,
     connector: &dyn PbxConnector,
@@ -101,9 +101,9 @@ pub async fn run(
     // Each channel's hangup cause (the CDR has none): getrecords' causecode.
     let causes =
         crate::asterisk::hangup_causes::spawn_recorder(&hub, services.hangup_causes.clone());
-    // The health probe's event lag and the ingestor's wake-up read only the name and the
-    // `Timestamp` of every event (noise included), from the client itself.
-    let mut events = client.subscribe();
+    // The health probe reads the hub's event lag; the ingestor is woken by `Cdr` events.
+    health.attach_events(hub.clone());
+    let mut events = hub.subscribe();
     let mut state = client.connection_events();
 
     // Rebuilt from snapshots on every reconnect.
@@ -146,13 +146,11 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.as_mut() => break,
             event = events.recv() => match event {
-                Ok(event) => {
-                    health.note_event(event.get("Timestamp"));
-                    let name = event.event_name().unwrap_or("?");
-                    if name == "Cdr" {
+                Ok(received) => {
+                    if received.event == PbxEvent::Cdr {
                         ingest.wake();
                     }
-                    debug!(event = name, "AMI event");
+                    debug!(event = ?received.event, "AMI event");
                 }
                 Err(RecvError::Lagged(n)) => {
                     // A missed `Cdr` must not delay ingestion until its next poll.

@@ -283,7 +283,8 @@ pub fn live_facts(event: &PbxEvent, now: UnixTime) -> Vec<LiveFact> {
         },
         PbxEvent::DeviceStateChange { .. }
         | PbxEvent::DeviceStateListComplete { .. }
-        | PbxEvent::OriginateResponse(_) => None,
+        | PbxEvent::OriginateResponse(_)
+        | PbxEvent::Cdr => None,
     };
     fact.into_iter().chain(extra).collect()
 }

@@ -25,9 +25,9 @@
 //! closed, after the events already received; then every receiver reports `Closed`.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, watch};
@@ -270,6 +270,8 @@ pub enum PbxEvent {
     },
     /// `OriginateResponse`.
     OriginateResponse(OriginateResponse),
+    /// `Cdr`: Asterisk wrote a CDR (the ingestor reads it from the CDR store).
+    Cdr,
 }
 
 fn field<'a>(m: &'a AmiMessage, key: &str) -> &'a str {
@@ -407,6 +409,7 @@ impl PbxEvent {
                 success: m.get("Response").map(|r| r.eq_ignore_ascii_case("Success")),
                 reason: m.get("Reason").unwrap_or("0").to_owned(),
             }),
+            "Cdr" => Self::Cdr,
             _ => return None,
         })
     }
@@ -473,6 +476,8 @@ struct Inner {
     parsed: AtomicU64,
     /// Messages the hub missed (it lagged behind the client) so far.
     missed: AtomicU64,
+    /// How late the last message with a `Timestamp` was read, in microseconds; -1 before one.
+    lag_us: AtomicI64,
     /// `ActionID`s of the last `DeviceStateList`s whose closing event was applied.
     lists: watch::Sender<VecDeque<String>>,
 }
@@ -512,6 +517,7 @@ impl EventHub {
             backlog: AtomicUsize::new(0),
             parsed: AtomicU64::new(0),
             missed: AtomicU64::new(0),
+            lag_us: AtomicI64::new(-1),
             lists: watch::channel(VecDeque::new()).0,
         });
         let events = client.subscribe();
@@ -569,6 +575,14 @@ impl EventHub {
         self.inner.missed.load(Ordering::Relaxed)
     }
 
+    /// How long after Asterisk sent it (its `Timestamp` header, `timestampevents = yes` in
+    /// `manager.conf`) the last timestamped message was read: `None` before the first.
+    pub fn event_lag(&self) -> Option<Duration> {
+        u64::try_from(self.inner.lag_us.load(Ordering::Relaxed))
+            .ok()
+            .map(Duration::from_micros)
+    }
+
     /// Waits until the entries of the `DeviceStateList` whose `ActionID` is `action_id` are
     /// applied to the device states (its closing event was read), up to `within`; `false` on
     /// timeout (the hub lagged over it, or the list never ended).
@@ -587,6 +601,13 @@ impl Inner {
     /// Parses one message and publishes what it is (see the module doc).
     fn handle(&self, message: &AmiMessage, out: &Outputs) {
         self.parsed.fetch_add(1, Ordering::Relaxed);
+        if let Some(lag) = message
+            .get("Timestamp")
+            .and_then(|t| event_lag(t, SystemTime::now()))
+        {
+            let us = i64::try_from(lag.as_micros()).unwrap_or(i64::MAX);
+            self.lag_us.store(us, Ordering::Relaxed);
+        }
         let at = UnixTime::now();
         let Some(event) = PbxEvent::parse(message, at) else {
             return;
@@ -619,6 +640,17 @@ impl Inner {
         let _ = out.causes.send(Item::Missed(n));
         let _ = out.all.send(Item::Missed(n));
     }
+}
+
+/// `now` minus an AMI `Timestamp` value (epoch seconds with microseconds); a timestamp from the
+/// future counts as no lag.
+fn event_lag(timestamp: &str, now: SystemTime) -> Option<Duration> {
+    let secs: f64 = timestamp.trim().parse().ok()?;
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    let at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs_f64(secs))?;
+    Some(now.duration_since(at).unwrap_or_default())
 }
 
 async fn pump(
@@ -733,6 +765,28 @@ mod tests {
             ("", ChannelState::Other),
         ] {
             assert_eq!(ChannelState::parse(code), state);
+        }
+    }
+
+    #[test]
+    fn event_lag_from_ami_timestamps() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_312_520);
+        let cases = [
+            ("1795312517.500000", Some(Duration::from_millis(2500))),
+            ("1795312520.000000", Some(Duration::ZERO)),
+            ("1795312530.000000", Some(Duration::ZERO)),
+            ("not a time", None),
+            ("-5", None),
+            ("", None),
+        ];
+        for (ts, want) in cases {
+            let got = event_lag(ts, now);
+            match (got, want) {
+                (Some(g), Some(w)) => {
+                    assert!(g.abs_diff(w) < Duration::from_millis(1), "{ts}: {g:?}")
+                }
+                (g, w) => assert_eq!(g, w, "{ts}"),
+            }
         }
     }
 }

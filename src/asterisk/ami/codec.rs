@@ -137,19 +137,17 @@ impl AmiCodec {
         let bytes = &buf[..buf.len().min(self.max_message)];
         let mut fields: Vec<Field> = Vec::with_capacity(self.fields_hint);
         let mut line_start = 0;
-        // Line ends by vector search; the `:` eight bytes at a time, keys being short.
-        for at in memchr::memchr_iter(b'\n', bytes) {
-            if at == line_start || bytes[at - 1] != b'\r' {
-                return None; // a bare LF, or a blank line before the message
-            }
-            let line_end = at - 1;
-            if line_end == line_start {
+        // Eight bytes at a time, in line: a line is short, so a vector search per line costs
+        // more than it saves. The key runs up to the first `:`; the line ends at the next LF.
+        loop {
+            let rest = bytes.get(line_start..)?;
+            if rest.starts_with(b"\r\n") {
                 // The empty line: the message is complete.
                 if fields.is_empty() {
                     return None;
                 }
                 let text = std::str::from_utf8(&bytes[..line_start]).ok()?.to_owned();
-                buf.advance(at + 1);
+                buf.advance(line_start + 2);
                 self.fields_hint = fields.len();
                 #[cfg(test)]
                 {
@@ -157,9 +155,17 @@ impl AmiCodec {
                 }
                 return Some(AmiFrame::Message(AmiMessage::from_parts(text, fields)));
             }
-            // A line without `:` is an `Output` value, and a key must be ASCII: both are left
-            // to the line decoder.
-            let c = line_start + key_colon(&bytes[line_start..line_end])?;
+            // A line without `:` (an `Output` value, or a bare LF) and a key that is not ASCII
+            // are left to the line decoder.
+            let c = line_start + key_end(rest)?;
+            if bytes[c] != b':' {
+                return None;
+            }
+            let at = c + 1 + find_lf(&bytes[c + 1..])?;
+            if bytes[at - 1] != b'\r' {
+                return None; // a bare LF
+            }
+            let line_end = at - 1;
             let (key_start, key_end) = trim_span(bytes, line_start, c);
             let value_start = if bytes.get(c + 1) == Some(&b' ') && c + 1 < line_end {
                 c + 2
@@ -179,7 +185,6 @@ impl AmiCodec {
             });
             line_start = at + 1;
         }
-        None
     }
 
     fn finish(&mut self) -> AmiFrame {
@@ -270,34 +275,53 @@ impl AmiCodec {
     }
 }
 
-/// Where the first `:` of `line` is, if no byte of 0x80 or above comes before it. Eight bytes
-/// at a time: keys are short, so a vector search per line costs more than it saves.
-fn key_colon(line: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    const COLONS: u64 = u64::from_ne_bytes([b':'; 8]);
-    let mut words = line.chunks_exact(8);
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// The bytes of the little-endian word `w` equal to `b`, flagged by their high bit. The lowest
+/// flag is exact (a borrow only runs upwards from a matching byte), higher ones may be false.
+#[inline(always)]
+fn matches(w: u64, b: u8) -> u64 {
+    let x = w ^ u64::from_ne_bytes([b; 8]);
+    x.wrapping_sub(ONES) & !x & HIGH
+}
+
+/// The first byte of `bytes` that `flags` marks in its eight-byte words (its lowest flag exact),
+/// or that `hit` accepts in the last few bytes.
+#[inline(always)]
+fn first_marked(
+    bytes: &[u8],
+    flags: impl Fn(u64) -> u64,
+    hit: impl Fn(u8) -> bool,
+) -> Option<usize> {
+    let mut words = bytes.chunks_exact(8);
     let mut at = 0;
     for word in words.by_ref() {
-        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-        let x = w ^ COLONS;
-        // The lowest byte flagged is exactly the first `:` (a borrow only runs upwards from
-        // a zero byte) or the first high byte, whichever comes first.
-        let flagged = (x.wrapping_sub(ONES) & !x & HIGH) | (w & HIGH);
+        let flagged = flags(u64::from_le_bytes(word.try_into().unwrap_or([0; 8])));
         if flagged != 0 {
-            let i = at + (flagged.trailing_zeros() / 8) as usize;
-            return (line[i] == b':').then_some(i);
+            return Some(at + (flagged.trailing_zeros() / 8) as usize);
         }
         at += 8;
     }
-    for (i, &b) in words.remainder().iter().enumerate() {
-        match b {
-            b':' => return Some(at + i),
-            0x80.. => return None,
-            _ => {}
-        }
-    }
-    None
+    words
+        .remainder()
+        .iter()
+        .position(|&b| hit(b))
+        .map(|i| at + i)
+}
+
+/// Where the key of `line` ends: its first `:`, LF or byte of 0x80 or above.
+fn key_end(line: &[u8]) -> Option<usize> {
+    first_marked(
+        line,
+        |w| matches(w, b':') | matches(w, b'\n') | (w & HIGH),
+        |b| b == b':' || b == b'\n' || b >= 0x80,
+    )
+}
+
+/// Where the first LF of `bytes` is.
+fn find_lf(bytes: &[u8]) -> Option<usize> {
+    first_marked(bytes, |w| matches(w, b'\n'), |b| b == b'\n')
 }
 
 /// `bytes[start..end]` without the leading and trailing whitespace `str::trim` removes from
@@ -520,7 +544,7 @@ mod tests {
     }
 
     #[test]
-    fn key_colon_finds_the_first_colon_of_an_ascii_key() {
+    fn key_end_and_find_lf_find_the_first_of_their_bytes() {
         let cases: &[&[u8]] = &[
             b"Event: X",
             b"ConnectedLineName: <unknown>",
@@ -535,15 +559,21 @@ mod tests {
             b"\x01\x01\x01\x01\x01\x01\x01:",
             b";;;;;;;;:",
             b"\t\t\t\t\t\t\t\t\t\t\x3b:",
+            b"Key\r\nNext: x",
+            b"0123456789\n:",
+            b"01234567:\n",
+            b"\n\n\n\n\n\n\n\n\x0b:",
+            b"\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\n",
         ];
         for line in cases {
             for from in 0..=line.len() {
                 let part = &line[from..];
-                let expect = part
+                let key = part
                     .iter()
-                    .position(|&b| b == b':' || b >= 0x80)
-                    .filter(|&i| part[i] == b':');
-                assert_eq!(key_colon(part), expect, "{part:?}");
+                    .position(|&b| b == b':' || b == b'\n' || b >= 0x80);
+                assert_eq!(key_end(part), key, "{part:?}");
+                let lf = part.iter().position(|&b| b == b'\n');
+                assert_eq!(find_lf(part), lf, "{part:?}");
             }
         }
     }

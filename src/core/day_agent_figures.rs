@@ -27,8 +27,8 @@
 //!   whose mapping differs from the tally's on none of them (the usual case: lines carry the
 //!   member name, the mapping is keyed by interface) uses the tally as it is, under the new
 //!   mapping; otherwise the tally is rebuilt from the whole day.
-//! - Requests within the same second asking the same (shape, agents, extensions) get the answer
-//!   computed for that second, for at most [`FRESH`].
+//! - Requests within the same second asking the same (shape, interface mapping, agents,
+//!   extensions) get the answer computed for that second, for at most [`FRESH`].
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, PoisonError};

@@ -23,7 +23,11 @@
 //!      `getPauses(token)`, `extenStatus(token, "all", "")`, `agentStatus(token)` (every
 //!      agent) → JSON with `"status":"ok"`;
 //!    - `ucontact_queuesummary`: uContact `Supervisor/queuesummary` with `Bearer <key>` → the
-//!      JSON array closed by `internalActionId`.
+//!      JSON array closed by `internalActionId`;
+//!    - `uscall_ccenter_metrics_filas`: USCall `ccenterMetrics(token, "filas")` (every queue,
+//!      today so far) → JSON with `"status":"ok"`;
+//!    - `expand_queue_data`: eXpand `queueData("q_ventas", "", today 00:00:00, tomorrow
+//!      00:00:00)` (no key: the client's network) → the `<queue_activity>` document.
 //! 4. The first use of each fresh key (Argon2id verification, then cached) against the same
 //!    key's following, cached calls (`originateCallStatus`), one connection, one at a time.
 //! 5. `VmRSS`/`VmHWM` and threads of the engine from `/proc`: before the load process starts,
@@ -73,6 +77,8 @@ enum Expect {
     SoapJsonOk,
     /// 200, uContact's JSON array ending with the `internalActionId` object.
     QueueSummary,
+    /// 200, SOAP `return` holding eXpand's queue activity document.
+    SoapQueueActivity,
 }
 
 struct Scenario {
@@ -147,6 +153,8 @@ struct Plan {
     uscall_key: String,
     ucontact_key: String,
     fresh_keys: Vec<String>,
+    /// eXpand's range of today so far (`queueData`).
+    today: (String, String),
 }
 
 fn scenarios(plan: &Plan) -> Vec<Scenario> {
@@ -223,7 +231,42 @@ fn scenarios(plan: &Plan) -> Vec<Scenario> {
             ),
             expect: Expect::QueueSummary,
         },
+        Scenario {
+            name: "uscall_ccenter_metrics_filas",
+            request: soap_request(
+                addr,
+                USCALL_PATH,
+                "urn:wsuscall",
+                "ccenterMetrics",
+                &[("token", &plan.uscall_key), ("report_name", "filas")],
+            ),
+            expect: Expect::SoapJsonOk,
+        },
+        Scenario {
+            name: "expand_queue_data",
+            request: soap_request(
+                addr,
+                EXPAND_PATH,
+                "urn:apiws",
+                "queueData",
+                &[
+                    ("Cola", "q_ventas"),
+                    ("Agente", ""),
+                    ("FechaInicio", &plan.today.0),
+                    ("FechaFin", &plan.today.1),
+                ],
+            ),
+            expect: Expect::SoapQueueActivity,
+        },
     ]
+}
+
+/// Today's and tomorrow's 00:00:00 in the engine's time zone (the config's), as eXpand's dates.
+fn today_in_engine_zone() -> (String, String) {
+    let tz = jiff::tz::TimeZone::get(support::ENGINE_TIME_ZONE).unwrap_or(jiff::tz::TimeZone::UTC);
+    let today = jiff::Timestamp::now().to_zoned(tz).date();
+    let tomorrow = today.tomorrow().unwrap_or(today);
+    (format!("{today} 00:00:00"), format!("{tomorrow} 00:00:00"))
 }
 
 /// `Ok` when `(status, body)` is the success `expect` describes, else why not.
@@ -243,6 +286,8 @@ fn check(expect: Expect, status: u16, body: &[u8]) -> Result<(), String> {
         }),
         Expect::SoapJsonOk => support::soap_return(&text)
             .is_some_and(|r| serde_json::from_str::<Value>(&r).is_ok_and(|v| v["status"] == "ok")),
+        Expect::SoapQueueActivity => support::soap_return(&text)
+            .is_some_and(|r| r.starts_with("<?xml") && r.contains("<queue_activity")),
         Expect::QueueSummary => serde_json::from_str::<Value>(&text).is_ok_and(|v| {
             v.as_array().is_some_and(|a| {
                 a.len() >= 2
@@ -673,6 +718,7 @@ fn main() {
         fresh_keys: (0..fresh)
             .map(|_| create_key(&bin, &config, "expand", SYSTEM))
             .collect(),
+        today: today_in_engine_zone(),
     };
 
     // Let ingestion and the first snapshots settle before the reference figure.

@@ -164,13 +164,16 @@ pub fn lab_path(rel: &str) -> PathBuf {
     PathBuf::from(env_or("LAB_ROOT", "/var/cache/centralita/lab-root")).join(rel)
 }
 
+/// The time zone of [`write_config`]'s engine.
+pub const ENGINE_TIME_ZONE: &str = "America/Montevideo";
+
 /// The config the live tests write (`tests/live_journal.rs`), for the lab: store in `dir`,
 /// HTTP on a free port.
 pub fn write_config(dir: &Path) -> PathBuf {
     let (host, port, user, secret) = lab_ami();
     let path = dir.join("centralita.toml");
     let text = format!(
-        "[engine]\ntimezone = \"America/Montevideo\"\n\n\
+        "[engine]\ntimezone = {ENGINE_TIME_ZONE:?}\n\n\
          [store]\npath = {:?}\n\n\
          [[node]]\nname = \"pbx1\"\ncdr_db = {:?}\nqueue_log = {:?}\nrecordings_dir = {:?}\n\
          poll_interval_ms = 500\n\n\

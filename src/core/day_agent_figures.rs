@@ -17,15 +17,20 @@
 //!   [`outbound_calls`](super::reports::outbound_calls)) over the day so far.
 //! - A line or leg ingested more than [`SETTLE_SECS`] late would be missed by the running
 //!   tally: it is rebuilt from the whole day every [`REBUILD_SECS`].
-//! - A tally is kept per *shape*: the day's start, the queue filter, the interface → agent
-//!   mapping and `persistentmembers` (what changes how lines are folded); up to [`SHAPES`] of
-//!   them, the least recently used dropped first. A new day is a new shape. The agent filter
-//!   and the agents' extensions are applied when answering, so every agent panel of a facade
-//!   shares one tally.
-//! - Requests within the same second asking the same (shape, agents, extensions) get the answer
-//!   computed for that second, for at most [`FRESH`].
+//! - A tally is kept per *shape*: the day's start, the queue filter and `persistentmembers`
+//!   (what changes how lines are folded); up to [`SHAPES`] of them, the least recently used
+//!   dropped first. A new day is a new shape. The agent filter and the agents' extensions are
+//!   applied when answering, so every agent panel of a facade shares one tally.
+//! - The interface → agent mapping ([`ReportContext::interfaces`], which follows agents logging
+//!   in and out) changes how a line is folded only for a line whose agent field it maps
+//!   differently. A tally remembers the agent fields of the lines folded into it; a request
+//!   whose mapping differs from the tally's on none of them (the usual case: lines carry the
+//!   member name, the mapping is keyed by interface) uses the tally as it is, under the new
+//!   mapping; otherwise the tally is rebuilt from the whole day.
+//! - Requests within the same second asking the same (shape, interface mapping, agents,
+//!   extensions) get the answer computed for that second, for at most [`FRESH`].
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
@@ -49,12 +54,12 @@ pub struct AgentFigures {
     pub outbound: Vec<OutboundCall>,
 }
 
-/// What changes how the day's lines are folded.
+/// What changes how the day's lines are folded (besides the interface mapping, see the
+/// module's rules).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Shape {
     from: UnixTime,
     queues: Vec<String>,
-    interfaces: BTreeMap<String, String>,
     persistent_members: bool,
 }
 
@@ -62,6 +67,7 @@ struct Shape {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Asked {
     shape: Shape,
+    interfaces: BTreeMap<String, String>,
     now: UnixTime,
     agents: Vec<String>,
     extensions: BTreeMap<String, String>,
@@ -69,6 +75,10 @@ struct Asked {
 
 struct Day {
     shape: Shape,
+    /// The interface mapping the tally was folded with.
+    interfaces: BTreeMap<String, String>,
+    /// The agent fields of the lines folded into the tally.
+    fields: BTreeSet<String>,
     /// Lines before this instant, and legs ended before it, are in `tally`.
     through: UnixTime,
     /// When the tally was (re)built from the whole day.
@@ -86,12 +96,30 @@ pub struct DayAgentFigures {
     last: std::sync::Mutex<VecDeque<(Asked, Instant, Arc<AgentFigures>)>>,
 }
 
+impl Day {
+    /// Whether `interfaces` maps every agent field folded so far as the tally's mapping does.
+    fn maps_alike(&self, interfaces: &BTreeMap<String, String>) -> bool {
+        self.interfaces == *interfaces
+            || self
+                .fields
+                .iter()
+                .all(|f| self.interfaces.get(f) == interfaces.get(f))
+    }
+
+    fn folded(&mut self, lines: &[QueueLogRecord]) {
+        for r in lines {
+            if !self.fields.contains(&r.agent) {
+                self.fields.insert(r.agent.clone());
+            }
+        }
+    }
+}
+
 impl DayAgentFigures {
-    /// Whether the figures answer a report over `range` asked at `now`: the range is today so
-    /// far (it starts at the day's start, `day_start`, and has not ended). Any other range is
-    /// folded from the journal.
+    /// Whether the figures answer a report over `range` asked at `now`
+    /// ([`day_figures::serves`](super::day_figures::serves): the range is today so far).
     pub fn serves(range: TimeRange, day_start: UnixTime, now: UnixTime) -> bool {
-        range.from == day_start && range.to > now
+        super::day_figures::serves(range, day_start, now)
     }
 
     /// No figures yet: the first request of each shape reads the day so far.
@@ -136,11 +164,11 @@ impl DayAgentFigures {
         let shape = Shape {
             from,
             queues,
-            interfaces: ctx.interfaces.clone(),
             persistent_members: ctx.persistent_members,
         };
         let asked = Asked {
             shape: shape.clone(),
+            interfaces: ctx.interfaces.clone(),
             now,
             agents: filter.agents.clone(),
             extensions: ctx.extensions.clone(),
@@ -160,7 +188,9 @@ impl DayAgentFigures {
         let found = days.iter().position(|d| d.shape == shape);
         let stale = found.is_none_or(|i| {
             let d = &days[i];
-            now.0 - d.built.0 >= REBUILD_SECS || now.0 < d.through.0
+            now.0 - d.built.0 >= REBUILD_SECS
+                || now.0 < d.through.0
+                || !d.maps_alike(&ctx.interfaces)
         });
         // Lines before this instant are all ingested (the settle rule): folded for good.
         let settled = UnixTime(now.0 - SETTLE_SECS);
@@ -172,13 +202,16 @@ impl DayAgentFigures {
             let state = journal.read(move |r| r.queue_log_state(base)).await?;
             let mut tally = AgentTally::new();
             tally.feed(&state, TimeRange::new(from, from), &feeding, &ctx);
-            let fresh_day = Day {
+            let mut fresh_day = Day {
                 shape: shape.clone(),
+                interfaces: ctx.interfaces.clone(),
+                fields: BTreeSet::new(),
                 through: base,
                 built: now,
                 used: Instant::now(),
                 tally,
             };
+            fresh_day.folded(&state);
             match found {
                 Some(i) => {
                     days[i] = fresh_day;
@@ -200,6 +233,11 @@ impl DayAgentFigures {
         };
         let d = &mut days[i];
         d.used = Instant::now();
+        if d.interfaces != ctx.interfaces {
+            // Maps every folded line alike (else it was rebuilt): the tally goes on under the
+            // request's mapping.
+            d.interfaces = ctx.interfaces.clone();
+        }
         let through = d.through;
         let (settled_part, young) = journal
             .read(move |r| {
@@ -220,6 +258,7 @@ impl DayAgentFigures {
         if let Some((lines, cdrs)) = settled_part {
             d.tally
                 .feed(&lines, TimeRange::new(from, settled), &feeding, &ctx);
+            d.folded(&lines);
             d.tally.feed_cdrs(&cdrs, &ctx);
             d.through = settled;
         }

@@ -1,18 +1,26 @@
-//! [`DayQueueFigures`]: today's queue figures (offered, answered, abandoned, service level,
-//! average wait and talk per queue) kept up to date incrementally, so a supervisor panel that
-//! polls every few seconds costs a read of the last minute of queue lines, not of the whole day.
+//! [`DayQueueFigures`]: today's queue lines and queue figures (offered, answered, abandoned,
+//! service level, average wait and talk per queue) kept up to date incrementally, so a
+//! supervisor panel or report that polls every few seconds costs a read of the last minute of
+//! queue lines, not of the whole day.
 //!
 //! Rules:
-//! - The figures are a [`QueueTally`] of the day's lines: lines older than [`SETTLE_SECS`] are
-//!   folded into it once and for all; younger ones (which ingestion may still be writing) are
-//!   read again on each request and folded into a copy. Each answer therefore equals
-//!   [`queue_report`](super::reports::queue_report) over the day so far.
+//! - The figures are a [`QueueTally`] of the day's lines, of every queue, and the day's lines
+//!   themselves: lines older than [`SETTLE_SECS`] are folded into the tally and appended to the
+//!   kept list once and for all; younger ones (which ingestion may still be writing) are read
+//!   again on each request, folded into a copy of the tally and kept beside the list. Each
+//!   answer ([`DayQueueLog`]) therefore equals what the journal gives over the day so far:
+//!   [`DayQueueLog::queue_report`] equals [`queue_report`](super::reports::queue_report) for any
+//!   queue filter and service-level thresholds (the tally counts the answered waits per second),
+//!   [`DayQueueLog::queue_activity`] equals [`queue_activity`](super::reports::queue_activity)
+//!   for any queue and agent filter.
 //! - A line ingested more than [`SETTLE_SECS`] after it was written (ingestion stopped for that
 //!   long) would be missed by the running tally: the tally is rebuilt from the whole day every
 //!   [`REBUILD_SECS`], which bounds how long such a gap can show.
 //! - A new day (another `from`) starts a new tally.
-//! - Requests within the same second (the journal's resolution) get the answer computed for
-//!   that second, for at most [`FRESH`]: panels polling at once share one read.
+//! - Requests within the same second (the journal's resolution) get the day as read for that
+//!   second, for at most [`FRESH`]: panels polling at once share one read.
+//! - [`serves`] is the one rule for whether a report is answered from the running figures
+//!   (queue or agent, [`super::day_agent_figures`]): its range is today so far.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError};
@@ -20,8 +28,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
-use super::journal::{Journal, TimeRange, UnixTime};
-use super::reports::{QueueReport, QueueTally, ReportContext, ReportFilter};
+use super::journal::{Journal, QueueLogRecord, TimeRange, UnixTime};
+use super::reports::{
+    queue_activity, QueueActivityEvent, QueueReport, QueueTally, ReportContext, ReportFilter,
+};
 use super::PortError;
 
 /// How old a line must be to be folded into the running tally for good.
@@ -33,25 +43,78 @@ pub const REBUILD_SECS: i64 = 300;
 /// How long an answer serves the requests of the same second.
 pub const FRESH: Duration = Duration::from_secs(1);
 
+/// Whether the running day figures answer a report over `range` asked at `now`: the range is
+/// today so far (it starts at the day's start, `day_start`, and has not ended). Any other range
+/// is folded from the journal.
+pub fn serves(range: TimeRange, day_start: UnixTime, now: UnixTime) -> bool {
+    range.from == day_start && range.to > now
+}
+
 /// Per queue, the day's figures.
 pub type Figures = Arc<BTreeMap<String, QueueReport>>;
 
-/// Today's queue figures, kept up to date (see the module's rules).
+/// The day's queue lines and figures up to one instant (see the module's rules).
+#[derive(Debug)]
+pub struct DayQueueLog {
+    from: UnixTime,
+    now: UnixTime,
+    /// The settled lines, in the order they were written.
+    settled: Arc<Vec<QueueLogRecord>>,
+    /// The lines since, in order.
+    young: Vec<QueueLogRecord>,
+    /// Every line of both, of every queue.
+    tally: QueueTally,
+}
+
+impl DayQueueLog {
+    /// `[day start, now)`: what the figures cover.
+    pub fn range(&self) -> TimeRange {
+        TimeRange::new(self.from, self.now)
+    }
+
+    /// The day's lines so far, in the order they were written.
+    pub fn lines(&self) -> impl Iterator<Item = &QueueLogRecord> {
+        self.settled.iter().chain(self.young.iter())
+    }
+
+    /// Per queue of `filter` (the agent filter does not apply), as
+    /// [`queue_report`](super::reports::queue_report) over the day so far; the service levels
+    /// are `ctx`'s.
+    pub fn queue_report(&self, filter: &ReportFilter, ctx: &ReportContext) -> Vec<QueueReport> {
+        self.tally.report_for(filter, ctx)
+    }
+
+    /// The day's queue events so far for `filter`, as
+    /// [`queue_activity`](super::reports::queue_activity) over the day so far.
+    pub fn queue_activity(
+        &self,
+        filter: &ReportFilter,
+        ctx: &ReportContext,
+    ) -> Vec<QueueActivityEvent> {
+        let range = self.range();
+        let mut out = queue_activity(&self.settled, range, filter, ctx);
+        out.extend(queue_activity(&self.young, range, filter, ctx));
+        out
+    }
+}
+
+/// Today's queue lines and figures, kept up to date (see the module's rules).
 #[derive(Default)]
 pub struct DayQueueFigures {
     day: Mutex<Option<Day>>,
-    /// The last answer: the day, the instant it was for, when it was computed.
-    last: std::sync::Mutex<Option<(UnixTime, UnixTime, Instant, Figures)>>,
+    /// The last answer, with when it was computed.
+    last: std::sync::Mutex<Option<(Instant, Arc<DayQueueLog>)>>,
 }
 
 struct Day {
     /// The day's start.
     from: UnixTime,
-    /// Lines before this instant are in `tally`.
+    /// Lines before this instant are in `tally` and `lines`.
     through: UnixTime,
     /// When the tally was (re)built from the whole day.
     built: UnixTime,
     tally: QueueTally,
+    lines: Arc<Vec<QueueLogRecord>>,
 }
 
 impl DayQueueFigures {
@@ -60,32 +123,53 @@ impl DayQueueFigures {
         Self::default()
     }
 
-    /// The answer computed for the day `from` at `now`, if there is one and it is fresh.
-    fn fresh(&self, from: UnixTime, now: UnixTime) -> Option<Figures> {
+    /// The day read for `from` up to `now`, if there is one and it is fresh.
+    fn fresh(&self, from: UnixTime, now: UnixTime) -> Option<Arc<DayQueueLog>> {
         let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         last.as_ref()
-            .filter(|(day, at, computed, _)| {
-                *day == from && *at == now && computed.elapsed() < FRESH
-            })
-            .map(|(_, _, _, figures)| figures.clone())
+            .filter(|(computed, d)| d.from == from && d.now == now && computed.elapsed() < FRESH)
+            .map(|(_, d)| d.clone())
     }
 
-    /// Per queue, what happened from `from` (the day's start) up to `ctx.now`.
+    /// Per queue, what happened from `from` (the day's start) up to `ctx.now`, with `ctx`'s
+    /// service levels.
     pub async fn today(
         &self,
         journal: &Journal,
         from: UnixTime,
         ctx: &ReportContext,
     ) -> Result<Figures, PortError> {
-        let now = ctx.now;
-        if let Some(figures) = self.fresh(from, now) {
-            return Ok(figures);
+        let day = self
+            .day(journal, TimeRange::new(from, UnixTime::MAX), ctx)
+            .await?;
+        Ok(Arc::new(
+            day.tally
+                .report(ctx)
+                .into_iter()
+                .map(|r| (r.queue.clone(), r))
+                .collect(),
+        ))
+    }
+
+    /// The day `day` (its start is the day's start) so far: up to `ctx.now`, or `day`'s end if
+    /// sooner.
+    pub async fn day(
+        &self,
+        journal: &Journal,
+        day: TimeRange,
+        ctx: &ReportContext,
+    ) -> Result<Arc<DayQueueLog>, PortError> {
+        let from = day.from;
+        // The effective end, as every report takes it.
+        let now = ctx.now.min(day.to).max(from);
+        if let Some(d) = self.fresh(from, now) {
+            return Ok(d);
         }
         let all = ReportFilter::default();
         let mut day = self.day.lock().await;
         // Another request of this second may have computed it while this one waited.
-        if let Some(figures) = self.fresh(from, now) {
-            return Ok(figures);
+        if let Some(d) = self.fresh(from, now) {
+            return Ok(d);
         }
         let stale = day.as_ref().is_none_or(|d| {
             d.from != from || now.0 - d.built.0 >= REBUILD_SECS || now.0 < d.through.0
@@ -96,31 +180,41 @@ impl DayQueueFigures {
                 through: from,
                 built: now,
                 tally: QueueTally::new(&all),
+                lines: Arc::new(Vec::new()),
             });
         }
         let d = day.as_mut().expect("set above");
+        let mut ctx = ctx.clone();
+        ctx.now = now;
         let settled = UnixTime((now.0 - SETTLE_SECS).max(from.0));
         if settled > d.through {
             let range = TimeRange::new(d.through, settled);
             let lines = journal.queue_log(range).await?;
             d.tally
-                .feed(&lines, TimeRange::new(from, settled), &all, ctx);
+                .feed(&lines, TimeRange::new(from, settled), &all, &ctx);
+            // The last answer shares the kept list: let it go so the list grows in place.
+            self.last
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            Arc::make_mut(&mut d.lines).extend(lines);
             d.through = settled;
         }
-        let lines = journal.queue_log(TimeRange::new(d.through, now)).await?;
+        let young = journal.queue_log(TimeRange::new(d.through, now)).await?;
         let mut tally = d.tally.clone();
+        let settled_lines = d.lines.clone();
         drop(day);
-        tally.feed(&lines, TimeRange::new(from, now), &all, ctx);
-        let figures: Figures = Arc::new(
-            tally
-                .report(ctx)
-                .into_iter()
-                .map(|r| (r.queue.clone(), r))
-                .collect(),
-        );
+        tally.feed(&young, TimeRange::new(from, now), &all, &ctx);
+        let answer = Arc::new(DayQueueLog {
+            from,
+            now,
+            settled: settled_lines,
+            young,
+            tally,
+        });
         *self.last.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((from, now, Instant::now(), figures.clone()));
-        Ok(figures)
+            Some((Instant::now(), answer.clone()));
+        Ok(answer)
     }
 }
 
@@ -346,25 +440,21 @@ mod tests {
         *lines.lines.lock().unwrap() = day();
         let journal = Journal::new(lines.clone());
         let figures = DayQueueFigures::new();
-        let first = figures
-            .today(&journal, UnixTime(BASE), &ctx(900))
-            .await
-            .unwrap();
+        let today = TimeRange::new(UnixTime(BASE), UnixTime::MAX);
+        let first = figures.day(&journal, today, &ctx(900)).await.unwrap();
         let read = lines.read.load(Ordering::SeqCst);
-        let again = figures
+        let again = figures.day(&journal, today, &ctx(900)).await.unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        figures
             .today(&journal, UnixTime(BASE), &ctx(900))
             .await
             .unwrap();
-        assert!(Arc::ptr_eq(&first, &again));
         assert_eq!(
             lines.read.load(Ordering::SeqCst),
             read,
             "nothing read again"
         );
-        let next = figures
-            .today(&journal, UnixTime(BASE), &ctx(901))
-            .await
-            .unwrap();
+        let next = figures.day(&journal, today, &ctx(901)).await.unwrap();
         assert!(!Arc::ptr_eq(&first, &next));
         assert!(
             lines.read.load(Ordering::SeqCst) > read,

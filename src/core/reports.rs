@@ -1138,7 +1138,10 @@ pub fn queue_report(
 
 /// A [`queue_report`] kept up to date: records fed in the order they were written, a batch at
 /// a time; [`QueueTally::report`] at any point equals `queue_report` over every record fed.
-/// It holds counters and the callers still waiting or talking, never the records.
+/// It holds counters, the answered callers' waits counted per whole second (so the service
+/// level is answered for whatever threshold the report's context gives) and the callers still
+/// waiting or talking, never the records. Fed with every queue, [`QueueTally::report_for`]
+/// answers any queue filter.
 #[derive(Clone, Debug, Default)]
 pub struct QueueTally {
     queues: BTreeMap<String, QueueAcc>,
@@ -1151,7 +1154,8 @@ struct QueueAcc {
     abandoned: u64,
     timeout: u64,
     other: u64,
-    within: u64,
+    /// Answered callers per wait, in seconds.
+    waits_at: BTreeMap<i64, u64>,
     wait_sum: i64,
     waits: u64,
     talk_sum: i64,
@@ -1190,7 +1194,6 @@ impl QueueTally {
                 continue;
             }
             let a = self.queues.entry(r.queue.clone()).or_default();
-            let threshold = ctx.service_levels.get(&r.queue).copied();
             match r.event {
                 QueueEvent::EnterQueue => {
                     a.entered.insert(r.callid.clone(), r.time);
@@ -1207,9 +1210,7 @@ impl QueueTally {
                         .unwrap_or(0);
                     a.wait_sum += wait;
                     a.waits += 1;
-                    if threshold.is_some_and(|t| wait <= i64::from(t)) {
-                        a.within += 1;
-                    }
+                    *a.waits_at.entry(wait).or_default() += 1;
                 }
                 QueueEvent::CompleteAgent
                 | QueueEvent::CompleteCaller
@@ -1238,31 +1239,54 @@ impl QueueTally {
         }
     }
 
-    /// The report of what was fed, per queue, sorted.
+    /// The report of what was fed, per queue, sorted; each queue's service level with its
+    /// threshold in `ctx`.
     pub fn report(&self, ctx: &ReportContext) -> Vec<QueueReport> {
-        let mean = |sum: i64, n: u64| (n > 0).then(|| sum as f64 / n as f64);
         self.queues
             .iter()
-            .map(|(queue, a)| {
-                let threshold = ctx.service_levels.get(queue).copied();
-                let ended = a.answered + a.abandoned + a.timeout;
-                QueueReport {
-                    service_level_pct: threshold
-                        .filter(|_| ended > 0)
-                        .map(|_| a.within as f64 * 100.0 / ended as f64),
-                    queue: queue.clone(),
-                    offered: a.offered,
-                    answered: a.answered,
-                    abandoned: a.abandoned,
-                    timeout: a.timeout,
-                    other_exits: a.other,
-                    service_level_secs: threshold,
-                    answered_within_sl: a.within,
-                    avg_wait_secs: mean(a.wait_sum, a.waits),
-                    avg_talk_secs: mean(a.talk_sum, a.talks),
-                }
-            })
+            .map(|(queue, a)| queue_figures(queue, a, ctx))
             .collect()
+    }
+
+    /// The report of `filter`'s queues (every queue fed when it names none), as
+    /// [`queue_report`] with that filter gives it, provided every queue was fed.
+    pub fn report_for(&self, filter: &ReportFilter, ctx: &ReportContext) -> Vec<QueueReport> {
+        if filter.queues.is_empty() {
+            return self.report(ctx);
+        }
+        let empty = QueueAcc::default();
+        let wanted: BTreeSet<&String> = filter.queues.iter().collect();
+        wanted
+            .into_iter()
+            .map(|q| queue_figures(q, self.queues.get(q).unwrap_or(&empty), ctx))
+            .collect()
+    }
+}
+
+fn queue_figures(queue: &str, a: &QueueAcc, ctx: &ReportContext) -> QueueReport {
+    let mean = |sum: i64, n: u64| (n > 0).then(|| sum as f64 / n as f64);
+    let threshold = ctx.service_levels.get(queue).copied();
+    let within = threshold.map_or(0, |t| {
+        a.waits_at
+            .range(..=i64::from(t))
+            .map(|(_, n)| n)
+            .sum::<u64>()
+    });
+    let ended = a.answered + a.abandoned + a.timeout;
+    QueueReport {
+        service_level_pct: threshold
+            .filter(|_| ended > 0)
+            .map(|_| within as f64 * 100.0 / ended as f64),
+        queue: queue.to_owned(),
+        offered: a.offered,
+        answered: a.answered,
+        abandoned: a.abandoned,
+        timeout: a.timeout,
+        other_exits: a.other,
+        service_level_secs: threshold,
+        answered_within_sl: within,
+        avg_wait_secs: mean(a.wait_sum, a.waits),
+        avg_talk_secs: mean(a.talk_sum, a.talks),
     }
 }
 

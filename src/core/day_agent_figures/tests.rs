@@ -1,15 +1,20 @@
-//! The running agent figures against the whole fold ([`agent_report`], [`outbound_calls`]) over
-//! a synthetic two-day journal, at many instants.
+//! The running day figures against the whole fold over a synthetic two-day journal, at many
+//! instants: the agent figures ([`agent_report`], [`outbound_calls`]), and the queue figures
+//! and activity of [`DayQueueFigures`] ([`queue_report`], [`queue_activity`]) for several
+//! filters and service-level thresholds.
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Mutex as StdMutex;
 
 use super::*;
+use crate::core::day_figures::DayQueueFigures;
 use crate::core::journal::{Disposition, FileId, JournalReader, LogPosition, QueueEvent};
 use crate::core::naming::TestNaming;
 use crate::core::queue_details::TestQueueLog;
 use crate::core::reports::tests::leg;
-use crate::core::reports::{agent_report, outbound_calls, state_records};
+use crate::core::reports::{
+    agent_report, outbound_calls, queue_activity, queue_report, state_records,
+};
 
 const BASE: i64 = 1_795_000_000;
 /// The test's day: two of them follow each other from `BASE`.
@@ -123,6 +128,7 @@ const QUEUES: [&str; 2] = ["q_ventas", "q_soporte"];
 /// Two days of four agents: sessions in one or both queues, queue calls answered (completed,
 /// transferred) or not, pauses of 30-150 s (across the settle boundary), a restart of Asterisk;
 /// agent 2001 logged in and paused before the first day; agent 2004's lines name its interface.
+/// Callers enter the queues and wait 0-40 s for an agent, or leave without one.
 /// CDRs: outbound calls of the agents' phones (answered or not, some with a second leg that
 /// started first and ended last) and direct calls to them. Every line and leg is ingested
 /// 0-40 s after it was written (`late` more for the lines it picks).
@@ -173,7 +179,10 @@ fn journal(seed: u64, late: impl Fn(&Line) -> i64) -> Ingested {
                         call += 1;
                         let id = format!("q{call}");
                         let talk = rng.between(10, 120);
-                        push(t, &id, q, &agent, "CONNECT", &["4", "b", "3"]);
+                        let hold = rng.between(0, 40);
+                        push(t - hold, &id, q, "NONE", "ENTERQUEUE", &["", "0981", "1"]);
+                        let hold = hold.to_string();
+                        push(t, &id, q, &agent, "CONNECT", &[&hold, "b", "3"]);
                         let how = match rng.next(4) {
                             0 => "COMPLETEAGENT",
                             1 => "TRANSFER",
@@ -203,7 +212,23 @@ fn journal(seed: u64, late: impl Fn(&Line) -> i64) -> Ingested {
                             push(t, "MANAGER", q, &agent, "UNPAUSE", &[""]);
                         }
                     }
-                    _ => {}
+                    _ => {
+                        // A caller who leaves without an agent.
+                        call += 1;
+                        let id = format!("q{call}");
+                        let wait = rng.between(1, 60);
+                        push(t, &id, q, "NONE", "ENTERQUEUE", &["", "0981", "1"]);
+                        let how =
+                            ["ABANDON", "EXITWITHTIMEOUT", "EXITWITHKEY"][rng.next(3) as usize];
+                        push(
+                            t + wait,
+                            &id,
+                            q,
+                            "NONE",
+                            how,
+                            &["1", "1", &wait.to_string()],
+                        );
+                    }
                 }
                 t += rng.between(10, 70);
             }
@@ -497,4 +522,149 @@ fn the_figures_serve_only_today_so_far() {
         "a range from another instant"
     );
     assert!(!serves(BASE - DAY, BASE + DAY), "a range from yesterday");
+}
+
+/// The day's records as every report reads them: the state lines before `from`, then the day's.
+fn records(j: &Ingested, from: UnixTime) -> Vec<QueueLogRecord> {
+    let mut records = state_records(&j.lines_in(TimeRange::new(UnixTime::MIN, from)));
+    records.extend(j.lines_in(TimeRange::new(from, UnixTime(from.0 + DAY))));
+    records
+}
+
+/// Queue and agent filters with service-level thresholds, as the facades ask.
+fn queue_requests(now: i64) -> Vec<(ReportFilter, ReportContext)> {
+    let with = |levels: &[(&str, u32)]| {
+        let mut c = ctx(now);
+        for (q, t) in levels {
+            c.service_levels.insert((*q).to_owned(), *t);
+        }
+        c
+    };
+    let filter = |agents: &[&str], queues: &[&str]| ReportFilter {
+        agents: agents.iter().map(|a| (*a).to_owned()).collect(),
+        queues: queues.iter().map(|q| (*q).to_owned()).collect(),
+    };
+    vec![
+        (ReportFilter::default(), with(&[])),
+        (ReportFilter::default(), with(&[("q_ventas", 20)])),
+        (
+            filter(&[], &["q_ventas"]),
+            with(&[("q_ventas", 5), ("q_soporte", 30)]),
+        ),
+        // A queue without lines is reported empty; the threshold 0 counts waits of 0 s.
+        (
+            filter(&[], &["q_soporte", "q_nueva", "q_soporte"]),
+            with(&[("q_soporte", 0), ("q_nueva", 10)]),
+        ),
+        // eXpand's queueData: one queue, one agent (2004 named by its interface).
+        (filter(&["2004"], &["q_soporte"]), with(&[])),
+        (filter(&["2001", "2003"], &[]), with(&[("q_soporte", 12)])),
+    ]
+}
+
+#[tokio::test]
+async fn the_running_queue_figures_and_activity_equal_the_whole_fold_at_every_instant() {
+    let lines = Arc::new(journal(5, |_| 0));
+    let journal = Journal::new(lines.clone());
+    let figures = DayQueueFigures::new();
+    let mut compared = 0;
+    let mut whole_day_reads = 0;
+    let mut most = 0;
+    let mut answered = 0;
+    let mut events = 0;
+    for now in (1..2 * DAY).step_by(11) {
+        lines.clock.store(BASE + now, Ordering::SeqCst);
+        let from = UnixTime(BASE + now / DAY * DAY);
+        let day = TimeRange::new(from, UnixTime(from.0 + DAY));
+        let all = records(&lines, from);
+        let before = lines.read.load(Ordering::SeqCst);
+        for (filter, c) in queue_requests(now) {
+            let got = figures.day(&journal, day, &c).await.unwrap();
+            let want = queue_report(&all, day, &filter, &c);
+            assert_eq!(
+                got.queue_report(&filter, &c),
+                want,
+                "at {now} for {filter:?}"
+            );
+            let want_activity = queue_activity(&all, day, &filter, &c);
+            assert_eq!(
+                got.queue_activity(&filter, &c),
+                want_activity,
+                "at {now} for {filter:?}"
+            );
+            answered += want.iter().map(|q| q.answered_within_sl).sum::<u64>();
+            events += want_activity.len();
+            compared += 1;
+        }
+        // One read per instant: the requests of one second share it.
+        let read = lines.read.load(Ordering::SeqCst) - before;
+        if read > 100 {
+            whole_day_reads += 1;
+        } else {
+            most = most.max(read);
+        }
+    }
+    eprintln!("{whole_day_reads} whole-day reads; at most {most} lines read otherwise");
+    assert_eq!(compared, 6 * 546);
+    assert!(answered > 0 && events > 0);
+    assert!(most > 0);
+    let rebuilds = (2 * DAY / REBUILD_SECS) as usize + 2;
+    assert!(
+        whole_day_reads <= rebuilds,
+        "{whole_day_reads} requests read the whole day"
+    );
+}
+
+#[tokio::test]
+async fn a_login_during_the_day_does_not_read_the_day_again() {
+    let lines = Arc::new(journal(9, |_| 0));
+    let journal = Journal::new(lines.clone());
+    let figures = DayAgentFigures::new();
+    let from = UnixTime(BASE);
+    let day = TimeRange::new(from, UnixTime(BASE + DAY));
+    let filter = ReportFilter::default();
+    // The live members' interfaces, as USCall maps them: agents logging in and out.
+    let members = |now: i64| {
+        let mut c = ctx(now);
+        for n in 1..=3 {
+            if (now / 70 + n) % 3 != 0 {
+                c.interfaces
+                    .insert(format!("PJSIP/100{n}"), format!("200{n}"));
+            }
+        }
+        c
+    };
+    let mut whole_day_reads = 0;
+    let mut changes = 0;
+    let mut last = None;
+    for now in (400..1400).step_by(7) {
+        lines.clock.store(BASE + now, Ordering::SeqCst);
+        let c = members(now);
+        if last.as_ref().is_some_and(|l| *l != c.interfaces) {
+            changes += 1;
+        }
+        last = Some(c.interfaces.clone());
+        let before = lines.read.load(Ordering::SeqCst);
+        let got = figures.today(&journal, day, &filter, &c).await.unwrap();
+        if lines.read.load(Ordering::SeqCst) - before > 100 {
+            whole_day_reads += 1;
+        }
+        assert_eq!(*got, whole(&lines, from, &filter, &c), "at {now}");
+    }
+    assert!(changes > 10, "{changes} logins and logouts");
+    // The first request and the rebuilds every REBUILD_SECS only.
+    assert!(
+        whole_day_reads <= 1 + 1000 / REBUILD_SECS as usize,
+        "{whole_day_reads} requests read the whole day"
+    );
+    // A mapping that names a folded line's agent otherwise does rebuild the tally.
+    let now = 1400;
+    lines.clock.store(BASE + now, Ordering::SeqCst);
+    let mut c = members(now);
+    c.interfaces.insert("PJSIP/1004".into(), "2044".into());
+    let before = lines.read.load(Ordering::SeqCst);
+    let got = figures.today(&journal, day, &filter, &c).await.unwrap();
+    assert!(lines.read.load(Ordering::SeqCst) - before > 100, "rebuilt");
+    assert_eq!(*got, whole(&lines, from, &filter, &c));
+    assert!(got.reports.iter().any(|r| r.agent == "2044"));
 }

@@ -1,7 +1,9 @@
-//! The live panel: `statusQueues`, `queueData`, `agentData` (live state, joined with today's queue activity).
+//! The live panel: `statusQueues`, `queueData`, `agentData` (live state, joined with today's
+//! queue activity; `queueData` and `agentData` over today so far read the core's running day
+//! figures, other ranges are folded from the journal).
 
 use super::super::*;
-use crate::core::day_agent_figures::DayAgentFigures;
+use crate::core::day_figures;
 use crate::core::queue_details::QueueDetails;
 
 impl ExpandService {
@@ -151,23 +153,45 @@ impl ExpandService {
             None => None,
         };
         let names = self.pause_names().await?;
-        let (records, cdrs, ctx) = self.report_input(range, vec![queue.clone()], true).await?;
         let filter = ReportFilter {
             agents: agent_number.into_iter().collect(),
             queues: vec![queue.clone()],
         };
-        let events = reports::queue_activity(&records, range, &filter, &ctx);
+        let agents_only = ReportFilter {
+            agents: filter.agents.clone(),
+            queues: Vec::new(),
+        };
+        let (events, sessions, outbound) = if self.is_today(range) {
+            let ctx = self.report_context().await?;
+            let s = &self.services;
+            let day = s
+                .day_queue_figures
+                .day(&s.journal, range, &ctx)
+                .await
+                .map_err(|_| Failure::Unknown)?;
+            let figures = s
+                .day_agent_figures
+                .today(&s.journal, range, &filter, &ctx)
+                .await
+                .map_err(|_| Failure::Unknown)?;
+            (
+                day.queue_activity(&filter, &ctx),
+                figures.reports.clone(),
+                figures.outbound.clone(),
+            )
+        } else {
+            let (records, cdrs, ctx) = self.report_input(range, vec![queue.clone()], true).await?;
+            (
+                reports::queue_activity(&records, range, &filter, &ctx),
+                reports::agent_report(&records, &[], range, &filter, &ctx),
+                reports::outbound_calls(&cdrs, range, &agents_only, &ctx),
+            )
+        };
         let mut list = Vec::new();
         for e in events {
             list.extend(activity_of(&e, &names));
         }
         // Outbound calls of agents logged in to this queue when they dialed.
-        let sessions = reports::agent_report(&records, &[], range, &filter, &ctx);
-        let agents_only = ReportFilter {
-            agents: filter.agents.clone(),
-            queues: Vec::new(),
-        };
-        let outbound = reports::outbound_calls(&cdrs, range, &agents_only, &ctx);
         for call in reports::during_sessions(outbound, &sessions) {
             list.extend(dial_out(&queue, &call));
         }
@@ -232,18 +256,23 @@ impl ExpandService {
 }
 
 impl ExpandService {
+    /// Whether a report over `range` is answered from the core's running day figures: the
+    /// range is today so far (starts at today's 00:00:00 and has not ended).
+    pub(in crate::facades::expand) fn is_today(&self, range: TimeRange) -> bool {
+        let now = UnixTime::now();
+        wire::start_of_day(now, &self.tz())
+            .is_some_and(|day_start| day_figures::serves(range, day_start, now))
+    }
+
     /// Per agent, what happened in `range` for `filter`, and the outbound calls of every agent
-    /// in it: from the core's running day figures when the range is today so far (starts at
-    /// today's 00:00:00 and has not ended), else folded from the journal.
-    async fn agent_figures(
+    /// in it: from the core's running day figures when the range is today so far, else folded
+    /// from the journal.
+    pub(in crate::facades::expand) async fn agent_figures(
         &self,
         range: TimeRange,
         filter: ReportFilter,
     ) -> Result<(Vec<reports::AgentReport>, Vec<reports::OutboundCall>), Failure> {
-        let now = UnixTime::now();
-        let today = wire::start_of_day(now, &self.tz())
-            .is_some_and(|day_start| DayAgentFigures::serves(range, day_start, now));
-        if today {
+        if self.is_today(range) {
             let ctx = self.report_context().await?;
             let figures = self
                 .services

@@ -1,6 +1,16 @@
-//! Reports: `agentTimes`, `sessionDetail` (computed by `core::reports` over the journal).
+//! Reports: `agentTimes`, `sessionDetail` (computed by `core::reports` over the journal; over
+//! today so far, from the core's running day agent figures).
 
 use super::super::*;
+use crate::core::day_agent_figures::SHAPES;
+
+/// Where a report's agent figures come from.
+enum AgentSource {
+    /// The core's running day figures (the range is today so far).
+    Today,
+    /// Folded from these records in this context.
+    Fold(Vec<QueueLogRecord>, ReportContext),
+}
 
 impl ExpandService {
     /// The state lines at the range's start (who was logged in, paused or talking then) and the
@@ -45,6 +55,38 @@ impl ExpandService {
         Ok(ctx)
     }
 
+    /// The source of the agent figures of a report over `range` of `queue` (or every queue).
+    async fn agent_source(
+        &self,
+        range: TimeRange,
+        queue: Option<&String>,
+    ) -> Result<AgentSource, Failure> {
+        if self.is_today(range) {
+            return Ok(AgentSource::Today);
+        }
+        let (records, _, ctx) = self
+            .report_input(range, queue.into_iter().cloned().collect(), false)
+            .await?;
+        Ok(AgentSource::Fold(records, ctx))
+    }
+
+    /// Per agent, its sessions and pauses in `range` for `filter` (see
+    /// [`reports::agent_report`]; the calls' figures are those of the queue lines only when
+    /// folded).
+    async fn agent_sessions(
+        &self,
+        source: &AgentSource,
+        range: TimeRange,
+        filter: &ReportFilter,
+    ) -> Result<Vec<reports::AgentReport>, Failure> {
+        match source {
+            AgentSource::Today => Ok(self.agent_figures(range, filter.clone()).await?.0),
+            AgentSource::Fold(records, ctx) => {
+                Ok(reports::agent_report(records, &[], range, filter, ctx))
+            }
+        }
+    }
+
     /// The agent and queue filters of a report: unknown ones are errors.
     pub(in crate::facades::expand) async fn report_filter(
         &self,
@@ -81,40 +123,39 @@ impl ExpandService {
             .report_filter(arg(call, 3, "agente"), arg(call, 4, "cola"))
             .await?;
         let agents = self.agents().await?;
-        let (records, _, ctx) = self
-            .report_input(range, queue.iter().cloned().collect(), false)
-            .await?;
+        let source = self.agent_source(range, queue.as_ref()).await?;
         let filter = ReportFilter {
             agents: agent.iter().map(|a| a.number.as_str().to_owned()).collect(),
             queues: queue.iter().cloned().collect(),
         };
         let c = &self.config;
-        let list: Vec<wire::AgentTimes> =
-            reports::agent_report(&records, &[], range, &filter, &ctx)
-                .into_iter()
-                .filter(|r| !r.sessions.is_empty())
-                .map(|r| {
-                    let dir = agents.iter().find(|a| a.number.as_str() == r.agent);
-                    let mut qs: BTreeSet<String> = dir
-                        .map(|a| a.queues.iter().map(|q| q.as_str().to_owned()).collect())
-                        .unwrap_or_default();
-                    qs.extend(r.sessions.iter().flat_map(|s| s.queues.iter().cloned()));
-                    wire::AgentTimes {
-                        number: r.agent.clone(),
-                        user: dir.map_or_else(|| r.agent.clone(), |a| a.username.clone()),
-                        name: dir.map_or_else(|| r.agent.clone(), |a| a.full_name.clone()),
-                        logged: r.logged_secs,
-                        paused: r.paused_secs,
-                        queues: qs
-                            .into_iter()
-                            .map(|q| {
-                                let d = c.queue_description(&q).to_owned();
-                                (q, d)
-                            })
-                            .collect(),
-                    }
-                })
-                .collect();
+        let list: Vec<wire::AgentTimes> = self
+            .agent_sessions(&source, range, &filter)
+            .await?
+            .into_iter()
+            .filter(|r| !r.sessions.is_empty())
+            .map(|r| {
+                let dir = agents.iter().find(|a| a.number.as_str() == r.agent);
+                let mut qs: BTreeSet<String> = dir
+                    .map(|a| a.queues.iter().map(|q| q.as_str().to_owned()).collect())
+                    .unwrap_or_default();
+                qs.extend(r.sessions.iter().flat_map(|s| s.queues.iter().cloned()));
+                wire::AgentTimes {
+                    number: r.agent.clone(),
+                    user: dir.map_or_else(|| r.agent.clone(), |a| a.username.clone()),
+                    name: dir.map_or_else(|| r.agent.clone(), |a| a.full_name.clone()),
+                    logged: r.logged_secs,
+                    paused: r.paused_secs,
+                    queues: qs
+                        .into_iter()
+                        .map(|q| {
+                            let d = c.queue_description(&q).to_owned();
+                            (q, d)
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
         if list.is_empty() {
             return Err(Failure::NoRecords);
         }
@@ -136,21 +177,33 @@ impl ExpandService {
         let agents = self.agents().await?;
         let names = self.pause_names().await?;
         let name_of = |r: &str| names.get(r).cloned().unwrap_or_else(|| r.to_owned());
-        let (records, _, ctx) = self
-            .report_input(range, queue.iter().cloned().collect(), false)
-            .await?;
+        let mut source = self.agent_source(range, queue.as_ref()).await?;
         let agent_filter: Vec<String> =
             agent.iter().map(|a| a.number.as_str().to_owned()).collect();
-        let overall = reports::agent_report(
-            &records,
-            &[],
-            range,
-            &ReportFilter {
-                agents: agent_filter.clone(),
-                queues: queue.iter().cloned().collect(),
-            },
-            &ctx,
-        );
+        let overall = self
+            .agent_sessions(
+                &source,
+                range,
+                &ReportFilter {
+                    agents: agent_filter.clone(),
+                    queues: queue.iter().cloned().collect(),
+                },
+            )
+            .await?;
+        // Each queue's details are a report filtered to it: from the running figures (one
+        // tally per queue) while the queues leave room for the other panels' tallies, else
+        // folded from one read of the day.
+        let detail_queues: BTreeSet<&String> = overall
+            .iter()
+            .flat_map(|r| r.sessions.iter().flat_map(|s| s.queues.iter()))
+            .filter(|q| queue.as_ref().is_none_or(|f| f == *q))
+            .collect();
+        if matches!(source, AgentSource::Today) && detail_queues.len() > SHAPES / 2 {
+            let (records, _, ctx) = self
+                .report_input(range, queue.iter().cloned().collect(), false)
+                .await?;
+            source = AgentSource::Fold(records, ctx);
+        }
         let mut list = Vec::new();
         for r in overall.into_iter().filter(|r| !r.sessions.is_empty()) {
             let queues: BTreeSet<String> = r
@@ -165,7 +218,9 @@ impl ExpandService {
                     agents: vec![r.agent.clone()],
                     queues: vec![q.clone()],
                 };
-                let Some(qr) = reports::agent_report(&records, &[], range, &filter, &ctx)
+                let Some(qr) = self
+                    .agent_sessions(&source, range, &filter)
+                    .await?
                     .into_iter()
                     .next()
                 else {

@@ -380,3 +380,115 @@ fn arguments_by_name_or_by_position() {
 mod commands;
 mod panel_calls;
 mod reports;
+
+#[tokio::test]
+async fn reports_of_today_so_far_equal_those_folded_from_the_journal() {
+    // A range from today's 00:00:00 that has not ended is answered from the running day
+    // figures; one that ended is folded from the journal. Over the same lines (a session, a
+    // queue call, a pause, all over) both say the same.
+    use crate::core::journal::{FileId, LogPosition, SourceCursor, SourceId};
+    let f = fixture();
+    let tz = jiff::tz::TimeZone::get("America/Montevideo").unwrap();
+    let now = UnixTime::now().0;
+    let today = wire::start_of_day(UnixTime(now), &tz).unwrap();
+    let base = (now - 3000).max(today.0 + 1);
+    let span = (now - 10 - base).max(0);
+    let lines = [
+        ("MANAGER", "2101", QueueEvent::AddMember, vec![""]),
+        ("c1", "NONE", QueueEvent::EnterQueue, vec!["", "0981", "1"]),
+        ("c1", "2101", QueueEvent::Connect, vec!["5", "c1.1", "2"]),
+        (
+            "c1",
+            "2101",
+            QueueEvent::CompleteCaller,
+            vec!["5", "40", "1"],
+        ),
+        ("c2", "NONE", QueueEvent::EnterQueue, vec!["", "0982", "1"]),
+        ("c2", "NONE", QueueEvent::Abandon, vec!["1", "1", "8"]),
+        ("MANAGER", "2101", QueueEvent::Pause, vec!["almuerzo"]),
+        ("MANAGER", "2101", QueueEvent::Unpause, vec![""]),
+        ("MANAGER", "2101", QueueEvent::RemoveMember, vec![""]),
+    ];
+    let at = |offset| LogPosition {
+        file: FileId {
+            dev: 1,
+            ino: 1,
+            created_ns: 0,
+        },
+        offset,
+    };
+    let n = lines.len() as i64;
+    let records: Vec<_> = lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, (callid, agent, event, data))| QueueLogRecord {
+            position: at(i as u64 * 50),
+            time: UnixTime(base + span * i as i64 / n),
+            callid: callid.into(),
+            queue: "q_ventas".into(),
+            agent: agent.into(),
+            event,
+            data: data.into_iter().map(str::to_owned).collect(),
+        })
+        .collect();
+    crate::test_support::journal_writer(&f.dir.path().join("store.db"))
+        .append_queue_log(
+            &SourceId::new("queue_log"),
+            &records,
+            SourceCursor::File(at(1000)),
+        )
+        .unwrap();
+    let ini = wire::format_date(today, &tz);
+    let open = wire::format_date(UnixTime(today.0 + 86_400), &tz);
+    let ended = wire::format_date(UnixTime(now - 2), &tz);
+    let key = f.key.clone();
+    for agent in ["", "2101"] {
+        let ask = |fin: &str| {
+            vec![
+                ("Cola", "q_ventas".to_owned()),
+                ("Agente", agent.to_owned()),
+                ("FechaInicio", ini.clone()),
+                ("FechaFin", fin.to_owned()),
+            ]
+        };
+        let today = f.call("queueData", &pairs(&ask(&open))).await;
+        let folded = f.call("queueData", &pairs(&ask(&ended))).await;
+        // A caller's own lines name no agent: only without an agent filter.
+        assert_eq!(
+            today.contains("action=\"ABANDON\""),
+            agent.is_empty(),
+            "{today}"
+        );
+        assert!(today.contains("action=\"PAUSE\""), "{today}");
+        assert_eq!(today, folded, "queueData, agent {agent:?}");
+    }
+    for op in ["getAgentTimes", "agentSessionDetail"] {
+        for (agent, queue) in [("", ""), ("2101", "q_ventas")] {
+            let ask = |fin: &str| {
+                vec![
+                    ("authorizedKey", key.clone()),
+                    ("inicio", ini.clone()),
+                    ("fin", fin.to_owned()),
+                    (
+                        if op == "getAgentTimes" {
+                            "agente"
+                        } else {
+                            "userID"
+                        },
+                        agent.to_owned(),
+                    ),
+                    ("cola", queue.to_owned()),
+                ]
+            };
+            let today = f.call(op, &pairs(&ask(&open))).await;
+            let folded = f.call(op, &pairs(&ask(&ended))).await;
+            assert!(today.contains("2101"), "{op}: {today}");
+            assert_eq!(today, folded, "{op}, agent {agent:?}, queue {queue:?}");
+        }
+    }
+}
+
+/// `(name, value)` pairs borrowed as the fixture's calls take them.
+fn pairs<'a>(owned: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    owned.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}

@@ -1,8 +1,8 @@
-//! The `ccenter*` reports (computed by `core::reports` over the journal; the agent reports of
-//! today so far read the core's running day figures).
+//! The `ccenter*` reports (computed by `core::reports` over the journal; the agent reports,
+//! queue figures and queue activity of today so far read the core's running day figures).
 
 use super::super::*;
-use crate::core::day_agent_figures::DayAgentFigures;
+use crate::core::day_figures::{self, DayQueueLog};
 
 impl UscallService {
     /// The filter, range and context of a report request.
@@ -66,6 +66,61 @@ impl UscallService {
         Ok((filter, range, cdrs, log, ctx))
     }
 
+    /// Whether a report over `range` is answered from the core's running day figures: the
+    /// range is today so far (from today's 00:00:00, not ended).
+    fn is_today(&self, range: TimeRange) -> Result<bool, UscallError> {
+        let now = UnixTime::now();
+        let today =
+            wire::date_range(None, None, &self.tz(), now).map_err(|_| UscallError::Internal)?;
+        Ok(day_figures::serves(range, today.from, now))
+    }
+
+    /// Today's queue lines and figures so far when a request's range is today so far.
+    async fn todays_queue_log(
+        &self,
+        range: TimeRange,
+        ctx: &ReportContext,
+    ) -> Result<Option<Arc<DayQueueLog>>, UscallError> {
+        if !self.is_today(range)? {
+            return Ok(None);
+        }
+        let day = self
+            .services
+            .day_queue_figures
+            .day(&self.services.journal, range, ctx)
+            .await
+            .map_err(internal)?;
+        Ok(Some(day))
+    }
+
+    /// The queue report of a request: from the core's running day figures when its range is
+    /// today so far, else folded from the journal.
+    async fn queue_reports(
+        &self,
+        args: &Args<'_>,
+    ) -> Result<Vec<reports::QueueReport>, UscallError> {
+        let (filter, range, ctx) = self.report_request(args).await?;
+        if let Some(day) = self.todays_queue_log(range, &ctx).await? {
+            return Ok(day.queue_report(&filter, &ctx));
+        }
+        let (filter, range, _, log, ctx) = self.report_input(args).await?;
+        Ok(reports::queue_report(&log, range, &filter, &ctx))
+    }
+
+    /// The queue activity of a request: from the core's running day figures when its range is
+    /// today so far, else folded from the journal.
+    async fn queue_events(
+        &self,
+        args: &Args<'_>,
+    ) -> Result<Vec<reports::QueueActivityEvent>, UscallError> {
+        let (filter, range, ctx) = self.report_request(args).await?;
+        if let Some(day) = self.todays_queue_log(range, &ctx).await? {
+            return Ok(day.queue_activity(&filter, &ctx));
+        }
+        let (filter, range, _, log, ctx) = self.report_input(args).await?;
+        Ok(reports::queue_activity(&log, range, &filter, &ctx))
+    }
+
     /// The agent report of a request: from the core's running day figures when its range is
     /// today so far (from today's 00:00:00, not ended), else folded from the journal.
     pub(in crate::facades::uscall) async fn agent_reports(
@@ -73,10 +128,7 @@ impl UscallService {
         args: &Args<'_>,
     ) -> Result<Vec<reports::AgentReport>, UscallError> {
         let (filter, range, ctx) = self.report_request(args).await?;
-        let now = UnixTime::now();
-        let today =
-            wire::date_range(None, None, &self.tz(), now).map_err(|_| UscallError::Internal)?;
-        if DayAgentFigures::serves(range, today.from, now) {
+        if self.is_today(range)? {
             let figures = self
                 .services
                 .day_agent_figures
@@ -240,9 +292,9 @@ impl UscallService {
         match name.as_str() {
             "agentes" => self.ccenter_agents(args).await,
             "filas" => {
-                let (filter, range, _, log, ctx) = self.report_input(args).await?;
+                let queues = self.queue_reports(args).await?;
                 Ok(Value::Array(
-                    reports::queue_report(&log, range, &filter, &ctx)
+                    queues
                         .iter()
                         .map(|q| {
                             json!({
@@ -263,10 +315,10 @@ impl UscallService {
                 ))
             }
             "atividade" => {
-                let (filter, range, _, log, ctx) = self.report_input(args).await?;
+                let events = self.queue_events(args).await?;
                 let tz = self.tz();
                 Ok(Value::Array(
-                    reports::queue_activity(&log, range, &filter, &ctx)
+                    events
                         .iter()
                         .map(|e| {
                             json!({

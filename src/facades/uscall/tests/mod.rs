@@ -451,4 +451,96 @@ async fn an_agent_logged_in_before_dataini_counts_its_session_and_time() {
     assert_eq!(v["retorno"][0]["tempo_logado"], 601, "{v}");
 }
 
+#[tokio::test]
+async fn queue_metrics_of_today_so_far_equal_those_folded_from_the_journal() {
+    // Today so far (no dates) is answered from the running day figures; a range that ended is
+    // folded from the journal. Over the same lines both say the same.
+    use crate::core::journal::{FileId, LogPosition, QueueEvent, SourceCursor, SourceId};
+    let f = fixture();
+    let tz = jiff::tz::TimeZone::get("America/Sao_Paulo").unwrap();
+    let now = UnixTime::now().seconds();
+    let today = wire::date_range(None, None, &tz, UnixTime(now))
+        .unwrap()
+        .from;
+    let base = (now - 3000).max(today.seconds() + 1);
+    let span = (now - 10 - base).max(0);
+    let lines = [
+        ("MANAGER", "2204", QueueEvent::AddMember, vec![""]),
+        ("c1", "NONE", QueueEvent::EnterQueue, vec!["", "0981", "1"]),
+        ("c1", "2204", QueueEvent::Connect, vec!["5", "c1.1", "2"]),
+        (
+            "c1",
+            "2204",
+            QueueEvent::CompleteCaller,
+            vec!["5", "40", "1"],
+        ),
+        ("c2", "NONE", QueueEvent::EnterQueue, vec!["", "0982", "1"]),
+        ("c2", "NONE", QueueEvent::Abandon, vec!["1", "1", "8"]),
+        ("MANAGER", "2204", QueueEvent::Pause, vec!["almoco"]),
+    ];
+    let at = |offset| LogPosition {
+        file: FileId {
+            dev: 1,
+            ino: 1,
+            created_ns: 0,
+        },
+        offset,
+    };
+    let n = lines.len() as i64;
+    let records: Vec<_> = lines
+        .into_iter()
+        .enumerate()
+        .map(
+            |(i, (callid, agent, event, data))| crate::core::journal::QueueLogRecord {
+                position: at(i as u64 * 50),
+                time: UnixTime(base + span * i as i64 / n),
+                callid: callid.into(),
+                queue: "q_soporte".into(),
+                agent: agent.into(),
+                event,
+                data: data.into_iter().map(str::to_owned).collect(),
+            },
+        )
+        .collect();
+    crate::test_support::journal_writer(&f._dir.path().join("s.db"))
+        .append_queue_log(
+            &SourceId::new("queue_log"),
+            &records,
+            SourceCursor::File(at(1000)),
+        )
+        .unwrap();
+    let ini = wire::datetime(today, &tz);
+    let ended = wire::datetime(UnixTime(now - 2), &tz);
+    for (report, agente, filas) in [
+        ("filas", None, None),
+        ("filas", None, Some("q_soporte,q_vendas")),
+        ("atividade", None, None),
+        ("atividade", Some("2204"), Some("q_soporte")),
+    ] {
+        let today = call(&f, "ccenterMetrics", &[Some(report), agente, filas]).await;
+        let folded = call(
+            &f,
+            "ccenterMetrics",
+            &[Some(report), agente, filas, Some(&ini), Some(&ended)],
+        )
+        .await;
+        assert_eq!(today["status"], "ok", "{today}");
+        assert_eq!(today, folded, "{report} {agente:?} {filas:?}");
+    }
+    let v = call(&f, "ccenterMetrics", &[Some("filas")]).await;
+    let q = &v["retorno"][0];
+    assert_eq!(
+        (
+            &q["fila"],
+            &q["oferecidas"],
+            &q["atendidas"],
+            &q["abandonadas"]
+        ),
+        (&json!("q_soporte"), &json!(2), &json!(1), &json!(1)),
+        "{v}"
+    );
+    let v = call(&f, "ccenterMetrics", &[Some("atividade"), Some("2204")]).await;
+    assert_eq!(v["retorno"].as_array().unwrap().len(), 4, "{v}");
+}
+
 mod parameters;

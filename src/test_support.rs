@@ -52,6 +52,47 @@ pub(crate) fn journal_writer(path: &Path) -> Box<dyn JournalStore + Send> {
     Box::new(crate::store::SqliteJournal::open(path).unwrap())
 }
 
+/// Appends queue_log lines `(callid, agent, event, data)` of `queue` to the journal of the
+/// store at `path`, as ingestion does: the `i`-th of `n` at `from + span * i / n`.
+pub(crate) fn append_queue_lines(
+    path: &Path,
+    queue: &str,
+    from: i64,
+    span: i64,
+    lines: Vec<(&str, &str, crate::core::QueueEvent, Vec<&str>)>,
+) {
+    use crate::core::journal::{FileId, LogPosition, SourceCursor, SourceId};
+    let at = |offset| LogPosition {
+        file: FileId {
+            dev: 1,
+            ino: 1,
+            created_ns: 0,
+        },
+        offset,
+    };
+    let n = lines.len() as i64;
+    let records: Vec<_> = lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, (callid, agent, event, data))| QueueLogRecord {
+            position: at(i as u64 * 50),
+            time: UnixTime(from + span * i as i64 / n),
+            callid: callid.into(),
+            queue: queue.into(),
+            agent: agent.into(),
+            event,
+            data: data.into_iter().map(str::to_owned).collect(),
+        })
+        .collect();
+    journal_writer(path)
+        .append_queue_log(
+            &SourceId::new("queue_log"),
+            &records,
+            SourceCursor::File(at(n as u64 * 50)),
+        )
+        .unwrap();
+}
+
 /// The facades' services over the stores named by `config` (as the engine opens them).
 pub(crate) fn services(config: Arc<crate::config::Config>) -> crate::facades::Services {
     crate::app::open_services(config).unwrap()

@@ -386,7 +386,6 @@ async fn reports_of_today_so_far_equal_those_folded_from_the_journal() {
     // A range from today's 00:00:00 that has not ended is answered from the running day
     // figures; one that ended is folded from the journal. Over the same lines (a session, a
     // queue call, a pause, all over) both say the same.
-    use crate::core::journal::{FileId, LogPosition, SourceCursor, SourceId};
     let f = fixture();
     let tz = jiff::tz::TimeZone::get("America/Montevideo").unwrap();
     let now = UnixTime::now().0;
@@ -409,35 +408,13 @@ async fn reports_of_today_so_far_equal_those_folded_from_the_journal() {
         ("MANAGER", "2101", QueueEvent::Unpause, vec![""]),
         ("MANAGER", "2101", QueueEvent::RemoveMember, vec![""]),
     ];
-    let at = |offset| LogPosition {
-        file: FileId {
-            dev: 1,
-            ino: 1,
-            created_ns: 0,
-        },
-        offset,
-    };
-    let n = lines.len() as i64;
-    let records: Vec<_> = lines
-        .into_iter()
-        .enumerate()
-        .map(|(i, (callid, agent, event, data))| QueueLogRecord {
-            position: at(i as u64 * 50),
-            time: UnixTime(base + span * i as i64 / n),
-            callid: callid.into(),
-            queue: "q_ventas".into(),
-            agent: agent.into(),
-            event,
-            data: data.into_iter().map(str::to_owned).collect(),
-        })
-        .collect();
-    crate::test_support::journal_writer(&f.dir.path().join("store.db"))
-        .append_queue_log(
-            &SourceId::new("queue_log"),
-            &records,
-            SourceCursor::File(at(1000)),
-        )
-        .unwrap();
+    crate::test_support::append_queue_lines(
+        &f.dir.path().join("store.db"),
+        "q_ventas",
+        base,
+        span,
+        lines.to_vec(),
+    );
     let ini = wire::format_date(today, &tz);
     let open = wire::format_date(UnixTime(today.0 + 86_400), &tz);
     let ended = wire::format_date(UnixTime(now - 2), &tz);

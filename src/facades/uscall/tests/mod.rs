@@ -395,35 +395,18 @@ async fn an_agent_is_found_by_user_name_as_in_every_facade() {
 async fn an_agent_logged_in_before_dataini_counts_its_session_and_time() {
     // Before, USCall's reports read only the interval's lines: an agent logged in 6 s before
     // `dataini` and still logged in got `sessoes: 0` and no logged time.
-    use crate::core::journal::{FileId, LogPosition, SourceCursor, SourceId};
+    use crate::core::journal::QueueEvent;
     let f = fixture();
     let login = UnixTime::now().seconds() - 7200;
     let (from, to) = (login + 6, login + 6 + 600);
-    let at = |offset| LogPosition {
-        file: FileId {
-            dev: 1,
-            ino: 1,
-            created_ns: 0,
-        },
-        offset,
-    };
     // `<login>|MANAGER|q_soporte|2204|ADDMEMBER|` as the journal holds it.
-    let record = crate::core::journal::QueueLogRecord {
-        position: at(0),
-        time: UnixTime(login),
-        callid: "MANAGER".into(),
-        queue: "q_soporte".into(),
-        agent: "2204".into(),
-        event: crate::core::journal::QueueEvent::AddMember,
-        data: vec![String::new()],
-    };
-    crate::test_support::journal_writer(&f._dir.path().join("s.db"))
-        .append_queue_log(
-            &SourceId::new("queue_log"),
-            &[record],
-            SourceCursor::File(at(40)),
-        )
-        .unwrap();
+    crate::test_support::append_queue_lines(
+        &f._dir.path().join("s.db"),
+        "q_soporte",
+        login,
+        0,
+        vec![("MANAGER", "2204", QueueEvent::AddMember, vec![""])],
+    );
     let tz = jiff::tz::TimeZone::get("America/Sao_Paulo").unwrap();
     let (ini, fin) = (
         wire::datetime(UnixTime(from), &tz),
@@ -455,7 +438,7 @@ async fn an_agent_logged_in_before_dataini_counts_its_session_and_time() {
 async fn queue_metrics_of_today_so_far_equal_those_folded_from_the_journal() {
     // Today so far (no dates) is answered from the running day figures; a range that ended is
     // folded from the journal. Over the same lines both say the same.
-    use crate::core::journal::{FileId, LogPosition, QueueEvent, SourceCursor, SourceId};
+    use crate::core::journal::QueueEvent;
     let f = fixture();
     let tz = jiff::tz::TimeZone::get("America/Sao_Paulo").unwrap();
     let now = UnixTime::now().seconds();
@@ -478,37 +461,13 @@ async fn queue_metrics_of_today_so_far_equal_those_folded_from_the_journal() {
         ("c2", "NONE", QueueEvent::Abandon, vec!["1", "1", "8"]),
         ("MANAGER", "2204", QueueEvent::Pause, vec!["almoco"]),
     ];
-    let at = |offset| LogPosition {
-        file: FileId {
-            dev: 1,
-            ino: 1,
-            created_ns: 0,
-        },
-        offset,
-    };
-    let n = lines.len() as i64;
-    let records: Vec<_> = lines
-        .into_iter()
-        .enumerate()
-        .map(
-            |(i, (callid, agent, event, data))| crate::core::journal::QueueLogRecord {
-                position: at(i as u64 * 50),
-                time: UnixTime(base + span * i as i64 / n),
-                callid: callid.into(),
-                queue: "q_soporte".into(),
-                agent: agent.into(),
-                event,
-                data: data.into_iter().map(str::to_owned).collect(),
-            },
-        )
-        .collect();
-    crate::test_support::journal_writer(&f._dir.path().join("s.db"))
-        .append_queue_log(
-            &SourceId::new("queue_log"),
-            &records,
-            SourceCursor::File(at(1000)),
-        )
-        .unwrap();
+    crate::test_support::append_queue_lines(
+        &f._dir.path().join("s.db"),
+        "q_soporte",
+        base,
+        span,
+        lines.to_vec(),
+    );
     let ini = wire::datetime(today, &tz);
     let ended = wire::datetime(UnixTime(now - 2), &tz);
     for (report, agente, filas) in [

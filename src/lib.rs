@@ -21,10 +21,3 @@ pub mod store;
 
 #[cfg(test)]
 pub(crate) mod test_support;
-
-/// The engine's allocator, for every binary built on this library (the engine, its tests and
-/// benches): the AMI reader allocates each message on its task and its consumers free it on
-/// theirs, a pattern under which the system allocator's arena locks contend.
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

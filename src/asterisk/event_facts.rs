@@ -435,10 +435,6 @@ mod tests {
     use crate::core::live::DeviceStatus;
     use crate::core::ChannelName;
 
-    fn ev(name: &str, fields: &[(&str, &str)]) -> AmiMessage {
-        AmiMessage::event(name, fields)
-    }
-
     /// A message without its own `Event` line first (fields given in order).
     fn msg(fields: &[(&str, &str)]) -> AmiMessage {
         let mut m = AmiMessage::new();
@@ -471,7 +467,7 @@ mod tests {
 
     #[test]
     fn device_states_are_their_own_fact() {
-        let e = ev(
+        let e = AmiMessage::event(
             "DeviceStateChange",
             &[("Device", "PJSIP/1006"), ("State", "INUSE")],
         );
@@ -504,11 +500,11 @@ mod tests {
         };
         let cases: Vec<(AmiMessage, Vec<LiveFact>)> = vec![
             (
-                ev("Newstate", &with(&[("ChannelState", "4")])),
+                AmiMessage::event("Newstate", &with(&[("ChannelState", "4")])),
                 vec![dialing(true)],
             ),
             (
-                ev("Newstate", &with(&[("ChannelState", "6")])),
+                AmiMessage::event("Newstate", &with(&[("ChannelState", "6")])),
                 vec![
                     dialing(false),
                     LiveFact::ChannelUp {
@@ -517,19 +513,25 @@ mod tests {
                     },
                 ],
             ),
-            (ev("Newstate", &with(&[("ChannelState", "5")])), vec![]),
             (
-                ev("DialBegin", &with(&[("DestChannel", "PJSIP/carrier-2")])),
+                AmiMessage::event("Newstate", &with(&[("ChannelState", "5")])),
+                vec![],
+            ),
+            (
+                AmiMessage::event("DialBegin", &with(&[("DestChannel", "PJSIP/carrier-2")])),
                 vec![dialing(true)],
             ),
             (
-                ev("DialEnd", &with(&[("DialStatus", "ANSWER")])),
+                AmiMessage::event("DialEnd", &with(&[("DialStatus", "ANSWER")])),
                 vec![dialing(false)],
             ),
             // Asterisk's own dial of an originated channel has no calling channel.
-            (ev("DialBegin", &[("DestChannel", "PJSIP/1004-3")]), vec![]),
             (
-                ev(
+                AmiMessage::event("DialBegin", &[("DestChannel", "PJSIP/1004-3")]),
+                vec![],
+            ),
+            (
+                AmiMessage::event(
                     "AgentConnect",
                     &[
                         ("Queue", "q_soporte"),
@@ -558,7 +560,7 @@ mod tests {
         for (e, want) in cases {
             assert_eq!(facts_from_event(&e, now), want, "{e:?}");
         }
-        let newchannel = ev(
+        let newchannel = AmiMessage::event(
             "Newchannel",
             &with(&[("ChannelState", "4"), ("Exten", "5553"), ("Linkedid", "l1")]),
         );
@@ -577,11 +579,11 @@ mod tests {
         let q = || QueueName::new("q_soporte").unwrap();
         let cases: Vec<(AmiMessage, Vec<LiveFact>)> = vec![
             (
-                ev("Newexten", &[("Channel", "PJSIP/1005-00000001")]),
+                AmiMessage::event("Newexten", &[("Channel", "PJSIP/1005-00000001")]),
                 vec![],
             ),
             (
-                ev(
+                AmiMessage::event(
                     "QueueMemberPause",
                     &[
                         ("Queue", "q_soporte"),
@@ -599,7 +601,7 @@ mod tests {
                 }],
             ),
             (
-                ev(
+                AmiMessage::event(
                     "QueueMemberPause",
                     &[
                         ("Queue", "q_soporte"),
@@ -613,7 +615,7 @@ mod tests {
                 }],
             ),
             (
-                ev(
+                AmiMessage::event(
                     "QueueMemberStatus",
                     &[
                         ("Queue", "q_soporte"),
@@ -630,7 +632,7 @@ mod tests {
             ),
             (
                 // As Asterisk 22 sends it after a call: its figures too.
-                ev(
+                AmiMessage::event(
                     "QueueMemberStatus",
                     &[
                         ("Queue", "q_soporte"),
@@ -658,7 +660,7 @@ mod tests {
                 ],
             ),
             (
-                ev(
+                AmiMessage::event(
                     "QueueMemberPenalty",
                     &[
                         ("Queue", "q_soporte"),
@@ -675,7 +677,7 @@ mod tests {
                 }],
             ),
             (
-                ev(
+                AmiMessage::event(
                     "AgentComplete",
                     &[
                         ("Queue", "q_soporte"),
@@ -693,7 +695,7 @@ mod tests {
                 }],
             ),
             (
-                ev(
+                AmiMessage::event(
                     "DeviceStateChange",
                     &[("Device", "PJSIP/1006"), ("State", "RINGING")],
                 ),
@@ -703,14 +705,14 @@ mod tests {
                 }],
             ),
             (
-                ev(
+                AmiMessage::event(
                     "DeviceStateChange",
                     &[("Device", "Queue:q_soporte_avail"), ("State", "INUSE")],
                 ),
                 vec![],
             ),
             (
-                ev(
+                AmiMessage::event(
                     "ContactStatus",
                     &[
                         ("URI", "sip:1006@127.0.1.6:5060"),
@@ -726,7 +728,7 @@ mod tests {
                 }],
             ),
             (
-                ev(
+                AmiMessage::event(
                     "Hangup",
                     &[("Channel", "PJSIP/1006-0000000b"), ("Uniqueid", "u7")],
                 ),
@@ -735,9 +737,12 @@ mod tests {
                     uniqueid: UniqueId::new("u7"),
                 }],
             ),
-            (ev("Hangup", &[("Channel", "Local/x@y-00000001;1")]), vec![]),
             (
-                ev(
+                AmiMessage::event("Hangup", &[("Channel", "Local/x@y-00000001;1")]),
+                vec![],
+            ),
+            (
+                AmiMessage::event(
                     "Hangup",
                     &[("Channel", "Local/x@y-00000001;2"), ("Uniqueid", "u9")],
                 ),
@@ -746,7 +751,7 @@ mod tests {
                 }],
             ),
             (
-                ev(
+                AmiMessage::event(
                     "NewConnectedLine",
                     &[
                         ("Channel", "PJSIP/1006-00000078"),
@@ -761,7 +766,7 @@ mod tests {
                 }],
             ),
             (
-                ev(
+                AmiMessage::event(
                     "NewConnectedLine",
                     &[
                         ("Channel", "PJSIP/1006-00000078"),

@@ -698,20 +698,19 @@ async fn pump(
 mod tests {
     use super::*;
 
-    fn ev(name: &str, fields: &[(&str, &str)]) -> AmiMessage {
-        AmiMessage::event(name, fields)
-    }
-
     #[test]
     fn unused_events_are_dropped_and_used_ones_typed() {
         let now = UnixTime(5);
         for name in ["Newexten", "VarSet", "RTCPSent", "hangup"] {
-            assert_eq!(PbxEvent::parse(&ev(name, &[("Uniqueid", "u")]), now), None);
+            assert_eq!(
+                PbxEvent::parse(&AmiMessage::event(name, &[("Uniqueid", "u")]), now),
+                None
+            );
         }
         assert_eq!(PbxEvent::parse(&AmiMessage::new(), now), None, "no name");
         assert_eq!(
             PbxEvent::parse(
-                &ev(
+                &AmiMessage::event(
                     "Hangup",
                     &[
                         ("Channel", "PJSIP/1001-00000001"),
@@ -731,7 +730,7 @@ mod tests {
         );
         assert_eq!(
             PbxEvent::parse(
-                &ev(
+                &AmiMessage::event(
                     "OriginateResponse",
                     &[("ActionID", "c-3"), ("Response", "Failure")]
                 ),
@@ -746,7 +745,7 @@ mod tests {
         );
         assert_eq!(
             PbxEvent::parse(
-                &ev(
+                &AmiMessage::event(
                     "DeviceStateChange",
                     &[("Device", "PJSIP/1002"), ("State", "RINGINUSE")]
                 ),

@@ -578,10 +578,6 @@ pub fn build_snapshot(
 mod tests {
     use super::*;
 
-    fn ev(name: &str, fields: &[(&str, &str)]) -> AmiMessage {
-        AmiMessage::event(name, fields)
-    }
-
     #[test]
     fn names_and_numbers_map() {
         for (code, s) in [
@@ -642,7 +638,7 @@ mod tests {
     #[test]
     fn snapshot_from_list_events() {
         let queue = [
-            ev(
+            AmiMessage::event(
                 "QueueParams",
                 &[
                     ("Queue", "q_soporte"),
@@ -653,7 +649,7 @@ mod tests {
                     ("Strategy", "leastrecent"),
                 ],
             ),
-            ev(
+            AmiMessage::event(
                 "QueueMember",
                 &[
                     ("Queue", "q_soporte"),
@@ -671,7 +667,7 @@ mod tests {
                     ("PausedReason", "almuerzo"),
                 ],
             ),
-            ev(
+            AmiMessage::event(
                 "QueueEntry",
                 &[
                     ("Queue", "q_soporte"),
@@ -684,11 +680,11 @@ mod tests {
             ),
         ];
         let devices = [
-            ev(
+            AmiMessage::event(
                 "DeviceStateChange",
                 &[("Device", "PJSIP/1005"), ("State", "INUSE")],
             ),
-            ev(
+            AmiMessage::event(
                 "DeviceStateChange",
                 &[("Device", "Queue:q_soporte_avail"), ("State", "INUSE")],
             ),
@@ -710,7 +706,7 @@ mod tests {
                 contact: Some(("sip:1009@10.0.0.9:5060".into(), "".into())),
             },
         ];
-        let channels = [ev(
+        let channels = [AmiMessage::event(
             "CoreShowChannel",
             &[
                 ("Channel", "PJSIP/1005-0000000a"),

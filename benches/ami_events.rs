@@ -25,7 +25,7 @@
 //!    event: events/s, and ours as a multiple of it (skipped, with the reason, without it).
 //!
 //! `cargo bench --bench ami_events` (env `AMI_EVENTS_N`, default 200000; `AMI_EVENTS_RUNS`,
-//! default 3).
+//! default 3; `AMI_EVENTS_ONLY=client` stops after the client path, for profiling it).
 
 mod support;
 
@@ -480,6 +480,15 @@ async fn main() {
         fake.written().await;
         lagged_total += lagged;
         client_eps.push(n as f64 / took.as_secs_f64());
+    }
+    if std::env::var("AMI_EVENTS_ONLY").as_deref() == Ok("client") {
+        // For profiling the client path alone.
+        println!(
+            "codec events/s: {:.0}; client events/s: {:.0}",
+            support::median(&codec_eps),
+            support::median(&client_eps)
+        );
+        return;
     }
     // 3b. As the engine read events before its hub: three raw subscribers, each parsing every
     // event and drawing its facts on its own.

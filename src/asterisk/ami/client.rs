@@ -41,8 +41,9 @@ use super::codec::{self, AmiCodec, AmiFrame, DEFAULT_MAX_MESSAGE};
 use super::error::AmiError;
 use super::message::AmiMessage;
 
-/// An event as subscribers receive it: one decoded message shared by all of them.
-pub type AmiEvent = Arc<AmiMessage>;
+/// An event as subscribers receive it: one decoded message shared by all of them (a clone
+/// counts a reference to the text it was decoded into, it copies nothing).
+pub type AmiEvent = AmiMessage;
 
 /// Largest number of events one list action may collect before it is failed.
 const MAX_LIST_EVENTS: usize = 200_000;
@@ -158,21 +159,26 @@ struct Filtered {
 }
 
 impl Filtered {
-    /// Sends `event` to the subscriptions that asked for its name; forgets those whose
-    /// receivers are all gone.
-    fn publish(&self, event: &AmiEvent) {
-        let Some(name) = event.event_name() else {
-            return;
-        };
+    /// Sends each of `events` to the subscriptions that asked for its name; forgets those
+    /// whose receivers are all gone. The list is read once for the batch.
+    fn publish(&self, events: &[AmiEvent]) {
         let mut gone = false;
         {
             let subscriptions = self
                 .subscriptions
                 .read()
                 .unwrap_or_else(PoisonError::into_inner);
-            for (names, tx) in subscriptions.iter() {
-                if names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
-                    gone |= tx.send(event.clone()).is_err();
+            if subscriptions.is_empty() {
+                return;
+            }
+            for event in events {
+                let Some(name) = event.event_name() else {
+                    continue;
+                };
+                for (names, tx) in subscriptions.iter() {
+                    if names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                        gone |= tx.send(event.clone()).is_err();
+                    }
                 }
             }
         }
@@ -605,8 +611,8 @@ impl Task {
     /// Publishes the events of a batch, in wire order, to every subscriber. No subscriber is
     /// fine; a slow one lags (bounded channels). Subscribers share the one decoded event.
     fn publish(&self, outbox: &mut Vec<AmiEvent>) {
+        self.filtered.publish(outbox);
         for event in outbox.drain(..) {
-            self.filtered.publish(&event);
             let _ = self.events.send(event);
         }
     }
@@ -693,7 +699,7 @@ impl Task {
                 }
             }
         }
-        outbox.push(Arc::new(message));
+        outbox.push(message);
     }
 
     /// Sends `Logoff` and waits (bounded) for `Goodbye` or the close.

@@ -15,7 +15,14 @@
 use bytes::{Buf, BufMut, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
-use super::message::{AmiMessage, Field};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::message::{AmiMessage, Field, Store};
+
+/// Messages decoded in one pass into one shared store, at most: a store lives as long as the
+/// last of its messages, so this bounds what one kept event holds on to (about 64 KiB).
+const BATCH_MESSAGES: usize = 128;
 
 /// Default upper bound for one message (banner and command output included): 1 MiB.
 pub const DEFAULT_MAX_MESSAGE: usize = 1024 * 1024;
@@ -85,8 +92,10 @@ pub struct AmiCodec {
     current: AmiMessage,
     /// Bytes consumed into `current` so far.
     current_size: usize,
-    /// Fields of the last message: the next one is likely of the same shape.
+    /// Fields of the last batch: the next one is likely of the same size.
     fields_hint: usize,
+    /// Messages decoded in one pass and not yet returned, in wire order.
+    ready: VecDeque<AmiMessage>,
     /// Whether whole messages are decoded in one pass (off in tests that compare both paths).
     one_pass: bool,
     /// Messages decoded in one pass.
@@ -114,6 +123,7 @@ impl AmiCodec {
             current: AmiMessage::new(),
             current_size: 0,
             fields_hint: 8,
+            ready: VecDeque::new(),
             one_pass: true,
             #[cfg(test)]
             one_pass_frames: 0,
@@ -128,42 +138,101 @@ impl AmiCodec {
         self
     }
 
-    /// Decodes one whole message from the front of `buf` in one pass, when that is plain:
-    /// entirely in the buffer, within the size limit, every line `Key: Value` ended by CRLF,
-    /// keys ASCII, valid UTF-8, not an old-style `Response: Follows`. Its bytes are copied once
-    /// and its fields are spans of that copy. Anything else (`None`, nothing consumed) goes
-    /// through the line decoder, which gives the same fields.
-    fn decode_whole(&mut self, buf: &mut BytesMut) -> Option<AmiFrame> {
-        let bytes = &buf[..buf.len().min(self.max_message)];
-        let mut fields: Vec<Field> = Vec::with_capacity(self.fields_hint);
-        let mut line_start = 0;
-        // Eight bytes at a time, in line: a line is short, so a vector search per line costs
-        // more than it saves. The key runs up to the first `:`; the line ends at the next LF.
+    /// Decodes the whole messages at the front of `buf` in one pass, as long as they are plain:
+    /// entirely in the buffer, each within the size limit, every line `Key: Value` ended by
+    /// CRLF, keys ASCII, valid UTF-8, not an old-style `Response: Follows`. Up to
+    /// [`BATCH_MESSAGES`] of them are copied once into one shared store, their fields spans of
+    /// it, and queued in `ready`. Returns whether any was; the first message that is not plain
+    /// (nothing of it consumed) goes through the line decoder, which gives the same fields.
+    fn decode_batch(&mut self, buf: &mut BytesMut) -> bool {
+        let bytes = &buf[..];
+        // Nothing is allocated for a buffer that holds no whole message (the rest of a read).
+        if memchr::memmem::find(bytes, b"\r\n\r\n").is_none() {
+            return false;
+        }
+        let mut scan = Scanner::new(bytes);
+        let mut fields = Vec::with_capacity(self.fields_hint);
+        // Where each message's fields end and where the message ends in `bytes`.
+        let mut ends: Vec<(u32, usize)> = Vec::with_capacity(BATCH_MESSAGES);
+        let mut start = 0;
+        while ends.len() < BATCH_MESSAGES {
+            let first = fields.len();
+            match self.plain_message(bytes, start, &mut scan, &mut fields) {
+                // Field counts fit: a batch holds at most a batch of bounded messages.
+                Some(next) => {
+                    ends.push((fields.len() as u32, next));
+                    start = next;
+                }
+                None => {
+                    fields.truncate(first);
+                    break;
+                }
+            }
+        }
+        // The text is checked once for the batch; messages from the first bad byte on go
+        // through the line decoder (lossy).
+        let valid = match std::str::from_utf8(&bytes[..start]) {
+            Ok(_) => start,
+            Err(e) => e.valid_up_to(),
+        };
+        while ends.last().is_some_and(|&(_, end)| end > valid) {
+            ends.pop();
+        }
+        let Some(&(field_count, consumed)) = ends.last() else {
+            return false;
+        };
+        fields.truncate(field_count as usize);
+        let Ok(text) = std::str::from_utf8(&bytes[..consumed]) else {
+            return false;
+        };
+        let store = Arc::new(Store {
+            text: text.to_owned(),
+            fields,
+        });
+        buf.advance(consumed);
+        self.fields_hint = store.fields.len();
+        #[cfg(test)]
+        {
+            self.one_pass_frames += ends.len();
+        }
+        let mut first = 0;
+        for (end, _) in ends {
+            self.ready
+                .extend(AmiMessage::shared(store.clone(), first..end));
+            first = end;
+        }
+        true
+    }
+
+    /// Decodes the plain message at `bytes[start..]`, its fields appended to `fields` as spans
+    /// of `bytes`: where the next message starts, or `None` (fields to be truncated by the
+    /// caller) when it is not plain.
+    fn plain_message(
+        &self,
+        bytes: &[u8],
+        start: usize,
+        scan: &mut Scanner<'_>,
+        fields: &mut Vec<Field>,
+    ) -> Option<usize> {
+        let limit = start.saturating_add(self.max_message).min(bytes.len());
+        let first = fields.len();
+        let mut line_start = start;
+        // The key runs up to the first `:`; the line ends at the next LF.
         loop {
-            let rest = bytes.get(line_start..)?;
+            let rest = bytes.get(line_start..limit)?;
             if rest.starts_with(b"\r\n") {
                 // The empty line: the message is complete.
-                if fields.is_empty() {
-                    return None;
-                }
-                let text = std::str::from_utf8(&bytes[..line_start]).ok()?.to_owned();
-                buf.advance(line_start + 2);
-                self.fields_hint = fields.len();
-                #[cfg(test)]
-                {
-                    self.one_pass_frames += 1;
-                }
-                return Some(AmiFrame::Message(AmiMessage::from_parts(text, fields)));
+                return (fields.len() > first).then_some(line_start + 2);
             }
             // A line without `:` (an `Output` value, or a bare LF) and a key that is not ASCII
             // are left to the line decoder.
-            let c = line_start + key_end(rest)?;
-            if bytes[c] != b':' {
+            let c = scan.key_end(line_start)?;
+            if c >= limit || bytes[c] != b':' {
                 return None;
             }
-            let at = c + 1 + find_lf(&bytes[c + 1..])?;
-            if bytes[at - 1] != b'\r' {
-                return None; // a bare LF
+            let at = scan.lf(c + 1)?;
+            if at >= limit || bytes[at - 1] != b'\r' {
+                return None; // a bare LF, or past the size limit
             }
             let line_end = at - 1;
             let (key_start, key_end) = trim_span(bytes, line_start, c);
@@ -172,13 +241,13 @@ impl AmiCodec {
             } else {
                 c + 1
             };
-            if fields.is_empty()
+            if fields.len() == first
                 && bytes[key_start..key_end].eq_ignore_ascii_case(b"Response")
                 && bytes[value_start..line_end].eq_ignore_ascii_case(b"Follows")
             {
                 return None;
             }
-            // Offsets fit: the message is bounded far below 4 GiB by the codec's limit.
+            // Offsets fit: a batch is bounded by `BATCH_MESSAGES` messages of bounded size.
             fields.push(Field {
                 key: (key_start as u32, key_end as u32),
                 value: (value_start as u32, line_end as u32),
@@ -275,53 +344,128 @@ impl AmiCodec {
     }
 }
 
-const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-
-/// The bytes of the little-endian word `w` equal to `b`, flagged by their high bit. The lowest
-/// flag is exact (a borrow only runs upwards from a matching byte), higher ones may be false.
-#[inline(always)]
-fn matches(w: u64, b: u8) -> u64 {
-    let x = w ^ u64::from_ne_bytes([b; 8]);
-    x.wrapping_sub(ONES) & !x & HIGH
+/// The bytes of a 64-byte block that end a key (`:`, LF, 0x80 and above) and that end a line
+/// (LF), as bitmasks (bit `i` for byte `i`).
+#[derive(Clone, Copy, Default)]
+struct BlockMasks {
+    key_end: u64,
+    lf: u64,
 }
 
-/// The first byte of `bytes` that `flags` marks in its eight-byte words (its lowest flag exact),
-/// or that `hit` accepts in the last few bytes.
-#[inline(always)]
-fn first_marked(
-    bytes: &[u8],
-    flags: impl Fn(u64) -> u64,
-    hit: impl Fn(u8) -> bool,
-) -> Option<usize> {
-    let mut words = bytes.chunks_exact(8);
-    let mut at = 0;
-    for word in words.by_ref() {
-        let flagged = flags(u64::from_le_bytes(word.try_into().unwrap_or([0; 8])));
-        if flagged != 0 {
-            return Some(at + (flagged.trailing_zeros() / 8) as usize);
+impl BlockMasks {
+    #[inline(always)]
+    fn of(block: &[u8; 64]) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: SSE2 is part of the x86_64 baseline: every CPU this target runs on has it.
+            unsafe { Self::of_sse2(block) }
         }
-        at += 8;
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            Self::of_bytes(block)
+        }
     }
-    words
-        .remainder()
-        .iter()
-        .position(|&b| hit(b))
-        .map(|i| at + i)
+
+    /// Sixteen bytes compared at once, their flags gathered by `movemask`.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "sse2")]
+    fn of_sse2(block: &[u8; 64]) -> Self {
+        use std::arch::x86_64::{
+            _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_set_epi64x,
+        };
+        let (colon, lf) = (_mm_set1_epi8(b':' as i8), _mm_set1_epi8(b'\n' as i8));
+        let mut masks = Self::default();
+        for (i, lane) in block.chunks_exact(16).enumerate() {
+            let word =
+                |at: usize| i64::from_le_bytes(lane[at..at + 8].try_into().unwrap_or([0; 8]));
+            let v = _mm_set_epi64x(word(8), word(0));
+            let is_lf = _mm_cmpeq_epi8(v, lf);
+            let stops = _mm_or_si128(_mm_cmpeq_epi8(v, colon), is_lf);
+            // `movemask` of the bytes themselves flags those of 0x80 and above.
+            let key_end = (_mm_movemask_epi8(stops) | _mm_movemask_epi8(v)) as u16;
+            masks.key_end |= u64::from(key_end) << (16 * i);
+            masks.lf |= u64::from(_mm_movemask_epi8(is_lf) as u16) << (16 * i);
+        }
+        masks
+    }
+
+    /// The same masks, a byte at a time (other targets, and the tests' reference).
+    #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+    fn of_bytes(block: &[u8; 64]) -> Self {
+        let mut masks = Self::default();
+        for (i, &b) in block.iter().enumerate() {
+            masks.key_end |= u64::from(b == b':' || b == b'\n' || b >= 0x80) << i;
+            masks.lf |= u64::from(b == b'\n') << i;
+        }
+        masks
+    }
 }
 
-/// Where the key of `line` ends: its first `:`, LF or byte of 0x80 or above.
-fn key_end(line: &[u8]) -> Option<usize> {
-    first_marked(
-        line,
-        |w| matches(w, b':') | matches(w, b'\n') | (w & HIGH),
-        |b| b == b':' || b == b'\n' || b >= 0x80,
-    )
+/// Finds key ends and line ends in a buffer from its start, 64 bytes at a time: each block's
+/// masks are computed once and each search is a shift and a count of trailing zeros, so a
+/// message costs a branch per block, not one per byte class per line.
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    /// Where the current block starts (a multiple of 64).
+    base: usize,
+    masks: BlockMasks,
 }
 
-/// Where the first LF of `bytes` is.
-fn find_lf(bytes: &[u8]) -> Option<usize> {
-    first_marked(bytes, |w| matches(w, b'\n'), |b| b == b'\n')
+impl<'a> Scanner<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        let mut scanner = Self {
+            bytes,
+            base: 0,
+            masks: BlockMasks::default(),
+        };
+        scanner.load(0);
+        scanner
+    }
+
+    fn load(&mut self, base: usize) {
+        self.base = base;
+        let rest = self.bytes.get(base..).unwrap_or_default();
+        self.masks = match rest.first_chunk::<64>() {
+            Some(block) => BlockMasks::of(block),
+            None => {
+                // The last, partial block, padded with bytes that mark nothing.
+                let mut block = [0u8; 64];
+                block[..rest.len()].copy_from_slice(rest);
+                BlockMasks::of(&block)
+            }
+        };
+    }
+
+    /// The first position at or after `from` that `pick` marks.
+    #[inline(always)]
+    fn find(&mut self, from: usize, pick: impl Fn(&BlockMasks) -> u64) -> Option<usize> {
+        let mut from = from;
+        loop {
+            if from >= self.base + 64 {
+                if from >= self.bytes.len() {
+                    return None;
+                }
+                self.load(from & !63);
+            }
+            let marked = pick(&self.masks) & (!0u64 << (from - self.base));
+            if marked != 0 {
+                let at = self.base + marked.trailing_zeros() as usize;
+                return (at < self.bytes.len()).then_some(at);
+            }
+            from = self.base + 64;
+        }
+    }
+
+    /// Where the key of the line starting at `from` ends: its first `:`, LF or byte of 0x80 or
+    /// above.
+    fn key_end(&mut self, from: usize) -> Option<usize> {
+        self.find(from, |m| m.key_end)
+    }
+
+    /// Where the first LF at or after `from` is.
+    fn lf(&mut self, from: usize) -> Option<usize> {
+        self.find(from, |m| m.lf)
+    }
 }
 
 /// `bytes[start..end]` without the leading and trailing whitespace `str::trim` removes from
@@ -356,9 +500,16 @@ impl Decoder for AmiCodec {
     type Error = CodecError;
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<AmiFrame>, CodecError> {
-        if self.one_pass && self.mode == Mode::Fields && self.current.is_empty() {
-            if let Some(frame) = self.decode_whole(buf) {
-                return Ok(Some(frame));
+        if let Some(message) = self.ready.pop_front() {
+            return Ok(Some(AmiFrame::Message(message)));
+        }
+        if self.one_pass
+            && self.mode == Mode::Fields
+            && self.current.is_empty()
+            && self.decode_batch(buf)
+        {
+            if let Some(message) = self.ready.pop_front() {
+                return Ok(Some(AmiFrame::Message(message)));
             }
         }
         // Lines are taken from `buf[taken..]`; what was taken is advanced over once, on return.
@@ -544,7 +695,7 @@ mod tests {
     }
 
     #[test]
-    fn key_end_and_find_lf_find_the_first_of_their_bytes() {
+    fn the_scanner_finds_the_first_of_its_bytes_from_any_position() {
         let cases: &[&[u8]] = &[
             b"Event: X",
             b"ConnectedLineName: <unknown>",
@@ -565,16 +716,45 @@ mod tests {
             b"\n\n\n\n\n\n\n\n\x0b:",
             b"\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\n",
         ];
-        for line in cases {
-            for from in 0..=line.len() {
-                let part = &line[from..];
+        // Each case alone, and at every offset of a longer buffer so that its bytes fall on
+        // both sides of a 64-byte block boundary.
+        let mut buffers: Vec<Vec<u8>> = cases.iter().map(|c| c.to_vec()).collect();
+        for case in cases {
+            for pad in [1, 7, 50, 63, 64, 65, 120, 127, 128] {
+                let mut b = vec![b'x'; pad];
+                b.extend_from_slice(case);
+                b.extend_from_slice(b"tail without stops");
+                buffers.push(b);
+            }
+        }
+        for bytes in &buffers {
+            for from in 0..=bytes.len() {
+                let part = &bytes[from..];
                 let key = part
                     .iter()
-                    .position(|&b| b == b':' || b == b'\n' || b >= 0x80);
-                assert_eq!(key_end(part), key, "{part:?}");
-                let lf = part.iter().position(|&b| b == b'\n');
-                assert_eq!(find_lf(part), lf, "{part:?}");
+                    .position(|&b| b == b':' || b == b'\n' || b >= 0x80)
+                    .map(|i| from + i);
+                assert_eq!(
+                    Scanner::new(bytes).key_end(from),
+                    key,
+                    "{bytes:?} from {from}"
+                );
+                let lf = part.iter().position(|&b| b == b'\n').map(|i| from + i);
+                assert_eq!(Scanner::new(bytes).lf(from), lf, "{bytes:?} from {from}");
             }
+            // One scanner walking forwards, as the decoder does.
+            let mut scan = Scanner::new(bytes);
+            let mut from = 0;
+            while let Some(at) = scan.key_end(from) {
+                assert!(matches!(bytes[at], b':' | b'\n') || bytes[at] >= 0x80);
+                assert!(bytes[from..at]
+                    .iter()
+                    .all(|&b| b != b':' && b != b'\n' && b < 0x80));
+                from = at + 1;
+            }
+            assert!(bytes[from.min(bytes.len())..]
+                .iter()
+                .all(|&b| b != b':' && b != b'\n' && b < 0x80));
         }
     }
 
@@ -629,6 +809,76 @@ mod tests {
         }
         assert_eq!(slow, 0);
         assert!(fast > 300, "one-pass frames: {fast}");
+    }
+
+    #[test]
+    fn the_vector_masks_equal_the_bytewise_masks() {
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        const BYTES: &[u8] = b":\n\rAz 0\x7f\x80\xc3\xa9\xff\x00\x0b\t";
+        for _ in 0..20_000 {
+            let mut block = [0u8; 64];
+            for b in block.iter_mut() {
+                *b = BYTES[(next() % BYTES.len() as u64) as usize];
+            }
+            let (fast, slow) = (BlockMasks::of(&block), BlockMasks::of_bytes(&block));
+            assert_eq!(
+                (fast.key_end, fast.lf),
+                (slow.key_end, slow.lf),
+                "{block:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn messages_of_one_read_share_one_store_and_copy_out_to_change() {
+        let mut codec = AmiCodec::new().without_banner();
+        let mut buf = BytesMut::from(
+            &b"Event: A\r\nUniqueid: 1\r\n\r\nEvent: B\r\nUniqueid: 2\r\n\r\nEvent: C\r\n"[..],
+        );
+        let mut take = |buf: &mut BytesMut| match codec.decode(buf) {
+            Ok(Some(AmiFrame::Message(m))) => Some(m),
+            _ => None,
+        };
+        let (Some(mut a), Some(b)) = (take(&mut buf), take(&mut buf)) else {
+            panic!("two whole messages")
+        };
+        assert!(take(&mut buf).is_none(), "the third is not whole yet");
+        assert!(a.shares_store_with(&b));
+        assert_eq!(
+            a.fields().collect::<Vec<_>>(),
+            [("Event", "A"), ("Uniqueid", "1")]
+        );
+        assert_eq!(
+            b.fields().collect::<Vec<_>>(),
+            [("Event", "B"), ("Uniqueid", "2")]
+        );
+        let copy = b.clone();
+        assert!(copy.shares_store_with(&b));
+
+        a.insert(1, "ActionID", "7");
+        a.remove("Uniqueid");
+        assert!(!a.shares_store_with(&b));
+        assert_eq!(
+            a.fields().collect::<Vec<_>>(),
+            [("Event", "A"), ("ActionID", "7")]
+        );
+        assert_eq!(b.get("Uniqueid"), Some("2"));
+        assert_eq!(b.len(), 2);
+        assert_eq!(copy, b);
+
+        buf.extend_from_slice(b"Uniqueid: 3\r\n\r\n");
+        let c = take(&mut buf).map(|m| {
+            m.fields()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(c, Some(vec!["Event=C".to_owned(), "Uniqueid=3".to_owned()]));
     }
 
     #[test]

@@ -5,69 +5,136 @@
 //! lookups ignore ASCII case, as Asterisk does.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Keys whose values are replaced by `***` in `Debug` output.
 const REDACTED_KEYS: &[&str] = &["Secret", "Key"];
 
 /// One AMI message: ordered `(key, value)` pairs.
 ///
-/// Stored as one text buffer holding every key and value and the spans of each field, so that
-/// decoding an event of twenty fields costs a few allocations, not forty.
-#[derive(Clone, Default)]
+/// Its text sits in a shared store with the spans of each field. A message built field by field
+/// has a store of its own; messages decoded together from one read share one store (one
+/// allocation for a hundred events, not three per event), so cloning a message, as every
+/// subscriber's copy of an event is, only counts a reference. Changing a message that shares
+/// its store first copies its own fields out.
+#[derive(Clone)]
 pub struct AmiMessage {
-    text: String,
-    fields: Vec<Field>,
+    store: Arc<Store>,
+    /// This message's fields: `store.fields[first..end]`.
+    first: u32,
+    end: u32,
 }
 
-/// Where a field's key and value sit in the message's text (byte offsets, start and end).
+/// Text and field spans of one message, or of every message decoded from one read.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Store {
+    pub(super) text: String,
+    pub(super) fields: Vec<Field>,
+}
+
+/// Where a field's key and value sit in the store's text (byte offsets, start and end).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Field {
     pub(super) key: (u32, u32),
     pub(super) value: (u32, u32),
 }
 
+impl Default for AmiMessage {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl AmiMessage {
     /// An empty message.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_capacity(0, 0)
     }
 
     /// An empty message with room for `fields` fields of `bytes` bytes of text in all.
     pub fn with_capacity(fields: usize, bytes: usize) -> Self {
-        Self {
+        Self::whole(Store {
             text: String::with_capacity(bytes),
             fields: Vec::with_capacity(fields),
+        })
+    }
+
+    /// The one message of `store`.
+    fn whole(store: Store) -> Self {
+        // A message is bounded far below 4 GiB of fields by the codec's limit.
+        let end = store.fields.len() as u32;
+        Self {
+            store: Arc::new(store),
+            first: 0,
+            end,
         }
     }
 
-    /// A message over `text` whose fields are the given spans of it (the codec's one-pass
-    /// decode of a whole message: one copy of its bytes, no copy per field). Every span lies
-    /// within `text` on character boundaries.
-    pub(super) fn from_parts(text: String, fields: Vec<Field>) -> Self {
-        debug_assert!(fields.iter().all(|f| {
-            [f.key, f.value].iter().all(|&(a, b)| {
-                a <= b && text.is_char_boundary(a as usize) && text.is_char_boundary(b as usize)
-            })
-        }));
-        Self { text, fields }
+    /// The message made of `store.fields[range]` (the codec's one-pass decode of several
+    /// messages from one read: one copy of their bytes, no copy per field), or `None` when the
+    /// range is not within the store. Every span lies within the text on character boundaries.
+    pub(super) fn shared(store: Arc<Store>, range: std::ops::Range<u32>) -> Option<Self> {
+        let end = range.end.min(store.fields.len() as u32);
+        if range.start > end {
+            return None;
+        }
+        debug_assert!(store.fields[range.start as usize..end as usize]
+            .iter()
+            .all(|f| {
+                [f.key, f.value].iter().all(|&(a, b)| {
+                    a <= b
+                        && store.text.is_char_boundary(a as usize)
+                        && store.text.is_char_boundary(b as usize)
+                })
+            }));
+        Some(Self {
+            store,
+            first: range.start,
+            end,
+        })
     }
 
-    fn append(&mut self, s: &str) -> (u32, u32) {
-        let start = self.text.len();
-        self.text.push_str(s);
-        // A message is bounded far below 4 GiB by the codec's limit.
-        (start as u32, self.text.len() as u32)
+    /// Whether `self` and `other` sit in one store (tests of the codec's batches).
+    #[cfg(test)]
+    pub(super) fn shares_store_with(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.store, &other.store)
+    }
+
+    fn own_fields(&self) -> &[Field] {
+        &self.store.fields[self.first as usize..self.end as usize]
+    }
+
+    /// The store, alone and holding only this message, to change it: a message that shares
+    /// its store (or a store of several) gets a copy of its own fields first.
+    fn store_mut(&mut self) -> &mut Store {
+        let alone = self.first == 0 && self.end as usize == self.store.fields.len();
+        if !alone || Arc::get_mut(&mut self.store).is_none() {
+            let mut own = Store {
+                text: String::with_capacity(self.text_len()),
+                fields: Vec::with_capacity(self.len() + 1),
+            };
+            for (k, v) in self.fields() {
+                let key = own.append(k);
+                let value = own.append(v);
+                own.fields.push(Field { key, value });
+            }
+            *self = Self::whole(own);
+        }
+        // Alone now: `make_mut` has nothing to copy.
+        Arc::make_mut(&mut self.store)
     }
 
     fn span(&self, (start, end): (u32, u32)) -> &str {
-        &self.text[start as usize..end as usize]
+        &self.store.text[start as usize..end as usize]
     }
 
     /// Appends a field, keeping any earlier field with the same key.
     pub fn push(&mut self, key: impl AsRef<str>, value: impl AsRef<str>) {
-        let key = self.append(key.as_ref());
-        let value = self.append(value.as_ref());
-        self.fields.push(Field { key, value });
+        let store = self.store_mut();
+        let key = store.append(key.as_ref());
+        let value = store.append(value.as_ref());
+        store.fields.push(Field { key, value });
+        self.end += 1;
     }
 
     /// An event named `name` with these fields after its `Event` line (for tests of the
@@ -89,28 +156,31 @@ impl AmiMessage {
 
     /// Inserts a field at `index` (clamped to the end).
     pub fn insert(&mut self, index: usize, key: impl AsRef<str>, value: impl AsRef<str>) {
-        let index = index.min(self.fields.len());
-        let key = self.append(key.as_ref());
-        let value = self.append(value.as_ref());
-        self.fields.insert(index, Field { key, value });
+        let index = index.min(self.len());
+        let store = self.store_mut();
+        let key = store.append(key.as_ref());
+        let value = store.append(value.as_ref());
+        store.fields.insert(index, Field { key, value });
+        self.end += 1;
     }
 
     /// Removes every field with this key (ASCII case-insensitive).
     pub fn remove(&mut self, key: &str) {
-        let text = &self.text;
-        self.fields
-            .retain(|f| !text[f.key.0 as usize..f.key.1 as usize].eq_ignore_ascii_case(key));
+        let store = self.store_mut();
+        let Store { text, fields } = store;
+        fields.retain(|f| !text[f.key.0 as usize..f.key.1 as usize].eq_ignore_ascii_case(key));
+        self.end = fields.len() as u32;
     }
 
     /// Whether field `f`'s key is `key` (ASCII case-insensitive), comparing lengths first.
     fn key_is(&self, f: &Field, key: &[u8]) -> bool {
         let (start, end) = (f.key.0 as usize, f.key.1 as usize);
-        end - start == key.len() && self.text.as_bytes()[start..end].eq_ignore_ascii_case(key)
+        end - start == key.len() && self.store.text.as_bytes()[start..end].eq_ignore_ascii_case(key)
     }
 
     /// The first value for `key` (ASCII case-insensitive).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.fields
+        self.own_fields()
             .iter()
             .find(|f| self.key_is(f, key.as_bytes()))
             .map(|f| self.span(f.value))
@@ -118,7 +188,7 @@ impl AmiMessage {
 
     /// Every value for `key`, in order (ASCII case-insensitive).
     pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.fields
+        self.own_fields()
             .iter()
             .filter(move |f| self.key_is(f, key.as_bytes()))
             .map(|f| self.span(f.value))
@@ -126,14 +196,14 @@ impl AmiMessage {
 
     /// All fields, in order.
     pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.fields
+        self.own_fields()
             .iter()
             .map(|f| (self.span(f.key), self.span(f.value)))
     }
 
     /// Bytes of text of every key and value.
     pub fn text_len(&self) -> usize {
-        self.fields
+        self.own_fields()
             .iter()
             .map(|f| (f.key.1 - f.key.0 + f.value.1 - f.value.0) as usize)
             .sum()
@@ -141,12 +211,12 @@ impl AmiMessage {
 
     /// Number of fields.
     pub fn len(&self) -> usize {
-        self.fields.len()
+        self.own_fields().len()
     }
 
     /// Whether the message has no field.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.own_fields().is_empty()
     }
 
     /// Whether this is an event (has an `Event` key).
@@ -192,9 +262,18 @@ impl AmiMessage {
     }
 }
 
+impl Store {
+    fn append(&mut self, s: &str) -> (u32, u32) {
+        let start = self.text.len();
+        self.text.push_str(s);
+        // A message is bounded far below 4 GiB by the codec's limit.
+        (start as u32, self.text.len() as u32)
+    }
+}
+
 impl PartialEq for AmiMessage {
     fn eq(&self, other: &Self) -> bool {
-        self.fields.len() == other.fields.len() && self.fields().eq(other.fields())
+        self.own_fields().len() == other.own_fields().len() && self.fields().eq(other.fields())
     }
 }
 

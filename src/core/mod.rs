@@ -13,6 +13,7 @@ pub mod call_summary;
 pub mod campaigns;
 pub mod day_agent_figures;
 pub mod day_figures;
+pub mod dialer;
 pub mod dialing;
 pub mod directory;
 pub mod hangup_causes;

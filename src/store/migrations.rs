@@ -340,6 +340,70 @@ CREATE INDEX hangup_cause_at ON hangup_cause (at);
     r#"
 CREATE INDEX cdr_end ON cdr (end_epoch);
 "#,
+    // The dialer: campaigns, their contacts and each contact's attempts. Parts of a campaign
+    // are kept in the core's text forms (`DialMode::as_text`, `RetryRules::as_text`, ...).
+    // Claiming walks `dialer_contact_claim` (campaign, state, callbacks first, priority, age);
+    // the per-zone window is one `zone IN (...)`; the blacklist is its primary key.
+    r#"
+CREATE TABLE dialer_campaign (
+    id                INTEGER PRIMARY KEY,
+    name              TEXT NOT NULL UNIQUE,
+    queue             TEXT NOT NULL,
+    mode              TEXT NOT NULL,
+    trunk             TEXT,
+    caller_id         TEXT,
+    weekdays          TEXT NOT NULL,
+    hours             TEXT NOT NULL,
+    holidays          TEXT NOT NULL,
+    calling_floor     TEXT NOT NULL,
+    retry             TEXT NOT NULL,
+    alternatives      TEXT NOT NULL,
+    priority          INTEGER NOT NULL,
+    ring_timeout_s    INTEGER NOT NULL,
+    abandon_per_mille INTEGER NOT NULL,
+    regime            TEXT NOT NULL,
+    state             TEXT NOT NULL,
+    default_zone      TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE dialer_contact (
+    id           INTEGER PRIMARY KEY,
+    campaign_id  INTEGER NOT NULL REFERENCES dialer_campaign (id),
+    main         TEXT NOT NULL,
+    -- numbers separated by ':'
+    alternatives TEXT NOT NULL,
+    -- var=val:var=val
+    data         TEXT NOT NULL,
+    zone         TEXT NOT NULL,
+    priority     INTEGER NOT NULL,
+    agent        TEXT,
+    -- 1: a dated callback not attempted yet
+    callback     INTEGER NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN
+                     ('pending', 'in_progress', 'completed', 'rejected', 'canceled')),
+    next_at      INTEGER NOT NULL,
+    attempts     INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    state_at     INTEGER NOT NULL,
+    UNIQUE (campaign_id, main)
+) STRICT;
+CREATE INDEX dialer_contact_claim
+    ON dialer_contact (campaign_id, state, callback DESC, priority, id);
+CREATE INDEX dialer_contact_zone ON dialer_contact (campaign_id, zone);
+
+CREATE TABLE dialer_attempt (
+    id                 INTEGER PRIMARY KEY,
+    contact_id         INTEGER NOT NULL REFERENCES dialer_contact (id),
+    number_of          INTEGER NOT NULL,
+    dialed             TEXT NOT NULL,
+    claimed_at         INTEGER NOT NULL,
+    answered_at        INTEGER,
+    ended_at           INTEGER NOT NULL,
+    outcome            TEXT NOT NULL,
+    connect_latency_ms INTEGER,
+    UNIQUE (contact_id, number_of)
+) STRICT;
+"#,
 ];
 
 /// The schema version this engine writes.

@@ -658,6 +658,8 @@ pub(crate) mod tests {
                 "cdr_linkedid",
                 "cdr_start",
                 "cdr_uniqueid",
+                "dialer_contact_claim",
+                "dialer_contact_zone",
                 "engine_action_at",
                 "hangup_cause_at",
                 "queue_log_callid",

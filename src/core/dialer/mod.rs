@@ -1,0 +1,296 @@
+//! The outbound dialer's data: campaigns, contacts, claiming, imports.
+//!
+//! - [`campaign`]: [`DialerCampaign`] and its parts (mode, schedule, calling-hours floor, retry
+//!   rules, abandon target, regime, state), validated purely ([`CampaignError`]).
+//! - [`contact`]: [`Contact`], [`NewContact`] (validated, [`ContactError`]), [`Attempt`].
+//! - [`zones`]: a contact's IANA zone from its number.
+//! - [`claim`]: the dialable rule ([`claim::classify`]), the per-zone windows, the retry rule,
+//!   the "why is nothing dialable" breakdown.
+//! - [`import`]: streaming, idempotent import of uploadbase files.
+//! - [`DialerStore`]: the storage port; [`DialerService`]: the async commands over it.
+//!
+//! **Architecture Invariant:** a contact is claimed by one claimer at a time: the store marks
+//! it InProgress in the transaction that selects it, and only an InProgress contact's attempt
+//! can be recorded. The blacklist, schedule and zones are read at claim time, so a rule change
+//! applies on the next claim.
+//!
+//! Every store method blocks (SQLite): the service calls them through [`off_runtime`].
+
+pub mod campaign;
+pub mod claim;
+pub mod contact;
+pub mod import;
+pub mod zones;
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+use std::sync::Arc;
+
+use jiff::tz::TimeZone;
+
+pub use campaign::{CampaignError, CampaignId, DialerCampaign, Outcome, ZoneName};
+pub use claim::{AfterAttempt, ClaimFilter, Claimed, WhyReport, ZoneWindows};
+pub use contact::{Attempt, Contact, ContactError, ContactId, ContactState, NewContact};
+
+use crate::core::campaigns::{CampaignName, Day};
+use crate::core::journal::UnixTime;
+use crate::core::{off_runtime, PortError};
+
+/// Storage of dialer campaigns, contacts and attempts.
+pub trait DialerStore: Send + Sync {
+    /// Stores a new campaign; `None` when its name is taken.
+    fn campaign_create(&self, c: &DialerCampaign) -> Result<Option<CampaignId>, PortError>;
+    /// Replaces campaign `id`; `false` when there is none.
+    fn campaign_update(&self, id: CampaignId, c: &DialerCampaign) -> Result<bool, PortError>;
+    /// The campaign `id`.
+    fn campaign(&self, id: CampaignId) -> Result<Option<DialerCampaign>, PortError>;
+    /// The campaign named `name`.
+    fn campaign_by_name(
+        &self,
+        name: &CampaignName,
+    ) -> Result<Option<(CampaignId, DialerCampaign)>, PortError>;
+    /// Every campaign, by id.
+    fn campaigns(&self) -> Result<Vec<(CampaignId, DialerCampaign)>, PortError>;
+    /// Adds contacts to campaign `id` in one transaction (Pending, due at their callback date
+    /// or `now`); for each, whether it was added (`false`: the campaign already has its main
+    /// number).
+    fn insert_contacts(
+        &self,
+        id: CampaignId,
+        contacts: &[NewContact],
+        now: UnixTime,
+    ) -> Result<Vec<bool>, PortError>;
+    /// The contact `id`.
+    fn contact(&self, id: ContactId) -> Result<Option<Contact>, PortError>;
+    /// Contacts of a campaign (of one state, or all), by id, `offset`/`limit`.
+    fn contacts(
+        &self,
+        id: CampaignId,
+        state: Option<ContactState>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<Contact>, PortError>;
+    /// The distinct zones of a campaign's contacts.
+    fn contact_zones(&self, id: CampaignId) -> Result<Vec<ZoneName>, PortError>;
+    /// Claims the first dialable contact under `filter` (see [`claim`]) and marks it
+    /// InProgress in the same transaction; its number is picked by
+    /// [`contact::pick_number`] with blacklisted alternatives skipped.
+    fn claim(
+        &self,
+        filter: &ClaimFilter,
+        order: campaign::AlternativesOrder,
+    ) -> Result<Option<Claimed>, PortError>;
+    /// Records an attempt of an InProgress contact and applies `next` to it, in one
+    /// transaction; `false` (nothing written) when the contact is not InProgress.
+    fn finish_attempt(&self, attempt: &Attempt, next: AfterAttempt) -> Result<bool, PortError>;
+    /// The attempts of a contact, oldest first.
+    fn attempts_of(&self, id: ContactId) -> Result<Vec<Attempt>, PortError>;
+    /// The breakdown of [`claim::classify`] over every contact of the campaign.
+    fn why(&self, filter: &ClaimFilter) -> Result<WhyReport, PortError>;
+}
+
+/// Why a dialer command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DialerError {
+    /// No campaign with that id or name.
+    #[error("unknown dialer campaign {0}")]
+    UnknownCampaign(String),
+    /// Another campaign has the name.
+    #[error("a dialer campaign named {0} exists")]
+    NameTaken(CampaignName),
+    /// The campaign is invalid.
+    #[error(transparent)]
+    Invalid(#[from] CampaignError),
+    /// The campaign is not Active: nothing is claimed.
+    #[error("campaign is {}", .0.as_str())]
+    NotActive(campaign::CampaignState),
+    /// The contact is not claimed (its attempt was recorded, or it was never claimed).
+    #[error("contact {0} is not in progress")]
+    NotClaimed(ContactId),
+    /// The store failed.
+    #[error("dialer store unavailable")]
+    Store(#[source] PortError),
+}
+
+/// The call center's day at `now` in `center` (the blacklist's expiry days).
+pub fn center_day(now: UnixTime, center: &TimeZone) -> Day {
+    let date = claim::timestamp(now).to_zoned(center.clone()).date();
+    Day::parse(&date.to_string()).unwrap_or_else(|| Day::parse("1970-01-01").expect("a day"))
+}
+
+/// The filter of campaign `id` at `now`: its zones evaluated once each.
+pub fn filter_at(
+    store: &dyn DialerStore,
+    id: CampaignId,
+    campaign: &DialerCampaign,
+    now: UnixTime,
+    center: &TimeZone,
+) -> Result<ClaimFilter, PortError> {
+    let zones = store.contact_zones(id)?;
+    Ok(ClaimFilter {
+        campaign: id,
+        name: campaign.name.clone(),
+        now,
+        today: center_day(now, center),
+        max_attempts: campaign.max_attempts(),
+        zones: ZoneWindows::compute(campaign, &zones, now),
+    })
+}
+
+fn load(store: &dyn DialerStore, id: CampaignId) -> Result<DialerCampaign, DialerError> {
+    store
+        .campaign(id)
+        .map_err(DialerError::Store)?
+        .ok_or_else(|| DialerError::UnknownCampaign(id.to_string()))
+}
+
+/// Claims the next dialable contact of Active campaign `id` at `now` (blocks).
+pub fn claim_next(
+    store: &dyn DialerStore,
+    id: CampaignId,
+    now: UnixTime,
+    center: &TimeZone,
+) -> Result<Option<Claimed>, DialerError> {
+    let campaign = load(store, id)?;
+    if campaign.state != campaign::CampaignState::Active {
+        return Err(DialerError::NotActive(campaign.state));
+    }
+    let filter = filter_at(store, id, &campaign, now, center).map_err(DialerError::Store)?;
+    store
+        .claim(&filter, campaign.alternatives)
+        .map_err(DialerError::Store)
+}
+
+/// How a claimed attempt ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptResult {
+    /// Its outcome.
+    pub outcome: Outcome,
+    /// When it was answered.
+    pub answered_at: Option<UnixTime>,
+    /// Milliseconds from the answer to an agent's connection.
+    pub connect_latency_ms: Option<u32>,
+}
+
+/// Records how `claimed` ended at `now` and applies the campaign's retry rules (blocks).
+pub fn record_attempt(
+    store: &dyn DialerStore,
+    claimed: &Claimed,
+    result: AttemptResult,
+    now: UnixTime,
+) -> Result<AfterAttempt, DialerError> {
+    let campaign = load(store, claimed.contact.campaign)?;
+    let attempts = claimed.contact.attempts + 1;
+    let next = claim::after_attempt(&campaign, attempts, &result.outcome, now);
+    let attempt = Attempt {
+        contact: claimed.contact.id,
+        number_of: attempts,
+        dialed: claimed.number.clone(),
+        claimed_at: claimed.at,
+        answered_at: result.answered_at,
+        ended_at: now,
+        outcome: result.outcome,
+        connect_latency_ms: result.connect_latency_ms,
+    };
+    match store.finish_attempt(&attempt, next) {
+        Ok(true) => Ok(next),
+        Ok(false) => Err(DialerError::NotClaimed(claimed.contact.id)),
+        Err(e) => Err(DialerError::Store(e)),
+    }
+}
+
+/// The "why is nothing dialable" breakdown of campaign `id` at `now` (blocks).
+pub fn why(
+    store: &dyn DialerStore,
+    id: CampaignId,
+    now: UnixTime,
+    center: &TimeZone,
+) -> Result<WhyReport, DialerError> {
+    let campaign = load(store, id)?;
+    let filter = filter_at(store, id, &campaign, now, center).map_err(DialerError::Store)?;
+    store.why(&filter).map_err(DialerError::Store)
+}
+
+/// The dialer's commands, async (each blocking store call on the blocking pool). Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct DialerService {
+    store: Arc<dyn DialerStore>,
+    center: TimeZone,
+}
+
+impl DialerService {
+    /// A service over `store`; `center` is the call center's zone (the blacklist's days).
+    pub fn new(store: Arc<dyn DialerStore>, center: TimeZone) -> Self {
+        Self { store, center }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn DialerStore> {
+        &self.store
+    }
+
+    /// Validates and stores a new campaign.
+    pub async fn create(&self, c: DialerCampaign) -> Result<CampaignId, DialerError> {
+        c.validate()?;
+        let store = self.store.clone();
+        let name = c.name.clone();
+        off_runtime(move || store.campaign_create(&c))
+            .await
+            .map_err(DialerError::Store)?
+            .ok_or(DialerError::NameTaken(name))
+    }
+
+    /// Validates and replaces campaign `id`.
+    pub async fn update(&self, id: CampaignId, c: DialerCampaign) -> Result<(), DialerError> {
+        c.validate()?;
+        let store = self.store.clone();
+        off_runtime(move || store.campaign_update(id, &c))
+            .await
+            .map_err(DialerError::Store)?
+            .then_some(())
+            .ok_or_else(|| DialerError::UnknownCampaign(id.to_string()))
+    }
+
+    /// Every campaign.
+    pub async fn campaigns(&self) -> Result<Vec<(CampaignId, DialerCampaign)>, DialerError> {
+        let store = self.store.clone();
+        off_runtime(move || store.campaigns())
+            .await
+            .map_err(DialerError::Store)
+    }
+
+    /// Claims the next dialable contact of campaign `id` at `now`.
+    pub async fn claim_next(
+        &self,
+        id: CampaignId,
+        now: UnixTime,
+    ) -> Result<Option<Claimed>, DialerError> {
+        let (store, center) = (self.store.clone(), self.center.clone());
+        off_runtime(move || Ok(claim_next(store.as_ref(), id, now, &center)))
+            .await
+            .map_err(DialerError::Store)?
+    }
+
+    /// Records how a claimed attempt ended at `now`.
+    pub async fn record_attempt(
+        &self,
+        claimed: Claimed,
+        result: AttemptResult,
+        now: UnixTime,
+    ) -> Result<AfterAttempt, DialerError> {
+        let store = self.store.clone();
+        off_runtime(move || Ok(record_attempt(store.as_ref(), &claimed, result, now)))
+            .await
+            .map_err(DialerError::Store)?
+    }
+
+    /// The "why is nothing dialable" breakdown at `now`.
+    pub async fn why(&self, id: CampaignId, now: UnixTime) -> Result<WhyReport, DialerError> {
+        let (store, center) = (self.store.clone(), self.center.clone());
+        off_runtime(move || Ok(why(store.as_ref(), id, now, &center)))
+            .await
+            .map_err(DialerError::Store)?
+    }
+}

@@ -1,0 +1,537 @@
+//! [`SqliteDialer`]: the core's [`DialerStore`] port on the engine's SQLite file (tables
+//! `dialer_campaign`, `dialer_contact`, `dialer_attempt`; the `blacklist` read at claim time),
+//! with its own connection beside the journal's.
+//!
+//! Claiming is one `BEGIN IMMEDIATE` transaction: the indexed select of the first dialable
+//! contact and its update to `in_progress`, so two claimers (threads or processes on one file)
+//! never get the same contact.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+
+use crate::core::campaigns::CampaignName;
+use crate::core::dialer::campaign::{
+    parse_holidays, AbandonTarget, AlternativesOrder, CampaignState, DialMode, Hours, Regime,
+    RetryRules, Schedule, Weekdays,
+};
+use crate::core::dialer::claim::{AfterAttempt, ClaimFilter, Claimed, WhyReport};
+use crate::core::dialer::contact::{pick_number, ContactData};
+use crate::core::dialer::{
+    Attempt, CampaignId, Contact, ContactId, ContactState, DialerCampaign, DialerStore, NewContact,
+    Outcome, ZoneName,
+};
+use crate::core::directory::{QueueName, TrunkName};
+use crate::core::originate::PhoneNumber;
+use crate::core::PortError;
+use crate::core::UnixTime;
+
+use super::connection::SharedConnection;
+use super::error::StoreError;
+
+/// The dialer tables in the engine's SQLite file. `Sync`: one connection behind a mutex.
+#[derive(Debug)]
+pub struct SqliteDialer {
+    conn: SharedConnection,
+}
+
+fn port(e: rusqlite::Error) -> PortError {
+    Box::new(StoreError::Sqlite(e))
+}
+
+fn bad(what: &str, value: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("stored {what} {value:?} is invalid").into(),
+    )
+}
+
+impl SqliteDialer {
+    /// Opens (creating and migrating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Ok(Self {
+            conn: SharedConnection::open_beside(path, true)?,
+        })
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, PortError> {
+        f(&mut self.conn.lock()).map_err(port)
+    }
+}
+
+const CAMPAIGN_COLUMNS: &str = "name, queue, mode, trunk, caller_id, weekdays, hours, holidays, \
+     calling_floor, retry, alternatives, priority, ring_timeout_s, abandon_per_mille, regime, \
+     state, default_zone";
+
+fn campaign_row(r: &Row<'_>, at: usize) -> rusqlite::Result<DialerCampaign> {
+    let text = |i: usize| -> rusqlite::Result<String> { r.get(at + i) };
+    let opt = |i: usize| -> rusqlite::Result<Option<String>> { r.get(at + i) };
+    let name = text(0)?;
+    let queue = text(1)?;
+    let mode = text(2)?;
+    let weekdays = text(5)?;
+    let hours = text(6)?;
+    let holidays = text(7)?;
+    let floor = text(8)?;
+    let retry = text(9)?;
+    let alternatives = text(10)?;
+    let regime = text(14)?;
+    let state = text(15)?;
+    let zone = text(16)?;
+    Ok(DialerCampaign {
+        name: CampaignName::parse(&name).ok_or_else(|| bad("campaign", &name))?,
+        queue: QueueName::new(&queue).map_err(|_| bad("queue", &queue))?,
+        mode: DialMode::parse(&mode).map_err(|_| bad("mode", &mode))?,
+        trunk: match opt(3)? {
+            Some(t) => Some(TrunkName::new(&t).map_err(|_| bad("trunk", &t))?),
+            None => None,
+        },
+        caller_id: match opt(4)? {
+            Some(c) => Some(PhoneNumber::parse(&c).map_err(|_| bad("caller id", &c))?),
+            None => None,
+        },
+        schedule: Schedule {
+            weekdays: Weekdays::parse(&weekdays).map_err(|_| bad("weekdays", &weekdays))?,
+            hours: Hours::parse(&hours).map_err(|_| bad("hours", &hours))?,
+            holidays: parse_holidays(&holidays).map_err(|_| bad("holidays", &holidays))?,
+        },
+        calling_floor: Hours::parse(&floor).map_err(|_| bad("floor", &floor))?,
+        retry: RetryRules::parse(&retry).map_err(|_| bad("retry", &retry))?,
+        alternatives: AlternativesOrder::parse(&alternatives)
+            .map_err(|_| bad("alternatives", &alternatives))?,
+        priority: r.get(at + 11)?,
+        ring_timeout_s: r.get(at + 12)?,
+        abandon_target: AbandonTarget::from_per_mille(r.get(at + 13)?)
+            .map_err(|_| bad("abandon target", "?"))?,
+        regime: Regime::parse(&regime).map_err(|_| bad("regime", &regime))?,
+        state: CampaignState::parse(&state).map_err(|_| bad("state", &state))?,
+        default_zone: ZoneName::parse(&zone).map_err(|_| bad("zone", &zone))?,
+    })
+}
+
+fn campaign_params(c: &DialerCampaign) -> [Box<dyn rusqlite::ToSql + '_>; 17] {
+    [
+        Box::new(c.name.as_str()),
+        Box::new(c.queue.as_str()),
+        Box::new(c.mode.as_text()),
+        Box::new(c.trunk.as_ref().map(|t| t.as_str().to_owned())),
+        Box::new(c.caller_id.as_ref().map(|n| n.as_str().to_owned())),
+        Box::new(c.schedule.weekdays.as_text()),
+        Box::new(c.schedule.hours.to_string()),
+        Box::new(crate::core::dialer::campaign::holidays_text(
+            &c.schedule.holidays,
+        )),
+        Box::new(c.calling_floor.to_string()),
+        Box::new(c.retry.as_text()),
+        Box::new(c.alternatives.as_text()),
+        Box::new(c.priority),
+        Box::new(c.ring_timeout_s),
+        Box::new(c.abandon_target.per_mille()),
+        Box::new(c.regime.as_text()),
+        Box::new(c.state.as_str()),
+        Box::new(c.default_zone.as_str()),
+    ]
+}
+
+const CONTACT_COLUMNS: &str = "id, campaign_id, main, alternatives, data, zone, priority, agent, \
+     callback, state, next_at, attempts, created_at, state_at";
+
+fn contact_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
+    let text = |i: usize| -> rusqlite::Result<String> { r.get(i) };
+    let main = text(2)?;
+    let alternatives = text(3)?;
+    let data = text(4)?;
+    let zone = text(5)?;
+    let state = text(9)?;
+    let callback: bool = r.get(8)?;
+    let next_at = UnixTime(r.get(10)?);
+    Ok(Contact {
+        id: ContactId(r.get(0)?),
+        campaign: CampaignId(r.get(1)?),
+        spec: NewContact {
+            main: PhoneNumber::parse(&main).map_err(|_| bad("number", &main))?,
+            alternatives: alternatives
+                .split(':')
+                .filter(|a| !a.is_empty())
+                .map(|a| PhoneNumber::parse(a).map_err(|_| bad("alternative", a)))
+                .collect::<Result<_, _>>()?,
+            data: ContactData::parse(&data).map_err(|_| bad("data", &data))?,
+            zone: ZoneName::parse(&zone).map_err(|_| bad("zone", &zone))?,
+            priority: r.get(6)?,
+            agent: r.get(7)?,
+            callback_at: callback.then_some(next_at),
+        },
+        state: ContactState::parse(&state).ok_or_else(|| bad("state", &state))?,
+        next_at,
+        attempts: r.get(11)?,
+        created_at: UnixTime(r.get(12)?),
+        state_at: UnixTime(r.get(13)?),
+    })
+}
+
+fn attempt_row(r: &Row<'_>) -> rusqlite::Result<Attempt> {
+    let dialed: String = r.get(2)?;
+    let outcome: String = r.get(6)?;
+    Ok(Attempt {
+        contact: ContactId(r.get(0)?),
+        number_of: r.get(1)?,
+        dialed: PhoneNumber::parse(&dialed).map_err(|_| bad("number", &dialed))?,
+        claimed_at: UnixTime(r.get(3)?),
+        answered_at: r.get::<_, Option<i64>>(4)?.map(UnixTime),
+        ended_at: UnixTime(r.get(5)?),
+        outcome: Outcome::parse(&outcome).ok_or_else(|| bad("outcome", &outcome))?,
+        connect_latency_ms: r.get(7)?,
+    })
+}
+
+fn json_list(zones: &[ZoneName]) -> String {
+    serde_json::to_string(&zones.iter().map(ZoneName::as_str).collect::<Vec<_>>())
+        .unwrap_or_else(|_| "[]".into())
+}
+
+/// The blacklist condition on `c.main` (parameters: `:name`, `:today`), the same rule as
+/// `BlacklistEntry::blocks` for outbound calls.
+const BLACKLISTED: &str = "EXISTS (SELECT 1 FROM blacklist b WHERE b.phone = c.main \
+     AND b.campaign IN (:name, '*') AND b.direction IN ('O', 'IO') \
+     AND (b.expire_date IS NULL OR b.expire_date >= :today))";
+
+/// The claim query: the first dialable contact, walking `dialer_contact_claim` in claim order.
+fn claim_sql() -> String {
+    format!(
+        "SELECT c.id FROM dialer_contact c \
+         WHERE c.campaign_id = :campaign AND c.state = 'pending' \
+         AND c.next_at <= :now AND c.attempts < :max \
+         AND c.zone IN (SELECT value FROM json_each(:open)) \
+         AND NOT {BLACKLISTED} \
+         ORDER BY c.callback DESC, c.priority, c.id LIMIT 1"
+    )
+}
+
+impl DialerStore for SqliteDialer {
+    fn campaign_create(&self, c: &DialerCampaign) -> Result<Option<CampaignId>, PortError> {
+        self.with(|conn| {
+            let p = campaign_params(c);
+            let refs: Vec<&dyn rusqlite::ToSql> = p.iter().map(|b| b.as_ref()).collect();
+            let n = conn
+                .prepare_cached(&format!(
+                    "INSERT OR IGNORE INTO dialer_campaign ({CAMPAIGN_COLUMNS}) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+                ))?
+                .execute(refs.as_slice())?;
+            Ok((n == 1).then(|| CampaignId(conn.last_insert_rowid())))
+        })
+    }
+
+    fn campaign_update(&self, id: CampaignId, c: &DialerCampaign) -> Result<bool, PortError> {
+        self.with(|conn| {
+            let p = campaign_params(c);
+            let mut refs: Vec<&dyn rusqlite::ToSql> = p.iter().map(|b| b.as_ref()).collect();
+            refs.push(&id.0);
+            let sets = CAMPAIGN_COLUMNS
+                .split(", ")
+                .enumerate()
+                .map(|(i, col)| format!("{} = ?{}", col.trim(), i + 1))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let n = conn
+                .prepare_cached(&format!("UPDATE dialer_campaign SET {sets} WHERE id = ?18"))?
+                .execute(refs.as_slice())?;
+            Ok(n == 1)
+        })
+    }
+
+    fn campaign(&self, id: CampaignId) -> Result<Option<DialerCampaign>, PortError> {
+        self.with(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {CAMPAIGN_COLUMNS} FROM dialer_campaign WHERE id = ?1"
+            ))?
+            .query_row([id.0], |r| campaign_row(r, 0))
+            .optional()
+        })
+    }
+
+    fn campaign_by_name(
+        &self,
+        name: &CampaignName,
+    ) -> Result<Option<(CampaignId, DialerCampaign)>, PortError> {
+        self.with(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT id, {CAMPAIGN_COLUMNS} FROM dialer_campaign WHERE name = ?1"
+            ))?
+            .query_row([name.as_str()], |r| {
+                Ok((CampaignId(r.get(0)?), campaign_row(r, 1)?))
+            })
+            .optional()
+        })
+    }
+
+    fn campaigns(&self) -> Result<Vec<(CampaignId, DialerCampaign)>, PortError> {
+        self.with(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT id, {CAMPAIGN_COLUMNS} FROM dialer_campaign ORDER BY id"
+            ))?
+            .query_map([], |r| Ok((CampaignId(r.get(0)?), campaign_row(r, 1)?)))?
+            .collect()
+        })
+    }
+
+    fn insert_contacts(
+        &self,
+        id: CampaignId,
+        contacts: &[NewContact],
+        now: UnixTime,
+    ) -> Result<Vec<bool>, PortError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut added = Vec::with_capacity(contacts.len());
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO dialer_contact (campaign_id, main, alternatives, data, \
+                     zone, priority, agent, callback, state, next_at, attempts, created_at, \
+                     state_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, 0, ?10, ?10)",
+                )?;
+                for c in contacts {
+                    let alternatives = c
+                        .alternatives
+                        .iter()
+                        .map(PhoneNumber::as_str)
+                        .collect::<Vec<_>>()
+                        .join(":");
+                    let n = stmt.execute(params![
+                        id.0,
+                        c.main.as_str(),
+                        alternatives,
+                        c.data.as_text(),
+                        c.zone.as_str(),
+                        c.priority,
+                        c.agent,
+                        c.callback_at.is_some(),
+                        c.callback_at.unwrap_or(now).seconds(),
+                        now.seconds()
+                    ])?;
+                    added.push(n == 1);
+                }
+            }
+            tx.commit()?;
+            Ok(added)
+        })
+    }
+
+    fn contact(&self, id: ContactId) -> Result<Option<Contact>, PortError> {
+        self.with(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {CONTACT_COLUMNS} FROM dialer_contact WHERE id = ?1"
+            ))?
+            .query_row([id.0], contact_row)
+            .optional()
+        })
+    }
+
+    fn contacts(
+        &self,
+        id: CampaignId,
+        state: Option<ContactState>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<Contact>, PortError> {
+        let (offset, limit) = (
+            i64::try_from(offset).unwrap_or(i64::MAX),
+            i64::try_from(limit).unwrap_or(i64::MAX),
+        );
+        self.with(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {CONTACT_COLUMNS} FROM dialer_contact WHERE campaign_id = ?1 \
+                 AND (?2 IS NULL OR state = ?2) ORDER BY id LIMIT ?3 OFFSET ?4"
+            ))?
+            .query_map(
+                params![id.0, state.map(ContactState::as_str), limit, offset],
+                contact_row,
+            )?
+            .collect()
+        })
+    }
+
+    fn contact_zones(&self, id: CampaignId) -> Result<Vec<ZoneName>, PortError> {
+        self.with(|conn| {
+            conn.prepare_cached(
+                "SELECT DISTINCT zone FROM dialer_contact WHERE campaign_id = ?1 ORDER BY zone",
+            )?
+            .query_map([id.0], |r| {
+                let z: String = r.get(0)?;
+                ZoneName::parse(&z).map_err(|_| bad("zone", &z))
+            })?
+            .collect()
+        })
+    }
+
+    fn claim(
+        &self,
+        f: &ClaimFilter,
+        order: AlternativesOrder,
+    ) -> Result<Option<Claimed>, PortError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let found: Option<i64> = tx
+                .prepare_cached(&claim_sql())?
+                .query_row(
+                    rusqlite::named_params! {
+                        ":campaign": f.campaign.0,
+                        ":now": f.now.seconds(),
+                        ":max": f.max_attempts,
+                        ":open": json_list(&f.zones.open),
+                        ":name": f.name.as_str(),
+                        ":today": f.today.as_str(),
+                    },
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(id) = found else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE dialer_contact SET state = 'in_progress', state_at = ?2 \
+                 WHERE id = ?1 AND state = 'pending'",
+                params![id, f.now.seconds()],
+            )?;
+            let contact = tx
+                .prepare_cached(&format!(
+                    "SELECT {CONTACT_COLUMNS} FROM dialer_contact WHERE id = ?1"
+                ))?
+                .query_row([id], contact_row)?;
+            let mut blocked = Vec::new();
+            if !contact.spec.alternatives.is_empty() {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT 1 FROM blacklist b WHERE b.phone = ?1 \
+                     AND b.campaign IN (?2, '*') AND b.direction IN ('O', 'IO') \
+                     AND (b.expire_date IS NULL OR b.expire_date >= ?3) LIMIT 1",
+                )?;
+                for a in &contact.spec.alternatives {
+                    if stmt
+                        .query_row(
+                            params![a.as_str(), f.name.as_str(), f.today.as_str()],
+                            |_| Ok(()),
+                        )
+                        .optional()?
+                        .is_some()
+                    {
+                        blocked.push(a.clone());
+                    }
+                }
+            }
+            tx.commit()?;
+            let number = pick_number(order, &contact.spec, contact.attempts, &|p| {
+                blocked.contains(p)
+            })
+            .clone();
+            Ok(Some(Claimed {
+                contact,
+                number,
+                at: f.now,
+            }))
+        })
+    }
+
+    fn finish_attempt(&self, a: &Attempt, next: AfterAttempt) -> Result<bool, PortError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (state, next_at) = match next {
+                AfterAttempt::Retry { next_at } => (ContactState::Pending, next_at),
+                AfterAttempt::Done(s) => (s, a.ended_at),
+            };
+            let n = tx.execute(
+                "UPDATE dialer_contact SET state = ?2, next_at = ?3, attempts = attempts + 1, \
+                 callback = 0, state_at = ?4 WHERE id = ?1 AND state = 'in_progress'",
+                params![
+                    a.contact.0,
+                    state.as_str(),
+                    next_at.seconds(),
+                    a.ended_at.seconds()
+                ],
+            )?;
+            if n == 0 {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO dialer_attempt (contact_id, number_of, dialed, claimed_at, \
+                 answered_at, ended_at, outcome, connect_latency_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    a.contact.0,
+                    a.number_of,
+                    a.dialed.as_str(),
+                    a.claimed_at.seconds(),
+                    a.answered_at.map(|t| t.seconds()),
+                    a.ended_at.seconds(),
+                    a.outcome.as_text(),
+                    a.connect_latency_ms
+                ],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn attempts_of(&self, id: ContactId) -> Result<Vec<Attempt>, PortError> {
+        self.with(|conn| {
+            conn.prepare_cached(
+                "SELECT contact_id, number_of, dialed, claimed_at, answered_at, ended_at, \
+                 outcome, connect_latency_ms FROM dialer_attempt WHERE contact_id = ?1 \
+                 ORDER BY number_of",
+            )?
+            .query_map([id.0], attempt_row)?
+            .collect()
+        })
+    }
+
+    fn why(&self, f: &ClaimFilter) -> Result<WhyReport, PortError> {
+        self.with(|conn| {
+            let mut report = WhyReport::default();
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT CASE \
+                   WHEN c.state != 'pending' THEN 0 \
+                   WHEN c.attempts >= :max THEN 1 \
+                   WHEN c.next_at > :now THEN 2 \
+                   WHEN {BLACKLISTED} THEN 3 \
+                   WHEN c.zone IN (SELECT value FROM json_each(:holiday)) THEN 4 \
+                   WHEN c.zone IN (SELECT value FROM json_each(:open)) THEN 6 \
+                   ELSE 5 END AS k, COUNT(*) \
+                 FROM dialer_contact c WHERE c.campaign_id = :campaign GROUP BY k"
+            ))?;
+            let rows = stmt.query_map(
+                rusqlite::named_params! {
+                    ":campaign": f.campaign.0,
+                    ":now": f.now.seconds(),
+                    ":max": f.max_attempts,
+                    ":open": json_list(&f.zones.open),
+                    ":holiday": json_list(&f.zones.holiday),
+                    ":name": f.name.as_str(),
+                    ":today": f.today.as_str(),
+                },
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )?;
+            for row in rows {
+                let (k, n) = row?;
+                let n = n as u64;
+                report.total += n;
+                *match k {
+                    0 => &mut report.state,
+                    1 => &mut report.attempts_exhausted,
+                    2 => &mut report.not_due,
+                    3 => &mut report.blacklisted,
+                    4 => &mut report.holiday,
+                    5 => &mut report.outside_hours,
+                    _ => &mut report.dialable,
+                } += n;
+            }
+            Ok(report)
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "dialer_tests.rs"]
+mod tests;

@@ -26,6 +26,8 @@
 //! queues = []                  # default []: every queue
 //! ```
 
+pub mod dialer;
+
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -64,6 +66,9 @@ pub enum AdminCommand {
     /// Recordings: import a legacy folder, sweep the catalogue.
     #[command(subcommand)]
     Recordings(RecordingsCommand),
+    /// The outbound dialer: campaigns, contact imports, why nothing is dialable.
+    #[command(subcommand)]
+    Dialer(dialer::DialerCommand),
 }
 
 /// `admin recordings ...` (needs the whole configuration: see [`run_recordings`]).
@@ -222,6 +227,12 @@ pub enum AdminError {
     /// A recordings command failed.
     #[error("recordings")]
     Recordings(#[source] Box<crate::core::recordings::RecordingError>),
+    /// A dialer command was refused.
+    #[error(transparent)]
+    Dialer(Box<crate::core::dialer::DialerError>),
+    /// A contact import stopped.
+    #[error("import")]
+    Import(#[source] Box<crate::core::dialer::import::ImportError>),
     /// A value is unusable.
     #[error("invalid {field}: {reason}")]
     Invalid {
@@ -610,6 +621,10 @@ pub fn run(
             field: "command",
             reason: "recordings commands run through run_recordings (they need the node's paths)",
         }),
+        AdminCommand::Dialer(_) => Err(AdminError::Invalid {
+            field: "command",
+            reason: "dialer commands run through dialer::run (they need the call center's zone)",
+        }),
         AdminCommand::Import { file } => {
             let (agents, reasons) = import(&store, &file)?;
             import_digests(&SqliteAgentDigests::open(store_path)?, &file)?;
@@ -750,6 +765,14 @@ pub fn run_journaled(config: &Config, command: AdminCommand) -> Result<(), Admin
         AdminCommand::Recordings(cmd) => {
             run_recordings(config, cmd, &mut std::io::stdout(), &mut std::io::stderr())
         }
+        AdminCommand::Dialer(cmd) => dialer::run(
+            &config.store.path,
+            &config.engine.time_zone(),
+            &config.engine.timezone,
+            cmd,
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        ),
         command => run(
             &config.store.path,
             command,
@@ -848,6 +871,7 @@ fn admin_action(command: &AdminCommand) -> Option<(&'static str, String, String)
         AdminCommand::Recordings(
             RecordingsCommand::Import { dry_run: true, .. } | RecordingsCommand::Sweep { .. },
         ) => return None,
+        AdminCommand::Dialer(cmd) => return dialer::action(cmd),
         AdminCommand::Agent(AgentCommand::List)
         | AdminCommand::PauseReason(PauseReasonCommand::List)
         | AdminCommand::Credential(CredentialCommand::List) => return None,

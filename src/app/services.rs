@@ -9,6 +9,7 @@ use crate::asterisk::queue_log::AsteriskQueueLog;
 use crate::config::Config;
 use crate::core::agent_digest::AgentDigests;
 use crate::core::campaigns::CampaignService;
+use crate::core::dialer::DialerService;
 use crate::core::directory::Directory;
 use crate::core::login_guard::{self, LoginGuard};
 use crate::core::record_links::RecordLinks;
@@ -19,9 +20,9 @@ use crate::core::Journal;
 use crate::facades::{FacadeSections, PbxSlot, Services};
 use crate::recording_media::MediaCodecs;
 use crate::store::{
-    SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDirectory, SqliteHangupCauses,
-    SqliteInstallKeys, SqliteJournalReader, SqliteRecordings, SqliteSessions, SqliteSms,
-    StoreError,
+    SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDialer, SqliteDirectory,
+    SqliteHangupCauses, SqliteInstallKeys, SqliteJournalReader, SqliteRecordings, SqliteSessions,
+    SqliteSms, StoreError,
 };
 
 /// Each facade's own section of `config`.
@@ -60,6 +61,10 @@ pub fn open_services(config: Arc<Config>) -> Result<Services, StoreError> {
             Arc::new(SqliteCampaigns::open(path)?),
             config.campaigns.campaigns(),
             actions.clone(),
+        ),
+        dialer: DialerService::new(
+            Arc::new(SqliteDialer::open(path)?),
+            config.engine.time_zone(),
         ),
         agent_digests: AgentDigests::new(Arc::new(SqliteAgentDigests::open(path)?)),
         sms: SmsService::new(Arc::new(SqliteSms::open(path)?), config.sms.settings())

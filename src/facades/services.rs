@@ -63,6 +63,8 @@ pub struct Services {
     pub actions: Arc<dyn ActionJournal>,
     /// Campaigns: the blacklist, the calls placed for campaigns, dispositions.
     pub campaigns: CampaignService,
+    /// The outbound dialer: its campaigns, contacts, claims and imports.
+    pub dialer: crate::core::dialer::DialerService,
     /// Hashes of the MD5 digests of agents' passwords (USCall's agentLogin).
     pub agent_digests: AgentDigests,
     /// The site's dialing rules (`[dialing]`): categories and DDRs.

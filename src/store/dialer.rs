@@ -4,7 +4,9 @@
 //!
 //! Claiming is one `BEGIN IMMEDIATE` transaction: the indexed select of the first dialable
 //! contact and its update to `in_progress`, so two claimers (threads or processes on one file)
-//! never get the same contact.
+//! never get the same contact. The select walks `dialer_contact_claim` (campaign, state, zone,
+//! callback, priority, id) once per open zone, so contacts of closed zones are never read; the
+//! campaign's zones come from a skip scan of `dialer_contact_zone` (one seek per zone).
 
 use std::path::Path;
 
@@ -199,15 +201,38 @@ const BLACKLISTED: &str = "EXISTS (SELECT 1 FROM blacklist b WHERE b.phone = c.m
      AND b.campaign IN (:name, '*') AND b.direction IN ('O', 'IO') \
      AND (b.expire_date IS NULL OR b.expire_date >= :today))";
 
-/// The claim query: the first dialable contact, walking `dialer_contact_claim` in claim order.
-fn claim_sql() -> String {
+/// The conditions every claimed contact meets besides its zone (parameters `:campaign`,
+/// `:now`, `:max`, `:name`, `:today`).
+fn dialable_sql() -> String {
     format!(
-        "SELECT c.id FROM dialer_contact c \
-         WHERE c.campaign_id = :campaign AND c.state = 'pending' \
-         AND c.next_at <= :now AND c.attempts < :max \
-         AND c.zone IN (SELECT value FROM json_each(:open)) \
-         AND NOT {BLACKLISTED} \
-         ORDER BY c.callback DESC, c.priority, c.id LIMIT 1"
+        "c.campaign_id = :campaign AND c.state = 'pending' \
+         AND c.next_at <= :now AND c.attempts < :max AND NOT {BLACKLISTED}"
+    )
+}
+
+/// At most this many zones are walked by one query (SQLite bounds a compound select at 500
+/// terms); more open zones are walked in several queries and the best of their finds taken.
+const MAX_ZONE_WALKS: usize = 64;
+
+/// The claim query for `zones` open zones (at most [`MAX_ZONE_WALKS`]; parameters `:z0`,
+/// `:z1`, ...): the first dialable contact of each zone, each found by walking
+/// `dialer_contact_claim` from (campaign, pending, zone) in claim order, then the first of
+/// those: its id, callback flag and priority.
+fn claim_sql(zones: usize) -> String {
+    let walks = (0..zones)
+        .map(|i| {
+            format!(
+                "SELECT * FROM (SELECT c.id, c.callback, c.priority FROM dialer_contact c \
+                 WHERE {} AND c.zone = :z{i} \
+                 ORDER BY c.callback DESC, c.priority, c.id LIMIT 1)",
+                dialable_sql()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    format!(
+        "SELECT id, callback, priority FROM ({walks}) \
+         ORDER BY callback DESC, priority, id LIMIT 1"
     )
 }
 
@@ -357,8 +382,16 @@ impl DialerStore for SqliteDialer {
 
     fn contact_zones(&self, id: CampaignId) -> Result<Vec<ZoneName>, PortError> {
         self.with(|conn| {
+            // One index seek per distinct zone (a skip scan of `dialer_contact_zone`), not a
+            // read of every contact.
             conn.prepare_cached(
-                "SELECT DISTINCT zone FROM dialer_contact WHERE campaign_id = ?1 ORDER BY zone",
+                "WITH RECURSIVE z (zone) AS ( \
+                   SELECT MIN(zone) FROM dialer_contact WHERE campaign_id = ?1 \
+                   UNION ALL \
+                   SELECT (SELECT MIN(zone) FROM dialer_contact \
+                           WHERE campaign_id = ?1 AND zone > z.zone) \
+                   FROM z WHERE z.zone IS NOT NULL) \
+                 SELECT zone FROM z WHERE zone IS NOT NULL",
             )?
             .query_map([id.0], |r| {
                 let z: String = r.get(0)?;
@@ -375,20 +408,36 @@ impl DialerStore for SqliteDialer {
     ) -> Result<Option<Claimed>, PortError> {
         self.with(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let found: Option<i64> = tx
-                .prepare_cached(&claim_sql())?
-                .query_row(
-                    rusqlite::named_params! {
-                        ":campaign": f.campaign.0,
-                        ":now": f.now.seconds(),
-                        ":max": f.max_attempts,
-                        ":open": json_list(&f.zones.open),
-                        ":name": f.name.as_str(),
-                        ":today": f.today.as_str(),
-                    },
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let (campaign, now, max) = (f.campaign.0, f.now.seconds(), f.max_attempts);
+            let (name, today) = (f.name.as_str(), f.today.as_str());
+            // The best find of each chunk of open zones, in claim order: (callback, priority,
+            // id) with callbacks first.
+            let mut best: Option<(bool, u32, i64)> = None;
+            for chunk in f.zones.open.chunks(MAX_ZONE_WALKS) {
+                let names: Vec<String> = (0..chunk.len()).map(|i| format!(":z{i}")).collect();
+                let zones: Vec<&str> = chunk.iter().map(ZoneName::as_str).collect();
+                let mut bound: Vec<(&str, &dyn rusqlite::ToSql)> = vec![
+                    (":campaign", &campaign),
+                    (":now", &now),
+                    (":max", &max),
+                    (":name", &name),
+                    (":today", &today),
+                ];
+                for (n, z) in names.iter().zip(&zones) {
+                    bound.push((n.as_str(), z));
+                }
+                let find: Option<(i64, bool, u32)> = tx
+                    .prepare_cached(&claim_sql(chunk.len()))?
+                    .query_row(bound.as_slice(), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?;
+                if let Some((id, callback, priority)) = find {
+                    let rank = (!callback, priority, id);
+                    if best.is_none_or(|(c, p, i)| rank < (!c, p, i)) {
+                        best = Some((callback, priority, id));
+                    }
+                }
+            }
+            let found = best.map(|(_, _, id)| id);
             let Some(id) = found else {
                 return Ok(None);
             };
@@ -472,6 +521,33 @@ impl DialerStore for SqliteDialer {
             )?;
             tx.commit()?;
             Ok(true)
+        })
+    }
+
+    fn release_claims(&self, id: CampaignId, before: UnixTime) -> Result<u64, PortError> {
+        self.with(|conn| {
+            let n = conn.execute(
+                "UPDATE dialer_contact SET state = 'pending' \
+                 WHERE campaign_id = ?1 AND state = 'in_progress' AND state_at < ?2",
+                params![id.0, before.seconds()],
+            )?;
+            Ok(n as u64)
+        })
+    }
+
+    fn cancel_contact(
+        &self,
+        id: CampaignId,
+        main: &PhoneNumber,
+        now: UnixTime,
+    ) -> Result<bool, PortError> {
+        self.with(|conn| {
+            let n = conn.execute(
+                "UPDATE dialer_contact SET state = 'canceled', state_at = ?3 \
+                 WHERE campaign_id = ?1 AND main = ?2 AND state IN ('pending', 'in_progress')",
+                params![id.0, main.as_str(), now.seconds()],
+            )?;
+            Ok(n == 1)
         })
     }
 

@@ -587,27 +587,117 @@ fn the_why_breakdown_equals_a_brute_force_count() {
 }
 
 #[test]
-fn the_claim_query_walks_the_claim_index() {
+fn the_claim_query_walks_the_claim_index_per_open_zone() {
     let dir = TempDir::new("dialer-plan");
     let path = dir.path().join("s.db");
     let _s = SqliteDialer::open(&path).unwrap();
     let raw = rusqlite::Connection::open(&path).unwrap();
-    let plan: Vec<String> = raw
-        .prepare(&format!("EXPLAIN QUERY PLAN {}", claim_sql()))
+    let names: Vec<String> = (0..3).map(|i| format!(":z{i}")).collect();
+    let mut bound: Vec<(&str, &dyn rusqlite::ToSql)> = vec![
+        (":campaign", &1),
+        (":now", &0),
+        (":max", &3),
+        (":name", &"x"),
+        (":today", &"2026-01-01"),
+    ];
+    for name in &names {
+        bound.push((name.as_str(), &"UTC"));
+    }
+    let plan = raw
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", claim_sql(3)))
         .unwrap()
-        .query_map(
-            rusqlite::named_params! {
-                ":campaign": 1, ":now": 0, ":max": 3, ":open": "[]", ":name": "x", ":today": "2026-01-01",
-            },
-            |r| r.get::<_, String>(3),
+        .query_map(bound.as_slice(), |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+        .join("\n");
+    // One walk per open zone, each in claim order; only the finds (one per zone) are sorted.
+    let walks = plan
+        .matches("USING INDEX dialer_contact_claim (campaign_id=? AND state=? AND zone=?)")
+        .count();
+    assert_eq!(walks, 3, "{plan}");
+    assert!(!plan.contains("SCAN c"), "{plan}");
+}
+
+#[test]
+fn many_open_zones_claim_in_the_same_order() {
+    let dir = TempDir::new("dialer-many-zones");
+    let s = SqliteDialer::open(&dir.path().join("s.db")).unwrap();
+    let (id, c) = active(&s, "Ventas->", "UTC");
+    let now = at("2026-03-09T10:00", "UTC");
+    // More open zones than one query walks (taken from the zone database: those open now).
+    let known: Vec<ZoneName> = jiff::tz::db()
+        .available()
+        .filter_map(|z| ZoneName::parse(z.as_str()).ok())
+        .collect();
+    let mut zones = ZoneWindows::compute(&c, &known, now).open;
+    zones.truncate(MAX_ZONE_WALKS + 10);
+    assert!(zones.len() > MAX_ZONE_WALKS);
+    let contacts: Vec<NewContact> = zones
+        .iter()
+        .enumerate()
+        .map(|(i, z)| {
+            let mut c = NewContact::new(n(&format!("6{i:05}")), z.clone());
+            c.priority = (zones.len() - i) as u32;
+            c
+        })
+        .collect();
+    add(&s, id, contacts, now);
+    let got: Vec<String> = std::iter::from_fn(|| claimed_main(&s, id, now)).collect();
+    let expect: Vec<String> = (0..zones.len()).rev().map(|i| format!("6{i:05}")).collect();
+    assert_eq!(got, expect);
+}
+
+#[tokio::test]
+async fn stale_claims_are_released_and_contacts_canceled() {
+    let dir = TempDir::new("dialer-release");
+    let store = Arc::new(SqliteDialer::open(&dir.path().join("s.db")).unwrap());
+    let (id, _) = active(&store, "Ventas->", "UTC");
+    let service = DialerService::new(store.clone(), utc());
+    let t0 = at("2026-03-09T10:00", "UTC");
+    let report = service
+        .import(
+            id,
+            b"Ventas->;1001\nVentas->;1002\nVentas->;1003\n".to_vec(),
+            None,
+            t0,
         )
-        .unwrap()
-        .collect::<Result<_, _>>()
+        .await
         .unwrap();
-    let plan = plan.join("\n");
-    assert!(plan.contains("dialer_contact_claim"), "{plan}");
-    assert!(
-        !plan.contains("SCAN c\n") && !plan.contains("USE TEMP B-TREE FOR ORDER BY"),
-        "{plan}"
+    assert_eq!(report.imported, 3);
+    let first = service.claim_next(id, t0).await.unwrap().unwrap();
+    assert_eq!(first.contact.spec.main.as_str(), "1001");
+    // A claim older than the cut is released, with no attempt counted; a newer one is not.
+    let later = UnixTime(t0.seconds() + 600);
+    let second = service.claim_next(id, later).await.unwrap().unwrap();
+    assert_eq!(
+        service
+            .release_claims(id, UnixTime(t0.seconds() + 1))
+            .await
+            .unwrap(),
+        1
     );
+    let back = store.contact(first.contact.id).unwrap().unwrap();
+    assert_eq!((back.state, back.attempts), (ContactState::Pending, 0));
+    assert_eq!(
+        store.contact(second.contact.id).unwrap().unwrap().state,
+        ContactState::InProgress
+    );
+    // Canceling: a pending contact is never claimed again; a final one stays as it is.
+    assert!(store.cancel_contact(id, &n("1001"), later).unwrap());
+    assert!(!store.cancel_contact(id, &n("1001"), later).unwrap());
+    assert!(!store.cancel_contact(id, &n("9999"), later).unwrap());
+    let third = service.claim_next(id, later).await.unwrap().unwrap();
+    assert_eq!(third.contact.spec.main.as_str(), "1003");
+    assert_eq!(service.claim_next(id, later).await.unwrap(), None);
+    // The recorded attempt of a canceled contact is refused.
+    assert!(store.cancel_contact(id, &n("1003"), later).unwrap());
+    assert!(matches!(
+        service.record_attempt(third, busy(), later).await,
+        Err(DialerError::NotClaimed(_))
+    ));
+    assert!(matches!(
+        service.import(CampaignId(42), Vec::new(), None, t0).await,
+        Err(DialerError::UnknownCampaign(_))
+    ));
 }

@@ -342,8 +342,9 @@ CREATE INDEX cdr_end ON cdr (end_epoch);
 "#,
     // The dialer: campaigns, their contacts and each contact's attempts. Parts of a campaign
     // are kept in the core's text forms (`DialMode::as_text`, `RetryRules::as_text`, ...).
-    // Claiming walks `dialer_contact_claim` (campaign, state, callbacks first, priority, age);
-    // the per-zone window is one `zone IN (...)`; the blacklist is its primary key.
+    // Claiming walks `dialer_contact_claim` once per open zone (campaign, state, zone, then
+    // callbacks first, priority, age), so contacts of closed zones are never read; the
+    // blacklist is its primary key.
     r#"
 CREATE TABLE dialer_campaign (
     id                INTEGER PRIMARY KEY,
@@ -388,7 +389,7 @@ CREATE TABLE dialer_contact (
     UNIQUE (campaign_id, main)
 ) STRICT;
 CREATE INDEX dialer_contact_claim
-    ON dialer_contact (campaign_id, state, callback DESC, priority, id);
+    ON dialer_contact (campaign_id, state, zone, callback DESC, priority, id);
 CREATE INDEX dialer_contact_zone ON dialer_contact (campaign_id, zone);
 
 CREATE TABLE dialer_attempt (

@@ -1,5 +1,5 @@
 //! Claiming: which contact is dialed next, why others are not, and what an attempt's outcome
-//! does to its contact. Pure rules; the store applies them in one indexed query
+//! does to its contact. Pure rules; the store applies them in indexed queries
 //! ([`super::DialerStore::claim`]) and the brute-force [`classify`] is their definition.
 //!
 //! A contact is **dialable** at `now` when it is Pending, has had fewer attempts than the
@@ -9,7 +9,8 @@
 //! come first, then lower priority values, then the oldest (lowest id).
 //!
 //! Zones vary per contact, so the time filter is computed once per zone present in the
-//! campaign ([`ZoneWindows::compute`]): the query then only asks `zone IN (open zones)`.
+//! campaign ([`ZoneWindows::compute`]): the query then only reads contacts of the open zones
+//! (in the SQLite store, one walk of its claim index per open zone, in claim order).
 
 use jiff::Timestamp;
 

@@ -84,6 +84,17 @@ pub trait DialerStore: Send + Sync {
     /// Records an attempt of an InProgress contact and applies `next` to it, in one
     /// transaction; `false` (nothing written) when the contact is not InProgress.
     fn finish_attempt(&self, attempt: &Attempt, next: AfterAttempt) -> Result<bool, PortError>;
+    /// Returns the campaign's contacts claimed before `before` and never recorded (a dialer
+    /// that stopped mid-attempt) to Pending, their attempts unchanged; how many.
+    fn release_claims(&self, id: CampaignId, before: UnixTime) -> Result<u64, PortError>;
+    /// Cancels the campaign's contact whose main number is `main` unless it is final already
+    /// (Completed, Rejected, Canceled); whether one was canceled.
+    fn cancel_contact(
+        &self,
+        id: CampaignId,
+        main: &crate::core::originate::PhoneNumber,
+        now: UnixTime,
+    ) -> Result<bool, PortError>;
     /// The attempts of a contact, oldest first.
     fn attempts_of(&self, id: ContactId) -> Result<Vec<Attempt>, PortError>;
     /// The breakdown of [`claim::classify`] over every contact of the campaign.
@@ -284,6 +295,51 @@ impl DialerService {
         off_runtime(move || Ok(record_attempt(store.as_ref(), &claimed, result, now)))
             .await
             .map_err(DialerError::Store)?
+    }
+
+    /// Imports an uploadbase file held in memory into campaign `id` (see [`import`]).
+    pub async fn import(
+        &self,
+        id: CampaignId,
+        base: Vec<u8>,
+        zone: Option<ZoneName>,
+        now: UnixTime,
+    ) -> Result<import::ImportReport, DialerError> {
+        let store = self.store.clone();
+        off_runtime(move || {
+            let Some(campaign) = store.campaign(id)? else {
+                return Ok(Err(DialerError::UnknownCampaign(id.to_string())));
+            };
+            let mut input = std::io::Cursor::new(base);
+            Ok(import::import_base(
+                store.as_ref(),
+                id,
+                &campaign,
+                &mut input,
+                zone.as_ref(),
+                now,
+                &mut |_| {},
+            )
+            .map_err(|e| match e {
+                import::ImportError::Store(e) => DialerError::Store(e),
+                // Reading memory does not fail; kept as a store failure if it ever does.
+                import::ImportError::Read(e) => DialerError::Store(Box::new(e)),
+            }))
+        })
+        .await
+        .map_err(DialerError::Store)?
+    }
+
+    /// Returns contacts claimed before `before` and never recorded to Pending.
+    pub async fn release_claims(
+        &self,
+        id: CampaignId,
+        before: UnixTime,
+    ) -> Result<u64, DialerError> {
+        let store = self.store.clone();
+        off_runtime(move || store.release_claims(id, before))
+            .await
+            .map_err(DialerError::Store)
     }
 
     /// The "why is nothing dialable" breakdown at `now`.

@@ -701,3 +701,38 @@ async fn stale_claims_are_released_and_contacts_canceled() {
         Err(DialerError::UnknownCampaign(_))
     ));
 }
+
+#[test]
+fn the_zones_of_a_campaign_are_its_own() {
+    let dir = TempDir::new("dialer-zones");
+    let s = SqliteDialer::open(&dir.path().join("s.db")).unwrap();
+    let (a, _) = active(&s, "A->", "UTC");
+    let (b, _) = active(&s, "B->", "UTC");
+    let mk = |num: &str, z: &str| NewContact::new(n(num), zone(z));
+    add(
+        &s,
+        a,
+        vec![
+            mk("1001", "Europe/Madrid"),
+            mk("1002", "America/Montevideo"),
+            mk("1003", "Europe/Madrid"),
+        ],
+        UnixTime(0),
+    );
+    add(
+        &s,
+        b,
+        vec![mk("1001", "Asia/Tokyo"), mk("2002", "UTC")],
+        UnixTime(0),
+    );
+    let names = |id| -> Vec<String> {
+        s.contact_zones(id)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    };
+    assert_eq!(names(a), ["America/Montevideo", "Europe/Madrid"]);
+    assert_eq!(names(b), ["Asia/Tokyo", "UTC"]);
+    assert!(names(CampaignId(99)).is_empty());
+}

@@ -18,7 +18,9 @@ use tokio_util::codec::{Decoder, Encoder};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::message::{AmiMessage, Field, Store};
+use std::sync::OnceLock;
+
+use super::message::{AmiMessage, Field, Lazy, Parsed, Store};
 
 /// Messages decoded in one pass into one shared store, at most: a store lives as long as the
 /// last of its messages, so this bounds what one kept event holds on to (about 64 KiB).
@@ -96,6 +98,8 @@ pub struct AmiCodec {
     fields_hint: usize,
     /// Messages decoded in one pass and not yet returned, in wire order.
     ready: VecDeque<AmiMessage>,
+    /// Finds the blank line that ends a message.
+    blank_line: memchr::memmem::Finder<'static>,
     /// Whether whole messages are decoded in one pass (off in tests that compare both paths).
     one_pass: bool,
     /// Messages decoded in one pass.
@@ -124,6 +128,7 @@ impl AmiCodec {
             current_size: 0,
             fields_hint: 8,
             ready: VecDeque::new(),
+            blank_line: memchr::memmem::Finder::new(b"\r\n\r\n"),
             one_pass: true,
             #[cfg(test)]
             one_pass_frames: 0,
@@ -147,21 +152,35 @@ impl AmiCodec {
     fn decode_batch(&mut self, buf: &mut BytesMut) -> bool {
         let bytes = &buf[..];
         // Nothing is allocated for a buffer that holds no whole message (the rest of a read).
-        if memchr::memmem::find(bytes, b"\r\n\r\n").is_none() {
+        let Some(first_end) = self.blank_line.find(bytes) else {
             return false;
-        }
+        };
         let mut scan = Scanner::new(bytes);
         let mut fields = Vec::with_capacity(self.fields_hint);
-        // Where each message's fields end and where the message ends in `bytes`.
-        let mut ends: Vec<(u32, usize)> = Vec::with_capacity(BATCH_MESSAGES);
+        let mut lazy = Vec::new();
+        // Each message, and where it ends in `bytes`.
+        let mut parts: Vec<(Part, usize)> = Vec::with_capacity(BATCH_MESSAGES);
         let mut start = 0;
-        while ends.len() < BATCH_MESSAGES {
+        let mut blank = Some(first_end);
+        while parts.len() < BATCH_MESSAGES {
+            // An event is framed and named here, its fields split when first read.
+            if let Some(event) = self.framed_event(bytes, start, blank) {
+                // Index fits: a batch holds at most `BATCH_MESSAGES` messages.
+                parts.push((Part::Lazy(lazy.len() as u32), event.next));
+                start = event.next;
+                lazy.push(event.lazy);
+                blank = self.blank_line.find(&bytes[start..]).map(|at| start + at);
+                continue;
+            }
             let first = fields.len();
             match self.plain_message(bytes, start, &mut scan, &mut fields) {
                 // Field counts fit: a batch holds at most a batch of bounded messages.
                 Some(next) => {
-                    ends.push((fields.len() as u32, next));
+                    parts.push((Part::Fields(fields.len() as u32), next));
                     start = next;
+                    if blank.is_some_and(|at| at < start) {
+                        blank = self.blank_line.find(&bytes[start..]).map(|at| start + at);
+                    }
                 }
                 None => {
                     fields.truncate(first);
@@ -175,33 +194,89 @@ impl AmiCodec {
             Ok(_) => start,
             Err(e) => e.valid_up_to(),
         };
-        while ends.last().is_some_and(|&(_, end)| end > valid) {
-            ends.pop();
+        while parts.last().is_some_and(|&(_, end)| end > valid) {
+            parts.pop();
         }
-        let Some(&(field_count, consumed)) = ends.last() else {
+        let Some(&(_, consumed)) = parts.last() else {
             return false;
         };
-        fields.truncate(field_count as usize);
+        let field_count = parts
+            .iter()
+            .rev()
+            .find_map(|(part, _)| match part {
+                Part::Fields(end) => Some(*end as usize),
+                Part::Lazy(_) => None,
+            })
+            .unwrap_or(0);
+        fields.truncate(field_count);
+        let lazy_count = parts
+            .iter()
+            .filter(|(part, _)| matches!(part, Part::Lazy(_)))
+            .count();
+        lazy.truncate(lazy_count);
         let Ok(text) = std::str::from_utf8(&bytes[..consumed]) else {
             return false;
         };
         let store = Arc::new(Store {
             text: text.to_owned(),
             fields,
+            lazy,
         });
         buf.advance(consumed);
-        self.fields_hint = store.fields.len();
+        self.fields_hint = store.fields.len().max(8);
         #[cfg(test)]
         {
-            self.one_pass_frames += ends.len();
+            self.one_pass_frames += parts.len();
         }
         let mut first = 0;
-        for (end, _) in ends {
-            self.ready
-                .extend(AmiMessage::shared(store.clone(), first..end));
-            first = end;
+        for (part, _) in parts {
+            let message = match part {
+                Part::Fields(end) => {
+                    let m = AmiMessage::shared(store.clone(), first..end);
+                    first = end;
+                    m
+                }
+                Part::Lazy(index) => AmiMessage::lazy(store.clone(), index),
+            };
+            self.ready.extend(message);
         }
         true
+    }
+
+    /// The event at `bytes[start..]` framed without reading its fields, when that is safe:
+    /// its first line is `Event: …`, every LF of it follows a CR (so its end is the first
+    /// blank line, `blank`, the start of the next `\r\n\r\n`), and it is within the size
+    /// limit. The line decoder would split the same lines into the same fields.
+    fn framed_event(&self, bytes: &[u8], start: usize, blank: Option<usize>) -> Option<Framed> {
+        let rest = &bytes[start..];
+        if !rest
+            .get(..EVENT_LINE.len())?
+            .eq_ignore_ascii_case(EVENT_LINE)
+        {
+            return None;
+        }
+        let blank = blank?;
+        let lines_end = blank + 2;
+        let next = blank + 4;
+        if next - start > self.max_message || !crlf_only(&bytes[start..lines_end]) {
+            return None;
+        }
+        let name_end = start + memchr::memchr(b'\n', rest)? - 1;
+        let colon = start + EVENT_LINE.len() - 1;
+        let name_start = if bytes.get(colon + 1) == Some(&b' ') && colon + 1 < name_end {
+            colon + 2
+        } else {
+            colon + 1
+        };
+        // Offsets fit: a batch is bounded by `BATCH_MESSAGES` messages of bounded size.
+        Some(Framed {
+            lazy: Lazy {
+                lines: (start as u32, lines_end as u32),
+                name: (name_start as u32, name_end as u32),
+                parsed: OnceLock::new(),
+            },
+            next,
+        })
     }
 
     /// Decodes the plain message at `bytes[start..]`, its fields appended to `fields` as spans
@@ -344,12 +419,114 @@ impl AmiCodec {
     }
 }
 
+/// Which message of a batch: the end of its fields, or its index among the framed events.
+#[derive(Clone, Copy)]
+enum Part {
+    Fields(u32),
+    Lazy(u32),
+}
+
+/// An event framed by [`AmiCodec::framed_event`], and where the next message starts.
+struct Framed {
+    lazy: Lazy,
+    next: usize,
+}
+
+/// How an event's first line starts (ASCII case-insensitive).
+const EVENT_LINE: &[u8] = b"Event:";
+
+/// Whether every LF of `bytes` follows a CR (and the first byte is not an LF).
+fn crlf_only(bytes: &[u8]) -> bool {
+    let mut after_cr = false;
+    for chunk in bytes.chunks(64) {
+        let masks = match chunk.first_chunk::<64>() {
+            Some(block) => BlockMasks::of(block),
+            None => {
+                let mut block = [0u8; 64];
+                block[..chunk.len()].copy_from_slice(chunk);
+                BlockMasks::of(&block)
+            }
+        };
+        if masks.lf & !((masks.cr << 1) | u64::from(after_cr)) != 0 {
+            return false;
+        }
+        after_cr = masks.cr >> 63 == 1;
+    }
+    true
+}
+
+/// The fields of the event lines `text[lines]` (each ended by CRLF), split as the line decoder
+/// splits them: spans of `text`, or a store of their own when a line has no `:` (its key,
+/// `Output`, is not in the text).
+pub(super) fn split_lines(text: &str, (start, end): (u32, u32)) -> Parsed {
+    let (start, end) = (start as usize, end as usize);
+    let bytes = &text.as_bytes()[..end.min(text.len())];
+    let mut scan = Scanner::at(bytes, start);
+    let mut fields = Vec::with_capacity(24);
+    let mut line_start = start;
+    while line_start < bytes.len() {
+        let Some(c) = scan.key_end(line_start).filter(|&c| bytes[c] == b':') else {
+            // A key that is not ASCII, or a line without `:`: as the line decoder does.
+            return split_lines_slowly(text, (start, end));
+        };
+        let Some(lf) = scan.lf(c + 1) else {
+            return split_lines_slowly(text, (start, end));
+        };
+        // Every line ends with CRLF (the codec framed the event on that condition).
+        let line_end = lf - 1;
+        let (key_start, key_end) = trim_span(bytes, line_start, c);
+        let value_start = if bytes.get(c + 1) == Some(&b' ') && c + 1 < line_end {
+            c + 2
+        } else {
+            c + 1
+        };
+        // Offsets fit: a store's text is bounded by a batch of bounded messages.
+        fields.push(Field {
+            key: (key_start as u32, key_end as u32),
+            value: (value_start as u32, line_end.max(value_start) as u32),
+        });
+        line_start = lf + 1;
+    }
+    Parsed::Spans(fields)
+}
+
+/// [`split_lines`] through `str` methods, for lines that are not all `Key: Value` with an
+/// ASCII key.
+fn split_lines_slowly(text: &str, (start, end): (usize, usize)) -> Parsed {
+    let body = text.get(start..end).unwrap_or_default();
+    let at = |s: &str| (s.as_ptr() as usize - text.as_ptr() as usize) as u32;
+    let lines = || {
+        body.split_terminator('\n')
+            .map(|line| line.strip_suffix('\r').unwrap_or(line))
+    };
+    if lines().any(|line| !line.contains(':')) {
+        let mut own = Store::default();
+        for line in lines() {
+            let (k, v) = split_field(line);
+            let key = own.append(k);
+            let value = own.append(v);
+            own.fields.push(Field { key, value });
+        }
+        return Parsed::Own(own);
+    }
+    Parsed::Spans(
+        lines()
+            .map(split_field)
+            .map(|(k, v)| Field {
+                key: (at(k), at(k) + k.len() as u32),
+                value: (at(v), at(v) + v.len() as u32),
+            })
+            .collect(),
+    )
+}
+
 /// The bytes of a 64-byte block that end a key (`:`, LF, 0x80 and above) and that end a line
 /// (LF), as bitmasks (bit `i` for byte `i`).
 #[derive(Clone, Copy, Default)]
 struct BlockMasks {
     key_end: u64,
     lf: u64,
+    cr: u64,
 }
 
 impl BlockMasks {
@@ -374,6 +551,7 @@ impl BlockMasks {
             _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_set_epi64x,
         };
         let (colon, lf) = (_mm_set1_epi8(b':' as i8), _mm_set1_epi8(b'\n' as i8));
+        let cr = _mm_set1_epi8(b'\r' as i8);
         let mut masks = Self::default();
         for (i, lane) in block.chunks_exact(16).enumerate() {
             let word =
@@ -385,6 +563,7 @@ impl BlockMasks {
             let key_end = (_mm_movemask_epi8(stops) | _mm_movemask_epi8(v)) as u16;
             masks.key_end |= u64::from(key_end) << (16 * i);
             masks.lf |= u64::from(_mm_movemask_epi8(is_lf) as u16) << (16 * i);
+            masks.cr |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, cr)) as u16) << (16 * i);
         }
         masks
     }
@@ -396,6 +575,7 @@ impl BlockMasks {
         for (i, &b) in block.iter().enumerate() {
             masks.key_end |= u64::from(b == b':' || b == b'\n' || b >= 0x80) << i;
             masks.lf |= u64::from(b == b'\n') << i;
+            masks.cr |= u64::from(b == b'\r') << i;
         }
         masks
     }
@@ -413,12 +593,17 @@ struct Scanner<'a> {
 
 impl<'a> Scanner<'a> {
     fn new(bytes: &'a [u8]) -> Self {
+        Self::at(bytes, 0)
+    }
+
+    /// A scanner for searches from `from` on.
+    fn at(bytes: &'a [u8], from: usize) -> Self {
         let mut scanner = Self {
             bytes,
             base: 0,
             masks: BlockMasks::default(),
         };
-        scanner.load(0);
+        scanner.load(from & !63);
         scanner
     }
 
@@ -850,6 +1035,12 @@ mod tests {
         };
         assert!(take(&mut buf).is_none(), "the third is not whole yet");
         assert!(a.shares_store_with(&b));
+        // Framed and named by the codec; the fields are split on the first look at them.
+        assert_eq!((a.event_name(), b.is_event()), (Some("A"), true));
+        assert!(a.is_unread() && b.is_unread() && !b.is_response());
+        let early = b.clone();
+        assert_eq!(early.get("uniqueid"), Some("2"));
+        assert!(!b.is_unread(), "a clone shares the split fields");
         assert_eq!(
             a.fields().collect::<Vec<_>>(),
             [("Event", "A"), ("Uniqueid", "1")]

@@ -5,7 +5,7 @@
 //! lookups ignore ASCII case, as Asterisk does.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Keys whose values are replaced by `***` in `Debug` output.
 const REDACTED_KEYS: &[&str] = &["Secret", "Key"];
@@ -17,12 +17,23 @@ const REDACTED_KEYS: &[&str] = &["Secret", "Key"];
 /// allocation for a hundred events, not three per event), so cloning a message, as every
 /// subscriber's copy of an event is, only counts a reference. Changing a message that shares
 /// its store first copies its own fields out.
+///
+/// An event decoded from a read may have only its framing and its name read by the codec: its
+/// fields are then split out of its text on the first look at them, once for every clone (by
+/// whichever subscriber looks first, off the connection's task).
 #[derive(Clone)]
 pub struct AmiMessage {
     store: Arc<Store>,
-    /// This message's fields: `store.fields[first..end]`.
-    first: u32,
-    end: u32,
+    part: Part,
+}
+
+/// Which message of its store a message is.
+#[derive(Clone, Copy, Debug)]
+enum Part {
+    /// Fields `store.fields[first..end]`.
+    Fields { first: u32, end: u32 },
+    /// `store.lazy[index]`.
+    Lazy(u32),
 }
 
 /// Text and field spans of one message, or of every message decoded from one read.
@@ -30,6 +41,26 @@ pub struct AmiMessage {
 pub(super) struct Store {
     pub(super) text: String,
     pub(super) fields: Vec<Field>,
+    pub(super) lazy: Vec<Lazy>,
+}
+
+/// An event of a store whose fields are split out of its text when first read.
+#[derive(Clone, Debug)]
+pub(super) struct Lazy {
+    /// Its lines in the store's text, each ended by CRLF (the blank line excluded).
+    pub(super) lines: (u32, u32),
+    /// The value of its first line, `Event: …`.
+    pub(super) name: (u32, u32),
+    pub(super) parsed: OnceLock<Parsed>,
+}
+
+/// The fields of a [`Lazy`] event, once split.
+#[derive(Clone, Debug)]
+pub(super) enum Parsed {
+    /// Spans of the store's text.
+    Spans(Vec<Field>),
+    /// A store of its own, when a line had no `:` (an `Output` key the text does not hold).
+    Own(Store),
 }
 
 /// Where a field's key and value sit in the store's text (byte offsets, start and end).
@@ -56,6 +87,7 @@ impl AmiMessage {
         Self::whole(Store {
             text: String::with_capacity(bytes),
             fields: Vec::with_capacity(fields),
+            lazy: Vec::new(),
         })
     }
 
@@ -65,8 +97,7 @@ impl AmiMessage {
         let end = store.fields.len() as u32;
         Self {
             store: Arc::new(store),
-            first: 0,
-            end,
+            part: Part::Fields { first: 0, end },
         }
     }
 
@@ -78,19 +109,20 @@ impl AmiMessage {
         if range.start > end {
             return None;
         }
-        debug_assert!(store.fields[range.start as usize..end as usize]
-            .iter()
-            .all(|f| {
-                [f.key, f.value].iter().all(|&(a, b)| {
-                    a <= b
-                        && store.text.is_char_boundary(a as usize)
-                        && store.text.is_char_boundary(b as usize)
-                })
-            }));
         Some(Self {
             store,
-            first: range.start,
-            end,
+            part: Part::Fields {
+                first: range.start,
+                end,
+            },
+        })
+    }
+
+    /// The event `store.lazy[index]`, or `None` when there is no such event.
+    pub(super) fn lazy(store: Arc<Store>, index: u32) -> Option<Self> {
+        ((index as usize) < store.lazy.len()).then_some(Self {
+            store,
+            part: Part::Lazy(index),
         })
     }
 
@@ -100,18 +132,46 @@ impl AmiMessage {
         Arc::ptr_eq(&self.store, &other.store)
     }
 
-    fn own_fields(&self) -> &[Field] {
-        &self.store.fields[self.first as usize..self.end as usize]
+    /// Whether this message's fields are yet to be split out of its text.
+    #[cfg(test)]
+    pub(super) fn is_unread(&self) -> bool {
+        match self.part {
+            Part::Lazy(i) => self.store.lazy[i as usize].parsed.get().is_none(),
+            Part::Fields { .. } => false,
+        }
+    }
+
+    /// The text the spans point into, and this message's fields.
+    fn view(&self) -> (&str, &[Field]) {
+        let store = &*self.store;
+        match self.part {
+            Part::Fields { first, end } => {
+                (&store.text, &store.fields[first as usize..end as usize])
+            }
+            Part::Lazy(i) => {
+                let lazy = &store.lazy[i as usize];
+                match lazy
+                    .parsed
+                    .get_or_init(|| super::codec::split_lines(&store.text, lazy.lines))
+                {
+                    Parsed::Spans(fields) => (&store.text, fields),
+                    Parsed::Own(own) => (&own.text, &own.fields),
+                }
+            }
+        }
     }
 
     /// The store, alone and holding only this message, to change it: a message that shares
     /// its store (or a store of several) gets a copy of its own fields first.
     fn store_mut(&mut self) -> &mut Store {
-        let alone = self.first == 0 && self.end as usize == self.store.fields.len();
+        let alone = matches!(self.part, Part::Fields { first: 0, end }
+            if end as usize == self.store.fields.len())
+            && self.store.lazy.is_empty();
         if !alone || Arc::get_mut(&mut self.store).is_none() {
             let mut own = Store {
                 text: String::with_capacity(self.text_len()),
                 fields: Vec::with_capacity(self.len() + 1),
+                lazy: Vec::new(),
             };
             for (k, v) in self.fields() {
                 let key = own.append(k);
@@ -124,8 +184,12 @@ impl AmiMessage {
         Arc::make_mut(&mut self.store)
     }
 
-    fn span(&self, (start, end): (u32, u32)) -> &str {
-        &self.store.text[start as usize..end as usize]
+    /// After a change through [`AmiMessage::store_mut`]: the message is the whole store.
+    fn whole_again(&mut self) {
+        self.part = Part::Fields {
+            first: 0,
+            end: self.store.fields.len() as u32,
+        };
     }
 
     /// Appends a field, keeping any earlier field with the same key.
@@ -134,7 +198,7 @@ impl AmiMessage {
         let key = store.append(key.as_ref());
         let value = store.append(value.as_ref());
         store.fields.push(Field { key, value });
-        self.end += 1;
+        self.whole_again();
     }
 
     /// An event named `name` with these fields after its `Event` line (for tests of the
@@ -161,49 +225,47 @@ impl AmiMessage {
         let key = store.append(key.as_ref());
         let value = store.append(value.as_ref());
         store.fields.insert(index, Field { key, value });
-        self.end += 1;
+        self.whole_again();
     }
 
     /// Removes every field with this key (ASCII case-insensitive).
     pub fn remove(&mut self, key: &str) {
         let store = self.store_mut();
-        let Store { text, fields } = store;
+        let Store { text, fields, .. } = store;
         fields.retain(|f| !text[f.key.0 as usize..f.key.1 as usize].eq_ignore_ascii_case(key));
-        self.end = fields.len() as u32;
-    }
-
-    /// Whether field `f`'s key is `key` (ASCII case-insensitive), comparing lengths first.
-    fn key_is(&self, f: &Field, key: &[u8]) -> bool {
-        let (start, end) = (f.key.0 as usize, f.key.1 as usize);
-        end - start == key.len() && self.store.text.as_bytes()[start..end].eq_ignore_ascii_case(key)
+        self.whole_again();
     }
 
     /// The first value for `key` (ASCII case-insensitive).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.own_fields()
+        let (text, fields) = self.view();
+        fields
             .iter()
-            .find(|f| self.key_is(f, key.as_bytes()))
-            .map(|f| self.span(f.value))
+            .find(|f| key_is(text, f, key.as_bytes()))
+            .map(|f| span(text, f.value))
     }
 
     /// Every value for `key`, in order (ASCII case-insensitive).
     pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.own_fields()
+        let (text, fields) = self.view();
+        fields
             .iter()
-            .filter(move |f| self.key_is(f, key.as_bytes()))
-            .map(|f| self.span(f.value))
+            .filter(move |f| key_is(text, f, key.as_bytes()))
+            .map(move |f| span(text, f.value))
     }
 
     /// All fields, in order.
     pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.own_fields()
+        let (text, fields) = self.view();
+        fields
             .iter()
-            .map(|f| (self.span(f.key), self.span(f.value)))
+            .map(move |f| (span(text, f.key), span(text, f.value)))
     }
 
     /// Bytes of text of every key and value.
     pub fn text_len(&self) -> usize {
-        self.own_fields()
+        self.view()
+            .1
             .iter()
             .map(|f| (f.key.1 - f.key.0 + f.value.1 - f.value.0) as usize)
             .sum()
@@ -211,21 +273,26 @@ impl AmiMessage {
 
     /// Number of fields.
     pub fn len(&self) -> usize {
-        self.own_fields().len()
+        self.view().1.len()
     }
 
     /// Whether the message has no field.
     pub fn is_empty(&self) -> bool {
-        self.own_fields().is_empty()
+        self.view().1.is_empty()
     }
 
     /// Whether this is an event (has an `Event` key).
     pub fn is_event(&self) -> bool {
-        self.get("Event").is_some()
+        self.event_name().is_some()
     }
 
-    /// The event name, if this is an event.
+    /// The event name, if this is an event. Read without splitting a decoded event's fields:
+    /// the codec noted it.
     pub fn event_name(&self) -> Option<&str> {
+        if let Part::Lazy(i) = self.part {
+            let name = self.store.lazy[i as usize].name;
+            return Some(span(&self.store.text, name));
+        }
         self.get("Event")
     }
 
@@ -262,8 +329,18 @@ impl AmiMessage {
     }
 }
 
+/// Whether field `f`'s key in `text` is `key` (ASCII case-insensitive), comparing lengths first.
+fn key_is(text: &str, f: &Field, key: &[u8]) -> bool {
+    let (start, end) = (f.key.0 as usize, f.key.1 as usize);
+    end - start == key.len() && text.as_bytes()[start..end].eq_ignore_ascii_case(key)
+}
+
+fn span(text: &str, (start, end): (u32, u32)) -> &str {
+    &text[start as usize..end as usize]
+}
+
 impl Store {
-    fn append(&mut self, s: &str) -> (u32, u32) {
+    pub(super) fn append(&mut self, s: &str) -> (u32, u32) {
         let start = self.text.len();
         self.text.push_str(s);
         // A message is bounded far below 4 GiB by the codec's limit.
@@ -273,7 +350,7 @@ impl Store {
 
 impl PartialEq for AmiMessage {
     fn eq(&self, other: &Self) -> bool {
-        self.own_fields().len() == other.own_fields().len() && self.fields().eq(other.fields())
+        self.len() == other.len() && self.fields().eq(other.fields())
     }
 }
 

@@ -48,7 +48,7 @@ pub type AmiEvent = AmiMessage;
 /// Largest number of events one list action may collect before it is failed.
 const MAX_LIST_EVENTS: usize = 200_000;
 /// Bytes read from the connection per system call, at most.
-const READ_BUFFER: usize = 64 * 1024;
+const READ_BUFFER: usize = 256 * 1024;
 /// Most messages decoded and dispatched as one batch before the task yields.
 const BATCH: usize = 128;
 /// Depth of the request queue between handles and the task.
@@ -368,7 +368,7 @@ async fn establish(settings: &AmiSettings, login_id: ActionId) -> Result<Conn, A
             .map_err(|source| AmiError::Connect { addr, source })?;
         // Latency over throughput: actions are small.
         let _ = stream.set_nodelay(true);
-        // A storm of events is read 64 KiB (about a hundred events) per system call.
+        // A storm of events is read 256 KiB (about five hundred events) per system call.
         let mut conn = Framed::with_capacity(
             stream,
             AmiCodec::with_max_message(settings.max_message),

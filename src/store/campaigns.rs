@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, OptionalExtension, Row};
 
 use crate::core::campaigns::{
     BlacklistEntry, BlacklistKey, CampaignCall, CampaignName, CampaignScope, CampaignStore, Day,
@@ -16,24 +16,12 @@ use crate::core::PortError;
 use crate::core::UnixTime;
 
 use super::connection::SharedConnection;
-use super::error::StoreError;
+use super::error::{bad, StoreError};
 
 /// The campaign tables in the engine's SQLite file. `Sync`: one connection behind a mutex.
 #[derive(Debug)]
 pub struct SqliteCampaigns {
     conn: SharedConnection,
-}
-
-fn port(e: rusqlite::Error) -> PortError {
-    Box::new(StoreError::Sqlite(e))
-}
-
-fn bad(what: &str, value: &str) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        0,
-        rusqlite::types::Type::Text,
-        format!("stored {what} {value:?} is invalid").into(),
-    )
 }
 
 impl SqliteCampaigns {
@@ -42,13 +30,6 @@ impl SqliteCampaigns {
         Ok(Self {
             conn: SharedConnection::open_beside(path, false)?,
         })
-    }
-
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
-    ) -> Result<T, PortError> {
-        f(&mut self.conn.lock()).map_err(port)
     }
 }
 
@@ -98,7 +79,7 @@ fn call_row(r: &Row<'_>) -> rusqlite::Result<CampaignCall> {
 
 impl CampaignStore for SqliteCampaigns {
     fn blacklist_add(&self, entries: &[BlacklistEntry], at: UnixTime) -> Result<(), PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             let tx = conn.transaction()?;
             {
                 let mut stmt = tx.prepare_cached(
@@ -125,7 +106,7 @@ impl CampaignStore for SqliteCampaigns {
     }
 
     fn blacklist_remove(&self, keys: &[BlacklistKey]) -> Result<u64, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             let tx = conn.transaction()?;
             let mut removed = 0u64;
             for k in keys {
@@ -147,7 +128,7 @@ impl CampaignStore for SqliteCampaigns {
     }
 
     fn blacklist_for(&self, phone: &PhoneNumber) -> Result<Vec<BlacklistEntry>, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             conn.prepare_cached(
                 "SELECT phone, campaign, direction, expire_date, username, company, job_title, \
                  name FROM blacklist WHERE phone = ?1 ORDER BY campaign, direction",
@@ -158,7 +139,7 @@ impl CampaignStore for SqliteCampaigns {
     }
 
     fn blacklist_inbound(&self) -> Result<Vec<BlacklistEntry>, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             conn.prepare_cached(
                 "SELECT phone, campaign, direction, expire_date, username, company, job_title, \
                  name FROM blacklist WHERE direction IN ('I', 'IO') ORDER BY phone, campaign",
@@ -169,7 +150,7 @@ impl CampaignStore for SqliteCampaigns {
     }
 
     fn call_insert(&self, c: &CampaignCall) -> Result<(), PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             conn.prepare_cached(&format!(
                 "INSERT INTO campaign_call ({CALL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
             ))?
@@ -189,7 +170,7 @@ impl CampaignStore for SqliteCampaigns {
     }
 
     fn call_by_guid(&self, guid: &Guid) -> Result<Option<CampaignCall>, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             conn.prepare_cached(&format!(
                 "SELECT {CALL_COLUMNS} FROM campaign_call WHERE guid = ?1"
             ))?
@@ -199,7 +180,7 @@ impl CampaignStore for SqliteCampaigns {
     }
 
     fn calls_by_originate(&self, ids: &[String]) -> Result<Vec<CampaignCall>, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {CALL_COLUMNS} FROM campaign_call WHERE originate_id = ?1"
             ))?;
@@ -215,7 +196,7 @@ impl CampaignStore for SqliteCampaigns {
 
     fn disposition_insert(&self, d: &DispositionRecord) -> Result<(), PortError> {
         let q = &d.request;
-        self.with(|conn| {
+        self.conn.query(|conn| {
             conn.prepare_cached(
                 "INSERT INTO call_disposition (guid, campaign, agent, callerid, l1, l2, l3, d1, \
                  d2, comment, schedule, camptoreschedule, tag, action, txtcode, pending_dialer, at) \
@@ -245,7 +226,7 @@ impl CampaignStore for SqliteCampaigns {
     }
 
     fn dispositions_of(&self, guid: &str) -> Result<Vec<DispositionRecord>, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             conn.prepare_cached(
                 "SELECT guid, campaign, agent, callerid, l1, l2, l3, d1, d2, comment, schedule, \
                  camptoreschedule, tag, action, txtcode, pending_dialer, at \

@@ -88,6 +88,14 @@ impl SharedConnection {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Runs `f` on the connection, its SQLite error as the ports' error.
+    pub(crate) fn query<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, crate::core::PortError> {
+        f(&mut self.lock()).map_err(super::error::port)
+    }
+
     /// The connection if no other caller holds it.
     pub(crate) fn try_lock(&self) -> std::sync::TryLockResult<MutexGuard<'_, Connection>> {
         self.conn.try_lock()

@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 
 use crate::core::campaigns::CampaignName;
 use crate::core::dialer::campaign::{
@@ -29,24 +29,12 @@ use crate::core::PortError;
 use crate::core::UnixTime;
 
 use super::connection::SharedConnection;
-use super::error::StoreError;
+use super::error::{bad, StoreError};
 
 /// The dialer tables in the engine's SQLite file. `Sync`: one connection behind a mutex.
 #[derive(Debug)]
 pub struct SqliteDialer {
     conn: SharedConnection,
-}
-
-fn port(e: rusqlite::Error) -> PortError {
-    Box::new(StoreError::Sqlite(e))
-}
-
-fn bad(what: &str, value: &str) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        0,
-        rusqlite::types::Type::Text,
-        format!("stored {what} {value:?} is invalid").into(),
-    )
 }
 
 impl SqliteDialer {
@@ -55,13 +43,6 @@ impl SqliteDialer {
         Ok(Self {
             conn: SharedConnection::open_beside(path, true)?,
         })
-    }
-
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
-    ) -> Result<T, PortError> {
-        f(&mut self.conn.lock()).map_err(port)
     }
 }
 
@@ -238,7 +219,7 @@ fn claim_sql(zones: usize) -> String {
 
 impl DialerStore for SqliteDialer {
     fn campaign_create(&self, c: &DialerCampaign) -> Result<Option<CampaignId>, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             let p = campaign_params(c);
             let refs: Vec<&dyn rusqlite::ToSql> = p.iter().map(|b| b.as_ref()).collect();
             let n = conn
@@ -252,7 +233,7 @@ impl DialerStore for SqliteDialer {
     }
 
     fn campaign_update(&self, id: CampaignId, c: &DialerCampaign) -> Result<bool, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             let p = campaign_params(c);
             let mut refs: Vec<&dyn rusqlite::ToSql> = p.iter().map(|b| b.as_ref()).collect();
             refs.push(&id.0);
@@ -270,7 +251,7 @@ impl DialerStore for SqliteDialer {
     }
 
     fn campaign(&self, id: CampaignId) -> Result<Option<DialerCampaign>, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             conn.prepare_cached(&format!(
                 "SELECT {CAMPAIGN_COLUMNS} FROM dialer_campaign WHERE id = ?1"
             ))?
@@ -283,7 +264,7 @@ impl DialerStore for SqliteDialer {
         &self,
         name: &CampaignName,
     ) -> Result<Option<(CampaignId, DialerCampaign)>, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             conn.prepare_cached(&format!(
                 "SELECT id, {CAMPAIGN_COLUMNS} FROM dialer_campaign WHERE name = ?1"
             ))?
@@ -295,7 +276,7 @@ impl DialerStore for SqliteDialer {
     }
 
     fn campaigns(&self) -> Result<Vec<(CampaignId, DialerCampaign)>, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             conn.prepare_cached(&format!(
                 "SELECT id, {CAMPAIGN_COLUMNS} FROM dialer_campaign ORDER BY id"
             ))?
@@ -310,7 +291,7 @@ impl DialerStore for SqliteDialer {
         contacts: &[NewContact],
         now: UnixTime,
     ) -> Result<Vec<bool>, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut added = Vec::with_capacity(contacts.len());
             {
@@ -347,7 +328,7 @@ impl DialerStore for SqliteDialer {
     }
 
     fn contact(&self, id: ContactId) -> Result<Option<Contact>, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             conn.prepare_cached(&format!(
                 "SELECT {CONTACT_COLUMNS} FROM dialer_contact WHERE id = ?1"
             ))?
@@ -367,7 +348,7 @@ impl DialerStore for SqliteDialer {
             i64::try_from(offset).unwrap_or(i64::MAX),
             i64::try_from(limit).unwrap_or(i64::MAX),
         );
-        self.with(|conn| {
+        self.conn.query(|conn| {
             conn.prepare_cached(&format!(
                 "SELECT {CONTACT_COLUMNS} FROM dialer_contact WHERE campaign_id = ?1 \
                  AND (?2 IS NULL OR state = ?2) ORDER BY id LIMIT ?3 OFFSET ?4"
@@ -381,7 +362,7 @@ impl DialerStore for SqliteDialer {
     }
 
     fn contact_zones(&self, id: CampaignId) -> Result<Vec<ZoneName>, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             // One index seek per distinct zone (a skip scan of `dialer_contact_zone`), not a
             // read of every contact.
             conn.prepare_cached(
@@ -406,7 +387,7 @@ impl DialerStore for SqliteDialer {
         f: &ClaimFilter,
         order: AlternativesOrder,
     ) -> Result<Option<Claimed>, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let (campaign, now, max) = (f.campaign.0, f.now.seconds(), f.max_attempts);
             let (name, today) = (f.name.as_str(), f.today.as_str());
@@ -485,7 +466,7 @@ impl DialerStore for SqliteDialer {
     }
 
     fn finish_attempt(&self, a: &Attempt, next: AfterAttempt) -> Result<bool, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let (state, next_at) = match next {
                 AfterAttempt::Retry { next_at } => (ContactState::Pending, next_at),
@@ -525,7 +506,7 @@ impl DialerStore for SqliteDialer {
     }
 
     fn release_claims(&self, id: CampaignId, before: UnixTime) -> Result<u64, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             let n = conn.execute(
                 "UPDATE dialer_contact SET state = 'pending' \
                  WHERE campaign_id = ?1 AND state = 'in_progress' AND state_at < ?2",
@@ -541,7 +522,7 @@ impl DialerStore for SqliteDialer {
         main: &PhoneNumber,
         now: UnixTime,
     ) -> Result<bool, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             let n = conn.execute(
                 "UPDATE dialer_contact SET state = 'canceled', state_at = ?3 \
                  WHERE campaign_id = ?1 AND main = ?2 AND state IN ('pending', 'in_progress')",
@@ -552,7 +533,7 @@ impl DialerStore for SqliteDialer {
     }
 
     fn attempts_of(&self, id: ContactId) -> Result<Vec<Attempt>, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             conn.prepare_cached(
                 "SELECT contact_id, number_of, dialed, claimed_at, answered_at, ended_at, \
                  outcome, connect_latency_ms FROM dialer_attempt WHERE contact_id = ?1 \
@@ -564,7 +545,7 @@ impl DialerStore for SqliteDialer {
     }
 
     fn why(&self, f: &ClaimFilter) -> Result<WhyReport, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             let mut report = WhyReport::default();
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT CASE \

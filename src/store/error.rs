@@ -41,3 +41,17 @@ pub enum StoreError {
     #[error("corrupt value in the store: {0}")]
     Corrupt(String),
 }
+
+/// A SQLite error as the ports' error (the adapters' one conversion).
+pub(super) fn port(e: rusqlite::Error) -> crate::core::PortError {
+    Box::new(StoreError::Sqlite(e))
+}
+
+/// The error for a stored `what` whose text `value` does not parse.
+pub(super) fn bad(what: &str, value: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("stored {what} {value:?} is invalid").into(),
+    )
+}

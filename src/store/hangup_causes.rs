@@ -11,7 +11,7 @@ use crate::core::PortError;
 use crate::core::UnixTime;
 
 use super::connection::SharedConnection;
-use super::error::StoreError;
+use super::error::{port, StoreError};
 
 /// Most uniqueids one lookup binds (SQLite's default variable limit is far above it).
 const LOOKUP_CHUNK: usize = 500;
@@ -29,10 +29,6 @@ impl SqliteHangupCauses {
             conn: SharedConnection::open_beside(path, false)?,
         })
     }
-}
-
-fn port(e: rusqlite::Error) -> PortError {
-    Box::new(StoreError::from(e))
 }
 
 impl HangupCauseStore for SqliteHangupCauses {

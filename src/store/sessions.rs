@@ -10,7 +10,7 @@ use crate::core::PortError;
 use crate::core::UnixTime;
 
 use super::connection::SharedConnection;
-use super::error::StoreError;
+use super::error::{port, StoreError};
 
 /// The API sessions in the engine's SQLite file.
 #[derive(Debug)]
@@ -25,10 +25,6 @@ impl SqliteSessions {
             conn: SharedConnection::open_beside(path, false)?,
         })
     }
-}
-
-fn port(e: rusqlite::Error) -> PortError {
-    Box::new(StoreError::from(e))
 }
 
 impl SessionStore for SqliteSessions {

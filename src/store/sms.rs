@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
 
 use crate::core::sms::{SmsId, SmsJob, SmsRecipient, SmsStatus, SmsStore};
 use crate::core::PortError;
@@ -16,10 +16,6 @@ use super::error::StoreError;
 #[derive(Debug)]
 pub struct SqliteSms {
     conn: SharedConnection,
-}
-
-fn port(e: rusqlite::Error) -> PortError {
-    PortError::from(StoreError::Sqlite(e))
 }
 
 fn status_of(s: &str) -> rusqlite::Result<SmsStatus> {
@@ -38,13 +34,6 @@ impl SqliteSms {
         Ok(Self {
             conn: SharedConnection::open_beside(path, true)?,
         })
-    }
-
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
-    ) -> Result<T, PortError> {
-        f(&mut self.conn.lock()).map_err(port)
     }
 }
 
@@ -70,7 +59,7 @@ impl SmsStore for SqliteSms {
         status: SmsStatus,
         at: UnixTime,
     ) -> Result<SmsId, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             let tx = conn.transaction()?;
             tx.execute(
                 "INSERT INTO sms_job (text, status, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
@@ -87,7 +76,7 @@ impl SmsStore for SqliteSms {
     }
 
     fn get(&self, id: SmsId) -> Result<Option<SmsJob>, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             let job = conn
                 .query_row(
                     "SELECT text, status, created_at FROM sms_job WHERE id = ?1",
@@ -126,7 +115,7 @@ impl SmsStore for SqliteSms {
     }
 
     fn set_recipient(&self, id: SmsId, number: &str, status: SmsStatus) -> Result<(), PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             conn.execute(
                 "UPDATE sms_recipient SET status = ?3 WHERE job = ?1 AND number = ?2",
                 params![id.get(), number, status.as_str()],
@@ -141,7 +130,7 @@ impl SmsStore for SqliteSms {
         text: &str,
         recipients: &[String],
     ) -> Result<bool, PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             let tx = conn.transaction()?;
             let changed = tx.execute(
                 "UPDATE sms_job SET text = ?2, status = 'PENDING', updated_at = ?3 \
@@ -158,7 +147,7 @@ impl SmsStore for SqliteSms {
     }
 
     fn set_status(&self, id: SmsId, status: SmsStatus) -> Result<(), PortError> {
-        self.with(|conn| {
+        self.conn.query(|conn| {
             conn.execute(
                 "UPDATE sms_job SET status = ?2, updated_at = ?3 WHERE id = ?1",
                 params![id.get(), status.as_str(), UnixTime::now().seconds()],

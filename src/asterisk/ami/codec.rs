@@ -309,24 +309,15 @@ impl AmiCodec {
             if at >= limit || bytes[at - 1] != b'\r' {
                 return None; // a bare LF, or past the size limit
             }
-            let line_end = at - 1;
-            let (key_start, key_end) = trim_span(bytes, line_start, c);
-            let value_start = if bytes.get(c + 1) == Some(&b' ') && c + 1 < line_end {
-                c + 2
-            } else {
-                c + 1
-            };
+            let field = field_of(bytes, line_start, c, at - 1);
+            let span = |(a, b): (u32, u32)| &bytes[a as usize..b as usize];
             if fields.len() == first
-                && bytes[key_start..key_end].eq_ignore_ascii_case(b"Response")
-                && bytes[value_start..line_end].eq_ignore_ascii_case(b"Follows")
+                && span(field.key).eq_ignore_ascii_case(b"Response")
+                && span(field.value).eq_ignore_ascii_case(b"Follows")
             {
                 return None;
             }
-            // Offsets fit: a batch is bounded by `BATCH_MESSAGES` messages of bounded size.
-            fields.push(Field {
-                key: (key_start as u32, key_end as u32),
-                value: (value_start as u32, line_end as u32),
-            });
+            fields.push(field);
             line_start = at + 1;
         }
     }
@@ -473,18 +464,7 @@ pub(super) fn split_lines(text: &str, (start, end): (u32, u32)) -> Parsed {
             return split_lines_slowly(text, (start, end));
         };
         // Every line ends with CRLF (the codec framed the event on that condition).
-        let line_end = lf - 1;
-        let (key_start, key_end) = trim_span(bytes, line_start, c);
-        let value_start = if bytes.get(c + 1) == Some(&b' ') && c + 1 < line_end {
-            c + 2
-        } else {
-            c + 1
-        };
-        // Offsets fit: a store's text is bounded by a batch of bounded messages.
-        fields.push(Field {
-            key: (key_start as u32, key_end as u32),
-            value: (value_start as u32, line_end.max(value_start) as u32),
-        });
+        fields.push(field_of(bytes, line_start, c, lf - 1));
         line_start = lf + 1;
     }
     Parsed::Spans(fields)
@@ -650,6 +630,23 @@ impl<'a> Scanner<'a> {
     /// Where the first LF at or after `from` is.
     fn lf(&mut self, from: usize) -> Option<usize> {
         self.find(from, |m| m.lf)
+    }
+}
+
+/// The field of the line `bytes[line_start..line_end]` (its CR excluded) whose first `:` is at
+/// `colon`, as the line decoder splits it: the key trimmed, the one space after `:` dropped.
+/// The key is ASCII.
+fn field_of(bytes: &[u8], line_start: usize, colon: usize, line_end: usize) -> Field {
+    let (key_start, key_end) = trim_span(bytes, line_start, colon);
+    let value_start = if bytes.get(colon + 1) == Some(&b' ') && colon + 1 < line_end {
+        colon + 2
+    } else {
+        colon + 1
+    };
+    // Offsets fit: a store's text is bounded by a batch of messages of bounded size.
+    Field {
+        key: (key_start as u32, key_end as u32),
+        value: (value_start as u32, line_end.max(value_start) as u32),
     }
 }
 

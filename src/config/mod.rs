@@ -222,21 +222,9 @@ fn one_line(s: &str) -> bool {
     !s.is_empty() && !s.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0))
 }
 
-/// Whether `name` is an IANA time zone name the system's database knows. Absolute paths,
-/// `..` and POSIX TZ strings are refused: only names.
+/// Whether `name` is an IANA time zone name the system's database knows (the core's one rule).
 pub fn is_iana_zone(name: &str) -> bool {
-    let shaped = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('/')
-        && name.split('/').all(|part| {
-            !part.is_empty()
-                && part != "."
-                && part != ".."
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
-        });
-    shaped && jiff::tz::TimeZone::get(name).is_ok()
+    crate::core::dialer::ZoneName::is_known(name)
 }
 
 impl Config {

@@ -33,6 +33,20 @@ impl SqliteCampaigns {
     }
 }
 
+/// The blacklist entries for `phone` (any campaign, any direction), read on `conn` (also
+/// inside the dialer's claim transaction).
+pub(super) fn blacklist_entries(
+    conn: &rusqlite::Connection,
+    phone: &PhoneNumber,
+) -> rusqlite::Result<Vec<BlacklistEntry>> {
+    conn.prepare_cached(
+        "SELECT phone, campaign, direction, expire_date, username, company, job_title, \
+         name FROM blacklist WHERE phone = ?1 ORDER BY campaign, direction",
+    )?
+    .query_map([phone.as_str()], blacklist_row)?
+    .collect()
+}
+
 fn blacklist_row(r: &Row<'_>) -> rusqlite::Result<BlacklistEntry> {
     let phone: String = r.get(0)?;
     let campaign: String = r.get(1)?;
@@ -128,14 +142,7 @@ impl CampaignStore for SqliteCampaigns {
     }
 
     fn blacklist_for(&self, phone: &PhoneNumber) -> Result<Vec<BlacklistEntry>, PortError> {
-        self.conn.query(|conn| {
-            conn.prepare_cached(
-                "SELECT phone, campaign, direction, expire_date, username, company, job_title, \
-                 name FROM blacklist WHERE phone = ?1 ORDER BY campaign, direction",
-            )?
-            .query_map([phone.as_str()], blacklist_row)?
-            .collect()
-        })
+        self.conn.query(|conn| blacklist_entries(conn, phone))
     }
 
     fn blacklist_inbound(&self) -> Result<Vec<BlacklistEntry>, PortError> {

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 
-use crate::core::campaigns::CampaignName;
+use crate::core::campaigns::{CallDirection, CampaignName};
 use crate::core::dialer::campaign::{
     parse_holidays, AbandonTarget, AlternativesOrder, CampaignState, DialMode, Hours, Regime,
     RetryRules, Schedule, Weekdays,
@@ -28,6 +28,7 @@ use crate::core::originate::PhoneNumber;
 use crate::core::PortError;
 use crate::core::UnixTime;
 
+use super::campaigns::blacklist_entries;
 use super::connection::SharedConnection;
 use super::error::{bad, StoreError};
 
@@ -432,24 +433,16 @@ impl DialerStore for SqliteDialer {
                     "SELECT {CONTACT_COLUMNS} FROM dialer_contact WHERE id = ?1"
                 ))?
                 .query_row([id], contact_row)?;
+            // Alternatives go by the blacklist's own rule (the main number was checked by the
+            // claim query, which needs the rule in SQL to stay indexed).
             let mut blocked = Vec::new();
-            if !contact.spec.alternatives.is_empty() {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT 1 FROM blacklist b WHERE b.phone = ?1 \
-                     AND b.campaign IN (?2, '*') AND b.direction IN ('O', 'IO') \
-                     AND (b.expire_date IS NULL OR b.expire_date >= ?3) LIMIT 1",
-                )?;
-                for a in &contact.spec.alternatives {
-                    if stmt
-                        .query_row(
-                            params![a.as_str(), f.name.as_str(), f.today.as_str()],
-                            |_| Ok(()),
-                        )
-                        .optional()?
-                        .is_some()
-                    {
-                        blocked.push(a.clone());
-                    }
+            for a in &contact.spec.alternatives {
+                let entries = blacklist_entries(&tx, a)?;
+                if entries
+                    .iter()
+                    .any(|e| e.blocks(&f.name, CallDirection::Outbound, a, &f.today))
+                {
+                    blocked.push(a.clone());
                 }
             }
             tx.commit()?;

@@ -159,14 +159,14 @@ impl AmiCodec {
         let mut fields = Vec::with_capacity(self.fields_hint);
         let mut lazy = Vec::new();
         // Each message, and where it ends in `bytes`.
-        let mut parts: Vec<(Part, usize)> = Vec::with_capacity(BATCH_MESSAGES);
+        let mut parts: Vec<(Decoded, usize)> = Vec::with_capacity(BATCH_MESSAGES);
         let mut start = 0;
         let mut blank = Some(first_end);
         while parts.len() < BATCH_MESSAGES {
             // An event is framed and named here, its fields split when first read.
             if let Some(event) = self.framed_event(bytes, start, blank) {
                 // Index fits: a batch holds at most `BATCH_MESSAGES` messages.
-                parts.push((Part::Lazy(lazy.len() as u32), event.next));
+                parts.push((Decoded::Lazy(lazy.len() as u32), event.next));
                 start = event.next;
                 lazy.push(event.lazy);
                 blank = self.blank_line.find(&bytes[start..]).map(|at| start + at);
@@ -176,7 +176,7 @@ impl AmiCodec {
             match self.plain_message(bytes, start, &mut scan, &mut fields) {
                 // Field counts fit: a batch holds at most a batch of bounded messages.
                 Some(next) => {
-                    parts.push((Part::Fields(fields.len() as u32), next));
+                    parts.push((Decoded::Fields(fields.len() as u32), next));
                     start = next;
                     if blank.is_some_and(|at| at < start) {
                         blank = self.blank_line.find(&bytes[start..]).map(|at| start + at);
@@ -204,14 +204,14 @@ impl AmiCodec {
             .iter()
             .rev()
             .find_map(|(part, _)| match part {
-                Part::Fields(end) => Some(*end as usize),
-                Part::Lazy(_) => None,
+                Decoded::Fields(end) => Some(*end as usize),
+                Decoded::Lazy(_) => None,
             })
             .unwrap_or(0);
         fields.truncate(field_count);
         let lazy_count = parts
             .iter()
-            .filter(|(part, _)| matches!(part, Part::Lazy(_)))
+            .filter(|(part, _)| matches!(part, Decoded::Lazy(_)))
             .count();
         lazy.truncate(lazy_count);
         let Ok(text) = std::str::from_utf8(&bytes[..consumed]) else {
@@ -231,12 +231,12 @@ impl AmiCodec {
         let mut first = 0;
         for (part, _) in parts {
             let message = match part {
-                Part::Fields(end) => {
+                Decoded::Fields(end) => {
                     let m = AmiMessage::shared(store.clone(), first..end);
                     first = end;
                     m
                 }
-                Part::Lazy(index) => AmiMessage::lazy(store.clone(), index),
+                Decoded::Lazy(index) => AmiMessage::lazy(store.clone(), index),
             };
             self.ready.extend(message);
         }
@@ -412,7 +412,7 @@ impl AmiCodec {
 
 /// Which message of a batch: the end of its fields, or its index among the framed events.
 #[derive(Clone, Copy)]
-enum Part {
+enum Decoded {
     Fields(u32),
     Lazy(u32),
 }

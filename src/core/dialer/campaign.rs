@@ -29,13 +29,27 @@ impl fmt::Display for CampaignId {
 pub struct ZoneName(String);
 
 impl ZoneName {
-    /// A name the database knows, with at most 64 characters of `[A-Za-z0-9_+/-]`.
+    /// Whether `name` is an IANA time zone name the system's database knows: at most 64
+    /// characters of `[A-Za-z0-9_+-]` in `/`-separated parts. Absolute paths, `..` and POSIX
+    /// TZ strings are refused: only names (the engine's own zone is checked by this too).
+    pub fn is_known(name: &str) -> bool {
+        let shaped = !name.is_empty()
+            && name.len() <= 64
+            && !name.starts_with('/')
+            && name.split('/').all(|part| {
+                !part.is_empty()
+                    && part != "."
+                    && part != ".."
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
+            });
+        shaped && TimeZone::get(name).is_ok()
+    }
+
+    /// A name the database knows ([`ZoneName::is_known`]).
     pub fn parse(s: &str) -> Result<Self, CampaignError> {
-        let shaped = !s.is_empty()
-            && s.len() <= 64
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_+-/".contains(c));
-        if shaped && TimeZone::get(s).is_ok() {
+        if Self::is_known(s) {
             Ok(Self(s.to_owned()))
         } else {
             Err(CampaignError::BadZone(s.chars().take(64).collect()))

@@ -12,8 +12,8 @@ use jiff::tz::TimeZone;
 use super::AdminError;
 use crate::core::campaigns::CampaignName;
 use crate::core::dialer::campaign::{
-    holidays_text, parse_holidays, AbandonTarget, AlternativesOrder, CampaignState, DialMode,
-    Hours, Regime, RetryRules, Weekdays,
+    holidays_text, parse_holidays, AbandonStart, AbandonTarget, AlternativesOrder, CampaignState,
+    DialMode, Hours, Regime, RetryRules, SoundName, Weekdays,
 };
 use crate::core::dialer::import::import_base;
 use crate::core::dialer::{
@@ -147,6 +147,19 @@ pub struct CampaignSettings {
     /// The zone of national numbers (default on create: the call center's).
     #[arg(long)]
     pub zone: Option<String>,
+    /// Answering-machine detection: on or off (default off).
+    #[arg(long)]
+    pub amd: Option<String>,
+    /// Seconds an answered person may wait for an agent before the safe-harbor message (1-10,
+    /// default 2).
+    #[arg(long)]
+    pub abandon_threshold: Option<u8>,
+    /// Where the threshold counts from: answer or greeting_end (default greeting_end).
+    #[arg(long)]
+    pub abandon_start: Option<String>,
+    /// The safe-harbor sound (Asterisk sound names joined with &; default im-sorry&goodbye).
+    #[arg(long)]
+    pub safe_harbor: Option<String>,
 }
 
 fn invalid(e: CampaignError) -> AdminError {
@@ -207,6 +220,26 @@ impl CampaignSettings {
         if let Some(z) = &self.zone {
             c.default_zone = ZoneName::parse(z).map_err(invalid)?;
         }
+        if let Some(a) = &self.amd {
+            c.answer.amd = match a.trim().to_ascii_lowercase().as_str() {
+                "on" | "yes" | "true" => true,
+                "off" | "no" | "false" => false,
+                other => {
+                    return Err(invalid(CampaignError::BadAnswerHandling(
+                        other.chars().take(16).collect(),
+                    )))
+                }
+            };
+        }
+        if let Some(t) = self.abandon_threshold {
+            c.answer.threshold_s = t;
+        }
+        if let Some(st) = &self.abandon_start {
+            c.answer.start = AbandonStart::parse(st).map_err(invalid)?;
+        }
+        if let Some(sh) = &self.safe_harbor {
+            c.answer.safe_harbor = SoundName::parse(sh).map_err(invalid)?;
+        }
         c.validate().map_err(invalid)
     }
 }
@@ -242,6 +275,16 @@ fn show(out: &mut dyn Write, id: CampaignId, c: &DialerCampaign) -> std::io::Res
         ("abandon_target", format!("{} %", c.abandon_target)),
         ("regime", c.regime.as_text().to_owned()),
         ("zone", c.default_zone.to_string()),
+        ("amd", if c.answer.amd { "on" } else { "off" }.to_owned()),
+        (
+            "abandon",
+            format!(
+                "{} s from {}, safe harbor {}",
+                c.answer.threshold_s,
+                c.answer.start.as_text(),
+                c.answer.safe_harbor.as_str()
+            ),
+        ),
     ] {
         writeln!(out, "{k:<15}{v}")?;
     }

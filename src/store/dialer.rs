@@ -14,8 +14,8 @@ use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 
 use crate::core::campaigns::{CallDirection, CampaignName};
 use crate::core::dialer::campaign::{
-    parse_holidays, AbandonTarget, AlternativesOrder, CampaignState, DialMode, Hours, Regime,
-    RetryRules, Schedule, Weekdays,
+    parse_holidays, AbandonStart, AbandonTarget, AlternativesOrder, AnswerHandling, CampaignState,
+    DialMode, Hours, Regime, RetryRules, Schedule, SoundName, Weekdays,
 };
 use crate::core::dialer::claim::{AfterAttempt, ClaimFilter, Claimed, WhyReport};
 use crate::core::dialer::contact::{pick_number, ContactData};
@@ -35,7 +35,7 @@ use super::error::{bad, StoreError};
 /// The dialer tables in the engine's SQLite file. `Sync`: one connection behind a mutex.
 #[derive(Debug)]
 pub struct SqliteDialer {
-    conn: SharedConnection,
+    pub(super) conn: SharedConnection,
 }
 
 impl SqliteDialer {
@@ -49,7 +49,7 @@ impl SqliteDialer {
 
 const CAMPAIGN_COLUMNS: &str = "name, queue, mode, trunk, caller_id, weekdays, hours, holidays, \
      calling_floor, retry, alternatives, priority, ring_timeout_s, abandon_per_mille, regime, \
-     state, default_zone";
+     state, default_zone, amd, abandon_threshold_s, abandon_start, safe_harbor";
 
 fn campaign_row(r: &Row<'_>, at: usize) -> rusqlite::Result<DialerCampaign> {
     let text = |i: usize| -> rusqlite::Result<String> { r.get(at + i) };
@@ -94,10 +94,20 @@ fn campaign_row(r: &Row<'_>, at: usize) -> rusqlite::Result<DialerCampaign> {
         regime: Regime::parse(&regime).map_err(|_| bad("regime", &regime))?,
         state: CampaignState::parse(&state).map_err(|_| bad("state", &state))?,
         default_zone: ZoneName::parse(&zone).map_err(|_| bad("zone", &zone))?,
+        answer: {
+            let start = text(19)?;
+            let sound = text(20)?;
+            AnswerHandling {
+                amd: r.get(at + 17)?,
+                threshold_s: r.get(at + 18)?,
+                start: AbandonStart::parse(&start).map_err(|_| bad("abandon start", &start))?,
+                safe_harbor: SoundName::parse(&sound).map_err(|_| bad("safe harbor", &sound))?,
+            }
+        },
     })
 }
 
-fn campaign_params(c: &DialerCampaign) -> [Box<dyn rusqlite::ToSql + '_>; 17] {
+fn campaign_params(c: &DialerCampaign) -> [Box<dyn rusqlite::ToSql + '_>; 21] {
     [
         Box::new(c.name.as_str()),
         Box::new(c.queue.as_str()),
@@ -118,13 +128,18 @@ fn campaign_params(c: &DialerCampaign) -> [Box<dyn rusqlite::ToSql + '_>; 17] {
         Box::new(c.regime.as_text()),
         Box::new(c.state.as_str()),
         Box::new(c.default_zone.as_str()),
+        Box::new(c.answer.amd),
+        Box::new(c.answer.threshold_s),
+        Box::new(c.answer.start.as_text()),
+        Box::new(c.answer.safe_harbor.as_str()),
     ]
 }
 
-const CONTACT_COLUMNS: &str = "id, campaign_id, main, alternatives, data, zone, priority, agent, \
+pub(super) const CONTACT_COLUMNS: &str =
+    "id, campaign_id, main, alternatives, data, zone, priority, agent, \
      callback, state, next_at, attempts, created_at, state_at";
 
-fn contact_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
+pub(super) fn contact_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
     let text = |i: usize| -> rusqlite::Result<String> { r.get(i) };
     let main = text(2)?;
     let alternatives = text(3)?;
@@ -226,7 +241,8 @@ impl DialerStore for SqliteDialer {
             let n = conn
                 .prepare_cached(&format!(
                     "INSERT OR IGNORE INTO dialer_campaign ({CAMPAIGN_COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                      ?18, ?19, ?20, ?21)"
                 ))?
                 .execute(refs.as_slice())?;
             Ok((n == 1).then(|| CampaignId(conn.last_insert_rowid())))
@@ -245,7 +261,7 @@ impl DialerStore for SqliteDialer {
                 .collect::<Vec<_>>()
                 .join(", ");
             let n = conn
-                .prepare_cached(&format!("UPDATE dialer_campaign SET {sets} WHERE id = ?18"))?
+                .prepare_cached(&format!("UPDATE dialer_campaign SET {sets} WHERE id = ?22"))?
                 .execute(refs.as_slice())?;
             Ok(n == 1)
         })

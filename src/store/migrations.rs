@@ -405,6 +405,37 @@ CREATE TABLE dialer_attempt (
     UNIQUE (contact_id, number_of)
 ) STRICT;
 "#,
+    // The dialer's calls: each campaign's answer handling (AMD, abandon threshold and its start,
+    // safe-harbor sound), the originate job of a contact in progress, and the evidence of each
+    // attempt (the abandon ledger: one row per job, so an attempt is never counted twice).
+    r#"
+ALTER TABLE dialer_campaign ADD COLUMN amd INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE dialer_campaign ADD COLUMN abandon_threshold_s INTEGER NOT NULL DEFAULT 2;
+ALTER TABLE dialer_campaign ADD COLUMN abandon_start TEXT NOT NULL DEFAULT 'greeting_end';
+ALTER TABLE dialer_campaign ADD COLUMN safe_harbor TEXT NOT NULL DEFAULT 'im-sorry&goodbye';
+ALTER TABLE dialer_contact ADD COLUMN job TEXT;
+CREATE TABLE dialer_evidence (
+    contact_id      INTEGER NOT NULL REFERENCES dialer_contact (id),
+    number_of       INTEGER NOT NULL,
+    campaign_id     INTEGER NOT NULL REFERENCES dialer_campaign (id),
+    job             TEXT NOT NULL UNIQUE,
+    ended_at        INTEGER NOT NULL,
+    -- the job's final state (originate store's names)
+    job_state       TEXT NOT NULL,
+    answered        INTEGER NOT NULL,
+    -- AMD's AMDSTATUS|AMDCAUSE, NULL without AMD
+    amd             TEXT,
+    machine         INTEGER NOT NULL,
+    safe_harbor     INTEGER NOT NULL,
+    abandoned       INTEGER NOT NULL,
+    agent           TEXT,
+    answered_ms     INTEGER,
+    greeting_end_ms INTEGER,
+    connected_ms    INTEGER,
+    PRIMARY KEY (contact_id, number_of)
+) STRICT;
+CREATE INDEX dialer_evidence_ledger ON dialer_evidence (campaign_id, ended_at);
+"#,
 ];
 
 /// The schema version this engine writes.

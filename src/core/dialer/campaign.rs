@@ -341,6 +341,9 @@ pub enum Outcome {
     Congestion,
     /// An answering machine answered.
     Machine,
+    /// A person answered and no agent took the call within the abandon threshold: they heard
+    /// the safe-harbor message (an abandoned call).
+    Abandoned,
     /// The agent's disposition (its code, as configured for the campaign).
     Disposition(String),
 }
@@ -354,6 +357,7 @@ impl Outcome {
             "no_answer" => Self::NoAnswer,
             "congestion" => Self::Congestion,
             "machine" => Self::Machine,
+            "abandoned" => Self::Abandoned,
             other => {
                 let code = other.strip_prefix("disposition:")?;
                 let ok = !code.is_empty()
@@ -372,6 +376,7 @@ impl Outcome {
             Self::NoAnswer => "no_answer".into(),
             Self::Congestion => "congestion".into(),
             Self::Machine => "machine".into(),
+            Self::Abandoned => "abandoned".into(),
             Self::Disposition(c) => format!("disposition:{c}"),
         }
     }
@@ -394,8 +399,8 @@ pub struct RetryRule {
 pub struct RetryRules(pub BTreeMap<Outcome, RetryRule>);
 
 impl RetryRules {
-    /// Busy, no answer and congestion retried every 30 minutes, machine every 2 hours, up to 3
-    /// attempts.
+    /// Busy, no answer and congestion retried every 30 minutes, machine every 2 hours, an
+    /// abandoned call after an hour (the UK regime holds it 72 hours), up to 3 attempts.
     pub fn defaults() -> Self {
         let r = |delay_s| RetryRule {
             delay_s,
@@ -406,6 +411,7 @@ impl RetryRules {
             (Outcome::NoAnswer, r(1800)),
             (Outcome::Congestion, r(1800)),
             (Outcome::Machine, r(7200)),
+            (Outcome::Abandoned, r(3600)),
         ]))
     }
 
@@ -586,6 +592,92 @@ impl fmt::Display for AbandonTarget {
     }
 }
 
+/// Where the abandon threshold is counted from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbandonStart {
+    /// From the answer.
+    Answer,
+    /// From the end of the person's greeting (AMD's verdict; the answer when AMD is off): the
+    /// FTC's and Ofcom's start point.
+    GreetingEnd,
+}
+
+impl AbandonStart {
+    /// `answer` or `greeting_end`.
+    pub fn parse(s: &str) -> Result<Self, CampaignError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "answer" => Ok(Self::Answer),
+            "greeting_end" => Ok(Self::GreetingEnd),
+            other => Err(CampaignError::BadAnswerHandling(
+                other.chars().take(16).collect(),
+            )),
+        }
+    }
+
+    /// The text form.
+    pub fn as_text(self) -> &'static str {
+        match self {
+            Self::Answer => "answer",
+            Self::GreetingEnd => "greeting_end",
+        }
+    }
+}
+
+/// A sound the PBX plays (Asterisk's `Playback`): names of files in its sounds folder,
+/// `[A-Za-z0-9_/-]`, joined with `&`; no `..`; at most 200 characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SoundName(String);
+
+impl SoundName {
+    /// Validates `s`.
+    pub fn parse(s: &str) -> Result<Self, CampaignError> {
+        let s = s.trim();
+        let ok = !s.is_empty()
+            && s.len() <= 200
+            && !s.contains("..")
+            && s.split('&').all(|part| {
+                !part.is_empty()
+                    && !part.starts_with('/')
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_/-".contains(c))
+            });
+        ok.then(|| Self(s.to_owned()))
+            .ok_or_else(|| CampaignError::BadAnswerHandling(s.chars().take(32).collect()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What happens when a call is answered: answering-machine detection, and how long a person
+/// may wait for an agent before hearing the safe-harbor message (an abandoned call).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnswerHandling {
+    /// Asterisk's `AMD()` first; a machine is hung up on (outcome `machine`).
+    pub amd: bool,
+    /// Seconds a person may wait for an agent (1-10, default 2: the FTC's and Ofcom's).
+    pub threshold_s: u8,
+    /// Where the threshold is counted from.
+    pub start: AbandonStart,
+    /// What a person no agent took in time hears (default `im-sorry&goodbye`; a site records
+    /// its own message naming the company and a number to call back).
+    pub safe_harbor: SoundName,
+}
+
+impl Default for AnswerHandling {
+    fn default() -> Self {
+        Self {
+            amd: false,
+            threshold_s: 2,
+            start: AbandonStart::GreetingEnd,
+            safe_harbor: SoundName("im-sorry&goodbye".into()),
+        }
+    }
+}
+
 /// A dialer campaign.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DialerCampaign {
@@ -619,6 +711,8 @@ pub struct DialerCampaign {
     pub state: CampaignState,
     /// The zone of contacts whose number says none (national numbers) and no zone is given.
     pub default_zone: ZoneName,
+    /// AMD, the abandon threshold and the safe-harbor message.
+    pub answer: AnswerHandling,
 }
 
 /// The smallest ring timeout a campaign may have.
@@ -652,6 +746,7 @@ impl DialerCampaign {
             regime: Regime::Us,
             state: CampaignState::Incomplete,
             default_zone,
+            answer: AnswerHandling::default(),
         }
     }
 
@@ -668,6 +763,12 @@ impl DialerCampaign {
         }
         if self.priority > 1_000_000 {
             return Err(CampaignError::BadPriority(self.priority));
+        }
+        if !(1..=10).contains(&self.answer.threshold_s) {
+            return Err(CampaignError::BadAnswerHandling(format!(
+                "threshold {} s",
+                self.answer.threshold_s
+            )));
         }
         Ok(())
     }
@@ -760,4 +861,8 @@ pub enum CampaignError {
     /// Not a number.
     #[error("invalid caller id number")]
     BadCallerId,
+    /// A bad part of the answer handling (threshold 1-10 s, start `answer|greeting_end`, a
+    /// sound name).
+    #[error("invalid answer handling {0:?}")]
+    BadAnswerHandling(String),
 }

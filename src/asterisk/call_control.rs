@@ -185,6 +185,12 @@ pub fn originate_action(job: &OriginateJob, context: &str) -> Result<Originate, 
     if let Some(trunk) = &req.trunk {
         action = action.with_variable("TRUNK", trunk.as_str())?;
     }
+    if let Some(leg) = &req.dialer {
+        action = action
+            .with_variable("DIALER_AMD", if leg.amd { "yes" } else { "no" })?
+            .with_variable("DIALER_WAIT", &leg.wait_s.to_string())?
+            .with_variable("DIALER_SAFE_HARBOR", &leg.safe_harbor)?;
+    }
     Ok(action)
 }
 

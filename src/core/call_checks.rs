@@ -59,6 +59,11 @@ impl CallChecks {
                     return Err(CallCheckError::UnknownSource(source.clone()));
                 }
             }
+            // The dialer's own calls go to its context with the campaign's queue (validated
+            // there); no client can set a dialer leg.
+            OriginateMode::Direct { target }
+                if request.dialer.is_some()
+                    && target.context() == crate::core::dialer::runner::DIALER_CONTEXT => {}
             OriginateMode::Direct { target } => {
                 if !ddr_allowed(&self.ddrs, target.exten()) {
                     return Err(CallCheckError::DdrNotAllowed(target.exten().to_owned()));

@@ -445,6 +445,13 @@ pub trait JournalStore {
         Ok(records)
     }
 
+    /// The `queue_log` lines of one call (their `callid`), in the order they were written.
+    fn queue_log_of_call(&self, callid: &str) -> Result<Vec<QueueLogRecord>, PortError> {
+        let mut records = self.queue_log(TimeRange::all())?;
+        records.retain(|r| r.callid == callid);
+        Ok(records)
+    }
+
     /// The `queue_log` lines before `before` that establish who is member, paused and talking
     /// then ([`state_records`](super::reports::state_records) of every earlier line), in the
     /// order they were written. Reports over `[from, to)` take these (with `before = from`) and
@@ -483,6 +490,12 @@ pub trait JournalReader: Send + Sync {
     ) -> Result<Vec<QueueLogRecord>, PortError>;
     /// See [`JournalStore::queue_log_state`].
     fn queue_log_state(&self, before: UnixTime) -> Result<Vec<QueueLogRecord>, PortError>;
+    /// See [`JournalStore::queue_log_of_call`].
+    fn queue_log_of_call(&self, callid: &str) -> Result<Vec<QueueLogRecord>, PortError> {
+        let mut records = self.queue_log(TimeRange::all())?;
+        records.retain(|r| r.callid == callid);
+        Ok(records)
+    }
 }
 
 /// The filter of [`JournalStore::queue_log_matching`].
@@ -547,6 +560,12 @@ impl Journal {
     pub async fn queue_log(&self, range: TimeRange) -> Result<Vec<QueueLogRecord>, PortError> {
         let reader = self.reader.clone();
         off_runtime(move || reader.queue_log(range)).await
+    }
+
+    /// The `queue_log` lines of one call.
+    pub async fn queue_log_of_call(&self, callid: &str) -> Result<Vec<QueueLogRecord>, PortError> {
+        let (reader, callid) = (self.reader.clone(), callid.to_owned());
+        off_runtime(move || reader.queue_log_of_call(&callid)).await
     }
 
     /// The `queue_log` input of every report over `range` ([`report_records`]).

@@ -499,6 +499,21 @@ pub struct OriginateRequest {
     /// The trunk the destination is dialed through (`TRUNK` for the dialplan); `None`: the
     /// dialplan's default. Like `record`, used when the call is sent and not kept in the store.
     pub trunk: Option<TrunkName>,
+    /// The dialer's answer handling for the dialplan (`DIALER_*`), set only by the engine's
+    /// dialer from a validated campaign; like `record`, not kept in the store.
+    pub dialer: Option<DialerLeg>,
+}
+
+/// What the dialplan's `centralita-dialer` context does once the customer answers (set on the
+/// call as `DIALER_AMD`, `DIALER_WAIT`, `DIALER_SAFE_HARBOR`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DialerLeg {
+    /// Answering-machine detection first.
+    pub amd: bool,
+    /// Seconds a person may wait for an agent (1-10).
+    pub wait_s: u8,
+    /// The safe-harbor sound (a validated `SoundName`).
+    pub safe_harbor: String,
 }
 
 impl OriginateRequest {
@@ -514,6 +529,7 @@ impl OriginateRequest {
             call_data: CallData::default(),
             record: None,
             trunk: None,
+            dialer: None,
         }
     }
 
@@ -543,6 +559,7 @@ impl OriginateRequest {
             call_data: CallData::default(),
             record: None,
             trunk: None,
+            dialer: None,
         })
     }
 
@@ -557,6 +574,7 @@ impl OriginateRequest {
             call_data: CallData::default(),
             record: None,
             trunk: None,
+            dialer: None,
         }
     }
 
@@ -581,6 +599,12 @@ impl OriginateRequest {
     /// Asks for the call to be recorded (or not), within the recording policy.
     pub fn with_record(mut self, record: bool) -> Self {
         self.record = Some(record);
+        self
+    }
+
+    /// Sets the dialer's answer handling (the engine's dialer only).
+    pub fn with_dialer(mut self, leg: DialerLeg) -> Self {
+        self.dialer = Some(leg);
         self
     }
 

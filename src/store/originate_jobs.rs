@@ -130,6 +130,7 @@ fn row_to_job(r: &Row<'_>) -> Result<Result<OriginateJob, StoreError>, rusqlite:
             // Only read when the Originate is sent, before any restart: not stored.
             record: None,
             trunk: None,
+            dialer: None,
         };
         let [created, updated, src_ans, ans, ended] = times;
         Ok(OriginateJob {

@@ -184,6 +184,10 @@ impl JournalReader for SqliteJournalReader {
     fn queue_log_state(&self, before: UnixTime) -> Result<Vec<QueueLogRecord>, PortError> {
         self.read(|j| j.queue_log_state(before))
     }
+
+    fn queue_log_of_call(&self, callid: &str) -> Result<Vec<QueueLogRecord>, PortError> {
+        self.read(|j| j.queue_log_of_call(callid))
+    }
 }
 
 #[cfg(test)]

@@ -376,6 +376,16 @@ impl JournalStore for SqliteJournal {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// One index seek (`queue_log_callid`).
+    fn queue_log_of_call(&self, callid: &str) -> Result<Vec<QueueLogRecord>, PortError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT file_dev, file_ino, file_created_ns, byte_offset, time_epoch, callid, queue, \
+               agent, event, data FROM queue_log WHERE callid = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([callid], qlog_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The same lines as the port's definition, found with index seeks per member
     /// (`queue_log_member_event_time`, `queue_log_callid`): the cost grows with the number of
     /// members ever seen, not with the history.

@@ -132,6 +132,17 @@ pub async fn run(
         live: live.clone(),
         commands: Arc::new(AmiCallCommands::new(client.clone())),
     });
+    // The outbound dialer: paces every Active campaign through the originate service.
+    let dialer = services.dialer.calls().map(|calls| {
+        crate::core::dialer::runner::DialerRunner::spawn(crate::core::dialer::runner::RunnerParts {
+            store: services.dialer.store().clone(),
+            calls: calls.clone(),
+            center: services.dialer.center().clone(),
+            originate: originate.clone(),
+            live: live.clone(),
+            journal: services.journal.clone(),
+        })
+    });
     match client.send(&CoreSettings).await {
         Ok(settings) => info!(
             "connected to Asterisk {}",
@@ -170,6 +181,9 @@ pub async fn run(
                 }
             }
         }
+    }
+    if let Some(d) = &dialer {
+        d.stop();
     }
     originate.shutdown();
     follower.stop();

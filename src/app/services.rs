@@ -62,10 +62,10 @@ pub fn open_services(config: Arc<Config>) -> Result<Services, StoreError> {
             config.campaigns.campaigns(),
             actions.clone(),
         ),
-        dialer: DialerService::new(
-            Arc::new(SqliteDialer::open(path)?),
-            config.engine.time_zone(),
-        ),
+        dialer: {
+            let store = Arc::new(SqliteDialer::open(path)?);
+            DialerService::new(store.clone(), config.engine.time_zone()).with_calls(store)
+        },
         agent_digests: AgentDigests::new(Arc::new(SqliteAgentDigests::open(path)?)),
         sms: SmsService::new(Arc::new(SqliteSms::open(path)?), config.sms.settings())
             .with_action_journal(actions.clone()),

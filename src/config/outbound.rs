@@ -42,7 +42,8 @@ pub struct OutboundConfig {
 pub struct OutboundCredentialConfig {
     /// The credential id, its system name, or a uContact user name. Required.
     pub principal: String,
-    /// Only for this API: `expand`, `uscall` or `ucontact`. Default: any.
+    /// Only for this API: `expand`, `uscall`, `ucontact` or `dialer` (the engine's outbound
+    /// dialer, principal `dialer`). Default: any.
     #[serde(default)]
     pub api: Option<String>,
     /// Patterns it may dial, replacing `national`. Default: `national`.
@@ -145,10 +146,10 @@ impl OutboundConfig {
                 return Err(("outbound.credential.principal", "must be 1-128 characters"));
             }
             if let Some(api) = &c.api {
-                if !matches!(api.as_str(), "expand" | "uscall" | "ucontact") {
+                if !matches!(api.as_str(), "expand" | "uscall" | "ucontact" | "dialer") {
                     return Err((
                         "outbound.credential.api",
-                        "must be expand, uscall or ucontact",
+                        "must be expand, uscall, ucontact or dialer",
                     ));
                 }
             }

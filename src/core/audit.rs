@@ -23,6 +23,8 @@ pub mod api {
     pub const UCONTACT: &str = "ucontact";
     /// The `centralita admin` command line.
     pub const ADMIN: &str = "admin";
+    /// The engine's outbound dialer (principal `dialer`; its campaign is the originate's).
+    pub const DIALER: &str = "dialer";
     /// The engine on its own behalf (timers, resyncs, tests).
     pub const ENGINE: &str = "engine";
 }

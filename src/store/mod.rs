@@ -18,6 +18,7 @@ pub mod audit;
 pub mod campaigns;
 mod connection;
 pub mod dialer;
+pub mod dialer_calls;
 pub mod directory;
 pub mod error;
 pub mod hangup_causes;

@@ -16,10 +16,13 @@
 //!
 //! Every store method blocks (SQLite): the service calls them through [`off_runtime`].
 
+pub mod calls;
 pub mod campaign;
 pub mod claim;
 pub mod contact;
+pub mod evidence;
 pub mod import;
+pub mod runner;
 pub mod zones;
 
 #[cfg(test)]
@@ -228,13 +231,34 @@ pub fn why(
 #[derive(Clone)]
 pub struct DialerService {
     store: Arc<dyn DialerStore>,
+    calls: Option<Arc<dyn calls::DialerCallStore>>,
     center: TimeZone,
 }
 
 impl DialerService {
     /// A service over `store`; `center` is the call center's zone (the blacklist's days).
     pub fn new(store: Arc<dyn DialerStore>, center: TimeZone) -> Self {
-        Self { store, center }
+        Self {
+            store,
+            calls: None,
+            center,
+        }
+    }
+
+    /// The service with the store of the dialer's calls (the runner and the ledger).
+    pub fn with_calls(mut self, calls: Arc<dyn calls::DialerCallStore>) -> Self {
+        self.calls = Some(calls);
+        self
+    }
+
+    /// The store of the dialer's calls, when the service has one.
+    pub fn calls(&self) -> Option<&Arc<dyn calls::DialerCallStore>> {
+        self.calls.as_ref()
+    }
+
+    /// The call center's zone.
+    pub fn center(&self) -> &TimeZone {
+        &self.center
     }
 
     /// The store.

@@ -1,0 +1,445 @@
+//! Live: the outbound dialer runs a predictive campaign with answering-machine detection on
+//! the lab, with six agents (phones 1001-1006 in queue `q_campanas`).
+//!
+//! The contacts are the lab carrier's dialer numbers (vm/README.md): people (5558), answering
+//! machines (5557), busy (5552), no answer (5553), congestion (5554) and random outcomes (5559),
+//! plus contacts in a zone where it is night now and blacklisted ones (global and for the
+//! campaign, through uContact's `addblack` with a real HTTP client). The test waits until every
+//! dialable contact ends and checks what a call center cares about: every contact in a
+//! documented state, the retries as the rules say, blacklisted and out-of-hours numbers never
+//! dialed (no CDR of Asterisk names them), machines detected, every answered person connected
+//! to an agent or played the safe-harbor message, and the abandon rate within the target.
+#![cfg(feature = "live-lab")]
+
+mod live_support;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use centralita::core::campaigns::CampaignName;
+use centralita::core::dialer::calls::DialerCallStore;
+use centralita::core::dialer::{ContactState, DialerStore, Outcome};
+use centralita::store::SqliteDialer;
+use live_support::*;
+
+const QUEUE: &str = "q_campanas";
+const PHONES: [&str; 6] = ["1001", "1002", "1003", "1004", "1005", "1006"];
+const CAMPAIGN: &str = "Salida";
+
+const EXTRA: &str = r#"
+[[outbound.credential]]
+principal = "dialer"
+api = "dialer"
+allow = ["_NXXXXXX", "_NXXXXXXX", "_NXXXXXXXX", "_555XXXXXXX", "_555XXXXXXXX"]
+calls_per_minute = 1000
+max_concurrent = 40
+"#;
+
+/// A zone whose local time now is inside 09:00-20:00 (`open`) or outside 08:00-21:00.
+fn zone_where(open: bool) -> &'static str {
+    const ZONES: [&str; 12] = [
+        "America/Montevideo",
+        "Europe/Madrid",
+        "Asia/Tokyo",
+        "America/Los_Angeles",
+        "Asia/Kolkata",
+        "Pacific/Honolulu",
+        "Australia/Sydney",
+        "America/New_York",
+        "Asia/Dubai",
+        "Pacific/Auckland",
+        "Europe/London",
+        "America/Mexico_City",
+    ];
+    let now = jiff::Timestamp::now();
+    ZONES
+        .into_iter()
+        .find(|z| {
+            let h = now.in_tz(z).unwrap().hour();
+            // One hour of margin on each side: the campaign may run past a boundary.
+            if open {
+                (10..19).contains(&h)
+            } else {
+                !(7..22).contains(&h)
+            }
+        })
+        .expect("some zone is open and some closed at any instant")
+}
+
+/// Removes the test's queue members, also when it fails.
+struct Members;
+
+impl Drop for Members {
+    fn drop(&mut self) {
+        std::thread::spawn(|| {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                let client = connect().await;
+                set_queue_members(&client, QUEUE, &[]).await;
+            })
+        })
+        .join()
+        .ok();
+    }
+}
+
+/// What each kind of number must end in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Person,
+    Machine,
+    Busy,
+    NoAnswer,
+    Congestion,
+    Random,
+}
+
+fn base_line(number: &str, kind: Kind) -> String {
+    format!("{CAMPAIGN};{number};kind={kind:?};;;\n")
+}
+
+/// The Asterisk CDR destinations (dst) since AcctId `after`.
+fn dialed_since(after: i64) -> Vec<String> {
+    let conn =
+        rusqlite::Connection::open_with_flags(cdr_db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    conn.busy_timeout(Duration::from_secs(2)).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT dst FROM cdr WHERE AcctId > ?1")
+        .unwrap();
+    stmt.query_map([after], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_predictive_campaign_with_amd_on_the_lab() {
+    let scratch = Scratch::new("dialer");
+    let engine = Engine::start_with(scratch.path(), "1", EXTRA);
+    wait_health(
+        &engine,
+        Duration::from_secs(30),
+        "the engine healthy",
+        |code, _| code == "200",
+    );
+    let cdr_start = asterisk_max_acct_id();
+    let ami = connect().await;
+    let _members = Members;
+    let ifaces: Vec<String> = PHONES.iter().map(|p| format!("PJSIP/{p}")).collect();
+    set_queue_members(&ami, QUEUE, &ifaces).await;
+    phones_idle_all(&ami).await;
+
+    // The campaign: predictive, AMD on, every day, the default 08:00-21:00 floor; retries
+    // quick enough for a test.
+    engine.admin(
+        &[
+            "dialer",
+            "campaign",
+            "create",
+            CAMPAIGN,
+            "--queue",
+            QUEUE,
+            "--mode",
+            "predictive",
+            "--days",
+            "all",
+            "--hours",
+            "08:00-21:00",
+            "--ring-timeout",
+            "15",
+            "--amd",
+            "on",
+            "--retry",
+            "busy=10/2,no_answer=10/2,machine=10/2,abandoned=20/2",
+        ],
+        "",
+    );
+
+    // The base: 300 dialable contacts in a zone open now, 20 in one closed now, 10 blacklisted.
+    let mut kinds: BTreeMap<String, Kind> = BTreeMap::new();
+    let mut open_base = String::new();
+    let mut add = |base: &mut String, number: String, kind: Kind| {
+        base.push_str(&base_line(&number, kind));
+        kinds.insert(number, kind);
+    };
+    for i in 0..120 {
+        // A person talking 2-4 s.
+        add(
+            &mut open_base,
+            format!("5558{:03}{:03}", 2 + i % 3, i),
+            Kind::Person,
+        );
+    }
+    for i in 0..40 {
+        add(&mut open_base, format!("5557002{i:03}"), Kind::Machine);
+    }
+    for i in 0..40 {
+        add(&mut open_base, format!("555200{i:03}"), Kind::Busy);
+    }
+    for i in 0..25 {
+        add(&mut open_base, format!("555300{i:03}"), Kind::NoAnswer);
+    }
+    for i in 0..15 {
+        add(&mut open_base, format!("555400{i:03}"), Kind::Congestion);
+    }
+    for i in 0..60 {
+        // 50 % a person (3 s), 20 % busy, 10 % a machine, 20 % no answer.
+        add(&mut open_base, format!("555952103{i:03}"), Kind::Random);
+    }
+    let mut closed_base = String::new();
+    let mut closed = Vec::new();
+    for i in 0..20 {
+        let n = format!("5558002{:03}", 500 + i);
+        closed_base.push_str(&base_line(&n, Kind::Person));
+        closed.push(n);
+    }
+    let blacklisted: Vec<String> = (0..10).map(|i| format!("5558002{:03}", 900 + i)).collect();
+    for n in &blacklisted {
+        open_base.push_str(&base_line(n, Kind::Person));
+    }
+    let (open_zone, closed_zone) = (zone_where(true), zone_where(false));
+    eprintln!("open zone {open_zone}, closed zone {closed_zone}");
+    let out = engine.admin(
+        &[
+            "dialer",
+            "import",
+            CAMPAIGN,
+            &write(scratch.path(), "open.txt", &open_base),
+            "--zone",
+            open_zone,
+        ],
+        "",
+    );
+    eprintln!("import: {out}");
+    engine.admin(
+        &[
+            "dialer",
+            "import",
+            CAMPAIGN,
+            &write(scratch.path(), "closed.txt", &closed_base),
+            "--zone",
+            closed_zone,
+        ],
+        "",
+    );
+
+    // Blacklist through uContact's API (requests): half for every campaign, half for this one.
+    engine.admin(
+        &[
+            "agent",
+            "add",
+            "2390",
+            "--name",
+            "Supervisora",
+            "--username",
+            "dialsup",
+            "--queue",
+            QUEUE,
+            "--extension",
+            "1008",
+            "--supervisor",
+            "--password-stdin",
+        ],
+        "pw-dialsup\n",
+    );
+    let script = write(
+        scratch.path(),
+        "blacklist.py",
+        r#"
+import json, sys, requests
+base, user, password, campaign = sys.argv[1:5]
+numbers = sys.argv[5:]
+api = base + "/Integra/resources"
+token = requests.post(api + "/auth/getUserToken", data={"user": user, "password": password}).json()[-1]
+h = {"Authorization": "Basic " + token}
+for i, n in enumerate(numbers):
+    c = "*" if i % 2 == 0 else campaign
+    r = requests.post(api + "/admin/addblack", headers=h, data={"black": json.dumps(
+        {"phone": n, "campaign": c, "direction": "O", "expire_date": "2099-12-31"})})
+    print(n, c, r.status_code, r.text)
+"#,
+    );
+    let mut args: Vec<&str> = vec![&script, "placeholder", "dialsup", "pw-dialsup", CAMPAIGN];
+    let base = engine.base_url();
+    args[1] = &base;
+    for n in &blacklisted {
+        args.push(n);
+    }
+    let (ok, out, err) = run_client(&python(), Path::new(args[0]), &args[1..]);
+    eprintln!("blacklist.py:\n{out}{err}");
+    assert!(ok, "blacklist.py failed: {err}");
+    assert_eq!(
+        out.lines().filter(|l| l.ends_with(" 200 1")).count(),
+        10,
+        "{out}"
+    );
+
+    // Go.
+    let started = Instant::now();
+    engine.admin(
+        &[
+            "dialer", "campaign", "update", CAMPAIGN, "--state", "Active",
+        ],
+        "",
+    );
+
+    let store = SqliteDialer::open(&scratch.path().join("journal.db")).unwrap();
+    let (id, campaign) = store
+        .campaign_by_name(&CampaignName::parse(CAMPAIGN).unwrap())
+        .unwrap()
+        .unwrap();
+    let dialable: HashSet<&String> = kinds.keys().collect();
+    let deadline = Instant::now() + Duration::from_secs(420);
+    let contacts = loop {
+        let all = store.contacts(id, None, 0, 10_000).unwrap();
+        let open = all
+            .iter()
+            .filter(|c| dialable.contains(&c.spec.main.as_str().to_owned()))
+            .filter(|c| matches!(c.state, ContactState::Pending | ContactState::InProgress))
+            .count();
+        if open == 0 {
+            break all;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let attempted: u32 = all.iter().map(|c| c.attempts).sum();
+            assert!(
+                attempted > 0,
+                "nothing attempted in 60 s; log {}",
+                engine.log.display()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{open} contacts still open after {:?}; log {}",
+            started.elapsed(),
+            engine.log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    eprintln!("campaign done in {:?}", started.elapsed());
+
+    // Every dialable contact ended as its number says; retries as the rules say.
+    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+    for c in &contacts {
+        let number = c.spec.main.as_str().to_owned();
+        let attempts = store.attempts_of(c.id).unwrap();
+        assert_eq!(attempts.len() as u32, c.attempts, "{number}");
+        let outcomes: Vec<Outcome> = attempts.iter().map(|a| a.outcome.clone()).collect();
+        let Some(kind) = kinds.get(&number) else {
+            // Out of hours or blacklisted: never attempted.
+            assert_eq!(c.state, ContactState::Pending, "{number}");
+            assert_eq!(c.attempts, 0, "{number} was attempted");
+            continue;
+        };
+        *counts.entry(format!("{kind:?} {:?}", c.state)).or_default() += 1;
+        match kind {
+            Kind::Person => {
+                // Answered by an agent (or, rarely, abandoned and then reached).
+                assert_eq!(c.state, ContactState::Completed, "{number}: {outcomes:?}");
+                assert_eq!(outcomes.last(), Some(&Outcome::Answered), "{number}");
+            }
+            Kind::Machine => {
+                assert_eq!(c.state, ContactState::Rejected, "{number}");
+                assert_eq!(
+                    outcomes,
+                    vec![Outcome::Machine, Outcome::Machine],
+                    "{number}"
+                );
+            }
+            Kind::Busy => {
+                assert_eq!(c.state, ContactState::Rejected, "{number}");
+                assert_eq!(outcomes, vec![Outcome::Busy, Outcome::Busy], "{number}");
+            }
+            Kind::NoAnswer => {
+                assert_eq!(c.state, ContactState::Rejected, "{number}");
+                assert_eq!(
+                    outcomes,
+                    vec![Outcome::NoAnswer, Outcome::NoAnswer],
+                    "{number}"
+                );
+            }
+            Kind::Congestion => {
+                // No rule for congestion: the first failure ends the contact.
+                assert_eq!(c.state, ContactState::Rejected, "{number}");
+                assert_eq!(outcomes, vec![Outcome::Congestion], "{number}");
+            }
+            Kind::Random => {
+                assert!(
+                    matches!(c.state, ContactState::Completed | ContactState::Rejected),
+                    "{number}: {:?}",
+                    c.state
+                );
+                assert!(!outcomes.is_empty() && outcomes.len() <= 2, "{number}");
+                if c.state == ContactState::Completed {
+                    assert_eq!(outcomes.last(), Some(&Outcome::Answered), "{number}");
+                }
+            }
+        }
+    }
+    eprintln!("end states: {counts:?}");
+
+    // Nothing out of hours or blacklisted reached Asterisk.
+    let dialed: HashSet<String> = dialed_since(cdr_start).into_iter().collect();
+    for n in closed.iter().chain(&blacklisted) {
+        assert!(!dialed.contains(n), "{n} was dialed");
+    }
+
+    // The ledger: one row per attempt; answered people reached an agent or the safe harbor.
+    let evidence = store.evidence(id, 0, 10_000).unwrap();
+    let attempts: u32 = contacts.iter().map(|c| c.attempts).sum();
+    assert_eq!(
+        evidence.len() as u32,
+        attempts,
+        "one ledger row per attempt"
+    );
+    let jobs: HashSet<String> = evidence.iter().map(|(_, _, e)| e.job.to_string()).collect();
+    assert_eq!(jobs.len(), evidence.len(), "one job per attempt");
+    let (mut live, mut abandoned, mut machines) = (0u32, 0u32, 0u32);
+    for (contact, n, e) in &evidence {
+        if e.machine {
+            machines += 1;
+            assert!(
+                e.agent.is_none() && !e.safe_harbor,
+                "machine {contact}/{n} queued"
+            );
+            continue;
+        }
+        let reached = e.agent.is_some();
+        if e.answered && (reached || e.safe_harbor) {
+            live += 1;
+            assert!(reached != e.safe_harbor, "{contact}/{n}: {e:?}");
+        }
+        if e.abandoned {
+            abandoned += 1;
+        }
+    }
+    let rate = f64::from(abandoned) / f64::from(live.max(1));
+    eprintln!(
+        "attempts {attempts}, live {live}, abandoned {abandoned}, machines {machines}, rate {:.2} %",
+        rate * 100.0
+    );
+    assert!(
+        machines >= 80,
+        "every machine number detected twice: {machines}"
+    );
+    assert!(live >= 120, "people reached: {live}");
+    assert!(
+        rate <= f64::from(campaign.abandon_target.per_mille()) / 1000.0,
+        "abandon rate {:.2} % over the target",
+        rate * 100.0
+    );
+    let ledger = store.ledger(id, centralita::core::UnixTime(0)).unwrap();
+    assert_eq!(ledger.abandoned, u64::from(abandoned));
+}
+
+/// Waits until none of the test's phones is on a call.
+async fn phones_idle_all(ami: &centralita::asterisk::ami::AmiClient) {
+    live_support::expand::phones_idle(ami, &PHONES).await;
+}

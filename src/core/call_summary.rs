@@ -43,6 +43,8 @@ pub struct CallRules {
     pub originate_context: String,
     /// Contexts whose legs dial out (`outbound`).
     pub outbound_contexts: Vec<String>,
+    /// The context the answered side of a dialer call runs in (`centralita-dialer`).
+    pub dialer_context: String,
     /// What a channel's name says (an endpoint's channel, a local channel).
     pub naming: Arc<dyn ChannelNaming>,
     /// What a queue line's fields mean.
@@ -55,6 +57,7 @@ impl CallRules {
         Self {
             originate_context: "centralita-originate".to_owned(),
             outbound_contexts: vec!["outbound".to_owned()],
+            dialer_context: crate::core::dialer::runner::DIALER_CONTEXT.to_owned(),
             naming,
             queue_log,
         }
@@ -96,6 +99,8 @@ pub enum CallKind {
     Internal,
     /// A number dialed by the engine and connected to a dialplan target (a DID, a queue).
     ClickToCall,
+    /// A number dialed by the engine's dialer for a campaign, connected to its queue.
+    Dialer,
 }
 
 /// How the call ended.
@@ -270,6 +275,9 @@ pub fn kind_of(call: &Call, rules: &CallRules) -> CallKind {
         return CallKind::Internal;
     };
     let channel = first.channel.as_str();
+    if call.legs.iter().any(|l| l.dcontext == rules.dialer_context) {
+        return CallKind::Dialer;
+    }
     if matches!(rules.naming.channel_kind(channel),
         ChannelKind::Local { context, .. } if context == rules.originate_context)
     {
@@ -292,7 +300,9 @@ pub fn kind_of(call: &Call, rules: &CallRules) -> CallKind {
 /// calls, to an extension otherwise (answered legs first).
 fn dialing_leg<'a>(call: &'a Call, kind: CallKind, rules: &CallRules) -> Option<&'a CdrRecord> {
     let wanted = |l: &&CdrRecord| match kind {
-        CallKind::Outbound | CallKind::ClickToCall => rules.is_trunk_channel(dst_channel(l)),
+        CallKind::Outbound | CallKind::ClickToCall | CallKind::Dialer => {
+            rules.is_trunk_channel(dst_channel(l))
+        }
         CallKind::Internal | CallKind::Inbound => rules.is_extension_channel(dst_channel(l)),
     };
     call.legs
@@ -366,7 +376,7 @@ pub fn summarize(call: &Call, queue: &[QueueLogRecord], rules: &CallRules) -> Ca
         .map(str::to_owned);
     let did = match kind {
         CallKind::Inbound => first.map(|l| l.dst.clone()),
-        CallKind::ClickToCall => call
+        CallKind::ClickToCall | CallKind::Dialer => call
             .legs
             .iter()
             .find(|l| {
@@ -398,13 +408,13 @@ pub fn summarize(call: &Call, queue: &[QueueLogRecord], rules: &CallRules) -> Ca
             .map(str::to_owned)
             .or_else(|| did.clone())
             .unwrap_or_default(),
-        CallKind::ClickToCall => did.clone().unwrap_or_default(),
+        CallKind::ClickToCall | CallKind::Dialer => did.clone().unwrap_or_default(),
         _ => dial
             .map(|l| l.dst.clone())
             .or_else(|| first.map(|l| l.dst.clone()))
             .unwrap_or_default(),
     };
-    let source = if kind == CallKind::ClickToCall {
+    let source = if matches!(kind, CallKind::ClickToCall | CallKind::Dialer) {
         // The dialed number is the party the call was placed to and came from.
         dial.map(|l| l.dst.clone()).unwrap_or(source)
     } else {
@@ -623,7 +633,7 @@ fn summarize_live(
         _ => None,
     };
     let (source, destination) = match kind {
-        CallKind::ClickToCall => (
+        CallKind::ClickToCall | CallKind::Dialer => (
             job.map(|j| j.number.clone()).unwrap_or_default(),
             did.clone().unwrap_or_default(),
         ),
@@ -893,6 +903,43 @@ mod tests {
             assert_eq!(s.status, want, "{event:?}");
             assert_eq!(s.destination, "26002000");
         }
+    }
+
+    #[test]
+    fn a_dialer_call_is_of_its_own_kind() {
+        // The customer's side (;1) runs centralita-dialer and reaches an agent; ;2 dials out.
+        let l1 = leg(
+            1,
+            "d1-dst",
+            "d1-dst",
+            "Local/5558004017@centralita-originate-0000001d;1",
+            Some("PJSIP/1003-00000002"),
+            "",
+            "q_campanas",
+            "centralita-dialer",
+            0,
+            12,
+            9,
+            Disposition::Answered,
+        );
+        let l2 = leg(
+            2,
+            "d1-dst",
+            "d1-dial",
+            "Local/5558004017@centralita-originate-0000001d;2",
+            Some("PJSIP/carrier-3"),
+            "",
+            "5558004017",
+            "outbound",
+            0,
+            12,
+            11,
+            Disposition::Answered,
+        );
+        let s = summarize(&calls(&[l1, l2])[0], &[], &rules());
+        assert_eq!(s.kind, CallKind::Dialer);
+        assert_eq!(s.status, CallStatus::Completed);
+        assert_eq!(s.source, "5558004017");
     }
 
     #[test]

@@ -127,6 +127,25 @@ pub enum DialerError {
     Store(#[source] PortError),
 }
 
+/// The dialer campaign an agent works for now: the Active campaign on the queue of the call
+/// it is on, else the first (by name) Active campaign on a queue it is logged in to.
+pub fn campaign_of_agent<'a>(
+    campaigns: &'a [(CampaignId, DialerCampaign)],
+    call_queue: Option<&crate::core::directory::QueueName>,
+    queues: &[&crate::core::directory::QueueName],
+) -> Option<&'a CampaignName> {
+    let active = |q: &crate::core::directory::QueueName| {
+        campaigns
+            .iter()
+            .filter(|(_, c)| c.state == campaign::CampaignState::Active && &c.queue == q)
+            .map(|(_, c)| &c.name)
+            .min()
+    };
+    call_queue
+        .and_then(active)
+        .or_else(|| queues.iter().filter_map(|q| active(q)).min())
+}
+
 /// The call center's day at `now` in `center` (the blacklist's expiry days).
 pub fn center_day(now: UnixTime, center: &TimeZone) -> Day {
     let date = claim::timestamp(now).to_zoned(center.clone()).date();

@@ -104,6 +104,7 @@ pub fn tipo(kind: CallKind) -> &'static str {
         CallKind::Outbound => "Efetuada",
         CallKind::Internal => "Interna",
         CallKind::ClickToCall => "Click to call",
+        CallKind::Dialer => "Discador",
     }
 }
 
@@ -299,6 +300,7 @@ mod tests {
         assert_eq!(hms(-5), "00:00:00");
         assert_eq!(hms(100 * 3600), "100:00:00");
         assert_eq!(tipo(CallKind::ClickToCall), "Click to call");
+        assert_eq!(tipo(CallKind::Dialer), "Discador");
         assert_eq!(status(CallStatus::NoAnswer), "NÃO ATENDIDA");
         assert_eq!(status(CallStatus::Ringing), "CHAMANDO");
         assert_eq!(status(CallStatus::Answered), "ATENDIDO");

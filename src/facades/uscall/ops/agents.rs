@@ -218,6 +218,10 @@ impl UscallService {
             .await
             .map_err(internal)?;
         let report = &figures.reports;
+        let campaigns = self.services.dialer.campaigns().await.map_err(|e| {
+            tracing::warn!(error = %e, "uscall: dialer campaigns not read");
+            UscallError::Internal
+        })?;
         let mut out = Vec::new();
         for a in &agents {
             let view = live.agent_by_name(a.number.as_str());
@@ -255,7 +259,11 @@ impl UscallService {
                 "num": a.number.as_str(),
                 "status": wire::agent_status(presence),
                 "pausa": pause_name,
-                "campanha": "",
+                "campanha": view.as_ref().and_then(|v| {
+                    let queues: Vec<_> = v.queues.keys().collect();
+                    crate::core::dialer::campaign_of_agent(&campaigns, queue.as_ref(), &queues)
+                        .map(|c| c.as_str().to_owned())
+                }).unwrap_or_default(),
                 "ramal": ext.as_ref().map_or("", Extension::as_str),
                 "numero": call.map_or(String::new(), |c| peer(&c.peer)),
                 "tempo": call.map_or(String::new(), |c| wire::hms(now.0 - c.since.0)),

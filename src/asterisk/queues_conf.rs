@@ -164,7 +164,12 @@ mod tests {
         got.sort();
         assert_eq!(
             got,
-            vec![("q_cobranza", 10), ("q_soporte", 15), ("q_ventas", 10)]
+            vec![
+                ("q_campanas", 2),
+                ("q_cobranza", 10),
+                ("q_soporte", 15),
+                ("q_ventas", 10)
+            ]
         );
     }
 

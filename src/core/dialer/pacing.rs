@@ -10,7 +10,7 @@
 //!   day, [`Pacer::set_hour`], blended with the last attempts), the ring-time and handle-time
 //!   distributions (empirical, the last [`SAMPLES`] of each), and each busy agent's elapsed talk
 //!   time read as a conditional estimate: P(the agent is free within the horizon | has talked
-//!   `t` s already), the horizon being the mean ring time to an answer plus the abandon
+//!   `t` s already), the horizon being half the mean ring time to an answer plus the abandon
 //!   threshold. The agents free within the horizon are a sum of those chances (Poisson
 //!   binomial) plus the free ones; the people answering are the waiting calls plus a binomial
 //!   of the calls ringing and those to place. The number placed is the largest that keeps the
@@ -70,6 +70,11 @@ const CONTROL_MIN_LIVE: f64 = 10.0;
 const GAIN_MIN: f64 = 0.05;
 const GAIN_MAX: f64 = 1.25;
 const GAIN_START: f64 = 0.8;
+
+/// The share of the mean ring time counted in the horizon busy agents are expected to free
+/// within (plus the threshold): people answer all along the ringing, earlier than the mean for
+/// many, and an agent freeing after someone's threshold is of no use to them.
+const HORIZON_RING_SHARE: f64 = 0.5;
 
 /// The most calls one decision places.
 const MAX_PER_TICK: u32 = 1000;
@@ -580,7 +585,7 @@ impl Pacer {
             return None;
         }
         let tau = self.gain * budget;
-        let horizon = self.mean_ring() + f64::from(self.cfg.threshold_s);
+        let horizon = HORIZON_RING_SHARE * self.mean_ring() + f64::from(self.cfg.threshold_s);
         let mut sorted = self.handle.buf.clone();
         sorted.sort_unstable();
         let mean_handle = self.handle.mean().unwrap_or(120.0);

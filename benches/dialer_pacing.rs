@@ -44,21 +44,78 @@ fn main() {
     let seconds = support::env_num("DIALER_PACING_SECONDS", 7200) as u32;
     let seeds = support::env_num("DIALER_PACING_SEEDS", 3);
     let cases = [
-        Case { name: "a10_ans15_h120", agents: 10, answer: 0.15, handle: 120.0, jump: None },
-        Case { name: "a10_ans30_h60", agents: 10, answer: 0.30, handle: 60.0, jump: None },
-        Case { name: "a20_ans25_h180", agents: 20, answer: 0.25, handle: 180.0, jump: None },
-        Case { name: "a50_ans20_h300", agents: 50, answer: 0.20, handle: 300.0, jump: None },
-        Case { name: "a6_ans40_h90", agents: 6, answer: 0.40, handle: 90.0, jump: None },
-        Case { name: "a30_ans60_h30", agents: 30, answer: 0.60, handle: 30.0, jump: None },
-        Case { name: "a15_jump20to55", agents: 15, answer: 0.20, handle: 120.0, jump: Some((3600, 0.55)) },
+        Case {
+            name: "a10_ans15_h120",
+            agents: 10,
+            answer: 0.15,
+            handle: 120.0,
+            jump: None,
+        },
+        Case {
+            name: "a10_ans30_h60",
+            agents: 10,
+            answer: 0.30,
+            handle: 60.0,
+            jump: None,
+        },
+        Case {
+            name: "a20_ans25_h180",
+            agents: 20,
+            answer: 0.25,
+            handle: 180.0,
+            jump: None,
+        },
+        Case {
+            name: "a50_ans20_h300",
+            agents: 50,
+            answer: 0.20,
+            handle: 300.0,
+            jump: None,
+        },
+        Case {
+            name: "a6_ans40_h90",
+            agents: 6,
+            answer: 0.40,
+            handle: 90.0,
+            jump: None,
+        },
+        Case {
+            name: "a30_ans60_h30",
+            agents: 30,
+            answer: 0.60,
+            handle: 30.0,
+            jump: None,
+        },
+        Case {
+            name: "a15_jump20to55",
+            agents: 15,
+            answer: 0.20,
+            handle: 120.0,
+            jump: Some((3600, 0.55)),
+        },
     ];
     println!(
         "{:<16} {:>7} {:>7} {:>7} {:>7} {:>6} {:>8} {:>8} {:>7} {:>7}",
-        "scenario", "occ_pr", "occ_pg", "occ_pw", "ratio_w", "aband%", "pw_ab%", "ratio_pg", "lvl_min", "lvl_max"
+        "scenario",
+        "occ_pr",
+        "occ_pg",
+        "occ_pw",
+        "ratio_w",
+        "aband%",
+        "pw_ab%",
+        "ratio_pg",
+        "lvl_min",
+        "lvl_max"
     );
     let mut rows = Vec::new();
     for (k, c) in cases.iter().enumerate() {
-        let mut base = Scenario::new(1000 * k as u64 + 1, DialMode::Predictive, c.agents, c.answer, c.handle);
+        let mut base = Scenario::new(
+            1000 * k as u64 + 1,
+            DialMode::Predictive,
+            c.agents,
+            c.answer,
+            c.handle,
+        );
         base.duration_s = seconds;
         base.jump = c.jump;
         let pred = runs(&base, DialMode::Predictive, seeds);
@@ -71,7 +128,8 @@ fn main() {
         let mut ratio = 100u16;
         while ratio <= 1000 {
             let mode = DialMode::Power {
-                ratio: DialRatio::parse(&format!("{}.{:02}", ratio / 100, ratio % 100)).expect("ratio"),
+                ratio: DialRatio::parse(&format!("{}.{:02}", ratio / 100, ratio % 100))
+                    .expect("ratio"),
             };
             let pw = runs(&base, mode, seeds);
             let ab = mean(&pw, |r| r.abandon_rate);
@@ -85,7 +143,10 @@ fn main() {
             ratio += 5;
         }
         let (pw_ratio, occ_pw, ab_pw) = best.unwrap_or((1.0, occ_prog, 0.0));
-        let lvl_min = pred.iter().map(|r| r.min_dial_level).fold(f64::INFINITY, f64::min);
+        let lvl_min = pred
+            .iter()
+            .map(|r| r.min_dial_level)
+            .fold(f64::INFINITY, f64::min);
         let lvl_max = pred.iter().map(|r| r.max_dial_level).fold(0.0, f64::max);
         println!(
             "{:<16} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>6.2} {:>8.2} {:>8.3} {:>7.2} {:>7.2}",
@@ -125,7 +186,12 @@ fn main() {
         let now = UnixTime(i64::from(i));
         if i % 5 == 0 {
             pacer.observe(Observation::Answered { ring_s: 6 + i % 10 }, now);
-            pacer.observe(Observation::Connected { handle_s: 30 + i % 300 }, now);
+            pacer.observe(
+                Observation::Connected {
+                    handle_s: 30 + i % 300,
+                },
+                now,
+            );
         } else {
             pacer.observe(Observation::NotAnswered { ring_s: 25 }, now);
         }

@@ -201,7 +201,10 @@ mod tests {
         let c = counts(3000, 1000, 0, 30);
         assert!((rate(&c, FalsePositiveShare::DEFAULT).unwrap() - 0.03).abs() < 1e-9);
         assert!(rule(Regime::Uk, "3").within(&c));
-        assert_eq!(rate(&counts(10, 0, 0, 0), FalsePositiveShare::DEFAULT), None);
+        assert_eq!(
+            rate(&counts(10, 0, 0, 0), FalsePositiveShare::DEFAULT),
+            None
+        );
         assert!(rule(Regime::Uk, "3").within(&counts(10, 0, 0, 0)));
         assert_eq!(FalsePositiveShare::from_per_mille(1001), None);
     }

@@ -739,7 +739,7 @@ mod tests {
     #[test]
     fn conditional_estimate_reads_elapsed_talk_time() {
         let sorted: Vec<u32> = (1..=100).map(|v| v * 3).collect(); // 3..300 s
-        // Talked 0 s: 10 of 100 calls end within 30 s.
+                                                                   // Talked 0 s: 10 of 100 calls end within 30 s.
         assert!((conditional_within(&sorted, 150.0, 0, 30.0) - 0.1).abs() < 1e-9);
         // Talked 270 s: of the 10 longer calls, all end within 30 s more.
         assert!((conditional_within(&sorted, 150.0, 270, 30.0) - 1.0).abs() < 1e-9);

@@ -12,11 +12,11 @@
 
 use std::collections::VecDeque;
 
+use super::abandon::FalsePositiveShare;
 use super::campaign::{AbandonTarget, DialMode};
 use super::pacing::{
     Basis, Figures, Observation, Pacer, PacingConfig, Snapshot, DEFAULT_MIN_AGENTS,
 };
-use super::abandon::FalsePositiveShare;
 use crate::core::journal::UnixTime;
 
 /// A small seeded PRNG (splitmix64): the simulator's only source of chance.
@@ -218,9 +218,7 @@ pub fn run(scenario: &Scenario) -> SimReport {
             }
             let c = ringing.swap_remove(i);
             match c.answer {
-                Answer::Nobody => {
-                    pacer.observe(Observation::NotAnswered { ring_s: c.ring_s }, now)
-                }
+                Answer::Nobody => pacer.observe(Observation::NotAnswered { ring_s: c.ring_s }, now),
                 Answer::Machine => {
                     r.machines += 1;
                     pacer.observe(Observation::Machine { ring_s: c.ring_s }, now);

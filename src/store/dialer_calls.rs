@@ -156,13 +156,14 @@ impl DialerCallStore for SqliteDialer {
         self.conn.query(|conn| {
             conn.prepare_cached(
                 "SELECT COALESCE(SUM(answered), 0), COALESCE(SUM(machine), 0), \
-                 COALESCE(SUM(abandoned), 0) FROM dialer_evidence \
+                 COALESCE(SUM(abandoned), 0), COUNT(*) FROM dialer_evidence \
                  WHERE campaign_id = ?1 AND ended_at >= ?2",
             )?
             .query_row(params![campaign.0, since.seconds()], |r| {
                 let n =
                     |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
                 Ok(LedgerCounts {
+                    attempts: n(3)?,
                     answered: n(0)?,
                     machines: n(1)?,
                     abandoned: n(2)?,

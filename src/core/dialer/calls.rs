@@ -25,6 +25,8 @@ pub struct InFlight {
 /// The ledger's counts over a window.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LedgerCounts {
+    /// Every attempt recorded (answered or not): the denominator of the answer rate.
+    pub attempts: u64,
     /// Attempts whose line answered.
     pub answered: u64,
     /// Of those, machines (AMD).
@@ -37,6 +39,13 @@ impl LedgerCounts {
     /// Calls a person answered (answered, not a machine).
     pub fn live(self) -> u64 {
         self.answered.saturating_sub(self.machines)
+    }
+
+    /// The people among AMD's machine verdicts, estimated as `share` of them (0 to 1): hung
+    /// up on as machines, they count as abandoned live calls (Ofcom). See
+    /// [`super::abandon::rate`].
+    pub fn estimated_false_positives(self, share: f64) -> f64 {
+        self.machines as f64 * share.clamp(0.0, 1.0)
     }
 }
 

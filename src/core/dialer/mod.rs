@@ -7,6 +7,13 @@
 //! - [`claim`]: the dialable rule ([`claim::classify`]), the per-zone windows, the retry rule,
 //!   the "why is nothing dialable" breakdown.
 //! - [`import`]: streaming, idempotent import of uploadbase files.
+//! - [`calls`], [`evidence`], [`runner`]: the calls placed, what each did, the abandon ledger,
+//!   and the runner that paces Active campaigns.
+//! - [`abandon`]: the abandon rules over the ledger (regime window, AMD false positives
+//!   estimated in the rate, no redial within 72 hours under the UK regime).
+//! - [`pacing`]: how many calls to place ([`pacing::Pacer`]: preview, progressive, power, and
+//!   predictive from a model with a controller on the observed abandon rate).
+//! - [`simulator`]: the pure, seeded simulator that drives the real pacer.
 //! - [`DialerStore`]: the storage port; [`DialerService`]: the async commands over it.
 //!
 //! **Architecture Invariant:** a contact is claimed by one claimer at a time: the store marks
@@ -16,13 +23,16 @@
 //!
 //! Every store method blocks (SQLite): the service calls them through [`off_runtime`].
 
+pub mod abandon;
 pub mod calls;
 pub mod campaign;
 pub mod claim;
 pub mod contact;
 pub mod evidence;
 pub mod import;
+pub mod pacing;
 pub mod runner;
+pub mod simulator;
 pub mod zones;
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 //! - [`claim`]: the dialable rule ([`claim::classify`]), the per-zone windows, the retry rule,
 //!   the "why is nothing dialable" breakdown.
 //! - [`import`]: streaming, idempotent import of uploadbase files.
+//! - [`listing`]: campaign and contact lists (filters, orders, pages), adding and editing one
+//!   contact ([`listing::DialerListing`], its own port).
 //! - [`DialerStore`]: the storage port; [`DialerService`]: the async commands over it.
 //!
 //! **Architecture Invariant:** a contact is claimed by one claimer at a time: the store marks
@@ -22,6 +24,7 @@ pub mod claim;
 pub mod contact;
 pub mod evidence;
 pub mod import;
+pub mod listing;
 pub mod runner;
 pub mod zones;
 
@@ -232,6 +235,7 @@ pub fn why(
 pub struct DialerService {
     store: Arc<dyn DialerStore>,
     calls: Option<Arc<dyn calls::DialerCallStore>>,
+    listing: Option<Arc<dyn listing::DialerListing>>,
     center: TimeZone,
 }
 
@@ -241,6 +245,7 @@ impl DialerService {
         Self {
             store,
             calls: None,
+            listing: None,
             center,
         }
     }
@@ -248,6 +253,12 @@ impl DialerService {
     /// The service with the store of the dialer's calls (the runner and the ledger).
     pub fn with_calls(mut self, calls: Arc<dyn calls::DialerCallStore>) -> Self {
         self.calls = Some(calls);
+        self
+    }
+
+    /// The service with the store behind listings and contact edits.
+    pub fn with_listing(mut self, listing: Arc<dyn listing::DialerListing>) -> Self {
+        self.listing = Some(listing);
         self
     }
 

@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use crate::core::audit::{outcome_of, record_quietly, EngineAction};
 use crate::core::dialer::listing::{enabled, ContactEdit, ContactInput};
 use crate::core::UnixTime;
 
@@ -25,9 +26,10 @@ pub(crate) async fn add(
     parts: Parts,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = r.auth(&parts).await {
-        return refused;
-    }
+    let actor = match r.auth(&parts).await {
+        Ok(a) => a,
+        Err(refused) => return refused,
+    };
     done(
         async {
             let id = wire::campaign_id(&campaign)?;
@@ -39,12 +41,25 @@ pub(crate) async fn add(
                 info: b.info.flatten(),
                 enabled: b.enable.unwrap_or(true),
             };
-            let h = r
+            let params = format!("numcall={} enable={}", input.main.as_str(), input.enabled);
+            let added = r
                 .services
                 .dialer
                 .add_contact(id, input, UnixTime::now())
-                .await
-                .map_err(from_listing)?;
+                .await;
+            let target = match &added {
+                Ok(h) => format!("{id}/{}", h.contact.id),
+                Err(_) => id.to_string(),
+            };
+            let entry = EngineAction::now(
+                &actor,
+                "dialer.contact_add",
+                target,
+                params,
+                outcome_of(&added),
+            );
+            record_quietly(Some(&r.services.actions), entry).await;
+            let h = added.map_err(from_listing)?;
             Ok(json(StatusCode::CREATED, &wire::contact_json(&h, r.tz())))
         }
         .await,
@@ -83,9 +98,10 @@ pub(crate) async fn edit(
     parts: Parts,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = r.auth(&parts).await {
-        return refused;
-    }
+    let actor = match r.auth(&parts).await {
+        Ok(a) => a,
+        Err(refused) => return refused,
+    };
     done(
         async {
             let (id, contact) = (wire::campaign_id(&campaign)?, wire::contact_id(&contact)?);
@@ -102,10 +118,19 @@ pub(crate) async fn edit(
                 info: b.info.unwrap_or(current.spec.info),
                 enabled: b.enable.unwrap_or(enabled(current.state)),
             };
-            let h = dialer
+            let params = format!("numcall={} enable={}", edit.main.as_str(), edit.enabled);
+            let edited = dialer
                 .edit_contact(id, contact, edit, UnixTime::now())
-                .await
-                .map_err(from_listing)?;
+                .await;
+            let entry = EngineAction::now(
+                &actor,
+                "dialer.contact_edit",
+                format!("{id}/{contact}"),
+                params,
+                outcome_of(&edited),
+            );
+            record_quietly(Some(&r.services.actions), entry).await;
+            let h = edited.map_err(from_listing)?;
             Ok(json(StatusCode::OK, &wire::contact_json(&h, r.tz())))
         }
         .await,

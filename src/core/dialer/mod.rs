@@ -7,6 +7,8 @@
 //! - [`claim`]: the dialable rule ([`claim::classify`]), the per-zone windows, the retry rule,
 //!   the "why is nothing dialable" breakdown.
 //! - [`import`]: streaming, idempotent import of uploadbase files.
+//! - [`schedule`]: scheduled calls (callbacks, dialer tasks), the [`schedule::ScheduleStore`]
+//!   port and [`schedule::ScheduleService`].
 //! - [`DialerStore`]: the storage port; [`DialerService`]: the async commands over it.
 //!
 //! **Architecture Invariant:** a contact is claimed by one claimer at a time: the store marks
@@ -23,6 +25,7 @@ pub mod contact;
 pub mod evidence;
 pub mod import;
 pub mod runner;
+pub mod schedule;
 pub mod zones;
 
 #[cfg(test)]
@@ -232,6 +235,7 @@ pub fn why(
 pub struct DialerService {
     store: Arc<dyn DialerStore>,
     calls: Option<Arc<dyn calls::DialerCallStore>>,
+    schedule: Option<schedule::ScheduleService>,
     center: TimeZone,
 }
 
@@ -241,6 +245,7 @@ impl DialerService {
         Self {
             store,
             calls: None,
+            schedule: None,
             center,
         }
     }
@@ -249,6 +254,17 @@ impl DialerService {
     pub fn with_calls(mut self, calls: Arc<dyn calls::DialerCallStore>) -> Self {
         self.calls = Some(calls);
         self
+    }
+
+    /// The service with scheduled calls over `store`.
+    pub fn with_schedule(mut self, store: Arc<dyn schedule::ScheduleStore>) -> Self {
+        self.schedule = Some(schedule::ScheduleService::new(store));
+        self
+    }
+
+    /// The scheduled calls, when the service has them.
+    pub fn schedule(&self) -> Option<&schedule::ScheduleService> {
+        self.schedule.as_ref()
     }
 
     /// The store of the dialer's calls, when the service has one.

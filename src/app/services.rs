@@ -67,7 +67,8 @@ pub fn open_services(config: Arc<Config>) -> Result<Services, StoreError> {
             let store = Arc::new(SqliteDialer::open(path)?);
             DialerService::new(store.clone(), config.engine.time_zone())
                 .with_calls(store.clone())
-                .with_listing(store)
+                .with_listing(store.clone())
+                .with_schedule(store)
         },
         agent_digests: AgentDigests::new(Arc::new(SqliteAgentDigests::open(path)?)),
         sms: SmsService::new(Arc::new(SqliteSms::open(path)?), config.sms.settings())

@@ -9,6 +9,8 @@
 //! - [`import`]: streaming, idempotent import of uploadbase files.
 //! - [`listing`]: campaign and contact lists (filters, orders, pages), adding and editing one
 //!   contact ([`listing::DialerListing`], its own port).
+//! - [`schedule`]: scheduled calls (callbacks, dialer tasks), the [`schedule::ScheduleStore`]
+//!   port and [`schedule::ScheduleService`].
 //! - [`DialerStore`]: the storage port; [`DialerService`]: the async commands over it.
 //!
 //! **Architecture Invariant:** a contact is claimed by one claimer at a time: the store marks
@@ -26,6 +28,7 @@ pub mod evidence;
 pub mod import;
 pub mod listing;
 pub mod runner;
+pub mod schedule;
 pub mod zones;
 
 #[cfg(test)]
@@ -236,6 +239,7 @@ pub struct DialerService {
     store: Arc<dyn DialerStore>,
     calls: Option<Arc<dyn calls::DialerCallStore>>,
     listing: Option<Arc<dyn listing::DialerListing>>,
+    schedule: Option<schedule::ScheduleService>,
     center: TimeZone,
 }
 
@@ -246,6 +250,7 @@ impl DialerService {
             store,
             calls: None,
             listing: None,
+            schedule: None,
             center,
         }
     }
@@ -260,6 +265,17 @@ impl DialerService {
     pub fn with_listing(mut self, listing: Arc<dyn listing::DialerListing>) -> Self {
         self.listing = Some(listing);
         self
+    }
+
+    /// The service with scheduled calls over `store`.
+    pub fn with_schedule(mut self, store: Arc<dyn schedule::ScheduleStore>) -> Self {
+        self.schedule = Some(schedule::ScheduleService::new(store));
+        self
+    }
+
+    /// The scheduled calls, when the service has them.
+    pub fn schedule(&self) -> Option<&schedule::ScheduleService> {
+        self.schedule.as_ref()
     }
 
     /// The store of the dialer's calls, when the service has one.

@@ -168,7 +168,7 @@ pub enum CredentialCommand {
         /// Which system it is for.
         #[arg(long)]
         system: String,
-        /// The API it opens: `expand`, `uscall`, `ucontact` or `any`.
+        /// The API it opens: `expand`, `uscall`, `ucontact`, `expand-rest` or `any`.
         #[arg(long, value_parser = parse_api)]
         api: CredentialApi,
     },
@@ -178,7 +178,7 @@ pub enum CredentialCommand {
         /// Which system it is for.
         #[arg(long)]
         system: String,
-        /// The API it opens: `expand`, `uscall`, `ucontact` or `any`.
+        /// The API it opens: `expand`, `uscall`, `ucontact`, `expand-rest` or `any`.
         #[arg(long, value_parser = parse_api)]
         api: CredentialApi,
     },
@@ -293,7 +293,8 @@ fn queues(names: &[String]) -> Result<Vec<QueueName>, IdError> {
 }
 
 fn parse_api(s: &str) -> Result<CredentialApi, String> {
-    CredentialApi::parse(s).ok_or_else(|| "expected expand, uscall, ucontact or any".to_owned())
+    CredentialApi::parse(s)
+        .ok_or_else(|| "expected expand, uscall, ucontact, expand-rest or any".to_owned())
 }
 
 fn one_line(field: &'static str, value: &str) -> Result<(), AdminError> {

@@ -31,6 +31,7 @@ pub fn facade_sections(config: &Config) -> FacadeSections {
         expand: config.expand.clone(),
         uscall: config.uscall.clone(),
         ucontact: config.ucontact.clone(),
+        expand_rest: config.expand_rest.clone(),
     }
 }
 
@@ -64,7 +65,10 @@ pub fn open_services(config: Arc<Config>) -> Result<Services, StoreError> {
         ),
         dialer: {
             let store = Arc::new(SqliteDialer::open(path)?);
-            DialerService::new(store.clone(), config.engine.time_zone()).with_calls(store)
+            DialerService::new(store.clone(), config.engine.time_zone())
+                .with_calls(store.clone())
+                .with_listing(store.clone())
+                .with_schedule(store)
         },
         agent_digests: AgentDigests::new(Arc::new(SqliteAgentDigests::open(path)?)),
         sms: SmsService::new(Arc::new(SqliteSms::open(path)?), config.sms.settings())

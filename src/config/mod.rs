@@ -83,6 +83,7 @@
 //! [expand]                            # optional: eXpand's wire details (`facades::expand::config`)
 //! [uscall]                            # optional: USCall's (`facades::uscall::config`)
 //! [ucontact]                          # optional: uContact's (`facades::ucontact::config`)
+//! [expand_rest]                       # optional: eXpand REST's (`facades::expand_rest::config`)
 //! ```
 //!
 //! Core features (SMS, dialing, campaigns) have sections of their own, whichever API uses
@@ -166,6 +167,9 @@ pub struct Config {
     /// The uContact REST facade. Optional.
     #[serde(default)]
     pub ucontact: crate::facades::ucontact::config::UcontactConfig,
+    /// The eXpand REST facade. Optional.
+    #[serde(default)]
+    pub expand_rest: crate::facades::expand_rest::config::ExpandRestConfig,
     /// Throttling of authentication (logins and API keys of every facade). Optional.
     #[serde(default)]
     pub auth: AuthConfig,
@@ -381,6 +385,9 @@ impl Config {
             return invalid("recordings.cache_dir", "must not be empty");
         }
         if let Err((field, reason)) = self.ucontact.validate() {
+            return invalid(field, reason);
+        }
+        if let Err((field, reason)) = self.expand_rest.validate() {
             return invalid(field, reason);
         }
         if let Err((field, reason)) = self.campaigns.validate() {

@@ -21,6 +21,8 @@ pub mod api {
     pub const USCALL: &str = "uscall";
     /// uContact's facade.
     pub const UCONTACT: &str = "ucontact";
+    /// eXpand's REST facade.
+    pub const EXPAND_REST: &str = "expand-rest";
     /// The `centralita admin` command line.
     pub const ADMIN: &str = "admin";
     /// The engine's outbound dialer (principal `dialer`; its campaign is the originate's).

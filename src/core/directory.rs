@@ -279,26 +279,36 @@ pub enum CredentialApi {
     Uscall,
     /// The uContact Integra REST API (`Authorization: Bearer`).
     Ucontact,
+    /// The eXpand REST API (`expandweb3/api/...`, HTTP Basic: the key's id as user name, its
+    /// secret as password).
+    ExpandRest,
     /// Every API (keys issued before credentials were scoped).
     Any,
 }
 
 impl CredentialApi {
-    /// The name stored and shown (`expand`, `uscall`, `ucontact`, `any`).
+    /// The name stored and shown (`expand`, `uscall`, `ucontact`, `expand-rest`, `any`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Expand => "expand",
             Self::Uscall => "uscall",
             Self::Ucontact => "ucontact",
+            Self::ExpandRest => "expand-rest",
             Self::Any => "any",
         }
     }
 
     /// The API with this name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Expand, Self::Uscall, Self::Ucontact, Self::Any]
-            .into_iter()
-            .find(|a| a.as_str() == s)
+        [
+            Self::Expand,
+            Self::Uscall,
+            Self::Ucontact,
+            Self::ExpandRest,
+            Self::Any,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
     }
 
     /// Whether a credential of this scope opens `api`.

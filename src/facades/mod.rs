@@ -18,6 +18,7 @@
 pub mod auth;
 pub mod client_addr;
 pub mod expand;
+pub mod expand_rest;
 pub mod services;
 pub mod soap;
 pub mod ucontact;
@@ -39,6 +40,8 @@ pub struct FacadeSections {
     pub uscall: uscall::config::UscallConfig,
     /// `[ucontact]`.
     pub ucontact: ucontact::config::UcontactConfig,
+    /// `[expand_rest]`.
+    pub expand_rest: expand_rest::config::ExpandRestConfig,
 }
 
 /// Every facade's routes over `services`, each with its own section.
@@ -57,6 +60,11 @@ pub fn router(services: Arc<Services>, sections: FacadeSections) -> Router {
             services.clone(),
             keys.clone(),
             sections.uscall,
+        ))
+        .merge(expand_rest::routes(
+            services.clone(),
+            keys.clone(),
+            sections.expand_rest,
         ))
         .merge(ucontact::routes(services, keys, sections.ucontact))
 }

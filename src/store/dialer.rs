@@ -47,11 +47,12 @@ impl SqliteDialer {
     }
 }
 
-const CAMPAIGN_COLUMNS: &str = "name, queue, mode, trunk, caller_id, weekdays, hours, holidays, \
+pub(super) const CAMPAIGN_COLUMNS: &str =
+    "name, queue, mode, trunk, caller_id, weekdays, hours, holidays, \
      calling_floor, retry, alternatives, priority, ring_timeout_s, abandon_per_mille, regime, \
      state, default_zone, amd, abandon_threshold_s, abandon_start, safe_harbor";
 
-fn campaign_row(r: &Row<'_>, at: usize) -> rusqlite::Result<DialerCampaign> {
+pub(super) fn campaign_row(r: &Row<'_>, at: usize) -> rusqlite::Result<DialerCampaign> {
     let text = |i: usize| -> rusqlite::Result<String> { r.get(at + i) };
     let opt = |i: usize| -> rusqlite::Result<Option<String>> { r.get(at + i) };
     let name = text(0)?;
@@ -137,7 +138,10 @@ fn campaign_params(c: &DialerCampaign) -> [Box<dyn rusqlite::ToSql + '_>; 21] {
 
 pub(super) const CONTACT_COLUMNS: &str =
     "id, campaign_id, main, alternatives, data, zone, priority, agent, \
-     callback, state, next_at, attempts, created_at, state_at";
+     callback, state, next_at, attempts, created_at, state_at, name, info";
+
+/// How many columns [`CONTACT_COLUMNS`] names (the index of the first column after them).
+pub(super) const CONTACT_COLUMN_COUNT: usize = 16;
 
 pub(super) fn contact_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
     let text = |i: usize| -> rusqlite::Result<String> { r.get(i) };
@@ -163,6 +167,8 @@ pub(super) fn contact_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
             priority: r.get(6)?,
             agent: r.get(7)?,
             callback_at: callback.then_some(next_at),
+            name: r.get(14)?,
+            info: r.get(15)?,
         },
         state: ContactState::parse(&state).ok_or_else(|| bad("state", &state))?,
         next_at,
@@ -173,17 +179,23 @@ pub(super) fn contact_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
 }
 
 fn attempt_row(r: &Row<'_>) -> rusqlite::Result<Attempt> {
-    let dialed: String = r.get(2)?;
-    let outcome: String = r.get(6)?;
+    attempt_row_at(r, 0)
+}
+
+/// The attempt whose columns (`contact_id, number_of, dialed, claimed_at, answered_at,
+/// ended_at, outcome, connect_latency_ms`) start at column `at`.
+pub(super) fn attempt_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Attempt> {
+    let dialed: String = r.get(at + 2)?;
+    let outcome: String = r.get(at + 6)?;
     Ok(Attempt {
-        contact: ContactId(r.get(0)?),
-        number_of: r.get(1)?,
+        contact: ContactId(r.get(at)?),
+        number_of: r.get(at + 1)?,
         dialed: PhoneNumber::parse(&dialed).map_err(|_| bad("number", &dialed))?,
-        claimed_at: UnixTime(r.get(3)?),
-        answered_at: r.get::<_, Option<i64>>(4)?.map(UnixTime),
-        ended_at: UnixTime(r.get(5)?),
+        claimed_at: UnixTime(r.get(at + 3)?),
+        answered_at: r.get::<_, Option<i64>>(at + 4)?.map(UnixTime),
+        ended_at: UnixTime(r.get(at + 5)?),
         outcome: Outcome::parse(&outcome).ok_or_else(|| bad("outcome", &outcome))?,
-        connect_latency_ms: r.get(7)?,
+        connect_latency_ms: r.get(at + 7)?,
     })
 }
 
@@ -315,7 +327,8 @@ impl DialerStore for SqliteDialer {
                 let mut stmt = tx.prepare_cached(
                     "INSERT OR IGNORE INTO dialer_contact (campaign_id, main, alternatives, data, \
                      zone, priority, agent, callback, state, next_at, attempts, created_at, \
-                     state_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, 0, ?10, ?10)",
+                     state_at, name, info) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, 0, ?10, ?10, ?11, ?12)",
                 )?;
                 for c in contacts {
                     let alternatives = c
@@ -334,7 +347,9 @@ impl DialerStore for SqliteDialer {
                         c.agent,
                         c.callback_at.is_some(),
                         c.callback_at.unwrap_or(now).seconds(),
-                        now.seconds()
+                        now.seconds(),
+                        c.name,
+                        c.info
                     ])?;
                     added.push(n == 1);
                 }

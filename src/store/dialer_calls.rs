@@ -11,7 +11,7 @@ use crate::core::dialer::CampaignId;
 use crate::core::originate::{JobState, OriginateId};
 use crate::core::{PortError, UnixTime};
 
-use super::dialer::{contact_row, SqliteDialer, CONTACT_COLUMNS};
+use super::dialer::{contact_row, SqliteDialer, CONTACT_COLUMNS, CONTACT_COLUMN_COUNT};
 use super::error::bad;
 
 fn evidence_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Evidence> {
@@ -61,7 +61,7 @@ impl DialerCallStore for SqliteDialer {
                  WHERE campaign_id = ?1 AND state = 'in_progress' ORDER BY id"
             ))?;
             let rows = stmt.query_map([campaign.0], |r| {
-                let job: Option<String> = r.get(14)?;
+                let job: Option<String> = r.get(CONTACT_COLUMN_COUNT)?;
                 Ok(InFlight {
                     contact: contact_row(r)?,
                     job: match job {

@@ -436,6 +436,60 @@ CREATE TABLE dialer_evidence (
 ) STRICT;
 CREATE INDEX dialer_evidence_ledger ON dialer_evidence (campaign_id, ended_at);
 "#,
+    // Scheduled calls (uContact Dialers/*): callbacks and dialer tasks (ScheduleDialerCall,
+    // DialerTask; eXpand's pending outgoing calls); at most one open (pending or in progress)
+    // call per campaign and number.
+    r#"
+CREATE TABLE dialer_schedule (
+    id           INTEGER PRIMARY KEY,
+    campaign_id  INTEGER NOT NULL REFERENCES dialer_campaign (id),
+    number       TEXT NOT NULL,
+    -- numbers separated by ':'
+    alternatives TEXT NOT NULL,
+    agent        TEXT,
+    -- NULL: undated (placed when the campaign is free)
+    call_at      INTEGER,
+    expires_at   INTEGER,
+    -- var=val:var=val
+    data         TEXT NOT NULL,
+    priority     INTEGER NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN
+                     ('pending', 'in_progress', 'completed', 'canceled', 'expired')),
+    attempts     INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX dialer_schedule_open ON dialer_schedule (campaign_id, number)
+    WHERE status IN ('pending', 'in_progress');
+CREATE INDEX dialer_schedule_due ON dialer_schedule (campaign_id, status, priority, call_at);
+CREATE INDEX dialer_schedule_expiry ON dialer_schedule (status, expires_at)
+    WHERE expires_at IS NOT NULL;
+CREATE INDEX dialer_schedule_date ON dialer_schedule (call_at);
+"#,
+    // eXpand REST: credentials scoped to it (`expand-rest`; the table is rebuilt to widen its
+    // CHECK), a contact's name and extra info (JSON text), and an index behind every order of
+    // the contact listings (the number's is the `UNIQUE (campaign_id, main)` index).
+    r#"
+CREATE TABLE api_credential_scoped (
+    id          TEXT PRIMARY KEY,
+    system      TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER,
+    api         TEXT NOT NULL DEFAULT 'any'
+        CHECK (api IN ('expand', 'uscall', 'ucontact', 'expand-rest', 'any'))
+) STRICT;
+INSERT INTO api_credential_scoped (id, system, secret_hash, created_at, revoked_at, api)
+    SELECT id, system, secret_hash, created_at, revoked_at, api FROM api_credential;
+DROP TABLE api_credential;
+ALTER TABLE api_credential_scoped RENAME TO api_credential;
+ALTER TABLE dialer_contact ADD COLUMN name TEXT NOT NULL DEFAULT '';
+ALTER TABLE dialer_contact ADD COLUMN info TEXT;
+CREATE INDEX dialer_contact_by_id ON dialer_contact (campaign_id, id);
+CREATE INDEX dialer_contact_by_name ON dialer_contact (campaign_id, name, id);
+CREATE INDEX dialer_contact_by_added ON dialer_contact (campaign_id, created_at, id);
+CREATE INDEX dialer_contact_by_change ON dialer_contact (campaign_id, state_at, id);
+"#,
 ];
 
 /// The schema version this engine writes.

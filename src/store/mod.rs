@@ -19,6 +19,8 @@ pub mod campaigns;
 mod connection;
 pub mod dialer;
 pub mod dialer_calls;
+pub mod dialer_listing;
+pub mod dialer_schedule;
 pub mod directory;
 pub mod error;
 pub mod hangup_causes;

@@ -132,6 +132,11 @@ pub struct NewContact {
     pub agent: Option<String>,
     /// A dated callback: dialed at that instant, before undated contacts.
     pub callback_at: Option<UnixTime>,
+    /// The person's name (empty when not given).
+    pub name: String,
+    /// Extra information for the dialer's flows, as the client gave it (eXpand's `info`, JSON
+    /// text checked by the facade).
+    pub info: Option<String>,
 }
 
 impl NewContact {
@@ -139,6 +144,10 @@ impl NewContact {
     pub const MAX_ALTERNATIVES: usize = 10;
     /// The priority when none is given.
     pub const DEFAULT_PRIORITY: u32 = 9999;
+    /// The longest name, in characters.
+    pub const MAX_NAME: usize = 128;
+    /// The longest extra information, in bytes.
+    pub const MAX_INFO: usize = 4096;
 
     /// A contact for `main` in `zone`, no alternatives, no data, the default priority.
     pub fn new(main: PhoneNumber, zone: ZoneName) -> Self {
@@ -150,12 +159,16 @@ impl NewContact {
             priority: Self::DEFAULT_PRIORITY,
             agent: None,
             callback_at: None,
+            name: String::new(),
+            info: None,
         }
     }
 
     /// The bounds the parts cannot check alone: at most 10 alternatives (none repeating the
-    /// main number), priority at most 1 000 000, agent 1-64 printable characters.
+    /// main number), priority at most 1 000 000, agent 1-64 printable characters, name at most
+    /// [`Self::MAX_NAME`] printable characters, info at most [`Self::MAX_INFO`] bytes without NUL.
     pub fn validate(&self) -> Result<(), ContactError> {
+        validate_profile(&self.name, self.info.as_deref())?;
         if self.alternatives.len() > Self::MAX_ALTERNATIVES {
             return Err(ContactError::TooManyAlternatives);
         }
@@ -172,6 +185,17 @@ impl NewContact {
         }
         Ok(())
     }
+}
+
+/// The check of a contact's name and extra information (see [`NewContact::validate`]).
+pub fn validate_profile(name: &str, info: Option<&str>) -> Result<(), ContactError> {
+    if name.chars().count() > NewContact::MAX_NAME || name.chars().any(char::is_control) {
+        return Err(ContactError::BadName);
+    }
+    if info.is_some_and(|i| i.len() > NewContact::MAX_INFO || i.contains('\0')) {
+        return Err(ContactError::BadInfo);
+    }
+    Ok(())
 }
 
 /// A stored contact.
@@ -278,4 +302,10 @@ pub enum ContactError {
     /// The agent is unusable.
     #[error("invalid agent")]
     BadAgent,
+    /// The name is too long or has control characters.
+    #[error("invalid name")]
+    BadName,
+    /// The extra information is too long.
+    #[error("invalid extra information")]
+    BadInfo,
 }

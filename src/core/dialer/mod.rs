@@ -14,6 +14,10 @@
 //! - [`pacing`]: how many calls to place ([`pacing::Pacer`]: preview, progressive, power, and
 //!   predictive from a model with a controller on the observed abandon rate).
 //! - [`simulator`]: the pure, seeded simulator that drives the real pacer.
+//! - [`listing`]: campaign and contact lists (filters, orders, pages), adding and editing one
+//!   contact ([`listing::DialerListing`], its own port).
+//! - [`schedule`]: scheduled calls (callbacks, dialer tasks), the [`schedule::ScheduleStore`]
+//!   port and [`schedule::ScheduleService`].
 //! - [`DialerStore`]: the storage port; [`DialerService`]: the async commands over it.
 //!
 //! **Architecture Invariant:** a contact is claimed by one claimer at a time: the store marks
@@ -30,8 +34,10 @@ pub mod claim;
 pub mod contact;
 pub mod evidence;
 pub mod import;
+pub mod listing;
 pub mod pacing;
 pub mod runner;
+pub mod schedule;
 pub mod simulator;
 pub mod zones;
 
@@ -261,6 +267,8 @@ pub fn why(
 pub struct DialerService {
     store: Arc<dyn DialerStore>,
     calls: Option<Arc<dyn calls::DialerCallStore>>,
+    listing: Option<Arc<dyn listing::DialerListing>>,
+    schedule: Option<schedule::ScheduleService>,
     center: TimeZone,
 }
 
@@ -270,6 +278,8 @@ impl DialerService {
         Self {
             store,
             calls: None,
+            listing: None,
+            schedule: None,
             center,
         }
     }
@@ -278,6 +288,23 @@ impl DialerService {
     pub fn with_calls(mut self, calls: Arc<dyn calls::DialerCallStore>) -> Self {
         self.calls = Some(calls);
         self
+    }
+
+    /// The service with the store behind listings and contact edits.
+    pub fn with_listing(mut self, listing: Arc<dyn listing::DialerListing>) -> Self {
+        self.listing = Some(listing);
+        self
+    }
+
+    /// The service with scheduled calls over `store`.
+    pub fn with_schedule(mut self, store: Arc<dyn schedule::ScheduleStore>) -> Self {
+        self.schedule = Some(schedule::ScheduleService::new(store));
+        self
+    }
+
+    /// The scheduled calls, when the service has them.
+    pub fn schedule(&self) -> Option<&schedule::ScheduleService> {
+        self.schedule.as_ref()
     }
 
     /// The store of the dialer's calls, when the service has one.

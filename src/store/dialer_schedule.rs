@@ -1,0 +1,372 @@
+//! Scheduled calls on SQLite ([`ScheduleStore`] on [`SqliteDialer`]'s connection): table
+//! `dialer_schedule`. A partial unique index on (campaign, number) over open calls (pending or
+//! in progress) makes "never spool a destination twice" a property of the table; the next due
+//! call is selected and marked in progress in one `IMMEDIATE` transaction.
+
+use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
+
+use crate::core::dialer::contact::ContactData;
+use crate::core::dialer::schedule::{
+    Change, NewScheduledCall, ScheduleFilter, ScheduleId, ScheduleStatus, ScheduleStore,
+    ScheduledCall, MAX_LIST_LIMIT,
+};
+use crate::core::dialer::CampaignId;
+use crate::core::originate::PhoneNumber;
+use crate::core::{PortError, UnixTime};
+
+use super::dialer::SqliteDialer;
+use super::error::bad;
+
+const COLUMNS: &str = "id, campaign_id, number, alternatives, agent, call_at, expires_at, data, \
+     priority, status, attempts, created_at, updated_at";
+
+fn row(r: &Row<'_>) -> rusqlite::Result<ScheduledCall> {
+    let number: String = r.get(2)?;
+    let alternatives: String = r.get(3)?;
+    let data: String = r.get(7)?;
+    let status: String = r.get(9)?;
+    Ok(ScheduledCall {
+        id: ScheduleId(r.get(0)?),
+        spec: NewScheduledCall {
+            campaign: CampaignId(r.get(1)?),
+            number: PhoneNumber::parse(&number).map_err(|_| bad("number", &number))?,
+            alternatives: alternatives
+                .split(':')
+                .filter(|a| !a.is_empty())
+                .map(|a| PhoneNumber::parse(a).map_err(|_| bad("alternative", a)))
+                .collect::<Result<_, _>>()?,
+            agent: r.get(4)?,
+            call_at: r.get::<_, Option<i64>>(5)?.map(UnixTime),
+            expires_at: r.get::<_, Option<i64>>(6)?.map(UnixTime),
+            data: ContactData::parse(&data).map_err(|_| bad("data", &data))?,
+            priority: r.get(8)?,
+        },
+        status: ScheduleStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
+        attempts: r.get(10)?,
+        created_at: UnixTime(r.get(11)?),
+        updated_at: UnixTime(r.get(12)?),
+    })
+}
+
+fn alternatives(c: &NewScheduledCall) -> String {
+    c.alternatives
+        .iter()
+        .map(PhoneNumber::as_str)
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn status_of(conn: &rusqlite::Connection, id: ScheduleId) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT status FROM dialer_schedule WHERE id = ?1")?
+        .query_row([id.0], |r| r.get(0))
+        .optional()
+}
+
+/// What an update that changed nothing found: no call, or a call in another status.
+fn refused(conn: &rusqlite::Connection, id: ScheduleId) -> rusqlite::Result<Change> {
+    Ok(match status_of(conn, id)? {
+        None => Change::Unknown,
+        Some(s) => Change::Refused(ScheduleStatus::parse(&s).ok_or_else(|| bad("status", &s))?),
+    })
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}
+
+/// The `WHERE` clause of a listing and its parameters.
+fn filter_sql(f: &ScheduleFilter) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
+    let mut clauses = Vec::new();
+    let mut values: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    if !f.statuses.is_empty() {
+        let marks: Vec<String> = f
+            .statuses
+            .iter()
+            .map(|s| {
+                values.push(Box::new(s.as_str()));
+                format!("?{}", values.len())
+            })
+            .collect();
+        clauses.push(format!("status IN ({})", marks.join(", ")));
+    }
+    let mut eq = |col: &str, v: Box<dyn rusqlite::ToSql>, op: &str| {
+        values.push(v);
+        clauses.push(format!("{col} {op} ?{}", values.len()));
+    };
+    if let Some(c) = f.campaign {
+        eq("campaign_id", Box::new(c.0), "=");
+    }
+    if let Some(a) = &f.agent {
+        eq("agent", Box::new(a.clone()), "=");
+    }
+    if let Some(n) = &f.number {
+        eq("number", Box::new(n.as_str().to_owned()), "=");
+    }
+    if let Some(t) = f.from {
+        eq("call_at", Box::new(t.seconds()), ">=");
+    }
+    if let Some(t) = f.to {
+        eq("call_at", Box::new(t.seconds()), "<=");
+    }
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    (sql, values)
+}
+
+impl ScheduleStore for SqliteDialer {
+    fn schedule_create(
+        &self,
+        c: &NewScheduledCall,
+        now: UnixTime,
+    ) -> Result<Option<ScheduleId>, PortError> {
+        self.conn.query(|conn| {
+            // The partial unique index over open calls refuses a second open call for the
+            // number; OR IGNORE makes that a quiet "not added".
+            let n = conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO dialer_schedule (campaign_id, number, alternatives, \
+                     agent, call_at, expires_at, data, priority, status, attempts, created_at, \
+                     updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9)",
+                )?
+                .execute(params![
+                    c.campaign.0,
+                    c.number.as_str(),
+                    alternatives(c),
+                    c.agent,
+                    c.call_at.map(|t| t.seconds()),
+                    c.expires_at.map(|t| t.seconds()),
+                    c.data.as_text(),
+                    c.priority,
+                    now.seconds()
+                ])?;
+            Ok((n == 1).then(|| ScheduleId(conn.last_insert_rowid())))
+        })
+    }
+
+    fn schedule_get(&self, id: ScheduleId) -> Result<Option<ScheduledCall>, PortError> {
+        self.conn.query(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM dialer_schedule WHERE id = ?1"
+            ))?
+            .query_row([id.0], row)
+            .optional()
+        })
+    }
+
+    fn schedule_list(
+        &self,
+        f: &ScheduleFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(u64, Vec<ScheduledCall>), PortError> {
+        let (clause, mut values) = filter_sql(f);
+        self.conn.query(|conn| {
+            let refs: Vec<&dyn rusqlite::ToSql> = values.iter().map(|b| b.as_ref()).collect();
+            let total: i64 = conn
+                .prepare_cached(&format!("SELECT COUNT(*) FROM dialer_schedule {clause}"))?
+                .query_row(refs.as_slice(), |r| r.get(0))?;
+            let k = values.len();
+            values.push(Box::new(
+                i64::try_from(limit.min(MAX_LIST_LIMIT)).unwrap_or(0),
+            ));
+            values.push(Box::new(i64::try_from(offset).unwrap_or(i64::MAX)));
+            let refs: Vec<&dyn rusqlite::ToSql> = values.iter().map(|b| b.as_ref()).collect();
+            let rows = conn
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM dialer_schedule {clause} \
+                     ORDER BY call_at IS NULL, call_at, id LIMIT ?{} OFFSET ?{}",
+                    k + 1,
+                    k + 2
+                ))?
+                .query_map(refs.as_slice(), row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((total.max(0) as u64, rows))
+        })
+    }
+
+    fn schedule_update(
+        &self,
+        id: ScheduleId,
+        c: &NewScheduledCall,
+        now: UnixTime,
+    ) -> Result<Change, PortError> {
+        self.conn.query(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let result = tx.execute(
+                "UPDATE dialer_schedule SET number = ?2, alternatives = ?3, agent = ?4, \
+                 call_at = ?5, expires_at = ?6, data = ?7, priority = ?8, updated_at = ?9 \
+                 WHERE id = ?1 AND status = 'pending'",
+                params![
+                    id.0,
+                    c.number.as_str(),
+                    alternatives(c),
+                    c.agent,
+                    c.call_at.map(|t| t.seconds()),
+                    c.expires_at.map(|t| t.seconds()),
+                    c.data.as_text(),
+                    c.priority,
+                    now.seconds()
+                ],
+            );
+            let change = match result {
+                Ok(1) => Change::Done,
+                Ok(_) => refused(&tx, id)?,
+                Err(e) if is_unique_violation(&e) => Change::AlreadySpooled,
+                Err(e) => return Err(e),
+            };
+            tx.commit()?;
+            Ok(change)
+        })
+    }
+
+    fn schedule_cancel(&self, id: ScheduleId, now: UnixTime) -> Result<Change, PortError> {
+        self.conn.query(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                "UPDATE dialer_schedule SET status = 'canceled', updated_at = ?2 \
+                 WHERE id = ?1 AND status = 'pending'",
+                params![id.0, now.seconds()],
+            )?;
+            let change = if n == 1 {
+                Change::Done
+            } else {
+                refused(&tx, id)?
+            };
+            tx.commit()?;
+            Ok(change)
+        })
+    }
+
+    fn schedule_cancel_range(
+        &self,
+        campaign: CampaignId,
+        number: &PhoneNumber,
+        from: UnixTime,
+        to: UnixTime,
+        now: UnixTime,
+    ) -> Result<u64, PortError> {
+        self.conn.query(|conn| {
+            let n = conn.execute(
+                "UPDATE dialer_schedule SET status = 'canceled', updated_at = ?5 \
+                 WHERE campaign_id = ?1 AND number = ?2 AND status = 'pending' \
+                 AND call_at BETWEEN ?3 AND ?4",
+                params![
+                    campaign.0,
+                    number.as_str(),
+                    from.seconds(),
+                    to.seconds(),
+                    now.seconds()
+                ],
+            )?;
+            Ok(n as u64)
+        })
+    }
+
+    fn schedule_expire(&self, now: UnixTime) -> Result<u64, PortError> {
+        self.conn.query(|conn| {
+            let n = conn.execute(
+                "UPDATE dialer_schedule SET status = 'expired', updated_at = ?1 \
+                 WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= ?1",
+                [now.seconds()],
+            )?;
+            Ok(n as u64)
+        })
+    }
+
+    fn schedule_next_due(
+        &self,
+        campaign: CampaignId,
+        now: UnixTime,
+    ) -> Result<Option<ScheduledCall>, PortError> {
+        self.conn.query(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let found: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT id FROM dialer_schedule \
+                     WHERE campaign_id = ?1 AND status = 'pending' \
+                     AND (call_at IS NULL OR call_at <= ?2) \
+                     AND (expires_at IS NULL OR expires_at > ?2) \
+                     ORDER BY call_at IS NULL, priority, call_at, id LIMIT 1",
+                )?
+                .query_row(params![campaign.0, now.seconds()], |r| r.get(0))
+                .optional()?;
+            let Some(id) = found else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE dialer_schedule SET status = 'in_progress', updated_at = ?2 WHERE id = ?1",
+                params![id, now.seconds()],
+            )?;
+            let call = tx
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM dialer_schedule WHERE id = ?1"
+                ))?
+                .query_row([id], row)?;
+            tx.commit()?;
+            Ok(Some(call))
+        })
+    }
+
+    fn schedule_finish(
+        &self,
+        id: ScheduleId,
+        completed: bool,
+        now: UnixTime,
+    ) -> Result<Change, PortError> {
+        self.conn.query(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = if completed {
+                tx.execute(
+                    "UPDATE dialer_schedule SET status = 'completed', updated_at = ?2 \
+                     WHERE id = ?1 AND status = 'in_progress'",
+                    params![id.0, now.seconds()],
+                )?
+            } else {
+                tx.execute(
+                    "UPDATE dialer_schedule SET status = 'pending', attempts = attempts + 1, \
+                     updated_at = ?2 WHERE id = ?1 AND status = 'in_progress'",
+                    params![id.0, now.seconds()],
+                )?
+            };
+            let change = if n == 1 {
+                Change::Done
+            } else {
+                refused(&tx, id)?
+            };
+            tx.commit()?;
+            Ok(change)
+        })
+    }
+
+    fn schedule_counts(
+        &self,
+        campaign: CampaignId,
+    ) -> Result<Vec<(ScheduleStatus, u64)>, PortError> {
+        self.conn.query(|conn| {
+            conn.prepare_cached(
+                "SELECT status, COUNT(*) FROM dialer_schedule WHERE campaign_id = ?1 \
+                 GROUP BY status ORDER BY status",
+            )?
+            .query_map([campaign.0], |r| {
+                let s: String = r.get(0)?;
+                let n: i64 = r.get(1)?;
+                Ok((
+                    ScheduleStatus::parse(&s).ok_or_else(|| bad("status", &s))?,
+                    n.max(0) as u64,
+                ))
+            })?
+            .collect()
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "dialer_schedule_tests.rs"]
+mod tests;

@@ -1,0 +1,222 @@
+//! Live tier: the eXpand REST dialer module (`/expandweb3/api/campaign/external/...`) driven by
+//! real clients against the real engine on the lab: Python `requests`
+//! (`tests/clients/expand_rest/seed.py`) and curl, with the vendor document's examples; the
+//! answers are checked, and so are their effects in the engine's store (contacts, names, info,
+//! states).
+
+#![cfg(feature = "live-lab")]
+
+mod live_support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use live_support::*;
+
+const CAMPAIGN: &str = "rest_ventas";
+
+/// `curl -s -u <user:password> -X <method> [-d body] <url>`: (status, body).
+fn curl(method: &str, url: &str, auth: Option<&str>, body: Option<&str>) -> (u16, String) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-g", "-w", "\n%{http_code}", "-X", method]);
+    if let Some(a) = auth {
+        cmd.args(["-u", a]);
+    }
+    if let Some(b) = body {
+        cmd.args(["-H", "Content-Type: application/json", "--data-binary", b]);
+    }
+    let out = cmd.arg(url).output().expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or((&text, "0"));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("JSON ({e}): {s}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dialer_module_through_python_requests_and_curl() {
+    let scratch = Scratch::new("live-expand-rest");
+    let engine = Engine::start(scratch.path(), "expand-rest");
+    wait_health(
+        &engine,
+        Duration::from_secs(30),
+        "the engine healthy",
+        |code, _| code == "200",
+    );
+    let key = engine.api_key("expand-rest", "CRM REST");
+    let (user, password) = key.split_once('.').expect("<id>.<secret>");
+    let auth = format!("{user}:{password}");
+    engine.admin(
+        &[
+            "dialer",
+            "campaign",
+            "create",
+            CAMPAIGN,
+            "--queue",
+            "q_campanas",
+            "--days",
+            "all",
+            "--hours",
+            "08:00-21:00",
+        ],
+        "",
+    );
+    // Left Incomplete: the dialer does not call its contacts while the clients edit them.
+    let base = engine.base_url();
+    let api = format!("{base}/expandweb3/api/campaign/external");
+
+    // curl: the campaign's id from the list.
+    let (code, body) = curl("GET", &format!("{api}/campaigns"), Some(&auth), None);
+    assert_eq!(code, 200, "{body}");
+    let list = json(&body);
+    let campaign = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == CAMPAIGN)
+        .expect("the campaign is listed")["id"]
+        .as_i64()
+        .unwrap();
+    let (code, body) = curl("GET", &format!("{api}/campaigns"), None, None);
+    assert_eq!(code, 401);
+    assert_eq!(
+        json(&body),
+        serde_json::json!({"errrorCode": "Authentication_failure"})
+    );
+    let (code, body) = curl(
+        "GET",
+        &format!("{api}/campaigns?State=Incomplete&order_by=name&order=desc"),
+        Some(&auth),
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(json(&body)
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == CAMPAIGN && c["state"] == "Incomplete"));
+    let (code, body) = curl(
+        "POST",
+        &format!("{api}/campaigns/{campaign}/contacts"),
+        Some(&auth),
+        Some("{\"name\":"),
+    );
+    assert_eq!(code, 400);
+    assert_eq!(
+        json(&body),
+        serde_json::json!({"errrorCode": "Unknown_data_format"})
+    );
+    let (code, body) = curl(
+        "GET",
+        &format!(
+            "{api}/campaigns/{campaign}/contacts/activity?order_by=name&order_asc&state=Pending"
+        ),
+        Some(&auth),
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(json(&body)["recordsTotal"], 0);
+
+    // Python requests: the whole module.
+    let (ok, out, err) = run_client(
+        &python(),
+        &repo().join("tests/clients/expand_rest/seed.py"),
+        &[&base, user, password, &campaign.to_string()],
+    );
+    eprintln!("seed.py:\n{out}{err}");
+    assert!(ok, "seed.py failed: {err}");
+    let s = json(out.lines().last().expect("a summary"));
+    assert_eq!(s["no_auth"][0], 401);
+    assert_eq!(s["no_auth"][1]["errrorCode"], "Authentication_failure");
+    assert!(s["no_auth"][2].as_str().unwrap().starts_with("Basic"));
+    assert_eq!(s["wrong_auth"], 401);
+    assert_eq!(s["campaigns"][0], 200);
+    assert!(s["active"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|st| st == "Active"));
+    assert_eq!(s["campaign"]["name"], CAMPAIGN);
+    assert_eq!(s["add"][0], 201);
+    assert_eq!(s["add"][1]["name"], "Rodrigo");
+    assert_eq!(s["add"][1]["state"], "Pending");
+    assert_eq!(s["add"][1]["info"], "{\"plan\": \"ADSL\"}");
+    assert_eq!(s["add2"], 201);
+    assert_eq!(s["add_bad"][0], 400);
+    assert_eq!(s["add_bad"][1]["errrorCode"], "Unknown_data_format");
+    assert_eq!(s["get"][0], 200);
+    assert_eq!(s["get"][1]["numcall"], "5558001");
+    assert_eq!(s["get_missing"], 404);
+    assert_eq!(s["put"][0], 200);
+    assert_eq!(s["put"][1]["state"], "Canceled");
+    assert_eq!(s["put"][1]["name"], "Rodrigo P");
+    assert_eq!(s["put_enable"], "Pending");
+    assert_eq!(s["list"][1], 2);
+    assert_eq!(s["list"][2], serde_json::json!(["Ana", "Rodrigo P"]));
+    assert_eq!(s["like"], serde_json::json!(["Rodrigo P"]));
+    assert_eq!(s["activity"][1], 2);
+    assert_eq!(s["activity_2019"], serde_json::json!([200, 0]));
+    assert_eq!(s["unknown_campaign"], 404);
+
+    // The store: both contacts, with the names and info the clients gave.
+    let db = rusqlite::Connection::open(scratch.store()).unwrap();
+    let rows: Vec<(String, String, Option<String>, String)> = db
+        .prepare(
+            "SELECT main, name, info, state FROM dialer_contact WHERE campaign_id = ?1 ORDER BY main",
+        )
+        .unwrap()
+        .query_map([campaign], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0].0, "5558001");
+    assert_eq!(rows[0].1, "Rodrigo P");
+    assert_eq!(rows[1].1, "Ana");
+    assert!(rows.iter().all(|r| matches!(
+        r.3.as_str(),
+        "pending" | "in_progress" | "completed" | "rejected"
+    )));
+
+    // curl: disabling through PUT, then the activity export shows it Canceled.
+    let id = json(
+        &curl(
+            "GET",
+            &format!("{api}/campaigns/{campaign}/contacts?like=Ana"),
+            Some(&auth),
+            None,
+        )
+        .1,
+    )["data"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let (code, body) = curl(
+        "PUT",
+        &format!("{api}/campaigns/{campaign}/contacts/{id}"),
+        Some(&auth),
+        Some("{\"name\":\"Ana\",\"numcall\":\"5558002\",\"enable\":\"false\"}"),
+    );
+    if code == 409 {
+        // The dialer had claimed it meanwhile: being dialed, not disabled.
+        assert_eq!(json(&body)["errrorCode"], "Contact_in_progress");
+    } else {
+        assert_eq!(code, 200, "{body}");
+        let (_, body) = curl(
+            "GET",
+            &format!("{api}/campaigns/{campaign}/contacts/activity?State=Canceled"),
+            Some(&auth),
+            None,
+        );
+        assert_eq!(json(&body)["data"][0]["id"], id);
+        let state: String = db
+            .query_row(
+                "SELECT state FROM dialer_contact WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(state, "canceled");
+    }
+}

@@ -141,6 +141,8 @@ pub async fn run(
             originate: originate.clone(),
             live: live.clone(),
             journal: services.journal.clone(),
+            board: services.dialer.pacing().clone(),
+            schedule: services.dialer.schedule().map(|s| s.store().clone()),
         })
     });
     match client.send(&CoreSettings).await {

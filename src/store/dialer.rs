@@ -215,7 +215,7 @@ const BLACKLISTED: &str = "EXISTS (SELECT 1 FROM blacklist b WHERE b.phone = c.m
 fn dialable_sql() -> String {
     format!(
         "c.campaign_id = :campaign AND c.state = 'pending' \
-         AND c.next_at <= :now AND c.attempts < :max AND NOT {BLACKLISTED}"
+         AND c.next_at <= :now AND (c.attempts < :max OR c.callback = 1) AND NOT {BLACKLISTED}"
     )
 }
 
@@ -574,7 +574,7 @@ impl DialerStore for SqliteDialer {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT CASE \
                    WHEN c.state != 'pending' THEN 0 \
-                   WHEN c.attempts >= :max THEN 1 \
+                   WHEN c.attempts >= :max AND c.callback = 0 THEN 1 \
                    WHEN c.next_at > :now THEN 2 \
                    WHEN {BLACKLISTED} THEN 3 \
                    WHEN c.zone IN (SELECT value FROM json_each(:holiday)) THEN 4 \

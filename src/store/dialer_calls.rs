@@ -109,6 +109,12 @@ impl DialerCallStore for SqliteDialer {
             if n == 0 {
                 return Ok(false);
             }
+            // A scheduled call placed through this contact has been placed.
+            tx.execute(
+                "UPDATE dialer_schedule SET status = 'completed', updated_at = ?2 \
+                 WHERE contact_id = ?1 AND status = 'in_progress'",
+                params![a.contact.0, a.ended_at.seconds()],
+            )?;
             tx.execute(
                 "INSERT INTO dialer_attempt (contact_id, number_of, dialed, claimed_at, \
                  answered_at, ended_at, outcome, connect_latency_ms) \

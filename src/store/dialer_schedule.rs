@@ -5,7 +5,7 @@
 
 use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 
-use crate::core::dialer::contact::ContactData;
+use crate::core::dialer::contact::{ContactData, ContactId, NewContact};
 use crate::core::dialer::schedule::{
     Change, NewScheduledCall, ScheduleFilter, ScheduleId, ScheduleStatus, ScheduleStore,
     ScheduledCall, MAX_LIST_LIMIT,
@@ -342,6 +342,108 @@ impl ScheduleStore for SqliteDialer {
             };
             tx.commit()?;
             Ok(change)
+        })
+    }
+
+    fn schedule_spool(
+        &self,
+        id: ScheduleId,
+        contact: &NewContact,
+        now: UnixTime,
+    ) -> Result<Option<ContactId>, PortError> {
+        self.conn.query(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let campaign: Option<i64> = tx
+                .query_row(
+                    "SELECT campaign_id FROM dialer_schedule \
+                     WHERE id = ?1 AND status = 'in_progress' AND contact_id IS NULL",
+                    [id.0],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(campaign) = campaign else {
+                return Ok(None);
+            };
+            let alternatives = contact
+                .alternatives
+                .iter()
+                .map(PhoneNumber::as_str)
+                .collect::<Vec<_>>()
+                .join(":");
+            let existing: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT id, state FROM dialer_contact WHERE campaign_id = ?1 AND main = ?2",
+                    params![campaign, contact.main.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let contact_id = match existing {
+                Some((_, state)) if state == "in_progress" => {
+                    tx.execute(
+                        "UPDATE dialer_schedule SET status = 'pending', updated_at = ?2 \
+                         WHERE id = ?1",
+                        params![id.0, now.seconds()],
+                    )?;
+                    tx.commit()?;
+                    return Ok(None);
+                }
+                Some((cid, _)) => {
+                    tx.execute(
+                        "UPDATE dialer_contact SET state = 'pending', callback = 1, next_at = ?2, \
+                         priority = ?3, \
+                         alternatives = CASE WHEN ?4 = '' THEN alternatives ELSE ?4 END, \
+                         data = CASE WHEN ?5 = '' THEN data ELSE ?5 END, \
+                         agent = COALESCE(?6, agent), state_at = ?2 WHERE id = ?1",
+                        params![
+                            cid,
+                            now.seconds(),
+                            contact.priority,
+                            alternatives,
+                            contact.data.as_text(),
+                            contact.agent
+                        ],
+                    )?;
+                    cid
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO dialer_contact (campaign_id, main, alternatives, data, zone, \
+                         priority, agent, callback, state, next_at, attempts, created_at, \
+                         state_at, name, info) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 'pending', ?8, 0, ?8, ?8, ?9, ?10)",
+                        params![
+                            campaign,
+                            contact.main.as_str(),
+                            alternatives,
+                            contact.data.as_text(),
+                            contact.zone.as_str(),
+                            contact.priority,
+                            contact.agent,
+                            now.seconds(),
+                            contact.name,
+                            contact.info
+                        ],
+                    )?;
+                    tx.last_insert_rowid()
+                }
+            };
+            tx.execute(
+                "UPDATE dialer_schedule SET contact_id = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id.0, contact_id, now.seconds()],
+            )?;
+            tx.commit()?;
+            Ok(Some(ContactId(contact_id)))
+        })
+    }
+
+    fn schedule_release_unspooled(&self, now: UnixTime) -> Result<u64, PortError> {
+        self.conn.query(|conn| {
+            let n = conn.execute(
+                "UPDATE dialer_schedule SET status = 'pending', updated_at = ?1 \
+                 WHERE status = 'in_progress' AND contact_id IS NULL",
+                [now.seconds()],
+            )?;
+            Ok(n as u64)
         })
     }
 

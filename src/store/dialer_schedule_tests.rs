@@ -229,3 +229,117 @@ async fn the_service_runs_off_the_runtime() {
         ScheduleStatus::Completed
     );
 }
+
+#[test]
+fn a_due_call_is_placed_through_a_contact_first_and_completes_with_its_attempt() {
+    use crate::core::dialer::calls::DialerCallStore;
+    use crate::core::dialer::campaign::{CampaignState, Hours, Outcome, Weekdays};
+    use crate::core::dialer::claim::AfterAttempt;
+    use crate::core::dialer::contact::{Attempt, ContactState, NewContact};
+    use crate::core::dialer::evidence::Evidence;
+    use crate::core::originate::{JobState, OriginateId};
+
+    let dir = TempDir::new("sched-place");
+    let s = SqliteDialer::open(&dir.path().join("s.db")).unwrap();
+    let mut c = campaign("Ventas->", "UTC");
+    c.schedule.weekdays = Weekdays::all();
+    c.schedule.hours = Hours::parse("00:00-24:00").unwrap();
+    c.state = CampaignState::Active;
+    let id = s.campaign_create(&c).unwrap().unwrap();
+    let now = UnixTime(1_800_000_000 - 1_800_000_000 % 86_400 + 12 * 3600);
+    let contact = |main: &str| {
+        let mut x = NewContact::new(
+            n(main),
+            crate::core::dialer::campaign::ZoneName::parse("UTC").unwrap(),
+        );
+        x.priority = 1;
+        x
+    };
+    // An ordinary contact at the best priority, and one that used up its attempts.
+    s.insert_contacts(id, &[contact("099000001"), contact("099000002")], now)
+        .unwrap();
+    let done = crate::core::dialer::claim_next(&s, id, now, &jiff::tz::TimeZone::UTC)
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.contact.spec.main.as_str(), "099000001");
+    let job = |j: &str| OriginateId::parse(j).unwrap();
+    let evidence = |j: &str| Evidence {
+        job: job(j),
+        job_state: JobState::Busy,
+        answered: false,
+        amd: None,
+        machine: false,
+        safe_harbor: false,
+        abandoned: false,
+        agent: None,
+        answered_ms: None,
+        greeting_end_ms: None,
+        connected_ms: None,
+    };
+    let attempt = |contact, number_of| Attempt {
+        contact,
+        number_of,
+        dialed: n("099000001"),
+        claimed_at: now,
+        answered_at: None,
+        ended_at: now,
+        outcome: Outcome::Busy,
+        connect_latency_ms: None,
+    };
+    assert!(s
+        .finish_with_evidence(
+            &attempt(done.contact.id, 1),
+            AfterAttempt::Done(ContactState::Rejected),
+            id,
+            &evidence("job-a")
+        )
+        .unwrap());
+
+    // A call back to the rejected number, and one to a number the campaign does not have.
+    let sch = Schedule(&s);
+    let back = sch
+        .create(&call(id, "099000001", Some(now.0 - 60), 5), now)
+        .unwrap();
+    let fresh = sch.create(&call(id, "099000003", None, 7), now).unwrap();
+    let (first, handed) = sch.spool_due(id, &c, now).unwrap().unwrap();
+    assert_eq!((first.id, handed), (back, Some(done.contact.id)));
+    let (second, new_contact) = sch.spool_due(id, &c, now).unwrap().unwrap();
+    assert_eq!(second.id, fresh);
+    let new_contact = new_contact.unwrap();
+    assert!(sch.spool_due(id, &c, now).unwrap().is_none());
+
+    // The claims take the callbacks before the ordinary contact, the rejected one included.
+    let mut order = Vec::new();
+    while let Some(cl) =
+        crate::core::dialer::claim_next(&s, id, now, &jiff::tz::TimeZone::UTC).unwrap()
+    {
+        order.push(cl.contact.spec.main.as_str().to_owned());
+        if cl.contact.id == new_contact {
+            assert!(s
+                .finish_with_evidence(
+                    &attempt(new_contact, 1),
+                    AfterAttempt::Done(ContactState::Rejected),
+                    id,
+                    &evidence("job-b")
+                )
+                .unwrap());
+        }
+    }
+    assert_eq!(order, ["099000001", "099000003", "099000002"]);
+    // Its attempt recorded, a scheduled call is completed; the other is still being placed.
+    assert_eq!(sch.get(fresh).unwrap().status, ScheduleStatus::Completed);
+    assert_eq!(sch.get(back).unwrap().status, ScheduleStatus::InProgress);
+}
+
+#[test]
+fn a_call_taken_and_never_handed_on_goes_back_to_pending() {
+    let (_d, s, c) = open("sched-unspooled");
+    let sch = Schedule(&s);
+    let id = sch
+        .create(&call(c, "099111111", None, 5), UnixTime(10))
+        .unwrap();
+    assert_eq!(sch.next_due(c, UnixTime(20)).unwrap().unwrap().id, id);
+    assert_eq!(sch.get(id).unwrap().status, ScheduleStatus::InProgress);
+    assert_eq!(sch.release_unspooled(UnixTime(30)).unwrap(), 1);
+    assert_eq!(sch.get(id).unwrap().status, ScheduleStatus::Pending);
+}

@@ -490,6 +490,12 @@ CREATE INDEX dialer_contact_by_name ON dialer_contact (campaign_id, name, id);
 CREATE INDEX dialer_contact_by_added ON dialer_contact (campaign_id, created_at, id);
 CREATE INDEX dialer_contact_by_change ON dialer_contact (campaign_id, state_at, id);
 "#,
+    // The dialer places a due scheduled call through a contact of its campaign: the call keeps
+    // that contact until the contact's attempt is recorded.
+    r#"
+ALTER TABLE dialer_schedule ADD COLUMN contact_id INTEGER REFERENCES dialer_contact (id);
+CREATE INDEX dialer_schedule_contact ON dialer_schedule (contact_id) WHERE contact_id IS NOT NULL;
+"#,
 ];
 
 /// The schema version this engine writes.

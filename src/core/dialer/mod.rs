@@ -269,6 +269,7 @@ pub struct DialerService {
     calls: Option<Arc<dyn calls::DialerCallStore>>,
     listing: Option<Arc<dyn listing::DialerListing>>,
     schedule: Option<schedule::ScheduleService>,
+    pacing: Arc<runner::PacingBoard>,
     center: TimeZone,
 }
 
@@ -280,6 +281,7 @@ impl DialerService {
             calls: None,
             listing: None,
             schedule: None,
+            pacing: Arc::default(),
             center,
         }
     }
@@ -310,6 +312,11 @@ impl DialerService {
     /// The store of the dialer's calls, when the service has one.
     pub fn calls(&self) -> Option<&Arc<dyn calls::DialerCallStore>> {
         self.calls.as_ref()
+    }
+
+    /// The pacing figures the runner publishes for each campaign it paces.
+    pub fn pacing(&self) -> &Arc<runner::PacingBoard> {
+        &self.pacing
     }
 
     /// The call center's zone.

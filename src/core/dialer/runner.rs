@@ -20,15 +20,18 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
+use super::abandon::AbandonRule;
 use super::calls::{window_start, DialerCallStore};
-use super::campaign::{CampaignId, DialMode, DialerCampaign, Outcome, Regime};
+use super::campaign::{CampaignId, DialerCampaign, Outcome, Regime};
 use super::claim::{self, AfterAttempt, Claimed};
 use super::contact::Attempt;
-use super::evidence::{evidence_of, is_complete};
+use super::evidence::{evidence_of, is_complete, Evidence};
+use super::pacing::{Figures, Observation, Pacer, PacingConfig, Snapshot};
+use super::schedule::{Schedule, ScheduleStore};
 use super::DialerStore;
 use crate::core::audit::{api, Actor};
 use crate::core::journal::{Journal, UnixTime};
-use crate::core::live::{DeviceStatus, SharedLive};
+use crate::core::live::{Activity, DeviceStatus, SharedLive};
 use crate::core::off_runtime;
 use crate::core::originate::{
     CallData, CallerId, ChannelRole, DialerLeg, DirectTarget, JobState, OriginateId,
@@ -46,6 +49,33 @@ pub const TICK: Duration = Duration::from_millis(250);
 /// How long an answered call's lines are waited for in the journal after its job ended.
 const EVIDENCE_WAIT: Duration = Duration::from_secs(10);
 
+/// How often each campaign's abandon rate over its regime's whole window is read from the
+/// ledger (the pacing's budget check).
+const WINDOW_EVERY: Duration = Duration::from_secs(10);
+
+/// The pacing figures of every campaign the runner paces (for the APIs). Written by the runner
+/// after each decision, read by anyone.
+#[derive(Debug, Default)]
+pub struct PacingBoard(std::sync::RwLock<HashMap<CampaignId, Figures>>);
+
+impl PacingBoard {
+    /// The figures of campaign `id` at its last decision (`None`: not paced since the start).
+    pub fn get(&self, id: CampaignId) -> Option<Figures> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&id)
+            .copied()
+    }
+
+    fn set(&self, id: CampaignId, figures: Figures) {
+        self.0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id, figures);
+    }
+}
+
 /// What the runner works with.
 #[derive(Clone)]
 pub struct RunnerParts {
@@ -61,6 +91,10 @@ pub struct RunnerParts {
     pub live: Arc<SharedLive>,
     /// The queue_log lines of each call.
     pub journal: Journal,
+    /// Where the pacing figures are published.
+    pub board: Arc<PacingBoard>,
+    /// The scheduled calls (callbacks and tasks), handed to contacts as they come due.
+    pub schedule: Option<Arc<dyn ScheduleStore>>,
 }
 
 /// A running dialer; stops when dropped or [`Self::stop`]ped.
@@ -103,6 +137,21 @@ struct Book {
     calls: HashMap<OriginateId, Placed>,
     /// Campaigns not paced before this instant (a refused or failed start backs off).
     backoff: HashMap<CampaignId, tokio::time::Instant>,
+    /// Each campaign's pacing: its model and controller, fed every resolved attempt.
+    pacers: HashMap<CampaignId, Pacer>,
+    /// When each campaign's window rate was last read from the ledger.
+    window_read: HashMap<CampaignId, tokio::time::Instant>,
+}
+
+impl Book {
+    fn pacer(&mut self, id: CampaignId, campaign: &DialerCampaign) -> &mut Pacer {
+        let cfg = PacingConfig::of(campaign);
+        let pacer = self.pacers.entry(id).or_insert_with(|| Pacer::new(cfg));
+        if *pacer.config() != cfg {
+            pacer.set_config(cfg);
+        }
+        pacer
+    }
 }
 
 fn actor() -> Actor {
@@ -178,6 +227,18 @@ fn lock(book: &std::sync::Mutex<Book>) -> std::sync::MutexGuard<'_, Book> {
 
 /// Resolves or follows every contact left in progress by an earlier run.
 async fn recover(parts: &RunnerParts, book: &Arc<std::sync::Mutex<Book>>) {
+    if let Some(schedule) = parts.schedule.clone() {
+        let released = off_runtime(move || {
+            Schedule(schedule.as_ref())
+                .release_unspooled(UnixTime::now())
+                .map_err(crate::core::PortError::from)
+        })
+        .await;
+        info!(
+            ?released,
+            "dialer: scheduled calls taken and not handed on released"
+        );
+    }
     let store = parts.store.clone();
     let campaigns = match off_runtime(move || store.campaigns()).await {
         Ok(c) => c,
@@ -251,15 +312,18 @@ async fn campaign_order(parts: &RunnerParts, id: CampaignId) -> super::campaign:
         })
 }
 
-/// The campaign queue's agents now: logged in and not paused, and of those the free ones.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The campaign queue's agents and callers now: logged in and not paused, and of those the
+/// free ones and each busy one's time on its call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Agents {
     /// Logged in, reachable, not paused.
     pub ready: u32,
     /// Of those, idle and past their wrap-up.
     pub free: u32,
-    /// Of those, on a call.
-    pub busy: u32,
+    /// Of those, each one on a call: seconds on it so far (0 when the start is unknown).
+    pub busy_talk_s: Vec<u32>,
+    /// Callers waiting in the queue for an agent.
+    pub waiting: u32,
 }
 
 /// Counts the agents of `campaign`'s queue in `live` at `now`.
@@ -271,7 +335,10 @@ pub fn agents_of(live: &SharedLive, campaign: &DialerCampaign, now: UnixTime) ->
         return Agents::default();
     };
     let wrapup = i64::from(queue.wrapup_secs.unwrap_or(0));
-    let mut a = Agents::default();
+    let mut a = Agents {
+        waiting: queue.waiting.len() as u32,
+        ..Agents::default()
+    };
     for m in queue.members.values() {
         if m.pause.is_some()
             || matches!(m.status, DeviceStatus::Unavailable | DeviceStatus::Invalid)
@@ -285,23 +352,41 @@ pub fn agents_of(live: &SharedLive, campaign: &DialerCampaign, now: UnixTime) ->
         if m.status == DeviceStatus::NotInUse && wrapped {
             a.free += 1;
         } else if m.status.is_busy() {
-            a.busy += 1;
+            let talk = state
+                .agents
+                .get(&m.interface)
+                .filter(|g| matches!(g.activity, Activity::Talking { .. }))
+                .and_then(|g| g.since)
+                .map_or(0, |t| {
+                    u32::try_from((now.seconds() - t.seconds()).max(0)).unwrap_or(u32::MAX)
+                });
+            a.busy_talk_s.push(talk);
         }
     }
     a
 }
 
-/// How many calls to start for a campaign: one per free agent not yet covered by a call in
-/// flight (progressive), that times the ratio (power), none in preview (an agent asks for each
-/// call). Predictive paces like progressive until the pacing model has data.
-pub fn calls_to_start(mode: DialMode, agents: Agents, unconnected: u32) -> u32 {
-    match mode {
-        DialMode::Preview => 0,
-        DialMode::Power { ratio } => {
-            (u32::from(ratio.hundredths()) * agents.free / 100).saturating_sub(unconnected)
-        }
-        DialMode::Progressive | DialMode::Predictive => agents.free.saturating_sub(unconnected),
+/// What the pacing sees of a campaign: its agents, and its calls in flight (`placed` of them,
+/// `answered` of those). A person who answered waits in the queue or is still being told from a
+/// machine; an answered call beyond the busy agents is counted as waiting.
+pub fn snapshot_of(agents: &Agents, placed: u32, answered: u32, now: UnixTime) -> Snapshot {
+    let busy = agents.busy_talk_s.len() as u32;
+    let waiting = agents.waiting.max(answered.saturating_sub(busy));
+    Snapshot {
+        free: agents.free,
+        busy_talk_s: agents.busy_talk_s.clone(),
+        ringing: placed.saturating_sub(answered),
+        waiting,
+        now,
     }
+}
+
+/// The call center's hour of the day at `now` (the pacing's answer rate is kept per hour).
+fn hour_at(now: UnixTime, center: &TimeZone) -> u8 {
+    claim::timestamp(now)
+        .to_zoned(center.clone())
+        .hour()
+        .clamp(0, 23) as u8
 }
 
 async fn pace(
@@ -311,7 +396,7 @@ async fn pace(
     campaign: &DialerCampaign,
 ) {
     let now = UnixTime::now();
-    let (mine, answered) = {
+    let (mine, answered, read_window) = {
         let b = lock(book);
         if b.backoff
             .get(&id)
@@ -325,12 +410,39 @@ async fn pace(
             .filter(|p| p.claimed.contact.campaign == id)
             .collect();
         let answered = mine.iter().filter(|p| p.answered).count() as u32;
-        (mine.len() as u32, answered)
+        let read_window = b
+            .window_read
+            .get(&id)
+            .is_none_or(|t| t.elapsed() >= WINDOW_EVERY);
+        (mine.len() as u32, answered, read_window)
     };
+    if read_window {
+        // The regime's whole window from the ledger, AMD false positives estimated in: over
+        // target, predictive paces as progressive until it is back under.
+        let rule = AbandonRule::of(campaign);
+        let calls = parts.calls.clone();
+        let since = rule.window_start(now);
+        let rate = off_runtime(move || calls.ledger(id, since))
+            .await
+            .ok()
+            .and_then(|counts| rule.rate(&counts));
+        let mut b = lock(book);
+        b.window_read.insert(id, tokio::time::Instant::now());
+        b.pacer(id, campaign).set_window_rate(rate);
+    }
     let agents = agents_of(&parts.live, campaign, now);
-    // An answered call is either with an agent (a busy agent) or still waiting for one.
-    let unconnected = mine - answered.min(agents.busy);
-    let want = calls_to_start(campaign.mode, agents, unconnected);
+    let snapshot = snapshot_of(&agents, mine, answered, now);
+    let want = {
+        let mut b = lock(book);
+        let pacer = b.pacer(id, campaign);
+        pacer.set_hour(hour_at(now, &parts.center));
+        let want = pacer.calls_to_place(&snapshot);
+        parts.board.set(id, pacer.figures());
+        want
+    };
+    if want > 0 {
+        spool_due(parts, id, campaign, want).await;
+    }
     for _ in 0..want {
         let (store, center) = (parts.store.clone(), parts.center.clone());
         let claimed = match off_runtime(move || {
@@ -360,6 +472,35 @@ async fn pace(
                 .insert(id, tokio::time::Instant::now() + Duration::from_secs(2));
             return;
         }
+    }
+}
+
+/// Hands up to `n` of the campaign's due scheduled calls to its contacts, as due callbacks the
+/// claims that follow take first.
+async fn spool_due(parts: &RunnerParts, id: CampaignId, campaign: &DialerCampaign, n: u32) {
+    let Some(schedule) = parts.schedule.clone() else {
+        return;
+    };
+    let campaign = campaign.clone();
+    let spooled = off_runtime(move || {
+        let mut spooled = Vec::new();
+        for _ in 0..n {
+            match Schedule(schedule.as_ref()).spool_due(id, &campaign, UnixTime::now()) {
+                Ok(Some((call, contact))) => spooled.push((call.id, contact)),
+                Ok(None) => break,
+                Err(e) => return Err(crate::core::PortError::from(e)),
+            }
+        }
+        Ok(spooled)
+    })
+    .await;
+    match spooled {
+        Ok(calls) => {
+            for (call, contact) in calls {
+                info!(campaign = %id, call = %call, ?contact, "dialer: scheduled call due");
+            }
+        }
+        Err(e) => warn!(campaign = %id, error = %e, "dialer: scheduled calls not read"),
     }
 }
 
@@ -484,7 +625,7 @@ fn spawn_resolve(
 ) {
     let (parts, book) = (parts.clone(), book.clone());
     tokio::spawn(async move {
-        match resolve(&parts, &job, &placed).await {
+        match resolve(&parts, &book, &job, &placed).await {
             Ok(recorded) => debug!(job = %job, recorded, "dialer: attempt resolved"),
             Err(e) => {
                 warn!(job = %job, error = %e, "dialer: attempt not recorded (resolved again at the next start)")
@@ -513,6 +654,7 @@ pub fn next_after(
 
 async fn resolve(
     parts: &RunnerParts,
+    book: &std::sync::Mutex<Book>,
     job: &OriginateId,
     placed: &Placed,
 ) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
@@ -551,9 +693,25 @@ async fn resolve(
             .connect_latency_ms(campaign.answer.start)
             .and_then(|l| u32::try_from(l).ok()),
     };
+    let observed = observations(
+        &outcome,
+        &evidence,
+        placed.claimed.at,
+        status.answered_at,
+        status.ended_at.unwrap_or(now),
+    );
     let calls = parts.calls.clone();
-    let recorded =
-        off_runtime(move || calls.finish_with_evidence(&attempt, next, id, &evidence)).await?;
+    let recorded = {
+        let evidence = evidence.clone();
+        off_runtime(move || calls.finish_with_evidence(&attempt, next, id, &evidence)).await?
+    };
+    if recorded {
+        let mut b = lock(book);
+        let pacer = b.pacer(id, &campaign);
+        for o in observed {
+            pacer.observe(o, now);
+        }
+    }
     info!(
         job = %job,
         contact = %placed.claimed.contact.id,
@@ -562,6 +720,42 @@ async fn resolve(
         "dialer: attempt"
     );
     Ok(recorded)
+}
+
+/// What an attempt tells the pacing: how long it rang, whether a person answered, and then
+/// whether they reached an agent in time and how long the agent spent on the call.
+pub fn observations(
+    outcome: &Outcome,
+    evidence: &Evidence,
+    claimed_at: UnixTime,
+    answered_at: Option<UnixTime>,
+    ended_at: UnixTime,
+) -> Vec<Observation> {
+    let secs = |from: UnixTime, to: UnixTime| u32::try_from((to.0 - from.0).max(0)).unwrap_or(0);
+    let ring_s = secs(claimed_at, answered_at.unwrap_or(ended_at));
+    let handle_s = evidence
+        .connected_ms
+        .map(|c| u32::try_from(((ended_at.0 * 1000 - c) / 1000).max(0)).unwrap_or(u32::MAX));
+    match outcome {
+        Outcome::Machine => vec![Observation::Machine { ring_s }],
+        Outcome::Abandoned => vec![
+            Observation::Answered { ring_s },
+            Observation::Abandoned { handle_s: None },
+        ],
+        Outcome::Answered | Outcome::Disposition(_) if evidence.abandoned => vec![
+            Observation::Answered { ring_s },
+            Observation::Abandoned { handle_s },
+        ],
+        Outcome::Answered | Outcome::Disposition(_) => vec![
+            Observation::Answered { ring_s },
+            Observation::Connected {
+                handle_s: handle_s.unwrap_or(secs(answered_at.unwrap_or(claimed_at), ended_at)),
+            },
+        ],
+        Outcome::Busy | Outcome::NoAnswer | Outcome::Congestion => {
+            vec![Observation::NotAnswered { ring_s }]
+        }
+    }
 }
 
 /// The campaign's abandon rate over its regime's window (`None`: no person answered yet).
@@ -573,4 +767,111 @@ pub fn abandon_rate(
 ) -> Result<Option<f64>, crate::core::PortError> {
     let c = calls.ledger(id, window_start(regime, now))?;
     Ok((c.live() > 0).then(|| c.abandoned as f64 / c.live() as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn evidence(connected_ms: Option<i64>, abandoned: bool) -> Evidence {
+        Evidence {
+            job: OriginateId::parse("1a24269de88-f23cbb0e").expect("an id"),
+            job_state: JobState::HungUp,
+            answered: true,
+            amd: None,
+            machine: false,
+            safe_harbor: false,
+            abandoned,
+            agent: None,
+            answered_ms: Some(105_000),
+            greeting_end_ms: None,
+            connected_ms,
+        }
+    }
+
+    #[test]
+    fn a_connected_call_tells_its_ring_and_handle_times() {
+        let e = evidence(Some(106_000), false);
+        let obs = observations(
+            &Outcome::Answered,
+            &e,
+            UnixTime(100),
+            Some(UnixTime(105)),
+            UnixTime(166),
+        );
+        assert_eq!(
+            obs,
+            vec![
+                Observation::Answered { ring_s: 5 },
+                Observation::Connected { handle_s: 60 }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_late_connection_and_the_safe_harbor_message_are_abandoned() {
+        let late = observations(
+            &Outcome::Answered,
+            &evidence(Some(110_000), true),
+            UnixTime(100),
+            Some(UnixTime(105)),
+            UnixTime(140),
+        );
+        assert_eq!(late[1], Observation::Abandoned { handle_s: Some(30) });
+        let safe = observations(
+            &Outcome::Abandoned,
+            &evidence(None, true),
+            UnixTime(100),
+            Some(UnixTime(105)),
+            UnixTime(112),
+        );
+        assert_eq!(
+            safe,
+            vec![
+                Observation::Answered { ring_s: 5 },
+                Observation::Abandoned { handle_s: None }
+            ]
+        );
+    }
+
+    #[test]
+    fn unanswered_calls_and_machines_tell_how_long_they_rang() {
+        let e = evidence(None, false);
+        for outcome in [Outcome::Busy, Outcome::NoAnswer, Outcome::Congestion] {
+            assert_eq!(
+                observations(&outcome, &e, UnixTime(100), None, UnixTime(115)),
+                vec![Observation::NotAnswered { ring_s: 15 }]
+            );
+        }
+        assert_eq!(
+            observations(
+                &Outcome::Machine,
+                &e,
+                UnixTime(100),
+                Some(UnixTime(102)),
+                UnixTime(110)
+            ),
+            vec![Observation::Machine { ring_s: 2 }]
+        );
+    }
+
+    #[test]
+    fn answered_calls_beyond_the_busy_agents_wait() {
+        let agents = Agents {
+            ready: 4,
+            free: 1,
+            busy_talk_s: vec![30, 90, 5],
+            waiting: 0,
+        };
+        // 6 placed, 4 answered: 3 with the busy agents, 1 waiting, 2 ringing.
+        let s = snapshot_of(&agents, 6, 4, UnixTime(1000));
+        assert_eq!((s.ringing, s.waiting, s.free), (2, 1, 1));
+        assert_eq!(s.busy_talk_s, vec![30, 90, 5]);
+        // The queue's own count of waiting callers wins when it is higher.
+        let queued = Agents {
+            waiting: 3,
+            ..agents
+        };
+        assert_eq!(snapshot_of(&queued, 6, 4, UnixTime(1000)).waiting, 3);
+    }
 }

@@ -16,8 +16,9 @@
 
 use std::fmt;
 
-use super::campaign::CampaignId;
-use super::contact::{ContactData, ContactError};
+use super::campaign::{CampaignId, DialerCampaign};
+use super::contact::{ContactData, ContactError, ContactId, NewContact};
+use super::zones::zone_for_number;
 use crate::core::journal::UnixTime;
 use crate::core::originate::PhoneNumber;
 use crate::core::PortError;
@@ -303,6 +304,21 @@ pub trait ScheduleStore: Send + Sync {
         completed: bool,
         now: UnixTime,
     ) -> Result<Change, PortError>;
+    /// Hands InProgress call `id` (taken, not handed yet) to a contact of its campaign, in one
+    /// transaction: `contact` is added, or the campaign's contact with that number becomes a
+    /// due callback with the call's priority (and its alternatives, data and agent when the
+    /// call has them); the call keeps that contact until the contact's next attempt is recorded,
+    /// which completes it. `None`, the call back to Pending, when that contact is being dialed
+    /// now or the call is not InProgress without a contact.
+    fn schedule_spool(
+        &self,
+        id: ScheduleId,
+        contact: &NewContact,
+        now: UnixTime,
+    ) -> Result<Option<ContactId>, PortError>;
+    /// InProgress calls without a contact (taken and never handed on: a stop between the two
+    /// steps) back to Pending; how many.
+    fn schedule_release_unspooled(&self, now: UnixTime) -> Result<u64, PortError>;
     /// Counts of the campaign's calls by status.
     fn schedule_counts(
         &self,
@@ -413,6 +429,45 @@ impl Schedule<'_> {
         self.expire(now)?;
         self.0
             .schedule_next_due(campaign, now)
+            .map_err(ScheduleError::Store)
+    }
+
+    /// Takes `campaign`'s next due call (see [`Self::next_due`]) and hands it to a contact of the
+    /// campaign, a due callback the next claim takes first ([`ScheduleStore::schedule_spool`]):
+    /// so a scheduled call is placed, retried, kept off the blacklist and within calling hours
+    /// by the same rules and recovery as every contact. `None` when no call is due; the call
+    /// and `None` when it could not be handed on now (its number is being dialed).
+    pub fn spool_due(
+        &self,
+        id: CampaignId,
+        campaign: &DialerCampaign,
+        now: UnixTime,
+    ) -> Result<Option<(ScheduledCall, Option<ContactId>)>, ScheduleError> {
+        let Some(call) = self.next_due(id, now)? else {
+            return Ok(None);
+        };
+        let contact = NewContact {
+            main: call.spec.number.clone(),
+            alternatives: call.spec.alternatives.clone(),
+            data: call.spec.data.clone(),
+            zone: zone_for_number(&call.spec.number, &campaign.default_zone),
+            priority: call.spec.priority,
+            agent: call.spec.agent.clone(),
+            callback_at: Some(now),
+            name: String::new(),
+            info: None,
+        };
+        let handed = self
+            .0
+            .schedule_spool(call.id, &contact, now)
+            .map_err(ScheduleError::Store)?;
+        Ok(Some((call, handed)))
+    }
+
+    /// Calls taken and never handed to a contact back to Pending (at the dialer's start).
+    pub fn release_unspooled(&self, now: UnixTime) -> Result<u64, ScheduleError> {
+        self.0
+            .schedule_release_unspooled(now)
             .map_err(ScheduleError::Store)
     }
 

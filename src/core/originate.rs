@@ -983,11 +983,20 @@ pub fn apply(job: OriginateJob, fact: &PbxFact, at: UnixTime) -> OriginateJob {
             job
         }
         PbxFact::DestinationFailed(f) => {
-            if job.state == JobState::Ringing && !job.in_source_phase() {
-                job.finish(destination_failure_state(*f), at)
-            } else {
-                job
+            if job.state != JobState::Ringing || job.in_source_phase() {
+                return job;
             }
+            if *f == Failure::Unavailable && !job.channels.is_empty() {
+                // Asterisk answers an originate whose channel exists with the unspecific
+                // reason 0 when that channel's far side hung up (a Local channel whose dial
+                // timed out): the dial's own status or the channel's hangup cause, both on
+                // their way, say what happened.
+                let mut job = job;
+                job.dial_failure.get_or_insert(Failure::Unavailable);
+                job.updated_at = at;
+                return job;
+            }
+            job.finish(destination_failure_state(*f), at)
         }
         PbxFact::HungUp { cause } => {
             let mut job = job;
@@ -1322,6 +1331,39 @@ mod tests {
                 "hangup cause while ringing",
                 vec![DialEnded(Failure::Busy), HungUp { cause: 17 }],
                 vec![Ringing, Busy],
+            ),
+            (
+                "unavailable with no channel",
+                vec![DestinationFailed(Failure::Unavailable)],
+                vec![Unavailable],
+            ),
+            (
+                "a channel's unspecific failure waits for the dial's status",
+                vec![
+                    ChannelCreated(ChannelName::new("Local/555300000@x-1;1")),
+                    DestinationFailed(Failure::Unavailable),
+                    DialEnded(Failure::NoAnswer),
+                    DestinationFailed(Failure::NoAnswer),
+                ],
+                vec![Ringing, Ringing, Ringing, NoAnswer],
+            ),
+            (
+                "a channel's unspecific failure waits for its hangup cause",
+                vec![
+                    ChannelCreated(ChannelName::new("Local/555300000@x-1;1")),
+                    DestinationFailed(Failure::Unavailable),
+                    HungUp { cause: 19 },
+                ],
+                vec![Ringing, Ringing, NoAnswer],
+            ),
+            (
+                "a channel that could not be reached stays unavailable",
+                vec![
+                    ChannelCreated(ChannelName::new("Local/555300000@x-1;1")),
+                    DestinationFailed(Failure::Unavailable),
+                    HungUp { cause: 16 },
+                ],
+                vec![Ringing, Ringing, Unavailable],
             ),
             (
                 "source facts do not apply to a direct job",

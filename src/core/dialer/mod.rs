@@ -436,4 +436,60 @@ impl DialerService {
             .await
             .map_err(DialerError::Store)?
     }
+
+    /// The figures of every campaign working `queue` (the supervision APIs), by name.
+    pub async fn figures_of_queue(
+        &self,
+        queue: &crate::core::directory::QueueName,
+        now: UnixTime,
+    ) -> Result<Vec<CampaignFigures>, DialerError> {
+        let (store, center, calls) = (self.store.clone(), self.center.clone(), self.calls.clone());
+        let queue = queue.clone();
+        let mut figures = off_runtime(move || {
+            let mut out = Vec::new();
+            for (id, campaign) in store.campaigns()? {
+                if campaign.queue != queue {
+                    continue;
+                }
+                let contacts = why(store.as_ref(), id, now, &center).map_err(PortError::from)?;
+                let rule = abandon::AbandonRule::of(&campaign);
+                let window = match &calls {
+                    Some(calls) => calls.ledger(id, rule.window_start(now))?,
+                    None => calls::LedgerCounts::default(),
+                };
+                out.push(CampaignFigures {
+                    id,
+                    abandon_rate: rule.rate(&window),
+                    campaign,
+                    contacts,
+                    window,
+                    pacing: None,
+                });
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(DialerError::Store)?;
+        for f in &mut figures {
+            f.pacing = self.pacing.get(f.id);
+        }
+        Ok(figures)
+    }
+}
+
+/// A campaign at work, as the supervision APIs show it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CampaignFigures {
+    /// Its id.
+    pub id: CampaignId,
+    /// The campaign.
+    pub campaign: DialerCampaign,
+    /// Its contacts by what keeps them from being dialed now.
+    pub contacts: WhyReport,
+    /// The abandon ledger over the regime's window.
+    pub window: calls::LedgerCounts,
+    /// The window's abandon rate, AMD false positives estimated in (`None`: nobody answered).
+    pub abandon_rate: Option<f64>,
+    /// The pacing's last decision (`None`: not paced since the engine started).
+    pub pacing: Option<pacing::Figures>,
 }

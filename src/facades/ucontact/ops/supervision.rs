@@ -75,6 +75,34 @@ pub(in crate::facades::ucontact) async fn campaign_status(uc: &Ucontact, form: &
         .into_iter()
         .map(|r| (r.id.as_str().to_owned(), r.name))
         .collect();
+    // The dialer's figures of each queue shown (read before the live state is locked).
+    let mut dialer = BTreeMap::new();
+    let queues: Vec<_> = pbx
+        .live
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .queues
+        .keys()
+        .filter(|queue| {
+            let name = campaign_name_of(uc, queue.as_str());
+            wanted.is_empty() || wanted == name || wanted == queue.as_str()
+        })
+        .cloned()
+        .collect();
+    for queue in queues {
+        match uc
+            .services
+            .dialer
+            .figures_of_queue(&queue, UnixTime::now())
+            .await
+        {
+            Ok(f) if !f.is_empty() => {
+                dialer.insert(queue, wire::dialer_object(&f));
+            }
+            Ok(_) => {}
+            Err(_) => return Answer::unavailable(),
+        }
+    }
     let live = pbx.live.read().unwrap_or_else(PoisonError::into_inner);
     let mut out = serde_json::Map::new();
     for (queue, q) in &live.queues {
@@ -82,10 +110,11 @@ pub(in crate::facades::ucontact) async fn campaign_status(uc: &Ucontact, form: &
         if !wanted.is_empty() && wanted != name && wanted != queue.as_str() {
             continue;
         }
-        out.insert(
-            name.clone(),
-            wire::campaign_object(&name, q, &live.agents, reports.get(queue.as_str())),
-        );
+        let mut object = wire::campaign_object(&name, q, &live.agents, reports.get(queue.as_str()));
+        if let (Some(d), Value::Object(o)) = (dialer.remove(queue), &mut object) {
+            o.insert("dialer".into(), d);
+        }
+        out.insert(name.clone(), object);
         if wanted.is_empty() {
             continue;
         }

@@ -206,3 +206,38 @@ pub fn agent_object(
         "server": hms(since.map_or(0, |s| now.seconds() - s.seconds())),
     })
 }
+
+/// The dialer's figures of the campaigns working a queue, added to its campaignstatus object
+/// under `dialer` (an extension: one object per dialer campaign, by name).
+pub fn dialer_object(figures: &[crate::core::dialer::CampaignFigures]) -> Value {
+    let mut out = serde_json::Map::new();
+    for f in figures {
+        let c = &f.contacts;
+        let pacing = f.pacing;
+        out.insert(
+            f.campaign.name.as_str().to_owned(),
+            json!({
+                "state": f.campaign.state.as_str(),
+                "mode": f.campaign.mode.as_text(),
+                "contacts": c.total,
+                "dialable": c.dialable,
+                "notpending": c.state,
+                "exhausted": c.attempts_exhausted,
+                "notdue": c.not_due,
+                "blacklisted": c.blacklisted,
+                "holiday": c.holiday,
+                "outsidehours": c.outside_hours,
+                "attempts": f.window.attempts,
+                "answered": f.window.answered,
+                "machines": f.window.machines,
+                "abandoned": f.window.abandoned,
+                "abandonrate": f.abandon_rate.map_or_else(|| "0.00".to_owned(), |r| format!("{:.2}", r * 100.0)),
+                "abandontarget": format!("{:.1}", f64::from(f.campaign.abandon_target.per_mille()) / 10.0),
+                "diallevel": pacing.map_or_else(|| "0.00".to_owned(), |p| format!("{:.2}", p.dial_level)),
+                "answerrate": pacing.map_or_else(|| "0.00".to_owned(), |p| format!("{:.2}", p.answer_rate * 100.0)),
+                "pacing": pacing.map_or("", |p| p.basis.as_str()),
+            }),
+        );
+    }
+    Value::Object(out)
+}

@@ -325,3 +325,56 @@ async fn status_comes_from_the_index_of_stored_ids_kept_in_step_with_starts_and_
     ));
     assert!(svc.status(&recent).await.is_ok());
 }
+
+#[tokio::test]
+async fn a_linked_job_is_handed_on_before_its_call_is_sent_and_a_refused_link_sends_nothing() {
+    use centralita::core::originate_service::{Link, StartError};
+    let mut fake = FakeAmi::start().await;
+    let path = store_path("linked");
+    let svc = setup(&mut fake, &path).await;
+    let reader = Arc::new(SqliteOriginateStore::open(&path).unwrap());
+
+    // Refused: the job ends unsent, and no Originate reaches the PBX.
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let (s, r) = (seen.clone(), reader.clone());
+    let refuse: Link = Box::new(move |id| {
+        Box::pin(async move {
+            let stored = r.get(&id).unwrap().map(|j| j.state);
+            *s.lock().unwrap() = Some((id, stored));
+            false
+        })
+    });
+    let err = svc
+        .start_campaign_job_linked(&Actor::engine(), "Salida", c2c("1001"), refuse)
+        .await
+        .unwrap_err();
+    let (id, stored) = seen.lock().unwrap().clone().expect("the link was called");
+    assert!(
+        matches!(err, StartError::NotLinked(ref j) if *j == id),
+        "{err}"
+    );
+    assert_eq!(stored, Some(JobState::Ringing), "stored before the link");
+    assert!(
+        fake.try_next_action(Duration::from_millis(300))
+            .await
+            .is_none(),
+        "nothing sent for a refused link"
+    );
+    assert_eq!(svc.status(&id).await.unwrap().state, JobState::Unavailable);
+
+    // Accepted: the link runs before the Originate is sent.
+    let linked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let l = linked.clone();
+    let accept: Link = Box::new(move |_| {
+        Box::pin(async move {
+            l.store(true, std::sync::atomic::Ordering::SeqCst);
+            true
+        })
+    });
+    svc.start_campaign_job_linked(&Actor::engine(), "Salida", c2c("1001"), accept)
+        .await
+        .unwrap();
+    let o = fake.next_action().await;
+    assert_eq!(o.action(), "Originate");
+    assert!(linked.load(std::sync::atomic::Ordering::SeqCst));
+}

@@ -94,7 +94,18 @@ pub enum StartError {
     /// not allow ([`CallChecks`]): nothing was stored or sent.
     #[error("cannot be placed: {0}")]
     Unplaceable(CallCheckError),
+    /// The job was stored but its caller could not keep it ([`OriginateService::start_campaign_job_linked`]):
+    /// it ended unsent.
+    #[error("originate job {0} not linked: nothing was sent")]
+    NotLinked(OriginateId),
 }
+
+/// What a job is handed to before its call is sent ([`OriginateService::start_campaign_job_linked`]):
+/// `true` to send it.
+pub type Link = Box<
+    dyn FnOnce(OriginateId) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
+        + Send,
+>;
 
 /// Why a job's status could not be answered.
 #[derive(Debug, thiserror::Error)]
@@ -281,7 +292,7 @@ impl OriginateService {
         actor: &Actor,
         request: OriginateRequest,
     ) -> Result<OriginateId, StartError> {
-        self.start_job_for(actor, None, request).await
+        self.start_job_for(actor, None, request, None).await
     }
 
     /// [`Self::start_job`] for a call placed for `campaign` (its allowed destinations apply).
@@ -291,7 +302,24 @@ impl OriginateService {
         campaign: &str,
         request: OriginateRequest,
     ) -> Result<OriginateId, StartError> {
-        self.start_job_for(actor, Some(campaign), request).await
+        self.start_job_for(actor, Some(campaign), request, None)
+            .await
+    }
+
+    /// [`Self::start_campaign_job`] whose job, once stored and before anything is sent to the
+    /// PBX, is handed to `link`: the call is placed only if `link` answers `true` (the dialer
+    /// keeps the job with its contact first, so a stop at any moment leaves either a job its
+    /// contact knows or a call never placed). A refused link ends the job unsent
+    /// ([`StartError::NotLinked`]).
+    pub async fn start_campaign_job_linked(
+        &self,
+        actor: &Actor,
+        campaign: &str,
+        request: OriginateRequest,
+        link: Link,
+    ) -> Result<OriginateId, StartError> {
+        self.start_job_for(actor, Some(campaign), request, Some(link))
+            .await
     }
 
     async fn start_job_for(
@@ -299,6 +327,7 @@ impl OriginateService {
         actor: &Actor,
         campaign: Option<&str>,
         request: OriginateRequest,
+        link: Option<Link>,
     ) -> Result<OriginateId, StartError> {
         let mut params = request_params(&request);
         if let Some(c) = campaign {
@@ -309,7 +338,7 @@ impl OriginateService {
             None => Ok(()),
         };
         let result = match checked {
-            Ok(()) => self.start_job_inner(actor, campaign, request).await,
+            Ok(()) => self.start_job_inner(actor, campaign, request, link).await,
             Err(e) => Err(e),
         };
         if let Err(StartError::Refused(refusal)) = &result {
@@ -339,6 +368,7 @@ impl OriginateService {
         actor: &Actor,
         campaign: Option<&str>,
         request: OriginateRequest,
+        link: Option<Link>,
     ) -> Result<OriginateId, StartError> {
         let ring = request
             .ring_timeout
@@ -384,6 +414,13 @@ impl OriginateService {
             state: job.state,
             at: now,
         });
+        if let Some(link) = link {
+            if !link(id.clone()).await {
+                warn!(job = %id, "originate job not linked: nothing sent");
+                self.inner.on_fact(&id, PbxFact::NotSent).await;
+                return Err(StartError::NotLinked(id));
+            }
+        }
         let inner = self.inner.clone();
         tokio::spawn(async move { inner.dispatch(job).await });
         Ok(id)

@@ -37,7 +37,7 @@ use crate::core::originate::{
     CallData, CallerId, ChannelRole, DialerLeg, DirectTarget, JobState, OriginateId,
     OriginateRequest,
 };
-use crate::core::originate_service::{OriginateService, StartError};
+use crate::core::originate_service::{Link, OriginateService, StartError};
 use crate::core::outbound_policy::Refusal;
 
 /// The dialplan context the answered side of a dialer call runs in.
@@ -549,9 +549,23 @@ async fn place(
         reject_unplaceable(parts, id, claimed).await;
         return true;
     };
+    // The job is kept with its contact before its call is sent: a stop at any moment leaves a
+    // contact whose job is known (resolved at the next start) or a call never placed.
+    let calls = parts.calls.clone();
+    let link: Link = Box::new(move |job: OriginateId| {
+        Box::pin(async move {
+            match off_runtime(move || calls.set_job(contact, &job)).await {
+                Ok(true) => true,
+                other => {
+                    warn!(contact = %contact, ?other, "dialer: job not kept with its contact");
+                    false
+                }
+            }
+        })
+    });
     match parts
         .originate
-        .start_campaign_job(&actor(), campaign.name.as_str(), request)
+        .start_campaign_job_linked(&actor(), campaign.name.as_str(), request, link)
         .await
     {
         Ok(job) => {
@@ -562,14 +576,6 @@ async fn place(
                     answered: false,
                 },
             );
-            let calls = parts.calls.clone();
-            let j = job.clone();
-            match off_runtime(move || calls.set_job(contact, &j)).await {
-                Ok(true) => {}
-                other => {
-                    warn!(contact = %contact, job = %job, ?other, "dialer: job not kept with its contact")
-                }
-            }
             debug!(contact = %contact, job = %job, "dialer: call placed");
             true
         }

@@ -159,7 +159,7 @@ pub fn agent_failure(e: &AgentError) -> Failure {
 pub fn originate_failure(e: &StartError) -> Failure {
     match e {
         StartError::Refused(_) | StartError::Unplaceable(_) => Failure::Refused,
-        StartError::Store(_) => Failure::Unknown,
+        StartError::Store(_) | StartError::NotLinked(_) => Failure::Unknown,
     }
 }
 

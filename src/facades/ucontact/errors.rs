@@ -121,7 +121,8 @@ impl IntoResponse for Answer {
 /// the only failure answer the vendor documents; a store failure is logged.
 pub fn agent_call(e: &AgentCallError) -> Answer {
     match e {
-        AgentCallError::Store(_) | AgentCallError::Start(StartError::Store(_)) => {
+        AgentCallError::Store(_)
+        | AgentCallError::Start(StartError::Store(_) | StartError::NotLinked(_)) => {
             tracing::warn!(error = %e, "ucontact: AgentCall failed in the store");
             Answer::zero()
         }

@@ -297,6 +297,7 @@ impl From<StartError> for UscallError {
                 tracing::warn!(error = %e, "uscall: originate not started");
                 Self::Internal
             }
+            StartError::NotLinked(_) => Self::Internal,
         }
     }
 }

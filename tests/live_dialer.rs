@@ -31,7 +31,7 @@ const EXTRA: &str = r#"
 [[outbound.credential]]
 principal = "dialer"
 api = "dialer"
-allow = ["_NXXXXXX", "_NXXXXXXX", "_NXXXXXXXX", "_555XXXXXXX", "_555XXXXXXXX"]
+allow = ["_NXXXXXX", "_NXXXXXXX", "_NXXXXXXXX", "_555XXXXXXX", "_555XXXXXXXX", "_555XXXXXXXXX", "_555XXXXXXXXXX"]
 calls_per_minute = 1000
 max_concurrent = 40
 "#;

@@ -669,8 +669,21 @@ async fn resolve(
         .channel_uniqueid(ChannelRole::DirectOriginated)
         .as_str()
         .to_owned();
-    let answered = status.answered_at.is_some() || placed.answered;
+    let mut answered = status.answered_at.is_some() || placed.answered;
+    let mut state = status.state;
+    let mut answered_at = status.answered_at;
     let deadline = tokio::time::Instant::now() + EVIDENCE_WAIT;
+    if unwatched(&status) {
+        // The call ended while nobody watched (the engine or the PBX was down): the trunk
+        // leg's CDR says what became of it.
+        if let Some(leg) = trunk_leg(parts, &callid, deadline).await {
+            let (a, s) = outcome_of_leg(&leg, state);
+            answered |= a;
+            state = s;
+            answered_at = answered_at.or(leg.answer);
+            info!(job = %job, disposition = ?leg.disposition, "dialer: an unwatched call resolved from its CDR");
+        }
+    }
     let lines = loop {
         let lines = parts.journal.queue_log_of_call(&callid).await?;
         if !answered || is_complete(&lines) || tokio::time::Instant::now() >= deadline {
@@ -683,7 +696,7 @@ async fn resolve(
     let campaign = off_runtime(move || store.campaign(id))
         .await?
         .ok_or("campaign gone")?;
-    let (outcome, evidence) = evidence_of(job, status.state, answered, &lines, &campaign.answer);
+    let (outcome, evidence) = evidence_of(job, state, answered, &lines, &campaign.answer);
     let now = UnixTime::now();
     let attempts = placed.claimed.contact.attempts + 1;
     let next = next_after(&campaign, attempts, &outcome, now);
@@ -692,7 +705,7 @@ async fn resolve(
         number_of: attempts,
         dialed: placed.claimed.number.clone(),
         claimed_at: placed.claimed.at,
-        answered_at: status.answered_at,
+        answered_at,
         ended_at: now,
         outcome: outcome.clone(),
         connect_latency_ms: evidence
@@ -703,7 +716,7 @@ async fn resolve(
         &outcome,
         &evidence,
         placed.claimed.at,
-        status.answered_at,
+        answered_at,
         status.ended_at.unwrap_or(now),
     );
     let calls = parts.calls.clone();
@@ -726,6 +739,56 @@ async fn resolve(
         "dialer: attempt"
     );
     Ok(recorded)
+}
+
+/// Whether a final job's end was not seen as it happened: it vanished (no hangup cause, no
+/// dial status: the engine or the PBX was down when the call ended), so its state is a guess.
+pub fn unwatched(job: &crate::core::originate::OriginateJob) -> bool {
+    job.hangup_cause.is_none()
+        && job.dial_failure.is_none()
+        && matches!(job.state, JobState::Unavailable | JobState::HungUp)
+}
+
+/// The CDR of the call's trunk leg (the dial out of the Local channel), waited for in the
+/// journal until `deadline`.
+async fn trunk_leg(
+    parts: &RunnerParts,
+    callid: &str,
+    deadline: tokio::time::Instant,
+) -> Option<crate::core::CdrRecord> {
+    loop {
+        if let Ok(cdrs) = parts.journal.cdrs_of_call(callid).await {
+            if let Some(leg) = cdrs
+                .into_iter()
+                .filter(|c| {
+                    c.lastapp.eq_ignore_ascii_case("Dial")
+                        && c.dstchannel
+                            .as_ref()
+                            .is_some_and(|d| !d.as_str().is_empty())
+                })
+                .max_by_key(|c| c.source_rowid)
+            {
+                return Some(leg);
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// What a trunk leg's CDR says of a call whose job's state is a guess: whether the line
+/// answered, and the state to read the attempt from.
+pub fn outcome_of_leg(leg: &crate::core::CdrRecord, guessed: JobState) -> (bool, JobState) {
+    use crate::core::journal::Disposition;
+    match leg.disposition {
+        Disposition::Answered => (true, JobState::HungUp),
+        Disposition::Busy => (false, JobState::Busy),
+        Disposition::NoAnswer => (false, JobState::NoAnswer),
+        Disposition::Failed | Disposition::Congestion => (false, JobState::Unavailable),
+        Disposition::Other(_) => (leg.answer.is_some(), guessed),
+    }
 }
 
 /// What an attempt tells the pacing: how long it rang, whether a person answered, and then

@@ -146,7 +146,8 @@ impl NewScheduledCall {
 
     /// The bounds: at most 10 alternatives, none repeating the number; priority at most
     /// 1 000 000; agent 1-64 printable characters; expiration after the date; at most
-    /// [`ContactData::MAX_PAIRS`] data pairs.
+    /// [`ContactData::MAX_PAIRS`] data pairs, each as [`ContactData::parse`] reads them (so
+    /// the stored text reads back the same).
     pub fn validate(&self) -> Result<(), ScheduleError> {
         if self.alternatives.len() > Self::MAX_ALTERNATIVES {
             return Err(ScheduleError::Invalid(ContactError::TooManyAlternatives));
@@ -165,6 +166,11 @@ impl NewScheduledCall {
         if self.data.0.len() > ContactData::MAX_PAIRS {
             return Err(ScheduleError::Invalid(ContactError::BadData(
                 "too many pairs",
+            )));
+        }
+        if ContactData::parse(&self.data.as_text()).as_ref() != Ok(&self.data) {
+            return Err(ScheduleError::Invalid(ContactError::BadData(
+                "a pair that does not read back",
             )));
         }
         if let (Some(at), Some(exp)) = (self.call_at, self.expires_at) {
@@ -208,6 +214,24 @@ pub struct ScheduleFilter {
     pub from: Option<UnixTime>,
     /// Only dated calls at or before this instant.
     pub to: Option<UnixTime>,
+}
+
+/// The campaign a pending calls panel's `queue` names (eXpand: each call belongs to a call
+/// center's queue): the campaign with that name, else, of the campaigns on the queue of that
+/// name, the first by name.
+pub fn panel_campaign<'a>(
+    campaigns: &'a [(CampaignId, super::DialerCampaign)],
+    queue: &str,
+) -> Option<&'a (CampaignId, super::DialerCampaign)> {
+    campaigns
+        .iter()
+        .find(|(_, c)| c.name.as_str() == queue)
+        .or_else(|| {
+            campaigns
+                .iter()
+                .filter(|(_, c)| c.queue.as_str() == queue)
+                .min_by(|a, b| a.1.name.cmp(&b.1.name))
+        })
 }
 
 /// The longest page a listing returns.
@@ -268,7 +292,8 @@ pub trait ScheduleStore: Send + Sync {
         offset: u64,
         limit: u64,
     ) -> Result<(u64, Vec<ScheduledCall>), PortError>;
-    /// Replaces Pending call `id`'s spec (its campaign kept).
+    /// Replaces Pending call `id`'s spec (its campaign too: a call may move to another
+    /// campaign).
     fn schedule_update(
         &self,
         id: ScheduleId,
@@ -277,6 +302,8 @@ pub trait ScheduleStore: Send + Sync {
     ) -> Result<Change, PortError>;
     /// Cancels Pending call `id` (a logical delete).
     fn schedule_cancel(&self, id: ScheduleId, now: UnixTime) -> Result<Change, PortError>;
+    /// Cancels Pending or Expired call `id` (a panel's discard).
+    fn schedule_discard(&self, id: ScheduleId, now: UnixTime) -> Result<Change, PortError>;
     /// Cancels the campaign's Pending calls to `number` dated within `[from, to]`; how many.
     fn schedule_cancel_range(
         &self,
@@ -380,6 +407,18 @@ impl Schedule<'_> {
             id,
             self.0
                 .schedule_cancel(id, now)
+                .map_err(ScheduleError::Store)?,
+        )
+    }
+
+    /// Discards call `id` from a pending calls panel (eXpand's logical delete): a Pending
+    /// call, or an Expired one (still shown to agents until discarded), becomes Canceled;
+    /// a call in progress, Completed or already Canceled is refused.
+    pub fn discard(&self, id: ScheduleId, now: UnixTime) -> Result<(), ScheduleError> {
+        change(
+            id,
+            self.0
+                .schedule_discard(id, now)
                 .map_err(ScheduleError::Store)?,
         )
     }
@@ -496,6 +535,11 @@ impl ScheduleService {
     /// [`Schedule::cancel`].
     pub async fn cancel(&self, id: ScheduleId, now: UnixTime) -> Result<(), ScheduleError> {
         self.run(move |s| s.cancel(id, now)).await
+    }
+
+    /// [`Schedule::discard`].
+    pub async fn discard(&self, id: ScheduleId, now: UnixTime) -> Result<(), ScheduleError> {
+        self.run(move |s| s.discard(id, now)).await
     }
 
     /// [`Schedule::remove_range`].

@@ -612,6 +612,32 @@ mod tests {
     }
 
     #[test]
+    fn a_panels_queue_names_a_campaign_by_name_then_by_queue() {
+        use crate::core::campaigns::CampaignName;
+        use crate::core::directory::QueueName;
+        let c = |id: i64, name: &str, queue: &str| {
+            let zone = super::super::ZoneName::parse("UTC").unwrap();
+            let c = super::super::DialerCampaign::new(
+                CampaignName::parse(name).unwrap(),
+                QueueName::new(queue).unwrap(),
+                zone,
+            );
+            (CampaignId(id), c)
+        };
+        let all = [
+            c(1, "ventas", "q_campanas"),
+            c(2, "archivo", "q_campanas"),
+            c(3, "q_soporte", "q_tecnologia"),
+        ];
+        let found = |q: &str| panel_campaign(&all, q).map(|(id, _)| id.0);
+        assert_eq!(found("ventas"), Some(1));
+        assert_eq!(found("q_campanas"), Some(2));
+        assert_eq!(found("q_soporte"), Some(3));
+        assert_eq!(found("q_tecnologia"), Some(3));
+        assert_eq!(found("tecnologia"), None);
+    }
+
+    #[test]
     fn bounds_are_checked() {
         assert!(call().validate().is_ok());
         let mut c = call();

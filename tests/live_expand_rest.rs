@@ -228,6 +228,9 @@ async fn the_dialer_module_through_python_requests_and_curl() {
     outgoing_calls(&engine, &scratch, &base, &auth);
 }
 
+/// A `dialer_schedule` row: id, campaign, number, alternatives, agent, status, attempts.
+type ScheduleRow = (i64, i64, String, String, Option<String>, String, i64);
+
 /// The pending outgoing calls panel: Python `requests` with the document's examples, then curl;
 /// the scheduled calls in the store.
 fn outgoing_calls(engine: &Engine, scratch: &Scratch, base: &str, auth: &str) {
@@ -366,7 +369,7 @@ fn outgoing_calls(engine: &Engine, scratch: &Scratch, base: &str, auth: &str) {
             |r| r.get(0),
         )
         .unwrap();
-    let rows: Vec<(i64, i64, String, String, Option<String>, String, i64)> = db
+    let rows: Vec<ScheduleRow> = db
         .prepare(
             "SELECT id, campaign_id, number, alternatives, agent, status, attempts \
              FROM dialer_schedule ORDER BY id",

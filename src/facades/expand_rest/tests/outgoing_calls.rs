@@ -281,7 +281,7 @@ async fn wrong_input_gets_the_vendors_errors_and_changes_nothing() {
             "Unknown_data_format",
         ),
         (
-            with("phone", &format!("[{}]", vec!["\"099\""; 12].join(","))),
+            with("phone", &format!("[{}]", ["\"099\""; 12].join(","))),
             "Unknown_data_format",
         ),
         (with("contact", &long), "Unknown_data_format"),

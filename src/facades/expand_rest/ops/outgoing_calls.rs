@@ -16,7 +16,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{json, Value};
 
 use crate::core::audit::{outcome_of, record_quietly, Actor, EngineAction};
 use crate::core::dialer::schedule::{
@@ -27,7 +26,7 @@ use crate::core::UnixTime;
 
 use super::super::errors::{from_schedule, json as answer, Failure};
 use super::super::wire::outgoing_calls::{self as wire, CallBody};
-use super::super::wire::Filters;
+use super::super::wire::{page_json, Filters};
 use super::super::{done, Rest};
 
 fn schedule(r: &Rest) -> Result<&ScheduleService, Failure> {
@@ -217,7 +216,7 @@ pub(crate) async fn remove(
             )
             .await;
             discarded.map_err(from_schedule)?;
-            Ok(answer(StatusCode::OK, &json!("Ok")))
+            Ok(answer(StatusCode::OK, &wire::ok_json()))
         }
         .await,
     )
@@ -243,7 +242,7 @@ pub(crate) async fn list(
             if let Some(queue) = &q.queue {
                 match panel_campaign(&all, queue) {
                     Some((id, _)) => filter.campaign = Some(*id),
-                    None => return Ok(answer(StatusCode::OK, &page(0, Vec::new()))),
+                    None => return Ok(answer(StatusCode::OK, &page_json(0, Vec::new()))),
                 }
             }
             if let Some(name) = &q.agent {
@@ -264,12 +263,8 @@ pub(crate) async fn list(
                     wire::call_json(c, queue, r.tz())
                 })
                 .collect();
-            Ok(answer(StatusCode::OK, &page(total, data)))
+            Ok(answer(StatusCode::OK, &page_json(total, data)))
         }
         .await,
     )
-}
-
-fn page(total: u64, data: Vec<Value>) -> Value {
-    json!({ "recordsTotal": total, "data": data })
 }

@@ -354,6 +354,11 @@ pub fn callid_json(id: ScheduleId) -> Value {
     json!({ "callid": id.0 })
 }
 
+/// `"Ok"`, a delete's answer.
+pub fn ok_json() -> Value {
+    Value::String("Ok".to_owned())
+}
+
 /// A call id in a path.
 pub fn call_id(s: &str) -> Result<ScheduleId, Failure> {
     path_id(s).map(ScheduleId)

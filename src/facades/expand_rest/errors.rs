@@ -20,6 +20,8 @@ use axum::response::{IntoResponse, Response};
 
 use crate::core::dialer::listing::ListingError;
 use crate::core::dialer::schedule::ScheduleError;
+use crate::core::dialer::DialerError;
+use crate::core::PortError;
 
 /// Why a request was not served.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -115,6 +117,23 @@ pub fn from_schedule(e: ScheduleError) -> Failure {
             Failure::Unavailable
         }
     }
+}
+
+/// The one mapping from the dialer's command errors (reading campaigns: only the store fails).
+pub fn from_dialer(e: DialerError) -> Failure {
+    match e {
+        DialerError::UnknownCampaign(_) => Failure::UnknownCampaign,
+        e => {
+            tracing::warn!(error = %crate::core::error_chain(&e), "eXpand REST: dialer failed");
+            Failure::Unavailable
+        }
+    }
+}
+
+/// A directory read failing.
+pub fn from_directory(e: PortError) -> Failure {
+    tracing::warn!(error = %crate::core::error_chain(&*e), "eXpand REST: directory failed");
+    Failure::Unavailable
 }
 
 /// A JSON answer.

@@ -24,7 +24,7 @@ use crate::core::dialer::schedule::{
 use crate::core::dialer::{CampaignId, DialerCampaign};
 use crate::core::UnixTime;
 
-use super::super::errors::{from_schedule, json as answer, Failure};
+use super::super::errors::{from_dialer, from_directory, from_schedule, json as answer, Failure};
 use super::super::wire::outgoing_calls::{self as wire, CallBody};
 use super::super::wire::{page_json, Filters};
 use super::super::{done, Rest};
@@ -34,18 +34,17 @@ fn schedule(r: &Rest) -> Result<&ScheduleService, Failure> {
 }
 
 async fn campaigns(r: &Rest) -> Result<Vec<(CampaignId, DialerCampaign)>, Failure> {
-    r.services.dialer.campaigns().await.map_err(|e| {
-        tracing::warn!(error = %crate::core::error_chain(&e), "eXpand REST: dialer store failed");
-        Failure::Unavailable
-    })
+    r.services.dialer.campaigns().await.map_err(from_dialer)
 }
 
 /// The agent a client names, as stored (its user name, else its number); `None` when unknown.
 async fn agent(r: &Rest, name: &str) -> Result<Option<String>, Failure> {
-    let found = r.services.directory.find_agent(name).await.map_err(|e| {
-        tracing::warn!(error = %crate::core::error_chain(&*e), "eXpand REST: directory failed");
-        Failure::Unavailable
-    })?;
+    let found = r
+        .services
+        .directory
+        .find_agent(name)
+        .await
+        .map_err(from_directory)?;
     Ok(found.map(|a| {
         if a.username.is_empty() {
             a.number.as_str().to_owned()

@@ -1,8 +1,10 @@
-//! Live tier: the eXpand REST dialer module (`/expandweb3/api/campaign/external/...`) driven by
-//! real clients against the real engine on the lab: Python `requests`
-//! (`tests/clients/expand_rest/seed.py`) and curl, with the vendor document's examples; the
-//! answers are checked, and so are their effects in the engine's store (contacts, names, info,
-//! states).
+//! Live tier: the eXpand REST dialer module (`/expandweb3/api/campaign/external/...`) and the
+//! pending outgoing calls panel (`/expandweb3/api/external/outgoingcalls/call`) driven by real
+//! clients against the real engine on the lab: Python `requests`
+//! (`tests/clients/expand_rest/seed.py`, `outgoing_calls.py`) and curl, with the vendor
+//! document's examples; the answers are checked, and so are their effects in the engine's
+//! store (contacts, names, info, states; scheduled calls, their numbers, agents, dates and
+//! statuses).
 
 #![cfg(feature = "live-lab")]
 
@@ -14,6 +16,9 @@ use std::time::Duration;
 use live_support::*;
 
 const CAMPAIGN: &str = "rest_ventas";
+/// The pending calls panel's queue, as the vendor's examples name it: a campaign left
+/// Incomplete, so nothing on it is dialed.
+const PANEL: &str = "tecnologia";
 
 /// `curl -s -u <user:password> -X <method> [-d body] <url>`: (status, body).
 fn curl(method: &str, url: &str, auth: Option<&str>, body: Option<&str>) -> (u16, String) {
@@ -219,4 +224,188 @@ async fn the_dialer_module_through_python_requests_and_curl() {
             .unwrap();
         assert_eq!(state, "canceled");
     }
+
+    outgoing_calls(&engine, &scratch, &base, &auth);
+}
+
+/// A `dialer_schedule` row: id, campaign, number, alternatives, agent, status, attempts.
+type ScheduleRow = (i64, i64, String, String, Option<String>, String, i64);
+
+/// The pending outgoing calls panel: Python `requests` with the document's examples, then curl;
+/// the scheduled calls in the store.
+fn outgoing_calls(engine: &Engine, scratch: &Scratch, base: &str, auth: &str) {
+    engine.admin(
+        &[
+            "dialer",
+            "campaign",
+            "create",
+            PANEL,
+            "--queue",
+            "q_campanas",
+            "--days",
+            "all",
+            "--hours",
+            "08:00-21:00",
+        ],
+        "",
+    );
+    for (number, user) in [("2091", "pperez"), ("2092", "daguirre")] {
+        engine.admin(
+            &[
+                "agent",
+                "add",
+                number,
+                "--name",
+                user,
+                "--username",
+                user,
+                "--queue",
+                "q_campanas",
+            ],
+            "",
+        );
+    }
+    let (user, password) = auth.split_once(':').unwrap();
+    let (ok, out, err) = run_client(
+        &python(),
+        &repo().join("tests/clients/expand_rest/outgoing_calls.py"),
+        &[base, user, password],
+    );
+    eprintln!("outgoing_calls.py:\n{out}{err}");
+    assert!(ok, "outgoing_calls.py failed: {err}");
+    let s = json(out.lines().last().expect("a summary"));
+    let (first, other) = (s["ids"][0].as_i64().unwrap(), s["ids"][1].as_i64().unwrap());
+    assert_eq!(s["no_auth"][0], 401);
+    assert_eq!(s["no_auth"][1]["errrorCode"], "Authentication_failure");
+    assert!(s["no_auth"][2].as_str().unwrap().starts_with("Basic"));
+    assert_eq!(s["wrong_auth"], 401);
+    assert_eq!(s["add"][0], 201);
+    assert_eq!(s["add"][1], serde_json::json!({ "callid": first }));
+    assert_eq!(s["add2"][0], 201);
+    assert_eq!(s["get"][0], 200);
+    assert_eq!(
+        s["get"][1],
+        serde_json::json!({
+            "id": first,
+            "queue": "tecnologia",
+            "phone": ["21232322", "099999999"],
+            "contact": "Pedro",
+            "subject": "Confirmacion contrato ADSL",
+            "calldate": "2016-11-10 15:00",
+            "expiration": 0,
+            "agent": "pperez",
+            "status": "PENDING",
+            "link": { "nombre de link": "http://www.link.com" }
+        })
+    );
+    assert_eq!(s["list"], serde_json::json!([200, [first, other]]));
+    assert_eq!(s["by_phone"], serde_json::json!([other]));
+    assert_eq!(s["by_dates"], serde_json::json!([other]));
+    assert_eq!(s["by_agent"], serde_json::json!([first]));
+    assert_eq!(s["by_headers"], serde_json::json!([other]));
+    assert_eq!(s["other"]["calldate"], "2036-11-10 15:00");
+    assert_eq!(s["other"]["expiration"], 3600);
+    assert_eq!(
+        s["other"]["link"],
+        serde_json::json!({ "CRM": "http://crm.example/ticket?id=7;x=1" })
+    );
+    assert_eq!(s["put"], serde_json::json!([200, { "callid": first }]));
+    // 2016-11-11 15:00 is past: the edited call reads as expired.
+    assert_eq!(s["after_put"]["status"], "EXPIRED");
+    assert_eq!(s["after_put"]["expiration"], 86_400);
+    assert_eq!(s["delete"], serde_json::json!([200, "Ok"]));
+    assert_eq!(s["canceled"], serde_json::json!([first]));
+    let error = |code: u16, e: &str| serde_json::json!([code, { "errrorCode": e }]);
+    assert_eq!(s["bad_date"], error(400, "Unknown_data_format"));
+    assert_eq!(s["bad_queue"], error(400, "Invalid_queue"));
+    assert_eq!(s["bad_agent"], error(400, "Invalid_agent"));
+    assert_eq!(s["missing"], error(404, "Call_not_found"));
+    assert_eq!(s["bad_filter"], error(400, "Unknown_data_format"));
+
+    // curl: the document's create, filtered list, replace and delete.
+    let api = format!("{base}/expandweb3/api/external/outgoingcalls/call");
+    let body = "{\"queue\": \"tecnologia\", \"phone\": [\"5559001\"], \"contact\": \"Diego\", \
+                \"subject\": \"Instalacion\", \"calldate\": \"2036-12-01 09:00\", \
+                \"expiration\": 0, \"agent\": \"2092\", \"link\": {\"ficha\": \"http://crm/9\"}}";
+    let (code, out) = curl("POST", &api, Some(auth), Some(body));
+    assert_eq!(code, 201, "{out}");
+    let third = json(&out)["callid"].as_i64().unwrap();
+    let (code, out) = curl(
+        "GET",
+        &format!("{api}?queue=tecnologia&agent=daguirre&startdate=2036-12-01&enddate=2036-12-01"),
+        Some(auth),
+        None,
+    );
+    assert_eq!(code, 200, "{out}");
+    let list = json(&out);
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{out}");
+    assert_eq!(list["data"][0]["id"], third);
+    assert_eq!(list["data"][0]["agent"], "daguirre");
+    let edited = body.replace("2036-12-01 09:00", "2036-12-02 10:30");
+    let (code, out) = curl("PUT", &format!("{api}/{third}"), Some(auth), Some(&edited));
+    assert_eq!(code, 200, "{out}");
+    assert_eq!(json(&out), serde_json::json!({ "callid": third }));
+    let (code, out) = curl("GET", &format!("{api}/{third}"), Some(auth), None);
+    assert_eq!(code, 200, "{out}");
+    assert_eq!(json(&out)["calldate"], "2036-12-02 10:30");
+    let (code, out) = curl("GET", &format!("{api}/{third}"), None, None);
+    assert_eq!(code, 401, "{out}");
+    let (code, out) = curl("DELETE", &format!("{api}/{third}"), Some(auth), None);
+    assert_eq!((code, json(&out)), (200, serde_json::json!("Ok")));
+    let (code, out) = curl("DELETE", &format!("{api}/{third}"), Some(auth), None);
+    assert_eq!(code, 409, "{out}");
+    assert_eq!(json(&out)["errrorCode"], "Call_not_pending");
+    let (code, out) = curl("GET", &format!("{api}/424242"), Some(auth), None);
+    assert_eq!(code, 404, "{out}");
+    assert_eq!(json(&out)["errrorCode"], "Call_not_found");
+
+    // The store: the three calls, with the numbers, agents and statuses the clients gave,
+    // on the panel's campaign (left Incomplete: none was taken by the dialer).
+    let db = rusqlite::Connection::open(scratch.store()).unwrap();
+    let panel: i64 = db
+        .query_row(
+            "SELECT id FROM dialer_campaign WHERE name = ?1",
+            [PANEL],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let rows: Vec<ScheduleRow> = db
+        .prepare(
+            "SELECT id, campaign_id, number, alternatives, agent, status, attempts \
+             FROM dialer_schedule ORDER BY id",
+        )
+        .unwrap()
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let want = |id: i64, number: &str, alt: &str, agent: &str, status: &str| {
+        (
+            id,
+            panel,
+            number.to_owned(),
+            alt.to_owned(),
+            Some(agent.to_owned()),
+            status.to_owned(),
+            0,
+        )
+    };
+    assert_eq!(
+        rows,
+        vec![
+            want(first, "21232322", "099999999", "pperez", "canceled"),
+            want(other, "3344343", "0991878", "daguirre", "pending"),
+            want(third, "5559001", "", "daguirre", "canceled"),
+        ]
+    );
 }

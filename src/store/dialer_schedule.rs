@@ -201,8 +201,8 @@ impl ScheduleStore for SqliteDialer {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let result = tx.execute(
                 "UPDATE dialer_schedule SET number = ?2, alternatives = ?3, agent = ?4, \
-                 call_at = ?5, expires_at = ?6, data = ?7, priority = ?8, updated_at = ?9 \
-                 WHERE id = ?1 AND status = 'pending'",
+                 call_at = ?5, expires_at = ?6, data = ?7, priority = ?8, updated_at = ?9, \
+                 campaign_id = ?10 WHERE id = ?1 AND status = 'pending'",
                 params![
                     id.0,
                     c.number.as_str(),
@@ -212,7 +212,8 @@ impl ScheduleStore for SqliteDialer {
                     c.expires_at.map(|t| t.seconds()),
                     c.data.as_text(),
                     c.priority,
-                    now.seconds()
+                    now.seconds(),
+                    c.campaign.0
                 ],
             );
             let change = match result {
@@ -232,6 +233,24 @@ impl ScheduleStore for SqliteDialer {
             let n = tx.execute(
                 "UPDATE dialer_schedule SET status = 'canceled', updated_at = ?2 \
                  WHERE id = ?1 AND status = 'pending'",
+                params![id.0, now.seconds()],
+            )?;
+            let change = if n == 1 {
+                Change::Done
+            } else {
+                refused(&tx, id)?
+            };
+            tx.commit()?;
+            Ok(change)
+        })
+    }
+
+    fn schedule_discard(&self, id: ScheduleId, now: UnixTime) -> Result<Change, PortError> {
+        self.conn.query(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                "UPDATE dialer_schedule SET status = 'canceled', updated_at = ?2 \
+                 WHERE id = ?1 AND status IN ('pending', 'expired')",
                 params![id.0, now.seconds()],
             )?;
             let change = if n == 1 {

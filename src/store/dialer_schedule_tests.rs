@@ -138,6 +138,55 @@ fn expiry_finish_and_updates_follow_the_status() {
 }
 
 #[test]
+fn a_panel_discards_pending_and_expired_calls_and_moves_calls_between_campaigns() {
+    let (_d, s, c) = open("sched-discard");
+    let sch = Schedule(&s);
+    let mut x = call(c, "0991", Some(100), 5);
+    x.expires_at = Some(UnixTime(200));
+    let expiring = sch.create(&x, UnixTime(0)).unwrap();
+    let pending = sch.create(&call(c, "0992", None, 5), UnixTime(0)).unwrap();
+    let taken = sch.create(&call(c, "0993", None, 1), UnixTime(0)).unwrap();
+    assert_eq!(sch.next_due(c, UnixTime(10)).unwrap().unwrap().id, taken);
+    sch.expire(UnixTime(200)).unwrap();
+    sch.discard(expiring, UnixTime(201)).unwrap();
+    sch.discard(pending, UnixTime(202)).unwrap();
+    for id in [expiring, pending] {
+        let got = sch.get(id).unwrap();
+        assert_eq!(got.status, ScheduleStatus::Canceled);
+    }
+    assert_eq!(sch.get(pending).unwrap().updated_at, UnixTime(202));
+    for (id, status) in [
+        (taken, ScheduleStatus::InProgress),
+        (pending, ScheduleStatus::Canceled),
+    ] {
+        assert!(matches!(
+            sch.discard(id, UnixTime(203)),
+            Err(ScheduleError::WrongStatus(_, st)) if st == status
+        ));
+    }
+    assert!(matches!(
+        sch.discard(ScheduleId(999), UnixTime(203)),
+        Err(ScheduleError::Unknown(_))
+    ));
+    // An update may name another campaign: the call moves there.
+    let c2 = s
+        .campaign_create(&campaign("Soporte<-", "UTC"))
+        .unwrap()
+        .unwrap();
+    let moving = sch.create(&call(c, "0994", None, 5), UnixTime(0)).unwrap();
+    sch.update(moving, &call(c2, "0994", None, 5), UnixTime(210))
+        .unwrap();
+    assert_eq!(sch.get(moving).unwrap().spec.campaign, c2);
+    // Data that would not read back is refused before the store.
+    let mut bad = call(c, "0995", None, 5);
+    bad.data = ContactData(vec![("link".into(), "http://x".into())]);
+    assert!(matches!(
+        sch.create(&bad, UnixTime(0)),
+        Err(ScheduleError::Invalid(_))
+    ));
+}
+
+#[test]
 fn remove_by_range_and_list_with_filters() {
     let (_d, s, c) = open("sched-list");
     let sch = Schedule(&s);

@@ -147,7 +147,8 @@ impl NewScheduledCall {
 
     /// The bounds: at most 10 alternatives, none repeating the number; priority at most
     /// 1 000 000; agent 1-64 printable characters; expiration after the date; at most
-    /// [`ContactData::MAX_PAIRS`] data pairs.
+    /// [`ContactData::MAX_PAIRS`] data pairs, each as [`ContactData::parse`] reads them (so
+    /// the stored text reads back the same).
     pub fn validate(&self) -> Result<(), ScheduleError> {
         if self.alternatives.len() > Self::MAX_ALTERNATIVES {
             return Err(ScheduleError::Invalid(ContactError::TooManyAlternatives));
@@ -166,6 +167,11 @@ impl NewScheduledCall {
         if self.data.0.len() > ContactData::MAX_PAIRS {
             return Err(ScheduleError::Invalid(ContactError::BadData(
                 "too many pairs",
+            )));
+        }
+        if ContactData::parse(&self.data.as_text()).as_ref() != Ok(&self.data) {
+            return Err(ScheduleError::Invalid(ContactError::BadData(
+                "a pair that does not read back",
             )));
         }
         if let (Some(at), Some(exp)) = (self.call_at, self.expires_at) {
@@ -209,6 +215,24 @@ pub struct ScheduleFilter {
     pub from: Option<UnixTime>,
     /// Only dated calls at or before this instant.
     pub to: Option<UnixTime>,
+}
+
+/// The campaign a pending calls panel's `queue` names (eXpand: each call belongs to a call
+/// center's queue): the campaign with that name, else, of the campaigns on the queue of that
+/// name, the first by name.
+pub fn panel_campaign<'a>(
+    campaigns: &'a [(CampaignId, super::DialerCampaign)],
+    queue: &str,
+) -> Option<&'a (CampaignId, super::DialerCampaign)> {
+    campaigns
+        .iter()
+        .find(|(_, c)| c.name.as_str() == queue)
+        .or_else(|| {
+            campaigns
+                .iter()
+                .filter(|(_, c)| c.queue.as_str() == queue)
+                .min_by(|a, b| a.1.name.cmp(&b.1.name))
+        })
 }
 
 /// The longest page a listing returns.
@@ -269,7 +293,8 @@ pub trait ScheduleStore: Send + Sync {
         offset: u64,
         limit: u64,
     ) -> Result<(u64, Vec<ScheduledCall>), PortError>;
-    /// Replaces Pending call `id`'s spec (its campaign kept).
+    /// Replaces Pending call `id`'s spec (its campaign too: a call may move to another
+    /// campaign).
     fn schedule_update(
         &self,
         id: ScheduleId,
@@ -278,6 +303,8 @@ pub trait ScheduleStore: Send + Sync {
     ) -> Result<Change, PortError>;
     /// Cancels Pending call `id` (a logical delete).
     fn schedule_cancel(&self, id: ScheduleId, now: UnixTime) -> Result<Change, PortError>;
+    /// Cancels Pending or Expired call `id` (a panel's discard).
+    fn schedule_discard(&self, id: ScheduleId, now: UnixTime) -> Result<Change, PortError>;
     /// Cancels the campaign's Pending calls to `number` dated within `[from, to]`; how many.
     fn schedule_cancel_range(
         &self,
@@ -396,6 +423,18 @@ impl Schedule<'_> {
             id,
             self.0
                 .schedule_cancel(id, now)
+                .map_err(ScheduleError::Store)?,
+        )
+    }
+
+    /// Discards call `id` from a pending calls panel (eXpand's logical delete): a Pending
+    /// call, or an Expired one (still shown to agents until discarded), becomes Canceled;
+    /// a call in progress, Completed or already Canceled is refused.
+    pub fn discard(&self, id: ScheduleId, now: UnixTime) -> Result<(), ScheduleError> {
+        change(
+            id,
+            self.0
+                .schedule_discard(id, now)
                 .map_err(ScheduleError::Store)?,
         )
     }
@@ -553,6 +592,11 @@ impl ScheduleService {
         self.run(move |s| s.cancel(id, now)).await
     }
 
+    /// [`Schedule::discard`].
+    pub async fn discard(&self, id: ScheduleId, now: UnixTime) -> Result<(), ScheduleError> {
+        self.run(move |s| s.discard(id, now)).await
+    }
+
     /// [`Schedule::remove_range`].
     pub async fn remove_range(
         &self,
@@ -603,51 +647,5 @@ impl ScheduleService {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn call() -> NewScheduledCall {
-        NewScheduledCall::new(CampaignId(1), PhoneNumber::parse("099123456").unwrap())
-    }
-
-    #[test]
-    fn statuses_map_to_expands_names_and_back() {
-        for s in ScheduleStatus::ALL {
-            assert_eq!(ScheduleStatus::parse(s.as_str()), Some(s));
-            assert!(ScheduleStatus::from_vendor(s.vendor_name())
-                .unwrap()
-                .contains(&s));
-        }
-        assert_eq!(ScheduleStatus::InProgress.vendor_name(), "PENDING");
-        assert_eq!(ScheduleStatus::from_vendor("done"), None);
-    }
-
-    #[test]
-    fn bounds_are_checked() {
-        assert!(call().validate().is_ok());
-        let mut c = call();
-        c.alternatives = vec![c.number.clone()];
-        assert!(matches!(
-            c.validate(),
-            Err(ScheduleError::Invalid(ContactError::AlternativeIsMain))
-        ));
-        let mut c = call();
-        c.alternatives = (0..11)
-            .map(|i| PhoneNumber::parse(&format!("0990{i:02}")).unwrap())
-            .collect();
-        assert!(c.validate().is_err());
-        let mut c = call();
-        c.priority = NewScheduledCall::MAX_PRIORITY + 1;
-        assert!(c.validate().is_err());
-        let mut c = call();
-        c.agent = Some("a\nb".into());
-        assert!(c.validate().is_err());
-        let mut c = call();
-        c.call_at = Some(UnixTime(10));
-        c.expires_at = Some(UnixTime(10));
-        assert!(matches!(
-            c.validate(),
-            Err(ScheduleError::ExpiresBeforeDate)
-        ));
-    }
-}
+#[path = "schedule_tests.rs"]
+mod tests;

@@ -4,18 +4,24 @@
 //!
 //! | failure | status | `errrorCode` |
 //! |---|---|---|
-//! | bad input (JSON, ids, filters, fields) | 400 | `Unknown_data_format` (documented) |
+//! | bad input (JSON, ids, filters, fields, dates) | 400 | `Unknown_data_format` (documented) |
+//! | a pending call's `queue` or `agent` unknown | 400 | `Invalid_queue`, `Invalid_agent` ("Cola invalida, Agente invalido") |
 //! | missing or wrong credentials | 401 | `Authentication_failure` |
-//! | unknown campaign, contact or path | 404 | `Campaign_not_found`, `Contact_not_found`, `Not_found` |
+//! | unknown campaign, contact, pending call or path | 404 | `Campaign_not_found`, `Contact_not_found`, `Call_not_found`, `Not_found` |
 //! | method not served on a path | 405 | `Method_not_allowed` |
 //! | another contact of the campaign has the number | 409 | `Duplicated_number` |
 //! | the contact is being dialed (renumber or disable) | 409 | `Contact_in_progress` |
+//! | the queue has a pending call to the number | 409 | `Duplicated_number` |
+//! | the pending call is not pending any more (edit), or done (delete) | 409 | `Call_not_pending` |
 //! | a store failing, the dialer not built | 503 | `Service_unavailable` (no internals) |
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::core::dialer::listing::ListingError;
+use crate::core::dialer::schedule::ScheduleError;
+use crate::core::dialer::DialerError;
+use crate::core::PortError;
 
 /// Why a request was not served.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -32,6 +38,18 @@ pub enum Failure {
     /// No such contact in the campaign.
     #[error("contact not found")]
     UnknownContact,
+    /// No such pending call.
+    #[error("pending call not found")]
+    UnknownCall,
+    /// A pending call's queue names no campaign.
+    #[error("invalid queue")]
+    InvalidQueue,
+    /// A pending call's agent is no agent of the engine.
+    #[error("invalid agent")]
+    InvalidAgent,
+    /// The pending call's status forbids the change.
+    #[error("call not pending")]
+    NotPending,
     /// No such resource.
     #[error("not found")]
     NotFound,
@@ -57,6 +75,10 @@ impl Failure {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "Authentication_failure"),
             Self::UnknownCampaign => (StatusCode::NOT_FOUND, "Campaign_not_found"),
             Self::UnknownContact => (StatusCode::NOT_FOUND, "Contact_not_found"),
+            Self::UnknownCall => (StatusCode::NOT_FOUND, "Call_not_found"),
+            Self::InvalidQueue => (StatusCode::BAD_REQUEST, "Invalid_queue"),
+            Self::InvalidAgent => (StatusCode::BAD_REQUEST, "Invalid_agent"),
+            Self::NotPending => (StatusCode::CONFLICT, "Call_not_pending"),
             Self::NotFound => (StatusCode::NOT_FOUND, "Not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method_not_allowed"),
             Self::DuplicatedNumber => (StatusCode::CONFLICT, "Duplicated_number"),
@@ -80,6 +102,38 @@ pub fn from_listing(e: ListingError) -> Failure {
             Failure::Unavailable
         }
     }
+}
+
+/// The one mapping from the scheduled calls' errors.
+pub fn from_schedule(e: ScheduleError) -> Failure {
+    match e {
+        ScheduleError::Invalid(_) => Failure::BadInput("call"),
+        ScheduleError::ExpiresBeforeDate => Failure::BadInput("expiration"),
+        ScheduleError::AlreadySpooled => Failure::DuplicatedNumber,
+        ScheduleError::Unknown(_) => Failure::UnknownCall,
+        ScheduleError::WrongStatus(..) => Failure::NotPending,
+        ScheduleError::Store(e) => {
+            tracing::warn!(error = %crate::core::error_chain(&*e), "eXpand REST: schedule store failed");
+            Failure::Unavailable
+        }
+    }
+}
+
+/// The one mapping from the dialer's command errors (reading campaigns: only the store fails).
+pub fn from_dialer(e: DialerError) -> Failure {
+    match e {
+        DialerError::UnknownCampaign(_) => Failure::UnknownCampaign,
+        e => {
+            tracing::warn!(error = %crate::core::error_chain(&e), "eXpand REST: dialer failed");
+            Failure::Unavailable
+        }
+    }
+}
+
+/// A directory read failing.
+pub fn from_directory(e: PortError) -> Failure {
+    tracing::warn!(error = %crate::core::error_chain(&*e), "eXpand REST: directory failed");
+    Failure::Unavailable
 }
 
 /// A JSON answer.

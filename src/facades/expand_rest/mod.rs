@@ -1,6 +1,7 @@
 //! The eXpand REST API (`/expandweb3/api/...`): JSON over HTTP with HTTP Basic authentication,
 //! the vendor's dialer module (`campaign/external/campaigns...`: campaigns, contacts, the
-//! contact lists and the activity export).
+//! contact lists and the activity export), and the agents' pending outgoing calls panel
+//! (`external/outgoingcalls/call`, over the dialer's scheduled calls).
 //!
 //! - authentication: `Authorization: Basic` with a key issued by `centralita admin credential
 //!   create --api expand-rest`: its id as the user name, its secret (the part after the `.`) as
@@ -40,6 +41,9 @@ use errors::Failure;
 /// The base of the dialer module's paths.
 pub const DIALER_BASE: &str = "/expandweb3/api/campaign/external";
 
+/// The pending outgoing calls panel's path.
+pub const OUTGOING_CALLS: &str = "/expandweb3/api/external/outgoingcalls/call";
+
 /// Every method and path the facade serves (paths in OpenAPI's `{name}` form).
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/expandweb3/api/campaign/external/campaigns"),
@@ -66,6 +70,20 @@ pub const ROUTES: &[(&str, &str)] = &[
     (
         "put",
         "/expandweb3/api/campaign/external/campaigns/{campaign}/contacts/{contact}",
+    ),
+    ("get", "/expandweb3/api/external/outgoingcalls/call"),
+    ("post", "/expandweb3/api/external/outgoingcalls/call"),
+    (
+        "get",
+        "/expandweb3/api/external/outgoingcalls/call/{callid}",
+    ),
+    (
+        "put",
+        "/expandweb3/api/external/outgoingcalls/call/{callid}",
+    ),
+    (
+        "delete",
+        "/expandweb3/api/external/outgoingcalls/call/{callid}",
     ),
 ];
 
@@ -118,6 +136,25 @@ pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>, config: ExpandRes
             &c("/{campaign}/contacts/{contact}"),
             get(ops::contacts::one)
                 .put(ops::contacts::edit)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            OUTGOING_CALLS,
+            get(ops::outgoing_calls::list)
+                .post(ops::outgoing_calls::add)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            &format!("{OUTGOING_CALLS}/"),
+            get(ops::outgoing_calls::list)
+                .post(ops::outgoing_calls::add)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            &format!("{OUTGOING_CALLS}/{{callid}}"),
+            get(ops::outgoing_calls::one)
+                .put(ops::outgoing_calls::edit)
+                .delete(ops::outgoing_calls::remove)
                 .fallback(method_not_allowed),
         )
         .route("/expandweb3/api/{*rest}", any(not_found))

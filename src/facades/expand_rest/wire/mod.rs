@@ -27,6 +27,8 @@ use crate::core::UnixTime;
 
 use super::errors::Failure;
 
+pub mod outgoing_calls;
+
 /// The filters of a request, by lowercase name (the query string first, then headers).
 #[derive(Debug, Default)]
 pub struct Filters(HashMap<String, String>);

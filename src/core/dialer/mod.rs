@@ -18,6 +18,9 @@
 //!   contact ([`listing::DialerListing`], its own port).
 //! - [`schedule`]: scheduled calls (callbacks, dialer tasks), the [`schedule::ScheduleStore`]
 //!   port and [`schedule::ScheduleService`].
+//! - [`spool`]: a destination put into a campaign's spool (respool, dated call, dialer task,
+//!   removals, a disposition's dialer action), once for every vendor.
+//! - [`uploads`]: contact bases imported in the background, their progress followed by name.
 //! - [`DialerStore`]: the storage port; [`DialerService`]: the async commands over it.
 //!
 //! **Architecture Invariant:** a contact is claimed by one claimer at a time: the store marks
@@ -39,6 +42,8 @@ pub mod pacing;
 pub mod runner;
 pub mod schedule;
 pub mod simulator;
+pub mod spool;
+pub mod uploads;
 pub mod zones;
 
 #[cfg(test)]
@@ -269,6 +274,7 @@ pub struct DialerService {
     calls: Option<Arc<dyn calls::DialerCallStore>>,
     listing: Option<Arc<dyn listing::DialerListing>>,
     schedule: Option<schedule::ScheduleService>,
+    uploads: uploads::UploadJobs,
     center: TimeZone,
 }
 
@@ -280,6 +286,7 @@ impl DialerService {
             calls: None,
             listing: None,
             schedule: None,
+            uploads: uploads::UploadJobs::default(),
             center,
         }
     }

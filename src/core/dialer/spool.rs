@@ -20,7 +20,11 @@ use super::schedule::{
 };
 use super::zones::zone_for_number;
 use super::{CampaignId, DialerService};
-use crate::core::campaigns::{CampaignName, DispositionAction};
+use crate::core::audit::Actor;
+use crate::core::campaigns::{
+    resolve_disposition, CampaignName, CampaignService, Disposed, DispositionAction,
+    DispositionError, DispositionRequest,
+};
 use crate::core::journal::UnixTime;
 use crate::core::originate::PhoneNumber;
 use crate::core::{off_runtime, PortError};
@@ -155,6 +159,60 @@ pub fn next_alternative_first(
     Some((first, all))
 }
 
+/// `YYYY-MM-DD HH:MM:SS` in `zone` as an instant (the later one in a repeated hour).
+pub fn local_instant(s: &str, zone: &jiff::tz::TimeZone) -> Option<UnixTime> {
+    let dt = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", s.trim()).ok()?;
+    let z = dt.to_zoned(zone.clone()).ok()?;
+    Some(UnixTime(z.timestamp().as_second()))
+}
+
+/// A disposition with its dialer action: after [`resolve_disposition`], a RESPOOL,
+/// RESPOOLALTERNATIVE or RESCHEDULE rule is applied through
+/// [`DialerService::after_disposition`] in the dialer campaign named by `camptoreschedule`
+/// (else by the disposition's campaign), RESCHEDULE's date read in the call center's zone;
+/// then the disposition is recorded ([`CampaignService::dispose_done`]), pending only when
+/// its action could not be applied (no such dialer campaign, no other number; logged). The
+/// answer is the disposition's: a dialer refusal does not refuse it.
+pub async fn dispose(
+    campaigns: &CampaignService,
+    dialer: &DialerService,
+    actor: &Actor,
+    req: DispositionRequest,
+) -> Result<Disposed, DispositionError> {
+    let action = match resolve_disposition(campaigns.campaigns(), &req) {
+        Ok((_, rule)) => rule.action,
+        Err(e) => return Err(e),
+    };
+    let mut done = false;
+    if action.needs_dialer() {
+        let name = match req.camptoreschedule.trim() {
+            "" => req.campaign.trim(),
+            other => other,
+        };
+        let at = local_instant(&req.schedule, dialer.center());
+        let result = match (
+            CampaignName::parse(name),
+            PhoneNumber::parse(req.callerid.trim()),
+        ) {
+            (Some(name), Ok(number)) => {
+                dialer
+                    .after_disposition(action, &name, &number, None, at, UnixTime::now())
+                    .await
+            }
+            _ => Err(SpoolError::UnknownCampaign(name.chars().take(64).collect())),
+        };
+        match result {
+            Ok(_) | Err(SpoolError::AlreadySpooled) => done = true,
+            Err(e) => tracing::info!(
+                error = %e,
+                action = action.as_str(),
+                "disposition: dialer action not applied, recorded as pending"
+            ),
+        }
+    }
+    campaigns.dispose_done(actor, req, done).await
+}
+
 impl DialerService {
     fn schedule_store(
         &self,
@@ -233,8 +291,14 @@ impl DialerService {
                 .spool_create(call, None, NOW_PRIORITY, now)
                 .await
                 .map(TaskDone::Scheduled),
-            TaskMode::Dated(at) => self.schedule_at(call, at, now).await.map(TaskDone::Scheduled),
-            TaskMode::Bulk => self.add_contact_once(call, now).await.map(TaskDone::Contact),
+            TaskMode::Dated(at) => self
+                .schedule_at(call, at, now)
+                .await
+                .map(TaskDone::Scheduled),
+            TaskMode::Bulk => self
+                .add_contact_once(call, now)
+                .await
+                .map(TaskDone::Contact),
             TaskMode::ClickToCall => Err(SpoolError::NotADialerTask),
         }
     }
@@ -303,10 +367,7 @@ impl DialerService {
                     }
                 }
             }
-            Ok(Removed {
-                contact,
-                scheduled,
-            })
+            Ok(Removed { contact, scheduled })
         })
         .await
         .map_err(SpoolError::Store)
@@ -351,11 +412,7 @@ impl DialerService {
         let id = self.campaign_named(campaign).await?;
         let contact = self.contact_with_main(id, callerid.clone()).await?;
         let (mut number, mut alternatives, data) = match &contact {
-            Some(c) => (
-                c.main.clone(),
-                c.alternatives.clone(),
-                c.data.clone(),
-            ),
+            Some(c) => (c.main.clone(), c.alternatives.clone(), c.data.clone()),
             None => (callerid.clone(), Vec::new(), ContactData::default()),
         };
         if action == DispositionAction::RespoolAlternative {

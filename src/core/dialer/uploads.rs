@@ -147,7 +147,10 @@ impl DialerService {
     /// Starts importing `upload` in the background (see [`UploadJobs`]); returns at once.
     /// Must be called within a Tokio runtime.
     pub fn start_upload(&self, upload: Upload, now: UnixTime) -> Result<(), UploadError> {
-        let key: Key = (upload.campaign.1.as_str().to_owned(), upload.filename.clone());
+        let key: Key = (
+            upload.campaign.1.as_str().to_owned(),
+            upload.filename.clone(),
+        );
         self.uploads.begin(
             &key,
             UploadStatus {

@@ -137,10 +137,7 @@ async fn click_to_call(uc: &Ucontact, who: &Principal, o: wire::DialerObject) ->
     let (agent, phone) = match (&o.agent, &scope) {
         (None, Some(scope)) => (
             scope.username.clone(),
-            scope
-                .phones
-                .first()
-                .and_then(|p| Extension::parse(p).ok()),
+            scope.phones.first().and_then(|p| Extension::parse(p).ok()),
         ),
         (None, None) => (String::new(), None),
         (Some(a), _) => {

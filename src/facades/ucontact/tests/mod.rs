@@ -357,5 +357,6 @@ async fn failures_count_per_client_address_behind_a_trusted_proxy() {
 }
 
 mod campaigns;
+mod dialers;
 mod recordings;
 mod records;

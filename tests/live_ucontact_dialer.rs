@@ -212,7 +212,7 @@ async fn the_dialer_operations_through_python_requests() {
         .query_row("SELECT COUNT(*) FROM dialer_attempt", [], |r| r.get(0))
         .unwrap();
     let jobs: i64 = db
-        .query_row("SELECT COUNT(*) FROM originate_job_v2", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM originate_job", [], |r| r.get(0))
         .unwrap();
     assert_eq!((attempts, jobs), (0, 0));
 }

@@ -138,6 +138,19 @@ impl UploadJobs {
     }
 }
 
+/// Ends its job when dropped.
+struct Ending {
+    jobs: UploadJobs,
+    key: Key,
+    failed: bool,
+}
+
+impl Drop for Ending {
+    fn drop(&mut self) {
+        self.jobs.end(&self.key, self.failed);
+    }
+}
+
 impl DialerService {
     /// The service's upload jobs.
     pub fn uploads(&self) -> &UploadJobs {
@@ -168,9 +181,16 @@ impl DialerService {
         let (jobs, store) = (self.uploads.clone(), self.store().clone());
         let id = upload.campaign.0;
         tokio::task::spawn_blocking(move || {
+            // Ends the job however the import ends (a panic included: then it failed).
+            let mut ending = Ending {
+                jobs,
+                key,
+                failed: true,
+            };
             let failed = match store.campaign(id) {
                 Ok(Some(campaign)) => {
                     let mut input = std::io::Cursor::new(upload.base);
+                    let (jobs, key) = (&ending.jobs, &ending.key);
                     import::import_base(
                         store.as_ref(),
                         id,
@@ -178,7 +198,7 @@ impl DialerService {
                         &mut input,
                         upload.zone.as_ref(),
                         now,
-                        &mut |r| jobs.progress(&key, r),
+                        &mut |r| jobs.progress(key, r),
                     )
                     .map_err(|e| tracing::warn!(error = %e, "dialer: upload stopped"))
                     .is_err()
@@ -189,7 +209,7 @@ impl DialerService {
                     true
                 }
             };
-            jobs.end(&key, failed);
+            ending.failed = failed;
         });
         Ok(())
     }

@@ -307,12 +307,14 @@ pub(in crate::facades::ucontact) async fn upload_base(
     } else {
         None
     };
-    // Bounded before decoding: the base64 of a file over the maximum is refused unread.
+    // Bounded before decoding: the base64 of a file over the maximum is refused unread. Line
+    // breaks are dropped; a space is a `+` a client did not form-encode (base64 has no space).
     let b64: String = form
         .get("fileb64")
         .unwrap_or("")
         .chars()
-        .filter(|c| !c.is_ascii_whitespace())
+        .filter(|c| !matches!(c, '\r' | '\n' | '\t'))
+        .map(|c| if c == ' ' { '+' } else { c })
         .collect();
     if b64.is_empty() || b64.len() / 4 * 3 > uc.config.max_upload_bytes + 3 {
         return Answer::zero();

@@ -621,6 +621,16 @@ async fn uploads_over_the_maximum_are_refused_before_decoding() {
             .1,
         "1"
     );
+    // A `+` of the base64 a client did not form-encode arrives as a space: read as `+`.
+    let raw = "filename=c.csv&campaign=Ventas-%3E&fileb64=VmVudGFzLT47MDk4MDAwMjI0O2E9Pj4+Cg==";
+    assert_eq!(
+        post(&f.router, "Dialers/uploadbase", Some(&sup), raw)
+            .await
+            .1,
+        "1"
+    );
+    let v = wait_done(&f, &sup, "Ventas->", "c.csv").await;
+    assert_eq!(v["imported"], json!(1));
 }
 
 #[tokio::test]

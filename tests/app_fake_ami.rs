@@ -733,6 +733,24 @@ async fn ucontact_commands_reach_the_pbx() {
         (Some("PJSIP/1001"), Some("5551030"))
     );
 
+    // DialerTask's click-to-call (calldate null, bulk and automatic false): the same call, at
+    // once, from the phone the task names.
+    let mark = e.pbx.mark();
+    let task = r#"{"calldate": null, "campaign": "Ventas->", "destination": "555-1034", "alternatives": "", "agent": "1100", "data": "idcustomer=7", "source": "source", "bulk": false, "automatic": false}"#;
+    let body: String = format!(
+        "call={}",
+        task.bytes()
+            .map(|b| format!("%{b:02X}"))
+            .collect::<String>()
+    );
+    let answer = e.ucontact("Dialers/DialerTask", &key, &body).await;
+    assert_eq!(answer, (200, "1".to_owned()));
+    let o = e.pbx.wait_for(mark, "Originate", |_| true).await;
+    assert_eq!(
+        (o.get("Channel"), o.get("Exten")),
+        (Some("PJSIP/1100"), Some("5551034"))
+    );
+
     // Bad input is 0 and sends nothing; the good call after it does.
     let mark = e.pbx.mark();
     for body in [

@@ -1,6 +1,7 @@
 //! uContact's JSON input decoders (`facades::ucontact::wire`) on arbitrary text: the `black`
 //! object and array (entries to add, keys to delete), the getrecords `filter` object and the
-//! `data` of a call (JSON object or `Par1=Val1:Par2=Val2`). Each answers a value or a
+//! `data` of a call (JSON object or `Par1=Val1:Par2=Val2`), the `Dialers/*` objects (Respool,
+//! schedule, task). Each answers a value or a
 //! `WireError`, never panics; what they accept is what the core accepts.
 //!
 //! Input: byte 0 chooses the decoder (and the zone of the filter's dates), the rest is the form
@@ -10,7 +11,7 @@
 use std::sync::OnceLock;
 
 use centralita::facades::ucontact::wire::{
-    blacklist_entry, blacklist_key, call_variables, json_list, records_filter,
+    blacklist_entry, blacklist_key, call_variables, dialer_object, json_list, records_filter,
 };
 use jiff::tz::TimeZone;
 use libfuzzer_sys::fuzz_target;
@@ -33,23 +34,29 @@ fuzz_target!(|data: &[u8]| {
     };
     // Form values reach the decoders as text (the form decoder replaces invalid UTF-8).
     let text = String::from_utf8_lossy(text);
-    match which % 6 {
+    match which % 7 {
         0 | 1 => {
-            if let Ok(entries) = json_list(&text, which % 6 == 1, blacklist_entry) {
+            if let Ok(entries) = json_list(&text, which % 7 == 1, blacklist_entry) {
                 assert!(!entries.is_empty());
                 assert!(entries.iter().all(|e| e.text_ok()));
             }
         }
         2 | 3 => {
-            if let Ok(keys) = json_list(&text, which % 6 == 3, blacklist_key) {
+            if let Ok(keys) = json_list(&text, which % 7 == 3, blacklist_key) {
                 assert!(!keys.is_empty());
             }
         }
         4 => {
             let zones = zones();
-            let tz = &zones[usize::from(*which / 6) % zones.len()];
+            let tz = &zones[usize::from(*which / 7) % zones.len()];
             if let Ok(f) = records_filter(&text, tz) {
                 let _ = (f.from, f.to, f.mindur);
+            }
+        }
+        6 => {
+            if let Ok(o) = dialer_object(&text) {
+                assert!(o.alternatives.len() <= 10);
+                assert!(!o.alternatives.contains(&o.destination));
             }
         }
         _ => {

@@ -278,11 +278,12 @@ pub enum DispositionAction {
     None,
     /// Blacklist the customer's number for the campaign (done at once).
     Blacklist,
-    /// Put the number back in the dialer's pool (needs the dialer: recorded as pending).
+    /// Put the number back in the dialer's pool (done by [`crate::core::dialer::spool::dispose`]
+    /// when the dialer has the campaign; recorded as pending otherwise).
     Respool,
-    /// Put the next alternative number in the dialer's pool (needs the dialer: pending).
+    /// Put the next alternative number in the dialer's pool (as `Respool`).
     RespoolAlternative,
-    /// Schedule a call at `schedule` (needs the dialer: pending).
+    /// Schedule a call at `schedule` (as `Respool`).
     Reschedule,
 }
 
@@ -311,7 +312,7 @@ impl DispositionAction {
         }
     }
 
-    /// Whether acting on it needs the dialer (not part of the engine yet).
+    /// Whether acting on it needs the dialer.
     pub fn needs_dialer(self) -> bool {
         matches!(
             self,
@@ -859,12 +860,23 @@ impl CampaignService {
         actor: &Actor,
         req: DispositionRequest,
     ) -> Result<Disposed, DispositionError> {
+        self.dispose_done(actor, req, false).await
+    }
+
+    /// [`Self::dispose`] of a disposition whose dialer action was already applied when
+    /// `dialer_done` (see [`crate::core::dialer::spool::dispose`]): then it is not pending.
+    pub async fn dispose_done(
+        &self,
+        actor: &Actor,
+        req: DispositionRequest,
+        dialer_done: bool,
+    ) -> Result<Disposed, DispositionError> {
         let params = format!(
             "campaign={} l1={} l2={} l3={}",
             req.campaign, req.l1, req.l2, req.l3
         );
         let target = req.guid.clone();
-        let result = self.dispose_inner(actor, req).await;
+        let result = self.dispose_inner(actor, req, dialer_done).await;
         let entry = EngineAction::now(
             actor,
             "campaign.disposition",
@@ -880,6 +892,7 @@ impl CampaignService {
         &self,
         actor: &Actor,
         req: DispositionRequest,
+        dialer_done: bool,
     ) -> Result<Disposed, DispositionError> {
         let (campaign, rule) = resolve_disposition(&self.campaigns, &req)?;
         let blacklist = if rule.action == DispositionAction::Blacklist {
@@ -894,7 +907,7 @@ impl CampaignService {
         let record = DispositionRecord {
             action: rule.action,
             txtcode: rule.txtcode.clone(),
-            pending_dialer: rule.action.needs_dialer(),
+            pending_dialer: rule.action.needs_dialer() && !dialer_done,
             at: UnixTime::now(),
             request: req,
         };

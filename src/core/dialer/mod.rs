@@ -18,6 +18,9 @@
 //!   contact ([`listing::DialerListing`], its own port).
 //! - [`schedule`]: scheduled calls (callbacks, dialer tasks), the [`schedule::ScheduleStore`]
 //!   port and [`schedule::ScheduleService`].
+//! - [`spool`]: a destination put into a campaign's spool (respool, dated call, dialer task,
+//!   removals, a disposition's dialer action), once for every vendor.
+//! - [`uploads`]: contact bases imported in the background, their progress followed by name.
 //! - [`DialerStore`]: the storage port; [`DialerService`]: the async commands over it.
 //!
 //! **Architecture Invariant:** a contact is claimed by one claimer at a time: the store marks
@@ -39,6 +42,8 @@ pub mod pacing;
 pub mod runner;
 pub mod schedule;
 pub mod simulator;
+pub mod spool;
+pub mod uploads;
 pub mod zones;
 
 #[cfg(test)]
@@ -270,6 +275,7 @@ pub struct DialerService {
     listing: Option<Arc<dyn listing::DialerListing>>,
     schedule: Option<schedule::ScheduleService>,
     pacing: Arc<runner::PacingBoard>,
+    uploads: uploads::UploadJobs,
     center: TimeZone,
 }
 
@@ -282,6 +288,7 @@ impl DialerService {
             listing: None,
             schedule: None,
             pacing: Arc::default(),
+            uploads: uploads::UploadJobs::default(),
             center,
         }
     }

@@ -7,7 +7,12 @@
 //! max_report_days = 93                # longest getrecords calldatei-calldatef range, days (1-366)
 //! max_bulk_items = 1000               # most objects in one addblackbulk/deleteblackbulk (1-10000)
 //! record_link_seconds = 3600          # how long a signed recording link of getrecords works (60-604800)
+//! max_upload_bytes = 33554432         # largest decoded Dialers/uploadbase file (1024-41943040)
 //! ```
+//!
+//! The two upload operations accept request bodies up to [`UcontactConfig::upload_body_limit`]
+//! (one and a half times `max_upload_bytes`, plus 64 KiB: the base64 and form encodings of the
+//! largest file), whatever `[http] body_limit_bytes` says; every other operation keeps it.
 //!
 //! Campaigns (`[[campaigns.campaign]]`) are the engine's `[campaigns]` section, not this one.
 
@@ -40,6 +45,10 @@ pub struct UcontactConfig {
     /// in seconds. Default 3600; 60-604800.
     #[serde(default = "default_record_link_seconds")]
     pub record_link_seconds: u64,
+    /// The largest file `Dialers/uploadbase` and `uploadbasewithtimezone` accept, decoded, in
+    /// bytes; a larger one is answered `0` before it is decoded. Default 32 MiB; 1024-40 MiB.
+    #[serde(default = "default_max_upload_bytes")]
+    pub max_upload_bytes: usize,
 }
 
 impl Default for UcontactConfig {
@@ -50,6 +59,7 @@ impl Default for UcontactConfig {
             max_report_days: DEFAULT_MAX_REPORT_DAYS,
             max_bulk_items: DEFAULT_MAX_BULK_ITEMS,
             record_link_seconds: DEFAULT_RECORD_LINK_SECONDS,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
         }
     }
 }
@@ -82,7 +92,23 @@ fn default_record_link_seconds() -> u64 {
     DEFAULT_RECORD_LINK_SECONDS
 }
 
+/// Default `max_upload_bytes`: 32 MiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 32 << 20;
+/// The largest `max_upload_bytes`: 40 MiB (a body limit of 60 MiB and 64 KiB).
+pub const MAX_UPLOAD_BYTES: usize = 40 << 20;
+
+fn default_max_upload_bytes() -> usize {
+    DEFAULT_MAX_UPLOAD_BYTES
+}
+
 impl UcontactConfig {
+    /// The request body limit of the two upload operations: the base64 of
+    /// `max_upload_bytes` (4/3) form-encoded (`+`, `/` and `=` as `%2B`, `%2F`, `%3D`) fits in
+    /// one and a half times it, plus 64 KiB for the other fields.
+    pub fn upload_body_limit(&self) -> usize {
+        self.max_upload_bytes + self.max_upload_bytes / 2 + (64 << 10)
+    }
+
     /// Checks every value; the error names the key and why.
     pub fn validate(&self) -> Result<(), (&'static str, &'static str)> {
         if !(60..=604_800).contains(&self.session_idle_seconds) {
@@ -99,6 +125,9 @@ impl UcontactConfig {
         }
         if !(60..=604_800).contains(&self.record_link_seconds) {
             return Err(("ucontact.record_link_seconds", "must be 60-604800"));
+        }
+        if !(1024..=MAX_UPLOAD_BYTES).contains(&self.max_upload_bytes) {
+            return Err(("ucontact.max_upload_bytes", "must be 1024-41943040"));
         }
         Ok(())
     }

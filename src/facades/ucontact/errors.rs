@@ -7,6 +7,8 @@
 //!   a supervisor operation: HTTP 403 `Forbidden`; an unknown operation: HTTP 404.
 //! - `Agents/AgentCall`, `AgentCallwithData` and `HangupPhone` answer their documented `0` also
 //!   when the PBX is not connected or a store fails (logged).
+//! - `Dialers/*` answer `0` on any refusal (unknown campaign, a destination already in the
+//!   spool, a field out of bounds) and 503 `0` when the store fails.
 //! - Elsewhere, the engine not connected to the PBX yet, or a store failing: HTTP 503 `0` (no
 //!   internals).
 
@@ -14,6 +16,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::core::campaigns::{AgentCallError, BlacklistError, DispositionError};
+use crate::core::dialer::spool::SpoolError;
 use crate::core::originate_service::StartError;
 
 /// An answer.
@@ -140,6 +143,23 @@ pub fn disposition(e: &DispositionError) -> Answer {
     match e {
         DispositionError::Store => Answer::unavailable(),
         other => Answer::bad_request(other.to_string()),
+    }
+}
+
+/// A `Dialers/*` refusal (an unknown campaign, a destination already in the spool, a field out
+/// of bounds): the documented `0`; a store failure (or scheduled calls missing): 503 `0`.
+pub fn spool(e: &SpoolError) -> Answer {
+    match e {
+        SpoolError::Store(_) | SpoolError::Unavailable => {
+            tracing::warn!(error = %e, "ucontact: dialer operation failed in the store");
+            Answer::unavailable()
+        }
+        SpoolError::UnknownCampaign(_)
+        | SpoolError::AlreadySpooled
+        | SpoolError::Invalid(_)
+        | SpoolError::NotADialerTask
+        | SpoolError::NoAlternative
+        | SpoolError::NoDate => Answer::zero(),
     }
 }
 

@@ -7,6 +7,10 @@
 //! - Every other call carries `Authorization: Basic <session token>` or `Authorization: Bearer
 //!   <API key>` (`centralita admin credential create --api ucontact`). Supervisor operations
 //!   (`Supervisor/*`, `admin/*`) need an agent with the supervisor flag, or an API key.
+//! - `Dialers/*` go through the dialer's spool and upload jobs (`DialerService`): Respool,
+//!   ScheduleDialerCall and DialerTask for any session (an agent's CTI does them);
+//!   RemoveContact, RemoveScheduleDialerCall, uploadbase(+withtimezone) and the engine's
+//!   uploadstatus need the supervisor flag or an API key.
 //! - Calls, dispositions and the blacklist go through [`CampaignService`]; supervision reads
 //!   the live state and today's queue report; recordings come from the catalogue.
 //!
@@ -20,6 +24,10 @@ pub mod wire;
 
 use ops::auth::{end_session, get_user_token};
 use ops::calls::{agent_call, blacklist, disposition_call, hangup_phone};
+use ops::dialers::{
+    dialer_task, remove_contact, remove_schedule, respool, schedule_dialer_call, upload_base,
+    upload_status,
+};
 use ops::recordings::{convert, get_records, record_flat, record_in_day, tag_record};
 use ops::supervision::{campaign_status, queue_summary};
 
@@ -69,6 +77,7 @@ struct Ucontact {
 
 /// The facade's routes over `services`, with its `[ucontact]` section.
 pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>, config: UcontactConfig) -> Router {
+    let upload_limit = config.upload_body_limit();
     let state = Arc::new(Ucontact {
         config,
         sessions: services.sessions.clone(),
@@ -79,7 +88,14 @@ pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>, config: UcontactC
     });
     answer_panics(
         Router::new()
-            .route("/Integra/resources/{*op}", post(integra))
+            .route(
+                "/Integra/resources/{*op}",
+                post(integra).layer(axum::middleware::from_fn(
+                    move |req: axum::extract::Request, next: axum::middleware::Next| {
+                        upload_body_limit(req, next, upload_limit)
+                    },
+                )),
+            )
             .route("/records/{file}", get(record_flat))
             .route("/records/{day}/{file}", get(record_in_day))
             .with_state(state),
@@ -95,6 +111,40 @@ pub fn answer_panics(router: Router) -> Router {
             Answer::unavailable().into_response()
         },
     ))
+}
+
+/// Whether `op` (lower case, no surrounding `/`) uploads a contact base.
+fn is_upload(op: &str) -> bool {
+    matches!(op, "dialers/uploadbase" | "dialers/uploadbasewithtimezone")
+}
+
+/// The two upload operations read bodies up to `limit` bytes
+/// ([`UcontactConfig::upload_body_limit`]); every other request keeps the server's limit.
+async fn upload_body_limit(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+    limit: usize,
+) -> Response {
+    use tower::{Layer, ServiceExt};
+    let op = req
+        .uri()
+        .path()
+        .strip_prefix("/Integra/resources/")
+        .unwrap_or("")
+        .trim_matches('/')
+        .to_ascii_lowercase();
+    if is_upload(&op) {
+        match axum::extract::DefaultBodyLimit::max(limit)
+            .layer(next)
+            .oneshot(req)
+            .await
+        {
+            Ok(r) => r,
+            Err(never) => match never {},
+        }
+    } else {
+        next.run(req).await
+    }
 }
 
 fn actor(p: &Principal) -> Actor {
@@ -211,8 +261,13 @@ async fn integra(
     let Some(who) = uc.authenticate(headers, client).await else {
         return Answer::unauthorized().into_response();
     };
-    let supervisor_only =
-        (op.starts_with("supervisor/") && op != "supervisor/convert") || op.starts_with("admin/");
+    let supervisor_only = (op.starts_with("supervisor/") && op != "supervisor/convert")
+        || op.starts_with("admin/")
+        || is_upload(&op)
+        || matches!(
+            op.as_str(),
+            "dialers/removecontact" | "dialers/removescheduledialercall" | "dialers/uploadstatus"
+        );
     if supervisor_only && !who.supervisor {
         return Answer::forbidden().into_response();
     }
@@ -230,6 +285,14 @@ async fn integra(
         "supervisor/convert" => convert(&uc, &who, &form).await,
         "supervisor/queuesummary" => queue_summary(&uc).await,
         "supervisor/campaignstatus" => campaign_status(&uc, &form).await,
+        "dialers/respool" => respool(&uc, &who, &form).await,
+        "dialers/scheduledialercall" => schedule_dialer_call(&uc, &who, &form).await,
+        "dialers/dialertask" => dialer_task(&uc, &who, &form).await,
+        "dialers/removecontact" => remove_contact(&uc, &who, &form).await,
+        "dialers/removescheduledialercall" => remove_schedule(&uc, &who, &form).await,
+        "dialers/uploadbase" => upload_base(&uc, &who, &form, false).await,
+        "dialers/uploadbasewithtimezone" => upload_base(&uc, &who, &form, true).await,
+        "dialers/uploadstatus" => upload_status(&uc, &form).await,
         _ => Answer::not_found(),
     };
     answer.into_response()

@@ -177,7 +177,10 @@ pub(in crate::facades::ucontact) async fn disposition_call(
         req.tag.trim().to_owned()
     };
     let guid = req.guid.trim().to_owned();
-    match uc.campaigns.dispose(&actor(who), req).await {
+    let disposed =
+        crate::core::dialer::spool::dispose(&uc.campaigns, &uc.services.dialer, &actor(who), req)
+            .await;
+    match disposed {
         Ok(done) => {
             // The call's recording carries the disposition as a tag (when it is catalogued).
             let _ = uc

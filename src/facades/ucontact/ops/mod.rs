@@ -2,5 +2,6 @@
 
 pub mod auth;
 pub mod calls;
+pub mod dialers;
 pub mod recordings;
 pub mod supervision;

@@ -357,5 +357,7 @@ async fn failures_count_per_client_address_behind_a_trusted_proxy() {
 }
 
 mod campaigns;
+mod dialer_uploads;
+mod dialers;
 mod recordings;
 mod records;

@@ -197,10 +197,12 @@ pub enum WireError {
     Invalid(&'static str),
 }
 
+mod dialers;
 mod json;
 mod queues;
 mod records;
 
+pub use dialers::*;
 pub use json::*;
 pub use queues::*;
 pub use records::*;

@@ -29,7 +29,10 @@ fn base(total: u64, campaign: &str) -> Vec<u8> {
     out.into_bytes()
 }
 
-fn campaign(store: &SqliteDialer, name: &str) -> (centralita::core::dialer::CampaignId, DialerCampaign) {
+fn campaign(
+    store: &SqliteDialer,
+    name: &str,
+) -> (centralita::core::dialer::CampaignId, DialerCampaign) {
     let c = DialerCampaign::new(
         CampaignName::parse(name).expect("name"),
         QueueName::new("q_campanas").expect("queue"),
@@ -52,16 +55,32 @@ fn main() {
     let (id, c) = campaign(&store, "importada");
     let file = base(total, "importada");
     let t = Instant::now();
-    let report = import_base(&store, id, &c, &mut Cursor::new(&file), None, now, &mut |_| {})
-        .expect("import");
+    let report = import_base(
+        &store,
+        id,
+        &c,
+        &mut Cursor::new(&file),
+        None,
+        now,
+        &mut |_| {},
+    )
+    .expect("import");
     let import_s = t.elapsed().as_secs_f64();
     assert_eq!(report.imported, total, "every line imported: {report:?}");
     let rate = total as f64 / import_s;
     println!("import: {total} contacts in {import_s:.2} s ({rate:.0}/s)");
 
     let t = Instant::now();
-    let again = import_base(&store, id, &c, &mut Cursor::new(&file), None, now, &mut |_| {})
-        .expect("import again");
+    let again = import_base(
+        &store,
+        id,
+        &c,
+        &mut Cursor::new(&file),
+        None,
+        now,
+        &mut |_| {},
+    )
+    .expect("import again");
     let again_s = t.elapsed().as_secs_f64();
     assert_eq!((again.imported, again.duplicates), (0, total));
     println!(
@@ -84,7 +103,9 @@ fn main() {
     }
     let base_s = t.elapsed().as_secs_f64();
     let base_rate = n as f64 / base_s;
-    println!("baseline (one transaction per contact): {n} contacts in {base_s:.2} s ({base_rate:.0}/s)");
+    println!(
+        "baseline (one transaction per contact): {n} contacts in {base_s:.2} s ({base_rate:.0}/s)"
+    );
     println!("import / baseline: {:.1}x", rate / base_rate);
 
     support::write_json(

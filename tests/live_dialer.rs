@@ -324,7 +324,7 @@ for i, n in enumerate(numbers):
         .unwrap()
         .unwrap();
     let dialable: HashSet<&String> = kinds.keys().collect();
-    let deadline = Instant::now() + Duration::from_secs(600);
+    let deadline = Instant::now() + Duration::from_secs(900);
     let contacts = loop {
         let all = store.contacts(id, None, 0, 10_000).unwrap();
         let open = all

@@ -675,6 +675,7 @@ pub(crate) mod tests {
                 "dialer_contact_claim",
                 "dialer_contact_zone",
                 "dialer_evidence_ledger",
+                "dialer_schedule_contact",
                 "dialer_schedule_date",
                 "dialer_schedule_due",
                 "dialer_schedule_expiry",

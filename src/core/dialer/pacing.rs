@@ -11,8 +11,10 @@
 //!   distributions (empirical, the last [`SAMPLES`] of each), and each busy agent's elapsed talk
 //!   time read as a conditional estimate: P(the agent is free within the horizon | has talked
 //!   `t` s already), the horizon being half the mean ring time to an answer plus the abandon
-//!   threshold. The agents free within the horizon are a sum of those chances (Poisson
-//!   binomial) plus the free ones; the people answering are the waiting calls plus a binomial
+//!   threshold, less the time a free agent takes to be connected (the queue ringing the phone,
+//!   the phone answering: the quickest observed connections, [`Pacer::observe_connect_latency`]).
+//!   An agent's handle time includes its wrap-up. The agents free within the horizon are a sum
+//!   of those chances (Poisson binomial) plus the free ones; the people answering are the waiting calls plus a binomial
 //!   of the calls ringing and those to place. The number placed is the largest that keeps the
 //!   expected overflow (people with no agent) per person answering at or under the budget:
 //!   the abandon target, less the AMD false positives it must carry, scaled by a controller on
@@ -316,6 +318,9 @@ pub struct Pacer {
     recent: VecDeque<Kind>,
     ring: Samples,
     handle: Samples,
+    /// Milliseconds from the abandon clock's start to the agent's connection, of calls
+    /// connected in time.
+    connect: Samples,
     attempts: u64,
     answers: u64,
     /// (instant, live weight, abandoned weight) of the window's live calls.
@@ -339,6 +344,7 @@ impl Pacer {
             recent: VecDeque::with_capacity(RECENT),
             ring: Samples::new(),
             handle: Samples::new(),
+            connect: Samples::new(),
             attempts: 0,
             answers: 0,
             window: VecDeque::new(),
@@ -450,6 +456,25 @@ impl Pacer {
             }
         }
         self.expire(now);
+    }
+
+    /// Learns how long a person waited for an agent who was free for them: milliseconds from
+    /// the abandon clock's start (the answer or the greeting's end) to the connection, of a call
+    /// connected in time. The quickest of these (the queue ringing a free agent's phone and the
+    /// phone answering) is time an agent freeing within the horizon does not have.
+    pub fn observe_connect_latency(&mut self, ms: u32) {
+        self.connect.push(ms);
+    }
+
+    /// The time it takes to connect a person to a free agent, seconds: the fifth of the
+    /// observed connect latencies (0 before any).
+    fn connect_time(&self) -> f64 {
+        if self.connect.buf.is_empty() {
+            return 0.0;
+        }
+        let mut sorted = self.connect.buf.clone();
+        sorted.sort_unstable();
+        f64::from(sorted[sorted.len() / 5]) / 1000.0
     }
 
     /// The rolling observed abandon rate (AMD false positives estimated in).
@@ -585,7 +610,9 @@ impl Pacer {
             return None;
         }
         let tau = self.gain * budget;
-        let horizon = HORIZON_RING_SHARE * self.mean_ring() + f64::from(self.cfg.threshold_s);
+        let horizon = (HORIZON_RING_SHARE * self.mean_ring() + f64::from(self.cfg.threshold_s)
+            - self.connect_time())
+        .max(0.0);
         let mut sorted = self.handle.buf.clone();
         sorted.sort_unstable();
         let mean_handle = self.handle.mean().unwrap_or(120.0);
@@ -794,6 +821,20 @@ mod tests {
         let fresh = high.calls_to_place(&snap(0, &[1; 20], 0));
         let ending = high.calls_to_place(&snap(0, &[170; 20], 0));
         assert!(ending > fresh, "{fresh} {ending}");
+    }
+
+    #[test]
+    fn slow_connections_leave_busy_agents_less_time_to_free() {
+        // Agents near the end of their calls: some free within the horizon.
+        let s = snap(0, &[170; 20], 0);
+        let mut quick = warmed(DialMode::Predictive, 0.9, 400);
+        let mut slow = quick.clone();
+        for _ in 0..50 {
+            quick.observe_connect_latency(100);
+            slow.observe_connect_latency(6000);
+        }
+        let (n_quick, n_slow) = (quick.calls_to_place(&s), slow.calls_to_place(&s));
+        assert!(n_slow < n_quick, "{n_slow} {n_quick}");
     }
 
     #[test]

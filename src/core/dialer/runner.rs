@@ -725,10 +725,26 @@ async fn resolve(
         off_runtime(move || calls.finish_with_evidence(&attempt, next, id, &evidence)).await?
     };
     if recorded {
+        // An agent is busy with a call until its wrap-up ends.
+        let wrapup = parts
+            .live
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .queues
+            .get(&campaign.queue)
+            .and_then(|q| q.wrapup_secs)
+            .unwrap_or(0);
+        let latency = (!evidence.abandoned)
+            .then(|| evidence.connect_latency_ms(campaign.answer.start))
+            .flatten()
+            .and_then(|l| u32::try_from(l).ok());
         let mut b = lock(book);
         let pacer = b.pacer(id, &campaign);
         for o in observed {
-            pacer.observe(o, now);
+            pacer.observe(with_wrapup(o, wrapup), now);
+        }
+        if let Some(l) = latency {
+            pacer.observe_connect_latency(l);
         }
     }
     info!(
@@ -788,6 +804,19 @@ pub fn outcome_of_leg(leg: &crate::core::CdrRecord, guessed: JobState) -> (bool,
         Disposition::NoAnswer => (false, JobState::NoAnswer),
         Disposition::Failed | Disposition::Congestion => (false, JobState::Unavailable),
         Disposition::Other(_) => (leg.answer.is_some(), guessed),
+    }
+}
+
+/// `o` with the agent's wrap-up added to its handle time.
+fn with_wrapup(o: Observation, wrapup_s: u32) -> Observation {
+    match o {
+        Observation::Connected { handle_s } => Observation::Connected {
+            handle_s: handle_s.saturating_add(wrapup_s),
+        },
+        Observation::Abandoned { handle_s: Some(h) } => Observation::Abandoned {
+            handle_s: Some(h.saturating_add(wrapup_s)),
+        },
+        other => other,
     }
 }
 

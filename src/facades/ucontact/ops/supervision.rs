@@ -97,7 +97,7 @@ pub(in crate::facades::ucontact) async fn campaign_status(uc: &Ucontact, form: &
             .await
         {
             Ok(f) if !f.is_empty() => {
-                dialer.insert(queue, wire::dialer_object(&f));
+                dialer.insert(queue, wire::dialer_figures(&f));
             }
             Ok(_) => {}
             Err(_) => return Answer::unavailable(),

@@ -209,7 +209,7 @@ pub fn agent_object(
 
 /// The dialer's figures of the campaigns working a queue, added to its campaignstatus object
 /// under `dialer` (an extension: one object per dialer campaign, by name).
-pub fn dialer_object(figures: &[crate::core::dialer::CampaignFigures]) -> Value {
+pub fn dialer_figures(figures: &[crate::core::dialer::CampaignFigures]) -> Value {
     let mut out = serde_json::Map::new();
     for f in figures {
         let c = &f.contacts;

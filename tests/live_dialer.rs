@@ -281,6 +281,60 @@ for i, n in enumerate(numbers):
         "{out}"
     );
 
+    // Two scheduled calls to people not in the base, due now: a uContact DialerTask "priority
+    // 1, now" (requests) and an eXpand panel call dated a minute ago (requests, HTTP Basic).
+    // The dialer places them before every contact of the base.
+    let (task_number, panel_number) = ("55580079990", "55580079991");
+    kinds.insert(task_number.to_owned(), Kind::Person);
+    kinds.insert(panel_number.to_owned(), Kind::Person);
+    let rest_key = engine.api_key("expand-rest", "CRM");
+    let (rest_user, rest_password) = rest_key.split_once('.').expect("<id>.<secret>");
+    let calldate = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_secs(60))
+        .unwrap()
+        .in_tz("America/Montevideo")
+        .unwrap()
+        .strftime("%Y-%m-%d %H:%M")
+        .to_string();
+    let script = write(
+        scratch.path(),
+        "scheduled.py",
+        r#"
+import json, sys, requests
+base, user, password, campaign, task, rest_user, rest_password, panel, calldate = sys.argv[1:10]
+api = base + "/Integra/resources"
+token = requests.post(api + "/auth/getUserToken", data={"user": user, "password": password}).json()[-1]
+h = {"Authorization": "Basic " + token}
+call = {"calldate": None, "campaign": campaign, "destination": task, "alternatives": "",
+        "agent": "", "data": "origen=tarea", "source": "crm", "bulk": False, "automatic": True}
+r = requests.post(api + "/Dialers/DialerTask", headers=h, data={"call": json.dumps(call)})
+print("task", r.status_code, r.text)
+r = requests.post(base + "/expandweb3/api/external/outgoingcalls/call", auth=(rest_user, rest_password),
+                  json={"queue": campaign, "phone": [panel], "contact": "Pedro", "subject": "Devolver llamada",
+                        "calldate": calldate, "expiration": 0})
+print("panel", r.status_code, r.text)
+"#,
+    );
+    let (ok, out, err) = run_client(
+        &python(),
+        Path::new(&script),
+        &[
+            &base,
+            "dialsup",
+            "pw-dialsup",
+            CAMPAIGN,
+            task_number,
+            rest_user,
+            rest_password,
+            panel_number,
+            &calldate,
+        ],
+    );
+    eprintln!("scheduled.py:\n{out}{err}");
+    assert!(ok, "scheduled.py failed: {err}");
+    assert!(out.contains("task 200 1"), "{out}");
+    assert!(out.contains("panel 201 {\"callid\":"), "{out}");
+
     // Agent 1001 (phone 1001, member name 1001) in the directory, for USCall's agentStatus.
     engine.admin(
         &[
@@ -420,6 +474,41 @@ for i, n in enumerate(numbers):
         }
     }
     eprintln!("end states: {counts:?}");
+
+    // The scheduled calls were placed first, and are COMPLETED.
+    let first_claim = contacts
+        .iter()
+        .flat_map(|c| store.attempts_of(c.id).unwrap())
+        .map(|a| a.claimed_at)
+        .min()
+        .expect("attempts");
+    for number in [task_number, panel_number] {
+        let c = contacts
+            .iter()
+            .find(|c| c.spec.main.as_str() == number)
+            .unwrap_or_else(|| panic!("{number} became a contact of the campaign"));
+        let first = &store.attempts_of(c.id).unwrap()[0];
+        assert!(
+            first.claimed_at.seconds() <= first_claim.seconds() + 1,
+            "{number} claimed at {:?}, the first claim at {first_claim:?}",
+            first.claimed_at
+        );
+    }
+    let schedule = centralita::core::dialer::schedule::Schedule(&store);
+    let (_, calls) = schedule
+        .list(&Default::default(), 0, 100)
+        .expect("scheduled calls");
+    for number in [task_number, panel_number] {
+        let call = calls
+            .iter()
+            .find(|s| s.spec.number.as_str() == number)
+            .unwrap_or_else(|| panic!("a scheduled call to {number}"));
+        assert_eq!(
+            call.status,
+            centralita::core::dialer::schedule::ScheduleStatus::Completed,
+            "{number}"
+        );
+    }
 
     // Nothing out of hours or blacklisted reached Asterisk.
     let dialed: HashSet<String> = dialed_since(cdr_start).into_iter().collect();

@@ -21,67 +21,10 @@ use centralita::core::campaigns::CampaignName;
 use centralita::core::dialer::calls::DialerCallStore;
 use centralita::core::dialer::{ContactState, DialerStore, Outcome};
 use centralita::store::SqliteDialer;
+use live_support::dialer::*;
 use live_support::*;
 
-const QUEUE: &str = "q_campanas";
-const PHONES: [&str; 6] = ["1001", "1002", "1003", "1004", "1005", "1006"];
 const CAMPAIGN: &str = "Salida";
-
-const EXTRA: &str = r#"
-[[outbound.credential]]
-principal = "dialer"
-api = "dialer"
-allow = ["_NXXXXXX", "_NXXXXXXX", "_NXXXXXXXX", "_555XXXXXXX", "_555XXXXXXXX", "_555XXXXXXXXX", "_555XXXXXXXXXX"]
-calls_per_minute = 1000
-max_concurrent = 40
-"#;
-
-/// A zone whose local time now is inside 09:00-20:00 (`open`) or outside 08:00-21:00.
-fn zone_where(open: bool) -> &'static str {
-    const ZONES: [&str; 12] = [
-        "America/Montevideo",
-        "Europe/Madrid",
-        "Asia/Tokyo",
-        "America/Los_Angeles",
-        "Asia/Kolkata",
-        "Pacific/Honolulu",
-        "Australia/Sydney",
-        "America/New_York",
-        "Asia/Dubai",
-        "Pacific/Auckland",
-        "Europe/London",
-        "America/Mexico_City",
-    ];
-    let now = jiff::Timestamp::now();
-    ZONES
-        .into_iter()
-        .find(|z| {
-            let h = now.in_tz(z).unwrap().hour();
-            // One hour of margin on each side: the campaign may run past a boundary.
-            if open {
-                (10..19).contains(&h)
-            } else {
-                !(7..22).contains(&h)
-            }
-        })
-        .expect("some zone is open and some closed at any instant")
-}
-
-/// Removes the test's queue members, also when it fails.
-struct Members;
-
-impl Drop for Members {
-    fn drop(&mut self) {
-        std::thread::spawn(|| {
-            tokio::runtime::Runtime::new().unwrap().block_on(async {
-                let client = connect().await;
-                set_queue_members(&client, QUEUE, &[]).await;
-            })
-        })
-        .join()
-        .ok();
-    }
-}
 
 /// What each kind of number must end in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,12 +56,6 @@ fn dialed_since(after: i64) -> Vec<String> {
         .collect()
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.display().to_string()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_predictive_campaign_with_amd_on_the_lab() {
     let scratch = Scratch::new("dialer");
@@ -130,36 +67,14 @@ async fn a_predictive_campaign_with_amd_on_the_lab() {
         |code, _| code == "200",
     );
     let cdr_start = asterisk_max_acct_id();
-    let ami = connect().await;
-    let _members = Members;
-    let ifaces: Vec<String> = PHONES.iter().map(|p| format!("PJSIP/{p}")).collect();
-    set_queue_members(&ami, QUEUE, &ifaces).await;
-    phones_idle_all(&ami).await;
+    let _members = agents_in_queue().await;
 
     // The campaign: predictive, AMD on, every day, the default 08:00-21:00 floor; retries
     // quick enough for a test.
-    engine.admin(
-        &[
-            "dialer",
-            "campaign",
-            "create",
-            CAMPAIGN,
-            "--queue",
-            QUEUE,
-            "--mode",
-            "predictive",
-            "--days",
-            "all",
-            "--hours",
-            "08:00-21:00",
-            "--ring-timeout",
-            "15",
-            "--amd",
-            "on",
-            "--retry",
-            "busy=10/2,no_answer=10/2,machine=10/2,abandoned=20/2",
-        ],
-        "",
+    create_predictive_campaign(
+        &engine,
+        CAMPAIGN,
+        "busy=10/2,no_answer=10/2,machine=10/2,abandoned=20/2",
     );
 
     // The base: 300 dialable contacts in a zone open now, 20 in one closed now, 10 blacklisted.
@@ -362,12 +277,7 @@ print("panel", r.status_code, r.text)
 
     // Go.
     let started = Instant::now();
-    engine.admin(
-        &[
-            "dialer", "campaign", "update", CAMPAIGN, "--state", "Active",
-        ],
-        "",
-    );
+    set_campaign_state(&engine, CAMPAIGN, "Active");
     // USCall's agentStatus (PHP SoapClient) names the campaign the agent works for.
     let working = uscall.ok("agentStatus", &["1001"]);
     assert_eq!(working[0]["campanha"], CAMPAIGN, "{working}");
@@ -619,9 +529,4 @@ fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
         assert!(Instant::now() < deadline, "not within {limit:?}");
         std::thread::sleep(Duration::from_millis(500));
     }
-}
-
-/// Waits until none of the test's phones is on a call.
-async fn phones_idle_all(ami: &centralita::asterisk::ami::AmiClient) {
-    live_support::expand::phones_idle(ami, &PHONES).await;
 }

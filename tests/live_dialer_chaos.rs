@@ -15,29 +15,17 @@
 mod live_support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use centralita::core::campaigns::CampaignName;
 use centralita::core::dialer::calls::DialerCallStore;
 use centralita::core::dialer::{ContactState, DialerStore};
-use centralita::core::{JournalStore, TimeRange};
 use centralita::store::SqliteDialer;
+use live_support::dialer::*;
 use live_support::*;
 
-const QUEUE: &str = "q_campanas";
-const PHONES: [&str; 6] = ["1001", "1002", "1003", "1004", "1005", "1006"];
 const CAMPAIGN: &str = "Caos";
 const DEFAULT_SEED: u64 = 20_261_204;
-
-const EXTRA: &str = r#"
-[[outbound.credential]]
-principal = "dialer"
-api = "dialer"
-allow = ["_NXXXXXX", "_NXXXXXXX", "_NXXXXXXXX", "_555XXXXXXX", "_555XXXXXXXX", "_555XXXXXXXXX", "_555XXXXXXXXXX"]
-calls_per_minute = 1000
-max_concurrent = 40
-"#;
 
 /// xorshift64*: a small seeded generator, so a failing run can be replayed.
 struct Rng(u64);
@@ -63,41 +51,6 @@ fn env_u64(key: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// A zone whose local time now is well inside 08:00-21:00.
-fn open_zone() -> &'static str {
-    const ZONES: [&str; 8] = [
-        "America/Montevideo",
-        "Europe/Madrid",
-        "Asia/Tokyo",
-        "America/Los_Angeles",
-        "Asia/Kolkata",
-        "Pacific/Honolulu",
-        "Australia/Sydney",
-        "America/New_York",
-    ];
-    let now = jiff::Timestamp::now();
-    ZONES
-        .into_iter()
-        .find(|z| (10..19).contains(&now.in_tz(z).unwrap().hour()))
-        .expect("some zone is open at any instant")
-}
-
-/// Removes the test's queue members, also when it fails.
-struct Members;
-
-impl Drop for Members {
-    fn drop(&mut self) {
-        std::thread::spawn(|| {
-            tokio::runtime::Runtime::new().unwrap().block_on(async {
-                let client = connect().await;
-                set_queue_members(&client, QUEUE, &[]).await;
-            })
-        })
-        .join()
-        .ok();
-    }
 }
 
 /// One trunk leg Asterisk wrote for the campaign: its job (the CDR's userfield), number and
@@ -136,25 +89,6 @@ fn trunk_legs(after: i64) -> Vec<TrunkLeg> {
     .collect()
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.display().to_string()
-}
-
-fn ami_generation(body: &str) -> u64 {
-    body.split("\"ami_generation\":")
-        .nth(1)
-        .and_then(|rest| {
-            rest.chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
-}
-
 fn healthy(engine: &Engine, within: Duration, what: &str) -> u64 {
     let (_, body) = wait_health(engine, within, what, |code, body| {
         code == "200" && body.contains("\"ami_connected\":true")
@@ -174,35 +108,11 @@ async fn a_campaign_survives_engine_kills_and_asterisk_restarts() {
     let mut engine = Engine::start_with(scratch.path(), &run.to_string(), EXTRA);
     healthy(&engine, Duration::from_secs(30), "the engine healthy");
     let cdr_start = asterisk_max_acct_id();
-    let ami = connect().await;
-    let _members = Members;
-    let ifaces: Vec<String> = PHONES.iter().map(|p| format!("PJSIP/{p}")).collect();
-    set_queue_members(&ami, QUEUE, &ifaces).await;
-    live_support::expand::phones_idle(&ami, &PHONES).await;
-    ami.logoff().await.ok();
-
-    engine.admin(
-        &[
-            "dialer",
-            "campaign",
-            "create",
-            CAMPAIGN,
-            "--queue",
-            QUEUE,
-            "--mode",
-            "predictive",
-            "--days",
-            "all",
-            "--hours",
-            "08:00-21:00",
-            "--ring-timeout",
-            "15",
-            "--amd",
-            "on",
-            "--retry",
-            "busy=10/3,no_answer=10/2,machine=10/2,abandoned=20/2,congestion=10/3",
-        ],
-        "",
+    let _members = agents_in_queue().await;
+    create_predictive_campaign(
+        &engine,
+        CAMPAIGN,
+        "busy=10/3,no_answer=10/2,machine=10/2,abandoned=20/2,congestion=10/3",
     );
     // More contacts than the chaos leaves time for: the campaign is busy all along.
     let mut base = String::new();
@@ -230,17 +140,12 @@ async fn a_campaign_survives_engine_kills_and_asterisk_restarts() {
             CAMPAIGN,
             &write(scratch.path(), "base.txt", &base),
             "--zone",
-            open_zone(),
+            zone_where(true),
         ],
         "",
     );
     eprintln!("import: {out}");
-    engine.admin(
-        &[
-            "dialer", "campaign", "update", CAMPAIGN, "--state", "Active",
-        ],
-        "",
-    );
+    set_campaign_state(&engine, CAMPAIGN, "Active");
 
     // The chaos: every 25-70 s, the engine SIGKILLed (and started again after 0-3 s) or,
     // one time in three, Asterisk restarted.
@@ -404,32 +309,11 @@ async fn a_campaign_survives_engine_kills_and_asterisk_restarts() {
     );
 
     // Every CDR Asterisk wrote during the run is in the journal, once.
-    let cdr_end = asterisk_max_acct_id();
-    let expected: BTreeSet<(String, i64)> = asterisk_cdrs(cdr_start, cdr_end)
-        .into_iter()
-        .map(|(_, uid, seq)| (uid, seq))
-        .collect();
-    let rows_in_window = |s: &centralita::store::SqliteJournal| {
-        s.cdrs(TimeRange::all())
-            .unwrap()
-            .into_iter()
-            .filter(|c| c.source_rowid > cdr_start && c.source_rowid <= cdr_end)
-            .map(|c| (c.uniqueid.as_str().to_string(), c.sequence))
-            .collect::<Vec<_>>()
-    };
-    wait_store(
+    assert_cdrs_journaled_once(
         &scratch.store(),
+        cdr_start,
+        asterisk_max_acct_id(),
         Duration::from_secs(60),
-        "the run's CDRs in the journal",
-        |s| rows_in_window(s).len() >= expected.len(),
-    );
-    let journal = centralita::store::SqliteJournal::open_read_only(&scratch.store()).unwrap();
-    let got = rows_in_window(&journal);
-    let got_set: BTreeSet<(String, i64)> = got.iter().cloned().collect();
-    assert_eq!(got.len(), got_set.len(), "no CDR journaled twice");
-    assert_eq!(
-        got_set, expected,
-        "the journal holds exactly Asterisk's CDRs"
     );
     engine.terminate();
 }

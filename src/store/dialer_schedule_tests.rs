@@ -312,19 +312,7 @@ fn a_due_call_is_placed_through_a_contact_first_and_completes_with_its_attempt()
         .unwrap();
     assert_eq!(done.contact.spec.main.as_str(), "099000001");
     let job = |j: &str| OriginateId::parse(j).unwrap();
-    let evidence = |j: &str| Evidence {
-        job: job(j),
-        job_state: JobState::Busy,
-        answered: false,
-        amd: None,
-        machine: false,
-        safe_harbor: false,
-        abandoned: false,
-        agent: None,
-        answered_ms: None,
-        greeting_end_ms: None,
-        connected_ms: None,
-    };
+    let evidence = |j: &str| Evidence::of_job(job(j), JobState::Busy);
     let attempt = |contact, number_of| Attempt {
         contact,
         number_of,

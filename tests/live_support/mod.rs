@@ -525,4 +525,49 @@ pub fn run_client(program: &str, script: &Path, args: &[&str]) -> (bool, String,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+pub mod dialer;
 pub mod expand;
+
+/// Asserts the engine's journal at `store` holds exactly the CDR rows Asterisk wrote with
+/// AcctId in `(after, upto]`, each once (waiting up to `within` for the last to be ingested).
+pub fn assert_cdrs_journaled_once(store: &Path, after: i64, upto: i64, within: Duration) {
+    use centralita::core::{JournalStore, TimeRange};
+    let expected: std::collections::BTreeSet<(String, i64)> = asterisk_cdrs(after, upto)
+        .into_iter()
+        .map(|(_, uid, seq)| (uid, seq))
+        .collect();
+    assert!(!expected.is_empty(), "Asterisk wrote CDRs");
+    let rows_in_window = |s: &SqliteJournal| {
+        s.cdrs(TimeRange::all())
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.source_rowid > after && c.source_rowid <= upto)
+            .map(|c| (c.uniqueid.as_str().to_string(), c.sequence))
+            .collect::<Vec<_>>()
+    };
+    wait_store(store, within, "the CDRs in the journal", |s| {
+        rows_in_window(s).len() >= expected.len()
+    });
+    let journal = SqliteJournal::open_read_only(store).unwrap();
+    let got = rows_in_window(&journal);
+    let got_set: std::collections::BTreeSet<(String, i64)> = got.iter().cloned().collect();
+    assert_eq!(got.len(), got_set.len(), "no CDR journaled twice");
+    assert_eq!(
+        got_set, expected,
+        "the journal holds exactly Asterisk's CDRs"
+    );
+}
+
+/// The `ami_generation` a `/healthz` body reports (0 when absent).
+pub fn ami_generation(body: &str) -> u64 {
+    body.split("\"ami_generation\":")
+        .nth(1)
+        .and_then(|rest| {
+            rest.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}

@@ -37,6 +37,24 @@ pub struct Evidence {
 }
 
 impl Evidence {
+    /// The evidence of job `job` ended in `job_state` before anything else is known: not
+    /// answered, no AMD, no agent, no times.
+    pub fn of_job(job: OriginateId, job_state: JobState) -> Self {
+        Self {
+            job,
+            job_state,
+            answered: false,
+            amd: None,
+            machine: false,
+            safe_harbor: false,
+            abandoned: false,
+            agent: None,
+            answered_ms: None,
+            greeting_end_ms: None,
+            connected_ms: None,
+        }
+    }
+
     /// Milliseconds the person waited for an agent under `start` (`None`: never connected).
     pub fn connect_latency_ms(&self, start: AbandonStart) -> Option<i64> {
         let from = match start {
@@ -76,19 +94,8 @@ pub fn evidence_of(
     lines: &[QueueLogRecord],
     handling: &AnswerHandling,
 ) -> (Outcome, Evidence) {
-    let mut e = Evidence {
-        job: job.clone(),
-        job_state: state,
-        answered: answered_at_job,
-        amd: None,
-        machine: false,
-        safe_harbor: false,
-        abandoned: false,
-        agent: None,
-        answered_ms: None,
-        greeting_end_ms: None,
-        connected_ms: None,
-    };
+    let mut e = Evidence::of_job(job.clone(), state);
+    e.answered = answered_at_job;
     let mut connected = false;
     for l in lines {
         match &l.event {

@@ -872,19 +872,15 @@ mod tests {
     use super::*;
 
     fn evidence(connected_ms: Option<i64>, abandoned: bool) -> Evidence {
-        Evidence {
-            job: OriginateId::parse("1a24269de88-f23cbb0e").expect("an id"),
-            job_state: JobState::HungUp,
-            answered: true,
-            amd: None,
-            machine: false,
-            safe_harbor: false,
-            abandoned,
-            agent: None,
-            answered_ms: Some(105_000),
-            greeting_end_ms: None,
-            connected_ms,
-        }
+        let mut e = Evidence::of_job(
+            OriginateId::parse("1a24269de88-f23cbb0e").expect("an id"),
+            JobState::HungUp,
+        );
+        e.answered = true;
+        e.abandoned = abandoned;
+        e.answered_ms = Some(105_000);
+        e.connected_ms = connected_ms;
+        e
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::core::dialer::{CampaignId, DialerCampaign, ZoneName};
 use crate::core::directory::QueueName;
 use crate::test_support::TempDir;
 
-mod outgoing_calls;
+pub(super) mod outgoing_calls;
 
 struct Fixture {
     _dir: TempDir,

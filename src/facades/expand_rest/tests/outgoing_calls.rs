@@ -9,7 +9,8 @@ use crate::core::directory::{Agent, AgentNumber};
 use crate::core::journal::TimeRange;
 use crate::core::UnixTime;
 
-const SEED_POST: &str = r#"{
+/// The seed's `POST` example, as written (the wire's tests read it too).
+pub(in crate::facades::expand_rest) const SEED_POST: &str = r#"{
   "queue": "tecnologia",
   "phone": ["21232322","099999999"],
   "contact": "Pedro",

@@ -158,14 +158,7 @@ async fn click_to_call(uc: &Ucontact, who: &Principal, o: wire::DialerObject) ->
     };
     if let Some(scope) = &scope {
         if !scope.owns_phone(phone.as_str()) {
-            let entry = EngineAction::now(
-                &actor(who),
-                "campaign.agent_call",
-                phone.as_str(),
-                "",
-                "error: not the agent's phone",
-            );
-            record_quietly(Some(&uc.services.actions), entry).await;
+            super::refused_phone(uc, who, "campaign.agent_call", phone.as_str()).await;
             return Answer::zero();
         }
     }

@@ -526,3 +526,4 @@ pub fn run_client(program: &str, script: &Path, args: &[&str]) -> (bool, String,
     )
 }
 pub mod expand;
+pub mod rest;

@@ -405,7 +405,8 @@ async fn dispositions_respool_respool_an_alternative_and_reschedule() {
         &form("call", bulk),
     )
     .await;
-    let dispose = |l1: &str, callerid: &str, extra: &[(&str, &str)]| {
+    // Ana's DispositionCall of the call from `callerid`.
+    let dispose = async |l1: &str, callerid: &str, extra: &[(&str, &str)]| {
         let mut pairs = vec![
             ("campaign", "Ventas->"),
             ("agent", "ana"),
@@ -414,15 +415,15 @@ async fn dispositions_respool_respool_an_alternative_and_reschedule() {
             ("l1", l1),
         ];
         pairs.extend_from_slice(extra);
-        fields(&pairs)
+        post(
+            &f.router,
+            "api/DispositionCall",
+            Some(&ana),
+            &fields(&pairs),
+        )
+        .await
     };
-    let (status, body) = post(
-        &f.router,
-        "api/DispositionCall",
-        Some(&ana),
-        &dispose("Otro numero", "098344484", &[]),
-    )
-    .await;
+    let (status, body) = dispose("Otro numero", "098344484", &[]).await;
     assert_eq!((status, body.contains("\"RA\"")), (StatusCode::OK, true));
     let calls = scheduled(&f, id).await;
     assert_eq!(calls.len(), 1);
@@ -445,22 +446,10 @@ async fn dispositions_respool_respool_an_alternative_and_reschedule() {
     assert!(!stored.last().unwrap().pending_dialer, "applied");
 
     // RESPOOL of the same number: in the spool once (answered ok, nothing added).
-    post(
-        &f.router,
-        "api/DispositionCall",
-        Some(&ana),
-        &dispose("Otra vez", "098124484", &[]),
-    )
-    .await;
+    dispose("Otra vez", "098124484", &[]).await;
     assert_eq!(scheduled(&f, id).await.len(), 1);
     // RESPOOL of a number with no contact: spooled as is.
-    let (status, _) = post(
-        &f.router,
-        "api/DispositionCall",
-        Some(&ana),
-        &dispose("Otra vez", "5551234", &[]),
-    )
-    .await;
+    let (status, _) = dispose("Otra vez", "5551234", &[]).await;
     assert_eq!(status, StatusCode::OK);
     let calls = scheduled(&f, id).await;
     let c = calls
@@ -470,13 +459,7 @@ async fn dispositions_respool_respool_an_alternative_and_reschedule() {
     assert_eq!((c.spec.call_at, c.spec.priority), (None, 9999));
 
     // RESCHEDULE: a dated call at the disposition's date in the call center's zone.
-    post(
-        &f.router,
-        "api/DispositionCall",
-        Some(&ana),
-        &dispose("Luego", "5559999", &[("schedule", "2030-02-26 13:45:00")]),
-    )
-    .await;
+    dispose("Luego", "5559999", &[("schedule", "2030-02-26 13:45:00")]).await;
     let calls = scheduled(&f, id).await;
     let c = calls
         .iter()
@@ -485,18 +468,13 @@ async fn dispositions_respool_respool_an_alternative_and_reschedule() {
     assert_eq!(c.spec.call_at, Some(local("2030-02-26 13:45:00")));
 
     // camptoreschedule names another dialer campaign: unknown, so the action stays pending.
-    let (status, _) = post(
-        &f.router,
-        "api/DispositionCall",
-        Some(&ana),
-        &dispose(
-            "Luego",
-            "5558888",
-            &[
-                ("schedule", "2030-02-26 13:45:00"),
-                ("camptoreschedule", "Nadie->"),
-            ],
-        ),
+    let (status, _) = dispose(
+        "Luego",
+        "5558888",
+        &[
+            ("schedule", "2030-02-26 13:45:00"),
+            ("camptoreschedule", "Nadie->"),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::OK);

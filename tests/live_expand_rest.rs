@@ -11,8 +11,8 @@
 mod live_support;
 
 use std::process::Command;
-use std::time::Duration;
 
+use live_support::rest::{create_campaign, healthy_engine, query_rows};
 use live_support::*;
 
 const CAMPAIGN: &str = "rest_ventas";
@@ -43,31 +43,11 @@ fn json(s: &str) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dialer_module_through_python_requests_and_curl() {
     let scratch = Scratch::new("live-expand-rest");
-    let engine = Engine::start(scratch.path(), "expand-rest");
-    wait_health(
-        &engine,
-        Duration::from_secs(30),
-        "the engine healthy",
-        |code, _| code == "200",
-    );
+    let engine = healthy_engine(scratch.path(), "expand-rest", "");
     let key = engine.api_key("expand-rest", "CRM REST");
     let (user, password) = key.split_once('.').expect("<id>.<secret>");
     let auth = format!("{user}:{password}");
-    engine.admin(
-        &[
-            "dialer",
-            "campaign",
-            "create",
-            CAMPAIGN,
-            "--queue",
-            "q_campanas",
-            "--days",
-            "all",
-            "--hours",
-            "08:00-21:00",
-        ],
-        "",
-    );
+    create_campaign(&engine, CAMPAIGN);
     // Left Incomplete: the dialer does not call its contacts while the clients edit them.
     let base = engine.base_url();
     let api = format!("{base}/expandweb3/api/campaign/external");
@@ -167,15 +147,11 @@ async fn the_dialer_module_through_python_requests_and_curl() {
 
     // The store: both contacts, with the names and info the clients gave.
     let db = rusqlite::Connection::open(scratch.store()).unwrap();
-    let rows: Vec<(String, String, Option<String>, String)> = db
-        .prepare(
-            "SELECT main, name, info, state FROM dialer_contact WHERE campaign_id = ?1 ORDER BY main",
-        )
-        .unwrap()
-        .query_map([campaign], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let rows: Vec<(String, String, Option<String>, String)> = query_rows(
+        &db,
+        "SELECT main, name, info, state FROM dialer_contact WHERE campaign_id = ?1 ORDER BY main",
+        [campaign],
+    );
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0].0, "5558001");
     assert_eq!(rows[0].1, "Rodrigo P");
@@ -234,21 +210,7 @@ type ScheduleRow = (i64, i64, String, String, Option<String>, String, i64);
 /// The pending outgoing calls panel: Python `requests` with the document's examples, then curl;
 /// the scheduled calls in the store.
 fn outgoing_calls(engine: &Engine, scratch: &Scratch, base: &str, auth: &str) {
-    engine.admin(
-        &[
-            "dialer",
-            "campaign",
-            "create",
-            PANEL,
-            "--queue",
-            "q_campanas",
-            "--days",
-            "all",
-            "--hours",
-            "08:00-21:00",
-        ],
-        "",
-    );
+    create_campaign(engine, PANEL);
     for (number, user) in [("2091", "pperez"), ("2092", "daguirre")] {
         engine.admin(
             &[
@@ -369,26 +331,12 @@ fn outgoing_calls(engine: &Engine, scratch: &Scratch, base: &str, auth: &str) {
             |r| r.get(0),
         )
         .unwrap();
-    let rows: Vec<ScheduleRow> = db
-        .prepare(
-            "SELECT id, campaign_id, number, alternatives, agent, status, attempts \
-             FROM dialer_schedule ORDER BY id",
-        )
-        .unwrap()
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let rows: Vec<ScheduleRow> = query_rows(
+        &db,
+        "SELECT id, campaign_id, number, alternatives, agent, status, attempts \
+         FROM dialer_schedule ORDER BY id",
+        [],
+    );
     let want = |id: i64, number: &str, alt: &str, agent: &str, status: &str| {
         (
             id,

@@ -12,8 +12,7 @@
 
 mod live_support;
 
-use std::time::Duration;
-
+use live_support::rest::{create_campaign, healthy_engine, query_rows};
 use live_support::*;
 
 const CAMPAIGN: &str = "Ventas->";
@@ -41,27 +40,13 @@ type Row = (
 );
 
 fn scheduled(db: &rusqlite::Connection) -> Vec<Row> {
-    let mut st = db
-        .prepare(
-            "SELECT s.number, s.alternatives, s.agent, s.call_at, s.priority, s.status, s.data \
-             FROM dialer_schedule s JOIN dialer_campaign c ON c.id = s.campaign_id \
-             WHERE c.name = ?1 ORDER BY s.id",
-        )
-        .unwrap();
-    st.query_map([CAMPAIGN], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-        ))
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
+    query_rows(
+        db,
+        "SELECT s.number, s.alternatives, s.agent, s.call_at, s.priority, s.status, s.data \
+         FROM dialer_schedule s JOIN dialer_campaign c ON c.id = s.campaign_id \
+         WHERE c.name = ?1 ORDER BY s.id",
+        [CAMPAIGN],
+    )
 }
 
 fn row<'a>(rows: &'a [Row], number: &str) -> &'a Row {
@@ -85,13 +70,7 @@ fn seed_date() -> i64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dialer_operations_through_python_requests() {
     let scratch = Scratch::new("live-ucontact-dialer");
-    let engine = Engine::start_with(scratch.path(), "ucontact-dialer", EXTRA);
-    wait_health(
-        &engine,
-        Duration::from_secs(30),
-        "the engine healthy",
-        |code, _| code == "200",
-    );
+    let engine = healthy_engine(scratch.path(), "ucontact-dialer", EXTRA);
     for (number, user, supervisor) in [("2331", "dial_ag", false), ("2332", "dial_sup", true)] {
         let mut args = vec![
             "agent",
@@ -109,21 +88,7 @@ async fn the_dialer_operations_through_python_requests() {
         engine.admin(&args, &format!("pw-{user}\n"));
     }
     // Left Incomplete: nothing of it is dialed.
-    engine.admin(
-        &[
-            "dialer",
-            "campaign",
-            "create",
-            CAMPAIGN,
-            "--queue",
-            "q_campanas",
-            "--days",
-            "all",
-            "--hours",
-            "08:00-21:00",
-        ],
-        "",
-    );
+    create_campaign(&engine, CAMPAIGN);
 
     let (ok, out, err) = run_client(
         &python(),

@@ -199,6 +199,44 @@ pub(super) fn attempt_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Attempt
     })
 }
 
+/// A finished attempt's contact state and its next time: pending again at the retry's time,
+/// or done at the attempt's end.
+pub(super) fn settled_state(a: &Attempt, next: AfterAttempt) -> (ContactState, UnixTime) {
+    match next {
+        AfterAttempt::Retry { next_at } => (ContactState::Pending, next_at),
+        AfterAttempt::Done(s) => (s, a.ended_at),
+    }
+}
+
+/// Records a finished attempt in the contact's history.
+pub(super) fn insert_attempt(conn: &rusqlite::Connection, a: &Attempt) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO dialer_attempt (contact_id, number_of, dialed, claimed_at, \
+         answered_at, ended_at, outcome, connect_latency_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            a.contact.0,
+            a.number_of,
+            a.dialed.as_str(),
+            a.claimed_at.seconds(),
+            a.answered_at.map(|t| t.seconds()),
+            a.ended_at.seconds(),
+            a.outcome.as_text(),
+            a.connect_latency_ms
+        ],
+    )?;
+    Ok(())
+}
+
+/// Numbers as stored in one column: joined by `:`.
+pub(super) fn joined(numbers: &[PhoneNumber]) -> String {
+    numbers
+        .iter()
+        .map(PhoneNumber::as_str)
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 fn json_list(zones: &[ZoneName]) -> String {
     serde_json::to_string(&zones.iter().map(ZoneName::as_str).collect::<Vec<_>>())
         .unwrap_or_else(|_| "[]".into())
@@ -331,12 +369,7 @@ impl DialerStore for SqliteDialer {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, 0, ?10, ?10, ?11, ?12)",
                 )?;
                 for c in contacts {
-                    let alternatives = c
-                        .alternatives
-                        .iter()
-                        .map(PhoneNumber::as_str)
-                        .collect::<Vec<_>>()
-                        .join(":");
+                    let alternatives = joined(&c.alternatives);
                     let n = stmt.execute(params![
                         id.0,
                         c.main.as_str(),
@@ -492,10 +525,7 @@ impl DialerStore for SqliteDialer {
     fn finish_attempt(&self, a: &Attempt, next: AfterAttempt) -> Result<bool, PortError> {
         self.conn.query(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let (state, next_at) = match next {
-                AfterAttempt::Retry { next_at } => (ContactState::Pending, next_at),
-                AfterAttempt::Done(s) => (s, a.ended_at),
-            };
+            let (state, next_at) = settled_state(a, next);
             let n = tx.execute(
                 "UPDATE dialer_contact SET state = ?2, next_at = ?3, attempts = attempts + 1, \
                  callback = 0, state_at = ?4 WHERE id = ?1 AND state = 'in_progress'",
@@ -509,21 +539,7 @@ impl DialerStore for SqliteDialer {
             if n == 0 {
                 return Ok(false);
             }
-            tx.execute(
-                "INSERT INTO dialer_attempt (contact_id, number_of, dialed, claimed_at, \
-                 answered_at, ended_at, outcome, connect_latency_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    a.contact.0,
-                    a.number_of,
-                    a.dialed.as_str(),
-                    a.claimed_at.seconds(),
-                    a.answered_at.map(|t| t.seconds()),
-                    a.ended_at.seconds(),
-                    a.outcome.as_text(),
-                    a.connect_latency_ms
-                ],
-            )?;
+            insert_attempt(&tx, a)?;
             tx.commit()?;
             Ok(true)
         })

@@ -5,13 +5,15 @@ use rusqlite::{params, TransactionBehavior};
 
 use crate::core::dialer::calls::{DialerCallStore, InFlight, LedgerCounts};
 use crate::core::dialer::claim::AfterAttempt;
-use crate::core::dialer::contact::{Attempt, ContactId, ContactState};
+use crate::core::dialer::contact::{Attempt, ContactId};
 use crate::core::dialer::evidence::Evidence;
 use crate::core::dialer::CampaignId;
 use crate::core::originate::{JobState, OriginateId};
 use crate::core::{PortError, UnixTime};
 
-use super::dialer::{contact_row, SqliteDialer, CONTACT_COLUMNS, CONTACT_COLUMN_COUNT};
+use super::dialer::{
+    contact_row, insert_attempt, settled_state, SqliteDialer, CONTACT_COLUMNS, CONTACT_COLUMN_COUNT,
+};
 use super::error::bad;
 
 fn evidence_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Evidence> {
@@ -91,10 +93,7 @@ impl DialerCallStore for SqliteDialer {
             if recorded {
                 return Ok(false);
             }
-            let (state, next_at) = match next {
-                AfterAttempt::Retry { next_at } => (ContactState::Pending, next_at),
-                AfterAttempt::Done(s) => (s, a.ended_at),
-            };
+            let (state, next_at) = settled_state(a, next);
             let n = tx.execute(
                 "UPDATE dialer_contact SET state = ?2, next_at = ?3, attempts = attempts + 1, \
                  callback = 0, state_at = ?4, job = NULL \
@@ -115,21 +114,7 @@ impl DialerCallStore for SqliteDialer {
                  WHERE contact_id = ?1 AND status = 'in_progress'",
                 params![a.contact.0, a.ended_at.seconds()],
             )?;
-            tx.execute(
-                "INSERT INTO dialer_attempt (contact_id, number_of, dialed, claimed_at, \
-                 answered_at, ended_at, outcome, connect_latency_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    a.contact.0,
-                    a.number_of,
-                    a.dialed.as_str(),
-                    a.claimed_at.seconds(),
-                    a.answered_at.map(|t| t.seconds()),
-                    a.ended_at.seconds(),
-                    a.outcome.as_text(),
-                    a.connect_latency_ms
-                ],
-            )?;
+            insert_attempt(&tx, a)?;
             tx.execute(
                 "INSERT INTO dialer_evidence (contact_id, number_of, campaign_id, job, ended_at, \
                  job_state, answered, amd, machine, safe_harbor, abandoned, agent, answered_ms, \

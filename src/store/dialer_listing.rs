@@ -15,12 +15,11 @@ use crate::core::dialer::listing::{
     ContactQuery, DialerListing, Direction, EditOutcome, Interval, ListedContact,
 };
 use crate::core::dialer::{CampaignId, ContactId, ContactState, DialerCampaign, NewContact};
-use crate::core::originate::PhoneNumber;
 use crate::core::{PortError, UnixTime};
 
 use super::dialer::{
-    attempt_row_at, campaign_row, contact_row, SqliteDialer, CAMPAIGN_COLUMNS, CONTACT_COLUMNS,
-    CONTACT_COLUMN_COUNT,
+    attempt_row_at, campaign_row, contact_row, joined, SqliteDialer, CAMPAIGN_COLUMNS,
+    CONTACT_COLUMNS, CONTACT_COLUMN_COUNT,
 };
 use super::error::bad;
 
@@ -178,12 +177,7 @@ impl DialerListing for SqliteDialer {
             ContactState::Canceled
         };
         self.conn.query(|conn| {
-            let alternatives = contact
-                .alternatives
-                .iter()
-                .map(PhoneNumber::as_str)
-                .collect::<Vec<_>>()
-                .join(":");
+            let alternatives = joined(&contact.alternatives);
             let id = conn
                 .prepare_cached(
                     "INSERT OR IGNORE INTO dialer_contact (campaign_id, main, alternatives, data, \
@@ -281,6 +275,7 @@ mod tests {
     use crate::core::dialer::listing::Like;
     use crate::core::dialer::tests::campaign;
     use crate::core::dialer::{Attempt, DialerStore, Outcome, ZoneName};
+    use crate::core::originate::PhoneNumber;
     use crate::test_support::TempDir;
 
     fn contact(main: &str, name: &str) -> NewContact {

@@ -14,7 +14,7 @@ use crate::core::dialer::CampaignId;
 use crate::core::originate::PhoneNumber;
 use crate::core::{PortError, UnixTime};
 
-use super::dialer::SqliteDialer;
+use super::dialer::{joined, SqliteDialer};
 use super::error::bad;
 
 const COLUMNS: &str = "id, campaign_id, number, alternatives, agent, call_at, expires_at, data, \
@@ -49,11 +49,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ScheduledCall> {
 }
 
 fn alternatives(c: &NewScheduledCall) -> String {
-    c.alternatives
-        .iter()
-        .map(PhoneNumber::as_str)
-        .collect::<Vec<_>>()
-        .join(":")
+    joined(&c.alternatives)
 }
 
 fn status_of(conn: &rusqlite::Connection, id: ScheduleId) -> rusqlite::Result<Option<String>> {
@@ -68,6 +64,17 @@ fn refused(conn: &rusqlite::Connection, id: ScheduleId) -> rusqlite::Result<Chan
         None => Change::Unknown,
         Some(s) => Change::Refused(ScheduleStatus::parse(&s).ok_or_else(|| bad("status", &s))?),
     })
+}
+
+/// Commits a one-call change: done when it touched the call, else why not.
+fn settle(tx: rusqlite::Transaction<'_>, id: ScheduleId, n: usize) -> rusqlite::Result<Change> {
+    let change = if n == 1 {
+        Change::Done
+    } else {
+        refused(&tx, id)?
+    };
+    tx.commit()?;
+    Ok(change)
 }
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
@@ -235,13 +242,7 @@ impl ScheduleStore for SqliteDialer {
                  WHERE id = ?1 AND status = 'pending'",
                 params![id.0, now.seconds()],
             )?;
-            let change = if n == 1 {
-                Change::Done
-            } else {
-                refused(&tx, id)?
-            };
-            tx.commit()?;
-            Ok(change)
+            settle(tx, id, n)
         })
     }
 
@@ -253,13 +254,7 @@ impl ScheduleStore for SqliteDialer {
                  WHERE id = ?1 AND status IN ('pending', 'expired')",
                 params![id.0, now.seconds()],
             )?;
-            let change = if n == 1 {
-                Change::Done
-            } else {
-                refused(&tx, id)?
-            };
-            tx.commit()?;
-            Ok(change)
+            settle(tx, id, n)
         })
     }
 
@@ -354,13 +349,7 @@ impl ScheduleStore for SqliteDialer {
                     params![id.0, now.seconds()],
                 )?
             };
-            let change = if n == 1 {
-                Change::Done
-            } else {
-                refused(&tx, id)?
-            };
-            tx.commit()?;
-            Ok(change)
+            settle(tx, id, n)
         })
     }
 
@@ -383,12 +372,7 @@ impl ScheduleStore for SqliteDialer {
             let Some(campaign) = campaign else {
                 return Ok(None);
             };
-            let alternatives = contact
-                .alternatives
-                .iter()
-                .map(PhoneNumber::as_str)
-                .collect::<Vec<_>>()
-                .join(":");
+            let alternatives = joined(&contact.alternatives);
             let existing: Option<(i64, String)> = tx
                 .query_row(
                     "SELECT id, state FROM dialer_contact WHERE campaign_id = ?1 AND main = ?2",

@@ -527,6 +527,7 @@ pub fn run_client(program: &str, script: &Path, args: &[&str]) -> (bool, String,
 }
 pub mod dialer;
 pub mod expand;
+pub mod rest;
 
 /// Asserts the engine's journal at `store` holds exactly the CDR rows Asterisk wrote with
 /// AcctId in `(after, upto]`, each once (waiting up to `within` for the last to be ingested).

@@ -233,11 +233,24 @@ impl Rest {
 }
 
 /// A handler's outcome as its answer.
-pub(crate) fn done(r: Result<Response, Failure>) -> Response {
+fn done(r: Result<Response, Failure>) -> Response {
     r.unwrap_or_else(|f| {
         tracing::debug!(failure = %f, "eXpand REST answer");
         f.into_response()
     })
+}
+
+/// A handler's answer: the 401 when the request's credentials are refused, else its work's
+/// outcome, the work given the authenticated actor.
+pub(crate) async fn authed(
+    r: &Rest,
+    parts: &Parts,
+    work: impl AsyncFnOnce(Actor) -> Result<Response, Failure>,
+) -> Response {
+    match r.auth(parts).await {
+        Ok(actor) => done(work(actor).await),
+        Err(refused) => refused,
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::super::errors::{from_listing, json};
 use super::super::wire::{self, Filters};
-use super::super::{done, Rest};
+use super::super::{authed, Rest};
 
 /// `GET /campaigns`: a JSON list of campaigns.
 pub(crate) async fn list(
@@ -18,27 +18,22 @@ pub(crate) async fn list(
     RawQuery(query): RawQuery,
     parts: Parts,
 ) -> Response {
-    if let Err(refused) = r.auth(&parts).await {
-        return refused;
-    }
-    done(
-        async {
-            let f = Filters::read(query.as_deref(), &parts.headers, wire::CAMPAIGN_FILTERS);
-            let q = wire::campaign_query(&f)?;
-            let list = r
-                .services
-                .dialer
-                .campaign_list(q)
-                .await
-                .map_err(from_listing)?;
-            let data: Vec<Value> = list
-                .iter()
-                .map(|(id, c)| wire::campaign_json(*id, c))
-                .collect();
-            Ok(json(StatusCode::OK, &Value::Array(data)))
-        }
-        .await,
-    )
+    authed(&r, &parts, async |_| {
+        let f = Filters::read(query.as_deref(), &parts.headers, wire::CAMPAIGN_FILTERS);
+        let q = wire::campaign_query(&f)?;
+        let list = r
+            .services
+            .dialer
+            .campaign_list(q)
+            .await
+            .map_err(from_listing)?;
+        let data: Vec<Value> = list
+            .iter()
+            .map(|(id, c)| wire::campaign_json(*id, c))
+            .collect();
+        Ok(json(StatusCode::OK, &Value::Array(data)))
+    })
+    .await
 }
 
 /// `GET /campaigns/<id>`: one campaign.
@@ -47,15 +42,10 @@ pub(crate) async fn one(
     Path(campaign): Path<String>,
     parts: Parts,
 ) -> Response {
-    if let Err(refused) = r.auth(&parts).await {
-        return refused;
-    }
-    done(
-        async {
-            let id = wire::campaign_id(&campaign)?;
-            let c = r.services.dialer.campaign(id).await.map_err(from_listing)?;
-            Ok(json(StatusCode::OK, &wire::campaign_json(id, &c)))
-        }
-        .await,
-    )
+    authed(&r, &parts, async |_| {
+        let id = wire::campaign_id(&campaign)?;
+        let c = r.services.dialer.campaign(id).await.map_err(from_listing)?;
+        Ok(json(StatusCode::OK, &wire::campaign_json(id, &c)))
+    })
+    .await
 }

@@ -17,7 +17,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use crate::core::audit::{outcome_of, record_quietly, Actor, EngineAction};
+use crate::core::audit::outcome_of;
 use crate::core::dialer::schedule::{
     panel_campaign, NewScheduledCall, ScheduleService, MAX_LIST_LIMIT,
 };
@@ -27,7 +27,8 @@ use crate::core::UnixTime;
 use super::super::errors::{from_dialer, from_directory, from_schedule, json as answer, Failure};
 use super::super::wire::outgoing_calls::{self as wire, CallBody};
 use super::super::wire::{page_json, Filters};
-use super::super::{done, Rest};
+use super::super::{authed, Rest};
+use super::journal;
 
 fn schedule(r: &Rest) -> Result<&ScheduleService, Failure> {
     r.services.dialer.schedule().ok_or(Failure::Unavailable)
@@ -76,18 +77,6 @@ fn params(b: &CallBody) -> String {
     )
 }
 
-async fn journal(
-    r: &Rest,
-    actor: &Actor,
-    action: &str,
-    target: String,
-    params: String,
-    outcome: String,
-) {
-    let entry = EngineAction::now(actor, action, target, params, outcome);
-    record_quietly(Some(&r.services.actions), entry).await;
-}
-
 fn name_of(all: &[(CampaignId, DialerCampaign)], id: CampaignId) -> String {
     all.iter()
         .find(|(c, _)| *c == id)
@@ -97,33 +86,27 @@ fn name_of(all: &[(CampaignId, DialerCampaign)], id: CampaignId) -> String {
 
 /// `POST /outgoingcalls/call`: 201 `{"callid": <id>}`.
 pub(crate) async fn add(State(r): State<Arc<Rest>>, parts: Parts, body: Bytes) -> Response {
-    let actor = match r.auth(&parts).await {
-        Ok(a) => a,
-        Err(refused) => return refused,
-    };
-    done(
-        async {
-            let b = wire::call_body(&body, r.tz())?;
-            let call = resolve(&r, &b).await?;
-            let created = schedule(&r)?.create(call, UnixTime::now()).await;
-            let target = created
-                .as_ref()
-                .map(|id| id.to_string())
-                .unwrap_or_default();
-            journal(
-                &r,
-                &actor,
-                "dialer.schedule_add",
-                target,
-                params(&b),
-                outcome_of(&created),
-            )
-            .await;
-            let id = created.map_err(from_schedule)?;
-            Ok(answer(StatusCode::CREATED, &wire::callid_json(id)))
-        }
-        .await,
-    )
+    authed(&r, &parts, async |actor| {
+        let b = wire::call_body(&body, r.tz())?;
+        let call = resolve(&r, &b).await?;
+        let created = schedule(&r)?.create(call, UnixTime::now()).await;
+        let target = created
+            .as_ref()
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        journal(
+            &r,
+            &actor,
+            "dialer.schedule_add",
+            target,
+            params(&b),
+            outcome_of(&created),
+        )
+        .await;
+        let id = created.map_err(from_schedule)?;
+        Ok(answer(StatusCode::CREATED, &wire::callid_json(id)))
+    })
+    .await
 }
 
 /// `GET /outgoingcalls/call/<callid>`: the call.
@@ -132,24 +115,19 @@ pub(crate) async fn one(
     Path(callid): Path<String>,
     parts: Parts,
 ) -> Response {
-    if let Err(refused) = r.auth(&parts).await {
-        return refused;
-    }
-    done(
-        async {
-            let id = wire::call_id(&callid)?;
-            let s = schedule(&r)?;
-            s.expire(UnixTime::now()).await.map_err(from_schedule)?;
-            let call = s.get(id).await.map_err(from_schedule)?;
-            let all = campaigns(&r).await?;
-            let queue = name_of(&all, call.spec.campaign);
-            Ok(answer(
-                StatusCode::OK,
-                &wire::call_json(&call, &queue, r.tz()),
-            ))
-        }
-        .await,
-    )
+    authed(&r, &parts, async |_| {
+        let id = wire::call_id(&callid)?;
+        let s = schedule(&r)?;
+        s.expire(UnixTime::now()).await.map_err(from_schedule)?;
+        let call = s.get(id).await.map_err(from_schedule)?;
+        let all = campaigns(&r).await?;
+        let queue = name_of(&all, call.spec.campaign);
+        Ok(answer(
+            StatusCode::OK,
+            &wire::call_json(&call, &queue, r.tz()),
+        ))
+    })
+    .await
 }
 
 /// `PUT /outgoingcalls/call/<callid>`: every field replaced; 200 `{"callid": <id>}`. Only a
@@ -160,34 +138,28 @@ pub(crate) async fn edit(
     parts: Parts,
     body: Bytes,
 ) -> Response {
-    let actor = match r.auth(&parts).await {
-        Ok(a) => a,
-        Err(refused) => return refused,
-    };
-    done(
-        async {
-            let id = wire::call_id(&callid)?;
-            let b = wire::call_body(&body, r.tz())?;
-            let s = schedule(&r)?;
-            s.get(id).await.map_err(from_schedule)?;
-            let call = resolve(&r, &b).await?;
-            let now = UnixTime::now();
-            s.expire(now).await.map_err(from_schedule)?;
-            let edited = s.update(id, call, now).await;
-            journal(
-                &r,
-                &actor,
-                "dialer.schedule_edit",
-                id.to_string(),
-                params(&b),
-                outcome_of(&edited),
-            )
-            .await;
-            edited.map_err(from_schedule)?;
-            Ok(answer(StatusCode::OK, &wire::callid_json(id)))
-        }
-        .await,
-    )
+    authed(&r, &parts, async |actor| {
+        let id = wire::call_id(&callid)?;
+        let b = wire::call_body(&body, r.tz())?;
+        let s = schedule(&r)?;
+        s.get(id).await.map_err(from_schedule)?;
+        let call = resolve(&r, &b).await?;
+        let now = UnixTime::now();
+        s.expire(now).await.map_err(from_schedule)?;
+        let edited = s.update(id, call, now).await;
+        journal(
+            &r,
+            &actor,
+            "dialer.schedule_edit",
+            id.to_string(),
+            params(&b),
+            outcome_of(&edited),
+        )
+        .await;
+        edited.map_err(from_schedule)?;
+        Ok(answer(StatusCode::OK, &wire::callid_json(id)))
+    })
+    .await
 }
 
 /// `DELETE /outgoingcalls/call/<callid>`: 200 `"Ok"`; the call is Canceled (still listed
@@ -197,28 +169,22 @@ pub(crate) async fn remove(
     Path(callid): Path<String>,
     parts: Parts,
 ) -> Response {
-    let actor = match r.auth(&parts).await {
-        Ok(a) => a,
-        Err(refused) => return refused,
-    };
-    done(
-        async {
-            let id = wire::call_id(&callid)?;
-            let discarded = schedule(&r)?.discard(id, UnixTime::now()).await;
-            journal(
-                &r,
-                &actor,
-                "dialer.schedule_discard",
-                id.to_string(),
-                String::new(),
-                outcome_of(&discarded),
-            )
-            .await;
-            discarded.map_err(from_schedule)?;
-            Ok(answer(StatusCode::OK, &wire::ok_json()))
-        }
-        .await,
-    )
+    authed(&r, &parts, async |actor| {
+        let id = wire::call_id(&callid)?;
+        let discarded = schedule(&r)?.discard(id, UnixTime::now()).await;
+        journal(
+            &r,
+            &actor,
+            "dialer.schedule_discard",
+            id.to_string(),
+            String::new(),
+            outcome_of(&discarded),
+        )
+        .await;
+        discarded.map_err(from_schedule)?;
+        Ok(answer(StatusCode::OK, &wire::ok_json()))
+    })
+    .await
 }
 
 /// `GET /outgoingcalls/call`: `{recordsTotal, data}` (filters `queue`, `phone`,
@@ -229,41 +195,36 @@ pub(crate) async fn list(
     RawQuery(query): RawQuery,
     parts: Parts,
 ) -> Response {
-    if let Err(refused) = r.auth(&parts).await {
-        return refused;
-    }
-    done(
-        async {
-            let f = Filters::read(query.as_deref(), &parts.headers, wire::OUTGOING_FILTERS);
-            let q = wire::call_query(&f, r.tz())?;
-            let all = campaigns(&r).await?;
-            let mut filter = q.filter;
-            if let Some(queue) = &q.queue {
-                match panel_campaign(&all, queue) {
-                    Some((id, _)) => filter.campaign = Some(*id),
-                    None => return Ok(answer(StatusCode::OK, &page_json(0, Vec::new()))),
-                }
+    authed(&r, &parts, async |_| {
+        let f = Filters::read(query.as_deref(), &parts.headers, wire::OUTGOING_FILTERS);
+        let q = wire::call_query(&f, r.tz())?;
+        let all = campaigns(&r).await?;
+        let mut filter = q.filter;
+        if let Some(queue) = &q.queue {
+            match panel_campaign(&all, queue) {
+                Some((id, _)) => filter.campaign = Some(*id),
+                None => return Ok(answer(StatusCode::OK, &page_json(0, Vec::new()))),
             }
-            if let Some(name) = &q.agent {
-                filter.agent = Some(agent(&r, name).await?.unwrap_or_else(|| name.clone()));
-            }
-            let s = schedule(&r)?;
-            s.expire(UnixTime::now()).await.map_err(from_schedule)?;
-            let (total, calls) = s
-                .list(filter, q.start, q.limit.min(MAX_LIST_LIMIT))
-                .await
-                .map_err(from_schedule)?;
-            let names: HashMap<CampaignId, &str> =
-                all.iter().map(|(id, c)| (*id, c.name.as_str())).collect();
-            let data = calls
-                .iter()
-                .map(|c| {
-                    let queue = names.get(&c.spec.campaign).copied().unwrap_or("");
-                    wire::call_json(c, queue, r.tz())
-                })
-                .collect();
-            Ok(answer(StatusCode::OK, &page_json(total, data)))
         }
-        .await,
-    )
+        if let Some(name) = &q.agent {
+            filter.agent = Some(agent(&r, name).await?.unwrap_or_else(|| name.clone()));
+        }
+        let s = schedule(&r)?;
+        s.expire(UnixTime::now()).await.map_err(from_schedule)?;
+        let (total, calls) = s
+            .list(filter, q.start, q.limit.min(MAX_LIST_LIMIT))
+            .await
+            .map_err(from_schedule)?;
+        let names: HashMap<CampaignId, &str> =
+            all.iter().map(|(id, c)| (*id, c.name.as_str())).collect();
+        let data = calls
+            .iter()
+            .map(|c| {
+                let queue = names.get(&c.spec.campaign).copied().unwrap_or("");
+                wire::call_json(c, queue, r.tz())
+            })
+            .collect();
+        Ok(answer(StatusCode::OK, &page_json(total, data)))
+    })
+    .await
 }

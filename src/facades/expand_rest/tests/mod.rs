@@ -17,7 +17,7 @@ use crate::core::dialer::{CampaignId, DialerCampaign, ZoneName};
 use crate::core::directory::QueueName;
 use crate::test_support::TempDir;
 
-mod outgoing_calls;
+pub(super) mod outgoing_calls;
 
 struct Fixture {
     _dir: TempDir,
@@ -100,6 +100,11 @@ impl Fixture {
         self.call_as(Some(&self.auth), method, path, body).await
     }
 
+    /// `GET path` with the fixture's key.
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call("GET", path, None).await
+    }
+
     async fn call_as(
         &self,
         auth: Option<&str>,
@@ -168,7 +173,7 @@ async fn missing_wrong_or_foreign_credentials_are_401_with_a_challenge() {
             json!({"errrorCode": "Authentication_failure"})
         );
     }
-    let (status, _) = f.call("GET", &path, None).await;
+    let (status, _) = f.get(&path).await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -176,7 +181,7 @@ async fn missing_wrong_or_foreign_credentials_are_401_with_a_challenge() {
 async fn campaigns_are_listed_filtered_ordered_and_read_one_by_one() {
     let f = fixture().await;
     let base = format!("{DIALER_BASE}/campaigns");
-    let (status, list) = f.call("GET", &base, None).await;
+    let (status, list) = f.get(&base).await;
     assert_eq!(status, StatusCode::OK);
     let names: Vec<&str> = list
         .as_array()
@@ -185,36 +190,30 @@ async fn campaigns_are_listed_filtered_ordered_and_read_one_by_one() {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["ventas", "archivo"]);
-    let (_, list) = f
-        .call("GET", &format!("{base}?order_by=name&order=asc"), None)
-        .await;
+    let (_, list) = f.get(&format!("{base}?order_by=name&order=asc")).await;
     assert_eq!(list[0]["name"], "archivo");
-    let (_, list) = f.call("GET", &format!("{base}?State=Active"), None).await;
+    let (_, list) = f.get(&format!("{base}?State=Active")).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["state"], "Active");
-    let (_, list) = f
-        .call("GET", &format!("{base}?State=Incomplete"), None)
-        .await;
+    let (_, list) = f.get(&format!("{base}?State=Incomplete")).await;
     assert_eq!(list[0]["name"], "archivo");
-    let (_, list) = f.call("GET", &format!("{base}?State=Stored"), None).await;
+    let (_, list) = f.get(&format!("{base}?State=Stored")).await;
     assert_eq!(list, json!([]));
     for bad in ["?State=Lost", "?order=up", "?order_by=phone"] {
-        let (status, body) = f.call("GET", &format!("{base}{bad}"), None).await;
+        let (status, body) = f.get(&format!("{base}{bad}")).await;
         assert_eq!(
             (status, body),
             (StatusCode::BAD_REQUEST, unknown_data_format()),
             "{bad}"
         );
     }
-    let (status, one) = f
-        .call("GET", &format!("{base}/{}", f.campaign.0), None)
-        .await;
+    let (status, one) = f.get(&format!("{base}/{}", f.campaign.0)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(one["name"], "ventas");
     assert_eq!(one["type"], "progressive");
     assert!(one["retries"].as_array().unwrap().len() > 1);
     assert_eq!(one["schedule"]["timezone"], "America/Montevideo");
-    let (status, body) = f.call("GET", &format!("{base}/999"), None).await;
+    let (status, body) = f.get(&format!("{base}/999")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body, json!({"errrorCode": "Campaign_not_found"}));
     for bad in [
@@ -224,7 +223,7 @@ async fn campaigns_are_listed_filtered_ordered_and_read_one_by_one() {
         "1%27%20OR%201=1",
         "99999999999999999999999",
     ] {
-        let (status, body) = f.call("GET", &format!("{base}/{bad}"), None).await;
+        let (status, body) = f.get(&format!("{base}/{bad}")).await;
         assert_eq!(
             (status, body),
             (StatusCode::BAD_REQUEST, unknown_data_format()),
@@ -263,7 +262,7 @@ async fn a_contact_is_added_read_edited_disabled_and_enabled() {
     assert_eq!(stored.state, crate::core::dialer::ContactState::Pending);
 
     let one = format!("{}/{id}", f.contacts());
-    let (status, got) = f.call("GET", &one, None).await;
+    let (status, got) = f.get(&one).await;
     assert_eq!((status, &got), (StatusCode::OK, &c));
 
     // The same number again: a conflict.
@@ -314,11 +313,7 @@ async fn a_contact_is_added_read_edited_disabled_and_enabled() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body, json!({"errrorCode": "Contact_not_found"}));
     let (status, _) = f
-        .call(
-            "GET",
-            &format!("{DIALER_BASE}/campaigns/77/contacts/{id}"),
-            None,
-        )
+        .get(&format!("{DIALER_BASE}/campaigns/77/contacts/{id}"))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, body) = f
@@ -373,7 +368,7 @@ async fn hostile_bodies_are_unknown_data_format_or_too_large() {
     let (status, _) = f.call("POST", &f.contacts(), Some(&huge)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     // Nothing was added.
-    let (_, page) = f.call("GET", &f.contacts(), None).await;
+    let (_, page) = f.get(&f.contacts()).await;
     assert_eq!(page["recordsTotal"], 0);
 }
 
@@ -404,46 +399,40 @@ async fn the_contact_list_pages_filters_orders_and_is_not_injectable() {
             .collect()
     };
     let list = |q: &str| format!("{}?{q}", f.contacts());
-    let (status, page) = f.call("GET", &list("order_by=name&order=asc"), None).await;
+    let (status, page) = f.get(&list("order_by=name&order=asc")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["recordsTotal"], 4);
     assert_eq!(names(&page), ["50% off_", "Ana", "Bruno", "Rodrigo"]);
     let (_, page) = f
-        .call(
-            "GET",
-            &list("order_by=numcall&order=desc&start=1&limit=2"),
-            None,
-        )
+        .get(&list("order_by=numcall&order=desc&start=1&limit=2"))
         .await;
     assert_eq!(page["recordsTotal"], 4);
     assert_eq!(names(&page), ["Rodrigo", "Bruno"]);
-    let (_, page) = f.call("GET", &list("like=Rodrigo"), None).await;
+    let (_, page) = f.get(&list("like=Rodrigo")).await;
     assert_eq!(names(&page), ["Rodrigo"]);
-    let (_, page) = f.call("GET", &list("like=rodr"), None).await;
+    let (_, page) = f.get(&list("like=rodr")).await;
     assert_eq!(names(&page), ["Rodrigo"]);
-    let (_, page) = f.call("GET", &list("like=000002"), None).await;
+    let (_, page) = f.get(&list("like=000002")).await;
     assert_eq!(names(&page), ["Bruno"]);
     // Wildcards are text; SQL is text.
-    let (_, page) = f.call("GET", &list("like=%25"), None).await;
+    let (_, page) = f.get(&list("like=%25")).await;
     assert_eq!(names(&page), ["50% off_"]);
-    let (_, page) = f.call("GET", &list("like=_"), None).await;
+    let (_, page) = f.get(&list("like=_")).await;
     assert_eq!(names(&page), ["50% off_"]);
     for injection in [
         "%27%20OR%201%3D1%20--",
         "%22%29%3B%20DROP%20TABLE%20dialer_contact%3B%20--",
         "%5C",
     ] {
-        let (status, page) = f
-            .call("GET", &list(&format!("like={injection}")), None)
-            .await;
+        let (status, page) = f.get(&list(&format!("like={injection}"))).await;
         assert_eq!(status, StatusCode::OK, "{injection}");
         assert_eq!(page["recordsTotal"], 0, "{injection}");
     }
-    let (_, page) = f.call("GET", &list("state=Pending"), None).await;
+    let (_, page) = f.get(&list("state=Pending")).await;
     assert_eq!(page["recordsTotal"], 4);
-    let (_, page) = f.call("GET", &list("state=Completed"), None).await;
+    let (_, page) = f.get(&list("state=Completed")).await;
     assert_eq!(page, json!({"recordsTotal": 0, "data": []}));
-    let (_, page) = f.call("GET", &list("limit=1000000"), None).await;
+    let (_, page) = f.get(&list("limit=1000000")).await;
     assert_eq!(page["data"].as_array().unwrap().len(), 4);
     for bad in [
         format!("like={}", "a".repeat(65)),
@@ -452,7 +441,7 @@ async fn the_contact_list_pages_filters_orders_and_is_not_injectable() {
         "state=Lost".into(),
         "order_by=1;DROP".into(),
     ] {
-        let (status, body) = f.call("GET", &list(&bad), None).await;
+        let (status, body) = f.get(&list(&bad)).await;
         assert_eq!(
             (status, body),
             (StatusCode::BAD_REQUEST, unknown_data_format()),
@@ -460,11 +449,7 @@ async fn the_contact_list_pages_filters_orders_and_is_not_injectable() {
         );
     }
     let (status, body) = f
-        .call(
-            "GET",
-            &format!("{DIALER_BASE}/campaigns/999/contacts"),
-            None,
-        )
+        .get(&format!("{DIALER_BASE}/campaigns/999/contacts"))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body, json!({"errrorCode": "Campaign_not_found"}));
@@ -484,11 +469,7 @@ async fn the_activity_export_answers_the_seed_examples() {
     let activity = format!("{}/activity", f.contacts());
     // The seed's first example, as written.
     let (status, page) = f
-        .call(
-            "GET",
-            &format!("{activity}?order_by=name&order_asc&state=Pending"),
-            None,
-        )
+        .get(&format!("{activity}?order_by=name&order_asc&state=Pending"))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["recordsTotal"], 2);
@@ -496,35 +477,27 @@ async fn the_activity_export_answers_the_seed_examples() {
     assert_eq!(page["data"][0]["lastattempt"], Value::Null);
     // The second: added in February 2019 (none), quotes as the seed writes them.
     let (status, page) = f
-        .call(
-            "GET",
-            &format!("{activity}?saddtimestamp='2019-02-01'&eaddtimestamp=%272019-02-28%E2%80%99"),
-            None,
-        )
+        .get(&format!(
+            "{activity}?saddtimestamp='2019-02-01'&eaddtimestamp=%272019-02-28%E2%80%99"
+        ))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["recordsTotal"], 0);
     let today = wire::format_date(crate::core::UnixTime::now(), &f.services.time_zone);
     let day = &today[..10];
     let (_, page) = f
-        .call(
-            "GET",
-            &format!("{activity}?saddtimestamp={day}&eaddtimestamp={day}&order_by=timestampadd&order=desc"),
-            None,
-        )
+        .get(&format!(
+            "{activity}?saddtimestamp={day}&eaddtimestamp={day}&order_by=timestampadd&order=desc"
+        ))
         .await;
     assert_eq!(page["recordsTotal"], 2);
     let (_, page) = f
-        .call(
-            "GET",
-            &format!("{activity}?State=Pending&sstimestamp={day}&order_by=statetimestamp"),
-            None,
-        )
+        .get(&format!(
+            "{activity}?State=Pending&sstimestamp={day}&order_by=statetimestamp"
+        ))
         .await;
     assert_eq!(page["recordsTotal"], 2);
-    let (status, body) = f
-        .call("GET", &format!("{activity}?sstimestamp=ayer"), None)
-        .await;
+    let (status, body) = f.get(&format!("{activity}?sstimestamp=ayer")).await;
     assert_eq!(
         (status, body),
         (StatusCode::BAD_REQUEST, unknown_data_format())
@@ -534,9 +507,7 @@ async fn the_activity_export_answers_the_seed_examples() {
 #[tokio::test]
 async fn unknown_paths_and_methods_answer_json() {
     let f = fixture().await;
-    let (status, body) = f
-        .call("GET", "/expandweb3/api/campaign/external/nothing", None)
-        .await;
+    let (status, body) = f.get("/expandweb3/api/campaign/external/nothing").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body, json!({"errrorCode": "Not_found"}));
     let (status, body) = f

@@ -9,7 +9,8 @@ use crate::core::directory::{Agent, AgentNumber};
 use crate::core::journal::TimeRange;
 use crate::core::UnixTime;
 
-const SEED_POST: &str = r#"{
+/// The seed's `POST` example, as written (the wire's tests read it too).
+pub(in crate::facades::expand_rest) const SEED_POST: &str = r#"{
   "queue": "tecnologia",
   "phone": ["21232322","099999999"],
   "contact": "Pedro",
@@ -100,7 +101,7 @@ async fn the_seeds_examples_create_read_update_and_delete_a_pending_call() {
     assert_eq!(c.status, ScheduleStatus::Pending);
 
     // Obtener una llamada pendiente dado su ID: what was posted, with its id and status.
-    let (status, body) = f.call("GET", &path(id), None).await;
+    let (status, body) = f.get(&path(id)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let mut want: Value = serde_json::from_str(SEED_POST).unwrap();
     want["id"] = json!(id);
@@ -117,7 +118,7 @@ async fn the_seeds_examples_create_read_update_and_delete_a_pending_call() {
         86_400
     );
     // 2016-11-11 15:00 has passed: the call reads as EXPIRED, its expiration as given.
-    let (_, body) = f.call("GET", &path(id), None).await;
+    let (_, body) = f.get(&path(id)).await;
     assert_eq!(body["status"], "EXPIRED");
     assert_eq!(body["expiration"], 86_400);
     assert_eq!(stored(&f, id).await.status, ScheduleStatus::Expired);
@@ -128,14 +129,10 @@ async fn the_seeds_examples_create_read_update_and_delete_a_pending_call() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!("Ok"));
     assert_eq!(stored(&f, id).await.status, ScheduleStatus::Canceled);
-    let (_, list) = f
-        .call("GET", &format!("{OUTGOING_CALLS}?status=CANCELED"), None)
-        .await;
+    let (_, list) = f.get(&format!("{OUTGOING_CALLS}?status=CANCELED")).await;
     assert_eq!(list["data"][0]["id"], id);
     assert_eq!(list["data"][0]["status"], "CANCELED");
-    let (_, list) = f
-        .call("GET", &format!("{OUTGOING_CALLS}?status=PENDING"), None)
-        .await;
+    let (_, list) = f.get(&format!("{OUTGOING_CALLS}?status=PENDING")).await;
     assert_eq!(list["data"], json!([]));
     let (status, body) = f.call("DELETE", &path(id), None).await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -201,18 +198,12 @@ async fn the_list_filters_by_queue_phone_dates_agent_and_status() {
         ("?start=2", vec!["3344343"]),
         ("?status=COMPLETED", vec![]),
     ] {
-        let (status, list) = f
-            .call("GET", &format!("{OUTGOING_CALLS}{query}"), None)
-            .await;
+        let (status, list) = f.get(&format!("{OUTGOING_CALLS}{query}")).await;
         assert_eq!(status, StatusCode::OK, "{query}: {list}");
         assert_eq!(ids(&list), want, "{query}");
     }
     let (_, list) = f
-        .call(
-            "GET",
-            &format!("{OUTGOING_CALLS}?status=pending&limit=1"),
-            None,
-        )
+        .get(&format!("{OUTGOING_CALLS}?status=pending&limit=1"))
         .await;
     assert_eq!(list["recordsTotal"], 3);
     let row = &list["data"][0];
@@ -220,9 +211,7 @@ async fn the_list_filters_by_queue_phone_dates_agent_and_status() {
     assert_eq!(row["link"], json!({"crm": "http://crm/1?a=b;c"}));
     assert_eq!(row["calldate"], "2036-11-10 15:00");
     assert_eq!(row["expiration"], 0);
-    let (_, list) = f
-        .call("GET", &format!("{OUTGOING_CALLS}?phone=3344343"), None)
-        .await;
+    let (_, list) = f.get(&format!("{OUTGOING_CALLS}?phone=3344343")).await;
     assert_eq!(list["data"][0]["calldate"], "2036-11-12 09:30:15");
     assert_eq!(list["data"][0]["agent"], "daguirre");
     // Filters may come as headers, as the campaign endpoints read them.
@@ -337,7 +326,7 @@ async fn wrong_input_gets_the_vendors_errors_and_changes_nothing() {
         "limit=x",
         "start=-1",
     ] {
-        let (status, body) = f.call("GET", &format!("{OUTGOING_CALLS}?{q}"), None).await;
+        let (status, body) = f.get(&format!("{OUTGOING_CALLS}?{q}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{q}");
         assert_eq!(body, unknown_data_format());
     }
@@ -362,7 +351,7 @@ async fn an_update_may_move_a_call_to_another_queue_and_agent() {
     assert_ne!(c.spec.campaign, tecnologia);
     assert_eq!(c.spec.agent.as_deref(), Some("daguirre"));
     assert_eq!(local(c.spec.call_at.unwrap()), "2036-01-02 08:05:00");
-    let (_, body) = f.call("GET", &path(id), None).await;
+    let (_, body) = f.get(&path(id)).await;
     assert_eq!(body["queue"], "ventas");
     assert_eq!(body["status"], "PENDING");
     assert_eq!(body["expiration"], 86_400);
@@ -372,6 +361,6 @@ async fn an_update_may_move_a_call_to_another_queue_and_agent() {
     let (status, _) = f.call("PUT", &path(id), Some(&v.to_string())).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(stored(&f, id).await.spec.agent, None);
-    let (_, body) = f.call("GET", &path(id), None).await;
+    let (_, body) = f.get(&path(id)).await;
     assert_eq!(body["agent"], Value::Null);
 }

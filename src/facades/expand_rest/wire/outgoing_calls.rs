@@ -384,22 +384,12 @@ pub fn new_call(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facades::expand_rest::tests::outgoing_calls::SEED_POST as SEED;
     use axum::http::HeaderMap;
 
     fn tz() -> TimeZone {
         TimeZone::get("America/Montevideo").unwrap()
     }
-
-    const SEED: &str = r#"{
-      "queue": "tecnologia",
-      "phone": ["21232322","099999999"],
-      "contact": "Pedro",
-      "subject": "Confirmacion contrato ADSL",
-      "calldate" : "2016-11-10 15:00",
-      "expiration" : 0,
-      "agent" : "pperez",
-      "link": { "nombre de link": "http://www.link.com" }
-    }"#;
 
     #[test]
     fn the_seed_body_reads_and_writes_back_the_same() {

@@ -25,14 +25,7 @@ pub(in crate::facades::ucontact) async fn agent_call(
     // An agent's session calls from its own phone, as itself.
     if let Some(scope) = uc.scope(who).await {
         if !scope.owns_phone(phone.as_str()) || !(agent.is_empty() || scope.is_self(&agent)) {
-            let entry = EngineAction::now(
-                &actor(who),
-                "campaign.agent_call",
-                phone.as_str(),
-                "",
-                "error: not the agent's phone",
-            );
-            record_quietly(Some(&uc.services.actions), entry).await;
+            super::refused_phone(uc, who, "campaign.agent_call", phone.as_str()).await;
             return Answer::zero();
         }
         if agent.is_empty() {
@@ -97,14 +90,7 @@ pub(in crate::facades::ucontact) async fn hangup_phone(
     };
     if let Some(scope) = uc.scope(who).await {
         if !scope.owns_phone(phone.as_str()) {
-            let entry = EngineAction::now(
-                &actor(who),
-                "call.hangup",
-                phone.as_str(),
-                "",
-                "error: not the agent's phone",
-            );
-            record_quietly(Some(&uc.services.actions), entry).await;
+            super::refused_phone(uc, who, "call.hangup", phone.as_str()).await;
             return Answer::zero();
         }
     }

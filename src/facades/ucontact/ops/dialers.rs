@@ -40,6 +40,21 @@ async fn audit<T>(
     record_quietly(Some(&uc.services.actions), entry).await;
 }
 
+/// A dialer object placed by `place` (given its call and the time now), journaled as
+/// `action`: `1`, or the refusal's answer.
+async fn spooled<T>(
+    uc: &Ucontact,
+    who: &Principal,
+    action: &str,
+    o: wire::DialerObject,
+    place: impl AsyncFnOnce(SpoolCall, UnixTime) -> Result<T, SpoolError>,
+) -> Answer {
+    let (target, params) = (o.destination.to_string(), params_of(&o));
+    let result = place(spool_call(o), UnixTime::now()).await;
+    audit(uc, who, action, &target, params, &result).await;
+    result.map_or_else(|e| errors::spool(&e), |_| Answer::one())
+}
+
 fn params_of(o: &wire::DialerObject) -> String {
     format!(
         "campaign={} alternatives={} agent={} priority={} calldate={}",
@@ -60,14 +75,10 @@ pub(in crate::facades::ucontact) async fn respool(
     let Ok(o) = wire::dialer_object(form.get("callspool").unwrap_or("")) else {
         return Answer::zero();
     };
-    let (target, params) = (o.destination.to_string(), params_of(&o));
-    let result = uc
-        .services
-        .dialer
-        .respool(spool_call(o), UnixTime::now())
-        .await;
-    audit(uc, who, "dialer.respool", &target, params, &result).await;
-    result.map_or_else(|e| errors::spool(&e), |_| Answer::one())
+    spooled(uc, who, "dialer.respool", o, async |call, now| {
+        uc.services.dialer.respool(call, now).await
+    })
+    .await
 }
 
 /// `Dialers/ScheduleDialerCall` (`callschedule`): a call at `calldate` in the call center's
@@ -87,14 +98,10 @@ pub(in crate::facades::ucontact) async fn schedule_dialer_call(
     else {
         return Answer::zero();
     };
-    let (target, params) = (o.destination.to_string(), params_of(&o));
-    let result = uc
-        .services
-        .dialer
-        .schedule_at(spool_call(o), at, UnixTime::now())
-        .await;
-    audit(uc, who, "dialer.schedule", &target, params, &result).await;
-    result.map_or_else(|e| errors::spool(&e), |_| Answer::one())
+    spooled(uc, who, "dialer.schedule", o, async |call, now| {
+        uc.services.dialer.schedule_at(call, at, now).await
+    })
+    .await
 }
 
 /// `Dialers/DialerTask` (`call`), in the mode [`task_mode`] reads from `calldate`, `bulk` and
@@ -118,14 +125,10 @@ pub(in crate::facades::ucontact) async fn dialer_task(
     if mode == TaskMode::ClickToCall {
         return click_to_call(uc, who, o).await;
     }
-    let (target, params) = (o.destination.to_string(), params_of(&o));
-    let result = uc
-        .services
-        .dialer
-        .task(spool_call(o), mode, UnixTime::now())
-        .await;
-    audit(uc, who, "dialer.task", &target, params, &result).await;
-    result.map_or_else(|e| errors::spool(&e), |_| Answer::one())
+    spooled(uc, who, "dialer.task", o, async |call, now| {
+        uc.services.dialer.task(call, mode, now).await
+    })
+    .await
 }
 
 /// A DialerTask's click-to-call: the agent (`agent`, a user name or a phone; empty: the
@@ -158,14 +161,7 @@ async fn click_to_call(uc: &Ucontact, who: &Principal, o: wire::DialerObject) ->
     };
     if let Some(scope) = &scope {
         if !scope.owns_phone(phone.as_str()) {
-            let entry = EngineAction::now(
-                &actor(who),
-                "campaign.agent_call",
-                phone.as_str(),
-                "",
-                "error: not the agent's phone",
-            );
-            record_quietly(Some(&uc.services.actions), entry).await;
+            super::refused_phone(uc, who, "campaign.agent_call", phone.as_str()).await;
             return Answer::zero();
         }
     }

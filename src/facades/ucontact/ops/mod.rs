@@ -5,3 +5,18 @@ pub mod calls;
 pub mod dialers;
 pub mod recordings;
 pub mod supervision;
+
+use super::*;
+
+/// Journals an agent's session asking for a phone that is not its own (the operation is
+/// refused).
+async fn refused_phone(uc: &Ucontact, who: &Principal, action: &str, phone: &str) {
+    let entry = EngineAction::now(
+        &actor(who),
+        action,
+        phone,
+        "",
+        "error: not the agent's phone",
+    );
+    record_quietly(Some(&uc.services.actions), entry).await;
+}

@@ -1,10 +1,8 @@
 //! `Dialers/uploadbase` and `uploadbasewithtimezone`: imported in the background, progress
 //! through `Dialers/uploadstatus`, bounded sizes, the body limit raised for them only.
 
-use super::dialers::{dialer_fixture, fields, n};
+use super::dialers::{create_ventas, dialer_fixture, fields, n};
 use super::*;
-use crate::core::dialer::{DialerCampaign, ZoneName};
-use crate::core::directory::QueueName;
 
 async fn wait_done(f: &Fixture, auth: &str, campaign: &str, filename: &str) -> Value {
     let body = fields(&[("campaign", campaign), ("filename", filename)]);
@@ -92,25 +90,23 @@ async fn uploadbase_imports_in_the_background_and_reports_its_progress() {
         ])
     };
     assert_eq!(
-        post(
+        said(
             &f.router,
             "Dialers/uploadbasewithtimezone",
-            Some(&sup),
+            &sup,
             &tz_body("Mars/Olympus")
         )
-        .await
-        .1,
+        .await,
         "0"
     );
     assert_eq!(
-        post(
+        said(
             &f.router,
             "Dialers/uploadbasewithtimezone",
-            Some(&sup),
+            &sup,
             &tz_body("America/Bogota")
         )
-        .await
-        .1,
+        .await,
         "1"
     );
     let v = wait_done(&f, &sup, "Ventas->", "base2.csv").await;
@@ -138,48 +134,28 @@ async fn uploadbase_imports_in_the_background_and_reports_its_progress() {
         StatusCode::FORBIDDEN
     );
     let unknown = body.replace("campaign=Ventas-%3E", "campaign=Nadie-%3E");
-    assert_eq!(
-        post(&f.router, "Dialers/uploadbase", Some(&sup), &unknown)
-            .await
-            .1,
-        "0"
-    );
     let bad = fields(&[
         ("filename", "x"),
         ("fileb64", "%%%not base64"),
         ("campaign", "Ventas->"),
     ]);
-    assert_eq!(
-        post(&f.router, "Dialers/uploadbase", Some(&sup), &bad)
-            .await
-            .1,
-        "0"
-    );
-    assert_eq!(
-        post(
-            &f.router,
-            "Dialers/uploadstatus",
-            Some(&sup),
-            &fields(&[("campaign", "Ventas->"), ("filename", "nunca.csv")])
-        )
-        .await
-        .1,
-        "0"
-    );
+    let never = fields(&[("campaign", "Ventas->"), ("filename", "nunca.csv")]);
+    refused_all(
+        &f.router,
+        &sup,
+        &[
+            ("Dialers/uploadbase", unknown),
+            ("Dialers/uploadbase", bad),
+            ("Dialers/uploadstatus", never),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn uploads_over_the_maximum_are_refused_before_decoding() {
     let f = fixture_with("[ucontact]\nmax_upload_bytes = 1024\n");
-    f.services
-        .dialer
-        .create(DialerCampaign::new(
-            CampaignName::parse("Ventas->").unwrap(),
-            QueueName::new("q_ventas").unwrap(),
-            ZoneName::parse("America/Montevideo").unwrap(),
-        ))
-        .await
-        .unwrap();
+    create_ventas(&f).await;
     let sup = login(&f.router, "sup").await;
     let line = "Ventas->;098344484\n";
     let big = line.repeat(1024 / line.len() + 1);
@@ -191,25 +167,16 @@ async fn uploads_over_the_maximum_are_refused_before_decoding() {
         ])
     };
     assert_eq!(
-        post(&f.router, "Dialers/uploadbase", Some(&sup), &body(&big))
-            .await
-            .1,
+        said(&f.router, "Dialers/uploadbase", &sup, &body(&big)).await,
         "0"
     );
     assert_eq!(
-        post(&f.router, "Dialers/uploadbase", Some(&sup), &body(line))
-            .await
-            .1,
+        said(&f.router, "Dialers/uploadbase", &sup, &body(line)).await,
         "1"
     );
     // A `+` of the base64 a client did not form-encode arrives as a space: read as `+`.
     let raw = "filename=c.csv&campaign=Ventas-%3E&fileb64=VmVudGFzLT47MDk4MDAwMjI0O2E9Pj4+Cg==";
-    assert_eq!(
-        post(&f.router, "Dialers/uploadbase", Some(&sup), raw)
-            .await
-            .1,
-        "1"
-    );
+    assert_eq!(said(&f.router, "Dialers/uploadbase", &sup, raw).await, "1");
     let v = wait_done(&f, &sup, "Ventas->", "c.csv").await;
     assert_eq!(v["imported"], json!(1));
 }

@@ -27,8 +27,13 @@ txtcode = "RS"
 
 pub(super) async fn dialer_fixture() -> (Fixture, CampaignId) {
     let f = fixture_with(DIALER_CAMPAIGNS);
-    let id = f
-        .services
+    let id = create_ventas(&f).await;
+    (f, id)
+}
+
+/// Dialer campaign `Ventas->` on queue `q_ventas`, in Montevideo's zone.
+pub(super) async fn create_ventas(f: &Fixture) -> CampaignId {
+    f.services
         .dialer
         .create(DialerCampaign::new(
             CampaignName::parse("Ventas->").unwrap(),
@@ -36,8 +41,7 @@ pub(super) async fn dialer_fixture() -> (Fixture, CampaignId) {
             ZoneName::parse("America/Montevideo").unwrap(),
         ))
         .await
-        .unwrap();
-    (f, id)
+        .unwrap()
 }
 
 /// `application/x-www-form-urlencoded` of one value (every byte but unreserved ones escaped).
@@ -122,14 +126,7 @@ async fn respool_spools_the_destination_once() {
         .replace("098344484", "098000001")
         .replace("9999", "1");
     assert_eq!(
-        post(
-            &f.router,
-            "Dialers/Respool",
-            Some(&auth),
-            &form("callspool", &p1)
-        )
-        .await
-        .1,
+        said(&f.router, "Dialers/Respool", &auth, &form("callspool", &p1)).await,
         "1"
     );
     let calls = scheduled(&f, id).await;
@@ -139,14 +136,13 @@ async fn respool_spools_the_destination_once() {
     // An unknown campaign: 0.
     let other = RESPOOL.replace("Ventas->", "Nadie->");
     assert_eq!(
-        post(
+        said(
             &f.router,
             "Dialers/Respool",
-            Some(&auth),
+            &auth,
             &form("callspool", &other)
         )
-        .await
-        .1,
+        .await,
         "0"
     );
     // No session: 401.
@@ -184,14 +180,13 @@ async fn schedule_dialer_call_is_dated_in_the_call_centers_zone() {
             .replace("098344484", "098344485"),
     ] {
         assert_eq!(
-            post(
+            said(
                 &f.router,
                 "Dialers/ScheduleDialerCall",
-                Some(&auth),
+                &auth,
                 &form("callschedule", &bad)
             )
-            .await
-            .1,
+            .await,
             "0",
             "{bad}"
         );
@@ -228,9 +223,7 @@ async fn dialer_task_modes_do_what_the_seed_says() {
             r#"{{"calldate" : null, "campaign" : "Ventas->", "destination": "12-345-679", "alternatives": "", "agent" : "{agent}", "data": "idcustomer=7", "source": "source", "bulk" : true, "automatic" : false }}"#
         );
         assert_eq!(
-            post(&f.router, "Dialers/DialerTask", Some(&sup), &task(&bulk))
-                .await
-                .1,
+            said(&f.router, "Dialers/DialerTask", &sup, &task(&bulk)).await,
             "1"
         );
     }
@@ -243,9 +236,7 @@ async fn dialer_task_modes_do_what_the_seed_says() {
     // Dated: a scheduled call at that date.
     let dated = r#"{"calldate" : "2015-10-11 15:00:00", "campaign" : "Ventas->", "destination": "12-345-670", "alternatives": "", "agent" : "Agente1", "data": "idcustomer=7", "source": "source", "bulk" : true, "automatic" : false }"#;
     assert_eq!(
-        post(&f.router, "Dialers/DialerTask", Some(&sup), &task(dated))
-            .await
-            .1,
+        said(&f.router, "Dialers/DialerTask", &sup, &task(dated)).await,
         "1"
     );
     let calls = scheduled(&f, id).await;
@@ -261,9 +252,7 @@ async fn dialer_task_modes_do_what_the_seed_says() {
     let manual = r#"{"calldate" : null, "campaign" : "Ventas->", "destination": "12-345-671", "alternatives": "", "agent" : "", "data": "idcustomer=7", "source": "source", "bulk" : false, "automatic" : false }"#;
     let ana = login(&f.router, "ana").await;
     assert_eq!(
-        post(&f.router, "Dialers/DialerTask", Some(&ana), &task(manual))
-            .await
-            .1,
+        said(&f.router, "Dialers/DialerTask", &ana, &task(manual)).await,
         "0"
     );
     assert_eq!(scheduled(&f, id).await.len(), 2);
@@ -285,25 +274,17 @@ async fn remove_contact_and_remove_schedule_cancel_what_they_name() {
     let ana = login(&f.router, "ana").await;
     let bulk = r#"{"campaign": "Ventas->", "destination": "098344484", "bulk": true}"#;
     assert_eq!(
-        post(
-            &f.router,
-            "Dialers/DialerTask",
-            Some(&sup),
-            &form("call", bulk)
-        )
-        .await
-        .1,
+        said(&f.router, "Dialers/DialerTask", &sup, &form("call", bulk)).await,
         "1"
     );
     assert_eq!(
-        post(
+        said(
             &f.router,
             "Dialers/Respool",
-            Some(&sup),
+            &sup,
             &form("callspool", RESPOOL)
         )
-        .await
-        .1,
+        .await,
         "1"
     );
     let remove = fields(&[("campaign", "Ventas->"), ("number", "098344484")]);
@@ -362,14 +343,7 @@ async fn remove_contact_and_remove_schedule_cancel_what_they_name() {
     // Now the destination can be spooled again, at the other date; outside the range it stays.
     let json = r#"{"calldate": "2030-02-10 10:00:00", "campaign": "Ventas->", "destination": "099111222", "bulk": true}"#;
     assert_eq!(
-        post(
-            &f.router,
-            "Dialers/DialerTask",
-            Some(&sup),
-            &form("call", json)
-        )
-        .await
-        .1,
+        said(&f.router, "Dialers/DialerTask", &sup, &form("call", json)).await,
         "1"
     );
     post(
@@ -386,43 +360,36 @@ async fn remove_contact_and_remove_schedule_cancel_what_they_name() {
         .collect();
     assert_eq!(open.len(), 1);
     // Bad dates and unknown campaigns: 0.
-    for bad in [
-        fields(&[
-            ("campaign", "Ventas->"),
-            ("destination", "099111222"),
-            ("from", "ayer"),
-            ("to", "hoy"),
-        ]),
-        fields(&[
-            ("campaign", "Nadie->"),
-            ("destination", "099111222"),
-            ("from", "2030-01-01 00:00:00"),
-            ("to", "2030-01-31 23:59:59"),
-        ]),
-    ] {
-        assert_eq!(
-            post(
-                &f.router,
-                "Dialers/RemoveScheduleDialerCall",
-                Some(&sup),
-                &bad
-            )
-            .await
-            .1,
-            "0"
-        );
-    }
-    assert_eq!(
-        post(
-            &f.router,
-            "Dialers/RemoveContact",
-            Some(&sup),
-            &fields(&[("campaign", "Nadie->"), ("number", "098344484")])
-        )
-        .await
-        .1,
-        "0"
-    );
+    let remove_range = "Dialers/RemoveScheduleDialerCall";
+    refused_all(
+        &f.router,
+        &sup,
+        &[
+            (
+                remove_range,
+                fields(&[
+                    ("campaign", "Ventas->"),
+                    ("destination", "099111222"),
+                    ("from", "ayer"),
+                    ("to", "hoy"),
+                ]),
+            ),
+            (
+                remove_range,
+                fields(&[
+                    ("campaign", "Nadie->"),
+                    ("destination", "099111222"),
+                    ("from", "2030-01-01 00:00:00"),
+                    ("to", "2030-01-31 23:59:59"),
+                ]),
+            ),
+            (
+                "Dialers/RemoveContact",
+                fields(&[("campaign", "Nadie->"), ("number", "098344484")]),
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -438,7 +405,8 @@ async fn dispositions_respool_respool_an_alternative_and_reschedule() {
         &form("call", bulk),
     )
     .await;
-    let dispose = |l1: &str, callerid: &str, extra: &[(&str, &str)]| {
+    // Ana's DispositionCall of the call from `callerid`.
+    let dispose = async |l1: &str, callerid: &str, extra: &[(&str, &str)]| {
         let mut pairs = vec![
             ("campaign", "Ventas->"),
             ("agent", "ana"),
@@ -447,15 +415,15 @@ async fn dispositions_respool_respool_an_alternative_and_reschedule() {
             ("l1", l1),
         ];
         pairs.extend_from_slice(extra);
-        fields(&pairs)
+        post(
+            &f.router,
+            "api/DispositionCall",
+            Some(&ana),
+            &fields(&pairs),
+        )
+        .await
     };
-    let (status, body) = post(
-        &f.router,
-        "api/DispositionCall",
-        Some(&ana),
-        &dispose("Otro numero", "098344484", &[]),
-    )
-    .await;
+    let (status, body) = dispose("Otro numero", "098344484", &[]).await;
     assert_eq!((status, body.contains("\"RA\"")), (StatusCode::OK, true));
     let calls = scheduled(&f, id).await;
     assert_eq!(calls.len(), 1);
@@ -478,22 +446,10 @@ async fn dispositions_respool_respool_an_alternative_and_reschedule() {
     assert!(!stored.last().unwrap().pending_dialer, "applied");
 
     // RESPOOL of the same number: in the spool once (answered ok, nothing added).
-    post(
-        &f.router,
-        "api/DispositionCall",
-        Some(&ana),
-        &dispose("Otra vez", "098124484", &[]),
-    )
-    .await;
+    dispose("Otra vez", "098124484", &[]).await;
     assert_eq!(scheduled(&f, id).await.len(), 1);
     // RESPOOL of a number with no contact: spooled as is.
-    let (status, _) = post(
-        &f.router,
-        "api/DispositionCall",
-        Some(&ana),
-        &dispose("Otra vez", "5551234", &[]),
-    )
-    .await;
+    let (status, _) = dispose("Otra vez", "5551234", &[]).await;
     assert_eq!(status, StatusCode::OK);
     let calls = scheduled(&f, id).await;
     let c = calls
@@ -503,13 +459,7 @@ async fn dispositions_respool_respool_an_alternative_and_reschedule() {
     assert_eq!((c.spec.call_at, c.spec.priority), (None, 9999));
 
     // RESCHEDULE: a dated call at the disposition's date in the call center's zone.
-    post(
-        &f.router,
-        "api/DispositionCall",
-        Some(&ana),
-        &dispose("Luego", "5559999", &[("schedule", "2030-02-26 13:45:00")]),
-    )
-    .await;
+    dispose("Luego", "5559999", &[("schedule", "2030-02-26 13:45:00")]).await;
     let calls = scheduled(&f, id).await;
     let c = calls
         .iter()
@@ -518,18 +468,13 @@ async fn dispositions_respool_respool_an_alternative_and_reschedule() {
     assert_eq!(c.spec.call_at, Some(local("2030-02-26 13:45:00")));
 
     // camptoreschedule names another dialer campaign: unknown, so the action stays pending.
-    let (status, _) = post(
-        &f.router,
-        "api/DispositionCall",
-        Some(&ana),
-        &dispose(
-            "Luego",
-            "5558888",
-            &[
-                ("schedule", "2030-02-26 13:45:00"),
-                ("camptoreschedule", "Nadie->"),
-            ],
-        ),
+    let (status, _) = dispose(
+        "Luego",
+        "5558888",
+        &[
+            ("schedule", "2030-02-26 13:45:00"),
+            ("camptoreschedule", "Nadie->"),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::OK);

@@ -99,6 +99,18 @@ async fn post(router: &Router, op: &str, auth: Option<&str>, body: &str) -> (Sta
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// The body of `op`'s answer to session `auth` (`1`, `0` or the JSON of a 200).
+async fn said(router: &Router, op: &str, auth: &str, body: &str) -> String {
+    post(router, op, Some(auth), body).await.1
+}
+
+/// Each `(operation, body)` answers `0`, the vendor's refusal, to session `auth`.
+async fn refused_all(router: &Router, auth: &str, cases: &[(&str, String)]) {
+    for (op, body) in cases {
+        assert_eq!(said(router, op, auth, body).await, "0", "{op}: {body}");
+    }
+}
+
 async fn login(router: &Router, user: &str) -> String {
     let (status, body) = post(
         router,

@@ -80,16 +80,21 @@ fn main() {
 
     // The claim query's plan (the same statement the store prepares for one open zone).
     let conn = rusqlite::Connection::open(&path).expect("plan connection");
-    let plan_sql = "EXPLAIN QUERY PLAN SELECT c.id, c.callback, c.priority FROM dialer_contact c \
-         WHERE c.campaign_id = ?1 AND c.state = 'pending' AND c.next_at <= ?2 AND c.attempts < ?3 \
-         AND NOT EXISTS (SELECT 1 FROM blacklist b WHERE b.phone = c.main \
-         AND b.campaign IN (?4, '*') AND b.direction IN ('O', 'IO') \
-         AND (b.expire_date IS NULL OR b.expire_date >= ?5)) AND c.zone = ?6 \
-         ORDER BY c.callback DESC, c.priority, c.id LIMIT 1";
-    let mut stmt = conn.prepare(plan_sql).expect("plan");
+    let plan_sql = format!(
+        "EXPLAIN QUERY PLAN {}",
+        centralita::store::dialer::claim_sql(1)
+    );
+    let mut stmt = conn.prepare(&plan_sql).expect("plan");
     let plan: Vec<String> = stmt
         .query_map(
-            rusqlite::params![id.0, now.seconds(), 3, "bench", "2026-12-02", ZONES[0]],
+            rusqlite::named_params! {
+                ":campaign": id.0,
+                ":now": now.seconds(),
+                ":max": 3,
+                ":name": "bench",
+                ":today": "2026-12-02",
+                ":z0": ZONES[0],
+            },
             |r| r.get::<_, String>(3),
         )
         .expect("plan rows")

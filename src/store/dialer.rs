@@ -257,22 +257,31 @@ fn dialable_sql() -> String {
     )
 }
 
-/// At most this many zones are walked by one query (SQLite bounds a compound select at 500
-/// terms); more open zones are walked in several queries and the best of their finds taken.
+/// At most this many zones are walked by one query (two terms each; SQLite bounds a compound
+/// select at 500 terms); more open zones are walked in several queries and the best of their
+/// finds taken.
 const MAX_ZONE_WALKS: usize = 64;
 
 /// The claim query for `zones` open zones (at most [`MAX_ZONE_WALKS`]; parameters `:z0`,
-/// `:z1`, ...): the first dialable contact of each zone, each found by walking
-/// `dialer_contact_claim` from (campaign, pending, zone) in claim order, then the first of
-/// those: its id, callback flag and priority.
-fn claim_sql(zones: usize) -> String {
+/// `:z1`, ...; public for plans and benches): in each zone the first due callback (found by
+/// due time in `dialer_contact_callback_due`) and the first other dialable contact (a walk of
+/// `dialer_contact_claim` from (campaign, pending, zone, not a callback) in claim order), then
+/// the first of those: its id, callback flag and priority.
+pub fn claim_sql(zones: usize) -> String {
     let walks = (0..zones)
         .map(|i| {
+            // Due callbacks through their own partial index (by due time, so callbacks not due
+            // yet are never walked), then the first other contact in claim order.
             format!(
                 "SELECT * FROM (SELECT c.id, c.callback, c.priority FROM dialer_contact c \
-                 WHERE {} AND c.zone = :z{i} \
-                 ORDER BY c.callback DESC, c.priority, c.id LIMIT 1)",
-                dialable_sql()
+                 INDEXED BY dialer_contact_callback_due \
+                 WHERE {d} AND c.zone = :z{i} AND c.callback = 1 \
+                 ORDER BY c.priority, c.id LIMIT 1) \
+                 UNION ALL \
+                 SELECT * FROM (SELECT c.id, c.callback, c.priority FROM dialer_contact c \
+                 WHERE {d} AND c.zone = :z{i} AND c.callback = 0 \
+                 ORDER BY c.priority, c.id LIMIT 1)",
+                d = dialable_sql()
             )
         })
         .collect::<Vec<_>>()

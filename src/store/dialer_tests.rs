@@ -611,9 +611,18 @@ fn the_claim_query_walks_the_claim_index_per_open_zone() {
         .collect::<Result<Vec<_>, _>>()
         .unwrap()
         .join("\n");
-    // One walk per open zone, each in claim order; only the finds (one per zone) are sorted.
+    // Per open zone: its due callbacks found by due time (callbacks not due yet are never
+    // read), and one walk of the other contacts in claim order.
+    let callbacks = plan
+        .matches(
+            "USING INDEX dialer_contact_callback_due (campaign_id=? AND state=? AND zone=? AND next_at<?)",
+        )
+        .count();
+    assert_eq!(callbacks, 3, "{plan}");
     let walks = plan
-        .matches("USING INDEX dialer_contact_claim (campaign_id=? AND state=? AND zone=?)")
+        .matches(
+            "USING INDEX dialer_contact_claim (campaign_id=? AND state=? AND zone=? AND callback=?)",
+        )
         .count();
     assert_eq!(walks, 3, "{plan}");
     assert!(!plan.contains("SCAN c"), "{plan}");

@@ -496,6 +496,11 @@ CREATE INDEX dialer_contact_by_change ON dialer_contact (campaign_id, state_at, 
 ALTER TABLE dialer_schedule ADD COLUMN contact_id INTEGER REFERENCES dialer_contact (id);
 CREATE INDEX dialer_schedule_contact ON dialer_schedule (contact_id) WHERE contact_id IS NOT NULL;
 "#,
+    // Due callbacks are found by their due time: a claim never walks callbacks not due yet.
+    r#"
+CREATE INDEX dialer_contact_callback_due ON dialer_contact (campaign_id, state, zone, next_at)
+    WHERE callback = 1;
+"#,
 ];
 
 /// The schema version this engine writes.

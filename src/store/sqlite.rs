@@ -672,6 +672,7 @@ pub(crate) mod tests {
                 "dialer_contact_by_change",
                 "dialer_contact_by_id",
                 "dialer_contact_by_name",
+                "dialer_contact_callback_due",
                 "dialer_contact_claim",
                 "dialer_contact_zone",
                 "dialer_evidence_ledger",

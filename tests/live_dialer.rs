@@ -473,6 +473,54 @@ print("panel", r.status_code, r.text)
     let ledger = store.ledger(id, centralita::core::UnixTime(0)).unwrap();
     assert_eq!(ledger.abandoned, u64::from(abandoned));
 
+    // uContact's campaignstatus (curl, a supervisor's session) shows the dialer's figures of the
+    // campaign's queue: its contacts and its ledger.
+    let (ok, out, err) = run_client(
+        "sh",
+        &repo().join("tests/clients/ucontact/campaignstatus.sh"),
+        &[&base, "dialsup", "pw-dialsup", QUEUE],
+    );
+    assert!(ok, "campaignstatus.sh: {err}");
+    let status: serde_json::Value =
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let dialer = status
+        .as_object()
+        .and_then(|o| o.values().find_map(|v| v.get("dialer")))
+        .unwrap_or_else(|| panic!("a dialer object: {out}"));
+    let figures = &dialer[CAMPAIGN];
+    assert_eq!(figures["state"], "Active", "{figures}");
+    assert_eq!(
+        figures["contacts"].as_u64(),
+        Some(contacts.len() as u64),
+        "{figures}"
+    );
+    assert_eq!(
+        figures["attempts"].as_u64(),
+        Some(ledger.attempts),
+        "{figures}"
+    );
+    assert_eq!(
+        figures["answered"].as_u64(),
+        Some(ledger.answered),
+        "{figures}"
+    );
+    assert_eq!(
+        figures["machines"].as_u64(),
+        Some(ledger.machines),
+        "{figures}"
+    );
+    assert_eq!(
+        figures["abandoned"].as_u64(),
+        Some(ledger.abandoned),
+        "{figures}"
+    );
+    assert_eq!(
+        figures["blacklisted"].as_u64(),
+        Some(blacklisted.len() as u64),
+        "{figures}"
+    );
+    eprintln!("campaignstatus dialer figures: {figures}");
+
     // USCall's cdrSearch (PHP SoapClient): a person the dialer reached is a `Discador` call.
     let person = contacts
         .iter()

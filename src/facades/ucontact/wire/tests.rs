@@ -231,3 +231,81 @@ fn filter_and_status_codes() {
                "wait": 10, "internalActionId": "1_2", "dateReceived": "x"})
     );
 }
+
+#[test]
+fn a_dialer_campaigns_figures_show_its_contacts_ledger_and_pacing() {
+    use crate::core::campaigns::CampaignName;
+    use crate::core::dialer::calls::LedgerCounts;
+    use crate::core::dialer::claim::WhyReport;
+    use crate::core::dialer::pacing::{Basis, Figures};
+    use crate::core::dialer::{CampaignFigures, CampaignId, DialerCampaign, ZoneName};
+    use crate::core::directory::QueueName;
+
+    let campaign = DialerCampaign::new(
+        CampaignName::parse("Salida").unwrap(),
+        QueueName::new("q_campanas").unwrap(),
+        ZoneName::parse("UTC").unwrap(),
+    );
+    let figures = CampaignFigures {
+        id: CampaignId(1),
+        campaign,
+        contacts: WhyReport {
+            total: 330,
+            dialable: 200,
+            blacklisted: 10,
+            outside_hours: 20,
+            ..WhyReport::default()
+        },
+        window: LedgerCounts {
+            attempts: 100,
+            answered: 60,
+            machines: 10,
+            abandoned: 1,
+        },
+        abandon_rate: Some(0.0213),
+        pacing: Some(Figures {
+            dial_level: 1.375,
+            answer_rate: 0.42,
+            machine_rate: 0.1,
+            mean_ring_s: 4.0,
+            mean_handle_s: 60.0,
+            abandon_rate: Some(0.02),
+            gain: 1.0,
+            basis: Basis::Predictive,
+        }),
+    };
+    let v = dialer_figures(&[figures.clone()]);
+    let f = &v["Salida"];
+    assert_eq!(f["state"], "Incomplete");
+    assert_eq!(
+        (f["contacts"].as_u64(), f["dialable"].as_u64()),
+        (Some(330), Some(200))
+    );
+    assert_eq!(
+        (f["blacklisted"].as_u64(), f["outsidehours"].as_u64()),
+        (Some(10), Some(20))
+    );
+    assert_eq!(
+        (
+            f["attempts"].as_u64(),
+            f["answered"].as_u64(),
+            f["machines"].as_u64()
+        ),
+        (Some(100), Some(60), Some(10))
+    );
+    assert_eq!(f["abandoned"].as_u64(), Some(1));
+    assert_eq!(f["abandonrate"], "2.13");
+    assert_eq!(f["abandontarget"], "3.0");
+    assert_eq!(f["diallevel"], "1.38");
+    assert_eq!(f["answerrate"], "42.00");
+    assert_eq!(f["pacing"], "predictive");
+    // Before the runner's first decision, and with nobody answered yet.
+    let cold = CampaignFigures {
+        pacing: None,
+        abandon_rate: None,
+        ..figures
+    };
+    let v = dialer_figures(&[cold]);
+    assert_eq!(v["Salida"]["pacing"], "");
+    assert_eq!(v["Salida"]["abandonrate"], "0.00");
+}

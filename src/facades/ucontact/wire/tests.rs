@@ -274,7 +274,7 @@ fn a_dialer_campaigns_figures_show_its_contacts_ledger_and_pacing() {
             basis: Basis::Predictive,
         }),
     };
-    let v = dialer_figures(&[figures.clone()]);
+    let v = dialer_figures(std::slice::from_ref(&figures));
     let f = &v["Salida"];
     assert_eq!(f["state"], "Incomplete");
     assert_eq!(

@@ -764,18 +764,45 @@ impl Inner {
         }
     }
 
-    /// Open jobs without a channel in the PBX ended while nobody watched.
+    /// Open jobs without a channel in the PBX ended while nobody watched. Jobs younger than
+    /// the grace may still be on their way to the PBX: they are checked once more when the
+    /// grace has passed (a job placed just before a stop may have ended while nobody
+    /// watched too, and no event will ever say so).
     async fn resync(self: &Arc<Self>) {
         let grace = i64::try_from(self.settings.resync_grace.as_secs()).unwrap_or(i64::MAX);
         let cutoff = UnixTime(UnixTime::now().seconds().saturating_sub(grace));
-        // Younger jobs may still be on their way to the PBX: they are left alone.
-        let open: Vec<OriginateJob> = match self.blocking(|s| s.open_jobs()).await {
-            Ok(jobs) => jobs.into_iter().filter(|j| j.created_at < cutoff).collect(),
-            Err(error) => {
-                warn!(%error, "originate resync: open jobs unreadable");
-                return;
-            }
-        };
+        let (open, young): (Vec<OriginateJob>, Vec<OriginateJob>) =
+            match self.blocking(|s| s.open_jobs()).await {
+                Ok(jobs) => jobs.into_iter().partition(|j| j.created_at < cutoff),
+                Err(error) => {
+                    warn!(%error, "originate resync: open jobs unreadable");
+                    return;
+                }
+            };
+        if !young.is_empty() {
+            let ids: Vec<OriginateId> = young.into_iter().map(|j| j.id).collect();
+            let inner = Arc::downgrade(self);
+            let wait = self.settings.resync_grace + Duration::from_secs(1);
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                let Some(inner) = inner.upgrade() else { return };
+                let mut open = Vec::new();
+                for id in ids {
+                    let id2 = id.clone();
+                    if let Ok(Some(job)) = inner.blocking(move |s| s.get(&id2)).await {
+                        if !job.state.is_final() {
+                            open.push(job);
+                        }
+                    }
+                }
+                inner.resync_jobs(open).await;
+            });
+        }
+        self.resync_jobs(open).await;
+    }
+
+    /// Ends the jobs of `open` that have no channel in the PBX (vanished).
+    async fn resync_jobs(self: &Arc<Self>, open: Vec<OriginateJob>) {
         if open.is_empty() {
             return;
         }

@@ -498,3 +498,41 @@ async fn every_cause_of_a_hangup_burst_far_beyond_the_channel_is_stored() {
         batch_rate / single_rate
     );
 }
+
+#[tokio::test]
+async fn a_job_too_young_for_a_resync_is_checked_again_once_the_grace_has_passed() {
+    let dir = support::TempDir::new("event-lag-young");
+    let pbx = ScriptedPbx::start().await;
+    let client = AmiClient::connect(settings(pbx.addr.port(), 1024))
+        .await
+        .unwrap();
+    let store = Arc::new(SqliteOriginateStore::open(&dir.path().join("store.db")).unwrap());
+    let svc = spawn_originate_service(
+        &EventHub::start(&client),
+        store.clone(),
+        "centralita-originate",
+        OriginateSettings {
+            resync_grace: Duration::from_secs(1),
+            ..OriginateSettings::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut changes = svc.changes();
+    let mark = pbx.mark();
+    let id = svc
+        .start_job(&Actor::new("test", "young"), c2c("1003"))
+        .await
+        .unwrap();
+    pbx.wait_for(mark, "Originate", |s| {
+        s.get("Channel") == Some("PJSIP/1003")
+    })
+    .await;
+    // A reconnect's resync comes at once: the job may still be on its way, it is left alone.
+    svc.resync().await;
+    assert_eq!(svc.status(&id).await.unwrap().state, JobState::Ringing);
+    // Its call ended while nobody watched (the scripted PBX lists no channel of it): once the
+    // grace has passed it is checked again and settled as gone.
+    let states = final_states(&mut changes, &id).await;
+    assert_eq!(states.last(), Some(&JobState::Unavailable), "{states:?}");
+}

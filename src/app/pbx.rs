@@ -142,7 +142,7 @@ pub async fn run(
             live: live.clone(),
             journal: services.journal.clone(),
             board: services.dialer.pacing().clone(),
-            schedule: services.dialer.schedule().map(|s| s.store().clone()),
+            schedule: services.dialer.schedule().cloned(),
         })
     });
     match client.send(&CoreSettings).await {

@@ -27,7 +27,7 @@ use super::claim::{self, AfterAttempt, Claimed};
 use super::contact::Attempt;
 use super::evidence::{evidence_of, is_complete, Evidence};
 use super::pacing::{Figures, Observation, Pacer, PacingConfig, Snapshot};
-use super::schedule::{Schedule, ScheduleStore};
+use super::schedule::ScheduleService;
 use super::DialerStore;
 use crate::core::audit::{api, Actor};
 use crate::core::journal::{Journal, UnixTime};
@@ -94,7 +94,7 @@ pub struct RunnerParts {
     /// Where the pacing figures are published.
     pub board: Arc<PacingBoard>,
     /// The scheduled calls (callbacks and tasks), handed to contacts as they come due.
-    pub schedule: Option<Arc<dyn ScheduleStore>>,
+    pub schedule: Option<ScheduleService>,
 }
 
 /// A running dialer; stops when dropped or [`Self::stop`]ped.
@@ -227,13 +227,8 @@ fn lock(book: &std::sync::Mutex<Book>) -> std::sync::MutexGuard<'_, Book> {
 
 /// Resolves or follows every contact left in progress by an earlier run.
 async fn recover(parts: &RunnerParts, book: &Arc<std::sync::Mutex<Book>>) {
-    if let Some(schedule) = parts.schedule.clone() {
-        let released = off_runtime(move || {
-            Schedule(schedule.as_ref())
-                .release_unspooled(UnixTime::now())
-                .map_err(crate::core::PortError::from)
-        })
-        .await;
+    if let Some(schedule) = &parts.schedule {
+        let released = schedule.release_unspooled(UnixTime::now()).await;
         info!(
             ?released,
             "dialer: scheduled calls taken and not handed on released"
@@ -478,29 +473,23 @@ async fn pace(
 /// Hands up to `n` of the campaign's due scheduled calls to its contacts, as due callbacks the
 /// claims that follow take first.
 async fn spool_due(parts: &RunnerParts, id: CampaignId, campaign: &DialerCampaign, n: u32) {
-    let Some(schedule) = parts.schedule.clone() else {
+    let Some(schedule) = &parts.schedule else {
         return;
     };
-    let campaign = campaign.clone();
-    let spooled = off_runtime(move || {
-        let mut spooled = Vec::new();
-        for _ in 0..n {
-            match Schedule(schedule.as_ref()).spool_due(id, &campaign, UnixTime::now()) {
-                Ok(Some((call, contact))) => spooled.push((call.id, contact)),
-                Ok(None) => break,
-                Err(e) => return Err(crate::core::PortError::from(e)),
+    for _ in 0..n {
+        match schedule
+            .spool_due(id, campaign.clone(), UnixTime::now())
+            .await
+        {
+            Ok(Some((call, contact))) => {
+                info!(campaign = %id, call = %call.id, ?contact, "dialer: scheduled call due");
+            }
+            Ok(None) => return,
+            Err(e) => {
+                warn!(campaign = %id, error = %e, "dialer: scheduled calls not read");
+                return;
             }
         }
-        Ok(spooled)
-    })
-    .await;
-    match spooled {
-        Ok(calls) => {
-            for (call, contact) in calls {
-                info!(campaign = %id, call = %call, ?contact, "dialer: scheduled call due");
-            }
-        }
-        Err(e) => warn!(campaign = %id, error = %e, "dialer: scheduled calls not read"),
     }
 }
 

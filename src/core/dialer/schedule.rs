@@ -624,6 +624,21 @@ impl ScheduleService {
         self.run(move |s| s.next_due(campaign, now)).await
     }
 
+    /// [`Schedule::spool_due`].
+    pub async fn spool_due(
+        &self,
+        id: CampaignId,
+        campaign: DialerCampaign,
+        now: UnixTime,
+    ) -> Result<Option<(ScheduledCall, Option<ContactId>)>, ScheduleError> {
+        self.run(move |s| s.spool_due(id, &campaign, now)).await
+    }
+
+    /// [`Schedule::release_unspooled`].
+    pub async fn release_unspooled(&self, now: UnixTime) -> Result<u64, ScheduleError> {
+        self.run(move |s| s.release_unspooled(now)).await
+    }
+
     /// [`Schedule::finish`].
     pub async fn finish(
         &self,

@@ -20,7 +20,7 @@
 //!   takes it; cdrSearch shows it as `Click to call` with its DDR, `ATENDIDO` while the agent
 //!   talks, then ended;
 //! - calls in progress (`uscall_cdr_search_shows_calls_in_progress`): a startCall from 1004 to
-//!   5551015 is one cdrSearch row by its idcti, `CHAMANDO` then `ATENDIDO` (not in cdrTariff
+//!   55510155 (rings 5 s, talks 15 s) is one cdrSearch row by its idcti, `CHAMANDO` then `ATENDIDO` (not in cdrTariff
 //!   meanwhile), then exactly one `COMPLETADA` row of the same call (billed once);
 //! - hangupCall ends a live call; queueStatus shows a caller waiting; extenStatus, getExtens,
 //!   getQueue (nome and tipo from `[[uscall.queue]]`, else the queue's name and the directory),
@@ -1317,7 +1317,8 @@ async fn uscall_follow_me_and_dialing() {
     let _ = client.logoff().await;
 }
 
-/// A call from 1004 to the carrier's 5551015 (talks 15 s), placed by startCall with an idcti:
+/// A call from 1004 to the carrier's 55510155 (rings 5 s, so a client polling through a fresh
+/// process each time sees the ringing phase; talks 15 s), placed by startCall with an idcti:
 /// cdrSearch by that idcti shows it `CHAMANDO` while 1004 and then the carrier ring, `ATENDIDO`
 /// once the carrier answered (one row all along, not in cdrTariff), then exactly one
 /// `COMPLETADA` row once it ended (in cdrTariff). The clients alternate (PHP, zeep).
@@ -1352,7 +1353,7 @@ async fn uscall_cdr_search_shows_calls_in_progress() {
     ws.ok(
         Php,
         "startCall",
-        &["outbound", "1004", "5551015", "1", &idcti],
+        &["outbound", "1004", "55510155", "1", &idcti],
     );
 
     // Every answer has at most one row for the call; the statuses seen, in order.
@@ -1412,7 +1413,7 @@ async fn uscall_cdr_search_shows_calls_in_progress() {
         (
             Some("Efetuada"),
             Some("1004"),
-            Some("5551015"),
+            Some("55510155"),
             Some("carrier"),
             Some(idcti.as_str())
         ),
@@ -1428,7 +1429,7 @@ async fn uscall_cdr_search_shows_calls_in_progress() {
     assert_eq!(done["bilheteunico"], live["bilheteunico"]);
     assert_eq!(
         (done["origem"].as_str(), done["destino"].as_str()),
-        (Some("1004"), Some("5551015"))
+        (Some("1004"), Some("55510155"))
     );
     let today = ws.ok(Zeep, "cdrSearch", &["-", "-", "1004"]);
     assert_eq!(

@@ -505,7 +505,7 @@ pub struct OriginateRequest {
 }
 
 /// What the dialplan's `centralita-dialer` context does once the customer answers (set on the
-/// call as `DIALER_AMD`, `DIALER_WAIT`, `DIALER_SAFE_HARBOR`).
+/// call as `DIALER_AMD`, `DIALER_WAIT`, `DIALER_SAFE_HARBOR`, `DIALER_AGENT`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DialerLeg {
     /// Answering-machine detection first.
@@ -514,6 +514,35 @@ pub struct DialerLeg {
     pub wait_s: u8,
     /// The safe-harbor sound (a validated `SoundName`).
     pub safe_harbor: String,
+    /// The one agent the call goes to (a contact assigned to an agent), by the queue member's
+    /// interface; `None`: the campaign's queue.
+    pub agent: Option<AgentInterface>,
+}
+
+/// A queue member's interface a dialer call is connected to directly (`PJSIP/1004`,
+/// `Local/1004@agents/n`): a technology, `/`, then letters, digits and `-_.@/`, at most 80
+/// characters; the dialplan cuts `DIALER_AGENT` to the same alphabet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentInterface(String);
+
+impl AgentInterface {
+    /// Validates an interface; `None` when it is not one.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (tech, rest) = s.split_once('/')?;
+        let ok = s.len() <= 80
+            && !tech.is_empty()
+            && tech.bytes().all(|b| b.is_ascii_alphabetic())
+            && !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.@/".contains(&b));
+        ok.then(|| Self(s.to_owned()))
+    }
+
+    /// The interface.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl OriginateRequest {

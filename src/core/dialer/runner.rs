@@ -23,7 +23,7 @@ use tracing::{debug, info, warn};
 use super::abandon::AbandonRule;
 use super::calls::{window_start, DialerCallStore};
 use super::campaign::{CampaignId, DialerCampaign, Outcome, Regime};
-use super::claim::{self, AfterAttempt, Claimed};
+use super::claim::{self, AfterAttempt, AgentFilter, Claimed};
 use super::contact::Attempt;
 use super::evidence::{evidence_of, is_complete, Evidence};
 use super::pacing::{Figures, Observation, Pacer, PacingConfig, Snapshot};
@@ -34,8 +34,8 @@ use crate::core::journal::{Journal, UnixTime};
 use crate::core::live::{Activity, DeviceStatus, SharedLive};
 use crate::core::off_runtime;
 use crate::core::originate::{
-    CallData, CallerId, ChannelRole, DialerLeg, DirectTarget, JobState, OriginateId,
-    OriginateRequest,
+    AgentInterface, CallData, CallerId, ChannelRole, DialerLeg, DirectTarget, JobState,
+    OriginateId, OriginateRequest,
 };
 use crate::core::originate_service::{Link, OriginateService, StartError};
 use crate::core::outbound_policy::Refusal;
@@ -129,6 +129,8 @@ impl Drop for DialerRunner {
 struct Placed {
     claimed: Claimed,
     answered: bool,
+    /// The one agent it goes to (a contact assigned to an agent): reserved until it ends.
+    agent: Option<AgentInterface>,
 }
 
 /// The runner's own view of its calls, by job.
@@ -274,6 +276,7 @@ async fn recover(parts: &RunnerParts, book: &Arc<std::sync::Mutex<Book>>) {
                     let placed = Placed {
                         claimed,
                         answered: false,
+                        agent: None,
                     };
                     match parts.originate.status(&job).await {
                         Ok(j) if j.state.is_final() => {
@@ -319,6 +322,51 @@ pub struct Agents {
     pub busy_talk_s: Vec<u32>,
     /// Callers waiting in the queue for an agent.
     pub waiting: u32,
+    /// The free ones: (interface, member name).
+    pub free_members: Vec<(String, String)>,
+}
+
+/// The campaign's free agents for contacts assigned to an agent: those not reserved by a call
+/// in flight to them, with the keys a contact may name each by.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FreeAgents(Vec<(AgentInterface, Vec<String>)>);
+
+impl FreeAgents {
+    /// The free members of `agents` but those in `reserved`, each with its [`claim::agent_keys`]
+    /// (a member whose interface is not a valid [`AgentInterface`] is left out).
+    pub fn of(agents: &Agents, reserved: &[AgentInterface]) -> Self {
+        Self(
+            agents
+                .free_members
+                .iter()
+                .filter_map(|(iface, name)| {
+                    let a = AgentInterface::parse(iface)?;
+                    (!reserved.contains(&a)).then(|| (a, claim::agent_keys(iface, name)))
+                })
+                .collect(),
+        )
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// None free.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The claim's filter: every key of every free agent.
+    pub fn filter(&self) -> AgentFilter {
+        AgentFilter::Free(self.0.iter().flat_map(|(_, k)| k.iter().cloned()).collect())
+    }
+
+    /// Takes the agent `key` names (it is reserved for the call just claimed).
+    pub fn take(&mut self, key: &str) -> Option<AgentInterface> {
+        let i = self.0.iter().position(|(_, k)| k.iter().any(|x| x == key))?;
+        Some(self.0.remove(i).0)
+    }
 }
 
 /// Counts the agents of `campaign`'s queue in `live` at `now`.
@@ -346,6 +394,7 @@ pub fn agents_of(live: &SharedLive, campaign: &DialerCampaign, now: UnixTime) ->
             .is_none_or(|t| now.seconds() - t.seconds() > wrapup);
         if m.status == DeviceStatus::NotInUse && wrapped {
             a.free += 1;
+            a.free_members.push((m.interface.clone(), m.name.clone()));
         } else if m.status.is_busy() {
             let talk = state
                 .agents
@@ -391,7 +440,7 @@ async fn pace(
     campaign: &DialerCampaign,
 ) {
     let now = UnixTime::now();
-    let (mine, answered, read_window) = {
+    let (mine, answered, read_window, reserved) = {
         let b = lock(book);
         if b.backoff
             .get(&id)
@@ -409,7 +458,8 @@ async fn pace(
             .window_read
             .get(&id)
             .is_none_or(|t| t.elapsed() >= WINDOW_EVERY);
-        (mine.len() as u32, answered, read_window)
+        let reserved: Vec<AgentInterface> = mine.iter().filter_map(|p| p.agent.clone()).collect();
+        (mine.len() as u32, answered, read_window, reserved)
     };
     if read_window {
         // The regime's whole window from the ledger, AMD false positives estimated in: over
@@ -425,7 +475,12 @@ async fn pace(
         b.window_read.insert(id, tokio::time::Instant::now());
         b.pacer(id, campaign).set_window_rate(rate);
     }
-    let agents = agents_of(&parts.live, campaign, now);
+    let mut agents = agents_of(&parts.live, campaign, now);
+    // An agent a call in flight was placed for is not free for another.
+    let mut free = FreeAgents::of(&agents, &reserved);
+    agents.free = agents
+        .free
+        .saturating_sub((agents.free_members.len() - free.len()) as u32);
     let snapshot = snapshot_of(&agents, mine, answered, now);
     let want = {
         let mut b = lock(book);
@@ -439,13 +494,14 @@ async fn pace(
         spool_due(parts, id, campaign, want).await;
     }
     for _ in 0..want {
-        let (store, center) = (parts.store.clone(), parts.center.clone());
+        let (store, center, agents) = (parts.store.clone(), parts.center.clone(), free.filter());
         let claimed = match off_runtime(move || {
-            Ok(super::claim_next(
+            Ok(super::claim_next_with(
                 store.as_ref(),
                 id,
                 UnixTime::now(),
                 &center,
+                agents,
             ))
         })
         .await
@@ -461,7 +517,15 @@ async fn pace(
                 return;
             }
         };
-        if !place(parts, book, id, campaign, claimed).await {
+        // A contact assigned to an agent takes that agent (the claim only gave a free one).
+        let agent = claimed
+            .contact
+            .spec
+            .agent
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .and_then(|a| free.take(a));
+        if !place(parts, book, id, campaign, claimed, agent).await {
             lock(book)
                 .backoff
                 .insert(id, tokio::time::Instant::now() + Duration::from_secs(2));
@@ -493,8 +557,12 @@ async fn spool_due(parts: &RunnerParts, id: CampaignId, campaign: &DialerCampaig
     }
 }
 
-/// The originate request of a claimed contact.
-fn request_for(campaign: &DialerCampaign, claimed: &Claimed) -> Option<OriginateRequest> {
+/// The originate request of a claimed contact (to `agent` alone when it has one).
+fn request_for(
+    campaign: &DialerCampaign,
+    claimed: &Claimed,
+    agent: Option<AgentInterface>,
+) -> Option<OriginateRequest> {
     let target = DirectTarget::new(DIALER_CONTEXT, campaign.queue.as_str()).ok()?;
     let mut pairs: Vec<(String, String)> = vec![
         ("dialer_campaign".into(), campaign.name.as_str().to_owned()),
@@ -512,6 +580,7 @@ fn request_for(campaign: &DialerCampaign, claimed: &Claimed) -> Option<Originate
             amd: campaign.answer.amd,
             wait_s: campaign.answer.threshold_s,
             safe_harbor: campaign.answer.safe_harbor.as_str().to_owned(),
+            agent,
         });
     if let Some(t) = &campaign.trunk {
         req = req.with_trunk(t.clone());
@@ -531,9 +600,10 @@ async fn place(
     id: CampaignId,
     campaign: &DialerCampaign,
     claimed: Claimed,
+    agent: Option<AgentInterface>,
 ) -> bool {
     let contact = claimed.contact.id;
-    let Some(request) = request_for(campaign, &claimed) else {
+    let Some(request) = request_for(campaign, &claimed, agent.clone()) else {
         warn!(contact = %contact, "dialer: no valid call for the contact");
         reject_unplaceable(parts, id, claimed).await;
         return true;
@@ -563,6 +633,7 @@ async fn place(
                 Placed {
                     claimed,
                     answered: false,
+                    agent,
                 },
             );
             debug!(contact = %contact, job = %job, "dialer: call placed");
@@ -939,12 +1010,38 @@ mod tests {
     }
 
     #[test]
+    fn an_agent_a_call_is_placed_for_is_taken_from_the_free_ones() {
+        let agents = Agents {
+            ready: 3,
+            free: 3,
+            free_members: vec![
+                ("PJSIP/1004".into(), "1004".into()),
+                ("PJSIP/1005".into(), "Ana".into()),
+                ("bad interface".into(), "x".into()),
+            ],
+            ..Agents::default()
+        };
+        let reserved = [AgentInterface::parse("PJSIP/1004").unwrap()];
+        let mut free = FreeAgents::of(&agents, &reserved);
+        assert_eq!(free.len(), 1);
+        assert_eq!(
+            free.filter(),
+            AgentFilter::Free(vec!["PJSIP/1005".into(), "Ana".into(), "1005".into()])
+        );
+        assert_eq!(free.take("1004"), None, "reserved");
+        assert_eq!(free.take("Ana"), AgentInterface::parse("PJSIP/1005"));
+        assert!(free.is_empty());
+        assert_eq!(free.filter(), AgentFilter::Free(Vec::new()));
+    }
+
+    #[test]
     fn answered_calls_beyond_the_busy_agents_wait() {
         let agents = Agents {
             ready: 4,
             free: 1,
             busy_talk_s: vec![30, 90, 5],
             waiting: 0,
+            free_members: Vec::new(),
         };
         // 6 placed, 4 answered: 3 with the busy agents, 1 waiting, 2 ringing.
         let s = snapshot_of(&agents, 6, 4, UnixTime(1000));

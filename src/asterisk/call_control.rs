@@ -900,7 +900,14 @@ mod tests {
         );
         assert_eq!(vars(leg(None)).len(), 3, "the queue: no DIALER_AGENT");
         // Only an interface's alphabet: nothing the dialplan could read as more.
-        for bad in ["1005", "PJSIP/", "PJSIP/10,05", "PJSIP/1005)", "P1/x", "PJSIP/${X}"] {
+        for bad in [
+            "1005",
+            "PJSIP/",
+            "PJSIP/10,05",
+            "PJSIP/1005)",
+            "P1/x",
+            "PJSIP/${X}",
+        ] {
             assert_eq!(AgentInterface::parse(bad), None, "{bad}");
         }
         assert!(AgentInterface::parse("Local/1004@agents/n").is_some());

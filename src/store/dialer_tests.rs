@@ -788,7 +788,10 @@ fn a_contact_for_an_agent_is_claimed_only_while_that_agent_is_free() {
         main(claim_next_with(&s, id, now, &utc(), both.clone()).unwrap()),
         Some("5558002".into())
     );
-    assert_eq!(main(claim_next_with(&s, id, now, &utc(), both).unwrap()), None);
+    assert_eq!(
+        main(claim_next_with(&s, id, now, &utc(), both).unwrap()),
+        None
+    );
     // The plain claim (no live state) never takes a contact for an agent.
     assert_eq!(claim(&s, id, now), None);
 }

@@ -364,7 +364,10 @@ impl FreeAgents {
 
     /// Takes the agent `key` names (it is reserved for the call just claimed).
     pub fn take(&mut self, key: &str) -> Option<AgentInterface> {
-        let i = self.0.iter().position(|(_, k)| k.iter().any(|x| x == key))?;
+        let i = self
+            .0
+            .iter()
+            .position(|(_, k)| k.iter().any(|x| x == key))?;
         Some(self.0.remove(i).0)
     }
 }

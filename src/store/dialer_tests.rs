@@ -795,3 +795,61 @@ fn a_contact_for_an_agent_is_claimed_only_while_that_agent_is_free() {
     // The plain claim (no live state) never takes a contact for an agent.
     assert_eq!(claim(&s, id, now), None);
 }
+
+#[test]
+fn the_recent_attempts_come_with_their_evidence_oldest_first() {
+    use crate::core::dialer::calls::DialerCallStore;
+    use crate::core::dialer::evidence::Evidence;
+    use crate::core::originate::{JobState, OriginateId};
+    let dir = TempDir::new("dialer-recent");
+    let s = SqliteDialer::open(&dir.path().join("s.db")).unwrap();
+    let (id, _) = active(&s, "Ventas->", "UTC");
+    let now = at("2026-03-09T12:00", "UTC");
+    let mains: Vec<String> = (0..4).map(|i| format!("55580010{i}")).collect();
+    add(
+        &s,
+        id,
+        mains
+            .iter()
+            .map(|m| NewContact::new(n(m), zone("UTC")))
+            .collect(),
+        UnixTime(0),
+    );
+    for (i, _) in mains.iter().enumerate() {
+        let c = claim(&s, id, now).unwrap();
+        let ended = UnixTime(now.seconds() + 10 * i as i64);
+        let mut e = Evidence::of_job(
+            OriginateId::parse(&format!("job-{i}")).unwrap(),
+            JobState::HungUp,
+        );
+        e.answered = i % 2 == 0;
+        let a = Attempt {
+            contact: c.contact.id,
+            number_of: 1,
+            dialed: c.number.clone(),
+            claimed_at: now,
+            answered_at: e.answered.then_some(now),
+            ended_at: ended,
+            outcome: if e.answered {
+                Outcome::Answered
+            } else {
+                Outcome::NoAnswer
+            },
+            connect_latency_ms: None,
+        };
+        assert!(s
+            .finish_with_evidence(&a, AfterAttempt::Done(ContactState::Completed), id, &e)
+            .unwrap());
+    }
+    // The last three of those ended since `now + 5`: the last two, oldest first.
+    let got = s.recent(id, UnixTime(now.seconds() + 5), 2).unwrap();
+    let jobs: Vec<String> = got.iter().map(|(_, e)| e.job.to_string()).collect();
+    assert_eq!(jobs, ["job-2", "job-3"]);
+    assert_eq!(got[0].0.outcome, Outcome::Answered);
+    assert_eq!(got[1].0.outcome, Outcome::NoAnswer);
+    assert_eq!(got[1].0.ended_at, UnixTime(now.seconds() + 30));
+    assert!(s
+        .recent(id, UnixTime(now.seconds() + 31), 10)
+        .unwrap()
+        .is_empty());
+}

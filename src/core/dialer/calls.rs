@@ -80,6 +80,14 @@ pub trait DialerCallStore: Send + Sync {
     ) -> Result<bool, PortError>;
     /// The ledger of the campaign since `since`.
     fn ledger(&self, campaign: CampaignId, since: UnixTime) -> Result<LedgerCounts, PortError>;
+    /// The campaign's last `limit` attempts that ended at or after `since`, each with its
+    /// evidence, oldest first (what the pacing learns from again after a restart).
+    fn recent(
+        &self,
+        campaign: CampaignId,
+        since: UnixTime,
+        limit: u32,
+    ) -> Result<Vec<(Attempt, Evidence)>, PortError>;
     /// The evidence rows of a campaign, oldest first (`limit` rows from `offset`).
     fn evidence(
         &self,

@@ -53,6 +53,13 @@ const EVIDENCE_WAIT: Duration = Duration::from_secs(10);
 /// ledger (the pacing's budget check).
 const WINDOW_EVERY: Duration = Duration::from_secs(10);
 
+/// At start, each campaign's pacing learns again from its attempts of this many last seconds
+/// ([`WARM_ATTEMPTS`] at most), so a restart does not send predictive back to a cold start.
+const WARM_SECONDS: i64 = 24 * 3600;
+
+/// The most attempts a campaign's pacing learns from at start.
+const WARM_ATTEMPTS: u32 = 5000;
+
 /// The pacing figures of every campaign the runner paces (for the APIs). Written by the runner
 /// after each decision, read by anyone.
 #[derive(Debug, Default)]
@@ -164,6 +171,7 @@ async fn run(parts: RunnerParts, mut stopped: watch::Receiver<bool>) {
     let mut changes = parts.originate.changes();
     let book = Arc::new(std::sync::Mutex::new(Book::default()));
     recover(&parts, &book).await;
+    warm(&parts, &book).await;
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut campaigns: Vec<(CampaignId, DialerCampaign)> = Vec::new();
@@ -296,6 +304,79 @@ async fn recover(parts: &RunnerParts, book: &Arc<std::sync::Mutex<Book>>) {
                 }
             }
         }
+    }
+}
+
+/// Feeds each campaign's pacing the attempts of its last [`WARM_SECONDS`] from the ledger, as
+/// it learnt them live: the answer rate per hour, ring, handle and connect times, the rolling
+/// abandon window.
+async fn warm(parts: &RunnerParts, book: &Arc<std::sync::Mutex<Book>>) {
+    let store = parts.store.clone();
+    let Ok(campaigns) = off_runtime(move || store.campaigns()).await else {
+        return;
+    };
+    let since = UnixTime(UnixTime::now().seconds() - WARM_SECONDS);
+    for (id, campaign) in campaigns {
+        let calls = parts.calls.clone();
+        let recent = match off_runtime(move || calls.recent(id, since, WARM_ATTEMPTS)).await {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(campaign = %id, error = %e, "dialer: recent attempts not read");
+                continue;
+            }
+        };
+        if recent.is_empty() {
+            continue;
+        }
+        let wrapup = wrapup_of(parts, &campaign);
+        let mut b = lock(book);
+        let pacer = b.pacer(id, &campaign);
+        for (attempt, evidence) in &recent {
+            learn(pacer, &campaign, attempt, evidence, wrapup, &parts.center);
+        }
+        info!(campaign = %id, attempts = recent.len(), "dialer: pacing learnt from the ledger");
+    }
+}
+
+/// The wrap-up seconds of the campaign's queue (0 when unknown).
+fn wrapup_of(parts: &RunnerParts, campaign: &DialerCampaign) -> u32 {
+    parts
+        .live
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .queues
+        .get(&campaign.queue)
+        .and_then(|q| q.wrapup_secs)
+        .unwrap_or(0)
+}
+
+/// What one recorded attempt teaches `pacer` (live, and again from the ledger at start): the
+/// hour it was placed in, its observations, and the connect latency of a call connected in
+/// time.
+fn learn(
+    pacer: &mut Pacer,
+    campaign: &DialerCampaign,
+    attempt: &Attempt,
+    evidence: &Evidence,
+    wrapup: u32,
+    center: &TimeZone,
+) {
+    pacer.set_hour(hour_at(attempt.claimed_at, center));
+    for o in observations(
+        &attempt.outcome,
+        evidence,
+        attempt.claimed_at,
+        attempt.answered_at,
+        attempt.ended_at,
+    ) {
+        pacer.observe(with_wrapup(o, wrapup), attempt.ended_at);
+    }
+    let latency = (!evidence.abandoned)
+        .then(|| evidence.connect_latency_ms(campaign.answer.start))
+        .flatten()
+        .and_then(|l| u32::try_from(l).ok());
+    if let Some(l) = latency {
+        pacer.observe_connect_latency(l);
     }
 }
 
@@ -769,46 +850,27 @@ async fn resolve(
         dialed: placed.claimed.number.clone(),
         claimed_at: placed.claimed.at,
         answered_at,
-        ended_at: now,
+        // When the call ended (its job's end), not when its lines were all read.
+        ended_at: status
+            .ended_at
+            .map_or(now, |e| UnixTime(e.seconds().min(now.seconds()))),
         outcome: outcome.clone(),
         connect_latency_ms: evidence
             .connect_latency_ms(campaign.answer.start)
             .and_then(|l| u32::try_from(l).ok()),
     };
-    let observed = observations(
-        &outcome,
-        &evidence,
-        placed.claimed.at,
-        answered_at,
-        status.ended_at.unwrap_or(now),
-    );
     let calls = parts.calls.clone();
     let recorded = {
-        let evidence = evidence.clone();
+        let (evidence, attempt) = (evidence.clone(), attempt.clone());
         off_runtime(move || calls.finish_with_evidence(&attempt, next, id, &evidence)).await?
     };
     if recorded {
         // An agent is busy with a call until its wrap-up ends.
-        let wrapup = parts
-            .live
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .queues
-            .get(&campaign.queue)
-            .and_then(|q| q.wrapup_secs)
-            .unwrap_or(0);
-        let latency = (!evidence.abandoned)
-            .then(|| evidence.connect_latency_ms(campaign.answer.start))
-            .flatten()
-            .and_then(|l| u32::try_from(l).ok());
+        let wrapup = wrapup_of(parts, &campaign);
         let mut b = lock(book);
         let pacer = b.pacer(id, &campaign);
-        for o in observed {
-            pacer.observe(with_wrapup(o, wrapup), now);
-        }
-        if let Some(l) = latency {
-            pacer.observe_connect_latency(l);
-        }
+        // The hour the call was placed in (the decisions' hour is set again at the next one).
+        learn(pacer, &campaign, &attempt, &evidence, wrapup, &parts.center);
     }
     info!(
         job = %job,
@@ -1010,6 +1072,59 @@ mod tests {
             ),
             vec![Observation::Machine { ring_s: 2 }]
         );
+    }
+
+    #[test]
+    fn the_ledger_teaches_a_new_pacer_what_the_old_one_knew() {
+        use crate::core::dialer::contact::ContactId;
+        use crate::core::dialer::tests::campaign;
+        let mut c = campaign("Ventas->", "UTC");
+        c.mode = super::super::campaign::DialMode::Predictive;
+        let cfg = PacingConfig::of(&c);
+        let utc = TimeZone::UTC;
+        // 60 attempts: one in three a person connected for 60 s, the rest no answer.
+        let history: Vec<(Attempt, Evidence)> = (0..60)
+            .map(|i| {
+                let t = 1_800_000_000 + i * 30;
+                let person = i % 3 == 0;
+                let mut e = evidence(person.then_some(t * 1000 + 6_000), false);
+                e.answered = person;
+                let a = Attempt {
+                    contact: ContactId(i),
+                    number_of: 1,
+                    dialed: crate::core::originate::PhoneNumber::parse("5558001").unwrap(),
+                    claimed_at: UnixTime(t),
+                    answered_at: person.then_some(UnixTime(t + 5)),
+                    ended_at: UnixTime(t + if person { 66 } else { 15 }),
+                    outcome: if person {
+                        Outcome::Answered
+                    } else {
+                        Outcome::NoAnswer
+                    },
+                    connect_latency_ms: None,
+                };
+                (a, e)
+            })
+            .collect();
+        let mut warm = Pacer::new(cfg);
+        for (a, e) in &history {
+            learn(&mut warm, &c, a, e, 2, &utc);
+        }
+        let cold = Pacer::new(cfg);
+        let (w, k) = (warm.figures(), cold.figures());
+        assert!((w.answer_rate - 1.0 / 3.0).abs() < 0.05, "{w:?}");
+        assert!((w.mean_handle_s - 62.0).abs() < 1.0, "{w:?}");
+        assert_eq!(k.mean_handle_s, 0.0, "{k:?}");
+        // Past the cold start: predictive decides from the model at once.
+        let s = Snapshot {
+            free: 2,
+            busy_talk_s: vec![10, 20, 30, 40],
+            ringing: 0,
+            waiting: 0,
+            now: UnixTime(1_800_002_000),
+        };
+        warm.calls_to_place(&s);
+        assert_ne!(warm.figures().basis, super::super::pacing::Basis::ColdStart);
     }
 
     #[test]

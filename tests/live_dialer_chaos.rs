@@ -165,23 +165,7 @@ async fn a_campaign_survives_engine_kills_and_asterisk_restarts() {
                 "+{at}s engine SIGKILLed, started again after {pause:?} (run {run})"
             ));
         } else {
-            let before = ami_generation(&engine.healthz().1);
-            let out = lab(&["restart-asterisk"]);
-            assert!(
-                out.status.success(),
-                "vm/lab restart-asterisk: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let (_, body) = wait_health(
-                &engine,
-                Duration::from_secs(90),
-                "the engine on a new AMI connection",
-                |code, body| {
-                    code == "200"
-                        && body.contains("\"ami_connected\":true")
-                        && ami_generation(body) > before
-                },
-            );
+            let body = restart_asterisk_and_wait(&engine, Duration::from_secs(90));
             events.push(format!(
                 "+{at}s Asterisk restarted (AMI generation {})",
                 ami_generation(&body)

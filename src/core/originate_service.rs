@@ -2,7 +2,9 @@
 //! their state in step with what the PBX reports.
 //!
 //! The rule is in [`super::originate::apply`]; this service is the loop around it: it stores a
-//! job before asking [`CallControl`] to place the call, applies every [`PbxUpdate`] the adapter
+//! job before asking [`CallControl`] to place the call (and marks it sent in the store just
+//! before the send, so a job without the mark was never sent and a resync closes it as not
+//! placed without asking the PBX), applies every [`PbxUpdate`] the adapter
 //! sends, writes each change to the [`OriginateStore`] and announces it on a broadcast channel,
 //! resyncs open jobs with the PBX after a restart or reconnect, and purges finished jobs after
 //! the retention period.

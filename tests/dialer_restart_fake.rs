@@ -14,8 +14,8 @@ use std::time::Duration;
 use centralita::asterisk::ami::{AmiClient, AmiSettings};
 use centralita::asterisk::call_control::spawn_originate_service;
 use centralita::asterisk::events::EventHub;
-use centralita::core::dialer::calls::DialerCallStore;
 use centralita::core::campaigns::CampaignName;
+use centralita::core::dialer::calls::DialerCallStore;
 use centralita::core::dialer::campaign::CampaignState;
 use centralita::core::dialer::contact::ContactData;
 use centralita::core::dialer::runner::{DialerRunner, PacingBoard, RunnerParts, DIALER_CONTEXT};
@@ -23,12 +23,12 @@ use centralita::core::dialer::{
     claim_next, CampaignId, ContactId, ContactState, DialerCampaign, DialerStore, NewContact,
     ZoneName,
 };
+use centralita::core::directory::QueueName;
 use centralita::core::live::SharedLive;
 use centralita::core::originate::{
     apply, DirectTarget, JobState, OriginateId, OriginateJob, OriginateRequest, OriginateStore,
     PbxFact, PhoneNumber,
 };
-use centralita::core::directory::QueueName;
 use centralita::core::originate_service::{OriginateService, OriginateSettings};
 use centralita::core::{Journal, Secret, UnixTime};
 use centralita::store::originate_jobs::SqliteOriginateStore;
@@ -133,7 +133,11 @@ async fn originate(fake: &mut FakeAmi, path: &std::path::Path) -> OriginateServi
     );
     let svc = svc.unwrap();
     let channels = fake.next_action().await;
-    assert_eq!(channels.action(), "CoreShowChannels", "only the sent job is asked for");
+    assert_eq!(
+        channels.action(),
+        "CoreShowChannels",
+        "only the sent job is asked for"
+    );
     channels.respond("Success", &[("EventList", "start")]);
     channels.out.message(&[
         ("Event", "CoreShowChannelsComplete"),
@@ -211,7 +215,11 @@ async fn a_call_never_sent_before_a_kill_is_released_and_a_sent_one_is_resolved(
     let job = svc.status(&sent.id).await.unwrap();
     assert!(job.vanished && !job.never_placed(), "{job:?}");
     let ledger = dialer.evidence(campaign, 0, 10).unwrap();
-    assert_eq!(ledger.len(), 1, "one ledger row, the sent call's: {ledger:?}");
+    assert_eq!(
+        ledger.len(),
+        1,
+        "one ledger row, the sent call's: {ledger:?}"
+    );
     assert_eq!(ledger[0].2.job, sent.id);
 
     assert!(

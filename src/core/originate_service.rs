@@ -765,7 +765,10 @@ impl Inner {
                 return;
             }
             // The request as asked (the store keeps no recording or trunk choice).
-            OriginateJob { request: job.request, ..marked }
+            OriginateJob {
+                request: job.request,
+                ..marked
+            }
         };
         match self.control.originate(&job).await {
             Ok(()) => {}

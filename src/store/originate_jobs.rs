@@ -403,7 +403,10 @@ mod tests {
         let gone = apply(j2.clone(), &PbxFact::Vanished, UnixTime(103));
         store.update(&gone).unwrap();
         let back = store.get(&j.id).unwrap().unwrap();
-        assert!(back.vanished && back.sent_at == Some(UnixTime(102)), "{back:?}");
+        assert!(
+            back.vanished && back.sent_at == Some(UnixTime(102)),
+            "{back:?}"
+        );
         store.update(&j2).unwrap();
 
         // Retention: only finished jobs that ended before the cutoff go.

@@ -57,6 +57,17 @@ impl DialerCallStore for SqliteDialer {
         })
     }
 
+    fn release_unplaced(&self, contact: ContactId, job: &OriginateId) -> Result<bool, PortError> {
+        self.conn.query(|conn| {
+            let n = conn.execute(
+                "UPDATE dialer_contact SET state = 'pending', job = NULL \
+                 WHERE id = ?1 AND state = 'in_progress' AND job = ?2",
+                params![contact.0, job.as_str()],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
     fn in_flight(&self, campaign: CampaignId) -> Result<Vec<InFlight>, PortError> {
         self.conn.query(|conn| {
             let mut stmt = conn.prepare_cached(&format!(

@@ -8,8 +8,12 @@
 //! Nothing is lost across a restart: a contact's job is stored with it while it is in
 //! progress, and at start every in-progress contact is resolved from its job (final after the
 //! originate service's resync) and the journal, exactly as it would have been live; one
-//! claimed but never placed is returned to Pending without an attempt. The ledger's job key
-//! keeps an attempt from being recorded twice.
+//! claimed but never placed is returned to Pending without an attempt, and so is one whose
+//! job ended without its Originate ever being sent (the job is marked sent in the store just
+//! before the write: a job without the mark certainly dialed nothing). A call whose end was
+//! not seen (its job [vanished](crate::core::originate::OriginateJob::vanished), a stored fact)
+//! is resolved from its trunk leg's CDR. The ledger's job key keeps an attempt from being
+//! recorded twice.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -809,6 +813,15 @@ async fn resolve(
     placed: &Placed,
 ) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
     let status = parts.originate.status(job).await?;
+    if status.never_placed() {
+        // Its Originate never reached the PBX (the engine stopped between the link and the
+        // send, or the send was refused before it): nothing was dialed, so no attempt is
+        // counted and the contact is dialable again at once.
+        let (calls, contact, j) = (parts.calls.clone(), placed.claimed.contact.id, job.clone());
+        let released = off_runtime(move || calls.release_unplaced(contact, &j)).await?;
+        info!(job = %job, contact = %contact, released, "dialer: a call never sent released");
+        return Ok(false);
+    }
     let callid = job
         .channel_uniqueid(ChannelRole::DirectOriginated)
         .as_str()
@@ -817,9 +830,9 @@ async fn resolve(
     let mut state = status.state;
     let mut answered_at = status.answered_at;
     let deadline = tokio::time::Instant::now() + EVIDENCE_WAIT;
-    if unwatched(&status) {
-        // The call ended while nobody watched (the engine or the PBX was down): the trunk
-        // leg's CDR says what became of it.
+    if status.vanished {
+        // The call ended while nobody watched (the engine or the PBX was down, or the send's
+        // answer was lost): the trunk leg's CDR says what became of it.
         if let Some(leg) = trunk_leg(parts, &callid, deadline).await {
             let (a, s) = outcome_of_leg(&leg, state);
             answered |= a;
@@ -880,14 +893,6 @@ async fn resolve(
         "dialer: attempt"
     );
     Ok(recorded)
-}
-
-/// Whether a final job's end was not seen as it happened: it vanished (no hangup cause, no
-/// dial status: the engine or the PBX was down when the call ended), so its state is a guess.
-pub fn unwatched(job: &crate::core::originate::OriginateJob) -> bool {
-    job.hangup_cause.is_none()
-        && job.dial_failure.is_none()
-        && matches!(job.state, JobState::Unavailable | JobState::HungUp)
 }
 
 /// The CDR of the call's trunk leg (the dial out of the Local channel), waited for in the

@@ -245,6 +245,9 @@ impl OriginateService {
                 JobIndex::default()
             }
         };
+        // The jobs an earlier run left open, read before any job of this run can start: the
+        // start's resync judges those only (this run's own jobs are followed from their start).
+        let left_open = store.open_jobs();
         let inner = Arc::new(Inner {
             control,
             store,
@@ -261,7 +264,15 @@ impl OriginateService {
         let purge = tokio::spawn(purge(Arc::downgrade(&inner)));
         let resync = {
             let inner = inner.clone();
-            tokio::spawn(async move { inner.resync().await })
+            tokio::spawn(async move {
+                match left_open {
+                    Ok(jobs) => inner.resync_open(jobs).await,
+                    Err(error) => {
+                        warn!(%error, "originate jobs left open unreadable: resyncing all");
+                        inner.resync().await
+                    }
+                }
+            })
         };
         inner
             .tasks
@@ -790,16 +801,19 @@ impl Inner {
     /// grace has passed (a job placed just before a stop may have ended while nobody
     /// watched too, and no event will ever say so).
     async fn resync(self: &Arc<Self>) {
+        match self.blocking(|s| s.open_jobs()).await {
+            Ok(jobs) => self.resync_open(jobs).await,
+            Err(error) => warn!(%error, "originate resync: open jobs unreadable"),
+        }
+    }
+
+    /// The resync of the open jobs `jobs`: those older than the grace now, the younger ones
+    /// again once the grace has passed.
+    async fn resync_open(self: &Arc<Self>, jobs: Vec<OriginateJob>) {
         let grace = i64::try_from(self.settings.resync_grace.as_secs()).unwrap_or(i64::MAX);
         let cutoff = UnixTime(UnixTime::now().seconds().saturating_sub(grace));
         let (open, young): (Vec<OriginateJob>, Vec<OriginateJob>) =
-            match self.blocking(|s| s.open_jobs()).await {
-                Ok(jobs) => jobs.into_iter().partition(|j| j.created_at < cutoff),
-                Err(error) => {
-                    warn!(%error, "originate resync: open jobs unreadable");
-                    return;
-                }
-            };
+            jobs.into_iter().partition(|j| j.created_at < cutoff);
         if !young.is_empty() {
             let ids: Vec<OriginateId> = young.into_iter().map(|j| j.id).collect();
             let inner = Arc::downgrade(self);

@@ -501,6 +501,13 @@ CREATE INDEX dialer_schedule_contact ON dialer_schedule (contact_id) WHERE conta
 CREATE INDEX dialer_contact_callback_due ON dialer_contact (campaign_id, state, zone, next_at)
     WHERE callback = 1;
 "#,
+    // A campaign's share of AMD's machine verdicts estimated to be people, in tenths of a
+    // percent (the abandon rate counts them as people hung up on); existing campaigns get the
+    // default 10 %.
+    r#"
+ALTER TABLE dialer_campaign ADD COLUMN amd_false_positives_per_mille INTEGER NOT NULL DEFAULT 100
+    CHECK (amd_false_positives_per_mille BETWEEN 0 AND 1000);
+"#,
 ];
 
 /// The schema version this engine writes.

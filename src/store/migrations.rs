@@ -508,6 +508,12 @@ CREATE INDEX dialer_contact_callback_due ON dialer_contact (campaign_id, state, 
 ALTER TABLE dialer_campaign ADD COLUMN amd_false_positives_per_mille INTEGER NOT NULL DEFAULT 100
     CHECK (amd_false_positives_per_mille BETWEEN 0 AND 1000);
 "#,
+    // A respooled call names the contact it is for and the attempts that contact counts when
+    // handed the call (uContact's `contact` and `retries`); NULL: not named.
+    r#"
+ALTER TABLE dialer_schedule ADD COLUMN for_contact INTEGER REFERENCES dialer_contact (id);
+ALTER TABLE dialer_schedule ADD COLUMN retries INTEGER CHECK (retries BETWEEN 0 AND 100);
+"#,
 ];
 
 /// The schema version this engine writes.

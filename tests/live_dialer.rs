@@ -18,6 +18,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use centralita::core::campaigns::CampaignName;
+use centralita::core::dialer::abandon::AbandonRule;
 use centralita::core::dialer::calls::DialerCallStore;
 use centralita::core::dialer::{ContactState, DialerStore, Outcome};
 use centralita::store::SqliteDialer;
@@ -455,9 +456,19 @@ print("panel", r.status_code, r.text)
             abandoned += 1;
         }
     }
-    let rate = f64::from(abandoned) / f64::from(live.max(1));
+    // The rate as the engine estimates it (Ofcom): the campaign's share of the machine
+    // verdicts counted as people hung up on.
+    let share = campaign.answer.amd_false_positives;
+    assert_eq!(
+        share.per_mille(),
+        20,
+        "the campaign's AMD false-positive share"
+    );
+    let fp = f64::from(machines) * share.fraction();
+    let rate = (f64::from(abandoned) + fp) / (f64::from(live) + fp).max(1.0);
     eprintln!(
-        "attempts {attempts}, live {live}, abandoned {abandoned}, machines {machines}, rate {:.2} %",
+        "attempts {attempts}, live {live}, abandoned {abandoned}, machines {machines}, \
+         false positives {share} % ({fp:.1} people), estimated rate {:.2} %",
         rate * 100.0
     );
     assert!(
@@ -517,6 +528,14 @@ print("panel", r.status_code, r.text)
     assert_eq!(
         figures["blacklisted"].as_u64(),
         Some(blacklisted.len() as u64),
+        "{figures}"
+    );
+    // The share the estimate counts, and the estimate itself over the same ledger.
+    assert_eq!(figures["amdfalsepositives"], "2.0", "{figures}");
+    let estimated = AbandonRule::of(&campaign).rate(&ledger).unwrap_or(0.0);
+    assert_eq!(
+        figures["abandonrate"],
+        format!("{:.2}", estimated * 100.0),
         "{figures}"
     );
     eprintln!("campaignstatus dialer figures: {figures}");

@@ -13,7 +13,7 @@ use super::AdminError;
 use crate::core::campaigns::CampaignName;
 use crate::core::dialer::campaign::{
     holidays_text, parse_holidays, AbandonStart, AbandonTarget, AlternativesOrder, CampaignState,
-    DialMode, Hours, Regime, RetryRules, SoundName, Weekdays,
+    DialMode, FalsePositiveShare, Hours, Regime, RetryRules, SoundName, Weekdays,
 };
 use crate::core::dialer::import::import_base;
 use crate::core::dialer::{
@@ -150,6 +150,11 @@ pub struct CampaignSettings {
     /// Answering-machine detection: on or off (default off).
     #[arg(long)]
     pub amd: Option<String>,
+    /// The share of AMD's machine verdicts that were people, in percent with one decimal
+    /// (`2.5%`; 0-100, default 10): the abandon rate counts it as people hung up on. Measure it
+    /// from a sample of machine verdicts listened to.
+    #[arg(long)]
+    pub amd_false_positives: Option<String>,
     /// Seconds an answered person may wait for an agent before the safe-harbor message (1-10,
     /// default 2).
     #[arg(long)]
@@ -231,6 +236,9 @@ impl CampaignSettings {
                 }
             };
         }
+        if let Some(f) = &self.amd_false_positives {
+            c.answer.amd_false_positives = FalsePositiveShare::parse(f).map_err(invalid)?;
+        }
         if let Some(t) = self.abandon_threshold {
             c.answer.threshold_s = t;
         }
@@ -275,7 +283,14 @@ fn show(out: &mut dyn Write, id: CampaignId, c: &DialerCampaign) -> std::io::Res
         ("abandon_target", format!("{} %", c.abandon_target)),
         ("regime", c.regime.as_text().to_owned()),
         ("zone", c.default_zone.to_string()),
-        ("amd", if c.answer.amd { "on" } else { "off" }.to_owned()),
+        (
+            "amd",
+            format!(
+                "{}, {} % of machine verdicts counted as people in the abandon rate",
+                if c.answer.amd { "on" } else { "off" },
+                c.answer.amd_false_positives
+            ),
+        ),
         (
             "abandon",
             format!(
@@ -287,6 +302,58 @@ fn show(out: &mut dyn Write, id: CampaignId, c: &DialerCampaign) -> std::io::Res
         ),
     ] {
         writeln!(out, "{k:<15}{v}")?;
+    }
+    Ok(())
+}
+
+/// The abandon ledger over the regime's window and its estimated rate, with the AMD
+/// false-positive share it counts (so the estimate can be read back to its parts).
+fn abandon_lines(
+    out: &mut dyn Write,
+    store: &SqliteDialer,
+    id: CampaignId,
+    c: &DialerCampaign,
+    now: UnixTime,
+) -> Result<(), AdminError> {
+    use crate::core::dialer::abandon::AbandonRule;
+    use crate::core::dialer::calls::DialerCallStore;
+    let rule = AbandonRule::of(c);
+    let counts = store.ledger(id, rule.window_start(now))?;
+    let share = rule.false_positives;
+    let rate = rule.rate(&counts).map_or_else(
+        || "- (nobody answered)".to_owned(),
+        |r| format!("{:.2} %", r * 100.0),
+    );
+    let window = match c.regime {
+        Regime::Us => "30 days",
+        Regime::Uk => "24 hours",
+    };
+    for (k, v) in [
+        (
+            "abandon window",
+            format!(
+                "{} ({window}): attempts {}, answered {}, machines {}, abandoned {}",
+                c.regime.as_text(),
+                counts.attempts,
+                counts.answered,
+                counts.machines,
+                counts.abandoned
+            ),
+        ),
+        (
+            "AMD false positives",
+            format!(
+                "{share} % of {} machine verdicts: {:.1} people estimated",
+                counts.machines,
+                counts.estimated_false_positives(share.fraction())
+            ),
+        ),
+        (
+            "estimated abandon rate",
+            format!("{rate} (target {} %)", c.abandon_target),
+        ),
+    ] {
+        writeln!(out, "{k:<32}{v}").map_err(AdminError::Write)?;
     }
     Ok(())
 }
@@ -398,7 +465,7 @@ pub fn run(
             }
         }
         DialerCommand::Why { campaign, at } => {
-            let (id, _) = find(&store, &campaign)?;
+            let (id, c) = find(&store, &campaign)?;
             let now = match at {
                 Some(t) => UnixTime(
                     t.parse::<jiff::Timestamp>()
@@ -425,6 +492,7 @@ pub fn run(
             ] {
                 writeln!(out, "{k:<32}{v}").map_err(write)?;
             }
+            abandon_lines(out, &store, id, &c, now)?;
         }
         DialerCommand::Contacts {
             campaign,
@@ -633,5 +701,86 @@ mod tests {
             "1\t098344484\tpending\tAmerica/Montevideo\tattempts=0\tpriority=5\t099124484\tvar1=val1\n"
         ));
         assert!(run_args(&path, &["contacts", "nope"]).is_err());
+    }
+
+    #[test]
+    fn the_amd_false_positive_share_is_set_shown_and_refused_when_bad() {
+        let dir = TempDir::new("admin-dialer-fp");
+        let path = dir.path().join("s.db");
+        run_args(
+            &path,
+            &[
+                "campaign",
+                "create",
+                "amd1",
+                "--queue",
+                "q_ventas",
+                "--mode",
+                "predictive",
+                "--amd",
+                "on",
+                "--amd-false-positives",
+                "2.5%",
+            ],
+        )
+        .unwrap();
+        let (out, _) = run_args(&path, &["campaign", "show", "amd1"]).unwrap();
+        assert!(
+            out.contains("amd            on, 2.5 % of machine verdicts counted as people"),
+            "{out}"
+        );
+        // Another campaign gets the default.
+        run_args(&path, &["campaign", "create", "amd2", "--queue", "q"]).unwrap();
+        let (out, _) = run_args(&path, &["campaign", "show", "amd2"]).unwrap();
+        assert!(out.contains("amd            off, 10.0 % of"), "{out}");
+        for bad in ["100.5", "-1", "2.55", "abc", "", "2,5", "50%%"] {
+            let flag = format!("--amd-false-positives={bad}");
+            let err = run_args(&path, &["campaign", "update", "amd1", &flag])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("invalid AMD false-positive share") && err.contains("0 to 100"),
+                "{bad}: {err}"
+            );
+        }
+        // A refused update changes nothing; a good one does.
+        let (out, _) = run_args(&path, &["campaign", "show", "amd1"]).unwrap();
+        assert!(out.contains("2.5 % of machine verdicts"), "{out}");
+        for (text, shown) in [("0", "0.0 %"), ("100", "100.0 %"), ("12", "12.0 %")] {
+            run_args(
+                &path,
+                &["campaign", "update", "amd1", "--amd-false-positives", text],
+            )
+            .unwrap();
+            let (out, _) = run_args(&path, &["campaign", "show", "amd1"]).unwrap();
+            assert!(
+                out.contains(&format!("on, {shown} of machine")),
+                "{text}: {out}"
+            );
+        }
+        // The abandon target reads percentages with the same parser.
+        run_args(
+            &path,
+            &["campaign", "update", "amd1", "--abandon-target", "2.5%"],
+        )
+        .unwrap();
+        let (out, _) = run_args(&path, &["campaign", "show", "amd1"]).unwrap();
+        assert!(out.contains("abandon_target 2.5 %"), "{out}");
+        // `why` shows the window's ledger, the share it counts and the estimated rate.
+        let (out, _) = run_args(&path, &["why", "amd1"]).unwrap();
+        assert!(
+            out.contains(
+                "abandon window                  us (30 days): attempts 0, answered 0, machines 0, abandoned 0"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("AMD false positives             12.0 % of 0 machine verdicts"),
+            "{out}"
+        );
+        assert!(
+            out.contains("estimated abandon rate          - (nobody answered) (target 2.5 %)"),
+            "{out}"
+        );
     }
 }

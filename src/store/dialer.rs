@@ -15,7 +15,7 @@ use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 use crate::core::campaigns::{CallDirection, CampaignName};
 use crate::core::dialer::campaign::{
     parse_holidays, AbandonStart, AbandonTarget, AlternativesOrder, AnswerHandling, CampaignState,
-    DialMode, Hours, Regime, RetryRules, Schedule, SoundName, Weekdays,
+    DialMode, FalsePositiveShare, Hours, Regime, RetryRules, Schedule, SoundName, Weekdays,
 };
 use crate::core::dialer::claim::{AfterAttempt, ClaimFilter, Claimed, WhyReport};
 use crate::core::dialer::contact::{pick_number, ContactData};
@@ -50,7 +50,8 @@ impl SqliteDialer {
 pub(super) const CAMPAIGN_COLUMNS: &str =
     "name, queue, mode, trunk, caller_id, weekdays, hours, holidays, \
      calling_floor, retry, alternatives, priority, ring_timeout_s, abandon_per_mille, regime, \
-     state, default_zone, amd, abandon_threshold_s, abandon_start, safe_harbor";
+     state, default_zone, amd, abandon_threshold_s, abandon_start, safe_harbor, \
+     amd_false_positives_per_mille";
 
 pub(super) fn campaign_row(r: &Row<'_>, at: usize) -> rusqlite::Result<DialerCampaign> {
     let text = |i: usize| -> rusqlite::Result<String> { r.get(at + i) };
@@ -98,8 +99,11 @@ pub(super) fn campaign_row(r: &Row<'_>, at: usize) -> rusqlite::Result<DialerCam
         answer: {
             let start = text(19)?;
             let sound = text(20)?;
+            let fp: u16 = r.get(at + 21)?;
             AnswerHandling {
                 amd: r.get(at + 17)?,
+                amd_false_positives: FalsePositiveShare::from_per_mille(fp)
+                    .ok_or_else(|| bad("AMD false positives", &fp.to_string()))?,
                 threshold_s: r.get(at + 18)?,
                 start: AbandonStart::parse(&start).map_err(|_| bad("abandon start", &start))?,
                 safe_harbor: SoundName::parse(&sound).map_err(|_| bad("safe harbor", &sound))?,
@@ -108,7 +112,7 @@ pub(super) fn campaign_row(r: &Row<'_>, at: usize) -> rusqlite::Result<DialerCam
     })
 }
 
-fn campaign_params(c: &DialerCampaign) -> [Box<dyn rusqlite::ToSql + '_>; 21] {
+fn campaign_params(c: &DialerCampaign) -> [Box<dyn rusqlite::ToSql + '_>; 22] {
     [
         Box::new(c.name.as_str()),
         Box::new(c.queue.as_str()),
@@ -133,6 +137,7 @@ fn campaign_params(c: &DialerCampaign) -> [Box<dyn rusqlite::ToSql + '_>; 21] {
         Box::new(c.answer.threshold_s),
         Box::new(c.answer.start.as_text()),
         Box::new(c.answer.safe_harbor.as_str()),
+        Box::new(c.answer.amd_false_positives.per_mille()),
     ]
 }
 
@@ -311,7 +316,7 @@ impl DialerStore for SqliteDialer {
                 .prepare_cached(&format!(
                     "INSERT OR IGNORE INTO dialer_campaign ({CAMPAIGN_COLUMNS}) VALUES \
                      (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                      ?18, ?19, ?20, ?21)"
+                      ?18, ?19, ?20, ?21, ?22)"
                 ))?
                 .execute(refs.as_slice())?;
             Ok((n == 1).then(|| CampaignId(conn.last_insert_rowid())))
@@ -330,7 +335,7 @@ impl DialerStore for SqliteDialer {
                 .collect::<Vec<_>>()
                 .join(", ");
             let n = conn
-                .prepare_cached(&format!("UPDATE dialer_campaign SET {sets} WHERE id = ?22"))?
+                .prepare_cached(&format!("UPDATE dialer_campaign SET {sets} WHERE id = ?23"))?
                 .execute(refs.as_slice())?;
             Ok(n == 1)
         })

@@ -18,7 +18,7 @@ use super::dialer::{joined, SqliteDialer};
 use super::error::bad;
 
 const COLUMNS: &str = "id, campaign_id, number, alternatives, agent, call_at, expires_at, data, \
-     priority, status, attempts, created_at, updated_at";
+     priority, status, attempts, created_at, updated_at, for_contact, retries";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<ScheduledCall> {
     let number: String = r.get(2)?;
@@ -40,6 +40,8 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ScheduledCall> {
             expires_at: r.get::<_, Option<i64>>(6)?.map(UnixTime),
             data: ContactData::parse(&data).map_err(|_| bad("data", &data))?,
             priority: r.get(8)?,
+            contact: r.get::<_, Option<i64>>(13)?.map(ContactId),
+            retries: r.get(14)?,
         },
         status: ScheduleStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
         attempts: r.get(10)?,
@@ -140,7 +142,8 @@ impl ScheduleStore for SqliteDialer {
                 .prepare_cached(
                     "INSERT OR IGNORE INTO dialer_schedule (campaign_id, number, alternatives, \
                      agent, call_at, expires_at, data, priority, status, attempts, created_at, \
-                     updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9)",
+                     updated_at, for_contact, retries) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9, ?10, ?11)",
                 )?
                 .execute(params![
                     c.campaign.0,
@@ -151,7 +154,9 @@ impl ScheduleStore for SqliteDialer {
                     c.expires_at.map(|t| t.seconds()),
                     c.data.as_text(),
                     c.priority,
-                    now.seconds()
+                    now.seconds(),
+                    c.contact.map(|c| c.0),
+                    c.retries
                 ])?;
             Ok((n == 1).then(|| ScheduleId(conn.last_insert_rowid())))
         })
@@ -361,25 +366,38 @@ impl ScheduleStore for SqliteDialer {
     ) -> Result<Option<ContactId>, PortError> {
         self.conn.query(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let campaign: Option<i64> = tx
+            let call: Option<(i64, Option<i64>, Option<u32>)> = tx
                 .query_row(
-                    "SELECT campaign_id FROM dialer_schedule \
+                    "SELECT campaign_id, for_contact, retries FROM dialer_schedule \
                      WHERE id = ?1 AND status = 'in_progress' AND contact_id IS NULL",
                     [id.0],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
-            let Some(campaign) = campaign else {
+            let Some((campaign, for_contact, retries)) = call else {
                 return Ok(None);
             };
             let alternatives = joined(&contact.alternatives);
-            let existing: Option<(i64, String)> = tx
+            let by_number: Option<(i64, String)> = tx
                 .query_row(
                     "SELECT id, state FROM dialer_contact WHERE campaign_id = ?1 AND main = ?2",
                     params![campaign, contact.main.as_str()],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
+            // The contact the call names, when no other contact of the campaign has its number:
+            // its main number becomes the call's.
+            let named: Option<(i64, String)> = match (for_contact, &by_number) {
+                (Some(_), Some(_)) | (None, _) => None,
+                (Some(cid), None) => tx
+                    .query_row(
+                        "SELECT id, state FROM dialer_contact WHERE id = ?1 AND campaign_id = ?2",
+                        params![cid, campaign],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?,
+            };
+            let existing = named.or(by_number);
             let contact_id = match existing {
                 Some((_, state)) if state == "in_progress" => {
                     tx.execute(
@@ -394,16 +412,22 @@ impl ScheduleStore for SqliteDialer {
                     tx.execute(
                         "UPDATE dialer_contact SET state = 'pending', callback = 1, next_at = ?2, \
                          priority = ?3, \
-                         alternatives = CASE WHEN ?4 = '' THEN alternatives ELSE ?4 END, \
+                         alternatives = CASE WHEN ?4 = '' AND main = ?7 THEN alternatives \
+                             ELSE ?4 END, \
                          data = CASE WHEN ?5 = '' THEN data ELSE ?5 END, \
-                         agent = COALESCE(?6, agent), state_at = ?2 WHERE id = ?1",
+                         agent = COALESCE(?6, agent), \
+                         zone = CASE WHEN main = ?7 THEN zone ELSE ?8 END, main = ?7, \
+                         attempts = COALESCE(?9, attempts), state_at = ?2 WHERE id = ?1",
                         params![
                             cid,
                             now.seconds(),
                             contact.priority,
                             alternatives,
                             contact.data.as_text(),
-                            contact.agent
+                            contact.agent,
+                            contact.main.as_str(),
+                            contact.zone.as_str(),
+                            retries
                         ],
                     )?;
                     cid
@@ -413,7 +437,7 @@ impl ScheduleStore for SqliteDialer {
                         "INSERT INTO dialer_contact (campaign_id, main, alternatives, data, zone, \
                          priority, agent, callback, state, next_at, attempts, created_at, \
                          state_at, name, info) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 'pending', ?8, 0, ?8, ?8, ?9, ?10)",
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 'pending', ?8, ?11, ?8, ?8, ?9, ?10)",
                         params![
                             campaign,
                             contact.main.as_str(),
@@ -424,7 +448,8 @@ impl ScheduleStore for SqliteDialer {
                             contact.agent,
                             now.seconds(),
                             contact.name,
-                            contact.info
+                            contact.info,
+                            retries.unwrap_or(0)
                         ],
                     )?;
                     tx.last_insert_rowid()

@@ -88,6 +88,55 @@ fn campaigns_round_trip_and_names_are_unique() {
     assert_eq!(s.campaigns().unwrap(), vec![(id, c), (id2, other)]);
 }
 
+#[test]
+fn a_campaign_keeps_its_amd_false_positive_share_and_older_ones_get_the_default() {
+    use crate::core::dialer::campaign::FalsePositiveShare;
+    use crate::store::migrations::MIGRATIONS;
+    let dir = TempDir::new("dialer-false-positives");
+    let path = dir.path().join("s.db");
+    // A file of the schema before the share was kept, with a campaign in it.
+    let before = MIGRATIONS
+        .iter()
+        .position(|m| m.contains("amd_false_positives_per_mille"))
+        .unwrap();
+    let old = campaign("Antigua->", "UTC");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for m in &MIGRATIONS[..before] {
+            conn.execute_batch(m).unwrap();
+        }
+        conn.execute_batch(&format!("PRAGMA user_version = {before}"))
+            .unwrap();
+        let columns = CAMPAIGN_COLUMNS.replace(", amd_false_positives_per_mille", "");
+        let p = campaign_params(&old);
+        let refs: Vec<&dyn rusqlite::ToSql> = p[..21].iter().map(|b| b.as_ref()).collect();
+        let marks = (1..=21)
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        conn.execute(
+            &format!("INSERT INTO dialer_campaign ({columns}) VALUES ({marks})"),
+            refs.as_slice(),
+        )
+        .unwrap();
+    }
+    let s = SqliteDialer::open(&path).unwrap();
+    let (id, read) = s.campaign_by_name(&old.name).unwrap().unwrap();
+    assert_eq!(read.answer.amd_false_positives, FalsePositiveShare::DEFAULT);
+    assert_eq!(read, old);
+    // A share of its own round-trips, through create and update.
+    let mut c = campaign("Ventas->", "UTC");
+    c.answer.amd = true;
+    c.answer.amd_false_positives = FalsePositiveShare::parse("2.5%").unwrap();
+    let new = s.campaign_create(&c).unwrap().unwrap();
+    assert_eq!(s.campaign(new).unwrap().unwrap(), c);
+    let mut edited = read;
+    edited.answer.amd_false_positives = FalsePositiveShare::parse("0").unwrap();
+    assert!(s.campaign_update(id, &edited).unwrap());
+    assert_eq!(s.campaign(id).unwrap().unwrap(), edited);
+    assert_eq!(s.campaign(new).unwrap().unwrap(), c);
+}
+
 #[tokio::test]
 async fn the_service_validates_before_storing() {
     let dir = TempDir::new("dialer-service");

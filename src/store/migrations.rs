@@ -514,6 +514,19 @@ UPDATE originate_job SET sent_at = created_at;
 UPDATE originate_job SET vanished = 1
     WHERE hangup_cause IS NULL AND dial_failure IS NULL AND state IN ('unavailable', 'hungup');
 "#,
+    // A campaign's share of AMD's machine verdicts estimated to be people, in tenths of a
+    // percent (the abandon rate counts them as people hung up on); existing campaigns get the
+    // default 10 %.
+    r#"
+ALTER TABLE dialer_campaign ADD COLUMN amd_false_positives_per_mille INTEGER NOT NULL DEFAULT 100
+    CHECK (amd_false_positives_per_mille BETWEEN 0 AND 1000);
+"#,
+    // A respooled call names the contact it is for and the attempts that contact counts when
+    // handed the call (uContact's `contact` and `retries`); NULL: not named.
+    r#"
+ALTER TABLE dialer_schedule ADD COLUMN for_contact INTEGER REFERENCES dialer_contact (id);
+ALTER TABLE dialer_schedule ADD COLUMN retries INTEGER CHECK (retries BETWEEN 0 AND 100);
+"#,
 ];
 
 /// The schema version this engine writes.

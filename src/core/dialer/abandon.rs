@@ -18,44 +18,13 @@
 //! nothing here re-derives it.
 
 use super::calls::{window_start, LedgerCounts};
+pub use super::campaign::FalsePositiveShare;
 use super::campaign::{AbandonTarget, DialerCampaign, Regime};
 use crate::core::journal::UnixTime;
 
 /// Under the UK regime, an abandoned number is not dialed again within this many seconds
 /// (Ofcom: 72 hours).
 pub const UK_REDIAL_GAP_S: i64 = 72 * 3600;
-
-/// The share of AMD's machine verdicts that were people, in tenths of a percent (default 100:
-/// 10 %, the low end of the 10-15 % false-positive share reported for tuned AMD; a site sets its
-/// own from a sample of machine verdicts listened to).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct FalsePositiveShare(u16);
-
-impl FalsePositiveShare {
-    /// The default: 10 %.
-    pub const DEFAULT: Self = Self(100);
-
-    /// From tenths of a percent (0 to 1000); `None` above 1000.
-    pub fn from_per_mille(p: u16) -> Option<Self> {
-        (p <= 1000).then_some(Self(p))
-    }
-
-    /// Tenths of a percent.
-    pub fn per_mille(self) -> u16 {
-        self.0
-    }
-
-    /// The share, 0 to 1.
-    pub fn fraction(self) -> f64 {
-        f64::from(self.0) / 1000.0
-    }
-}
-
-impl Default for FalsePositiveShare {
-    fn default() -> Self {
-        Self::DEFAULT
-    }
-}
 
 /// May a number whose last call was abandoned at `last_abandoned_at` be dialed at `now`?
 /// US: yes (the FTC sets no gap). UK: not within [`UK_REDIAL_GAP_S`] of the abandoned call.
@@ -95,12 +64,12 @@ pub struct AbandonRule {
 }
 
 impl AbandonRule {
-    /// The rule of `campaign`, with the default false-positive estimate.
+    /// The rule of `campaign`, with its AMD false-positive share.
     pub fn of(campaign: &DialerCampaign) -> Self {
         Self {
             regime: campaign.regime,
             target: campaign.abandon_target,
-            false_positives: FalsePositiveShare::DEFAULT,
+            false_positives: campaign.answer.amd_false_positives,
         }
     }
 
@@ -207,6 +176,36 @@ mod tests {
         );
         assert!(rule(Regime::Uk, "3").within(&counts(10, 0, 0, 0)));
         assert_eq!(FalsePositiveShare::from_per_mille(1001), None);
+    }
+
+    #[test]
+    fn the_rule_of_a_campaign_uses_its_own_false_positive_share() {
+        use crate::core::campaigns::CampaignName;
+        use crate::core::directory::QueueName;
+        let mut c = DialerCampaign::new(
+            CampaignName::parse("Ventas->").unwrap(),
+            QueueName::new("q_ventas").unwrap(),
+            super::super::campaign::ZoneName::parse("UTC").unwrap(),
+        );
+        assert_eq!(
+            AbandonRule::of(&c).false_positives,
+            FalsePositiveShare::DEFAULT
+        );
+        c.answer.amd = true;
+        c.answer.amd_false_positives = FalsePositiveShare::parse("2%").unwrap();
+        let r = AbandonRule::of(&c);
+        assert_eq!(r.false_positives.per_mille(), 20);
+        // 1000 answered, 200 machines, 20 abandoned: with 2 % of the machines people,
+        // (20 + 4) / (800 + 4) = 2.99 %: within 3 %, where the default 10 % is 4.88 %: over.
+        let window = counts(3000, 1000, 200, 20);
+        assert!((r.rate(&window).unwrap() - 24.0 / 804.0).abs() < 1e-9);
+        assert!(r.within(&window));
+        assert!(!AbandonRule {
+            false_positives: FalsePositiveShare::DEFAULT,
+            ..r
+        }
+        .within(&window));
+        assert!((r.headroom(&window, 0) - (0.03 * 804.0 - 24.0)).abs() < 1e-9);
     }
 
     #[test]

@@ -482,6 +482,7 @@ impl DialerService {
                 out.push(CampaignFigures {
                     id,
                     abandon_rate: rule.rate(&window),
+                    false_positives: rule.false_positives,
                     campaign,
                     contacts,
                     window,
@@ -512,6 +513,9 @@ pub struct CampaignFigures {
     pub window: calls::LedgerCounts,
     /// The window's abandon rate, AMD false positives estimated in (`None`: nobody answered).
     pub abandon_rate: Option<f64>,
+    /// The share of the window's machine verdicts counted as people in `abandon_rate` (the
+    /// campaign's).
+    pub false_positives: abandon::FalsePositiveShare,
     /// The pacing's last decision (`None`: not paced since the engine started).
     pub pacing: Option<pacing::Figures>,
 }

@@ -97,12 +97,13 @@ pub struct PacingConfig {
     pub min_agents: u32,
     /// The campaign runs AMD: its machine verdicts carry an estimate of people hung up on.
     pub amd: bool,
-    /// The share of machine verdicts estimated to be people (default 10 %).
+    /// The share of machine verdicts estimated to be people (the campaign's; default 10 %).
     pub false_positives: FalsePositiveShare,
 }
 
 impl PacingConfig {
-    /// The pacing of `campaign`, with the default minimum of agents and false-positive share.
+    /// The pacing of `campaign` (its AMD false-positive share), with the default minimum of
+    /// agents.
     pub fn of(campaign: &DialerCampaign) -> Self {
         Self {
             mode: campaign.mode,
@@ -111,7 +112,7 @@ impl PacingConfig {
             threshold_s: campaign.answer.threshold_s,
             min_agents: DEFAULT_MIN_AGENTS,
             amd: campaign.answer.amd,
-            false_positives: FalsePositiveShare::DEFAULT,
+            false_positives: campaign.answer.amd_false_positives,
         }
     }
 
@@ -235,6 +236,11 @@ pub struct Figures {
     pub gain: f64,
     /// Why the last decision placed what it did.
     pub basis: Basis,
+    /// The campaign runs AMD (its machine verdicts carry the false-positive estimate).
+    pub amd: bool,
+    /// The share of machine verdicts estimated to be people that `abandon_rate` and the
+    /// budget counted (the campaign's).
+    pub false_positives: FalsePositiveShare,
 }
 
 /// A bounded ring of the latest samples.
@@ -363,7 +369,9 @@ impl Pacer {
         &self.cfg
     }
 
-    /// Replaces the configuration (a campaign edited), keeping what was learnt.
+    /// Replaces the configuration (a campaign edited), keeping what was learnt (the rolling
+    /// window's machine verdicts keep the false-positive share they were counted with until
+    /// they leave it).
     pub fn set_config(&mut self, cfg: PacingConfig) {
         self.cfg = cfg;
     }
@@ -522,6 +530,8 @@ impl Pacer {
             abandon_rate: self.observed_abandon_rate(),
             gain: self.gain,
             basis: self.basis,
+            amd: self.cfg.amd,
+            false_positives: self.cfg.false_positives,
         }
     }
 
@@ -873,5 +883,42 @@ mod tests {
         assert_eq!(p.calls_to_place(&snap(5, &[30; 5], 0)), 5);
         assert_eq!(p.figures().basis, Basis::OverBudget);
         assert!(p.figures().abandon_rate.unwrap() > 0.05);
+        assert!(p.figures().amd);
+        assert_eq!(p.figures().false_positives, FalsePositiveShare::DEFAULT);
+    }
+
+    #[test]
+    fn the_campaign_s_false_positive_share_is_the_one_counted_and_shown() {
+        use crate::core::campaigns::CampaignName;
+        use crate::core::dialer::campaign::ZoneName;
+        use crate::core::directory::QueueName;
+        let mut campaign = DialerCampaign::new(
+            CampaignName::parse("Ventas->").unwrap(),
+            QueueName::new("q_ventas").unwrap(),
+            ZoneName::parse("UTC").unwrap(),
+        );
+        campaign.mode = DialMode::Predictive;
+        campaign.answer.amd = true;
+        campaign.answer.amd_false_positives = FalsePositiveShare::parse("2%").unwrap();
+        let c = PacingConfig::of(&campaign);
+        assert_eq!(c.false_positives.per_mille(), 20);
+        let mut p = Pacer::new(c);
+        for i in 0..300 {
+            let now = UnixTime(i);
+            match i % 3 {
+                0 => {
+                    p.observe(Observation::Answered { ring_s: 8 }, now);
+                    p.observe(Observation::Connected { handle_s: 90 }, now);
+                }
+                // As many machines as people: 2 % of them is 1.96 % abandoned, under 3 %.
+                1 => p.observe(Observation::Machine { ring_s: 8 }, now),
+                _ => p.observe(Observation::NotAnswered { ring_s: 25 }, now),
+            }
+        }
+        let rate = p.figures().abandon_rate.unwrap();
+        assert!((rate - 2.0 / 102.0).abs() < 1e-9, "{rate}");
+        p.calls_to_place(&snap(5, &[30; 5], 0));
+        assert_ne!(p.figures().basis, Basis::OverBudget);
+        assert_eq!(p.figures().false_positives.per_mille(), 20);
     }
 }

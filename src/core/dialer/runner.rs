@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use super::abandon::AbandonRule;
-use super::calls::{window_start, DialerCallStore};
+use super::calls::DialerCallStore;
 use super::campaign::{CampaignId, DialerCampaign, Outcome, Regime};
 use super::claim::{self, AfterAttempt, AgentFilter, Claimed};
 use super::contact::Attempt;
@@ -552,13 +552,11 @@ async fn pace(
     if read_window {
         // The regime's whole window from the ledger, AMD false positives estimated in: over
         // target, predictive paces as progressive until it is back under.
-        let rule = AbandonRule::of(campaign);
-        let calls = parts.calls.clone();
-        let since = rule.window_start(now);
-        let rate = off_runtime(move || calls.ledger(id, since))
+        let (calls, c) = (parts.calls.clone(), campaign.clone());
+        let rate = off_runtime(move || abandon_rate(calls.as_ref(), id, &c, now))
             .await
             .ok()
-            .and_then(|counts| rule.rate(&counts));
+            .flatten();
         let mut b = lock(book);
         b.window_read.insert(id, tokio::time::Instant::now());
         b.pacer(id, campaign).set_window_rate(rate);
@@ -986,15 +984,16 @@ pub fn observations(
     }
 }
 
-/// The campaign's abandon rate over its regime's window (`None`: no person answered yet).
+/// The campaign's abandon rate over its regime's window, its own share of AMD's machine
+/// verdicts counted as people hung up on ([`AbandonRule::of`]; `None`: nobody answered yet).
 pub fn abandon_rate(
     calls: &dyn DialerCallStore,
     id: CampaignId,
-    regime: Regime,
+    campaign: &DialerCampaign,
     now: UnixTime,
 ) -> Result<Option<f64>, crate::core::PortError> {
-    let c = calls.ledger(id, window_start(regime, now))?;
-    Ok((c.live() > 0).then(|| c.abandoned as f64 / c.live() as f64))
+    let rule = AbandonRule::of(campaign);
+    Ok(rule.rate(&calls.ledger(id, rule.window_start(now))?))
 }
 
 #[cfg(test)]
@@ -1077,6 +1076,123 @@ mod tests {
             ),
             vec![Observation::Machine { ring_s: 2 }]
         );
+    }
+
+    /// A ledger that always holds the same counts, and remembers the window asked for.
+    struct FixedLedger(
+        super::super::calls::LedgerCounts,
+        std::sync::Mutex<Vec<UnixTime>>,
+    );
+
+    impl DialerCallStore for FixedLedger {
+        fn set_job(
+            &self,
+            _: super::super::contact::ContactId,
+            _: &OriginateId,
+        ) -> Result<bool, crate::core::PortError> {
+            Ok(false)
+        }
+        fn release(
+            &self,
+            _: super::super::contact::ContactId,
+        ) -> Result<bool, crate::core::PortError> {
+            Ok(false)
+        }
+        fn in_flight(
+            &self,
+            _: CampaignId,
+        ) -> Result<Vec<super::super::calls::InFlight>, crate::core::PortError> {
+            Ok(Vec::new())
+        }
+        fn finish_with_evidence(
+            &self,
+            _: &Attempt,
+            _: AfterAttempt,
+            _: CampaignId,
+            _: &Evidence,
+        ) -> Result<bool, crate::core::PortError> {
+            Ok(false)
+        }
+        fn ledger(
+            &self,
+            _: CampaignId,
+            since: UnixTime,
+        ) -> Result<super::super::calls::LedgerCounts, crate::core::PortError> {
+            self.1
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(since);
+            Ok(self.0)
+        }
+        fn evidence(
+            &self,
+            _: CampaignId,
+            _: u64,
+            _: u64,
+        ) -> Result<Vec<(super::super::contact::ContactId, u32, Evidence)>, crate::core::PortError>
+        {
+            Ok(Vec::new())
+        }
+    }
+
+    fn amd_campaign(share: &str) -> DialerCampaign {
+        let mut c = DialerCampaign::new(
+            crate::core::campaigns::CampaignName::parse("Ventas->").expect("a name"),
+            crate::core::directory::QueueName::new("q_ventas").expect("a queue"),
+            super::super::campaign::ZoneName::parse("UTC").expect("a zone"),
+        );
+        c.mode = super::super::campaign::DialMode::Predictive;
+        c.regime = Regime::Uk;
+        c.answer.amd = true;
+        c.answer.amd_false_positives =
+            super::super::abandon::FalsePositiveShare::parse(share).expect("a share");
+        c
+    }
+
+    #[test]
+    fn the_window_rate_counts_the_campaign_s_own_false_positive_share() {
+        // 500 answered, 100 of them machines, 8 abandoned.
+        let ledger = FixedLedger(
+            super::super::calls::LedgerCounts {
+                attempts: 1500,
+                answered: 500,
+                machines: 100,
+                abandoned: 8,
+            },
+            std::sync::Mutex::default(),
+        );
+        let now = UnixTime(10 * 86_400);
+        let tuned = abandon_rate(&ledger, CampaignId(1), &amd_campaign("2%"), now)
+            .expect("a ledger")
+            .expect("people answered");
+        // (8 + 2) / (400 + 2): 2.49 %, within 3 %.
+        assert!((tuned - 10.0 / 402.0).abs() < 1e-9, "{tuned}");
+        let default = abandon_rate(&ledger, CampaignId(1), &amd_campaign("10"), now)
+            .expect("a ledger")
+            .expect("people answered");
+        // (8 + 10) / (400 + 10): 4.39 %, over 3 %.
+        assert!((default - 18.0 / 410.0).abs() < 1e-9, "{default}");
+        // The UK regime's window: the last 24 hours.
+        assert_eq!(
+            *ledger.1.lock().expect("the calls"),
+            vec![UnixTime(9 * 86_400); 2]
+        );
+    }
+
+    #[test]
+    fn the_runner_paces_with_the_campaign_s_share_and_follows_an_edit() {
+        let mut book = Book::default();
+        let mut c = amd_campaign("2.5%");
+        let pacer = book.pacer(CampaignId(7), &c);
+        assert_eq!(pacer.config().false_positives.per_mille(), 25);
+        assert_eq!(pacer.figures().false_positives.per_mille(), 25);
+        assert!(pacer.figures().amd);
+        // The campaign edited: the next decision uses the new share.
+        c.answer.amd_false_positives =
+            super::super::abandon::FalsePositiveShare::parse("0").expect("a share");
+        let pacer = book.pacer(CampaignId(7), &c);
+        assert_eq!(pacer.config().false_positives.per_mille(), 0);
+        assert_eq!(pacer.figures().false_positives.per_mille(), 0);
     }
 
     #[test]

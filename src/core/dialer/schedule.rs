@@ -120,6 +120,14 @@ pub struct NewScheduledCall {
     pub data: ContactData,
     /// Lower goes first (uContact: 1 for "now" tasks).
     pub priority: u32,
+    /// The campaign's contact the call is for (uContact's respool `contact`): handed to it
+    /// when due, its main number becoming this call's number, unless another contact of the
+    /// campaign has that number (`None`: the contact with the number, or a new one).
+    pub contact: Option<ContactId>,
+    /// The attempts the contact counts when handed the call (uContact's `retries`: 0 for a
+    /// number dialed afresh), so its retry rules and numbers start from there (`None`: its
+    /// own count kept).
+    pub retries: Option<u32>,
 }
 
 impl NewScheduledCall {
@@ -129,6 +137,8 @@ impl NewScheduledCall {
     pub const DEFAULT_PRIORITY: u32 = 9999;
     /// The highest priority number accepted.
     pub const MAX_PRIORITY: u32 = 1_000_000;
+    /// The most `retries` a call may carry (a campaign's rules allow at most 100 attempts).
+    pub const MAX_RETRIES: u32 = 100;
 
     /// A call to `number` for `campaign`: undated, never expiring, no agent, no data, the
     /// default priority.
@@ -142,6 +152,8 @@ impl NewScheduledCall {
             expires_at: None,
             data: ContactData::default(),
             priority: Self::DEFAULT_PRIORITY,
+            contact: None,
+            retries: None,
         }
     }
 
@@ -158,6 +170,11 @@ impl NewScheduledCall {
         }
         if self.priority > Self::MAX_PRIORITY {
             return Err(ScheduleError::Invalid(ContactError::BadPriority));
+        }
+        if self.retries.is_some_and(|r| r > Self::MAX_RETRIES) {
+            return Err(ScheduleError::Invalid(ContactError::BadData(
+                "retries over 100",
+            )));
         }
         if let Some(a) = &self.agent {
             if a.is_empty() || a.chars().count() > 64 || a.chars().any(char::is_control) {
@@ -332,9 +349,10 @@ pub trait ScheduleStore: Send + Sync {
         now: UnixTime,
     ) -> Result<Change, PortError>;
     /// Hands InProgress call `id` (taken, not handed yet) to a contact of its campaign, in one
-    /// transaction: `contact` is added, or the campaign's contact with that number becomes a
-    /// due callback with the call's priority (and its alternatives, data and agent when the
-    /// call has them); the call keeps that contact until the contact's next attempt is recorded,
+    /// transaction: `contact` is added, or the campaign's contact with that number (else the
+    /// contact the call names, [`NewScheduledCall::contact`], its main number becoming the
+    /// call's) becomes a due callback with the call's priority (and its alternatives, data and
+    /// agent when the call has them; its attempts the call's `retries` when it names some); the call keeps that contact until the contact's next attempt is recorded,
     /// which completes it. `None`, the call back to Pending, when that contact is being dialed
     /// now or the call is not InProgress without a contact.
     fn schedule_spool(

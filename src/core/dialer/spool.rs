@@ -13,7 +13,7 @@
 //! scheduled calls"), [`NewScheduledCall::DEFAULT_PRIORITY`] when it names none. A dated call
 //! outranks every undated one once its date has come, whatever the priorities.
 
-use super::contact::{ContactData, ContactError, NewContact};
+use super::contact::{ContactData, ContactError, ContactId, NewContact};
 use super::listing::{ContactQuery, Like};
 use super::schedule::{
     NewScheduledCall, Schedule, ScheduleError, ScheduleFilter, ScheduleId, ScheduleStatus,
@@ -49,6 +49,85 @@ pub struct SpoolCall {
     pub data: ContactData,
     /// The priority asked for (`None`: the default of the operation).
     pub priority: Option<u32>,
+    /// The dialer record the call comes from (uContact's Respool object), if the client sent
+    /// one.
+    pub record: DialerRecord,
+}
+
+/// The fields of uContact's Respool object that describe the dialer record a call came from
+/// (the seed: "NO CAMBIAR: campaña, status, contact, dialerbase"), and the attempts count the
+/// client sets for the number. Checked by [`DialerRecord::check`] against the campaign.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DialerRecord {
+    /// `contact`: the id of the campaign's contact the call is for. The call is handed to it
+    /// when due, its main number becoming the call's destination (the seed: "change the main
+    /// number for an alternative and reorder"), unless another contact of the campaign has
+    /// that number, which then takes the call. An id the campaign has no contact of (the
+    /// seed's example names contact 222 of any campaign) is not an error: the call is handed
+    /// by its number, as without one.
+    pub contact: Option<ContactId>,
+    /// `retries`: the attempts the contact counts when handed the call ("0, since we start
+    /// dialing a new number"): its retry rules and the number it dials next start from there.
+    /// At least the campaign's most attempts is refused (the call would never be placed).
+    pub retries: Option<u32>,
+    /// `dialerbase`: the name of the list the record was loaded from. The engine keeps one
+    /// list per campaign (contacts are not grouped in named bases): checked (printable, at most
+    /// [`DialerRecord::MAX_BASE`] characters) and journaled with the call, not used otherwise.
+    pub base: Option<String>,
+    /// `status`: `1`, the record enabled to be dialed (the seed: "siempre 1"); any other
+    /// value is refused.
+    pub status: Option<i64>,
+}
+
+impl DialerRecord {
+    /// The longest `dialerbase` accepted.
+    pub const MAX_BASE: usize = 128;
+
+    /// The checks that need no store: `status` 1, `dialerbase` printable and bounded,
+    /// `retries` within [`NewScheduledCall::MAX_RETRIES`].
+    pub fn validate(&self) -> Result<(), SpoolError> {
+        if self.status.is_some_and(|s| s != 1) {
+            return Err(SpoolError::BadRecord("status is not 1"));
+        }
+        if let Some(b) = &self.base {
+            if b.chars().count() > Self::MAX_BASE || b.chars().any(char::is_control) {
+                return Err(SpoolError::BadRecord("dialerbase"));
+            }
+        }
+        if self
+            .retries
+            .is_some_and(|r| r > NewScheduledCall::MAX_RETRIES)
+        {
+            return Err(SpoolError::BadRecord("retries over 100"));
+        }
+        Ok(())
+    }
+
+    /// [`Self::validate`], then against campaign `id` (whose most attempts is `max_attempts`):
+    /// `retries` leaves the contact an attempt. The contact named, when it is the campaign's.
+    fn check(
+        &self,
+        store: &dyn super::DialerStore,
+        id: CampaignId,
+        max_attempts: u32,
+    ) -> Result<Result<Option<ContactId>, SpoolError>, PortError> {
+        if let Err(e) = self.validate() {
+            return Ok(Err(e));
+        }
+        if self.retries.is_some_and(|r| r >= max_attempts) {
+            return Ok(Err(SpoolError::BadRecord(
+                "retries leave the contact no attempt",
+            )));
+        }
+        let contact = match self.contact {
+            Some(c) => store
+                .contact(c)?
+                .filter(|found| found.campaign == id)
+                .map(|found| found.id),
+            None => None,
+        };
+        Ok(Ok(contact))
+    }
 }
 
 /// What a dialer task does, from its three fields (uContact's `DialerTask`).
@@ -116,6 +195,10 @@ pub enum SpoolError {
     /// RESCHEDULE without a date.
     #[error("no reschedule date")]
     NoDate,
+    /// The dialer record's fields do not hold (`status`, `dialerbase`, `retries`).
+    #[error("invalid dialer record: {0}")]
+    BadRecord(&'static str),
+
     /// The scheduled calls are not part of this engine's dialer.
     #[error("scheduled calls unavailable")]
     Unavailable,
@@ -233,6 +316,27 @@ impl DialerService {
             .ok_or_else(|| SpoolError::UnknownCampaign(name.to_string()))
     }
 
+    /// The campaign named `name` and its record checked ([`DialerRecord::check`]), with the
+    /// campaign's contact the record names.
+    async fn campaign_with_record(
+        &self,
+        name: &CampaignName,
+        record: &DialerRecord,
+    ) -> Result<(CampaignId, Option<ContactId>), SpoolError> {
+        let store = self.store().clone();
+        let (n, record) = (name.clone(), record.clone());
+        off_runtime(move || {
+            let Some((id, campaign)) = store.campaign_by_name(&n)? else {
+                return Ok(Err(SpoolError::UnknownCampaign(n.to_string())));
+            };
+            Ok(record
+                .check(store.as_ref(), id, campaign.max_attempts())?
+                .map(|contact| (id, contact)))
+        })
+        .await
+        .map_err(SpoolError::Store)?
+    }
+
     async fn spool_create(
         &self,
         call: SpoolCall,
@@ -240,7 +344,9 @@ impl DialerService {
         priority: u32,
         now: UnixTime,
     ) -> Result<ScheduleId, SpoolError> {
-        let id = self.campaign_named(&call.campaign).await?;
+        let (id, contact) = self
+            .campaign_with_record(&call.campaign, &call.record)
+            .await?;
         let store = self.schedule_store()?;
         let spec = NewScheduledCall {
             campaign: id,
@@ -251,6 +357,8 @@ impl DialerService {
             expires_at: None,
             data: call.data,
             priority,
+            contact,
+            retries: call.record.retries,
         };
         off_runtime(move || Ok(Schedule(store.as_ref()).create(&spec, now)))
             .await
@@ -258,7 +366,9 @@ impl DialerService {
             .map_err(SpoolError::from)
     }
 
-    /// Puts `call` back into its campaign's spool, undated (uContact's `Respool`).
+    /// Puts `call` back into its campaign's spool, undated (uContact's `Respool`), with the
+    /// record it names ([`DialerRecord`]: the contact it is handed to and the attempts that
+    /// contact counts then).
     pub async fn respool(&self, call: SpoolCall, now: UnixTime) -> Result<ScheduleId, SpoolError> {
         let priority = call
             .priority
@@ -312,6 +422,10 @@ impl DialerService {
             let Some((id, campaign)) = store.campaign_by_name(&name)? else {
                 return Ok(Err(SpoolError::UnknownCampaign(name.to_string())));
             };
+            // A new contact: a record it came from means nothing to it, but is checked.
+            if let Err(e) = call.record.validate() {
+                return Ok(Err(e));
+            }
             let mut c = NewContact::new(
                 call.number.clone(),
                 zone_for_number(&call.number, &campaign.default_zone),
@@ -433,6 +547,7 @@ impl DialerService {
             agent,
             data,
             priority: None,
+            record: DialerRecord::default(),
         };
         let done = match action {
             DispositionAction::Reschedule => {
@@ -472,6 +587,41 @@ mod tests {
 
     fn n(s: &str) -> PhoneNumber {
         PhoneNumber::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_dialer_record_is_enabled_with_a_bounded_base_and_retries() {
+        let ok = DialerRecord {
+            contact: Some(ContactId(222)),
+            retries: Some(0),
+            base: Some("basetest".into()),
+            status: Some(1),
+        };
+        assert!(ok.validate().is_ok());
+        assert!(DialerRecord::default().validate().is_ok());
+        for bad in [
+            DialerRecord {
+                status: Some(0),
+                ..ok.clone()
+            },
+            DialerRecord {
+                base: Some("a\nb".into()),
+                ..ok.clone()
+            },
+            DialerRecord {
+                base: Some("b".repeat(DialerRecord::MAX_BASE + 1)),
+                ..ok.clone()
+            },
+            DialerRecord {
+                retries: Some(NewScheduledCall::MAX_RETRIES + 1),
+                ..ok.clone()
+            },
+        ] {
+            assert!(
+                matches!(bad.validate(), Err(SpoolError::BadRecord(_))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

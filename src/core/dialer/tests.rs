@@ -128,9 +128,32 @@ fn parts_parse_and_print() {
     assert!(c.validate().is_err());
     assert_eq!(AbandonTarget::parse("3").unwrap(), AbandonTarget::default());
     assert_eq!(AbandonTarget::parse("2.5").unwrap().per_mille(), 25);
-    for bad in ["0", "10.5", "2.55", "-1"] {
+    for bad in ["0", "10.5", "2.55", "-1", "%", "3%%"] {
         assert!(AbandonTarget::parse(bad).is_err(), "{bad}");
     }
+    assert_eq!(AbandonTarget::parse("2.5%").unwrap().per_mille(), 25);
+    // The AMD false-positive share reads the same percentages, 0 to 100 %.
+    for (text, per_mille) in [
+        ("2.5%", 25),
+        ("2", 20),
+        ("0", 0),
+        ("100 %", 1000),
+        (" 12.0", 120),
+    ] {
+        assert_eq!(
+            FalsePositiveShare::parse(text).unwrap().per_mille(),
+            per_mille,
+            "{text}"
+        );
+    }
+    for bad in ["100.1", "2.55", "-1", "", "abc", "2,5", "1e1"] {
+        assert_eq!(
+            FalsePositiveShare::parse(bad),
+            Err(CampaignError::BadFalsePositives(bad.to_owned())),
+            "{bad}"
+        );
+    }
+    assert_eq!(FalsePositiveShare::parse("2.5").unwrap().to_string(), "2.5");
     assert_eq!(parse_holidays("2026-12-25, 2027-01-01").unwrap().len(), 2);
     assert!(parse_holidays("2026-13-01").is_err());
     assert!(parse_holidays("2026-2-1").is_err());

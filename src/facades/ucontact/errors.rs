@@ -159,7 +159,8 @@ pub fn spool(e: &SpoolError) -> Answer {
         | SpoolError::Invalid(_)
         | SpoolError::NotADialerTask
         | SpoolError::NoAlternative
-        | SpoolError::NoDate => Answer::zero(),
+        | SpoolError::NoDate
+        | SpoolError::BadRecord(_) => Answer::zero(),
     }
 }
 

@@ -397,6 +397,7 @@ pub fn campaign_json(id: CampaignId, c: &DialerCampaign) -> Value {
         "abandonrate": f64::from(c.abandon_target.per_mille()) / 10.0,
         "regime": c.regime.as_text(),
         "amd": c.answer.amd,
+        "amdfalsepositives": f64::from(c.answer.amd_false_positives.per_mille()) / 10.0,
     })
 }
 
@@ -416,6 +417,26 @@ mod tests {
 
     fn tz() -> TimeZone {
         TimeZone::get("America/Montevideo").unwrap()
+    }
+
+    #[test]
+    fn a_campaign_shows_its_amd_false_positive_share() {
+        use crate::core::campaigns::CampaignName;
+        use crate::core::dialer::campaign::{FalsePositiveShare, ZoneName};
+        use crate::core::directory::QueueName;
+        let mut c = DialerCampaign::new(
+            CampaignName::parse("Ventas->").unwrap(),
+            QueueName::new("q_ventas").unwrap(),
+            ZoneName::parse("UTC").unwrap(),
+        );
+        assert_eq!(campaign_json(CampaignId(1), &c)["amdfalsepositives"], 10.0);
+        c.answer.amd = true;
+        c.answer.amd_false_positives = FalsePositiveShare::parse("2.5%").unwrap();
+        let v = campaign_json(CampaignId(1), &c);
+        assert_eq!(
+            (v["amd"].as_bool(), v["amdfalsepositives"].as_f64()),
+            (Some(true), Some(2.5))
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@
 use base64::Engine as _;
 
 use super::super::*;
-use crate::core::dialer::spool::{task_mode, SpoolCall, SpoolError, TaskMode};
+use crate::core::dialer::contact::ContactId;
+use crate::core::dialer::spool::{task_mode, DialerRecord, SpoolCall, SpoolError, TaskMode};
 use crate::core::dialer::uploads::Upload;
 use crate::core::dialer::ZoneName;
 
@@ -19,6 +20,12 @@ fn spool_call(o: wire::DialerObject) -> SpoolCall {
         agent: o.agent,
         data: o.data,
         priority: o.priority,
+        record: DialerRecord {
+            contact: o.contact.map(ContactId),
+            retries: o.retries,
+            base: o.dialerbase,
+            status: o.status,
+        },
     }
 }
 
@@ -56,13 +63,19 @@ async fn spooled<T>(
 }
 
 fn params_of(o: &wire::DialerObject) -> String {
+    let opt = |v: Option<String>| v.unwrap_or_default();
     format!(
-        "campaign={} alternatives={} agent={} priority={} calldate={}",
+        "campaign={} alternatives={} agent={} priority={} calldate={} contact={} retries={} \
+         dialerbase={} status={}",
         o.campaign,
         o.alternatives.len(),
         o.agent.as_deref().unwrap_or(""),
-        o.priority.map_or(String::new(), |p| p.to_string()),
-        o.calldate.as_deref().unwrap_or("")
+        opt(o.priority.map(|p| p.to_string())),
+        o.calldate.as_deref().unwrap_or(""),
+        opt(o.contact.map(|c| c.to_string())),
+        opt(o.retries.map(|r| r.to_string())),
+        o.dialerbase.as_deref().unwrap_or(""),
+        opt(o.status.map(|s| s.to_string())),
     )
 }
 

@@ -538,3 +538,177 @@ async fn hostile_dialer_objects_are_refused_with_0() {
     }
     assert!(scheduled(&f, id).await.is_empty());
 }
+
+/// Hands the campaign's next due scheduled call to a contact, as the runner does; the contact.
+async fn hand_next(f: &Fixture, id: CampaignId) -> crate::core::dialer::Contact {
+    let campaign = f.services.dialer.store().campaign(id).unwrap().unwrap();
+    let (_, contact) = f
+        .services
+        .dialer
+        .schedule()
+        .unwrap()
+        .spool_due(id, campaign, UnixTime::now())
+        .await
+        .unwrap()
+        .expect("a call due");
+    f.services
+        .dialer
+        .store()
+        .contact(contact.expect("handed to a contact"))
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn respool_hands_the_call_to_the_named_contact_with_its_retries() {
+    let (f, id) = dialer_fixture().await;
+    let ana = login(&f.router, "ana").await;
+    let sup = login(&f.router, "sup").await;
+    let bulk = r#"{"campaign": "Ventas->", "destination": "098344484", "alternatives": "098124484", "data": "id=9", "bulk": true}"#;
+    assert_eq!(
+        said(&f.router, "Dialers/DialerTask", &sup, &form("call", bulk)).await,
+        "1"
+    );
+    let contacts = f.services.dialer.store().contacts(id, None, 0, 10).unwrap();
+    let record = contacts[0].id;
+
+    // The seed: the alternative as the main number, the old main as its alternative, the
+    // contact's record kept (`contact`), its attempts as `retries` says.
+    let swapped = format!(
+        r#"{{ "campaign": "Ventas->", "destination": "098124484", "dialerbase": "basetest", "status": 1, "data": "Par1=Val1", "alternatives": "098344484", "contact": {}, "retries": 2, "priority": 9999, "agentphone": "1001" }}"#,
+        record.0
+    );
+    assert_eq!(
+        said(
+            &f.router,
+            "Dialers/Respool",
+            &ana,
+            &form("callspool", &swapped)
+        )
+        .await,
+        "1"
+    );
+    let calls = scheduled(&f, id).await;
+    assert_eq!(
+        (calls[0].spec.contact, calls[0].spec.retries),
+        (Some(record), Some(2))
+    );
+    let handed = hand_next(&f, id).await;
+    assert_eq!(handed.id, record, "the named contact, not a new one");
+    assert_eq!(handed.spec.main, n("098124484"));
+    assert_eq!(handed.spec.alternatives, vec![n("098344484")]);
+    assert_eq!(handed.attempts, 2, "retries");
+    assert_eq!(handed.state, ContactState::Pending);
+    assert_eq!(
+        f.services
+            .dialer
+            .store()
+            .contacts(id, None, 0, 10)
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A contact id the campaign does not have (the seed's 222): handed by its number, a new
+    // contact counting `retries` attempts.
+    let seed = RESPOOL
+        .replace("098344484", "5551234")
+        .replace("\"retries\": 0", "\"retries\": 1");
+    assert_eq!(
+        said(
+            &f.router,
+            "Dialers/Respool",
+            &ana,
+            &form("callspool", &seed)
+        )
+        .await,
+        "1"
+    );
+    let c = scheduled(&f, id)
+        .await
+        .into_iter()
+        .find(|c| c.spec.number == n("5551234"))
+        .unwrap();
+    assert_eq!((c.spec.contact, c.spec.retries), (None, Some(1)));
+    let handed = hand_next(&f, id).await;
+    assert_ne!(handed.id, record);
+    assert_eq!(
+        (handed.spec.main.clone(), handed.attempts),
+        (n("5551234"), 1)
+    );
+
+    // Without `retries`, a contact keeps its own count.
+    let again = format!(
+        r#"{{ "campaign": "Ventas->", "destination": "098777777", "contact": {} }}"#,
+        record.0
+    );
+    // The record's call is still in progress (handed, not dialed yet): its contact is named by
+    // a new destination, handed when due.
+    assert_eq!(
+        said(
+            &f.router,
+            "Dialers/Respool",
+            &ana,
+            &form("callspool", &again)
+        )
+        .await,
+        "1"
+    );
+    let handed = hand_next(&f, id).await;
+    assert_eq!(handed.id, record);
+    assert_eq!(
+        (handed.spec.main.clone(), handed.attempts),
+        (n("098777777"), 2)
+    );
+}
+
+#[tokio::test]
+async fn respool_record_fields_out_of_the_seed_s_meaning_are_refused_with_0() {
+    let (f, id) = dialer_fixture().await;
+    let ana = login(&f.router, "ana").await;
+    let long = "b".repeat(129);
+    for (field, value) in [
+        ("\"status\": 1", "\"status\": 0"),
+        ("\"status\": 1", "\"status\": 2"),
+        ("\"status\": 1", "\"status\": \"uno\""),
+        ("\"retries\": 0", "\"retries\": -1"),
+        // The campaign's rules give a number at most 3 attempts: none would be left.
+        ("\"retries\": 0", "\"retries\": 3"),
+        ("\"retries\": 0", "\"retries\": 1.5"),
+        ("\"contact\": 222", "\"contact\": 0"),
+        ("\"contact\": 222", "\"contact\": \"x\""),
+        (
+            "\"dialerbase\": \"basetest\"",
+            "\"dialerbase\": \"a\\u0007b\"",
+        ),
+        (
+            "\"dialerbase\": \"basetest\"",
+            &format!("\"dialerbase\": \"{long}\""),
+        ),
+        ("\"dialerbase\": \"basetest\"", "\"dialerbase\": {\"a\": 1}"),
+    ] {
+        let bad = RESPOOL.replace(field, value);
+        assert_ne!(bad, RESPOOL, "{value}");
+        assert_eq!(
+            post(
+                &f.router,
+                "Dialers/Respool",
+                Some(&ana),
+                &form("callspool", &bad)
+            )
+            .await,
+            (StatusCode::OK, "0".to_owned()),
+            "{value}"
+        );
+    }
+    assert!(scheduled(&f, id).await.is_empty());
+    // At the bounds: accepted.
+    let ok = RESPOOL
+        .replace("\"retries\": 0", "\"retries\": \"2\"")
+        .replace("basetest", &"b".repeat(128))
+        .replace("\"status\": 1", "\"status\": \"1\"");
+    assert_eq!(
+        said(&f.router, "Dialers/Respool", &ana, &form("callspool", &ok)).await,
+        "1"
+    );
+}

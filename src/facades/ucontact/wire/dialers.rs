@@ -31,6 +31,26 @@ pub struct DialerObject {
     pub bulk: bool,
     /// `automatic` (task).
     pub automatic: bool,
+    /// `contact` (Respool): a contact id, when given.
+    pub contact: Option<i64>,
+    /// `retries` (Respool), when given.
+    pub retries: Option<u32>,
+    /// `dialerbase` (Respool), when not empty.
+    pub dialerbase: Option<String>,
+    /// `status` (Respool), when given.
+    pub status: Option<i64>,
+}
+
+/// A whole number field (a JSON number or a string of digits); `None` when absent, null or
+/// empty.
+fn whole(v: Option<&Value>, name: &'static str) -> Result<Option<i64>, WireError> {
+    let s = scalar(v)?;
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse::<i64>()
+        .map(Some)
+        .map_err(|_| WireError::Invalid(name))
 }
 
 /// A number as uContact's examples write it: `-`, `.`, spaces and parentheses are separators
@@ -89,19 +109,28 @@ fn bounded_text(s: String, max: usize, name: &'static str) -> Result<String, Wir
 
 /// Reads a `Dialers/*` JSON object: `campaign` and `destination` required; `alternatives`,
 /// `agentphone` / `agent`, `data`, `priority` (0-1000000), `calldate` / `callDate`, `bulk`,
-/// `automatic` optional; the others the seed shows (`dialerbase`, `status`, `contact`,
-/// `retries`, `source`) read as scalars and not used. Over [`MAX_DIALER_JSON`] bytes, more
-/// than [`MAX_JSON_MEMBERS`] members, a nested value where a scalar is expected, or any field
-/// out of bounds: refused.
+/// `automatic` optional; the Respool object's record fields `contact` (a positive id),
+/// `retries` (0 or more), `status` (a whole number) and `dialerbase` (text of at most 128
+/// characters), optional, as read here and judged by the core
+/// ([`crate::core::dialer::spool::DialerRecord`]); `source` (a task's) read as a scalar and
+/// not used. Over [`MAX_DIALER_JSON`] bytes, more than [`MAX_JSON_MEMBERS`] members, a nested
+/// value where a scalar is expected, or any field out of bounds: refused.
 pub fn dialer_object(text: &str) -> Result<DialerObject, WireError> {
     if text.len() > MAX_DIALER_JSON {
         return Err(WireError::TooMany);
     }
     let v = bounded_json(text, MAX_JSON_MEMBERS)?;
     let o = object(&v)?;
-    for unused in ["dialerbase", "status", "contact", "retries", "source"] {
-        scalar(o.get(unused))?;
+    scalar(o.get("source"))?;
+    let contact = whole(o.get("contact"), "contact")?;
+    if contact.is_some_and(|c| c < 1) {
+        return Err(WireError::Invalid("contact"));
     }
+    let retries = whole(o.get("retries"), "retries")?
+        .map(|r| u32::try_from(r).map_err(|_| WireError::Invalid("retries")))
+        .transpose()?;
+    let status = whole(o.get("status"), "status")?;
+    let dialerbase = bounded_text(scalar(o.get("dialerbase"))?, 128, "dialerbase")?;
     let campaign = scalar(o.get("campaign"))?;
     if campaign.is_empty() {
         return Err(WireError::Missing("campaign"));
@@ -148,6 +177,10 @@ pub fn dialer_object(text: &str) -> Result<DialerObject, WireError> {
         calldate: (!calldate.is_empty()).then_some(calldate),
         bulk: flag(o.get("bulk"))?,
         automatic: flag(o.get("automatic"))?,
+        contact,
+        retries,
+        dialerbase: (!dialerbase.is_empty()).then_some(dialerbase),
+        status,
     })
 }
 

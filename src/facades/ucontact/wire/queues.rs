@@ -234,6 +234,8 @@ pub fn dialer_figures(figures: &[crate::core::dialer::CampaignFigures]) -> Value
                 "abandoned": f.window.abandoned,
                 "abandonrate": f.abandon_rate.map_or_else(|| "0.00".to_owned(), |r| format!("{:.2}", r * 100.0)),
                 "abandontarget": format!("{:.1}", f64::from(f.campaign.abandon_target.per_mille()) / 10.0),
+                "amd": u8::from(f.campaign.answer.amd),
+                "amdfalsepositives": f.false_positives.to_string(),
                 "diallevel": pacing.map_or_else(|| "0.00".to_owned(), |p| format!("{:.2}", p.dial_level)),
                 "answerrate": pacing.map_or_else(|| "0.00".to_owned(), |p| format!("{:.2}", p.answer_rate * 100.0)),
                 "pacing": pacing.map_or("", |p| p.basis.as_str()),

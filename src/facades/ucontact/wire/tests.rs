@@ -235,17 +235,20 @@ fn filter_and_status_codes() {
 #[test]
 fn a_dialer_campaigns_figures_show_its_contacts_ledger_and_pacing() {
     use crate::core::campaigns::CampaignName;
+    use crate::core::dialer::abandon::FalsePositiveShare;
     use crate::core::dialer::calls::LedgerCounts;
     use crate::core::dialer::claim::WhyReport;
     use crate::core::dialer::pacing::{Basis, Figures};
     use crate::core::dialer::{CampaignFigures, CampaignId, DialerCampaign, ZoneName};
     use crate::core::directory::QueueName;
 
-    let campaign = DialerCampaign::new(
+    let mut campaign = DialerCampaign::new(
         CampaignName::parse("Salida").unwrap(),
         QueueName::new("q_campanas").unwrap(),
         ZoneName::parse("UTC").unwrap(),
     );
+    campaign.answer.amd = true;
+    campaign.answer.amd_false_positives = FalsePositiveShare::parse("2.5").unwrap();
     let figures = CampaignFigures {
         id: CampaignId(1),
         campaign,
@@ -263,6 +266,7 @@ fn a_dialer_campaigns_figures_show_its_contacts_ledger_and_pacing() {
             abandoned: 1,
         },
         abandon_rate: Some(0.0213),
+        false_positives: FalsePositiveShare::parse("2.5").unwrap(),
         pacing: Some(Figures {
             dial_level: 1.375,
             answer_rate: 0.42,
@@ -272,6 +276,8 @@ fn a_dialer_campaigns_figures_show_its_contacts_ledger_and_pacing() {
             abandon_rate: Some(0.02),
             gain: 1.0,
             basis: Basis::Predictive,
+            amd: true,
+            false_positives: FalsePositiveShare::parse("2.5").unwrap(),
         }),
     };
     let v = dialer_figures(std::slice::from_ref(&figures));
@@ -296,6 +302,9 @@ fn a_dialer_campaigns_figures_show_its_contacts_ledger_and_pacing() {
     assert_eq!(f["abandoned"].as_u64(), Some(1));
     assert_eq!(f["abandonrate"], "2.13");
     assert_eq!(f["abandontarget"], "3.0");
+    // The share of machine verdicts the rate counts as people, so the estimate can be checked.
+    assert_eq!(f["amd"], 1);
+    assert_eq!(f["amdfalsepositives"], "2.5");
     assert_eq!(f["diallevel"], "1.38");
     assert_eq!(f["answerrate"], "42.00");
     assert_eq!(f["pacing"], "predictive");

@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,15 +34,6 @@ use centralita::store::originate_jobs::SqliteOriginateStore;
 use centralita::store::{SqliteDialer, SqliteJournalReader};
 use support::fake_ami::{FakeAmi, SECRET, USERNAME};
 
-fn store_path(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "centralita-dialer-restart-{}-{tag}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("store.db")
-}
 
 const ZONE: &str = "America/Montevideo";
 
@@ -112,16 +102,7 @@ async fn originate(fake: &mut FakeAmi, path: &std::path::Path) -> OriginateServi
     let client = AmiClient::connect(s).await.unwrap();
     let store = Arc::new(SqliteOriginateStore::open(path).unwrap());
     let hub = EventHub::start(&client);
-    let answer = async {
-        let list = fake.next_action().await;
-        assert_eq!(list.action(), "DeviceStateList");
-        list.respond("Success", &[("EventList", "start")]);
-        list.out.message(&[
-            ("Event", "DeviceStateListComplete"),
-            ("ActionID", list.action_id()),
-            ("EventList", "Complete"),
-        ]);
-    };
+    let answer = fake.answer_device_state_list(&[]);
     let (svc, ()) = tokio::join!(
         spawn_originate_service(
             &hub,
@@ -150,7 +131,8 @@ async fn originate(fake: &mut FakeAmi, path: &std::path::Path) -> OriginateServi
 
 #[tokio::test]
 async fn a_call_never_sent_before_a_kill_is_released_and_a_sent_one_is_resolved() {
-    let path = store_path("unsent");
+    let dir = support::TempDir::new("dialer-restart-unsent");
+    let path = dir.path().join("store.db");
     let dialer = Arc::new(SqliteDialer::open(&path).unwrap());
     let (campaign, [unsent_contact, sent_contact]) = claimed_pair(&dialer);
 

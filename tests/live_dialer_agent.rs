@@ -20,7 +20,10 @@ use centralita::core::dialer::calls::DialerCallStore;
 use centralita::core::dialer::schedule::{Schedule, ScheduleStatus};
 use centralita::core::dialer::{ContactState, DialerStore, Outcome};
 use centralita::store::SqliteDialer;
-use live_support::dialer::{write, zone_where, Members, EXTRA as DIALER_EXTRA, QUEUE};
+use live_support::dialer::{
+    create_dialer_campaign, write, zone_where, Members, EXTRA as DIALER_EXTRA, QUEUE,
+};
+use live_support::rest::healthy_engine;
 use live_support::*;
 
 const CAMPAIGN: &str = "Agente->";
@@ -103,50 +106,15 @@ async fn pause(iface: &str, paused: bool) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_callback_for_an_agent_waits_for_that_agent_and_rings_only_it() {
     let scratch = Scratch::new("dialer-agent");
-    let engine = Engine::start_with(scratch.path(), "1", DIALER_EXTRA);
-    wait_health(
-        &engine,
-        Duration::from_secs(30),
-        "the engine healthy",
-        |code, _| code == "200",
-    );
-    engine.admin(
-        &[
-            "agent",
-            "add",
-            "2341",
-            "--name",
-            "cb_ag",
-            "--username",
-            "cb_ag",
-            "--password-stdin",
-        ],
-        "pw-cb_ag\n",
-    );
+    let engine = healthy_engine(scratch.path(), "1", DIALER_EXTRA);
+    engine.add_agent_user("2341", "cb_ag", "pw-cb_ag");
     let open_zone = zone_where(true);
-    engine.admin(
-        &[
-            "dialer",
-            "campaign",
-            "create",
-            CAMPAIGN,
-            "--queue",
-            QUEUE,
-            "--mode",
-            "progressive",
-            "--days",
-            "all",
-            "--hours",
-            "08:00-21:00",
-            "--ring-timeout",
-            "15",
-            "--zone",
-            open_zone,
-            // The routing is under test, not the lab's ring time: room to connect.
-            "--abandon-threshold",
-            "4",
-        ],
-        "",
+    create_dialer_campaign(
+        &engine,
+        CAMPAIGN,
+        "progressive",
+        // The routing is under test, not the lab's ring time: room to connect.
+        &["--zone", open_zone, "--abandon-threshold", "4"],
     );
 
     // Two agents, 1005 paused.

@@ -41,24 +41,7 @@ async fn setup(fake: &mut FakeAmi, path: &std::path::Path) -> OriginateService {
     s.keepalive = Duration::ZERO;
     let client = AmiClient::connect(s).await.unwrap();
     let store = Arc::new(SqliteOriginateStore::open(path).unwrap());
-    let answer = async {
-        let list = fake.next_action().await;
-        assert_eq!(list.action(), "DeviceStateList");
-        list.respond("Success", &[("EventList", "start")]);
-        for dev in ["PJSIP/1001", "PJSIP/1002", "PJSIP/1003"] {
-            list.out.message(&[
-                ("Event", "DeviceStateChange"),
-                ("ActionID", list.action_id()),
-                ("Device", dev),
-                ("State", "NOT_INUSE"),
-            ]);
-        }
-        list.out.message(&[
-            ("Event", "DeviceStateListComplete"),
-            ("ActionID", list.action_id()),
-            ("EventList", "Complete"),
-        ]);
-    };
+    let answer = fake.answer_device_state_list(&["PJSIP/1001", "PJSIP/1002", "PJSIP/1003"]);
     let hub = EventHub::start(&client);
     let (svc, ()) = tokio::join!(
         spawn_originate_service(

@@ -85,16 +85,7 @@ async fn engine(tag: &str) -> Engine {
     let store = Arc::new(
         centralita::store::originate_jobs::SqliteOriginateStore::open(&config.store.path).unwrap(),
     );
-    let answer = async {
-        let list = fake.next_action().await;
-        assert_eq!(list.action(), "DeviceStateList");
-        list.respond("Success", &[("EventList", "start")]);
-        list.out.message(&[
-            ("Event", "DeviceStateListComplete"),
-            ("ActionID", list.action_id()),
-            ("EventList", "Complete"),
-        ]);
-    };
+    let answer = fake.answer_device_state_list(&[]);
     let hub = EventHub::start(&client);
     let (originate, ()) = tokio::join!(
         spawn_originate_service(

@@ -79,26 +79,38 @@ pub async fn agents_in_queue() -> Members {
     Members
 }
 
+/// Creates a campaign on [`QUEUE`] in `mode`, every day within the default 08:00-21:00 floor,
+/// ring timeout 15 s, with the `more` options of `centralita admin dialer campaign create`.
+pub fn create_dialer_campaign(engine: &Engine, name: &str, mode: &str, more: &[&str]) {
+    let mut args = vec![
+        "dialer",
+        "campaign",
+        "create",
+        name,
+        "--queue",
+        QUEUE,
+        "--mode",
+        mode,
+        "--days",
+        "all",
+        "--hours",
+        "08:00-21:00",
+        "--ring-timeout",
+        "15",
+    ];
+    args.extend_from_slice(more);
+    engine.admin(&args, "");
+}
+
 /// Creates a predictive campaign with AMD on [`QUEUE`] (its false-positive share
 /// [`AMD_FALSE_POSITIVES`]), every day within the default 08:00-21:00 floor, ring timeout 15 s,
 /// with `retry` rules.
 pub fn create_predictive_campaign(engine: &Engine, name: &str, retry: &str) {
-    engine.admin(
+    create_dialer_campaign(
+        engine,
+        name,
+        "predictive",
         &[
-            "dialer",
-            "campaign",
-            "create",
-            name,
-            "--queue",
-            QUEUE,
-            "--mode",
-            "predictive",
-            "--days",
-            "all",
-            "--hours",
-            "08:00-21:00",
-            "--ring-timeout",
-            "15",
             "--amd",
             "on",
             "--amd-false-positives",
@@ -106,7 +118,6 @@ pub fn create_predictive_campaign(engine: &Engine, name: &str, retry: &str) {
             "--retry",
             retry,
         ],
-        "",
     );
 }
 

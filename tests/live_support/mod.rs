@@ -311,6 +311,23 @@ impl Engine {
         admin(&self.config, args, stdin)
     }
 
+    /// Adds directory agent `number` named and logging in as `user` with `password`.
+    pub fn add_agent_user(&self, number: &str, user: &str, password: &str) {
+        self.admin(
+            &[
+                "agent",
+                "add",
+                number,
+                "--name",
+                user,
+                "--username",
+                user,
+                "--password-stdin",
+            ],
+            &format!("{password}\n"),
+        );
+    }
+
     /// Issues an API key for `api` (`expand`, `uscall`, `ucontact`) and returns it.
     pub fn api_key(&self, api: &str, system: &str) -> String {
         let out = self.admin(

@@ -155,6 +155,27 @@ impl FakeAmi {
             .expect("fake AMI: stopped")
     }
 
+    /// Answers the next action, which must be the originate service's `DeviceStateList`, with
+    /// `devices` idle (`NOT_INUSE`).
+    pub async fn answer_device_state_list(&mut self, devices: &[&str]) {
+        let list = self.next_action().await;
+        assert_eq!(list.action(), "DeviceStateList");
+        list.respond("Success", &[("EventList", "start")]);
+        for dev in devices {
+            list.out.message(&[
+                ("Event", "DeviceStateChange"),
+                ("ActionID", list.action_id()),
+                ("Device", dev),
+                ("State", "NOT_INUSE"),
+            ]);
+        }
+        list.out.message(&[
+            ("Event", "DeviceStateListComplete"),
+            ("ActionID", list.action_id()),
+            ("EventList", "Complete"),
+        ]);
+    }
+
     /// Whether an action arrives within `wait` (for asserting that none does).
     pub async fn try_next_action(&mut self, wait: Duration) -> Option<Incoming> {
         tokio::time::timeout(wait, self.actions.recv())

@@ -165,23 +165,7 @@ async fn a_campaign_survives_engine_kills_and_asterisk_restarts() {
                 "+{at}s engine SIGKILLed, started again after {pause:?} (run {run})"
             ));
         } else {
-            let before = ami_generation(&engine.healthz().1);
-            let out = lab(&["restart-asterisk"]);
-            assert!(
-                out.status.success(),
-                "vm/lab restart-asterisk: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let (_, body) = wait_health(
-                &engine,
-                Duration::from_secs(90),
-                "the engine on a new AMI connection",
-                |code, body| {
-                    code == "200"
-                        && body.contains("\"ami_connected\":true")
-                        && ami_generation(body) > before
-                },
-            );
+            let body = restart_asterisk_and_wait(&engine, Duration::from_secs(90));
             events.push(format!(
                 "+{at}s Asterisk restarted (AMI generation {})",
                 ami_generation(&body)
@@ -281,6 +265,41 @@ async fn a_campaign_survives_engine_kills_and_asterisk_restarts() {
             "{number} dialed {n} times for {recorded} attempts"
         );
     }
+    // A call never sent (the engine killed between keeping its job with its contact and
+    // sending its Originate) is released, never counted, and never reached the trunk: no
+    // ledger row's job lacks the sent mark, and no trunk leg belongs to a job without it.
+    let conn = rusqlite::Connection::open_with_flags(
+        scratch.store(),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    conn.busy_timeout(Duration::from_secs(2)).unwrap();
+    let counted_unsent: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM dialer_evidence e JOIN originate_job o ON o.id = e.job \
+             WHERE o.sent_at IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(counted_unsent, 0, "attempts counted for calls never sent");
+    let unsent: BTreeSet<String> = conn
+        .prepare("SELECT id FROM originate_job WHERE sent_at IS NULL")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for l in &legs {
+        assert!(
+            !unsent.contains(&l.job),
+            "Asterisk dialed {} for job {}, not marked sent",
+            l.dst,
+            l.job
+        );
+    }
+    eprintln!("{} jobs closed never sent (released)", unsent.len());
+
     // The ledger's answered calls are the trunk legs Asterisk says answered.
     let answered_cdr: BTreeSet<&str> = legs
         .iter()

@@ -29,18 +29,8 @@ async fn asterisk_restart_is_survived_with_state_resynced_and_nothing_lost() {
     );
 
     // Asterisk goes away and comes back (phones and carrier stay up).
-    let out = lab(&["restart-asterisk"]);
-    assert!(
-        out.status.success(),
-        "vm/lab restart-asterisk: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (_, body) = wait_health(
-        &engine,
-        Duration::from_secs(60),
-        "the engine back on a new AMI connection",
-        |code, body| code == "200" && ami_generation(body) >= 2,
-    );
+    let body = restart_asterisk_and_wait(&engine, Duration::from_secs(60));
+    assert!(ami_generation(&body) >= 2, "{body}");
     assert!(body.contains("\"ami_connected\":true"), "{body}");
     let log = engine.log_text();
     assert!(

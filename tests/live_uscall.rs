@@ -278,6 +278,9 @@ pattern = "0[5]551XXX"
 strip = 1
 [[dialing.category.rule]]
 pattern = "5551XXX"
+# The carrier's slow answer (5551NNNR: rings R seconds).
+[[dialing.category.rule]]
+pattern = "5551XXXX"
 
 [[dialing.category]]
 id = "sem-tronco"

@@ -360,21 +360,53 @@ async fn a_linked_job_is_handed_on_before_its_call_is_sent_and_a_refused_link_se
             .is_none(),
         "nothing sent for a refused link"
     );
-    assert_eq!(svc.status(&id).await.unwrap().state, JobState::Unavailable);
+    let refused = svc.status(&id).await.unwrap();
+    assert_eq!(refused.state, JobState::Unavailable);
+    assert!(refused.never_placed() && !refused.vanished, "{refused:?}");
 
-    // Accepted: the link runs before the Originate is sent.
+    // Accepted: the link runs before the Originate is sent, and the job is marked sent in the
+    // store before the Originate reaches the wire.
     let linked = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let l = linked.clone();
-    let accept: Link = Box::new(move |_| {
+    let r = reader.clone();
+    let accept: Link = Box::new(move |id| {
         Box::pin(async move {
+            let job = r.get(&id).unwrap().unwrap();
+            assert!(job.sent_at.is_none(), "not marked sent before the link");
             l.store(true, std::sync::atomic::Ordering::SeqCst);
             true
         })
     });
-    svc.start_campaign_job_linked(&Actor::engine(), "Salida", c2c("1001"), accept)
+    let id = svc
+        .start_campaign_job_linked(&Actor::engine(), "Salida", c2c("1001"), accept)
         .await
         .unwrap();
     let o = fake.next_action().await;
     assert_eq!(o.action(), "Originate");
     assert!(linked.load(std::sync::atomic::Ordering::SeqCst));
+    let stored = reader.get(&id).unwrap().unwrap();
+    assert!(
+        stored.sent_at.is_some(),
+        "marked sent in the store before the write: {stored:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_send_whose_answer_is_lost_with_the_connection_ends_vanished_not_unsent() {
+    let mut fake = FakeAmi::start().await;
+    let path = store_path("lost");
+    let svc = setup(&mut fake, &path).await;
+    let mut changes = svc.changes();
+    let id = svc.start_job(&Actor::engine(), c2c("1001")).await.unwrap();
+    let o = fake.next_action().await;
+    assert_eq!(o.action(), "Originate");
+    // The Originate reached the PBX; the connection drops before its answer.
+    o.out.close();
+    assert_eq!(
+        final_states(&mut changes, &id).await.last(),
+        Some(&JobState::Unavailable)
+    );
+    let job = svc.status(&id).await.unwrap();
+    assert!(job.vanished, "its end was not seen: {job:?}");
+    assert!(job.sent_at.is_some() && !job.never_placed(), "{job:?}");
 }

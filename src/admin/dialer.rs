@@ -420,6 +420,7 @@ pub fn run(
                 ("blacklisted", w.blacklisted),
                 ("holiday in their zone", w.holiday),
                 ("outside hours in their zone", w.outside_hours),
+                ("for an agent (when free)", w.for_agent),
                 ("dialable", w.dialable),
             ] {
                 writeln!(out, "{k:<32}{v}").map_err(write)?;
@@ -614,11 +615,13 @@ mod tests {
         let (out, _) = run_args(&path, &["import", "prueba1", f]).unwrap();
         assert!(out.starts_with("read 3 lines: imported 0, duplicates 2, rejected 1"));
 
-        // Thursday 2027-03-04 15:00 UTC is 12:00 in Montevideo: both dialable.
+        // Thursday 2027-03-04 15:00 UTC is 12:00 in Montevideo: both dialable, the first by
+        // its agent (1001) alone.
         let (out, _) =
             run_args(&path, &["why", "prueba1", "--at", "2027-03-04T15:00:00Z"]).unwrap();
         assert!(out.contains("contacts                        2"), "{out}");
-        assert!(out.contains("dialable                        2"), "{out}");
+        assert!(out.contains("for an agent (when free)        1"), "{out}");
+        assert!(out.contains("dialable                        1"), "{out}");
         // 03:00 in Montevideo: both outside hours.
         let (out, _) =
             run_args(&path, &["why", "prueba1", "--at", "2027-03-04T06:00:00Z"]).unwrap();

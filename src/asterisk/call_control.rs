@@ -190,6 +190,9 @@ pub fn originate_action(job: &OriginateJob, context: &str) -> Result<Originate, 
             .with_variable("DIALER_AMD", if leg.amd { "yes" } else { "no" })?
             .with_variable("DIALER_WAIT", &leg.wait_s.to_string())?
             .with_variable("DIALER_SAFE_HARBOR", &leg.safe_harbor)?;
+        if let Some(agent) = &leg.agent {
+            action = action.with_variable("DIALER_AGENT", agent.as_str())?;
+        }
     }
     Ok(action)
 }
@@ -858,6 +861,56 @@ mod tests {
             .fields()
             .any(|(k, v)| k == "Variable" && v == "TRUNK=carrier2"));
         assert!(originate_action(&job, "bad,ctx").is_err());
+    }
+
+    #[test]
+    fn a_dialer_call_for_one_agent_names_its_interface() {
+        use crate::core::originate::{AgentInterface, DialerLeg};
+        let leg = |agent: Option<&str>| DialerLeg {
+            amd: true,
+            wait_s: 2,
+            safe_harbor: "centralita/safe-harbor".into(),
+            agent: agent.map(|a| AgentInterface::parse(a).unwrap()),
+        };
+        let vars = |leg: DialerLeg| {
+            let req = OriginateRequest::direct(
+                PhoneNumber::parse("5558001").unwrap(),
+                DirectTarget::new("centralita-dialer", "q_campanas").unwrap(),
+            )
+            .with_dialer(leg);
+            let job = OriginateJob::new(id(), req, Duration::from_secs(15), UnixTime(1));
+            let m = originate_action(&job, DEFAULT_CONTEXT)
+                .unwrap()
+                .to_message();
+            use crate::asterisk::ami::Action;
+            m.fields()
+                .filter(|(k, _)| *k == "Variable")
+                .map(|(_, v)| v.to_owned())
+                .filter(|v| v.starts_with("DIALER_"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            vars(leg(Some("PJSIP/1005"))),
+            [
+                "DIALER_AMD=yes",
+                "DIALER_WAIT=2",
+                "DIALER_SAFE_HARBOR=centralita/safe-harbor",
+                "DIALER_AGENT=PJSIP/1005"
+            ]
+        );
+        assert_eq!(vars(leg(None)).len(), 3, "the queue: no DIALER_AGENT");
+        // Only an interface's alphabet: nothing the dialplan could read as more.
+        for bad in [
+            "1005",
+            "PJSIP/",
+            "PJSIP/10,05",
+            "PJSIP/1005)",
+            "P1/x",
+            "PJSIP/${X}",
+        ] {
+            assert_eq!(AgentInterface::parse(bad), None, "{bad}");
+        }
+        assert!(AgentInterface::parse("Local/1004@agents/n").is_some());
     }
 
     #[test]

@@ -505,7 +505,7 @@ pub struct OriginateRequest {
 }
 
 /// What the dialplan's `centralita-dialer` context does once the customer answers (set on the
-/// call as `DIALER_AMD`, `DIALER_WAIT`, `DIALER_SAFE_HARBOR`).
+/// call as `DIALER_AMD`, `DIALER_WAIT`, `DIALER_SAFE_HARBOR`, `DIALER_AGENT`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DialerLeg {
     /// Answering-machine detection first.
@@ -514,6 +514,35 @@ pub struct DialerLeg {
     pub wait_s: u8,
     /// The safe-harbor sound (a validated `SoundName`).
     pub safe_harbor: String,
+    /// The one agent the call goes to (a contact assigned to an agent), by the queue member's
+    /// interface; `None`: the campaign's queue.
+    pub agent: Option<AgentInterface>,
+}
+
+/// A queue member's interface a dialer call is connected to directly (`PJSIP/1004`,
+/// `Local/1004@agents/n`): a technology, `/`, then letters, digits and `-_.@/`, at most 80
+/// characters; the dialplan cuts `DIALER_AGENT` to the same alphabet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentInterface(String);
+
+impl AgentInterface {
+    /// Validates an interface; `None` when it is not one.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (tech, rest) = s.split_once('/')?;
+        let ok = s.len() <= 80
+            && !tech.is_empty()
+            && tech.bytes().all(|b| b.is_ascii_alphabetic())
+            && !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.@/".contains(&b));
+        ok.then(|| Self(s.to_owned()))
+    }
+
+    /// The interface.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl OriginateRequest {
@@ -816,7 +845,17 @@ pub enum PbxFact {
     },
     /// The call could not be sent, or the PBX refused it (final).
     NotSent,
-    /// After a restart or reconnect the job's channels are gone and how it ended is unknown.
+    /// The job's Originate is about to be written to the PBX: noted in the job
+    /// ([`OriginateJob::sent_at`]) and stored before the write, so a job without it was never
+    /// sent. Ignored once the job is final.
+    Sending,
+    /// After a restart or reconnect, a job never sent ([`OriginateJob::sent_at`] unset): its
+    /// call was not placed (final, not [vanished](OriginateJob::vanished)). Ignored by a job
+    /// that has been sent meanwhile.
+    NeverSent,
+    /// After a restart or reconnect the job's channels are gone and how it ended is unknown
+    /// (final, [vanished](OriginateJob::vanished)); also a send whose answer was lost with the
+    /// connection (it may have reached the PBX).
     Vanished,
     /// The client cancelled the job (final).
     Cancelled,
@@ -851,6 +890,15 @@ pub struct OriginateJob {
     pub answered_at: Option<UnixTime>,
     /// When the job reached a final state.
     pub ended_at: Option<UnixTime>,
+    /// When its Originate was handed to the PBX connection, stored just before the write
+    /// ([`PbxFact::Sending`]). `None`: the call was certainly never sent (a stop between the
+    /// store and the send, a refused link, a store that failed); `Some`: it may have been
+    /// (the write itself may not have happened).
+    pub sent_at: Option<UnixTime>,
+    /// Whether the job's end was not seen ([`PbxFact::Vanished`]: a resync found none of its
+    /// channels, or the connection was lost with its Originate's answer): its final state is a
+    /// guess, and the call's CDR says what became of it.
+    pub vanished: bool,
 }
 
 impl OriginateJob {
@@ -877,7 +925,15 @@ impl OriginateJob {
             source_answered_at: None,
             answered_at: None,
             ended_at: None,
+            sent_at: None,
+            vanished: false,
         }
+    }
+
+    /// Whether the job ended without its call ever being sent: final and never marked sent
+    /// ([`Self::sent_at`]). Nothing was dialed.
+    pub fn never_placed(&self) -> bool {
+        self.state.is_final() && self.sent_at.is_none()
     }
 
     /// Whether the source is still to answer (click-to-call, from a phone or an outside
@@ -1015,13 +1071,30 @@ pub fn apply(job: OriginateJob, fact: &PbxFact, at: UnixTime) -> OriginateJob {
             job.finish(state, at)
         }
         PbxFact::NotSent => job.finish(JobState::Unavailable, at),
+        PbxFact::Sending => {
+            if job.sent_at.is_some() {
+                return job;
+            }
+            let mut job = job;
+            job.sent_at = Some(at);
+            job.updated_at = at;
+            job
+        }
+        PbxFact::NeverSent => {
+            if job.sent_at.is_some() {
+                return job;
+            }
+            job.finish(JobState::Unavailable, at)
+        }
         PbxFact::Vanished => {
             let state = if job.state == JobState::Answered {
                 JobState::HungUp
             } else {
                 JobState::Unavailable
             };
-            job.finish(state, at)
+            let mut job = job.finish(state, at);
+            job.vanished = true;
+            job
         }
         PbxFact::Cancelled => job.finish(JobState::Cancelled, at),
     }
@@ -1163,6 +1236,32 @@ mod tests {
             states.push(job.state);
         }
         (job, states)
+    }
+
+    #[test]
+    fn a_job_is_marked_sent_before_its_write_and_one_never_sent_ends_not_placed() {
+        // Never sent (a stop between the store and the send): not placed, not vanished.
+        let (job, states) = run(direct(), &[NeverSent]);
+        assert_eq!(states, vec![Unavailable]);
+        assert!(job.never_placed() && !job.vanished && job.sent_at.is_none());
+        // Sent: a late "never sent" is ignored (the call may ring); no channel found says
+        // vanished, and the job was placed.
+        let (job, states) = run(direct(), &[Sending, NeverSent, Sending]);
+        assert_eq!(states, vec![Ringing, Ringing, Ringing]);
+        assert_eq!(job.sent_at, Some(UnixTime(101)), "the first mark is kept");
+        let job = apply(job, &Vanished, UnixTime(110));
+        assert_eq!(job.state, Unavailable);
+        assert!(job.vanished && !job.never_placed());
+        // An end that was seen is not vanished; a mark after the end changes nothing.
+        let (job, states) = run(
+            direct(),
+            &[Sending, DestinationRinging, HungUp { cause: 17 }, Sending],
+        );
+        assert_eq!(states, vec![Ringing, Ringing, Busy, Busy]);
+        assert!(!job.vanished && !job.never_placed());
+        // Refused before the send (a refused link): never placed.
+        let (job, _) = run(direct(), &[NotSent]);
+        assert!(job.never_placed() && !job.vanished);
     }
 
     #[test]

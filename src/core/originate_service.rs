@@ -2,7 +2,9 @@
 //! their state in step with what the PBX reports.
 //!
 //! The rule is in [`super::originate::apply`]; this service is the loop around it: it stores a
-//! job before asking [`CallControl`] to place the call, applies every [`PbxUpdate`] the adapter
+//! job before asking [`CallControl`] to place the call (and marks it sent in the store just
+//! before the send, so a job without the mark was never sent and a resync closes it as not
+//! placed without asking the PBX), applies every [`PbxUpdate`] the adapter
 //! sends, writes each change to the [`OriginateStore`] and announces it on a broadcast channel,
 //! resyncs open jobs with the PBX after a restart or reconnect, and purges finished jobs after
 //! the retention period.
@@ -745,22 +747,41 @@ impl Inner {
                 Err(error) => warn!(job = %job.id, %error, "source device state unknown"),
             }
         }
-        // Cancelled before it was sent: send nothing.
+        // Marked sent, durably, before the write, under the job's lock: a job without the
+        // mark was never sent (a resync closes it as not placed), and one cancelled or closed
+        // before it is not sent.
         let slot = self.open().get(&job.id).cloned();
-        let open = match slot {
-            Some(slot) => slot
-                .lock()
-                .await
-                .as_ref()
-                .is_some_and(|j| !j.state.is_final()),
-            None => false,
+        let Some(slot) = slot else { return };
+        let job = {
+            let mut guard = slot.clone().lock_owned().await;
+            let Some(current) = guard.as_ref().filter(|j| !j.state.is_final()).cloned() else {
+                return;
+            };
+            let marked = apply(current, &PbxFact::Sending, UnixTime::now());
+            if let Err(error) = self.save(&slot, &mut guard, &marked).await {
+                drop(guard);
+                warn!(job = %job.id, %error, "originate job not marked sent: nothing sent");
+                self.on_fact(&job.id, PbxFact::NotSent).await;
+                return;
+            }
+            // The request as asked (the store keeps no recording or trunk choice).
+            OriginateJob {
+                request: job.request,
+                ..marked
+            }
         };
-        if !open {
-            return;
-        }
-        if let Err(error) = self.control.originate(&job).await {
-            warn!(job = %job.id, %error, "originate not sent");
-            self.on_fact(&job.id, PbxFact::NotSent).await;
+        match self.control.originate(&job).await {
+            Ok(()) => {}
+            Err(error @ CallControlError::Refused(_)) => {
+                warn!(job = %job.id, %error, "originate refused");
+                self.on_fact(&job.id, PbxFact::NotSent).await;
+            }
+            Err(error @ CallControlError::Unreachable(_)) => {
+                // The action may have reached the PBX before the connection was lost: the end
+                // of this call is not seen, and its CDR will say what became of it.
+                warn!(job = %job.id, %error, "originate sent, its answer lost");
+                self.on_fact(&job.id, PbxFact::Vanished).await;
+            }
         }
     }
 
@@ -801,8 +822,18 @@ impl Inner {
         self.resync_jobs(open).await;
     }
 
-    /// Ends the jobs of `open` that have no channel in the PBX (vanished).
+    /// Ends the jobs of `open` that were never sent (not placed: nothing to ask the PBX) and
+    /// those sent that have no channel in the PBX (vanished).
     async fn resync_jobs(self: &Arc<Self>, open: Vec<OriginateJob>) {
+        let (open, unsent): (Vec<OriginateJob>, Vec<OriginateJob>) =
+            open.into_iter().partition(|j| j.sent_at.is_some());
+        for job in &unsent {
+            // Ignored if the job was marked sent meanwhile (its fact is applied under its lock).
+            self.on_fact(&job.id, PbxFact::NeverSent).await;
+        }
+        if !unsent.is_empty() {
+            info!(unsent = unsent.len(), "originate jobs never sent closed");
+        }
         if open.is_empty() {
             return;
         }

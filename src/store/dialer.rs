@@ -273,6 +273,10 @@ pub(super) fn joined(numbers: &[PhoneNumber]) -> String {
         .join(":")
 }
 
+fn agent_list(keys: &[String]) -> String {
+    serde_json::to_string(keys).unwrap_or_else(|_| "[]".into())
+}
+
 fn json_list(zones: &[ZoneName]) -> String {
     serde_json::to_string(&zones.iter().map(ZoneName::as_str).collect::<Vec<_>>())
         .unwrap_or_else(|_| "[]".into())
@@ -284,12 +288,18 @@ const BLACKLISTED: &str = "EXISTS (SELECT 1 FROM blacklist b WHERE b.phone = c.m
      AND b.campaign IN (:name, '*') AND b.direction IN ('O', 'IO') \
      AND (b.expire_date IS NULL OR b.expire_date >= :today))";
 
+/// A contact without an agent, or whose agent is one of the free ones (parameter `:agents`, a
+/// JSON list of agent keys), the rule of `AgentFilter::allows`.
+const AGENT_FREE: &str = "(c.agent IS NULL OR c.agent = '' \
+     OR c.agent IN (SELECT value FROM json_each(:agents)))";
+
 /// The conditions every claimed contact meets besides its zone (parameters `:campaign`,
-/// `:now`, `:max`, `:name`, `:today`).
+/// `:now`, `:max`, `:name`, `:today`, `:agents`).
 fn dialable_sql() -> String {
     format!(
         "c.campaign_id = :campaign AND c.state = 'pending' \
-         AND c.next_at <= :now AND (c.attempts < :max OR c.callback = 1) AND NOT {BLACKLISTED}"
+         AND c.next_at <= :now AND (c.attempts < :max OR c.callback = 1) AND NOT {BLACKLISTED} \
+         AND {AGENT_FREE}"
     )
 }
 
@@ -475,6 +485,7 @@ impl DialerStore for SqliteDialer {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let (campaign, now, max) = (f.campaign.0, f.now.seconds(), f.max_attempts);
             let (name, today) = (f.name.as_str(), f.today.as_str());
+            let agents = agent_list(f.agents.keys());
             // The best find of each chunk of open zones, in claim order: (callback, priority,
             // id) with callbacks first.
             let mut best: Option<(bool, u32, i64)> = None;
@@ -487,6 +498,7 @@ impl DialerStore for SqliteDialer {
                     (":max", &max),
                     (":name", &name),
                     (":today", &today),
+                    (":agents", &agents),
                 ];
                 for (n, z) in names.iter().zip(&zones) {
                     bound.push((n.as_str(), z));
@@ -613,8 +625,9 @@ impl DialerStore for SqliteDialer {
                    WHEN c.next_at > :now THEN 2 \
                    WHEN {BLACKLISTED} THEN 3 \
                    WHEN c.zone IN (SELECT value FROM json_each(:holiday)) THEN 4 \
-                   WHEN c.zone IN (SELECT value FROM json_each(:open)) THEN 6 \
-                   ELSE 5 END AS k, COUNT(*) \
+                   WHEN c.zone NOT IN (SELECT value FROM json_each(:open)) THEN 5 \
+                   WHEN NOT {AGENT_FREE} THEN 7 \
+                   ELSE 6 END AS k, COUNT(*) \
                  FROM dialer_contact c WHERE c.campaign_id = :campaign GROUP BY k"
             ))?;
             let rows = stmt.query_map(
@@ -626,6 +639,7 @@ impl DialerStore for SqliteDialer {
                     ":holiday": json_list(&f.zones.holiday),
                     ":name": f.name.as_str(),
                     ":today": f.today.as_str(),
+                    ":agents": agent_list(f.agents.keys()),
                 },
                 |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
             )?;
@@ -640,6 +654,7 @@ impl DialerStore for SqliteDialer {
                     3 => &mut report.blacklisted,
                     4 => &mut report.holiday,
                     5 => &mut report.outside_hours,
+                    7 => &mut report.for_agent,
                     _ => &mut report.dialable,
                 } += n;
             }

@@ -12,7 +12,8 @@ use crate::core::originate::{JobState, OriginateId};
 use crate::core::{PortError, UnixTime};
 
 use super::dialer::{
-    contact_row, insert_attempt, settled_state, SqliteDialer, CONTACT_COLUMNS, CONTACT_COLUMN_COUNT,
+    attempt_row_at, contact_row, insert_attempt, settled_state, SqliteDialer, CONTACT_COLUMNS,
+    CONTACT_COLUMN_COUNT,
 };
 use super::error::bad;
 
@@ -51,6 +52,17 @@ impl DialerCallStore for SqliteDialer {
                 "UPDATE dialer_contact SET state = 'pending' \
                  WHERE id = ?1 AND state = 'in_progress' AND job IS NULL",
                 [contact.0],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn release_unplaced(&self, contact: ContactId, job: &OriginateId) -> Result<bool, PortError> {
+        self.conn.query(|conn| {
+            let n = conn.execute(
+                "UPDATE dialer_contact SET state = 'pending', job = NULL \
+                 WHERE id = ?1 AND state = 'in_progress' AND job = ?2",
+                params![contact.0, job.as_str()],
             )?;
             Ok(n == 1)
         })
@@ -160,6 +172,30 @@ impl DialerCallStore for SqliteDialer {
                     abandoned: n(2)?,
                 })
             })
+        })
+    }
+
+    fn recent(
+        &self,
+        campaign: CampaignId,
+        since: UnixTime,
+        limit: u32,
+    ) -> Result<Vec<(Attempt, Evidence)>, PortError> {
+        self.conn.query(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT * FROM (SELECT a.contact_id, a.number_of, a.dialed, a.claimed_at, \
+                 a.answered_at, a.ended_at, a.outcome, a.connect_latency_ms, \
+                 e.job, e.job_state, e.answered, e.amd, e.machine, e.safe_harbor, e.abandoned, \
+                 e.agent, e.answered_ms, e.greeting_end_ms, e.connected_ms, e.ended_at AS t \
+                 FROM dialer_evidence e \
+                 JOIN dialer_attempt a ON a.contact_id = e.contact_id AND a.number_of = e.number_of \
+                 WHERE e.campaign_id = ?1 AND e.ended_at >= ?2 \
+                 ORDER BY e.ended_at DESC, e.job DESC LIMIT ?3) ORDER BY t, job",
+            )?;
+            let rows = stmt.query_map(params![campaign.0, since.seconds(), limit], |r| {
+                Ok((attempt_row_at(r, 0)?, evidence_row(r, 8)?))
+            })?;
+            rows.collect()
         })
     }
 

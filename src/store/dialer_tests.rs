@@ -599,6 +599,7 @@ fn the_claim_query_walks_the_claim_index_per_open_zone() {
         (":max", &3),
         (":name", &"x"),
         (":today", &"2026-01-01"),
+        (":agents", &"[]"),
     ];
     for name in &names {
         bound.push((name.as_str(), &"UTC"));
@@ -744,4 +745,111 @@ fn the_zones_of_a_campaign_are_its_own() {
     assert_eq!(names(a), ["America/Montevideo", "Europe/Madrid"]);
     assert_eq!(names(b), ["Asia/Tokyo", "UTC"]);
     assert!(names(CampaignId(99)).is_empty());
+}
+
+#[test]
+fn a_contact_for_an_agent_is_claimed_only_while_that_agent_is_free() {
+    use crate::core::dialer::{claim_next_with, AgentFilter};
+    let dir = TempDir::new("dialer-agent");
+    let s = SqliteDialer::open(&dir.path().join("s.db")).unwrap();
+    let (id, _) = active(&s, "Ventas->", "UTC");
+    let mut callback = NewContact::new(n("5558001"), zone("UTC"));
+    callback.agent = Some("1005".into());
+    callback.callback_at = Some(UnixTime(10));
+    let mut assigned = NewContact::new(n("5558002"), zone("UTC"));
+    assigned.agent = Some("PJSIP/1006".into());
+    assigned.priority = 1;
+    let plain = NewContact::new(n("5558003"), zone("UTC"));
+    add(&s, id, vec![callback, assigned, plain], UnixTime(0));
+    let now = at("2026-03-09T12:00", "UTC");
+    let free = |keys: &[&str]| AgentFilter::Free(keys.iter().map(|k| (*k).to_owned()).collect());
+    let main = |c: Option<Claimed>| c.map(|c| c.contact.spec.main.as_str().to_owned());
+
+    // Nobody assigned is free: the breakdown says two wait for their agent, and the claim
+    // passes over the due callback and the better priority to the contact for anyone.
+    let w = why(&s, id, now, &utc()).unwrap();
+    assert_eq!((w.for_agent, w.dialable, w.total), (2, 1, 3));
+    let f = filter_at(&s, id, &s.campaign(id).unwrap().unwrap(), now, &utc()).unwrap();
+    assert_eq!(f.agents, AgentFilter::Unknown);
+    let only_others = claim_next_with(&s, id, now, &utc(), free(&["PJSIP/1004", "1004"]));
+    assert_eq!(main(only_others.unwrap()), Some("5558003".into()));
+    assert_eq!(
+        main(claim_next_with(&s, id, now, &utc(), free(&["1004"])).unwrap()),
+        None
+    );
+    // 1005 free (named by its phone): its due callback comes first; then 1006, named by its
+    // interface.
+    let both = free(&["PJSIP/1005", "1005", "PJSIP/1006", "1006"]);
+    assert_eq!(
+        main(claim_next_with(&s, id, now, &utc(), both.clone()).unwrap()),
+        Some("5558001".into())
+    );
+    assert_eq!(
+        main(claim_next_with(&s, id, now, &utc(), both.clone()).unwrap()),
+        Some("5558002".into())
+    );
+    assert_eq!(
+        main(claim_next_with(&s, id, now, &utc(), both).unwrap()),
+        None
+    );
+    // The plain claim (no live state) never takes a contact for an agent.
+    assert_eq!(claim(&s, id, now), None);
+}
+
+#[test]
+fn the_recent_attempts_come_with_their_evidence_oldest_first() {
+    use crate::core::dialer::calls::DialerCallStore;
+    use crate::core::dialer::evidence::Evidence;
+    use crate::core::originate::{JobState, OriginateId};
+    let dir = TempDir::new("dialer-recent");
+    let s = SqliteDialer::open(&dir.path().join("s.db")).unwrap();
+    let (id, _) = active(&s, "Ventas->", "UTC");
+    let now = at("2026-03-09T12:00", "UTC");
+    let mains: Vec<String> = (0..4).map(|i| format!("55580010{i}")).collect();
+    add(
+        &s,
+        id,
+        mains
+            .iter()
+            .map(|m| NewContact::new(n(m), zone("UTC")))
+            .collect(),
+        UnixTime(0),
+    );
+    for (i, _) in mains.iter().enumerate() {
+        let c = claim(&s, id, now).unwrap();
+        let ended = UnixTime(now.seconds() + 10 * i as i64);
+        let mut e = Evidence::of_job(
+            OriginateId::parse(&format!("job-{i}")).unwrap(),
+            JobState::HungUp,
+        );
+        e.answered = i % 2 == 0;
+        let a = Attempt {
+            contact: c.contact.id,
+            number_of: 1,
+            dialed: c.number.clone(),
+            claimed_at: now,
+            answered_at: e.answered.then_some(now),
+            ended_at: ended,
+            outcome: if e.answered {
+                Outcome::Answered
+            } else {
+                Outcome::NoAnswer
+            },
+            connect_latency_ms: None,
+        };
+        assert!(s
+            .finish_with_evidence(&a, AfterAttempt::Done(ContactState::Completed), id, &e)
+            .unwrap());
+    }
+    // The last three of those ended since `now + 5`: the last two, oldest first.
+    let got = s.recent(id, UnixTime(now.seconds() + 5), 2).unwrap();
+    let jobs: Vec<String> = got.iter().map(|(_, e)| e.job.to_string()).collect();
+    assert_eq!(jobs, ["job-2", "job-3"]);
+    assert_eq!(got[0].0.outcome, Outcome::Answered);
+    assert_eq!(got[1].0.outcome, Outcome::NoAnswer);
+    assert_eq!(got[1].0.ended_at, UnixTime(now.seconds() + 30));
+    assert!(s
+        .recent(id, UnixTime(now.seconds() + 31), 10)
+        .unwrap()
+        .is_empty());
 }

@@ -501,6 +501,19 @@ CREATE INDEX dialer_schedule_contact ON dialer_schedule (contact_id) WHERE conta
 CREATE INDEX dialer_contact_callback_due ON dialer_contact (campaign_id, state, zone, next_at)
     WHERE callback = 1;
 "#,
+    // An originate job is marked sent, durably, just before its Originate is written
+    // (`sent_at`; NULL: never sent), and a job whose end was not seen says so (`vanished`).
+    // Jobs stored before are taken as sent (the safe side: an unsent call is resolved as
+    // before, never a sent one released), and as vanished when they ended the way a resync
+    // ended them (no hangup cause, no dial status).
+    r#"
+ALTER TABLE originate_job ADD COLUMN sent_at INTEGER;
+ALTER TABLE originate_job ADD COLUMN vanished INTEGER NOT NULL DEFAULT 0
+    CHECK (vanished IN (0, 1));
+UPDATE originate_job SET sent_at = created_at;
+UPDATE originate_job SET vanished = 1
+    WHERE hangup_cause IS NULL AND dial_failure IS NULL AND state IN ('unavailable', 'hungup');
+"#,
     // Contact bases uploaded through an API: the job (its progress written with each batch of
     // contacts) and the accepted file, kept until the job finishes, so an accepted upload
     // survives a restart and is resumed where its last batch ended.

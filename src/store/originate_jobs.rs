@@ -59,7 +59,7 @@ fn port(e: StoreError) -> PortError {
 const COLUMNS: &str = "id, mode, source, context, exten, destination, src_cid_name, \
     src_cid_number, dst_cid_name, dst_cid_number, ring_timeout_s, call_data, state, progress, \
     dial_failure, hangup_cause, channels, created_at, updated_at, source_answered_at, \
-    answered_at, ended_at";
+    answered_at, ended_at, sent_at, vanished";
 
 fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
@@ -103,6 +103,8 @@ fn row_to_job(r: &Row<'_>) -> Result<Result<OriginateJob, StoreError>, rusqlite:
     let hangup_cause: Option<i64> = r.get(15)?;
     let channels: String = r.get(16)?;
     let times: [Option<i64>; 5] = [r.get(17)?, r.get(18)?, r.get(19)?, r.get(20)?, r.get(21)?];
+    let sent_at: Option<i64> = r.get(22)?;
+    let vanished: bool = r.get(23)?;
     let build = move || -> Result<OriginateJob, StoreError> {
         let bad = |what: &str, v: &str| corrupt(what, v);
         let mode = match (mode.as_str(), source, context, exten) {
@@ -154,6 +156,8 @@ fn row_to_job(r: &Row<'_>) -> Result<Result<OriginateJob, StoreError>, rusqlite:
             source_answered_at: src_ans.map(UnixTime),
             answered_at: ans.map(UnixTime),
             ended_at: ended.map(UnixTime),
+            sent_at: sent_at.map(UnixTime),
+            vanished,
         })
     };
     Ok(build())
@@ -186,7 +190,7 @@ impl OriginateStore for SqliteOriginateStore {
             conn.execute(
                 &format!(
                     "INSERT INTO originate_job ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
-                     ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
+                     ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
                 ),
                 params![
                     job.id.as_str(),
@@ -211,6 +215,8 @@ impl OriginateStore for SqliteOriginateStore {
                     job.source_answered_at.map(UnixTime::seconds),
                     job.answered_at.map(UnixTime::seconds),
                     job.ended_at.map(UnixTime::seconds),
+                    job.sent_at.map(UnixTime::seconds),
+                    job.vanished,
                 ],
             )?;
             Ok(())
@@ -223,7 +229,7 @@ impl OriginateStore for SqliteOriginateStore {
             let n = conn.execute(
                 "UPDATE originate_job SET state = ?2, progress = ?3, dial_failure = ?4, \
                    hangup_cause = ?5, channels = ?6, updated_at = ?7, source_answered_at = ?8, \
-                   answered_at = ?9, ended_at = ?10 WHERE id = ?1",
+                   answered_at = ?9, ended_at = ?10, sent_at = ?11, vanished = ?12 WHERE id = ?1",
                 params![
                     job.id.as_str(),
                     job.state.as_str(),
@@ -235,6 +241,8 @@ impl OriginateStore for SqliteOriginateStore {
                     job.source_answered_at.map(UnixTime::seconds),
                     job.answered_at.map(UnixTime::seconds),
                     job.ended_at.map(UnixTime::seconds),
+                    job.sent_at.map(UnixTime::seconds),
+                    job.vanished,
                 ],
             )?;
             if n == 0 {
@@ -364,6 +372,7 @@ mod tests {
             UnixTime(101),
         );
         for f in [
+            PbxFact::Sending,
             PbxFact::SourceAnswered,
             PbxFact::DialEnded(Failure::Busy),
             PbxFact::DestinationAnswered,
@@ -390,6 +399,15 @@ mod tests {
         let direct_done = apply(direct.clone(), &PbxFact::NotSent, UnixTime(150));
         store.update(&direct_done).unwrap();
         assert_eq!(store.get(&direct.id).unwrap(), Some(direct_done));
+        assert!(store.get(&direct.id).unwrap().unwrap().never_placed());
+        let gone = apply(j2.clone(), &PbxFact::Vanished, UnixTime(103));
+        store.update(&gone).unwrap();
+        let back = store.get(&j.id).unwrap().unwrap();
+        assert!(
+            back.vanished && back.sent_at == Some(UnixTime(102)),
+            "{back:?}"
+        );
+        store.update(&j2).unwrap();
 
         // Retention: only finished jobs that ended before the cutoff go.
         let mut ids = store.ids().unwrap();
@@ -407,5 +425,57 @@ mod tests {
             .get(&OriginateId::parse("nope").unwrap())
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn jobs_stored_before_the_sent_mark_are_taken_as_sent_and_vanished_as_a_resync_ended_them() {
+        let dir = TempDir::new("orig-store-sent-migration");
+        let path = dir.path().join("s.db");
+        let before = crate::store::migrations::MIGRATIONS
+            .iter()
+            .position(|m| m.contains("ADD COLUMN sent_at"))
+            .unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            for m in &crate::store::migrations::MIGRATIONS[..before] {
+                conn.execute_batch(m).unwrap();
+            }
+            conn.execute_batch(&format!("PRAGMA user_version = {before}"))
+                .unwrap();
+            let row = |id: &str, state: &str, failure: &str, cause: &str, ended: &str| {
+                conn.execute_batch(&format!(
+                    "INSERT INTO originate_job (id, mode, context, exten, destination, \
+                     ring_timeout_s, call_data, state, progress, dial_failure, hangup_cause, \
+                     channels, created_at, updated_at, ended_at) VALUES ('{id}', 'direct', \
+                     'agents', '1001', '5551004', 30, '', '{state}', 'created', {failure}, \
+                     {cause}, '', 100, 100, {ended})"
+                ))
+                .unwrap();
+            };
+            row("open-1", "ringing", "NULL", "NULL", "NULL");
+            row("gone-1", "unavailable", "NULL", "NULL", "120");
+            row("gone-2", "hungup", "NULL", "NULL", "120");
+            row("seen-1", "busy", "'busy'", "17", "120");
+            row("seen-2", "unavailable", "NULL", "34", "120");
+        }
+        let store = SqliteOriginateStore::open(&path).unwrap();
+        let get = |id: &str| {
+            store
+                .get(&OriginateId::parse(id).unwrap())
+                .unwrap()
+                .unwrap()
+        };
+        for (id, vanished) in [
+            ("open-1", false),
+            ("gone-1", true),
+            ("gone-2", true),
+            ("seen-1", false),
+            ("seen-2", false),
+        ] {
+            let job = get(id);
+            assert_eq!(job.sent_at, Some(UnixTime(100)), "{id}: taken as sent");
+            assert_eq!(job.vanished, vanished, "{id}");
+            assert!(!job.never_placed(), "{id}");
+        }
     }
 }

@@ -559,6 +559,30 @@ pub fn assert_cdrs_journaled_once(store: &Path, after: i64, upto: i64, within: D
     );
 }
 
+/// Restarts Asterisk (`vm/lab restart-asterisk`; phones and carrier stay up) and waits, at most
+/// `within`, until `engine` is healthy on an AMI connection newer than the one it had; the
+/// `/healthz` body then.
+pub fn restart_asterisk_and_wait(engine: &Engine, within: Duration) -> String {
+    let before = ami_generation(&engine.healthz().1);
+    let out = lab(&["restart-asterisk"]);
+    assert!(
+        out.status.success(),
+        "vm/lab restart-asterisk: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_health(
+        engine,
+        within,
+        "the engine back on a new AMI connection",
+        |code, body| {
+            code == "200"
+                && body.contains("\"ami_connected\":true")
+                && ami_generation(body) > before
+        },
+    )
+    .1
+}
+
 /// The `ami_generation` a `/healthz` body reports (0 when absent).
 pub fn ami_generation(body: &str) -> u64 {
     body.split("\"ami_generation\":")

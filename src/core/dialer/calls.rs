@@ -67,6 +67,10 @@ pub trait DialerCallStore: Send + Sync {
     /// Returns InProgress contact `contact` whose call was never placed (no job) to Pending,
     /// its attempts unchanged; whether it was.
     fn release(&self, contact: ContactId) -> Result<bool, PortError>;
+    /// Returns InProgress contact `contact` whose call's job `job` ended without its call ever
+    /// being sent to Pending, its job cleared and its attempts unchanged (nothing was dialed:
+    /// no attempt, no ledger row); whether it was.
+    fn release_unplaced(&self, contact: ContactId, job: &OriginateId) -> Result<bool, PortError>;
     /// The campaign's contacts in progress.
     fn in_flight(&self, campaign: CampaignId) -> Result<Vec<InFlight>, PortError>;
     /// Records `attempt`, applies `next` and writes `evidence`, in one transaction; `false`
@@ -80,6 +84,14 @@ pub trait DialerCallStore: Send + Sync {
     ) -> Result<bool, PortError>;
     /// The ledger of the campaign since `since`.
     fn ledger(&self, campaign: CampaignId, since: UnixTime) -> Result<LedgerCounts, PortError>;
+    /// The campaign's last `limit` attempts that ended at or after `since`, each with its
+    /// evidence, oldest first (what the pacing learns from again after a restart).
+    fn recent(
+        &self,
+        campaign: CampaignId,
+        since: UnixTime,
+        limit: u32,
+    ) -> Result<Vec<(Attempt, Evidence)>, PortError>;
     /// The evidence rows of a campaign, oldest first (`limit` rows from `offset`).
     fn evidence(
         &self,

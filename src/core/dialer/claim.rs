@@ -8,6 +8,10 @@
 //! outside the schedule and the calling-hours floor. Of the dialable ones, due dated callbacks
 //! come first, then lower priority values, then the oldest (lowest id).
 //!
+//! A contact **assigned to an agent** (a callback for an agent, a base's agent phone) goes to
+//! that agent alone: it is dialable only while that agent is free in the campaign's queue (the
+//! claimer says who is: [`AgentFilter`]), and its call is connected to that agent directly.
+//!
 //! Zones vary per contact, so the time filter is computed once per zone present in the
 //! campaign ([`ZoneWindows::compute`]): the query then only reads contacts of the open zones
 //! (in the SQLite store, one walk of its claim index per open zone, in claim order).
@@ -78,6 +82,51 @@ pub struct ClaimFilter {
     pub max_attempts: u32,
     /// The zones' windows at `now`.
     pub zones: ZoneWindows,
+    /// Which contacts assigned to an agent may be claimed.
+    pub agents: AgentFilter,
+}
+
+/// Which agents are free for the contacts assigned to them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum AgentFilter {
+    /// Not known (the admin CLI, which sees no live state): no contact assigned to an agent is
+    /// claimed, and the breakdown counts them as waiting for their agent.
+    #[default]
+    Unknown,
+    /// These agent keys are free now (each free agent's interface, member name and endpoint:
+    /// [`agent_keys`]); contacts assigned to any other agent wait.
+    Free(Vec<String>),
+}
+
+impl AgentFilter {
+    /// Whether a contact assigned to `agent` may be dialed now.
+    pub fn allows(&self, agent: &str) -> bool {
+        match self {
+            Self::Unknown => false,
+            Self::Free(keys) => keys.iter().any(|k| k == agent),
+        }
+    }
+
+    /// The free keys (none when unknown).
+    pub fn keys(&self) -> &[String] {
+        match self {
+            Self::Unknown => &[],
+            Self::Free(keys) => keys,
+        }
+    }
+}
+
+/// The names a contact's agent may be given by for a queue member: its interface
+/// (`PJSIP/1004`), its member name, and the interface's last part (`1004`, the agent's phone).
+pub fn agent_keys(interface: &str, member_name: &str) -> Vec<String> {
+    let mut keys = vec![interface.to_owned()];
+    let last = interface.rsplit('/').next().unwrap_or(interface);
+    for k in [member_name, last] {
+        if !k.is_empty() && !keys.iter().any(|x| x == k) {
+            keys.push(k.to_owned());
+        }
+    }
+    keys
 }
 
 /// A contact claimed for one attempt.
@@ -106,6 +155,8 @@ pub enum Exclusion {
     Holiday,
     /// Outside the schedule or the calling-hours floor in its zone.
     OutsideHours,
+    /// Dialable, but assigned to an agent who is not free (or not known to be).
+    ForAgent,
 }
 
 /// **The dialable rule**: why `contact` is not dialable under `filter` (`None`: it is).
@@ -122,7 +173,10 @@ pub fn classify(contact: &Contact, filter: &ClaimFilter, blacklisted: bool) -> O
         Some(Exclusion::Blacklisted)
     } else {
         match filter.zones.of(&contact.spec.zone) {
-            Window::Open => None,
+            Window::Open => match contact.spec.agent.as_deref() {
+                Some(a) if !a.is_empty() && !filter.agents.allows(a) => Some(Exclusion::ForAgent),
+                _ => None,
+            },
             Window::Holiday => Some(Exclusion::Holiday),
             Window::Closed => Some(Exclusion::OutsideHours),
         }
@@ -147,6 +201,9 @@ pub struct WhyReport {
     pub holiday: u64,
     /// Outside hours in their zone.
     pub outside_hours: u64,
+    /// Otherwise dialable, assigned to an agent not free now (or, where no live state is seen,
+    /// assigned to any agent): dialed when that agent is free.
+    pub for_agent: u64,
     /// Dialable now.
     pub dialable: u64,
 }
@@ -163,6 +220,7 @@ impl WhyReport {
             Some(Exclusion::Blacklisted) => &mut self.blacklisted,
             Some(Exclusion::Holiday) => &mut self.holiday,
             Some(Exclusion::OutsideHours) => &mut self.outside_hours,
+            Some(Exclusion::ForAgent) => &mut self.for_agent,
         } += 1;
     }
 }

@@ -1,7 +1,7 @@
 //! What one dialer call did, from what the PBX wrote down: the originate job's final state and
 //! the call's `queue_log` lines (the dialplan's `centralita-dialer` context writes `DIALERAMD`,
-//! `DIALERQUEUED`, `DIALERCONNECT` and `DIALERSAFE` with millisecond instants under the call's
-//! uniqueid). Pure: the same lines give the same [`Evidence`], whenever they are read, so an
+//! `DIALERQUEUED`, `DIALERCONNECT`, `DIALERSAFE` and, for a call to one agent, `DIALERDONE`
+//! with millisecond instants under the call's uniqueid). Pure: the same lines give the same [`Evidence`], whenever they are read, so an
 //! attempt resolved after a restart is resolved exactly as it would have been live.
 
 use super::campaign::{AbandonStart, AnswerHandling, Outcome};
@@ -66,11 +66,11 @@ impl Evidence {
 }
 
 /// Whether the call's lines hold its last word: the machine hung up on, the safe-harbor
-/// message, or the end of a connected call. Until then an answered call may still be
+/// message, the end of a connected call (Queue()'s, or `DIALERDONE` for a call to one agent). Until then an answered call may still be
 /// written down (the journal reads `queue_log` a little after the PBX writes it).
 pub fn is_complete(lines: &[QueueLogRecord]) -> bool {
     lines.iter().any(|l| match &l.event {
-        QueueEvent::Other(e) if e == "DIALERSAFE" => true,
+        QueueEvent::Other(e) if e == "DIALERSAFE" || e == "DIALERDONE" => true,
         QueueEvent::Other(e) if e == "DIALERAMD" => {
             matches!(
                 l.data.first().map(String::as_str),

@@ -55,7 +55,7 @@ use std::sync::Arc;
 use jiff::tz::TimeZone;
 
 pub use campaign::{CampaignError, CampaignId, DialerCampaign, Outcome, ZoneName};
-pub use claim::{AfterAttempt, ClaimFilter, Claimed, WhyReport, ZoneWindows};
+pub use claim::{AfterAttempt, AgentFilter, ClaimFilter, Claimed, WhyReport, ZoneWindows};
 pub use contact::{Attempt, Contact, ContactError, ContactId, ContactState, NewContact};
 
 use crate::core::campaigns::{CampaignName, Day};
@@ -190,6 +190,7 @@ pub fn filter_at(
         today: center_day(now, center),
         max_attempts: campaign.max_attempts(),
         zones: ZoneWindows::compute(campaign, &zones, now),
+        agents: AgentFilter::Unknown,
     })
 }
 
@@ -200,18 +201,32 @@ fn load(store: &dyn DialerStore, id: CampaignId) -> Result<DialerCampaign, Diale
         .ok_or_else(|| DialerError::UnknownCampaign(id.to_string()))
 }
 
-/// Claims the next dialable contact of Active campaign `id` at `now` (blocks).
+/// Claims the next dialable contact of Active campaign `id` at `now`, none assigned to an agent
+/// (blocks).
 pub fn claim_next(
     store: &dyn DialerStore,
     id: CampaignId,
     now: UnixTime,
     center: &TimeZone,
 ) -> Result<Option<Claimed>, DialerError> {
+    claim_next_with(store, id, now, center, AgentFilter::Unknown)
+}
+
+/// Claims the next dialable contact of Active campaign `id` at `now`, contacts assigned to the
+/// agents `agents` says are free included (blocks).
+pub fn claim_next_with(
+    store: &dyn DialerStore,
+    id: CampaignId,
+    now: UnixTime,
+    center: &TimeZone,
+    agents: AgentFilter,
+) -> Result<Option<Claimed>, DialerError> {
     let campaign = load(store, id)?;
     if campaign.state != campaign::CampaignState::Active {
         return Err(DialerError::NotActive(campaign.state));
     }
-    let filter = filter_at(store, id, &campaign, now, center).map_err(DialerError::Store)?;
+    let mut filter = filter_at(store, id, &campaign, now, center).map_err(DialerError::Store)?;
+    filter.agents = agents;
     store
         .claim(&filter, campaign.alternatives)
         .map_err(DialerError::Store)

@@ -8,8 +8,12 @@
 //! Nothing is lost across a restart: a contact's job is stored with it while it is in
 //! progress, and at start every in-progress contact is resolved from its job (final after the
 //! originate service's resync) and the journal, exactly as it would have been live; one
-//! claimed but never placed is returned to Pending without an attempt. The ledger's job key
-//! keeps an attempt from being recorded twice.
+//! claimed but never placed is returned to Pending without an attempt, and so is one whose
+//! job ended without its Originate ever being sent (the job is marked sent in the store just
+//! before the write: a job without the mark certainly dialed nothing). A call whose end was
+//! not seen (its job [vanished](crate::core::originate::OriginateJob::vanished), a stored fact)
+//! is resolved from its trunk leg's CDR. The ledger's job key keeps an attempt from being
+//! recorded twice.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +27,7 @@ use tracing::{debug, info, warn};
 use super::abandon::AbandonRule;
 use super::calls::{window_start, DialerCallStore};
 use super::campaign::{CampaignId, DialerCampaign, Outcome, Regime};
-use super::claim::{self, AfterAttempt, Claimed};
+use super::claim::{self, AfterAttempt, AgentFilter, Claimed};
 use super::contact::Attempt;
 use super::evidence::{evidence_of, is_complete, Evidence};
 use super::pacing::{Figures, Observation, Pacer, PacingConfig, Snapshot};
@@ -34,8 +38,8 @@ use crate::core::journal::{Journal, UnixTime};
 use crate::core::live::{Activity, DeviceStatus, SharedLive};
 use crate::core::off_runtime;
 use crate::core::originate::{
-    CallData, CallerId, ChannelRole, DialerLeg, DirectTarget, JobState, OriginateId,
-    OriginateRequest,
+    AgentInterface, CallData, CallerId, ChannelRole, DialerLeg, DirectTarget, JobState,
+    OriginateId, OriginateRequest,
 };
 use crate::core::originate_service::{Link, OriginateService, StartError};
 use crate::core::outbound_policy::Refusal;
@@ -52,6 +56,13 @@ const EVIDENCE_WAIT: Duration = Duration::from_secs(10);
 /// How often each campaign's abandon rate over its regime's whole window is read from the
 /// ledger (the pacing's budget check).
 const WINDOW_EVERY: Duration = Duration::from_secs(10);
+
+/// At start, each campaign's pacing learns again from its attempts of this many last seconds
+/// ([`WARM_ATTEMPTS`] at most), so a restart does not send predictive back to a cold start.
+const WARM_SECONDS: i64 = 24 * 3600;
+
+/// The most attempts a campaign's pacing learns from at start.
+const WARM_ATTEMPTS: u32 = 5000;
 
 /// The pacing figures of every campaign the runner paces (for the APIs). Written by the runner
 /// after each decision, read by anyone.
@@ -129,6 +140,8 @@ impl Drop for DialerRunner {
 struct Placed {
     claimed: Claimed,
     answered: bool,
+    /// The one agent it goes to (a contact assigned to an agent): reserved until it ends.
+    agent: Option<AgentInterface>,
 }
 
 /// The runner's own view of its calls, by job.
@@ -162,6 +175,7 @@ async fn run(parts: RunnerParts, mut stopped: watch::Receiver<bool>) {
     let mut changes = parts.originate.changes();
     let book = Arc::new(std::sync::Mutex::new(Book::default()));
     recover(&parts, &book).await;
+    warm(&parts, &book).await;
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut campaigns: Vec<(CampaignId, DialerCampaign)> = Vec::new();
@@ -274,6 +288,7 @@ async fn recover(parts: &RunnerParts, book: &Arc<std::sync::Mutex<Book>>) {
                     let placed = Placed {
                         claimed,
                         answered: false,
+                        agent: None,
                     };
                     match parts.originate.status(&job).await {
                         Ok(j) if j.state.is_final() => {
@@ -293,6 +308,79 @@ async fn recover(parts: &RunnerParts, book: &Arc<std::sync::Mutex<Book>>) {
                 }
             }
         }
+    }
+}
+
+/// Feeds each campaign's pacing the attempts of its last [`WARM_SECONDS`] from the ledger, as
+/// it learnt them live: the answer rate per hour, ring, handle and connect times, the rolling
+/// abandon window.
+async fn warm(parts: &RunnerParts, book: &Arc<std::sync::Mutex<Book>>) {
+    let store = parts.store.clone();
+    let Ok(campaigns) = off_runtime(move || store.campaigns()).await else {
+        return;
+    };
+    let since = UnixTime(UnixTime::now().seconds() - WARM_SECONDS);
+    for (id, campaign) in campaigns {
+        let calls = parts.calls.clone();
+        let recent = match off_runtime(move || calls.recent(id, since, WARM_ATTEMPTS)).await {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(campaign = %id, error = %e, "dialer: recent attempts not read");
+                continue;
+            }
+        };
+        if recent.is_empty() {
+            continue;
+        }
+        let wrapup = wrapup_of(parts, &campaign);
+        let mut b = lock(book);
+        let pacer = b.pacer(id, &campaign);
+        for (attempt, evidence) in &recent {
+            learn(pacer, &campaign, attempt, evidence, wrapup, &parts.center);
+        }
+        info!(campaign = %id, attempts = recent.len(), "dialer: pacing learnt from the ledger");
+    }
+}
+
+/// The wrap-up seconds of the campaign's queue (0 when unknown).
+fn wrapup_of(parts: &RunnerParts, campaign: &DialerCampaign) -> u32 {
+    parts
+        .live
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .queues
+        .get(&campaign.queue)
+        .and_then(|q| q.wrapup_secs)
+        .unwrap_or(0)
+}
+
+/// What one recorded attempt teaches `pacer` (live, and again from the ledger at start): the
+/// hour it was placed in, its observations, and the connect latency of a call connected in
+/// time.
+fn learn(
+    pacer: &mut Pacer,
+    campaign: &DialerCampaign,
+    attempt: &Attempt,
+    evidence: &Evidence,
+    wrapup: u32,
+    center: &TimeZone,
+) {
+    pacer.set_hour(hour_at(attempt.claimed_at, center));
+    for o in observations(
+        &attempt.outcome,
+        evidence,
+        attempt.claimed_at,
+        attempt.answered_at,
+        attempt.ended_at,
+    ) {
+        pacer.observe(with_wrapup(o, wrapup), attempt.ended_at);
+    }
+    let latency = (!evidence.abandoned)
+        .then(|| evidence.connect_latency_ms(campaign.answer.start))
+        .flatten()
+        .and_then(|l| u32::try_from(l).ok());
+    if let Some(l) = latency {
+        pacer.observe_connect_latency(l);
     }
 }
 
@@ -319,6 +407,54 @@ pub struct Agents {
     pub busy_talk_s: Vec<u32>,
     /// Callers waiting in the queue for an agent.
     pub waiting: u32,
+    /// The free ones: (interface, member name).
+    pub free_members: Vec<(String, String)>,
+}
+
+/// The campaign's free agents for contacts assigned to an agent: those not reserved by a call
+/// in flight to them, with the keys a contact may name each by.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FreeAgents(Vec<(AgentInterface, Vec<String>)>);
+
+impl FreeAgents {
+    /// The free members of `agents` but those in `reserved`, each with its [`claim::agent_keys`]
+    /// (a member whose interface is not a valid [`AgentInterface`] is left out).
+    pub fn of(agents: &Agents, reserved: &[AgentInterface]) -> Self {
+        Self(
+            agents
+                .free_members
+                .iter()
+                .filter_map(|(iface, name)| {
+                    let a = AgentInterface::parse(iface)?;
+                    (!reserved.contains(&a)).then(|| (a, claim::agent_keys(iface, name)))
+                })
+                .collect(),
+        )
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// None free.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The claim's filter: every key of every free agent.
+    pub fn filter(&self) -> AgentFilter {
+        AgentFilter::Free(self.0.iter().flat_map(|(_, k)| k.iter().cloned()).collect())
+    }
+
+    /// Takes the agent `key` names (it is reserved for the call just claimed).
+    pub fn take(&mut self, key: &str) -> Option<AgentInterface> {
+        let i = self
+            .0
+            .iter()
+            .position(|(_, k)| k.iter().any(|x| x == key))?;
+        Some(self.0.remove(i).0)
+    }
 }
 
 /// Counts the agents of `campaign`'s queue in `live` at `now`.
@@ -346,6 +482,7 @@ pub fn agents_of(live: &SharedLive, campaign: &DialerCampaign, now: UnixTime) ->
             .is_none_or(|t| now.seconds() - t.seconds() > wrapup);
         if m.status == DeviceStatus::NotInUse && wrapped {
             a.free += 1;
+            a.free_members.push((m.interface.clone(), m.name.clone()));
         } else if m.status.is_busy() {
             let talk = state
                 .agents
@@ -391,7 +528,7 @@ async fn pace(
     campaign: &DialerCampaign,
 ) {
     let now = UnixTime::now();
-    let (mine, answered, read_window) = {
+    let (mine, answered, read_window, reserved) = {
         let b = lock(book);
         if b.backoff
             .get(&id)
@@ -409,7 +546,8 @@ async fn pace(
             .window_read
             .get(&id)
             .is_none_or(|t| t.elapsed() >= WINDOW_EVERY);
-        (mine.len() as u32, answered, read_window)
+        let reserved: Vec<AgentInterface> = mine.iter().filter_map(|p| p.agent.clone()).collect();
+        (mine.len() as u32, answered, read_window, reserved)
     };
     if read_window {
         // The regime's whole window from the ledger, AMD false positives estimated in: over
@@ -425,7 +563,12 @@ async fn pace(
         b.window_read.insert(id, tokio::time::Instant::now());
         b.pacer(id, campaign).set_window_rate(rate);
     }
-    let agents = agents_of(&parts.live, campaign, now);
+    let mut agents = agents_of(&parts.live, campaign, now);
+    // An agent a call in flight was placed for is not free for another.
+    let mut free = FreeAgents::of(&agents, &reserved);
+    agents.free = agents
+        .free
+        .saturating_sub((agents.free_members.len() - free.len()) as u32);
     let snapshot = snapshot_of(&agents, mine, answered, now);
     let want = {
         let mut b = lock(book);
@@ -439,13 +582,14 @@ async fn pace(
         spool_due(parts, id, campaign, want).await;
     }
     for _ in 0..want {
-        let (store, center) = (parts.store.clone(), parts.center.clone());
+        let (store, center, agents) = (parts.store.clone(), parts.center.clone(), free.filter());
         let claimed = match off_runtime(move || {
-            Ok(super::claim_next(
+            Ok(super::claim_next_with(
                 store.as_ref(),
                 id,
                 UnixTime::now(),
                 &center,
+                agents,
             ))
         })
         .await
@@ -461,7 +605,15 @@ async fn pace(
                 return;
             }
         };
-        if !place(parts, book, id, campaign, claimed).await {
+        // A contact assigned to an agent takes that agent (the claim only gave a free one).
+        let agent = claimed
+            .contact
+            .spec
+            .agent
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .and_then(|a| free.take(a));
+        if !place(parts, book, id, campaign, claimed, agent).await {
             lock(book)
                 .backoff
                 .insert(id, tokio::time::Instant::now() + Duration::from_secs(2));
@@ -493,8 +645,12 @@ async fn spool_due(parts: &RunnerParts, id: CampaignId, campaign: &DialerCampaig
     }
 }
 
-/// The originate request of a claimed contact.
-fn request_for(campaign: &DialerCampaign, claimed: &Claimed) -> Option<OriginateRequest> {
+/// The originate request of a claimed contact (to `agent` alone when it has one).
+fn request_for(
+    campaign: &DialerCampaign,
+    claimed: &Claimed,
+    agent: Option<AgentInterface>,
+) -> Option<OriginateRequest> {
     let target = DirectTarget::new(DIALER_CONTEXT, campaign.queue.as_str()).ok()?;
     let mut pairs: Vec<(String, String)> = vec![
         ("dialer_campaign".into(), campaign.name.as_str().to_owned()),
@@ -512,6 +668,7 @@ fn request_for(campaign: &DialerCampaign, claimed: &Claimed) -> Option<Originate
             amd: campaign.answer.amd,
             wait_s: campaign.answer.threshold_s,
             safe_harbor: campaign.answer.safe_harbor.as_str().to_owned(),
+            agent,
         });
     if let Some(t) = &campaign.trunk {
         req = req.with_trunk(t.clone());
@@ -531,9 +688,10 @@ async fn place(
     id: CampaignId,
     campaign: &DialerCampaign,
     claimed: Claimed,
+    agent: Option<AgentInterface>,
 ) -> bool {
     let contact = claimed.contact.id;
-    let Some(request) = request_for(campaign, &claimed) else {
+    let Some(request) = request_for(campaign, &claimed, agent.clone()) else {
         warn!(contact = %contact, "dialer: no valid call for the contact");
         reject_unplaceable(parts, id, claimed).await;
         return true;
@@ -563,6 +721,7 @@ async fn place(
                 Placed {
                     claimed,
                     answered: false,
+                    agent,
                 },
             );
             debug!(contact = %contact, job = %job, "dialer: call placed");
@@ -654,6 +813,15 @@ async fn resolve(
     placed: &Placed,
 ) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
     let status = parts.originate.status(job).await?;
+    if status.never_placed() {
+        // Its Originate never reached the PBX (the engine stopped between the link and the
+        // send, or the send was refused before it): nothing was dialed, so no attempt is
+        // counted and the contact is dialable again at once.
+        let (calls, contact, j) = (parts.calls.clone(), placed.claimed.contact.id, job.clone());
+        let released = off_runtime(move || calls.release_unplaced(contact, &j)).await?;
+        info!(job = %job, contact = %contact, released, "dialer: a call never sent released");
+        return Ok(false);
+    }
     let callid = job
         .channel_uniqueid(ChannelRole::DirectOriginated)
         .as_str()
@@ -662,9 +830,9 @@ async fn resolve(
     let mut state = status.state;
     let mut answered_at = status.answered_at;
     let deadline = tokio::time::Instant::now() + EVIDENCE_WAIT;
-    if unwatched(&status) {
-        // The call ended while nobody watched (the engine or the PBX was down): the trunk
-        // leg's CDR says what became of it.
+    if status.vanished {
+        // The call ended while nobody watched (the engine or the PBX was down, or the send's
+        // answer was lost): the trunk leg's CDR says what became of it.
         if let Some(leg) = trunk_leg(parts, &callid, deadline).await {
             let (a, s) = outcome_of_leg(&leg, state);
             answered |= a;
@@ -695,46 +863,27 @@ async fn resolve(
         dialed: placed.claimed.number.clone(),
         claimed_at: placed.claimed.at,
         answered_at,
-        ended_at: now,
+        // When the call ended (its job's end), not when its lines were all read.
+        ended_at: status
+            .ended_at
+            .map_or(now, |e| UnixTime(e.seconds().min(now.seconds()))),
         outcome: outcome.clone(),
         connect_latency_ms: evidence
             .connect_latency_ms(campaign.answer.start)
             .and_then(|l| u32::try_from(l).ok()),
     };
-    let observed = observations(
-        &outcome,
-        &evidence,
-        placed.claimed.at,
-        answered_at,
-        status.ended_at.unwrap_or(now),
-    );
     let calls = parts.calls.clone();
     let recorded = {
-        let evidence = evidence.clone();
+        let (evidence, attempt) = (evidence.clone(), attempt.clone());
         off_runtime(move || calls.finish_with_evidence(&attempt, next, id, &evidence)).await?
     };
     if recorded {
         // An agent is busy with a call until its wrap-up ends.
-        let wrapup = parts
-            .live
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .queues
-            .get(&campaign.queue)
-            .and_then(|q| q.wrapup_secs)
-            .unwrap_or(0);
-        let latency = (!evidence.abandoned)
-            .then(|| evidence.connect_latency_ms(campaign.answer.start))
-            .flatten()
-            .and_then(|l| u32::try_from(l).ok());
+        let wrapup = wrapup_of(parts, &campaign);
         let mut b = lock(book);
         let pacer = b.pacer(id, &campaign);
-        for o in observed {
-            pacer.observe(with_wrapup(o, wrapup), now);
-        }
-        if let Some(l) = latency {
-            pacer.observe_connect_latency(l);
-        }
+        // The hour the call was placed in (the decisions' hour is set again at the next one).
+        learn(pacer, &campaign, &attempt, &evidence, wrapup, &parts.center);
     }
     info!(
         job = %job,
@@ -744,14 +893,6 @@ async fn resolve(
         "dialer: attempt"
     );
     Ok(recorded)
-}
-
-/// Whether a final job's end was not seen as it happened: it vanished (no hangup cause, no
-/// dial status: the engine or the PBX was down when the call ended), so its state is a guess.
-pub fn unwatched(job: &crate::core::originate::OriginateJob) -> bool {
-    job.hangup_cause.is_none()
-        && job.dial_failure.is_none()
-        && matches!(job.state, JobState::Unavailable | JobState::HungUp)
 }
 
 /// The CDR of the call's trunk leg (the dial out of the Local channel), waited for in the
@@ -939,12 +1080,91 @@ mod tests {
     }
 
     #[test]
+    fn the_ledger_teaches_a_new_pacer_what_the_old_one_knew() {
+        use crate::core::dialer::contact::ContactId;
+        use crate::core::dialer::tests::campaign;
+        let mut c = campaign("Ventas->", "UTC");
+        c.mode = super::super::campaign::DialMode::Predictive;
+        let cfg = PacingConfig::of(&c);
+        let utc = TimeZone::UTC;
+        // 60 attempts: one in three a person connected for 60 s, the rest no answer.
+        let history: Vec<(Attempt, Evidence)> = (0..60)
+            .map(|i| {
+                let t = 1_800_000_000 + i * 30;
+                let person = i % 3 == 0;
+                let mut e = evidence(person.then_some(t * 1000 + 6_000), false);
+                e.answered = person;
+                let a = Attempt {
+                    contact: ContactId(i),
+                    number_of: 1,
+                    dialed: crate::core::originate::PhoneNumber::parse("5558001").unwrap(),
+                    claimed_at: UnixTime(t),
+                    answered_at: person.then_some(UnixTime(t + 5)),
+                    ended_at: UnixTime(t + if person { 66 } else { 15 }),
+                    outcome: if person {
+                        Outcome::Answered
+                    } else {
+                        Outcome::NoAnswer
+                    },
+                    connect_latency_ms: None,
+                };
+                (a, e)
+            })
+            .collect();
+        let mut warm = Pacer::new(cfg);
+        for (a, e) in &history {
+            learn(&mut warm, &c, a, e, 2, &utc);
+        }
+        let cold = Pacer::new(cfg);
+        let (w, k) = (warm.figures(), cold.figures());
+        assert!((w.answer_rate - 1.0 / 3.0).abs() < 0.05, "{w:?}");
+        assert!((w.mean_handle_s - 62.0).abs() < 1.0, "{w:?}");
+        assert_eq!(k.mean_handle_s, 0.0, "{k:?}");
+        // Past the cold start: predictive decides from the model at once.
+        let s = Snapshot {
+            free: 2,
+            busy_talk_s: vec![10, 20, 30, 40],
+            ringing: 0,
+            waiting: 0,
+            now: UnixTime(1_800_002_000),
+        };
+        warm.calls_to_place(&s);
+        assert_ne!(warm.figures().basis, super::super::pacing::Basis::ColdStart);
+    }
+
+    #[test]
+    fn an_agent_a_call_is_placed_for_is_taken_from_the_free_ones() {
+        let agents = Agents {
+            ready: 3,
+            free: 3,
+            free_members: vec![
+                ("PJSIP/1004".into(), "1004".into()),
+                ("PJSIP/1005".into(), "Ana".into()),
+                ("bad interface".into(), "x".into()),
+            ],
+            ..Agents::default()
+        };
+        let reserved = [AgentInterface::parse("PJSIP/1004").unwrap()];
+        let mut free = FreeAgents::of(&agents, &reserved);
+        assert_eq!(free.len(), 1);
+        assert_eq!(
+            free.filter(),
+            AgentFilter::Free(vec!["PJSIP/1005".into(), "Ana".into(), "1005".into()])
+        );
+        assert_eq!(free.take("1004"), None, "reserved");
+        assert_eq!(free.take("Ana"), AgentInterface::parse("PJSIP/1005"));
+        assert!(free.is_empty());
+        assert_eq!(free.filter(), AgentFilter::Free(Vec::new()));
+    }
+
+    #[test]
     fn answered_calls_beyond_the_busy_agents_wait() {
         let agents = Agents {
             ready: 4,
             free: 1,
             busy_talk_s: vec![30, 90, 5],
             waiting: 0,
+            free_members: Vec::new(),
         };
         // 6 placed, 4 answered: 3 with the busy agents, 1 waiting, 2 ringing.
         let s = snapshot_of(&agents, 6, 4, UnixTime(1000));

@@ -4,11 +4,14 @@
 //! ([`SplitMix64`]) from the scenario's seed, no clock, so one seed gives one [`SimReport`].
 //!
 //! Each second, in this order: calls whose ringing ends resolve (a person waits for an agent
-//! from then on, `threshold_s` at most), agents whose call ends free up, waiting people are
-//! connected to free agents (oldest first), people who waited the threshold are abandoned
-//! (the safe-harbor message), then the pacer is asked how many calls to place from a
-//! [`Snapshot`] of the agents and calls. The pacer is told every outcome as the runner would
-//! tell it ([`Observation`]).
+//! from then on, `threshold_s` at most), agents whose call ends go into their wrap-up
+//! (`wrapup_s`) and then free up, waiting people are given to free agents (oldest first) whose
+//! phone rings `connect_s` before the connection (a connection later than the threshold is
+//! abandoned, as the runner counts it), people who waited the threshold with no agent are
+//! abandoned (the safe-harbor message), then the pacer is asked how many calls to place from a
+//! [`Snapshot`] of the agents and calls, as the runner sees them (an agent in wrap-up is neither
+//! free nor busy; one whose phone rings is busy for 0 s). The pacer is told every outcome as the
+//! runner would tell it ([`Observation`], handle times with the wrap-up, connect latencies).
 
 use std::collections::VecDeque;
 
@@ -84,12 +87,16 @@ pub struct Scenario {
     pub jump: Option<(u32, f64)>,
     /// The hour of the day at the start (the pacer's hour of the answer rate).
     pub start_hour: u8,
+    /// Seconds an agent's phone rings before a person given to it is connected.
+    pub connect_s: u32,
+    /// Seconds an agent stays unavailable after a call (the queue's wrap-up).
+    pub wrapup_s: u32,
 }
 
 impl Scenario {
     /// A scenario with the defaults: no machines, 30 % of unanswered calls failing fast, ring
     /// 8 s to an answer, timeout 25 s, threshold 2 s, 3 % target, no AMD, two hours from 09:00,
-    /// no jump.
+    /// no jump, agents connected at once and without wrap-up.
     pub fn new(seed: u64, mode: DialMode, agents: u32, answer_rate: f64, handle_s: f64) -> Self {
         Self {
             seed,
@@ -108,6 +115,8 @@ impl Scenario {
             duration_s: 7200,
             jump: None,
             start_hour: 9,
+            connect_s: 0,
+            wrapup_s: 0,
         }
     }
 
@@ -180,6 +189,19 @@ struct Ringing {
 struct Agent {
     /// (start, end) of the current call.
     call: Option<(u32, u32)>,
+    /// A person given to it: (connection instant, the person's answer, their deadline).
+    ringing: Option<(u32, u32, u32)>,
+    /// Unavailable until then (wrap-up).
+    wrapped_at: u32,
+    /// What the current call tells the pacer when it ends: the handle time with the wrap-up,
+    /// and the connect latency (ms) of one connected in time (`None`: connected late).
+    outcome: Option<(u32, Option<u32>)>,
+}
+
+impl Agent {
+    fn free(&self, t: u32) -> bool {
+        self.call.is_none() && self.ringing.is_none() && self.wrapped_at <= t
+    }
 }
 
 /// Runs `scenario` to its end.
@@ -230,33 +252,64 @@ pub fn run(scenario: &Scenario) -> SimReport {
                 }
             }
         }
-        // Calls end.
+        // Calls end (the agent wraps up); late connections were counted when they connected.
         for a in agents.iter_mut() {
             if let Some((start, end)) = a.call {
                 if end <= t {
                     a.call = None;
-                    pacer.observe(
-                        Observation::Connected {
-                            handle_s: end - start,
-                        },
-                        now,
-                    );
+                    a.wrapped_at = t + s.wrapup_s;
+                    let (handle_s, latency) = a.outcome.take().unwrap_or((end - start, Some(0)));
+                    match latency {
+                        Some(ms) => {
+                            pacer.observe(Observation::Connected { handle_s }, now);
+                            if s.connect_s > 0 {
+                                pacer.observe_connect_latency(ms);
+                            }
+                        }
+                        None => pacer.observe(
+                            Observation::Abandoned {
+                                handle_s: Some(handle_s),
+                            },
+                            now,
+                        ),
+                    }
                 }
             }
         }
-        // Waiting people to free agents, oldest first.
+        // Waiting people to free agents, oldest first; their phones ring `connect_s`.
         for a in agents.iter_mut() {
             if waiting.is_empty() {
                 break;
             }
-            if a.call.is_none() {
-                waiting.pop_front();
-                let handle = (rng.exp(s.mean_handle_s / 2.0) + rng.exp(s.mean_handle_s / 2.0))
-                    .max(5.0)
-                    .round() as u32;
-                a.call = Some((t, t + handle));
+            if a.free(t) {
+                let deadline = waiting.pop_front().unwrap_or(t);
+                let answered = deadline.saturating_sub(u32::from(s.threshold_s));
+                a.ringing = Some((t + s.connect_s, answered, deadline));
+            }
+        }
+        // Phones answered: connected, in time or late (abandoned).
+        for a in agents.iter_mut() {
+            let Some((at, answered, deadline)) = a.ringing else {
+                continue;
+            };
+            if at > t {
+                continue;
+            }
+            a.ringing = None;
+            let handle = (rng.exp(s.mean_handle_s / 2.0) + rng.exp(s.mean_handle_s / 2.0))
+                .max(5.0)
+                .round() as u32;
+            a.call = Some((t, t + handle));
+            let late = t > deadline;
+            if late {
+                r.abandoned += 1;
+            } else {
                 r.connected += 1;
             }
+            a.outcome = Some((
+                handle + s.wrapup_s,
+                (!late).then_some((t - answered) * 1000),
+            ));
         }
         // Waited the threshold: abandoned.
         while waiting.front().is_some_and(|&deadline| deadline <= t) {
@@ -266,10 +319,14 @@ pub fn run(scenario: &Scenario) -> SimReport {
         }
         // Pace.
         let snapshot = Snapshot {
-            free: agents.iter().filter(|a| a.call.is_none()).count() as u32,
+            free: agents.iter().filter(|a| a.free(t)).count() as u32,
             busy_talk_s: agents
                 .iter()
-                .filter_map(|a| a.call.map(|(start, _)| t - start))
+                .filter_map(|a| match (a.call, a.ringing) {
+                    (Some((start, _)), _) => Some(t - start),
+                    (None, Some(_)) => Some(0),
+                    (None, None) => None,
+                })
                 .collect(),
             ringing: ringing.len() as u32,
             waiting: waiting.len() as u32,

@@ -266,9 +266,15 @@ fn the_first_failing_filter_names_the_exclusion() {
             holiday: vec![zone("Europe/Madrid")],
             closed: vec![zone("Asia/Tokyo")],
         },
+        agents: crate::core::dialer::AgentFilter::Free(vec!["1005".into()]),
     };
     use ContactState::*;
     use Exclusion::*;
+    let for_agent = |agent: &str, zone: &str| {
+        let mut c = contact(Pending, 0, 0, zone);
+        c.spec.agent = Some(agent.into());
+        c
+    };
     for (c, bl, expect) in [
         (contact(Pending, 0, 100, "UTC"), false, None),
         (contact(Completed, 0, 0, "UTC"), false, Some(State)),
@@ -300,6 +306,11 @@ fn the_first_failing_filter_names_the_exclusion() {
             false,
             Some(OutsideHours),
         ),
+        // Assigned to an agent: dialable while that agent is free, last of the filters.
+        (for_agent("1005", "UTC"), false, None),
+        (for_agent("1006", "UTC"), false, Some(ForAgent)),
+        (for_agent("1006", "Asia/Tokyo"), false, Some(OutsideHours)),
+        (for_agent("1006", "UTC"), true, Some(Blacklisted)),
     ] {
         assert_eq!(classify(&c, &filter, bl), expect, "{c:?} {bl}");
     }

@@ -227,6 +227,7 @@ pub fn dialer_figures(figures: &[crate::core::dialer::CampaignFigures]) -> Value
                 "blacklisted": c.blacklisted,
                 "holiday": c.holiday,
                 "outsidehours": c.outside_hours,
+                "foragent": c.for_agent,
                 "attempts": f.window.attempts,
                 "answered": f.window.answered,
                 "machines": f.window.machines,

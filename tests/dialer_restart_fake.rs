@@ -1,0 +1,231 @@
+//! Fast tier: the dialer's recovery at start over the scripted fake AMI
+//! (`tests/support/fake_ami.rs`) and a temp store. An engine killed between keeping a call's
+//! job with its contact and sending its `Originate` left a job never marked sent: the restart
+//! closes the job as not placed (eXpand's 6, never vanished), returns the contact to Pending at
+//! once with no attempt and no ledger row, and sends nothing. A job marked sent whose channel
+//! is gone is resolved as before: vanished, from its trunk leg's CDR, one attempt.
+
+mod support;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use centralita::asterisk::ami::{AmiClient, AmiSettings};
+use centralita::asterisk::call_control::spawn_originate_service;
+use centralita::asterisk::events::EventHub;
+use centralita::core::campaigns::CampaignName;
+use centralita::core::dialer::calls::DialerCallStore;
+use centralita::core::dialer::campaign::CampaignState;
+use centralita::core::dialer::contact::ContactData;
+use centralita::core::dialer::runner::{DialerRunner, PacingBoard, RunnerParts, DIALER_CONTEXT};
+use centralita::core::dialer::{
+    claim_next, CampaignId, ContactId, ContactState, DialerCampaign, DialerStore, NewContact,
+    ZoneName,
+};
+use centralita::core::directory::QueueName;
+use centralita::core::live::SharedLive;
+use centralita::core::originate::{
+    apply, DirectTarget, JobState, OriginateId, OriginateJob, OriginateRequest, OriginateStore,
+    PbxFact, PhoneNumber,
+};
+use centralita::core::originate_service::{OriginateService, OriginateSettings};
+use centralita::core::{Journal, Secret, UnixTime};
+use centralita::store::originate_jobs::SqliteOriginateStore;
+use centralita::store::{SqliteDialer, SqliteJournalReader};
+use support::fake_ami::{FakeAmi, SECRET, USERNAME};
+
+fn store_path(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "centralita-dialer-restart-{}-{tag}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("store.db")
+}
+
+const ZONE: &str = "America/Montevideo";
+
+/// Monday 2026-03-09 12:00 in Montevideo: inside the campaign's hours.
+const CLAIMED_AT: UnixTime = UnixTime(1_773_068_400);
+
+fn contact(main: &str) -> NewContact {
+    NewContact {
+        main: PhoneNumber::parse(main).unwrap(),
+        alternatives: Vec::new(),
+        data: ContactData::default(),
+        zone: ZoneName::parse(ZONE).unwrap(),
+        priority: 1,
+        agent: None,
+        callback_at: None,
+        name: String::new(),
+        info: None,
+    }
+}
+
+/// A campaign with two contacts claimed, then taken out of Active (the runner only recovers).
+fn claimed_pair(dialer: &SqliteDialer) -> (CampaignId, [ContactId; 2]) {
+    let mut c = DialerCampaign::new(
+        CampaignName::parse("Salida->").unwrap(),
+        QueueName::new("q_campanas").unwrap(),
+        ZoneName::parse(ZONE).unwrap(),
+    );
+    c.state = CampaignState::Active;
+    let id = dialer.campaign_create(&c).unwrap().unwrap();
+    dialer
+        .insert_contacts(id, &[contact("55510001"), contact("55510002")], CLAIMED_AT)
+        .unwrap();
+    let claim = || {
+        claim_next(dialer, id, CLAIMED_AT, &jiff::tz::TimeZone::UTC)
+            .unwrap()
+            .expect("a dialable contact")
+            .contact
+            .id
+    };
+    let pair = [claim(), claim()];
+    c.state = CampaignState::Incomplete;
+    assert!(dialer.campaign_update(id, &c).unwrap());
+    (id, pair)
+}
+
+/// A dialer call's job stored a minute ago (past the resync's grace).
+fn job(number: &str) -> OriginateJob {
+    let at = UnixTime(UnixTime::now().seconds() - 60);
+    OriginateJob::new(
+        OriginateId::generate(),
+        OriginateRequest::direct(
+            PhoneNumber::parse(number).unwrap(),
+            DirectTarget::new(DIALER_CONTEXT, "q_campanas").unwrap(),
+        ),
+        Duration::from_secs(25),
+        at,
+    )
+}
+
+/// Connects and starts the originate service: answers its `DeviceStateList`, then its
+/// resync's `CoreShowChannels` with no channel at all.
+async fn originate(fake: &mut FakeAmi, path: &std::path::Path) -> OriginateService {
+    let mut s = AmiSettings::new("127.0.0.1", fake.addr.port(), USERNAME, Secret::new(SECRET));
+    s.action_timeout = Duration::from_secs(2);
+    s.keepalive = Duration::ZERO;
+    let client = AmiClient::connect(s).await.unwrap();
+    let store = Arc::new(SqliteOriginateStore::open(path).unwrap());
+    let hub = EventHub::start(&client);
+    let answer = async {
+        let list = fake.next_action().await;
+        assert_eq!(list.action(), "DeviceStateList");
+        list.respond("Success", &[("EventList", "start")]);
+        list.out.message(&[
+            ("Event", "DeviceStateListComplete"),
+            ("ActionID", list.action_id()),
+            ("EventList", "Complete"),
+        ]);
+    };
+    let (svc, ()) = tokio::join!(
+        spawn_originate_service(
+            &hub,
+            store,
+            "centralita-originate",
+            OriginateSettings::default()
+        ),
+        answer
+    );
+    let svc = svc.unwrap();
+    let channels = fake.next_action().await;
+    assert_eq!(
+        channels.action(),
+        "CoreShowChannels",
+        "only the sent job is asked for"
+    );
+    channels.respond("Success", &[("EventList", "start")]);
+    channels.out.message(&[
+        ("Event", "CoreShowChannelsComplete"),
+        ("ActionID", channels.action_id()),
+        ("EventList", "Complete"),
+        ("ListItems", "0"),
+    ]);
+    svc
+}
+
+#[tokio::test]
+async fn a_call_never_sent_before_a_kill_is_released_and_a_sent_one_is_resolved() {
+    let path = store_path("unsent");
+    let dialer = Arc::new(SqliteDialer::open(&path).unwrap());
+    let (campaign, [unsent_contact, sent_contact]) = claimed_pair(&dialer);
+
+    // The killed engine's two calls: each job kept with its contact; only the second one was
+    // marked sent (its Originate may have reached the PBX).
+    let jobs = SqliteOriginateStore::open(&path).unwrap();
+    let unsent = job("55510001");
+    let sent = apply(job("55510002"), &PbxFact::Sending, unsent.created_at);
+    for (j, c) in [(&unsent, unsent_contact), (&sent, sent_contact)] {
+        jobs.insert(j).unwrap();
+        assert!(dialer.set_job(c, &j.id).unwrap());
+    }
+
+    let mut fake = FakeAmi::start().await;
+    let svc = originate(&mut fake, &path).await;
+    let _runner = DialerRunner::spawn(RunnerParts {
+        store: dialer.clone(),
+        calls: dialer.clone(),
+        center: jiff::tz::TimeZone::UTC,
+        originate: svc.clone(),
+        live: Arc::new(SharedLive::default()),
+        journal: Journal::new(Arc::new(SqliteJournalReader::open(&path, 2).unwrap())),
+        board: Arc::new(PacingBoard::default()),
+        schedule: None,
+    });
+
+    // The unsent call: released at once, nothing dialed, nothing counted.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let released = loop {
+        let c = dialer.contact(unsent_contact).unwrap().unwrap();
+        if c.state != ContactState::InProgress || tokio::time::Instant::now() >= deadline {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(released.state, ContactState::Pending, "{released:?}");
+    assert_eq!(released.attempts, 0, "no attempt counted");
+    assert!(
+        released.next_at <= UnixTime::now(),
+        "dialable at once: {released:?}"
+    );
+    assert!(dialer.attempts_of(unsent_contact).unwrap().is_empty());
+    let job = svc.status(&unsent.id).await.unwrap();
+    assert_eq!(job.state, JobState::Unavailable, "eXpand's 6: not placed");
+    assert!(job.never_placed() && !job.vanished, "{job:?}");
+    let in_flight = dialer.in_flight(campaign).unwrap();
+    assert!(
+        in_flight.iter().all(|f| f.contact.id != unsent_contact),
+        "{in_flight:?}"
+    );
+
+    // The sent call: vanished, resolved from its CDR (none: a congestion attempt, as before).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let resolved = loop {
+        let c = dialer.contact(sent_contact).unwrap().unwrap();
+        if c.state != ContactState::InProgress || tokio::time::Instant::now() >= deadline {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(resolved.attempts, 1, "{resolved:?}");
+    let job = svc.status(&sent.id).await.unwrap();
+    assert!(job.vanished && !job.never_placed(), "{job:?}");
+    let ledger = dialer.evidence(campaign, 0, 10).unwrap();
+    assert_eq!(
+        ledger.len(),
+        1,
+        "one ledger row, the sent call's: {ledger:?}"
+    );
+    assert_eq!(ledger[0].2.job, sent.id);
+
+    assert!(
+        fake.try_next_action(Duration::from_millis(300))
+            .await
+            .is_none(),
+        "no Originate sent at the restart"
+    );
+}

@@ -7,40 +7,13 @@
 
 mod support;
 
-use std::io::Cursor;
 use std::time::Instant;
 
-use centralita::core::campaigns::CampaignName;
-use centralita::core::dialer::import::{import_base, parse_line};
-use centralita::core::dialer::{DialerCampaign, DialerStore, ZoneName};
-use centralita::core::directory::QueueName;
+use centralita::core::dialer::import::parse_line;
+use centralita::core::dialer::DialerStore;
 use centralita::core::UnixTime;
 use centralita::store::SqliteDialer;
-
-fn base(total: u64, campaign: &str) -> Vec<u8> {
-    let mut out = String::with_capacity(total as usize * 48);
-    for k in 0..total {
-        out.push_str(&format!(
-            "{campaign};2{k:09};nombre=Cliente {k}:deuda={}:id={k};3{k:09};{};\n",
-            k % 9000,
-            k % 10 + 1
-        ));
-    }
-    out.into_bytes()
-}
-
-fn campaign(
-    store: &SqliteDialer,
-    name: &str,
-) -> (centralita::core::dialer::CampaignId, DialerCampaign) {
-    let c = DialerCampaign::new(
-        CampaignName::parse(name).expect("name"),
-        QueueName::new("q_campanas").expect("queue"),
-        ZoneName::parse("America/Montevideo").expect("zone"),
-    );
-    let id = store.campaign_create(&c).expect("create").expect("new");
-    (id, c)
-}
+use support::dialer::{base, campaign, timed_import};
 
 fn main() {
     let total = support::env_num("DIALER_IMPORT_CONTACTS", 100_000);
@@ -54,20 +27,7 @@ fn main() {
 
     let (id, c) = campaign(&store, "importada");
     let file = base(total, "importada");
-    let timed_import = || {
-        let t = Instant::now();
-        let report = import_base(
-            &store,
-            id,
-            &c,
-            &mut Cursor::new(&file),
-            None,
-            now,
-            &mut |_| {},
-        )
-        .expect("import");
-        (report, t.elapsed().as_secs_f64())
-    };
+    let timed_import = || timed_import(&store, (id, &c), &file, now);
     let (report, import_s) = timed_import();
     assert_eq!(report.imported, total, "every line imported: {report:?}");
     let rate = total as f64 / import_s;

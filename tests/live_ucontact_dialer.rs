@@ -172,6 +172,35 @@ async fn the_dialer_operations_through_python_requests() {
     assert_eq!(contact("098500001").1, "pending");
     assert_eq!(contact("098600001").2, "America/Bogota");
 
+    // The uploads' jobs are stored, finished, with their counts; their files are gone.
+    let jobs: Vec<(String, String, i64, i64, i64)> = {
+        let mut st = db
+            .prepare(
+                "SELECT filename, state, imported, duplicates, rejected FROM dialer_upload \
+                 WHERE campaign = ?1 ORDER BY id",
+            )
+            .unwrap();
+        st.query_map([CAMPAIGN], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    };
+    let job = |f: &str, st: &str, i, d, r| (f.to_owned(), st.to_owned(), i, d, r);
+    assert_eq!(
+        jobs,
+        vec![
+            job("base1.txt", "done", 2, 1, 1),
+            job("base1.txt", "done", 0, 3, 1),
+            job("base2.txt", "done", 1, 0, 0),
+        ]
+    );
+    let files: i64 = db
+        .query_row("SELECT COUNT(*) FROM dialer_upload_file", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(files, 0, "a finished upload's file is deleted");
+
     // Nothing was dialed: no attempt, no originate job.
     let attempts: i64 = db
         .query_row("SELECT COUNT(*) FROM dialer_attempt", [], |r| r.get(0))

@@ -1,9 +1,10 @@
 //! Shared helpers of the bench targets: memory figures from `/proc`, percentiles, the JSON line
 //! each bench writes to `target/bench/NAME.json`, the lab's AMI address, a SOAP answer's
-//! `return`, and the engine as a child process ([`engine`]).
+//! `return`, the engine as a child process ([`engine`]) and the dialer benches' file ([`dialer`]).
 
 #![allow(dead_code)]
 
+pub mod dialer;
 pub mod engine;
 
 use std::path::{Path, PathBuf};

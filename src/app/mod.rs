@@ -136,6 +136,15 @@ impl App {
                 let _ = http_stopped.await;
             },
         ));
+        // Uploads accepted before a stop are imported from where they were.
+        if let Err(e) = self
+            .services
+            .dialer
+            .resume_uploads(crate::core::UnixTime::now())
+            .await
+        {
+            warn!(error = %e, "dialer: unfinished uploads not resumed");
+        }
         // The dialplan asks the engine whether an inbound caller is blacklisted (FastAGI);
         // only with campaigns, which own the blacklist.
         let agi = crate::asterisk::fastagi::spawn_blacklist(

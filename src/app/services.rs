@@ -68,7 +68,8 @@ pub fn open_services(config: Arc<Config>) -> Result<Services, StoreError> {
             DialerService::new(store.clone(), config.engine.time_zone())
                 .with_calls(store.clone())
                 .with_listing(store.clone())
-                .with_schedule(store)
+                .with_schedule(store.clone())
+                .with_uploads(store)
         },
         agent_digests: AgentDigests::new(Arc::new(SqliteAgentDigests::open(path)?)),
         sms: SmsService::new(Arc::new(SqliteSms::open(path)?), config.sms.settings())

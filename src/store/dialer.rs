@@ -234,6 +234,42 @@ pub(super) fn insert_attempt(conn: &rusqlite::Connection, a: &Attempt) -> rusqli
 }
 
 /// Numbers as stored in one column: joined by `:`.
+/// Adds `contacts` to campaign `id` within `tx` (Pending, due at their callback date or `now`);
+/// for each, whether it was added (`false`: the campaign has its main number already).
+pub(super) fn insert_contacts_in(
+    tx: &rusqlite::Transaction<'_>,
+    id: CampaignId,
+    contacts: &[NewContact],
+    now: UnixTime,
+) -> rusqlite::Result<Vec<bool>> {
+    let mut added = Vec::with_capacity(contacts.len());
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO dialer_contact (campaign_id, main, alternatives, data, \
+         zone, priority, agent, callback, state, next_at, attempts, created_at, \
+         state_at, name, info) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, 0, ?10, ?10, ?11, ?12)",
+    )?;
+    for c in contacts {
+        let alternatives = joined(&c.alternatives);
+        let n = stmt.execute(params![
+            id.0,
+            c.main.as_str(),
+            alternatives,
+            c.data.as_text(),
+            c.zone.as_str(),
+            c.priority,
+            c.agent,
+            c.callback_at.is_some(),
+            c.callback_at.unwrap_or(now).seconds(),
+            now.seconds(),
+            c.name,
+            c.info
+        ])?;
+        added.push(n == 1);
+    }
+    Ok(added)
+}
+
 pub(super) fn joined(numbers: &[PhoneNumber]) -> String {
     numbers
         .iter()
@@ -384,33 +420,7 @@ impl DialerStore for SqliteDialer {
     ) -> Result<Vec<bool>, PortError> {
         self.conn.query(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut added = Vec::with_capacity(contacts.len());
-            {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO dialer_contact (campaign_id, main, alternatives, data, \
-                     zone, priority, agent, callback, state, next_at, attempts, created_at, \
-                     state_at, name, info) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, 0, ?10, ?10, ?11, ?12)",
-                )?;
-                for c in contacts {
-                    let alternatives = joined(&c.alternatives);
-                    let n = stmt.execute(params![
-                        id.0,
-                        c.main.as_str(),
-                        alternatives,
-                        c.data.as_text(),
-                        c.zone.as_str(),
-                        c.priority,
-                        c.agent,
-                        c.callback_at.is_some(),
-                        c.callback_at.unwrap_or(now).seconds(),
-                        now.seconds(),
-                        c.name,
-                        c.info
-                    ])?;
-                    added.push(n == 1);
-                }
-            }
+            let added = insert_contacts_in(&tx, id, contacts, now)?;
             tx.commit()?;
             Ok(added)
         })

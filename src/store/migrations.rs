@@ -527,6 +527,41 @@ ALTER TABLE dialer_campaign ADD COLUMN amd_false_positives_per_mille INTEGER NOT
 ALTER TABLE dialer_schedule ADD COLUMN for_contact INTEGER REFERENCES dialer_contact (id);
 ALTER TABLE dialer_schedule ADD COLUMN retries INTEGER CHECK (retries BETWEEN 0 AND 100);
 "#,
+    // Contact bases uploaded through an API: the job (its progress written with each batch of
+    // contacts) and the accepted file, kept until the job finishes, so an accepted upload
+    // survives a restart and is resumed where its last batch ended.
+    r#"
+CREATE TABLE dialer_upload (
+    id           INTEGER PRIMARY KEY,
+    campaign_id  INTEGER NOT NULL,
+    campaign     TEXT NOT NULL,
+    filename     TEXT NOT NULL,
+    -- uploadbasewithtimezone's zone; NULL: the campaign's default
+    zone         TEXT,
+    announced    INTEGER,
+    username     TEXT NOT NULL,
+    bytes        INTEGER NOT NULL,
+    received_at  INTEGER NOT NULL,
+    started_at   INTEGER,
+    finished_at  INTEGER,
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed')),
+    -- the last checkpoint: bytes and lines of the file done, the counts so far
+    offset_bytes INTEGER NOT NULL DEFAULT 0,
+    lines_read   INTEGER NOT NULL DEFAULT 0,
+    imported     INTEGER NOT NULL DEFAULT 0,
+    duplicates   INTEGER NOT NULL DEFAULT 0,
+    rejected     INTEGER NOT NULL DEFAULT 0,
+    -- the first rejected lines, one `line<TAB>reason` a line
+    first_errors TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX dialer_upload_by_name ON dialer_upload (campaign, filename, id);
+CREATE INDEX dialer_upload_unfinished ON dialer_upload (id) WHERE state IN ('pending', 'running');
+CREATE INDEX dialer_upload_finished ON dialer_upload (finished_at) WHERE finished_at IS NOT NULL;
+CREATE TABLE dialer_upload_file (
+    upload_id INTEGER PRIMARY KEY REFERENCES dialer_upload (id) ON DELETE CASCADE,
+    content   BLOB NOT NULL
+) STRICT;
+"#,
 ];
 
 /// The schema version this engine writes.

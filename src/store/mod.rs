@@ -21,6 +21,7 @@ pub mod dialer;
 pub mod dialer_calls;
 pub mod dialer_listing;
 pub mod dialer_schedule;
+pub mod dialer_uploads;
 pub mod directory;
 pub mod error;
 pub mod hangup_causes;

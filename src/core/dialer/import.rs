@@ -6,6 +6,11 @@
 //! transaction; a contact whose main number the campaign already has is a duplicate and changes
 //! nothing, so importing the same file twice adds nothing. Rejected lines are reported with
 //! their number and reason; a blank line is skipped.
+//!
+//! [`import_from`] runs from a [`Checkpoint`] (the report and the bytes consumed) through a
+//! [`BatchSink`]; a sink that writes each batch and its checkpoint in one transaction (the
+//! upload jobs') lets an interrupted import resume where its last batch ended, with the same
+//! contacts and the same counts as if it had never stopped.
 
 use std::io::BufRead;
 
@@ -125,6 +130,31 @@ pub fn parse_line(
     Ok(c)
 }
 
+/// Where an import stands in its input: the report so far and the bytes of input consumed.
+/// An import resumed from a checkpoint (its input positioned `offset` bytes in) ends as the
+/// uninterrupted one would.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The report so far.
+    pub report: ImportReport,
+    /// Bytes of input consumed (whole lines).
+    pub offset: u64,
+}
+
+/// Lines read after which a checkpoint is taken even when the batch is not full.
+pub const CHECKPOINT_LINES: u64 = BATCH as u64;
+/// Time after which a checkpoint is taken even when the batch is not full.
+pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Writes an import's batches, each with the checkpoint after it.
+pub trait BatchSink {
+    /// Writes `contacts` (possibly none) and `at`, the checkpoint taken after their lines were
+    /// read (its `imported` and `duplicates` do not count them yet: each is added when its
+    /// flag says so); returns, for each contact, whether it was added (`false`: a duplicate).
+    /// A sink that stores both in one transaction makes the import resumable exactly.
+    fn write(&mut self, contacts: &[NewContact], at: &Checkpoint) -> Result<Vec<bool>, PortError>;
+}
+
 /// Imports the lines of `input` into campaign `id` (`campaign`), batch by batch; `zone` (the
 /// uploadbasewithtimezone argument) replaces the campaign's default zone for numbers that say
 /// none. `progress` sees the report after each batch. Blocks (the store does).
@@ -137,21 +167,51 @@ pub fn import_base(
     now: UnixTime,
     progress: &mut dyn FnMut(&ImportReport),
 ) -> Result<ImportReport, ImportError> {
+    struct Store<'a>(&'a dyn DialerStore, CampaignId, UnixTime);
+    impl BatchSink for Store<'_> {
+        fn write(&mut self, c: &[NewContact], _: &Checkpoint) -> Result<Vec<bool>, PortError> {
+            if c.is_empty() {
+                return Ok(Vec::new());
+            }
+            self.0.insert_contacts(self.1, c, self.2)
+        }
+    }
+    let mut sink = Store(store, id, now);
+    let end = import_from(
+        campaign,
+        input,
+        zone,
+        Checkpoint::default(),
+        &mut sink,
+        &mut |c| progress(&c.report),
+    )?;
+    Ok(end.report)
+}
+
+/// [`import_base`] from checkpoint `from` (`input` positioned `from.offset` bytes in) through
+/// `sink`: a batch is written when it holds [`BATCH`] contacts, after [`CHECKPOINT_LINES`]
+/// lines or [`CHECKPOINT_EVERY`] since the last one, and at the end. `progress` sees each
+/// checkpoint once written. Returns the last checkpoint.
+pub fn import_from(
+    campaign: &DialerCampaign,
+    input: &mut dyn BufRead,
+    zone: Option<&ZoneName>,
+    from: Checkpoint,
+    sink: &mut dyn BatchSink,
+    progress: &mut dyn FnMut(&Checkpoint),
+) -> Result<Checkpoint, ImportError> {
     let zone = zone.unwrap_or(&campaign.default_zone);
-    let mut report = ImportReport::default();
+    let mut at = from;
     let mut batch: Vec<NewContact> = Vec::with_capacity(BATCH);
     let mut buf = Vec::new();
-    let flush = |batch: &mut Vec<NewContact>, report: &mut ImportReport| {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let inserted = store
-            .insert_contacts(id, batch, now)
-            .map_err(ImportError::Store)?;
+    let mut last = (at.report.read, std::time::Instant::now());
+    let mut flush = |batch: &mut Vec<NewContact>, at: &mut Checkpoint| {
+        let inserted = sink.write(batch, at).map_err(ImportError::Store)?;
         let added = inserted.iter().filter(|i| **i).count() as u64;
-        report.imported += added;
-        report.duplicates += batch.len() as u64 - added;
+        at.report.imported += added;
+        at.report.duplicates += batch.len() as u64 - added;
         batch.clear();
+        progress(at);
         Ok::<(), ImportError>(())
     };
     loop {
@@ -160,41 +220,42 @@ pub fn import_base(
         if n == 0 {
             break;
         }
-        report.read += 1;
+        at.offset += n as u64;
+        at.report.read += 1;
         let result = if buf.len() > MAX_LINE {
-            Err(LineError::TooLong)
+            Some(Err(LineError::TooLong))
         } else {
             match std::str::from_utf8(&buf) {
                 Ok(text) => {
                     let text = text.trim_start_matches('\u{feff}').trim_end();
-                    if text.trim().is_empty() {
-                        continue;
-                    }
-                    parse_line(text, campaign, zone)
+                    (!text.trim().is_empty()).then(|| parse_line(text, campaign, zone))
                 }
-                Err(_) => Err(LineError::NotUtf8),
+                Err(_) => Some(Err(LineError::NotUtf8)),
             }
         };
         match result {
-            Ok(c) => batch.push(c),
-            Err(reason) => {
-                report.rejected_count += 1;
-                if report.rejected.len() < MAX_REJECTS_KEPT {
-                    report.rejected.push(Rejected {
-                        line: report.read,
+            None => {}
+            Some(Ok(c)) => batch.push(c),
+            Some(Err(reason)) => {
+                at.report.rejected_count += 1;
+                if at.report.rejected.len() < MAX_REJECTS_KEPT {
+                    at.report.rejected.push(Rejected {
+                        line: at.report.read,
                         reason,
                     });
                 }
             }
         }
-        if batch.len() == BATCH {
-            flush(&mut batch, &mut report)?;
-            progress(&report);
+        if batch.len() == BATCH
+            || at.report.read - last.0 >= CHECKPOINT_LINES
+            || last.1.elapsed() >= CHECKPOINT_EVERY
+        {
+            flush(&mut batch, &mut at)?;
+            last = (at.report.read, std::time::Instant::now());
         }
     }
-    flush(&mut batch, &mut report)?;
-    progress(&report);
-    Ok(report)
+    flush(&mut batch, &mut at)?;
+    Ok(at)
 }
 
 /// Reads one line (through `\n`) into `buf`, keeping at most [`MAX_LINE`] + 1 bytes of it (the

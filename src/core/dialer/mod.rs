@@ -20,7 +20,8 @@
 //!   port and [`schedule::ScheduleService`].
 //! - [`spool`]: a destination put into a campaign's spool (respool, dated call, dialer task,
 //!   removals, a disposition's dialer action), once for every vendor.
-//! - [`uploads`]: contact bases imported in the background, their progress followed by name.
+//! - [`uploads`]: contact bases kept durably and imported in the background, resumed after a
+//!   restart, their progress followed by name ([`uploads::UploadStore`], its own port).
 //! - [`DialerStore`]: the storage port; [`DialerService`]: the async commands over it.
 //!
 //! **Architecture Invariant:** a contact is claimed by one claimer at a time: the store marks
@@ -290,7 +291,7 @@ pub struct DialerService {
     listing: Option<Arc<dyn listing::DialerListing>>,
     schedule: Option<schedule::ScheduleService>,
     pacing: Arc<runner::PacingBoard>,
-    uploads: uploads::UploadJobs,
+    uploads: Option<uploads::UploadJobs>,
     center: TimeZone,
 }
 
@@ -303,7 +304,7 @@ impl DialerService {
             listing: None,
             schedule: None,
             pacing: Arc::default(),
-            uploads: uploads::UploadJobs::default(),
+            uploads: None,
             center,
         }
     }

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use super::super::*;
 use crate::core::dialer::contact::ContactId;
 use crate::core::dialer::spool::{task_mode, DialerRecord, SpoolCall, SpoolError, TaskMode};
-use crate::core::dialer::uploads::Upload;
+use crate::core::dialer::uploads::{Upload, UploadError};
 use crate::core::dialer::ZoneName;
 
 fn spool_call(o: wire::DialerObject) -> SpoolCall {
@@ -355,7 +355,12 @@ pub(in crate::facades::ucontact) async fn upload_base(
             username
         },
     };
-    let result = uc.services.dialer.start_upload(upload, UnixTime::now());
+    let result = uc
+        .services
+        .dialer
+        .start_upload(upload, UnixTime::now())
+        .await
+        .map(drop);
     let entry = EngineAction::now(
         &actor(who),
         "dialer.upload",
@@ -366,7 +371,8 @@ pub(in crate::facades::ucontact) async fn upload_base(
     record_quietly(Some(&uc.services.actions), entry).await;
     match result {
         Ok(()) => Answer::one(),
-        Err(_) => Answer::zero(),
+        Err(UploadError::Store(_) | UploadError::Unavailable) => Answer::unavailable(),
+        Err(UploadError::Running | UploadError::Busy) => Answer::zero(),
     }
 }
 
@@ -376,13 +382,15 @@ pub(in crate::facades::ucontact) async fn upload_status(uc: &Ucontact, form: &Fo
     let Some(campaign) = CampaignName::parse(&form.text("campaign")) else {
         return Answer::zero();
     };
-    match uc
-        .services
-        .dialer
-        .uploads()
-        .status(&campaign, &form.text("filename"))
-    {
-        Some(s) => Answer::json(&wire::upload_status(&s, &uc.tz)),
-        None => Answer::zero(),
+    let Some(jobs) = uc.services.dialer.uploads() else {
+        return Answer::zero();
+    };
+    match jobs.status(&campaign, &form.text("filename")).await {
+        Ok(Some(job)) => Answer::json(&wire::upload_status(&job, &uc.tz)),
+        Ok(None) => Answer::zero(),
+        Err(e) => {
+            tracing::warn!(error = %e, "ucontact: upload status unreadable");
+            Answer::unavailable()
+        }
     }
 }

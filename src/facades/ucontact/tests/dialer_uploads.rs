@@ -215,3 +215,47 @@ async fn upload_bodies_past_the_server_limit_reach_only_the_upload_operations() 
     let resp = send("Dialers/Respool", body).await.unwrap();
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test]
+async fn uploadstatus_answers_after_a_restart_from_the_store() {
+    let (f, _) = dialer_fixture().await;
+    let sup = login(&f.router, "sup").await;
+    let file = "Ventas->;098344484\nOtra->;098344486\nVentas->;098344485\n";
+    let body = fields(&[
+        ("filename", "base1.csv"),
+        ("fileb64", &b64(file)),
+        ("campaign", "Ventas->"),
+        ("cant", "3"),
+        ("username", "sup"),
+    ]);
+    assert_eq!(
+        post(&f.router, "Dialers/uploadbase", Some(&sup), &body).await,
+        (StatusCode::OK, "1".to_owned())
+    );
+    let before = wait_done(&f, &sup, "Ventas->", "base1.csv").await;
+
+    // A new engine over the same store.
+    let services = Arc::new(crate::test_support::services(f.config.clone()));
+    let keys = Arc::new(KeyVerifier::new(
+        services.directory.clone(),
+        services.logins.clone(),
+    ));
+    let router = routes(services, keys, f.config.ucontact.clone());
+    let sup = login(&router, "sup").await;
+    let status = fields(&[("campaign", "Ventas->"), ("filename", "base1.csv")]);
+    let (code, text) = post(&router, "Dialers/uploadstatus", Some(&sup), &status).await;
+    assert_eq!(code, StatusCode::OK);
+    let after: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(after, before);
+    assert_eq!(
+        (
+            &after["state"],
+            &after["imported"],
+            &after["rejected"],
+            &after["bytes_done"]
+        ),
+        (&json!("done"), &json!(2), &json!(1), &json!(file.len()))
+    );
+    assert_eq!(after["errors"][0]["line"], json!(2));
+    assert!(after["finished"].is_string());
+}

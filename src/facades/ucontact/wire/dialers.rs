@@ -185,17 +185,28 @@ pub fn dialer_object(text: &str) -> Result<DialerObject, WireError> {
 }
 
 /// `Dialers/uploadstatus`'s answer: `{"read", "imported", "duplicates", "rejected", "cant",
-/// "username", "started" (in `tz`), "done", "failed"}`.
-pub fn upload_status(s: &crate::core::dialer::uploads::UploadStatus, tz: &TimeZone) -> Value {
+/// "username", "started" (in `tz`), "done", "failed"}` and the engine's `"state"`, `"received"`,
+/// `"finished"` (in `tz`, `null` until then), `"bytes"`, `"bytes_done"` and `"errors"` (the
+/// first rejected lines, `{"line", "reason"}`).
+pub fn upload_status(job: &crate::core::dialer::uploads::UploadJob, tz: &TimeZone) -> Value {
+    let p = &job.progress;
     json!({
-        "read": s.read,
-        "imported": s.imported,
-        "duplicates": s.duplicates,
-        "rejected": s.rejected,
-        "cant": s.announced,
-        "username": s.username,
-        "started": render_time(s.started_at, tz),
-        "done": s.done,
-        "failed": s.failed,
+        "read": p.read,
+        "imported": p.imported,
+        "duplicates": p.duplicates,
+        "rejected": p.rejected,
+        "cant": job.announced,
+        "username": job.username,
+        "started": render_time(job.started_at.unwrap_or(job.received_at), tz),
+        "done": job.state.finished(),
+        "failed": job.state == crate::core::dialer::uploads::UploadState::Failed,
+        "state": job.state.as_str(),
+        "received": render_time(job.received_at, tz),
+        "finished": job.finished_at.map(|t| render_time(t, tz)),
+        "bytes": job.bytes,
+        "bytes_done": p.offset,
+        "errors": p.first_errors.iter()
+            .map(|e| json!({"line": e.line, "reason": e.reason}))
+            .collect::<Vec<_>>(),
     })
 }

@@ -34,7 +34,6 @@ use centralita::store::originate_jobs::SqliteOriginateStore;
 use centralita::store::{SqliteDialer, SqliteJournalReader};
 use support::fake_ami::{FakeAmi, SECRET, USERNAME};
 
-
 const ZONE: &str = "America/Montevideo";
 
 /// Monday 2026-03-09 12:00 in Montevideo: inside the campaign's hours.

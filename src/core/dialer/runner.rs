@@ -1098,6 +1098,21 @@ mod tests {
         ) -> Result<bool, crate::core::PortError> {
             Ok(false)
         }
+        fn release_unplaced(
+            &self,
+            _: super::super::contact::ContactId,
+            _: &OriginateId,
+        ) -> Result<bool, crate::core::PortError> {
+            Ok(false)
+        }
+        fn recent(
+            &self,
+            _: CampaignId,
+            _: UnixTime,
+            _: u32,
+        ) -> Result<Vec<(Attempt, Evidence)>, crate::core::PortError> {
+            Ok(Vec::new())
+        }
         fn in_flight(
             &self,
             _: CampaignId,

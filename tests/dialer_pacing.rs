@@ -104,3 +104,27 @@ fn one_seed_one_run() {
     other.seed = 52;
     assert_ne!(run(&s).placed, run(&other).placed);
 }
+
+#[test]
+fn a_stretch_of_dead_numbers_then_good_ones_does_not_overspend_the_budget() {
+    // A base sorted by kind (the live test's): few answer for 15 minutes, then most do; short
+    // calls, agents' phones ringing 1 s, a 2 s wrap-up. The model, misled, would flood the
+    // agents with answers; the budget cap holds the window within the target.
+    for seed in [61, 62, 63] {
+        let mut s = scenario(seed, 6, 0.04, 8.0);
+        s.duration_s = 1800;
+        s.jump = Some((900, 0.6));
+        s.connect_s = 1;
+        s.wrapup_s = 2;
+        let r = run(&s);
+        assert!(r.abandon_rate <= 0.03, "seed {seed}: {r:?}");
+        assert!(r.model_decisions > 0, "{r:?}");
+        let prog = run(&s.with_mode(DialMode::Progressive));
+        assert!(
+            r.occupancy >= prog.occupancy,
+            "{} < {}",
+            r.occupancy,
+            prog.occupancy
+        );
+    }
+}

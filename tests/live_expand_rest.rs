@@ -212,20 +212,7 @@ type ScheduleRow = (i64, i64, String, String, Option<String>, String, i64);
 fn outgoing_calls(engine: &Engine, scratch: &Scratch, base: &str, auth: &str) {
     create_campaign(engine, PANEL);
     for (number, user) in [("2091", "pperez"), ("2092", "daguirre")] {
-        engine.admin(
-            &[
-                "agent",
-                "add",
-                number,
-                "--name",
-                user,
-                "--username",
-                user,
-                "--queue",
-                "q_campanas",
-            ],
-            "",
-        );
+        engine.add_agent(number, user, None, &["--queue", "q_campanas"]);
     }
     let (user, password) = auth.split_once(':').unwrap();
     let (ok, out, err) = run_client(

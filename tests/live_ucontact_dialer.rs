@@ -72,20 +72,8 @@ async fn the_dialer_operations_through_python_requests() {
     let scratch = Scratch::new("live-ucontact-dialer");
     let engine = healthy_engine(scratch.path(), "ucontact-dialer", EXTRA);
     for (number, user, supervisor) in [("2331", "dial_ag", false), ("2332", "dial_sup", true)] {
-        let mut args = vec![
-            "agent",
-            "add",
-            number,
-            "--name",
-            user,
-            "--username",
-            user,
-            "--password-stdin",
-        ];
-        if supervisor {
-            args.push("--supervisor");
-        }
-        engine.admin(&args, &format!("pw-{user}\n"));
+        let more: &[&str] = if supervisor { &["--supervisor"] } else { &[] };
+        engine.add_agent(number, user, Some(&format!("pw-{user}")), more);
     }
     // Left Incomplete: nothing of it is dialed.
     create_campaign(&engine, CAMPAIGN);

@@ -313,19 +313,19 @@ impl Engine {
 
     /// Adds directory agent `number` named and logging in as `user` with `password`.
     pub fn add_agent_user(&self, number: &str, user: &str, password: &str) {
-        self.admin(
-            &[
-                "agent",
-                "add",
-                number,
-                "--name",
-                user,
-                "--username",
-                user,
-                "--password-stdin",
-            ],
-            &format!("{password}\n"),
-        );
+        self.add_agent(number, user, Some(password), &[]);
+    }
+
+    /// Adds directory agent `number` named and logging in as `user` (with `password`, if any),
+    /// with the `more` options of `centralita admin agent add`.
+    pub fn add_agent(&self, number: &str, user: &str, password: Option<&str>, more: &[&str]) {
+        let mut args = vec!["agent", "add", number, "--name", user, "--username", user];
+        if password.is_some() {
+            args.push("--password-stdin");
+        }
+        args.extend_from_slice(more);
+        let stdin = password.map(|p| format!("{p}\n")).unwrap_or_default();
+        self.admin(&args, &stdin);
     }
 
     /// Issues an API key for `api` (`expand`, `uscall`, `ucontact`) and returns it.

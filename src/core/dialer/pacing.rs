@@ -24,8 +24,15 @@
 //! Predictive paces as progressive during a cold start (fewer than [`COLD_START_ATTEMPTS`]
 //! attempts, [`COLD_START_CONNECTED`] handle times or [`COLD_START_ANSWERS`] answers seen),
 //! with fewer ready agents than [`PacingConfig::min_agents`] (default [`DEFAULT_MIN_AGENTS`]),
-//! and while the regime's window is over its target ([`Pacer::set_window_rate`]). It never
+//! and while the regime's window is over its target ([`Pacer::set_window`]). It never
 //! places fewer calls than progressive would: progressive's calls each have a free agent.
+//!
+//! **The budget cap.** Whatever the model says, predictive never has more calls in flight
+//! beyond the free agents than the abandoned calls the regime's window can still take
+//! ([`Pacer::set_window`]'s headroom, kept up to date with every observation since): even if
+//! every call in flight were answered at once and no busy agent freed, the window would stay
+//! within its target. A model misled by a sudden change of the answer rate (a base sorted by
+//! kind of number, a list of dead numbers followed by good ones) cannot overspend the budget.
 
 use std::collections::VecDeque;
 
@@ -199,6 +206,8 @@ pub enum Basis {
     /// Predictive paced as progressive: the regime's window is over target, or the AMD
     /// estimate alone uses the budget.
     OverBudget,
+    /// Predictive, held under the model by the abandoned calls the window can still take.
+    BudgetCap,
 }
 
 impl Basis {
@@ -212,6 +221,7 @@ impl Basis {
             Self::ColdStart => "cold_start",
             Self::FewAgents => "few_agents",
             Self::OverBudget => "over_budget",
+            Self::BudgetCap => "budget_cap",
         }
     }
 }
@@ -336,6 +346,9 @@ pub struct Pacer {
     gain: f64,
     last_control: Option<i64>,
     over_budget: bool,
+    /// Abandoned calls the regime's window can still take (the last ledger read's headroom,
+    /// plus what was observed since).
+    headroom: f64,
     dial_level: f64,
     basis: Basis,
 }
@@ -359,6 +372,7 @@ impl Pacer {
             gain: GAIN_START,
             last_control: None,
             over_budget: false,
+            headroom: 0.0,
             dial_level: 0.0,
             basis: Basis::ColdStart,
         }
@@ -382,11 +396,19 @@ impl Pacer {
         self.hour = usize::from(hour % 24);
     }
 
-    /// The abandon rate of the regime's whole window from the ledger
-    /// ([`super::abandon::AbandonRule::rate`]): above the target, predictive paces as
-    /// progressive until it is back under.
-    pub fn set_window_rate(&mut self, rate: Option<f64>) {
+    /// The regime's whole window from the ledger: its abandon rate
+    /// ([`super::abandon::AbandonRule::rate`]; above the target, predictive paces as
+    /// progressive until it is back under) and how many more abandoned calls it can take
+    /// ([`super::abandon::AbandonRule::headroom`]; the budget cap). Until the first read the
+    /// headroom is what this pacer observed (from 0).
+    pub fn set_window(&mut self, rate: Option<f64>, headroom: f64) {
         self.over_budget = rate.is_some_and(|r| r > self.cfg.target_fraction());
+        self.headroom = headroom;
+    }
+
+    /// Abandoned calls the window can still take (see [`Self::set_window`]).
+    pub fn headroom(&self) -> f64 {
+        self.headroom
     }
 
     /// The controller's gain on the abandon budget (1: the model's estimate trusted as is).
@@ -445,6 +467,7 @@ impl Pacer {
                 if self.cfg.amd {
                     let fp = self.cfg.false_positives.fraction();
                     self.live(now, fp, fp);
+                    self.headroom += fp * (self.cfg.target_fraction() - 1.0);
                 }
             }
             Observation::Answered { ring_s } => {
@@ -455,12 +478,14 @@ impl Pacer {
             Observation::Connected { handle_s } => {
                 self.handle.push(handle_s);
                 self.live(now, 1.0, 0.0);
+                self.headroom += self.cfg.target_fraction();
             }
             Observation::Abandoned { handle_s } => {
                 if let Some(h) = handle_s {
                     self.handle.push(h);
                 }
                 self.live(now, 1.0, 1.0);
+                self.headroom += self.cfg.target_fraction() - 1.0;
             }
         }
         self.expire(now);
@@ -593,7 +618,19 @@ impl Pacer {
                     (progressive, Basis::OverBudget)
                 } else {
                     match self.predictive(s) {
-                        Some(n) => (n.max(progressive), Basis::Predictive),
+                        Some(n) => {
+                            // The budget cap: calls in flight beyond the free agents at most
+                            // the abandoned calls the window can still take.
+                            let room = self.headroom.max(0.0).floor().min(f64::from(MAX_PER_TICK));
+                            let cap =
+                                (f64::from(s.free) + room - f64::from(in_flight)).max(0.0) as u32;
+                            let n = n.max(progressive);
+                            if n > cap.max(progressive) {
+                                (cap.max(progressive), Basis::BudgetCap)
+                            } else {
+                                (n, Basis::Predictive)
+                            }
+                        }
                         None => (progressive, Basis::OverBudget),
                     }
                 }
@@ -804,16 +841,45 @@ mod tests {
         assert_eq!(p.calls_to_place(&snap(5, &[30; 5], 0)), 5);
         assert_eq!(p.figures().basis, Basis::ColdStart);
         let mut p = warmed(DialMode::Predictive, 0.3, 300);
+        // A window with room for the model (the budget cap is below).
+        p.set_window(None, 100.0);
         assert_eq!(p.calls_to_place(&snap(2, &[30], 0)), 2);
         assert_eq!(p.figures().basis, Basis::FewAgents);
         let n = p.calls_to_place(&snap(5, &[30; 5], 0));
         assert_eq!(p.figures().basis, Basis::Predictive);
         assert!(n > 5, "{n}");
-        p.set_window_rate(Some(0.031));
+        p.set_window(Some(0.031), 100.0);
         assert_eq!(p.calls_to_place(&snap(5, &[30; 5], 0)), 5);
         assert_eq!(p.figures().basis, Basis::OverBudget);
-        p.set_window_rate(Some(0.02));
+        p.set_window(Some(0.02), 100.0);
         assert!(p.calls_to_place(&snap(5, &[30; 5], 0)) > 5);
+    }
+
+    #[test]
+    fn predictive_never_has_more_calls_beyond_the_free_agents_than_the_window_can_abandon() {
+        // A low answer rate: the model would dial many lines for 5 free agents.
+        let mut p = warmed(DialMode::Predictive, 0.1, 300);
+        p.set_window(Some(0.0), 100.0);
+        let unbounded = p.calls_to_place(&snap(5, &[30; 5], 0));
+        assert!(unbounded > 12, "{unbounded}");
+        assert_eq!(p.figures().basis, Basis::Predictive);
+        // Room for 3.4 abandoned calls: 5 free + 3 in flight at most, 2 of them ringing.
+        p.set_window(Some(0.0), 3.4);
+        assert_eq!(p.calls_to_place(&snap(5, &[30; 5], 2)), 6);
+        assert_eq!(p.figures().basis, Basis::BudgetCap);
+        // Each abandoned call spends one (less the target it earns), each connected one earns
+        // the target: 3.4 - 0.97 = 2.43, then + 0.03 × 20 = 3.03.
+        p.observe(Observation::Abandoned { handle_s: None }, UnixTime(10_000));
+        assert!((p.headroom() - 2.43).abs() < 1e-9, "{}", p.headroom());
+        assert_eq!(p.calls_to_place(&snap(5, &[30; 5], 0)), 7);
+        for _ in 0..20 {
+            p.observe(Observation::Connected { handle_s: 60 }, UnixTime(10_001));
+        }
+        assert_eq!(p.calls_to_place(&snap(5, &[30; 5], 0)), 8);
+        // No room: never fewer than progressive, never more.
+        p.set_window(Some(0.0), 0.5);
+        assert_eq!(p.calls_to_place(&snap(5, &[30; 5], 1)), 4);
+        assert_eq!(p.figures().basis, Basis::BudgetCap);
     }
 
     #[test]
@@ -863,11 +929,8 @@ mod tests {
         assert!(p.figures().abandon_rate.unwrap() > 0.03);
     }
 
-    #[test]
-    fn amd_false_positives_use_the_budget() {
-        let mut c = cfg(DialMode::Predictive);
-        c.amd = true;
-        let mut p = Pacer::new(c);
+    /// 300 seconds of one person (connected 90 s), one machine and one no-answer in turn.
+    fn as_many_machines_as_people(p: &mut Pacer) {
         for i in 0..300 {
             let now = UnixTime(i);
             match i % 3 {
@@ -875,11 +938,19 @@ mod tests {
                     p.observe(Observation::Answered { ring_s: 8 }, now);
                     p.observe(Observation::Connected { handle_s: 90 }, now);
                 }
-                // As many machines as people: 10 % of them alone is 9 % abandoned.
                 1 => p.observe(Observation::Machine { ring_s: 8 }, now),
                 _ => p.observe(Observation::NotAnswered { ring_s: 25 }, now),
             }
         }
+    }
+
+    #[test]
+    fn amd_false_positives_use_the_budget() {
+        let mut c = cfg(DialMode::Predictive);
+        c.amd = true;
+        let mut p = Pacer::new(c);
+        // As many machines as people: 10 % of them alone is 9 % abandoned.
+        as_many_machines_as_people(&mut p);
         assert_eq!(p.calls_to_place(&snap(5, &[30; 5], 0)), 5);
         assert_eq!(p.figures().basis, Basis::OverBudget);
         assert!(p.figures().abandon_rate.unwrap() > 0.05);
@@ -903,18 +974,8 @@ mod tests {
         let c = PacingConfig::of(&campaign);
         assert_eq!(c.false_positives.per_mille(), 20);
         let mut p = Pacer::new(c);
-        for i in 0..300 {
-            let now = UnixTime(i);
-            match i % 3 {
-                0 => {
-                    p.observe(Observation::Answered { ring_s: 8 }, now);
-                    p.observe(Observation::Connected { handle_s: 90 }, now);
-                }
-                // As many machines as people: 2 % of them is 1.96 % abandoned, under 3 %.
-                1 => p.observe(Observation::Machine { ring_s: 8 }, now),
-                _ => p.observe(Observation::NotAnswered { ring_s: 25 }, now),
-            }
-        }
+        // As many machines as people: 2 % of them is 1.96 % abandoned, under 3 %.
+        as_many_machines_as_people(&mut p);
         let rate = p.figures().abandon_rate.unwrap();
         assert!((rate - 2.0 / 102.0).abs() < 1e-9, "{rate}");
         p.calls_to_place(&snap(5, &[30; 5], 0));

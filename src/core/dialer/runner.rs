@@ -552,14 +552,17 @@ async fn pace(
     if read_window {
         // The regime's whole window from the ledger, AMD false positives estimated in: over
         // target, predictive paces as progressive until it is back under.
-        let (calls, c) = (parts.calls.clone(), campaign.clone());
-        let rate = off_runtime(move || abandon_rate(calls.as_ref(), id, &c, now))
-            .await
-            .ok()
-            .flatten();
+        let (calls, rule) = (parts.calls.clone(), AbandonRule::of(campaign));
+        let since = rule.window_start(now);
+        let window = off_runtime(move || calls.ledger(id, since)).await;
         let mut b = lock(book);
         b.window_read.insert(id, tokio::time::Instant::now());
-        b.pacer(id, campaign).set_window_rate(rate);
+        match window {
+            Ok(counts) => b
+                .pacer(id, campaign)
+                .set_window(rule.rate(&counts), rule.headroom(&counts, 0)),
+            Err(e) => warn!(campaign = %id, error = %e, "dialer: abandon window not read"),
+        }
     }
     let mut agents = agents_of(&parts.live, campaign, now);
     // An agent a call in flight was placed for is not free for another.

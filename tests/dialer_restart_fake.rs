@@ -156,6 +156,7 @@ async fn a_call_never_sent_before_a_kill_is_released_and_a_sent_one_is_resolved(
         journal: Journal::new(Arc::new(SqliteJournalReader::open(&path, 2).unwrap())),
         board: Arc::new(PacingBoard::default()),
         schedule: None,
+        directory: None,
     });
 
     // The unsent call: released at once, nothing dialed, nothing counted.

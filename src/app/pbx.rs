@@ -143,6 +143,7 @@ pub async fn run(
             journal: services.journal.clone(),
             board: services.dialer.pacing().clone(),
             schedule: services.dialer.schedule().cloned(),
+            directory: Some(services.directory.clone()),
         })
     });
     match client.send(&CoreSettings).await {

@@ -106,6 +106,8 @@ pub struct RunnerParts {
     pub board: Arc<PacingBoard>,
     /// The scheduled calls (callbacks and tasks), handed to contacts as they come due.
     pub schedule: Option<ScheduleService>,
+    /// The agents' user names (a contact may name its agent by one).
+    pub directory: Option<crate::core::directory::Directory>,
 }
 
 /// A running dialer; stops when dropped or [`Self::stop`]ped.
@@ -418,15 +420,23 @@ pub struct FreeAgents(Vec<(AgentInterface, Vec<String>)>);
 
 impl FreeAgents {
     /// The free members of `agents` but those in `reserved`, each with its [`claim::agent_keys`]
+    /// and the user name `users` (number, user name) gives its member name, the agent's number
     /// (a member whose interface is not a valid [`AgentInterface`] is left out).
-    pub fn of(agents: &Agents, reserved: &[AgentInterface]) -> Self {
+    pub fn of(agents: &Agents, reserved: &[AgentInterface], users: &[(String, String)]) -> Self {
         Self(
             agents
                 .free_members
                 .iter()
                 .filter_map(|(iface, name)| {
                     let a = AgentInterface::parse(iface)?;
-                    (!reserved.contains(&a)).then(|| (a, claim::agent_keys(iface, name)))
+                    let mut keys = claim::agent_keys(iface, name);
+                    if let Some((_, user)) = users.iter().find(|(n, u)| n == name && !u.is_empty())
+                    {
+                        if !keys.contains(user) {
+                            keys.push(user.clone());
+                        }
+                    }
+                    (!reserved.contains(&a)).then_some((a, keys))
                 })
                 .collect(),
         )
@@ -565,8 +575,21 @@ async fn pace(
         }
     }
     let mut agents = agents_of(&parts.live, campaign, now);
+    // The directory's user names of the free agents (a contact may name its agent so).
+    let users: Vec<(String, String)> = match (&parts.directory, agents.free_members.is_empty()) {
+        (Some(d), false) => d
+            .agents()
+            .await
+            .map(|all| {
+                all.into_iter()
+                    .map(|a| (a.number.as_str().to_owned(), a.username))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
     // An agent a call in flight was placed for is not free for another.
-    let mut free = FreeAgents::of(&agents, &reserved);
+    let mut free = FreeAgents::of(&agents, &reserved, &users);
     agents.free = agents
         .free
         .saturating_sub((agents.free_members.len() - free.len()) as u32);
@@ -1279,11 +1302,19 @@ mod tests {
             ..Agents::default()
         };
         let reserved = [AgentInterface::parse("PJSIP/1004").unwrap()];
-        let mut free = FreeAgents::of(&agents, &reserved);
+        // Member 1004 is directory agent 1004, user name pperez.
+        let users = [("1004".to_owned(), "pperez".to_owned())];
+        let mut free = FreeAgents::of(&agents, &reserved, &users);
         assert_eq!(free.len(), 1);
         assert_eq!(
             free.filter(),
             AgentFilter::Free(vec!["PJSIP/1005".into(), "Ana".into(), "1005".into()])
+        );
+        let mut unreserved = FreeAgents::of(&agents, &[], &users);
+        assert_eq!(
+            unreserved.take("pperez"),
+            AgentInterface::parse("PJSIP/1004"),
+            "named by the directory's user name of member 1004"
         );
         assert_eq!(free.take("1004"), None, "reserved");
         assert_eq!(free.take("Ana"), AgentInterface::parse("PJSIP/1005"));

@@ -10,9 +10,6 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use centralita::asterisk::ami::{AmiClient, AmiSettings};
-use centralita::asterisk::call_control::spawn_originate_service;
-use centralita::asterisk::events::EventHub;
 use centralita::core::campaigns::CampaignName;
 use centralita::core::dialer::calls::DialerCallStore;
 use centralita::core::dialer::campaign::CampaignState;
@@ -29,10 +26,10 @@ use centralita::core::originate::{
     PbxFact, PhoneNumber,
 };
 use centralita::core::originate_service::{OriginateService, OriginateSettings};
-use centralita::core::{Journal, Secret, UnixTime};
+use centralita::core::{Journal, UnixTime};
 use centralita::store::originate_jobs::SqliteOriginateStore;
 use centralita::store::{SqliteDialer, SqliteJournalReader};
-use support::fake_ami::{FakeAmi, SECRET, USERNAME};
+use support::fake_ami::FakeAmi;
 
 const ZONE: &str = "America/Montevideo";
 
@@ -95,23 +92,15 @@ fn job(number: &str) -> OriginateJob {
 /// Connects and starts the originate service: answers its `DeviceStateList`, then its
 /// resync's `CoreShowChannels` with no channel at all.
 async fn originate(fake: &mut FakeAmi, path: &std::path::Path) -> OriginateService {
-    let mut s = AmiSettings::new("127.0.0.1", fake.addr.port(), USERNAME, Secret::new(SECRET));
-    s.action_timeout = Duration::from_secs(2);
-    s.keepalive = Duration::ZERO;
-    let client = AmiClient::connect(s).await.unwrap();
     let store = Arc::new(SqliteOriginateStore::open(path).unwrap());
-    let hub = EventHub::start(&client);
-    let answer = fake.answer_device_state_list(&[]);
-    let (svc, ()) = tokio::join!(
-        spawn_originate_service(
-            &hub,
+    let (svc, _hub) = fake
+        .originate_service(
             store,
             "centralita-originate",
-            OriginateSettings::default()
-        ),
-        answer
-    );
-    let svc = svc.unwrap();
+            OriginateSettings::default(),
+            &[],
+        )
+        .await;
     let channels = fake.next_action().await;
     assert_eq!(
         channels.action(),

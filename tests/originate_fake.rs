@@ -9,19 +9,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use centralita::asterisk::ami::{AmiClient, AmiSettings};
-use centralita::asterisk::call_control::spawn_originate_service;
-use centralita::asterisk::events::EventHub;
 use centralita::core::audit::{ActionFilter, ActionJournal, Actor};
 use centralita::core::originate::{
     CallData, Extension, JobState, OriginateId, OriginateRequest, OriginateStore, PhoneNumber,
 };
 use centralita::core::originate_service::{JobChange, OriginateService, OriginateSettings};
-use centralita::core::Secret;
 use centralita::core::TimeRange;
 use centralita::store::originate_jobs::SqliteOriginateStore;
 use centralita::store::SqliteActionJournal;
-use support::fake_ami::{FakeAmi, Incoming, SECRET, USERNAME};
+use support::fake_ami::{FakeAmi, Incoming};
 use tokio::sync::broadcast;
 
 fn store_path(tag: &str) -> PathBuf {
@@ -36,23 +32,15 @@ fn store_path(tag: &str) -> PathBuf {
 
 /// Connects, starts the service and answers its `DeviceStateList` (1001 and 1002 idle).
 async fn setup(fake: &mut FakeAmi, path: &std::path::Path) -> OriginateService {
-    let mut s = AmiSettings::new("127.0.0.1", fake.addr.port(), USERNAME, Secret::new(SECRET));
-    s.action_timeout = Duration::from_secs(2);
-    s.keepalive = Duration::ZERO;
-    let client = AmiClient::connect(s).await.unwrap();
     let store = Arc::new(SqliteOriginateStore::open(path).unwrap());
-    let answer = fake.answer_device_state_list(&["PJSIP/1001", "PJSIP/1002", "PJSIP/1003"]);
-    let hub = EventHub::start(&client);
-    let (svc, ()) = tokio::join!(
-        spawn_originate_service(
-            &hub,
-            store,
-            "centralita-originate",
-            OriginateSettings::default()
-        ),
-        answer
-    );
-    svc.unwrap()
+    fake.originate_service(
+        store,
+        "centralita-originate",
+        OriginateSettings::default(),
+        &["PJSIP/1001", "PJSIP/1002", "PJSIP/1003"],
+    )
+    .await
+    .0
 }
 
 fn event(o: &Incoming, fields: &[(&str, &str)]) {

@@ -176,6 +176,39 @@ impl FakeAmi {
         ]);
     }
 
+    /// Logs a client in (2 s action timeout, no keepalive) and starts the originate service
+    /// over it with `store`, `context` and `settings`, answering its `DeviceStateList` with
+    /// `devices` idle; the service and the event hub.
+    pub async fn originate_service(
+        &mut self,
+        store: Arc<dyn centralita::core::originate::OriginateStore>,
+        context: &str,
+        settings: centralita::core::originate_service::OriginateSettings,
+        devices: &[&str],
+    ) -> (
+        centralita::core::originate_service::OriginateService,
+        centralita::asterisk::events::EventHub,
+    ) {
+        use centralita::asterisk::ami::{AmiClient, AmiSettings};
+        let mut s = AmiSettings::new(
+            "127.0.0.1",
+            self.addr.port(),
+            USERNAME,
+            centralita::core::Secret::new(SECRET),
+        );
+        s.action_timeout = Duration::from_secs(2);
+        s.keepalive = Duration::ZERO;
+        let client = AmiClient::connect(s).await.unwrap();
+        let hub = centralita::asterisk::events::EventHub::start(&client);
+        let (svc, ()) = tokio::join!(
+            centralita::asterisk::call_control::spawn_originate_service(
+                &hub, store, context, settings
+            ),
+            self.answer_device_state_list(devices)
+        );
+        (svc.unwrap(), hub)
+    }
+
     /// Whether an action arrives within `wait` (for asserting that none does).
     pub async fn try_next_action(&mut self, wait: Duration) -> Option<Incoming> {
         tokio::time::timeout(wait, self.actions.recv())

@@ -34,7 +34,7 @@ use centralita::core::UnixTime;
 use centralita::store::SqliteDialer;
 use serde_json::{json, Value};
 use support::dialer::{base, campaign, timed_import, QUEUE};
-use support::engine::{create_key, fail, get, Engine};
+use support::engine::{admin, create_key, fail, get, Engine};
 
 const ROLE_VAR: &str = "CENTRALITA_BENCH_ROLE";
 const ROLE_CLIENT: &str = "dialer-upload-http";
@@ -205,20 +205,11 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let config = offline_config(&dir);
 
-    let created = Command::new(&bin)
-        .args(["admin", "--config"])
-        .arg(&config)
-        .args(["dialer", "campaign", "create", CAMPAIGN, "--queue", QUEUE])
-        .stdin(Stdio::null())
-        .output()
-        .expect("centralita admin runs");
-    if !created.status.success() {
-        eprintln!(
-            "dialer campaign create failed: {}",
-            String::from_utf8_lossy(&created.stderr)
-        );
-        std::process::exit(1);
-    }
+    admin(
+        &bin,
+        &config,
+        &["dialer", "campaign", "create", CAMPAIGN, "--queue", QUEUE],
+    );
     let key = create_key(&bin, &config, "ucontact", "bench dialer_upload_http");
 
     let mut engine = Engine::start(&bin, &config, dir.join("engine.log"));

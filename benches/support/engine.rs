@@ -138,29 +138,39 @@ pub fn threads(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// `centralita admin --config CONFIG credential create --system SYSTEM --api API`: the key it
-/// prints (exits 1 if it fails).
-pub fn create_key(bin: &Path, config: &Path, api: &str, system: &str) -> String {
+/// `centralita admin --config CONFIG ARGS...`: what it prints (exits 1 if it fails).
+pub fn admin(bin: &Path, config: &Path, args: &[&str]) -> String {
     let out = Command::new(bin)
         .args(["admin", "--config"])
         .arg(config)
-        .args(["credential", "create", "--system", system, "--api", api])
+        .args(args)
         .stdin(Stdio::null())
         .output()
         .expect("centralita admin runs");
     if !out.status.success() {
         eprintln!(
-            "credential create --api {api} failed: {}",
+            "centralita admin {} failed: {}",
+            args.join(" "),
             String::from_utf8_lossy(&out.stderr)
         );
         std::process::exit(1);
     }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap_or("")
-        .trim()
-        .to_string()
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `centralita admin --config CONFIG credential create --system SYSTEM --api API`: the key it
+/// prints (exits 1 if it fails).
+pub fn create_key(bin: &Path, config: &Path, api: &str, system: &str) -> String {
+    admin(
+        bin,
+        config,
+        &["credential", "create", "--system", system, "--api", api],
+    )
+    .lines()
+    .last()
+    .unwrap_or("")
+    .trim()
+    .to_string()
 }
 
 pub fn strip_ansi(s: &str) -> String {

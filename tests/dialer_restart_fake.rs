@@ -3,7 +3,9 @@
 //! job with its contact and sending its `Originate` left a job never marked sent: the restart
 //! closes the job as not placed (eXpand's 6, never vanished), returns the contact to Pending at
 //! once with no attempt and no ledger row, and sends nothing. A job marked sent whose channel
-//! is gone is resolved as before: vanished, from its trunk leg's CDR, one attempt.
+//! is gone is resolved as before: vanished, from its trunk leg's CDR, one attempt. So is a
+//! call whose answer was missed while the engine was down (its job saw only a normal clearing
+//! and folded it into no answer): the ledger says answered, as Asterisk's CDR does.
 
 mod support;
 
@@ -22,13 +24,16 @@ use centralita::core::dialer::{
 use centralita::core::directory::QueueName;
 use centralita::core::live::SharedLive;
 use centralita::core::originate::{
-    apply, DirectTarget, JobState, OriginateId, OriginateJob, OriginateRequest, OriginateStore,
-    PbxFact, PhoneNumber,
+    apply, ChannelRole, DirectTarget, JobState, OriginateId, OriginateJob, OriginateRequest,
+    OriginateStore, PbxFact, PhoneNumber,
 };
 use centralita::core::originate_service::{OriginateService, OriginateSettings};
-use centralita::core::{Journal, UnixTime};
+use centralita::core::{
+    CdrRecord, ChannelName, Disposition, Journal, JournalStore, SourceCursor, SourceId, UniqueId,
+    UnixTime,
+};
 use centralita::store::originate_jobs::SqliteOriginateStore;
-use centralita::store::{SqliteDialer, SqliteJournalReader};
+use centralita::store::{SqliteDialer, SqliteJournal, SqliteJournalReader};
 use support::fake_ami::FakeAmi;
 
 const ZONE: &str = "America/Montevideo";
@@ -198,5 +203,123 @@ async fn a_call_never_sent_before_a_kill_is_released_and_a_sent_one_is_resolved(
             .await
             .is_none(),
         "no Originate sent at the restart"
+    );
+}
+
+/// Connects and starts the originate service with no open job (its resync asks nothing).
+async fn originate_nothing_open(fake: &mut FakeAmi, path: &std::path::Path) -> OriginateService {
+    let store = Arc::new(SqliteOriginateStore::open(path).unwrap());
+    let (svc, _hub) = fake
+        .originate_service(
+            store,
+            "centralita-originate",
+            OriginateSettings::default(),
+            &[],
+        )
+        .await;
+    svc
+}
+
+/// The trunk leg's CDR of a dialer call: the Local channel's dial of the carrier.
+fn trunk_leg(callid: &str, disposition: Disposition) -> CdrRecord {
+    let start = UnixTime::now().seconds() - 50;
+    let answered = disposition == Disposition::Answered;
+    CdrRecord {
+        source_rowid: 7,
+        clid: String::new(),
+        src: "5550000".into(),
+        dst: "55510001".into(),
+        dcontext: "centralita-dialer".into(),
+        channel: ChannelName::new("Local/q_campanas@centralita-dialer-00000001;2"),
+        dstchannel: Some(ChannelName::new("PJSIP/carrier-00000002")),
+        lastapp: "Dial".into(),
+        lastdata: "PJSIP/55510001@carrier,25".into(),
+        duration: std::time::Duration::from_secs(20),
+        billsec: std::time::Duration::from_secs(if answered { 12 } else { 0 }),
+        disposition,
+        amaflags: String::new(),
+        accountcode: String::new(),
+        uniqueid: UniqueId::new(&format!("{callid}-leg")),
+        linkedid: UniqueId::new(callid),
+        sequence: 2,
+        peeraccount: String::new(),
+        userfield: String::new(),
+        start: UnixTime(start),
+        answer: answered.then_some(UnixTime(start + 8)),
+        end: UnixTime(start + 20),
+        recordingfile: String::new(),
+        calldata: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_call_whose_answer_was_missed_is_resolved_from_its_trunk_leg() {
+    let dir = support::TempDir::new("dialer-restart-missed");
+    let path = dir.path().join("store.db");
+    let dialer = Arc::new(SqliteDialer::open(&path).unwrap());
+    let (campaign, [missed_contact, _]) = claimed_pair(&dialer);
+
+    // The engine was down while the call was answered: back up, it saw only the Local
+    // channel clear normally (cause 16), with no dial status, and folded that into no answer.
+    let jobs = SqliteOriginateStore::open(&path).unwrap();
+    let fresh = job("55510001");
+    let mut missed = apply(fresh, &PbxFact::Sending, UnixTime::now());
+    for fact in [PbxFact::DestinationRinging, PbxFact::HungUp { cause: 16 }] {
+        missed = apply(missed, &fact, UnixTime::now());
+    }
+    assert_eq!(missed.state, JobState::NoAnswer);
+    jobs.insert(&missed).unwrap();
+    assert!(dialer.set_job(missed_contact, &missed.id).unwrap());
+    // Asterisk's CDR of the trunk leg says the line answered.
+    let callid = missed
+        .id
+        .channel_uniqueid(ChannelRole::DirectOriginated)
+        .as_str()
+        .to_owned();
+    SqliteJournal::open(&path)
+        .unwrap()
+        .append_cdrs(
+            &SourceId::new("cdr"),
+            &[trunk_leg(&callid, Disposition::Answered)],
+            SourceCursor::Rowid(7),
+        )
+        .unwrap();
+
+    let mut fake = FakeAmi::start().await;
+    let svc = originate_nothing_open(&mut fake, &path).await;
+    let _runner = DialerRunner::spawn(RunnerParts {
+        store: dialer.clone(),
+        calls: dialer.clone(),
+        center: jiff::tz::TimeZone::UTC,
+        originate: svc.clone(),
+        live: Arc::new(SharedLive::default()),
+        journal: Journal::new(Arc::new(SqliteJournalReader::open(&path, 2).unwrap())),
+        board: Arc::new(PacingBoard::default()),
+        schedule: None,
+        directory: None,
+    });
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let resolved = loop {
+        let c = dialer.contact(missed_contact).unwrap().unwrap();
+        if c.state != ContactState::InProgress || tokio::time::Instant::now() >= deadline {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(resolved.attempts, 1, "{resolved:?}");
+    let ledger = dialer.evidence(campaign, 0, 10).unwrap();
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    let evidence = &ledger[0].2;
+    assert_eq!(evidence.job, missed.id);
+    assert!(
+        evidence.answered,
+        "the ledger says answered, as the CDR: {evidence:?}"
+    );
+    let attempts = dialer.attempts_of(missed_contact).unwrap();
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    assert!(
+        attempts[0].answered_at.is_some(),
+        "the answer time is the CDR's: {attempts:?}"
     );
 }

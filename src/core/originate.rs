@@ -936,6 +936,24 @@ impl OriginateJob {
         self.state.is_final() && self.sent_at.is_none()
     }
 
+    /// Whether a direct job's final state is a guess the call's CDR should settle: it
+    /// [vanished](Self::vanished), or it was sent and ended unanswered with neither a dial
+    /// status nor a hangup cause saying why. A call followed to its end always shows its dial's
+    /// end (answer, busy, no answer, congestion); a job that only saw its channel clear
+    /// normally missed its answer and its dial's end (the engine was down, or its connection
+    /// lost, meanwhile).
+    pub fn end_is_guess(&self) -> bool {
+        self.vanished
+            || (self.state.is_final()
+                && self.sent_at.is_some()
+                && self.answered_at.is_none()
+                && self.dial_failure.is_none()
+                && matches!(self.state, JobState::NoAnswer | JobState::Unavailable)
+                && self
+                    .hangup_cause
+                    .is_some_and(|c| Failure::from_cause(c).is_none()))
+    }
+
     /// Whether the source is still to answer (click-to-call, from a phone or an outside
     /// number, before the source answered).
     fn in_source_phase(&self) -> bool {
@@ -1262,6 +1280,38 @@ mod tests {
         // Refused before the send (a refused link): never placed.
         let (job, _) = run(direct(), &[NotSent]);
         assert!(job.never_placed() && !job.vanished);
+    }
+
+    #[test]
+    fn a_direct_job_that_only_saw_a_normal_clearing_has_a_guessed_end() {
+        use PbxFact::*;
+        let sent = || apply(direct(), &Sending, UnixTime(1));
+        let end = |facts: &[PbxFact]| run(sent(), facts).0;
+        // Its answer and its dial's end were missed (the engine was down meanwhile).
+        let missed = end(&[DestinationRinging, HungUp { cause: 16 }]);
+        assert_eq!(missed.state, JobState::NoAnswer);
+        assert!(missed.end_is_guess(), "{missed:?}");
+        assert!(end(&[HungUp { cause: 0 }]).end_is_guess());
+        // Followed to its end: the dial status or the cause says what happened.
+        for facts in [
+            vec![DialEnded(Failure::NoAnswer), HungUp { cause: 16 }],
+            vec![DialEnded(Failure::Busy), HungUp { cause: 16 }],
+            vec![HungUp { cause: 17 }],
+            vec![HungUp { cause: 19 }],
+            vec![DestinationAnswered, HungUp { cause: 16 }],
+            vec![DestinationFailed(Failure::NoAnswer)],
+            vec![NotSent],
+            vec![Cancelled],
+        ] {
+            let job = end(&facts);
+            assert!(
+                job.state.is_final() && !job.end_is_guess(),
+                "{facts:?}: {job:?}"
+            );
+        }
+        // Never sent: nothing to settle; vanished: always a guess.
+        assert!(!run(direct(), &[HungUp { cause: 16 }]).0.end_is_guess());
+        assert!(end(&[DestinationAnswered, Vanished]).end_is_guess());
     }
 
     #[test]

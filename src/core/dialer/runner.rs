@@ -11,8 +11,10 @@
 //! claimed but never placed is returned to Pending without an attempt, and so is one whose
 //! job ended without its Originate ever being sent (the job is marked sent in the store just
 //! before the write: a job without the mark certainly dialed nothing). A call whose end was
-//! not seen (its job [vanished](crate::core::originate::OriginateJob::vanished), a stored fact)
-//! is resolved from its trunk leg's CDR. The ledger's job key keeps an attempt from being
+//! not seen (its job [vanished](crate::core::originate::OriginateJob::vanished), a stored fact),
+//! or whose answer and dial's end were missed (its job only saw a normal clearing:
+//! [`end_is_guess`](crate::core::originate::OriginateJob::end_is_guess)), is resolved from its
+//! trunk leg's CDR. The ledger's job key keeps an attempt from being
 //! recorded twice.
 
 use std::collections::HashMap;
@@ -854,9 +856,10 @@ async fn resolve(
     let mut state = status.state;
     let mut answered_at = status.answered_at;
     let deadline = tokio::time::Instant::now() + EVIDENCE_WAIT;
-    if status.vanished {
-        // The call ended while nobody watched (the engine or the PBX was down, or the send's
-        // answer was lost): the trunk leg's CDR says what became of it.
+    if status.end_is_guess() {
+        // The call ended, or was answered, while nobody watched (the engine or the PBX was
+        // down, or the connection or the send's answer was lost): the trunk leg's CDR says
+        // what became of it.
         if let Some(leg) = trunk_leg(parts, &callid, deadline).await {
             let (a, s) = outcome_of_leg(&leg, state);
             answered |= a;

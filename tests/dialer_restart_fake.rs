@@ -239,7 +239,7 @@ fn trunk_leg(callid: &str, disposition: Disposition) -> CdrRecord {
         disposition,
         amaflags: String::new(),
         accountcode: String::new(),
-        uniqueid: UniqueId::new(&format!("{callid}-leg")),
+        uniqueid: UniqueId::new(format!("{callid}-leg")),
         linkedid: UniqueId::new(callid),
         sequence: 2,
         peeraccount: String::new(),

@@ -117,6 +117,36 @@ pub fn get_request(url: &HttpUrl, username: &str, password: &Secret) -> String {
     )
 }
 
+/// `METHOD <url>` with HTTP basic authentication, asking for JSON, with an optional JSON body
+/// (pure). `method` is one of the few the engine sends (`GET`, `POST`, `PUT`, `DELETE`).
+pub fn json_request(
+    method: &str,
+    url: &HttpUrl,
+    username: &str,
+    password: &Secret,
+    body: Option<&str>,
+) -> String {
+    let credentials = base64::engine::general_purpose::STANDARD
+        .encode(format!("{username}:{}", password.expose()));
+    let (content, body) = match body {
+        Some(b) => (
+            format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                b.len()
+            ),
+            b,
+        ),
+        None => ("Content-Length: 0\r\n".to_owned(), ""),
+    };
+    format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: centralita\r\n\
+         Accept: application/json\r\nAuthorization: Basic {credentials}\r\n\
+         {content}Connection: close\r\n\r\n{body}",
+        path = url.path(),
+        host = url.host_header(),
+    )
+}
+
 /// A whole answer: its status and body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpAnswer {

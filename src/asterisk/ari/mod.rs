@@ -1,21 +1,41 @@
-//! What the engine reads from Asterisk's REST interface (ARI): the list of PJSIP endpoints
-//! (`GET <ari>/endpoints/PJSIP`), every configured one with its state, reachable or not. AMI
-//! lists them only to the `system` class (`PJSIPShowEndpoints`), which the engine's AMI user
-//! does not have.
+//! Asterisk's REST interface (ARI): the engine's client of it.
 //!
-//! The wire type ([`AriEndpoint`]) stays here; the live snapshot takes names and states.
+//! - this file: the client ([`AriClient`]: base URL, user, password), the one error enum
+//!   ([`AriError`]) and the list of PJSIP endpoints (`GET <ari>/endpoints/PJSIP`), every
+//!   configured one with its state, reachable or not (AMI lists them only to the `system`
+//!   class, which the engine's AMI user does not have);
+//! - [`rest`]: typed REST resources (channels, bridges, playbacks, recordings) with their ids as
+//!   newtypes, every value put in a URL validated and percent-encoded;
+//! - [`events`]: the typed events of the WebSocket stream, decoded by a pure function;
+//! - [`ws`]: the WebSocket event stream itself (connect, frames, keep-alive);
+//! - [`app`]: a Stasis application session ([`app::AriApp`]): events delivered in order,
+//!   reconnect with capped, jittered backoff, and a resync of the channels the app owns after
+//!   every (re)connect.
+//!
+//! No existing ARI crate is used: those published (`asterisk-ari`, `asterisk-ari-client-rs`,
+//! `asterisk-rs-ari`, `arirs`) bring `reqwest` with its own HTTP and TLS stack beside the
+//! engine's [`crate::http_client`], type ids as plain strings, do not validate what goes into
+//! a URL or a media URI, and none resyncs the channels an application owned after a reconnect,
+//! which is the part the IVR needs most. The few resources the engine uses are a small amount of
+//! typed code over the client the engine already has, plus `tokio-tungstenite` for the
+//! WebSocket.
+
+pub mod app;
+pub mod events;
+pub mod rest;
+pub mod ws;
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::core::Secret;
-use crate::http_client::{exchange, get_request, HttpError, HttpUrl};
+use crate::http_client::{exchange, get_request, json_request, HttpAnswer, HttpError, HttpUrl};
 
 /// The longest an ARI request may take.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The largest ARI answer read (a few hundred bytes per endpoint).
+/// The largest ARI answer read (a few hundred bytes per endpoint or channel).
 pub const MAX_ANSWER: usize = 4 << 20;
 
 /// One endpoint as ARI describes it (the fields the engine reads).
@@ -30,18 +50,36 @@ pub struct AriEndpoint {
     pub state: String,
 }
 
-/// Why ARI could not be read.
+/// Why an ARI request or the event stream failed. Never carries the password, nor any text
+/// of the request.
 #[derive(Debug, thiserror::Error)]
 pub enum AriError {
     /// The request failed.
     #[error("ARI request failed")]
     Http(#[from] HttpError),
-    /// ARI answered another status (401: the user or password is wrong).
+    /// ARI answered another status (401: the user or password is wrong; 404: no such
+    /// channel, bridge, playback or recording; 409: not in a state for it; 422: a bad value).
     #[error("ARI answered {0}")]
     Status(u16),
     /// The body is not the JSON expected.
-    #[error("ARI answer is not a list of endpoints")]
+    #[error("ARI answer is not the JSON expected")]
     Json(#[from] serde_json::Error),
+    /// A value refused before anything was sent (which one, never the value itself).
+    #[error("invalid ARI value: {0}")]
+    Invalid(&'static str),
+    /// The WebSocket event stream failed (connect, handshake or frames).
+    #[error("ARI event stream failed: {0}")]
+    WebSocket(&'static str),
+    /// The application session is gone.
+    #[error("ARI application stopped")]
+    Closed,
+}
+
+impl AriError {
+    /// Whether ARI answered 404 (the channel, bridge, playback or recording does not exist).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Status(404))
+    }
 }
 
 /// The endpoints of an answer's JSON body (pure).
@@ -52,6 +90,7 @@ pub fn parse_endpoints(body: &[u8]) -> Result<Vec<AriEndpoint>, serde_json::Erro
 /// An ARI user at one base URL. `Debug` hides the password.
 #[derive(Clone, Debug)]
 pub struct AriClient {
+    base: HttpUrl,
     endpoints_url: HttpUrl,
     username: String,
     secret: Secret,
@@ -61,8 +100,10 @@ impl AriClient {
     /// A client of the ARI at `base` (`http://127.0.0.1:8088/ari`); `None` if `base` is not
     /// an `http://` URL.
     pub fn new(base: &str, username: &str, secret: Secret) -> Option<Self> {
+        let base = HttpUrl::parse(base)?;
         Some(Self {
-            endpoints_url: HttpUrl::parse(base)?.join("/endpoints/PJSIP")?,
+            endpoints_url: base.join("/endpoints/PJSIP")?,
+            base,
             username: username.to_owned(),
             secret,
         })
@@ -76,6 +117,41 @@ impl AriClient {
             return Err(AriError::Status(answer.status));
         }
         Ok(parse_endpoints(&answer.body)?)
+    }
+
+    /// The base URL (`http://127.0.0.1:8088/ari`).
+    pub fn base(&self) -> &HttpUrl {
+        &self.base
+    }
+
+    /// The user.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// The password, for the one place that sends it (the WebSocket's `Authorization`).
+    pub(crate) fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// `METHOD <base><path_and_query>` with an optional JSON body; the answer if its status is
+    /// 2xx. `path_and_query` is built by [`rest`] from validated, encoded parts only.
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Option<&str>,
+    ) -> Result<HttpAnswer, AriError> {
+        let url = self
+            .base
+            .join(path_and_query)
+            .ok_or(AriError::Invalid("path"))?;
+        let request = json_request(method, &url, &self.username, &self.secret, body);
+        let answer = exchange(&url, &request, MAX_ANSWER, TIMEOUT).await?;
+        if !(200..300).contains(&answer.status) {
+            return Err(AriError::Status(answer.status));
+        }
+        Ok(answer)
     }
 }
 

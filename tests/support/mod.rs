@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_ami;
+pub mod fake_ari;
 pub mod router;
 pub mod scripted_pbx;
 

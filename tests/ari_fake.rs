@@ -3,7 +3,8 @@
 //! reconnects through refused attempts and its resync reports the channels it owned as
 //! `Recovered` (still in the app) or `Gone`, including those passed in as owned before an
 //! engine restart; REST calls send the method, path and query ARI documents, with hostile
-//! values percent-encoded and refused ids never sent.
+//! values percent-encoded and refused ids never sent; a stream that stops answering pings is
+//! replaced.
 
 mod support;
 
@@ -154,6 +155,26 @@ async fn after_a_drop_the_session_reconnects_and_resyncs() {
     // The new stream delivers.
     fake.push(&event("StasisEnd", "1.1", ""));
     assert_eq!(labels(&mut app, 1).await, ["end 1.1"]);
+}
+
+#[tokio::test]
+async fn a_stream_that_stops_answering_pings_is_replaced() {
+    let fake = FakeAri::start().await;
+    fake.answer("GET /ari/channels", 200, "[]");
+    let mut s = settings();
+    s.ping_every = Duration::from_millis(100);
+    let mut app = AriApp::start(client(&fake), s, []);
+    assert_eq!(labels(&mut app, 1).await, ["connected 1"]);
+    // Pings are answered: the stream stays up while events flow.
+    fake.push(&event("StasisStart", "1.1", r#","args":[]"#));
+    assert_eq!(labels(&mut app, 1).await, ["start 1.1 "]);
+    fake.stall_stream();
+    // The TCP connection stays open; only the missing pongs tell.
+    assert_eq!(
+        labels(&mut app, 3).await,
+        ["disconnected 1", "connected 2", "gone 1.1"]
+    );
+    assert_eq!(fake.attempts(), 2);
 }
 
 #[tokio::test]

@@ -29,6 +29,7 @@ pub struct Seen {
 enum Cmd {
     Text(String),
     Drop,
+    Stall,
 }
 
 #[derive(Default)]
@@ -103,6 +104,15 @@ impl FakeAri {
             .unwrap();
     }
 
+    /// Stops reading the current stream (so pings go unanswered) while keeping it open.
+    pub fn stall_stream(&self) {
+        let cur = self.shared.current.lock().unwrap();
+        cur.as_ref()
+            .expect("a stream is connected")
+            .send(Cmd::Stall)
+            .unwrap();
+    }
+
     /// Drops the current stream (no close frame).
     pub fn drop_stream(&self) {
         if let Some(tx) = self.shared.current.lock().unwrap().take() {
@@ -161,6 +171,15 @@ async fn stream(mut socket: WebSocket, mut rx: mpsc::UnboundedReceiver<Cmd>) {
                     }
                 }
                 Some(Cmd::Drop) | None => return,
+                Some(Cmd::Stall) => {
+                    // Keep the socket, read nothing: no pong goes back.
+                    while let Some(cmd) = rx.recv().await {
+                        if matches!(cmd, Cmd::Drop) {
+                            return;
+                        }
+                    }
+                    return;
+                }
             },
             got = socket.recv() => {
                 if !matches!(got, Some(Ok(_))) {

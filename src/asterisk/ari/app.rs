@@ -277,6 +277,8 @@ async fn session(
                     stream.close().await;
                     return Ok(());
                 }
+                // Time spent waiting for a slow user is not silence of the stream.
+                last_seen = Instant::now();
             }
             _ = ping.tick() => {
                 if last_seen.elapsed() > s.ping_every * 2 {

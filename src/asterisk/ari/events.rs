@@ -50,7 +50,9 @@ pub enum AriEvent {
         /// The channel.
         channel: Channel,
     },
-    /// A channel is gone.
+    /// A channel is gone. With `subscribeAll=false` the app hears of it only while subscribed
+    /// to the channel: a channel hung up in the app may have its `StasisEnd` first and then no
+    /// `ChannelDestroyed` at all, so `StasisEnd` is the end of the app's channel.
     ChannelDestroyed {
         /// The cause (Q.850).
         cause: i32,

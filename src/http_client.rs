@@ -287,6 +287,22 @@ mod tests {
     }
 
     #[test]
+    fn json_requests_carry_their_method_and_body() {
+        let url = HttpUrl::parse("http://127.0.0.1:8088/ari/channels?app=x").unwrap();
+        let pw = Secret::new("pw");
+        let r = json_request("POST", &url, "centralita", &pw, Some(r#"{"a":1}"#));
+        assert!(
+            r.starts_with("POST /ari/channels?app=x HTTP/1.1\r\n"),
+            "{r}"
+        );
+        assert!(r.contains("Content-Type: application/json\r\nContent-Length: 7\r\n"));
+        assert!(r.ends_with("Connection: close\r\n\r\n{\"a\":1}"), "{r}");
+        let r = json_request("DELETE", &url, "centralita", &pw, None);
+        assert!(r.starts_with("DELETE /ari/channels?app=x HTTP/1.1\r\n"));
+        assert!(r.contains("Content-Length: 0\r\n") && r.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
     fn answers_parse_by_length_chunks_or_close() {
         let a = parse_answer(
             b"HTTP/1.1 200 OK\r\nContent-type: application/json\r\nContent-Length: 2\r\n\r\n[]xx",

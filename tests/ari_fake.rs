@@ -162,7 +162,7 @@ async fn a_stream_that_stops_answering_pings_is_replaced() {
     let fake = FakeAri::start().await;
     fake.answer("GET /ari/channels", 200, "[]");
     let mut s = settings();
-    s.ping_every = Duration::from_millis(100);
+    s.ping_every = Duration::from_millis(250);
     let mut app = AriApp::start(client(&fake), s, []);
     assert_eq!(labels(&mut app, 1).await, ["connected 1"]);
     // Pings are answered: the stream stays up while events flow.
@@ -202,6 +202,11 @@ async fn rest_calls_send_the_documented_requests() {
         "POST /ari/bridges",
         200,
         r#"{"id":"b1","bridge_type":"mixing","channels":[]}"#,
+    );
+    fake.answer(
+        "GET /ari/bridges",
+        200,
+        r#"[{"id":"b1","bridge_type":"mixing","channels":["1733628000.7"]}]"#,
     );
     fake.answer(
         "POST /ari/channels/1733628000.7/record",
@@ -246,6 +251,9 @@ async fn rest_calls_send_the_documented_requests() {
         .await
         .unwrap();
     c.add_to_bridge(&bridge.id, &ch).await.unwrap();
+    let listed = c.bridges().await.unwrap();
+    assert_eq!(listed[0].channels, [ch.clone()]);
+    c.remove_from_bridge(&bridge.id, &ch).await.unwrap();
     c.destroy_bridge(&bridge.id).await.unwrap();
     c.stop_playback(&pb).await.unwrap();
     let rec = Record {
@@ -306,6 +314,8 @@ async fn rest_calls_send_the_documented_requests() {
         ),
         ("POST", "/ari/bridges?type=mixing&bridgeId=b1"),
         ("POST", "/ari/bridges/b1/addChannel?channel=1733628000.7"),
+        ("GET", "/ari/bridges"),
+        ("POST", "/ari/bridges/b1/removeChannel?channel=1733628000.7"),
         ("DELETE", "/ari/bridges/b1"),
         ("DELETE", "/ari/playbacks/pb-1"),
         (

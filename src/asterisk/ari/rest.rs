@@ -645,6 +645,11 @@ impl AriClient {
         json(&self.call("POST", q.as_str(), None).await?.body)
     }
 
+    /// Every bridge Asterisk has (`GET /bridges`), to find the app's own after a reconnect.
+    pub async fn bridges(&self) -> Result<Vec<Bridge>, AriError> {
+        json(&self.call("GET", "/bridges", None).await?.body)
+    }
+
     /// Adds a channel to a bridge.
     pub async fn add_to_bridge(&self, bridge: &BridgeId, ch: &ChannelId) -> Result<(), AriError> {
         let q = Query::path(format!(

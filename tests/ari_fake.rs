@@ -252,7 +252,7 @@ async fn rest_calls_send_the_documented_requests() {
         .unwrap();
     c.add_to_bridge(&bridge.id, &ch).await.unwrap();
     let listed = c.bridges().await.unwrap();
-    assert_eq!(listed[0].channels, [ch.clone()]);
+    assert_eq!(listed[0].channels, std::slice::from_ref(&ch));
     c.remove_from_bridge(&bridge.id, &ch).await.unwrap();
     c.destroy_bridge(&bridge.id).await.unwrap();
     c.stop_playback(&pb).await.unwrap();

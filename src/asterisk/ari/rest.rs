@@ -151,8 +151,8 @@ impl Query {
     }
 }
 
-/// A channel variable's name: a letter or `_`, then letters, digits and `_` (at most 64), or
-/// one of the few dialplan functions the engine reads (`CHANNEL(...)` is not among them).
+/// A channel variable's name: a letter or `_`, then letters, digits and `_` (at most 64); no
+/// dialplan function (`CHANNEL(...)`, `SHELL(...)`) can be named.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VarName(String);
 
@@ -446,7 +446,7 @@ pub struct Originate {
     pub endpoint: String,
     /// The app it enters once answered.
     pub app: AppName,
-    /// The app's arguments (each as [`check_value`] allows, no `,`).
+    /// The app's arguments (each at most 1024 bytes, no control characters, no `,`).
     pub app_args: Vec<String>,
     /// The id the channel gets (chosen by the engine so it is known before any event).
     pub channel_id: Option<ChannelId>,

@@ -17,6 +17,7 @@ pub mod media;
 pub mod net;
 pub mod recording_media;
 pub mod sms_http;
+pub mod tts_espeak;
 pub mod store;
 
 #[cfg(test)]

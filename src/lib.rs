@@ -17,8 +17,8 @@ pub mod media;
 pub mod net;
 pub mod recording_media;
 pub mod sms_http;
-pub mod tts_espeak;
 pub mod store;
+pub mod tts_espeak;
 
 #[cfg(test)]
 pub(crate) mod test_support;

@@ -34,10 +34,7 @@ fn audible_seconds(path: &Path) -> (f64, f64) {
             (e / c.len() as f64).sqrt() > 0.01
         })
         .count();
-    (
-        loud as f64 / 50.0,
-        samples.len() as f64 / rate as f64,
-    )
+    (loud as f64 / 50.0, samples.len() as f64 / rate as f64)
 }
 
 fn sox_rms(path: &Path) -> f64 {
@@ -75,7 +72,10 @@ fn userfield_after(after: i64, within: Duration) -> String {
                 return u;
             }
         }
-        assert!(Instant::now() < deadline, "no CDR of the DTMF call within {within:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no CDR of the DTMF call within {within:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -507,5 +507,4 @@ impl TtsConfig {
             max_entries: self.max_entries,
         }
     }
-
 }

@@ -79,7 +79,12 @@ fn the_cache_key_is_stable_and_depends_on_every_part() {
         prompt_key("espeak-ng 1.52", &es, r, &t),
         prompt_key("espeak-ng 1.51", &pt, r, &t),
         prompt_key("espeak-ng 1.51", &es, SpeechRate::new(161).unwrap(), &t),
-        prompt_key("espeak-ng 1.51", &es, r, &PromptText::parse("Hola, bienvenida").unwrap()),
+        prompt_key(
+            "espeak-ng 1.51",
+            &es,
+            r,
+            &PromptText::parse("Hola, bienvenida").unwrap(),
+        ),
     ];
     for o in others {
         assert_ne!(o, k);
@@ -94,7 +99,10 @@ fn the_cache_key_is_stable_and_depends_on_every_part() {
 fn text_is_cleaned_and_bounded() {
     let t = PromptText::parse("  Hola\u{0}\u{7}\r\n\t  mundo\u{202E}\u{1b}[31m  ").unwrap();
     assert_eq!(t.as_str(), "Hola mundo[31m");
-    assert!(matches!(PromptText::parse(" \n\t\u{0}"), Err(TtsError::EmptyText)));
+    assert!(matches!(
+        PromptText::parse(" \n\t\u{0}"),
+        Err(TtsError::EmptyText)
+    ));
     assert!(PromptText::parse(&"a".repeat(MAX_TEXT_CHARS)).is_ok());
     assert!(matches!(
         PromptText::parse(&"a".repeat(MAX_TEXT_CHARS + 1)),
@@ -115,7 +123,16 @@ fn voices_and_rates_are_validated() {
     assert_eq!(Voice::parse("es").unwrap().as_str(), "es");
     assert_eq!(Voice::parse("es-MX").unwrap().as_str(), "es-419");
     assert_eq!(Voice::parse("en-us+f3").unwrap().as_str(), "en-us+f3");
-    for bad in ["", "-es", "es;rm", "es es", "../es", "es\n", "1es", &"a".repeat(33)] {
+    for bad in [
+        "",
+        "-es",
+        "es;rm",
+        "es es",
+        "../es",
+        "es\n",
+        "1es",
+        &"a".repeat(33),
+    ] {
         assert!(Voice::parse(bad).is_err(), "{bad:?}");
     }
     assert!(SpeechRate::new(79).is_err());
@@ -147,10 +164,16 @@ async fn concurrent_first_requests_render_once() {
     );
     assert_eq!(
         prompts[0].uri,
-        format!("sound:/var/lib/asterisk/sounds/centralita-tts/{}", prompts[0].key)
+        format!(
+            "sound:/var/lib/asterisk/sounds/centralita-tts/{}",
+            prompts[0].key
+        )
     );
     // served from the cache afterwards, and the in-flight table is empty again
-    let p = c.speak("Su   llamada es importante ", "es", 160).await.unwrap();
+    let p = c
+        .speak("Su   llamada es importante ", "es", 160)
+        .await
+        .unwrap();
     assert!(!p.rendered);
     assert_eq!(fake.renders.load(Ordering::SeqCst), 1);
     assert!(c.in_flight.lock().unwrap().is_empty());
@@ -193,9 +216,18 @@ async fn the_cache_keeps_at_most_max_entries_dropping_the_oldest() {
 async fn invalid_input_is_refused_before_any_render() {
     let dir = tempdir("invalid");
     let (fake, c) = cache(&dir, 3, false);
-    assert!(matches!(c.speak("hola", "es;x", 160).await, Err(TtsError::InvalidVoice)));
-    assert!(matches!(c.speak("hola", "es", 10).await, Err(TtsError::InvalidRate(10))));
-    assert!(matches!(c.speak("\u{0}", "es", 160).await, Err(TtsError::EmptyText)));
+    assert!(matches!(
+        c.speak("hola", "es;x", 160).await,
+        Err(TtsError::InvalidVoice)
+    ));
+    assert!(matches!(
+        c.speak("hola", "es", 10).await,
+        Err(TtsError::InvalidRate(10))
+    ));
+    assert!(matches!(
+        c.speak("\u{0}", "es", 160).await,
+        Err(TtsError::EmptyText)
+    ));
     assert_eq!(fake.renders.load(Ordering::SeqCst), 0);
     let _ = std::fs::remove_dir_all(dir);
 }

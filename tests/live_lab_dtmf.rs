@@ -4,7 +4,7 @@
 //! One inbound call to the lab's DID 26009900 (`vm/asterisk/extensions-lab.conf`): Asterisk
 //! answers, plays the prompt named by the carrier's `X-Lab-Prompt` (the cache entry, as Asterisk
 //! sees it: the play URI without `sound:`), then `Read()`s digits ended by `#`, and writes
-//! `prompt:<PLAYBACKSTATUS>;dtmf:<digits>` into the call's CDR userfield. The carrier
+//! `prompt:<PLAYBACKSTATUS> dtmf:<digits>` into the call's CDR userfield. The carrier
 //! (`vm/lab call-in --dtmf 12# --record`) sends the digits as SIP INFO after the prompt and
 //! records the RTP it receives. Proven: the prompt file was found and played (`SUCCESS`), the
 //! digits arrived as digits (`12`), and the recording is not silent and carries about as much
@@ -130,12 +130,16 @@ async fn carrier_dtmf_arrives_as_digits_and_the_tts_prompt_it_hears_is_recorded(
 
     // Asterisk found and played the file, and Read() got the digits (`#` ends it)
     let userfield = userfield_after(before, Duration::from_secs(15));
-    assert_eq!(userfield, "prompt:SUCCESS;dtmf:12");
+    assert_eq!(userfield, "prompt:SUCCESS dtmf:12");
 
     // what the carrier heard: the prompt, not silence, about as long as the prompt
     let rms = sox_rms(&heard);
     assert!(rms > 0.01, "recording RMS {rms}");
     let (heard_audible, heard_len) = audible_seconds(&heard);
+    println!(
+        "prompt {prompt_len:.2} s ({prompt_audible:.2} s of sound); heard {heard_len:.2} s \
+         ({heard_audible:.2} s of sound), RMS {rms:.3}"
+    );
     assert!(
         heard_len >= prompt_len,
         "recording {heard_len:.2} s, prompt {prompt_len:.2} s"

@@ -19,10 +19,12 @@ ensure_toolchain() {
     fi
 }
 
-# The audio tools the media tests check our output with.
+# The audio tools the media tests check our output with, and the offline TTS engine the prompt
+# cache renders with (espeak-ng: Spanish, Portuguese and English voices included).
 ensure_audio_tools() {
     local missing=()
     command -v sox >/dev/null || missing+=(sox)
+    command -v espeak-ng >/dev/null || missing+=(espeak-ng)
     command -v lame >/dev/null || missing+=(lame)
     command -v ogginfo >/dev/null || missing+=(vorbis-tools)
     if [ ${#missing[@]} -gt 0 ]; then

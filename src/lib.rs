@@ -18,6 +18,7 @@ pub mod net;
 pub mod recording_media;
 pub mod sms_http;
 pub mod store;
+pub mod tts_espeak;
 
 #[cfg(test)]
 pub(crate) mod test_support;

@@ -14,6 +14,7 @@
 mod health;
 mod pbx;
 mod services;
+pub mod tts;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -57,6 +57,15 @@
 //! queues = []                         # default; per_queue: the queues whose calls are recorded
 //! cache_dir = "<recordings_dir>/.cache"   # default; transcoded copies (MP3, Ogg, WAV 8 kHz)
 //!
+//! [tts]                               # optional section: offline text to speech (espeak-ng)
+//! program = "espeak-ng"               # default; the engine (a path, or a name on the PATH)
+//! cache_dir = "/var/lib/asterisk/sounds/centralita-tts"  # default; prompts, as the engine sees it
+//! asterisk_dir = "<cache_dir>"        # default; the same directory as Asterisk sees it
+//! max_entries = 5000                  # default; prompts kept, oldest removed first (1-1000000)
+//! timeout_ms = 10000                  # default; a slower render is killed (100-120000)
+//! voice = "es"                        # default; es, es-419, pt-BR, pt, en, or an engine voice
+//! rate = 160                          # default; words per minute (80-450)
+//!
 //! [http]                              # optional section: the HTTP server
 //! bind = "127.0.0.1:8080"             # default; listen address
 //! body_limit_bytes = 1048576          # default; larger request bodies get 413 (1024-67108864)
@@ -117,7 +126,7 @@ pub use node::{AmiConfig, AriConfig, EngineConfig, NodeConfig, DEFAULT_AMI_PORT}
 pub use outbound::{OutboundCampaignConfig, OutboundConfig, OutboundCredentialConfig};
 pub use sections::{
     AgentsConfig, AgiConfig, AuthConfig, HttpConfig, OriginateConfig, RecordingPolicyName,
-    RecordingsConfig, StoreConfig,
+    RecordingsConfig, StoreConfig, TtsConfig,
 };
 pub use sms::SmsConfig;
 
@@ -176,6 +185,9 @@ pub struct Config {
     /// Which extensions may be agents' phones. Optional.
     #[serde(default)]
     pub agents: AgentsConfig,
+    /// Offline text to speech: the engine and the prompt cache. Optional.
+    #[serde(default)]
+    pub tts: TtsConfig,
 }
 
 fn deserialize_secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
@@ -338,6 +350,9 @@ impl Config {
             .validate()
             .map_err(|(field, reason)| ConfigError::Invalid { field, reason })?;
         self.expand
+            .validate()
+            .map_err(|(field, reason)| ConfigError::Invalid { field, reason })?;
+        self.tts
             .validate()
             .map_err(|(field, reason)| ConfigError::Invalid { field, reason })?;
         if self.store.path.as_os_str().is_empty() {

@@ -394,3 +394,117 @@ fn default_ring_timeout_seconds() -> u64 {
 fn default_originate_context() -> String {
     crate::asterisk::call_control::DEFAULT_CONTEXT.to_owned()
 }
+
+/// The `[tts]` section: offline text to speech (`crate::core::tts`, adapter
+/// `crate::tts_espeak`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TtsConfig {
+    /// The engine's program. Default `espeak-ng` (on the PATH).
+    #[serde(default = "default_tts_program")]
+    pub program: PathBuf,
+    /// The prompt cache, as the engine sees it. Default
+    /// `/var/lib/asterisk/sounds/centralita-tts`.
+    #[serde(default = "default_tts_cache_dir")]
+    pub cache_dir: PathBuf,
+    /// The same directory as Asterisk sees it (a chroot, a mount on another host). Default
+    /// `cache_dir`.
+    #[serde(default)]
+    pub asterisk_dir: Option<PathBuf>,
+    /// Prompts kept at most; the oldest are removed first. Default 5000 (1-1000000).
+    #[serde(default = "default_tts_max_entries")]
+    pub max_entries: usize,
+    /// A render that takes longer is killed. Default 10000 ms (100-120000).
+    #[serde(default = "default_tts_timeout_ms")]
+    pub timeout_ms: u64,
+    /// The voice of prompts that name none. Default `es`.
+    #[serde(default = "default_tts_voice")]
+    pub voice: String,
+    /// Words per minute of prompts that name none. Default 160 (80-450).
+    #[serde(default = "default_tts_rate")]
+    pub rate: u32,
+}
+
+impl Default for TtsConfig {
+    fn default() -> Self {
+        TtsConfig {
+            program: default_tts_program(),
+            cache_dir: default_tts_cache_dir(),
+            asterisk_dir: None,
+            max_entries: default_tts_max_entries(),
+            timeout_ms: default_tts_timeout_ms(),
+            voice: default_tts_voice(),
+            rate: default_tts_rate(),
+        }
+    }
+}
+
+fn default_tts_program() -> PathBuf {
+    PathBuf::from("espeak-ng")
+}
+fn default_tts_cache_dir() -> PathBuf {
+    PathBuf::from("/var/lib/asterisk/sounds/centralita-tts")
+}
+fn default_tts_max_entries() -> usize {
+    5000
+}
+fn default_tts_timeout_ms() -> u64 {
+    10_000
+}
+fn default_tts_voice() -> String {
+    "es".to_string()
+}
+fn default_tts_rate() -> u32 {
+    160
+}
+
+impl TtsConfig {
+    pub fn validate(&self) -> Result<(), (&'static str, &'static str)> {
+        use crate::core::tts::{SpeechRate, Voice};
+        if self.program.as_os_str().is_empty() {
+            return Err(("tts.program", "must not be empty"));
+        }
+        if self.cache_dir.as_os_str().is_empty() || !self.cache_dir.is_absolute() {
+            return Err(("tts.cache_dir", "must be an absolute path"));
+        }
+        if let Some(a) = &self.asterisk_dir {
+            let ok = a.is_absolute()
+                && a.to_str().is_some_and(|s| {
+                    s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"/_-.".contains(&b))
+                        && !s.contains("..")
+                });
+            if !ok {
+                return Err((
+                    "tts.asterisk_dir",
+                    "must be an absolute path of [A-Za-z0-9/_.-]",
+                ));
+            }
+        }
+        if !(1..=1_000_000).contains(&self.max_entries) {
+            return Err(("tts.max_entries", "must be 1-1000000"));
+        }
+        if !(100..=120_000).contains(&self.timeout_ms) {
+            return Err(("tts.timeout_ms", "must be 100-120000"));
+        }
+        if Voice::parse(&self.voice).is_err() {
+            return Err(("tts.voice", "must be a voice name such as es, pt-BR, en"));
+        }
+        if SpeechRate::new(self.rate).is_err() {
+            return Err(("tts.rate", "must be 80-450"));
+        }
+        Ok(())
+    }
+
+    /// The prompt cache's settings.
+    pub fn cache_settings(&self) -> crate::core::tts::PromptCacheSettings {
+        crate::core::tts::PromptCacheSettings {
+            dir: self.cache_dir.clone(),
+            asterisk_dir: self
+                .asterisk_dir
+                .clone()
+                .unwrap_or_else(|| self.cache_dir.clone()),
+            max_entries: self.max_entries,
+        }
+    }
+}

@@ -37,6 +37,7 @@ pub mod session_tokens;
 pub mod sessions;
 pub mod sms;
 pub mod throttle;
+pub mod tts;
 
 pub use ids::{ActionId, ChannelName, UniqueId};
 pub use journal::{

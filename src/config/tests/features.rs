@@ -3,6 +3,7 @@
 
 use super::{invalid_field, parse};
 use crate::config::{legacy, ConfigError};
+use std::path::PathBuf;
 
 /// What `f` logs at warning level and above, and its result.
 fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
@@ -225,5 +226,47 @@ fn the_readme_lists_every_moved_key() {
                     || to.contains(&format!("[[{new}]]")))
         });
         assert!(listed, "README's moved-from table lacks {old} -> {new}");
+    }
+}
+
+#[test]
+fn tts_section_defaults_values_and_refusals() {
+    let c = parse("", "").unwrap();
+    let s = c.tts.cache_settings();
+    assert_eq!(c.tts.program, PathBuf::from("espeak-ng"));
+    assert_eq!(
+        s.dir,
+        PathBuf::from("/var/lib/asterisk/sounds/centralita-tts")
+    );
+    assert_eq!(
+        s.asterisk_dir, s.dir,
+        "Asterisk sees the engine's folder by default"
+    );
+    assert_eq!(s.max_entries, 5000);
+    assert_eq!((c.tts.voice.as_str(), c.tts.rate), ("es", 160));
+    let c = parse(
+        "",
+        "[tts]\ncache_dir = \"/srv/root/var/lib/tts\"\nasterisk_dir = \"/var/lib/tts\"\n\
+         voice = \"pt-BR\"\nrate = 200\nmax_entries = 10\ntimeout_ms = 500\n",
+    )
+    .unwrap();
+    let s = c.tts.cache_settings();
+    assert_eq!(s.dir, PathBuf::from("/srv/root/var/lib/tts"));
+    assert_eq!(s.asterisk_dir, PathBuf::from("/var/lib/tts"));
+    assert_eq!(s.max_entries, 10);
+    for (bad, field) in [
+        ("cache_dir = \"relative/tts\"", "tts.cache_dir"),
+        ("asterisk_dir = \"/var/lib/a b\"", "tts.asterisk_dir"),
+        ("asterisk_dir = \"/var/lib/../etc\"", "tts.asterisk_dir"),
+        ("voice = \"es;x\"", "tts.voice"),
+        ("rate = 20", "tts.rate"),
+        ("max_entries = 0", "tts.max_entries"),
+        ("timeout_ms = 10", "tts.timeout_ms"),
+    ] {
+        assert_eq!(
+            invalid_field(parse("", &format!("[tts]\n{bad}\n"))),
+            field,
+            "{bad}"
+        );
     }
 }

@@ -19,6 +19,7 @@ pub mod directory;
 pub mod hangup_causes;
 pub mod ids;
 pub mod journal;
+pub mod lists;
 pub mod live;
 pub mod login_guard;
 pub mod md5;

@@ -154,7 +154,12 @@ mod tests {
         let dir = TempDir::new("admin-lists");
         let db = dir.path().join("store.db");
         run_ok(&db, ListCommand::Add { name: "vip".into() });
-        assert!(run(&db, ListCommand::Add { name: "vip".into() }, &mut Vec::new()).is_err());
+        assert!(run(
+            &db,
+            ListCommand::Add { name: "vip".into() },
+            &mut Vec::new()
+        )
+        .is_err());
         let csv = dir.path().join("vip.csv");
         let mut text = String::from("27126666,112\n5679;\"Un, elemento\"\n\nmal clave,1\n");
         for i in 0..2500 {

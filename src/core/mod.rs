@@ -10,6 +10,7 @@ pub mod audit;
 pub mod call_checks;
 pub mod call_commands;
 pub mod call_summary;
+pub mod call_workflow;
 pub mod campaigns;
 pub mod day_agent_figures;
 pub mod day_figures;

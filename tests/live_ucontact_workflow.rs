@@ -1,7 +1,7 @@
 //! Live tier: uContact's `admin/CallWorkflow(context, extension, jsonparams)` on a real call
 //! of the lab. Phone 1007 is originated into the engine's context towards carrier number
 //! 5551030 (answers, talks 30 s); with curl, CallWorkflow names the flow's place
-//! (`centralita-originate`, `5551030`) and then the phone (`1007`): each time `OK`, and the
+//! (`outbound`, `5551030`, where the engine's context sends it) and then the phone (`1007`): each time `OK`, and the
 //! `WF_<name>` variables are read back from Asterisk with `Getvar` on the phone's channel,
 //! verbatim (a `${...}` value is not evaluated). Hostile names answer `0` and set nothing.
 
@@ -61,7 +61,7 @@ async fn phone_channel(client: &AmiClient, id: &UniqueId) -> ChannelName {
         let up = events.iter().find(|e| {
             e.get("Uniqueid") == Some(id.as_str())
                 && e.get("ChannelStateDesc") == Some("Up")
-                && e.get("Context") == Some("centralita-originate")
+                && e.get("Application") == Some("Dial")
         });
         if let Some(e) = up {
             return ChannelName::new(e.get("Channel").unwrap());
@@ -95,14 +95,15 @@ async fn call_workflow_sets_variables_readable_on_the_live_call() {
     client.send(&originate).await.expect("Originate queued");
     let channel = phone_channel(&client, &id).await;
 
-    // The flow's place: the phone's channel runs Dial at centralita-originate/5551030.
+    // The flow's place: the engine's context sends the phone's channel to `outbound`, where it
+    // runs Dial at extension 5551030.
     let json = r#"{"cliente": "Ana Pérez", "deuda": 1520.5, "nota": "${SHELL(id)}"}"#;
     let answer = integra(
         &base,
         &key,
         "admin/CallWorkflow",
         &[
-            ("context", "centralita-originate"),
+            ("context", "outbound"),
             ("extension", "5551030"),
             ("jsonparams", json),
         ],
@@ -146,7 +147,7 @@ async fn call_workflow_sets_variables_readable_on_the_live_call() {
             &key,
             "admin/CallWorkflow",
             &[
-                ("context", "centralita-originate"),
+                ("context", "outbound"),
                 ("extension", "5551030"),
                 ("jsonparams", json),
             ],

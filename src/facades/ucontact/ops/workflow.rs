@@ -43,7 +43,7 @@ pub(in crate::facades::ucontact) async fn call_workflow(
     let entry = EngineAction::now(
         &actor(who),
         "call.workflow",
-        format!("{}@{}", extension.trim(), context.trim()),
+        format!("{}@{}", journaled(&extension), journaled(&context)),
         format!("channel={target} {params}").trim().to_owned(),
         outcome_of(&result),
     );
@@ -55,4 +55,13 @@ pub(in crate::facades::ucontact) async fn call_workflow(
             errors::call_workflow(&e, uc.services.pbx().is_some())
         }
     }
+}
+
+/// A request's text as the journal keeps it: at most 80 characters, no control characters.
+fn journaled(s: &str) -> String {
+    s.trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(80)
+        .collect()
 }

@@ -27,6 +27,7 @@
 //! ```
 
 pub mod dialer;
+pub mod lists;
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -69,6 +70,9 @@ pub enum AdminCommand {
     /// The outbound dialer: campaigns, contact imports, why nothing is dialable.
     #[command(subcommand)]
     Dialer(dialer::DialerCommand),
+    /// Key/value lists (eXpand's simple lists): add, remove, show, import a CSV.
+    #[command(subcommand)]
+    List(lists::ListCommand),
 }
 
 /// `admin recordings ...` (needs the whole configuration: see [`run_recordings`]).
@@ -622,6 +626,7 @@ pub fn run(
             field: "command",
             reason: "recordings commands run through run_recordings (they need the node's paths)",
         }),
+        AdminCommand::List(cmd) => lists::run(store_path, cmd, out),
         AdminCommand::Dialer(_) => Err(AdminError::Invalid {
             field: "command",
             reason: "dialer commands run through dialer::run (they need the call center's zone)",
@@ -766,6 +771,7 @@ pub fn run_journaled(config: &Config, command: AdminCommand) -> Result<(), Admin
         AdminCommand::Recordings(cmd) => {
             run_recordings(config, cmd, &mut std::io::stdout(), &mut std::io::stderr())
         }
+        AdminCommand::List(cmd) => lists::run(&config.store.path, cmd, &mut std::io::stdout()),
         AdminCommand::Dialer(cmd) => dialer::run(
             &config.store.path,
             &config.engine.time_zone(),
@@ -873,6 +879,7 @@ fn admin_action(command: &AdminCommand) -> Option<(&'static str, String, String)
             RecordingsCommand::Import { dry_run: true, .. } | RecordingsCommand::Sweep { .. },
         ) => return None,
         AdminCommand::Dialer(cmd) => return dialer::action(cmd),
+        AdminCommand::List(cmd) => return lists::action(cmd),
         AdminCommand::Agent(AgentCommand::List)
         | AdminCommand::PauseReason(PauseReasonCommand::List)
         | AdminCommand::Credential(CredentialCommand::List) => return None,

@@ -834,6 +834,126 @@ async fn ucontact_commands_reach_the_pbx() {
     e.stop().await;
 }
 
+/// uContact's `admin/CallWorkflow`: each JSON parameter is one `Setvar` of `WF_<name>` on the
+/// call at the flow's context and extension (the newest one there), else on the phone's call
+/// the extension names; hostile names or values too long set nothing at all; no call is `0`.
+#[tokio::test]
+async fn ucontact_call_workflow_sets_the_variables_on_the_call() {
+    let e = engine("ucontact-workflow").await;
+    let key = e.key("Portal", CredentialApi::Ucontact);
+    e.pbx.set_channels(&[
+        (
+            "PJSIP/carrier-00000001",
+            "from-carrier",
+            "26001000",
+            "1765000000.7",
+        ),
+        (
+            "PJSIP/carrier-00000003",
+            "from-carrier",
+            "26001000",
+            "1765000000.12",
+        ),
+        (
+            "PJSIP/carrier-00000002",
+            "from-carrier",
+            "26002000",
+            "1765000001.1",
+        ),
+    ]);
+    let form = |context: &str, exten: &str, json: &str| {
+        let enc: String = json.bytes().map(|b| format!("%{b:02X}")).collect();
+        format!("context={context}&extension={exten}&jsonparams={enc}")
+    };
+    let setvars = |mark| {
+        let seen = e.pbx.commands_since(mark);
+        seen.iter()
+            .filter(|s| s.action().eq_ignore_ascii_case("Setvar"))
+            .map(|s| {
+                format!(
+                    "{} {}={}",
+                    s.get("Channel").unwrap_or(""),
+                    s.get("Variable").unwrap_or(""),
+                    s.get("Value").unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+
+    // The flow's call: the newest channel at from-carrier/26001000.
+    let mark = e.pbx.mark();
+    let answer = e
+        .ucontact(
+            "admin/CallWorkflow",
+            &key,
+            &form(
+                "from-carrier",
+                "26001000",
+                r#"{"cliente": "Ana Pérez", "deuda": 1520.5, "vip": true, "nota": "a\r\nAction: Hangup"}"#,
+            ),
+        )
+        .await;
+    assert_eq!(answer, (200, "OK".to_owned()));
+    let mut sent = setvars(mark);
+    sent.sort();
+    assert_eq!(
+        sent,
+        [
+            "PJSIP/carrier-00000003 WF_cliente=Ana Pérez",
+            "PJSIP/carrier-00000003 WF_deuda=1520.5",
+            "PJSIP/carrier-00000003 WF_nota=aAction: Hangup",
+            "PJSIP/carrier-00000003 WF_vip=true",
+        ]
+    );
+
+    // No channel at the place, but the extension is a phone on a call: that phone's channel.
+    e.call_up("PJSIP/1002-0000000c", "pbx1-1.12", "1002");
+    let mark = e.pbx.mark();
+    e.until(
+        "set on the phone's call",
+        || async {
+            e.ucontact(
+                "admin/CallWorkflow",
+                &key,
+                &form("agentes", "1002", r#"{"ticket": "T-77"}"#),
+            )
+            .await
+        },
+        |(_, a)| a == "OK",
+    )
+    .await;
+    assert_eq!(setvars(mark), ["PJSIP/1002-0000000c WF_ticket=T-77"]);
+
+    // Hostile or unusable input, or no call: `0` and not one Setvar.
+    let mark = e.pbx.mark();
+    let long = format!(r#"{{"a": "{}"}}"#, "v".repeat(1025));
+    for body in [
+        form("from-carrier", "26001000", r#"{"CDR(userfield)": "x"}"#),
+        form(
+            "from-carrier",
+            "26001000",
+            r#"{"ok": "1", "__INHERIT x": "y"}"#,
+        ),
+        form(
+            "from-carrier",
+            "26001000",
+            r#"{"ok": "1", "SHELL(id)": "y"}"#,
+        ),
+        form("from-carrier", "26001000", &long),
+        form("from-carrier", "26001000", "{}"),
+        form("from-carrier", "26001000", "not json"),
+        form("from-carrier", "26001000", r#"["a", "b"]"#),
+        form("from-carrier,x", "26001000", r#"{"a": "1"}"#),
+        form("from-carrier", "2600%0D%0A1000", r#"{"a": "1"}"#),
+        form("from-carrier", "26009999", r#"{"a": "1"}"#),
+    ] {
+        let answer = e.ucontact("admin/CallWorkflow", &key, &body).await;
+        assert_eq!(answer, (200, "0".to_owned()), "{body}");
+    }
+    assert!(setvars(mark).is_empty(), "{:?}", setvars(mark));
+    e.stop().await;
+}
+
 /// Asterisk's CDR table as `cdr_sqlite3_custom` creates it, in `dir/master.db`.
 fn asterisk_cdr_db(dir: &std::path::Path) {
     let c = rusqlite::Connection::open(dir.join("master.db")).unwrap();

@@ -1,15 +1,20 @@
 //! [`CallCommands`] over AMI: `Hangup`, an `Originate` of the supervisor's phone into the
 //! dialplan's `supervisor` context (`*222`/`*223`/`*224` + extension run `ChanSpy` with `q s`,
-//! `q s w`, `q s B`), and `MessageSend`; call forwards read from AstDB (family `CF`).
+//! `q s w`, `q s B`), and `MessageSend`; call forwards read from AstDB (family `CF`); the live
+//! channels and their dialplan places (`CoreShowChannels`) and `Setvar` on one of them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::core::call_commands::{CallCommandError, CallCommands, CommandFuture, SpyMode};
+use crate::core::call_commands::{
+    CallCommandError, CallCommands, ChannelPlace, CommandFuture, SpyMode,
+};
 use crate::core::directory::Extension;
 use crate::core::ids::{ChannelName, UniqueId};
 
-use super::ami::action::{Hangup, MessageSend, Originate, OriginateTarget};
+use super::ami::action::{
+    CoreShowChannels, Hangup, MessageSend, Originate, OriginateTarget, Setvar,
+};
 use super::ami::{ActionError, AmiClient, AmiError};
 
 /// The dialplan context the supervisor's phone is sent to.
@@ -68,7 +73,50 @@ fn ami_error(e: AmiError) -> CallCommandError {
     }
 }
 
+/// The channels of `CoreShowChannel` events with their dialplan places.
+pub fn channel_places(events: &[super::ami::AmiMessage]) -> Vec<ChannelPlace> {
+    events
+        .iter()
+        .filter(|e| {
+            e.get("Event")
+                .is_some_and(|n| n.eq_ignore_ascii_case("CoreShowChannel"))
+        })
+        .filter_map(|e| {
+            Some(ChannelPlace {
+                channel: ChannelName::new(e.get("Channel")?),
+                context: e.get("Context").unwrap_or("").to_owned(),
+                extension: e.get("Exten").unwrap_or("").to_owned(),
+                uniqueid: e.get("Uniqueid").unwrap_or("").to_owned(),
+            })
+        })
+        .collect()
+}
+
 impl CallCommands for AmiCallCommands {
+    fn channels(&self) -> CommandFuture<'_, Vec<ChannelPlace>> {
+        Box::pin(async move {
+            let (_, events) = self
+                .client
+                .send_list(&CoreShowChannels)
+                .await
+                .map_err(ami_error)?;
+            Ok(channel_places(&events))
+        })
+    }
+
+    fn set_variable<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+        name: &'a str,
+        value: &'a str,
+    ) -> CommandFuture<'a, ()> {
+        Box::pin(async move {
+            let action = Setvar::new(Some(channel), name, value).map_err(invalid)?;
+            self.client.send(&action).await.map_err(ami_error)?;
+            Ok(())
+        })
+    }
+
     fn hangup<'a>(&'a self, channel: &'a ChannelName) -> CommandFuture<'a, ()> {
         Box::pin(async move {
             let action = Hangup::new(channel).map_err(invalid)?;

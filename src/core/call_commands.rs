@@ -23,6 +23,19 @@ pub enum SpyMode {
     Barge,
 }
 
+/// A live channel and where it is in the dialplan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelPlace {
+    /// The channel.
+    pub channel: ChannelName,
+    /// Its dialplan context.
+    pub context: String,
+    /// Its extension.
+    pub extension: String,
+    /// Its uniqueid (`<epoch>.<sequence>`).
+    pub uniqueid: String,
+}
+
 /// Why a call command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CallCommandError {
@@ -64,6 +77,30 @@ pub trait CallCommands: Send + Sync {
         from: Option<&'a str>,
         body: &'a str,
     ) -> CommandFuture<'a, ()>;
+
+    /// Every live channel with its dialplan place. A PBX adapter that cannot list them answers
+    /// [`CallCommandError::Refused`].
+    fn channels(&self) -> CommandFuture<'_, Vec<ChannelPlace>> {
+        Box::pin(async {
+            Err(CallCommandError::Refused(
+                "listing channels is not supported".into(),
+            ))
+        })
+    }
+
+    /// Sets the channel variable `name` of `channel` to `value`, verbatim (never evaluated).
+    fn set_variable<'a>(
+        &'a self,
+        _channel: &'a ChannelName,
+        _name: &'a str,
+        _value: &'a str,
+    ) -> CommandFuture<'a, ()> {
+        Box::pin(async {
+            Err(CallCommandError::Refused(
+                "setting variables is not supported".into(),
+            ))
+        })
+    }
 
     /// The extensions whose calls the PBX forwards, with the number each goes to (extension →
     /// number). A PBX adapter without call forwarding answers [`CallCommandError::Refused`].

@@ -86,6 +86,8 @@ pub struct Services {
     pub trusted_proxies: Vec<Network>,
     /// Signed, expiring links to recordings (the install's key, kept in the store).
     pub record_links: RecordLinks,
+    /// Key/value lists (eXpand's simple lists; asked by flows).
+    pub lists: crate::core::lists::ListsService,
     /// Why channels ended (AMI `Hangup` causes), by uniqueid.
     pub hangup_causes: Arc<dyn HangupCauseStore>,
     /// How the PBX names devices and channels (a phone's device, the endpoint of a channel).

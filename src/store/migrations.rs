@@ -562,6 +562,21 @@ CREATE TABLE dialer_upload_file (
     content   BLOB NOT NULL
 ) STRICT;
 "#,
+    // Key/value lists (eXpand's "listas simples"): a key unique in its list, found by one
+    // lookup of the primary key's index (a flow asking whether a caller is in a VIP list).
+    r#"
+CREATE TABLE key_list (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE key_list_element (
+    list_id INTEGER NOT NULL REFERENCES key_list (id) ON DELETE CASCADE,
+    key     TEXT NOT NULL,
+    value   TEXT NOT NULL,
+    PRIMARY KEY (list_id, key)
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this engine writes.

@@ -97,6 +97,8 @@ struct State {
     members: Vec<Member>,
     /// Device (`PJSIP/1001`) → the state `DeviceStateList` reports, when not `NOT_INUSE`.
     devices: HashMap<String, String>,
+    /// What `CoreShowChannels` lists: channel, context, exten, uniqueid.
+    channels: Vec<[String; 4]>,
     out: Option<Out>,
 }
 
@@ -217,6 +219,14 @@ impl ScriptedPbx {
 
     /// Closes the engine's connection (after what was written before); the engine reconnects
     /// to the same PBX.
+    /// The channels `CoreShowChannels` lists from now on: (channel, context, exten, uniqueid).
+    pub fn set_channels(&self, channels: &[(&str, &str, &str, &str)]) {
+        self.state.lock().unwrap().channels = channels
+            .iter()
+            .map(|(c, x, e, u)| [(*c).into(), (*x).into(), (*e).into(), (*u).into()])
+            .collect();
+    }
+
     pub fn drop_connection(&self) {
         let out = self.state.lock().unwrap().out.clone();
         out.expect("the engine is connected").close();
@@ -336,10 +346,25 @@ fn answer(state: &Mutex<State>, a: &Incoming) {
                 "Success",
                 &[("EventList", "start"), ("Message", "Channels will follow")],
             );
+            for [channel, context, exten, uniqueid] in &st.channels {
+                event(&[
+                    ("Event", "CoreShowChannel"),
+                    ("Channel", channel),
+                    ("ChannelState", "6"),
+                    ("ChannelStateDesc", "Up"),
+                    ("Context", context),
+                    ("Exten", exten),
+                    ("Priority", "3"),
+                    ("Uniqueid", uniqueid),
+                    ("Linkedid", uniqueid),
+                    ("Application", "Queue"),
+                ]);
+            }
+            let items = st.channels.len().to_string();
             event(&[
                 ("Event", "CoreShowChannelsComplete"),
                 ("EventList", "Complete"),
-                ("ListItems", "0"),
+                ("ListItems", &items),
             ]);
         }
         "getvar" => {

@@ -8,11 +8,13 @@
 //! | a pending call's `queue` or `agent` unknown | 400 | `Invalid_queue`, `Invalid_agent` ("Cola invalida, Agente invalido") |
 //! | missing or wrong credentials | 401 | `Authentication_failure` |
 //! | unknown campaign, contact, pending call or path | 404 | `Campaign_not_found`, `Contact_not_found`, `Call_not_found`, `Not_found` |
+//! | unknown list, or key in a list | 404 | `List_not_found`, `Element_not_found` |
 //! | method not served on a path | 405 | `Method_not_allowed` |
 //! | another contact of the campaign has the number | 409 | `Duplicated_number` |
 //! | the contact is being dialed (renumber or disable) | 409 | `Contact_in_progress` |
 //! | the queue has a pending call to the number | 409 | `Duplicated_number` |
 //! | the pending call is not pending any more (edit), or done (delete) | 409 | `Call_not_pending` |
+//! | the list has an element with that key ("ya existe un elemento con esa clave") | 409 | `Duplicated_key` |
 //! | a store failing, the dialer not built | 503 | `Service_unavailable` (no internals) |
 
 use axum::http::{header, HeaderValue, StatusCode};
@@ -21,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use crate::core::dialer::listing::ListingError;
 use crate::core::dialer::schedule::ScheduleError;
 use crate::core::dialer::DialerError;
+use crate::core::lists::{ListError, ListValueError};
 use crate::core::PortError;
 
 /// Why a request was not served.
@@ -50,6 +53,15 @@ pub enum Failure {
     /// The pending call's status forbids the change.
     #[error("call not pending")]
     NotPending,
+    /// No such list.
+    #[error("list not found")]
+    UnknownList,
+    /// No such key in the list.
+    #[error("element not found")]
+    UnknownElement,
+    /// The list has an element with the key.
+    #[error("duplicated key")]
+    DuplicatedKey,
     /// No such resource.
     #[error("not found")]
     NotFound,
@@ -79,6 +91,9 @@ impl Failure {
             Self::InvalidQueue => (StatusCode::BAD_REQUEST, "Invalid_queue"),
             Self::InvalidAgent => (StatusCode::BAD_REQUEST, "Invalid_agent"),
             Self::NotPending => (StatusCode::CONFLICT, "Call_not_pending"),
+            Self::UnknownList => (StatusCode::NOT_FOUND, "List_not_found"),
+            Self::UnknownElement => (StatusCode::NOT_FOUND, "Element_not_found"),
+            Self::DuplicatedKey => (StatusCode::CONFLICT, "Duplicated_key"),
             Self::NotFound => (StatusCode::NOT_FOUND, "Not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method_not_allowed"),
             Self::DuplicatedNumber => (StatusCode::CONFLICT, "Duplicated_number"),
@@ -125,6 +140,22 @@ pub fn from_dialer(e: DialerError) -> Failure {
         DialerError::UnknownCampaign(_) => Failure::UnknownCampaign,
         e => {
             tracing::warn!(error = %crate::core::error_chain(&e), "eXpand REST: dialer failed");
+            Failure::Unavailable
+        }
+    }
+}
+
+/// The one mapping from the lists' errors.
+pub fn from_lists(e: ListError) -> Failure {
+    match e {
+        ListError::Invalid(ListValueError::Name) => Failure::UnknownList,
+        ListError::Invalid(ListValueError::Key) => Failure::BadInput("key"),
+        ListError::Invalid(ListValueError::Value) => Failure::BadInput("value"),
+        ListError::UnknownList => Failure::UnknownList,
+        ListError::UnknownKey => Failure::UnknownElement,
+        ListError::DuplicateKey | ListError::DuplicateList => Failure::DuplicatedKey,
+        ListError::Store(e) => {
+            tracing::warn!(error = %crate::core::error_chain(&*e), "eXpand REST: list store failed");
             Failure::Unavailable
         }
     }

@@ -1,7 +1,8 @@
 //! The eXpand REST API (`/expandweb3/api/...`): JSON over HTTP with HTTP Basic authentication,
 //! the vendor's dialer module (`campaign/external/campaigns...`: campaigns, contacts, the
 //! contact lists and the activity export), and the agents' pending outgoing calls panel
-//! (`external/outgoingcalls/call`, over the dialer's scheduled calls).
+//! (`external/outgoingcalls/call`, over the dialer's scheduled calls); the simple key/value lists
+//! (`external/lists/simple`, over [`crate::core::lists`]).
 //!
 //! - authentication: `Authorization: Basic` with a key issued by `centralita admin credential
 //!   create --api expand-rest`: its id as the user name, its secret (the part after the `.`) as
@@ -44,6 +45,9 @@ pub const DIALER_BASE: &str = "/expandweb3/api/campaign/external";
 /// The pending outgoing calls panel's path.
 pub const OUTGOING_CALLS: &str = "/expandweb3/api/external/outgoingcalls/call";
 
+/// The simple lists' path.
+pub const LISTS: &str = "/expandweb3/api/external/lists/simple";
+
 /// Every method and path the facade serves (paths in OpenAPI's `{name}` form).
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/expandweb3/api/campaign/external/campaigns"),
@@ -84,6 +88,28 @@ pub const ROUTES: &[(&str, &str)] = &[
     (
         "delete",
         "/expandweb3/api/external/outgoingcalls/call/{callid}",
+    ),
+    ("get", "/expandweb3/api/external/lists/simple"),
+    ("get", "/expandweb3/api/external/lists/simple/{list}"),
+    (
+        "get",
+        "/expandweb3/api/external/lists/simple/{list}/elements",
+    ),
+    (
+        "post",
+        "/expandweb3/api/external/lists/simple/{list}/elements",
+    ),
+    (
+        "get",
+        "/expandweb3/api/external/lists/simple/{list}/elements/{key}",
+    ),
+    (
+        "put",
+        "/expandweb3/api/external/lists/simple/{list}/elements/{key}",
+    ),
+    (
+        "delete",
+        "/expandweb3/api/external/lists/simple/{list}/elements/{key}",
     ),
 ];
 
@@ -155,6 +181,34 @@ pub fn routes(services: Arc<Services>, keys: Arc<KeyVerifier>, config: ExpandRes
             get(ops::outgoing_calls::one)
                 .put(ops::outgoing_calls::edit)
                 .delete(ops::outgoing_calls::remove)
+                .fallback(method_not_allowed),
+        )
+        .route(LISTS, get(ops::lists::all).fallback(method_not_allowed))
+        .route(
+            &format!("{LISTS}/"),
+            get(ops::lists::all).fallback(method_not_allowed),
+        )
+        .route(
+            &format!("{LISTS}/{{list}}"),
+            get(ops::lists::one).fallback(method_not_allowed),
+        )
+        .route(
+            &format!("{LISTS}/{{list}}/elements"),
+            get(ops::lists::elements)
+                .post(ops::lists::add)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            &format!("{LISTS}/{{list}}/elements/"),
+            get(ops::lists::elements)
+                .post(ops::lists::add)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            &format!("{LISTS}/{{list}}/elements/{{key}}"),
+            get(ops::lists::element)
+                .put(ops::lists::update)
+                .delete(ops::lists::remove)
                 .fallback(method_not_allowed),
         )
         .route("/expandweb3/api/{*rest}", any(not_found))

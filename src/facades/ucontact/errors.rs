@@ -15,6 +15,8 @@
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::core::call_commands::CallCommandError;
+use crate::core::call_workflow::WorkflowError;
 use crate::core::campaigns::{AgentCallError, BlacklistError, DispositionError};
 use crate::core::dialer::spool::SpoolError;
 use crate::core::originate_service::StartError;
@@ -116,6 +118,16 @@ impl IntoResponse for Answer {
             self.body,
         )
             .into_response()
+    }
+}
+
+/// `admin/CallWorkflow`: `0` for refused input or no such call, 503 `0` when the PBX is not
+/// connected or cannot be reached.
+pub fn call_workflow(e: &WorkflowError, connected: bool) -> Answer {
+    match e {
+        WorkflowError::Pbx(CallCommandError::Unreachable(_)) => Answer::unavailable(),
+        WorkflowError::Pbx(_) if !connected => Answer::unavailable(),
+        _ => Answer::zero(),
     }
 }
 

@@ -30,6 +30,7 @@ use ops::dialers::{
 };
 use ops::recordings::{convert, get_records, record_flat, record_in_day, tag_record};
 use ops::supervision::{campaign_status, queue_summary};
+use ops::workflow::call_workflow;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -281,6 +282,7 @@ async fn integra(
         "admin/addblackbulk" => blacklist(&uc, &who, &form, true, true).await,
         "admin/deleteblack" => blacklist(&uc, &who, &form, false, false).await,
         "admin/deleteblackbulk" => blacklist(&uc, &who, &form, true, false).await,
+        "admin/callworkflow" => call_workflow(&uc, &who, &form).await,
         "cdr/getrecords" => get_records(&uc, &who, &form, &crate::http::base_url(headers)).await,
         "supervisor/convert" => convert(&uc, &who, &form).await,
         "supervisor/queuesummary" => queue_summary(&uc).await,

@@ -1,9 +1,11 @@
 //! The operations, one file per area: [`campaigns`] (list, one), [`contacts`] (add, get,
 //! edit, list, activity), [`outgoing_calls`] (the pending outgoing calls panel: list, add,
-//! get, edit, delete).
+//! get, edit, delete), [`lists`] (simple key/value lists: the lists, one list, elements
+//! list, add, get, replace, delete).
 
 pub mod campaigns;
 pub mod contacts;
+pub mod lists;
 pub mod outgoing_calls;
 
 use crate::core::audit::{record_quietly, Actor, EngineAction};

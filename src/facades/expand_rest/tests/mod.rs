@@ -17,6 +17,7 @@ use crate::core::dialer::{CampaignId, DialerCampaign, ZoneName};
 use crate::core::directory::QueueName;
 use crate::test_support::TempDir;
 
+mod lists;
 pub(super) mod outgoing_calls;
 
 struct Fixture {

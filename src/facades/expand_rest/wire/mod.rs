@@ -27,6 +27,7 @@ use crate::core::UnixTime;
 
 use super::errors::Failure;
 
+pub mod lists;
 pub mod outgoing_calls;
 
 /// The filters of a request, by lowercase name (the query string first, then headers).

@@ -5,6 +5,7 @@ pub mod calls;
 pub mod dialers;
 pub mod recordings;
 pub mod supervision;
+pub mod workflow;
 
 use super::*;
 

@@ -239,3 +239,45 @@ pub fn call_variables(data: &str) -> Result<CallData, WireError> {
     };
     CallData::new(&pairs).map_err(|_| WireError::Invalid("data"))
 }
+
+/// `CallWorkflow`'s `jsonparams`: a JSON object (at most [`MAX_JSON_MEMBERS`] members), each
+/// member a parameter; a scalar is its text, `null` empty, an object or array its JSON text.
+pub fn workflow_params(text: &str) -> Result<Vec<(String, String)>, WireError> {
+    let v = bounded_json(text.trim(), MAX_JSON_MEMBERS)?;
+    Ok(object(&v)?
+        .iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Value::Object(_) | Value::Array(_) => v.to_string(),
+                other => scalar(Some(other)).unwrap_or_default(),
+            };
+            (k.clone(), text)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod workflow_tests {
+    use super::*;
+
+    #[test]
+    fn workflow_params_are_text() {
+        let p = workflow_params(
+            r#"{"cliente": "Ana Pérez", "deuda": 1520.5, "vip": true, "x": null, "o": {"a": [1]}}"#,
+        )
+        .unwrap();
+        let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            p,
+            [
+                ("cliente", "Ana Pérez"),
+                ("deuda", "1520.5"),
+                ("o", r#"{"a":[1]}"#),
+                ("vip", "true"),
+                ("x", "")
+            ]
+        );
+        assert!(workflow_params("[1]").is_err());
+        assert!(workflow_params("").is_err());
+    }
+}

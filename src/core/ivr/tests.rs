@@ -1,0 +1,1 @@
+//! Tests of the interpreter and the driver.

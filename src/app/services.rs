@@ -21,7 +21,7 @@ use crate::facades::{FacadeSections, PbxSlot, Services};
 use crate::recording_media::MediaCodecs;
 use crate::store::{
     SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDialer, SqliteDirectory,
-    SqliteHangupCauses, SqliteInstallKeys, SqliteJournalReader, SqliteRecordings, SqliteSessions,
+    SqliteHangupCauses, SqliteInstallKeys, SqliteIvr, SqliteJournalReader, SqliteRecordings, SqliteSessions,
     SqliteSms, StoreError,
 };
 
@@ -92,6 +92,7 @@ pub fn open_services(config: Arc<Config>) -> Result<Services, StoreError> {
             std::time::Duration::from_secs(config.ucontact.record_link_seconds),
         ),
         hangup_causes: Arc::new(SqliteHangupCauses::open(path)?),
+        ivr: crate::core::ivr::IvrService::new(Arc::new(SqliteIvr::open(path)?)),
         pbx_slot: PbxSlot::default(),
         time_zone: config.engine.time_zone(),
         originate_context: config.originate.context.clone(),

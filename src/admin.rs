@@ -27,6 +27,7 @@
 //! ```
 
 pub mod dialer;
+pub mod ivr;
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -69,6 +70,9 @@ pub enum AdminCommand {
     /// The outbound dialer: campaigns, contact imports, why nothing is dialable.
     #[command(subcommand)]
     Dialer(dialer::DialerCommand),
+    /// IVR flows, DID routes to them, and calls' IVR events.
+    #[command(subcommand)]
+    Ivr(ivr::IvrAdminCommand),
 }
 
 /// `admin recordings ...` (needs the whole configuration: see [`run_recordings`]).
@@ -230,6 +234,12 @@ pub enum AdminError {
     /// A dialer command was refused.
     #[error(transparent)]
     Dialer(Box<crate::core::dialer::DialerError>),
+    /// An IVR flow or value is refused.
+    #[error(transparent)]
+    Flow(Box<crate::core::ivr::FlowError>),
+    /// An IVR flow file is refused.
+    #[error(transparent)]
+    FlowJson(Box<crate::ivr_json::FlowJsonError>),
     /// A contact import stopped.
     #[error("import")]
     Import(#[source] Box<crate::core::dialer::import::ImportError>),
@@ -626,6 +636,7 @@ pub fn run(
             field: "command",
             reason: "dialer commands run through dialer::run (they need the call center's zone)",
         }),
+        AdminCommand::Ivr(cmd) => ivr::run(store_path, cmd, out),
         AdminCommand::Import { file } => {
             let (agents, reasons) = import(&store, &file)?;
             import_digests(&SqliteAgentDigests::open(store_path)?, &file)?;
@@ -774,6 +785,7 @@ pub fn run_journaled(config: &Config, command: AdminCommand) -> Result<(), Admin
             &mut std::io::stdout(),
             &mut std::io::stderr(),
         ),
+        AdminCommand::Ivr(cmd) => ivr::run(&config.store.path, cmd, &mut std::io::stdout()),
         command => run(
             &config.store.path,
             command,
@@ -873,6 +885,7 @@ fn admin_action(command: &AdminCommand) -> Option<(&'static str, String, String)
             RecordingsCommand::Import { dry_run: true, .. } | RecordingsCommand::Sweep { .. },
         ) => return None,
         AdminCommand::Dialer(cmd) => return dialer::action(cmd),
+        AdminCommand::Ivr(cmd) => return ivr::action(cmd),
         AdminCommand::Agent(AgentCommand::List)
         | AdminCommand::PauseReason(PauseReasonCommand::List)
         | AdminCommand::Credential(CredentialCommand::List) => return None,

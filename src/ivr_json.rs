@@ -205,7 +205,11 @@ fn prompt_from(p: PromptJson) -> Result<Prompt, FlowError> {
 fn prompt_to(p: &Prompt) -> PromptJson {
     let (file, tts, voice) = match &p.media {
         Media::File(f) => (Some(f.to_string()), None, None),
-        Media::Tts { text, voice } => (None, Some(text.clone()), voice.as_ref().map(|v| v.to_string())),
+        Media::Tts { text, voice } => (
+            None,
+            Some(text.clone()),
+            voice.as_ref().map(|v| v.to_string()),
+        ),
     };
     PromptJson {
         file,
@@ -440,7 +444,11 @@ pub fn decode(text: &str) -> Result<Flow, FlowJsonError> {
         start: NodeId::new(f.start)?,
         version: f.version,
         max_steps: f.max_steps,
-        nodes: f.nodes.into_iter().map(node_from).collect::<Result<_, _>>()?,
+        nodes: f
+            .nodes
+            .into_iter()
+            .map(node_from)
+            .collect::<Result<_, _>>()?,
     };
     flow.validate()?;
     Ok(flow)

@@ -21,8 +21,8 @@ use crate::facades::{FacadeSections, PbxSlot, Services};
 use crate::recording_media::MediaCodecs;
 use crate::store::{
     SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDialer, SqliteDirectory,
-    SqliteHangupCauses, SqliteInstallKeys, SqliteIvr, SqliteJournalReader, SqliteRecordings, SqliteSessions,
-    SqliteSms, StoreError,
+    SqliteHangupCauses, SqliteInstallKeys, SqliteIvr, SqliteJournalReader, SqliteRecordings,
+    SqliteSessions, SqliteSms, StoreError,
 };
 
 /// Each facade's own section of `config`.

@@ -9,8 +9,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params, params_from_iter, OptionalExtension};
 
 use crate::core::ivr::{
-    Did, EventFilter, Flow, FlowId, IvrCallId, IvrCallInfo, IvrJournal, IvrRecord, IvrStore,
-    NodeId,
+    Did, EventFilter, Flow, FlowId, IvrCallId, IvrCallInfo, IvrJournal, IvrRecord, IvrStore, NodeId,
 };
 use crate::core::{PortError, UnixTime};
 
@@ -100,9 +99,11 @@ impl IvrStore for SqliteIvr {
     fn flow(&self, id: &FlowId) -> Result<Option<Flow>, PortError> {
         self.conn.query(|conn| {
             let json: Option<String> = conn
-                .query_row("SELECT json FROM ivr_flow WHERE id = ?1", [id.as_str()], |r| {
-                    r.get(0)
-                })
+                .query_row(
+                    "SELECT json FROM ivr_flow WHERE id = ?1",
+                    [id.as_str()],
+                    |r| r.get(0),
+                )
                 .optional()?;
             json.as_deref().map(flow_of).transpose()
         })
@@ -140,7 +141,8 @@ impl IvrStore for SqliteIvr {
     fn routes(&self) -> Result<Vec<(Did, FlowId)>, PortError> {
         self.conn.query(|conn| {
             let mut stmt = conn.prepare_cached("SELECT did, flow FROM ivr_route ORDER BY did")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
             rows.map(|row| {
                 let (did, flow) = row?;
                 Ok((
@@ -172,7 +174,11 @@ impl IvrStore for SqliteIvr {
             args.push(Sql::Integer(r.to.seconds()));
         }
         sql.push_str(" ORDER BY at, call, seq LIMIT ?");
-        let limit = if f.limit == 0 { MAX_EVENTS } else { f.limit.min(MAX_EVENTS) };
+        let limit = if f.limit == 0 {
+            MAX_EVENTS
+        } else {
+            f.limit.min(MAX_EVENTS)
+        };
         args.push(Sql::Integer(limit as i64));
         self.conn.query(|conn| {
             let mut stmt = conn.prepare(&sql)?;
@@ -237,17 +243,21 @@ mod tests {
     fn flows_routes_and_events_survive_reopening_and_replays_write_once() {
         let dir = TempDir::new("ivr-store");
         let path = dir.path().join("s.db");
-        let flow = crate::ivr_json::decode(include_str!("../../docs/ivr_flow_example.json")).unwrap();
+        let flow =
+            crate::ivr_json::decode(include_str!("../../docs/ivr_flow_example.json")).unwrap();
         {
             let s = SqliteIvr::open(&path).unwrap();
             s.put_flow(&flow).unwrap();
-            s.set_route(&Did::new("26002000").unwrap(), &flow.id).unwrap();
+            s.set_route(&Did::new("26002000").unwrap(), &flow.id)
+                .unwrap();
             for (seq, ev) in [(1, "entrada"), (2, "digitos"), (3, "fim")] {
-                s.record(&record("1700.1", seq, 100 + i64::from(seq), ev)).unwrap();
+                s.record(&record("1700.1", seq, 100 + i64::from(seq), ev))
+                    .unwrap();
             }
             // The same events replayed after a restart: nothing doubled.
             for (seq, ev) in [(1, "entrada"), (2, "digitos"), (3, "fim")] {
-                s.record(&record("1700.1", seq, 100 + i64::from(seq), ev)).unwrap();
+                s.record(&record("1700.1", seq, 100 + i64::from(seq), ev))
+                    .unwrap();
             }
             s.record(&record("1700.2", 1, 500, "entrada")).unwrap();
             let mut unknown = flow.clone();
@@ -257,7 +267,10 @@ mod tests {
         let s = SqliteIvr::open(&path).unwrap();
         assert_eq!(s.flow(&flow.id).unwrap().unwrap(), flow);
         assert_eq!(s.flows().unwrap().len(), 1);
-        assert_eq!(s.routes().unwrap(), vec![(Did::new("26002000").unwrap(), flow.id.clone())]);
+        assert_eq!(
+            s.routes().unwrap(),
+            vec![(Did::new("26002000").unwrap(), flow.id.clone())]
+        );
         let one = s
             .events(&EventFilter {
                 call: Some(IvrCallId::new("1700.1").unwrap()),
@@ -265,7 +278,9 @@ mod tests {
             })
             .unwrap();
         assert_eq!(
-            one.iter().map(|r| (r.seq, r.event.as_str())).collect::<Vec<_>>(),
+            one.iter()
+                .map(|r| (r.seq, r.event.as_str()))
+                .collect::<Vec<_>>(),
             vec![(1, "entrada"), (2, "digitos"), (3, "fim")]
         );
         assert_eq!(one[0].info.ddr, "26002000");

@@ -44,7 +44,12 @@ use crate::core::directory::QueueName;
 /// One call's side effects, as the runtime (ARI) carries them out.
 pub trait IvrCall: Send + Sync {
     /// Starts playing `media`; the runtime later feeds `PromptFinished(id)`.
-    fn play(&self, id: PlayId, media: &Media, barge_in: bool) -> BoxFuture<'_, Result<(), PortError>>;
+    fn play(
+        &self,
+        id: PlayId,
+        media: &Media,
+        barge_in: bool,
+    ) -> BoxFuture<'_, Result<(), PortError>>;
     /// Stops the prompt playing.
     fn stop_playback(&self) -> BoxFuture<'_, Result<(), PortError>>;
     /// Sets a channel variable.
@@ -177,13 +182,17 @@ impl IvrService {
     /// The flow `id`.
     pub async fn flow(&self, id: FlowId) -> Result<Option<Flow>, IvrError> {
         let s = self.store.clone();
-        off_runtime(move || s.flow(&id)).await.map_err(IvrError::Store)
+        off_runtime(move || s.flow(&id))
+            .await
+            .map_err(IvrError::Store)
     }
 
     /// Every flow.
     pub async fn flows(&self) -> Result<Vec<Flow>, IvrError> {
         let s = self.store.clone();
-        off_runtime(move || s.flows()).await.map_err(IvrError::Store)
+        off_runtime(move || s.flows())
+            .await
+            .map_err(IvrError::Store)
     }
 
     /// Journaled events.

@@ -390,7 +390,8 @@ pub fn valid_transfer_target(s: &str) -> bool {
 pub fn valid_digits(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= usize::from(MAX_DIGITS)
-        && s.bytes().all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
 }
 
 fn check_text(what: &'static str, text: &str, max: usize) -> Result<(), FlowError> {
@@ -573,7 +574,11 @@ impl Flow {
                 if valid_transfer_target(target) {
                     Ok(())
                 } else {
-                    Err(invalid("target", target, "digits, optional leading +, 2..=20"))
+                    Err(invalid(
+                        "target",
+                        target,
+                        "digits, optional leading +, 2..=20",
+                    ))
                 }
             }
         }

@@ -621,7 +621,9 @@ impl IvrSession {
     fn digit(&mut self, c: char, out: &mut Vec<IvrCommand>) {
         match self.state.clone() {
             State::Playing {
-                node, barge_in: true, ..
+                node,
+                barge_in: true,
+                ..
             } => {
                 out.push(IvrCommand::StopPlayback);
                 self.pending.push(c);
@@ -649,7 +651,10 @@ impl IvrSession {
     /// A digit counted as a gather's input (its prompt over or interrupted).
     fn gather_digit(&mut self, c: char, out: &mut Vec<IvrCommand>) {
         let State::Gathering {
-            node, digits, timer, ..
+            node,
+            digits,
+            timer,
+            ..
         } = self.state.clone()
         else {
             return;

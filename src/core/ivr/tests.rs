@@ -445,8 +445,18 @@ async fn a_scripted_caller_is_routed_through_the_flow_and_every_event_is_journal
     let journal = Arc::new(Journal::default());
     let (outcome, did) = run(flow(), &[Some('1')], false, journal.clone(), vars()).await;
     // Not VIP: the CRM lookup names the caller, then the sales queue.
-    assert_eq!(outcome.unwrap(), Outcome::Queue(QueueName::new("q_ventas").unwrap()));
-    assert_eq!(did[1..], ["stop".to_owned(), "set NOME=Ana".into(), "queue q_ventas".into()]);
+    assert_eq!(
+        outcome.unwrap(),
+        Outcome::Queue(QueueName::new("q_ventas").unwrap())
+    );
+    assert_eq!(
+        did[1..],
+        [
+            "stop".to_owned(),
+            "set NOME=Ana".into(),
+            "queue q_ventas".into()
+        ]
+    );
     let records: Vec<IvrRecord> = journal.0.lock().unwrap().values().cloned().collect();
     let seqs: Vec<u32> = records.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, (1..=records.len() as u32).collect::<Vec<_>>());
@@ -480,7 +490,14 @@ async fn a_scripted_caller_is_routed_through_the_flow_and_every_event_is_journal
 #[tokio::test(start_paused = true)]
 async fn a_silent_caller_hears_the_retries_then_the_goodbye_and_a_dead_backend_times_out() {
     let journal = Arc::new(Journal::default());
-    let (outcome, did) = run(flow(), &[None, None, None, None], false, journal.clone(), vars()).await;
+    let (outcome, did) = run(
+        flow(),
+        &[None, None, None, None],
+        false,
+        journal.clone(),
+        vars(),
+    )
+    .await;
     assert_eq!(outcome.unwrap(), Outcome::Hangup);
     assert_eq!(did.iter().filter(|d| d.starts_with("play Tts")).count(), 3);
     assert_eq!(did.last().unwrap(), "hangup");
@@ -498,7 +515,10 @@ async fn a_silent_caller_hears_the_retries_then_the_goodbye_and_a_dead_backend_t
     let journal = Arc::new(Journal::default());
     let vars = vec![("CALLERID".into(), "999".into())];
     let (outcome, _) = run(flow(), &[Some('1')], false, journal.clone(), vars).await;
-    assert_eq!(outcome.unwrap(), Outcome::Queue(QueueName::new("q_ventas").unwrap()));
+    assert_eq!(
+        outcome.unwrap(),
+        Outcome::Queue(QueueName::new("q_ventas").unwrap())
+    );
     assert!(journal
         .0
         .lock()
@@ -529,6 +549,14 @@ async fn a_closed_input_channel_is_a_hang_up() {
         info: IvrCallInfo::default(),
         vars: vec![],
     };
-    assert_eq!(run_flow(flow(), start, ports, rx).await.unwrap(), Outcome::HungUp);
-    assert!(journal.0.lock().unwrap().values().any(|r| r.status == "abandono"));
+    assert_eq!(
+        run_flow(flow(), start, ports, rx).await.unwrap(),
+        Outcome::HungUp
+    );
+    assert!(journal
+        .0
+        .lock()
+        .unwrap()
+        .values()
+        .any(|r| r.status == "abandono"));
 }

@@ -162,9 +162,16 @@ async fn tokens_are_checked_and_faults_are_for_envelopes_only() {
         assert_eq!(v["codigo"], "token_invalido", "{token:?}");
         assert_eq!(v["retorno"], "Token inválido");
     }
-    let (status, body) = post(&f.app, envelope("startCallura", &[("token", Some(&f.token))])).await;
+    let (status, body) = post(
+        &f.app,
+        envelope("startCallura", &[("token", Some(&f.token))]),
+    )
+    .await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(body.contains("Procedure 'startCallura' not present"), "{body}");
+    assert!(
+        body.contains("Procedure 'startCallura' not present"),
+        "{body}"
+    );
     let (status, body) = post(&f.app, "<not-soap/>".into()).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(body.contains("SOAP-ENV:Client"));

@@ -65,8 +65,14 @@ async fn list_ura_shows_each_prompt_with_its_timeout_retries_and_destinations() 
             ])
         );
         let tchau = &ura["fluxos"][1];
-        assert_eq!(tchau["audio"], json!({"tipo": "arquivo", "arquivo": "custom/tchau"}));
-        assert_eq!(tchau["palavras"], json!([{"palavra": "*", "destino": "desligar"}]));
+        assert_eq!(
+            tchau["audio"],
+            json!({"tipo": "arquivo", "arquivo": "custom/tchau"})
+        );
+        assert_eq!(
+            tchau["palavras"],
+            json!([{"palavra": "*", "destino": "desligar"}])
+        );
         assert_eq!(ura["fluxos"].as_array().unwrap().len(), 2);
     }
     let v = call(&f, "listURA", &[Some("outra")]).await;
@@ -127,7 +133,10 @@ async fn cdr_ura_answers_one_row_per_call_with_its_path() {
     // The replayed end is kept once.
     let eventos = row["eventos"].as_array().unwrap();
     assert_eq!(
-        eventos.iter().map(|e| e["evento"].as_str().unwrap()).collect::<Vec<_>>(),
+        eventos
+            .iter()
+            .map(|e| e["evento"].as_str().unwrap())
+            .collect::<Vec<_>>(),
         ["entrada", "entrada", "digitos", "saida", "fim"]
     );
     assert_eq!(rows[1]["status"], "em_andamento");
@@ -140,7 +149,12 @@ async fn cdr_ura_answers_one_row_per_call_with_its_path() {
     }
     let v = call(&f, "cdrURA", &[None, None, Some("vendas"), None]).await;
     assert_eq!(v["retorno"].as_array().unwrap().len(), 2);
-    let v = call(&f, "cdrURA", &[Some("2001-01-01 00:00:00"), Some("2001-01-01 23:59:59")]).await;
+    let v = call(
+        &f,
+        "cdrURA",
+        &[Some("2001-01-01 00:00:00"), Some("2001-01-01 23:59:59")],
+    )
+    .await;
     assert_eq!(v["retorno"], json!([]));
     let v = call(&f, "cdrURA", &[None, None, Some("outra"), None]).await;
     assert_eq!(v["codigo"], "nao_encontrado");

@@ -28,6 +28,7 @@
 
 pub mod dialer;
 pub mod lists;
+pub mod ivr;
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -73,6 +74,9 @@ pub enum AdminCommand {
     /// Key/value lists (eXpand's simple lists): add, remove, show, import a CSV.
     #[command(subcommand)]
     List(lists::ListCommand),
+    /// IVR flows, DID routes to them, and calls' IVR events.
+    #[command(subcommand)]
+    Ivr(ivr::IvrAdminCommand),
 }
 
 /// `admin recordings ...` (needs the whole configuration: see [`run_recordings`]).
@@ -234,6 +238,12 @@ pub enum AdminError {
     /// A dialer command was refused.
     #[error(transparent)]
     Dialer(Box<crate::core::dialer::DialerError>),
+    /// An IVR flow or value is refused.
+    #[error(transparent)]
+    Flow(Box<crate::core::ivr::FlowError>),
+    /// An IVR flow file is refused.
+    #[error(transparent)]
+    FlowJson(Box<crate::ivr_json::FlowJsonError>),
     /// A contact import stopped.
     #[error("import")]
     Import(#[source] Box<crate::core::dialer::import::ImportError>),
@@ -631,6 +641,7 @@ pub fn run(
             field: "command",
             reason: "dialer commands run through dialer::run (they need the call center's zone)",
         }),
+        AdminCommand::Ivr(cmd) => ivr::run(store_path, cmd, out),
         AdminCommand::Import { file } => {
             let (agents, reasons) = import(&store, &file)?;
             import_digests(&SqliteAgentDigests::open(store_path)?, &file)?;
@@ -780,6 +791,7 @@ pub fn run_journaled(config: &Config, command: AdminCommand) -> Result<(), Admin
             &mut std::io::stdout(),
             &mut std::io::stderr(),
         ),
+        AdminCommand::Ivr(cmd) => ivr::run(&config.store.path, cmd, &mut std::io::stdout()),
         command => run(
             &config.store.path,
             command,
@@ -880,6 +892,7 @@ fn admin_action(command: &AdminCommand) -> Option<(&'static str, String, String)
         ) => return None,
         AdminCommand::Dialer(cmd) => return dialer::action(cmd),
         AdminCommand::List(cmd) => return lists::action(cmd),
+        AdminCommand::Ivr(cmd) => return ivr::action(cmd),
         AdminCommand::Agent(AgentCommand::List)
         | AdminCommand::PauseReason(PauseReasonCommand::List)
         | AdminCommand::Credential(CredentialCommand::List) => return None,

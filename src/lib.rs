@@ -13,6 +13,7 @@ pub mod core;
 pub mod facades;
 pub mod http;
 pub mod http_client;
+pub mod ivr_json;
 pub mod media;
 pub mod net;
 pub mod recording_media;

@@ -21,7 +21,8 @@ use crate::facades::{FacadeSections, PbxSlot, Services};
 use crate::recording_media::MediaCodecs;
 use crate::store::{
     SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDialer, SqliteDirectory,
-    SqliteHangupCauses, SqliteInstallKeys, SqliteJournalReader, SqliteLists, SqliteRecordings,
+    SqliteHangupCauses, SqliteInstallKeys, SqliteIvr, SqliteJournalReader, SqliteLists,
+    SqliteRecordings,
     SqliteSessions, SqliteSms, StoreError,
 };
 
@@ -93,6 +94,7 @@ pub fn open_services(config: Arc<Config>) -> Result<Services, StoreError> {
         ),
         hangup_causes: Arc::new(SqliteHangupCauses::open(path)?),
         lists: crate::core::lists::ListsService::new(Arc::new(SqliteLists::open(path)?)),
+        ivr: crate::core::ivr::IvrService::new(Arc::new(SqliteIvr::open(path)?)),
         pbx_slot: PbxSlot::default(),
         time_zone: config.engine.time_zone(),
         originate_context: config.originate.context.clone(),

@@ -19,6 +19,7 @@ pub mod dialing;
 pub mod directory;
 pub mod hangup_causes;
 pub mod ids;
+pub mod ivr;
 pub mod journal;
 pub mod lists;
 pub mod live;

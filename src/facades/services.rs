@@ -90,6 +90,8 @@ pub struct Services {
     pub lists: crate::core::lists::ListsService,
     /// Why channels ended (AMI `Hangup` causes), by uniqueid.
     pub hangup_causes: Arc<dyn HangupCauseStore>,
+    /// IVR flows, their DID routes and the IVR CDR.
+    pub ivr: crate::core::ivr::IvrService,
     /// How the PBX names devices and channels (a phone's device, the endpoint of a channel).
     pub naming: Arc<dyn ChannelNaming>,
     /// What the fields of the PBX's queue activity lines mean.

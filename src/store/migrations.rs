@@ -577,6 +577,46 @@ CREATE TABLE key_list_element (
     PRIMARY KEY (list_id, key)
 ) STRICT, WITHOUT ROWID;
 "#,
+    // IVR flows (their JSON form, with the columns listings show), DIDs routed to flows and
+    // the IVR CDR: one row per event of a call, unique by (call, seq) so a replay writes
+    // nothing twice; read by time and by call.
+    r#"
+CREATE TABLE ivr_flow (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    description TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('dtmf', 'voz')),
+    version     INTEGER NOT NULL,
+    nodes       INTEGER NOT NULL,
+    json        TEXT NOT NULL,
+    updated_at  INTEGER NOT NULL
+) STRICT;
+CREATE TABLE ivr_route (
+    did  TEXT PRIMARY KEY,
+    flow TEXT NOT NULL REFERENCES ivr_flow (id) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX ivr_route_by_flow ON ivr_route (flow);
+CREATE TABLE ivr_event (
+    call        TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    flow        TEXT NOT NULL,
+    node        TEXT,
+    event       TEXT NOT NULL,
+    digits      TEXT NOT NULL,
+    matched     TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    detail      TEXT NOT NULL,
+    ddr         TEXT NOT NULL,
+    origem      TEXT NOT NULL,
+    tronco      TEXT NOT NULL,
+    idcti       TEXT NOT NULL,
+    PRIMARY KEY (call, seq)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX ivr_event_by_time ON ivr_event (at);
+CREATE INDEX ivr_event_by_flow ON ivr_event (flow, at);
+"#,
 ];
 
 /// The schema version this engine writes.

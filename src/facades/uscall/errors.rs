@@ -57,6 +57,8 @@ pub mod reason {
     pub const BAD_EXTENSION: &str = "ramal inválido";
     /// A trunk name outside its alphabet or length.
     pub const TRUNK_NAME_CHARS: &str = "use somente letras, dígitos, _ e - (até 64)";
+    /// A URA id outside its alphabet or length.
+    pub const URA_ID_CHARS: &str = "use até 32 letras, dígitos, _ e -";
     /// An integrator id outside its alphabet or length.
     pub const ID_CHARS: &str = "use até 64 letras, dígitos, _ . : e -";
     /// A date not in USCall's format.
@@ -161,6 +163,8 @@ pub enum Noun {
     Ddr,
     /// `Gravação` (feminine).
     Gravacao,
+    /// `URA` (feminine).
+    Ura,
 }
 
 impl Noun {
@@ -174,6 +178,7 @@ impl Noun {
             Self::Categoria => "Categoria",
             Self::Ddr => "DDR",
             Self::Gravacao => "Gravação",
+            Self::Ura => "URA",
         }
     }
 
@@ -181,7 +186,7 @@ impl Noun {
     pub fn is_feminine(self) -> bool {
         matches!(
             self,
-            Self::Pausa | Self::Fila | Self::Categoria | Self::Gravacao
+            Self::Pausa | Self::Fila | Self::Categoria | Self::Gravacao | Self::Ura
         )
     }
 }

@@ -91,6 +91,11 @@ pub const OPERATIONS: &[(&str, &[&str])] = &[
     ("queueStatus", &["token", "fila"]),
     ("cdrTariff", &["token", "dataini", "datafin"]),
     ("listTrunk", &["token"]),
+    ("listURA", &["token", "idura"]),
+    (
+        "cdrURA",
+        &["token", "dataini", "datafin", "idura", "idunico"],
+    ),
     (
         "ccenterAgents",
         &["token", "agente", "filas", "dataini", "datafin"],
@@ -435,6 +440,8 @@ impl UscallService {
             "queueStatus" => self.queue_status(args),
             "cdrTariff" => self.cdr_tariff(args).await,
             "listTrunk" => self.list_trunk(),
+            "listURA" => self.list_ura(args).await,
+            "cdrURA" => self.cdr_ura(args).await,
             "ccenterAgents" => self.ccenter_agents(args).await,
             "ccenterCdr" => self.ccenter_cdr(args).await,
             "ccenterPauses" => self.ccenter_pauses(args).await,

@@ -4,3 +4,4 @@ pub mod agents;
 pub mod calls;
 pub mod pbx;
 pub mod reports;
+pub mod ura;

@@ -11,6 +11,7 @@ use tower::ServiceExt;
 
 struct Fixture {
     _dir: crate::test_support::TempDir,
+    services: Arc<crate::facades::Services>,
     app: Router,
     token: String,
 }
@@ -64,7 +65,8 @@ fn fixture() -> Fixture {
         services.logins.clone(),
     ));
     Fixture {
-        app: routes(services, keys, config.uscall.clone()),
+        app: routes(services.clone(), keys, config.uscall.clone()),
+        services,
         token,
         _dir: dir,
     }
@@ -160,9 +162,16 @@ async fn tokens_are_checked_and_faults_are_for_envelopes_only() {
         assert_eq!(v["codigo"], "token_invalido", "{token:?}");
         assert_eq!(v["retorno"], "Token inválido");
     }
-    let (status, body) = post(&f.app, envelope("listURA", &[("token", Some(&f.token))])).await;
+    let (status, body) = post(
+        &f.app,
+        envelope("startCallura", &[("token", Some(&f.token))]),
+    )
+    .await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(body.contains("Procedure 'listURA' not present"), "{body}");
+    assert!(
+        body.contains("Procedure 'startCallura' not present"),
+        "{body}"
+    );
     let (status, body) = post(&f.app, "<not-soap/>".into()).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(body.contains("SOAP-ENV:Client"));
@@ -503,3 +512,4 @@ async fn queue_metrics_of_today_so_far_equal_those_folded_from_the_journal() {
 }
 
 mod parameters;
+mod ura;

@@ -17,6 +17,8 @@ pub mod media;
 pub mod net;
 pub mod recording_media;
 pub mod sms_http;
+pub mod webhooks_http;
+pub mod expand_ws;
 pub mod store;
 
 #[cfg(test)]

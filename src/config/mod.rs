@@ -102,6 +102,7 @@ mod node;
 mod outbound;
 mod sections;
 mod sms;
+mod webhooks;
 #[cfg(test)]
 mod tests;
 
@@ -120,6 +121,7 @@ pub use sections::{
     RecordingsConfig, StoreConfig,
 };
 pub use sms::SmsConfig;
+pub use webhooks::{ExpandWebservicesConfig, WebhookEndpointConfig, WebhooksConfig};
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Deserialize)]
@@ -176,6 +178,13 @@ pub struct Config {
     /// Which extensions may be agents' phones. Optional.
     #[serde(default)]
     pub agents: AgentsConfig,
+    /// Outbound webhooks (`[webhooks]`, `[[webhooks.endpoint]]`). Optional; none by default.
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
+    /// The customer's backend eXpand's dialplan calls (`[expand_webservices]`). Optional;
+    /// absent, none is called.
+    #[serde(default)]
+    pub expand_webservices: Option<ExpandWebservicesConfig>,
 }
 
 fn deserialize_secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
@@ -397,6 +406,12 @@ impl Config {
             return invalid(field, reason);
         }
         if let Err((field, reason)) = self.uscall.validate() {
+            return invalid(field, reason);
+        }
+        if let Err((field, reason)) = self.webhooks.validate() {
+            return invalid(field, reason);
+        }
+        if let Some(Err((field, reason))) = self.expand_webservices.as_ref().map(|w| w.validate()) {
             return invalid(field, reason);
         }
         Ok(())

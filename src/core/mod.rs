@@ -16,6 +16,7 @@ pub mod day_figures;
 pub mod dialer;
 pub mod dialing;
 pub mod directory;
+pub mod expand_ws;
 pub mod hangup_causes;
 pub mod ids;
 pub mod journal;
@@ -37,6 +38,8 @@ pub mod session_tokens;
 pub mod sessions;
 pub mod sms;
 pub mod throttle;
+pub mod webhook_delivery;
+pub mod webhooks;
 
 pub use ids::{ActionId, ChannelName, UniqueId};
 pub use journal::{

@@ -33,6 +33,7 @@ pub mod recordings;
 pub mod sessions;
 pub mod sms;
 pub mod sqlite;
+pub mod webhooks;
 
 pub use agent_digest::SqliteAgentDigests;
 pub use audit::SqliteActionJournal;
@@ -47,3 +48,4 @@ pub use recordings::SqliteRecordings;
 pub use sessions::SqliteSessions;
 pub use sms::SqliteSms;
 pub use sqlite::SqliteJournal;
+pub use webhooks::SqliteWebhooks;

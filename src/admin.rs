@@ -27,6 +27,7 @@
 //! ```
 
 pub mod dialer;
+pub mod webhooks;
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -69,6 +70,9 @@ pub enum AdminCommand {
     /// The outbound dialer: campaigns, contact imports, why nothing is dialable.
     #[command(subcommand)]
     Dialer(dialer::DialerCommand),
+    /// Outbound webhooks: the outbox per endpoint, dead deliveries sent again.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
 }
 
 /// `admin recordings ...` (needs the whole configuration: see [`run_recordings`]).
@@ -626,6 +630,7 @@ pub fn run(
             field: "command",
             reason: "dialer commands run through dialer::run (they need the call center's zone)",
         }),
+        AdminCommand::Webhooks(cmd) => webhooks::run(store_path, cmd, out),
         AdminCommand::Import { file } => {
             let (agents, reasons) = import(&store, &file)?;
             import_digests(&SqliteAgentDigests::open(store_path)?, &file)?;
@@ -873,6 +878,12 @@ fn admin_action(command: &AdminCommand) -> Option<(&'static str, String, String)
             RecordingsCommand::Import { dry_run: true, .. } | RecordingsCommand::Sweep { .. },
         ) => return None,
         AdminCommand::Dialer(cmd) => return dialer::action(cmd),
+        AdminCommand::Webhooks(webhooks::WebhooksCommand::Retry { endpoint }) => (
+            "webhooks.retry",
+            endpoint.clone().unwrap_or_else(|| "*".to_owned()),
+            String::new(),
+        ),
+        AdminCommand::Webhooks(webhooks::WebhooksCommand::Status) => return None,
         AdminCommand::Agent(AgentCommand::List)
         | AdminCommand::PauseReason(PauseReasonCommand::List)
         | AdminCommand::Credential(CredentialCommand::List) => return None,

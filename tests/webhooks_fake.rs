@@ -137,8 +137,16 @@ fn append_lines(db: &std::path::Path, lines: &[(&str, &str, &str, &str, &str)]) 
             conn.execute(
                 "INSERT INTO queue_log (source, file_dev, file_ino, file_created_ns, byte_offset, \
                  time_epoch, callid, queue, agent, event, data) \
-                 VALUES ('pbx1', 1, 1, 1, ?1, 1700000000, ?2, ?3, ?4, ?5, ?6)",
-                rusqlite::params![next + 100 * (i as i64 + 1), callid, queue, agent, event, data],
+                 VALUES ('pbx1', 1, 1, 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                rusqlite::params![
+                    next + 100 * (i as i64 + 1),
+                    centralita::core::UnixTime::now().seconds(),
+                    callid,
+                    queue,
+                    agent,
+                    event,
+                    data
+                ],
             )
             .unwrap();
             conn.last_insert_rowid()
@@ -172,6 +180,16 @@ async fn deliveries_are_signed_with_a_stable_event_id() {
     let db = dir.path().join("c.db");
     let (b, url) = backend(vec![]).await;
     let s = service(&db, vec![endpoint("crm", &url, EventKind::ALL.to_vec())], policy());
+    // History (a line from before the first follow, ingested after it) is not sent.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    assert_eq!(s.follow_once().await.unwrap(), 0);
+    conn.execute(
+        "INSERT INTO queue_log (source, file_dev, file_ino, file_created_ns, byte_offset, \
+         time_epoch, callid, queue, agent, event, data) \
+         VALUES ('pbx1', 1, 1, 1, 1, 1700000000, 'old.1', 'q_ventas', 'NONE', 'ENTERQUEUE', '|1|1')",
+        [],
+    )
+    .unwrap();
     assert_eq!(s.follow_once().await.unwrap(), 0, "history is not sent");
     let ids = append_lines(&db, &[("1700000000.1", "q_ventas", "NONE", "ENTERQUEUE", "|099123456|1")]);
     assert_eq!(s.follow_once().await.unwrap(), 1);

@@ -584,7 +584,9 @@ CREATE TABLE webhook_outbox (
 CREATE INDEX webhook_outbox_pending ON webhook_outbox (endpoint, id) WHERE state = 'pending';
 CREATE TABLE webhook_cursor (
     source  TEXT PRIMARY KEY,
-    last_id INTEGER NOT NULL
+    last_id INTEGER NOT NULL,
+    -- facts before this instant (the first follow) are history: never queued
+    since   INTEGER NOT NULL
 ) STRICT;
 "#,
 ];

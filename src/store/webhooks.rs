@@ -2,7 +2,9 @@
 //! `webhook_outbox` and `webhook_cursor`). The facts are read from the journal's `queue_log`
 //! and the dialer's `dialer_attempt`; the deliveries they make and the cursors past them are
 //! written in one `IMMEDIATE` transaction, and `UNIQUE (endpoint, event_key)` with
-//! `INSERT OR IGNORE` keeps a fact queued twice from being delivered twice.
+//! `INSERT OR IGNORE` keeps a fact queued twice from being delivered twice. Facts from before
+//! the first follow (`webhook_cursor.since`) are history and never queued, even when the
+//! journal ingests them later (the backlog of a new store).
 
 use std::path::Path;
 
@@ -35,27 +37,34 @@ impl SqliteWebhooks {
 const QUEUE_LOG: &str = "queue_log";
 const DIALER_ATTEMPT: &str = "dialer_attempt";
 
-fn cursor(tx: &rusqlite::Transaction<'_>, source: &str, table: &str) -> rusqlite::Result<i64> {
-    let stored: Option<i64> = tx
+/// The last fact taken from `source` and the instant before which facts are history.
+fn cursor(
+    tx: &rusqlite::Transaction<'_>,
+    source: &str,
+    table: &str,
+    now: UnixTime,
+) -> rusqlite::Result<(i64, i64)> {
+    let stored: Option<(i64, i64)> = tx
         .query_row(
-            "SELECT last_id FROM webhook_cursor WHERE source = ?1",
+            "SELECT last_id, since FROM webhook_cursor WHERE source = ?1",
             [source],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
     match stored {
-        Some(id) => Ok(id),
+        Some(c) => Ok(c),
         None => {
-            // First start: after the facts already there (history is not sent).
+            // First start: after the facts already there, and facts from before now that
+            // the journal ingests later (its backlog) are history too: not sent.
             let last: i64 =
                 tx.query_row(&format!("SELECT COALESCE(MAX(id), 0) FROM {table}"), [], |r| {
                     r.get(0)
                 })?;
             tx.execute(
-                "INSERT INTO webhook_cursor (source, last_id) VALUES (?1, ?2)",
-                params![source, last],
+                "INSERT INTO webhook_cursor (source, last_id, since) VALUES (?1, ?2, ?3)",
+                params![source, last, now.seconds()],
             )?;
-            Ok(last)
+            Ok((last, now.seconds()))
         }
     }
 }
@@ -101,7 +110,7 @@ impl WebhookStore for SqliteWebhooks {
         self.conn.query(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut queued = 0;
-            let from = cursor(&tx, QUEUE_LOG, "queue_log")?;
+            let (from, since) = cursor(&tx, QUEUE_LOG, "queue_log", now)?;
             let mut last = from;
             {
                 let mut stmt = tx.prepare_cached(
@@ -115,9 +124,13 @@ impl WebhookStore for SqliteWebhooks {
                     let (callid, queue, agent, event): (String, String, String, String) =
                         (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
                     let data: Option<String> = r.get(6)?;
+                    let time: i64 = r.get(1)?;
+                    if time < since {
+                        continue;
+                    }
                     if let Some(ev) = queue_log_event(
                         id,
-                        r.get(1)?,
+                        time,
                         &callid,
                         &queue,
                         &agent,
@@ -134,7 +147,7 @@ impl WebhookStore for SqliteWebhooks {
                     params![QUEUE_LOG, last],
                 )?;
             }
-            let from = cursor(&tx, DIALER_ATTEMPT, "dialer_attempt")?;
+            let (from, since) = cursor(&tx, DIALER_ATTEMPT, "dialer_attempt", now)?;
             let mut last = from;
             {
                 let mut stmt = tx.prepare_cached(
@@ -158,6 +171,9 @@ impl WebhookStore for SqliteWebhooks {
                         ended_at: r.get(8)?,
                     };
                     last = fact.id;
+                    if fact.ended_at < since {
+                        continue;
+                    }
                     queued += enqueue(&tx, endpoints, &dialer_attempt_event(&fact), encode, now)?;
                 }
             }

@@ -132,8 +132,15 @@ mod tests {
             "true"
         );
         assert!(answer_value(WsForm::Rest, b"[1]").is_err());
-        let soap = envelope::response("urn:x", "getCallerIDName", &envelope::SoapValue::Str("Ana & Co".into()));
-        assert_eq!(answer_value(WsForm::Soap, soap.as_bytes()).unwrap(), "Ana & Co");
+        let soap = envelope::response(
+            "urn:x",
+            "getCallerIDName",
+            &envelope::SoapValue::Str("Ana & Co".into()),
+        );
+        assert_eq!(
+            answer_value(WsForm::Soap, soap.as_bytes()).unwrap(),
+            "Ana & Co"
+        );
         let fault = envelope::fault(envelope::FaultCode::Server, "no");
         assert!(answer_value(WsForm::Soap, fault.as_bytes()).is_err());
     }

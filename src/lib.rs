@@ -10,6 +10,7 @@ pub mod app;
 pub mod asterisk;
 pub mod config;
 pub mod core;
+pub mod expand_ws;
 pub mod facades;
 pub mod http;
 pub mod http_client;
@@ -17,9 +18,8 @@ pub mod media;
 pub mod net;
 pub mod recording_media;
 pub mod sms_http;
-pub mod webhooks_http;
-pub mod expand_ws;
 pub mod store;
+pub mod webhooks_http;
 
 #[cfg(test)]
 pub(crate) mod test_support;

@@ -137,7 +137,11 @@ async fn the_three_webservices_in_both_forms() {
             Some("José Pérez VIP SHELLid"),
             "{form:?}: the name, cleaned"
         );
-        assert_eq!(ws.caller_id_name("098000000").await, None, "{form:?}: no name");
+        assert_eq!(
+            ws.caller_id_name("098000000").await,
+            None,
+            "{form:?}: no name"
+        );
         let ivr: &dyn IvrCodeClient = &ws;
         assert_eq!(
             ivr.ivr_code("1700000000.7", "099123456", "menu1", "opt=2")
@@ -168,8 +172,14 @@ async fn the_three_webservices_in_both_forms() {
         assert_eq!(
             calls,
             normal(vec![
-                ("getCallerIDName".into(), args(&[("callerIdNum", "099123456")])),
-                ("getCallerIDName".into(), args(&[("callerIdNum", "098000000")])),
+                (
+                    "getCallerIDName".into(),
+                    args(&[("callerIdNum", "099123456")])
+                ),
+                (
+                    "getCallerIDName".into(),
+                    args(&[("callerIdNum", "098000000")])
+                ),
                 (
                     "IVRCode".into(),
                     args(&[
@@ -271,7 +281,10 @@ async fn the_callername_script_answers_the_cleaned_name_in_base64() {
         .decode(b64)
         .unwrap();
     assert_eq!(String::from_utf8(name).unwrap(), "José Pérez VIP SHELLid");
-    assert!(ask_callername(addr, "098000000").await.is_empty(), "no name, no answer");
+    assert!(
+        ask_callername(addr, "098000000").await.is_empty(),
+        "no name, no answer"
+    );
     assert!(ask_callername(addr, "not a number").await.is_empty());
 
     // A slow backend: the script answers nothing, within the limit.

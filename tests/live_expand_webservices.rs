@@ -31,7 +31,9 @@ fn caller(tag: u32) -> String {
 }
 
 fn call_in(from: &str) {
-    let out = lab(&["call-in", "--did", DID, "--from", from, "--talk", "2", "--count", "1", "--wait"]);
+    let out = lab(&[
+        "call-in", "--did", DID, "--from", from, "--talk", "2", "--count", "1", "--wait",
+    ]);
     assert!(
         out.status.success(),
         "vm/lab call-in failed: {}{}",
@@ -75,7 +77,10 @@ async fn inbound_calls_are_named_and_pushed_and_a_slow_backend_does_not_hold_the
     let scratch = Scratch::new("live-expand-ws");
     let mut engine = healthy_engine(scratch.path(), "1", &extra(&base, 1500));
     poll(Duration::from_secs(10), "FastAGI listening", || {
-        engine.log_text().contains("FastAGI listening").then_some(())
+        engine
+            .log_text()
+            .contains("FastAGI listening")
+            .then_some(())
     });
     let from = caller(1);
     call_in(&from);
@@ -107,7 +112,10 @@ async fn inbound_calls_are_named_and_pushed_and_a_slow_backend_does_not_hold_the
     let scratch = Scratch::new("live-expand-ws-slow");
     let mut engine = healthy_engine(scratch.path(), "2", &extra(&base, 1000));
     poll(Duration::from_secs(10), "FastAGI listening", || {
-        engine.log_text().contains("FastAGI listening").then_some(())
+        engine
+            .log_text()
+            .contains("FastAGI listening")
+            .then_some(())
     });
     let from = caller(2);
     call_in(&from);
@@ -119,7 +127,11 @@ async fn inbound_calls_are_named_and_pushed_and_a_slow_backend_does_not_hold_the
         entered_queue(&scratch.store(), &uniqueid)
     });
     // Seconds resolution: the limit (1 s) and a margin of 2 s.
-    assert!(entered - start <= 3, "queued {} s after it came in", entered - start);
+    assert!(
+        entered - start <= 3,
+        "queued {} s after it came in",
+        entered - start
+    );
     engine.terminate();
     set_queue_members(&client, QUEUE, &previous).await;
 }

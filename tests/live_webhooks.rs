@@ -36,7 +36,9 @@ fn caller(tag: u32) -> String {
 }
 
 fn call_in(from: &str) {
-    let out = lab(&["call-in", "--did", DID, "--from", from, "--talk", "1", "--count", "1", "--wait"]);
+    let out = lab(&[
+        "call-in", "--did", DID, "--from", from, "--talk", "1", "--count", "1", "--wait",
+    ]);
     assert!(
         out.status.success(),
         "vm/lab call-in failed: {}{}",
@@ -94,7 +96,11 @@ async fn call_events_arrive_signed_and_exactly_once_across_an_outage_and_a_resta
     let b = caller(2);
     call_in(&b);
     poll(Duration::from_secs(30), "a refused delivery", || {
-        customer.hooks().iter().any(|h| !h.acknowledged).then_some(())
+        customer
+            .hooks()
+            .iter()
+            .any(|h| !h.acknowledged)
+            .then_some(())
     });
     engine.terminate();
     let c = caller(3);

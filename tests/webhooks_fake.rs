@@ -114,7 +114,11 @@ fn policy() -> DeliveryPolicy {
     }
 }
 
-fn service(db: &std::path::Path, endpoints: Vec<Endpoint>, policy: DeliveryPolicy) -> WebhookService {
+fn service(
+    db: &std::path::Path,
+    endpoints: Vec<Endpoint>,
+    policy: DeliveryPolicy,
+) -> WebhookService {
     WebhookService::new(
         Arc::new(SqliteWebhooks::open(db).unwrap()),
         Arc::new(HttpWebhookSender),
@@ -128,7 +132,11 @@ fn service(db: &std::path::Path, endpoints: Vec<Endpoint>, policy: DeliveryPolic
 fn append_lines(db: &std::path::Path, lines: &[(&str, &str, &str, &str, &str)]) -> Vec<i64> {
     let conn = rusqlite::Connection::open(db).unwrap();
     let next: i64 = conn
-        .query_row("SELECT COALESCE(MAX(byte_offset), 0) FROM queue_log", [], |r| r.get(0))
+        .query_row(
+            "SELECT COALESCE(MAX(byte_offset), 0) FROM queue_log",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     lines
         .iter()
@@ -154,13 +162,33 @@ fn append_lines(db: &std::path::Path, lines: &[(&str, &str, &str, &str, &str)]) 
         .collect()
 }
 
-fn call_lines(n: usize) -> Vec<(&'static str, &'static str, &'static str, &'static str, &'static str)> {
+fn call_lines(
+    n: usize,
+) -> Vec<(
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+)> {
     (0..n)
         .map(|i| {
             if i % 2 == 0 {
-                ("1700000000.1", "q_ventas", "NONE", "ENTERQUEUE", "|099123456|1")
+                (
+                    "1700000000.1",
+                    "q_ventas",
+                    "NONE",
+                    "ENTERQUEUE",
+                    "|099123456|1",
+                )
             } else {
-                ("1700000000.1", "q_ventas", "PJSIP/1005", "CONNECT", "3|1700000000.2|2")
+                (
+                    "1700000000.1",
+                    "q_ventas",
+                    "PJSIP/1005",
+                    "CONNECT",
+                    "3|1700000000.2|2",
+                )
             }
         })
         .collect()
@@ -169,7 +197,10 @@ fn call_lines(n: usize) -> Vec<(&'static str, &'static str, &'static str, &'stat
 async fn until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !done() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -179,7 +210,11 @@ async fn deliveries_are_signed_with_a_stable_event_id() {
     let dir = TempDir::new("webhooks-signed");
     let db = dir.path().join("c.db");
     let (b, url) = backend(vec![]).await;
-    let s = service(&db, vec![endpoint("crm", &url, EventKind::ALL.to_vec())], policy());
+    let s = service(
+        &db,
+        vec![endpoint("crm", &url, EventKind::ALL.to_vec())],
+        policy(),
+    );
     // History (a line from before the first follow, ingested after it) is not sent.
     let conn = rusqlite::Connection::open(&db).unwrap();
     assert_eq!(s.follow_once().await.unwrap(), 0);
@@ -191,14 +226,31 @@ async fn deliveries_are_signed_with_a_stable_event_id() {
     )
     .unwrap();
     assert_eq!(s.follow_once().await.unwrap(), 0, "history is not sent");
-    let ids = append_lines(&db, &[("1700000000.1", "q_ventas", "NONE", "ENTERQUEUE", "|099123456|1")]);
+    let ids = append_lines(
+        &db,
+        &[(
+            "1700000000.1",
+            "q_ventas",
+            "NONE",
+            "ENTERQUEUE",
+            "|099123456|1",
+        )],
+    );
     assert_eq!(s.follow_once().await.unwrap(), 1);
     assert_eq!(s.try_once(0).await.unwrap(), TryOutcome::Delivered);
     let got = b.got();
     assert_eq!(got.len(), 1);
     let g = &got[0];
-    assert!(verify(&Secret::new(SECRET), &g.body, &g.signature), "{}", g.signature);
-    assert!(!verify(&Secret::new("another-secret-entirely"), &g.body, &g.signature));
+    assert!(
+        verify(&Secret::new(SECRET), &g.body, &g.signature),
+        "{}",
+        g.signature
+    );
+    assert!(!verify(
+        &Secret::new("another-secret-entirely"),
+        &g.body,
+        &g.signature
+    ));
     assert_eq!(g.event_id, format!("queue_log-{}", ids[0]));
     assert!(g.timestamp.parse::<i64>().unwrap() > 1_700_000_000);
     let v: serde_json::Value = serde_json::from_slice(&g.body).unwrap();
@@ -214,25 +266,42 @@ async fn a_500_is_retried_and_the_event_delivered_once() {
     let dir = TempDir::new("webhooks-retry");
     let db = dir.path().join("c.db");
     let (b, url) = backend(vec![500, 503]).await;
-    let s = service(&db, vec![endpoint("crm", &url, EventKind::ALL.to_vec())], policy());
+    let s = service(
+        &db,
+        vec![endpoint("crm", &url, EventKind::ALL.to_vec())],
+        policy(),
+    );
     s.follow_once().await.unwrap();
     let tasks = s.spawn();
     let first = append_lines(&db, &call_lines(1))[0];
     until("the first event delivered", || b.ids_delivered().len() == 1).await;
     // A second event arriving proves the first is not sent again after its 2xx.
     let second = append_lines(&db, &call_lines(1))[0];
-    until("the second event delivered", || b.ids_delivered().len() == 2).await;
+    until("the second event delivered", || {
+        b.ids_delivered().len() == 2
+    })
+    .await;
     tasks.stop();
-    let tries: Vec<(String, u16)> = b.got().into_iter().map(|g| (g.event_id, g.answered)).collect();
+    let tries: Vec<(String, u16)> = b
+        .got()
+        .into_iter()
+        .map(|g| (g.event_id, g.answered))
+        .collect();
     let (k1, k2) = (format!("queue_log-{first}"), format!("queue_log-{second}"));
     assert_eq!(
         tries,
         vec![(k1.clone(), 500), (k1.clone(), 503), (k1, 200), (k2, 200)]
     );
     let bodies: Vec<Vec<u8>> = b.got().into_iter().take(3).map(|g| g.body).collect();
-    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "a retry sends the same body");
+    assert!(
+        bodies.windows(2).all(|w| w[0] == w[1]),
+        "a retry sends the same body"
+    );
     let status = SqliteWebhooks::open(&db).unwrap().status().unwrap();
-    assert_eq!((status[0].pending, status[0].delivered, status[0].dead), (0, 2, 0));
+    assert_eq!(
+        (status[0].pending, status[0].delivered, status[0].dead),
+        (0, 2, 0)
+    );
 }
 
 #[tokio::test]
@@ -245,7 +314,11 @@ async fn a_restart_delivers_the_rest_in_order_without_duplicates() {
     first.follow_once().await.unwrap();
     let mut ids = append_lines(&db, &call_lines(6));
     assert_eq!(first.follow_once().await.unwrap(), 6);
-    assert_eq!(first.follow_once().await.unwrap(), 0, "a fact is queued once");
+    assert_eq!(
+        first.follow_once().await.unwrap(),
+        0,
+        "a fact is queued once"
+    );
     for _ in 0..2 {
         assert_eq!(first.try_once(0).await.unwrap(), TryOutcome::Delivered);
     }
@@ -255,14 +328,24 @@ async fn a_restart_delivers_the_rest_in_order_without_duplicates() {
     ids.extend(append_lines(&db, &call_lines(3)));
     rusqlite::Connection::open(&db)
         .unwrap()
-        .execute("UPDATE webhook_cursor SET last_id = 0 WHERE source = 'queue_log'", [])
+        .execute(
+            "UPDATE webhook_cursor SET last_id = 0 WHERE source = 'queue_log'",
+            [],
+        )
         .unwrap();
     let second = service(&db, eps(), policy());
     let tasks = second.spawn();
-    until("every event delivered", || b.ids_delivered().len() == ids.len()).await;
+    until("every event delivered", || {
+        b.ids_delivered().len() == ids.len()
+    })
+    .await;
     tasks.stop();
     let want: Vec<String> = ids.iter().map(|i| format!("queue_log-{i}")).collect();
-    assert_eq!(b.ids_delivered(), want, "each once, in the order of the facts");
+    assert_eq!(
+        b.ids_delivered(),
+        want,
+        "each once, in the order of the facts"
+    );
     assert_eq!(b.got().len(), ids.len());
 }
 
@@ -306,9 +389,24 @@ async fn an_endpoint_down_holds_back_only_its_own_and_dead_ones_are_retried() {
         }
     };
     assert!(matches!(outcome, TryOutcome::Dead(_)), "{outcome:?}");
-    let down = store.status().unwrap().into_iter().find(|s| s.endpoint == "down").unwrap();
+    let down = store
+        .status()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.endpoint == "down")
+        .unwrap();
     assert_eq!((down.pending, down.dead), (3, 1));
-    assert_eq!(store.retry_dead(Some("down"), centralita::core::UnixTime::now()).unwrap(), 1);
-    let down = store.status().unwrap().into_iter().find(|s| s.endpoint == "down").unwrap();
+    assert_eq!(
+        store
+            .retry_dead(Some("down"), centralita::core::UnixTime::now())
+            .unwrap(),
+        1
+    );
+    let down = store
+        .status()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.endpoint == "down")
+        .unwrap();
     assert_eq!((down.pending, down.dead), (4, 0));
 }

@@ -102,9 +102,9 @@ mod node;
 mod outbound;
 mod sections;
 mod sms;
-mod webhooks;
 #[cfg(test)]
 mod tests;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 

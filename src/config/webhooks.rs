@@ -96,7 +96,10 @@ impl WebhooksConfig {
                 let events = if e.events.is_empty() {
                     EventKind::ALL.to_vec()
                 } else {
-                    e.events.iter().filter_map(|n| EventKind::parse(n)).collect()
+                    e.events
+                        .iter()
+                        .filter_map(|n| EventKind::parse(n))
+                        .collect()
                 };
                 Some(Endpoint {
                     name: EndpointName::new(&e.name)?,

@@ -130,7 +130,11 @@ impl WebhookService {
 
     /// Tries the oldest pending delivery of `endpoint` (its index) if it is due.
     pub async fn try_once(&self, endpoint: usize) -> Result<TryOutcome, PortError> {
-        let ep = self.endpoints.get(endpoint).ok_or("no such endpoint")?.clone();
+        let ep = self
+            .endpoints
+            .get(endpoint)
+            .ok_or("no such endpoint")?
+            .clone();
         let store = self.store.clone();
         let name = ep.name.clone();
         let Some(d) = off_runtime(move || store.head(&name)).await? else {
@@ -154,7 +158,11 @@ impl WebhookService {
         let outcome = match result {
             Ok(status) if (200..300).contains(&status) => {
                 off_runtime(move || store.delivered(d.id, now)).await?;
-                debug!(endpoint = ep.name.as_str(), event = d.key.as_str(), "webhook delivered");
+                debug!(
+                    endpoint = ep.name.as_str(),
+                    event = d.key.as_str(),
+                    "webhook delivered"
+                );
                 TryOutcome::Delivered
             }
             other => {
@@ -163,8 +171,8 @@ impl WebhookService {
                     Err(e) => e,
                 };
                 let dead = self.policy.is_dead(d.queued, now);
-                let next = now_ms()
-                    + self.policy.backoff(d.failures + 1, jitter()).as_millis() as i64;
+                let next =
+                    now_ms() + self.policy.backoff(d.failures + 1, jitter()).as_millis() as i64;
                 let text = error.clone();
                 off_runtime(move || store.failed(d.id, &text, next, dead)).await?;
                 if dead {

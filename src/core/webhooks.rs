@@ -359,7 +359,11 @@ pub fn queue_log_event(
     // The documented fields of each line (Asterisk's queue_log reference).
     let named: &[(usize, &'static str)] = match event {
         "ENTERQUEUE" => &[(1, "caller")],
-        "CONNECT" => &[(0, "hold_seconds"), (1, "bridged_uniqueid"), (2, "ring_seconds")],
+        "CONNECT" => &[
+            (0, "hold_seconds"),
+            (1, "bridged_uniqueid"),
+            (2, "ring_seconds"),
+        ],
         "COMPLETECALLER" | "COMPLETEAGENT" => &[(0, "hold_seconds"), (1, "talk_seconds")],
         "ABANDON" | "EXITWITHTIMEOUT" | "EXITEMPTY" => &[(2, "wait_seconds")],
         "EXITWITHKEY" => &[(0, "key")],

@@ -56,10 +56,11 @@ fn cursor(
         None => {
             // First start: after the facts already there, and facts from before now that
             // the journal ingests later (its backlog) are history too: not sent.
-            let last: i64 =
-                tx.query_row(&format!("SELECT COALESCE(MAX(id), 0) FROM {table}"), [], |r| {
-                    r.get(0)
-                })?;
+            let last: i64 = tx.query_row(
+                &format!("SELECT COALESCE(MAX(id), 0) FROM {table}"),
+                [],
+                |r| r.get(0),
+            )?;
             tx.execute(
                 "INSERT INTO webhook_cursor (source, last_id, since) VALUES (?1, ?2, ?3)",
                 params![source, last, now.seconds()],
@@ -128,15 +129,9 @@ impl WebhookStore for SqliteWebhooks {
                     if time < since {
                         continue;
                     }
-                    if let Some(ev) = queue_log_event(
-                        id,
-                        time,
-                        &callid,
-                        &queue,
-                        &agent,
-                        &event,
-                        data.as_deref(),
-                    ) {
+                    if let Some(ev) =
+                        queue_log_event(id, time, &callid, &queue, &agent, &event, data.as_deref())
+                    {
                         queued += enqueue(&tx, endpoints, &ev, encode, now)?;
                     }
                 }

@@ -74,7 +74,11 @@ impl Customer {
     }
 }
 
-async fn ws(State(c): State<Customer>, Path(op): Path<String>, body: Bytes) -> axum::Json<serde_json::Value> {
+async fn ws(
+    State(c): State<Customer>,
+    Path(op): Path<String>,
+    body: Bytes,
+) -> axum::Json<serde_json::Value> {
     let args: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     c.calls.lock().unwrap().push((op.clone(), args));
     let delay = c.ws_delay_ms.load(Ordering::SeqCst);

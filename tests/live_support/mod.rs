@@ -542,10 +542,10 @@ pub fn run_client(program: &str, script: &Path, args: &[&str]) -> (bool, String,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+pub mod customer;
 pub mod dialer;
 pub mod expand;
 pub mod rest;
-pub mod customer;
 
 /// Asserts the engine's journal at `store` holds exactly the CDR rows Asterisk wrote with
 /// AcctId in `(after, upto]`, each once (waiting up to `within` for the last to be ingested).

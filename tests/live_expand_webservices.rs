@@ -1,7 +1,7 @@
 //! Live tier: eXpand's external webservices called by the engine against a customer's backend
 //! in the test process, on a real lab call. A call into a queue's DID is named by
-//! `getCallerIDName` before it is queued (the name is in the CDR's clid, the agent's leg
-//! shows it), `pushAgentInfo` arrives when the agent answers with the seed's fields; then a
+//! `getCallerIDName` before it is queued (the name, cleaned of a `${SHELL(...)}` that is never
+//! evaluated, is in the CDR's clid; the agent's leg shows it), `pushAgentInfo` arrives when the agent answers with the seed's fields; then a
 //! backend slower than the limit: the call is queued without a name, no later than the limit
 //! and a margin after it came in.
 
@@ -71,7 +71,11 @@ async fn inbound_calls_are_named_and_pushed_and_a_slow_backend_does_not_hold_the
     let client = connect().await;
     let previous = queue_members(&client, QUEUE).await;
     set_queue_members(&client, QUEUE, &[format!("PJSIP/{PHONE}")]).await;
-    let (customer, base) = Customer::start("Ana López").await;
+    // A name with a substitution the dialplan must never evaluate: only its cleaned text
+    // reaches Asterisk.
+    let marker = format!("/tmp/cn{}", std::process::id());
+    let _ = std::fs::remove_file(&marker);
+    let (customer, base) = Customer::start(&format!("Ana  López ${{SHELL(touch {marker})}}")).await;
 
     // 1. The name from getCallerIDName, on the CDR; pushAgentInfo on the agent's answer.
     let scratch = Scratch::new("live-expand-ws");
@@ -87,7 +91,12 @@ async fn inbound_calls_are_named_and_pushed_and_a_slow_backend_does_not_hold_the
     let (clid, uniqueid, _) = poll(Duration::from_secs(30), "the call's CDR", || {
         inbound_cdr(&scratch.store(), &from)
     });
-    assert_eq!(clid, format!("\"Ana López\" <{from}>"));
+    let shown = format!("Ana López SHELLtouch tmpcn{}", std::process::id());
+    assert_eq!(clid, format!("\"{shown}\" <{from}>"));
+    assert!(
+        !std::path::Path::new(&marker).exists(),
+        "the name was evaluated"
+    );
     assert_eq!(
         customer.calls_of("getCallerIDName"),
         vec![serde_json::json!({ "callerIdNum": from })]
@@ -100,7 +109,7 @@ async fn inbound_calls_are_named_and_pushed_and_a_slow_backend_does_not_hold_the
         serde_json::json!({
             "uniqueid": uniqueid,
             "queuename": QUEUE,
-            "callerid": format!("Ana López <{from}>"),
+            "callerid": format!("{shown} <{from}>"),
             "agentchan": format!("PJSIP/{PHONE}"),
             "ivrdata": "",
         })

@@ -56,3 +56,24 @@ pub fn run(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_and_retry_answer_on_an_empty_outbox() {
+        let dir =
+            std::env::temp_dir().join(format!("centralita-admin-webhooks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("c.db");
+        let mut out = Vec::new();
+        run(&db, WebhooksCommand::Status, &mut out).unwrap();
+        run(&db, WebhooksCommand::Retry { endpoint: None }, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "endpoint\tpending\tdelivered\tdead\tlast_error\n0 dead deliveries pending again\n"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -29,6 +29,7 @@
 pub mod dialer;
 pub mod lists;
 pub mod ivr;
+pub mod webhooks;
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -77,6 +78,9 @@ pub enum AdminCommand {
     /// IVR flows, DID routes to them, and calls' IVR events.
     #[command(subcommand)]
     Ivr(ivr::IvrAdminCommand),
+    /// Outbound webhooks: the outbox per endpoint, dead deliveries sent again.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
 }
 
 /// `admin recordings ...` (needs the whole configuration: see [`run_recordings`]).
@@ -642,6 +646,7 @@ pub fn run(
             reason: "dialer commands run through dialer::run (they need the call center's zone)",
         }),
         AdminCommand::Ivr(cmd) => ivr::run(store_path, cmd, out),
+        AdminCommand::Webhooks(cmd) => webhooks::run(store_path, cmd, out),
         AdminCommand::Import { file } => {
             let (agents, reasons) = import(&store, &file)?;
             import_digests(&SqliteAgentDigests::open(store_path)?, &file)?;
@@ -893,6 +898,12 @@ fn admin_action(command: &AdminCommand) -> Option<(&'static str, String, String)
         AdminCommand::Dialer(cmd) => return dialer::action(cmd),
         AdminCommand::List(cmd) => return lists::action(cmd),
         AdminCommand::Ivr(cmd) => return ivr::action(cmd),
+        AdminCommand::Webhooks(webhooks::WebhooksCommand::Retry { endpoint }) => (
+            "webhooks.retry",
+            endpoint.clone().unwrap_or_else(|| "*".to_owned()),
+            String::new(),
+        ),
+        AdminCommand::Webhooks(webhooks::WebhooksCommand::Status) => return None,
         AdminCommand::Agent(AgentCommand::List)
         | AdminCommand::PauseReason(PauseReasonCommand::List)
         | AdminCommand::Credential(CredentialCommand::List) => return None,

@@ -147,6 +147,28 @@ pub fn json_request(
     )
 }
 
+/// `POST <url>` of `body` with these extra headers (pure). Header names are the caller's
+/// constants; a value holding CR, LF or NUL is dropped (no header injection).
+pub fn post_request(url: &HttpUrl, headers: &[(&str, String)], body: &[u8]) -> Vec<u8> {
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: centralita\r\n\
+         Content-Length: {len}\r\nConnection: close\r\n",
+        path = url.path(),
+        host = url.host_header(),
+        len = body.len(),
+    );
+    for (name, value) in headers {
+        if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            continue;
+        }
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut request = head.into_bytes();
+    request.extend_from_slice(body);
+    request
+}
+
 /// A whole answer: its status and body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpAnswer {
@@ -236,13 +258,13 @@ fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, HttpError> {
 /// `timeout`, connect included).
 pub async fn exchange(
     url: &HttpUrl,
-    request: &str,
+    request: &(impl AsRef<[u8]> + ?Sized),
     max: usize,
     timeout: Duration,
 ) -> Result<HttpAnswer, HttpError> {
     let io = async {
         let mut stream = TcpStream::connect(url.socket_host()).await?;
-        stream.write_all(request.as_bytes()).await?;
+        stream.write_all(request.as_ref()).await?;
         let mut answer = Vec::new();
         let mut buf = [0u8; 8192];
         loop {

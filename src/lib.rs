@@ -10,6 +10,7 @@ pub mod app;
 pub mod asterisk;
 pub mod config;
 pub mod core;
+pub mod expand_ws;
 pub mod facades;
 pub mod http;
 pub mod http_client;
@@ -20,6 +21,7 @@ pub mod recording_media;
 pub mod sms_http;
 pub mod store;
 pub mod tts_espeak;
+pub mod webhooks_http;
 
 #[cfg(test)]
 pub(crate) mod test_support;

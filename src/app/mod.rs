@@ -120,6 +120,24 @@ impl App {
         )
     }
 
+    /// Starts the webhooks' follower and deliveries when endpoints are configured.
+    fn start_webhooks(
+        &self,
+    ) -> Result<Option<crate::core::webhook_delivery::WebhookTasks>, AppError> {
+        let endpoints = self.config.webhooks.endpoints();
+        if endpoints.is_empty() {
+            return Ok(None);
+        }
+        let service = crate::core::webhook_delivery::WebhookService::new(
+            Arc::new(crate::store::SqliteWebhooks::open(&self.config.store.path)?),
+            Arc::new(crate::webhooks_http::HttpWebhookSender),
+            endpoints,
+            self.config.webhooks.policy(),
+            Arc::new(crate::webhooks_http::encode_event),
+        );
+        Ok(Some(service.spawn()))
+    }
+
     /// Serves [`App::router`] on `listener` and runs the PBX side until `shutdown` resolves (or
     /// AMI closes for good); then stops HTTP, then ingestion (its last poll completes).
     pub async fn run(
@@ -146,24 +164,45 @@ impl App {
         {
             warn!(error = %e, "dialer: unfinished uploads not resumed");
         }
-        // The dialplan asks the engine whether an inbound caller is blacklisted (FastAGI);
-        // only with campaigns, which own the blacklist.
-        let agi = crate::asterisk::fastagi::spawn_blacklist(
+        // The customer's backend (eXpand's external webservices), when the site has one.
+        let webservices = self.config.expand_webservices.as_ref().map(|w| {
+            let settings = w.settings();
+            crate::core::expand_ws::ExpandWebservices::new(
+                Arc::new(crate::expand_ws::HttpWsBackend::new(settings.clone())),
+                settings.timeout,
+            )
+        });
+        // The dialplan asks the engine whether an inbound caller is blacklisted (with
+        // campaigns, which own the blacklist) and for the caller's name (with a backend), over
+        // FastAGI.
+        let mut agi_settings = self.config.agi.settings();
+        if let Some(ws) = &webservices {
+            agi_settings.script_timeout = agi_settings
+                .script_timeout
+                .max(ws.timeout() + Duration::from_millis(250));
+        }
+        let agi = crate::asterisk::fastagi::spawn_scripts(
             self.config.agi.bind,
-            self.config.agi.settings(),
+            agi_settings,
             crate::asterisk::fastagi::BlacklistScript::new(
                 self.services.campaigns.clone(),
                 self.config.engine.time_zone(),
             ),
+            webservices
+                .clone()
+                .map(crate::asterisk::fastagi::CallerNameScript::new),
         )
         .await
         .map_err(AppError::Agi)?;
+        // Webhooks: the journal's and the dialer's facts into the outbox, delivered.
+        let webhooks = self.start_webhooks()?;
         let result = pbx::run(
             &self.config,
             self.connector.as_ref(),
             &self.ingest,
             &self.health,
             &self.services,
+            webservices.as_ref(),
             shutdown,
         )
         .await;
@@ -174,6 +213,9 @@ impl App {
         }
         if let Some(agi) = agi {
             agi.abort();
+        }
+        if let Some(w) = webhooks {
+            w.stop();
         }
         self.ingest.shutdown().await;
         result

@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::core::agents::AgentService;
 use crate::core::call_checks::CallChecks;
 use crate::core::error_chain;
+use crate::core::expand_ws::{caller_id_text, ExpandWebservices};
 use crate::core::live::{LiveState, SharedLive};
 use crate::facades::{PbxServices, Services};
 use crate::store::originate_jobs::SqliteOriginateStore;
@@ -85,6 +86,7 @@ pub async fn run(
     ingest: &IngestHandle,
     health: &EngineHealth,
     services: &Services,
+    webservices: Option<&ExpandWebservices>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AppError> {
     tokio::pin!(shutdown);
@@ -163,6 +165,18 @@ pub async fn run(
                 Ok(received) => {
                     if received.event == PbxEvent::Cdr {
                         ingest.wake();
+                    }
+                    // The customer's popup: told on its own task, never holding events back.
+                    if let (Some(ws), PbxEvent::AgentConnect { member, caller, caller_num, caller_name, ivr_data, .. }) =
+                        (webservices, &received.event)
+                    {
+                        ws.push_agent_info_detached(
+                            caller.as_str().to_owned(),
+                            member.queue.as_ref().map(|q| q.as_str().to_owned()).unwrap_or_default(),
+                            caller_id_text(caller_name, caller_num),
+                            member.interface.clone(),
+                            ivr_data.clone(),
+                        );
                     }
                     debug!(event = ?received.event, "AMI event");
                 }

@@ -200,6 +200,7 @@ pub fn live_facts(event: &PbxEvent, now: UnixTime) -> Vec<LiveFact> {
             caller,
             hold_secs,
             exten,
+            ..
         } => on(member, &|queue, interface| LiveFact::AgentConnected {
             queue,
             interface,

@@ -191,6 +191,13 @@ pub enum PbxEvent {
         hold_secs: u64,
         /// The caller channel's `Exten`.
         exten: String,
+        /// The caller's `CallerIDNum` (empty when absent).
+        caller_num: String,
+        /// The caller's `CallerIDName` (empty when absent or `<unknown>`).
+        caller_name: String,
+        /// The caller's `IVRDATA` variable, when `manager.conf`'s `channelvars` names it
+        /// (`ChanVariable(IVRDATA)`; empty otherwise).
+        ivr_data: String,
     },
     /// `AgentComplete`.
     AgentComplete {
@@ -353,6 +360,12 @@ impl PbxEvent {
                 caller: uniqueid(),
                 hold_secs: hold_secs(),
                 exten: field(m, "Exten").to_owned(),
+                caller_num: field(m, "CallerIDNum").to_owned(),
+                caller_name: match field(m, "CallerIDName") {
+                    "<unknown>" => String::new(),
+                    name => name.to_owned(),
+                },
+                ivr_data: field(m, "ChanVariable(IVRDATA)").to_owned(),
             },
             "AgentComplete" => Self::AgentComplete {
                 member: member(),

@@ -113,6 +113,7 @@ mod sections;
 mod sms;
 #[cfg(test)]
 mod tests;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 
@@ -129,6 +130,7 @@ pub use sections::{
     RecordingsConfig, StoreConfig, TtsConfig,
 };
 pub use sms::SmsConfig;
+pub use webhooks::{ExpandWebservicesConfig, WebhookEndpointConfig, WebhooksConfig};
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Deserialize)]
@@ -188,6 +190,13 @@ pub struct Config {
     /// Offline text to speech: the engine and the prompt cache. Optional.
     #[serde(default)]
     pub tts: TtsConfig,
+    /// Outbound webhooks (`[webhooks]`, `[[webhooks.endpoint]]`). Optional; none by default.
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
+    /// The customer's backend eXpand's dialplan calls (`[expand_webservices]`). Optional;
+    /// absent, none is called.
+    #[serde(default)]
+    pub expand_webservices: Option<ExpandWebservicesConfig>,
 }
 
 fn deserialize_secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
@@ -412,6 +421,12 @@ impl Config {
             return invalid(field, reason);
         }
         if let Err((field, reason)) = self.uscall.validate() {
+            return invalid(field, reason);
+        }
+        if let Err((field, reason)) = self.webhooks.validate() {
+            return invalid(field, reason);
+        }
+        if let Some(Err((field, reason))) = self.expand_webservices.as_ref().map(|w| w.validate()) {
             return invalid(field, reason);
         }
         Ok(())

@@ -17,6 +17,7 @@ pub mod day_figures;
 pub mod dialer;
 pub mod dialing;
 pub mod directory;
+pub mod expand_ws;
 pub mod hangup_causes;
 pub mod ids;
 pub mod ivr;
@@ -41,6 +42,8 @@ pub mod sessions;
 pub mod sms;
 pub mod throttle;
 pub mod tts;
+pub mod webhook_delivery;
+pub mod webhooks;
 
 pub use ids::{ActionId, ChannelName, UniqueId};
 pub use journal::{

@@ -617,6 +617,33 @@ CREATE TABLE ivr_event (
 CREATE INDEX ivr_event_by_time ON ivr_event (at);
 CREATE INDEX ivr_event_by_flow ON ivr_event (flow, at);
 "#,
+    // Outbound webhooks: the outbox (one delivery per endpoint and event, keyed on the fact that
+    // produced it, so a fact queued twice is queued once) and the follower's cursors over the
+    // facts (the journal's queue_log lines, the dialer's attempts), moved with the deliveries
+    // they queued in one transaction.
+    r#"
+CREATE TABLE webhook_outbox (
+    id           INTEGER PRIMARY KEY,
+    endpoint     TEXT NOT NULL,
+    event_key    TEXT NOT NULL,
+    event        TEXT NOT NULL,
+    body         BLOB NOT NULL,
+    queued_at    INTEGER NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+    failures     INTEGER NOT NULL DEFAULT 0,
+    next_at_ms   INTEGER NOT NULL DEFAULT 0,
+    delivered_at INTEGER,
+    last_error   TEXT,
+    UNIQUE (endpoint, event_key)
+) STRICT;
+CREATE INDEX webhook_outbox_pending ON webhook_outbox (endpoint, id) WHERE state = 'pending';
+CREATE TABLE webhook_cursor (
+    source  TEXT PRIMARY KEY,
+    last_id INTEGER NOT NULL,
+    -- facts before this instant (the first follow) are history: never queued
+    since   INTEGER NOT NULL
+) STRICT;
+"#,
 ];
 
 /// The schema version this engine writes.

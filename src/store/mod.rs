@@ -35,6 +35,7 @@ pub mod recordings;
 pub mod sessions;
 pub mod sms;
 pub mod sqlite;
+pub mod webhooks;
 
 pub use agent_digest::SqliteAgentDigests;
 pub use audit::SqliteActionJournal;
@@ -51,3 +52,4 @@ pub use recordings::SqliteRecordings;
 pub use sessions::SqliteSessions;
 pub use sms::SqliteSms;
 pub use sqlite::SqliteJournal;
+pub use webhooks::SqliteWebhooks;

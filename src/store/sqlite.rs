@@ -697,7 +697,8 @@ pub(crate) mod tests {
                 "recording_guid",
                 "recording_idcti",
                 "recording_linkedid",
-                "recording_uniqueid"
+                "recording_uniqueid",
+                "webhook_outbox_pending"
             ]
         );
     }

@@ -542,6 +542,7 @@ pub fn run_client(program: &str, script: &Path, args: &[&str]) -> (bool, String,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+pub mod customer;
 pub mod dialer;
 pub mod expand;
 pub mod rest;

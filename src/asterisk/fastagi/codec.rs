@@ -122,13 +122,13 @@ impl VariableName {
 }
 
 /// `SET VARIABLE <name> <value>`: sets a channel variable. The value is one token
-/// (`[A-Za-z0-9_.-]`, 1-64: no quoting, no space, nothing the dialplan could parse); `None`
-/// for any other value.
+/// (`[A-Za-z0-9_.+/=-]`, 1-128, so base64 text fits: no quoting, no space, nothing the
+/// dialplan could parse); `None` for any other value.
 pub fn set_variable(name: &VariableName, value: &str) -> Option<String> {
-    ((1..=64).contains(&value.len())
+    ((1..=128).contains(&value.len())
         && value
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)))
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-+/=".contains(&b)))
     .then(|| format!("SET VARIABLE {} {value}\n", name.as_str()))
 }
 
@@ -263,7 +263,7 @@ mod tests {
             "${X}",
             "$[1]",
             "a,b",
-            &"1".repeat(65),
+            &"1".repeat(129),
         ] {
             assert_eq!(set_variable(&name, bad), None, "{bad:?}");
         }

@@ -2,17 +2,20 @@
 //!
 //! Asterisk connects for `AGI(agi://<address>/<script>,<args>)`; the engine answers with
 //! `SET VARIABLE` commands of values it chose (never text from outside) and hangs up the
-//! connection. Today one script: [`blacklist`] (the inbound blacklist, asked by `to-queue`).
+//! connection. Two scripts, both asked by `to-queue`: [`blacklist`] (the inbound blacklist)
+//! and [`callername`] (the caller's name from the customer's backend).
 //!
 //! - [`codec`]: the wire format, pure (request, commands, replies).
 //! - [`server`]: the listener and the connections, bounded (connections, bytes, time).
 //! - [`blacklist`]: the `blacklist` script.
+//! - [`callername`]: the `callername` script.
 //!
 //! **Architecture Invariant:** every failure (engine down, store unreadable, a request too
 //! long or too slow) ends the connection without an answer, and the dialplan treats no answer
 //! as "not listed": inbound calls are never stopped by the engine being away.
 
 pub mod blacklist;
+pub mod callername;
 pub mod codec;
 pub mod server;
 
@@ -22,6 +25,7 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 pub use blacklist::BlacklistScript;
+pub use callername::CallerNameScript;
 pub use server::{run, FastAgiSettings, Script, Scripts};
 
 /// Binds `bind` and serves the `blacklist` script `script` there until the task is aborted;
@@ -31,12 +35,32 @@ pub async fn spawn_blacklist(
     settings: FastAgiSettings,
     script: BlacklistScript,
 ) -> std::io::Result<Option<JoinHandle<()>>> {
-    if !script.has_campaigns() {
+    spawn_scripts(bind, settings, script, None).await
+}
+
+/// Binds `bind` and serves the scripts there until the task is aborted: `blacklist` when it
+/// has a campaign, `callername` when the site has a backend; nothing (`None`) when neither.
+pub async fn spawn_scripts(
+    bind: SocketAddr,
+    settings: FastAgiSettings,
+    blacklist: BlacklistScript,
+    callername: Option<CallerNameScript>,
+) -> std::io::Result<Option<JoinHandle<()>>> {
+    let mut scripts = Scripts::new();
+    let mut any = false;
+    if blacklist.has_campaigns() {
+        scripts = scripts.with(blacklist::SCRIPT, Arc::new(blacklist));
+        any = true;
+    }
+    if let Some(c) = callername {
+        scripts = scripts.with(callername::SCRIPT, Arc::new(c));
+        any = true;
+    }
+    if !any {
         return Ok(None);
     }
     let listener = tokio::net::TcpListener::bind(bind).await?;
     tracing::info!(addr = %listener.local_addr()?, "FastAGI listening");
-    let scripts = Scripts::new().with(blacklist::SCRIPT, Arc::new(script));
     let serve = run(listener, scripts, settings, std::future::pending());
     Ok(Some(tokio::spawn(serve)))
 }

@@ -220,6 +220,28 @@ pub fn response(namespace: &str, operation: &str, value: &SoapValue) -> String {
     )
 }
 
+/// A request envelope calling `operation` in `namespace` with string `parts` (the shape PHP
+/// SoapClient sends in rpc/encoded style): what the engine sends to a customer's SOAP service.
+pub fn request(namespace: &str, operation: &str, parts: &[(&str, &str)]) -> String {
+    let mut body = String::new();
+    for (name, value) in parts {
+        body.push_str(&format!(
+            "<{n} xsi:type=\"xsd:string\">{v}</{n}>",
+            n = escape(name),
+            v = escape(value)
+        ));
+    }
+    format!(
+        "{ENVELOPE_OPEN} xmlns:ns1=\"{ns}\" xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" \
+         xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
+         xmlns:SOAP-ENC=\"http://schemas.xmlsoap.org/soap/encoding/\" \
+         SOAP-ENV:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\">\
+         <SOAP-ENV:Body><ns1:{op}>{body}</ns1:{op}></SOAP-ENV:Body></SOAP-ENV:Envelope>\n",
+        ns = escape(namespace),
+        op = escape(operation),
+    )
+}
+
 /// Who is to blame for a fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultCode {

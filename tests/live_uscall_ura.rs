@@ -39,24 +39,22 @@ fn php(wsdl: &str, op: &str, args: &[&str]) -> Value {
 }
 
 fn record(call: &str, seq: u32, at: i64, node: &str, event: &str) -> IvrRecord {
+    let info = IvrCallInfo {
+        ddr: "2800".into(),
+        origem: "1139952800".into(),
+        tronco: "carrier".into(),
+        idcti: "crm-4711".into(),
+    };
     IvrRecord {
-        call: IvrCallId::new(call).unwrap(),
-        seq,
-        at: UnixTime(at),
-        flow: FlowId::new("vendas").unwrap(),
         node: Some(NodeId::new(node).unwrap()),
         event: event.into(),
-        digits: String::new(),
-        matched: String::new(),
-        destination: String::new(),
-        status: String::new(),
-        detail: String::new(),
-        info: IvrCallInfo {
-            ddr: "2800".into(),
-            origem: "1139952800".into(),
-            tronco: "carrier".into(),
-            idcti: "crm-4711".into(),
-        },
+        ..IvrRecord::new(
+            IvrCallId::new(call).unwrap(),
+            seq,
+            UnixTime(at),
+            FlowId::new("vendas").unwrap(),
+            info,
+        )
     }
 }
 

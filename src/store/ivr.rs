@@ -220,22 +220,20 @@ mod tests {
     use crate::test_support::TempDir;
 
     fn record(call: &str, seq: u32, at: i64, event: &str) -> IvrRecord {
+        let info = IvrCallInfo {
+            ddr: "26002000".into(),
+            ..IvrCallInfo::default()
+        };
         IvrRecord {
-            call: IvrCallId::new(call).unwrap(),
-            seq,
-            at: UnixTime(at),
-            flow: FlowId::new("vendas").unwrap(),
             node: Some(NodeId::new("menu").unwrap()),
             event: event.into(),
-            digits: String::new(),
-            matched: String::new(),
-            destination: String::new(),
-            status: String::new(),
-            detail: String::new(),
-            info: IvrCallInfo {
-                ddr: "26002000".into(),
-                ..IvrCallInfo::default()
-            },
+            ..IvrRecord::new(
+                IvrCallId::new(call).unwrap(),
+                seq,
+                UnixTime(at),
+                FlowId::new("vendas").unwrap(),
+                info,
+            )
         }
     }
 

@@ -86,6 +86,27 @@ pub struct IvrRecord {
     pub info: IvrCallInfo,
 }
 
+impl IvrRecord {
+    /// The `seq`-th record of `call` in `flow`, at `at`, of the call `info`, with nothing else
+    /// said yet (no node, event, digits, match, destination, status or detail).
+    pub fn new(call: IvrCallId, seq: u32, at: UnixTime, flow: FlowId, info: IvrCallInfo) -> Self {
+        Self {
+            call,
+            seq,
+            at,
+            flow,
+            node: None,
+            event: String::new(),
+            digits: String::new(),
+            matched: String::new(),
+            destination: String::new(),
+            status: String::new(),
+            detail: String::new(),
+            info,
+        }
+    }
+}
+
 /// The record of `event`, the `seq`-th of `call` in `flow`, at `at`.
 pub fn record_of(
     call: &IvrCallId,
@@ -95,20 +116,7 @@ pub fn record_of(
     info: &IvrCallInfo,
     event: &IvrEvent,
 ) -> IvrRecord {
-    let mut r = IvrRecord {
-        call: call.clone(),
-        seq,
-        at,
-        flow: flow.clone(),
-        node: None,
-        event: String::new(),
-        digits: String::new(),
-        matched: String::new(),
-        destination: String::new(),
-        status: String::new(),
-        detail: String::new(),
-        info: info.clone(),
-    };
+    let mut r = IvrRecord::new(call.clone(), seq, at, flow.clone(), info.clone());
     match event {
         IvrEvent::Entered { node, kind } => {
             r.node = Some(node.clone());

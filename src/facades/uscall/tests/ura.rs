@@ -11,24 +11,22 @@ fn store_flow(f: &Fixture) {
 }
 
 fn event(call: &str, seq: u32, at: i64, node: &str, event: &str) -> IvrRecord {
+    let info = IvrCallInfo {
+        ddr: "26002000".into(),
+        origem: "5551234".into(),
+        tronco: "carrier".into(),
+        idcti: "crm-77".into(),
+    };
     IvrRecord {
-        call: IvrCallId::new(call).unwrap(),
-        seq,
-        at: UnixTime(at),
-        flow: FlowId::new("vendas").unwrap(),
         node: Some(NodeId::new(node).unwrap()),
         event: event.into(),
-        digits: String::new(),
-        matched: String::new(),
-        destination: String::new(),
-        status: String::new(),
-        detail: String::new(),
-        info: IvrCallInfo {
-            ddr: "26002000".into(),
-            origem: "5551234".into(),
-            tronco: "carrier".into(),
-            idcti: "crm-77".into(),
-        },
+        ..IvrRecord::new(
+            IvrCallId::new(call).unwrap(),
+            seq,
+            UnixTime(at),
+            FlowId::new("vendas").unwrap(),
+            info,
+        )
     }
 }
 

@@ -115,14 +115,13 @@ pub fn request_of(
     }
     match method {
         Method::Get => {
-            let url = if params.is_empty() {
-                url.clone()
+            let target = if params.is_empty() {
+                url.path().to_owned()
             } else {
-                url.join(&format!("?{}", encoded(&params)))?
+                format!("{}?{}", url.path(), encoded(&params))
             };
             let mut head = format!(
-                "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: centralita\r\n",
-                path = url.path(),
+                "GET {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: centralita\r\n",
                 host = url.host_header(),
             );
             for (name, value) in &headers {
@@ -131,7 +130,7 @@ pub fn request_of(
                 }
             }
             head.push_str("Connection: close\r\n\r\n");
-            Some((url, head.into_bytes()))
+            Some((url.clone(), head.into_bytes()))
         }
         Method::PostForm | Method::PostJson => {
             let (content_type, body) = if method == Method::PostJson {
@@ -200,9 +199,42 @@ impl IvrLookup for HttpIvrLookup {
                         )
                         .await
                         .ok_or("IVRCode gave no answer")?;
-                    Ok(vec![("IVRData".to_owned(), appended_ivr_data(current, &text))])
+                    Ok(vec![(
+                        "IVRData".to_owned(),
+                        appended_ivr_data(current, &text),
+                    )])
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_requests_keep_the_path_and_encode_the_query() {
+        let url = HttpUrl::parse("http://10.0.0.9:8080")
+            .unwrap()
+            .join("/")
+            .unwrap();
+        let (to, req) = request_of(
+            &url,
+            Method::Get,
+            Some(&("X-Api-Key".into(), Secret::new("t"))),
+            &[("n".into(), "a b/../?&#\r\nX: y".into())],
+        )
+        .unwrap();
+        assert_eq!(to.socket_host(), ("10.0.0.9", 8080));
+        let req = String::from_utf8(req).unwrap();
+        assert!(
+            req.starts_with(
+                "GET /?n=a%20b%2F..%2F%3F%26%23X%3A%20y HTTP/1.1\r\nHost: 10.0.0.9:8080\r\n"
+            ),
+            "{req}"
+        );
+        assert!(req.contains("X-Api-Key: t\r\n"));
+        assert!(req.ends_with("Connection: close\r\n\r\n"));
     }
 }

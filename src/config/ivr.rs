@@ -145,11 +145,17 @@ impl IvrConfig {
                 return Err(("ivr.backends", "names must be 1-32 of [a-z0-9_-]"));
             }
             if !matches!(b.kind.as_str(), "http" | "expand_ivrcode") {
-                return Err(("ivr.backends.kind", "must be \"http\" or \"expand_ivrcode\""));
+                return Err((
+                    "ivr.backends.kind",
+                    "must be \"http\" or \"expand_ivrcode\"",
+                ));
             }
             url_is_acceptable(&b.url).map_err(|r| ("ivr.backends.url", r))?;
             if b.url.contains(['?', '#']) || HttpUrl::parse(&b.url).is_none() {
-                return Err(("ivr.backends.url", "must be http://host[:port][/path], no query"));
+                return Err((
+                    "ivr.backends.url",
+                    "must be http://host[:port][/path], no query",
+                ));
             }
             if !(100..=MAX_TIMEOUT.as_millis() as u64).contains(&b.timeout_ms) {
                 return Err(("ivr.backends.timeout_ms", "must be 100-10000"));

@@ -88,6 +88,7 @@
 //! [sms]                               # optional section: text messages (see `sms`)
 //! [dialing]                           # optional section: categories and DDRs (see `dialing`)
 //! [campaigns]                         # optional section: [[campaigns.campaign]] (see `campaigns`)
+//! [ivr.backends.<name>]               # optional: the IVR's lookup backends (see `ivr`)
 //!
 //! [expand]                            # optional: eXpand's wire details (`facades::expand::config`)
 //! [uscall]                            # optional: USCall's (`facades::uscall::config`)

@@ -147,7 +147,12 @@ mod tests {
         assert_eq!(fields_of_answer(b"\"Ana\""), None);
         assert_eq!(fields_of_answer(b"<html>"), None);
         let many: serde_json::Map<String, serde_json::Value> = (0..200)
-            .map(|i| (format!("f{i:03}"), serde_json::Value::String("x".repeat(5000))))
+            .map(|i| {
+                (
+                    format!("f{i:03}"),
+                    serde_json::Value::String("x".repeat(5000)),
+                )
+            })
             .collect();
         let f = fields_of_answer(&serde_json::to_vec(&many).unwrap()).unwrap();
         assert_eq!(f.len(), MAX_FIELDS);

@@ -122,6 +122,42 @@ async fn originate(fake: &mut FakeAmi, path: &std::path::Path) -> OriginateServi
     svc
 }
 
+/// The dialer runner over `dialer`'s store and the originate service `svc` (it only recovers:
+/// the campaign is not Active).
+fn runner(
+    dialer: &Arc<SqliteDialer>,
+    svc: &OriginateService,
+    path: &std::path::Path,
+) -> DialerRunner {
+    DialerRunner::spawn(RunnerParts {
+        store: dialer.clone(),
+        calls: dialer.clone(),
+        center: jiff::tz::TimeZone::UTC,
+        originate: svc.clone(),
+        live: Arc::new(SharedLive::default()),
+        journal: Journal::new(Arc::new(SqliteJournalReader::open(path, 2).unwrap())),
+        board: Arc::new(PacingBoard::default()),
+        schedule: None,
+        directory: None,
+    })
+}
+
+/// The contact once it is no longer in progress (or as it is after `within`).
+async fn settled(
+    dialer: &SqliteDialer,
+    contact: ContactId,
+    within: Duration,
+) -> centralita::core::dialer::Contact {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let c = dialer.contact(contact).unwrap().unwrap();
+        if c.state != ContactState::InProgress || tokio::time::Instant::now() >= deadline {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_call_never_sent_before_a_kill_is_released_and_a_sent_one_is_resolved() {
     let dir = support::TempDir::new("dialer-restart-unsent");
@@ -141,27 +177,10 @@ async fn a_call_never_sent_before_a_kill_is_released_and_a_sent_one_is_resolved(
 
     let mut fake = FakeAmi::start().await;
     let svc = originate(&mut fake, &path).await;
-    let _runner = DialerRunner::spawn(RunnerParts {
-        store: dialer.clone(),
-        calls: dialer.clone(),
-        center: jiff::tz::TimeZone::UTC,
-        originate: svc.clone(),
-        live: Arc::new(SharedLive::default()),
-        journal: Journal::new(Arc::new(SqliteJournalReader::open(&path, 2).unwrap())),
-        board: Arc::new(PacingBoard::default()),
-        schedule: None,
-        directory: None,
-    });
+    let _runner = runner(&dialer, &svc, &path);
 
     // The unsent call: released at once, nothing dialed, nothing counted.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    let released = loop {
-        let c = dialer.contact(unsent_contact).unwrap().unwrap();
-        if c.state != ContactState::InProgress || tokio::time::Instant::now() >= deadline {
-            break c;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let released = settled(&dialer, unsent_contact, Duration::from_secs(5)).await;
     assert_eq!(released.state, ContactState::Pending, "{released:?}");
     assert_eq!(released.attempts, 0, "no attempt counted");
     assert!(
@@ -179,14 +198,7 @@ async fn a_call_never_sent_before_a_kill_is_released_and_a_sent_one_is_resolved(
     );
 
     // The sent call: vanished, resolved from its CDR (none: a congestion attempt, as before).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let resolved = loop {
-        let c = dialer.contact(sent_contact).unwrap().unwrap();
-        if c.state != ContactState::InProgress || tokio::time::Instant::now() >= deadline {
-            break c;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let resolved = settled(&dialer, sent_contact, Duration::from_secs(20)).await;
     assert_eq!(resolved.attempts, 1, "{resolved:?}");
     let job = svc.status(&sent.id).await.unwrap();
     assert!(job.vanished && !job.never_placed(), "{job:?}");
@@ -287,26 +299,9 @@ async fn a_call_whose_answer_was_missed_is_resolved_from_its_trunk_leg() {
 
     let mut fake = FakeAmi::start().await;
     let svc = originate_nothing_open(&mut fake, &path).await;
-    let _runner = DialerRunner::spawn(RunnerParts {
-        store: dialer.clone(),
-        calls: dialer.clone(),
-        center: jiff::tz::TimeZone::UTC,
-        originate: svc.clone(),
-        live: Arc::new(SharedLive::default()),
-        journal: Journal::new(Arc::new(SqliteJournalReader::open(&path, 2).unwrap())),
-        board: Arc::new(PacingBoard::default()),
-        schedule: None,
-        directory: None,
-    });
+    let _runner = runner(&dialer, &svc, &path);
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let resolved = loop {
-        let c = dialer.contact(missed_contact).unwrap().unwrap();
-        if c.state != ContactState::InProgress || tokio::time::Instant::now() >= deadline {
-            break c;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let resolved = settled(&dialer, missed_contact, Duration::from_secs(20)).await;
     assert_eq!(resolved.attempts, 1, "{resolved:?}");
     let ledger = dialer.evidence(campaign, 0, 10).unwrap();
     assert_eq!(ledger.len(), 1, "{ledger:?}");

@@ -14,6 +14,7 @@ pub mod expand_ws;
 pub mod facades;
 pub mod http;
 pub mod http_client;
+pub mod ivr_http;
 pub mod ivr_json;
 pub mod media;
 pub mod net;

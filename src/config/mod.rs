@@ -88,6 +88,7 @@
 //! [sms]                               # optional section: text messages (see `sms`)
 //! [dialing]                           # optional section: categories and DDRs (see `dialing`)
 //! [campaigns]                         # optional section: [[campaigns.campaign]] (see `campaigns`)
+//! [ivr.backends.<name>]               # optional: the IVR's lookup backends (see `ivr`)
 //!
 //! [expand]                            # optional: eXpand's wire details (`facades::expand::config`)
 //! [uscall]                            # optional: USCall's (`facades::uscall::config`)
@@ -106,6 +107,7 @@
 
 mod campaigns;
 mod dialing;
+mod ivr;
 pub mod legacy;
 mod node;
 mod outbound;
@@ -123,6 +125,7 @@ use crate::core::Secret;
 
 pub use campaigns::{CampaignConfig, CampaignsConfig, DispositionConfig};
 pub use dialing::{CategoryConfig, DialingConfig, RuleConfig};
+pub use ivr::{IvrBackendConfig, IvrConfig};
 pub use node::{AmiConfig, AriConfig, EngineConfig, NodeConfig, DEFAULT_AMI_PORT};
 pub use outbound::{OutboundCampaignConfig, OutboundConfig, OutboundCredentialConfig};
 pub use sections::{
@@ -197,10 +200,19 @@ pub struct Config {
     /// absent, none is called.
     #[serde(default)]
     pub expand_webservices: Option<ExpandWebservicesConfig>,
+    /// The IVR's named lookup backends (`[ivr.backends.<name>]`). Optional; none by default.
+    #[serde(default)]
+    pub ivr: IvrConfig,
 }
 
 fn deserialize_secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
     String::deserialize(deserializer).map(Secret::new)
+}
+
+fn deserialize_opt_secret<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Secret>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(|s| s.map(Secret::new))
 }
 
 /// Why the configuration could not be loaded.
@@ -427,6 +439,9 @@ impl Config {
             return invalid(field, reason);
         }
         if let Some(Err((field, reason))) = self.expand_webservices.as_ref().map(|w| w.validate()) {
+            return invalid(field, reason);
+        }
+        if let Err((field, reason)) = self.ivr.validate() {
             return invalid(field, reason);
         }
         Ok(())

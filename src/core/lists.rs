@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use super::{off_runtime, PortError, UnixTime};
+use super::{off_runtime, BoxFuture, PortError, UnixTime};
 
 /// Longest list name, in bytes.
 pub const MAX_NAME: usize = 64;
@@ -338,6 +338,25 @@ impl ListsService {
             return Ok(None);
         };
         Ok(self.run(move |s| s.lookup(&name, &key)).await?.map(|v| v.0))
+    }
+}
+
+/// IVR branches on a list: a list or key outside the rules, an unknown list or a key not in
+/// it is "not in the list"; only a store failure is a failed check.
+impl crate::core::ivr::ListLookup for ListsService {
+    fn contains(
+        &self,
+        list: &crate::core::ivr::ListName,
+        key: &str,
+    ) -> BoxFuture<'_, Result<bool, PortError>> {
+        let (list, key) = (list.as_str().to_owned(), key.to_owned());
+        Box::pin(async move {
+            match ListsService::contains(self, &list, &key).await {
+                Ok(found) => Ok(found.is_some()),
+                Err(ListError::Store(e)) => Err(e),
+                Err(_) => Ok(false),
+            }
+        })
     }
 }
 

@@ -7,6 +7,8 @@
 //!   [`IvrCall`] port, runs the timers, asks [`IvrLookup`] and [`ListLookup`], and journals every
 //!   event through [`IvrJournal`] before the next command is carried out. A runtime over ARI
 //!   only implements [`IvrCall`] and feeds the call's inputs.
+//! - [`backends`]: the operator's named lookup backends' settings and the rules their
+//!   params and answers go through (the wire is `crate::ivr_http`'s).
 //! - [`cdr`]: [`IvrRecord`], one journaled event with its call id and sequence number
 //!   (unique together: a replay after a restart writes nothing twice).
 //!
@@ -16,6 +18,7 @@
 //! ([`BackendName`]), never a URL; nothing from a flow or a caller chooses where the engine
 //! connects.
 
+pub mod backends;
 pub mod cdr;
 pub mod driver;
 pub mod model;

@@ -98,16 +98,19 @@ async fn call_workflow_sets_variables_readable_on_the_live_call() {
     // The flow's place: the engine's context sends the phone's channel to `outbound`, where it
     // runs Dial at extension 5551030.
     let json = r#"{"cliente": "Ana Pérez", "deuda": 1520.5, "nota": "${SHELL(id)}"}"#;
-    let answer = integra(
-        &base,
-        &key,
-        "admin/CallWorkflow",
-        &[
-            ("context", "outbound"),
-            ("extension", "5551030"),
-            ("jsonparams", json),
-        ],
-    );
+    let workflow = |context: &str, extension: &str, json: &str| {
+        integra(
+            &base,
+            &key,
+            "admin/CallWorkflow",
+            &[
+                ("context", context),
+                ("extension", extension),
+                ("jsonparams", json),
+            ],
+        )
+    };
+    let answer = workflow("outbound", "5551030", json);
     assert_eq!(answer, (200, "OK".to_owned()));
     assert_eq!(getvar(&client, &channel, "WF_cliente").await, "Ana Pérez");
     assert_eq!(getvar(&client, &channel, "WF_deuda").await, "1520.5");
@@ -116,16 +119,7 @@ async fn call_workflow_sets_variables_readable_on_the_live_call() {
     // The agent's phone: no channel at agentes/1007, the phone's call is the one.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let answer = integra(
-            &base,
-            &key,
-            "admin/CallWorkflow",
-            &[
-                ("context", "agentes"),
-                ("extension", PHONE),
-                ("jsonparams", r#"{"ticket": "T-77"}"#),
-            ],
-        );
+        let answer = workflow("agentes", PHONE, r#"{"ticket": "T-77"}"#);
         if answer == (200, "OK".to_owned()) {
             break;
         }
@@ -142,16 +136,7 @@ async fn call_workflow_sets_variables_readable_on_the_live_call() {
         r#"{"CDR(userfield)": "x"}"#,
         r#"{"ok": "1", "SHELL(id)": "y"}"#,
     ] {
-        let answer = integra(
-            &base,
-            &key,
-            "admin/CallWorkflow",
-            &[
-                ("context", "outbound"),
-                ("extension", "5551030"),
-                ("jsonparams", json),
-            ],
-        );
+        let answer = workflow("outbound", "5551030", json);
         assert_eq!(answer, (200, "0".to_owned()), "{json}");
     }
     assert_eq!(getvar(&client, &channel, "WF_ok").await, "");

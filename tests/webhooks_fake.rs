@@ -389,12 +389,15 @@ async fn an_endpoint_down_holds_back_only_its_own_and_dead_ones_are_retried() {
         }
     };
     assert!(matches!(outcome, TryOutcome::Dead(_)), "{outcome:?}");
-    let down = store
-        .status()
-        .unwrap()
-        .into_iter()
-        .find(|s| s.endpoint == "down")
-        .unwrap();
+    let status_of_down = || {
+        store
+            .status()
+            .unwrap()
+            .into_iter()
+            .find(|s| s.endpoint == "down")
+            .unwrap()
+    };
+    let down = status_of_down();
     assert_eq!((down.pending, down.dead), (3, 1));
     assert_eq!(
         store
@@ -402,11 +405,6 @@ async fn an_endpoint_down_holds_back_only_its_own_and_dead_ones_are_retried() {
             .unwrap(),
         1
     );
-    let down = store
-        .status()
-        .unwrap()
-        .into_iter()
-        .find(|s| s.endpoint == "down")
-        .unwrap();
+    let down = status_of_down();
     assert_eq!((down.pending, down.dead), (4, 0));
 }

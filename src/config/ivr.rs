@@ -200,21 +200,11 @@ mod tests {
     use crate::config::Config;
     use crate::core::ivr::backends::{BackendKind, Method};
 
-    const BASE: &str = r#"
-[engine]
-timezone = "America/Montevideo"
-[[node]]
-name = "pbx1"
-[node.ami]
-host = "10.0.0.5"
-username = "centralita"
-secret = "hunter2"
-"#;
-
     #[test]
     fn backends_are_read_and_checked() {
-        let ok = format!(
-            "{BASE}\n[ivr.backends.crm]\nurl = \"http://127.0.0.1:9/api\"\nmethod = \"POST\"\nbody = \"json\"\npath = \"/clientes\"\nheader = \"X-Api-Key\"\ntoken = \"s3cret\"\n[ivr.backends.codes]\nkind = \"expand_ivrcode\"\nurl = \"http://127.0.0.1:9/ws\"\n"
+        let ok = crate::config::tests::text(
+            "",
+            "[ivr.backends.crm]\nurl = \"http://127.0.0.1:9/api\"\nmethod = \"POST\"\nbody = \"json\"\npath = \"/clientes\"\nheader = \"X-Api-Key\"\ntoken = \"s3cret\"\n[ivr.backends.codes]\nkind = \"expand_ivrcode\"\nurl = \"http://127.0.0.1:9/ws\"\n",
         );
         let c = Config::from_toml(&ok).unwrap();
         let b = c.ivr.backends();

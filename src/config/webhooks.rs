@@ -220,21 +220,11 @@ impl ExpandWebservicesConfig {
 mod tests {
     use crate::config::Config;
 
-    const BASE: &str = r#"
-[engine]
-timezone = "America/Montevideo"
-[[node]]
-name = "pbx1"
-[node.ami]
-host = "10.0.0.5"
-username = "centralita"
-secret = "hunter2"
-"#;
-
     #[test]
     fn endpoints_and_webservices_are_read_and_checked() {
-        let ok = format!(
-            "{BASE}\n[webhooks]\ndead_after_days = 2\n[[webhooks.endpoint]]\nname = \"crm\"\nurl = \"http://127.0.0.1:9/h\"\nsecret = \"0123456789abcdef\"\nevents = [\"call.offered\"]\n[expand_webservices]\nurl = \"http://127.0.0.1:9/ws\"\nform = \"soap\"\n"
+        let ok = crate::config::tests::text(
+            "",
+            "[webhooks]\ndead_after_days = 2\n[[webhooks.endpoint]]\nname = \"crm\"\nurl = \"http://127.0.0.1:9/h\"\nsecret = \"0123456789abcdef\"\nevents = [\"call.offered\"]\n[expand_webservices]\nurl = \"http://127.0.0.1:9/ws\"\nform = \"soap\"\n",
         );
         let c = Config::from_toml(&ok).unwrap();
         let eps = c.webhooks.endpoints();

@@ -7,7 +7,7 @@ mod features;
 use std::time::Duration;
 
 /// A minimal valid file: `node_keys` go into the `[[node]]` table, `rest` after it.
-fn text(node_keys: &str, rest: &str) -> String {
+pub(super) fn text(node_keys: &str, rest: &str) -> String {
     format!(
         "[engine]\ntimezone = \"America/Montevideo\"\n\n[[node]]\nname = \"pbx1\"\n{node_keys}\n\
          [node.ami]\nhost = \"10.0.0.5\"\nusername = \"centralita\"\nsecret = \"hunter2\"\n\n{rest}"

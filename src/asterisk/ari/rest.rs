@@ -219,6 +219,24 @@ pub enum Media {
     Digits(String),
     /// `recording:<name>`: a stored recording.
     Recording(RecordingName),
+    /// `sound:<path>`: a file the engine made (a TTS prompt of its cache), by its absolute path
+    /// as Asterisk sees it, without extension; the same segments as [`Media::Sound`].
+    Prompt(String),
+}
+
+/// Whether `path` is 1..=[`MAX_ID`] bytes of segments of letters, digits, `_ - .`, none empty,
+/// `.` or `..`.
+fn sound_segments(path: &str) -> bool {
+    !path.is_empty()
+        && path.len() <= MAX_ID
+        && path.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        })
 }
 
 impl Media {
@@ -226,19 +244,16 @@ impl Media {
     pub fn uri(&self) -> Result<String, AriError> {
         match self {
             Media::Sound(name) => {
-                let ok = !name.is_empty()
-                    && name.len() <= MAX_ID
-                    && !name.starts_with('/')
-                    && name.split('/').all(|seg| {
-                        !seg.is_empty()
-                            && seg != "."
-                            && seg != ".."
-                            && seg.bytes().all(|b| {
-                                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
-                            })
-                    });
+                let ok = !name.starts_with('/') && sound_segments(name);
                 ok.then(|| format!("sound:{name}"))
                     .ok_or(AriError::Invalid("sound"))
+            }
+            Media::Prompt(path) => {
+                let ok = path
+                    .strip_prefix('/')
+                    .is_some_and(|rest| sound_segments(rest) && path.len() <= MAX_ID);
+                ok.then(|| format!("sound:{path}"))
+                    .ok_or(AriError::Invalid("prompt"))
             }
             Media::Tone(name) => {
                 let ok = !name.is_empty()

@@ -27,8 +27,8 @@
 //! ```
 
 pub mod dialer;
-pub mod lists;
 pub mod ivr;
+pub mod lists;
 pub mod webhooks;
 
 use std::io::{BufRead, Write};

@@ -142,7 +142,8 @@ impl App {
     fn start_ivr(&self) -> Option<crate::asterisk::ivr_runtime::IvrRuntime> {
         use crate::asterisk::ivr_runtime::{IvrRuntime, IvrRuntimeParts, NoLookups, ServiceLists};
         let ari = self.config.primary_node().ari.as_ref()?;
-        let client = crate::asterisk::ari::AriClient::new(&ari.url, &ari.username, ari.secret.clone())?;
+        let client =
+            crate::asterisk::ari::AriClient::new(&ari.url, &ari.username, ari.secret.clone())?;
         let policy = match self.config.outbound.policy() {
             Ok(p) => Arc::new(p),
             Err((field, reason)) => {

@@ -22,8 +22,7 @@ use crate::recording_media::MediaCodecs;
 use crate::store::{
     SqliteActionJournal, SqliteAgentDigests, SqliteCampaigns, SqliteDialer, SqliteDirectory,
     SqliteHangupCauses, SqliteInstallKeys, SqliteIvr, SqliteJournalReader, SqliteLists,
-    SqliteRecordings,
-    SqliteSessions, SqliteSms, StoreError,
+    SqliteRecordings, SqliteSessions, SqliteSms, StoreError,
 };
 
 /// Each facade's own section of `config`.

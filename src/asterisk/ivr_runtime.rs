@@ -16,7 +16,7 @@
 //! silence; a channel still known (only the event stream dropped) goes on in its flow.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
@@ -30,9 +30,8 @@ use crate::core::audit::Actor;
 use crate::core::directory::QueueName;
 use crate::core::error_chain;
 use crate::core::ivr::{
-    run_flow, BackendName, CallStart, Did, IvrCall, IvrCallId, IvrCallInfo, IvrInput,
-    IvrJournal, IvrLookup, IvrPorts, IvrRecord, IvrService, ListLookup, ListName, Media, PlayId,
-    VarName,
+    run_flow, BackendName, CallStart, Did, IvrCall, IvrCallId, IvrCallInfo, IvrInput, IvrJournal,
+    IvrLookup, IvrPorts, IvrRecord, IvrService, ListLookup, ListName, Media, PlayId, VarName,
 };
 use crate::core::lists::ListsService;
 use crate::core::outbound_policy::OutboundPolicy;
@@ -227,7 +226,10 @@ fn on_event(parts: &IvrRuntimeParts, calls: &Calls, event: AriEvent) {
 }
 
 /// The flow routed to `did` (none when it is not a DID or not routed).
-async fn routed_flow(ivr: &IvrService, did: &str) -> Result<Option<crate::core::ivr::Flow>, PortError> {
+async fn routed_flow(
+    ivr: &IvrService,
+    did: &str,
+) -> Result<Option<crate::core::ivr::Flow>, PortError> {
     let Ok(did) = Did::new(did) else {
         return Ok(None);
     };
@@ -330,8 +332,6 @@ impl IvrJournal for StoreJournal {
     }
 }
 
-static PLAY_SEQ: AtomicU64 = AtomicU64::new(1);
-
 /// One call's side effects over ARI.
 pub struct AriCall {
     client: AriClient,
@@ -397,8 +397,8 @@ impl IvrCall for AriCall {
         let media = media.clone();
         Box::pin(async move {
             let m = self.media(&media).await?;
-            let n = PLAY_SEQ.fetch_add(1, Ordering::Relaxed);
-            let pb = PlaybackId::new(format!("ivr-{n}")).ok_or("playback id")?;
+            // Unique: the channel's id is, and the play's id is within the call.
+            let pb = PlaybackId::new(format!("{}.p{}", self.channel, id.0)).ok_or("playback id")?;
             self.plays.lock().expect("plays").insert(pb.clone(), id);
             *self.current.lock().expect("current") = Some(pb.clone());
             if let Err(e) = self.client.play(&self.channel, &pb, &m).await {
@@ -464,7 +464,11 @@ impl IvrCall for AriCall {
 
     fn hangup(&self) -> BoxFuture<'_, Result<(), PortError>> {
         Box::pin(async move {
-            match self.client.hangup(&self.channel, HangupReason::Normal).await {
+            match self
+                .client
+                .hangup(&self.channel, HangupReason::Normal)
+                .await
+            {
                 Err(e) if !e.is_not_found() => Err(port(e)),
                 _ => Ok(()),
             }

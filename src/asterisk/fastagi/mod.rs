@@ -65,19 +65,30 @@ pub async fn spawn_scripts_with_ivr(
     if let Some(i) = ivr {
         scripts = scripts.with(ivr::SCRIPT, Arc::new(i));
     }
-    let mut any = !scripts.is_empty();
+    let any_ivr = !scripts.is_empty();
+    let mut other = false;
     if blacklist.has_campaigns() {
         scripts = scripts.with(blacklist::SCRIPT, Arc::new(blacklist));
-        any = true;
+        other = true;
     }
     if let Some(c) = callername {
         scripts = scripts.with(callername::SCRIPT, Arc::new(c));
-        any = true;
+        other = true;
     }
+    let any = any_ivr || other;
     if !any {
         return Ok(None);
     }
-    let listener = tokio::net::TcpListener::bind(bind).await?;
+    let only_ivr = any_ivr && !other;
+    let listener = match tokio::net::TcpListener::bind(bind).await {
+        Ok(l) => l,
+        // The IVR's DIDs then take their normal route, as with the engine away.
+        Err(e) if only_ivr => {
+            tracing::warn!(error = %e, "FastAGI not listening: routed DIDs take their normal route");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
     tracing::info!(addr = %listener.local_addr()?, "FastAGI listening");
     let serve = run(listener, scripts, settings, std::future::pending());
     Ok(Some(tokio::spawn(serve)))

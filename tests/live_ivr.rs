@@ -36,11 +36,13 @@ fn flow() -> String {
     )
 }
 
-/// Seconds of sound in a 16-bit mono WAV (20 ms frames above 1 % of full scale), and its length.
-fn audible_seconds(path: &Path) -> (f64, f64) {
+/// Seconds of sound in the first `upto` seconds of a 16-bit mono WAV (20 ms frames above 1 % of
+/// full scale), and its whole length.
+fn audible_seconds(path: &Path, upto: f64) -> (f64, f64) {
     let mut r = hound::WavReader::open(path).expect("a WAV file");
     let rate = r.spec().sample_rate as usize;
-    let samples: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    let all: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    let samples = &all[..all.len().min((upto * rate as f64) as usize)];
     let loud = samples
         .chunks(rate / 50)
         .filter(|c| {
@@ -48,7 +50,7 @@ fn audible_seconds(path: &Path) -> (f64, f64) {
             (e / c.len() as f64).sqrt() > 0.01
         })
         .count();
-    (loud as f64 / 50.0, samples.len() as f64 / rate as f64)
+    (loud as f64 / 50.0, all.len() as f64 / rate as f64)
 }
 
 /// The IVR CDR of the newest call of the flow not in `seen`, as `event node digits status`
@@ -123,7 +125,10 @@ async fn a_routed_did_runs_its_flow_to_the_queue_and_the_other_branch() {
     // The IVR takes calls once its application is registered.
     let deadline = Instant::now() + Duration::from_secs(15);
     while !engine.log_text().contains("ARI event stream up") {
-        assert!(Instant::now() < deadline, "the IVR's application never registered");
+        assert!(
+            Instant::now() < deadline,
+            "the IVR's application never registered"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 
@@ -138,23 +143,42 @@ async fn a_routed_did_runs_its_flow_to_the_queue_and_the_other_branch() {
     tts.validate().unwrap();
     let cache = centralita::app::tts::prompt_cache(&tts).expect("espeak-ng runs");
     let prompt = cache.speak(PROMPT, "es", tts.rate).await.unwrap();
-    let (prompt_audible, prompt_len) = audible_seconds(&prompt.path);
+    let (prompt_audible, prompt_len) = audible_seconds(&prompt.path, 60.0);
     assert!(prompt_len > 1.5, "the prompt lasts {prompt_len} s");
 
     // Case 1: the caller waits for the prompt and presses 1.
     let heard = scratch.path().join("heard.wav");
     let delay = format!("{:.1}", prompt_len + 1.5);
     let args = [
-        "call-in", "--did", DID, "--dtmf", "1", "--dtmf-delay", &delay, "--record",
-        heard.to_str().unwrap(), "--talk", "5",
+        "call-in",
+        "--did",
+        DID,
+        "--dtmf",
+        "1",
+        "--dtmf-delay",
+        &delay,
+        "--record",
+        heard.to_str().unwrap(),
+        "--talk",
+        "5",
     ];
     // (the engine is another process: blocking here holds nothing up)
     let out = lab(&args);
     let (call, path) = new_call(&scratch.store(), &[]);
-    eprintln!("call {call}: {path:?}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "vm/lab call-in: {}", String::from_utf8_lossy(&out.stderr));
-    let (heard_audible, heard_len) = audible_seconds(&heard);
-    eprintln!("prompt {prompt_audible:.2}/{prompt_len:.2} s; heard {heard_audible:.2}/{heard_len:.2} s");
+    eprintln!(
+        "call {call}: {path:?}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "vm/lab call-in: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Before the digit (and so before the agent's tone): the prompt, played on the answer.
+    let (heard_audible, heard_len) = audible_seconds(&heard, prompt_len + 1.0);
+    eprintln!(
+        "prompt {prompt_audible:.2}/{prompt_len:.2} s; heard {heard_audible:.2}/{heard_len:.2} s"
+    );
     assert!(
         heard_audible >= prompt_audible * 0.8,
         "the caller heard {heard_audible:.2} s of sound, the prompt has {prompt_audible:.2} s"
@@ -168,15 +192,32 @@ async fn a_routed_did_runs_its_flow_to_the_queue_and_the_other_branch() {
     assert!(order("entrada menu") < order("digitos menu 1"));
     assert!(order("digitos menu 1") < order("entrada ventas"));
     assert!(path.last().unwrap().ends_with("fila"), "{path:?}");
-    assert!(queue_log_has(&call, "ENTERQUEUE", Duration::from_secs(10)), "ENTERQUEUE of {call}");
-    assert!(queue_log_has(&call, "CONNECT", Duration::from_secs(10)), "CONNECT of {call} to an agent");
+    assert!(
+        queue_log_has(&call, "ENTERQUEUE", Duration::from_secs(10)),
+        "ENTERQUEUE of {call}"
+    );
+    assert!(
+        queue_log_has(&call, "CONNECT", Duration::from_secs(10)),
+        "CONNECT of {call} to an agent"
+    );
 
     // Case 2: 9, the other branch: a goodbye, then the IVR hangs up.
     let out = lab(&[
-        "call-in", "--did", DID, "--dtmf", "9", "--dtmf-delay", &delay, "--talk", "3",
+        "call-in",
+        "--did",
+        DID,
+        "--dtmf",
+        "9",
+        "--dtmf-delay",
+        &delay,
+        "--talk",
+        "3",
     ]);
-    let (call2, path2) = new_call(&scratch.store(), &[call.clone()]);
-    eprintln!("call {call2}: {path2:?}\n{}", String::from_utf8_lossy(&out.stderr));
+    let (call2, path2) = new_call(&scratch.store(), std::slice::from_ref(&call));
+    eprintln!(
+        "call {call2}: {path2:?}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let at = |prefix: &str| {
         path2
             .iter()
@@ -187,7 +228,11 @@ async fn a_routed_did_runs_its_flow_to_the_queue_and_the_other_branch() {
     assert!(at("entrada adios") < at("entrada fin"));
     assert!(path2.last().unwrap().ends_with("desligada"), "{path2:?}");
     assert!(!path2.iter().any(|l| l.contains("ventas")), "{path2:?}");
-    assert!(!queue_log_has(&call2, "ENTERQUEUE", Duration::from_millis(500)));
+    assert!(!queue_log_has(
+        &call2,
+        "ENTERQUEUE",
+        Duration::from_millis(500)
+    ));
 
     set_queue_members(&client, "q_ventas", &before).await;
     client.logoff().await.unwrap();

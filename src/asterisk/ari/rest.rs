@@ -805,6 +805,10 @@ mod tests {
                 Media::Recording(RecordingName::new("r1").unwrap()),
                 "recording:r1",
             ),
+            (
+                Media::Prompt("/var/lib/asterisk/sounds/centralita-tts/tts-ab12".into()),
+                "sound:/var/lib/asterisk/sounds/centralita-tts/tts-ab12",
+            ),
         ];
         for (m, uri) in ok {
             assert_eq!(m.uri().unwrap(), uri);
@@ -815,6 +819,10 @@ mod tests {
             Media::Sound("a,b".into()),
             Media::Sound("".into()),
             Media::Sound("a//b".into()),
+            Media::Prompt("relative/tts".into()),
+            Media::Prompt("/var/../etc/passwd".into()),
+            Media::Prompt("/".into()),
+            Media::Prompt("/a,b".into()),
             Media::Tone("ring,x".into()),
             Media::Tone("1!".into()),
             Media::Digits("12a".into()),

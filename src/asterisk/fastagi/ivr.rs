@@ -57,3 +57,37 @@ impl Script for IvrRouteScript {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::ivr::{FlowId, IvrStore};
+    use crate::store::SqliteIvr;
+    use crate::test_support::TempDir;
+
+    #[tokio::test]
+    async fn a_did_goes_to_the_ivr_only_when_routed_and_registered() {
+        let dir = TempDir::new("agi-ivr");
+        let store = Arc::new(SqliteIvr::open(&dir.path().join("ivr.db")).unwrap());
+        let ivr = IvrService::new(store.clone());
+        let flow = crate::ivr_json::decode(
+            r#"{"id":"f","name":"F","type":"dtmf","start":"fin","version":1,"max_steps":5,
+                "nodes":[{"id":"fin","kind":"hangup"}]}"#,
+        )
+        .unwrap();
+        ivr.put_flow(flow).await.unwrap();
+        store
+            .set_route(&Did::new("26008000").unwrap(), &FlowId::new("f").unwrap())
+            .unwrap();
+        let ready = Arc::new(AtomicBool::new(false));
+        let script = IvrRouteScript::new(ivr, ready.clone());
+        // Not registered: the normal route, even for a routed DID.
+        assert!(!script.routes("26008000").await.unwrap());
+        ready.store(true, Ordering::SeqCst);
+        assert!(script.routes("26008000").await.unwrap());
+        assert!(!script.routes("26001000").await.unwrap());
+        // Not a DID: never routed.
+        assert!(!script.routes("2600;8000").await.unwrap());
+        assert!(!script.routes("").await.unwrap());
+    }
+}

@@ -2,7 +2,8 @@
 //! flow's prompt played (with the runtime's own playback id); the playback's end and a digit
 //! move the flow on to its queue (QUEUE set, the channel continued in `centralita-ivr-queue`);
 //! a call to a DID with no flow is hung up as an unallocated number; a caller hanging up
-//! mid-flow ends the session and it is journaled; every step is in the IVR CDR.
+//! mid-flow ends the session and it is journaled; every step is in the IVR CDR. After an engine
+//! restart, a call the resync finds in the application (its flow state lost) is hung up.
 
 mod support;
 
@@ -239,5 +240,26 @@ async fn routed_calls_run_their_flow_over_ari() {
             .any(|r| r.uri.starts_with("/ari/channels/3.3/continue")),
         "a hung-up call goes nowhere"
     );
+    runtime.stop();
+}
+
+#[tokio::test]
+async fn after_a_restart_calls_left_in_the_application_are_hung_up() {
+    let fake = FakeAri::start().await;
+    // A call still in the application, from before the engine restarted.
+    fake.answer("GET /ari/channels", 200, &format!("[{}]", channel("9.9")));
+    let dir = support::TempDir::new("ivr-runtime-restart");
+    let store = Arc::new(SqliteIvr::open(&dir.path().join("ivr.db")).unwrap());
+    let runtime = IvrRuntime::spawn(IvrRuntimeParts {
+        client: AriClient::new(&fake.base(), "centralita", Secret::new("pw")).unwrap(),
+        ivr: IvrService::new(store),
+        tts: None,
+        voice: "es".into(),
+        rate: 160,
+        lookup: Arc::new(NoLookups),
+        lists: Arc::new(NoLists),
+        policy: Arc::new(OutboundPolicy::default()),
+    });
+    saw(&fake, "DELETE", "/ari/channels/9.9?reason=normal").await;
     runtime.stop();
 }

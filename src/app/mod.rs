@@ -138,6 +138,39 @@ impl App {
         Ok(Some(service.spawn()))
     }
 
+    /// Starts the IVR runtime when the primary node has ARI.
+    fn start_ivr(&self) -> Option<crate::asterisk::ivr_runtime::IvrRuntime> {
+        use crate::asterisk::ivr_runtime::{IvrRuntime, IvrRuntimeParts, NoLookups, ServiceLists};
+        let ari = self.config.primary_node().ari.as_ref()?;
+        let client =
+            crate::asterisk::ari::AriClient::new(&ari.url, &ari.username, ari.secret.clone())?;
+        let policy = match self.config.outbound.policy() {
+            Ok(p) => Arc::new(p),
+            Err((field, reason)) => {
+                warn!(field, reason, "IVR not started: outbound policy unusable");
+                return None;
+            }
+        };
+        let tts = match tts::prompt_cache(&self.config.tts) {
+            Ok(c) => Some(Arc::new(c)),
+            Err(e) => {
+                warn!(error = %error_chain(&e), "IVR: no text to speech, TTS prompts are skipped");
+                None
+            }
+        };
+        info!("IVR runtime starting (ARI application centralita-ivr)");
+        Some(IvrRuntime::spawn(IvrRuntimeParts {
+            client,
+            ivr: self.services.ivr.clone(),
+            tts,
+            voice: self.config.tts.voice.clone(),
+            rate: self.config.tts.rate,
+            lookup: Arc::new(NoLookups),
+            lists: Arc::new(ServiceLists(self.services.lists.clone())),
+            policy,
+        }))
+    }
+
     /// Serves [`App::router`] on `listener` and runs the PBX side until `shutdown` resolves (or
     /// AMI closes for good); then stops HTTP, then ingestion (its last poll completes).
     pub async fn run(
@@ -181,7 +214,9 @@ impl App {
                 .script_timeout
                 .max(ws.timeout() + Duration::from_millis(250));
         }
-        let agi = crate::asterisk::fastagi::spawn_scripts(
+        // The IVR: inbound calls routed to a flow run it over ARI (when the node has ARI).
+        let ivr = self.start_ivr();
+        let agi = crate::asterisk::fastagi::spawn_scripts_with_ivr(
             self.config.agi.bind,
             agi_settings,
             crate::asterisk::fastagi::BlacklistScript::new(
@@ -191,6 +226,9 @@ impl App {
             webservices
                 .clone()
                 .map(crate::asterisk::fastagi::CallerNameScript::new),
+            ivr.as_ref().map(|r| {
+                crate::asterisk::fastagi::IvrRouteScript::new(self.services.ivr.clone(), r.ready())
+            }),
         )
         .await
         .map_err(AppError::Agi)?;
@@ -216,6 +254,9 @@ impl App {
         }
         if let Some(w) = webhooks {
             w.stop();
+        }
+        if let Some(r) = ivr {
+            r.stop();
         }
         self.ingest.shutdown().await;
         result

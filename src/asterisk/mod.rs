@@ -10,6 +10,7 @@
 //! - [`live_follower`], [`call_control`], [`hangup_causes`]: the hub's consumers (the live
 //!   state, originate jobs, hangup causes).
 //! - [`ari`]: what the engine reads from ARI (the PJSIP endpoints).
+//! - [`ivr_runtime`]: the IVR runtime, inbound calls routed to a flow run it over ARI.
 //! - [`cdr_source`]: reads CDRs from Asterisk's `master.db` (read-only) after a cursor.
 //! - [`queue_log`]: parses and follows Asterisk's `queue_log` file across rotations.
 //! - [`ingest`]: drains both into the journal through the core's `JournalStore` port.
@@ -31,6 +32,7 @@ pub mod events;
 pub mod fastagi;
 pub mod hangup_causes;
 pub mod ingest;
+pub mod ivr_runtime;
 pub mod live_follower;
 pub mod naming;
 pub mod queue_control;

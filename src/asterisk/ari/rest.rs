@@ -219,6 +219,24 @@ pub enum Media {
     Digits(String),
     /// `recording:<name>`: a stored recording.
     Recording(RecordingName),
+    /// `sound:<path>`: a file the engine made (a TTS prompt of its cache), by its absolute path
+    /// as Asterisk sees it, without extension; the same segments as [`Media::Sound`].
+    Prompt(String),
+}
+
+/// Whether `path` is 1..=[`MAX_ID`] bytes of segments of letters, digits, `_ - .`, none empty,
+/// `.` or `..`.
+fn sound_segments(path: &str) -> bool {
+    !path.is_empty()
+        && path.len() <= MAX_ID
+        && path.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        })
 }
 
 impl Media {
@@ -226,19 +244,16 @@ impl Media {
     pub fn uri(&self) -> Result<String, AriError> {
         match self {
             Media::Sound(name) => {
-                let ok = !name.is_empty()
-                    && name.len() <= MAX_ID
-                    && !name.starts_with('/')
-                    && name.split('/').all(|seg| {
-                        !seg.is_empty()
-                            && seg != "."
-                            && seg != ".."
-                            && seg.bytes().all(|b| {
-                                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
-                            })
-                    });
+                let ok = !name.starts_with('/') && sound_segments(name);
                 ok.then(|| format!("sound:{name}"))
                     .ok_or(AriError::Invalid("sound"))
+            }
+            Media::Prompt(path) => {
+                let ok = path
+                    .strip_prefix('/')
+                    .is_some_and(|rest| sound_segments(rest) && path.len() <= MAX_ID);
+                ok.then(|| format!("sound:{path}"))
+                    .ok_or(AriError::Invalid("prompt"))
             }
             Media::Tone(name) => {
                 let ok = !name.is_empty()
@@ -790,6 +805,10 @@ mod tests {
                 Media::Recording(RecordingName::new("r1").unwrap()),
                 "recording:r1",
             ),
+            (
+                Media::Prompt("/var/lib/asterisk/sounds/centralita-tts/tts-ab12".into()),
+                "sound:/var/lib/asterisk/sounds/centralita-tts/tts-ab12",
+            ),
         ];
         for (m, uri) in ok {
             assert_eq!(m.uri().unwrap(), uri);
@@ -800,6 +819,10 @@ mod tests {
             Media::Sound("a,b".into()),
             Media::Sound("".into()),
             Media::Sound("a//b".into()),
+            Media::Prompt("relative/tts".into()),
+            Media::Prompt("/var/../etc/passwd".into()),
+            Media::Prompt("/".into()),
+            Media::Prompt("/a,b".into()),
             Media::Tone("ring,x".into()),
             Media::Tone("1!".into()),
             Media::Digits("12a".into()),

@@ -82,6 +82,11 @@ impl Scripts {
         self
     }
 
+    /// Whether no script is there.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     fn get(&self, name: &str) -> Option<&Arc<dyn Script>> {
         self.0.get(name)
     }

@@ -140,7 +140,8 @@ impl App {
 
     /// Starts the IVR runtime when the primary node has ARI.
     fn start_ivr(&self) -> Option<crate::asterisk::ivr_runtime::IvrRuntime> {
-        use crate::asterisk::ivr_runtime::{IvrRuntime, IvrRuntimeParts, NoLookups, ServiceLists};
+        use crate::asterisk::ivr_runtime::{IvrRuntime, IvrRuntimeParts, NoLookups};
+        use crate::core::ivr::IvrLookup;
         let ari = self.config.primary_node().ari.as_ref()?;
         let client =
             crate::asterisk::ari::AriClient::new(&ari.url, &ari.username, ari.secret.clone())?;
@@ -158,15 +159,32 @@ impl App {
                 None
             }
         };
-        info!("IVR runtime starting (ARI application centralita-ivr)");
+        // The site's named lookup backends (`[ivr.backends.<name>]`); none: every lookup
+        // takes the flow's error path.
+        let backends = self.config.ivr.backends();
+        let lookup: Arc<dyn IvrLookup> = if backends.is_empty() {
+            Arc::new(NoLookups)
+        } else {
+            match crate::ivr_http::HttpIvrLookup::new(&backends) {
+                Ok(l) => Arc::new(l),
+                Err(e) => {
+                    warn!(backend = %e.0, "IVR: lookup backend unusable, lookups take the flows' error paths");
+                    Arc::new(NoLookups)
+                }
+            }
+        };
+        info!(
+            backends = backends.len(),
+            "IVR runtime starting (ARI application centralita-ivr)"
+        );
         Some(IvrRuntime::spawn(IvrRuntimeParts {
             client,
             ivr: self.services.ivr.clone(),
             tts,
             voice: self.config.tts.voice.clone(),
             rate: self.config.tts.rate,
-            lookup: Arc::new(NoLookups),
-            lists: Arc::new(ServiceLists(self.services.lists.clone())),
+            lookup,
+            lists: Arc::new(self.services.lists.clone()),
             policy,
         }))
     }

@@ -31,9 +31,8 @@ use crate::core::directory::QueueName;
 use crate::core::error_chain;
 use crate::core::ivr::{
     run_flow, BackendName, CallStart, Did, IvrCall, IvrCallId, IvrCallInfo, IvrInput, IvrJournal,
-    IvrLookup, IvrPorts, IvrRecord, IvrService, ListLookup, ListName, Media, PlayId, VarName,
+    IvrLookup, IvrPorts, IvrRecord, IvrService, ListLookup, Media, PlayId, VarName,
 };
-use crate::core::lists::ListsService;
 use crate::core::outbound_policy::OutboundPolicy;
 use crate::core::tts::PromptCache;
 use crate::core::{BoxFuture, PortError};
@@ -111,22 +110,6 @@ impl IvrLookup for NoLookups {
     ) -> BoxFuture<'_, Result<Vec<(String, String)>, PortError>> {
         let msg = format!("no lookup backend {backend}");
         Box::pin(async move { Err(PortError::from(msg)) })
-    }
-}
-
-/// The lists of [`ListsService`]: a key is a member when the list holds it.
-pub struct ServiceLists(pub ListsService);
-
-impl ListLookup for ServiceLists {
-    fn contains(&self, list: &ListName, key: &str) -> BoxFuture<'_, Result<bool, PortError>> {
-        let (list, key) = (list.as_str().to_owned(), key.to_owned());
-        Box::pin(async move {
-            self.0
-                .contains(&list, &key)
-                .await
-                .map(|v| v.is_some())
-                .map_err(|e| PortError::from(e.to_string()))
-        })
     }
 }
 

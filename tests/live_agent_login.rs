@@ -13,7 +13,6 @@
 
 mod live_support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use centralita::asterisk::ami::action::{QueueAdd, QueueRemove, QueueStatus};
@@ -78,19 +77,9 @@ async fn all_members(ami: &AmiClient) -> Vec<String> {
 
 /// USCall `op(token, args...)` through PHP SoapClient: the decoded JSON answer.
 fn uscall(wsdl: &str, token: &str, op: &str, args: &[&str]) -> Value {
-    let out = Command::new("php")
-        .arg(repo().join("tests/clients/uscall/call.php"))
-        .args([wsdl, op, token])
-        .args(args)
-        .output()
-        .expect("php runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "php {op} {args:?}: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{op}: {e}: {stdout}"))
+    let mut all = vec![token];
+    all.extend_from_slice(args);
+    live_support::uscall_php(wsdl, op, &all)
 }
 
 #[tokio::test(flavor = "multi_thread")]

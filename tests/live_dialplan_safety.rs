@@ -414,19 +414,9 @@ impl Drop for ExpandPhp {
 
 /// USCall through `tests/clients/uscall/call.php`: the decoded JSON answer.
 fn uscall(wsdl: &str, token: &str, op: &str, args: &[&str]) -> Value {
-    let out = Command::new("php")
-        .arg(repo().join("tests/clients/uscall/call.php"))
-        .args([wsdl, op, token])
-        .args(args)
-        .output()
-        .expect("php runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "uscall {op} {args:?}: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("uscall {op}: {e}: {stdout}"))
+    let mut all = vec![token];
+    all.extend_from_slice(args);
+    live_support::uscall_php(wsdl, op, &all)
 }
 
 /// A form POST to uContact's API with curl: `(HTTP code, body)`.

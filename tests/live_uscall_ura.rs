@@ -9,7 +9,6 @@
 
 mod live_support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use centralita::core::ivr::{FlowId, IvrCallId, IvrCallInfo, IvrJournal, IvrRecord, NodeId};
@@ -17,26 +16,9 @@ use centralita::core::UnixTime;
 use centralita::store::SqliteIvr;
 use serde_json::Value;
 
-use live_support::{repo, wait_health, Engine, Scratch};
+use live_support::{repo, uscall_php, wait_health, Engine, Scratch};
 
 const PATH: &str = "/aplicativos/webservice/wsuscall.php";
-
-fn php(wsdl: &str, op: &str, args: &[&str]) -> Value {
-    let out = Command::new("php")
-        .arg(repo().join("tests/clients/uscall/call.php"))
-        .arg(wsdl)
-        .arg(op)
-        .args(args)
-        .output()
-        .expect("php runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "php {op} {args:?}: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{op}: {e}: {stdout}"))
-}
 
 fn record(call: &str, seq: u32, at: i64, node: &str, event: &str) -> IvrRecord {
     let info = IvrCallInfo {
@@ -74,7 +56,7 @@ fn list_ura_and_cdr_ura_through_php_soapclient() {
     let wsdl = format!("{}{PATH}?wsdl", engine.base_url());
     let token = engine.api_key("uscall", "CRM");
 
-    let v = php(&wsdl, "listURA", &[&token, "vendas"]);
+    let v = uscall_php(&wsdl, "listURA", &[&token, "vendas"]);
     assert_eq!(v["status"], "ok", "{v}");
     let ura = &v["retorno"][0];
     assert_eq!(ura["id"], "vendas");
@@ -93,14 +75,14 @@ fn list_ura_and_cdr_ura_through_php_soapclient() {
     assert_eq!(menu["palavras"][0]["palavra"], "1");
     assert_eq!(menu["palavras"][1]["destino"], "destino:1005");
     // All URAs with idura absent; the documented errors otherwise.
-    let all = php(&wsdl, "listURA", &[&token, "-"]);
+    let all = uscall_php(&wsdl, "listURA", &[&token, "-"]);
     assert_eq!(all["retorno"].as_array().unwrap().len(), 1);
     assert_eq!(
-        php(&wsdl, "listURA", &[&token, "outra"])["codigo"],
+        uscall_php(&wsdl, "listURA", &[&token, "outra"])["codigo"],
         "nao_encontrado"
     );
     assert_eq!(
-        php(&wsdl, "listURA", &["nope", "vendas"])["codigo"],
+        uscall_php(&wsdl, "listURA", &["nope", "vendas"])["codigo"],
         "token_invalido"
     );
 
@@ -128,7 +110,7 @@ fn list_ura_and_cdr_ura_through_php_soapclient() {
         vec![token.as_str(), "-", "-", "-", "1765000000.7"],
         vec![token.as_str(), "-", "-", "-", "crm-4711"],
     ] {
-        let v = php(&wsdl, "cdrURA", &args);
+        let v = uscall_php(&wsdl, "cdrURA", &args);
         assert_eq!(v["status"], "ok", "{args:?}: {v}");
         let rows = v["retorno"].as_array().unwrap();
         assert_eq!(rows.len(), 1, "{args:?}: {v}");
@@ -148,7 +130,7 @@ fn list_ura_and_cdr_ura_through_php_soapclient() {
         assert_eq!(row["duracao"], "00:00:08");
         assert_eq!(row["eventos"].as_array().unwrap().len(), 3);
     }
-    let v = php(
+    let v = uscall_php(
         &wsdl,
         "cdrURA",
         &[
@@ -160,7 +142,7 @@ fn list_ura_and_cdr_ura_through_php_soapclient() {
         ],
     );
     assert_eq!(v["retorno"], Value::Array(vec![]));
-    let v = php(&wsdl, "cdrURA", &[&token, "ontem", "-", "-", "-"]);
+    let v = uscall_php(&wsdl, "cdrURA", &[&token, "ontem", "-", "-", "-"]);
     assert_eq!(v["codigo"], "parametro_invalido");
 
     let events = engine.admin(&["ivr", "events", "--call", "1765000000.7"], "");

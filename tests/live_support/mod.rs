@@ -55,6 +55,24 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// USCall `op` through PHP's SoapClient (`tests/clients/uscall/call.php WSDL OP ARGS...`, the
+/// token first among `args`): the decoded JSON answer.
+pub fn uscall_php(wsdl: &str, op: &str, args: &[&str]) -> serde_json::Value {
+    let out = Command::new("php")
+        .arg(repo().join("tests/clients/uscall/call.php"))
+        .args([wsdl, op])
+        .args(args)
+        .output()
+        .expect("php runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "php {op} {args:?}: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{op}: {e}: {stdout}"))
+}
+
 pub fn ami_host() -> String {
     env_or("LAB_AMI_HOST", "127.0.0.1")
 }

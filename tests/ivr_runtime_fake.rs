@@ -111,6 +111,21 @@ async fn journal(store: &Arc<SqliteIvr>, call: &str) -> Vec<String> {
     }
 }
 
+/// The IVR runtime over the fake ARI, with `ivr`'s flows and routes, no TTS, no lookups, no
+/// lists and the default outbound policy.
+fn runtime_over(fake: &FakeAri, ivr: IvrService) -> IvrRuntime {
+    IvrRuntime::spawn(IvrRuntimeParts {
+        client: AriClient::new(&fake.base(), "centralita", Secret::new("pw")).unwrap(),
+        ivr,
+        tts: None,
+        voice: "es".into(),
+        rate: 160,
+        lookup: Arc::new(NoLookups),
+        lists: Arc::new(NoLists),
+        policy: Arc::new(OutboundPolicy::default()),
+    })
+}
+
 #[tokio::test]
 async fn routed_calls_run_their_flow_over_ari() {
     let fake = FakeAri::start().await;
@@ -137,16 +152,7 @@ async fn routed_calls_run_their_flow_over_ari() {
             &FlowId::new("menu_test").unwrap(),
         )
         .unwrap();
-    let runtime = IvrRuntime::spawn(IvrRuntimeParts {
-        client: AriClient::new(&fake.base(), "centralita", Secret::new("pw")).unwrap(),
-        ivr,
-        tts: None,
-        voice: "es".into(),
-        rate: 160,
-        lookup: Arc::new(NoLookups),
-        lists: Arc::new(NoLists),
-        policy: Arc::new(OutboundPolicy::default()),
-    });
+    let runtime = runtime_over(&fake, ivr);
     // The application is registered once the stream is up and the resync asked.
     saw(&fake, "GET", "/ari/channels").await;
     let ready = runtime.ready();
@@ -250,16 +256,7 @@ async fn after_a_restart_calls_left_in_the_application_are_hung_up() {
     fake.answer("GET /ari/channels", 200, &format!("[{}]", channel("9.9")));
     let dir = support::TempDir::new("ivr-runtime-restart");
     let store = Arc::new(SqliteIvr::open(&dir.path().join("ivr.db")).unwrap());
-    let runtime = IvrRuntime::spawn(IvrRuntimeParts {
-        client: AriClient::new(&fake.base(), "centralita", Secret::new("pw")).unwrap(),
-        ivr: IvrService::new(store),
-        tts: None,
-        voice: "es".into(),
-        rate: 160,
-        lookup: Arc::new(NoLookups),
-        lists: Arc::new(NoLists),
-        policy: Arc::new(OutboundPolicy::default()),
-    });
+    let runtime = runtime_over(&fake, IvrService::new(store));
     saw(&fake, "DELETE", "/ari/channels/9.9?reason=normal").await;
     runtime.stop();
 }
